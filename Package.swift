@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Every target opts into the strict settings the style guide asks for.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "elena-run",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "elena-run", targets: ["elena-run"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // PURE: manifest model and validation, planning, cache keys, crop geometry, ports. No I/O.
+        .target(
+            name: "ElenaCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        // C shim over OpenCV (Debian's libopencv-dev) and zlib: decode, orient, crop, encode without metadata.
+        .target(
+            name: "CVision",
+            exclude: ["README.md"],
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [
+                .linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_imgcodecs"),
+                .linkedLibrary("z"), .linkedLibrary("stdc++"),
+            ]),
+        // The ImageCodec port implemented over CVision; the only Swift code that touches unsafe pointers.
+        .target(name: "ElenaVision", dependencies: ["ElenaCore", "CVision"], swiftSettings: strict),
+        // The RunStore port on SQLite (GRDB) and PostgreSQL (PostgresNIO), with the embedded migrations.
+        .target(
+            name: "ElenaStore",
+            dependencies: [
+                "ElenaCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The generic runner: DAG scheduling, run cache, stat cache, file system edge.
+        .target(name: "ElenaEngine", dependencies: ["ElenaCore"], swiftSettings: strict),
+        // The stages (ingest, detect, crop, review gate, publish) over the ports, and the drop session.
+        .target(name: "ElenaStages", dependencies: ["ElenaCore", "ElenaEngine"], swiftSettings: strict),
+        // Commands and wiring: the only module that knows every other.
+        .target(
+            name: "ElenaCLI",
+            dependencies: [
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(name: "elena-run", dependencies: ["ElenaCLI"], swiftSettings: strict),
+
+        // Fakes, fixtures and synthetic images shared by the tests and the developer tool (never shipped).
+        .target(
+            name: "ElenaTestSupport", dependencies: ["ElenaCore", "ElenaEngine", "ElenaVision", "ElenaStore"],
+            swiftSettings: strict),
+        // Developer tool: regenerate examples, make benchmark data.
+        .executableTarget(
+            name: "elena-dev",
+            dependencies: [
+                "ElenaCore", "ElenaTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,81 @@
+internal import ArgumentParser
+import ElenaCore
+import ElenaEngine
+import Foundation
+
+/// `elena-run [run] <manifest>`: runs every ready node of a drop.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a content drop: ingest, crop, queue for review, publish what was approved.",
+        discussion: """
+            Every step is cached by the content hash of its inputs: a rerun redoes only what changed.
+            The run stops at the human review gate (exit 3) until crops are moved from 3_review/ to
+            4_approved/ or rejected/ in the library; run again to publish the approved ones.
+            """)
+
+    @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
+    var manifest: String
+
+    @Flag(name: .long, help: "Show exactly what would happen, change nothing (no file, no database row, no network).")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Print the result as JSON on standard output.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "No progress line.")
+    var quiet = false
+
+    @OptionGroup var options: LibraryOptions
+
+    func run() async throws {
+        let reporter = TerminalReporter(quiet: quiet || json)
+        let outcome = try await DropExecution.perform(
+            manifestArgument: manifest, options: options, dryRun: dryRun, reporter: reporter)
+        reporter.finish()
+        print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
+        let code = outcome.report.exitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `elena-run plan <manifest>`: the dry run, plus the graph.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what a run would do (the same as --dry-run), or print the graph with --graph.",
+        discussion: "Nothing is changed. --graph prints the DAG in Graphviz dot: elena-run plan drop.yaml --graph | dot -Tsvg > plan.svg")
+
+    @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
+    var manifest: String
+
+    @Flag(name: .long, help: "Print the graph of nodes in Graphviz dot syntax.")
+    var graph = false
+
+    @Flag(name: .long, help: "Print the plan as JSON.")
+    var json = false
+
+    @OptionGroup var options: LibraryOptions
+
+    func run() async throws {
+        let reporter = TerminalReporter(quiet: true)
+        let outcome = try await DropExecution.perform(
+            manifestArgument: manifest, options: options, dryRun: true, reporter: reporter)
+        if graph {
+            print(outcome.report.plan.dot(), terminator: "")
+        } else {
+            print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
+        }
+    }
+}
+
+/// `elena-run schema`: prints the manifest's JSON Schema.
+struct SchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "Print the manifest JSON Schema (the same as schema/manifest.schema.json), for editors and linters.")
+
+    func run() throws {
+        print(JSONSchemaExport.manifestDocument(), terminator: "")
+    }
+}

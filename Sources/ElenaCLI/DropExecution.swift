@@ -1,0 +1,62 @@
+import ElenaCore
+import ElenaEngine
+import ElenaStages
+import ElenaStore
+import ElenaVision
+import Foundation
+
+/// Everything known after running (or planning) one manifest, for the output formatters.
+struct DropOutcome {
+    var loaded: LoadedManifest
+    var report: RunReport
+    var layout: LibraryLayout
+    var database: DatabaseURL
+    var outbox: String
+    var sourceFolder: String
+}
+
+/// Runs or plans one manifest with the real services.
+enum DropExecution {
+    static func perform(
+        manifestArgument: String, options: LibraryOptions, dryRun: Bool, reporter: any RunReporter
+    ) async throws -> DropOutcome {
+        let loaded = try Wiring.loadManifest(manifestArgument)
+        for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
+        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
+        let database = try Wiring.databaseURL(option: options.database, layout: layout)
+        let outbox = DropSession.outbox(
+            for: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home, layout: layout)
+
+        let sourceFolder = DropSession.sourceFolder(for: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home)
+        do {
+            try DropSession.checkSource(sourceFolder, manifest: loaded.manifest)
+        } catch {
+            throw CLIError.manifest(ManifestError(diagnostics: [error.diagnostic], source: nil))
+        }
+        if !dryRun {
+            do {
+                try FileSystem.makeDirectory(layout.root)
+            } catch {
+                throw CLIError.failure("cannot create the library folder: \(error)")
+            }
+        }
+        let store = try await Wiring.openStore(database, readOnly: dryRun)
+        let session = DropSession(
+            manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
+            environment: RunEnvironment(
+                layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: dryRun,
+                concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox))
+        let report: RunReport
+        do {
+            report = try await session.run()
+        } catch {
+            await store.close()
+            throw CLIError.failure("\(error)")
+        }
+        await store.close()
+        return DropOutcome(
+            loaded: loaded, report: report, layout: layout, database: database, outbox: outbox,
+            sourceFolder: sourceFolder)
+    }
+}
+

@@ -1,0 +1,59 @@
+public import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `elena-run` command: run a content drop, or one of the tools around it.
+public struct ElenaRunCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "elena-run",
+        abstract: "Take AI images from ComfyUI output to Fanvue, safely: crop the face, review, publish, track.",
+        discussion: """
+            A drop is a YAML manifest: where the images are, how to crop them, where they go.
+              elena-run pipelines/drop-03.yaml            run it (stops at the human review gate)
+              elena-run pipelines/drop-03.yaml --dry-run  show what would happen, change nothing
+              elena-run status pipelines/drop-03.yaml     what is done, what waits, what failed
+
+            Exit codes: 0 done, 1 some items failed, 2 bad manifest or arguments,
+            3 stopped at the review gate with nothing failed.
+            """,
+        version: "elena-run 0.1.0",
+        subcommands: [
+            RunCommand.self, PlanCommand.self, StatusCommand.self, DoctorCommand.self, SchemaCommand.self,
+        ],
+        defaultSubcommand: RunCommand.self
+    )
+
+    public init() {}
+
+    /// Parses the arguments, runs the command and exits with its code. Argument errors exit with 2.
+    public static func main(_ arguments: [String]?) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            Glibc.exit(error.exitCode)
+        } catch let error as ExitCode {
+            Glibc.exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                Glibc.exit(0)
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+
+    /// Entry point used by the executable.
+    public static func main() async { await main(nil) }
+}

@@ -1,0 +1,26 @@
+internal import ArgumentParser
+
+/// Options every command that touches a library accepts.
+struct LibraryOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The library folder (raw images, crops, review folders, outbox, SQLite ledger).",
+            discussion: "Default: $ELENA_LIBRARY, else the manifest's `library:`, else ~/elena-content-pipeline.",
+            valueName: "path"))
+    var library: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The ledger database: postgres://user:password@host:port/db (Supabase works) or a SQLite file.",
+            discussion: "Default: $DATABASE_URL, else <library>/elena.db.", valueName: "url"))
+    var database: String?
+
+    @Option(name: [.customShort("j"), .long], help: ArgumentHelp("How many images to work on at once.", valueName: "n"))
+    var jobs: Int?
+
+    func validate() throws {
+        if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64, not \(jobs)") }
+    }
+}

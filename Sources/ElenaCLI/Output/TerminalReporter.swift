@@ -1,0 +1,76 @@
+import ElenaCore
+import ElenaEngine
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Progress for people: one updating line on a terminal; on a pipe or in a log, a plain line every so often.
+/// Per-item errors always get a line of their own on standard error, as they happen.
+final class TerminalReporter: RunReporter, @unchecked Sendable {
+    // Safe: all mutable state is guarded by `lock`.
+    private let lock = NSLock()
+    private let interactive: Bool
+    private let quiet: Bool
+    private var lastDraw = ContinuousClock.now
+    private var lastPlainPercent = 0
+    private var drawn = false
+    private var workDone = 0
+
+    init(quiet: Bool) {
+        self.interactive = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        self.quiet = quiet
+    }
+
+    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+
+    private func clearLine() {
+        if drawn {
+            write("\r\u{1B}[K")
+            drawn = false
+        }
+    }
+
+    func finished(_ node: NodeID, subject: String, state: NodeState, done: Int, total: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        if case .failed(let message) = state {
+            clearLine()
+            write("error: \(subject): \(node.stage.rawValue): \(message)\n")
+        }
+        if case .ran = state { workDone += 1 }
+        guard !quiet else { return }
+        if interactive {
+            let now = ContinuousClock.now
+            if now - lastDraw > .milliseconds(80) || done == total {
+                lastDraw = now
+                let width = 24
+                let filled = total > 0 ? width * done / total : width
+                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                write("\r\u{1B}[K[\(bar)] \(done)/\(total) \(node.stage.rawValue) \(subject)")
+                drawn = true
+            }
+        } else if workDone > 0, total >= 200 {
+            let percent = done * 100 / max(1, total)
+            if percent >= lastPlainPercent + 20 {
+                lastPlainPercent = percent - percent % 20
+                write("progress: \(done)/\(total) steps (\(lastPlainPercent)%)\n")
+            }
+        }
+    }
+
+    func note(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        clearLine()
+        write(text + "\n")
+    }
+
+    /// Clears the progress line before the summary is printed.
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        clearLine()
+    }
+}

@@ -1,0 +1,112 @@
+import ElenaCore
+import ElenaEngine
+import ElenaStages
+import ElenaStore
+import ElenaVision
+import Foundation
+
+/// A manifest that was read and decoded, with where it came from.
+struct LoadedManifest {
+    var manifest: Manifest
+    /// The path as the user gave it (shown in errors).
+    var displayPath: String
+    /// Absolute path.
+    var path: String
+    /// Absolute folder of the manifest.
+    var folder: String
+    var warnings: [Diagnostic]
+}
+
+/// Builds the real services from flags and the environment: the one place that knows every module.
+enum Wiring {
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    static var home: String { environment["HOME"] ?? NSHomeDirectory() }
+
+    static var workingDirectory: String { FileManager.default.currentDirectoryPath }
+
+    /// Reads and decodes a manifest.
+    /// - Throws: `CLIError` with exit code 2 for a missing file or any manifest error.
+    static func loadManifest(_ argument: String) throws -> LoadedManifest {
+        let path = PathText.resolve(argument, relativeTo: workingDirectory, home: home)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError.usage("\(argument): no such manifest file")
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CLIError.usage("\(argument): cannot read the manifest (\(error.localizedDescription))")
+        }
+        do {
+            let (manifest, warnings) = try ManifestDecoder.decode(text, file: argument)
+            return LoadedManifest(
+                manifest: manifest, displayPath: argument, path: path, folder: PathText.directory(of: path),
+                warnings: warnings)
+        } catch {
+            throw CLIError.manifest(error)
+        }
+    }
+
+    /// The library folder: --library, else $ELENA_LIBRARY, else the manifest's `library:`, else the default.
+    static func libraryRoot(option: String?, manifest: LoadedManifest?) -> String {
+        if let option { return PathText.resolve(option, relativeTo: workingDirectory, home: home) }
+        if let value = environment["ELENA_LIBRARY"], !value.isEmpty {
+            return PathText.resolve(value, relativeTo: workingDirectory, home: home)
+        }
+        if let manifest, let library = manifest.manifest.library {
+            return PathText.resolve(library, relativeTo: manifest.folder, home: home)
+        }
+        return PathText.resolve("~/elena-content-pipeline", relativeTo: workingDirectory, home: home)
+    }
+
+    /// The database: --database, else $DATABASE_URL, else the library's SQLite file.
+    static func databaseURL(option: String?, layout: LibraryLayout) throws -> DatabaseURL {
+        let text = option ?? environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let text else { return DatabaseURL(sqlitePath: layout.defaultDatabase) }
+        do {
+            var url = try DatabaseURL(parsing: text)
+            if case .sqlite(let path) = url.kind {
+                url = DatabaseURL(sqlitePath: PathText.resolve(path, relativeTo: workingDirectory, home: home))
+            }
+            return url
+        } catch let error as StoreError {
+            throw CLIError.usage("--database / DATABASE_URL: \(error.description)")
+        }
+    }
+
+    /// Opens the store.
+    static func openStore(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
+        do {
+            return try await SQLRunStore.open(url, readOnly: readOnly)
+        } catch let error as StoreError {
+            throw CLIError.failure(error.description)
+        }
+    }
+
+    static func concurrency(_ jobs: Int?) -> Int { jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount) }
+}
+
+/// Errors the CLI turns into a message and an exit code.
+enum CLIError: Error, CustomStringConvertible {
+    /// Bad arguments or an unusable manifest: exit 2.
+    case usage(String)
+    /// Manifest diagnostics: exit 2.
+    case manifest(ManifestError)
+    /// Anything else that stops the command: exit 1.
+    case failure(String)
+
+    var description: String {
+        switch self {
+        case .usage(let message), .failure(let message): return "error: \(message)"
+        case .manifest(let error): return error.description
+        }
+    }
+
+    var exitCode: Int32 {
+        switch self {
+        case .usage, .manifest: return 2
+        case .failure: return 1
+        }
+    }
+}

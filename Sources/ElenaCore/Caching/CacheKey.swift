@@ -1,0 +1,40 @@
+import Foundation
+internal import Crypto
+
+/// The identity of one node's work: a hash of the stage's name and version, its resolved parameters and the
+/// content digests of its inputs. Two nodes with the same key would produce the same output, so a key with a
+/// successful record never runs again.
+public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
+    /// The key as a digest.
+    public let digest: Digest
+
+    /// Builds the key. Each part is length-prefixed so no two different tuples can give the same byte stream.
+    /// - Parameters:
+    ///   - stage: stage name, e.g. `crop`.
+    ///   - version: bumped whenever the stage's output for the same inputs could change.
+    ///   - parameters: canonical JSON of the resolved parameters (see `JSONValue.serialized(canonical:)`).
+    ///   - inputs: named input digests (order does not matter).
+    public init(stage: String, version: Int, parameters: String, inputs: [(name: String, digest: Digest)]) {
+        var hasher = SHA256()
+        func add(_ text: String) {
+            var length = UInt64(text.utf8.count).bigEndian
+            withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: Data(text.utf8))
+        }
+        add("elena-run/cache-key/1")
+        add(stage)
+        add(String(version))
+        add(parameters)
+        for input in inputs.sorted(by: { $0.name < $1.name }) {
+            add(input.name)
+            add(input.digest.hex)
+        }
+        digest = Digest(hex: Digest.hexString(hasher.finalize())) ?? Digest.of(Data())
+    }
+
+    /// Wraps a digest read back from the store.
+    public init(trusted digest: Digest) { self.digest = digest }
+
+    /// The hex text of the key.
+    public var description: String { digest.hex }
+}

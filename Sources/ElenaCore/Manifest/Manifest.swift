@@ -1,0 +1,269 @@
+/// A content drop, as declared in a YAML manifest. Values are as written; paths are not yet resolved.
+public struct Manifest: Sendable, Hashable {
+    /// Manifest format version (always 1 for now).
+    public var version: Int
+    /// The drop's name, used in folder names and the ledger.
+    public var drop: String
+    /// Library root as written in the manifest (`library:`), if any.
+    public var library: String?
+    /// Where the images come from.
+    public var source: SourceSpec
+    /// How every image is cropped (items may override).
+    public var crop: CropSpec
+    /// Where approved crops go.
+    public var publish: PublishSpec
+    /// Per-file overrides, applied in order (later entries win).
+    public var items: [ItemOverride]
+    /// Where each key path is written, for errors found after decoding (for example a missing folder).
+    public var locations: [String: SourceLocation]
+
+    /// Creates a manifest.
+    public init(
+        version: Int = 1, drop: String, library: String? = nil, source: SourceSpec, crop: CropSpec,
+        publish: PublishSpec, items: [ItemOverride] = [], locations: [String: SourceLocation] = [:]
+    ) {
+        self.version = version
+        self.drop = drop
+        self.library = library
+        self.source = source
+        self.crop = crop
+        self.publish = publish
+        self.items = items
+        self.locations = locations
+    }
+}
+
+/// The `source:` section.
+public struct SourceSpec: Sendable, Hashable {
+    /// The folder to scan, as written (relative to the manifest's folder; `~` expands).
+    public var dir: String
+    /// File-name patterns to take.
+    public var include: [String]
+    /// File-name patterns to leave out.
+    public var exclude: [String]
+    /// Whether sub-folders are scanned.
+    public var recursive: Bool
+
+    /// The default include patterns.
+    public static let defaultInclude = ["*.png", "*.jpg", "*.jpeg", "*.webp"]
+
+    /// Creates a source section.
+    public init(dir: String, include: [String] = SourceSpec.defaultInclude, exclude: [String] = [], recursive: Bool = true) {
+        self.dir = dir
+        self.include = include
+        self.exclude = exclude
+        self.recursive = recursive
+    }
+}
+
+/// How the face is removed.
+public enum CropStrategy: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Cut below the lowest point of every face, plus the margin.
+    case noFace = "no_face"
+    /// Cut between the nose and the lips, so the lips stay and nothing above them.
+    case lipsOnly = "lips_only"
+    /// No face cut; aspect and size rules only.
+    case keep
+    /// Cut a fixed fraction off the top.
+    case topFraction = "top_fraction"
+
+    /// Whether the strategy needs face detection.
+    public var needsFaces: Bool { self == .noFace || self == .lipsOnly }
+}
+
+/// What happens when a face strategy finds no face.
+public enum CropFallback: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Cut `top_fraction` off the top and flag the item.
+    case topFraction = "top_fraction"
+    /// Keep the whole image and flag the item.
+    case keep
+
+    /// The strategy applied instead.
+    public var strategy: CropStrategy { self == .keep ? .keep : .topFraction }
+}
+
+/// Output encoding of crops.
+public enum ImageFormat: String, Sendable, Hashable, CaseIterable, Codable {
+    case jpeg
+    case png
+
+    /// File extension, without the dot.
+    public var fileExtension: String { self == .jpeg ? "jpg" : "png" }
+}
+
+/// A width:height ratio such as 4:5.
+public struct AspectRatio: Sendable, Hashable, CustomStringConvertible, Codable {
+    /// Width part.
+    public var width: Int
+    /// Height part.
+    public var height: Int
+
+    /// Creates a ratio.
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    /// Parses `4:5`.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
+        self.init(width: w, height: h)
+    }
+
+    /// Width divided by height.
+    public var value: Double { Double(width) / Double(height) }
+    /// `4:5`.
+    public var description: String { "\(width):\(height)" }
+}
+
+/// The `crop:` section, fully resolved with defaults.
+public struct CropSpec: Sendable, Hashable, Codable {
+    /// The strategy.
+    public var strategy: CropStrategy
+    /// Used when a face strategy finds no face.
+    public var fallback: CropFallback
+    /// The fraction cut off the top by `top_fraction` (and the fallback).
+    public var topFraction: Double
+    /// Extra cut below the face line, as a fraction of the image height.
+    public var margin: Double
+    /// Output aspect ratio, if any.
+    public var aspect: AspectRatio?
+    /// Crops shorter than this are flagged.
+    public var minHeight: Int?
+    /// Output encoding.
+    public var format: ImageFormat
+    /// JPEG quality, 1 to 100.
+    public var quality: Int
+
+    /// Defaults for every optional key.
+    public static let defaults = CropSpec(
+        strategy: .noFace, fallback: .topFraction, topFraction: 0.30, margin: 0.02, aspect: nil, minHeight: nil,
+        format: .jpeg, quality: 92)
+
+    /// Creates a crop section.
+    public init(
+        strategy: CropStrategy, fallback: CropFallback = .topFraction, topFraction: Double = 0.30,
+        margin: Double = 0.02, aspect: AspectRatio? = nil, minHeight: Int? = nil, format: ImageFormat = .jpeg,
+        quality: Int = 92
+    ) {
+        self.strategy = strategy
+        self.fallback = fallback
+        self.topFraction = topFraction
+        self.margin = margin
+        self.aspect = aspect
+        self.minHeight = minHeight
+        self.format = format
+        self.quality = quality
+    }
+}
+
+/// Where approved crops go.
+public enum PublishTarget: String, Sendable, Hashable, CaseIterable, Codable {
+    /// A local outbox folder with JSON sidecars.
+    case folder
+    /// The Fanvue API.
+    case fanvue
+}
+
+/// The `publish:` section.
+public struct PublishSpec: Sendable, Hashable {
+    /// Where to publish.
+    public var to: PublishTarget
+    /// The outbox folder as written (folder target), if not the default.
+    public var outbox: String?
+    /// The vault folder name.
+    public var vault: String?
+    /// Price in US cents.
+    public var priceCents: Int?
+    /// Tags.
+    public var tags: [String]
+    /// Caption text as written (the AI disclosure is added when published).
+    public var caption: String?
+    /// A category for the ledger.
+    public var category: String?
+    /// The disclosure appended to captions that do not already disclose AI content.
+    public var disclosure: String
+
+    /// The default AI-content disclosure.
+    public static let defaultDisclosure = "#AIgenerated"
+
+    /// Creates a publish section.
+    public init(
+        to: PublishTarget, outbox: String? = nil, vault: String? = nil, priceCents: Int? = nil, tags: [String] = [],
+        caption: String? = nil, category: String? = nil, disclosure: String = PublishSpec.defaultDisclosure
+    ) {
+        self.to = to
+        self.outbox = outbox
+        self.vault = vault
+        self.priceCents = priceCents
+        self.tags = tags
+        self.caption = caption
+        self.category = category
+        self.disclosure = disclosure
+    }
+}
+
+/// Per-file overrides (`items:` entries).
+public struct ItemOverride: Sendable, Hashable {
+    /// File-name pattern.
+    public var match: Glob
+    /// Leave matching files out of the drop.
+    public var skip: Bool
+    /// Crop keys to override.
+    public var crop: CropOverride
+    /// Price override in cents.
+    public var priceCents: Int?
+    /// Tags override (replaces the drop's tags).
+    public var tags: [String]?
+    /// Caption override.
+    public var caption: String?
+    /// Vault override.
+    public var vault: String?
+    /// Category override.
+    public var category: String?
+
+    /// Creates an override.
+    public init(
+        match: Glob, skip: Bool = false, crop: CropOverride = CropOverride(), priceCents: Int? = nil,
+        tags: [String]? = nil, caption: String? = nil, vault: String? = nil, category: String? = nil
+    ) {
+        self.match = match
+        self.skip = skip
+        self.crop = crop
+        self.priceCents = priceCents
+        self.tags = tags
+        self.caption = caption
+        self.vault = vault
+        self.category = category
+    }
+}
+
+/// Crop keys an item may override; `nil` keeps the drop's value.
+public struct CropOverride: Sendable, Hashable {
+    public var strategy: CropStrategy?
+    public var fallback: CropFallback?
+    public var topFraction: Double?
+    public var margin: Double?
+    public var aspect: AspectRatio?
+    public var minHeight: Int?
+    public var format: ImageFormat?
+    public var quality: Int?
+
+    /// No overrides.
+    public init() {}
+
+    /// `base` with these overrides applied.
+    public func applied(to base: CropSpec) -> CropSpec {
+        var spec = base
+        if let strategy { spec.strategy = strategy }
+        if let fallback { spec.fallback = fallback }
+        if let topFraction { spec.topFraction = topFraction }
+        if let margin { spec.margin = margin }
+        if let aspect { spec.aspect = aspect }
+        if let minHeight { spec.minHeight = minHeight }
+        if let format { spec.format = format }
+        if let quality { spec.quality = quality }
+        return spec
+    }
+}

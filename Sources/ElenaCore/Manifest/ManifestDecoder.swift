@@ -1,0 +1,117 @@
+/// Turns manifest text into a `Manifest`, or into compiler-style errors. Pure: the caller reads the file.
+public enum ManifestDecoder {
+    /// Decodes and validates a manifest.
+    /// - Parameters:
+    ///   - text: the YAML text.
+    ///   - file: the file name to show in errors.
+    /// - Returns: the manifest and any warnings.
+    /// - Throws: `ManifestError` with every error found.
+    public static func decode(_ text: String, file: String) throws(ManifestError) -> (Manifest, [Diagnostic]) {
+        let (root, found) = SchemaValidator(schema: ManifestSchema.root, file: file).validate(text)
+        var diagnostics = found
+        guard let root, !diagnostics.contains(where: { $0.severity == .error }) else {
+            throw ManifestError(diagnostics: diagnostics, source: text)
+        }
+        let manifest = build(root, diagnostics: &diagnostics)
+        if diagnostics.contains(where: { $0.severity == .error }) {
+            throw ManifestError(diagnostics: diagnostics, source: text)
+        }
+        return (manifest, diagnostics)
+    }
+
+    private static func cents(_ node: ConfigNode?, path: String, diagnostics: inout [Diagnostic]) -> Int? {
+        guard let node, let value = node.double else { return nil }
+        let cents = (value * 100).rounded()
+        if abs(cents - value * 100) > 1e-6 {
+            diagnostics.append(
+                Diagnostic(at: node.location, key: path, "'\(path)' has more than two decimals (\(node.string ?? ""))"))
+        }
+        return Int(cents)
+    }
+
+    private static func cropOverride(_ node: ConfigNode?) -> CropOverride {
+        var override = CropOverride()
+        guard let node else { return override }
+        override.strategy = node["strategy"]?.string.flatMap(CropStrategy.init(rawValue:))
+        override.fallback = node["fallback"]?.string.flatMap(CropFallback.init(rawValue:))
+        override.topFraction = node["top_fraction"]?.double
+        override.margin = node["margin"]?.double
+        override.aspect = node["aspect"]?.string.flatMap(AspectRatio.init)
+        override.minHeight = node["min_height"]?.int
+        override.format = node["format"]?.string.flatMap(ImageFormat.init(rawValue:))
+        override.quality = node["quality"]?.int
+        return override
+    }
+
+    private static func record(_ node: ConfigNode, path: String, into locations: inout [String: SourceLocation]) {
+        locations[path] = node.location
+        switch node.value {
+        case .object(let entries):
+            for entry in entries {
+                let child = path.isEmpty ? entry.key : "\(path).\(entry.key)"
+                record(entry.node, path: child, into: &locations)
+            }
+        case .array(let nodes):
+            for (index, child) in nodes.enumerated() { record(child, path: "\(path)[\(index)]", into: &locations) }
+        default:
+            break
+        }
+    }
+
+    private static func build(_ root: ConfigNode, diagnostics: inout [Diagnostic]) -> Manifest {
+        var locations: [String: SourceLocation] = [:]
+        record(root, path: "", into: &locations)
+
+        let sourceNode = root["source"]
+        let source = SourceSpec(
+            dir: sourceNode?["dir"]?.string ?? "",
+            include: sourceNode?["include"]?.strings ?? SourceSpec.defaultInclude,
+            exclude: sourceNode?["exclude"]?.strings ?? [],
+            recursive: sourceNode?["recursive"]?.bool ?? true)
+
+        let strategy = root["crop"]?["strategy"]?.string.flatMap(CropStrategy.init(rawValue:)) ?? .noFace
+        let crop = cropOverride(root["crop"]).applied(to: CropSpec(strategy: strategy))
+
+        let publishNode = root["publish"]
+        let publish = PublishSpec(
+            to: publishNode?["to"]?.string.flatMap(PublishTarget.init(rawValue:)) ?? .folder,
+            outbox: publishNode?["outbox"]?.string,
+            vault: publishNode?["vault"]?.string,
+            priceCents: cents(publishNode?["price"], path: "publish.price", diagnostics: &diagnostics),
+            tags: publishNode?["tags"]?.strings ?? [],
+            caption: publishNode?["caption"]?.string,
+            category: publishNode?["category"]?.string,
+            disclosure: publishNode?["disclosure"]?.string ?? PublishSpec.defaultDisclosure)
+        if publish.to == .fanvue, publish.vault == nil {
+            diagnostics.append(
+                Diagnostic(
+                    at: root.location(ofKey: "publish"), key: "publish.vault",
+                    "'publish.vault' is required when publishing to fanvue: name the vault folder"))
+        }
+
+        var overrides: [ItemOverride] = []
+        for (index, node) in (root["items"]?.list ?? []).enumerated() {
+            let path = "items[\(index)]"
+            overrides.append(
+                ItemOverride(
+                    match: Glob(node["match"]?.string ?? "", caseInsensitive: true),
+                    skip: node["skip"]?.bool ?? false,
+                    crop: cropOverride(node["crop"]),
+                    priceCents: cents(node["price"], path: "\(path).price", diagnostics: &diagnostics),
+                    tags: node["tags"]?.strings,
+                    caption: node["caption"]?.string,
+                    vault: node["vault"]?.string,
+                    category: node["category"]?.string))
+        }
+
+        return Manifest(
+            version: root["version"]?.int ?? 1,
+            drop: root["drop"]?.string ?? "",
+            library: root["library"]?.string,
+            source: source,
+            crop: crop,
+            publish: publish,
+            items: overrides,
+            locations: locations)
+    }
+}

@@ -1,0 +1,122 @@
+/// The manifest format, version 1: the single description that validation and `schema/manifest.schema.json`
+/// both come from.
+public enum ManifestSchema {
+    /// Price rules shared by the drop and item overrides.
+    static let price = Schema.number(
+        NumberRange(min: 3.0, max: 10_000, minimumReason: "Fanvue's minimum price is 3.00 USD"))
+    static let tags = Schema.array(
+        of: .string(StringRule(pattern: "[^,\\n]+", meaning: "a tag without commas", maxLength: 64)), uniqueItems: true)
+    static let caption = Schema.string(StringRule(maxLength: 5000))
+    static let vault = Schema.string(StringRule(minLength: 1, maxLength: 255))
+    static let category = Schema.string(StringRule(minLength: 1, maxLength: 64))
+    static let aspect = Schema.string(StringRule(pattern: "[1-9][0-9]{0,3}:[1-9][0-9]{0,3}", meaning: "a ratio like 4:5"))
+
+    /// The crop keys; `requireStrategy` is true for the drop-level section and false inside `items`.
+    static func crop(requireStrategy: Bool) -> ObjectSchema {
+        ObjectSchema(
+            requireStrategy ? "How every image is cropped." : "Crop keys that differ for the matching files.",
+            [
+                Property(
+                    "strategy", .string(StringRule(allowed: CropStrategy.allCases.map(\.rawValue))),
+                    required: requireStrategy,
+                    "no_face cuts below every face; lips_only keeps the lips and nothing above; keep cuts no face; "
+                        + "top_fraction cuts a fixed part off the top"),
+                Property(
+                    "fallback", .string(StringRule(allowed: CropFallback.allCases.map(\.rawValue))),
+                    default: .string("top_fraction"),
+                    "what a face strategy does when it finds no face (the item is flagged for review)"),
+                Property(
+                    "top_fraction", .number(NumberRange(min: 0, max: 0.95, exclusiveMax: true)),
+                    default: .number(0.30), "fraction of the height cut off the top by top_fraction and the fallback"),
+                Property(
+                    "margin", .number(NumberRange(min: 0, max: 0.5)), default: .number(0.02),
+                    "extra cut below the face line, as a fraction of the image height"),
+                Property("aspect", aspect, "output aspect ratio width:height, e.g. 4:5"),
+                Property(
+                    "min_height", .integer(NumberRange(min: 1, max: 100_000)),
+                    "crops shorter than this many pixels are flagged"),
+                Property(
+                    "format", .string(StringRule(allowed: ImageFormat.allCases.map(\.rawValue))),
+                    default: .string("jpeg"), "output encoding"),
+                Property(
+                    "quality", .integer(NumberRange(min: 1, max: 100)), default: .integer(92), "JPEG quality, 1 to 100"),
+            ])
+    }
+
+    /// The whole manifest.
+    public static let root: Schema = .object(
+        ObjectSchema(
+            "An elena-run content drop: where images come from, how they are cropped and where they go.",
+            [
+                Property(
+                    "version", .integer(NumberRange(min: 1, max: 1)), required: true, "manifest format version; 1"),
+                Property(
+                    "drop",
+                    .string(
+                        StringRule(
+                            pattern: "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+                            meaning: "a name of letters, digits, '.', '_' or '-' (at most 64), like drop-03")),
+                    required: true, "the drop's name, used for folders and in the ledger"),
+                Property(
+                    "library", .string(StringRule(minLength: 1)),
+                    "library folder (default ~/elena-content-pipeline; --library and ELENA_LIBRARY win)"),
+                Property(
+                    "source",
+                    .object(
+                        ObjectSchema(
+                            "Where the images come from.",
+                            [
+                                Property(
+                                    "dir", .string(StringRule(minLength: 1)), required: true,
+                                    "folder with the images, relative to the manifest's folder; ~ expands"),
+                                Property(
+                                    "include", .stringOrList(StringRule(minLength: 1)),
+                                    default: .strings(SourceSpec.defaultInclude),
+                                    "file-name patterns to take (case-insensitive)"),
+                                Property(
+                                    "exclude", .stringOrList(StringRule(minLength: 1)), "file-name patterns to leave out"),
+                                Property("recursive", .boolean, default: .bool(true), "scan sub-folders too"),
+                            ])), required: true, "where the images come from"),
+                Property("crop", .object(crop(requireStrategy: true)), required: true, "how every image is cropped"),
+                Property(
+                    "publish",
+                    .object(
+                        ObjectSchema(
+                            "Where approved crops go, and how they are described.",
+                            [
+                                Property(
+                                    "to", .string(StringRule(allowed: PublishTarget.allCases.map(\.rawValue))),
+                                    required: true, "folder (a local outbox) or fanvue"),
+                                Property(
+                                    "outbox", .string(StringRule(minLength: 1)),
+                                    "outbox folder for the folder target (default <library>/outbox/<drop>)"),
+                                Property("vault", vault, "vault folder name"),
+                                Property("price", price, "price in USD, at least 3.00"),
+                                Property("tags", tags, "tags"),
+                                Property("caption", caption, "caption; an AI-content disclosure is added if missing"),
+                                Property("category", category, "a category for the ledger"),
+                                Property(
+                                    "disclosure", .string(StringRule(minLength: 1, maxLength: 200)),
+                                    default: .string(PublishSpec.defaultDisclosure),
+                                    "the AI-content disclosure appended to captions that lack one"),
+                            ])), required: true, "where approved crops go"),
+                Property(
+                    "items",
+                    .array(
+                        of: .object(
+                            ObjectSchema(
+                                "Overrides for the files whose name matches.",
+                                [
+                                    Property(
+                                        "match", .string(StringRule(minLength: 1)), required: true,
+                                        "file-name pattern, e.g. ComfyUI_0004*"),
+                                    Property("skip", .boolean, default: .bool(false), "leave matching files out"),
+                                    Property("crop", .object(crop(requireStrategy: false)), "crop keys to override"),
+                                    Property("price", price, "price in USD"),
+                                    Property("tags", tags, "tags (replace the drop's tags)"),
+                                    Property("caption", caption, "caption"),
+                                    Property("vault", vault, "vault folder name"),
+                                    Property("category", category, "category"),
+                                ]))), "per-file overrides; later entries win"),
+            ]))
+}

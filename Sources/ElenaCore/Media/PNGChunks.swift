@@ -1,0 +1,123 @@
+public import Foundation
+
+/// Reading and writing PNG chunks, for ComfyUI's text chunks (`prompt`, `workflow`).
+public enum PNGChunks {
+    /// One chunk's type and where its data lies in the file.
+    public struct Chunk: Sendable, Hashable {
+        /// Four-letter type such as `tEXt`.
+        public var type: String
+        /// The data bytes' range in the file.
+        public var range: Range<Int>
+    }
+
+    /// A text chunk's keyword and content. `compressed` holds zlib data the caller must inflate.
+    public struct TextEntry: Sendable, Hashable {
+        /// The keyword, e.g. `prompt`.
+        public var keyword: String
+        /// The text, when stored uncompressed.
+        public var text: String?
+        /// zlib-compressed UTF-8 (zTXt, or iTXt with the compression flag), to inflate.
+        public var compressed: Data?
+    }
+
+    /// The PNG signature.
+    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Lists chunks up to IDAT's end, stopping at `limit` chunks or a malformed length.
+    public static func scan(_ bytes: [UInt8], limit: Int = 4096) -> [Chunk] {
+        guard bytes.starts(with: signature) else { return [] }
+        var chunks: [Chunk] = []
+        var index = 8
+        while index + 8 <= bytes.count, chunks.count < limit {
+            let length = Int(ImageHeader.be32(bytes, index))
+            let type = String(decoding: bytes[(index + 4)..<(index + 8)], as: UTF8.self)
+            let start = index + 8
+            guard length >= 0, start + length <= bytes.count else { break }
+            chunks.append(Chunk(type: type, range: start..<(start + length)))
+            if type == "IEND" { break }
+            index = start + length + 4
+        }
+        return chunks
+    }
+
+    /// The text chunks of a PNG file (tEXt, zTXt, iTXt), in file order.
+    public static func texts(_ data: Data) -> [TextEntry] {
+        let bytes = [UInt8](data)
+        var entries: [TextEntry] = []
+        for chunk in scan(bytes) where ["tEXt", "zTXt", "iTXt"].contains(chunk.type) {
+            let body = Array(bytes[chunk.range])
+            guard let nul = body.firstIndex(of: 0) else { continue }
+            let keyword = String(decoding: body[..<nul], as: Unicode.ASCII.self)
+            let rest = Array(body[(nul + 1)...])
+            switch chunk.type {
+            case "tEXt":
+                // Latin-1 by the spec; ComfyUI writes ASCII JSON (non-ASCII escaped), so decoding as UTF-8 is safe.
+                entries.append(TextEntry(keyword: keyword, text: latin1OrUTF8(rest), compressed: nil))
+            case "zTXt":
+                guard rest.count >= 1 else { continue }
+                entries.append(TextEntry(keyword: keyword, text: nil, compressed: Data(rest.dropFirst())))
+            default:  // iTXt: flag, method, language\0, translated keyword\0, text
+                guard rest.count >= 2 else { continue }
+                let compressedFlag = rest[0] == 1
+                var cursor = 2
+                for _ in 0..<2 {
+                    guard let end = rest[cursor...].firstIndex(of: 0) else { cursor = rest.count; break }
+                    cursor = end + 1
+                }
+                let payload = Array(rest[min(cursor, rest.count)...])
+                if compressedFlag {
+                    entries.append(TextEntry(keyword: keyword, text: nil, compressed: Data(payload)))
+                } else {
+                    entries.append(TextEntry(keyword: keyword, text: String(decoding: payload, as: UTF8.self), compressed: nil))
+                }
+            }
+        }
+        return entries
+    }
+
+    static func latin1OrUTF8(_ bytes: [UInt8]) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        return String(bytes.map { Character(Unicode.Scalar($0)) })
+    }
+
+    /// A copy of a PNG with `tEXt` chunks inserted right after IHDR (as ComfyUI's writer places them).
+    public static func insertingText(_ entries: [(keyword: String, text: String)], into data: Data) -> Data {
+        let bytes = [UInt8](data)
+        guard let header = scan(bytes, limit: 1).first, header.type == "IHDR" else { return data }
+        let afterHeader = header.range.upperBound + 4
+        var out = Array(bytes[..<afterHeader])
+        for entry in entries {
+            let body = Array(entry.keyword.utf8) + [0] + Array(entry.text.utf8)
+            out += chunk("tEXt", body)
+        }
+        out += bytes[afterHeader...]
+        return Data(out)
+    }
+
+    /// Encodes one chunk: length, type, data, CRC-32.
+    public static func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+        let typeBytes = Array(type.utf8)
+        let length = UInt32(body.count)
+        var out: [UInt8] = [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        out += typeBytes + body
+        let crc = CRC32.checksum(typeBytes + body)
+        out += [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]
+        return out
+    }
+}
+
+/// CRC-32 (ISO 3309), as PNG uses.
+public enum CRC32 {
+    private static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    /// The checksum of `bytes`.
+    public static func checksum<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// A source file found by discovery, with its content digest.
+public struct SourceFile: Sendable, Hashable {
+    /// Absolute path.
+    public var path: String
+    /// Path relative to the source folder (used for matching and display).
+    public var relativePath: String
+    /// Size in bytes.
+    public var size: Int64
+    /// SHA-256 of the bytes.
+    public var digest: Digest
+
+    /// Creates a source file record.
+    public init(path: String, relativePath: String, size: Int64, digest: Digest) {
+        self.path = path
+        self.relativePath = relativePath
+        self.size = size
+        self.digest = digest
+    }
+
+    /// The file name.
+    public var name: String { PathText.lastComponent(relativePath) }
+}
+
+/// What an item is published as: the drop's publish section with the item's overrides applied.
+public struct ItemPublish: Sendable, Hashable {
+    /// Vault folder.
+    public var vault: String?
+    /// Price in cents.
+    public var priceCents: Int?
+    /// Tags.
+    public var tags: [String]
+    /// Caption as written.
+    public var caption: String?
+    /// Category.
+    public var category: String?
+
+    /// Creates the metadata.
+    public init(vault: String?, priceCents: Int?, tags: [String], caption: String?, category: String?) {
+        self.vault = vault
+        self.priceCents = priceCents
+        self.tags = tags
+        self.caption = caption
+        self.category = category
+    }
+}
+
+/// One item of a drop: unique bytes, with its resolved configuration.
+public struct PlannedItem: Sendable, Hashable {
+    /// The content digest, which is the item's identity.
+    public var id: Digest
+    /// The first source file with these bytes.
+    public var source: SourceFile
+    /// Other paths holding the same bytes (recorded once, reported).
+    public var duplicates: [String]
+    /// A name stem unique within the drop, used for the files the item produces.
+    public var stem: String
+    /// Crop settings after overrides.
+    public var crop: CropSpec
+    /// Publish metadata after overrides.
+    public var publish: ItemPublish
+    /// Indices of the `items:` overrides that matched, in order; items with the same list share parameters.
+    public var overrides: [Int]
+
+    /// The file name shown to people.
+    public var name: String { source.name }
+}
+
+/// Everything a run of one manifest would do: the items and the graph of nodes.
+public struct DropPlan: Sendable {
+    /// The drop's name.
+    public var drop: String
+    /// The manifest after decoding.
+    public var manifest: Manifest
+    /// Items in source order.
+    public var items: [PlannedItem]
+    /// Files left out, with the reason (`skip: true`).
+    public var skipped: [(path: String, reason: String)]
+    /// The graph.
+    public var graph: Graph<NodeID>
+    /// Nodes in a stable topological order.
+    public var order: [NodeID]
+
+    /// What a node works on: the item's file name, or `drop <name>`.
+    public func subject(_ node: NodeID) -> String {
+        guard let index = node.item else { return "drop \(drop)" }
+        return items[index].source.relativePath
+    }
+
+    /// A label for a node, e.g. `crop ComfyUI_00001_.png`.
+    public func label(_ node: NodeID) -> String {
+        guard let index = node.item else { return "\(node.stage.rawValue) (\(drop))" }
+        return "\(node.stage.rawValue) \(items[index].name)"
+    }
+
+    /// The graph in Graphviz dot syntax.
+    public func dot() -> String {
+        var lines = ["digraph \"\(escape(drop))\" {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
+        for node in order {
+            lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")
+        }
+        for node in order {
+            for dependency in (graph.dependencies[node] ?? []).sorted() {
+                lines.append("  \"\(escape(id(dependency)))\" -> \"\(escape(id(node)))\";")
+            }
+        }
+        lines.append("}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func id(_ node: NodeID) -> String {
+        node.item.map { "\(node.stage.rawValue):\(items[$0].id.prefix(12))" } ?? node.stage.rawValue
+    }
+
+    private func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    }
+}

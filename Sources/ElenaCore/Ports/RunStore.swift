@@ -1,0 +1,53 @@
+public import Foundation
+
+/// The database behind a library: run cache, stat cache, items, reviews, publications and the event log.
+/// One implementation serves SQLite and PostgreSQL; tests use real databases of both kinds.
+public protocol RunStore: Sendable {
+    /// A description safe to print (no password), e.g. `sqlite /home/me/lib/elena.db`.
+    var displayName: String { get }
+    /// Whether writes are refused (dry runs open the database read-only).
+    var isReadOnly: Bool { get }
+
+    /// Every successful stage run, by key: the run cache.
+    func cacheIndex() async throws -> [CacheKey: StageRecord]
+    /// Records finished stage runs (success replaces an earlier failure of the same key).
+    func record(_ runs: [StageRecord]) async throws
+    /// The last failed run for each key (shown by status).
+    func failures(drop: String) async throws -> [StageRecord]
+    /// Every recorded run of one item, oldest first (shown by `status --item`).
+    func runs(itemID: Digest) async throws -> [StageRecord]
+
+    /// The stat cache for paths under `prefix`.
+    func statEntries(prefix: String) async throws -> [String: StatEntry]
+    /// Saves stat cache entries.
+    func saveStatEntries(_ entries: [StatEntry]) async throws
+
+    /// Inserts items or refreshes their source fields, and records drop membership.
+    func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws
+    /// Applies changes to items.
+    func updateItems(_ updates: [(Digest, ItemUpdate)], at: Foundation.Date) async throws
+    /// Items of a drop (or every item when `drop` is nil).
+    func items(drop: String?) async throws -> [ItemRecord]
+    /// One item by id or unique id prefix.
+    func item(idPrefix: String) async throws -> [ItemRecord]
+
+    /// Review records of a drop.
+    func reviews(drop: String) async throws -> [ReviewRecord]
+    /// Inserts or replaces review records (keyed by item and crop digest).
+    func saveReviews(_ reviews: [ReviewRecord]) async throws
+    /// Records that a review copy now lives in `folder` (the decision is unchanged).
+    func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws
+
+    /// The publication of `digest` at `destination` by `target`, if any.
+    func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord?
+    /// Records a publication; returns false if one already existed (the unique constraint held).
+    func savePublication(_ publication: PublicationRecord) async throws -> Bool
+
+    /// Appends to the event log.
+    func append(_ events: [EventRecord]) async throws
+    /// The newest events, newest last.
+    func events(drop: String?, limit: Int) async throws -> [EventRecord]
+
+    /// Closes connections.
+    func close() async
+}

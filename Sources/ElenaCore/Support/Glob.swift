@@ -1,0 +1,88 @@
+/// Shell-style wildcard matching for file names: `*`, `?`, `[abc]`, `[a-z]`, `[!abc]`, and `\` escapes.
+public struct Glob: Sendable, Hashable, CustomStringConvertible {
+    /// The pattern as written.
+    public let pattern: String
+    private let characters: [Character]
+    /// Whether letter case is ignored (file extensions like `.PNG` vs `.png`).
+    public let caseInsensitive: Bool
+
+    /// Creates a matcher.
+    public init(_ pattern: String, caseInsensitive: Bool = false) {
+        self.pattern = pattern
+        self.caseInsensitive = caseInsensitive
+        self.characters = Array(caseInsensitive ? pattern.lowercased() : pattern)
+    }
+
+    /// The pattern.
+    public var description: String { pattern }
+
+    /// Whether `name` matches the whole pattern.
+    public func matches(_ name: String) -> Bool {
+        let text = Array(caseInsensitive ? name.lowercased() : name)
+        return Self.match(characters[...], text[...])
+    }
+
+    private static func match(_ pattern: ArraySlice<Character>, _ text: ArraySlice<Character>) -> Bool {
+        var p = pattern.startIndex
+        var t = text.startIndex
+        var starP: Int?
+        var starT = 0
+        while t < text.endIndex {
+            if p < pattern.endIndex {
+                let token = pattern[p]
+                if token == "*" {
+                    starP = p
+                    starT = t
+                    p += 1
+                    continue
+                }
+                if let (matched, next) = single(pattern, at: p, text[t]), matched {
+                    p = next
+                    t += 1
+                    continue
+                }
+            }
+            guard let star = starP else { return false }
+            p = star + 1
+            starT += 1
+            t = starT
+        }
+        while p < pattern.endIndex, pattern[p] == "*" { p += 1 }
+        return p == pattern.endIndex
+    }
+
+    /// Matches one non-star token at `index` against `character`; returns whether it matched and the next index.
+    private static func single(_ pattern: ArraySlice<Character>, at index: Int, _ character: Character) -> (Bool, Int)? {
+        let token = pattern[index]
+        switch token {
+        case "?":
+            return (true, index + 1)
+        case "\\" where index + 1 < pattern.endIndex:
+            return (pattern[index + 1] == character, index + 2)
+        case "[":
+            var cursor = index + 1
+            var negate = false
+            if cursor < pattern.endIndex, pattern[cursor] == "!" || pattern[cursor] == "^" {
+                negate = true
+                cursor += 1
+            }
+            var matched = false
+            var first = true
+            while cursor < pattern.endIndex, pattern[cursor] != "]" || first {
+                first = false
+                let low = pattern[cursor]
+                if cursor + 2 < pattern.endIndex, pattern[cursor + 1] == "-", pattern[cursor + 2] != "]" {
+                    if low <= character && character <= pattern[cursor + 2] { matched = true }
+                    cursor += 3
+                } else {
+                    if low == character { matched = true }
+                    cursor += 1
+                }
+            }
+            guard cursor < pattern.endIndex else { return (token == character, index + 1) }  // no closing bracket
+            return (matched != negate, cursor + 1)
+        default:
+            return (token == character, index + 1)
+        }
+    }
+}

@@ -1,0 +1,358 @@
+/// A JSON value with ordered objects. Used for stage parameters (whose canonical bytes feed cache keys),
+/// recorded stage outputs and the exported JSON Schema.
+public indirect enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([Member])
+
+    /// One key of an object.
+    public struct Member: Sendable, Hashable {
+        /// The key.
+        public var key: String
+        /// The value.
+        public var value: JSONValue
+
+        /// Creates a member.
+        public init(_ key: String, _ value: JSONValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    /// Builds an object from key/value pairs, dropping `nil` values.
+    public static func object(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
+        .object(pairs.compactMap { key, value in value.map { Member(key, $0) } })
+    }
+
+    /// The value under `key`, when this is an object.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    /// A string value.
+    public var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// An integer value (also from a whole double).
+    public var intValue: Int? {
+        switch self {
+        case .int(let number): return number
+        case .double(let number) where number == number.rounded() && abs(number) < 9e15: return Int(number)
+        default: return nil
+        }
+    }
+
+    /// A numeric value.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let number): return Double(number)
+        case .double(let number): return number
+        default: return nil
+        }
+    }
+
+    /// A boolean value.
+    public var boolValue: Bool? {
+        if case .bool(let flag) = self { return flag }
+        return nil
+    }
+
+    /// The elements of an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
+    /// Compact JSON; with `canonical`, object keys are sorted so equal values give equal bytes.
+    public func serialized(canonical: Bool = false) -> String {
+        var out = ""
+        write(into: &out, canonical: canonical, indent: nil)
+        return out
+    }
+
+    /// Indented JSON for people and committed files (keys in their given order).
+    public func pretty() -> String {
+        var out = ""
+        write(into: &out, canonical: false, indent: 0)
+        return out + "\n"
+    }
+
+    private func write(into out: inout String, canonical: Bool, indent: Int?) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let flag): out += flag ? "true" : "false"
+        case .int(let number): out += String(number)
+        case .double(let number):
+            if number.isFinite {
+                if number == number.rounded(), abs(number) < 1e15 {
+                    out += String(Int(number))
+                } else {
+                    out += "\(number)"
+                }
+            } else {
+                out += "null"
+            }
+        case .string(let text): JSONValue.escape(text, into: &out)
+        case .array(let values):
+            if values.isEmpty {
+                out += "[]"
+                return
+            }
+            out += "["
+            for (index, value) in values.enumerated() {
+                if index > 0 { out += "," }
+                if let indent { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                value.write(into: &out, canonical: canonical, indent: indent.map { $0 + 1 })
+            }
+            if let indent { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "]"
+        case .object(let members):
+            if members.isEmpty {
+                out += "{}"
+                return
+            }
+            let ordered = canonical ? members.sorted { $0.key < $1.key } : members
+            out += "{"
+            for (index, member) in ordered.enumerated() {
+                if index > 0 { out += "," }
+                if let indent { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                JSONValue.escape(member.key, into: &out)
+                out += indent == nil ? ":" : ": "
+                member.value.write(into: &out, canonical: canonical, indent: indent.map { $0 + 1 })
+            }
+            if let indent { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "}"
+        }
+    }
+
+    private static func escape(_ text: String, into out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                let hex = String(c.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}
+
+// MARK: - Parsing
+
+extension JSONValue {
+    /// A JSON syntax error with the byte offset where it was found.
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        /// Byte offset.
+        public var offset: Int
+        /// What was wrong.
+        public var reason: String
+        /// `invalid JSON at byte N: reason`.
+        public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    }
+
+    /// Parses JSON text (RFC 8259). Integers that fit in `Int` stay integers.
+    /// - Throws: `ParseError`.
+    public static func parse(_ text: String) throws(ParseError) -> JSONValue {
+        var parser = Parser(bytes: Array(text.utf8))
+        parser.skipSpace()
+        let value = try parser.value(depth: 0)
+        parser.skipSpace()
+        guard parser.index == parser.bytes.count else { throw ParseError(offset: parser.index, reason: "extra text after the value") }
+        return value
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var index = 0
+
+        mutating func skipSpace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+
+        func fail(_ reason: String) -> ParseError { ParseError(offset: index, reason: reason) }
+
+        mutating func value(depth: Int) throws(ParseError) -> JSONValue {
+            guard depth < 512 else { throw fail("nested too deeply") }
+            guard index < bytes.count else { throw fail("unexpected end") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return try object(depth: depth)
+            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            default: return try number()
+            }
+        }
+
+        mutating func literal(_ word: String) throws(ParseError) {
+            let expected = Array(word.utf8)
+            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
+                throw fail("unexpected character")
+            }
+            index += expected.count
+        }
+
+        mutating func object(depth: Int) throws(ParseError) -> JSONValue {
+            index += 1
+            var members: [Member] = []
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                let key = try string()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                index += 1
+                skipSpace()
+                members.append(Member(key, try value(depth: depth + 1)))
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end in object") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
+                index += 1
+                return .object(members)
+            }
+        }
+
+        mutating func array(depth: Int) throws(ParseError) -> JSONValue {
+            index += 1
+            var values: [JSONValue] = []
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(values)
+            }
+            while true {
+                skipSpace()
+                values.append(try value(depth: depth + 1))
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end in list") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
+                index += 1
+                return .array(values)
+            }
+        }
+
+        mutating func hex4() throws(ParseError) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw fail("short \\u escape") }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: throw fail("bad \\u escape")
+                }
+                value = value * 16 + digit
+                index += 1
+            }
+            return value
+        }
+
+        mutating func string() throws(ParseError) -> String {
+            index += 1
+            var scalars = String.UnicodeScalarView()
+            var run = index
+            var pending: [UInt8] = []
+            func flush(_ end: Int) { pending.append(contentsOf: bytes[run..<end]) }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    flush(index)
+                    index += 1
+                    scalars.append(contentsOf: String(decoding: pending, as: UTF8.self).unicodeScalars)
+                    return String(scalars)
+                }
+                if byte == UInt8(ascii: "\\") {
+                    flush(index)
+                    scalars.append(contentsOf: String(decoding: pending, as: UTF8.self).unicodeScalars)
+                    pending.removeAll()
+                    index += 1
+                    guard index < bytes.count else { break }
+                    let escape = bytes[index]
+                    index += 1
+                    switch escape {
+                    case UInt8(ascii: "\""): scalars.append("\"")
+                    case UInt8(ascii: "\\"): scalars.append("\\")
+                    case UInt8(ascii: "/"): scalars.append("/")
+                    case UInt8(ascii: "b"): scalars.append("\u{08}")
+                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                    case UInt8(ascii: "n"): scalars.append("\n")
+                    case UInt8(ascii: "r"): scalars.append("\r")
+                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "u"):
+                        var code = try hex4()
+                        if (0xD800..<0xDC00).contains(code), index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        {
+                            index += 2
+                            let low = try hex4()
+                            if (0xDC00..<0xE000).contains(low) { code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00) }
+                        }
+                        scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                    default: throw fail("bad escape")
+                    }
+                    run = index
+                    continue
+                }
+                if byte < 0x20 { throw fail("control character in string") }
+                index += 1
+            }
+            throw fail("unterminated string")
+        }
+
+        mutating func number() throws(ParseError) -> JSONValue {
+            let start = index
+            var isInteger = true
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                    index += 1
+                } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+                    || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+                {
+                    isInteger = false
+                    index += 1
+                } else {
+                    break
+                }
+            }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            if isInteger, let integer = Int(text) { return .int(integer) }
+            guard !text.isEmpty, let number = Double(text) else {
+                index = start
+                throw fail("unexpected character")
+            }
+            return .double(number)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/// A binary min-heap: the smallest element comes out first.
+public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
+    private var storage: [Element] = []
+
+    /// An empty heap.
+    public init() {}
+
+    /// A heap holding `elements`.
+    public init(_ elements: [Element]) {
+        storage = elements
+        guard storage.count > 1 else { return }
+        for index in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
+    }
+
+    /// Number of elements.
+    public var count: Int { storage.count }
+    /// Whether the heap is empty.
+    public var isEmpty: Bool { storage.isEmpty }
+    /// The smallest element, without removing it.
+    public var min: Element? { storage.first }
+
+    /// Adds an element.
+    public mutating func insert(_ element: Element) {
+        storage.append(element)
+        var child = storage.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard storage[child] < storage[parent] else { break }
+            storage.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// Removes and returns the smallest element.
+    public mutating func popMin() -> Element? {
+        guard !storage.isEmpty else { return nil }
+        storage.swapAt(0, storage.count - 1)
+        let smallest = storage.removeLast()
+        if !storage.isEmpty { siftDown(0) }
+        return smallest
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < storage.count, storage[left] < storage[smallest] { smallest = left }
+            if right < storage.count, storage[right] < storage[smallest] { smallest = right }
+            if smallest == parent { return }
+            storage.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

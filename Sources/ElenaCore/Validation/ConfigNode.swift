@@ -1,0 +1,90 @@
+/// A YAML value after validation, with the location it came from. The manifest builder reads these.
+public struct ConfigNode: Sendable, Hashable {
+    /// The kinds of value a manifest holds.
+    public indirect enum Value: Sendable, Hashable {
+        case null
+        case bool(Bool)
+        case int(Int)
+        case double(Double)
+        case string(String)
+        case array([ConfigNode])
+        case object([Entry])
+    }
+
+    /// One key of an object, with the location of the key itself.
+    public struct Entry: Sendable, Hashable {
+        /// The key as written.
+        public var key: String
+        /// Where the key is written.
+        public var keyLocation: SourceLocation
+        /// The value under the key.
+        public var node: ConfigNode
+    }
+
+    /// The value.
+    public var value: Value
+    /// Where the value starts.
+    public var location: SourceLocation
+
+    /// Creates a node.
+    public init(_ value: Value, at location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+
+    /// The child under `key`, when this is an object.
+    public subscript(key: String) -> ConfigNode? {
+        guard case .object(let entries) = value else { return nil }
+        return entries.first { $0.key == key }?.node
+    }
+
+    /// Where `key` is written in this object, else this node's own location.
+    public func location(ofKey key: String) -> SourceLocation {
+        guard case .object(let entries) = value else { return location }
+        return entries.first { $0.key == key }?.keyLocation ?? location
+    }
+
+    /// The text of a scalar (numbers and booleans as written).
+    public var string: String? {
+        switch value {
+        case .string(let text): return text
+        case .int(let number): return String(number)
+        case .double(let number): return String(number)
+        case .bool(let flag): return String(flag)
+        default: return nil
+        }
+    }
+
+    /// An integer value.
+    public var int: Int? {
+        if case .int(let number) = value { return number }
+        return nil
+    }
+
+    /// A number, integer or not.
+    public var double: Double? {
+        switch value {
+        case .int(let number): return Double(number)
+        case .double(let number): return number
+        default: return nil
+        }
+    }
+
+    /// A boolean value.
+    public var bool: Bool? {
+        if case .bool(let flag) = value { return flag }
+        return nil
+    }
+
+    /// The elements of an array, or a single scalar as a one-element list.
+    public var list: [ConfigNode]? {
+        switch value {
+        case .array(let nodes): return nodes
+        case .null: return nil
+        default: return [self]
+        }
+    }
+
+    /// The strings of a list of strings (or of a single string).
+    public var strings: [String]? { list?.compactMap(\.string) }
+}

@@ -1,0 +1,96 @@
+public import ElenaCore
+import Foundation
+
+/// Finds a drop's source files and their digests, hashing only files whose stamp changed since the last run.
+public struct SourceDiscovery: Sendable {
+    /// The absolute source folder.
+    public var folder: String
+    /// File-name patterns to take (case-insensitive).
+    public var include: [Glob]
+    /// File-name patterns to leave out.
+    public var exclude: [Glob]
+    /// Whether to descend into sub-folders.
+    public var recursive: Bool
+
+    /// What discovery found.
+    public struct Result: Sendable {
+        /// Files with digests, sorted by relative path.
+        public var files: [SourceFile]
+        /// Stat-cache entries that are new or changed (to save after a real run).
+        public var newStatEntries: [StatEntry]
+        /// Files that could not be read, with the reason.
+        public var unreadable: [(path: String, reason: String)]
+        /// How many files were hashed (not served by the stat cache).
+        public var hashed: Int
+    }
+
+    /// Creates a discovery for a resolved source section.
+    public init(folder: String, source: SourceSpec) {
+        self.folder = folder
+        self.include = source.include.map { Glob($0, caseInsensitive: true) }
+        self.exclude = source.exclude.map { Glob($0, caseInsensitive: true) }
+        self.recursive = source.recursive
+    }
+
+    func selected(_ relativePath: String) -> Bool {
+        let name = PathText.lastComponent(relativePath)
+        func hit(_ glob: Glob) -> Bool { glob.pattern.contains("/") ? glob.matches(relativePath) : glob.matches(name) }
+        return include.contains(where: hit) && !exclude.contains(where: hit)
+    }
+
+    /// Walks the folder and resolves digests.
+    /// - Parameters:
+    ///   - statCache: known digests by absolute path.
+    ///   - concurrency: how many files to hash at once.
+    /// - Throws: `FileSystemError` when the folder itself cannot be listed.
+    public func run(statCache: [String: StatEntry], concurrency: Int) async throws -> Result {
+        let entries = try FileSystem.walk(folder, recursive: recursive).filter { selected($0.relativePath) }
+        var digests: [Int: Digest] = [:]
+        var toHash: [Int] = []
+        for (index, entry) in entries.enumerated() {
+            if let known = statCache[entry.path], known.stamp == entry.stamp {
+                digests[index] = known.digest
+            } else {
+                toHash.append(index)
+            }
+        }
+        var unreadable: [(String, String)] = []
+        var fresh: [StatEntry] = []
+        if !toHash.isEmpty {
+            let hashed = await Self.hash(toHash.map { entries[$0].path }, concurrency: concurrency)
+            for (offset, index) in toHash.enumerated() {
+                switch hashed[offset] {
+                case .success(let digest):
+                    digests[index] = digest
+                    fresh.append(StatEntry(path: entries[index].path, stamp: entries[index].stamp, digest: digest))
+                case .failure(let error):
+                    unreadable.append((entries[index].relativePath, error.description))
+                }
+            }
+        }
+        let files = entries.enumerated().compactMap { index, entry -> SourceFile? in
+            guard let digest = digests[index] else { return nil }
+            return SourceFile(path: entry.path, relativePath: entry.relativePath, size: entry.stamp.size, digest: digest)
+        }
+        return Result(files: files, newStatEntries: fresh, unreadable: unreadable, hashed: toHash.count)
+    }
+
+    /// Hashes files with bounded parallelism, keeping their order.
+    static func hash(_ paths: [String], concurrency: Int) async -> [Swift.Result<Digest, FileSystemError>] {
+        var results = [Swift.Result<Digest, FileSystemError>?](repeating: nil, count: paths.count)
+        await withTaskGroup(of: (Int, Swift.Result<Digest, FileSystemError>).self) { group in
+            var next = 0
+            func start() {
+                let index = next
+                next += 1
+                group.addTask { (index, Swift.Result { () throws(FileSystemError) -> Digest in try FileSystem.digest(paths[index]) }) }
+            }
+            while next < min(max(1, concurrency), paths.count) { start() }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                if next < paths.count { start() }
+            }
+        }
+        return results.map { $0 ?? .failure(FileSystemError(operation: "hash", path: "?", reason: "not hashed")) }
+    }
+}

@@ -1,0 +1,227 @@
+public import ElenaCore
+public import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A file-system failure, naming the path and what was being done.
+public struct FileSystemError: Error, Sendable, CustomStringConvertible {
+    /// What was being done, e.g. "write".
+    public var operation: String
+    /// The path concerned.
+    public var path: String
+    /// The system's reason.
+    public var reason: String
+
+    /// `cannot write /path: No space left on device`.
+    public var description: String { "cannot \(operation) \(path): \(reason)" }
+}
+
+/// The file operations the engine and stages need, on the real file system. Plain functions over paths; every
+/// failure says which path and operation.
+public enum FileSystem {
+    static func failure(_ operation: String, _ path: String, _ code: Int32 = errno) -> FileSystemError {
+        FileSystemError(operation: operation, path: path, reason: String(cString: strerror(code)))
+    }
+
+    /// The stamp of a regular file, or nil when it does not exist or is not a regular file.
+    public static func stamp(_ path: String) -> FileStamp? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        #if canImport(Darwin)
+            let nanoseconds = Int64(info.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(info.st_mtimespec.tv_nsec)
+        #else
+            let nanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        #endif
+        return FileStamp(size: Int64(info.st_size), mtimeNanoseconds: nanoseconds, inode: Int64(bitPattern: UInt64(info.st_ino)))
+    }
+
+    /// Whether a directory exists at `path`.
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether anything exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// Reads a whole file.
+    public static func read(_ path: String) throws(FileSystemError) -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .uncached)
+        } catch {
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
+            throw FileSystemError(operation: "read", path: path, reason: code.map { String(cString: strerror(Int32($0))) } ?? "\(error.localizedDescription)")
+        }
+    }
+
+    /// Hashes a file in 1 MiB chunks without holding it in memory.
+    public static func digest(_ path: String) throws(FileSystemError) -> Digest {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure("read", path) }
+        defer { close(descriptor) }
+        var builder = DigestBuilder()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = Glibc.read(descriptor, buffer.baseAddress, size)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure("read", path)
+            }
+            if count == 0 { break }
+            builder.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        return builder.finalize()
+    }
+
+    /// Creates a folder and its parents.
+    public static func makeDirectory(_ path: String) throws(FileSystemError) {
+        if isDirectory(path) { return }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw FileSystemError(operation: "create folder", path: path, reason: "\(error.localizedDescription)")
+        }
+    }
+
+    /// Writes data to `path` atomically: a temporary file in the same folder, then a rename, so a reader (or a
+    /// killed process) never sees half a file.
+    /// - Parameters:
+    ///   - permissions: file mode, e.g. 0o600 for secrets.
+    ///   - durable: fsync the file and the folder (for files whose loss would lose work, such as tokens).
+    public static func writeAtomically(_ data: Data, to path: String, permissions: mode_t = 0o644, durable: Bool = false)
+        throws(FileSystemError)
+    {
+        let folder = PathText.directory(of: path)
+        try makeDirectory(folder)
+        let temporary = folder + "/.tmp-\(UInt64.random(in: 0...UInt64.max))-" + PathText.lastComponent(path)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        guard descriptor >= 0 else { throw failure("write", path) }
+        var failed: FileSystemError?
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(descriptor, raw.baseAddress?.advanced(by: offset), raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failed = failure("write", path)
+                    return
+                }
+                offset += written
+            }
+        }
+        if failed == nil, fchmod(descriptor, permissions) != 0 { failed = failure("set permissions on", path) }
+        if failed == nil, durable, fsync(descriptor) != 0 { failed = failure("sync", path) }
+        close(descriptor)
+        if let failed {
+            unlink(temporary)
+            throw failed
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = failure("rename into", path)
+            unlink(temporary)
+            throw error
+        }
+        if durable { syncDirectory(folder) }
+    }
+
+    static func syncDirectory(_ folder: String) {
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+
+    /// Puts a copy of `source` at `destination`: a hard link when both are on one file system (no extra space),
+    /// else a byte copy written atomically. An existing destination is replaced.
+    /// - Returns: true when a hard link was made.
+    @discardableResult
+    public static func linkOrCopy(_ source: String, to destination: String) throws(FileSystemError) -> Bool {
+        try makeDirectory(PathText.directory(of: destination))
+        let temporary = PathText.directory(of: destination) + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
+        if link(source, temporary) == 0 {
+            guard rename(temporary, destination) == 0 else {
+                let error = failure("rename into", destination)
+                unlink(temporary)
+                throw error
+            }
+            return true
+        }
+        try copy(source, to: destination)
+        return false
+    }
+
+    /// Copies bytes from `source` to `destination` atomically (never a link: the copy may be edited by people).
+    public static func copy(_ source: String, to destination: String) throws(FileSystemError) {
+        let data = try read(source)
+        try writeAtomically(data, to: destination)
+    }
+
+    /// Moves a file, creating the destination folder; falls back to copy and delete across file systems.
+    public static func move(_ source: String, to destination: String) throws(FileSystemError) {
+        try makeDirectory(PathText.directory(of: destination))
+        if rename(source, destination) == 0 { return }
+        guard errno == EXDEV else { throw failure("move", source) }
+        try copy(source, to: destination)
+        unlink(source)
+    }
+
+    /// Deletes a file if it exists.
+    public static func remove(_ path: String) throws(FileSystemError) {
+        if unlink(path) != 0, errno != ENOENT { throw failure("delete", path) }
+    }
+
+    /// One entry found by `walk`.
+    public struct Entry: Sendable {
+        /// Absolute path.
+        public var path: String
+        /// Path relative to the walked folder.
+        public var relativePath: String
+        /// The file's stamp.
+        public var stamp: FileStamp
+    }
+
+    /// Lists the regular files under `folder` (following no symlinked folders), sorted by relative path.
+    /// Hidden files and folders (starting with `.`) are skipped.
+    /// - Parameter recursive: descend into sub-folders.
+    public static func walk(_ folder: String, recursive: Bool) throws(FileSystemError) -> [Entry] {
+        var entries: [Entry] = []
+        var pending: [String] = [""]
+        while let relativeFolder = pending.popLast() {
+            let absoluteFolder = relativeFolder.isEmpty ? folder : folder + "/" + relativeFolder
+            guard let directory = opendir(absoluteFolder) else {
+                if relativeFolder.isEmpty { throw failure("list", folder) }
+                continue
+            }
+            defer { closedir(directory) }
+            while let item = readdir(directory) {
+                let name = withUnsafePointer(to: item.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name.hasPrefix(".") { continue }
+                let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
+                let absolute = folder + "/" + relative
+                var info = stat()
+                guard stat(absolute, &info) == 0 else { continue }
+                let kind = info.st_mode & S_IFMT
+                if kind == S_IFDIR {
+                    var linkInfo = stat()
+                    if recursive, lstat(absolute, &linkInfo) == 0, (linkInfo.st_mode & S_IFMT) == S_IFDIR {
+                        pending.append(relative)
+                    }
+                } else if kind == S_IFREG, let stamp = stamp(absolute) {
+                    entries.append(Entry(path: absolute, relativePath: relative, stamp: stamp))
+                }
+            }
+        }
+        return entries.sorted { $0.relativePath < $1.relativePath }
+    }
+}

@@ -1,0 +1,63 @@
+public import ElenaCore
+public import Foundation
+
+/// The services one run uses. Built by the CLI from flags and the environment; tests build it with fakes.
+public struct RunEnvironment: Sendable {
+    /// The library's folders.
+    public var layout: LibraryLayout
+    /// The database.
+    public var store: any RunStore
+    /// Image decoding and encoding.
+    public var codec: any ImageCodec
+    /// Face detection (nil when no detector is installed: face strategies then fail with a clear message).
+    public var detector: (any FaceDetector)?
+    /// Dry run: decide everything, change nothing.
+    public var dryRun: Bool
+    /// Work in parallel on this many nodes.
+    public var concurrency: Int
+    /// Image safety limits.
+    public var limits: DecodeLimits
+    /// Where progress and per-item errors go.
+    public var reporter: any RunReporter
+    /// The clock (tests pin it).
+    public var now: @Sendable () -> Date
+    /// Absolute outbox folder of the folder target.
+    public var outbox: String
+    /// Human cut-line overrides by item (fraction of the height), loaded from the store.
+    public var lineOverrides: [Digest: Double]
+
+    /// Creates an environment.
+    public init(
+        layout: LibraryLayout, store: any RunStore, codec: any ImageCodec, detector: (any FaceDetector)?,
+        dryRun: Bool, concurrency: Int, limits: DecodeLimits = .standard, reporter: any RunReporter,
+        now: @escaping @Sendable () -> Date = { Date() }, outbox: String, lineOverrides: [Digest: Double] = [:]
+    ) {
+        self.layout = layout
+        self.store = store
+        self.codec = codec
+        self.detector = detector
+        self.dryRun = dryRun
+        self.concurrency = concurrency
+        self.limits = limits
+        self.reporter = reporter
+        self.now = now
+        self.outbox = outbox
+        self.lineOverrides = lineOverrides
+    }
+}
+
+/// Receives progress while a run goes on.
+public protocol RunReporter: Sendable {
+    /// A node finished (in any state). `subject` is the item's file (or the drop) it worked on.
+    func finished(_ node: NodeID, subject: String, state: NodeState, done: Int, total: Int)
+    /// A message worth a line of its own (warnings, notes).
+    func note(_ text: String)
+}
+
+/// A reporter that prints nothing (tests, JSON output).
+public struct SilentReporter: RunReporter {
+    /// Creates it.
+    public init() {}
+    public func finished(_ node: NodeID, subject: String, state: NodeState, done: Int, total: Int) {}
+    public func note(_ text: String) {}
+}

@@ -1,0 +1,153 @@
+public import ElenaCore
+import Foundation
+
+/// What a finished node hands to the nodes after it.
+public struct NodeOutput: Sendable, Hashable {
+    /// The digest downstream cache keys use: the bytes written, or the canonical JSON of a decision.
+    /// Equal digests mean downstream nodes need not run again (early cut-off).
+    public var digest: Digest
+    /// A library-relative file the next stage reads, if any (checked on every cache hit).
+    public var artifactPath: String?
+    /// The artifact's stamp when written.
+    public var artifactStamp: FileStamp?
+    /// A small summary, stored with the run and shown by `status`.
+    public var summary: JSONText
+
+    /// Creates an output.
+    public init(digest: Digest, artifactPath: String? = nil, artifactStamp: FileStamp? = nil, summary: JSONValue = .null) {
+        self.init(digest: digest, artifactPath: artifactPath, artifactStamp: artifactStamp, summaryText: JSONText(summary))
+    }
+
+    /// Creates an output with a summary kept as text.
+    public init(digest: Digest, artifactPath: String?, artifactStamp: FileStamp?, summaryText: JSONText) {
+        self.digest = digest
+        self.artifactPath = artifactPath
+        self.artifactStamp = artifactStamp
+        self.summary = summaryText
+    }
+}
+
+/// How a node's work ended (failures are thrown).
+public enum StageOutcome: Sendable {
+    /// Done; downstream may run.
+    case done(NodeOutput)
+    /// A gate that waits for a person; downstream is blocked.
+    case waiting(String)
+    /// Deliberately not done (for example a rejected crop); downstream is skipped with the same reason.
+    case skipped(String)
+    /// Dry run: the work that would be done now (reported as planned).
+    case wouldRun(String)
+}
+
+/// Where a node ended up in a run.
+public enum NodeState: Sendable {
+    /// Ran now.
+    case ran(NodeOutput)
+    /// Up to date: a successful record with the same key (and an intact artifact) exists.
+    case cached(NodeOutput)
+    /// Dry run: would run now.
+    case planned
+    /// Waits for a person (the review gate).
+    case waiting(String)
+    /// Cannot run because something before it did not finish.
+    case blocked(String)
+    /// Deliberately left out.
+    case skipped(String)
+    /// Failed; the message names the problem.
+    case failed(String)
+
+    /// The output, when the node finished.
+    public var output: NodeOutput? {
+        switch self {
+        case .ran(let output), .cached(let output): return output
+        default: return nil
+        }
+    }
+
+    /// A one-word name for counts: ran, cached, planned, waiting, blocked, skipped, failed.
+    public var word: String {
+        switch self {
+        case .ran: return "ran"
+        case .cached: return "cached"
+        case .planned: return "planned"
+        case .waiting: return "waiting"
+        case .blocked: return "blocked"
+        case .skipped: return "skipped"
+        case .failed: return "failed"
+        }
+    }
+}
+
+/// Everything a stage may use while it runs one node.
+public struct NodeContext: Sendable {
+    /// The node.
+    public var node: NodeID
+    /// The plan it belongs to.
+    public var plan: DropPlan
+    /// Outputs of the nodes it depends on, by stage.
+    public var inputs: [StageName: NodeOutput]
+    /// The node's cache key.
+    public var key: CacheKey
+    /// Shared services.
+    public var environment: RunEnvironment
+    /// Scratch memory shared by one item's nodes during this run (decoded images).
+    public var workspace: ItemWorkspace?
+
+    /// The item, for item-level nodes.
+    public var item: PlannedItem? { node.item.map { plan.items[$0] } }
+}
+
+/// One kind of node. A stage decides from its inputs and parameters and acts through the environment's ports.
+public protocol Stage: Sendable {
+    /// Which stage this is.
+    var name: StageName { get }
+    /// Bumped whenever the same inputs could give a different output.
+    var version: Int { get }
+    /// Whether a successful run is cached by key. Gates (whose answer comes from outside) are not.
+    var isCacheable: Bool { get }
+    /// Parameters shared by every item with the same overrides; memoised per (stage, overrides).
+    func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue
+    /// Parameters specific to one item (file names, a human's recrop line); not memoised.
+    func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue
+    /// The state to report in a dry run when an input will only be known after running.
+    var stateWhenInputPending: NodeState { get }
+    /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled).
+    func resolve(_ context: NodeContext) -> StageOutcome?
+    /// Does the work. Non-cacheable stages are also called in dry runs and must then change nothing.
+    func run(_ context: NodeContext) async throws -> StageOutcome
+}
+
+extension Stage {
+    public var isCacheable: Bool { true }
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue { .null }
+    public var stateWhenInputPending: NodeState { .planned }
+    public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
+}
+
+/// A failure inside a stage, naming what went wrong in one sentence (shown per item).
+public struct StageError: Error, Sendable, CustomStringConvertible {
+    /// The sentence.
+    public var description: String
+
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Per-item scratch memory for one run: lets `detect` and `crop` share one decoded image.
+public final class ItemWorkspace: Sendable {
+    private let storage = Locked<[String: any Sendable]>([:])
+
+    /// An empty workspace.
+    public init() {}
+
+    /// The value under `key`, computing and keeping it on first use.
+    public func value<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
+        if let existing = storage.withLock({ $0[key] as? T }) { return existing }
+        let made = try make()
+        storage.withLock { $0[key] = made }
+        return made
+    }
+
+    /// Drops everything.
+    public func clear() { storage.withLock { $0.removeAll() } }
+}

@@ -1,0 +1,70 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// `crop`: decides the cut from the detections and the strategy (pure geometry), then writes the kept rectangle,
+/// re-encoded with no metadata, into `2_cropped/<drop>/<stem>.<digest8>.<ext>`. Files are named by content, so a
+/// recrop never overwrites an earlier version.
+public struct CropStage: Stage {
+    public let name = StageName.crop
+    public let version = 1
+
+    /// Creates the stage.
+    public init() {}
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        guard let item else { return .null }
+        return JSONCoding.value(item.crop)
+    }
+
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+        guard let item, let line = environment.lineOverrides[item.id] else { return .null }
+        return .object(["line": .double(line)])
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let item = context.item else { throw StageError("internal error: crop without an item (a bug)") }
+        let environment = context.environment
+        let image = try DecodedSource.image(context)
+        let detection = JSONCoding.decode(Detection.self, from: context.inputs[.detect]?.summary.value) ?? .notNeeded
+        let decision: CropDecision
+        do {
+            decision = try CropGeometry.decide(
+                size: image.size, faces: detection.faces, spec: item.crop, lineOverride: environment.lineOverrides[item.id])
+        } catch {
+            throw StageError(error.description)
+        }
+        let data: Data
+        do {
+            data = try image.encode(decision.rect, format: item.crop.format, quality: item.crop.quality)
+        } catch let error as ImageCodecError {
+            throw StageError("cannot encode the crop: \(error.message)")
+        }
+        context.workspace?.clear()
+        let digest = Digest.of(data)
+        let relative = environment.layout.cropped(
+            drop: context.plan.drop, stem: item.stem, digest: digest, format: item.crop.format)
+        let absolute = environment.layout.absolute(relative)
+        if FileSystem.stamp(absolute)?.size != Int64(data.count) || (try? FileSystem.digest(absolute)) != digest {
+            try FileSystem.writeAtomically(data, to: absolute)
+        }
+        guard let stamp = FileSystem.stamp(absolute) else { throw StageError("the crop \(relative) vanished") }
+        try await environment.store.updateItems(
+            [
+                (
+                    item.id,
+                    ItemUpdate(
+                        croppedName: PathText.lastComponent(relative), croppedDigest: digest,
+                        flags: decision.flags.map(\.rawValue), error: .some(nil))
+                )
+            ], at: environment.now())
+        let summary = JSONValue.object([
+            "decision": JSONCoding.value(decision),
+            "detector": .string(detection.detector),
+            "faces": .int(detection.faces.count),
+            "source_size": .string(image.size.description),
+            "bytes": .int(data.count),
+        ])
+        return .done(NodeOutput(digest: digest, artifactPath: relative, artifactStamp: stamp, summary: summary))
+    }
+}

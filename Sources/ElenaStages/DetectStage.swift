@@ -1,0 +1,41 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// `detect`: finds faces when the item's strategy (or its fallback) needs them; otherwise records that no
+/// detector was needed, at no cost.
+public struct DetectStage: Stage {
+    public let name = StageName.detect
+    public let version = 1
+    /// The detector's identity, or nil when none is installed.
+    public let detectorIdentity: String?
+
+    /// Creates the stage.
+    public init(detectorIdentity: String?) {
+        self.detectorIdentity = detectorIdentity
+    }
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        guard let item, item.crop.strategy.needsFaces else { return .object(["detector": .string("none")]) }
+        return .object(["detector": .string(detectorIdentity ?? "missing")])
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let item = context.item else { throw StageError("internal error: detect without an item (a bug)") }
+        let detection: Detection
+        if !item.crop.strategy.needsFaces {
+            detection = .notNeeded
+        } else {
+            guard let detector = context.environment.detector else {
+                throw StageError(
+                    "strategy \(item.crop.strategy.rawValue) needs the face models, which are not installed; "
+                        + "run 'make models' (or use strategy keep/top_fraction)")
+            }
+            let image = try DecodedSource.image(context)
+            let faces = try detector.detect(in: image)
+            detection = Detection(detector: detector.identity, imageSize: image.size, faces: faces)
+        }
+        let summary = JSONCoding.value(detection)
+        return .done(NodeOutput(digest: Digest.of(summary.serialized(canonical: true)), summary: summary))
+    }
+}

@@ -1,0 +1,114 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// The source folder named by a manifest does not exist (or is not a folder).
+public struct MissingSourceError: Error, Sendable, CustomStringConvertible {
+    /// A compiler-style diagnostic pointing at `source.dir`.
+    public var diagnostic: Diagnostic
+    /// The diagnostic.
+    public var description: String { diagnostic.description }
+}
+
+/// One run of one manifest against one library: discovery, planning and execution, wired to real stages.
+public struct DropSession: Sendable {
+    /// The decoded manifest.
+    public var manifest: Manifest
+    /// The manifest's absolute folder (relative paths in it are resolved against this).
+    public var manifestFolder: String
+    /// The user's home folder, for `~`.
+    public var home: String
+    /// Services and options.
+    public var environment: RunEnvironment
+
+    /// Creates a session.
+    public init(manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment) {
+        self.manifest = manifest
+        self.manifestFolder = manifestFolder
+        self.home = home
+        self.environment = environment
+    }
+
+    /// The absolute source folder.
+    public var sourceFolder: String { Self.sourceFolder(for: manifest, manifestFolder: manifestFolder, home: home) }
+
+    /// The absolute source folder a manifest names.
+    public static func sourceFolder(for manifest: Manifest, manifestFolder: String, home: String) -> String {
+        PathText.resolve(manifest.source.dir, relativeTo: manifestFolder, home: home)
+    }
+
+    /// The outbox a manifest asks for, resolved (the default lives in the library).
+    public static func outbox(for manifest: Manifest, manifestFolder: String, home: String, layout: LibraryLayout) -> String {
+        manifest.publish.outbox.map { PathText.resolve($0, relativeTo: manifestFolder, home: home) }
+            ?? layout.defaultOutbox(drop: manifest.drop)
+    }
+
+    /// Checks the source folder exists.
+    /// - Throws: `MissingSourceError` pointing at `source.dir`.
+    public func checkSource() throws(MissingSourceError) {
+        try Self.checkSource(sourceFolder, manifest: manifest)
+    }
+
+    /// Checks that `sourceFolder` (the manifest's resolved `source.dir`) is a folder.
+    /// - Throws: `MissingSourceError` pointing at `source.dir`.
+    public static func checkSource(_ sourceFolder: String, manifest: Manifest) throws(MissingSourceError) {
+        guard FileSystem.isDirectory(sourceFolder) else {
+            let location = manifest.locations["source.dir"]
+            let exists = FileSystem.exists(sourceFolder)
+            throw MissingSourceError(
+                diagnostic: Diagnostic(
+                    at: location, key: "source.dir",
+                    exists
+                        ? "'source.dir' is not a folder: \(sourceFolder)"
+                        : "'source.dir' names a folder that does not exist: \(sourceFolder)"))
+        }
+    }
+
+    /// Discovers, plans and runs (or, in a dry run, plans without side effects).
+    public func run() async throws -> RunReport {
+        try checkSource()
+        let environment = environment
+        let store = environment.store
+        let discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
+        let statCache = try await store.statEntries(prefix: sourceFolder + "/")
+        let found = try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
+        let plan = try Planner.plan(manifest, files: found.files)
+
+        if !environment.dryRun {
+            for folder in [ReviewFolder.review, .approved, .rejected] {
+                try FileSystem.makeDirectory(environment.layout.absolute(folder.rawValue))
+            }
+            if !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
+        }
+        for (path, reason) in found.unreadable { environment.reporter.note("error: \(path): \(reason)") }
+
+        let cacheIndex = try await store.cacheIndex()
+        let reviews = try await store.reviews(drop: manifest.drop)
+        let stages: [any Stage] = [
+            OutboxStage(),
+            IngestStage(),
+            DetectStage(detectorIdentity: environment.detector?.identity),
+            CropStage(),
+            ReviewGateStage(reviews: reviews, index: ReviewFolderIndex.scan(environment.layout)),
+            PublishFolderStage(),
+        ]
+        let started = environment.now()
+        var report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: cacheIndex)
+        report.unreadable = found.unreadable
+        if !environment.dryRun {
+            try await store.append([
+                EventRecord(
+                    kind: "run.finished", drop: manifest.drop,
+                    message: "run of \(manifest.drop): \(plan.items.count) items, exit \(report.exitCode)",
+                    data: .object([
+                        "items": .int(plan.items.count),
+                        "hashed": .int(found.hashed),
+                        "failed": .int(report.failureCount),
+                        "waiting": .int(report.waitingItems.count),
+                        "started_at": .string(Timestamp.format(started)),
+                    ]), at: environment.now())
+            ])
+        }
+        return report
+    }
+}

@@ -1,0 +1,101 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// `ingest`: checks the source file is an image, links it into `1_raw/`, records the item once and reads the
+/// ComfyUI lineage from its PNG text chunks.
+public struct IngestStage: Stage {
+    public let name = StageName.ingest
+    public let version = 1
+
+    /// Creates the stage.
+    public init() {}
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        .object(["drop": .string(plan.drop)])
+    }
+
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+        guard let item else { return .null }
+        return .string(item.stem)
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let item = context.item else { throw StageError("internal error: ingest without an item (a bug)") }
+        let environment = context.environment
+        let data = try FileSystem.read(item.source.path)
+        guard Digest.of(data) == item.id else {
+            throw StageError("the file changed while it was being read; run again once it is complete")
+        }
+        let header: ImageHeader
+        do {
+            header = try ImageHeader.read(data)
+        } catch {
+            throw StageError(error.description)
+        }
+        try Self.check(header, limits: environment.limits)
+        let lineage = Self.lineage(data, header: header, codec: environment.codec)
+
+        let raw = environment.layout.raw(drop: context.plan.drop, stem: item.stem, sourceName: item.name)
+        let rawAbsolute = environment.layout.absolute(raw)
+        try FileSystem.linkOrCopy(item.source.path, to: rawAbsolute)
+        guard let stamp = FileSystem.stamp(rawAbsolute) else { throw StageError("the raw copy \(raw) vanished") }
+
+        let size = header.orientedSize
+        let now = environment.now()
+        let lineageJSON = lineage.map { JSONCoding.value($0) }
+        try await environment.store.upsertItems(
+            [
+                ItemRecord(
+                    id: item.id, drop: context.plan.drop, originalName: item.name, originalPath: item.source.path,
+                    rawPath: raw, status: .ingested, vault: item.publish.vault, category: item.publish.category,
+                    tags: item.publish.tags, description: item.publish.caption, priceCents: item.publish.priceCents,
+                    width: size.width, height: size.height, lineage: lineageJSON, createdAt: now, updatedAt: now)
+            ], sourcePaths: [item.id: item.source.path])
+
+        var summary: [JSONValue.Member] = [
+            .init("format", .string(header.format.rawValue)),
+            .init("width", .int(size.width)),
+            .init("height", .int(size.height)),
+            .init("orientation", .int(header.orientation)),
+        ]
+        if let lineageJSON { summary.append(.init("lineage", lineageJSON)) }
+        if !item.duplicates.isEmpty { summary.append(.init("duplicates", .array(item.duplicates.map(JSONValue.string)))) }
+        return .done(NodeOutput(digest: item.id, artifactPath: raw, artifactStamp: stamp, summary: .object(summary)))
+    }
+
+    /// Refuses images the crop stage could not handle safely.
+    static func check(_ header: ImageHeader, limits: DecodeLimits) throws {
+        if header.width > limits.maxSide || header.height > limits.maxSide
+            || header.width * header.height > limits.maxPixels
+        {
+            let megapixels = Double(header.width) * Double(header.height) / 1_000_000
+            throw StageError(
+                "image too large: \(header.width)x\(header.height) (\(NumberText.format((megapixels * 10).rounded() / 10)) "
+                    + "megapixels) is above the limit of \(limits.maxPixels / 1_000_000) megapixels and "
+                    + "\(limits.maxSide) px a side")
+        }
+        if header.animated {
+            throw StageError(
+                "animated \(header.format.rawValue.uppercased()): only still images can be cropped; export one frame")
+        }
+        if header.format == .gif {
+            throw StageError("GIF images are not supported; export a PNG or JPEG")
+        }
+    }
+
+    /// Reads ComfyUI's `prompt` and `workflow` text chunks.
+    static func lineage(_ data: Data, header: ImageHeader, codec: any ImageCodec) -> ComfyLineage? {
+        guard header.format == .png else { return nil }
+        var texts: [String: String] = [:]
+        for entry in PNGChunks.texts(data) where entry.keyword == "prompt" || entry.keyword == "workflow" {
+            if let text = entry.text {
+                texts[entry.keyword] = text
+            } else if let compressed = entry.compressed, let inflated = try? codec.inflate(compressed, maxOutput: 32 << 20) {
+                texts[entry.keyword] = String(decoding: inflated, as: UTF8.self)
+            }
+        }
+        guard let prompt = texts["prompt"] else { return nil }
+        return ComfyLineage.parse(prompt: prompt, hasWorkflow: texts["workflow"] != nil)
+    }
+}

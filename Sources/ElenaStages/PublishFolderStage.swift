@@ -1,0 +1,103 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// `publish` to a folder: copies each approved crop into the outbox with a JSON sidecar (vault, price, tags,
+/// caption) and records the publication. The same bytes are never published twice to one outbox: a later change
+/// of tags or price rewrites the sidecar only. The review copy moves from `4_approved/` to `5_uploaded/`.
+public struct PublishFolderStage: Stage {
+    public let name = StageName.publish
+    public let version = 1
+
+    /// Creates the stage.
+    public init() {}
+
+    /// The metadata that goes into the sidecar (and the cache key).
+    static func metadata(_ item: PlannedItem, plan: DropPlan) -> JSONValue {
+        let publish = item.publish
+        return .object([
+            "vault": publish.vault.map(JSONValue.string) ?? .null,
+            "price": publish.priceCents.map { .double(Double($0) / 100) } ?? .null,
+            "price_cents": publish.priceCents.map(JSONValue.int) ?? .null,
+            "currency": .string("USD"),
+            "tags": .array(publish.tags.map(JSONValue.string)),
+            "caption": .string(Disclosure.apply(publish.caption, disclosure: plan.manifest.publish.disclosure)),
+            "category": publish.category.map(JSONValue.string) ?? .null,
+        ])
+    }
+
+    /// The outbox file name of an item's crop (stable across recrops: the newest approved version wins).
+    public static func fileName(_ item: PlannedItem) -> String { "\(item.stem).\(item.crop.format.fileExtension)" }
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        guard let item else { return .null }
+        return Self.metadata(item, plan: plan)
+    }
+
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+        guard let item else { return .null }
+        return .object(["outbox": .string(environment.outbox), "file": .string(Self.fileName(item))])
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let item = context.item, let approved = context.inputs[.review], let crop = approved.artifactPath else {
+            throw StageError("internal error: publish without an approved crop (a bug)")
+        }
+        let environment = context.environment
+        let store = environment.store
+        let outbox = environment.outbox
+        let file = Self.fileName(item)
+        let metadata = Self.metadata(item, plan: context.plan)
+        let now = environment.now()
+        var sidecar: [JSONValue.Member] = [
+            .init("file", .string(file)),
+            .init("sha256", .string(approved.digest.hex)),
+            .init("item", .string(item.id.hex)),
+            .init("drop", .string(context.plan.drop)),
+            .init("source", .string(item.name)),
+        ]
+        if case .object(let members) = metadata { sidecar += members }
+        sidecar.append(.init("published_at", .string(Timestamp.format(now))))
+        let sidecarData = Data(JSONValue.object(sidecar).pretty().utf8)
+
+        let existing = try await store.publication(target: "folder", destination: outbox, digest: approved.digest)
+        if existing == nil {
+            try FileSystem.copy(environment.layout.absolute(crop), to: outbox + "/" + file)
+        }
+        try FileSystem.writeAtomically(sidecarData, to: outbox + "/" + file + ".json")
+        let inserted = try await store.savePublication(
+            PublicationRecord(
+                target: "folder", destination: outbox, contentDigest: approved.digest, itemID: item.id,
+                drop: context.plan.drop, reference: file, metadata: metadata, publishedAt: now))
+
+        if let copy = approved.summary.value["copy"]?.stringValue, copy.hasPrefix(ReviewFolder.approved.rawValue + "/") {
+            let destination = environment.layout.folder(.uploaded, drop: context.plan.drop) + "/" + PathText.lastComponent(copy)
+            if FileSystem.exists(environment.layout.absolute(copy)) {
+                try FileSystem.move(environment.layout.absolute(copy), to: environment.layout.absolute(destination))
+            }
+            try await store.setReviewFolder(itemID: item.id, cropDigest: approved.digest, folder: .uploaded)
+        }
+        try await store.updateItems(
+            [
+                (
+                    item.id,
+                    ItemUpdate(
+                        status: .published, vault: item.publish.vault, category: item.publish.category,
+                        tags: item.publish.tags, description: metadata["caption"]?.stringValue,
+                        priceCents: item.publish.priceCents, error: .some(nil))
+                )
+            ], at: now)
+        let message =
+            existing == nil && inserted
+            ? "\(item.name): published to \(outbox)/\(file)" : "\(item.name): already in \(outbox); sidecar updated"
+        try await store.append([
+            EventRecord(
+                kind: existing == nil ? "publish.folder" : "publish.metadata", drop: context.plan.drop, itemID: item.id,
+                stage: .publish, message: message, data: metadata, at: now)
+        ])
+        return .done(
+            NodeOutput(
+                digest: approved.digest,
+                summary: .object(["file": .string(outbox + "/" + file), "new": .bool(existing == nil)])))
+    }
+}

@@ -1,0 +1,107 @@
+public import Foundation
+
+/// A value bound to, or read from, a SQL statement, in the small common subset both databases share.
+public enum SQLValue: Sendable, Hashable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    /// A timestamp: `timestamptz` in PostgreSQL, ISO 8601 text in SQLite.
+    case date(Date)
+    /// JSON: `jsonb` in PostgreSQL, text in SQLite.
+    case json(String)
+    case bool(Bool)
+
+    /// `.text`, or `.null` for nil.
+    public static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+    /// `.int`, or `.null` for nil.
+    public static func int(_ value: Int?) -> SQLValue { value.map { .int(Int64($0)) } ?? .null }
+    /// `.date`, or `.null` for nil.
+    public static func date(_ value: Date?) -> SQLValue { value.map { .date($0) } ?? .null }
+    /// `.json`, or `.null` for nil.
+    public static func json(_ value: String?) -> SQLValue { value.map { .json($0) } ?? .null }
+}
+
+/// One result row, with access by column name.
+public struct SQLRow: Sendable {
+    /// Column index by name.
+    public let columns: [String: Int]
+    /// The values in column order.
+    public let values: [SQLValue]
+
+    /// Creates a row.
+    public init(columns: [String: Int], values: [SQLValue]) {
+        self.columns = columns
+        self.values = values
+    }
+
+    /// The raw value of a column (`.null` when absent).
+    public subscript(_ name: String) -> SQLValue {
+        guard let index = columns[name], index < values.count else { return .null }
+        return values[index]
+    }
+
+    /// A text column.
+    public func string(_ name: String) -> String? {
+        switch self[name] {
+        case .text(let text), .json(let text): return text
+        case .int(let number): return String(number)
+        case .double(let number): return String(number)
+        case .date(let date): return ISO8601.format(date)
+        case .bool(let flag): return flag ? "true" : "false"
+        case .null: return nil
+        }
+    }
+
+    /// An integer column.
+    public func int64(_ name: String) -> Int64? {
+        switch self[name] {
+        case .int(let number): return number
+        case .double(let number): return Int64(number)
+        case .text(let text): return Int64(text)
+        case .bool(let flag): return flag ? 1 : 0
+        default: return nil
+        }
+    }
+
+    /// An integer column as `Int`.
+    public func int(_ name: String) -> Int? { int64(name).map { Int($0) } }
+
+    /// A floating-point column.
+    public func double(_ name: String) -> Double? {
+        switch self[name] {
+        case .double(let number): return number
+        case .int(let number): return Double(number)
+        case .text(let text): return Double(text)
+        default: return nil
+        }
+    }
+
+    /// A timestamp column (timestamptz, or ISO text).
+    public func date(_ name: String) -> Date? {
+        switch self[name] {
+        case .date(let date): return date
+        case .text(let text): return ISO8601.parse(text)
+        default: return nil
+        }
+    }
+}
+
+/// The one text format for timestamps stored as text.
+public enum ISO8601 {
+    /// `2026-11-25T12:00:00.000Z`.
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    /// Parses ISO 8601 with or without fractional seconds.
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}
