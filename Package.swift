@@ -81,6 +81,26 @@ let package = Package(
                 "ElenaCore", "ElenaTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+
+        // Pure tests: decoding, validation, planning, cache keys, geometry, headers, lineage. No I/O.
+        .testTarget(name: "ElenaCoreTests", dependencies: ["ElenaCore"], swiftSettings: strict),
+        // The image codec on real encoded images.
+        .testTarget(
+            name: "ElenaVisionTests", dependencies: ["ElenaCore", "ElenaVision", "ElenaTestSupport"],
+            swiftSettings: strict),
+        // The store on real SQLite files and a real PostgreSQL server (ELENA_POSTGRES_URL, set by `make test`).
+        .testTarget(
+            name: "ElenaStoreTests", dependencies: ["ElenaCore", "ElenaStore", "ElenaTestSupport"],
+            swiftSettings: strict),
+        // The runner and stages in-process, on real files and a real SQLite database.
+        .testTarget(
+            name: "ElenaEngineTests",
+            dependencies: ["ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaTestSupport"],
+            swiftSettings: strict),
+        // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
+        .testTarget(
+            name: "ElenaEndToEndTests", dependencies: ["elena-run", "ElenaCore", "ElenaTestSupport"],
+            swiftSettings: strict),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -163,7 +163,7 @@ public final class SQLRunStore: RunStore {
 
     public func statEntries(prefix: String) async throws -> [String: StatEntry] {
         let rows = try await database.query(
-            "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, ?) = ?",
+            "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, CAST(? AS INTEGER)) = ?",
             [.int(Int64(prefix.count)), .text(prefix)])
         var entries: [String: StatEntry] = [:]
         entries.reserveCapacity(rows.count)
@@ -297,7 +297,7 @@ public final class SQLRunStore: RunStore {
         let prefix = idPrefix.lowercased()
         guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }
         let rows = try await database.query(
-            "SELECT \(Self.itemColumns) FROM items WHERE substr(id, 1, ?) = ? LIMIT 5",
+            "SELECT \(Self.itemColumns) FROM items WHERE substr(id, 1, CAST(? AS INTEGER)) = ? LIMIT 5",
             [.int(Int64(prefix.count)), .text(prefix)])
         return rows.compactMap(Self.item)
     }
