@@ -75,9 +75,10 @@ public struct SchemaValidator: Sendable {
 
     private func label(_ path: String) -> String { path.isEmpty ? "the manifest" : "'\(path)'" }
 
-    private func check(_ node: Node, against schema: Schema, path: String, diagnostics: inout [Diagnostic])
-        -> ConfigNode?
-    {
+    private func check(
+        _ node: Node, against schema: Schema, path: String, keyLocation: SourceLocation? = nil,
+        diagnostics: inout [Diagnostic]
+    ) -> ConfigNode? {
         let here = location(node)
         func mismatch() -> ConfigNode? {
             diagnostics.append(
@@ -87,7 +88,7 @@ public struct SchemaValidator: Sendable {
         switch schema {
         case .object(let object):
             guard case .mapping(let mapping) = node else { return mismatch() }
-            return checkObject(mapping, object, at: here, path: path, diagnostics: &diagnostics)
+            return checkObject(mapping, object, at: here, keyLocation: keyLocation, path: path, diagnostics: &diagnostics)
         case .array(let element, let minItems, let unique):
             guard case .sequence(let sequence) = node else { return mismatch() }
             var items: [ConfigNode] = []
@@ -139,8 +140,8 @@ public struct SchemaValidator: Sendable {
     }
 
     private func checkObject(
-        _ mapping: Node.Mapping, _ object: ObjectSchema, at here: SourceLocation, path: String,
-        diagnostics: inout [Diagnostic]
+        _ mapping: Node.Mapping, _ object: ObjectSchema, at here: SourceLocation, keyLocation: SourceLocation?,
+        path: String, diagnostics: inout [Diagnostic]
     ) -> ConfigNode {
         var entries: [ConfigNode.Entry] = []
         var seen: [String: SourceLocation] = [:]
@@ -171,14 +172,17 @@ public struct SchemaValidator: Sendable {
             if case .scalar = valueNode, tagName(valueNode) == .null, !property.required {
                 continue  // `key:` with no value means "use the default"
             }
-            if let value = check(valueNode, against: property.schema, path: keyPath, diagnostics: &diagnostics) {
+            if let value = check(
+                valueNode, against: property.schema, path: keyPath, keyLocation: keyLocation, diagnostics: &diagnostics)
+            {
                 entries.append(ConfigNode.Entry(key: key, keyLocation: keyLocation, node: value))
             }
         }
         for property in object.properties where property.required && seen[property.name] == nil {
             let keyPath = path.isEmpty ? property.name : "\(path).\(property.name)"
+            // Point at the mapping's own key (`crop:`), where the missing key belongs.
             diagnostics.append(
-                Diagnostic(at: here, key: keyPath, "missing required key '\(keyPath)': \(property.summary)"))
+                Diagnostic(at: keyLocation ?? here, key: keyPath, "missing required key '\(keyPath)': \(property.summary)"))
         }
         return ConfigNode(.object(entries), at: here)
     }

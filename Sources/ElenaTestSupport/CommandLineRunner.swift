@@ -1,0 +1,106 @@
+import Foundation
+
+/// Runs the built `elena-run` binary as a user would, capturing its output and exit code.
+public struct CommandLineRunner: Sendable {
+    /// What a command did.
+    public struct Result: Sendable, CustomStringConvertible {
+        public var exitCode: Int32
+        public var standardOutput: String
+        public var standardError: String
+
+        /// Everything, for failure messages.
+        public var description: String {
+            "exit \(exitCode)\n--- stdout\n\(standardOutput)\n--- stderr\n\(standardError)"
+        }
+    }
+
+    /// The binary.
+    public var executable: String
+    /// Extra environment (added to a clean copy of the current one without DATABASE_URL/ELENA_LIBRARY).
+    public var environment: [String: String]
+    /// Working directory.
+    public var workingDirectory: String
+
+    /// Finds the `elena-run` binary built next to the tests (or `ELENA_RUN_BINARY`).
+    public static func locateBinary(file: String = #filePath) -> String {
+        if let override = ProcessInfo.processInfo.environment["ELENA_RUN_BINARY"] { return override }
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("elena-run").path,
+            URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+                .appendingPathComponent("elena-run").path,
+            repositoryRoot(file: file) + "/.build/debug/elena-run",
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[2]
+    }
+
+    /// The repository's root folder.
+    public static func repositoryRoot(file: String = #filePath) -> String {
+        var url = URL(fileURLWithPath: file)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }
+
+    /// Creates a runner.
+    public init(executable: String = CommandLineRunner.locateBinary(), environment: [String: String] = [:], workingDirectory: String) {
+        self.executable = executable
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+    }
+
+    /// Runs `elena-run arguments…` to completion.
+    public func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
+        var env = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "ELENA_LIBRARY", "ELENA_CONFIG_DIR"] { env[key] = nil }
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = Locked2()
+        let errData = Locked2()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            outData.set(output.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            errData.set(error.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        process.waitUntilExit()
+        group.wait()
+        return Result(
+            exitCode: process.terminationStatus,
+            standardOutput: String(decoding: outData.get(), as: UTF8.self),
+            standardError: String(decoding: errData.get(), as: UTF8.self))
+    }
+}
+
+/// A tiny lock box for pipe readers.
+final class Locked2: @unchecked Sendable {
+    // Safe: guarded by `lock`.
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) {
+        lock.lock()
+        data = value
+        lock.unlock()
+    }
+    func get() -> Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return data
+    }
+}

@@ -1,0 +1,72 @@
+public import ElenaStore
+public import Foundation
+
+/// Which real database a store test runs against.
+public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable {
+    case sqlite
+    case postgres
+
+    public var description: String { rawValue }
+
+    /// The backends available to this test run: SQLite always; PostgreSQL when `ELENA_POSTGRES_URL` is set
+    /// (`make test` starts a server and sets it). With `ELENA_REQUIRE_POSTGRES=1`, a missing URL is a failure, not
+    /// a skip: see `TestDatabases.make`.
+    public static var available: [TestBackend] {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["ELENA_POSTGRES_URL"] != nil || environment["ELENA_REQUIRE_POSTGRES"] == "1" {
+            return [.sqlite, .postgres]
+        }
+        return [.sqlite]
+    }
+}
+
+/// A database made for one test, removed afterwards.
+public struct TestDatabase: Sendable {
+    /// The URL to open it with (contains a password for PostgreSQL: never print it).
+    public var url: DatabaseURL
+    /// The same as text, for `DATABASE_URL`.
+    public var urlText: String
+    /// Folder of a SQLite file (nil for PostgreSQL).
+    public var folder: TemporaryDirectory?
+    private var postgresName: String?
+    private var adminURL: DatabaseURL?
+
+    /// Creates a fresh, empty database on the backend.
+    public static func make(_ backend: TestBackend) async throws -> TestDatabase {
+        switch backend {
+        case .sqlite:
+            let folder = try TemporaryDirectory("elena-db")
+            let path = folder("elena.db")
+            return TestDatabase(url: DatabaseURL(sqlitePath: path), urlText: path, folder: folder)
+        case .postgres:
+            guard let admin = ProcessInfo.processInfo.environment["ELENA_POSTGRES_URL"] else {
+                throw StoreError(
+                    "ELENA_POSTGRES_URL is not set but PostgreSQL tests are required (ELENA_REQUIRE_POSTGRES=1); "
+                        + "run them through `make test`, which starts a server")
+            }
+            let adminURL = try DatabaseURL(parsing: admin)
+            let name = "elena_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+            let server = try await PostgresDatabase.connect(adminURL)
+            try await server.execute("CREATE DATABASE \(name)")
+            await server.close()
+            let text = Self.replacingDatabase(in: admin, with: name)
+            return TestDatabase(
+                url: try DatabaseURL(parsing: text), urlText: text, folder: nil, postgresName: name, adminURL: adminURL)
+        }
+    }
+
+    static func replacingDatabase(in url: String, with name: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.path = "/" + name
+        return components.string ?? url
+    }
+
+    /// Deletes the database.
+    public func remove() async {
+        folder?.remove()
+        if let postgresName, let adminURL, let server = try? await PostgresDatabase.connect(adminURL) {
+            try? await server.execute("DROP DATABASE IF EXISTS \(postgresName) WITH (FORCE)")
+            await server.close()
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import ElenaCore
+import ElenaStore
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// The same behaviour on a real SQLite file and a real PostgreSQL database.
+@Suite struct StoreContractTests {
+    static let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func withStore(_ backend: TestBackend, _ body: (SQLRunStore, TestDatabase) async throws -> Void) async throws {
+        let database = try await TestDatabase.make(backend)
+        let store = try await SQLRunStore.open(database.url, readOnly: false)
+        do {
+            try await body(store, database)
+        } catch {
+            await store.close()
+            await database.remove()
+            throw error
+        }
+        await store.close()
+        await database.remove()
+    }
+
+    func item(_ name: String, drop: String = "d1") -> ItemRecord {
+        ItemRecord(
+            id: Digest.of(name), drop: drop, originalName: name, originalPath: "/src/\(name)", rawPath: "1_raw/\(drop)/\(name)",
+            status: .ingested, vault: "v", tags: ["a", "b"], priceCents: 1200, width: 10, height: 20,
+            lineage: .object(["seed": .int(7)]), createdAt: Self.now, updatedAt: Self.now)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func migrationsAreIdempotentAndRecorded(backend: TestBackend) async throws {
+        try await withStore(backend) { store, database in
+            let again = try await SQLRunStore.open(database.url, readOnly: false)
+            let versions = try await Migrator.appliedVersions(again.database)
+            await again.close()
+            #expect(versions == Set(1...Migrator.latestVersion))
+            let rows = try await store.database.query("SELECT version, name FROM schema_migrations")
+            #expect(rows.count == Migrator.latestVersion)
+            #expect(rows.first?.string("name") == "0001_init")
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aDatabaseNewerThanTheBinaryIsRefused(backend: TestBackend) async throws {
+        try await withStore(backend) { store, database in
+            try await store.database.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                [.int(999), .text("0999_future"), .text("2030-01-01T00:00:00Z")])
+            let error = await #expect(throws: StoreError.self) { _ = try await SQLRunStore.open(database.url, readOnly: false) }
+            #expect(error?.description.contains("schema version 999, newer than this elena-run understands") == true)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func runCacheKeepsSuccessesAndReportsFailures(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let photo = item("a.png")
+            try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/a.png"])
+            let ok = StageRecord(
+                key: CacheKey(stage: "crop", version: 1, parameters: "{}", inputs: [("raw", photo.id)]), stage: .crop,
+                itemID: photo.id, drop: "d1", status: .succeeded, outputDigest: Digest.of("out"),
+                artifactPath: "2_cropped/d1/a.jpg", artifactStamp: FileStamp(size: 10, mtimeNanoseconds: 123_456_789_012, inode: 42),
+                output: JSONText(.object(["decision": .object(["line": .int(30)])])), error: nil, startedAt: Self.now,
+                durationMilliseconds: 12)
+            let failed = StageRecord(
+                key: CacheKey(stage: "ingest", version: 1, parameters: "{}", inputs: [("source", photo.id)]),
+                stage: .ingest, itemID: photo.id, drop: "d1", status: .failed, outputDigest: nil, artifactPath: nil,
+                artifactStamp: nil, output: .null, error: "not an image", startedAt: Self.now, durationMilliseconds: 1)
+            try await store.record([ok, failed])
+            let index = try await store.cacheIndex()
+            #expect(index.count == 1)
+            let hit = try #require(index[ok.key])
+            #expect(hit.outputDigest == Digest.of("out"))
+            #expect(hit.artifactStamp == ok.artifactStamp)
+            #expect(hit.output.value["decision"]?["line"]?.intValue == 30)
+            let failures = try await store.failures(drop: "d1")
+            #expect(failures.map(\.error) == ["not an image"])
+            let stored = try await store.items(drop: "d1")
+            #expect(stored.first?.status == .failed)
+            #expect(stored.first?.error == "ingest: not an image")
+
+            // A later success replaces the failure under the same key.
+            var fixed = failed
+            fixed.status = .succeeded
+            fixed.error = nil
+            fixed.outputDigest = photo.id
+            try await store.record([fixed])
+            #expect(try await store.cacheIndex().count == 2)
+            #expect(try await store.failures(drop: "d1").isEmpty)
+            #expect(try await store.runs(itemID: photo.id).count == 2)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func statCacheIsScopedByPrefix(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let stamp = FileStamp(size: 5, mtimeNanoseconds: 1_700_000_000_123_456_789, inode: 9_000_000_001)
+            try await store.saveStatEntries([
+                StatEntry(path: "/a/src/x.png", stamp: stamp, digest: Digest.of("x")),
+                StatEntry(path: "/a/srcother/y.png", stamp: stamp, digest: Digest.of("y")),
+            ])
+            let entries = try await store.statEntries(prefix: "/a/src/")
+            #expect(Array(entries.keys) == ["/a/src/x.png"])
+            #expect(entries["/a/src/x.png"]?.stamp == stamp)
+            // Saving again replaces the entry.
+            let newer = FileStamp(size: 6, mtimeNanoseconds: 1, inode: 2)
+            try await store.saveStatEntries([StatEntry(path: "/a/src/x.png", stamp: newer, digest: Digest.of("x2"))])
+            #expect(try await store.statEntries(prefix: "/a/src/")["/a/src/x.png"]?.digest == Digest.of("x2"))
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func itemsUpsertUpdateAndLookup(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let photo = item("b.png")
+            try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/b.png"])
+            // The same bytes in a second drop: one item, two memberships.
+            var again = photo
+            again.drop = "d2"
+            again.status = .ingested
+            try await store.upsertItems([again], sourcePaths: [photo.id: "/other/b.png"])
+            #expect(try await store.items(drop: nil).count == 1)
+            #expect(try await store.items(drop: "d2").map(\.id) == [photo.id])
+            try await store.updateItems(
+                [(photo.id, ItemUpdate(status: .published, croppedName: "b.1234.jpg", tags: ["x"], priceCents: 2000, flags: ["small_crop"]))],
+                at: Self.now.addingTimeInterval(60))
+            let stored = try #require(try await store.item(idPrefix: String(photo.id.hex.prefix(8))).first)
+            #expect(stored.status == .published)
+            #expect(stored.croppedName == "b.1234.jpg")
+            #expect(stored.tags == ["x"])
+            #expect(stored.priceCents == 2000)
+            #expect(stored.flags == ["small_crop"])
+            #expect(stored.lineage?["seed"]?.intValue == 7)
+            #expect(abs(stored.updatedAt.timeIntervalSince(Self.now.addingTimeInterval(60))) < 0.01)
+            #expect(try await store.item(idPrefix: "zz").isEmpty)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func reviewsAreReplacedByItemAndCrop(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let photo = item("c.png")
+            try await store.upsertItems([photo], sourcePaths: [:])
+            let crop = Digest.of("crop")
+            var review = ReviewRecord(
+                itemID: photo.id, cropDigest: crop, drop: "d1", decision: .pending, fileName: "c.abcd.jpg", folder: .review,
+                decidedBy: nil, decidedAt: nil)
+            try await store.saveReviews([review])
+            review.decision = .approved
+            review.folder = .approved
+            review.decidedBy = "folder"
+            review.decidedAt = Self.now
+            try await store.saveReviews([review])
+            try await store.setReviewFolder(itemID: photo.id, cropDigest: crop, folder: .uploaded)
+            let stored = try await store.reviews(drop: "d1")
+            #expect(stored.count == 1)
+            #expect(stored.first?.decision == .approved)
+            #expect(stored.first?.folder == .uploaded)
+            #expect(stored.first?.decidedBy == "folder")
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func theSameBytesArePublishedOncePerDestination(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let photo = item("d.png")
+            try await store.upsertItems([photo], sourcePaths: [:])
+            let publication = PublicationRecord(
+                target: "folder", destination: "/out", contentDigest: Digest.of("bytes"), itemID: photo.id, drop: "d1",
+                reference: "d.jpg", metadata: .object(["tags": .array([.string("a")])]), publishedAt: Self.now)
+            #expect(try await store.savePublication(publication))
+            var changed = publication
+            changed.metadata = .object(["tags": .array([.string("b")])])
+            #expect(try await store.savePublication(changed) == false)
+            let stored = try await store.publication(target: "folder", destination: "/out", digest: Digest.of("bytes"))
+            #expect(stored?.metadata["tags"] == .array([.string("b")]))
+            #expect(try await store.publication(target: "folder", destination: "/elsewhere", digest: Digest.of("bytes")) == nil)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func theEventLogIsAppendOnly(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            try await store.append([
+                EventRecord(kind: "run.finished", drop: "d1", message: "first", data: .object(["n": .int(1)]), at: Self.now),
+                EventRecord(kind: "run.finished", drop: "d1", message: "second", at: Self.now.addingTimeInterval(1)),
+            ])
+            #expect(try await store.events(drop: "d1", limit: 10).map(\.message) == ["first", "second"])
+            await #expect(throws: StoreError.self) { try await store.database.execute("UPDATE events SET message = 'x'") }
+            await #expect(throws: StoreError.self) { try await store.database.execute("DELETE FROM events") }
+            #expect(try await store.events(drop: nil, limit: 1).map(\.message) == ["second"])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func schemaConstraintsGuardTheLedger(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let photo = item("e.png")
+            try await store.upsertItems([photo], sourcePaths: [:])
+            let insert = "INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at) VALUES (?, ?, ?, ?)"
+            try await store.database.execute(insert, [.text(photo.id.hex), .text("fan-1"), .int(500), .date(Self.now)])
+            // The same item to the same fan twice is refused by the schema itself.
+            await #expect(throws: StoreError.self) {
+                try await store.database.execute(insert, [.text(photo.id.hex), .text("fan-1"), .int(500), .date(Self.now)])
+            }
+            // A price under Fanvue's minimum is refused.
+            await #expect(throws: StoreError.self) {
+                try await store.database.execute(insert, [.text(photo.id.hex), .text("fan-2"), .int(299), .date(Self.now)])
+            }
+            await #expect(throws: StoreError.self) {
+                try await store.database.execute("UPDATE items SET status = 'lost' WHERE id = ?", [.text(photo.id.hex)])
+            }
+        }
+    }
+
+    @Test func postgresUsesNativeTypes() async throws {
+        guard TestBackend.available.contains(.postgres) else { return }
+        try await withStore(.postgres) { store, _ in
+            let rows = try await store.database.query(
+                """
+                SELECT column_name, data_type FROM information_schema.columns
+                WHERE table_name = 'items' AND column_name IN ('tags', 'lineage', 'created_at', 'price_cents')
+                ORDER BY column_name
+                """)
+            let types = Dictionary(uniqueKeysWithValues: rows.map { ($0.string("column_name") ?? "", $0.string("data_type") ?? "") })
+            #expect(types["tags"] == "jsonb")
+            #expect(types["lineage"] == "jsonb")
+            #expect(types["created_at"] == "timestamp with time zone")
+            #expect(types["price_cents"] == "bigint")
+        }
+    }
+}
