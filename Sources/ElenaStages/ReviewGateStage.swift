@@ -132,7 +132,7 @@ public struct ReviewGateStage: Stage {
             let summary = JSONValue.object([
                 "decision": .string("approved"),
                 "file": .string(assessment.fileName),
-                "copy": assessment.location.map { .string($0.path) } ?? (assessment.place.map { .string($0.to) } ?? .null),
+                "copy": assessment.place.map { .string($0.to) } ?? (assessment.location.map { .string($0.path) } ?? .null),
                 "crop": .string(crop.artifactPath ?? ""),
             ])
             return .done(NodeOutput(digest: crop.digest, artifactPath: crop.artifactPath, summary: summary))

@@ -57,6 +57,12 @@ public struct OpenCVCodec: ImageCodec {
         return Data(bytes: bytes, count: buffer.length)
     }
 
+    /// Packed BGR pixels of an image this codec made (tests and benchmarks).
+    public static func pixels(of image: any DecodedImage) throws -> [UInt8] {
+        guard let image = image as? OpenCVImage else { throw ImageCodecError(.unsupported, "not an OpenCV image") }
+        return try image.pixels()
+    }
+
     /// An image built from packed BGR pixels (synthetic images for examples and benchmarks).
     public static func image(bgr pixels: [UInt8], width: Int, height: Int) throws -> any DecodedImage {
         var status = cvision_status()

@@ -103,9 +103,11 @@ public struct Runner: Sendable {
             }
             let specific = stage.itemParameters(for: item, environment: environment)
             let parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
+            // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
+            var keyInputs = inputs.map { (name: $0.key.rawValue, digest: $0.value.digest) }
+            if let item { keyInputs.append((name: "source", digest: item.id)) }
             let key = CacheKey(
-                stage: stage.name.rawValue, version: stage.version, parameters: parameters,
-                inputs: inputs.map { (name: $0.key.rawValue, digest: $0.value.digest) })
+                stage: stage.name.rawValue, version: stage.version, parameters: parameters, inputs: keyInputs)
             let workspace: ItemWorkspace?
             if let index = node.item {
                 if let existing = workspaces[index] {
