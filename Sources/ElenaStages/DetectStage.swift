@@ -20,6 +20,17 @@ public struct DetectStage: Stage {
         return .object(["detector": .string(detectorIdentity ?? "missing")])
     }
 
+    public var resolvesBeforeCache: Bool { true }
+
+    /// Strategies without faces need no detection: settled at once, with nothing to cache.
+    public func resolve(_ context: NodeContext) -> StageOutcome? {
+        guard let item = context.item, !item.crop.strategy.needsFaces else { return nil }
+        let summary = JSONCoding.value(Detection.notNeeded)
+        return .done(NodeOutput(digest: Self.notNeededDigest, summary: summary))
+    }
+
+    static let notNeededDigest = Digest.of(JSONCoding.value(Detection.notNeeded).serialized(canonical: true))
+
     public func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item else { throw StageError("internal error: detect without an item (a bug)") }
         let detection: Detection

@@ -66,13 +66,18 @@ public struct DropSession: Sendable {
 
     /// Discovers, plans and runs (or, in a dry run, plans without side effects).
     public func run() async throws -> RunReport {
+        var profile = PhaseClock(enabled: ProcessInfo.processInfo.environment["ELENA_PROFILE"] == "1")
+        defer { profile.report(environment.reporter) }
         try checkSource()
         let environment = environment
         let store = environment.store
         let discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         let statCache = try await store.statEntries(prefix: sourceFolder + "/")
+        profile.lap("load stat cache (\(statCache.count))")
         let found = try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
+        profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed)")
         let plan = try Planner.plan(manifest, files: found.files)
+        profile.lap("plan (\(plan.order.count) nodes)")
 
         if !environment.dryRun {
             for folder in [ReviewFolder.review, .approved, .rejected] {
@@ -83,17 +88,22 @@ public struct DropSession: Sendable {
         for (path, reason) in found.unreadable { environment.reporter.note("error: \(path): \(reason)") }
 
         let cacheIndex = try await store.cacheIndex()
+        profile.lap("load run cache (\(cacheIndex.count))")
         let reviews = try await store.reviews(drop: manifest.drop)
+        profile.lap("load reviews (\(reviews.count))")
+        let folders = ReviewFolderIndex.scan(environment.layout)
+        profile.lap("scan review folders (\(folders.files.count))")
         let stages: [any Stage] = [
             OutboxStage(),
             IngestStage(),
             DetectStage(detectorIdentity: environment.detector?.identity),
             CropStage(),
-            ReviewGateStage(reviews: reviews, index: ReviewFolderIndex.scan(environment.layout)),
+            ReviewGateStage(reviews: reviews, index: folders),
             PublishFolderStage(),
         ]
         let started = environment.now()
         var report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: cacheIndex)
+        profile.lap("run graph")
         report.unreadable = found.unreadable
         if !environment.dryRun {
             try await store.append([
@@ -108,7 +118,32 @@ public struct DropSession: Sendable {
                         "started_at": .string(Timestamp.format(started)),
                     ]), at: environment.now())
             ])
+            profile.lap("record run")
         }
         return report
+    }
+}
+
+/// Wall-clock time per phase, printed with ELENA_PROFILE=1 (for benchmarks and performance work).
+struct PhaseClock {
+    let enabled: Bool
+    private var last = ContinuousClock.now
+    private var laps: [(String, Duration)] = []
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    mutating func lap(_ name: String) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        laps.append((name, now - last))
+        last = now
+    }
+
+    func report(_ reporter: any RunReporter) {
+        guard enabled else { return }
+        for (name, duration) in laps {
+            let milliseconds = Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
+            reporter.note(String(format: "profile: %8.1f ms  %@", milliseconds, name))
+        }
     }
 }

@@ -11,13 +11,11 @@ public struct ReviewFolderIndex: Sendable {
     public static func scan(_ layout: LibraryLayout) -> ReviewFolderIndex {
         var files: [String: (ReviewFolder, String)] = [:]
         for folder in ReviewFolder.allCases {
-            let root = layout.absolute(folder.rawValue)
-            guard FileSystem.isDirectory(root), let entries = try? FileSystem.walk(root, recursive: true) else { continue }
-            for entry in entries {
-                let name = PathText.lastComponent(entry.relativePath)
+            for relativePath in FileSystem.listFiles(layout.absolute(folder.rawValue)) {
+                let name = PathText.lastComponent(relativePath)
                 // A file present in two folders at once: the decided one wins over 3_review.
                 if let existing = files[name], existing.0 != .review { continue }
-                files[name] = (folder, folder.rawValue + "/" + entry.relativePath)
+                files[name] = (folder, folder.rawValue + "/" + relativePath)
             }
         }
         return ReviewFolderIndex(files: files)

@@ -91,10 +91,11 @@ public final class SQLRunStore: RunStore {
     }
 
     public func cacheIndex() async throws -> [CacheKey: StageRecord] {
+        // Only what a cache hit needs: this runs on every start and reads one row per finished step.
         let rows = try await database.query(
             """
-            SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
-                   artifact_mtime_ns, artifact_inode, output, error, started_at, duration_ms
+            SELECT cache_key, stage, item_id, drop_name, output_digest, artifact_path, artifact_size,
+                   artifact_mtime_ns, artifact_inode, output
             FROM stage_runs WHERE status = 'succeeded'
             """)
         var index: [CacheKey: StageRecord] = [:]

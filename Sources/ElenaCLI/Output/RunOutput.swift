@@ -90,8 +90,8 @@ enum RunOutput {
                 "Move each file to \(outcome.layout.absolute(ReviewFolder.approved.rawValue))/ or "
                     + "\(outcome.layout.absolute(ReviewFolder.rejected.rawValue))/, then run again.")
         }
-        let files = plannedFiles(outcome)
-        if report.dryRun, !files.isEmpty {
+        let files = report.dryRun ? plannedFiles(outcome) : []
+        if !files.isEmpty {
             lines.append("")
             lines.append("Planned outbox files (\(plan.manifest.publish.to.rawValue) target):")
             for file in files where file.state != "published" {

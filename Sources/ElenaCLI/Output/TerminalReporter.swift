@@ -32,12 +32,15 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
         }
     }
 
-    func finished(_ node: NodeID, subject: String, state: NodeState, done: Int, total: Int) {
+    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {
+        let failed: Bool
+        if case .failed = state { failed = true } else { failed = false }
+        if quiet && !failed { return }
         lock.lock()
         defer { lock.unlock() }
         if case .failed(let message) = state {
             clearLine()
-            write("error: \(subject): \(node.stage.rawValue): \(message)\n")
+            write("error: \(subject()): \(node.stage.rawValue): \(message)\n")
         }
         if case .ran = state { workDone += 1 }
         guard !quiet else { return }
@@ -48,7 +51,7 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
                 let width = 24
                 let filled = total > 0 ? width * done / total : width
                 let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                write("\r\u{1B}[K[\(bar)] \(done)/\(total) \(node.stage.rawValue) \(subject)")
+                write("\r\u{1B}[K[\(bar)] \(done)/\(total) \(node.stage.rawValue) \(subject())")
                 drawn = true
             }
         } else if workDone > 0, total >= 200 {

@@ -19,17 +19,18 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         func add(_ text: String) {
             var length = UInt64(text.utf8.count).bigEndian
             withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
-            hasher.update(data: Data(text.utf8))
+            var text = text
+            text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         }
-        add("elena-run/cache-key/1")
+        add("elena-run/cache-key/2")
         add(stage)
         add(String(version))
         add(parameters)
         for input in inputs.sorted(by: { $0.name < $1.name }) {
             add(input.name)
-            add(input.digest.hex)
+            input.digest.feed(&hasher)
         }
-        digest = Digest(hex: Digest.hexString(hasher.finalize())) ?? Digest.of(Data())
+        digest = Digest(bytes: hasher.finalize())
     }
 
     /// Wraps a digest read back from the store.

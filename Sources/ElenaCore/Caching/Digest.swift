@@ -1,48 +1,80 @@
 public import Foundation
 internal import Crypto
 
-/// A SHA-256 digest, shown and stored as 64 lowercase hex characters.
+/// A SHA-256 digest. Stored as 32 raw bytes (fast to hash and compare, which run-cache lookups do by the tens of
+/// thousands); shown and stored as 64 lowercase hex characters.
 public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
-    /// The hex text.
-    public let hex: String
+    private let a: UInt64
+    private let b: UInt64
+    private let c: UInt64
+    private let d: UInt64
 
-    /// Wraps hex text; returns nil unless it is 64 lowercase hex characters.
+    /// Parses hex text; returns nil unless it is 64 hex characters.
     public init?(hex: String) {
-        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-            return nil
+        var words: [UInt64] = [0, 0, 0, 0]
+        var count = 0
+        for byte in hex.utf8 {
+            let nibble: UInt64
+            switch byte {
+            case 48...57: nibble = UInt64(byte - 48)
+            case 97...102: nibble = UInt64(byte - 87)
+            case 65...70: nibble = UInt64(byte - 55)
+            default: return nil
+            }
+            guard count < 64 else { return nil }
+            words[count / 16] = words[count / 16] << 4 | nibble
+            count += 1
         }
-        self.hex = hex
+        guard count == 64 else { return nil }
+        (a, b, c, d) = (words[0], words[1], words[2], words[3])
     }
 
-    private init(trusted hex: String) { self.hex = hex }
+    /// Wraps 32 raw bytes.
+    init<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (index, byte) in bytes.prefix(32).enumerated() { words[index / 8] = words[index / 8] << 8 | UInt64(byte) }
+        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+    }
 
     /// The digest of some bytes.
-    public static func of(_ data: Data) -> Digest {
-        Digest(trusted: hexString(SHA256.hash(data: data)))
-    }
+    public static func of(_ data: Data) -> Digest { Digest(bytes: SHA256.hash(data: data)) }
 
     /// The digest of a string's UTF-8 bytes.
     public static func of(_ text: String) -> Digest { of(Data(text.utf8)) }
 
+    /// 64 lowercase hex characters.
+    public var hex: String { hexPrefix(64) }
+
+    private func hexPrefix(_ count: Int) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        let length = max(0, min(64, count))
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            digits.withUTF8Buffer { table in
+                for position in 0..<length {
+                    let word = position < 16 ? a : position < 32 ? b : position < 48 ? c : d
+                    buffer[position] = table[Int(word >> UInt64(60 - 4 * (position % 16)) & 0xF)]
+                }
+            }
+            return length
+        }
+    }
+
+    /// Feeds the 32 raw bytes to a hasher (big-endian, as they appear in the hex text).
+    func feed(_ hasher: inout SHA256) {
+        for word in [a, b, c, d] {
+            var bigEndian = word.bigEndian
+            withUnsafeBytes(of: &bigEndian) { hasher.update(bufferPointer: $0) }
+        }
+    }
+
     /// The first `count` hex characters, for file names and display.
-    public func prefix(_ count: Int = 12) -> String { String(hex.prefix(count)) }
+    public func prefix(_ count: Int = 12) -> String { hexPrefix(count) }
 
     /// The hex text.
     public var description: String { hex }
 
-    /// Orders by hex text.
-    public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.hex < rhs.hex }
-
-    static func hexString<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    /// Orders as the hex text would.
+    public static func < (lhs: Digest, rhs: Digest) -> Bool { (lhs.a, lhs.b, lhs.c, lhs.d) < (rhs.a, rhs.b, rhs.c, rhs.d) }
 
     /// Encodes as the hex string.
     public func encode(to encoder: any Encoder) throws {
@@ -75,7 +107,5 @@ public struct DigestBuilder {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
 
     /// The digest of everything added.
-    public func finalize() -> Digest {
-        Digest(hex: Digest.hexString(hasher.finalize())) ?? Digest.of(Data())
-    }
+    public func finalize() -> Digest { Digest(bytes: hasher.finalize()) }
 }

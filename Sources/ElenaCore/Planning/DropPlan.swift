@@ -101,7 +101,7 @@ public struct DropPlan: Sendable {
             lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")
         }
         for node in order {
-            for dependency in (graph.dependencies[node] ?? []).sorted() {
+            for dependency in graph.dependencies(of: node).sorted() {
                 lines.append("  \"\(escape(id(dependency)))\" -> \"\(escape(id(node)))\";")
             }
         }

@@ -1,4 +1,6 @@
-/// A directed acyclic graph of nodes with a deterministic topological order.
+/// A directed acyclic graph stored by index: nodes get dense integer indices in the order they are added, so the
+/// scheduler can keep its state in arrays. Add nodes in priority order (the order `Node`'s `<` gives) and the
+/// topological order breaks ties by that priority.
 public struct Graph<Node: Hashable & Comparable & Sendable>: Sendable {
     /// A cycle was found; `path` lists its nodes, first repeated at the end.
     public struct CycleError: Error, Sendable {
@@ -6,58 +8,88 @@ public struct Graph<Node: Hashable & Comparable & Sendable>: Sendable {
         public var path: [Node]
     }
 
-    /// Each node's prerequisites.
-    public private(set) var dependencies: [Node: [Node]] = [:]
-    /// Each node's dependents.
-    public private(set) var dependents: [Node: [Node]] = [:]
+    /// The nodes, by index.
+    public private(set) var nodes: [Node] = []
+    /// Each node's index.
+    public private(set) var indices: [Node: Int] = [:]
+    /// Each node's prerequisites, by index.
+    public private(set) var dependencyIndices: [[Int]] = []
+    /// Each node's dependents, by index.
+    public private(set) var dependentIndices: [[Int]] = []
 
     /// An empty graph.
     public init() {}
 
-    /// Adds a node with its prerequisites (which are added too).
+    /// Reserves room for `count` nodes.
+    public mutating func reserveCapacity(_ count: Int) {
+        nodes.reserveCapacity(count)
+        indices.reserveCapacity(count)
+        dependencyIndices.reserveCapacity(count)
+        dependentIndices.reserveCapacity(count)
+    }
+
+    @discardableResult
+    private mutating func intern(_ node: Node) -> Int {
+        if let index = indices[node] { return index }
+        let index = nodes.count
+        nodes.append(node)
+        indices[node] = index
+        dependencyIndices.append([])
+        dependentIndices.append([])
+        return index
+    }
+
+    /// Adds a node with its prerequisites (which are added too). Each edge is kept once.
     public mutating func add(_ node: Node, dependsOn prerequisites: [Node] = []) {
-        dependencies[node, default: []].append(contentsOf: prerequisites)
-        dependents[node, default: []] += []
-        for prerequisite in prerequisites {
-            dependencies[prerequisite, default: []] += []
-            dependents[prerequisite, default: []].append(node)
+        let prerequisiteIndices = prerequisites.map { intern($0) }
+        let index = intern(node)
+        for prerequisite in prerequisiteIndices where !dependencyIndices[index].contains(prerequisite) {
+            dependencyIndices[index].append(prerequisite)
+            dependentIndices[prerequisite].append(index)
         }
     }
 
-    /// All nodes.
-    public var nodes: [Node] { Array(dependencies.keys) }
+    /// A node's prerequisites.
+    public func dependencies(of node: Node) -> [Node] {
+        indices[node].map { dependencyIndices[$0].map { nodes[$0] } } ?? []
+    }
 
-    /// Kahn's algorithm; ties broken by the nodes' order so the result is stable.
+    /// A node's dependents.
+    public func dependents(of node: Node) -> [Node] {
+        indices[node].map { dependentIndices[$0].map { nodes[$0] } } ?? []
+    }
+
+    /// Kahn's algorithm over indices; ready nodes are taken lowest index first, so the result is stable.
     /// - Throws: `CycleError` naming the nodes on a cycle.
     public func topologicalOrder() throws(CycleError) -> [Node] {
-        var remaining = dependencies.mapValues { Set($0).count }
-        var ready = MinHeap(remaining.filter { $0.value == 0 }.map(\.key))
+        var remaining = dependencyIndices.map(\.count)
+        var ready = MinHeap(remaining.indices.filter { remaining[$0] == 0 })
         var order: [Node] = []
-        order.reserveCapacity(remaining.count)
-        while let node = ready.popMin() {
-            order.append(node)
-            for dependent in Set(dependents[node] ?? []) {
-                remaining[dependent, default: 0] -= 1
+        order.reserveCapacity(nodes.count)
+        while let index = ready.popMin() {
+            order.append(nodes[index])
+            for dependent in dependentIndices[index] {
+                remaining[dependent] -= 1
                 if remaining[dependent] == 0 { ready.insert(dependent) }
             }
         }
-        if order.count < remaining.count {
-            throw CycleError(path: findCycle(among: Set(remaining.filter { $0.value > 0 }.map(\.key))))
+        if order.count < nodes.count {
+            throw CycleError(path: findCycle(among: Set(remaining.indices.filter { remaining[$0] > 0 })))
         }
         return order
     }
 
-    private func findCycle(among candidates: Set<Node>) -> [Node] {
+    private func findCycle(among candidates: Set<Int>) -> [Node] {
         guard let start = candidates.min() else { return [] }
-        var path: [Node] = [start]
-        var seen: [Node: Int] = [start: 0]
+        var path = [start]
+        var seen: [Int: Int] = [start: 0]
         var current = start
-        while let next = (dependencies[current] ?? []).filter(candidates.contains).min() {
-            if let index = seen[next] { return Array(path[index...]) + [next] }
+        while let next = dependencyIndices[current].filter(candidates.contains).min() {
+            if let position = seen[next] { return (path[position...] + [next]).map { nodes[$0] } }
             seen[next] = path.count
             path.append(next)
             current = next
         }
-        return path
+        return path.map { nodes[$0] }
     }
 }

@@ -54,6 +54,7 @@ public enum Planner {
         assignStems(&items)
 
         var graph = Graph<NodeID>()
+        graph.reserveCapacity(items.count * itemStages.count + 1)
         let dropLevel: [NodeID] = manifest.publish.to == .folder ? [NodeID(.outbox, item: nil)] : []
         for node in dropLevel { graph.add(node) }
         for index in items.indices {
@@ -89,8 +90,9 @@ public enum Planner {
 /// File-name hygiene for names the tool creates.
 public enum Sanitize {
     /// Keeps letters, digits, `-`, `_` and `.`; anything else becomes `_`; never empty, at most 100 characters.
+    private static let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
     public static func stem(_ text: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
         var out = String(text.map { allowed.contains($0) ? $0 : "_" }.prefix(100))
         while out.hasPrefix(".") { out.removeFirst() }
         return out.isEmpty ? "image" : out

@@ -1,26 +1,26 @@
 /// A binary min-heap: the smallest element comes out first.
 public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
-    private var storage: [Element] = []
+    @usableFromInline var storage: [Element] = []
 
     /// An empty heap.
-    public init() {}
+    @inlinable public init() {}
 
     /// A heap holding `elements`.
-    public init(_ elements: [Element]) {
+    @inlinable public init(_ elements: [Element]) {
         storage = elements
         guard storage.count > 1 else { return }
         for index in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
     }
 
     /// Number of elements.
-    public var count: Int { storage.count }
+    @inlinable public var count: Int { storage.count }
     /// Whether the heap is empty.
-    public var isEmpty: Bool { storage.isEmpty }
+    @inlinable public var isEmpty: Bool { storage.isEmpty }
     /// The smallest element, without removing it.
-    public var min: Element? { storage.first }
+    @inlinable public var min: Element? { storage.first }
 
     /// Adds an element.
-    public mutating func insert(_ element: Element) {
+    @inlinable public mutating func insert(_ element: Element) {
         storage.append(element)
         var child = storage.count - 1
         while child > 0 {
@@ -32,7 +32,7 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     }
 
     /// Removes and returns the smallest element.
-    public mutating func popMin() -> Element? {
+    @inlinable public mutating func popMin() -> Element? {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let smallest = storage.removeLast()
@@ -40,7 +40,7 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
         return smallest
     }
 
-    private mutating func siftDown(_ start: Int) {
+    @inlinable mutating func siftDown(_ start: Int) {
         var parent = start
         while true {
             let left = 2 * parent + 1

@@ -189,6 +189,41 @@ public enum FileSystem {
         public var stamp: FileStamp
     }
 
+    /// Lists the relative paths of the regular files under `folder`, recursively, without reading their stamps
+    /// (the directory entries' types are used, so there is no `stat` per file). Hidden entries are skipped.
+    public static func listFiles(_ folder: String) -> [String] {
+        var found: [String] = []
+        var pending: [String] = [""]
+        while let relativeFolder = pending.popLast() {
+            let absoluteFolder = relativeFolder.isEmpty ? folder : folder + "/" + relativeFolder
+            guard let directory = opendir(absoluteFolder) else { continue }
+            defer { closedir(directory) }
+            while let item = readdir(directory) {
+                let name = withUnsafePointer(to: item.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name.hasPrefix(".") { continue }
+                let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
+                var type = Int32(item.pointee.d_type)
+                if type == Int32(DT_UNKNOWN) || type == Int32(DT_LNK) {
+                    var info = stat()
+                    guard stat(folder + "/" + relative, &info) == 0 else { continue }
+                    type = (info.st_mode & S_IFMT) == S_IFDIR ? Int32(DT_DIR) : (info.st_mode & S_IFMT) == S_IFREG ? Int32(DT_REG) : -1
+                    if type == Int32(DT_DIR) {
+                        var linkInfo = stat()
+                        if lstat(folder + "/" + relative, &linkInfo) != 0 || (linkInfo.st_mode & S_IFMT) != S_IFDIR { continue }
+                    }
+                }
+                if type == Int32(DT_DIR) {
+                    pending.append(relative)
+                } else if type == Int32(DT_REG) {
+                    found.append(relative)
+                }
+            }
+        }
+        return found.sorted()
+    }
+
     /// Lists the regular files under `folder` (following no symlinked folders), sorted by relative path.
     /// Hidden files and folders (starting with `.`) are skipped.
     /// - Parameter recursive: descend into sub-folders.

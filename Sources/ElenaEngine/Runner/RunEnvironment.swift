@@ -49,7 +49,7 @@ public struct RunEnvironment: Sendable {
 /// Receives progress while a run goes on.
 public protocol RunReporter: Sendable {
     /// A node finished (in any state). `subject` is the item's file (or the drop) it worked on.
-    func finished(_ node: NodeID, subject: String, state: NodeState, done: Int, total: Int)
+    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int)
     /// A message worth a line of its own (warnings, notes).
     func note(_ text: String)
 }
@@ -58,6 +58,6 @@ public protocol RunReporter: Sendable {
 public struct SilentReporter: RunReporter {
     /// Creates it.
     public init() {}
-    public func finished(_ node: NodeID, subject: String, state: NodeState, done: Int, total: Int) {}
+    public func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {}
     public func note(_ text: String) {}
 }

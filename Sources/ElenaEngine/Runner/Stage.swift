@@ -111,8 +111,12 @@ public protocol Stage: Sendable {
     func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue
     /// The state to report in a dry run when an input will only be known after running.
     var stateWhenInputPending: NodeState { get }
-    /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled).
+    /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled, detection that
+    /// the strategy does not need). Called for every node of non-cacheable stages, and before the cache for
+    /// stages that set `resolvesBeforeCache`.
     func resolve(_ context: NodeContext) -> StageOutcome?
+    /// Whether `resolve` may settle nodes of this cacheable stage without a cache record.
+    var resolvesBeforeCache: Bool { get }
     /// Does the work. Non-cacheable stages are also called in dry runs and must then change nothing.
     func run(_ context: NodeContext) async throws -> StageOutcome
 }
@@ -122,6 +126,7 @@ extension Stage {
     public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue { .null }
     public var stateWhenInputPending: NodeState { .planned }
     public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
+    public var resolvesBeforeCache: Bool { false }
 }
 
 /// A failure inside a stage, naming what went wrong in one sentence (shown per item).

@@ -1,4 +1,5 @@
 public import Foundation
+import ElenaCore
 
 /// A value bound to, or read from, a SQL statement, in the small common subset both databases share.
 public enum SQLValue: Sendable, Hashable {
@@ -87,21 +88,11 @@ public struct SQLRow: Sendable {
     }
 }
 
-/// The one text format for timestamps stored as text.
+/// The one text format for timestamps stored as text (shared with the rest of the tool).
 public enum ISO8601 {
     /// `2026-11-25T12:00:00.000Z`.
-    public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
+    public static func format(_ date: Date) -> String { Timestamp.format(date) }
 
     /// Parses ISO 8601 with or without fractional seconds.
-    public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
+    public static func parse(_ text: String) -> Date? { Timestamp.parse(text) }
 }

@@ -1,0 +1,73 @@
+import ElenaCore
+import ElenaEngine
+import ElenaStore
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// The generic scheduler with stand-in stages: failures block only their own item's downstream nodes.
+@Suite struct GraphRunnerTests {
+    struct Recorder: Stage {
+        let name: StageName
+        var failOn: String?
+        var version: Int { 1 }
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            if let failOn, context.item?.name == failOn { throw StageError("boom on \(failOn)") }
+            return .done(NodeOutput(digest: Digest.of("\(name.rawValue):\(context.item?.name ?? "-")")))
+        }
+    }
+
+    @Test func aFailureBlocksOnlyItsItem() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("db.sqlite")), readOnly: false)
+        defer { Task { await store.close() } }
+        let manifest = Manifest(
+            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+        let files = ["a.png", "b.png", "c.png"].map {
+            SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0))
+        }
+        let plan = try Planner.plan(manifest, files: files)
+        let stages: [any Stage] = [
+            Recorder(name: .outbox), Recorder(name: .ingest), Recorder(name: .detect), Recorder(name: .crop, failOn: "b.png"),
+            Recorder(name: .review), Recorder(name: .publish),
+        ]
+        let environment = RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), store: store, codec: UnusedCodec(), detector: nil, dryRun: false,
+            concurrency: 2, reporter: SilentReporter(), outbox: folder("out"))
+        let report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: [:])
+        let b = try #require(plan.items.firstIndex { $0.name == "b.png" })
+        guard case .failed(let message)? = report.states[NodeID(.crop, item: b)] else {
+            Issue.record("crop of b should fail")
+            return
+        }
+        #expect(message == "boom on b.png")
+        guard case .blocked(let reason)? = report.states[NodeID(.publish, item: b)] else {
+            Issue.record("publish of b should be blocked")
+            return
+        }
+        #expect(reason == "crop failed")
+        #expect(report.count(.publish, "ran") == 2)
+        #expect(report.exitCode == 1)
+        // The successful runs were recorded: a second run finds them in the cache.
+        let index = try await store.cacheIndex()
+        let again = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: index)
+        #expect(again.count(.crop, "cached") == 2)
+        #expect(again.count(.crop, "failed") == 1)
+    }
+
+    /// A codec that must not be used by these stages.
+    struct UnusedCodec: ImageCodec {
+        var identity: String { "unused" }
+        func decode(_ data: Data, header: ImageHeader, limits: DecodeLimits) throws -> any DecodedImage {
+            Issue.record("decode was called")
+            throw ImageCodecError(.internalError, "unused")
+        }
+        func inflate(_ data: Data, maxOutput: Int) throws -> Data {
+            Issue.record("inflate was called")
+            return data
+        }
+    }
+}
+

@@ -1,0 +1,132 @@
+import ElenaCore
+import ElenaEngine
+import ElenaStages
+import ElenaStore
+import ElenaTestSupport
+import Foundation
+import Testing
+
+@Suite struct RunnerTests {
+    @Test func aSecondRunDoesNoWorkAndHashesNothing() async throws {
+        let harness = try SessionHarness(images: 5)
+        defer { harness.folder.remove() }
+        let first = try await harness.run()
+        #expect(first.count(.crop, "ran") == 5)
+        #expect(first.count(.review, "waiting") == 5)
+        #expect(first.exitCode == 3)
+        let second = try await harness.run()
+        for stage in [StageName.ingest, .detect, .crop] { #expect(second.count(stage, "cached") == 5) }
+        #expect(second.count(.review, "waiting") == 5)
+        #expect(!second.states.values.contains { if case .ran = $0 { return true } else { return false } })
+        let events = try await harness.withStore { try await $0.events(drop: "eng", limit: 2) }
+        #expect(events.first?.data?["hashed"]?.intValue == 5)
+        #expect(events.last?.data?["hashed"]?.intValue == 0, "unchanged files are recognised by their stamp")
+    }
+
+    @Test func changingOneFileRedoesOnlyThatItem() async throws {
+        let harness = try SessionHarness(images: 3)
+        defer { harness.folder.remove() }
+        _ = try await harness.run()
+        let replacement = try SyntheticImage(width: 160, height: 240, seed: 999).encoded(.png)
+        try harness.folder.write(replacement, to: "src/ComfyUI_00002_.png")
+        let report = try await harness.run()
+        #expect(report.count(.ingest, "ran") == 1)
+        #expect(report.count(.crop, "ran") == 1)
+        #expect(report.count(.crop, "cached") == 2)
+        #expect(report.plan.items.count == 3)
+    }
+
+    @Test func aCropWithIdenticalBytesDoesNotRerunAnythingDownstream() async throws {
+        var harness = try SessionHarness(images: 3)
+        defer { harness.folder.remove() }
+        _ = try await harness.run()
+        try harness.move("3_review/eng", to: "4_approved/eng")
+        let published = try await harness.run()
+        #expect(published.count(.publish, "ran") == 3)
+        // min_height only flags small crops: the crop node's key changes, its bytes do not.
+        harness.manifestText = harness.manifestText.replacingOccurrences(
+            of: "strategy: top_fraction", with: "strategy: top_fraction\n  min_height: 10")
+        let report = try await harness.run()
+        #expect(report.count(.crop, "ran") == 3, "the crop parameters changed")
+        #expect(report.count(.review, "cached") == 3, "same bytes: the approval still holds")
+        #expect(report.count(.publish, "cached") == 3, "same bytes: nothing is published again")
+        #expect(harness.folder.files(under: "library/outbox/eng").count == 6)
+    }
+
+    @Test func aDeletedCropIsRecreatedAndAnEditedOneIsReplaced() async throws {
+        let harness = try SessionHarness(images: 2)
+        defer { harness.folder.remove() }
+        _ = try await harness.run()
+        let crops = harness.folder.files(under: "library/2_cropped/eng")
+        try FileManager.default.removeItem(atPath: harness.layout.absolute("2_cropped/eng/" + crops[0]))
+        try Data("tampered".utf8).write(to: URL(fileURLWithPath: harness.layout.absolute("2_cropped/eng/" + crops[1])))
+        let report = try await harness.run()
+        #expect(report.count(.crop, "ran") == 2, "a missing or changed artifact is a cache miss")
+        #expect(harness.folder.files(under: "library/2_cropped/eng") == crops)
+        for crop in crops {
+            let data = try Data(contentsOf: URL(fileURLWithPath: harness.layout.absolute("2_cropped/eng/" + crop)))
+            #expect(crop.contains(Digest.of(data).prefix(8)))
+        }
+    }
+
+    @Test func folderMovesAreDecisionsAndCanBeUndone() async throws {
+        let harness = try SessionHarness(images: 2)
+        defer { harness.folder.remove() }
+        _ = try await harness.run()
+        let names = harness.reviewFiles(.review)
+        try harness.move("3_review/" + names[0], to: "rejected/" + PathText.lastComponent(names[0]))
+        let rejected = try await harness.run()
+        #expect(rejected.count(.review, "skipped") == 1)
+        #expect(rejected.count(.publish, "skipped") == 1)
+        // Moving it back to 3_review takes the decision back.
+        try harness.move("rejected/" + PathText.lastComponent(names[0]), to: "3_review/eng/" + PathText.lastComponent(names[0]))
+        let undone = try await harness.run()
+        #expect(undone.count(.review, "waiting") == 2)
+        let reviews = try await harness.withStore { try await $0.reviews(drop: "eng") }
+        #expect(reviews.allSatisfy { $0.decision == .pending })
+    }
+
+    @Test func aDecisionMadeInTheDatabaseMovesTheFile() async throws {
+        let harness = try SessionHarness(images: 1)
+        defer { harness.folder.remove() }
+        _ = try await harness.run()
+        // The review page records decisions in the database; the next run brings the folders in step.
+        try await harness.withStore { store in
+            var review = try #require(try await store.reviews(drop: "eng").first)
+            review.decision = .approved
+            review.decidedBy = "page"
+            try await store.saveReviews([review])
+        }
+        let report = try await harness.run()
+        #expect(report.count(.publish, "ran") == 1)
+        #expect(harness.reviewFiles(.review).isEmpty)
+        #expect(harness.reviewFiles(.uploaded).count == 1)
+    }
+
+    @Test func aDryRunReportsWithoutWriting() async throws {
+        let harness = try SessionHarness(images: 2)
+        defer { harness.folder.remove() }
+        let report = try await harness.run(dryRun: true)
+        #expect(report.dryRun)
+        #expect(report.count(.ingest, "planned") == 2)
+        #expect(report.count(.crop, "planned") == 2)
+        #expect(report.count(.review, "waiting") == 2)
+        #expect(report.count(.publish, "blocked") == 2)
+        #expect(report.count(.outbox, "planned") == 1)
+        #expect(harness.folder.files(under: "library").isEmpty, "nothing at all is written")
+    }
+
+    @Test(arguments: [1, 2, 4])
+    func resultsDoNotDependOnConcurrency(concurrency: Int) async throws {
+        let harness = try SessionHarness(images: 6)
+        defer { harness.folder.remove() }
+        let report = try await harness.run(concurrency: concurrency)
+        #expect(report.count(.crop, "ran") == 6)
+        let crops = harness.folder.files(under: "library/2_cropped/eng")
+        #expect(crops.count == 6)
+        let again = try SessionHarness(images: 6)
+        defer { again.folder.remove() }
+        _ = try await again.run(concurrency: 1)
+        #expect(again.folder.files(under: "library/2_cropped/eng") == crops, "crops are deterministic")
+    }
+}

@@ -1,0 +1,71 @@
+import ElenaCore
+import ElenaEngine
+import ElenaStages
+import ElenaStore
+import ElenaTestSupport
+import ElenaVision
+import Foundation
+
+/// Runs drops in-process on real files and a real SQLite database, returning the run report.
+struct SessionHarness {
+    let folder: TemporaryDirectory
+    var manifestText: String
+
+    init(images: Int, manifest: String? = nil) throws {
+        folder = try TemporaryDirectory("elena-engine")
+        try SourceFixtures.writeImages(into: folder, count: images)
+        manifestText =
+            manifest ?? """
+            version: 1
+            drop: eng
+            source:
+              dir: src
+            crop:
+              strategy: top_fraction
+            publish:
+              to: folder
+              vault: v
+              price: 5
+            """
+    }
+
+    var layout: LibraryLayout { LibraryLayout(root: folder("library")) }
+
+    func run(dryRun: Bool = false, concurrency: Int = 2) async throws -> RunReport {
+        let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
+        try FileSystem.makeDirectory(layout.root)
+        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: dryRun)
+        let environment = RunEnvironment(
+            layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: dryRun, concurrency: concurrency,
+            reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: manifest.drop))
+        let session = DropSession(manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment)
+        do {
+            let report = try await session.run()
+            await store.close()
+            return report
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    func withStore<T>(_ body: (SQLRunStore) async throws -> T) async throws -> T {
+        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+        let result = try await body(store)
+        await store.close()
+        return result
+    }
+
+    func move(_ relative: String, to destination: String) throws {
+        try FileSystem.move(layout.absolute(relative), to: layout.absolute(destination))
+    }
+
+    func reviewFiles(_ folder: ReviewFolder) -> [String] { self.folder.files(under: "library/" + folder.rawValue) }
+}
+
+extension RunReport {
+    /// How many nodes of a stage ended in a state word.
+    func count(_ stage: StageName, _ word: String) -> Int {
+        states.filter { $0.key.stage == stage && $0.value.word == word }.count
+    }
+}
