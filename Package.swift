@@ -83,7 +83,8 @@ let package = Package(
             swiftSettings: strict),
 
         // Pure tests: decoding, validation, planning, cache keys, geometry, headers, lineage. No I/O.
-        .testTarget(name: "ElenaCoreTests", dependencies: ["ElenaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ElenaCoreTests", dependencies: ["ElenaCore"], exclude: ["Fixtures"], swiftSettings: strict),
         // The image codec on real encoded images.
         .testTarget(
             name: "ElenaVisionTests", dependencies: ["ElenaCore", "ElenaVision", "ElenaTestSupport"],

@@ -9,10 +9,11 @@ public enum ManifestDecoder {
     public static func decode(_ text: String, file: String) throws(ManifestError) -> (Manifest, [Diagnostic]) {
         let (root, found) = SchemaValidator(schema: ManifestSchema.root, file: file).validate(text)
         var diagnostics = found
-        guard let root, !diagnostics.contains(where: { $0.severity == .error }) else {
-            throw ManifestError(diagnostics: diagnostics, source: text)
-        }
+        guard let root else { throw ManifestError(diagnostics: diagnostics, source: text) }
+        // The checks that need the whole manifest run even when the schema found errors, so every problem is
+        // reported at once; the tree they read holds only the values that passed the schema.
         let manifest = build(root, diagnostics: &diagnostics)
+        diagnostics.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
         if diagnostics.contains(where: { $0.severity == .error }) {
             throw ManifestError(diagnostics: diagnostics, source: text)
         }

@@ -42,7 +42,8 @@ extension ImageHeader {
     /// - Parameter data: the file's bytes (the first 64 KiB are enough for every supported format).
     /// - Throws: `ImageHeaderError` for empty files, non-images and broken headers.
     public static func read(_ data: Data) throws(ImageHeaderError) -> ImageHeader {
-        let bytes = [UInt8](data.prefix(1 << 20))
+        // JPEG metadata segments may run to megabytes before the frame header; segments are skipped by length.
+        let bytes = [UInt8](data.starts(with: [0xFF, 0xD8]) ? data : data.prefix(1 << 20))
         guard !bytes.isEmpty else { throw ImageHeaderError(description: "the file is empty (0 bytes)") }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try png(bytes) }
         if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return try jpeg(bytes) }

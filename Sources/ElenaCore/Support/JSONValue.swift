@@ -313,9 +313,14 @@ extension JSONValue {
                         if (0xD800..<0xDC00).contains(code), index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),
                             bytes[index + 1] == UInt8(ascii: "u")
                         {
+                            let mark = index
                             index += 2
                             let low = try hex4()
-                            if (0xDC00..<0xE000).contains(low) { code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00) }
+                            if (0xDC00..<0xE000).contains(low) {
+                                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                index = mark  // not a pair: the next escape stands on its own
+                            }
                         }
                         scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                     default: throw fail("bad escape")
@@ -327,6 +332,27 @@ extension JSONValue {
                 index += 1
             }
             throw fail("unterminated string")
+        }
+
+        /// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+        static func isJSONNumber(_ b: [UInt8]) -> Bool {
+            var i = 0
+            func digit(_ at: Int) -> Bool { at < b.count && b[at] >= 48 && b[at] <= 57 }
+            if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+            guard digit(i) else { return false }
+            if b[i] == 48 { i += 1 } else { while digit(i) { i += 1 } }
+            if i < b.count, b[i] == UInt8(ascii: ".") {
+                i += 1
+                guard digit(i) else { return false }
+                while digit(i) { i += 1 }
+            }
+            if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                guard digit(i) else { return false }
+                while digit(i) { i += 1 }
+            }
+            return i == b.count
         }
 
         mutating func number() throws(ParseError) -> JSONValue {
@@ -347,6 +373,10 @@ extension JSONValue {
                 }
             }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard Self.isJSONNumber(Array(bytes[start..<index])) else {
+                index = start
+                throw fail("unexpected character")
+            }
             if isInteger, let integer = Int(text) { return .int(integer) }
             guard !text.isEmpty, let number = Double(text) else {
                 index = start

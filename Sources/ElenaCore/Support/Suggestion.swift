@@ -15,9 +15,12 @@ public enum Suggestion {
         guard let (candidate, distance) = best else { return nil }
         let allowed = max(2, min(word.count, candidate.count) / 3)
         if distance <= allowed { return candidate }
-        if candidate.lowercased().hasPrefix(lowered) || lowered.hasPrefix(candidate.lowercased()) {
-            return candidate
-        }
+        // A shortened word ("lips" for lips_only, "min" for min_height): the only candidate it begins.
+        let prefixed = candidates.filter { $0.lowercased().hasPrefix(lowered) && lowered.count >= 3 }
+        if prefixed.count == 1 { return prefixed[0] }
+        // A lengthened word ("aspect_ratio" for aspect): the longest candidate it begins with.
+        let extended = candidates.filter { lowered.hasPrefix($0.lowercased()) && $0.count >= 3 }
+        if let longest = extended.max(by: { $0.count < $1.count }) { return longest }
         return nil
     }
 

@@ -19,16 +19,17 @@ public enum Timestamp {
         guard let year = digits(0, 4), utf8[4] == 45, let month = digits(5, 2), utf8[7] == 45, let day = digits(8, 2),
             utf8[10] == 84 || utf8[10] == 116 || utf8[10] == 32, let hour = digits(11, 2), utf8[13] == 58,
             let minute = digits(14, 2), utf8[16] == 58, let second = digits(17, 2),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+            second < 61
         else { return nil }
         var index = 19
-        var fraction = 0.0
+        var nanoseconds = 0
         if index < utf8.count, utf8[index] == 46 {
             index += 1
-            var scale = 0.1
             let start = index
+            var scale = 100_000_000
             while index < utf8.count, (48...57).contains(utf8[index]) {
-                fraction += Double(utf8[index] - 48) * scale
+                nanoseconds += Int(utf8[index] - 48) * scale
                 scale /= 10
                 index += 1
             }
@@ -51,13 +52,14 @@ public enum Timestamp {
         guard index == utf8.count else { return nil }
         utf8.removeAll()
         let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
-        return Date(timeIntervalSince1970: seconds)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+        return Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9)
     }
 
     /// `2026-12-01T18:00:00.123Z` (UTC, milliseconds).
     public static func format(_ date: Date) -> String {
-        let totalMilliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // Nearest millisecond: a parsed ".376" is 0.375999… in binary and must print as .376 again.
+        let totalMilliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
         var seconds = totalMilliseconds.floorDivided(by: 1000)
         let milliseconds = totalMilliseconds - seconds * 1000
         let days = seconds.floorDivided(by: 86_400)
@@ -69,6 +71,14 @@ public enum Timestamp {
         }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):"
             + "\(pad(seconds % 60, 2)).\(pad(milliseconds, 3))Z"
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -26,6 +26,9 @@ public struct SchemaValidator: Sendable {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
+            if case .duplicatedKeysInMapping(let keys, let context) = error, let key = keys.first {
+                return (nil, [duplicateDiagnostic(key, first: context.mark, text: text)])
+            }
             return (nil, [yamlDiagnostic(error)])
         } catch {
             return (nil, [Diagnostic(at: nil, key: "", "cannot read YAML: \(error)")])
@@ -56,6 +59,43 @@ public struct SchemaValidator: Sendable {
         default:
             return Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), key: "", "invalid YAML: \(error)")
         }
+    }
+
+    /// YAML refuses a mapping with a repeated key before any tree exists; find the repetition in the text
+    /// (same indentation, after the first) and name its dotted path from the enclosing keys.
+    private func duplicateDiagnostic(_ key: String, first: Mark, text: String) -> Diagnostic {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        func indentation(_ line: String) -> Int { line.prefix { $0 == " " }.count }
+        func keyOf(_ line: String) -> String? {
+            var content = line.drop { $0 == " " }
+            if content.hasPrefix("- ") { content = content.dropFirst(2) }
+            guard let colon = content.firstIndex(of: ":") else { return nil }
+            let name = content[..<colon].trimmingCharacters(in: .whitespaces)
+            return name.isEmpty || name.hasPrefix("#") ? nil : name
+        }
+        var line = first.line
+        for index in first.line..<lines.count
+        where indentation(lines[index]) == first.column - 1 && keyOf(lines[index]) == key {
+            line = index + 1
+            break
+        }
+        var path = [key]
+        var depth = first.column - 1
+        var cursor = first.line - 2
+        while depth > 0, cursor >= 0 {
+            let candidate = lines[cursor]
+            if !candidate.trimmingCharacters(in: .whitespaces).isEmpty, indentation(candidate) < depth,
+                let parent = keyOf(candidate)
+            {
+                path.insert(parent, at: 0)
+                depth = indentation(candidate)
+            }
+            cursor -= 1
+        }
+        let keyPath = path.joined(separator: ".")
+        return Diagnostic(
+            at: SourceLocation(file: file, line: line, column: first.column), key: keyPath,
+            "'\(keyPath)' is given twice (first at line \(first.line))")
     }
 
     private func describe(_ node: Node) -> String {

@@ -1,0 +1,68 @@
+# elena-run: build, test, demo and benchmark entry points. `make` alone lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Swift lives in /opt/swift on the build machines; use it when it is not on PATH already.
+ifeq ($(shell command -v swift 2>/dev/null),)
+export PATH := /opt/swift/usr/bin:$(PATH)
+endif
+
+# Extra arguments for `swift test`, e.g. make test TEST_ARGS='--filter GlobTests'
+TEST_ARGS ?=
+DEMO_MANIFEST := pipelines/demo.yaml
+DEMO_LIBRARY := demo-library
+DEMO_DROP := demo
+
+.PHONY: help deps build test demo bench examples schema clean-demo
+
+help:
+	@echo "elena-run make targets:"
+	@echo "  make help        this list (the default)"
+	@echo "  make deps        install missing system packages (scripts/install-deps)"
+	@echo "  make build       deps + swift build (.build/debug/elena-run, .build/debug/elena-dev)"
+	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
+	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"
+	@echo "  make demo        build, then run $(DEMO_MANIFEST) into $(DEMO_LIBRARY)/ (stops at the review gate)"
+	@echo "  make bench       release build + timings on 10,000 images (scripts/bench)"
+	@echo "  make examples    regenerate examples/demo/images with elena-dev"
+	@echo "  make schema      regenerate schema/manifest.schema.json and the embedded SQL migrations"
+	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	swift build
+
+test:
+	@scripts/install-deps --test
+	@scripts/run-tests $(TEST_ARGS)
+
+# elena-run exits 3 when it stopped at the human review gate with nothing failed: expected for the demo.
+# ELENA_LIBRARY and DATABASE_URL would override the manifest: the demo never touches a real library or database.
+demo: deps build
+	@rc=0; env -u ELENA_LIBRARY -u DATABASE_URL .build/debug/elena-run $(DEMO_MANIFEST) || rc=$$?; \
+	if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then echo "make demo: elena-run failed (exit $$rc)" >&2; exit $$rc; fi; \
+	echo; \
+	if [ $$rc -eq 3 ]; then echo "Stopped at the review gate (exit 3): that is expected, nothing failed."; \
+	else echo "Done (exit 0): nothing is waiting for review."; fi; \
+	echo "Results are in the library folder $(DEMO_LIBRARY)/:"; \
+	echo "  look at     $(DEMO_LIBRARY)/3_review/$(DEMO_DROP)/   (the crops waiting for your review)"; \
+	echo "  move into   $(DEMO_LIBRARY)/4_approved/   to publish,  or  $(DEMO_LIBRARY)/rejected/   to drop"; \
+	echo "  published   $(DEMO_LIBRARY)/outbox/$(DEMO_DROP)/   (images + .json sidecars)"; \
+	echo "After moving files, run 'make demo' again to publish the approved ones."
+
+bench: deps
+	@scripts/bench
+
+examples: build
+	.build/debug/elena-dev examples examples/demo/images
+
+# Written through a temporary file so a failing command never leaves a truncated schema behind.
+schema: build
+	.build/debug/elena-run schema > schema/manifest.schema.json.tmp || { rm -f schema/manifest.schema.json.tmp; exit 1; }
+	mv schema/manifest.schema.json.tmp schema/manifest.schema.json
+	scripts/embed-migrations
+
+clean-demo:
+	rm -rf $(DEMO_LIBRARY)

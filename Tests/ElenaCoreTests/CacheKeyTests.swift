@@ -1,0 +1,93 @@
+import ElenaCore
+import Foundation
+import Testing
+
+@Suite struct CacheKeyTests {
+    static let raw = Digest.of("raw bytes")
+    static let detection = Digest.of("detection json")
+    static let parameters = JSONValue.object([.init("margin", .double(0.02)), .init("strategy", .string("no_face"))])
+        .serialized(canonical: true)
+
+    static func key(
+        stage: String = "crop", version: Int = 1, parameters: String = CacheKeyTests.parameters,
+        inputs: [(name: String, digest: Digest)] = [("raw", raw), ("detection", detection)]
+    ) -> CacheKey {
+        CacheKey(stage: stage, version: version, parameters: parameters, inputs: inputs)
+    }
+
+    @Test func sameInputsGiveTheSameKey() {
+        #expect(Self.key() == Self.key())
+        #expect(Self.key().description == Self.key().digest.hex)
+        #expect(Self.key().description.count == 64)
+    }
+
+    /// The byte layout is part of the on-disk format: changing it silently invalidates every cache, so a change must
+    /// bump the format tag and this test. Each text part is a big-endian 64-bit length followed by its UTF-8 bytes;
+    /// inputs are sorted by name, each name followed by the digest's 32 raw bytes.
+    @Test func byteLayoutIsStable() {
+        var bytes = Data()
+        func add(_ text: String) {
+            let utf8 = Array(text.utf8)
+            let length = UInt64(utf8.count)
+            bytes.append(contentsOf: (0..<8).reversed().map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
+            bytes.append(contentsOf: utf8)
+        }
+        func addRaw(_ digest: Digest) {
+            let hex = Array(digest.hex.utf8)
+            for index in stride(from: 0, to: 64, by: 2) {
+                bytes.append(UInt8(String(decoding: hex[index..<index + 2], as: UTF8.self), radix: 16) ?? 0)
+            }
+        }
+        for part in ["elena-run/cache-key/2", "crop", "1", Self.parameters] { add(part) }
+        add("detection")
+        addRaw(Self.detection)
+        add("raw")
+        addRaw(Self.raw)
+        #expect(Self.key().digest == Digest.of(bytes))
+    }
+
+    @Test func aKeyNeverEqualsTheDigestOfItsParametersAlone() {
+        #expect(Self.key().digest != Digest.of(Self.parameters))
+    }
+
+    @Test func inputOrderDoesNotMatter() {
+        let forwards = Self.key(inputs: [("raw", Self.raw), ("detection", Self.detection)])
+        let backwards = Self.key(inputs: [("detection", Self.detection), ("raw", Self.raw)])
+        #expect(forwards == backwards)
+    }
+
+    @Test func everyPartChangesTheKey() {
+        let base = Self.key()
+        let changed = [
+            "stage": Self.key(stage: "detect"),
+            "version": Self.key(version: 2),
+            "parameters": Self.key(parameters: #"{"margin":0.03,"strategy":"no_face"}"#),
+            "raw digest": Self.key(inputs: [("raw", Digest.of("other bytes")), ("detection", Self.detection)]),
+            "detection digest": Self.key(inputs: [("raw", Self.raw), ("detection", Digest.of("other json"))]),
+            "input name": Self.key(inputs: [("source", Self.raw), ("detection", Self.detection)]),
+            "inputs swapped between names": Self.key(inputs: [("raw", Self.detection), ("detection", Self.raw)]),
+            "an input removed": Self.key(inputs: [("raw", Self.raw)]),
+            "no inputs": Self.key(inputs: []),
+        ]
+        for (what, key) in changed {
+            #expect(key != base, "changing the \(what) must change the key")
+        }
+        #expect(Set(changed.values.map(\.digest)).count == changed.count, "all changed keys differ from each other too")
+    }
+
+    @Test func lengthPrefixesKeepNeighbouringPartsApart() {
+        // Without length prefixes each pair would hash the same concatenated bytes.
+        #expect(Self.key(stage: "crop1", version: 2) != Self.key(stage: "crop", version: 12))
+        #expect(
+            Self.key(inputs: [("ab", Self.raw), ("c", Self.detection)])
+                != Self.key(inputs: [("a", Self.raw), ("bc", Self.detection)]))
+        #expect(Self.key(stage: "ab", parameters: "c") != Self.key(stage: "a", parameters: "bc"))
+        #expect(Self.key(parameters: "ab", inputs: []) != Self.key(parameters: "a", inputs: []))
+        #expect(Self.key(stage: "", parameters: "") != Self.key(stage: "1", version: 1, parameters: ""))
+    }
+
+    @Test func trustedKeyWrapsTheDigest() {
+        let key = Self.key()
+        #expect(CacheKey(trusted: key.digest) == key)
+    }
+}
