@@ -13,13 +13,14 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo bench examples schema clean-demo
+.PHONY: help deps build test demo bench examples schema clean-demo models
 
 help:
 	@echo "elena-run make targets:"
 	@echo "  make help        this list (the default)"
 	@echo "  make deps        install missing system packages (scripts/install-deps)"
 	@echo "  make build       deps + swift build (.build/debug/elena-run, .build/debug/elena-dev)"
+	@echo "  make models      install the face models into .build/models (needed by no_face / lips_only)"
 	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
 	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"
 	@echo "  make demo        build, then run $(DEMO_MANIFEST) into $(DEMO_LIBRARY)/ (stops at the review gate)"
@@ -30,6 +31,11 @@ help:
 
 deps:
 	@scripts/install-deps
+
+# The face models for the no_face and lips_only strategies: MediaPipe's, from the pinned PyPI wheel, converted
+# to ONNX once and checked by SHA-256 (scripts/install-models; models/README.md says why these and their licence).
+models: deps
+	@scripts/install-models .build/models
 
 build: deps
 	swift build

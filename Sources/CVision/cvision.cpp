@@ -1,4 +1,5 @@
-// cvision.cpp - C boundary over OpenCV and zlib. See include/cvision.h and README.md.
+// cvision.cpp - C boundary over OpenCV and zlib. See include/cvision.h and README.md. The face detector
+// lives in cvision_face.cpp.
 //
 // Every exported function runs its body inside guarded(), which converts every
 // C++ exception into a status code and message; nothing throws across the C ABI.
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -389,6 +391,18 @@ cvision_buffer inflate_bytes(const uint8_t *data, size_t length, size_t max_outp
 }
 
 }  // namespace
+
+// Shared with cvision_face.cpp, which declares the same three functions (a signature mismatch fails to
+// link). They give the detector the same error model and access to an image's pixels without a copy.
+namespace cvision_detail {
+
+const cv::Mat &image_mat(const cvision_image &image) { return image.mat; }
+
+[[noreturn]] void fail(int32_t code, const std::string &message) { ::fail(code, message); }
+
+int32_t guarded(cvision_status *status, const std::function<void()> &body) noexcept { return ::guarded(status, body); }
+
+}  // namespace cvision_detail
 
 // ---------------------------------------------------------------------------
 // Exported C functions

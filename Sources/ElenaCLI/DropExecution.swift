@@ -40,11 +40,12 @@ enum DropExecution {
                 throw CLIError.failure("cannot create the library folder: \(error)")
             }
         }
+        let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let store = try await Wiring.openStore(database, readOnly: dryRun)
         let session = DropSession(
             manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
             environment: RunEnvironment(
-                layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: dryRun,
+                layout: layout, store: store, codec: OpenCVCodec(), detector: detector, dryRun: dryRun,
                 concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox))
         let report: RunReport
         do {

@@ -85,6 +85,38 @@ enum Wiring {
     }
 
     static func concurrency(_ jobs: Int?) -> Int { jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// The folder holding the face models, if they are installed.
+    static var modelsFolder: String? {
+        MediaPipeFaceDetector.locate(environment: environment, executable: CommandLine.arguments.first ?? "")
+    }
+
+    /// The face detector, loaded only when the manifest uses a face strategy.
+    /// - Throws: `CLIError.failure` when a real run needs the models and they are missing or altered.
+    static func faceDetector(for manifest: Manifest, dryRun: Bool, reporter: any RunReporter) throws -> (any FaceDetector)? {
+        let needsFaces =
+            manifest.crop.strategy.needsFaces || manifest.items.contains { $0.crop.strategy?.needsFaces == true }
+        guard needsFaces else { return nil }
+        guard let folder = modelsFolder else {
+            let searched = MediaPipeFaceDetector.candidateFolders(
+                environment: environment, executable: CommandLine.arguments.first ?? "")
+            let message =
+                "the face strategies (no_face, lips_only) need the face models, which are not installed; "
+                + "run 'make models' (or scripts/install-models DIR and set ELENA_MODELS_DIR). Looked in: "
+                + searched.joined(separator: ", ")
+            if dryRun {
+                reporter.note("note: \(message)")
+                return nil
+            }
+            throw CLIError.failure(message)
+        }
+        do {
+            MediaPipeFaceDetector.setOpenCVThreads(1)
+            return try MediaPipeFaceDetector(modelsFolder: folder)
+        } catch {
+            throw CLIError.failure("\(error)")
+        }
+    }
 }
 
 /// Errors the CLI turns into a message and an exit code.

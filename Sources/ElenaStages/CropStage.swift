@@ -34,12 +34,13 @@ public struct CropStage: Stage {
         } catch {
             throw StageError(error.description)
         }
-        let data: Data
+        var data: Data
         do {
             data = try image.encode(decision.rect, format: item.crop.format, quality: item.crop.quality)
         } catch let error as ImageCodecError {
             throw StageError("cannot encode the crop: \(error.message)")
         }
+        if item.crop.markAI { data = AIMarking.marked(data) }
         context.workspace?.clear()
         let digest = Digest.of(data)
         let relative = environment.layout.cropped(

@@ -69,7 +69,7 @@ public struct DropSession: Sendable {
         var profile = PhaseClock(enabled: ProcessInfo.processInfo.environment["ELENA_PROFILE"] == "1")
         defer { profile.report(environment.reporter) }
         try checkSource()
-        let environment = environment
+        var environment = environment
         let store = environment.store
         let discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         let statCache = try await store.statEntries(prefix: sourceFolder + "/")
@@ -87,6 +87,7 @@ public struct DropSession: Sendable {
         }
         for (path, reason) in found.unreadable { environment.reporter.note("error: \(path): \(reason)") }
 
+        environment.lineOverrides = try await store.lineOverrides()
         let cacheIndex = try await store.cacheIndex()
         profile.lap("load run cache (\(cacheIndex.count))")
         let reviews = try await store.reviews(drop: manifest.drop)

@@ -398,6 +398,34 @@ public final class SQLRunStore: RunStore {
         return !rows.isEmpty
     }
 
+    // MARK: Crop overrides
+
+    public func lineOverrides() async throws -> [Digest: Double] {
+        let rows = try await database.query("SELECT item_id, line_fraction FROM crop_overrides")
+        var result: [Digest: Double] = [:]
+        for row in rows {
+            if let item = row.string("item_id").flatMap({ Digest(hex: $0) }), let line = row.double("line_fraction") {
+                result[item] = line
+            }
+        }
+        return result
+    }
+
+    public func setLineOverride(itemID: Digest, fraction: Double?, by: String, at date: Date) async throws {
+        guard let fraction else {
+            try await write([SQLStatement("DELETE FROM crop_overrides WHERE item_id = ?", [.text(itemID.hex)])])
+            return
+        }
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO crop_overrides (item_id, line_fraction, set_by, set_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (item_id) DO UPDATE SET line_fraction = excluded.line_fraction, set_by = excluded.set_by,
+                    set_at = excluded.set_at
+                """, [.text(itemID.hex), .double(fraction), .text(by), .date(date)])
+        ])
+    }
+
     // MARK: Events
 
     public func append(_ events: [EventRecord]) async throws {

@@ -1,5 +1,5 @@
 public import ElenaStore
-public import Foundation
+import Foundation
 
 /// Which real database a store test runs against.
 public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable {

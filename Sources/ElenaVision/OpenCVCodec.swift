@@ -34,6 +34,10 @@ public struct OpenCVCodec: ImageCodec {
         else {
             throw ImageCodecError(.tooLarge, "\(header.width)x\(header.height) is above the size limit")
         }
+        // libpng reports broken files on stderr by itself; catch them first with a clear message instead.
+        if header.format == .png, let problem = PNGChunks.structuralProblem(data) {
+            throw ImageCodecError(.undecodable, problem)
+        }
         var status = cvision_status()
         var image: OpaquePointer?
         let code = data.withUnsafeBytes { raw in
@@ -114,6 +118,9 @@ final class OpenCVImage: DecodedImage, @unchecked Sendable {
         guard code == CVISION_OK, let image else { throw OpenCVCodec.error(status) }
         return OpenCVImage(handle: image)
     }
+
+    /// Runs `body` with the shim handle (for the face detector).
+    func withHandle<R>(_ body: (OpaquePointer) throws -> R) rethrows -> R { try body(handle) }
 
     /// Packed BGR pixels (tests).
     func pixels() throws -> [UInt8] {

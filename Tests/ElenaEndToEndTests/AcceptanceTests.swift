@@ -166,3 +166,44 @@ import Testing
         }
     }
 }
+
+/// A human's cut line (recrop) replaces the strategy for one item and survives reruns.
+@Suite struct RecropTests {
+    @Test(arguments: TestBackend.available)
+    func aHumanRecropIsKeptByLaterRuns(backend: TestBackend) async throws {
+        try await withDrop(backend, images: 3) { drop in
+            #expect(try drop.run().exitCode == 3)
+            let id = Digest.of(try Data(contentsOf: URL(fileURLWithPath: drop.folder("src/ComfyUI_00002_.png")))).hex
+            let recrop = try drop.elena(["recrop", String(id.prefix(8)), "--line", "0.5", "drop.yaml"])
+            #expect(recrop.exitCode == 3, "\(recrop)")
+            #expect(recrop.standardOutput.contains("ComfyUI_00002_.png: cut at 0.5 of the height (human override)"))
+            #expect(recrop.standardOutput.contains("crop     1 ran, 2 cached"), "\(recrop)")
+            #expect(drop.files("2_cropped/\(drop.drop)").count == 4, "the earlier crop is kept")
+
+            let detail = try drop.elena(["status", "--item", String(id.prefix(8)), "--json"])
+            let json = try JSONValue.parse(detail.standardOutput)
+            #expect(json["flags"] == .array([.string("human_override")]), "\(detail)")
+            let crops = json["runs"]?.arrayValue?.filter { $0["stage"]?.stringValue == "crop" } ?? []
+            #expect(crops.last?["output"]?["decision"]?["line"]?.intValue == 120, "half of 240 px")
+
+            let again = try drop.run(["--json"])
+            let report = try JSONValue.parse(again.standardOutput)
+            #expect(report["stages"]?["crop"]?["cached"]?.intValue == 3, "the override is kept: \(again)")
+
+            let cleared = try drop.elena(["recrop", String(id.prefix(8)), "--clear"])
+            #expect(cleared.exitCode == 0, "\(cleared)")
+            let back = try JSONValue.parse(try drop.run(["--json"]).standardOutput)
+            #expect(back["stages"]?["crop"]?["cached"]?.intValue == 3, "the first crop is still in the cache")
+        }
+    }
+
+    @Test func recropRefusesBadArguments() throws {
+        let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
+        let noLine = try runner.run(["recrop", "abcdef12"])
+        #expect(noLine.exitCode == 2)
+        #expect(noLine.standardError.contains("give --line <fraction> or --clear"))
+        let outOfRange = try runner.run(["recrop", "abcdef12", "--line", "1.2"])
+        #expect(outOfRange.exitCode == 2)
+        #expect(outOfRange.standardError.contains("--line must be at least 0 and below 0.95"))
+    }
+}

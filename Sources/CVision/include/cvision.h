@@ -1,6 +1,6 @@
 /*
- * cvision.h - small C interface over OpenCV (core, imgproc, imgcodecs) and zlib
- * for elena-run. All symbols are prefixed cvision_. No function throws; every
+ * cvision.h - small C interface over OpenCV (core, imgproc, imgcodecs, dnn) and
+ * zlib for elena-run. All symbols are prefixed cvision_. No function throws; every
  * failure is reported as a status code (return value and status->code) plus a
  * NUL-terminated message in status->message. See README.md for ownership rules.
  */
@@ -100,6 +100,68 @@ int32_t cvision_inflate(const uint8_t *data, size_t length, size_t max_output, c
 
 /* Free a buffer's data and set data = NULL, length = 0. NULL is allowed. */
 void cvision_buffer_free(cvision_buffer *buffer);
+
+/* ---------------------------------------------------------------------------
+ * Face detection: MediaPipe BlazeFace short-range + Face Mesh (468 points), as
+ * ONNX files installed by scripts/install-models, run by OpenCV's dnn module
+ * (backend OPENCV, target CPU). See README.md for the pipeline. */
+
+/* Opaque detector: both networks plus preallocated buffers (about 12 MB resident).
+ * NOT thread-safe: use one per thread. Different detectors may run at once. */
+typedef struct cvision_detector cvision_detector;
+
+enum { CVISION_LANDMARKS = 468 };
+
+typedef struct {
+    float x, y, width, height;              /* detector box in image pixels */
+    float score;                            /* detector score 0..1 */
+    float presence;                         /* landmark model's face presence 0..1 (after the final pass) */
+    float roll_degrees;                     /* face roll, 0 = upright; positive = the face is turned
+                                               clockwise on screen (its left eye, on the image's right,
+                                               is lower than its right eye) */
+    int32_t has_landmarks;                  /* 1 when landmarks were computed (always 1 in this version) */
+    float landmarks[CVISION_LANDMARKS * 2]; /* x0,y0,x1,y1,... in image pixels; may lie outside the image */
+} cvision_face;
+
+typedef struct {
+    int32_t pass1_max_side; /* long side of the copy the first pass runs on; default 640, range 128..8192
+                               (rounded down to a multiple of 128; images no larger are used as they are) */
+    int32_t tiled_fallback; /* 1: when pass 1 yields no accepted face, search windows of side short_side, /2,
+                               /4 at 50% overlap, stopping at the first size that yields one (0.07-0.5 s) */
+    int32_t second_pass;    /* 1: when needed, re-detect on a square crop 3x the first box (fixes roll on
+                               tilted faces); a face whose re-detection fails is then rejected */
+    int32_t refine;         /* 1: when needed, one refinement pass (ROI from the landmarks, roll from
+                               points 33->263) */
+    float min_score;        /* detector score threshold, default 0.5, range (0, 1] */
+    float min_presence;     /* accept a face only if final presence >= this, default 0.9, range [0, 1] */
+} cvision_detect_options;
+/* "When needed": pass 2 and refinement are skipped for a face whose pass-1 box side is >= 20% of the
+ * image's short side and whose roll is under 10 degrees, unless the landmarks then disagree with the
+ * detector (roll from points 33->263 differs by >= 10 degrees, or presence < min_presence). Faces found
+ * by the tiled fallback always get both. Defaults: every option on. */
+
+/* Fills *options with the defaults: 640, 1, 1, 1, 0.5, 0.9. */
+void cvision_detect_options_default(cvision_detect_options *options);
+
+/* Loads both ONNX files (readNetFromONNX, ~10 ms) and runs one warm-up inference. On success *out
+ * receives a detector to release with cvision_detector_destroy; on failure it is set to NULL
+ * (CVISION_ERR_ARGUMENT for NULL paths, CVISION_ERR_DECODE for a missing, unreadable or wrong model). */
+int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
+                                cvision_status *status);
+
+/* Destroy a detector. NULL is allowed. */
+void cvision_detector_destroy(cvision_detector *detector);
+
+/* Finds faces in an image (as decoded by cvision_decode: BGR, oriented). Writes up to `capacity` faces,
+ * largest box first, and sets *count to the number written. Zero faces is success. options NULL means
+ * the defaults. faces may be NULL only when capacity is 0 (then *count is 0). On failure *count is 0. */
+int32_t cvision_detector_detect(cvision_detector *detector, const cvision_image *image,
+                                const cvision_detect_options *options, cvision_face *faces, int32_t capacity,
+                                int32_t *count, cvision_status *status);
+
+/* cv::setNumThreads(threads) for the whole process (OpenCV's own global setting; < 0 means OpenCV's
+ * default). The tool runs one image per core and calls it with 1. */
+void cvision_set_threads(int32_t threads);
 
 #ifdef __cplusplus
 }

@@ -74,7 +74,16 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             print("ok   config: \(config) does not exist yet (created by `elena-run auth login`)")
         }
-        print("note face models: not part of this build yet; strategies no_face and lips_only need them")
+        if let folder = Wiring.modelsFolder {
+            do {
+                let detector = try MediaPipeFaceDetector(modelsFolder: folder)
+                report(true, "face models", "\(folder) (\(detector.identity))")
+            } catch {
+                report(false, "face models", "\(error)")
+            }
+        } else {
+            print("note face models: not installed; the no_face and lips_only strategies need them: run 'make models'")
+        }
         if failed { throw ExitCode(1) }
     }
 }

@@ -117,7 +117,10 @@ public enum CropGeometry {
         let main = faces.max { $0.area < $1.area } ?? faces[0]
         var line: Double
         var reason: String
-        if let nose = main.noseBottom, let lip = main.upperLipTop {
+        if spec.lipsLine == .mouth, let mouth = main.mouthLine, let nose = main.noseBottom, mouth > nose {
+            line = mouth
+            reason = "lips_only (mouth): between the lips (y=\(Int(mouth.rounded()))); only the lower lip stays"
+        } else if let nose = main.noseBottom, let lip = main.upperLipTop {
             if nose < lip {
                 line = (nose + lip) / 2
                 reason = "lips_only: between the nose (y=\(Int(nose.rounded()))) and the upper lip (y=\(Int(lip.rounded())))"

@@ -45,6 +45,9 @@ public struct Face: Sendable, Hashable, Codable {
     /// The lowest point of the nose, if known.
     public var noseBottom: Double? { nose.map(\.y).max() }
 
+    /// The line between the lips (mean of the inner-contour points), if known.
+    public var mouthLine: Double? { mouth.isEmpty ? nil : mouth.map(\.y).reduce(0, +) / Double(mouth.count) }
+
     /// The highest point of the upper lip, if known.
     public var upperLipTop: Double? { upperLip.map(\.y).min() }
 

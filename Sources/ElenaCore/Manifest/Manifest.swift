@@ -82,6 +82,14 @@ public enum CropFallback: String, Sendable, Hashable, CaseIterable, Codable {
     public var strategy: CropStrategy { self == .keep ? .keep : .topFraction }
 }
 
+/// Where `lips_only` cuts.
+public enum LipsLine: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Between the bottom of the nose and the top of the upper lip: both lips stay.
+    case upperLip = "upper_lip"
+    /// Between the lips: only the lower lip stays.
+    case mouth
+}
+
 /// Output encoding of crops.
 public enum ImageFormat: String, Sendable, Hashable, CaseIterable, Codable {
     case jpeg
@@ -135,17 +143,19 @@ public struct CropSpec: Sendable, Hashable, Codable {
     public var format: ImageFormat
     /// JPEG quality, 1 to 100.
     public var quality: Int
+    /// Where `lips_only` cuts.
+    public var lipsLine: LipsLine
+    /// Write the IPTC/XMP digital-source-type marking "trainedAlgorithmicMedia" into the output file.
+    public var markAI: Bool
 
     /// Defaults for every optional key.
-    public static let defaults = CropSpec(
-        strategy: .noFace, fallback: .topFraction, topFraction: 0.30, margin: 0.02, aspect: nil, minHeight: nil,
-        format: .jpeg, quality: 92)
+    public static let defaults = CropSpec(strategy: .noFace)
 
     /// Creates a crop section.
     public init(
         strategy: CropStrategy, fallback: CropFallback = .topFraction, topFraction: Double = 0.30,
         margin: Double = 0.02, aspect: AspectRatio? = nil, minHeight: Int? = nil, format: ImageFormat = .jpeg,
-        quality: Int = 92
+        quality: Int = 92, lipsLine: LipsLine = .upperLip, markAI: Bool = false
     ) {
         self.strategy = strategy
         self.fallback = fallback
@@ -155,6 +165,8 @@ public struct CropSpec: Sendable, Hashable, Codable {
         self.minHeight = minHeight
         self.format = format
         self.quality = quality
+        self.lipsLine = lipsLine
+        self.markAI = markAI
     }
 }
 
@@ -249,6 +261,8 @@ public struct CropOverride: Sendable, Hashable {
     public var minHeight: Int?
     public var format: ImageFormat?
     public var quality: Int?
+    public var lipsLine: LipsLine?
+    public var markAI: Bool?
 
     /// No overrides.
     public init() {}
@@ -264,6 +278,8 @@ public struct CropOverride: Sendable, Hashable {
         if let minHeight { spec.minHeight = minHeight }
         if let format { spec.format = format }
         if let quality { spec.quality = quality }
+        if let lipsLine { spec.lipsLine = lipsLine }
+        if let markAI { spec.markAI = markAI }
         return spec
     }
 }

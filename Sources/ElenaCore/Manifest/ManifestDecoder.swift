@@ -41,6 +41,8 @@ public enum ManifestDecoder {
         override.minHeight = node["min_height"]?.int
         override.format = node["format"]?.string.flatMap(ImageFormat.init(rawValue:))
         override.quality = node["quality"]?.int
+        override.lipsLine = node["lips_line"]?.string.flatMap(LipsLine.init(rawValue:))
+        override.markAI = node["mark_ai"]?.bool
         return override
     }
 

@@ -40,6 +40,13 @@ public enum ManifestSchema {
                     default: .string("jpeg"), "output encoding"),
                 Property(
                     "quality", .integer(NumberRange(min: 1, max: 100)), default: .integer(92), "JPEG quality, 1 to 100"),
+                Property(
+                    "lips_line", .string(StringRule(allowed: LipsLine.allCases.map(\.rawValue))),
+                    default: .string("upper_lip"),
+                    "lips_only cuts between nose and upper lip (upper_lip: both lips stay) or between the lips (mouth)"),
+                Property(
+                    "mark_ai", .boolean, default: .bool(false),
+                    "write the IPTC/XMP digital source type 'trainedAlgorithmicMedia' into each crop (Fanvue asks for AI disclosure)"),
             ])
     }
 

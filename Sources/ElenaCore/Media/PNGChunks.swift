@@ -40,6 +40,25 @@ public enum PNGChunks {
         return chunks
     }
 
+    /// Why a PNG file is structurally broken (truncated, or a chunk whose checksum does not match), or nil when
+    /// every chunk is intact up to IEND. Checked before decoding so a broken file gets one clear message.
+    public static func structuralProblem(_ data: Data) -> String? {
+        let bytes = [UInt8](data)
+        guard bytes.starts(with: signature) else { return "not a PNG file" }
+        var index = 8
+        while index + 12 <= bytes.count {
+            let length = Int(ImageHeader.be32(bytes, index))
+            let end = index + 8 + length
+            guard length >= 0, end + 4 <= bytes.count else { return "truncated PNG (a chunk runs past the end of the file)" }
+            let type = String(decoding: bytes[(index + 4)..<(index + 8)], as: UTF8.self)
+            let stored = ImageHeader.be32(bytes, end)
+            if CRC32.checksum(bytes[(index + 4)..<end]) != stored { return "corrupt PNG (the \(type) chunk's checksum is wrong)" }
+            if type == "IEND" { return nil }
+            index = end + 4
+        }
+        return "truncated PNG (no IEND chunk)"
+    }
+
     /// The text chunks of a PNG file (tEXt, zTXt, iTXt), in file order.
     public static func texts(_ data: Data) -> [TextEntry] {
         let bytes = [UInt8](data)

@@ -43,6 +43,11 @@ public protocol RunStore: Sendable {
     /// Records a publication; returns false if one already existed (the unique constraint held).
     func savePublication(_ publication: PublicationRecord) async throws -> Bool
 
+    /// Human cut-line overrides, as fractions of the height, by item.
+    func lineOverrides() async throws -> [Digest: Double]
+    /// Sets (or, with nil, removes) an item's human cut-line override.
+    func setLineOverride(itemID: Digest, fraction: Double?, by: String, at: Date) async throws
+
     /// Appends to the event log.
     func append(_ events: [EventRecord]) async throws
     /// The newest events, newest last.

@@ -156,6 +156,20 @@ enum EmbeddedMigrations {
                 SELECT RAISE(ABORT, 'events are append-only');
             END;
             """#),
+        Migration(
+            version: 2, name: "0002_crop_overrides",
+            sql: #"""
+            -- elena-run ledger, schema version 2 (SQLite): human cut-line overrides.
+            -- `elena-run recrop <item> --line <fraction>` records one; every later run crops the item there.
+
+            CREATE TABLE crop_overrides (
+                item_id       TEXT PRIMARY KEY REFERENCES items (id),
+                line_fraction REAL NOT NULL CHECK (line_fraction >= 0 AND line_fraction < 1),
+                set_by        TEXT NOT NULL,
+                set_at        TEXT NOT NULL,
+                note          TEXT
+            );
+            """#),
     ]
     static let postgres: [Migration] = [
         Migration(
@@ -324,6 +338,29 @@ enum EmbeddedMigrations {
                         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
                         EXECUTE format('REVOKE ALL ON %I FROM anon, authenticated', t);
                     END LOOP;
+                END IF;
+            END;
+            $$;
+            """#),
+        Migration(
+            version: 2, name: "0002_crop_overrides",
+            sql: #"""
+            -- elena-run ledger, schema version 2 (PostgreSQL / Supabase): human cut-line overrides.
+            -- `elena-run recrop <item> --line <fraction>` records one; every later run crops the item there.
+
+            CREATE TABLE crop_overrides (
+                item_id       text PRIMARY KEY REFERENCES items (id),
+                line_fraction double precision NOT NULL CHECK (line_fraction >= 0 AND line_fraction < 1),
+                set_by        text NOT NULL,
+                set_at        timestamptz NOT NULL,
+                note          text
+            );
+
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+                    ALTER TABLE crop_overrides ENABLE ROW LEVEL SECURITY;
+                    REVOKE ALL ON crop_overrides FROM anon, authenticated;
                 END IF;
             END;
             $$;

@@ -1,0 +1,166 @@
+internal import CVision
+public import ElenaCore
+import Foundation
+
+/// `FaceDetector` over MediaPipe's BlazeFace (short range) and Face Mesh (468 points), converted to ONNX by
+/// `scripts/install-models` and run by OpenCV's dnn module inside the CVision shim. Fully offline: the models are
+/// read from a local folder, checked against pinned SHA-256 digests.
+public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
+    // Safe: the shim's detector handles are not thread-safe, so each call takes one handle out of `idle` (under the
+    // lock) and puts it back after; a handle is never used by two threads at once.
+    private let idle = NSLock()
+    private var handles: [OpaquePointer] = []
+    private let detectorPath: String
+    private let landmarkPath: String
+
+    /// The model files and their pinned digests (the same as models/SHA256SUMS).
+    public static let detectorFile = "face_detection_short_range.onnx"
+    public static let landmarkFile = "face_landmark.onnx"
+    public static let pinned: [String: String] = [
+        detectorFile: "2d83bf713a7bf67b1d8d65b3d4eb297a4f1029bce51cf0d9f7723046648f10a7",
+        landmarkFile: "7abd9342cf40074b7662e376d1bf006cbef75021652ad30af0385ce642cb7fa2",
+    ]
+
+    /// Detector, models and pipeline version: part of the detect stage's cache key.
+    public let identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) pipeline-1"
+
+    /// Why the models cannot be used.
+    public struct ModelError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Loads the models from `folder`, checking their digests.
+    /// - Throws: `ModelError` naming the missing or altered file and what to run.
+    public init(modelsFolder folder: String) throws {
+        for (file, expected) in Self.pinned {
+            let path = folder + "/" + file
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ModelError(description: "face model \(path) is missing; run 'make models' (scripts/install-models)")
+            }
+            let actual = Digest.of(data).hex
+            guard actual == expected else {
+                throw ModelError(
+                    description: "face model \(path) has SHA-256 \(actual), expected \(expected); reinstall with 'make models'")
+            }
+        }
+        detectorPath = folder + "/" + Self.detectorFile
+        landmarkPath = folder + "/" + Self.landmarkFile
+        let first = try makeHandle()
+        handles.append(first)
+    }
+
+    deinit {
+        for handle in handles { cvision_detector_destroy(handle) }
+    }
+
+    private func makeHandle() throws -> OpaquePointer {
+        var status = cvision_status()
+        var handle: OpaquePointer?
+        let code = cvision_detector_create(detectorPath, landmarkPath, &handle, &status)
+        guard code == CVISION_OK, let handle else { throw OpenCVCodec.error(status) }
+        return handle
+    }
+
+    private func borrow() throws -> OpaquePointer {
+        idle.lock()
+        if let handle = handles.popLast() {
+            idle.unlock()
+            return handle
+        }
+        idle.unlock()
+        return try makeHandle()
+    }
+
+    private func giveBack(_ handle: OpaquePointer) {
+        idle.lock()
+        handles.append(handle)
+        idle.unlock()
+    }
+
+    public func detect(in image: any DecodedImage) throws -> [Face] {
+        guard let opencv = image as? OpenCVImage else {
+            throw ImageCodecError(.unsupported, "the face detector needs an image decoded by OpenCVCodec")
+        }
+        let handle = try borrow()
+        defer { giveBack(handle) }
+        var options = cvision_detect_options()
+        cvision_detect_options_default(&options)
+        let capacity = 8
+        var faces = [cvision_face](repeating: cvision_face(), count: capacity)
+        var count: Int32 = 0
+        var status = cvision_status()
+        let code = opencv.withHandle { imageHandle in
+            faces.withUnsafeMutableBufferPointer { buffer in
+                cvision_detector_detect(handle, imageHandle, &options, buffer.baseAddress, Int32(capacity), &count, &status)
+            }
+        }
+        guard code == CVISION_OK else { throw OpenCVCodec.error(status) }
+        return faces.prefix(Int(count)).map(Self.face)
+    }
+
+    /// Face Mesh indices for the parts the crop rules use (mediapipe's face_mesh_connections).
+    enum Mesh {
+        /// The lower face outline, ear to ear through the chin (152).
+        static let jaw = [58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288]
+        /// Tip, bottom (subnasale 2 / 94) and the nostrils' lower edges.
+        static let nose = [1, 2, 4, 94, 19, 97, 98, 99, 326, 327, 328, 64, 294, 240, 460]
+        /// The upper lip's outer (top) contour, without the mouth corners.
+        static let upperLip = [0, 37, 39, 40, 185, 267, 269, 270, 409]
+        /// The inner contour between the lips.
+        static let mouth = [13, 14, 82, 87, 312, 317]
+        /// The lower lip's outer (bottom) contour.
+        static let lowerLip = [17, 84, 314, 181, 405, 91, 321]
+        /// Eye corners, averaged into eye centres.
+        static let rightEye = [33, 133]
+        static let leftEye = [362, 263]
+    }
+
+    static func face(_ raw: cvision_face) -> Face {
+        var points = [Point](repeating: Point(x: 0, y: 0), count: Int(CVISION_LANDMARKS))
+        withUnsafeBytes(of: raw.landmarks) { buffer in
+            let floats = buffer.bindMemory(to: Float.self)
+            for index in 0..<points.count {
+                points[index] = Point(x: Double(floats[2 * index]), y: Double(floats[2 * index + 1]))
+            }
+        }
+        let box = Box(x: Double(raw.x), y: Double(raw.y), width: Double(raw.width), height: Double(raw.height))
+        guard raw.has_landmarks != 0 else {
+            return Face(box: box, confidence: Double(raw.score), roll: Double(raw.roll_degrees))
+        }
+        func pick(_ indices: [Int]) -> [Point] { indices.map { points[$0] } }
+        func centre(_ indices: [Int]) -> Point {
+            let picked = pick(indices)
+            return Point(
+                x: picked.map(\.x).reduce(0, +) / Double(picked.count), y: picked.map(\.y).reduce(0, +) / Double(picked.count))
+        }
+        return Face(
+            box: box, confidence: Double(min(raw.score, raw.presence)), jaw: pick(Mesh.jaw), nose: pick(Mesh.nose),
+            upperLip: pick(Mesh.upperLip), mouth: pick(Mesh.mouth), lowerLip: pick(Mesh.lowerLip),
+            eyes: [centre(Mesh.rightEye), centre(Mesh.leftEye)], roll: Double(raw.roll_degrees))
+    }
+
+    /// Where the models are looked for: `$ELENA_MODELS_DIR`, `~/.local/share/elena-run/models`, then the
+    /// `models` folder next to the build directory of the running binary (`.build/models`, where
+    /// `make models` installs them).
+    public static func candidateFolders(environment: [String: String], executable: String) -> [String] {
+        var folders: [String] = []
+        if let explicit = environment["ELENA_MODELS_DIR"], !explicit.isEmpty { folders.append(explicit) }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/share"
+        folders.append(data + "/elena-run/models")
+        let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        folders.append(binary.deletingLastPathComponent().appendingPathComponent("models").path)
+        folders.append(binary.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models").path)
+        return folders
+    }
+
+    /// The first candidate folder holding both model files, if any.
+    public static func locate(environment: [String: String], executable: String) -> String? {
+        candidateFolders(environment: environment, executable: executable).first { folder in
+            pinned.keys.allSatisfy { FileManager.default.fileExists(atPath: folder + "/" + $0) }
+        }
+    }
+
+    /// Sets OpenCV's own thread count (the tool runs one image per core, so 1).
+    public static func setOpenCVThreads(_ count: Int) { cvision_set_threads(Int32(count)) }
+}

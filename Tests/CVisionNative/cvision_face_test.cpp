@@ -1,0 +1,485 @@
+// Native test of the CVision face detector (not part of the Swift package). Run by Tests/CVisionNative/run.sh.
+//
+//   cvision_face_test MODELS IMAGES OVERLAYS           checks; writes overlay PNGs into OVERLAYS
+//   cvision_face_test MODELS IMAGES OVERLAYS --leak    create a detector, detect 5 images, destroy (valgrind)
+//   cvision_face_test MODELS IMAGES OVERLAYS --bench   timings on 1024x1536 images, single thread
+//
+// MODELS holds face_detection_short_range.onnx and face_landmark.onnx (scripts/install-models). IMAGES holds
+// astronaut.png, camera.png, coffee.png, rocket.jpg, chelsea.png and motorcycle_left.png from the
+// scikit-image 0.26.0 wheel. The variants of the astronaut portrait are made here, each with the affine map
+// from the original 512x512 portrait, so reference points checked by eye there can be checked everywhere.
+
+#include "cvision.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/core/utils/logger.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <tuple>
+#include <vector>
+
+static int g_checks = 0;
+static int g_failures = 0;
+
+#define CHECK(cond, ...)                                                               \
+    do {                                                                               \
+        ++g_checks;                                                                    \
+        if (!(cond)) {                                                                 \
+            ++g_failures;                                                              \
+            std::fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+            std::fprintf(stderr, __VA_ARGS__);                                         \
+            std::fputc('\n', stderr);                                                  \
+        }                                                                              \
+    } while (0)
+
+namespace {
+
+std::string g_models, g_images, g_overlays;
+
+// Reference points on the original 512x512 astronaut portrait (continuous pixel coordinates: pixel (i, j)
+// covers [i, i+1) x [j, j+1)), placed by eye on 6x and 12x zooms of the bare image with a pixel grid: the
+// landmark index, the point, and the tolerance in original pixels (scaled with the variant). The mouth is
+// open (teeth show), so 13 and 14 are apart.
+struct Reference {
+    int index;
+    const char *name;
+    cv::Point2f at;
+    float tolerance;
+};
+const Reference kReferences[] = {
+    {152, "chin bottom", {222.0f, 176.3f}, 3.0f},
+    {2, "nose bottom", {223.5f, 133.5f}, 2.5f},
+    {0, "upper-lip top", {223.5f, 139.3f}, 2.5f},
+    {13, "upper-lip bottom", {223.5f, 142.5f}, 2.5f},
+    {14, "lower-lip top", {223.0f, 148.8f}, 2.5f},
+    {17, "lower-lip bottom", {222.5f, 154.2f}, 3.0f},
+};
+
+struct Variant {
+    std::string name;
+    cv::Mat bgr;
+    cv::Matx23f from_portrait;  // original portrait -> variant (continuous coordinates); zero if n/a
+    float roll = 0.0f;          // expected roll in degrees (positive = clockwise on screen)
+    bool positive = true;
+    bool mapped = true;
+};
+
+cv::Mat load(const std::string &file) {
+    cv::Mat m = cv::imread(g_images + "/" + file, cv::IMREAD_COLOR);
+    if (m.empty()) {
+        std::fprintf(stderr, "cannot read %s/%s\n", g_images.c_str(), file.c_str());
+        std::exit(2);
+    }
+    return m;
+}
+
+cv::Point2f map_point(const cv::Matx23f &m, cv::Point2f p) {
+    return {m(0, 0) * p.x + m(0, 1) * p.y + m(0, 2), m(1, 0) * p.x + m(1, 1) * p.y + m(1, 2)};
+}
+
+// a then b
+cv::Matx23f compose(const cv::Matx23f &b, const cv::Matx23f &a) {
+    const cv::Matx33f A(a(0, 0), a(0, 1), a(0, 2), a(1, 0), a(1, 1), a(1, 2), 0, 0, 1);
+    const cv::Matx33f B(b(0, 0), b(0, 1), b(0, 2), b(1, 0), b(1, 1), b(1, 2), 0, 0, 1);
+    const cv::Matx33f C = B * A;
+    return cv::Matx23f(C(0, 0), C(0, 1), C(0, 2), C(1, 0), C(1, 1), C(1, 2));
+}
+
+// Rotates `src` by `degrees` counter-clockwise on screen (like Pillow's rotate) about its centre, grey fill.
+// Returns the continuous-coordinate map.
+cv::Matx23f rotate(const cv::Mat &src, cv::Mat &dst, float degrees) {
+    const cv::Point2f centre(src.cols / 2.0f, src.rows / 2.0f);
+    const cv::Mat m = cv::getRotationMatrix2D(centre, degrees, 1.0);  // continuous == index map for a rotation about
+    cv::Mat index = m.clone();                                         // the centre, shifted by 0.5 on both sides
+    index.at<double>(0, 2) += 0.5 * (m.at<double>(0, 0) + m.at<double>(0, 1)) - 0.5;
+    index.at<double>(1, 2) += 0.5 * (m.at<double>(1, 0) + m.at<double>(1, 1)) - 0.5;
+    cv::warpAffine(src, dst, index, src.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(128));
+    cv::Matx23f out;
+    for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 3; ++c) out(r, c) = static_cast<float>(m.at<double>(r, c));
+    return out;
+}
+
+std::vector<Variant> make_variants() {
+    const cv::Mat portrait = load("astronaut.png");
+    std::vector<Variant> v;
+    const cv::Matx23f identity(1, 0, 0, 0, 1, 0);
+    v.push_back({"astronaut", portrait, identity});
+
+    // The portrait at 1024 wide at the top of a 1024x1536 grey canvas.
+    cv::Mat tall(1536, 1024, CV_8UC3, cv::Scalar::all(128));
+    cv::resize(portrait, tall(cv::Rect(0, 0, 1024, 1024)), cv::Size(1024, 1024), 0, 0, cv::INTER_CUBIC);
+    const cv::Matx23f to_tall(2, 0, 0, 0, 2, 0);
+    v.push_back({"tall", tall, to_tall});
+
+    for (float angle : {15.0f, -30.0f}) {
+        cv::Mat rotated;
+        const cv::Matx23f m = rotate(tall, rotated, angle);
+        v.push_back({angle > 0 ? "rot+15" : "rot-30", rotated, compose(m, to_tall), -angle});
+    }
+
+    cv::Mat mirror;
+    cv::flip(tall, mirror, 1);
+    v.push_back({"mirror", mirror, compose(cv::Matx23f(-1, 0, 1024, 0, 1, 0), to_tall)});
+
+    // The head (face about 100 px wide at scale 1) and at half size, pasted into a grey 1024x1536 canvas.
+    const cv::Rect head(120, 0, 210, 250);
+    for (const auto &[name, scale, px, py] : {std::tuple<const char *, float, int, int>{"face100", 1.0f, 600, 1000},
+                                              std::tuple<const char *, float, int, int>{"face50", 0.5f, 200, 700}}) {
+        cv::Mat canvas(1536, 1024, CV_8UC3, cv::Scalar::all(128));
+        const cv::Size size(static_cast<int>(std::lround(head.width * scale)), static_cast<int>(std::lround(head.height * scale)));
+        cv::resize(portrait(head), canvas(cv::Rect(cv::Point(px, py), size)), size, 0, 0, cv::INTER_AREA);
+        v.push_back({name, canvas, cv::Matx23f(scale, 0, px - scale * head.x, 0, scale, py - scale * head.y)});
+    }
+
+    // A 1024x1536 crop of the portrait scaled 3x: the face fills the frame.
+    cv::Mat big;
+    cv::resize(portrait, big, cv::Size(1536, 1536), 0, 0, cv::INTER_CUBIC);
+    v.push_back({"full", big(cv::Rect(160, 0, 1024, 1536)).clone(), cv::Matx23f(3, 0, -160, 0, 3, 0)});
+
+    Variant camera{"camera", load("camera.png"), cv::Matx23f()};
+    camera.mapped = false;
+    v.push_back(camera);
+    for (const char *file : {"coffee.png", "rocket.jpg", "chelsea.png", "motorcycle_left.png"}) {
+        Variant n{std::string(file).substr(0, std::string(file).find('.')), load(file), cv::Matx23f()};
+        n.positive = false;
+        n.mapped = false;
+        v.push_back(n);
+    }
+    return v;
+}
+
+struct Image {
+    cvision_image *ptr = nullptr;
+    explicit Image(const cv::Mat &bgr) {
+        cvision_status st;
+        if (cvision_image_from_bgr(bgr.data, bgr.cols, bgr.rows, static_cast<int32_t>(bgr.step), &ptr, &st) != CVISION_OK) {
+            std::fprintf(stderr, "cvision_image_from_bgr: %s\n", st.message);
+            std::exit(2);
+        }
+    }
+    Image(const Image &) = delete;
+    Image &operator=(const Image &) = delete;
+    ~Image() { cvision_image_destroy(ptr); }
+};
+
+struct Detector {
+    cvision_detector *ptr = nullptr;
+    Detector() {
+        cvision_status st;
+        const std::string det = g_models + "/face_detection_short_range.onnx", lm = g_models + "/face_landmark.onnx";
+        if (cvision_detector_create(det.c_str(), lm.c_str(), &ptr, &st) != CVISION_OK) {
+            std::fprintf(stderr, "cvision_detector_create: %s\n", st.message);
+            std::exit(2);
+        }
+    }
+    Detector(const Detector &) = delete;
+    Detector &operator=(const Detector &) = delete;
+    ~Detector() { cvision_detector_destroy(ptr); }
+};
+
+std::vector<cvision_face> detect(Detector &d, const cv::Mat &bgr, const cvision_detect_options *options = nullptr,
+                                 int capacity = 4) {
+    Image img(bgr);
+    std::vector<cvision_face> faces(capacity);
+    int32_t count = -1;
+    cvision_status st;
+    const int32_t rc = cvision_detector_detect(d.ptr, img.ptr, options, faces.data(), capacity, &count, &st);
+    CHECK(rc == CVISION_OK, "detect returned %d: %s", rc, st.message);
+    faces.resize(rc == CVISION_OK ? count : 0);
+    return faces;
+}
+
+cv::Point2f landmark(const cvision_face &f, int i) { return {f.landmarks[2 * i], f.landmarks[2 * i + 1]}; }
+
+// The lower jaw arc of FACEMESH_FACE_OVAL, ear to ear through the chin (152).
+const int kJaw[] = {58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288};
+
+void draw_point(cv::Mat &img, cv::Point2f p, const cv::Scalar &colour, int radius) {
+    // Points are continuous coordinates; cv::circle takes pixel indices (with 4 fractional bits).
+    cv::circle(img, cv::Point(cvRound((p.x - 0.5f) * 16), cvRound((p.y - 0.5f) * 16)), radius * 16, colour, -1, cv::LINE_AA, 4);
+}
+
+void write_overlay(const Variant &v, const std::vector<cvision_face> &faces) {
+    cv::Mat img = v.bgr.clone();
+    const int r = std::max(1, std::min(img.cols, img.rows) / 400);
+    for (const cvision_face &f : faces) {
+        cv::rectangle(img, cv::Rect2f(f.x, f.y, f.width, f.height), cv::Scalar(0, 255, 255), r);
+        for (int i = 0; i < CVISION_LANDMARKS; ++i) draw_point(img, landmark(f, i), cv::Scalar(255, 255, 255), std::max(1, r / 2));
+        for (size_t i = 0; i + 1 < std::size(kJaw); ++i)
+            cv::line(img, landmark(f, kJaw[i]), landmark(f, kJaw[i + 1]), cv::Scalar(0, 200, 255), r);
+        for (int i : {0, 13, 14, 17}) draw_point(img, landmark(f, i), cv::Scalar(255, 0, 0), r + 1);
+        draw_point(img, landmark(f, 2), cv::Scalar(0, 255, 0), r + 1);
+        draw_point(img, landmark(f, 152), cv::Scalar(0, 0, 255), r + 1);
+        char label[96];
+        std::snprintf(label, sizeof label, "score %.2f presence %.3f roll %.1f", f.score, f.presence, f.roll_degrees);
+        cv::putText(img, label, cv::Point(static_cast<int>(f.x), std::max(12, static_cast<int>(f.y) - 6)),
+                    cv::FONT_HERSHEY_SIMPLEX, 0.4 * r, cv::Scalar(0, 255, 255), r);
+    }
+    cv::imwrite(g_overlays + "/" + v.name + ".png", img);
+    // A 4x zoom of the lower face (nose to chin) of the first face, for checking the points by eye.
+    if (!faces.empty()) {
+        const cvision_face &f = faces[0];
+        const cv::Point2f nose = landmark(f, 2), chin = landmark(f, 152);
+        const float h = std::max(8.0f, std::hypot(chin.x - nose.x, chin.y - nose.y));
+        cv::Rect box(cvRound((nose.x + chin.x) / 2 - 1.2f * h), cvRound(nose.y - 0.5f * h), cvRound(2.4f * h), cvRound(2.1f * h));
+        box &= cv::Rect(0, 0, v.bgr.cols, v.bgr.rows);
+        if (box.area() > 0) {
+            const int zoom = std::max(1, (800 + box.height / 2) / box.height);
+            cv::Mat crop;
+            cv::resize(v.bgr(box), crop, cv::Size(), zoom, zoom, cv::INTER_NEAREST);
+            for (int i = 0; i < CVISION_LANDMARKS; ++i) {
+                const cv::Point2f p = (landmark(f, i) - cv::Point2f(box.tl())) * zoom;
+                const bool key = i == 0 || i == 2 || i == 13 || i == 14 || i == 17 || i == 152;
+                if (!key) draw_point(crop, p, cv::Scalar(255, 255, 255), 1);
+            }
+            for (size_t i = 0; i + 1 < std::size(kJaw); ++i)
+                cv::line(crop, (landmark(f, kJaw[i]) - cv::Point2f(box.tl())) * zoom,
+                         (landmark(f, kJaw[i + 1]) - cv::Point2f(box.tl())) * zoom, cv::Scalar(0, 200, 255), 1, cv::LINE_AA);
+            for (int i : {0, 13, 14, 17}) draw_point(crop, (landmark(f, i) - cv::Point2f(box.tl())) * zoom, cv::Scalar(255, 0, 0), 3);
+            draw_point(crop, (landmark(f, 2) - cv::Point2f(box.tl())) * zoom, cv::Scalar(0, 255, 0), 3);
+            draw_point(crop, (landmark(f, 152) - cv::Point2f(box.tl())) * zoom, cv::Scalar(0, 0, 255), 3);
+            cv::imwrite(g_overlays + "/" + v.name + "-zoom.png", crop);
+        }
+    }
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---------------------------------------------------------------------------
+
+void test_variants(Detector &d) {
+    for (const Variant &v : make_variants()) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::vector<cvision_face> faces = detect(d, v.bgr);
+        const double ms = ms_since(t0);
+        write_overlay(v, faces);
+        std::printf("%-16s %4dx%-4d %6.1f ms  faces %zu", v.name.c_str(), v.bgr.cols, v.bgr.rows, ms, faces.size());
+        for (const cvision_face &f : faces)
+            std::printf("  [box %.0f,%.0f %.0fx%.0f score %.3f presence %.3f roll %.1f]", f.x, f.y, f.width, f.height,
+                        f.score, f.presence, f.roll_degrees);
+        std::printf("\n");
+        if (!v.positive) {
+            CHECK(faces.empty(), "%s: expected no accepted face, got %zu", v.name.c_str(), faces.size());
+            continue;
+        }
+        CHECK(faces.size() == 1, "%s: expected 1 face, got %zu", v.name.c_str(), faces.size());
+        if (faces.empty()) continue;
+        const cvision_face &f = faces[0];
+        CHECK(f.presence >= 0.9f, "%s: presence %.3f", v.name.c_str(), f.presence);
+        CHECK(f.has_landmarks == 1, "%s", v.name.c_str());
+        CHECK(std::fabs(f.roll_degrees - v.roll) <= 5.0f, "%s: roll %.1f, expected %.1f +- 5", v.name.c_str(), f.roll_degrees, v.roll);
+        if (!v.mapped) continue;
+        const float scale = std::sqrt(std::fabs(v.from_portrait(0, 0) * v.from_portrait(1, 1) - v.from_portrait(0, 1) * v.from_portrait(1, 0)));
+        for (const Reference &r : kReferences) {
+            const cv::Point2f want = map_point(v.from_portrait, r.at), got = landmark(f, r.index);
+            const float dist = std::hypot(got.x - want.x, got.y - want.y);
+            std::printf("    %-17s %3d at (%7.1f, %7.1f), reference (%7.1f, %7.1f): %5.1f px (limit %.1f)\n", r.name, r.index,
+                        got.x, got.y, want.x, want.y, dist, r.tolerance * scale);
+            CHECK(dist <= r.tolerance * scale, "%s: landmark %d (%s) is %.1f px from the reference", v.name.c_str(), r.index, r.name, dist);
+        }
+        // The box must contain the reference nose bottom.
+        const cv::Point2f nose = map_point(v.from_portrait, kReferences[1].at);
+        CHECK(cv::Rect2f(f.x, f.y, f.width, f.height).contains(nose), "%s: nose outside the box", v.name.c_str());
+    }
+}
+
+void test_options_and_errors(Detector &d) {
+    const cv::Mat portrait = load("astronaut.png");
+    Image img(portrait);
+    cvision_detect_options o;
+    cvision_detect_options_default(&o);
+    CHECK(o.pass1_max_side == 640 && o.tiled_fallback == 1 && o.second_pass == 1 && o.refine == 1 && o.min_score == 0.5f &&
+              o.min_presence == 0.9f, "defaults");
+    cvision_face face;
+    int32_t count = -1;
+    cvision_status st;
+
+    // Capacity 0: success, nothing written; faces may be NULL then.
+    CHECK(cvision_detector_detect(d.ptr, img.ptr, &o, nullptr, 0, &count, &st) == CVISION_OK && count == 0, "capacity 0");
+    // Minimal pipeline (every option off) still finds the face.
+    cvision_detect_options minimal = o;
+    minimal.tiled_fallback = minimal.second_pass = minimal.refine = 0;
+    CHECK(cvision_detector_detect(d.ptr, img.ptr, &minimal, &face, 1, &count, &st) == CVISION_OK && count == 1, "minimal: %s", st.message);
+
+    // Bad arguments.
+    struct Bad {
+        const char *what;
+        cvision_detect_options options;
+    };
+    std::vector<Bad> bad;
+    for (int32_t side : {0, 127, 8193}) bad.push_back({"pass1_max_side", o}), bad.back().options.pass1_max_side = side;
+    for (float s : {0.0f, -0.1f, 1.5f, NAN}) bad.push_back({"min_score", o}), bad.back().options.min_score = s;
+    for (float p : {-0.1f, 1.01f, NAN}) bad.push_back({"min_presence", o}), bad.back().options.min_presence = p;
+    for (const Bad &b : bad) {
+        count = -1;
+        CHECK(cvision_detector_detect(d.ptr, img.ptr, &b.options, &face, 1, &count, &st) == CVISION_ERR_ARGUMENT && count == 0 &&
+                  st.message[0] != '\0', "%s", b.what);
+    }
+    CHECK(cvision_detector_detect(nullptr, img.ptr, &o, &face, 1, &count, &st) == CVISION_ERR_ARGUMENT, "NULL detector");
+    CHECK(cvision_detector_detect(d.ptr, nullptr, &o, &face, 1, &count, &st) == CVISION_ERR_ARGUMENT, "NULL image");
+    CHECK(cvision_detector_detect(d.ptr, img.ptr, &o, nullptr, 1, &count, &st) == CVISION_ERR_ARGUMENT, "NULL faces");
+    CHECK(cvision_detector_detect(d.ptr, img.ptr, &o, &face, -1, &count, &st) == CVISION_ERR_ARGUMENT, "negative capacity");
+    CHECK(cvision_detector_detect(d.ptr, img.ptr, &o, &face, 1, nullptr, nullptr) == CVISION_ERR_ARGUMENT, "NULL count");
+
+    // Tiny and extreme images: no crash, no face.
+    for (const cv::Size size : {cv::Size(1, 1), cv::Size(3, 200), cv::Size(2000, 7), cv::Size(64, 64)}) {
+        const cv::Mat flat(size, CV_8UC3, cv::Scalar(90, 120, 150));
+        const std::vector<cvision_face> faces = detect(d, flat);
+        CHECK(faces.empty(), "%dx%d: %zu faces", size.width, size.height, faces.size());
+    }
+
+    // Loading errors.
+    cvision_detector *det = reinterpret_cast<cvision_detector *>(&face);
+    const std::string good = g_models + "/face_detection_short_range.onnx", lm = g_models + "/face_landmark.onnx";
+    CHECK(cvision_detector_create("/nonexistent/model.onnx", lm.c_str(), &det, &st) == CVISION_ERR_DECODE && det == nullptr &&
+              std::strstr(st.message, "/nonexistent/model.onnx") != nullptr, "missing file: %s", st.message);
+    // OpenCV logs its own shape errors for the swapped files; keep the test output clean.
+    const cv::utils::logging::LogLevel level = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    CHECK(cvision_detector_create(lm.c_str(), good.c_str(), &det, &st) == CVISION_ERR_DECODE && det == nullptr,
+          "swapped files: %s", st.message);
+    cv::utils::logging::setLogLevel(level);
+    const std::string not_onnx = g_images + "/astronaut.png";
+    CHECK(cvision_detector_create(not_onnx.c_str(), lm.c_str(), &det, &st) == CVISION_ERR_DECODE && det == nullptr,
+          "not ONNX: %s", st.message);
+    CHECK(cvision_detector_create(nullptr, lm.c_str(), &det, &st) == CVISION_ERR_ARGUMENT && det == nullptr, "NULL path");
+    CHECK(cvision_detector_create(good.c_str(), lm.c_str(), nullptr, &st) == CVISION_ERR_ARGUMENT, "NULL out");
+    cvision_detector_destroy(nullptr);
+    cvision_detect_options_default(nullptr);
+}
+
+// Capacity and ordering: two heads side by side (both large enough for pass 1), largest first; capacity 1
+// keeps the largest.
+void test_two_faces(Detector &d) {
+    const cv::Mat portrait = load("astronaut.png");
+    const cv::Rect head(120, 0, 210, 250);
+    cv::Mat canvas(650, 1000, CV_8UC3, cv::Scalar::all(128));
+    cv::resize(portrait(head), canvas(cv::Rect(0, 25, 504, 600)), cv::Size(504, 600), 0, 0, cv::INTER_CUBIC);
+    cv::resize(portrait(head), canvas(cv::Rect(600, 100, 336, 400)), cv::Size(336, 400), 0, 0, cv::INTER_CUBIC);
+    Variant v{"two-faces", canvas, cv::Matx23f()};
+    const std::vector<cvision_face> faces = detect(d, canvas);
+    write_overlay(v, faces);
+    CHECK(faces.size() == 2, "two faces: got %zu", faces.size());
+    if (faces.size() == 2) CHECK(faces[0].width > faces[1].width && faces[0].x < 504 && faces[1].x > 600, "order");
+    const std::vector<cvision_face> one = detect(d, canvas, nullptr, 1);
+    CHECK(one.size() == 1 && one[0].x < 504, "capacity 1 keeps the largest");
+}
+
+void leak_run() {
+    Detector d;
+    const std::vector<Variant> variants = make_variants();
+    int found = 0;
+    for (const char *name : {"tall", "rot-30", "face100", "full", "coffee"})
+        for (const Variant &v : variants)
+            if (v.name == name) found += static_cast<int>(detect(d, v.bgr).size());
+    std::printf("leak run: 5 images, %d faces\n", found);
+}
+
+double median_ms(int runs, const std::function<void()> &body) {
+    std::vector<double> t;
+    for (int i = 0; i < runs; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        body();
+        t.push_back(ms_since(t0));
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+void bench() {
+    cvision_set_threads(1);
+    const auto t0 = std::chrono::steady_clock::now();
+    Detector d;
+    std::printf("detector create (load both models + warm-up): %.1f ms\n", ms_since(t0));
+    const std::vector<Variant> variants = make_variants();
+    cvision_detect_options full, minimal, pass1;
+    cvision_detect_options_default(&full);
+    minimal = full;
+    minimal.tiled_fallback = minimal.second_pass = minimal.refine = 0;
+    pass1 = minimal;
+    pass1.min_score = 1.0f;  // nothing passes: pass 1 only, no landmarks
+    std::vector<cvision_face> faces(4);
+    int32_t count = 0;
+    std::printf("median ms per call, 1024x1536; 'minimal' = every option off (pass 1 + one landmark pass)\n");
+    for (const char *name : {"tall", "full", "rot+15", "rot-30", "mirror", "face100", "no-face"}) {
+        cv::Mat bgr;
+        for (const Variant &x : variants)
+            if (x.name == name) bgr = x.bgr;
+        if (bgr.empty())  // no face at all: coffee stretched to 1024x1536
+            for (const Variant &x : variants)
+                if (x.name == "coffee") cv::resize(x.bgr, bgr, cv::Size(1024, 1536), 0, 0, cv::INTER_CUBIC);
+        Image img(bgr);
+        const int runs = std::strcmp(name, "face100") == 0 || std::strcmp(name, "no-face") == 0 ? 7 : 31;
+        const auto run = [&](const cvision_detect_options &o) {
+            return median_ms(runs, [&] { cvision_detector_detect(d.ptr, img.ptr, &o, faces.data(), 4, &count, nullptr); });
+        };
+        const double p1 = run(pass1), mini = run(minimal), def = run(full);
+        std::printf("%-8s pass 1 only %6.2f | minimal %6.2f | default pipeline %7.2f  (%d face%s)\n", name, p1, mini, def, count,
+                    count == 1 ? "" : "s");
+    }
+    // The throughput goal: decode + detect + crop + encode against decode + encode, JPEG q92 1024x1536.
+    for (const char *name : {"tall", "full"}) {
+        const Variant *v = nullptr;
+        for (const Variant &x : variants)
+            if (x.name == name) v = &x;
+        std::vector<uchar> jpeg;
+        cv::imencode(".jpg", v->bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 92});
+        const auto decode_encode = [&](bool with_detect) {
+            cvision_image *img = nullptr;
+            cvision_decode(jpeg.data(), jpeg.size(), 1, 0, &img, nullptr);
+            int y = 0;
+            if (with_detect) {
+                cvision_detector_detect(d.ptr, img, &full, faces.data(), 1, &count, nullptr);
+                y = count > 0 ? std::min(1535, static_cast<int>(faces[0].landmarks[2 * 152 + 1]) + 20) : 0;
+            }
+            cvision_buffer out{nullptr, 0};
+            cvision_encode(img, 0, y, 1024, 1536 - y, CVISION_FORMAT_JPEG, 92, &out, nullptr);
+            cvision_buffer_free(&out);
+            cvision_image_destroy(img);
+        };
+        const double floor = median_ms(30, [&] { decode_encode(false); });
+        const double with = median_ms(30, [&] { decode_encode(true); });
+        std::printf("%-8s JPEG q92: decode+encode %.2f ms | decode+detect+crop below the chin+encode %.2f ms | throughput "
+                    "ratio %.2f\n", name, floor, with, floor / with);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: cvision_face_test MODELS IMAGES OVERLAYS [--leak|--bench]\n");
+        return 2;
+    }
+    g_models = argv[1];
+    g_images = argv[2];
+    g_overlays = argv[3];
+    const std::string mode = argc > 4 ? argv[4] : "";
+    if (mode == "--leak") {
+        leak_run();
+        return 0;
+    }
+    if (mode == "--bench") {
+        bench();
+        return 0;
+    }
+    cvision_set_threads(1);
+    Detector d;
+    test_variants(d);
+    test_two_faces(d);
+    test_options_and_errors(d);
+    std::printf("cvision face test: %d checks, %d failures (overlays in %s)\n", g_checks, g_failures, g_overlays.c_str());
+    return g_failures == 0 ? 0 : 1;
+}
