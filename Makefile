@@ -13,7 +13,7 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo bench examples schema clean-demo models
+.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks
 
 help:
 	@echo "elena-run make targets:"
@@ -21,6 +21,7 @@ help:
 	@echo "  make deps        install missing system packages (scripts/install-deps)"
 	@echo "  make build       deps + swift build (.build/debug/elena-run, .build/debug/elena-dev)"
 	@echo "  make models      install the face models into .build/models (needed by no_face / lips_only)"
+	@echo "  make check-leaks valgrind over the C shim (codec and detector) and 1,000 crops with bounded memory"
 	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
 	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"
 	@echo "  make demo        build, then run $(DEMO_MANIFEST) into $(DEMO_LIBRARY)/ (stops at the review gate)"
@@ -72,3 +73,10 @@ schema: build
 
 clean-demo:
 	rm -rf $(DEMO_LIBRARY)
+
+# Leaks and growth: valgrind over the native shim tests (about 5 minutes), then 1,000 crops in one process.
+check-leaks: models
+	@scripts/fetch-test-faces .build/test-faces
+	sh Tests/CVisionNative/run.sh --valgrind
+	ELENA_MODELS_DIR=$(CURDIR)/.build/models ELENA_TEST_FACES=$(CURDIR)/.build/test-faces ELENA_REQUIRE_FACES=1 \
+		swift test --filter MemoryTests

@@ -79,7 +79,8 @@ let package = Package(
         .executableTarget(
             name: "elena-dev",
             dependencies: [
-                "ElenaCore", "ElenaTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ElenaCore", "ElenaVision", "ElenaTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
@@ -97,7 +98,9 @@ let package = Package(
         // The runner and stages in-process, on real files and a real SQLite database.
         .testTarget(
             name: "ElenaEngineTests",
-            dependencies: ["ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaTestSupport"],
+            dependencies: [
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaTestSupport", "elena-dev",
+            ],
             swiftSettings: strict),
         // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
         .testTarget(

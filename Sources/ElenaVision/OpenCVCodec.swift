@@ -35,7 +35,9 @@ public struct OpenCVCodec: ImageCodec {
             throw ImageCodecError(.tooLarge, "\(header.width)x\(header.height) is above the size limit")
         }
         // libpng reports broken files on stderr by itself; catch them first with a clear message instead.
-        if header.format == .png, let problem = PNGChunks.structuralProblem(data) {
+        if header.format == .png,
+            let problem = PNGChunks.structuralProblem(data, crc: { cvision_crc32(0, $0.bindMemory(to: UInt8.self).baseAddress, $0.count) })
+        {
             throw ImageCodecError(.undecodable, problem)
         }
         var status = cvision_status()

@@ -98,6 +98,9 @@ int32_t cvision_draw_cut(const cvision_image *image, int32_t y, double dim, uint
 int32_t cvision_inflate(const uint8_t *data, size_t length, size_t max_output, cvision_buffer *out,
                         cvision_status *status);
 
+/* CRC-32 (zlib's crc32, as PNG chunks use) of `length` bytes starting from `crc` (pass 0 to start). */
+uint32_t cvision_crc32(uint32_t crc, const uint8_t *data, size_t length);
+
 /* Free a buffer's data and set data = NULL, length = 0. NULL is allowed. */
 void cvision_buffer_free(cvision_buffer *buffer);
 

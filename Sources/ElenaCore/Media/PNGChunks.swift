@@ -42,21 +42,31 @@ public enum PNGChunks {
 
     /// Why a PNG file is structurally broken (truncated, or a chunk whose checksum does not match), or nil when
     /// every chunk is intact up to IEND. Checked before decoding so a broken file gets one clear message.
-    public static func structuralProblem(_ data: Data) -> String? {
-        let bytes = [UInt8](data)
-        guard bytes.starts(with: signature) else { return "not a PNG file" }
-        var index = 8
-        while index + 12 <= bytes.count {
-            let length = Int(ImageHeader.be32(bytes, index))
-            let end = index + 8 + length
-            guard length >= 0, end + 4 <= bytes.count else { return "truncated PNG (a chunk runs past the end of the file)" }
-            let type = String(decoding: bytes[(index + 4)..<(index + 8)], as: UTF8.self)
-            let stored = ImageHeader.be32(bytes, end)
-            if CRC32.checksum(bytes[(index + 4)..<end]) != stored { return "corrupt PNG (the \(type) chunk's checksum is wrong)" }
-            if type == "IEND" { return nil }
-            index = end + 4
+    /// - Parameters:
+    ///   - data: the file.
+    ///   - crc: computes CRC-32 of a byte range (the codec passes zlib's, which is several times faster).
+    public static func structuralProblem(
+        _ data: Data, crc: (UnsafeRawBufferPointer) -> UInt32 = { CRC32.checksum($0) }
+    ) -> String? {
+        data.withUnsafeBytes { bytes -> String? in
+            func be32(_ at: Int) -> UInt32 {
+                UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
+            }
+            guard bytes.count >= 8, zip(bytes.prefix(8), signature).allSatisfy({ $0 == $1 }) else { return "not a PNG file" }
+            var index = 8
+            while index + 12 <= bytes.count {
+                let length = Int(be32(index))
+                let end = index + 8 + length
+                guard end + 4 <= bytes.count else { return "truncated PNG (a chunk runs past the end of the file)" }
+                let type = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(index + 4)..<(index + 8)]), as: UTF8.self)
+                if crc(UnsafeRawBufferPointer(rebasing: bytes[(index + 4)..<end])) != be32(end) {
+                    return "corrupt PNG (the \(type) chunk's checksum is wrong)"
+                }
+                if type == "IEND" { return nil }
+                index = end + 4
+            }
+            return "truncated PNG (no IEND chunk)"
         }
-        return "truncated PNG (no IEND chunk)"
     }
 
     /// The text chunks of a PNG file (tEXt, zTXt, iTXt), in file order.

@@ -1,0 +1,109 @@
+import ArgumentParser
+import ElenaCore
+import ElenaVision
+import Foundation
+
+/// `elena-dev bench-crop <files…>`: crop throughput against the decode+encode floor, in one process, on all cores.
+struct BenchCrop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-crop",
+        abstract: "Measure decode+encode (the floor) and decode+detect+crop+encode, images per second; detection alone.")
+
+    @Argument(help: "Image files (1024x1536 for the standard figure).")
+    var files: [String]
+
+    @Option(help: "Parallel workers (one image per core).")
+    var workers = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Passes over the images for each measurement.")
+    var rounds = 5
+
+    @Option(help: "Folder with the face models.")
+    var models: String
+
+    @Option(help: "Crop strategy for the measured pipeline.")
+    var strategy = "no_face"
+
+    @Flag(help: "Print the detection time of each image.")
+    var verbose = false
+
+    func run() throws {
+        MediaPipeFaceDetector.setOpenCVThreads(1)
+        let codec = OpenCVCodec()
+        let detector = try MediaPipeFaceDetector(modelsFolder: models)
+        let inputs = try files.map { file -> (Data, ImageHeader) in
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            return (data, try ImageHeader.read(data))
+        }
+        let spec = CropSpec(strategy: CropStrategy(rawValue: strategy) ?? .noFace)
+        let total = inputs.count * rounds
+
+        func measure(_ work: @escaping @Sendable (Int) throws -> Void) throws -> Double {
+            let next = Counter()
+            let failures = Counter()
+            let start = ContinuousClock.now
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let index = next.increment()
+                    if index >= total { break }
+                    do { try work(index % inputs.count) } catch { _ = failures.increment() }
+                }
+            }
+            let elapsed = ContinuousClock.now - start
+            if failures.value > 0 { throw ValidationError("\(failures.value) images failed") }
+            return Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+
+        let floor = try measure { index in
+            let (data, header) = inputs[index]
+            let image = try codec.decode(data, header: header, limits: .standard)
+            _ = try image.encode(PixelRect(x: 0, y: 0, width: image.width, height: image.height), format: .jpeg, quality: 92)
+        }
+        let crop = try measure { index in
+            let (data, header) = inputs[index]
+            let image = try codec.decode(data, header: header, limits: .standard)
+            let faces = try detector.detect(in: image)
+            let decision = try CropGeometry.decide(size: image.size, faces: faces, spec: spec)
+            _ = try image.encode(decision.rect, format: .jpeg, quality: 92)
+        }
+        var detections: [Double] = []
+        for (file, (data, header)) in zip(files, inputs) {
+            let image = try codec.decode(data, header: header, limits: .standard)
+            var times: [Double] = []
+            for _ in 0..<rounds {
+                let start = ContinuousClock.now
+                _ = try detector.detect(in: image)
+                let elapsed = ContinuousClock.now - start
+                times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+            }
+            detections += times
+            if verbose { print(String(format: "detect %7.2f ms  %@", times.sorted()[times.count / 2], file)) }
+        }
+        detections.sort()
+        let median = detections[detections.count / 2]
+        print(String(format: "floor_images_per_second %.2f", floor))
+        print(String(format: "crop_images_per_second %.2f", crop))
+        print(String(format: "detection_median_ms %.2f", median))
+        print("images \(inputs.count) rounds \(rounds) workers \(workers) strategy \(spec.strategy.rawValue)")
+    }
+}
+
+/// A thread-safe counter.
+final class Counter: @unchecked Sendable {
+    // Safe: guarded by `lock`.
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count - 1
+    }
+
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
+}
