@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // PURE: manifest model and validation, planning, cache keys, crop geometry, ports. No I/O.
@@ -61,11 +64,24 @@ let package = Package(
         .target(name: "ElenaEngine", dependencies: ["ElenaCore"], swiftSettings: strict),
         // The stages (ingest, detect, crop, review gate, publish) over the ports, and the drop session.
         .target(name: "ElenaStages", dependencies: ["ElenaCore", "ElenaEngine"], swiftSettings: strict),
+        // The review page: a small HTTP server on 127.0.0.1 (Hummingbird) with its HTML, CSS and JavaScript.
+        .target(
+            name: "ElenaReview",
+            dependencies: [
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaVision",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            exclude: ["API.md", "Assets"],
+            swiftSettings: strict),
         // Commands and wiring: the only module that knows every other.
         .target(
             name: "ElenaCLI",
             dependencies: [
-                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision",
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -94,6 +110,14 @@ let package = Package(
         // The store on real SQLite files and a real PostgreSQL server (ELENA_POSTGRES_URL, set by `make test`).
         .testTarget(
             name: "ElenaStoreTests", dependencies: ["ElenaCore", "ElenaStore", "ElenaTestSupport"],
+            swiftSettings: strict),
+        // The review server's routes, access rules and decisions (HummingbirdTesting, real files and SQLite).
+        .testTarget(
+            name: "ElenaReviewTests",
+            dependencies: [
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strict),
         // The runner and stages in-process, on real files and a real SQLite database.
         .testTarget(

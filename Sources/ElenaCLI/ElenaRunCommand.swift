@@ -21,7 +21,8 @@ public struct ElenaRunCommand: AsyncParsableCommand {
             """,
         version: "elena-run 0.1.0",
         subcommands: [
-            RunCommand.self, PlanCommand.self, StatusCommand.self, RecropCommand.self, DoctorCommand.self,
+            RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self,
+            DoctorCommand.self,
             SchemaCommand.self,
         ],
         defaultSubcommand: RunCommand.self

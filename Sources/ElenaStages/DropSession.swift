@@ -76,7 +76,7 @@ public struct DropSession: Sendable {
         profile.lap("load stat cache (\(statCache.count))")
         let found = try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed)")
-        let plan = try Planner.plan(manifest, files: found.files)
+        let plan = try Planner.plan(manifest, files: found.files).applying(try await store.publishOverrides())
         profile.lap("plan (\(plan.order.count) nodes)")
 
         if !environment.dryRun {

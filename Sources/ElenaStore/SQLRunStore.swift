@@ -116,6 +116,23 @@ public final class SQLRunStore: RunStore {
         return rows.compactMap(Self.record)
     }
 
+    public func currentCrops(drop: String) async throws -> [Digest: StageRecord] {
+        let rows = try await database.query(
+            """
+            SELECT s.cache_key, s.stage, s.item_id, s.drop_name, s.status, s.output_digest, s.artifact_path,
+                   s.artifact_size, s.artifact_mtime_ns, s.artifact_inode, s.output, s.error, s.started_at, s.duration_ms
+            FROM stage_runs s JOIN items i ON s.item_id = i.id AND s.output_digest = i.cropped_digest
+            WHERE s.stage = 'crop' AND s.status = 'succeeded'
+              AND i.id IN (SELECT item_id FROM drop_items WHERE drop_name = ?)
+            ORDER BY s.started_at
+            """, [.text(drop)])
+        var result: [Digest: StageRecord] = [:]
+        for row in rows {
+            if let record = Self.record(row), let item = record.itemID { result[item] = record }
+        }
+        return result
+    }
+
     public func runs(itemID: Digest) async throws -> [StageRecord] {
         let rows = try await database.query(
             """
@@ -423,6 +440,39 @@ public final class SQLRunStore: RunStore {
                 ON CONFLICT (item_id) DO UPDATE SET line_fraction = excluded.line_fraction, set_by = excluded.set_by,
                     set_at = excluded.set_at
                 """, [.text(itemID.hex), .double(fraction), .text(by), .date(date)])
+        ])
+    }
+
+    // MARK: Publish overrides
+
+    public func publishOverrides() async throws -> [Digest: PublishOverride] {
+        let rows = try await database.query("SELECT item_id, vault, price_cents, tags FROM publish_overrides")
+        var result: [Digest: PublishOverride] = [:]
+        for row in rows {
+            guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else { continue }
+            result[item] = PublishOverride(
+                vault: row.string("vault"), priceCents: row.int("price_cents"),
+                tags: row.string("tags").map { Self.strings($0) })
+        }
+        return result
+    }
+
+    public func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at date: Date) async throws {
+        guard !override.isEmpty else {
+            try await write([SQLStatement("DELETE FROM publish_overrides WHERE item_id = ?", [.text(itemID.hex)])])
+            return
+        }
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO publish_overrides (item_id, vault, price_cents, tags, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (item_id) DO UPDATE SET vault = excluded.vault, price_cents = excluded.price_cents,
+                    tags = excluded.tags, set_by = excluded.set_by, set_at = excluded.set_at
+                """,
+                [
+                    .text(itemID.hex), .text(override.vault), .int(override.priceCents),
+                    .json(override.tags.map { Self.json($0) }), .text(by), .date(date),
+                ])
         ])
     }
 

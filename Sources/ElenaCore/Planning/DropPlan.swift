@@ -62,6 +62,8 @@ public struct PlannedItem: Sendable, Hashable {
     public var publish: ItemPublish
     /// Indices of the `items:` overrides that matched, in order; items with the same list share parameters.
     public var overrides: [Int]
+    /// Whether vault, price or tags were set for this item alone (in review), so its parameters are its own.
+    public var hasOwnMetadata = false
 
     /// The file name shown to people.
     public var name: String { source.name }
@@ -81,6 +83,20 @@ public struct DropPlan: Sendable {
     public var graph: Graph<NodeID>
     /// Nodes in a stable topological order.
     public var order: [NodeID]
+
+    /// The plan with per-item vault, price and tags (set in review) applied over the manifest's.
+    public func applying(_ overrides: [Digest: PublishOverride]) -> DropPlan {
+        guard !overrides.isEmpty else { return self }
+        var plan = self
+        for index in plan.items.indices {
+            guard let override = overrides[plan.items[index].id], !override.isEmpty else { continue }
+            if let vault = override.vault { plan.items[index].publish.vault = vault }
+            if let price = override.priceCents { plan.items[index].publish.priceCents = price }
+            if let tags = override.tags { plan.items[index].publish.tags = tags }
+            plan.items[index].hasOwnMetadata = true
+        }
+        return plan
+    }
 
     /// What a node works on: the item's file name, or `drop <name>`.
     public func subject(_ node: NodeID) -> String {

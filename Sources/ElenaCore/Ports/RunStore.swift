@@ -14,6 +14,8 @@ public protocol RunStore: Sendable {
     func record(_ runs: [StageRecord]) async throws
     /// The last failed run for each key (shown by status).
     func failures(drop: String) async throws -> [StageRecord]
+    /// The successful crop run whose output is each item's current crop (`items.cropped_digest`), for a drop.
+    func currentCrops(drop: String) async throws -> [Digest: StageRecord]
     /// Every recorded run of one item, oldest first (shown by `status --item`).
     func runs(itemID: Digest) async throws -> [StageRecord]
 
@@ -47,6 +49,11 @@ public protocol RunStore: Sendable {
     func lineOverrides() async throws -> [Digest: Double]
     /// Sets (or, with nil, removes) an item's human cut-line override.
     func setLineOverride(itemID: Digest, fraction: Double?, by: String, at: Date) async throws
+
+    /// Per-item vault, price and tags set in review, by item.
+    func publishOverrides() async throws -> [Digest: PublishOverride]
+    /// Sets (or, with an empty override, removes) an item's publish override.
+    func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at: Date) async throws
 
     /// Appends to the event log.
     func append(_ events: [EventRecord]) async throws

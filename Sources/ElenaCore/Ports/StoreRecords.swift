@@ -276,6 +276,23 @@ public struct PublicationRecord: Sendable, Hashable {
     }
 }
 
+/// Vault, price and tags set for one item in review; nil fields keep the manifest's value.
+public struct PublishOverride: Sendable, Hashable {
+    public var vault: String?
+    public var priceCents: Int?
+    public var tags: [String]?
+
+    /// Creates an override.
+    public init(vault: String? = nil, priceCents: Int? = nil, tags: [String]? = nil) {
+        self.vault = vault
+        self.priceCents = priceCents
+        self.tags = tags
+    }
+
+    /// Whether it changes nothing.
+    public var isEmpty: Bool { vault == nil && priceCents == nil && tags == nil }
+}
+
 /// An entry of the append-only event log.
 public struct EventRecord: Sendable, Hashable {
     public var kind: String

@@ -24,6 +24,8 @@ public struct Runner: Sendable {
     private struct MemoKey: Hashable {
         var stage: StageName
         var overrides: [Int]?
+        /// Set for items whose metadata was set on their own (in review).
+        var item: Digest?
     }
 
     private struct Finished: Sendable {
@@ -110,7 +112,8 @@ public struct Runner: Sendable {
             if pending { return .finished(stage.stateWhenInputPending) }
 
             let item = node.item.map { plan.items[$0] }
-            let memoKey = MemoKey(stage: node.stage, overrides: item?.overrides)
+            let memoKey = MemoKey(
+                stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
             let shared: String
             if let known = sharedMemo[memoKey] {
                 shared = known

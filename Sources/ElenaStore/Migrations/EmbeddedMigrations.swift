@@ -170,6 +170,21 @@ enum EmbeddedMigrations {
                 note          TEXT
             );
             """#),
+        Migration(
+            version: 3, name: "0003_publish_overrides",
+            sql: #"""
+            -- elena-run ledger, schema version 3 (SQLite): per-item vault, price and tags set in review.
+            -- They win over the manifest when the item is published.
+
+            CREATE TABLE publish_overrides (
+                item_id     TEXT PRIMARY KEY REFERENCES items (id),
+                vault       TEXT,
+                price_cents INTEGER CHECK (price_cents IS NULL OR price_cents >= 300),
+                tags        TEXT,
+                set_by      TEXT NOT NULL,
+                set_at      TEXT NOT NULL
+            );
+            """#),
     ]
     static let postgres: [Migration] = [
         Migration(
@@ -361,6 +376,30 @@ enum EmbeddedMigrations {
                 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
                     ALTER TABLE crop_overrides ENABLE ROW LEVEL SECURITY;
                     REVOKE ALL ON crop_overrides FROM anon, authenticated;
+                END IF;
+            END;
+            $$;
+            """#),
+        Migration(
+            version: 3, name: "0003_publish_overrides",
+            sql: #"""
+            -- elena-run ledger, schema version 3 (PostgreSQL / Supabase): per-item vault, price and tags set in review.
+            -- They win over the manifest when the item is published.
+
+            CREATE TABLE publish_overrides (
+                item_id     text PRIMARY KEY REFERENCES items (id),
+                vault       text,
+                price_cents bigint CHECK (price_cents IS NULL OR price_cents >= 300),
+                tags        jsonb,
+                set_by      text NOT NULL,
+                set_at      timestamptz NOT NULL
+            );
+
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+                    ALTER TABLE publish_overrides ENABLE ROW LEVEL SECURITY;
+                    REVOKE ALL ON publish_overrides FROM anon, authenticated;
                 END IF;
             END;
             $$;

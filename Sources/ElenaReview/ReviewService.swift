@@ -1,0 +1,349 @@
+public import ElenaCore
+import ElenaEngine
+import ElenaStages
+public import Foundation
+
+/// A problem a request can cause, with the HTTP status it maps to.
+public struct ReviewError: Error, Sendable, CustomStringConvertible {
+    /// 400, 403, 404 or 500.
+    public var status: Int
+    /// One sentence for the page's error banner.
+    public var description: String
+
+    /// Creates an error.
+    public init(_ status: Int, _ description: String) {
+        self.status = status
+        self.description = description
+    }
+}
+
+/// The review queue of one drop and the decisions made on it. Every change goes to the store (with an event) and
+/// the review folders are kept in step, using the same `ReviewState` logic as the review gate.
+public actor ReviewService {
+    /// One reviewable item: its current crop, its review state and what the page shows.
+    struct Entry {
+        var item: ItemRecord
+        var crop: StageRecord
+        var state: ReviewState
+        var publish: PublishOverride?
+    }
+
+    /// What one undoable request changed.
+    enum Undo {
+        case decisions([ReviewRecord], label: String)
+        case metadata([Digest: PublishOverride?], label: String)
+    }
+
+    nonisolated let drop: String
+    let manifestDisplay: String
+    let defaults: ItemPublish
+    let layout: LibraryLayout
+    let store: any RunStore
+    let codec: any ImageCodec
+    let recropper: @Sendable (Digest, Double) async throws -> Void
+    let now: @Sendable () -> Date
+    private var undoStack: [Undo] = []
+    private var entries: [Digest: Entry] = [:]
+    private var order: [Digest] = []
+
+    /// Creates the service.
+    /// - Parameters:
+    ///   - defaults: the manifest's vault, price and tags (shown where an item has no override).
+    ///   - recropper: sets an item's human cut line and recrops it (the CLI runs the drop).
+    public init(
+        drop: String, manifestDisplay: String, defaults: ItemPublish, layout: LibraryLayout, store: any RunStore,
+        codec: any ImageCodec, now: @escaping @Sendable () -> Date = { Date() },
+        recropper: @escaping @Sendable (Digest, Double) async throws -> Void
+    ) {
+        self.drop = drop
+        self.manifestDisplay = manifestDisplay
+        self.defaults = defaults
+        self.layout = layout
+        self.store = store
+        self.codec = codec
+        self.now = now
+        self.recropper = recropper
+    }
+
+    // MARK: The queue
+
+    /// Reloads the queue from the store, first bringing the store and the folders in step (folder moves made
+    /// while the page is open become decisions here).
+    func refresh() async throws {
+        let items = try await store.items(drop: drop)
+        let crops = try await store.currentCrops(drop: drop)
+        let reviews = Dictionary(grouping: try await store.reviews(drop: drop), by: \.itemID)
+        let overrides = try await store.publishOverrides()
+        let index = ReviewFolderIndex.scan(layout)
+        var fresh: [Digest: Entry] = [:]
+        var order: [Digest] = []
+        for item in items.sorted(by: { $0.originalName < $1.originalName }) {
+            guard let digest = item.croppedDigest, let crop = crops[item.id], let cropPath = crop.artifactPath,
+                let record = reviews[item.id]?.first(where: { $0.cropDigest == digest })
+            else { continue }
+            let state = ReviewState.assess(
+                itemID: item.id, cropDigest: digest, drop: drop, fileName: record.fileName,
+                records: reviews[item.id] ?? [], index: index, layout: layout, now: now())
+            if !state.isSettled {
+                try await state.apply(cropPath: cropPath, itemName: item.originalName, layout: layout, store: store, now: now())
+            }
+            fresh[item.id] = Entry(item: item, crop: crop, state: state, publish: overrides[item.id])
+            order.append(item.id)
+        }
+        entries = fresh
+        self.order = order
+    }
+
+    /// The JSON of one entry, as API.md describes.
+    func json(_ entry: Entry, token: String) -> JSONValue {
+        let summary = entry.crop.output.value
+        let decision = summary["decision"]
+        let id = entry.item.id.hex
+        let publish = entry.publish
+        let version = entry.state.cropDigest.prefix(8)
+        let tags: [String] = publish?.tags ?? defaults.tags
+        let price: Int? = publish?.priceCents ?? defaults.priceCents
+        let vault: String? = publish?.vault ?? defaults.vault
+        var members: [JSONValue.Member] = []
+        func add(_ key: String, _ value: JSONValue?) { members.append(JSONValue.Member(key, value ?? .null)) }
+        add("id", .string(id))
+        add("name", .string(entry.item.originalName))
+        add("decision", .string(entry.state.decision.rawValue))
+        add("status", .string(entry.item.status.rawValue))
+        add("flags", decision?["flags"] ?? .array([]))
+        add("strategy", decision?["applied"])
+        add("reason", decision?["reason"])
+        add("detector", summary["detector"])
+        add("faces", summary["faces"] ?? .int(0))
+        add("width", entry.item.width.map(JSONValue.int))
+        add("height", entry.item.height.map(JSONValue.int))
+        add("line", decision?["line"])
+        add("rect", decision?["rect"])
+        add("crop_digest", .string(entry.state.cropDigest.hex))
+        add("file", .string(entry.state.fileName))
+        add("folder", .string(entry.state.folder.rawValue))
+        add("tags", .array(tags.map(JSONValue.string)))
+        add("price", price.map { JSONValue.double(Double($0) / 100) })
+        add("vault", vault.map(JSONValue.string))
+        add("lineage", entry.item.lineage)
+        add("thumb", .string("/thumbs/\(id).jpg?v=\(version)"))
+        add("original", .string("/images/\(id)/original.jpg"))
+        add("crop", .string("/images/\(id)/crop.jpg?v=\(version)"))
+        return .object(members)
+    }
+
+    static let countOrder = ["total", "pending", "approved", "rejected", "flagged"]
+
+    /// `GET /api/items`.
+    func queue(token: String) async throws -> JSONValue {
+        try await refresh()
+        var counts: [String: Int] = ["total": order.count, "pending": 0, "approved": 0, "rejected": 0, "flagged": 0]
+        var items: [JSONValue] = []
+        for id in order {
+            guard let entry = entries[id] else { continue }
+            counts[entry.state.decision.rawValue, default: 0] += 1
+            if entry.crop.output.value["decision"]?["flags"]?.arrayValue?.isEmpty == false { counts["flagged", default: 0] += 1 }
+            items.append(json(entry, token: token))
+        }
+        return .object([
+            "drop": .string(drop),
+            "manifest": .string(manifestDisplay),
+            "counts": .object(Self.countOrder.map { JSONValue.Member($0, .int(counts[$0] ?? 0)) }),
+            "items": .array(items),
+        ])
+    }
+
+    /// Finds an entry by full id or a unique prefix of at least 12 hex characters.
+    func entry(_ id: String) throws -> Entry {
+        let lowered = id.lowercased()
+        guard lowered.count >= 12, lowered.count <= 64, lowered.allSatisfy(\.isHexDigit) else {
+            throw ReviewError(404, "no such item")
+        }
+        let matches = order.filter { $0.hex.hasPrefix(lowered) }
+        guard matches.count == 1, let match = matches.first, let entry = entries[match] else {
+            throw ReviewError(404, "no such item")
+        }
+        return entry
+    }
+
+    /// Loads the queue when it is empty (file routes may come before any /api/items).
+    func ensureLoaded() async throws {
+        if order.isEmpty { try await refresh() }
+    }
+
+    // MARK: Decisions
+
+    /// `POST /api/decisions`.
+    func decide(_ ids: [String], _ decision: ReviewDecision, token: String) async throws -> JSONValue {
+        try await refresh()
+        let chosen = try ids.map(entry)
+        var previous: [ReviewRecord] = []
+        for entry in chosen {
+            if let record = entry.state.save ?? entry.state.record { previous.append(record) }
+        }
+        try await apply(decision: { _ in decision }, to: chosen)
+        undoStack.append(.decisions(previous, label: "\(decision.rawValue) \(chosen.count) item\(chosen.count == 1 ? "" : "s")"))
+        return try await answer(changed: chosen.count, ids: chosen.map(\.item.id), token: token)
+    }
+
+    /// Records decisions as the page's (the file is where the last refresh found it; the move follows).
+    private func apply(decision: (Entry) -> ReviewDecision, to chosen: [Entry]) async throws {
+        let index = ReviewFolderIndex.scan(layout)
+        let at = now()
+        for entry in chosen {
+            guard let cropPath = entry.crop.artifactPath else { continue }
+            let records = try await store.reviews(drop: drop).filter { $0.itemID == entry.item.id }
+            guard var current = records.first(where: { $0.cropDigest == entry.state.cropDigest }) else { continue }
+            let original = current
+            let wanted = decision(entry)
+            guard wanted != current.decision else { continue }
+            current.decision = wanted
+            current.decidedBy = "page"
+            current.decidedAt = at
+            var state = ReviewState.assess(
+                itemID: entry.item.id, cropDigest: entry.state.cropDigest, drop: drop, fileName: current.fileName,
+                records: records.map { $0.cropDigest == current.cropDigest ? current : $0 }, index: index, layout: layout,
+                now: at)
+            state.save = state.save ?? current
+            state.record = original
+            try await state.apply(cropPath: cropPath, itemName: entry.item.originalName, layout: layout, store: store, now: at)
+        }
+    }
+
+    /// `POST /api/metadata`: vault, price and tags for a selection.
+    func setMetadata(_ ids: [String], tags: [String]?, priceCents: Int?, vault: String?, token: String) async throws -> JSONValue {
+        try await refresh()
+        let chosen = try ids.map(entry)
+        if let priceCents, priceCents < 300 { throw ReviewError(400, "the price must be at least 3.00 USD (Fanvue's minimum)") }
+        if let vault, vault.isEmpty || vault.count > 255 { throw ReviewError(400, "the vault name must have 1 to 255 characters") }
+        var previous: [Digest: PublishOverride?] = [:]
+        let at = now()
+        for entry in chosen {
+            previous[entry.item.id] = .some(entry.publish)
+            var override = entry.publish ?? PublishOverride()
+            if let tags { override.tags = tags }
+            if let priceCents { override.priceCents = priceCents }
+            if let vault { override.vault = vault }
+            try await store.setPublishOverride(itemID: entry.item.id, override, by: "page", at: at)
+        }
+        var data: [JSONValue.Member] = [.init("items", .array(chosen.map { .string($0.item.id.hex) }))]
+        if let tags { data.append(.init("tags", .array(tags.map(JSONValue.string)))) }
+        if let priceCents { data.append(.init("price_cents", .int(priceCents))) }
+        if let vault { data.append(.init("vault", .string(vault))) }
+        try await store.append([
+            EventRecord(
+                kind: "review.metadata", drop: drop, message: "metadata set on \(chosen.count) item(s) in review",
+                data: .object(data), at: at)
+        ])
+        undoStack.append(.metadata(previous, label: "metadata of \(chosen.count) item\(chosen.count == 1 ? "" : "s")"))
+        return try await answer(changed: chosen.count, ids: chosen.map(\.item.id), token: token)
+    }
+
+    /// `POST /api/undo`.
+    func undo(token: String) async throws -> JSONValue {
+        guard let last = undoStack.popLast() else { return .object(["undone": .null, "items": .array([])]) }
+        try await refresh()
+        switch last {
+        case .decisions(let records, let label):
+            let byItem = Dictionary(records.map { ($0.itemID, $0.decision) }, uniquingKeysWith: { first, _ in first })
+            let chosen = records.compactMap { entries[$0.itemID] }
+            try await apply(decision: { byItem[$0.item.id] ?? .pending }, to: chosen)
+            try await store.append([
+                EventRecord(kind: "review.undo", drop: drop, message: "undid: \(label)", at: now())
+            ])
+            return try await answer(undone: label, ids: records.map(\.itemID), token: token)
+        case .metadata(let previous, let label):
+            for (item, override) in previous {
+                try await store.setPublishOverride(itemID: item, override ?? PublishOverride(), by: "page", at: now())
+            }
+            try await store.append([EventRecord(kind: "review.undo", drop: drop, message: "undid: \(label)", at: now())])
+            return try await answer(undone: label, ids: Array(previous.keys), token: token)
+        }
+    }
+
+    /// `POST /api/recrop`: a human cut line, applied now by the same crop code.
+    func recrop(_ id: String, line: Double, token: String) async throws -> JSONValue {
+        try await refresh()
+        guard line >= 0, line < 0.95 else { throw ReviewError(400, "the cut line must be at least 0 and below 0.95 of the height") }
+        let entry = try entry(id)
+        try await recropper(entry.item.id, line)
+        try await refresh()
+        guard let updated = entries[entry.item.id] else { throw ReviewError(500, "the item left the queue while it was recropped") }
+        return .object(["item": json(updated, token: token)])
+    }
+
+    private func answer(changed: Int, ids: [Digest], token: String) async throws -> JSONValue {
+        try await refresh()
+        return .object(["changed": .int(changed), "items": .array(ids.compactMap { entries[$0] }.map { json($0, token: token) })])
+    }
+
+    private func answer(undone: String, ids: [Digest], token: String) async throws -> JSONValue {
+        try await refresh()
+        return .object(["undone": .string(undone), "items": .array(ids.compactMap { entries[$0] }.map { json($0, token: token) })])
+    }
+
+    // MARK: Images
+
+    /// The library-relative path of an entry's current crop.
+    func cropPath(_ id: String) async throws -> String {
+        try await ensureLoaded()
+        guard let path = try entry(id).crop.artifactPath else { throw ReviewError(404, "no crop") }
+        return path
+    }
+
+    /// Where a derived image (thumbnail with the cut drawn, or the oriented original) of an entry is cached, and
+    /// what it is made from. The image work itself happens outside the actor (`ReviewImages.make`), so thumbnails
+    /// are made in parallel.
+    func derivedSource(_ id: String, kind: DerivedImage) async throws -> ReviewImages.Source {
+        try await ensureLoaded()
+        let entry = try entry(id)
+        guard let raw = entry.item.rawPath else { throw ReviewError(404, "no original") }
+        let line = entry.crop.output.value["decision"]?["line"]?.intValue ?? 0
+        let name =
+            kind == .thumbnail
+            ? "\(entry.item.id.prefix(16))-\(entry.state.cropDigest.prefix(8))-thumb.jpg"
+            : "\(entry.item.id.prefix(16))-original.jpg"
+        return ReviewImages.Source(raw: raw, cached: ".cache/review/" + name, line: line, kind: kind)
+    }
+
+    /// The derived images.
+    enum DerivedImage: Sendable {
+        case thumbnail, original
+    }
+}
+
+/// Makes and caches the review page's derived images.
+enum ReviewImages {
+    /// What to make and where to keep it.
+    struct Source: Sendable {
+        var raw: String
+        var cached: String
+        var line: Int
+        var kind: ReviewService.DerivedImage
+    }
+
+    /// The cached file's library-relative path, made first when missing.
+    static func make(_ source: Source, layout: LibraryLayout, codec: any ImageCodec) throws -> String {
+        if FileSystem.stamp(layout.absolute(source.cached)) != nil { return source.cached }
+        let data = try FileSystem.read(layout.absolute(source.raw))
+        let header = try ImageHeader.read(data)
+        let image = try codec.decode(data, header: header, limits: .standard)
+        let output: Data
+        switch source.kind {
+        case .thumbnail:
+            let width = min(320, image.width)
+            let height = max(1, image.height * width / max(1, image.width))
+            let marked = try image.withCutLine(at: source.line)
+            let small = try marked.resized(to: PixelSize(width: width, height: height), smooth: true)
+            output = try small.encode(PixelRect(x: 0, y: 0, width: width, height: height), format: .jpeg, quality: 82)
+        case .original:
+            let scale = min(1, 2048 / Double(max(image.width, image.height)))
+            let size = PixelSize(
+                width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
+            let resized = scale < 1 ? try image.resized(to: size, smooth: true) : image
+            output = try resized.encode(PixelRect(x: 0, y: 0, width: size.width, height: size.height), format: .jpeg, quality: 88)
+        }
+        try FileSystem.writeAtomically(output, to: layout.absolute(source.cached))
+        return source.cached
+    }
+}

@@ -1,0 +1,164 @@
+public import ElenaCore
+import ElenaEngine
+public import Foundation
+
+/// Where review copies were found: file name → folder and library-relative path.
+public struct ReviewFolderIndex: Sendable {
+    /// Each file found, by name.
+    public var files: [String: (folder: ReviewFolder, path: String)]
+
+    /// Scans the review folders of a library (recursively, so files moved flat or into sub-folders count).
+    public static func scan(_ layout: LibraryLayout) -> ReviewFolderIndex {
+        var files: [String: (ReviewFolder, String)] = [:]
+        for folder in ReviewFolder.allCases {
+            for relativePath in FileSystem.listFiles(layout.absolute(folder.rawValue)) {
+                let name = PathText.lastComponent(relativePath)
+                // A file present in two folders at once: the decided one wins over 3_review.
+                if let existing = files[name], existing.0 != .review { continue }
+                files[name] = (folder, folder.rawValue + "/" + relativePath)
+            }
+        }
+        return ReviewFolderIndex(files: files)
+    }
+
+    /// Creates an index.
+    public init(files: [String: (folder: ReviewFolder, path: String)]) { self.files = files }
+}
+
+/// One crop's review, seen from the database and the folders at once, and what it takes to bring them in step.
+/// The review gate (at run time) and the review page (while it is open) share this logic, so a folder move and a
+/// click on the page always mean the same thing.
+public struct ReviewState: Sendable {
+    /// The item.
+    public var itemID: Digest
+    /// The current crop's digest.
+    public var cropDigest: Digest
+    /// The drop.
+    public var drop: String
+    /// The review copy's file name.
+    public var fileName: String
+    /// The decision after reconciling.
+    public var decision: ReviewDecision
+    /// Where the copy is now (before any move), if anywhere.
+    public var location: (folder: ReviewFolder, path: String)?
+    /// The stored record before reconciling.
+    public var record: ReviewRecord?
+    /// The record to save (a new decision, a first sighting, or a new folder), if any.
+    public var save: ReviewRecord?
+    /// A copy to create (from nil) or move so the folder matches the decision.
+    public var place: (from: String?, to: String)?
+    /// Copies of superseded crop versions to delete.
+    public var stale: [String]
+
+    /// Nothing to write or move.
+    public var isSettled: Bool { save == nil && place == nil && stale.isEmpty }
+
+    /// Where the copy is once the changes are applied.
+    public var currentPath: String? { place?.to ?? location?.path }
+
+    /// The folder the copy ends up in.
+    public var folder: ReviewFolder { save?.folder ?? record?.folder ?? location?.folder ?? .review }
+
+    /// Compares the database's records with the folders for one crop.
+    /// - Parameters:
+    ///   - records: every review record of the item (all crop versions).
+    ///   - index: the review folders as scanned.
+    ///   - decidedBy: who a folder move is attributed to.
+    public static func assess(
+        itemID: Digest, cropDigest: Digest, drop: String, fileName: String, records: [ReviewRecord],
+        index: ReviewFolderIndex, layout: LibraryLayout, now: Date
+    ) -> ReviewState {
+        let record = records.first { $0.cropDigest == cropDigest }
+        let location = index.files[fileName]
+        var state = ReviewState(
+            itemID: itemID, cropDigest: cropDigest, drop: drop, fileName: fileName,
+            decision: record?.decision ?? .pending, location: location, record: record, save: nil, place: nil, stale: [])
+
+        func folder(for decision: ReviewDecision, current: ReviewFolder?) -> ReviewFolder {
+            switch decision {
+            case .pending: return .review
+            case .rejected: return .rejected
+            case .approved: return current == .uploaded || record?.folder == .uploaded ? .uploaded : .approved
+            }
+        }
+        func target(_ folder: ReviewFolder) -> String { layout.folder(folder, drop: drop) + "/" + fileName }
+
+        if let location {
+            if record == nil || record?.folder != location.folder {
+                // A person moved the file (or this is the first time it is seen): the folder is the decision.
+                let decision = location.folder.decision
+                state.decision = decision
+                let decided = decision != .pending
+                state.save = ReviewRecord(
+                    itemID: itemID, cropDigest: cropDigest, drop: drop, decision: decision, fileName: fileName,
+                    folder: location.folder, decidedBy: decided ? "folder" : record?.decidedBy,
+                    decidedAt: decided ? now : record?.decidedAt)
+            } else if let record, record.decision != location.folder.decision {
+                // Decided elsewhere (the review page): move the file to match.
+                let destination = folder(for: record.decision, current: location.folder)
+                state.place = (location.path, target(destination))
+                var moved = record
+                moved.folder = destination
+                state.save = moved
+            }
+        } else {
+            let destination = folder(for: state.decision, current: nil)
+            state.place = (nil, target(destination))
+            var placed =
+                record
+                ?? ReviewRecord(
+                    itemID: itemID, cropDigest: cropDigest, drop: drop, decision: .pending, fileName: fileName,
+                    folder: .review, decidedBy: nil, decidedAt: nil)
+            placed.folder = destination
+            if placed != record { state.save = placed }
+        }
+        for old in records where old.cropDigest != cropDigest {
+            if let found = index.files[old.fileName], found.folder != .uploaded { state.stale.append(found.path) }
+        }
+        return state
+    }
+
+    /// Applies the changes: deletes superseded copies, moves or creates the copy, saves the record, logs the
+    /// decision and updates the item's status.
+    /// - Parameters:
+    ///   - cropPath: library-relative path of the crop (copied when the review copy is missing).
+    ///   - itemName: for messages.
+    public func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any RunStore, now: Date) async throws {
+        for path in stale { try FileSystem.remove(layout.absolute(path)) }
+        if let place {
+            if let from = place.from {
+                try FileSystem.move(layout.absolute(from), to: layout.absolute(place.to))
+            } else {
+                try FileSystem.copy(layout.absolute(cropPath), to: layout.absolute(place.to))
+            }
+        }
+        var events: [EventRecord] = []
+        if let save {
+            try await store.saveReviews([save])
+            if save.decision != record?.decision || record == nil {
+                events.append(
+                    EventRecord(
+                        kind: "review.\(save.decision.rawValue)", drop: drop, itemID: itemID, stage: .review,
+                        message: "\(itemName): \(save.decision.rawValue) (\(save.decidedBy ?? "queued")) as \(save.fileName)",
+                        data: .object(["crop": .string(cropDigest.hex), "folder": .string(save.folder.rawValue)]), at: now))
+            }
+        }
+        if !stale.isEmpty {
+            events.append(
+                EventRecord(
+                    kind: "review.superseded", drop: drop, itemID: itemID, stage: .review,
+                    message: "\(itemName): a new crop replaced \(stale.count) older review cop\(stale.count == 1 ? "y" : "ies")",
+                    data: .array(stale.map(JSONValue.string)), at: now))
+        }
+        if !events.isEmpty { try await store.append(events) }
+        if save != nil {
+            let status: ItemStatus =
+                switch decision {
+                case .pending: .inReview
+                case .rejected: .rejected
+                case .approved: folder == .uploaded ? .published : .approved
+                }
+            try await store.updateItems([(itemID, ItemUpdate(status: status, error: .some(nil)))], at: now)
+        }
+    }
+}

@@ -1,0 +1,279 @@
+import ElenaCore
+import ElenaEngine
+import ElenaReview
+import ElenaStages
+import ElenaStore
+import ElenaTestSupport
+import ElenaVision
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// The review server's routes through Hummingbird's router test framework, on a real library and SQLite ledger:
+/// access rules, decisions landing in the store and the folders, undo, metadata, recrop.
+@Suite struct ReviewServerTests {
+    /// A drop run up to the review gate, and a server on it.
+    struct Fixture {
+        let folder: TemporaryDirectory
+        let layout: LibraryLayout
+        let store: SQLRunStore
+        let server: ReviewServer
+        let manifest: Manifest
+
+        static func make(images: Int = 4) async throws -> Fixture {
+            let folder = try TemporaryDirectory("elena-review")
+            try SourceFixtures.writeImages(into: folder, count: images)
+            let (manifest, _) = try ManifestDecoder.decode(
+                """
+                version: 1
+                drop: rv
+                source: {dir: src}
+                crop: {strategy: top_fraction}
+                publish: {to: folder, vault: v1, price: 9.00, tags: [a]}
+                """, file: "rv.yaml")
+            let layout = LibraryLayout(root: folder("library"))
+            try FileSystem.makeDirectory(layout.root)
+            let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+            @Sendable func runDrop() async throws -> RunReport {
+                try await DropSession(
+                    manifest: manifest, manifestFolder: folder.path, home: "/root",
+                    environment: RunEnvironment(
+                        layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: false, concurrency: 2,
+                        reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: "rv"))
+                ).run()
+            }
+            _ = try await runDrop()
+            let service = ReviewService(
+                drop: "rv", manifestDisplay: "rv.yaml",
+                defaults: ItemPublish(vault: "v1", priceCents: 900, tags: ["a"], caption: nil, category: nil),
+                layout: layout, store: store, codec: OpenCVCodec(),
+                recropper: { item, line in
+                    try await store.setLineOverride(itemID: item, fraction: line, by: "page", at: Date())
+                    _ = try await runDrop()
+                })
+            return Fixture(
+                folder: folder, layout: layout, store: store,
+                server: ReviewServer(service: service, layout: layout, codec: OpenCVCodec()), manifest: manifest)
+        }
+
+        func remove() async {
+            await store.close()
+            folder.remove()
+        }
+
+        var headers: HTTPFields {
+            var fields = HTTPFields()
+            fields[HTTPField.Name("X-Review-Token")!] = server.token
+            fields[HTTPField.Name("X-CSRF-Token")!] = server.csrf
+            fields[.contentType] = "application/json"
+            return fields
+        }
+    }
+
+    func withFixture(images: Int = 4, _ body: @escaping @Sendable (Fixture, any TestClientProtocol) async throws -> Void) async throws {
+        let fixture = try await Fixture.make(images: images)
+        do {
+            try await Application(router: fixture.server.router()).test(.router) { client in try await body(fixture, client) }
+        } catch {
+            await fixture.remove()
+            throw error
+        }
+        await fixture.remove()
+    }
+
+    static func json(_ response: TestResponse) throws -> JSONValue { try JSONValue.parse(String(buffer: response.body)) }
+
+    func items(_ client: some TestClientProtocol, _ fixture: Fixture) async throws -> [JSONValue] {
+        try await client.execute(uri: "/api/items", method: .get, headers: fixture.headers) { response in
+            #expect(response.status == .ok)
+            return try Self.json(response)["items"]?.arrayValue ?? []
+        }
+    }
+
+    func post(_ client: some TestClientProtocol, _ fixture: Fixture, _ path: String, _ body: JSONValue) async throws -> TestResponse {
+        try await client.execute(
+            uri: path, method: .post, headers: fixture.headers, body: ByteBuffer(string: body.serialized()))
+    }
+
+    @Test func everyRequestNeedsTheToken() async throws {
+        try await withFixture { fixture, client in
+            let id = try #require(try await items(client, fixture).first?["id"]?.stringValue)
+            for path in ["/", "/api/items", "/app.js", "/thumbs/\(id).jpg", "/images/\(id)/crop.jpg", "/nowhere"] {
+                try await client.execute(uri: path, method: .get) { #expect($0.status == .forbidden, "\(path)") }
+                try await client.execute(uri: path + "?token=wrong", method: .get) { #expect($0.status == .forbidden, "\(path)") }
+            }
+            try await client.execute(uri: "/?token=\(fixture.server.token)", method: .get) { response in
+                #expect(response.status == .ok)
+                let page = String(buffer: response.body)
+                #expect(page.contains("content=\"\(fixture.server.csrf)\""), "the page carries the CSRF value")
+            }
+        }
+    }
+
+    @Test func changesNeedTheCSRFValue() async throws {
+        try await withFixture { fixture, client in
+            let id = try #require(try await items(client, fixture).first?["id"]?.stringValue)
+            var headers = fixture.headers
+            headers[HTTPField.Name("X-CSRF-Token")!] = "forged"
+            let body = ByteBuffer(string: #"{"items":["\#(id)"],"decision":"approved"}"#)
+            try await client.execute(uri: "/api/decisions", method: .post, headers: headers, body: body) {
+                #expect($0.status == .forbidden)
+            }
+            headers[HTTPField.Name("X-CSRF-Token")!] = nil
+            try await client.execute(uri: "/api/decisions", method: .post, headers: headers, body: body) {
+                #expect($0.status == .forbidden)
+            }
+            #expect(try await fixture.store.reviews(drop: "rv").allSatisfy { $0.decision == .pending })
+        }
+    }
+
+    @Test(arguments: [
+        "/thumbs/../../elena.db", "/thumbs/..%2F..%2Felena.db", "/images/..%2f..%2felena.db/original.jpg",
+        "/images/%2e%2e/%2e%2e/elena.db", "/app.js/../elena.db", "/thumbs/%2e%2e%2felena.db.jpg",
+        "/images/0000000000000000/crop.jpg", "/elena.db", "/.cache/review", "/images/zzzzzzzzzzzzzzzz/original.jpg",
+    ])
+    func nothingOutsideTheQueueIsServed(path: String) async throws {
+        try await withFixture(images: 1) { fixture, client in
+            let database = try Data(contentsOf: URL(fileURLWithPath: fixture.layout.defaultDatabase))
+            let separator = path.contains("?") ? "&" : "?"
+            try await client.execute(uri: path + separator + "token=\(fixture.server.token)", method: .get) { response in
+                #expect(response.status == .notFound || response.status == .forbidden, "\(path): \(response.status)")
+                #expect(Data(response.body.readableBytesView) != database)
+                #expect(!String(buffer: response.body).contains("SQLite format"))
+            }
+        }
+    }
+
+    @Test func decisionsLandInTheStoreAndTheFoldersAndCanBeUndone() async throws {
+        try await withFixture { fixture, client in
+            let queue = try await items(client, fixture)
+            #expect(queue.count == 4)
+            let ids = queue.prefix(2).compactMap { $0["id"]?.stringValue }
+            let approved = try await post(client, fixture, "/api/decisions", .object(["items": .array(ids.map(JSONValue.string)), "decision": .string("approved")]))
+            #expect(approved.status == .ok)
+            #expect(try Self.json(approved)["changed"]?.intValue == 2)
+            let reviews = try await fixture.store.reviews(drop: "rv")
+            #expect(reviews.filter { $0.decision == .approved }.count == 2)
+            #expect(reviews.filter { $0.decision == .approved }.allSatisfy { $0.decidedBy == "page" && $0.folder == .approved })
+            #expect(fixture.folder.files(under: "library/4_approved/rv").count == 2)
+            #expect(fixture.folder.files(under: "library/3_review/rv").count == 2)
+            let events = try await fixture.store.events(drop: "rv", limit: 20)
+            #expect(events.filter { $0.kind == "review.approved" }.count == 2)
+
+            let undo = try await post(client, fixture, "/api/undo", .object([:]))
+            #expect(try Self.json(undo)["undone"]?.stringValue == "approved 2 items")
+            #expect(try await fixture.store.reviews(drop: "rv").allSatisfy { $0.decision == .pending })
+            #expect(fixture.folder.files(under: "library/3_review/rv").count == 4)
+            let nothing = try await post(client, fixture, "/api/undo", .object([:]))
+            #expect(try Self.json(nothing)["undone"] == .null)
+        }
+    }
+
+    @Test func aFolderMoveBehindThePagesBackShowsOnTheNextRefresh() async throws {
+        try await withFixture(images: 2) { fixture, client in
+            let name = try #require(fixture.folder.files(under: "library/3_review/rv").first)
+            try FileSystem.move(
+                fixture.layout.absolute("3_review/rv/" + name), to: fixture.layout.absolute("rejected/" + name))
+            let queue = try await items(client, fixture)
+            let moved = try #require(queue.first { $0["file"]?.stringValue == name })
+            #expect(moved["decision"]?.stringValue == "rejected")
+            #expect(moved["folder"]?.stringValue == "rejected")
+        }
+    }
+
+    @Test func metadataIsValidatedStoredAndPublished() async throws {
+        try await withFixture(images: 2) { fixture, client in
+            let id = try #require(try await items(client, fixture).first?["id"]?.stringValue)
+            let cheap = try await post(client, fixture, "/api/metadata", .object(["items": .array([.string(id)]), "price": .double(2.5)]))
+            #expect(cheap.status == .badRequest)
+            #expect(try Self.json(cheap)["error"]?.stringValue?.contains("at least 3.00") == true)
+            let set = try await post(
+                client, fixture, "/api/metadata",
+                .object(["items": .array([.string(id)]), "price": .double(25), "tags": .array([.string("x"), .string("y")]), "vault": .string("vip")]))
+            let item = try #require(try Self.json(set)["items"]?.arrayValue?.first)
+            #expect(item["price"]?.doubleValue == 25)
+            #expect(item["tags"] == .array([.string("x"), .string("y")]))
+            #expect(item["vault"]?.stringValue == "vip")
+            _ = try await post(client, fixture, "/api/decisions", .object(["items": .array([.string(id)]), "decision": .string("approved")]))
+
+            // The next run publishes with the page's metadata, not the manifest's.
+            _ = try await DropSession(
+                manifest: fixture.manifest, manifestFolder: fixture.folder.path, home: "/root",
+                environment: RunEnvironment(
+                    layout: fixture.layout, store: fixture.store, codec: OpenCVCodec(), detector: nil, dryRun: false,
+                    concurrency: 2, reporter: SilentReporter(), outbox: fixture.layout.defaultOutbox(drop: "rv"))
+            ).run()
+            let sidecars = fixture.folder.files(under: "library/outbox/rv").filter { $0.hasSuffix(".json") }
+            #expect(sidecars.count == 1)
+            let sidecar = try JSONValue.parse(
+                String(contentsOfFile: fixture.layout.absolute("outbox/rv/" + sidecars[0]), encoding: .utf8))
+            #expect(sidecar["price_cents"]?.intValue == 2500)
+            #expect(sidecar["vault"]?.stringValue == "vip")
+            #expect(sidecar["tags"] == .array([.string("x"), .string("y")]))
+        }
+    }
+
+    @Test func recropRecutsServerSideAsAHumanOverride() async throws {
+        try await withFixture(images: 2) { fixture, client in
+            let first = try #require(try await items(client, fixture).first)
+            let id = try #require(first["id"]?.stringValue)
+            let bad = try await post(client, fixture, "/api/recrop", .object(["item": .string(id), "line": .double(1.2)]))
+            #expect(bad.status == .badRequest)
+            let response = try await post(client, fixture, "/api/recrop", .object(["item": .string(id), "line": .double(0.5)]))
+            #expect(response.status == .ok)
+            let item = try #require(try Self.json(response)["item"])
+            #expect(item["line"]?.intValue == 120, "half of the 240 px original")
+            #expect(item["crop_digest"] != first["crop_digest"])
+            #expect(item["decision"]?.stringValue == "pending")
+            #expect(item["flags"]?.arrayValue?.contains(.string("human_override")) == true)
+            let overrides = try await fixture.store.lineOverrides()
+            #expect(overrides.values.first == 0.5)
+            try await client.execute(uri: (item["crop"]?.stringValue ?? "") + "&token=\(fixture.server.token)", method: .get) { response in
+                #expect(response.status == .ok)
+                let header = try ImageHeader.read(Data(response.body.readableBytesView))
+                #expect(header.height == 120)
+            }
+        }
+    }
+
+    @Test func thumbnailsAreMadeOnceAndCached() async throws {
+        try await withFixture(images: 1) { fixture, client in
+            let item = try #require(try await items(client, fixture).first)
+            let uri = (item["thumb"]?.stringValue ?? "") + "&token=\(fixture.server.token)"
+            let first = try await client.execute(uri: uri, method: .get) { Data($0.body.readableBytesView) }
+            #expect(try ImageHeader.read(first).width == 160)
+            let cached = fixture.folder.files(under: "library/.cache/review")
+            #expect(cached.count == 1)
+            let second = try await client.execute(uri: uri, method: .get) { Data($0.body.readableBytesView) }
+            #expect(first == second)
+        }
+    }
+}
+
+/// The page's files compiled into the binary are exactly Sources/ElenaReview/Assets (regenerate with
+/// scripts/embed-assets).
+@Suite struct ReviewAssetsTests {
+    @Test(arguments: [("app.js", "app.js"), ("app.css", "app.css")])
+    func servedAssetsMatchTheAssetFiles(route: String, file: String) async throws {
+        let folder = try TemporaryDirectory("elena-assets")
+        defer { folder.remove() }
+        let layout = LibraryLayout(root: folder.path)
+        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("db.sqlite")), readOnly: false)
+        let service = ReviewService(
+            drop: "d", manifestDisplay: "d.yaml", defaults: ItemPublish(vault: nil, priceCents: nil, tags: [], caption: nil, category: nil),
+            layout: layout, store: store, codec: OpenCVCodec(), recropper: { _, _ in })
+        let server = ReviewServer(service: service, layout: layout, codec: OpenCVCodec())
+        let text = try String(
+            contentsOfFile: CommandLineRunner.repositoryRoot() + "/Sources/ElenaReview/Assets/" + file, encoding: .utf8)
+        let expected = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/\(route)?token=\(server.token)", method: .get) { response in
+                #expect(String(buffer: response.body) == expected, "\(file) differs from the binary's copy: run scripts/embed-assets")
+            }
+        }
+        await store.close()
+    }
+}
