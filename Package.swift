@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     ],
     targets: [
         // PURE: manifest model and validation, planning, cache keys, crop geometry, ports. No I/O.
@@ -77,12 +78,40 @@ let package = Package(
             ],
             exclude: ["API.md", "Assets"],
             swiftSettings: strict),
+        // The Fanvue API client: OAuth 2 with PKCE, token file, multipart uploads, vault, posts, messages;
+        // rate limits and retries. Over AsyncHTTPClient.
+        .target(
+            name: "ElenaFanvue",
+            dependencies: [
+                "ElenaCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
+        // A faithful fake of the Fanvue API and its storage for tests: real HTTP on 127.0.0.1, fault injection, a
+        // record of every call. Never shipped.
+        .target(
+            name: "ElenaFanvueFake",
+            dependencies: [
+                "ElenaCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
         // Commands and wiring: the only module that knows every other.
         .target(
             name: "ElenaCLI",
             dependencies: [
-                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview",
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaFanvue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "elena-run", dependencies: ["ElenaCLI"], swiftSettings: strict),
@@ -117,6 +146,14 @@ let package = Package(
             dependencies: [
                 "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
+        // The Fanvue client against the fake server over real HTTP.
+        .testTarget(
+            name: "ElenaFanvueTests",
+            dependencies: [
+                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
         // The runner and stages in-process, on real files and a real SQLite database.

@@ -1,5 +1,6 @@
 import ElenaCore
 import ElenaEngine
+import ElenaFanvue
 import ElenaStages
 import ElenaStore
 import ElenaVision
@@ -13,6 +14,8 @@ struct DropOutcome {
     var database: DatabaseURL
     var outbox: String
     var sourceFolder: String
+    /// Fanvue API calls the run made (nil when it made none).
+    var fanvueRequests: Int?
 }
 
 /// Runs or plans one manifest with the real services.
@@ -41,12 +44,15 @@ enum DropExecution {
             }
         }
         let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
+        let fanvue = try Wiring.fanvue(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let store = try await Wiring.openStore(database, readOnly: dryRun)
-        let session = DropSession(
+        var session = DropSession(
             manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
             environment: RunEnvironment(
                 layout: layout, store: store, codec: OpenCVCodec(), detector: detector, dryRun: dryRun,
-                concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox))
+                concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox,
+                fanvue: fanvue.client, fanvueTarget: fanvue.target))
+        session.uploadStage = Wiring.uploadStage
         let report: RunReport
         do {
             report = try await session.run()
@@ -57,7 +63,7 @@ enum DropExecution {
         await store.close()
         return DropOutcome(
             loaded: loaded, report: report, layout: layout, database: database, outbox: outbox,
-            sourceFolder: sourceFolder)
+            sourceFolder: sourceFolder, fanvueRequests: await fanvue.client?.counter.api)
     }
 }
 

@@ -21,7 +21,7 @@ public struct ElenaRunCommand: AsyncParsableCommand {
             """,
         version: "elena-run 0.1.0",
         subcommands: [
-            RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self,
+            RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self, AuthCommand.self,
             DoctorCommand.self,
             SchemaCommand.self,
         ],

@@ -1,9 +1,11 @@
 import ElenaCore
 import ElenaEngine
+import ElenaFanvue
 import ElenaStages
 import ElenaStore
 import ElenaVision
 import Foundation
+import Yams
 
 /// A manifest that was read and decoded, with where it came from.
 struct LoadedManifest {
@@ -85,6 +87,85 @@ enum Wiring {
     }
 
     static func concurrency(_ jobs: Int?) -> Int { jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Configuration and secrets: `$ELENA_CONFIG_DIR`, else `~/.config/elena-run`.
+    static var configFolder: String {
+        let configured = environment["ELENA_CONFIG_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "~/.config/elena-run"
+        return PathText.resolve(configured, relativeTo: workingDirectory, home: home)
+    }
+
+    /// The Fanvue settings: each of FANVUE_CLIENT_ID, FANVUE_CLIENT_SECRET, FANVUE_REDIRECT_URI, FANVUE_API_URL and
+    /// FANVUE_AUTH_URL from the environment, else from `<config>/config.yaml` (same names). Nil without a client id.
+    static func fanvueConfiguration() throws -> FanvueConfiguration? {
+        var file: [String: String] = [:]
+        let path = configFolder + "/config.yaml"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            do {
+                if let mapping = try Yams.load(yaml: text) as? [String: Any] {
+                    for (key, value) in mapping { file[key] = "\(value)" }
+                }
+            } catch {
+                throw CLIError.usage("\(path): cannot read it as YAML (\(error))")
+            }
+        }
+        func value(_ name: String) -> String? {
+            environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? file[name].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let clientID = value("FANVUE_CLIENT_ID") else { return nil }
+        var configuration = FanvueConfiguration(
+            clientID: clientID, clientSecret: value("FANVUE_CLIENT_SECRET"),
+            redirectURI: value("FANVUE_REDIRECT_URI") ?? FanvueConfiguration.defaultRedirectURI,
+            apiURL: value("FANVUE_API_URL") ?? FanvueConfiguration.defaultAPIURL,
+            authURL: value("FANVUE_AUTH_URL") ?? FanvueConfiguration.defaultAuthURL)
+        // Tuning knobs (tests and slow networks): retry backoff and the request timeout.
+        if let base = value("ELENA_FANVUE_RETRY_BASE_MS").flatMap(Double.init) { configuration.retry.baseDelay = base / 1000 }
+        if let cap = value("ELENA_FANVUE_RETRY_MAX_MS").flatMap(Double.init) { configuration.retry.maxDelay = cap / 1000 }
+        if let attempts = value("ELENA_FANVUE_RETRY_ATTEMPTS").flatMap(Int.init) { configuration.retry.maxAttempts = attempts }
+        if let timeout = value("ELENA_FANVUE_TIMEOUT_S").flatMap(Double.init) { configuration.requestTimeout = timeout }
+        return configuration
+    }
+
+    /// The Fanvue client a run needs, when the manifest publishes to fanvue.
+    /// - Throws: `CLIError.failure` for a real run without settings or without a login.
+    static func fanvue(for manifest: Manifest, dryRun: Bool, reporter: any RunReporter) throws
+        -> (client: FanvueClient?, target: String)
+    {
+        guard manifest.publish.to == .fanvue else { return (nil, "") }
+        guard let configuration = try fanvueConfiguration() else {
+            let message = "publishing to fanvue needs the app's settings: set FANVUE_CLIENT_ID and FANVUE_CLIENT_SECRET "
+                + "(or put them in \(configFolder)/config.yaml), then run `elena-run auth login`"
+            if dryRun {
+                reporter.note("note: \(message)")
+                return (nil, "unconfigured")
+            }
+            throw CLIError.failure(message)
+        }
+        let target = configuration.apiURL + " " + configuration.clientID
+        let store = TokenStore(configFolder: configFolder)
+        let tokens: TokenSet?
+        do {
+            tokens = try store.load()
+        } catch {
+            throw CLIError.failure("\(error)")
+        }
+        guard tokens != nil else {
+            if dryRun {
+                reporter.note("note: not logged in to Fanvue; run `elena-run auth login` before a real run")
+                return (nil, target)
+            }
+            throw CLIError.failure("not logged in to Fanvue: run `elena-run auth login` first")
+        }
+        let provider = TokenProvider(store: store, oauth: OAuthClient(configuration: configuration))
+        return (FanvueClient(configuration: configuration, tokens: provider), target)
+    }
+
+    /// The upload stage tuned from the environment (ELENA_FANVUE_FIRST_POLL_MS, ELENA_FANVUE_PART_SIZE).
+    static var uploadStage: UploadStage {
+        UploadStage(
+            partSize: environment["ELENA_FANVUE_PART_SIZE"].flatMap(Int.init) ?? 8 * 1024 * 1024,
+            firstPoll: (environment["ELENA_FANVUE_FIRST_POLL_MS"].flatMap(Double.init) ?? 1000) / 1000,
+            longestPoll: (environment["ELENA_FANVUE_LONGEST_POLL_MS"].flatMap(Double.init) ?? 15000) / 1000)
+    }
 
     /// The folder holding the face models, if they are installed.
     static var modelsFolder: String? {

@@ -85,20 +85,37 @@ public struct ReviewServer: Sendable {
         router.post("api/metadata") { request, context -> Response in
             try await Self.json {
                 let body = try await Self.body(request, context)
-                var tags: [String]?
-                if let list = body["tags"]?.arrayValue {
-                    tags = list.compactMap { $0.stringValue?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                    if tags?.contains(where: { $0.contains(",") || $0.count > 64 }) == true {
+                var tags = ReviewService.Change<[String]>.keep
+                switch body["tags"] {
+                case nil: break
+                case .null?: tags = .clear
+                case let value?:
+                    guard let list = value.arrayValue else { throw ReviewError(400, "tags must be a list of words") }
+                    var seen: Set<String> = []
+                    let cleaned = list.compactMap { $0.stringValue?.trimmingCharacters(in: .whitespaces) }
+                        .filter { !$0.isEmpty && seen.insert($0.lowercased()).inserted }
+                    if cleaned.contains(where: { $0.contains(",") || $0.count > 64 }) {
                         throw ReviewError(400, "a tag may not contain a comma or exceed 64 characters")
                     }
+                    tags = .set(cleaned)
                 }
-                var cents: Int?
-                if let price = body["price"] {
-                    guard let value = price.doubleValue, value.isFinite else { throw ReviewError(400, "price must be a number") }
-                    cents = Int((value * 100).rounded())
+                var cents = ReviewService.Change<Int>.keep
+                switch body["price"] {
+                case nil: break
+                case .null?: cents = .clear
+                case let value?:
+                    guard let number = value.doubleValue, number.isFinite else { throw ReviewError(400, "price must be a number") }
+                    cents = .set(Int((number * 100).rounded()))
                 }
-                return try await service.setMetadata(
-                    try Self.ids(body), tags: tags, priceCents: cents, vault: body["vault"]?.stringValue, token: token)
+                var vault = ReviewService.Change<String>.keep
+                switch body["vault"] {
+                case nil: break
+                case .null?: vault = .clear
+                case let value?:
+                    guard let name = value.stringValue else { throw ReviewError(400, "vault must be a name") }
+                    vault = .set(name.trimmingCharacters(in: .whitespaces))
+                }
+                return try await service.setMetadata(try Self.ids(body), tags: tags, priceCents: cents, vault: vault, token: token)
             }
         }
         router.post("api/undo") { _, _ in try await Self.json { try await service.undo(token: token) } }
@@ -219,6 +236,8 @@ struct AccessMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Browsers ask for an icon on their own, without the token: answer with nothing rather than a 403.
+        if request.method == .get, request.uri.path == "/favicon.ico" { return Response(status: .noContent) }
         let given = request.headers[HTTPField.Name("X-Review-Token")!] ?? request.uri.queryParameters.get("token")
         guard Self.same(given, token) else {
             return ReviewServer.respond("403 forbidden: this page needs the link elena-run review printed\n", type: "text/plain", status: .forbidden)

@@ -142,7 +142,9 @@ public actor ReviewService {
         for id in order {
             guard let entry = entries[id] else { continue }
             counts[entry.state.decision.rawValue, default: 0] += 1
-            if entry.crop.output.value["decision"]?["flags"]?.arrayValue?.isEmpty == false { counts["flagged", default: 0] += 1 }
+            // A hand recrop is a human choice, not a warning: it does not count as flagged.
+            let flags = entry.crop.output.value["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if flags.contains(where: { $0 != CropFlag.humanOverride.rawValue }) { counts["flagged", default: 0] += 1 }
             items.append(json(entry, token: token))
         }
         return .object([
@@ -173,10 +175,16 @@ public actor ReviewService {
 
     // MARK: Decisions
 
+    /// Entries without repeats (a selection may name an item twice).
+    static func unique(_ entries: [Entry]) -> [Entry] {
+        var seen: Set<Digest> = []
+        return entries.filter { seen.insert($0.item.id).inserted }
+    }
+
     /// `POST /api/decisions`.
     func decide(_ ids: [String], _ decision: ReviewDecision, token: String) async throws -> JSONValue {
         try await refresh()
-        let chosen = try ids.map(entry)
+        let chosen = try Self.unique(ids.map(entry))
         var previous: [ReviewRecord] = []
         for entry in chosen {
             if let record = entry.state.save ?? entry.state.record { previous.append(record) }
@@ -210,26 +218,61 @@ public actor ReviewService {
         }
     }
 
+    /// A metadata field in a request: absent (keep), null (back to the manifest's value), or a new value.
+    enum Change<Value: Sendable>: Sendable {
+        case keep
+        case clear
+        case set(Value)
+    }
+
     /// `POST /api/metadata`: vault, price and tags for a selection.
-    func setMetadata(_ ids: [String], tags: [String]?, priceCents: Int?, vault: String?, token: String) async throws -> JSONValue {
+    func setMetadata(
+        _ ids: [String], tags: Change<[String]>, priceCents: Change<Int>, vault: Change<String>, token: String
+    ) async throws -> JSONValue {
         try await refresh()
-        let chosen = try ids.map(entry)
-        if let priceCents, priceCents < 300 { throw ReviewError(400, "the price must be at least 3.00 USD (Fanvue's minimum)") }
-        if let vault, vault.isEmpty || vault.count > 255 { throw ReviewError(400, "the vault name must have 1 to 255 characters") }
+        let chosen = try Self.unique(ids.map(entry))
+        if case .set(let cents) = priceCents, cents < 300 {
+            throw ReviewError(400, "the price must be at least 3.00 USD (Fanvue's minimum)")
+        }
+        if case .set(let name) = vault, name.isEmpty || name.count > 255 {
+            throw ReviewError(400, "the vault name must have 1 to 255 characters")
+        }
         var previous: [Digest: PublishOverride?] = [:]
         let at = now()
         for entry in chosen {
             previous[entry.item.id] = .some(entry.publish)
             var override = entry.publish ?? PublishOverride()
-            if let tags { override.tags = tags }
-            if let priceCents { override.priceCents = priceCents }
-            if let vault { override.vault = vault }
+            switch tags {
+            case .keep: break
+            case .clear: override.tags = nil
+            case .set(let list): override.tags = list
+            }
+            switch priceCents {
+            case .keep: break
+            case .clear: override.priceCents = nil
+            case .set(let cents): override.priceCents = cents
+            }
+            switch vault {
+            case .keep: break
+            case .clear: override.vault = nil
+            case .set(let name): override.vault = name
+            }
             try await store.setPublishOverride(itemID: entry.item.id, override, by: "page", at: at)
+            // The ledger's item row shows what will be published.
+            try await store.updateItems(
+                [
+                    (
+                        entry.item.id,
+                        ItemUpdate(
+                            vault: override.vault ?? defaults.vault, tags: override.tags ?? defaults.tags,
+                            priceCents: override.priceCents ?? defaults.priceCents)
+                    )
+                ], at: at)
         }
         var data: [JSONValue.Member] = [.init("items", .array(chosen.map { .string($0.item.id.hex) }))]
-        if let tags { data.append(.init("tags", .array(tags.map(JSONValue.string)))) }
-        if let priceCents { data.append(.init("price_cents", .int(priceCents))) }
-        if let vault { data.append(.init("vault", .string(vault))) }
+        if case .set(let list) = tags { data.append(.init("tags", .array(list.map(JSONValue.string)))) }
+        if case .set(let cents) = priceCents { data.append(.init("price_cents", .int(cents))) }
+        if case .set(let name) = vault { data.append(.init("vault", .string(name))) }
         try await store.append([
             EventRecord(
                 kind: "review.metadata", drop: drop, message: "metadata set on \(chosen.count) item(s) in review",
@@ -254,7 +297,17 @@ public actor ReviewService {
             return try await answer(undone: label, ids: records.map(\.itemID), token: token)
         case .metadata(let previous, let label):
             for (item, override) in previous {
-                try await store.setPublishOverride(itemID: item, override ?? PublishOverride(), by: "page", at: now())
+                let restored = override ?? PublishOverride()
+                try await store.setPublishOverride(itemID: item, restored, by: "page", at: now())
+                try await store.updateItems(
+                    [
+                        (
+                            item,
+                            ItemUpdate(
+                                vault: restored.vault ?? defaults.vault, tags: restored.tags ?? defaults.tags,
+                                priceCents: restored.priceCents ?? defaults.priceCents)
+                        )
+                    ], at: now())
             }
             try await store.append([EventRecord(kind: "review.undo", drop: drop, message: "undid: \(label)", at: now())])
             return try await answer(undone: label, ids: Array(previous.keys), token: token)

@@ -20,6 +20,8 @@ public struct DropSession: Sendable {
     public var home: String
     /// Services and options.
     public var environment: RunEnvironment
+    /// The upload stage (its part size and polling are tuned by the caller).
+    public var uploadStage = UploadStage()
 
     /// Creates a session.
     public init(manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment) {
@@ -101,6 +103,11 @@ public struct DropSession: Sendable {
             CropStage(),
             ReviewGateStage(reviews: reviews, index: folders),
             PublishFolderStage(),
+            VaultStage(),
+            uploadStage,
+            AttachStage(),
+            PostStage(),
+            MessageStage(),
         ]
         let started = environment.now()
         var report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: cacheIndex)

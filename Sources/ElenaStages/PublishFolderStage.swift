@@ -70,13 +70,7 @@ public struct PublishFolderStage: Stage {
                 target: "folder", destination: outbox, contentDigest: approved.digest, itemID: item.id,
                 drop: context.plan.drop, reference: file, metadata: metadata, publishedAt: now))
 
-        if let copy = approved.summary.value["copy"]?.stringValue, copy.hasPrefix(ReviewFolder.approved.rawValue + "/") {
-            let destination = environment.layout.folder(.uploaded, drop: context.plan.drop) + "/" + PathText.lastComponent(copy)
-            if FileSystem.exists(environment.layout.absolute(copy)) {
-                try FileSystem.move(environment.layout.absolute(copy), to: environment.layout.absolute(destination))
-            }
-            try await store.setReviewFolder(itemID: item.id, cropDigest: approved.digest, folder: .uploaded)
-        }
+        try await ReviewCopies.markPublished(approved, item: item, drop: context.plan.drop, environment: environment)
         try await store.updateItems(
             [
                 (

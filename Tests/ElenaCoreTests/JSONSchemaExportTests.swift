@@ -32,8 +32,8 @@ import Testing
         let document = try JSONValue.parse(try Self.committed())
         var objectsSeen = 0
         try Self.walk(document, ManifestSchema.root, path: "$", objectsSeen: &objectsSeen)
-        // root, source, crop, publish, items[], items[].crop
-        #expect(objectsSeen == 6)
+        // root, source, crop, publish, publish.post, publish.message, items[], items[].crop
+        #expect(objectsSeen == 8)
     }
 
     static func walk(_ json: JSONValue, _ schema: Schema, path: String, objectsSeen: inout Int) throws {

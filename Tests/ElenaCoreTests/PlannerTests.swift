@@ -146,14 +146,19 @@ import Testing
         #expect(plan.graph.dependents(of: outbox).count == plan.items.count)
     }
 
-    @Test func fanvueHasNoOutboxNode() throws {
+    @Test func fanvueUploadsEachItemThenCollectsTheUploadsIntoTheVault() throws {
         let plan = try Planner.plan(try Self.manifest(to: "fanvue"), files: Self.files)
-        #expect(plan.graph.nodes.count == plan.items.count * 5)
+        let vault = NodeID(.vault, item: nil)
+        let attach = NodeID(.attach, item: nil)
+        #expect(plan.graph.nodes.count == plan.items.count * 5 + 2, "per item five nodes, plus vault and attach")
         #expect(!plan.graph.nodes.contains(NodeID(.outbox, item: nil)))
+        #expect(!plan.graph.nodes.contains(NodeID(.publish, item: 0)))
         for index in plan.items.indices {
-            #expect(plan.graph.dependencies(of: NodeID(.publish, item: index)) == [NodeID(.review, item: index)])
+            #expect(plan.graph.dependencies(of: NodeID(.upload, item: index)) == [NodeID(.review, item: index)])
         }
-        #expect(plan.order.first == NodeID(.ingest, item: 0))
+        #expect(Set(plan.graph.dependencies(of: attach)) == Set([vault] + plan.items.indices.map { NodeID(.upload, item: $0) }))
+        #expect(plan.order.first == vault, "the vault is made before anything needs it")
+        #expect(plan.order.last == attach, "the collector comes after every item")
         #expect(!plan.dot().contains("outbox"))
     }
 
@@ -224,8 +229,14 @@ import Testing
             NodeID(.outbox, item: nil), NodeID(.ingest, item: 0), NodeID(.crop, item: 0), NodeID(.ingest, item: 1),
             NodeID(.publish, item: 1),
         ])
-        #expect(StageName.allCases.sorted() == [.outbox, .ingest, .detect, .crop, .review, .publish])
-        #expect(StageName.outbox.isDropLevel && !StageName.crop.isDropLevel)
+        #expect(
+            StageName.allCases.sorted() == [
+                .outbox, .vault, .ingest, .detect, .crop, .review, .publish, .upload, .attach, .post, .message,
+            ])
+        #expect(StageName.outbox.isDropLevel && !StageName.crop.isDropLevel && StageName.attach.isDropLevel)
+        // Collectors sort after every item node; feeding drop-level nodes before.
+        #expect(NodeID(.attach, item: nil) > NodeID(.upload, item: 99))
+        #expect(NodeID(.vault, item: nil) < NodeID(.ingest, item: 0))
         #expect(Planner.itemStages == [.ingest, .detect, .crop, .review, .publish])
     }
 }

@@ -16,10 +16,11 @@ enum RunOutput {
 
     static func plannedFiles(_ outcome: DropOutcome) -> [PlannedFile] {
         let plan = outcome.report.plan
+        let stage: StageName = plan.manifest.publish.to == .fanvue ? .upload : .publish
         return plan.items.indices.compactMap { index in
             let item = plan.items[index]
             let state: String
-            switch outcome.report.states[NodeID(.publish, item: index)] {
+            switch outcome.report.states[NodeID(stage, item: index)] {
             case .planned?: state = "now"
             case .ran?: state = "published now"
             case .cached?: state = "published"
@@ -27,8 +28,11 @@ enum RunOutput {
             case .waiting?: state = "after review"
             case .skipped?, .failed?, nil: return nil
             }
+            let destination =
+                plan.manifest.publish.to == .fanvue
+                ? "fanvue:" + PublishFolderStage.fileName(item) : outcome.outbox + "/" + PublishFolderStage.fileName(item)
             return PlannedFile(
-                item: item, file: outcome.outbox + "/" + PublishFolderStage.fileName(item), state: state,
+                item: item, file: destination, state: state,
                 caption: Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure))
         }
     }
@@ -93,12 +97,21 @@ enum RunOutput {
         let files = report.dryRun ? plannedFiles(outcome) : []
         if !files.isEmpty {
             lines.append("")
-            lines.append("Planned outbox files (\(plan.manifest.publish.to.rawValue) target):")
+            lines.append(plan.manifest.publish.to == .fanvue ? "Planned uploads:" : "Planned outbox files (folder target):")
             for file in files where file.state != "published" {
                 let tags = file.item.publish.tags.isEmpty ? "-" : file.item.publish.tags.joined(separator: ",")
                 lines.append(
                     "  \(file.file)  vault=\(file.item.publish.vault ?? "-")  price=\(price(file.item.publish.priceCents))"
                         + "  tags=\(tags)  caption=\"\(file.caption)\"  [\(file.state)]")
+            }
+        }
+        if plan.manifest.publish.to == .fanvue {
+            if report.dryRun {
+                lines.append("")
+                lines.append(contentsOf: fanvuePlan(outcome, files: files))
+            } else if let requests = outcome.fanvueRequests {
+                lines.append("")
+                lines.append("Fanvue API calls this run: \(requests)")
             }
         }
         if plan.manifest.publish.to == .folder {
@@ -108,6 +121,41 @@ enum RunOutput {
             lines.append("Outbox: \(outcome.outbox) (\(count) image\(count == 1 ? "" : "s"))")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A dry run's Fanvue work, in order, with the API requests it will cost.
+    static func fanvuePlan(_ outcome: DropOutcome, files: [PlannedFile]) -> [String] {
+        let report = outcome.report
+        let publish = report.plan.manifest.publish
+        var lines = ["Planned Fanvue work (nothing is sent in a dry run):"]
+        var requests = 0
+        var storage = 0
+        let pending = files.filter { $0.state == "now" || $0.state == "after review" }
+        if case .planned? = report.states[NodeID(.vault, item: nil)] {
+            let folders = Set(report.plan.items.compactMap(\.publish.vault)).sorted()
+            lines.append("  vault: make sure folder\(folders.count == 1 ? "" : "s") \(folders.joined(separator: ", ")) exist\(folders.count == 1 ? "s" : "")")
+            requests += folders.count
+        }
+        if !pending.isEmpty {
+            requests += 1  // the account
+            // Each upload: create, one part URL per 8 MiB part, complete, and usually one processing poll.
+            requests += pending.count * 4
+            storage += pending.count
+            lines.append("  upload \(pending.count) image\(pending.count == 1 ? "" : "s"), then add them to the vault (\((pending.count + 99) / 100) call\(pending.count > 100 ? "s" : "") per folder)")
+            requests += (pending.count + 99) / 100
+        }
+        if let post = publish.post, !pending.isEmpty {
+            let cost = post.priceCents.map { " at \(Self.price($0))" } ?? ""
+            lines.append("  post: one feed post (\(post.audience))\(cost) with the approved images\(post.at.map { ", scheduled \($0)" } ?? "")")
+            requests += 1
+        }
+        if let message = publish.message, !pending.isEmpty {
+            let cost = (message.priceCents ?? publish.priceCents).map { " at \(Self.price($0))" } ?? ""
+            lines.append("  message: pay-per-view\(cost) to \(message.to.count) fan\(message.to.count == 1 ? "" : "s"), skipping what each already has")
+            requests += message.to.count
+        }
+        lines.append("  estimated Fanvue API requests: \(requests) (plus \(storage) part upload\(storage == 1 ? "" : "s") to storage)")
+        return lines
     }
 
     /// The same facts as JSON, for scripts.

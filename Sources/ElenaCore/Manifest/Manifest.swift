@@ -196,6 +196,10 @@ public struct PublishSpec: Sendable, Hashable {
     public var category: String?
     /// The disclosure appended to captions that do not already disclose AI content.
     public var disclosure: String
+    /// A feed post of the drop's approved media (fanvue target).
+    public var post: PostSpec?
+    /// Pay-per-view messages of the drop's approved media to listed fans (fanvue target).
+    public var message: MessageSpec?
 
     /// The default AI-content disclosure.
     public static let defaultDisclosure = "#AIgenerated"
@@ -203,8 +207,11 @@ public struct PublishSpec: Sendable, Hashable {
     /// Creates a publish section.
     public init(
         to: PublishTarget, outbox: String? = nil, vault: String? = nil, priceCents: Int? = nil, tags: [String] = [],
-        caption: String? = nil, category: String? = nil, disclosure: String = PublishSpec.defaultDisclosure
+        caption: String? = nil, category: String? = nil, disclosure: String = PublishSpec.defaultDisclosure,
+        post: PostSpec? = nil, message: MessageSpec? = nil
     ) {
+        self.post = post
+        self.message = message
         self.to = to
         self.outbox = outbox
         self.vault = vault
@@ -213,6 +220,46 @@ public struct PublishSpec: Sendable, Hashable {
         self.caption = caption
         self.category = category
         self.disclosure = disclosure
+    }
+}
+
+/// `publish.post`: one feed post with the drop's approved media, once every item is decided.
+public struct PostSpec: Sendable, Hashable {
+    /// `subscribers` or `followers-and-subscribers`.
+    public var audience: String
+    /// The post's text (default: the caption); the AI disclosure is added when missing.
+    public var text: String?
+    /// Price in cents for a locked post (at least 300).
+    public var priceCents: Int?
+    /// Scheduled publication time (ISO 8601 text as written).
+    public var at: String?
+    /// Post media that were already sent or sold as pay-per-view (refused unless true).
+    public var allowPPVItems: Bool
+
+    /// Creates a post spec.
+    public init(audience: String, text: String? = nil, priceCents: Int? = nil, at: String? = nil, allowPPVItems: Bool = false) {
+        self.audience = audience
+        self.text = text
+        self.priceCents = priceCents
+        self.at = at
+        self.allowPPVItems = allowPPVItems
+    }
+}
+
+/// `publish.message`: the drop's approved media as a pay-per-view message to each listed fan, never twice.
+public struct MessageSpec: Sendable, Hashable {
+    /// Fan uuids.
+    public var to: [String]
+    /// The message text (default: the caption).
+    public var text: String?
+    /// Price in cents (default: the drop's price); at least 300.
+    public var priceCents: Int?
+
+    /// Creates a message spec.
+    public init(to: [String], text: String? = nil, priceCents: Int? = nil) {
+        self.to = to
+        self.text = text
+        self.priceCents = priceCents
     }
 }
 

@@ -84,7 +84,28 @@ public enum ManifestDecoder {
             tags: publishNode?["tags"]?.strings ?? [],
             caption: publishNode?["caption"]?.string,
             category: publishNode?["category"]?.string,
-            disclosure: publishNode?["disclosure"]?.string ?? PublishSpec.defaultDisclosure)
+            disclosure: publishNode?["disclosure"]?.string ?? PublishSpec.defaultDisclosure,
+            post: publishNode?["post"].map { node in
+                PostSpec(
+                    audience: node["audience"]?.string ?? "subscribers", text: node["text"]?.string,
+                    priceCents: cents(node["price"], path: "publish.post.price", diagnostics: &diagnostics),
+                    at: node["at"]?.string, allowPPVItems: node["allow_ppv_items"]?.bool ?? false)
+            },
+            message: publishNode?["message"].map { node in
+                MessageSpec(
+                    to: node["to"]?.strings ?? [], text: node["text"]?.string,
+                    priceCents: cents(node["price"], path: "publish.message.price", diagnostics: &diagnostics))
+            })
+        if publish.to == .folder, publish.post != nil || publish.message != nil {
+            diagnostics.append(
+                Diagnostic(
+                    at: root["publish"]?.location(ofKey: publish.post != nil ? "post" : "message"),
+                    key: publish.post != nil ? "publish.post" : "publish.message",
+                    "'\(publish.post != nil ? "publish.post" : "publish.message")' needs 'publish.to: fanvue'"))
+        }
+        if let post = publish.post, post.priceCents != nil, post.audience.isEmpty {
+            diagnostics.append(Diagnostic(at: nil, key: "publish.post.audience", "'publish.post.audience' is required"))
+        }
         if publish.to == .fanvue, publish.vault == nil {
             diagnostics.append(
                 Diagnostic(

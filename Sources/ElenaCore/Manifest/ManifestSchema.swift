@@ -106,6 +106,40 @@ public enum ManifestSchema {
                                     "disclosure", .string(StringRule(minLength: 1, maxLength: 200)),
                                     default: .string(PublishSpec.defaultDisclosure),
                                     "the AI-content disclosure appended to captions that lack one"),
+                                Property(
+                                    "post",
+                                    .object(
+                                        ObjectSchema(
+                                            "A feed post with the drop's approved media, made once every item is decided.",
+                                            [
+                                                Property(
+                                                    "audience",
+                                                    .string(StringRule(allowed: ["subscribers", "followers-and-subscribers"])),
+                                                    required: true, "who sees the post"),
+                                                Property("text", caption, "post text (default: the caption)"),
+                                                Property("price", price, "price in USD for a locked post, at least 3.00"),
+                                                Property(
+                                                    "at", .string(StringRule(format: "date-time")),
+                                                    "schedule, e.g. 2026-12-01T18:00:00Z (default: now)"),
+                                                Property(
+                                                    "allow_ppv_items", .boolean, default: .bool(false),
+                                                    "allow media already sent or sold as pay-per-view in the feed post"),
+                                            ])), "a feed post (fanvue target)"),
+                                Property(
+                                    "message",
+                                    .object(
+                                        ObjectSchema(
+                                            "A pay-per-view message with the drop's approved media to each listed fan.",
+                                            [
+                                                Property(
+                                                    "to",
+                                                    .array(
+                                                        of: .string(StringRule(pattern: "[0-9A-Za-z-]{8,64}", meaning: "a fan uuid")),
+                                                        minItems: 1, uniqueItems: true),
+                                                    required: true, "fan uuids"),
+                                                Property("text", caption, "message text (default: the caption)"),
+                                                Property("price", price, "price in USD (default: publish.price), at least 3.00"),
+                                            ])), "pay-per-view messages (fanvue target)"),
                             ])), required: true, "where approved crops go"),
                 Property(
                     "items",

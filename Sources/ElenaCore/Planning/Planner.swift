@@ -1,7 +1,12 @@
 /// Builds a drop's graph from its manifest and the files discovery found. Pure.
 public enum Planner {
-    /// The per-item pipeline, in order.
+    /// The per-item pipeline of the folder target, in order.
     public static let itemStages: [StageName] = [.ingest, .detect, .crop, .review, .publish]
+
+    /// The per-item pipeline for a publish target.
+    public static func itemStages(for target: PublishTarget) -> [StageName] {
+        target == .folder ? itemStages : [.ingest, .detect, .crop, .review, .upload]
+    }
 
     /// Which earlier stages of the same item each stage reads (the graph's edges).
     public static let itemInputs: [StageName: [StageName]] = [
@@ -10,6 +15,7 @@ public enum Planner {
         .crop: [.ingest, .detect],
         .review: [.crop],
         .publish: [.review],
+        .upload: [.review],
     ]
 
     /// Plans a drop.
@@ -54,14 +60,25 @@ public enum Planner {
         assignStems(&items)
 
         var graph = Graph<NodeID>()
-        graph.reserveCapacity(items.count * itemStages.count + 1)
-        let dropLevel: [NodeID] = manifest.publish.to == .folder ? [NodeID(.outbox, item: nil)] : []
-        for node in dropLevel { graph.add(node) }
+        let stages = itemStages(for: manifest.publish.to)
+        graph.reserveCapacity(items.count * stages.count + 4)
+        let publishing = stages.last ?? .publish
+        let feeding: [NodeID] = manifest.publish.to == .folder ? [NodeID(.outbox, item: nil)] : [NodeID(.vault, item: nil)]
+        for node in feeding { graph.add(node) }
         for index in items.indices {
-            for stage in itemStages {
+            for stage in stages {
                 var prerequisites = (itemInputs[stage] ?? []).map { NodeID($0, item: index) }
-                if stage == .publish { prerequisites += dropLevel }
+                if stage == .publish { prerequisites += feeding }
                 graph.add(NodeID(stage, item: index), dependsOn: prerequisites)
+            }
+        }
+        if manifest.publish.to == .fanvue {
+            // Collectors: they run on whatever the items produced (see Stage.inputPolicy).
+            let uploads = items.indices.map { NodeID(publishing, item: $0) }
+            graph.add(NodeID(.attach, item: nil), dependsOn: feeding + uploads)
+            if manifest.publish.post != nil { graph.add(NodeID(.post, item: nil), dependsOn: [NodeID(.attach, item: nil)] + uploads) }
+            if manifest.publish.message != nil {
+                graph.add(NodeID(.message, item: nil), dependsOn: [NodeID(.attach, item: nil)] + uploads)
             }
         }
         let order = try graph.topologicalOrder()

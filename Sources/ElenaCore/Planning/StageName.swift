@@ -2,6 +2,8 @@
 public enum StageName: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     /// Drop-level: make sure the outbox folder exists (folder target).
     case outbox
+    /// Drop-level: make sure the Fanvue vault folders exist (fanvue target).
+    case vault
     /// Hash the source file, record the item once, link it into `1_raw/`, read ComfyUI lineage.
     case ingest
     /// Find faces and landmarks.
@@ -10,14 +12,22 @@ public enum StageName: String, Sendable, Hashable, CaseIterable, Codable, Compar
     case crop
     /// The human gate: a crop passes only once approved.
     case review
-    /// Hand an approved crop to the publish target.
+    /// Hand an approved crop to the folder target.
     case publish
+    /// Upload an approved crop to Fanvue (resumable multipart).
+    case upload
+    /// Drop-level: add the uploaded media to their vault folders, in batches.
+    case attach
+    /// Drop-level: the feed post of the drop's approved media.
+    case post
+    /// Drop-level: pay-per-view messages to the listed fans.
+    case message
 
     /// Pipeline order, used for sorting output and scheduling (drop-level first).
     public var order: Int { StageName.allCases.firstIndex(of: self) ?? 0 }
 
     /// Whether the stage runs once per drop rather than once per item.
-    public var isDropLevel: Bool { self == .outbox }
+    public var isDropLevel: Bool { [.outbox, .vault, .attach, .post, .message].contains(self) }
 
     /// Orders by pipeline position.
     public static func < (lhs: StageName, rhs: StageName) -> Bool { lhs.order < rhs.order }
@@ -36,14 +46,18 @@ public struct NodeID: Sendable, Hashable, Comparable {
         self.item = item
     }
 
-    /// Drop-level nodes first, then by item, then by stage: the order in which work is started, so an item's
-    /// chain finishes before many others begin (bounded memory).
+    /// Drop-level nodes that feed items first, then by item, then by stage, then the drop-level nodes that collect
+    /// items' results: the order in which work is started, so an item's chain finishes before many others begin.
     public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
+        func rank(_ node: NodeID) -> Int {
+            guard node.item == nil else { return 1 }
+            return [.attach, .post, .message].contains(node.stage) ? 2 : 0
+        }
+        let (left, right) = (rank(lhs), rank(rhs))
+        if left != right { return left < right }
         switch (lhs.item, rhs.item) {
-        case (nil, nil): return lhs.stage < rhs.stage
-        case (nil, _): return true
-        case (_, nil): return false
         case (let a?, let b?): return a == b ? lhs.stage < rhs.stage : a < b
+        default: return lhs.stage < rhs.stage
         }
     }
 }

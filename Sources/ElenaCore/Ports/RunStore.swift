@@ -55,6 +55,29 @@ public protocol RunStore: Sendable {
     /// Sets (or, with an empty override, removes) an item's publish override.
     func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at: Date) async throws
 
+    /// The upload of some bytes to an account, if one was started.
+    func upload(contentDigest: Digest, account: String) async throws -> UploadRecord?
+    /// Inserts or replaces an upload record.
+    func saveUpload(_ upload: UploadRecord) async throws
+    /// Media already in a vault folder (as recorded).
+    func vaultMedia(account: String, folder: String) async throws -> Set<String>
+    /// Records media added to a vault folder.
+    func addVaultMedia(account: String, folder: String, mediaUUIDs: [String], at: Date) async throws
+    /// The uuid of the post made for a request key (nil when none yet; "" when started but not confirmed).
+    func post(requestKey: String) async throws -> String?
+    /// Records a post: first as started (uuid nil), then with its uuid and items.
+    func savePost(requestKey: String, account: String, drop: String, audience: String, priceCents: Int?, text: String,
+                  publishAt: Date?, uuid: String?, items: [Digest], at: Date) async throws
+    /// Items sent to a fan (any state), by item.
+    func sends(fan: String) async throws -> [Digest: String?]
+    /// Claims item-to-fan sends before the message goes out; returns the items claimed now (the others were
+    /// already sent or claimed: the schema's unique constraint decides).
+    func claimSends(fan: String, items: [Digest], priceCents: Int?, at: Date) async throws -> [Digest]
+    /// Confirms claimed sends with the message uuid.
+    func confirmSends(fan: String, items: [Digest], messageUUID: String) async throws
+    /// Items of a drop sent as pay-per-view to anyone, with how many fans.
+    func ppvSends(items: [Digest]) async throws -> [Digest: Int]
+
     /// Appends to the event log.
     func append(_ events: [EventRecord]) async throws
     /// The newest events, newest last.

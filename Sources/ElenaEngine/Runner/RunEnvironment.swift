@@ -25,13 +25,20 @@ public struct RunEnvironment: Sendable {
     public var outbox: String
     /// Human cut-line overrides by item (fraction of the height), loaded from the store.
     public var lineOverrides: [Digest: Double]
+    /// The Fanvue API (nil unless the manifest publishes to fanvue and a login is saved).
+    public var fanvue: (any FanvuePublishing)?
+    /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
+    public var fanvueTarget: String
 
     /// Creates an environment.
     public init(
         layout: LibraryLayout, store: any RunStore, codec: any ImageCodec, detector: (any FaceDetector)?,
         dryRun: Bool, concurrency: Int, limits: DecodeLimits = .standard, reporter: any RunReporter,
-        now: @escaping @Sendable () -> Date = { Date() }, outbox: String, lineOverrides: [Digest: Double] = [:]
+        now: @escaping @Sendable () -> Date = { Date() }, outbox: String, lineOverrides: [Digest: Double] = [:],
+        fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
     ) {
+        self.fanvue = fanvue
+        self.fanvueTarget = fanvueTarget
         self.layout = layout
         self.store = store
         self.codec = codec

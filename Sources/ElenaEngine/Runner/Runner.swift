@@ -96,9 +96,22 @@ public struct Runner: Sendable {
                 return .finished(.failed("internal error: no stage '\(node.stage.rawValue)' is registered (a bug)"))
             }
             var upstream: [(stage: StageName, output: NodeOutput)] = []
+            var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
             var pending = false
             for dependency in graph.dependencyIndices[index] {
                 let dependencyStage = graph.nodes[dependency].stage
+                if stage.inputPolicy != .all, let item = graph.nodes[dependency].item {
+                    // A collector takes what finished; with `.decided` it waits while review is still open.
+                    switch states[dependency] {
+                    case .ran(let output)?, .cached(let output)?: collected.append((item, dependencyStage, output))
+                    case .planned?: pending = true
+                    case .waiting?: if stage.inputPolicy == .decided { return .finished(.blocked("awaiting review")) }
+                    case .blocked(let reason)?:
+                        if stage.inputPolicy == .decided && reason == "awaiting review" { return .finished(.blocked(reason)) }
+                    default: break
+                    }
+                    continue
+                }
                 switch states[dependency] {
                 case .ran(let output)?, .cached(let output)?: upstream.append((dependencyStage, output))
                 case .planned?: pending = true
@@ -126,6 +139,9 @@ public struct Runner: Sendable {
             // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
             var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }
             if let item { keyInputs.append((name: "source", digest: item.id)) }
+            for entry in collected {
+                keyInputs.append((name: "\(entry.stage.rawValue):\(plan.items[entry.item].id.hex)", digest: entry.output.digest))
+            }
             let key = CacheKey(stage: stage.name.rawValue, version: stage.version, parameters: parameters, inputs: keyInputs)
 
             func context() -> NodeContext {
@@ -133,7 +149,7 @@ public struct Runner: Sendable {
                 for (stage, output) in upstream { inputs[stage] = output }
                 return NodeContext(
                     node: node, plan: plan, inputs: inputs, key: key, environment: environment,
-                    workspace: workspace(for: node))
+                    workspace: workspace(for: node), collected: collected)
             }
             if stage.resolvesBeforeCache, let outcome = stage.resolve(context()) {
                 return .finished(Self.state(outcome, ran: false))

@@ -92,9 +92,21 @@ public struct NodeContext: Sendable {
     public var environment: RunEnvironment
     /// Scratch memory shared by one item's nodes during this run (decoded images).
     public var workspace: ItemWorkspace?
+    /// For collecting nodes: the outputs of the item nodes they depend on that finished, with the item's index.
+    public var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
 
     /// The item, for item-level nodes.
     public var item: PlannedItem? { node.item.map { plan.items[$0] } }
+}
+
+/// How a node treats item nodes it depends on that did not finish.
+public enum InputPolicy: Sendable {
+    /// Every input must finish; otherwise the node is blocked or skipped like its input.
+    case all
+    /// A collector: runs on the inputs that finished and ignores the others (attach what was uploaded).
+    case available
+    /// A collector that waits while any input still waits for review (a post of the whole drop).
+    case decided
 }
 
 /// One kind of node. A stage decides from its inputs and parameters and acts through the environment's ports.
@@ -111,6 +123,8 @@ public protocol Stage: Sendable {
     func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue
     /// The state to report in a dry run when an input will only be known after running.
     var stateWhenInputPending: NodeState { get }
+    /// How item inputs that did not finish are treated (drop-level collectors).
+    var inputPolicy: InputPolicy { get }
     /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled, detection that
     /// the strategy does not need). Called for every node of non-cacheable stages, and before the cache for
     /// stages that set `resolvesBeforeCache`.
@@ -125,6 +139,7 @@ extension Stage {
     public var isCacheable: Bool { true }
     public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue { .null }
     public var stateWhenInputPending: NodeState { .planned }
+    public var inputPolicy: InputPolicy { .all }
     public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
     public var resolvesBeforeCache: Bool { false }
 }

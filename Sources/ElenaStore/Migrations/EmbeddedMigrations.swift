@@ -185,6 +185,42 @@ enum EmbeddedMigrations {
                 set_at      TEXT NOT NULL
             );
             """#),
+        Migration(
+            version: 4, name: "0004_fanvue",
+            sql: #"""
+            -- elena-run ledger, schema version 4 (SQLite): Fanvue uploads, vault membership, idempotent posts.
+
+            -- One upload per published content digest and account: the same bytes are never uploaded twice.
+            -- Written before and after every step, so a killed run continues the same upload.
+            CREATE TABLE uploads (
+                content_digest TEXT NOT NULL,
+                account        TEXT NOT NULL,
+                item_id        TEXT NOT NULL REFERENCES items (id),
+                upload_id      TEXT,
+                media_uuid     TEXT,
+                status         TEXT NOT NULL CHECK (status IN ('created', 'uploading', 'completed', 'ready', 'failed')),
+                part_size      INTEGER NOT NULL,
+                parts          TEXT NOT NULL DEFAULT '[]',
+                error          TEXT,
+                created_at     TEXT NOT NULL,
+                updated_at     TEXT NOT NULL,
+                PRIMARY KEY (content_digest, account)
+            );
+
+            -- Which media are in which vault folder.
+            CREATE TABLE vault_media (
+                account     TEXT NOT NULL,
+                folder      TEXT NOT NULL,
+                media_uuid  TEXT NOT NULL,
+                attached_at TEXT NOT NULL,
+                PRIMARY KEY (account, folder, media_uuid)
+            );
+
+            -- A post's request key (the drop and what it shows) makes creating it idempotent.
+            ALTER TABLE posts ADD COLUMN request_key TEXT;
+            ALTER TABLE posts ADD COLUMN account TEXT;
+            CREATE UNIQUE INDEX posts_request_key ON posts (request_key);
+            """#),
     ]
     static let postgres: [Migration] = [
         Migration(
@@ -400,6 +436,52 @@ enum EmbeddedMigrations {
                 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
                     ALTER TABLE publish_overrides ENABLE ROW LEVEL SECURITY;
                     REVOKE ALL ON publish_overrides FROM anon, authenticated;
+                END IF;
+            END;
+            $$;
+            """#),
+        Migration(
+            version: 4, name: "0004_fanvue",
+            sql: #"""
+            -- elena-run ledger, schema version 4 (PostgreSQL / Supabase): Fanvue uploads, vault membership, idempotent posts.
+
+            -- One upload per published content digest and account: the same bytes are never uploaded twice.
+            -- Written before and after every step, so a killed run continues the same upload.
+            CREATE TABLE uploads (
+                content_digest text NOT NULL,
+                account        text NOT NULL,
+                item_id        text NOT NULL REFERENCES items (id),
+                upload_id      text,
+                media_uuid     text,
+                status         text NOT NULL CHECK (status IN ('created', 'uploading', 'completed', 'ready', 'failed')),
+                part_size      bigint NOT NULL,
+                parts          jsonb NOT NULL DEFAULT '[]',
+                error          text,
+                created_at     timestamptz NOT NULL,
+                updated_at     timestamptz NOT NULL,
+                PRIMARY KEY (content_digest, account)
+            );
+
+            -- Which media are in which vault folder.
+            CREATE TABLE vault_media (
+                account     text NOT NULL,
+                folder      text NOT NULL,
+                media_uuid  text NOT NULL,
+                attached_at timestamptz NOT NULL,
+                PRIMARY KEY (account, folder, media_uuid)
+            );
+
+            -- A post's request key (the drop and what it shows) makes creating it idempotent.
+            ALTER TABLE posts ADD COLUMN request_key text;
+            ALTER TABLE posts ADD COLUMN account text;
+            CREATE UNIQUE INDEX posts_request_key ON posts (request_key);
+
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+                    ALTER TABLE uploads ENABLE ROW LEVEL SECURITY;
+                    ALTER TABLE vault_media ENABLE ROW LEVEL SECURITY;
+                    REVOKE ALL ON uploads, vault_media FROM anon, authenticated;
                 END IF;
             END;
             $$;

@@ -1,0 +1,111 @@
+public import Foundation
+
+/// Where one upload stands. Written to the store before and after every step, so a run killed at any point
+/// continues the same upload (or, when it must start over, never leaves two ready copies).
+public struct UploadRecord: Sendable, Hashable {
+    /// The steps of an upload.
+    public enum Status: String, Sendable, Hashable, Codable {
+        case created, uploading, completed, ready, failed
+    }
+
+    /// One part received by storage.
+    public struct Part: Sendable, Hashable, Codable {
+        public var number: Int
+        public var etag: String
+        public var size: Int
+
+        /// Creates a part.
+        public init(number: Int, etag: String, size: Int) {
+            self.number = number
+            self.etag = etag
+            self.size = size
+        }
+    }
+
+    public var contentDigest: Digest
+    public var account: String
+    public var itemID: Digest
+    public var uploadID: String?
+    public var mediaUUID: String?
+    public var status: Status
+    public var partSize: Int
+    public var parts: [Part]
+    public var error: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    /// Creates a record.
+    public init(
+        contentDigest: Digest, account: String, itemID: Digest, uploadID: String?, mediaUUID: String?, status: Status,
+        partSize: Int, parts: [Part], error: String? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.contentDigest = contentDigest
+        self.account = account
+        self.itemID = itemID
+        self.uploadID = uploadID
+        self.mediaUUID = mediaUUID
+        self.status = status
+        self.partSize = partSize
+        self.parts = parts
+        self.error = error
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A feed post to create.
+public struct PostRequest: Sendable, Hashable {
+    /// `subscribers` or `followers-and-subscribers`.
+    public var audience: String
+    /// The text (with the AI disclosure).
+    public var text: String
+    public var mediaUUIDs: [String]
+    /// Price in cents (a locked post), at least 300, only with media.
+    public var priceCents: Int?
+    /// When to publish (nil: now).
+    public var publishAt: Date?
+
+    /// Creates a post request.
+    public init(audience: String, text: String, mediaUUIDs: [String], priceCents: Int?, publishAt: Date?) {
+        self.audience = audience
+        self.text = text
+        self.mediaUUIDs = mediaUUIDs
+        self.priceCents = priceCents
+        self.publishAt = publishAt
+    }
+}
+
+/// An error from a remote service that may carry an HTTP status.
+public protocol RemoteError: Error, CustomStringConvertible {
+    /// The HTTP status, when the server answered.
+    var statusCode: Int? { get }
+}
+
+/// What the Fanvue stages need from the Fanvue API. The real implementation is `FanvueClient` (ElenaFanvue);
+/// tests run it against a fake server over real HTTP.
+public protocol FanvuePublishing: Sendable {
+    /// The account the token belongs to (part of upload keys, so two accounts never share an upload).
+    var account: String { get async throws }
+    /// Makes sure a vault folder exists. Returns true when it was created now.
+    func ensureFolder(_ name: String) async throws -> Bool
+    /// Starts a multipart upload.
+    func createUpload(name: String, filename: String) async throws -> (mediaUUID: String, uploadID: String)
+    /// A signed URL for one part (1-based).
+    func partURL(uploadID: String, part: Int) async throws -> String
+    /// Puts one part's bytes to storage (never with the bearer token); returns the ETag.
+    func putPart(url: String, bytes: Data) async throws -> String
+    /// Completes the upload; returns the media status (`processing`…).
+    func completeUpload(uploadID: String, parts: [UploadRecord.Part]) async throws -> String
+    /// A media's processing status: created, processing, ready or error.
+    func mediaStatus(_ uuid: String) async throws -> String
+    /// Adds media to a vault folder (at most 100 per call); returns how many were added.
+    func attach(folder: String, mediaUUIDs: [String]) async throws -> Int
+    /// Creates a feed post; returns its uuid.
+    func createPost(_ post: PostRequest) async throws -> String
+    /// A post with this text and media, if one exists (to avoid posting twice after a lost answer).
+    func findPost(text: String, mediaUUIDs: [String]) async throws -> String?
+    /// Sends a (pay-per-view when priced) message to one fan; returns the message uuid.
+    func sendMessage(fan: String, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String
+    /// A message to this fan with exactly these media, if one exists (to avoid sending twice after a lost answer).
+    func findMessage(fan: String, mediaUUIDs: [String]) async throws -> String?
+}

@@ -1,0 +1,62 @@
+import Foundation
+public import ElenaCore
+
+/// A failed Fanvue call: the HTTP status (when the server answered), Fanvue's own message, and which request it
+/// was ("POST /media/uploads"). Never the token, never a signed URL's signature.
+public struct FanvueError: RemoteError, Sendable {
+    /// What went wrong, broadly.
+    public enum Kind: String, Sendable {
+        /// The server answered with an error status.
+        case http
+        /// The connection failed or was dropped; for a request that changes something, whether it took effect is unknown.
+        case connection
+        /// Not logged in, or the refresh token was refused.
+        case authentication
+        /// A response that could not be understood.
+        case protocolError
+    }
+
+    public var kind: Kind
+    public var statusCode: Int?
+    /// Fanvue's message (`message`, `error` or `errors` of the body), if any.
+    public var message: String
+    /// `METHOD /path` of the request (no query, no host).
+    public var request: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, status: Int? = nil, message: String, request: String) {
+        self.kind = kind
+        self.statusCode = status
+        self.message = message
+        self.request = request
+    }
+
+    /// One sentence for the per-item error line.
+    public var description: String {
+        switch kind {
+        case .http: return "Fanvue answered \(statusCode ?? 0) to \(request): \(message)"
+        case .connection: return "the connection to Fanvue failed during \(request): \(message)"
+        case .authentication: return "not logged in to Fanvue (\(message)); run `elena-run auth login`"
+        case .protocolError: return "unexpected answer from Fanvue to \(request): \(message)"
+        }
+    }
+
+    /// Reads Fanvue's message from an error body (there is no single envelope).
+    static func message(fromBody body: String) -> String {
+        guard let json = try? JSONValue.parse(body) else {
+            let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? "no message" : String(trimmed.prefix(300))
+        }
+        if let message = json["message"]?.stringValue, let error = json["error"]?.stringValue, message != error {
+            return "\(error): \(message)"
+        }
+        if let message = json["message"]?.stringValue { return message }
+        if let error = json["error"]?.stringValue {
+            if let detail = json["error_description"]?.stringValue { return "\(error): \(detail)" }
+            return error
+        }
+        if let errors = json["errors"]?.arrayValue { return errors.compactMap(\.stringValue).joined(separator: "; ") }
+        return String(body.prefix(300))
+    }
+}
+

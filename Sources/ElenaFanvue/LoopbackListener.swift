@@ -1,0 +1,114 @@
+public import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The OAuth redirect target: a one-shot HTTP listener on 127.0.0.1 at the redirect URI's port and path. It checks
+/// `state` (a mismatch is refused, as a forged redirect would be) and hands back the authorization code.
+public struct LoopbackListener: Sendable {
+    /// The redirect URI it serves.
+    public let redirectURI: String
+    /// The state the authorize request carried.
+    public let state: String
+
+    /// Creates a listener.
+    public init(redirectURI: String, state: String) {
+        self.redirectURI = redirectURI
+        self.state = state
+    }
+
+    /// Why no code arrived.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    final class Outcome: @unchecked Sendable {
+        // Safe: guarded by `lock`; resolved once.
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<String, any Error>?
+        private var result: Result<String, any Error>?
+
+        func resolve(_ value: Result<String, any Error>) {
+            lock.lock()
+            if result == nil {
+                result = value
+                if let continuation {
+                    self.continuation = nil
+                    lock.unlock()
+                    continuation.resume(with: value)
+                    return
+                }
+            }
+            lock.unlock()
+        }
+
+        func wait() async throws -> String {
+            try await withCheckedThrowingContinuation { continuation in
+                lock.lock()
+                if let result {
+                    lock.unlock()
+                    continuation.resume(with: result)
+                } else {
+                    self.continuation = continuation
+                    lock.unlock()
+                }
+            }
+        }
+    }
+
+    /// Listens until the redirect arrives (or `timeout` passes); `ready` is called once the port is open.
+    public func waitForCode(timeout: TimeInterval, ready: @escaping @Sendable () async -> Void) async throws -> String {
+        guard let components = URLComponents(string: redirectURI), let port = components.port, let host = components.host,
+            host == "127.0.0.1" || host == "localhost"
+        else {
+            throw Failure(
+                description: "FANVUE_REDIRECT_URI must be a loopback URL with a port, like http://127.0.0.1:8723/callback")
+        }
+        let path = components.path.isEmpty ? "/" : components.path
+        let outcome = Outcome()
+        let expected = state
+        let router = Router()
+        router.get(RouterPath(path)) { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let page: String
+            if let error = query.get("error") {
+                outcome.resolve(.failure(Failure(description: "Fanvue refused the login: \(error) \(query.get("error_description") ?? "")")))
+                page = "Login refused. You can close this tab."
+            } else if query.get("state") != expected {
+                outcome.resolve(.failure(Failure(description: "the redirect's state did not match: the login was not started here")))
+                page = "This login was not started by elena-run. You can close this tab."
+            } else if let code = query.get("code"), !code.isEmpty {
+                outcome.resolve(.success(code))
+                page = "elena-run is logged in to Fanvue. You can close this tab."
+            } else {
+                outcome.resolve(.failure(Failure(description: "the redirect carried no code")))
+                page = "No authorization code arrived. You can close this tab."
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "<!doctype html><title>elena-run</title><p>\(page)</p>")))
+        }
+        let application = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            onServerRunning: { _ in await ready() },
+            logger: Logger(label: "elena.fanvue.login", factory: { _ in SwiftLogNoOpLogHandler() }))
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                try await application.run()
+                return nil
+            }
+            group.addTask { try await outcome.wait() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(timeout))
+                throw Failure(description: "no redirect arrived within \(Int(timeout)) s")
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let code = next { return code }
+            }
+            throw Failure(description: "the login listener stopped")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+public import Foundation
+import ElenaCore
+
+/// An OAuth token set as saved on disk.
+public struct TokenSet: Sendable, Hashable, Codable {
+    public var accessToken: String
+    public var refreshToken: String?
+    /// When the access token stops working.
+    public var expiresAt: Date
+    public var scope: String?
+    public var tokenType: String
+    /// When this set was obtained.
+    public var obtainedAt: Date
+
+    /// Creates a token set.
+    public init(accessToken: String, refreshToken: String?, expiresAt: Date, scope: String?, tokenType: String, obtainedAt: Date) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresAt = expiresAt
+        self.scope = scope
+        self.tokenType = tokenType
+        self.obtainedAt = obtainedAt
+    }
+
+    /// Safe to print: never the tokens themselves.
+    public var summary: String {
+        let remaining = Int(expiresAt.timeIntervalSinceNow)
+        let expiry = remaining > 0 ? "expires in \(remaining / 60) min" : "expired \(-remaining / 60) min ago"
+        return "access token \(expiry); refresh token \(refreshToken == nil ? "absent" : "present"); scope: \(scope ?? "-")"
+    }
+}
+
+/// The token file: `<config>/fanvue-token.json`, mode 0600, replaced atomically and synced to disk, so a crash can
+/// never leave the old (and, with rotating refresh tokens, already dead) refresh token behind.
+public struct TokenStore: Sendable {
+    /// The file.
+    public let path: String
+
+    /// Creates a store for a configuration folder.
+    public init(configFolder: String) { path = configFolder + "/fanvue-token.json" }
+
+    /// The saved tokens, if any.
+    /// - Throws: when the file exists but cannot be read or is readable by others.
+    public func load() throws -> TokenSet? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
+        guard mode & 0o077 == 0 else {
+            throw FanvueError(
+                .authentication, message: String(format: "%@ is readable by others (mode %o); run chmod 600 on it or log in again", path, mode),
+                request: "token file")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return try decoder.decode(TokenSet.self, from: data)
+    }
+
+    /// Saves atomically with mode 0600 (the folder is created with 0700).
+    public func save(_ tokens: TokenSet) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(try encoder.encode(tokens), to: path, permissions: 0o600)
+    }
+
+    /// Deletes the file.
+    public func delete() throws {
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A durable atomic file replacement: temporary file in the same folder, fsync, rename, fsync of the folder.
+enum AtomicFile {
+    static func write(_ data: Data, to path: String, permissions: mode_t) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temporary = folder + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        var ok = data.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(descriptor, raw.baseAddress?.advanced(by: offset), raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+        ok = ok && fchmod(descriptor, permissions) == 0 && fsync(descriptor) == 0
+        close(descriptor)
+        guard ok, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folderDescriptor >= 0 {
+            fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+}

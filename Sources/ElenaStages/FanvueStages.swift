@@ -1,0 +1,439 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// The Fanvue API, or a clear error when the run has none.
+func fanvue(_ context: NodeContext) throws -> any FanvuePublishing {
+    guard let fanvue = context.environment.fanvue else {
+        throw StageError("publishing to Fanvue needs a login: run `elena-run auth login` (see `elena-run auth --help`)")
+    }
+    return fanvue
+}
+
+/// `vault` (drop level, fanvue target): makes sure every vault folder the drop's items use exists (409 means it does).
+public struct VaultStage: Stage {
+    public let name = StageName.vault
+    public let version = 1
+
+    /// Creates the stage.
+    public init() {}
+
+    static func folders(_ plan: DropPlan) -> [String] {
+        Array(Set(plan.items.compactMap(\.publish.vault))).sorted()
+    }
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        .object(["folders": .array(Self.folders(plan).map(JSONValue.string))])
+    }
+
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+        .string(environment.fanvueTarget)
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        let api = try fanvue(context)
+        let folders = Self.folders(context.plan)
+        var created: [String] = []
+        for folder in folders where try await api.ensureFolder(folder) { created.append(folder) }
+        if !created.isEmpty {
+            try await context.environment.store.append([
+                EventRecord(
+                    kind: "fanvue.vault", drop: context.plan.drop, stage: .vault,
+                    message: "created vault folder\(created.count == 1 ? "" : "s") \(created.joined(separator: ", "))",
+                    at: context.environment.now())
+            ])
+        }
+        let summary = JSONValue.object([
+            "folders": .array(folders.map(JSONValue.string)), "created": .array(created.map(JSONValue.string)),
+        ])
+        return .done(NodeOutput(digest: Digest.of(folders.joined(separator: "\n")), summary: summary))
+    }
+}
+
+/// `upload` (per item, fanvue target): Fanvue's multipart flow, resumable. Every step is written to the store
+/// before the next, so a run killed at any point continues the same upload; when it must start over (the session
+/// expired), the earlier media never completed, so there are never two ready copies. The same bytes are never
+/// uploaded twice to one account, even from two drops.
+public struct UploadStage: Stage {
+    public let name = StageName.upload
+    public let version = 1
+    /// Part size (at least 5 MiB except the last).
+    let partSize: Int
+    /// Parts in flight at once.
+    let parallelParts: Int
+    /// First and longest wait between processing polls.
+    let pollDelays: (first: Double, longest: Double)
+    /// Give up waiting for processing after this long.
+    let pollTimeout: Double
+
+    /// Creates the stage.
+    public init(partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 3, firstPoll: Double = 1, longestPoll: Double = 15, pollTimeout: Double = 900) {
+        self.partSize = max(5 * 1024 * 1024, partSize)
+        self.parallelParts = max(1, parallelParts)
+        self.pollDelays = (firstPoll, longestPoll)
+        self.pollTimeout = pollTimeout
+    }
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+        .string(environment.fanvueTarget)
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let item = context.item, let approved = context.inputs[.review], let crop = approved.artifactPath else {
+            throw StageError("internal error: upload without an approved crop (a bug)")
+        }
+        let environment = context.environment
+        let store = environment.store
+        let api = try fanvue(context)
+        let account = try await api.account
+        let data = try FileSystem.read(environment.layout.absolute(crop))
+        guard Digest.of(data) == approved.digest else {
+            throw StageError("the crop \(crop) changed on disk since it was approved; run again to recrop it")
+        }
+        let filename = "\(item.stem).\(item.crop.format.fileExtension)"
+        let now = environment.now
+        var record =
+            try await store.upload(contentDigest: approved.digest, account: account)
+            ?? UploadRecord(
+                contentDigest: approved.digest, account: account, itemID: item.id, uploadID: nil, mediaUUID: nil,
+                status: .created, partSize: partSize, parts: [], createdAt: now(), updatedAt: now())
+        var startedOver = 0
+        while record.status != .ready {
+            if record.status == .failed || record.uploadID == nil {
+                // A new session: the earlier one (if any) never completed, so it never became a second ready copy.
+                let session = try await api.createUpload(name: item.stem, filename: filename)
+                record.uploadID = session.uploadID
+                record.mediaUUID = session.mediaUUID
+                record.status = .created
+                record.parts = []
+                record.partSize = partSize
+                record.error = nil
+                record.updatedAt = now()
+                try await store.saveUpload(record)
+            }
+            guard let uploadID = record.uploadID, let media = record.mediaUUID else { continue }
+            if record.status == .created || record.status == .uploading {
+                do {
+                    try await uploadParts(data, uploadID: uploadID, record: &record, api: api, store: store, now: now)
+                    _ = try await api.completeUpload(uploadID: uploadID, parts: record.parts)
+                } catch let error as any RemoteError where [400, 404, 409, 410].contains(error.statusCode ?? 0) {
+                    // Completed by a run that was killed before it could say so, or a session that is gone.
+                    let status = try? await api.mediaStatus(media)
+                    if status != "processing" && status != "ready" {
+                        startedOver += 1
+                        guard startedOver <= 2 else { throw error }
+                        record.status = .failed
+                        record.error = "\(error)"
+                        try await store.saveUpload(record)
+                        continue
+                    }
+                }
+                record.status = .completed
+                record.updatedAt = now()
+                try await store.saveUpload(record)
+            }
+            if record.status == .completed {
+                let status = try await waitUntilProcessed(media, api: api)
+                record.updatedAt = now()
+                if status == "ready" {
+                    record.status = .ready
+                    try await store.saveUpload(record)
+                } else {
+                    record.status = .failed
+                    record.error = "Fanvue could not process the media (status \(status))"
+                    try await store.saveUpload(record)
+                    throw StageError("Fanvue could not process \(filename) (status \(status)); the next run uploads it again")
+                }
+            }
+        }
+        guard let media = record.mediaUUID else { throw StageError("internal error: a ready upload without media (a bug)") }
+        try await ReviewCopies.markPublished(approved, item: item, drop: context.plan.drop, environment: environment)
+        try await store.updateItems([(item.id, ItemUpdate(status: .published, error: .some(nil)))], at: now())
+        try await store.append([
+            EventRecord(
+                kind: "fanvue.upload", drop: context.plan.drop, itemID: item.id, stage: .upload,
+                message: "\(item.name): uploaded to Fanvue as media \(media)",
+                data: .object(["media": .string(media), "sha256": .string(approved.digest.hex)]), at: now())
+        ])
+        return .done(
+            NodeOutput(
+                digest: Digest.of("fanvue-media:" + media),
+                summary: .object(["media": .string(media), "sha256": .string(approved.digest.hex), "account": .string(account)])))
+    }
+
+    /// Puts every part not yet recorded, a few at a time, saving each ETag as it arrives.
+    func uploadParts(
+        _ data: Data, uploadID: String, record: inout UploadRecord, api: any FanvuePublishing, store: any RunStore,
+        now: @Sendable () -> Date
+    ) async throws {
+        let size = record.partSize
+        let count = max(1, (data.count + size - 1) / size)
+        let missing = (1...count).filter { number in !record.parts.contains { $0.number == number } }
+        guard !missing.isEmpty else { return }
+        record.status = .uploading
+        try await store.saveUpload(record)
+        var index = 0
+        while index < missing.count {
+            let batch = Array(missing[index..<min(missing.count, index + parallelParts)])
+            index += batch.count
+            let parts = try await withThrowingTaskGroup(of: UploadRecord.Part.self) { group in
+                for number in batch {
+                    let start = (number - 1) * size
+                    let bytes = data.subdata(in: start..<min(data.count, start + size))
+                    group.addTask {
+                        let url = try await api.partURL(uploadID: uploadID, part: number)
+                        let etag = try await api.putPart(url: url, bytes: bytes)
+                        return UploadRecord.Part(number: number, etag: etag, size: bytes.count)
+                    }
+                }
+                var done: [UploadRecord.Part] = []
+                for try await part in group { done.append(part) }
+                return done
+            }
+            record.parts.append(contentsOf: parts)
+            record.parts.sort { $0.number < $1.number }
+            record.updatedAt = now()
+            try await store.saveUpload(record)
+        }
+    }
+
+    /// Polls the media with growing waits until it is ready or failed.
+    func waitUntilProcessed(_ media: String, api: any FanvuePublishing) async throws -> String {
+        var delay = pollDelays.first
+        var waited = 0.0
+        while true {
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            waited += delay
+            let status = try await api.mediaStatus(media)
+            if status == "ready" || status == "error" { return status }
+            if waited > pollTimeout { throw StageError("Fanvue is still processing media \(media) after \(Int(waited)) s; run again later") }
+            delay = min(pollDelays.longest, delay * 1.6)
+        }
+    }
+}
+
+/// `attach` (drop level, fanvue target): adds the uploaded media to their vault folders, at most 100 per call,
+/// skipping what the ledger already has there.
+public struct AttachStage: Stage {
+    public let name = StageName.attach
+    public let version = 1
+    public var inputPolicy: InputPolicy { .available }
+
+    /// Creates the stage.
+    public init() {}
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+
+    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+        .string(environment.fanvueTarget)
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        let environment = context.environment
+        var byFolder: [String: [String]] = [:]
+        var account = ""
+        for entry in context.collected {
+            let summary = entry.output.summary.value
+            guard let media = summary["media"]?.stringValue, let folder = context.plan.items[entry.item].publish.vault else {
+                continue
+            }
+            account = summary["account"]?.stringValue ?? account
+            byFolder[folder, default: []].append(media)
+        }
+        var added = 0
+        if !byFolder.isEmpty {
+            let api = try fanvue(context)
+            if account.isEmpty { account = try await api.account }
+            for (folder, media) in byFolder.sorted(by: { $0.key < $1.key }) {
+                let known = try await environment.store.vaultMedia(account: account, folder: folder)
+                let missing = media.filter { !known.contains($0) }
+                var start = 0
+                while start < missing.count {
+                    let batch = Array(missing[start..<min(missing.count, start + 100)])
+                    start += batch.count
+                    do {
+                        added += try await api.attach(folder: folder, mediaUUIDs: batch)
+                    } catch let error as any RemoteError where error.statusCode == 404 {
+                        _ = try await api.ensureFolder(folder)  // deleted on Fanvue since: make it again
+                        added += try await api.attach(folder: folder, mediaUUIDs: batch)
+                    }
+                    try await environment.store.addVaultMedia(account: account, folder: folder, mediaUUIDs: batch, at: environment.now())
+                }
+            }
+            if added > 0 {
+                try await environment.store.append([
+                    EventRecord(
+                        kind: "fanvue.attach", drop: context.plan.drop, stage: .attach,
+                        message: "added \(added) media to vault folder\(byFolder.count == 1 ? "" : "s") \(byFolder.keys.sorted().joined(separator: ", "))",
+                        at: environment.now())
+                ])
+            }
+        }
+        let listing = byFolder.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.sorted().joined(separator: ","))" }
+        return .done(
+            NodeOutput(
+                digest: Digest.of(listing.joined(separator: "\n")),
+                summary: .object(["attached": .int(added), "media": .int(byFolder.values.reduce(0) { $0 + $1.count })])))
+    }
+}
+
+/// The approved, uploaded items a collector received: (item, media uuid).
+func uploadedItems(_ context: NodeContext) -> [(item: PlannedItem, media: String)] {
+    context.collected.compactMap { entry in
+        guard entry.stage == .upload, let media = entry.output.summary.value["media"]?.stringValue else { return nil }
+        return (context.plan.items[entry.item], media)
+    }
+}
+
+/// `post` (drop level, fanvue target): one feed post with the drop's approved media, once every item is decided.
+/// Never posts media already sent or sold as pay-per-view unless the manifest allows it, and never posts twice.
+public struct PostStage: Stage {
+    public let name = StageName.post
+    public let version = 1
+    public var inputPolicy: InputPolicy { .decided }
+
+    /// Creates the stage.
+    public init() {}
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        guard let post = plan.manifest.publish.post else { return .null }
+        return .object([
+            "audience": .string(post.audience), "text": .string(Self.text(plan)),
+            "price": post.priceCents.map(JSONValue.int) ?? .null, "at": post.at.map(JSONValue.string) ?? .null,
+            "allow_ppv": .bool(post.allowPPVItems),
+        ])
+    }
+
+    static func text(_ plan: DropPlan) -> String {
+        let publish = plan.manifest.publish
+        return Disclosure.apply(publish.post?.text ?? publish.caption, disclosure: publish.disclosure)
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let spec = context.plan.manifest.publish.post else { return .skipped("no post in the manifest") }
+        let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
+        guard !uploaded.isEmpty else { return .skipped("no approved media to post") }
+        let store = context.environment.store
+        let sold = try await store.ppvSends(items: uploaded.map(\.item.id))
+        if !spec.allowPPVItems, !sold.isEmpty {
+            let names = uploaded.filter { sold[$0.item.id] != nil }.map(\.item.name)
+            throw StageError(
+                "refusing to post \(names.count) item\(names.count == 1 ? "" : "s") already sent or sold as pay-per-view "
+                    + "(\(names.joined(separator: ", "))) to the feed; set publish.post.allow_ppv_items: true to allow it")
+        }
+        let api = try fanvue(context)
+        let account = try await api.account
+        let media = uploaded.map(\.media)
+        let text = Self.text(context.plan)
+        let requestKey = "post:\(account):\(context.plan.drop):\(Digest.of(media.joined(separator: ",") + "\n" + text).prefix(24))"
+        let publishAt = spec.at.flatMap(Timestamp.parse)
+        func record(_ uuid: String?) async throws {
+            try await store.savePost(
+                requestKey: requestKey, account: account, drop: context.plan.drop, audience: spec.audience,
+                priceCents: spec.priceCents, text: text, publishAt: publishAt, uuid: uuid, items: uploaded.map(\.item.id),
+                at: context.environment.now())
+        }
+        var uuid = try await store.post(requestKey: requestKey)
+        if uuid == "" {
+            // Started by a run that stopped before hearing back: look before posting again.
+            uuid = try await api.findPost(text: text, mediaUUIDs: media)
+            if let uuid { try await record(uuid) }
+        }
+        if uuid == nil || uuid == "" {
+            try await record(nil)
+            let request = PostRequest(audience: spec.audience, text: text, mediaUUIDs: media, priceCents: spec.priceCents, publishAt: publishAt)
+            do {
+                uuid = try await api.createPost(request)
+            } catch let error as any RemoteError where error.statusCode == nil || (error.statusCode ?? 0) >= 500 {
+                guard let found = try await api.findPost(text: text, mediaUUIDs: media) else { throw error }
+                uuid = found
+            }
+            try await record(uuid)
+            try await store.append([
+                EventRecord(
+                    kind: "fanvue.post", drop: context.plan.drop, stage: .post,
+                    message: "posted \(media.count) media to the feed (\(spec.audience))", data: .object(["post": .string(uuid ?? "")]),
+                    at: context.environment.now())
+            ])
+        }
+        return .done(NodeOutput(digest: Digest.of("post:" + (uuid ?? "")), summary: .object(["post": .string(uuid ?? "")])))
+    }
+}
+
+/// `message` (drop level, fanvue target): the drop's approved media as a pay-per-view message to each listed fan.
+/// An item is never sent twice to one fan: sends are claimed in the ledger (whose unique constraint decides) before
+/// the message goes out, and a claim left unconfirmed by a killed run is checked on Fanvue before sending again.
+public struct MessageStage: Stage {
+    public let name = StageName.message
+    public let version = 1
+    public var inputPolicy: InputPolicy { .decided }
+
+    /// Creates the stage.
+    public init() {}
+
+    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+        guard let message = plan.manifest.publish.message else { return .null }
+        return .object([
+            "to": .array(message.to.map(JSONValue.string)),
+            "text": .string(Self.text(plan)),
+            "price": (message.priceCents ?? plan.manifest.publish.priceCents).map(JSONValue.int) ?? .null,
+        ])
+    }
+
+    static func text(_ plan: DropPlan) -> String {
+        let publish = plan.manifest.publish
+        return Disclosure.apply(publish.message?.text ?? publish.caption, disclosure: publish.disclosure)
+    }
+
+    public func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let spec = context.plan.manifest.publish.message else { return .skipped("no message in the manifest") }
+        let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
+        guard !uploaded.isEmpty else { return .skipped("no approved media to send") }
+        let store = context.environment.store
+        let api = try fanvue(context)
+        let price = spec.priceCents ?? context.plan.manifest.publish.priceCents
+        let text = Self.text(context.plan)
+        var sent: [String] = []
+        var skipped = 0
+        for fan in spec.to {
+            let already = try await store.sends(fan: fan)
+            let claimed = try await store.claimSends(
+                fan: fan, items: uploaded.map(\.item.id).filter { already[$0] == nil }, priceCents: price,
+                at: context.environment.now())
+            // Claims of this drop's items that a killed run never confirmed.
+            let unconfirmed = uploaded.map(\.item.id).filter { item in
+                if case .some(.none) = already[item] { return true }
+                return false
+            }
+            let items = uploaded.filter { claimed.contains($0.item.id) || unconfirmed.contains($0.item.id) }
+            skipped += uploaded.count - items.count
+            guard !items.isEmpty else { continue }
+            let media = items.map(\.media)
+            var uuid: String?
+            if !unconfirmed.isEmpty { uuid = try await api.findMessage(fan: fan, mediaUUIDs: media) }
+            if uuid == nil {
+                do {
+                    uuid = try await api.sendMessage(fan: fan, text: text, mediaUUIDs: media, priceCents: price)
+                } catch let error as any RemoteError where error.statusCode == nil || (error.statusCode ?? 0) >= 500 {
+                    guard let found = try await api.findMessage(fan: fan, mediaUUIDs: media) else { throw error }
+                    uuid = found
+                }
+            }
+            guard let uuid else { continue }
+            try await store.confirmSends(fan: fan, items: items.map(\.item.id), messageUUID: uuid)
+            sent.append(uuid)
+            try await store.append([
+                EventRecord(
+                    kind: "fanvue.message", drop: context.plan.drop, stage: .message,
+                    message: "sent \(media.count) media to fan \(fan) at \(price.map { String(format: "%.2f", Double($0) / 100) } ?? "no price")",
+                    data: .object(["fan": .string(fan), "message": .string(uuid)]), at: context.environment.now())
+            ])
+        }
+        return .done(
+            NodeOutput(
+                digest: Digest.of("messages:" + sent.joined(separator: ",")),
+                summary: .object(["messages": .array(sent.map(JSONValue.string)), "skipped_already_sent": .int(skipped)])))
+    }
+}
