@@ -161,6 +161,10 @@ public actor ReviewService {
         guard lowered.count >= 12, lowered.count <= 64, lowered.allSatisfy(\.isHexDigit) else {
             throw ReviewError(404, "no such item")
         }
+        if lowered.count == 64, let digest = Digest(hex: lowered) {
+            guard let entry = entries[digest] else { throw ReviewError(404, "no such item") }
+            return entry
+        }
         let matches = order.filter { $0.hex.hasPrefix(lowered) }
         guard matches.count == 1, let match = matches.first, let entry = entries[match] else {
             throw ReviewError(404, "no such item")
