@@ -152,7 +152,8 @@ let package = Package(
         .testTarget(
             name: "ElenaFanvueTests",
             dependencies: [
-                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaTestSupport",
+                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
+                "ElenaStore", "ElenaVision", "elena-run",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),

@@ -86,13 +86,14 @@ public struct LoopbackListener: Sendable {
             }
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
+            headers[.connection] = "close"  // so the listener can stop at once
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody(byteBuffer: ByteBuffer(string: "<!doctype html><title>elena-run</title><p>\(page)</p>")))
         }
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { _ in await ready() },
+            onServerRunning: { _ in Task { await ready() } },
             logger: Logger(label: "elena.fanvue.login", factory: { _ in SwiftLogNoOpLogHandler() }))
         return try await withThrowingTaskGroup(of: String?.self) { group in
             group.addTask {

@@ -43,13 +43,17 @@ extension FakeFanvue {
         var errors: [String] = []
         var size = 20
         if let text = query["size"] {
-            if let value = Int(text), (1...50).contains(value) { size = value } else {
+            if let value = Int(text), (1...50).contains(value) {
+                size = value
+            } else {
                 errors.append("size must be an integer between 1 and 50")
             }
         }
         var offset = 0
         if let cursor = query["cursor"], !cursor.isEmpty {
-            if cursor.hasPrefix("c"), let value = Int(cursor.dropFirst()), value >= 0 { offset = value } else {
+            if cursor.hasPrefix("c"), let value = Int(cursor.dropFirst()), value >= 0 {
+                offset = value
+            } else {
                 errors.append("cursor is not valid")
             }
         }
@@ -63,7 +67,8 @@ extension FakeFanvue {
         let end = date("endDate")
         let sources = Set((query["source"] ?? "all").split(separator: ",").map(String.init))
         if !sources.isSubset(of: Self.earningSources) {
-            errors.append("source must be a comma-separated list of \(Self.earningSources.sorted().joined(separator: ", "))")
+            errors.append(
+                "source must be a comma-separated list of \(Self.earningSources.sorted().joined(separator: ", "))")
         }
         guard errors.isEmpty else { throw .validation(errors) }
         let all = state.withLock { $0.earnings }

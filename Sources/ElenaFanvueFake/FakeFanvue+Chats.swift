@@ -46,7 +46,8 @@ extension FakeFanvue {
     }
 
     /// Reads `includedLists` / `excludedLists`.
-    static func lists(_ value: JSONValue?, _ key: String, errors: inout [String]) -> (smart: [String], custom: [String]) {
+    static func lists(_ value: JSONValue?, _ key: String, errors: inout [String]) -> (smart: [String], custom: [String])
+    {
         guard case .object = value else {
             errors.append("\(key) must be an object with smartListUuids and/or customListUuids")
             return ([], [])

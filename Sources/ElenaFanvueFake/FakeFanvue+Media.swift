@@ -139,14 +139,17 @@ extension FakeFanvue {
             $0.trimmingCharacters(in: .whitespaces)
         }.filter { !$0.isEmpty }
         if let unknown = variants.first(where: { !Self.variantTypes.contains($0) }) {
-            throw .validation(["unknown variant '\(unknown)'; variants are \(Self.variantTypes.joined(separator: ", "))"])
+            throw .validation([
+                "unknown variant '\(unknown)'; variants are \(Self.variantTypes.joined(separator: ", "))"
+            ])
         }
         let fan = query["purchasedBy"]
         if let fan, !FakeHTTP.isUUID(fan) { throw .message(400, "Invalid UUID: \(fan)") }
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         let found = state.withLock { state -> (Media, Bool)? in
-            guard state.settle(uuid, readyAfterPolls: polls, readyAfterSeconds: seconds, now: Date(), countPoll: true)
-                != nil, let info = state.media[uuid]?.info
+            guard
+                state.settle(uuid, readyAfterPolls: polls, readyAfterSeconds: seconds, now: Date(), countPoll: true)
+                    != nil, let info = state.media[uuid]?.info
             else { return nil }
             return (info, fan.map { state.purchased(media: uuid, by: $0) } ?? false)
         }
@@ -169,7 +172,8 @@ extension FakeFanvue {
             "uuid": .string(uuid),
             "status": .string(info.status.rawValue),
             "createdAt": FakeHTTP.time(info.createdAt),
-            "url": variants.isEmpty ? nil : .string(variantURL(uuid: uuid, variant: variants.contains("main") ? "main" : variants[0])),
+            "url": variants.isEmpty
+                ? nil : .string(variantURL(uuid: uuid, variant: variants.contains("main") ? "main" : variants[0])),
             "caption": .null,
             "description": .null,
             "name": .string(info.name),

@@ -120,7 +120,8 @@ extension FakeFanvue {
                 guard !grant.used else {
                     state.revoke(family: grant.family)
                     return .failure(
-                        Self.invalidGrant("The refresh token has already been used; every token of this login is revoked."))
+                        Self.invalidGrant(
+                            "The refresh token has already been used; every token of this login is revoked."))
                 }
                 state.refreshTokens[token]?.used = true
                 let pair = state.issue(

@@ -37,7 +37,11 @@ extension FakeFanvue {
         case nil: break
         case .array(let list)?:
             let ids = list.compactMap(\.stringValue).filter(FakeHTTP.isUUID)
-            if ids.count == list.count { content.mediaUuids = ids } else { errors.append("mediaUuids must be a list of uuids") }
+            if ids.count == list.count {
+                content.mediaUuids = ids
+            } else {
+                errors.append("mediaUuids must be a list of uuids")
+            }
         default: errors.append("mediaUuids must be a list of uuids")
         }
         if let price = FakeHTTP.present(body["price"]) {
@@ -81,7 +85,9 @@ extension FakeFanvue {
         if let publishAt, let expiresAt, expiresAt <= publishAt { errors.append("expiresAt must be after publishAt") }
         var preview: String?
         if let value = FakeHTTP.present(body["mediaPreviewUuid"]) {
-            if let id = value.stringValue, FakeHTTP.isUUID(id) { preview = id } else {
+            if let id = value.stringValue, FakeHTTP.isUUID(id) {
+                preview = id
+            } else {
                 errors.append("mediaPreviewUuid must be a uuid")
             }
         }

@@ -72,7 +72,8 @@ extension FakeFanvue {
         let lower = filename.lowercased()
         let type =
             lower.hasSuffix(".png")
-            ? "image/png" : lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") ? "image/jpeg" : "application/octet-stream"
+            ? "image/png"
+            : lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") ? "image/jpeg" : "application/octet-stream"
         var headers = HTTPFields()
         headers[.contentType] = type
         headers[.eTag] = "\"" + FakeRandom.hex(Insecure.MD5.hash(data: bytes)) + "\""

@@ -44,6 +44,8 @@ import NIOCore
 ///   when a smart list `subscribers` or `all_fans` is included, else 0 (custom lists are empty).
 /// - Message lists are newest first; `purchasedAt` is the `date` of a seeded earning with that `messageUuid`.
 ///   Earnings are listed newest `date` first; the cursor is an opaque offset.
+/// - Faults act before the route: a request that is dropped or gets an injected status has no effect (nothing is
+///   created, no part stored, no token spent), so retrying it is always safe. A delayed request is then served.
 /// - Dropped connections are recorded with status 0.
 public final class FakeFanvue: Sendable {
     /// How the fake behaves.
@@ -264,7 +266,8 @@ extension FakeFanvue {
         let (limit, window, key) = (configuration.rateLimit, configuration.rateWindow, bucketKey)
         return state.withLock { state in
             guard case .valid = state.check(bearer: bearer, bucketKey: key, now: now) else {
-                return RateDecision(allowed: true, limit: limit, remaining: limit, resetAt: now.addingTimeInterval(window))
+                return RateDecision(
+                    allowed: true, limit: limit, remaining: limit, resetAt: now.addingTimeInterval(window))
             }
             return state.rate(key: key, limit: limit, window: window, now: now, consume: false)
         }

@@ -58,11 +58,13 @@ struct FakeGate: RouterMiddleware {
         } else if let status = faults.status {
             response = Self.injected(status, area: area)
         } else if area == .api && faults.storm {
-            response = FakeHTTPError(
-                status: 429, body: JSONValue.string("Too Many Requests").wrapped("error"),
-                headers: [("Retry-After", "1")]
-            ).response
-            Self.setRate(&response, limit: fake.configuration.rateLimit, remaining: 0, reset: Date().addingTimeInterval(1))
+            response =
+                FakeHTTPError(
+                    status: 429, body: JSONValue.string("Too Many Requests").wrapped("error"),
+                    headers: [("Retry-After", "1")]
+                ).response
+            Self.setRate(
+                &response, limit: fake.configuration.rateLimit, remaining: 0, reset: Date().addingTimeInterval(1))
         } else if area == .api {
             response = await api(request, context: context, version: version, authorization: authorization, next: next)
         } else {
@@ -160,7 +162,7 @@ struct FakeGate: RouterMiddleware {
             return FakeHTTP.json(
                 status, .object(["error": .string(error), "error_description": .string("Injected failure \(status).")]))
         }
-        let reason = HTTPResponse.Status(code: status).reasonPhrase
+        let reason = Self.reasons[status] ?? ""
         switch status {
         case 400: return FakeHTTPError.validation(["Injected validation failure"]).response
         case 404, 409: return FakeHTTPError.message(status, reason.isEmpty ? "Injected failure" : reason).response
@@ -180,6 +182,13 @@ struct FakeGate: RouterMiddleware {
         default: return FakeHTTPError.error(status, reason.isEmpty ? "Injected failure" : reason).response
         }
     }
+
+    static let reasons: [Int: String] = [
+        400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+        410: "Gone", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
+        500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+        504: "Gateway Timeout",
+    ]
 
     static func setRate(_ response: inout Response, limit: Int, remaining: Int, reset: Date) {
         response.headers[FakeHTTP.name("X-RateLimit-Limit")] = String(limit)

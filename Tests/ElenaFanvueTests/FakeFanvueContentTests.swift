@@ -79,7 +79,8 @@ import Testing
                 #expect(reply.status == 400, "\(label): \(reply.text)")
             }
             #expect(h.fake.folders == ["v": []])
-            let noFolder = try await h.api(.POST, "/vault/folders/w/media", json: .object(["mediaUuids": Self.ids([processing])]))
+            let noFolder = try await h.api(
+                .POST, "/vault/folders/w/media", json: .object(["mediaUuids": Self.ids([processing])]))
             #expect(noFolder.status == 404)
         }
     }
@@ -90,19 +91,39 @@ import Testing
             let future = Timestamp.format(Date().addingTimeInterval(3600))
             let past = Timestamp.format(Date().addingTimeInterval(-3600))
             let refused: [(String, JSONValue)] = [
-                ("price below 300", .object([
-                    "audience": .string("subscribers"), "mediaUuids": Self.ids([media]), "price": .int(299),
-                ])),
-                ("price without media", .object(["audience": .string("subscribers"), "text": .string("hi"), "price": .int(500)])),
-                ("price in dollars", .object([
-                    "audience": .string("subscribers"), "mediaUuids": Self.ids([media]), "price": .double(9.99),
-                ])),
+                (
+                    "price below 300",
+                    .object([
+                        "audience": .string("subscribers"), "mediaUuids": Self.ids([media]), "price": .int(299),
+                    ])
+                ),
+                (
+                    "price without media",
+                    .object(["audience": .string("subscribers"), "text": .string("hi"), "price": .int(500)])
+                ),
+                (
+                    "price in dollars",
+                    .object([
+                        "audience": .string("subscribers"), "mediaUuids": Self.ids([media]), "price": .double(9.99),
+                    ])
+                ),
                 ("bad audience", .object(["audience": .string("everyone"), "text": .string("hi")])),
                 ("no audience", .object(["text": .string("hi")])),
-                ("long text", .object(["audience": .string("subscribers"), "text": .string(String(repeating: "a", count: 5001))])),
+                (
+                    "long text",
+                    .object(["audience": .string("subscribers"), "text": .string(String(repeating: "a", count: 5001))])
+                ),
                 ("empty", .object(["audience": .string("subscribers")])),
-                ("past publishAt", .object(["audience": .string("subscribers"), "text": .string("hi"), "publishAt": .string(past)])),
-                ("bad publishAt", .object(["audience": .string("subscribers"), "text": .string("hi"), "publishAt": .string("tomorrow")])),
+                (
+                    "past publishAt",
+                    .object(["audience": .string("subscribers"), "text": .string("hi"), "publishAt": .string(past)])
+                ),
+                (
+                    "bad publishAt",
+                    .object([
+                        "audience": .string("subscribers"), "text": .string("hi"), "publishAt": .string("tomorrow"),
+                    ])
+                ),
             ]
             for (label, body) in refused {
                 let reply = try await h.api(.POST, "/posts", json: body)
@@ -111,7 +132,9 @@ import Testing
             }
             let unknownMedia = try await h.api(
                 .POST, "/posts",
-                json: .object(["audience": .string("subscribers"), "mediaUuids": Self.ids([UUID().uuidString.lowercased()])]))
+                json: .object([
+                    "audience": .string("subscribers"), "mediaUuids": Self.ids([UUID().uuidString.lowercased()]),
+                ]))
             #expect(unknownMedia.status == 400)
             #expect(unknownMedia.json?["message"]?.stringValue != nil)
             #expect(h.fake.posts.isEmpty)
@@ -142,7 +165,10 @@ import Testing
             let media = try await h.upload([1, 2], partSize: 2)
             let fan = "0b6c7f7e-1111-4222-8333-944455556666"
             let refused: [(String, JSONValue)] = [
-                ("price below 300", .object(["text": .string("hi"), "mediaUuids": Self.ids([media]), "price": .int(100)])),
+                (
+                    "price below 300",
+                    .object(["text": .string("hi"), "mediaUuids": Self.ids([media]), "price": .int(100)])
+                ),
                 ("price without media", .object(["text": .string("hi"), "price": .int(900)])),
                 ("empty text", .object(["text": .string("")])),
                 ("nothing", .object([:])),
@@ -151,25 +177,29 @@ import Testing
                 let reply = try await h.api(.POST, "/chats/\(fan)/message", json: body)
                 #expect(reply.status == 400, "\(label): \(reply.text)")
             }
-            #expect(try await h.api(.POST, "/chats/not-a-uuid/message", json: .object(["text": .string("hi")])).status == 400)
+            #expect(
+                try await h.api(.POST, "/chats/not-a-uuid/message", json: .object(["text": .string("hi")])).status
+                    == 400)
 
             let sent = try await h.api(
                 .POST, "/chats/\(fan)/message",
                 json: .object(["text": .string("for you"), "mediaUuids": Self.ids([media]), "price": .int(900)]))
             #expect(sent.status == 201, "\(sent.text)")
             let messageUUID = try #require(sent.json?["messageUuid"]?.stringValue)
-            let free = try await h.api(.POST, "/chats/\(fan)/message", json: .object(["text": .string("hello"), "price": .null]))
+            let free = try await h.api(
+                .POST, "/chats/\(fan)/message", json: .object(["text": .string("hello"), "price": .null]))
             #expect(free.status == 201)
             #expect(h.fake.messages.count == 2)
             #expect(h.fake.messages.first?["fanUuid"]?.stringValue == fan)
             #expect(h.fake.messages.first?["price"] == .int(900))
             #expect(h.fake.messages.first?["messageUuid"]?.stringValue == messageUUID)
 
-            h.fake.seedEarning(.object([
-                "date": .string("2026-01-02T10:00:00.000Z"), "gross": .int(900), "net": .int(720),
-                "currency": .string("USD"), "source": .string("message"), "messageUuid": .string(messageUUID),
-                "user": .object(["uuid": .string(fan), "handle": .string("fan1")]),
-            ]))
+            h.fake.seedEarning(
+                .object([
+                    "date": .string("2026-01-02T10:00:00.000Z"), "gross": .int(900), "net": .int(720),
+                    "currency": .string("USD"), "source": .string("message"), "messageUuid": .string(messageUUID),
+                    "user": .object(["uuid": .string(fan), "handle": .string("fan1")]),
+                ]))
             let listed = try await h.api(.GET, "/chats/\(fan)/messages?page=1&size=10")
             let items = try #require(listed.json?["data"]?.arrayValue)
             #expect(items.count == 2)
@@ -187,9 +217,10 @@ import Testing
 
     @Test func massMessagesEarningsAndSubscribers() async throws {
         try await FakeFanvueHarness.with(Self.small) { h in
-            h.fake.seedSubscribers((1...20).map { index in
-                .object(["uuid": .string(UUID().uuidString.lowercased()), "handle": .string("fan\(index)")])
-            })
+            h.fake.seedSubscribers(
+                (1...20).map { index in
+                    .object(["uuid": .string(UUID().uuidString.lowercased()), "handle": .string("fan\(index)")])
+                })
             let subscribers = try await h.api(.GET, "/subscribers")
             #expect(subscribers.json?["data"]?.arrayValue?.count == 15)
             #expect(subscribers.json?["pagination"]?["hasMore"] == .bool(true))
@@ -205,18 +236,22 @@ import Testing
             #expect(cheap.status == 400)
             let sent = try await h.api(
                 .POST, "/chats/mass-messages",
-                json: .object(["includedLists": .object(["smartListUuids": Self.ids(["subscribers"])]), "text": .string("hi")]))
+                json: .object([
+                    "includedLists": .object(["smartListUuids": Self.ids(["subscribers"])]), "text": .string("hi"),
+                ]))
             #expect(sent.status == 201, "\(sent.text)")
             #expect(sent.json?["recipientCount"] == .int(20))
             #expect(sent.json?["id"]?.stringValue != nil)
             #expect(h.fake.massMessages.first?["text"]?.stringValue == "hi")
 
             for day in 1...5 {
-                h.fake.seedEarning(.object([
-                    "date": .string("2026-01-0\(day)T10:00:00.000Z"), "gross": .int(day * 100), "net": .int(day * 80),
-                    "currency": .string("USD"), "source": .string(day == 3 ? "tip" : "message"),
-                    "user": .object(["uuid": .string(UUID().uuidString.lowercased()), "handle": .string("f")]),
-                ]))
+                h.fake.seedEarning(
+                    .object([
+                        "date": .string("2026-01-0\(day)T10:00:00.000Z"), "gross": .int(day * 100),
+                        "net": .int(day * 80),
+                        "currency": .string("USD"), "source": .string(day == 3 ? "tip" : "message"),
+                        "user": .object(["uuid": .string(UUID().uuidString.lowercased()), "handle": .string("f")]),
+                    ]))
             }
             let first = try await h.api(.GET, "/insights/earnings?size=2")
             #expect(first.json?["data"]?.arrayValue?.compactMap { $0["gross"]?.intValue } == [500, 400])

@@ -58,7 +58,8 @@ struct FakeFanvueHarness {
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let collected = try await response.body.collect(upTo: 64 << 20)
-        return Reply(status: Int(response.status.code), headers: response.headers, bytes: Array(collected.readableBytesView))
+        return Reply(
+            status: Int(response.status.code), headers: response.headers, bytes: Array(collected.readableBytesView))
     }
 
     /// An API request with the version header and the harness's bearer (either can be left out or replaced).
@@ -76,7 +77,9 @@ struct FakeFanvueHarness {
     /// Uploads `bytes` in parts of `partSize` through the whole flow and polls until the media is ready.
     /// - Returns: the media uuid.
     @discardableResult
-    func upload(_ bytes: [UInt8], partSize: Int, name: String = "set", waitUntilReady: Bool = true) async throws -> String {
+    func upload(_ bytes: [UInt8], partSize: Int, name: String = "set", waitUntilReady: Bool = true) async throws
+        -> String
+    {
         let created = try await api(
             .POST, "/media/uploads",
             json: .object(["name": .string(name), "filename": .string("\(name).jpg"), "mediaType": .string("image")]))
@@ -111,7 +114,9 @@ struct FakeFanvueHarness {
             switch reply.json?["status"]?.stringValue {
             case "ready": return
             case "processing": try await Task.sleep(nanoseconds: 20_000_000)
-            case let other: Issue.record("media \(uuid) ended \(other ?? "nil")"); return
+            case let other:
+                Issue.record("media \(uuid) ended \(other ?? "nil")")
+                return
             }
         }
         Issue.record("media \(uuid) never became ready")
@@ -136,10 +141,18 @@ struct FakeFanvueHarness {
         try await other.start()
         #expect(other.port != port)
         await other.stop()
-        await fake.stop()
         try await HTTPClient.withHTTPClient { client in
+            // A kept-alive idle connection does not hold the stop up.
+            let reply = try await client.execute(
+                HTTPClientRequest(url: fake.baseURL + "/users/me"), timeout: .seconds(5))
+            #expect(reply.status.code == 400)
+            _ = try await reply.body.collect(upTo: 1 << 20)
+            let stopping = Date()
+            await fake.stop()
+            #expect(Date().timeIntervalSince(stopping) < 2)
             await #expect(throws: (any Error).self) {
-                _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/users/me"), timeout: .seconds(5))
+                _ = try await client.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/users/me"), timeout: .seconds(1))
             }
         }
     }
@@ -154,7 +167,8 @@ struct FakeFanvueHarness {
             let calls = h.fake.calls
             try #require(calls.count == 5)
             #expect(calls.map(\.method) == ["GET", "GET", "POST", "PUT", "GET"])
-            #expect(calls.map(\.path) == ["/users/me", "/users/me", "/vault/folders", "/storage/nope/1", "/oauth2/auth"])
+            #expect(
+                calls.map(\.path) == ["/users/me", "/users/me", "/vault/folders", "/storage/nope/1", "/oauth2/auth"])
             #expect(calls.map(\.status) == [200, 401, 201, 403, 400])
             #expect(calls.map(\.hadBearer) == [true, false, true, false, false])
             #expect(calls[0].apiVersion == "2025-06-26")

@@ -9,9 +9,9 @@ import Testing
 /// The OAuth dance by hand: authorize → redirect with a code → token → refresh rotation → reuse detection.
 @Suite struct FakeFanvueOAuthTests {
     static let redirect = "http://127.0.0.1:8723/callback"
-    /// RFC 7636 appendix B.
-    static let verifier = "dBjftJeZ4CVP-mJ92K1Gu9fzPDpWuwtU2t4lFTGtKb4_8Fx"
-    static let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    /// A verifier and its S256 challenge, computed with Python's hashlib and base64 (independently of the fake).
+    static let verifier = "elena-test-verifier_0123456789.abcdefghijklmnopqrstuvwxyz~"
+    static let challenge = "Lc-1qZpAj1oUzHwNmSRwdajmoCuDGfDgM-_boUfSsWA"
 
     static func encode(_ value: String) -> String {
         var allowed = CharacterSet.alphanumerics
@@ -24,7 +24,8 @@ import Testing
     }
 
     static func authorizePath(
-        clientID: String = "test-client", redirect: String = redirect, scope: String = "openid offline_access read:self",
+        clientID: String = "test-client", redirect: String = redirect,
+        scope: String = "openid offline_access read:self",
         state: String = "st-123 &x", challenge: String? = challenge, method: String? = "S256"
     ) -> String {
         var pairs = [
@@ -59,15 +60,20 @@ import Testing
         return try #require(components.queryItems?.first { $0.name == "code" }?.value)
     }
 
-    func exchange(_ h: FakeFanvueHarness, _ code: String, verifier: String = verifier) async throws -> FakeFanvueHarness.Reply {
-        try await token(h, [
-            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect),
-            ("client_id", "test-client"), ("code_verifier", verifier),
-        ])
+    func exchange(_ h: FakeFanvueHarness, _ code: String, verifier: String = verifier) async throws
+        -> FakeFanvueHarness.Reply
+    {
+        try await token(
+            h,
+            [
+                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect),
+                ("client_id", "test-client"), ("code_verifier", verifier),
+            ])
     }
 
     func refresh(_ h: FakeFanvueHarness, _ refreshToken: String) async throws -> FakeFanvueHarness.Reply {
-        try await token(h, [("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", "test-client")])
+        try await token(
+            h, [("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", "test-client")])
     }
 
     @Test func wholeDanceWithRotationAndReuseDetection() async throws {
@@ -138,22 +144,30 @@ import Testing
             #expect(wrongVerifier.status == 400)
             #expect(wrongVerifier.json?["error"]?.stringValue == "invalid_grant")
 
-            let otherRedirect = try await token(h, [
-                ("grant_type", "authorization_code"), ("code", try await code(h)),
-                ("redirect_uri", "http://127.0.0.1:9999/callback"), ("code_verifier", Self.verifier),
-            ])
+            let otherRedirect = try await token(
+                h,
+                [
+                    ("grant_type", "authorization_code"), ("code", try await code(h)),
+                    ("redirect_uri", "http://127.0.0.1:9999/callback"), ("code_verifier", Self.verifier),
+                ])
             #expect(otherRedirect.status == 400)
             #expect(otherRedirect.json?["error"]?.stringValue == "invalid_grant")
 
             let code = try await code(h)
             let noBasic = try await token(
-                h, [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect),
-                    ("code_verifier", Self.verifier), ("client_id", "test-client")], authorization: nil)
+                h,
+                [
+                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect),
+                    ("code_verifier", Self.verifier), ("client_id", "test-client"),
+                ], authorization: nil)
             #expect(noBasic.status == 401)
             #expect(noBasic.json?["error"]?.stringValue == "invalid_client")
             let wrongSecret = try await token(
-                h, [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect),
-                    ("code_verifier", Self.verifier)], authorization: Self.basic("test-client", "nope"))
+                h,
+                [
+                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect),
+                    ("code_verifier", Self.verifier),
+                ], authorization: Self.basic("test-client", "nope"))
             #expect(wrongSecret.status == 401)
             #expect(wrongSecret.json?["error"]?.stringValue == "invalid_client")
             // The failed attempts did not spend the code.

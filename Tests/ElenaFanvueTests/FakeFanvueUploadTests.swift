@@ -32,7 +32,9 @@ import Testing
         return try #require(put.header("ETag"))
     }
 
-    func complete(_ h: FakeFanvueHarness, _ uploadID: String, _ parts: [(Int, String)]) async throws -> FakeFanvueHarness.Reply {
+    func complete(_ h: FakeFanvueHarness, _ uploadID: String, _ parts: [(Int, String)]) async throws
+        -> FakeFanvueHarness.Reply
+    {
         try await h.api(
             .PATCH, "/media/uploads/\(uploadID)",
             json: .object([
@@ -60,7 +62,8 @@ import Testing
                 etags.append(etag)
             }
             let stored = try #require(h.fake.media.first)
-            #expect(stored.parts.mapValues(\.size) == [1: 5 * Self.mebibyte, 2: 5 * Self.mebibyte, 3: 2 * Self.mebibyte])
+            #expect(
+                stored.parts.mapValues(\.size) == [1: 5 * Self.mebibyte, 2: 5 * Self.mebibyte, 3: 2 * Self.mebibyte])
             #expect(stored.parts.mapValues(\.etag) == [1: etags[0], 2: etags[1], 3: etags[2]])
 
             let completed = try await complete(h, uploadID, [(1, etags[0]), (2, etags[1]), (3, etags[2])])
@@ -170,11 +173,14 @@ import Testing
         try await FakeFanvueHarness.with { h in
             let (_, uploadID) = try await createUpload(h)
             let url = try await h.api(.GET, "/media/uploads/\(uploadID)/parts/1/url").text
-            let withBearer = try await h.plain(.PUT, url, body: [1, 2, 3], headers: [("Authorization", "Bearer \(h.token)")])
+            let withBearer = try await h.plain(
+                .PUT, url, body: [1, 2, 3], headers: [("Authorization", "Bearer \(h.token)")])
             #expect(withBearer.status == 400)
             #expect(withBearer.text.contains("<Code>InvalidArgument</Code>"))
 
-            let forged = url.components(separatedBy: "X-Amz-Signature=")[0] + "X-Amz-Signature=" + String(repeating: "0", count: 64)
+            let forged =
+                url.components(separatedBy: "X-Amz-Signature=")[0] + "X-Amz-Signature="
+                + String(repeating: "0", count: 64)
             let tampered = try await h.plain(.PUT, forged, body: [1, 2, 3])
             #expect(tampered.status == 403)
             #expect(tampered.text.contains("<Code>SignatureDoesNotMatch</Code>"))

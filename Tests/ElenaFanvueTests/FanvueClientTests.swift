@@ -1,0 +1,181 @@
+import AsyncHTTPClient
+import ElenaCore
+import ElenaFanvue
+import ElenaFanvueFake
+import ElenaTestSupport
+import Foundation
+import NIOCore
+import Testing
+#if canImport(Glibc)
+    import Glibc
+#endif
+import ElenaStore
+
+/// The real client over real HTTP against the fake: headers, OAuth with PKCE, token refresh and rotation,
+/// pacing, retries, and errors that never carry the token.
+@Suite struct FanvueClientTests {
+    @Test func everyCallCarriesTheVersionHeaderAndTheBearerButStorageGetsNoToken() async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        let session = try await harness.client.createUpload(name: "a", filename: "a.jpg")
+        let url = try await harness.client.partURL(uploadID: session.uploadID, part: 1)
+        let etag = try await harness.client.putPart(url: url, bytes: Data(repeating: 7, count: 1000))
+        #expect(etag.hasPrefix("\""))
+        let status = try await harness.client.completeUpload(
+            uploadID: session.uploadID, parts: [UploadRecord.Part(number: 1, etag: etag, size: 1000)])
+        #expect(status == "processing")
+        for call in harness.fake.calls {
+            if call.path.hasPrefix("/storage/") {
+                #expect(!call.hadBearer, "the bearer token must never go to storage")
+            } else {
+                #expect(call.hadBearer, "\(call.method) \(call.path)")
+                #expect(call.apiVersion == "2025-06-26", "\(call.method) \(call.path)")
+            }
+        }
+    }
+
+    @Test func theWholeLoginWithPKCEAndALoopbackListener() async throws {
+        // A free port for the redirect URI, registered with the fake.
+        let port = try freePort()
+        let redirect = "http://127.0.0.1:\(port)/callback"
+        let harness = try await FanvueHarness.start { $0.redirectURIs = [redirect] }
+        defer { Task { await harness.stop() } }
+        var configuration = harness.configuration
+        configuration.redirectURI = redirect
+        let oauth = OAuthClient(configuration: configuration)
+        let pkce = PKCE()
+        #expect(pkce.challenge == PKCE.base64URL(Data(sha256: pkce.verifier)))
+        let state = PKCE.randomString(24)
+        let url = oauth.authorizeURL(state: state, pkce: pkce)
+        #expect(url.contains("code_challenge_method=S256") && url.contains("code_challenge=\(pkce.challenge)"))
+        let listener = LoopbackListener(redirectURI: redirect, state: state)
+        let code = try await listener.waitForCode(timeout: 10) {
+            // The "browser": opens the authorize URL and follows the redirect to the listener.
+            var request = HTTPClientRequest(url: url)
+            _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        }
+        let tokens = try await oauth.exchange(code: code, pkce: pkce)
+        #expect(tokens.refreshToken != nil)
+        let store = TokenStore(configFolder: harness.folder("login"))
+        try store.save(tokens)
+        let attributes = try FileManager.default.attributesOfItem(atPath: store.path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let saved = try #require(try store.load())
+        #expect(saved.accessToken == tokens.accessToken && saved.refreshToken == tokens.refreshToken)
+        #expect(abs(saved.expiresAt.timeIntervalSince(tokens.expiresAt)) < 0.001)
+        // Reusing the code fails: it is single use.
+        await #expect(throws: FanvueError.self) { _ = try await oauth.exchange(code: code, pkce: pkce) }
+    }
+
+    @Test func aRedirectWithAnotherStateIsRefused() async throws {
+        let port = try freePort()
+        let listener = LoopbackListener(redirectURI: "http://127.0.0.1:\(port)/callback", state: "expected")
+        let error = await #expect(throws: LoopbackListener.Failure.self) {
+            _ = try await listener.waitForCode(timeout: 10) {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/callback?code=abc&state=forged")
+                _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            }
+        }
+        #expect(error?.description.contains("state did not match") == true)
+    }
+
+    @Test func anExpiredTokenIsRefreshedAndTheRotatedRefreshTokenIsSavedFirst() async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        let store = TokenStore(configFolder: harness.folder("config"))
+        let before = try #require(try store.load())
+        _ = try await harness.client.account
+        harness.fake.expireAllAccessTokens()
+        _ = try await harness.client.ensureFolder("after-expiry")
+        let after = try #require(try store.load())
+        #expect(after.accessToken != before.accessToken)
+        #expect(after.refreshToken != before.refreshToken, "refresh tokens rotate")
+        #expect(harness.fake.calls.contains { $0.path == "/oauth2/token" && $0.status == 200 })
+        // The old refresh token is dead: using it again is detected by the server.
+        let oauth = OAuthClient(configuration: harness.configuration)
+        await #expect(throws: FanvueError.self) { _ = try await oauth.refresh(before.refreshToken ?? "") }
+    }
+
+    @Test func requestsArePacedByTheRateLimitHeadersSoNo429IsSeen() async throws {
+        let harness = try await FanvueHarness.start {
+            $0.rateLimit = 8
+            $0.rateWindow = 1
+        }
+        defer { Task { await harness.stop() } }
+        for index in 0..<20 { _ = try await harness.client.ensureFolder("folder-\(index)") }
+        #expect(harness.fake.folders.count == 20)
+        #expect(!harness.fake.calls.contains { $0.status == 429 }, "pacing keeps the run under the limit")
+    }
+
+    @Test func serverErrorsDroppedConnectionsAnd429StormsAreRetried() async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        harness.fake.failNext(3, status: 503, pathPrefix: "/vault")
+        _ = try await harness.client.ensureFolder("a")
+        harness.fake.dropNextConnections(2, pathPrefix: "/vault")
+        _ = try await harness.client.ensureFolder("b")
+        harness.fake.rateLimitStorm(3)
+        _ = try await harness.client.ensureFolder("c")
+        #expect(Set(harness.fake.folders.keys) == ["a", "b", "c"])
+        let counts = harness.client.counter
+        #expect(await counts.rateLimited == 3)
+        #expect(await counts.retries >= 5)
+    }
+
+    @Test func clientErrorsCarryFanvuesMessageAndTheRequestButNeverTheToken() async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        let token = try #require(try TokenStore(configFolder: harness.folder("config")).load()).accessToken
+        let error = await #expect(throws: FanvueError.self) {
+            _ = try await harness.client.createPost(
+                PostRequest(audience: "subscribers", text: "hi", mediaUUIDs: [], priceCents: 500, publishAt: nil))
+        }
+        #expect(error?.statusCode == 400)
+        #expect(error?.request == "POST /posts")
+        #expect(error?.description.contains("Fanvue answered 400 to POST /posts") == true)
+        #expect(error?.description.contains(token) == false)
+        #expect("\(String(describing: error))".contains(token) == false)
+        // A creating request is not retried on a 5xx: whether it took effect is unknown.
+        harness.fake.failNext(1, status: 500, pathPrefix: "/posts", method: "POST")
+        let unknown = await #expect(throws: FanvueError.self) {
+            _ = try await harness.client.createPost(
+                PostRequest(audience: "subscribers", text: "hi", mediaUUIDs: [], priceCents: nil, publishAt: nil))
+        }
+        #expect(unknown?.kind == .connection)
+        #expect(harness.fake.posts.isEmpty)
+    }
+
+    func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw StoreError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+extension Data {
+    init(sha256 text: String) {
+        self = Data(Digest.of(text).hex.chunked())
+    }
+}
+
+extension String {
+    func chunked() -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = startIndex
+        while index < endIndex {
+            let next = self.index(index, offsetBy: 2)
+            bytes.append(UInt8(self[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,126 @@
+import ElenaCore
+import ElenaEngine
+import ElenaFanvue
+import ElenaFanvueFake
+import ElenaStages
+import ElenaStore
+import ElenaTestSupport
+import ElenaVision
+import Foundation
+import Testing
+
+/// A fake Fanvue on 127.0.0.1, a saved login for it, and a real client configured to talk to it.
+struct FanvueHarness {
+    let fake: FakeFanvue
+    let folder: TemporaryDirectory
+    let configuration: FanvueConfiguration
+    let client: FanvueClient
+
+    static let allScopes = FanvueConfiguration.defaultScopes
+
+    static func start(_ configure: (inout FakeFanvue.Configuration) -> Void = { _ in }) async throws -> FanvueHarness {
+        var settings = FakeFanvue.Configuration()
+        configure(&settings)
+        let fake = FakeFanvue(configuration: settings)
+        try await fake.start()
+        let folder = try TemporaryDirectory("elena-fanvue")
+        let configuration = FanvueConfiguration(
+            clientID: settings.clientID, clientSecret: settings.clientSecret, redirectURI: settings.redirectURIs[0],
+            apiURL: fake.baseURL, authURL: fake.baseURL,
+            retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.02, maxDelay: 2), requestTimeout: 10)
+        let issued = fake.issueTokens(scopes: allScopes)
+        let store = TokenStore(configFolder: folder("config"))
+        try store.save(
+            TokenSet(
+                accessToken: issued.access, refreshToken: issued.refresh,
+                expiresAt: Date().addingTimeInterval(Double(issued.expiresIn)), scope: allScopes.joined(separator: " "),
+                tokenType: "Bearer", obtainedAt: Date()))
+        let client = FanvueClient(
+            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))
+        return FanvueHarness(fake: fake, folder: folder, configuration: configuration, client: client)
+    }
+
+    func stop() async {
+        await fake.stop()
+        folder.remove()
+    }
+
+    /// The environment variables that point the `elena-run` binary at the fake with this login.
+    var processEnvironment: [String: String] {
+        [
+            "FANVUE_CLIENT_ID": configuration.clientID, "FANVUE_CLIENT_SECRET": configuration.clientSecret ?? "",
+            "FANVUE_API_URL": fake.baseURL, "FANVUE_AUTH_URL": fake.baseURL, "FANVUE_REDIRECT_URI": configuration.redirectURI,
+            "ELENA_CONFIG_DIR": folder("config"), "ELENA_FANVUE_RETRY_BASE_MS": "20", "ELENA_FANVUE_RETRY_MAX_MS": "1000",
+            "ELENA_FANVUE_FIRST_POLL_MS": "30", "ELENA_FANVUE_LONGEST_POLL_MS": "200", "ELENA_FANVUE_TIMEOUT_S": "10",
+        ]
+    }
+
+    /// Write calls (anything but GET/HEAD) the fake received at or after `index` in its call list.
+    func writes(since index: Int) -> [FakeFanvue.Call] {
+        fake.calls.dropFirst(index).filter { $0.method != "GET" && $0.method != "HEAD" }
+    }
+}
+
+/// A drop of synthetic images published to the fake Fanvue, run in-process.
+struct FanvueDrop {
+    let harness: FanvueHarness
+    let layout: LibraryLayout
+    var manifestText: String
+
+    static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
+        try SourceFixtures.writeImages(into: harness.folder, count: images)
+        let text = """
+            version: 1
+            drop: fv
+            source: {dir: src}
+            crop: {strategy: top_fraction}
+            publish:
+              to: fanvue
+              vault: elena-ppv
+              price: 12.00
+              caption: "New set"
+            \(extra)
+            """
+        try harness.folder.write(text, to: "drop.yaml")
+        return FanvueDrop(harness: harness, layout: LibraryLayout(root: harness.folder("library")), manifestText: text)
+    }
+
+    func run() async throws -> RunReport {
+        let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
+        try FileSystem.makeDirectory(layout.root)
+        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+        var session = DropSession(
+            manifest: manifest, manifestFolder: harness.folder.path, home: "/root",
+            environment: RunEnvironment(
+                layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: false, concurrency: 2,
+                reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: harness.client,
+                fanvueTarget: harness.configuration.apiURL))
+        session.uploadStage = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
+        do {
+            let report = try await session.run()
+            await store.close()
+            return report
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    /// Approves every waiting crop by moving its copy, as a person would.
+    func approveAll() throws {
+        let review = layout.absolute("3_review/fv")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: review)) ?? [] {
+            try FileSystem.move(review + "/" + name, to: layout.absolute("4_approved/" + name))
+        }
+    }
+
+    func store() async throws -> SQLRunStore {
+        try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+    }
+}
+
+extension RunReport {
+    func count(_ stage: StageName, _ word: String) -> Int {
+        states.filter { $0.key.stage == stage && $0.value.word == word }.count
+    }
+}
