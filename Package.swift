@@ -131,7 +131,7 @@ let package = Package(
 
         // Pure tests: decoding, validation, planning, cache keys, geometry, headers, lineage. No I/O.
         .testTarget(
-            name: "ElenaCoreTests", dependencies: ["ElenaCore"], exclude: ["Fixtures"], swiftSettings: strict),
+            name: "ElenaCoreTests", dependencies: ["ElenaCore", "ElenaTestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         // The image codec on real encoded images.
         .testTarget(
             name: "ElenaVisionTests", dependencies: ["ElenaCore", "ElenaVision", "ElenaTestSupport"],

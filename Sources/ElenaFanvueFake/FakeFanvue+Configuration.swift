@@ -28,6 +28,9 @@ extension FakeFanvue {
         public var handle = "elena"
         /// Every part of a multipart upload but the last must have at least this many bytes (S3's 5 MiB).
         public var minimumPartSize = 5 * 1024 * 1024
+        /// Seconds every answer waits after its route has acted, before it is sent: a client killed (or timed out)
+        /// meanwhile never hears of a change the fake has already made.
+        public var answerDelay: TimeInterval = 0
         /// Whether a token without a route's scope gets 403 (the real API does; turn off to test only the flow).
         public var enforceScopes = true
 

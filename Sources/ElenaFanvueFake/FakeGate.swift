@@ -11,7 +11,8 @@ import NIOCore
 /// 3. for API routes (everything but `/oauth2/*` and `/storage/*`): a rate-limit storm, the version header, the
 ///    bearer token, the token bucket;
 /// 4. runs the route, turning thrown `FakeHTTPError`s (and Hummingbird's 404) into Fanvue-shaped bodies;
-/// 5. adds the rate-limit headers to every API answer and records the status.
+/// 5. adds the rate-limit headers to every API answer and records the status;
+/// 6. waits `Configuration.answerDelay` before the answer goes out.
 struct FakeGate: RouterMiddleware {
     typealias Context = FakeRequestContext
     let fake: FakeFanvue
@@ -75,6 +76,9 @@ struct FakeGate: RouterMiddleware {
             Self.setRate(&response, limit: decision.limit, remaining: decision.remaining, reset: decision.resetAt)
         }
         fake.finish(index, status: Int(response.status.code))
+        if fake.configuration.answerDelay > 0 {
+            try? await Task.sleep(nanoseconds: UInt64(fake.configuration.answerDelay * 1_000_000_000))
+        }
         return response
     }
 

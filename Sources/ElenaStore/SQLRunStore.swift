@@ -500,7 +500,7 @@ public final class SQLRunStore: RunStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let parts = String(decoding: (try? encoder.encode(upload.parts)) ?? Data("[]".utf8), as: UTF8.self)
-        try await write([
+        var statements = [
             SQLStatement(
                 """
                 INSERT INTO uploads (content_digest, account, item_id, upload_id, media_uuid, status, part_size, parts,
@@ -516,14 +516,15 @@ public final class SQLRunStore: RunStore {
                     .text(upload.mediaUUID), .text(upload.status.rawValue), .int(upload.partSize), .json(parts),
                     .text(upload.error), .date(upload.createdAt), .date(upload.updatedAt),
                 ])
-        ])
+        ]
         if upload.status == .ready, let media = upload.mediaUUID {
-            try await write([
+            // In the same transaction: a process killed in between must not leave a ready upload its item never knew.
+            statements.append(
                 SQLStatement(
                     "UPDATE items SET fanvue_media_uuid = ?, updated_at = ? WHERE id = ?",
-                    [.text(media), .date(upload.updatedAt), .text(upload.itemID.hex)])
-            ])
+                    [.text(media), .date(upload.updatedAt), .text(upload.itemID.hex)]))
         }
+        try await write(statements)
     }
 
     public func vaultMedia(account: String, folder: String) async throws -> Set<String> {

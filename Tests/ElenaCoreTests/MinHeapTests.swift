@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaTestSupport
 import Testing
 
 @Suite struct MinHeapTests {

@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaTestSupport
 import Foundation
 import Testing
 
