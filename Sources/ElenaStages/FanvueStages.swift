@@ -65,6 +65,8 @@ public struct UploadStage: Stage {
     let pollDelays: (first: Double, longest: Double)
     /// Give up waiting for processing after this long.
     let pollTimeout: Double
+    /// The wait before the first poll, learned from this run's uploads (shared by every item's node).
+    let firstPollDelay: Locked<Double>
 
     /// Creates the stage.
     public init(partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 3, firstPoll: Double = 1, longestPoll: Double = 15, pollTimeout: Double = 900) {
@@ -72,6 +74,7 @@ public struct UploadStage: Stage {
         self.parallelParts = max(1, parallelParts)
         self.pollDelays = (firstPoll, longestPoll)
         self.pollTimeout = pollTimeout
+        self.firstPollDelay = Locked(firstPoll)
     }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
@@ -199,17 +202,35 @@ public struct UploadStage: Stage {
         }
     }
 
-    /// Polls the media with growing waits until it is ready or failed.
+    /// Polls the media with growing waits until it is ready or failed. Each poll costs a request from the rate-limit
+    /// budget, so the first wait adapts to how long Fanvue takes: an upload that needed several polls makes the
+    /// next ones wait that long before their first; uploads ready at once let it shrink back toward the setting.
     func waitUntilProcessed(_ media: String, api: any FanvuePublishing) async throws -> String {
-        var delay = pollDelays.first
+        var delay = firstPollDelay.withLock { $0 }
         var waited = 0.0
+        var polls = 0
         while true {
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             waited += delay
+            polls += 1
             let status = try await api.mediaStatus(media)
-            if status == "ready" || status == "error" { return status }
+            if status == "ready" || status == "error" {
+                learn(processingTook: waited, polls: polls)
+                return status
+            }
             if waited > pollTimeout { throw StageError("Fanvue is still processing media \(media) after \(Int(waited)) s; run again later") }
             delay = min(pollDelays.longest, delay * 1.6)
+        }
+    }
+
+    /// Adjusts the first wait after an upload was processed in `waited` seconds with `polls` polls.
+    func learn(processingTook waited: Double, polls: Int) {
+        firstPollDelay.withLock { first in
+            if polls > 1 {
+                first = min(pollDelays.longest, max(first, waited))
+            } else {
+                first = max(pollDelays.first, first * 0.9)
+            }
         }
     }
 }

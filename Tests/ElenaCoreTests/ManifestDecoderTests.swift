@@ -310,6 +310,18 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
             keyPath: "publish.vault", line: 7, column: 1,
             message: "'publish.vault' is required when publishing to fanvue: name the vault folder"),
         BadManifest(
+            name: "a feed post and a PPV message of the same items",
+            text: minimal(
+                replacing: 8,
+                with: [
+                    "  to: fanvue", "  vault: v", "  post: {audience: subscribers}",
+                    "  message: {to: [7c1b1c1e-1111-4aaa-8bbb-000000000001]}",
+                ]),
+            keyPath: "publish.post", line: 10, column: 3,
+            message:
+                "'publish.post' and 'publish.message' would post to the feed the items this drop sells as pay-per-view; "
+                + "set 'publish.post.allow_ppv_items: true' to do both, or use two drops"),
+        BadManifest(
             name: "a list instead of a mapping at the top", text: yaml("- version: 1", "- drop: d"),
             keyPath: "", line: 1, column: 1, message: "the manifest must be a mapping of keys, found a list"),
         BadManifest(

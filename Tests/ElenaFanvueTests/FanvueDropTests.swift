@@ -19,7 +19,7 @@ import Testing
         let drop = try FanvueDrop.make(
             harness, images: 4,
             extra: """
-                  post: {audience: subscribers, price: 15.00}
+                  post: {audience: subscribers, price: 15.00, allow_ppv_items: true}
                   message: {to: [\(Self.fans.joined(separator: ", "))]}
                 """)
         let first = try await drop.run()
@@ -111,9 +111,16 @@ import Testing
         #expect(sent.failureCount == 0)
         #expect(harness.fake.messages.count == 1)
 
-        // Now the manifest also asks for a feed post of the same media.
+        // A later drop of the same pictures asks for a feed post of them.
         var withPost = drop
-        withPost.manifestText = drop.manifestText + "  post: {audience: subscribers}\n"
+        withPost.manifestText =
+            drop.manifestText.replacingOccurrences(of: "drop: fv", with: "drop: fv-feed")
+            .replacingOccurrences(of: "  message: {to: [\(Self.fans[0])]}\n", with: "  post: {audience: subscribers}\n")
+        _ = try await withPost.run()
+        let review = drop.layout.absolute("3_review/fv-feed")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: review)) ?? [] {
+            try FileSystem.move(review + "/" + name, to: drop.layout.absolute("4_approved/" + name))
+        }
         let mark = harness.fake.calls.count
         let refused = try await withPost.run()
         let failure = try #require(refused.failures.first { $0.node.stage == .post })
@@ -143,5 +150,24 @@ import Testing
         #expect(report.failureCount == 0, "\(report.failures)")
         #expect(harness.fake.messages.count == 1, "the fan already has both items")
         #expect(harness.fake.media.filter { $0.status == .ready }.count == 2, "the same bytes are not uploaded twice")
+    }
+
+    @Test func pollsAdaptToHowLongProcessingTakes() async throws {
+        // Fanvue takes 0.25 s to process; the stage starts polling after 0.02 s and grows its waits by 1.6.
+        let harness = try await FanvueHarness.start {
+            $0.readyAfterPolls = 0
+            $0.readyAfterSeconds = 0.25
+        }
+        defer { Task { await harness.stop() } }
+        let images = 10
+        let drop = try FanvueDrop.make(harness, images: images)
+        _ = try await drop.run()
+        try drop.approveAll()
+        let report = try await drop.run()
+        #expect(report.failureCount == 0, "\(report.failures)")
+        #expect(harness.fake.media.filter { $0.status == .ready }.count == images)
+        let polls = harness.fake.calls.filter { $0.method == "GET" && $0.path.hasPrefix("/media/") && !$0.path.hasPrefix("/media/uploads") }
+        // Without learning, every upload would poll 5 times (0.02, 0.05, 0.10, 0.18, 0.31 s): 50 polls.
+        #expect(polls.count <= 2 * images + 6, "\(polls.count) polls for \(images) uploads")
     }
 }

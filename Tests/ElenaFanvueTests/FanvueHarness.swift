@@ -66,6 +66,8 @@ struct FanvueDrop {
     let harness: FanvueHarness
     let layout: LibraryLayout
     var manifestText: String
+    /// The upload stage, with short polls.
+    var upload = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
 
     static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
         try SourceFixtures.writeImages(into: harness.folder, count: images)
@@ -95,7 +97,7 @@ struct FanvueDrop {
                 layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: false, concurrency: 2,
                 reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: harness.client,
                 fanvueTarget: harness.configuration.apiURL))
-        session.uploadStage = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
+        session.uploadStage = upload
         do {
             let report = try await session.run()
             await store.close()

@@ -103,6 +103,14 @@ public enum ManifestDecoder {
                     key: publish.post != nil ? "publish.post" : "publish.message",
                     "'\(publish.post != nil ? "publish.post" : "publish.message")' needs 'publish.to: fanvue'"))
         }
+        if let post = publish.post, publish.message != nil, !post.allowPPVItems {
+            // The ledger would refuse the post once the message sells the items (or the other way round, by timing).
+            diagnostics.append(
+                Diagnostic(
+                    at: root["publish"]?.location(ofKey: "post"), key: "publish.post",
+                    "'publish.post' and 'publish.message' would post to the feed the items this drop sells as "
+                        + "pay-per-view; set 'publish.post.allow_ppv_items: true' to do both, or use two drops"))
+        }
         if let post = publish.post, post.priceCents != nil, post.audience.isEmpty {
             diagnostics.append(Diagnostic(at: nil, key: "publish.post.audience", "'publish.post.audience' is required"))
         }
