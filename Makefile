@@ -25,7 +25,8 @@ help:
 	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
 	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"
 	@echo "  make demo        build, then run $(DEMO_MANIFEST) into $(DEMO_LIBRARY)/ (stops at the review gate)"
-	@echo "  make bench       release build + timings on 10,000 images (scripts/bench)"
+	@echo "  make bench       release build + benchmarks: no-op rerun on 10,000 images, crop speed, review page, Fanvue requests"
+	@echo "                   (one part: make bench BENCH=\"fanvue\"; parts: noop crop review fanvue)"
 	@echo "  make examples    regenerate examples/demo/images with elena-dev"
 	@echo "  make schema      regenerate schema/manifest.schema.json and the embedded SQL migrations"
 	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"
@@ -60,7 +61,7 @@ demo: deps build
 	echo "After moving files, run 'make demo' again to publish the approved ones."
 
 bench: deps
-	@scripts/bench
+	@scripts/bench $(BENCH)
 
 examples: build
 	.build/debug/elena-dev examples examples/demo/images

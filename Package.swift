@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "elena-dev",
             dependencies: [
-                "ElenaCore", "ElenaVision", "ElenaTestSupport",
+                "ElenaCore", "ElenaVision", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

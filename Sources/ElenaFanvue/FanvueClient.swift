@@ -135,13 +135,13 @@ public final class FanvueClient: FanvuePublishing {
 
     public var account: String {
         get async throws {
-            if let known = await accountCache.value { return known }
-            let answer = try await call(.GET, "/users/me")
-            guard let uuid = answer.json?["uuid"]?.stringValue else {
-                throw FanvueError(.protocolError, message: "no uuid in /users/me", request: "GET /users/me")
+            try await accountCache.value {
+                let answer = try await self.call(.GET, "/users/me")
+                guard let uuid = answer.json?["uuid"]?.stringValue else {
+                    throw FanvueError(.protocolError, message: "no uuid in /users/me", request: "GET /users/me")
+                }
+                return uuid
             }
-            await accountCache.set(uuid)
-            return uuid
         }
     }
 
@@ -289,8 +289,20 @@ public final class FanvueClient: FanvuePublishing {
     }
 }
 
-/// The account uuid, fetched once.
+/// The account uuid, fetched once: callers that ask while the one request is in flight wait for its answer
+/// (eight uploads starting together cost one `GET /users/me`, not eight).
 actor AccountCache {
-    private(set) var value: String?
-    func set(_ value: String) { self.value = value }
+    private var known: String?
+    private var pending: Task<String, any Error>?
+
+    func value(_ fetch: @escaping @Sendable () async throws -> String) async throws -> String {
+        if let known { return known }
+        if let pending { return try await pending.value }
+        let task = Task { try await fetch() }
+        pending = task
+        defer { pending = nil }
+        let uuid = try await task.value
+        known = uuid
+        return uuid
+    }
 }

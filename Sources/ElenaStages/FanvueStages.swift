@@ -66,7 +66,15 @@ public struct UploadStage: Stage {
     /// Give up waiting for processing after this long.
     let pollTimeout: Double
     /// The wait before the first poll, learned from this run's uploads (shared by every item's node).
-    let firstPollDelay: Locked<Double>
+    let firstPollDelay: Locked<PollLearning>
+
+    /// What this run has learned about Fanvue's processing time.
+    struct PollLearning {
+        /// The wait before the first poll.
+        var first: Double
+        /// The longest first wait after which the media was still processing.
+        var tooEarly = 0.0
+    }
 
     /// Creates the stage.
     public init(partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 3, firstPoll: Double = 1, longestPoll: Double = 15, pollTimeout: Double = 900) {
@@ -74,7 +82,7 @@ public struct UploadStage: Stage {
         self.parallelParts = max(1, parallelParts)
         self.pollDelays = (firstPoll, longestPoll)
         self.pollTimeout = pollTimeout
-        self.firstPollDelay = Locked(firstPoll)
+        self.firstPollDelay = Locked(PollLearning(first: firstPoll))
     }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
@@ -204,9 +212,11 @@ public struct UploadStage: Stage {
 
     /// Polls the media with growing waits until it is ready or failed. Each poll costs a request from the rate-limit
     /// budget, so the first wait adapts to how long Fanvue takes: an upload that needed several polls makes the
-    /// next ones wait that long before their first; uploads ready at once let it shrink back toward the setting.
+    /// next ones wait that long before their first; uploads ready at the first poll let the wait shrink slowly, but
+    /// never back to a wait that was already seen to be too short.
     func waitUntilProcessed(_ media: String, api: any FanvuePublishing) async throws -> String {
-        var delay = firstPollDelay.withLock { $0 }
+        let first = firstPollDelay.withLock { $0.first }
+        var delay = first
         var waited = 0.0
         var polls = 0
         while true {
@@ -215,7 +225,7 @@ public struct UploadStage: Stage {
             polls += 1
             let status = try await api.mediaStatus(media)
             if status == "ready" || status == "error" {
-                learn(processingTook: waited, polls: polls)
+                learn(firstWait: first, processingTook: waited, polls: polls)
                 return status
             }
             if waited > pollTimeout { throw StageError("Fanvue is still processing media \(media) after \(Int(waited)) s; run again later") }
@@ -223,13 +233,15 @@ public struct UploadStage: Stage {
         }
     }
 
-    /// Adjusts the first wait after an upload was processed in `waited` seconds with `polls` polls.
-    func learn(processingTook waited: Double, polls: Int) {
-        firstPollDelay.withLock { first in
+    /// Adjusts the first wait after an upload whose first poll came `firstWait` seconds after completion was
+    /// processed within `waited` seconds, in `polls` polls.
+    func learn(firstWait: Double, processingTook waited: Double, polls: Int) {
+        firstPollDelay.withLock { learning in
             if polls > 1 {
-                first = min(pollDelays.longest, max(first, waited))
+                learning.tooEarly = max(learning.tooEarly, firstWait)
+                learning.first = min(pollDelays.longest, max(learning.first, waited))
             } else {
-                first = max(pollDelays.first, first * 0.9)
+                learning.first = max(pollDelays.first, learning.tooEarly * 1.2, learning.first * 0.98)
             }
         }
     }

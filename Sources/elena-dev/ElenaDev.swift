@@ -5,11 +5,11 @@ import Foundation
 
 /// Developer tools: regenerate the bundled example images and make benchmark data. Not shipped to users.
 @main
-struct ElenaDev: ParsableCommand {
+struct ElenaDev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "elena-dev",
         abstract: "Developer tools for elena-run (examples, benchmark data).",
-        subcommands: [Examples.self, BenchData.self, BenchCrop.self, MemoryCheck.self])
+        subcommands: [Examples.self, BenchData.self, BenchCrop.self, MemoryCheck.self, BenchFanvue.self])
 }
 
 /// `elena-dev examples <folder>`: the dozen images bundled in examples/demo/images.
