@@ -16,12 +16,20 @@ struct DropOutcome {
     var sourceFolder: String
     /// Fanvue API calls the run made (nil when it made none).
     var fanvueRequests: Int?
+    /// What `--dry-run --online` found on Fanvue.
+    var online: OnlineCheck?
+}
+
+/// The read-only look at Fanvue a `--dry-run --online` makes: the login works, and which vault folders exist.
+struct OnlineCheck {
+    var account: String
+    var folders: [String: Bool]
 }
 
 /// Runs or plans one manifest with the real services.
 enum DropExecution {
     static func perform(
-        manifestArgument: String, options: LibraryOptions, dryRun: Bool, reporter: any RunReporter
+        manifestArgument: String, options: LibraryOptions, dryRun: Bool, online: Bool = false, reporter: any RunReporter
     ) async throws -> DropOutcome {
         let loaded = try Wiring.loadManifest(manifestArgument)
         for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
@@ -61,9 +69,30 @@ enum DropExecution {
             throw CLIError.failure("\(error)")
         }
         await store.close()
+        var check: OnlineCheck?
+        if dryRun, online, loaded.manifest.publish.to == .fanvue {
+            check = try await onlineCheck(report.plan, client: fanvue.client)
+        }
         return DropOutcome(
             loaded: loaded, report: report, layout: layout, database: database, outbox: outbox,
-            sourceFolder: sourceFolder, fanvueRequests: await fanvue.client?.counter.api)
+            sourceFolder: sourceFolder, fanvueRequests: await fanvue.client?.counter.api, online: check)
+    }
+
+    /// `--online`: GETs only, never a write.
+    static func onlineCheck(_ plan: DropPlan, client: FanvueClient?) async throws -> OnlineCheck {
+        guard let client else {
+            throw CLIError.failure("--online needs the Fanvue settings and a login: run `elena-run auth login` first")
+        }
+        do {
+            let account = try await client.account
+            var folders: [String: Bool] = [:]
+            for folder in Set(plan.items.compactMap(\.publish.vault)).sorted() {
+                folders[folder] = try await client.folderExists(folder)
+            }
+            return OnlineCheck(account: account, folders: folders)
+        } catch {
+            throw CLIError.failure("the online check failed: \(error)")
+        }
     }
 }
 

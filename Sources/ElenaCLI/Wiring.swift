@@ -125,20 +125,19 @@ enum Wiring {
         return configuration
     }
 
-    /// The Fanvue client a run needs, when the manifest publishes to fanvue.
-    /// - Throws: `CLIError.failure` for a real run without settings or without a login.
+    /// The Fanvue client a run needs, when the manifest publishes to fanvue. Without settings or a login the run
+    /// still ingests, crops and fills the review folder (a note says what is missing); the Fanvue nodes, which run
+    /// only after approval, then fail with the same advice.
+    /// - Throws: `CLIError.failure` for an unreadable token file.
     static func fanvue(for manifest: Manifest, dryRun: Bool, reporter: any RunReporter) throws
         -> (client: FanvueClient?, target: String)
     {
         guard manifest.publish.to == .fanvue else { return (nil, "") }
         guard let configuration = try fanvueConfiguration() else {
-            let message = "publishing to fanvue needs the app's settings: set FANVUE_CLIENT_ID and FANVUE_CLIENT_SECRET "
-                + "(or put them in \(configFolder)/config.yaml), then run `elena-run auth login`"
-            if dryRun {
-                reporter.note("note: \(message)")
-                return (nil, "unconfigured")
-            }
-            throw CLIError.failure(message)
+            reporter.note(
+                "note: publishing to fanvue needs the app's settings: set FANVUE_CLIENT_ID and FANVUE_CLIENT_SECRET "
+                    + "(or put them in \(configFolder)/config.yaml), then run `elena-run auth login`")
+            return (nil, "unconfigured")
         }
         let target = configuration.apiURL + " " + configuration.clientID
         let store = TokenStore(configFolder: configFolder)
@@ -149,11 +148,8 @@ enum Wiring {
             throw CLIError.failure("\(error)")
         }
         guard tokens != nil else {
-            if dryRun {
-                reporter.note("note: not logged in to Fanvue; run `elena-run auth login` before a real run")
-                return (nil, target)
-            }
-            throw CLIError.failure("not logged in to Fanvue: run `elena-run auth login` first")
+            reporter.note("note: not logged in to Fanvue; run `elena-run auth login` before approved items can be published")
+            return (nil, target)
         }
         let provider = TokenProvider(store: store, oauth: OAuthClient(configuration: configuration))
         return (FanvueClient(configuration: configuration, tokens: provider), target)

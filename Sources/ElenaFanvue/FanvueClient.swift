@@ -154,6 +154,16 @@ public final class FanvueClient: FanvuePublishing {
         }
     }
 
+    /// Whether a vault folder of that exact name exists (a read: `GET /vault/folders/{name}`).
+    public func folderExists(_ name: String) async throws -> Bool {
+        do {
+            _ = try await call(.GET, "/vault/folders/\(Self.percentEncodePath(name))")
+            return true
+        } catch let error as FanvueError where error.statusCode == 404 {
+            return false
+        }
+    }
+
     public func createUpload(name: String, filename: String) async throws -> (mediaUUID: String, uploadID: String) {
         // Repeating it leaves an unfinished session at worst (never a second ready media), so it may be retried.
         let answer = try await call(

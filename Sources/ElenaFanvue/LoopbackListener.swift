@@ -71,25 +71,32 @@ public struct LoopbackListener: Sendable {
         router.get(RouterPath(path)) { request, _ -> Response in
             let query = request.uri.queryParameters
             let page: String
+            let result: Result<String, any Error>
             if let error = query.get("error") {
-                outcome.resolve(.failure(Failure(description: "Fanvue refused the login: \(error) \(query.get("error_description") ?? "")")))
+                result = .failure(Failure(description: "Fanvue refused the login: \(error) \(query.get("error_description") ?? "")"))
                 page = "Login refused. You can close this tab."
             } else if query.get("state") != expected {
-                outcome.resolve(.failure(Failure(description: "the redirect's state did not match: the login was not started here")))
+                result = .failure(Failure(description: "the redirect's state did not match: the login was not started here"))
                 page = "This login was not started by elena-run. You can close this tab."
             } else if let code = query.get("code"), !code.isEmpty {
-                outcome.resolve(.success(code))
+                result = .success(code)
                 page = "elena-run is logged in to Fanvue. You can close this tab."
             } else {
-                outcome.resolve(.failure(Failure(description: "the redirect carried no code")))
+                result = .failure(Failure(description: "the redirect carried no code"))
                 page = "No authorization code arrived. You can close this tab."
             }
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.connection] = "close"  // so the listener can stop at once
+            let body = ByteBuffer(string: "<!doctype html><title>elena-run</title><p>\(page)</p>")
+            // The outcome is settled once the page is written: stopping the listener earlier could cut the browser off.
             return Response(
                 status: .ok, headers: headers,
-                body: ResponseBody(byteBuffer: ByteBuffer(string: "<!doctype html><title>elena-run</title><p>\(page)</p>")))
+                body: ResponseBody(contentLength: body.readableBytes) { writer in
+                    defer { outcome.resolve(result) }  // also when the browser went away mid-page
+                    try await writer.write(body)
+                    try await writer.finish(nil)
+                })
         }
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),

@@ -5,18 +5,27 @@ import Foundation
 /// The Fanvue API, or a clear error when the run has none.
 func fanvue(_ context: NodeContext) throws -> any FanvuePublishing {
     guard let fanvue = context.environment.fanvue else {
-        throw StageError("publishing to Fanvue needs a login: run `elena-run auth login` (see `elena-run auth --help`)")
+        throw StageError(
+            "publishing to Fanvue needs the app's settings (FANVUE_CLIENT_ID, FANVUE_CLIENT_SECRET) and a login: "
+                + "run `elena-run auth login` (see `elena-run auth --help`)")
     }
     return fanvue
 }
 
-/// `vault` (drop level, fanvue target): makes sure every vault folder the drop's items use exists (409 means it does).
+/// `vault` (drop level, fanvue target): once a person approved items, makes sure the vault folders they go to
+/// exist (409 means it does). With nothing approved it is skipped, so no call reaches Fanvue before review.
 public struct VaultStage: Stage {
     public let name = StageName.vault
-    public let version = 1
+    public let version = 2
+    public var inputPolicy: InputPolicy { .available }
+    public var resolvesBeforeCache: Bool { true }
 
     /// Creates the stage.
     public init() {}
+
+    public func resolve(_ context: NodeContext) -> StageOutcome? {
+        context.collected.isEmpty ? .skipped("nothing approved yet") : nil
+    }
 
     static func folders(_ plan: DropPlan) -> [String] {
         Array(Set(plan.items.compactMap(\.publish.vault))).sorted()
@@ -31,8 +40,9 @@ public struct VaultStage: Stage {
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
+        let folders = Array(Set(context.collected.compactMap { context.plan.items[$0.item].publish.vault })).sorted()
+        guard !folders.isEmpty else { return .skipped("nothing approved yet") }
         let api = try fanvue(context)
-        let folders = Self.folders(context.plan)
         var created: [String] = []
         for folder in folders where try await api.ensureFolder(folder) { created.append(folder) }
         if !created.isEmpty {

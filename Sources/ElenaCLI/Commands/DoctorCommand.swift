@@ -1,6 +1,7 @@
 internal import ArgumentParser
 import ElenaCore
 import ElenaEngine
+import ElenaFanvue
 import ElenaStore
 import ElenaVision
 import Foundation
@@ -9,8 +10,14 @@ import Foundation
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check OpenCV, the library, the database and the configuration folder.",
-        discussion: "Exit code 0 when everything required works, 1 otherwise. Each line says what to do about a problem.")
+        abstract: "Check OpenCV, the library, the database, the configuration folder, the face models and the Fanvue login.",
+        discussion: """
+            Exit code 0 when everything required works, 1 otherwise. Each line says what to do about a problem.
+            The Fanvue login is checked with one read-only request (GET /users/me) unless --offline.
+            """)
+
+    @Flag(name: .long, help: "Do not call Fanvue to check the login.")
+    var offline = false
 
     @OptionGroup var options: LibraryOptions
 
@@ -84,6 +91,46 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             print("note face models: not installed; the no_face and lips_only strategies need them: run 'make models'")
         }
+        await checkFanvue(report)
         if failed { throw ExitCode(1) }
+    }
+
+    /// The Fanvue settings and login: optional (only a fanvue target needs them), but broken ones are failures.
+    func checkFanvue(_ report: (Bool, String, String) -> Void) async {
+        let configuration: FanvueConfiguration?
+        do {
+            configuration = try Wiring.fanvueConfiguration()
+        } catch {
+            report(false, "fanvue", "\(error)")
+            return
+        }
+        guard let configuration else {
+            print("note fanvue: not configured (only publish.to: fanvue needs it); see `elena-run auth --help`")
+            return
+        }
+        let store = TokenStore(configFolder: Wiring.configFolder)
+        let tokens: TokenSet?
+        do {
+            tokens = try store.load()
+        } catch {
+            report(false, "fanvue", "\(error)")
+            return
+        }
+        guard let tokens else {
+            print("note fanvue: app \(configuration.clientID) at \(configuration.apiURL), not logged in: run `elena-run auth login`")
+            return
+        }
+        guard !offline else {
+            report(true, "fanvue", "app \(configuration.clientID), token file \(store.path) (mode 600); \(tokens.summary)")
+            return
+        }
+        let client = FanvueClient(
+            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))
+        do {
+            let account = try await client.account
+            report(true, "fanvue", "logged in as account \(account) at \(configuration.apiURL); token file \(store.path) (mode 600)")
+        } catch {
+            report(false, "fanvue", "the login does not work (\(error)); run `elena-run auth login` again")
+        }
     }
 }

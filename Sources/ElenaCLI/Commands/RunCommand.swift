@@ -17,8 +17,13 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
     var manifest: String
 
-    @Flag(name: .long, help: "Show exactly what would happen, change nothing (no file, no database row, no network).")
+    @Flag(name: .long, help: "Show exactly what would happen, change nothing (no file, no database row, no network call unless --online).")
     var dryRun = false
+
+    @Flag(
+        name: .long,
+        help: "With --dry-run and a fanvue target: check on Fanvue, with read-only requests, that the login works and which vault folders exist.")
+    var online = false
 
     @Flag(name: .long, help: "Print the result as JSON on standard output.")
     var json = false
@@ -28,10 +33,14 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: LibraryOptions
 
+    func validate() throws {
+        if online && !dryRun { throw ValidationError("--online goes with --dry-run (a real run talks to Fanvue anyway)") }
+    }
+
     func run() async throws {
         let reporter = TerminalReporter(quiet: quiet || json)
         let outcome = try await DropExecution.perform(
-            manifestArgument: manifest, options: options, dryRun: dryRun, reporter: reporter)
+            manifestArgument: manifest, options: options, dryRun: dryRun, online: online, reporter: reporter)
         reporter.finish()
         print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
         let code = outcome.report.exitCode
@@ -55,12 +64,15 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the plan as JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Fanvue target: check the login and the vault folders with read-only requests.")
+    var online = false
+
     @OptionGroup var options: LibraryOptions
 
     func run() async throws {
         let reporter = TerminalReporter(quiet: true)
         let outcome = try await DropExecution.perform(
-            manifestArgument: manifest, options: options, dryRun: true, reporter: reporter)
+            manifestArgument: manifest, options: options, dryRun: true, online: online, reporter: reporter)
         if graph {
             print(outcome.report.plan.dot(), terminator: "")
         } else {

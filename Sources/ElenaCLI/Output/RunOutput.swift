@@ -55,7 +55,12 @@ enum RunOutput {
         let plan = report.plan
         var lines: [String] = []
         let drop = plan.drop
-        if report.dryRun { lines.append("Dry run: nothing was changed (no file, no database row, no network call).") }
+        if report.dryRun {
+            lines.append(
+                outcome.online == nil
+                    ? "Dry run: nothing was changed (no file, no database row, no network call)."
+                    : "Dry run: nothing was changed (no file, no database row; only read-only requests to Fanvue).")
+        }
         lines.append(
             "drop \(drop): \(plan.items.count) item\(plan.items.count == 1 ? "" : "s") from \(outcome.sourceFolder)")
         lines.append("library \(outcome.layout.root) · database \(outcome.database)")
@@ -79,8 +84,27 @@ enum RunOutput {
         if !report.failures.isEmpty || !report.unreadable.isEmpty {
             lines.append("")
             lines.append("\(report.failureCount) failed:")
+            // The same error for many items (no login, a server down) is said once, with the items it hit.
+            var groups: [(stage: StageName, message: String, subjects: [String])] = []
+            var groupIndex: [String: Int] = [:]
             for (node, message) in report.failures {
-                lines.append("  \(plan.subject(node)): \(node.stage.rawValue): \(message)")
+                let key = node.stage.rawValue + "\n" + message
+                if let index = groupIndex[key] {
+                    groups[index].subjects.append(plan.subject(node))
+                } else {
+                    groupIndex[key] = groups.count
+                    groups.append((node.stage, message, [plan.subject(node)]))
+                }
+            }
+            for group in groups {
+                if group.subjects.count < 3 {
+                    for subject in group.subjects { lines.append("  \(subject): \(group.stage.rawValue): \(group.message)") }
+                } else {
+                    let shown = group.subjects.prefix(3).joined(separator: ", ")
+                    let more = group.subjects.count > 3 ? " and \(group.subjects.count - 3) more" : ""
+                    lines.append(
+                        "  \(group.stage.rawValue), \(group.subjects.count) items (\(shown)\(more)): \(group.message)")
+                }
             }
             for (path, reason) in report.unreadable { lines.append("  \(path): \(reason)") }
             lines.append("The next run retries only these.")
@@ -123,39 +147,130 @@ enum RunOutput {
         return lines.joined(separator: "\n")
     }
 
-    /// A dry run's Fanvue work, in order, with the API requests it will cost.
-    static func fanvuePlan(_ outcome: DropOutcome, files: [PlannedFile]) -> [String] {
+    /// The Fanvue work a dry run plans, with the API requests it will cost.
+    struct FanvueWork {
+        /// Vault folders the pending uploads go to.
+        var folders: [String]
+        /// Whether the vault step still has to run (it makes sure the folders exist).
+        var ensuresFolders: Bool
+        /// Images to upload (now, or after review).
+        var uploads: Int
+        /// Vault attach calls (at most 100 media each, per folder).
+        var attachCalls: Int
+        var post: PostSpec?
+        var postText: String
+        var message: MessageSpec?
+        var messageText: String
+        var messagePriceCents: Int?
+        /// Estimated API requests (storage PUTs excluded).
+        var requests: Int
+        /// Part uploads straight to storage.
+        var storagePuts: Int
+    }
+
+    static func fanvueWork(_ outcome: DropOutcome, files: [PlannedFile]) -> FanvueWork {
         let report = outcome.report
         let publish = report.plan.manifest.publish
-        var lines = ["Planned Fanvue work (nothing is sent in a dry run):"]
-        var requests = 0
-        var storage = 0
         let pending = files.filter { $0.state == "now" || $0.state == "after review" }
-        if case .planned? = report.states[NodeID(.vault, item: nil)] {
-            let folders = Set(report.plan.items.compactMap(\.publish.vault)).sorted()
-            lines.append("  vault: make sure folder\(folders.count == 1 ? "" : "s") \(folders.joined(separator: ", ")) exist\(folders.count == 1 ? "s" : "")")
-            requests += folders.count
+        let folders = Set(pending.compactMap(\.item.publish.vault)).sorted()
+        var ensures = false
+        switch report.states[NodeID(.vault, item: nil)] {
+        case .cached?, .ran?: ensures = false
+        default: ensures = !folders.isEmpty
         }
+        var byFolder: [String: Int] = [:]
+        for file in pending { byFolder[file.item.publish.vault ?? "", default: 0] += 1 }
+        let attachCalls = byFolder.values.reduce(0) { $0 + ($1 + 99) / 100 }
+        var requests = ensures ? folders.count : 0
         if !pending.isEmpty {
-            requests += 1  // the account
-            // Each upload: create, one part URL per 8 MiB part, complete, and usually one processing poll.
-            requests += pending.count * 4
-            storage += pending.count
-            lines.append("  upload \(pending.count) image\(pending.count == 1 ? "" : "s"), then add them to the vault (\((pending.count + 99) / 100) call\(pending.count > 100 ? "s" : "") per folder)")
-            requests += (pending.count + 99) / 100
+            // The account once; each upload: create, one part URL per 8 MiB part, complete, one processing poll.
+            requests += 1 + pending.count * 4 + attachCalls
         }
-        if let post = publish.post, !pending.isEmpty {
+        let post = pending.isEmpty ? nil : publish.post
+        let message = pending.isEmpty ? nil : publish.message
+        if post != nil { requests += 1 }
+        if let message { requests += message.to.count }
+        return FanvueWork(
+            folders: folders, ensuresFolders: ensures, uploads: pending.count, attachCalls: attachCalls, post: post,
+            postText: Disclosure.apply(publish.post?.text ?? publish.caption, disclosure: publish.disclosure),
+            message: message,
+            messageText: Disclosure.apply(publish.message?.text ?? publish.caption, disclosure: publish.disclosure),
+            messagePriceCents: publish.message?.priceCents ?? publish.priceCents, requests: requests,
+            storagePuts: pending.count)
+    }
+
+    /// A dry run's Fanvue work, in order, with the API requests it will cost.
+    static func fanvuePlan(_ outcome: DropOutcome, files: [PlannedFile]) -> [String] {
+        let work = fanvueWork(outcome, files: files)
+        let checked = outcome.online != nil
+        var lines = ["Planned Fanvue work (\(checked ? "only read-only checks were sent" : "nothing is sent in a dry run")):"]
+        if work.ensuresFolders {
+            for folder in work.folders {
+                let found = outcome.online?.folders[folder].map { $0 ? " (exists on Fanvue)" : " (missing on Fanvue: will be created)" }
+                lines.append("  vault: make sure folder \(folder) exists\(found ?? "")")
+            }
+        }
+        if work.uploads > 0 {
+            lines.append(
+                "  upload \(work.uploads) image\(work.uploads == 1 ? "" : "s"), then add them to the vault "
+                    + "(\(work.attachCalls) call\(work.attachCalls == 1 ? "" : "s"))")
+        } else {
+            lines.append("  nothing to upload: every approved image is on Fanvue already")
+        }
+        if let post = work.post {
             let cost = post.priceCents.map { " at \(Self.price($0))" } ?? ""
-            lines.append("  post: one feed post (\(post.audience))\(cost) with the approved images\(post.at.map { ", scheduled \($0)" } ?? "")")
-            requests += 1
+            lines.append(
+                "  post: one feed post (\(post.audience))\(cost) with the approved images"
+                    + "\(post.at.map { ", scheduled \($0)" } ?? ""), text \"\(work.postText)\"")
         }
-        if let message = publish.message, !pending.isEmpty {
-            let cost = (message.priceCents ?? publish.priceCents).map { " at \(Self.price($0))" } ?? ""
-            lines.append("  message: pay-per-view\(cost) to \(message.to.count) fan\(message.to.count == 1 ? "" : "s"), skipping what each already has")
-            requests += message.to.count
+        if let message = work.message {
+            let cost = work.messagePriceCents.map { " at \(Self.price($0))" } ?? ""
+            lines.append(
+                "  message: pay-per-view\(cost) to \(message.to.count) fan\(message.to.count == 1 ? "" : "s"), "
+                    + "text \"\(work.messageText)\", skipping what each fan already has")
         }
-        lines.append("  estimated Fanvue API requests: \(requests) (plus \(storage) part upload\(storage == 1 ? "" : "s") to storage)")
+        lines.append(
+            "  estimated Fanvue API requests: \(work.requests) (plus \(work.storagePuts) part upload\(work.storagePuts == 1 ? "" : "s") to storage)")
+        if let online = outcome.online {
+            lines.append("  online check: logged in as account \(online.account)")
+        }
         return lines
+    }
+
+    static func fanvueJSON(_ outcome: DropOutcome, files: [PlannedFile]) -> JSONValue {
+        let work = fanvueWork(outcome, files: files)
+        func money(_ cents: Int?) -> JSONValue { cents.map { JSONValue.double(Double($0) / 100) } ?? .null }
+        var post = JSONValue.null
+        if let spec = work.post {
+            post = .object([
+                "audience": .string(spec.audience), "price": money(spec.priceCents),
+                "at": spec.at.map(JSONValue.string) ?? .null, "text": .string(work.postText),
+            ])
+        }
+        var message = JSONValue.null
+        if let spec = work.message {
+            message = .object([
+                "to": .array(spec.to.map(JSONValue.string)), "price": money(work.messagePriceCents),
+                "text": .string(work.messageText),
+            ])
+        }
+        var online = JSONValue.null
+        if let check = outcome.online {
+            let folders = check.folders.sorted { $0.key < $1.key }.map { JSONValue.Member($0.key, .bool($0.value)) }
+            online = .object(["account": .string(check.account), "folders": .object(folders)])
+        }
+        let members: [JSONValue.Member] = [
+            .init("vault_folders", .array(work.folders.map(JSONValue.string))),
+            .init("ensures_folders", .bool(work.ensuresFolders)),
+            .init("uploads", .int(work.uploads)),
+            .init("attach_calls", .int(work.attachCalls)),
+            .init("post", post),
+            .init("message", message),
+            .init("estimated_api_requests", .int(work.requests)),
+            .init("storage_puts", .int(work.storagePuts)),
+            .init("online", online),
+        ]
+        return .object(members)
     }
 
     /// The same facts as JSON, for scripts.
@@ -199,6 +314,8 @@ enum RunOutput {
             "waiting_for_review": .array(waiting),
             "failures": .array(failures),
             "outbox_files": .array(planned),
+            "fanvue": plan.manifest.publish.to == .fanvue && report.dryRun
+                ? fanvueJSON(outcome, files: plannedFiles(outcome)) : .null,
             "exit_code": .int(Int(report.exitCode)),
         ])
         return document.pretty()

@@ -17,6 +17,8 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
     private var lastPlainPercent = 0
     private var drawn = false
     private var workDone = 0
+    /// How often each error message was seen: after the second, the same message is not repeated per item.
+    private var errorCounts: [String: Int] = [:]
 
     init(quiet: Bool) {
         self.interactive = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
@@ -39,8 +41,15 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if case .failed(let message) = state {
-            clearLine()
-            write("error: \(subject()): \(node.stage.rawValue): \(message)\n")
+            let seen = errorCounts[message, default: 0] + 1
+            errorCounts[message] = seen
+            if seen <= 2 {
+                clearLine()
+                write("error: \(subject()): \(node.stage.rawValue): \(message)\n")
+            } else if seen == 3 {
+                clearLine()
+                write("error: more items fail with the same error; the summary lists them\n")
+            }
         }
         if case .ran = state { workDone += 1 }
         guard !quiet else { return }

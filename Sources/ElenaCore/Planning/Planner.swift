@@ -73,7 +73,9 @@ public enum Planner {
             }
         }
         if manifest.publish.to == .fanvue {
-            // Collectors: they run on whatever the items produced (see Stage.inputPolicy).
+            // Collectors: they run on whatever the items produced (see Stage.inputPolicy). The vault folders are
+            // made only once a person approved something: nothing reaches Fanvue before the review gate.
+            graph.add(NodeID(.vault, item: nil), dependsOn: items.indices.map { NodeID(.review, item: $0) })
             let uploads = items.indices.map { NodeID(publishing, item: $0) }
             graph.add(NodeID(.attach, item: nil), dependsOn: feeding + uploads)
             if manifest.publish.post != nil { graph.add(NodeID(.post, item: nil), dependsOn: [NodeID(.attach, item: nil)] + uploads) }

@@ -98,6 +98,7 @@ public struct Runner: Sendable {
             var upstream: [(stage: StageName, output: NodeOutput)] = []
             var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
             var pending = false
+            var awaitingReview = false
             for dependency in graph.dependencyIndices[index] {
                 let dependencyStage = graph.nodes[dependency].stage
                 if stage.inputPolicy != .all, let item = graph.nodes[dependency].item {
@@ -105,9 +106,12 @@ public struct Runner: Sendable {
                     switch states[dependency] {
                     case .ran(let output)?, .cached(let output)?: collected.append((item, dependencyStage, output))
                     case .planned?: pending = true
-                    case .waiting?: if stage.inputPolicy == .decided { return .finished(.blocked("awaiting review")) }
+                    case .waiting?:
+                        if stage.inputPolicy == .decided { return .finished(.blocked("awaiting review")) }
+                        awaitingReview = true
                     case .blocked(let reason)?:
                         if stage.inputPolicy == .decided && reason == "awaiting review" { return .finished(.blocked(reason)) }
+                        if reason == "awaiting review" { awaitingReview = true }
                     default: break
                     }
                     continue
@@ -123,6 +127,8 @@ public struct Runner: Sendable {
                 }
             }
             if pending { return .finished(stage.stateWhenInputPending) }
+            // Nothing to collect yet, only items a person has still to decide: wait with them.
+            if stage.inputPolicy == .available, collected.isEmpty, awaitingReview { return .finished(.blocked("awaiting review")) }
 
             let item = node.item.map { plan.items[$0] }
             let memoKey = MemoKey(
