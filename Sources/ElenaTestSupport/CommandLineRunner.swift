@@ -50,41 +50,57 @@ public struct CommandLineRunner: Sendable {
         self.workingDirectory = workingDirectory
     }
 
-    /// Runs `elena-run arguments…` to completion.
-    public func run(_ arguments: [String]) throws -> Result {
+    /// Runs `elena-run arguments…` to completion. The waiting happens on Dispatch threads, never on Swift's
+    /// cooperative pool: a test blocked on a child process must not starve the other tests running beside it.
+    public func run(_ arguments: [String]) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        var env = ProcessInfo.processInfo.environment
-        for key in ["DATABASE_URL", "ELENA_LIBRARY", "ELENA_CONFIG_DIR"] { env[key] = nil }
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
+        process.environment = childEnvironment
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
-        try process.run()
         let outData = Locked2()
         let errData = Locked2()
         let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            outData.set(output.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+        return try await withCheckedThrowingContinuation { continuation in
+            group.enter()  // the process
+            process.terminationHandler = { _ in group.leave() }
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            group.enter()
+            DispatchQueue.global().async {
+                outData.set(output.fileHandleForReading.readDataToEndOfFile())
+                group.leave()
+            }
+            group.enter()
+            DispatchQueue.global().async {
+                errData.set(error.fileHandleForReading.readDataToEndOfFile())
+                group.leave()
+            }
+            group.notify(queue: .global()) {
+                continuation.resume(
+                    returning: Result(
+                        exitCode: process.terminationStatus,
+                        standardOutput: String(decoding: outData.get(), as: UTF8.self),
+                        standardError: String(decoding: errData.get(), as: UTF8.self)))
+            }
         }
-        group.enter()
-        DispatchQueue.global().async {
-            errData.set(error.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
-        }
-        process.waitUntilExit()
-        group.wait()
-        return Result(
-            exitCode: process.terminationStatus,
-            standardOutput: String(decoding: outData.get(), as: UTF8.self),
-            standardError: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    /// The child's environment: the current one without DATABASE_URL/ELENA_LIBRARY/ELENA_CONFIG_DIR, plus ours.
+    var childEnvironment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "ELENA_LIBRARY", "ELENA_CONFIG_DIR"] { env[key] = nil }
+        for (key, value) in environment { env[key] = value }
+        return env
     }
 }
 

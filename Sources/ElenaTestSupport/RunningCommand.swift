@@ -3,8 +3,11 @@ public import Foundation
 /// An `elena-run` process started in the background, so a test can kill it at a moment of its choosing.
 /// Its output goes to a log file (a pipe nobody reads could block the process).
 public final class RunningCommand: @unchecked Sendable {
-    // Safe: `process` is only touched through Foundation's thread-safe Process API.
+    // Safe: `process` is only touched through Foundation's thread-safe Process API; `exit` is guarded by `lock`.
     private let process: Process
+    private let lock = NSLock()
+    private var exit: Int32?
+    private var waiters: [CheckedContinuation<Int32, Never>] = []
     /// Where standard output and standard error go.
     public let logPath: String
 
@@ -13,26 +16,48 @@ public final class RunningCommand: @unchecked Sendable {
         self.logPath = logPath
     }
 
+    /// Called by the process's termination handler.
+    func exited(_ status: Int32) {
+        lock.lock()
+        exit = status
+        let waiting = waiters
+        waiters = []
+        lock.unlock()
+        for waiter in waiting { waiter.resume(returning: status) }
+    }
+
     /// The process id.
     public var pid: Int32 { process.processIdentifier }
 
     /// Whether the process has not exited yet.
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return exit == nil
+    }
 
     /// Sends SIGKILL: no handler runs, nothing is flushed, as when the machine loses power mid-run.
     public func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
-    /// Waits for the process to end and returns its exit code (or the signal number, for a killed process).
+    /// Waits (without blocking a thread) for the process to end; its exit code, or the signal that ended it.
     @discardableResult
-    public func wait() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
+    public func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if let exit {
+                lock.unlock()
+                continuation.resume(returning: exit)
+            } else {
+                waiters.append(continuation)
+                lock.unlock()
+            }
+        }
     }
 
     /// Whether the process ended by a signal rather than by exiting.
-    public var wasKilled: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
+    public var wasKilled: Bool { !isRunning && process.terminationReason == .uncaughtSignal }
 
     /// Everything it printed so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -45,10 +70,7 @@ extension CommandLineRunner {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        var env = ProcessInfo.processInfo.environment
-        for key in ["DATABASE_URL", "ELENA_LIBRARY", "ELENA_CONFIG_DIR"] { env[key] = nil }
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
+        process.environment = childEnvironment
         if !FileManager.default.fileExists(atPath: logPath) {
             FileManager.default.createFile(atPath: logPath, contents: nil)
         }
@@ -57,8 +79,10 @@ extension CommandLineRunner {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        let command = RunningCommand(process: process, logPath: logPath)
+        process.terminationHandler = { finished in command.exited(finished.terminationStatus) }
         try process.run()
         try? log.close()
-        return RunningCommand(process: process, logPath: logPath)
+        return command
     }
 }

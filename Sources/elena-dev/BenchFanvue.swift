@@ -81,7 +81,7 @@ struct BenchFanvue: AsyncParsableCommand {
             ],
             workingDirectory: folder.path)
 
-        let first = try runner.run(["drop.yaml", "--quiet", "--jobs", String(jobs)])
+        let first = try await runner.run(["drop.yaml", "--quiet", "--jobs", String(jobs)])
         guard first.exitCode == 3 else { throw ValidationError("the first run should stop at the review gate:\n\(first)") }
         let review = folder("library/3_review/bench-fanvue")
         try FileManager.default.createDirectory(atPath: folder("library/4_approved"), withIntermediateDirectories: true)
@@ -89,7 +89,7 @@ struct BenchFanvue: AsyncParsableCommand {
             try FileManager.default.moveItem(atPath: review + "/" + name, toPath: folder("library/4_approved/" + name))
         }
         let start = Date()
-        let second = try runner.run(["drop.yaml", "--quiet", "--jobs", String(jobs)])
+        let second = try await runner.run(["drop.yaml", "--quiet", "--jobs", String(jobs)])
         let elapsed = Date().timeIntervalSince(start)
         guard second.exitCode == 0 else { throw ValidationError("the publishing run failed:\n\(second)") }
 

@@ -8,7 +8,7 @@ import Testing
     @Test(arguments: TestBackend.available)
     func reviewByFoldersPublishesExactlyTheApprovedCrops(backend: TestBackend) async throws {
         try await withDrop(backend) { drop in
-            let first = try drop.run()
+            let first = try await drop.run()
             #expect(first.exitCode == 3, "\(first)")
             #expect(first.standardOutput.contains("6 items wait for review"), "\(first)")
             #expect(drop.files("3_review/\(drop.drop)").count == 6)
@@ -16,7 +16,7 @@ import Testing
 
             try drop.decide(["ComfyUI_00001_", "ComfyUI_00002_", "ComfyUI_00003_"], to: "4_approved")
             try drop.decide(["ComfyUI_00004_"], to: "rejected")
-            let second = try drop.run()
+            let second = try await drop.run()
             #expect(second.exitCode == 3, "two items still wait: \(second)")
             #expect(second.standardOutput.contains("2 items wait for review"), "\(second)")
             let outbox = drop.files("outbox/\(drop.drop)")
@@ -41,7 +41,7 @@ import Testing
             #expect(drop.files("5_uploaded/\(drop.drop)").count == 3)
             #expect(drop.files("rejected").count == 1)
 
-            let third = try drop.run()
+            let third = try await drop.run()
             #expect(third.exitCode == 3)
             #expect(third.standardOutput.contains("Nothing to redo"), "\(third)")
             for stage in ["ingest", "detect", "crop"] {
@@ -55,19 +55,19 @@ import Testing
     @Test(arguments: TestBackend.available)
     func changingTopFractionRecropsEverythingAndChangingTagsRecropsNothing(backend: TestBackend) async throws {
         try await withDrop(backend, images: 4) { drop in
-            #expect(try drop.run().exitCode == 3)
+            #expect(try await drop.run().exitCode == 3)
             let firstCrops = drop.files("2_cropped/\(drop.drop)")
             #expect(firstCrops.count == 4)
 
             try drop.writeManifest(tags: ["dress", "new-tag"])
-            let tagsOnly = try drop.run(["--json"])
+            let tagsOnly = try await drop.run(["--json"])
             let tagsReport = try JSONValue.parse(tagsOnly.standardOutput)
             #expect(tagsReport["stages"]?["crop"]?["cached"]?.intValue == 4, "\(tagsOnly)")
             #expect(tagsReport["stages"]?["crop"]?["ran"] == nil, "\(tagsOnly)")
             #expect(drop.files("2_cropped/\(drop.drop)") == firstCrops)
 
             try drop.writeManifest(topFraction: 0.35, tags: ["dress", "new-tag"])
-            let recrop = try drop.run(["--json"])
+            let recrop = try await drop.run(["--json"])
             let recropReport = try JSONValue.parse(recrop.standardOutput)
             #expect(recropReport["stages"]?["crop"]?["ran"]?.intValue == 4, "\(recrop)")
             #expect(recropReport["stages"]?["ingest"]?["cached"]?.intValue == 4)
@@ -79,13 +79,13 @@ import Testing
     @Test(arguments: TestBackend.available)
     func aDryRunChangesNothingAndListsThePlannedOutboxFiles(backend: TestBackend) async throws {
         try await withDrop(backend, images: 4) { drop in
-            #expect(try drop.run().exitCode == 3)
+            #expect(try await drop.run().exitCode == 3)
             try drop.decide(["ComfyUI_00001_", "ComfyUI_00002_"], to: "4_approved")
             try drop.writeManifest(topFraction: 0.32)
             let before = try drop.snapshot()
-            let rowsBefore = try drop.elena(["status", "--json"]).standardOutput
+            let rowsBefore = try await drop.elena(["status", "--json"]).standardOutput
 
-            let dry = try drop.run(["--dry-run"])
+            let dry = try await drop.run(["--dry-run"])
             #expect(dry.exitCode == 3, "\(dry)")
             #expect(dry.standardOutput.contains("Dry run: nothing was changed"))
             #expect(dry.standardOutput.contains("4 would run"), "the crops would be redone: \(dry)")
@@ -95,9 +95,9 @@ import Testing
                     dry.standardOutput.contains("\(file)  vault=elena-ppv  price=12.00  tags=dress,portrait"), "\(file): \(dry)")
             }
             #expect(try drop.snapshot() == before, "a dry run must leave the library byte-identical")
-            #expect(try drop.elena(["status", "--json"]).standardOutput == rowsBefore)
+            #expect(try await drop.elena(["status", "--json"]).standardOutput == rowsBefore)
 
-            let plan = try drop.elena(["plan", "drop.yaml", "--json"])
+            let plan = try await drop.elena(["plan", "drop.yaml", "--json"])
             let json = try JSONValue.parse(plan.standardOutput)
             #expect(json["dry_run"] == .bool(true))
             #expect(json["outbox_files"]?.arrayValue?.count == 4)
@@ -111,7 +111,7 @@ import Testing
             try drop.folder.write(try SourceFixtures.truncatedPNG(), to: "src/corrupt.png")
             try drop.folder.write(Data(), to: "src/empty.png")
             try drop.folder.write("hello, this is not a picture\n", to: "src/notes.png")
-            let first = try drop.run()
+            let first = try await drop.run()
             #expect(first.exitCode == 1, "\(first)")
             let errors = first.standardError.split(separator: "\n").filter { $0.hasPrefix("error:") }
             #expect(errors.count == 3, "\(first)")
@@ -120,7 +120,7 @@ import Testing
             #expect(errors.contains { $0.contains("notes.png") && $0.contains("looks like text") })
             #expect(drop.files("3_review/\(drop.drop)").count == 3, "the good items reach review")
 
-            let second = try drop.run(["--json"])
+            let second = try await drop.run(["--json"])
             #expect(second.exitCode == 1)
             let report = try JSONValue.parse(second.standardOutput)
             #expect(report["failures"]?.arrayValue?.count == 3)
@@ -146,7 +146,7 @@ import Testing
                 publish:
                   to: folder
                 """, to: "drop.yaml")
-            let result = try drop.run()
+            let result = try await drop.run()
             #expect(result.exitCode == 2, "\(result)")
             #expect(result.standardError.contains("drop.yaml:6:3: error: unknown key 'stratgy' in 'crop'"), "\(result)")
             #expect(result.standardError.contains("did you mean 'strategy'?"))
@@ -160,7 +160,7 @@ import Testing
             try drop.folder.write(
                 "version: 1\ndrop: d\nsource:\n  dir: nowhere\ncrop:\n  strategy: keep\npublish:\n  to: folder\n",
                 to: "drop.yaml")
-            let result = try drop.run()
+            let result = try await drop.run()
             #expect(result.exitCode == 2)
             #expect(result.standardError.contains("drop.yaml:4:8: error: 'source.dir' names a folder that does not exist"), "\(result)")
         }
@@ -172,37 +172,37 @@ import Testing
     @Test(arguments: TestBackend.available)
     func aHumanRecropIsKeptByLaterRuns(backend: TestBackend) async throws {
         try await withDrop(backend, images: 3) { drop in
-            #expect(try drop.run().exitCode == 3)
+            #expect(try await drop.run().exitCode == 3)
             let id = Digest.of(try Data(contentsOf: URL(fileURLWithPath: drop.folder("src/ComfyUI_00002_.png")))).hex
-            let recrop = try drop.elena(["recrop", String(id.prefix(8)), "--line", "0.5", "drop.yaml"])
+            let recrop = try await drop.elena(["recrop", String(id.prefix(8)), "--line", "0.5", "drop.yaml"])
             #expect(recrop.exitCode == 3, "\(recrop)")
             #expect(recrop.standardOutput.contains("ComfyUI_00002_.png: cut at 0.5 of the height (human override)"))
             #expect(recrop.standardOutput.contains("crop     1 ran, 2 cached"), "\(recrop)")
             #expect(drop.files("2_cropped/\(drop.drop)").count == 4, "the earlier crop is kept")
 
-            let detail = try drop.elena(["status", "--item", String(id.prefix(8)), "--json"])
+            let detail = try await drop.elena(["status", "--item", String(id.prefix(8)), "--json"])
             let json = try JSONValue.parse(detail.standardOutput)
             #expect(json["flags"] == .array([.string("human_override")]), "\(detail)")
             let crops = json["runs"]?.arrayValue?.filter { $0["stage"]?.stringValue == "crop" } ?? []
             #expect(crops.last?["output"]?["decision"]?["line"]?.intValue == 120, "half of 240 px")
 
-            let again = try drop.run(["--json"])
+            let again = try await drop.run(["--json"])
             let report = try JSONValue.parse(again.standardOutput)
             #expect(report["stages"]?["crop"]?["cached"]?.intValue == 3, "the override is kept: \(again)")
 
-            let cleared = try drop.elena(["recrop", String(id.prefix(8)), "--clear"])
+            let cleared = try await drop.elena(["recrop", String(id.prefix(8)), "--clear"])
             #expect(cleared.exitCode == 0, "\(cleared)")
-            let back = try JSONValue.parse(try drop.run(["--json"]).standardOutput)
+            let back = try JSONValue.parse(try await drop.run(["--json"]).standardOutput)
             #expect(back["stages"]?["crop"]?["cached"]?.intValue == 3, "the first crop is still in the cache")
         }
     }
 
-    @Test func recropRefusesBadArguments() throws {
+    @Test func recropRefusesBadArguments() async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
-        let noLine = try runner.run(["recrop", "abcdef12"])
+        let noLine = try await runner.run(["recrop", "abcdef12"])
         #expect(noLine.exitCode == 2)
         #expect(noLine.standardError.contains("give --line <fraction> or --clear"))
-        let outOfRange = try runner.run(["recrop", "abcdef12", "--line", "1.2"])
+        let outOfRange = try await runner.run(["recrop", "abcdef12", "--line", "1.2"])
         #expect(outOfRange.exitCode == 2)
         #expect(outOfRange.standardError.contains("--line must be at least 0 and below 0.95"))
     }

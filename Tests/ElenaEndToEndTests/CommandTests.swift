@@ -6,27 +6,27 @@ import Testing
 /// The commands around a run: help, plan --graph, status, schema, doctor, argument errors.
 @Suite struct CommandTests {
     @Test(arguments: [[], ["run"], ["plan"], ["status"], ["doctor"], ["schema"]])
-    func everyCommandTeaches(command: [String]) throws {
+    func everyCommandTeaches(command: [String]) async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
-        let result = try runner.run(command + ["--help"])
+        let result = try await runner.run(command + ["--help"])
         #expect(result.exitCode == 0, "\(result)")
         #expect(result.standardOutput.contains("USAGE:"))
         #expect(result.standardOutput.count > 200)
     }
 
-    @Test func badArgumentsExitTwo() throws {
+    @Test func badArgumentsExitTwo() async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
-        let result = try runner.run(["run", "x.yaml", "--jobs", "0"])
+        let result = try await runner.run(["run", "x.yaml", "--jobs", "0"])
         #expect(result.exitCode == 2, "\(result)")
         #expect(result.standardError.contains("--jobs must be between 1 and 64"))
-        let missing = try runner.run(["no-such-manifest.yaml"])
+        let missing = try await runner.run(["no-such-manifest.yaml"])
         #expect(missing.exitCode == 2)
         #expect(missing.standardError.contains("no-such-manifest.yaml: no such manifest file"))
     }
 
     @Test func planGraphPrintsTheDAG() async throws {
         try await withDrop(.sqlite, images: 2) { drop in
-            let result = try drop.elena(["plan", "drop.yaml", "--graph"])
+            let result = try await drop.elena(["plan", "drop.yaml", "--graph"])
             #expect(result.exitCode == 0, "\(result)")
             #expect(result.standardOutput.hasPrefix("digraph \"drop-t\" {"))
             let edges = result.standardOutput.split(separator: "\n").filter { $0.contains("->") }
@@ -39,15 +39,15 @@ import Testing
 
     @Test func statusShowsTheLedgerAndOneItemsDecision() async throws {
         try await withDrop(.sqlite, images: 2) { drop in
-            #expect(try drop.run().exitCode == 3)
-            let library = try drop.elena(["status"])
+            #expect(try await drop.run().exitCode == 3)
+            let library = try await drop.elena(["status"])
             #expect(library.exitCode == 0, "\(library)")
             #expect(library.standardOutput.contains("drop-t: 2 items — 2 in review"), "\(library)")
-            let items = try drop.elena(["status", "drop.yaml", "--json"])
+            let items = try await drop.elena(["status", "drop.yaml", "--json"])
             let report = try JSONValue.parse(items.standardOutput)
             #expect(report["waiting_for_review"]?.arrayValue?.count == 2)
             let id = Digest.of(try Data(contentsOf: URL(fileURLWithPath: drop.folder("src/ComfyUI_00001_.png")))).hex
-            let detail = try drop.elena(["status", "--item", String(id.prefix(10))])
+            let detail = try await drop.elena(["status", "--item", String(id.prefix(10))])
             #expect(detail.exitCode == 0, "\(detail)")
             #expect(detail.standardOutput.contains("item \(id)"))
             #expect(detail.standardOutput.contains("status    in_review"))
@@ -56,25 +56,25 @@ import Testing
         }
     }
 
-    @Test func schemaCommandPrintsTheCommittedSchema() throws {
+    @Test func schemaCommandPrintsTheCommittedSchema() async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
-        let result = try runner.run(["schema"])
+        let result = try await runner.run(["schema"])
         let committed = try String(
             contentsOfFile: CommandLineRunner.repositoryRoot() + "/schema/manifest.schema.json", encoding: .utf8)
         #expect(result.standardOutput == committed)
     }
 
-    @Test func doctorChecksOpenCVAndTheDatabase() throws {
+    @Test func doctorChecksOpenCVAndTheDatabase() async throws {
         let folder = try TemporaryDirectory("elena-doctor")
         defer { folder.remove() }
         let runner = CommandLineRunner(environment: ["ELENA_LIBRARY": folder("lib")], workingDirectory: folder.path)
-        let result = try runner.run(["doctor"])
+        let result = try await runner.run(["doctor"])
         #expect(result.exitCode == 0, "\(result)")
         #expect(result.standardOutput.contains("ok   opencv: opencv 4."))
         #expect(result.standardOutput.contains("ok   database:"))
     }
 
-    @Test func everyBundledManifestDecodesAndPlans() throws {
+    @Test func everyBundledManifestDecodesAndPlans() async throws {
         let root = CommandLineRunner.repositoryRoot()
         let runner = CommandLineRunner(workingDirectory: root)
         var manifests = try FileManager.default.contentsOfDirectory(atPath: root + "/pipelines")
@@ -93,7 +93,7 @@ import Testing
             _ = try Planner.plan(decoded, files: [])
             let source = PathText.resolve(decoded.source.dir, relativeTo: PathText.directory(of: root + "/" + manifest), home: "/nonexistent-home")
             if FileManager.default.fileExists(atPath: source) {
-                let result = try runner.run(["plan", manifest, "--library", library.path])
+                let result = try await runner.run(["plan", manifest, "--library", library.path])
                 #expect(result.exitCode == 0, "\(manifest): \(result)")
             }
         }

@@ -48,11 +48,11 @@ struct DropFixture {
         return CommandLineRunner(environment: environment, workingDirectory: folder.path)
     }
 
-    func run(_ arguments: [String] = []) throws -> CommandLineRunner.Result {
-        try runner.run(["drop.yaml"] + arguments)
+    func run(_ arguments: [String] = []) async throws -> CommandLineRunner.Result {
+        try await runner.run(["drop.yaml"] + arguments)
     }
 
-    func elena(_ arguments: [String]) throws -> CommandLineRunner.Result { try runner.run(arguments) }
+    func elena(_ arguments: [String]) async throws -> CommandLineRunner.Result { try await runner.run(arguments) }
 
     func files(_ relative: String) -> [String] {
         folder.files(under: "library/" + relative)

@@ -7,7 +7,7 @@ import Testing
 /// in the shim, the detector pool or the Swift wrappers). Measured in a process of its own (`elena-dev
 /// memory-check`), since tests running alongside would move this process's figures.
 @Suite struct MemoryTests {
-    @Test func aThousandCropsKeepResidentMemoryBounded() throws {
+    @Test func aThousandCropsKeepResidentMemoryBounded() async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let models = environment["ELENA_MODELS_DIR"], let faces = environment["ELENA_TEST_FACES"] else {
             #expect(environment["ELENA_REQUIRE_FACES"] != "1", "ELENA_MODELS_DIR / ELENA_TEST_FACES are not set")
@@ -16,7 +16,7 @@ import Testing
         let tool = PathText.directory(of: CommandLineRunner.locateBinary()) + "/elena-dev"
         var runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
         runner.executable = tool
-        let result = try runner.run([
+        let result = try await runner.run([
             "memory-check", faces + "/astronaut_portrait.png", "--models", models, "--count", "1000", "--limit", "16",
         ])
         #expect(result.exitCode == 0, "\(result)")

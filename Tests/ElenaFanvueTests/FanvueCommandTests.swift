@@ -21,7 +21,7 @@ import Testing
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
         let tokenFile = harness.folder("fresh-config/fanvue-token.json")
 
-        let notYet = try runner.run(["auth", "status", "--offline"])
+        let notYet = try await runner.run(["auth", "status", "--offline"])
         #expect(notYet.exitCode == 1)
         #expect(notYet.standardOutput.contains("not logged in"))
 
@@ -39,7 +39,7 @@ import Testing
         // The "browser": Fanvue's consent redirects to the loopback listener, which the command is waiting on.
         let answer = try await HTTPClient.shared.execute(HTTPClientRequest(url: authorize), timeout: .seconds(10))
         #expect(answer.status == .ok, "the listener answers the browser with a page")
-        let code = login.wait()
+        let code = await login.wait()
         #expect(code == 0, "\(login.log)")
 
         let attributes = try FileManager.default.attributesOfItem(atPath: tokenFile)
@@ -48,24 +48,24 @@ import Testing
         let savedToken = try #require(try JSONValue.parse(saved)["accessToken"]?.stringValue ?? JSONValue.parse(saved)["access_token"]?.stringValue)
         #expect(!login.log.contains(savedToken), "the token is never printed")
 
-        let status = try runner.run(["auth", "status"])
+        let status = try await runner.run(["auth", "status"])
         #expect(status.exitCode == 0, "\(status)")
         #expect(status.standardOutput.contains("logged in as account \(harness.fake.configuration.userUUID)"))
         #expect(!status.standardOutput.contains(savedToken) && !status.standardError.contains(savedToken))
 
-        let doctor = try runner.run(["doctor", "--library", harness.folder("doctor-library")])
+        let doctor = try await runner.run(["doctor", "--library", harness.folder("doctor-library")])
         #expect(doctor.standardOutput.contains("ok   fanvue: logged in as account \(harness.fake.configuration.userUUID)"), "\(doctor)")
         // A token file others can read is refused, and doctor says how to fix it.
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: tokenFile)
-        let exposed = try runner.run(["doctor", "--offline", "--library", harness.folder("doctor-library")])
+        let exposed = try await runner.run(["doctor", "--offline", "--library", harness.folder("doctor-library")])
         #expect(exposed.exitCode == 1)
         #expect(exposed.standardOutput.contains("FAIL fanvue: ") && exposed.standardOutput.contains("\(tokenFile) is readable by others (mode 644); run chmod 600"), "\(exposed)")
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile)
 
-        let logout = try runner.run(["auth", "logout"])
+        let logout = try await runner.run(["auth", "logout"])
         #expect(logout.exitCode == 0)
         #expect(!FileManager.default.fileExists(atPath: tokenFile))
-        #expect(try runner.run(["auth", "status", "--offline"]).exitCode == 1)
+        #expect(try await runner.run(["auth", "status", "--offline"]).exitCode == 1)
     }
 
     @Test func aDryRunListsTheFanvueWorkAndOnlineOnlyReads() async throws {
@@ -80,12 +80,12 @@ import Testing
         var environment = harness.processEnvironment
         environment["ELENA_LIBRARY"] = drop.layout.root
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
-        let first = try runner.run(["drop.yaml"])
+        let first = try await runner.run(["drop.yaml"])
         #expect(first.exitCode == 3, "\(first)")
         #expect(harness.fake.calls.isEmpty, "nothing reaches Fanvue before a person approved something")
         try drop.approveAll()
 
-        let dry = try runner.run(["drop.yaml", "--dry-run"])
+        let dry = try await runner.run(["drop.yaml", "--dry-run"])
         #expect(dry.exitCode == 0, "\(dry)")
         #expect(harness.fake.calls.isEmpty, "a dry run sends nothing")
         let text = dry.standardOutput
@@ -96,7 +96,7 @@ import Testing
         // 1 folder + 1 account + 3 × 4 per upload + 1 attach + 1 message.
         #expect(text.contains("estimated Fanvue API requests: 16 (plus 3 part uploads to storage)"))
 
-        let json = try runner.run(["drop.yaml", "--dry-run", "--json", "--online"])
+        let json = try await runner.run(["drop.yaml", "--dry-run", "--json", "--online"])
         #expect(json.exitCode == 0, "\(json)")
         let document = try JSONValue.parse(json.standardOutput)
         let fanvue = try #require(document["fanvue"])
@@ -108,7 +108,7 @@ import Testing
         #expect(!harness.fake.calls.isEmpty && harness.fake.calls.allSatisfy { $0.method == "GET" }, "--online only reads")
         #expect(harness.fake.folders.isEmpty && harness.fake.media.isEmpty)
 
-        let offline = try runner.run(["drop.yaml", "--online"])
+        let offline = try await runner.run(["drop.yaml", "--online"])
         #expect(offline.exitCode == 2)
         #expect(offline.standardError.contains("--online goes with --dry-run"))
     }
@@ -121,11 +121,11 @@ import Testing
         environment["ELENA_LIBRARY"] = drop.layout.root
         environment["ELENA_CONFIG_DIR"] = harness.folder("no-login")
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
-        let first = try runner.run(["drop.yaml"])
+        let first = try await runner.run(["drop.yaml"])
         #expect(first.exitCode == 3, "ingest, crop and review go on without a login\n\(first)")
         #expect(first.standardError.contains("not logged in to Fanvue; run `elena-run auth login`"))
         try drop.approveAll()
-        let second = try runner.run(["drop.yaml"])
+        let second = try await runner.run(["drop.yaml"])
         #expect(second.exitCode == 1)
         #expect(second.standardOutput.contains("upload, 4 items ("), "one line for the same error\n\(second)")
         #expect(second.standardOutput.components(separatedBy: "run `elena-run auth login`").count - 1 == 2, "upload and vault")

@@ -32,7 +32,7 @@ import Testing
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
         let log = harness.folder("runs.log")
 
-        let first = try runner.run(["drop.yaml"])
+        let first = try await runner.run(["drop.yaml"])
         #expect(first.exitCode == 3, "the first run stops at the review gate\n\(first)")
         try drop.approveAll()
 
@@ -58,13 +58,13 @@ import Testing
             }
             try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
             guard process.isRunning else {
-                let code = process.wait()
+                let code = await process.wait()
                 #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(process.log)")
                 finishedEarly = true
                 break
             }
             process.kill()
-            process.wait()
+            await process.wait()
             #expect(process.wasKilled)
             kills += 1
             readyAtKill.append(harness.fake.media.filter { $0.status == .ready }.count)
@@ -75,7 +75,7 @@ import Testing
         #expect(!finishedEarly, "the upload finished after only \(kills) kills; the campaign needs \(Self.kills)")
         #expect(kills >= Self.kills)
 
-        let last = try runner.run(["drop.yaml"])
+        let last = try await runner.run(["drop.yaml"])
         #expect(last.exitCode == 0, "the run after the kills completes\n\(last)\n\(String(last.standardOutput.suffix(2000)))")
 
         let ready = harness.fake.media.filter { $0.status == .ready }
@@ -104,7 +104,7 @@ import Testing
 
         // And once done, a rerun writes nothing.
         let mark = harness.fake.calls.count
-        let rerun = try runner.run(["drop.yaml"])
+        let rerun = try await runner.run(["drop.yaml"])
         #expect(rerun.exitCode == 0)
         #expect(harness.writes(since: mark).isEmpty, "\(harness.writes(since: mark))")
     }
