@@ -72,7 +72,7 @@ extension CommandLineRunner {
         process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
         process.environment = childEnvironment
         if !FileManager.default.fileExists(atPath: logPath) {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
