@@ -59,7 +59,7 @@ enum DropExecution {
             environment: RunEnvironment(
                 layout: layout, store: store, codec: OpenCVCodec(), detector: detector, dryRun: dryRun,
                 concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox,
-                fanvue: fanvue.client, fanvueTarget: fanvue.target))
+                fanvue: fanvue.client, fanvueTarget: fanvue.target, locks: SQLRunStore.workLocks(for: database)))
         session.uploadStage = Wiring.uploadStage
         let report: RunReport
         do {

@@ -155,6 +155,39 @@ enum Wiring {
         return (FanvueClient(configuration: configuration, tokens: provider), target)
     }
 
+    /// The Fanvue client for commands that need one (`send`, `sync`).
+    /// - Throws: `CLIError.failure` saying what is missing (settings or login).
+    static func fanvueClient(for command: String) throws -> FanvueClient {
+        guard let configuration = try fanvueConfiguration() else {
+            throw CLIError.failure(
+                "`\(command)` talks to Fanvue and needs the app's settings: set FANVUE_CLIENT_ID and FANVUE_CLIENT_SECRET "
+                    + "(or put them in \(configFolder)/config.yaml), then run `elena-run auth login`")
+        }
+        let store = TokenStore(configFolder: configFolder)
+        let tokens: TokenSet?
+        do {
+            tokens = try store.load()
+        } catch {
+            throw CLIError.failure("\(error)")
+        }
+        guard tokens != nil else {
+            throw CLIError.failure("`\(command)` needs a Fanvue login: run `elena-run auth login` first")
+        }
+        return FanvueClient(
+            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))
+    }
+
+    /// Opens the library's store for a command without a manifest.
+    static func openLibraryStore(_ options: LibraryOptions, readOnly: Bool) async throws -> (SQLRunStore, DatabaseURL) {
+        let layout = LibraryLayout(root: libraryRoot(option: options.library, manifest: nil))
+        let url = try databaseURL(option: options.database, layout: layout)
+        if case .sqlite(let path) = url.kind, !FileManager.default.fileExists(atPath: path) {
+            throw CLIError.failure(
+                "no ledger at \(path): run a drop first (elena-run pipelines/<drop>.yaml), or give --library / --database")
+        }
+        return (try await openStore(url, readOnly: readOnly), url)
+    }
+
     /// The upload stage tuned from the environment (ELENA_FANVUE_FIRST_POLL_MS, ELENA_FANVUE_PART_SIZE).
     static var uploadStage: UploadStage {
         UploadStage(

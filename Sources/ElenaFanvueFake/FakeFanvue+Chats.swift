@@ -12,6 +12,74 @@ extension FakeFanvue {
         router.post("/chats/mass-messages") { _, context in try self.sendMassMessage(context) }
         router.post("/chats/:userUuid/message") { _, context in try self.sendMessage(context) }
         router.get("/chats/:userUuid/messages") { request, context in try self.listMessages(request, context) }
+        router.get("/chats/lists/smart") { _, context in try self.listSmartLists(context) }
+        router.get("/chats/lists/smart/:listId") { request, context in try self.listSmartMembers(request, context) }
+        router.get("/chats/lists/custom") { request, context in try self.listCustomLists(request, context) }
+        router.get("/chats/lists/custom/:listId/members") { request, context in
+            try self.listCustomMembers(request, context)
+        }
+    }
+
+    /// `GET /chats/lists/smart` → `[{uuid, name, count}]`: `subscribers` and `all_fans` hold the seeded subscribers.
+    func listSmartLists(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:fan", in: context)
+        let count = state.withLock { $0.subscribers.count }
+        return FakeHTTP.json(
+            200,
+            .array([
+                .object(["uuid": .string("subscribers"), "name": .string("Subscribers"), "count": .int(count)]),
+                .object(["uuid": .string("all_fans"), "name": .string("All fans"), "count": .int(count)]),
+            ]))
+    }
+
+    /// `GET /chats/lists/smart/{id}?page&size`: the members, as users.
+    func listSmartMembers(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:fan", in: context)
+        let id = context.parameters.get("listId") ?? ""
+        guard Self.subscriberSmartLists.contains(id) else { throw .message(404, "Smart list not found: \(id)") }
+        let (page, size) = try FakeHTTP.page(request)
+        return FakeHTTP.json(200, FakeHTTP.paged(state.withLock { $0.subscribers }, page: page, size: size))
+    }
+
+    /// `GET /chats/lists/custom?page&size` → `{data:[{uuid, name, count}], pagination}`.
+    func listCustomLists(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:fan", in: context)
+        let (page, size) = try FakeHTTP.page(request)
+        let lists = state.withLock { state in
+            state.customLists.map { list -> JSONValue in
+                .object(["uuid": .string(list.uuid), "name": .string(list.name), "count": .int(list.members.count)])
+            }
+        }
+        return FakeHTTP.json(200, FakeHTTP.paged(lists, page: page, size: size))
+    }
+
+    /// `GET /chats/lists/custom/{uuid}/members?page&size` (not documented; assumed to page like the smart lists).
+    func listCustomMembers(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:fan", in: context)
+        let id = context.parameters.get("listId") ?? ""
+        let (page, size) = try FakeHTTP.page(request)
+        guard let members = state.withLock({ state in state.customLists.first { $0.uuid == id }?.members }) else {
+            throw .message(404, "Custom list not found: \(id)")
+        }
+        let users = members.map { JSONValue.object(["uuid": .string($0)]) }
+        return FakeHTTP.json(200, FakeHTTP.paged(users, page: page, size: size))
+    }
+
+    /// The fans a mass message reaches.
+    static func recipients(
+        _ state: FakeState, included: (smart: [String], custom: [String]), excluded: (smart: [String], custom: [String])
+    ) -> [String] {
+        func fans(_ lists: (smart: [String], custom: [String])) -> [String] {
+            var result: [String] = []
+            if !subscriberSmartLists.isDisjoint(with: lists.smart) {
+                result += state.subscribers.compactMap { $0["uuid"]?.stringValue }
+            }
+            for list in state.customLists where lists.custom.contains(list.uuid) { result += list.members }
+            return result
+        }
+        let out = Set(fans(excluded))
+        var seen: Set<String> = []
+        return fans(included).filter { !out.contains($0) && seen.insert($0).inserted }
     }
 
     func fanUUID(_ context: FakeRequestContext) throws(FakeHTTPError) -> String {
@@ -83,12 +151,23 @@ extension FakeFanvue {
         let id = FakeRandom.uuid()
         let now = Date()
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
-        let reachesSubscribers =
-            !Self.subscriberSmartLists.isDisjoint(with: included.smart)
-            && Self.subscriberSmartLists.isDisjoint(with: excluded.smart)
         let count = try state.withLock { state throws(FakeHTTPError) -> Int in
             try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds)
-            let count = reachesSubscribers ? state.subscribers.count : 0
+            let fans = Self.recipients(state, included: included, excluded: excluded)
+            let count = fans.count
+            // Each recipient finds it in their chat as a message of its own.
+            for fan in fans {
+                state.messages.append(
+                    .object([
+                        "fanUuid": .string(fan),
+                        "text": content.text.map(JSONValue.string) ?? .null,
+                        "mediaUuids": .array(content.mediaUuids.map(JSONValue.string)),
+                        "price": content.price.map(JSONValue.int) ?? .null,
+                        "messageUuid": .string(FakeRandom.uuid()),
+                        "massMessageId": .string(id),
+                        "sentAt": FakeHTTP.time(now),
+                    ]))
+            }
             if case .object(var members) = body {
                 members.append(.init("id", .string(id)))
                 members.append(.init("recipientCount", .int(count)))

@@ -198,6 +198,48 @@ public final class FakeFanvue: Sendable {
     /// Adds fans to `GET /subscribers` (`{uuid, handle, displayName, …}`).
     public func seedSubscribers(_ fans: [JSONValue]) { state.withLock { $0.subscribers.append(contentsOf: fans) } }
 
+    /// Adds a custom list with these members; returns its uuid.
+    @discardableResult
+    public func seedCustomList(name: String, members: [String]) -> String {
+        let uuid = FakeRandom.uuid()
+        state.withLock { $0.customLists.append((uuid, name, members)) }
+        return uuid
+    }
+
+    /// The fan buys a pay-per-view message (its price, 80% net): adds the earning and sets `purchasedAt`.
+    /// Returns the transaction id.
+    @discardableResult
+    public func purchase(message uuid: String, at date: Date = Date()) throws -> String {
+        let (fan, price) = try state.withLock { state throws -> (String, Int) in
+            guard let message = state.messages.first(where: { $0["messageUuid"]?.stringValue == uuid }),
+                let fan = message["fanUuid"]?.stringValue
+            else { throw FakeFanvueError(description: "no message \(uuid) to purchase") }
+            return (fan, message["price"]?.intValue ?? 0)
+        }
+        return seedPurchase(source: "message", fan: fan, gross: price, reference: ("messageUuid", uuid), at: date)
+    }
+
+    /// The fan unlocks a priced post (its price, 80% net). Returns the transaction id.
+    @discardableResult
+    public func purchase(post uuid: String, by fan: String, at date: Date = Date()) throws -> String {
+        guard let post = posts.first(where: { $0["uuid"]?.stringValue == uuid }) else {
+            throw FakeFanvueError(description: "no post \(uuid) to purchase")
+        }
+        return seedPurchase(source: "post", fan: fan, gross: post["price"]?.intValue ?? 0, reference: ("postUuid", uuid), at: date)
+    }
+
+    private func seedPurchase(source: String, fan: String, gross: Int, reference: (String, String), at date: Date) -> String {
+        let id = "txn_" + FakeRandom.token(bytes: 8)
+        seedEarning(
+            .object([
+                "date": FakeHTTP.time(date), "gross": .int(gross), "net": .int(gross * 8 / 10), "currency": .string("USD"),
+                "source": .string(source), reference.0: .string(reference.1), "transactionOrderId": .string(id),
+                "transactionOrderStatus": .string("pendingBalance"),
+                "user": .object(["uuid": .string(fan), "handle": .string("fan-" + fan.prefix(6))]),
+            ]))
+        return id
+    }
+
     /// Makes a media's processing end in `error` (at once if it is already `ready`).
     public func markMediaFailed(_ uuid: String) {
         state.withLock { state in

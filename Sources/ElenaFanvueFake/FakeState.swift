@@ -32,6 +32,8 @@ struct FakeState {
     var massMessages: [JSONValue] = []
     var earnings: [JSONValue] = []
     var subscribers: [JSONValue] = []
+    /// Custom lists by uuid: name and member uuids.
+    var customLists: [(uuid: String, name: String, members: [String])] = []
 }
 
 /// A one-time code handed out by `/oauth2/auth`.

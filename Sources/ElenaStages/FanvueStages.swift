@@ -113,6 +113,19 @@ public struct UploadStage: Stage {
         guard Digest.of(data) == approved.digest else {
             throw StageError("the crop \(crop) changed on disk since it was approved; run again to recrop it")
         }
+        // Two runners sharing the database upload these bytes once: the second waits, then finds the upload ready.
+        return try await environment.locks.withLock("upload:\(account):\(approved.digest.hex)") {
+            try await self.upload(data, item: item, approved: approved, account: account, api: api, context: context)
+        }
+    }
+
+    /// The upload itself, under its lock.
+    func upload(
+        _ data: Data, item: PlannedItem, approved: NodeOutput, account: String, api: any FanvuePublishing,
+        context: NodeContext
+    ) async throws -> StageOutcome {
+        let environment = context.environment
+        let store = environment.store
         let filename = "\(item.stem).\(item.crop.format.fileExtension)"
         let now = environment.now
         var record =
@@ -372,11 +385,26 @@ public struct PostStage: Stage {
         let text = Self.text(context.plan)
         let requestKey = "post:\(account):\(context.plan.drop):\(Digest.of(media.joined(separator: ",") + "\n" + text).prefix(24))"
         let publishAt = spec.at.flatMap(Timestamp.parse)
+        // Two runners sharing the database make one post: the second waits, then finds it recorded.
+        return try await context.environment.locks.withLock(requestKey) {
+            try await self.post(
+                uploaded, spec: spec, text: text, requestKey: requestKey, account: account, publishAt: publishAt,
+                api: api, context: context)
+        }
+    }
+
+    /// Creates the post (or finds the one an earlier run made), under its lock.
+    func post(
+        _ uploaded: [(item: PlannedItem, media: String)], spec: PostSpec, text: String, requestKey: String,
+        account: String, publishAt: Date?, api: any FanvuePublishing, context: NodeContext
+    ) async throws -> StageOutcome {
+        let store = context.environment.store
+        let media = uploaded.map(\.media)
         func record(_ uuid: String?) async throws {
             try await store.savePost(
                 requestKey: requestKey, account: account, drop: context.plan.drop, audience: spec.audience,
-                priceCents: spec.priceCents, text: text, publishAt: publishAt, uuid: uuid, items: uploaded.map(\.item.id),
-                at: context.environment.now())
+                priceCents: spec.priceCents, text: text, publishAt: publishAt, allowPPV: spec.allowPPVItems, uuid: uuid,
+                items: uploaded.map(\.item.id), at: context.environment.now())
         }
         var uuid = try await store.post(requestKey: requestKey)
         if uuid == "" {
@@ -434,45 +462,24 @@ public struct MessageStage: Stage {
         guard let spec = context.plan.manifest.publish.message else { return .skipped("no message in the manifest") }
         let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to send") }
-        let store = context.environment.store
         let api = try fanvue(context)
         let price = spec.priceCents ?? context.plan.manifest.publish.priceCents
         let text = Self.text(context.plan)
+        let items = uploaded.map { SendableItem(id: $0.item.id, name: $0.item.name, media: $0.media) }
+        let sender = Sender(store: context.environment.store, locks: context.environment.locks, now: context.environment.now)
         var sent: [String] = []
         var skipped = 0
+        var refused: [String] = []
         for fan in spec.to {
-            let already = try await store.sends(fan: fan)
-            let claimed = try await store.claimSends(
-                fan: fan, items: uploaded.map(\.item.id).filter { already[$0] == nil }, priceCents: price,
-                at: context.environment.now())
-            // Claims of this drop's items that a killed run never confirmed.
-            let unconfirmed = uploaded.map(\.item.id).filter { item in
-                if case .some(.none) = already[item] { return true }
-                return false
-            }
-            let items = uploaded.filter { claimed.contains($0.item.id) || unconfirmed.contains($0.item.id) }
-            skipped += uploaded.count - items.count
-            guard !items.isEmpty else { continue }
-            let media = items.map(\.media)
-            var uuid: String?
-            if !unconfirmed.isEmpty { uuid = try await api.findMessage(fan: fan, mediaUUIDs: media) }
-            if uuid == nil {
-                do {
-                    uuid = try await api.sendMessage(fan: fan, text: text, mediaUUIDs: media, priceCents: price)
-                } catch let error as any RemoteError where error.statusCode == nil || (error.statusCode ?? 0) >= 500 {
-                    guard let found = try await api.findMessage(fan: fan, mediaUUIDs: media) else { throw error }
-                    uuid = found
-                }
-            }
-            guard let uuid else { continue }
-            try await store.confirmSends(fan: fan, items: items.map(\.item.id), messageUUID: uuid)
-            sent.append(uuid)
-            try await store.append([
-                EventRecord(
-                    kind: "fanvue.message", drop: context.plan.drop, stage: .message,
-                    message: "sent \(media.count) media to fan \(fan) at \(price.map { String(format: "%.2f", Double($0) / 100) } ?? "no price")",
-                    data: .object(["fan": .string(fan), "message": .string(uuid)]), at: context.environment.now())
-            ])
+            let result = try await sender.send(
+                items, to: fan, text: text, priceCents: price,
+                context: SendContext(account: nil, drop: context.plan.drop, via: "manifest"), api: api)
+            skipped += result.skipped.count
+            if let uuid = result.messageUUID { sent.append(uuid) }
+            if let error = result.error { refused.append("fan \(fan): \(error)") }
+        }
+        if !refused.isEmpty {
+            throw StageError("Fanvue refused \(refused.count) message\(refused.count == 1 ? "" : "s") (\(refused.joined(separator: "; "))); the next run tries those fans again")
         }
         return .done(
             NodeOutput(

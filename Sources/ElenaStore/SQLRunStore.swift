@@ -58,7 +58,7 @@ public final class SQLRunStore: RunStore {
         }
     }
 
-    private func write(_ statements: [SQLStatement]) async throws {
+    func write(_ statements: [SQLStatement]) async throws {
         guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
         try await database.transaction(statements)
     }
@@ -552,19 +552,19 @@ public final class SQLRunStore: RunStore {
 
     public func savePost(
         requestKey: String, account: String, drop: String, audience: String, priceCents: Int?, text: String,
-        publishAt: Date?, uuid: String?, items: [Digest], at date: Date
+        publishAt: Date?, allowPPV: Bool, uuid: String?, items: [Digest], at date: Date
     ) async throws {
         var statements = [
             SQLStatement(
                 """
                 INSERT INTO posts (post_uuid, drop_name, audience, price_cents, text, publish_at, created_at, request_key,
-                    account)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (request_key) DO UPDATE SET post_uuid = excluded.post_uuid
+                    account, allow_ppv)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (request_key) DO UPDATE SET post_uuid = excluded.post_uuid, allow_ppv = excluded.allow_ppv
                 """,
                 [
                     .text(uuid), .text(drop), .text(audience), .int(priceCents), .text(text), .date(publishAt), .date(date),
-                    .text(requestKey), .text(account),
+                    .text(requestKey), .text(account), .bool(allowPPV),
                 ])
         ]
         if uuid != nil {
@@ -581,7 +581,7 @@ public final class SQLRunStore: RunStore {
     }
 
     public func sends(fan: String) async throws -> [Digest: String?] {
-        let rows = try await database.query("SELECT item_id, message_uuid FROM sends WHERE fan_uuid = ?", [.text(fan)])
+        let rows = try await database.query("SELECT item_id, COALESCE(message_uuid, mass_message_id) AS message_uuid FROM sends WHERE fan_uuid = ?", [.text(fan)])
         var result: [Digest: String?] = [:]
         for row in rows {
             if let item = row.string("item_id").flatMap({ Digest(hex: $0) }) { result[item] = .some(row.string("message_uuid")) }
@@ -589,27 +589,46 @@ public final class SQLRunStore: RunStore {
         return result
     }
 
-    public func claimSends(fan: String, items: [Digest], priceCents: Int?, at date: Date) async throws -> [Digest] {
+    public func claimSends(
+        fan: String, items: [Digest], priceCents: Int?, context: SendContext, at date: Date
+    ) async throws -> [Digest] {
         guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
         var claimed: [Digest] = []
         for item in items {
             let rows = try await database.writeQuery(
                 SQLStatement(
                     """
-                    INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at) VALUES (?, ?, ?, ?)
+                    INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at, account, drop_name, via, list_name)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (item_id, fan_uuid) DO NOTHING RETURNING item_id
-                    """, [.text(item.hex), .text(fan), .int(priceCents), .date(date)]))
+                    """,
+                    [
+                        .text(item.hex), .text(fan), .int(priceCents), .date(date), .text(context.account),
+                        .text(context.drop), .text(context.via), .text(context.listName),
+                    ]))
             if !rows.isEmpty { claimed.append(item) }
         }
         return claimed
     }
 
-    public func confirmSends(fan: String, items: [Digest], messageUUID: String) async throws {
+    public func confirmSends(fan: String, items: [Digest], messageUUID: String?, massMessageID: String?) async throws {
         try await write(
             items.map {
                 SQLStatement(
-                    "UPDATE sends SET message_uuid = ? WHERE item_id = ? AND fan_uuid = ?",
-                    [.text(messageUUID), .text($0.hex), .text(fan)])
+                    """
+                    UPDATE sends SET message_uuid = COALESCE(?, message_uuid), mass_message_id = COALESCE(?, mass_message_id)
+                    WHERE item_id = ? AND fan_uuid = ?
+                    """,
+                    [.text(messageUUID), .text(massMessageID), .text($0.hex), .text(fan)])
+            })
+    }
+
+    public func releaseSends(fan: String, items: [Digest]) async throws {
+        try await write(
+            items.map {
+                SQLStatement(
+                    "DELETE FROM sends WHERE item_id = ? AND fan_uuid = ? AND message_uuid IS NULL AND mass_message_id IS NULL",
+                    [.text($0.hex), .text(fan)])
             })
     }
 

@@ -2,7 +2,7 @@ public import Foundation
 
 /// The database behind a library: run cache, stat cache, items, reviews, publications and the event log.
 /// One implementation serves SQLite and PostgreSQL; tests use real databases of both kinds.
-public protocol RunStore: Sendable {
+public protocol RunStore: LedgerStore {
     /// A description safe to print (no password), e.g. `sqlite /home/me/lib/elena.db`.
     var displayName: String { get }
     /// Whether writes are refused (dry runs open the database read-only).
@@ -67,14 +67,16 @@ public protocol RunStore: Sendable {
     func post(requestKey: String) async throws -> String?
     /// Records a post: first as started (uuid nil), then with its uuid and items.
     func savePost(requestKey: String, account: String, drop: String, audience: String, priceCents: Int?, text: String,
-                  publishAt: Date?, uuid: String?, items: [Digest], at: Date) async throws
-    /// Items sent to a fan (any state), by item.
+                  publishAt: Date?, allowPPV: Bool, uuid: String?, items: [Digest], at: Date) async throws
+    /// Items sent to a fan (any state), by item: the message (or mass message) that carried each, nil while only claimed.
     func sends(fan: String) async throws -> [Digest: String?]
     /// Claims item-to-fan sends before the message goes out; returns the items claimed now (the others were
     /// already sent or claimed: the schema's unique constraint decides).
-    func claimSends(fan: String, items: [Digest], priceCents: Int?, at: Date) async throws -> [Digest]
-    /// Confirms claimed sends with the message uuid.
-    func confirmSends(fan: String, items: [Digest], messageUUID: String) async throws
+    func claimSends(fan: String, items: [Digest], priceCents: Int?, context: SendContext, at: Date) async throws -> [Digest]
+    /// Confirms claimed sends with the one-to-one message uuid or the mass message id that carried them.
+    func confirmSends(fan: String, items: [Digest], messageUUID: String?, massMessageID: String?) async throws
+    /// Gives back claims whose message certainly did not go out (Fanvue refused it), so a later send may try again.
+    func releaseSends(fan: String, items: [Digest]) async throws
     /// Items of a drop sent as pay-per-view to anyone, with how many fans.
     func ppvSends(items: [Digest]) async throws -> [Digest: Int]
 

@@ -29,14 +29,18 @@ public struct RunEnvironment: Sendable {
     public var fanvue: (any FanvuePublishing)?
     /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
     public var fanvueTarget: String
+    /// Locks for work that must happen once even with two runners (file locks beside SQLite, advisory locks in
+    /// PostgreSQL); in-process locks by default.
+    public var locks: any WorkLocks
 
     /// Creates an environment.
     public init(
         layout: LibraryLayout, store: any RunStore, codec: any ImageCodec, detector: (any FaceDetector)?,
         dryRun: Bool, concurrency: Int, limits: DecodeLimits = .standard, reporter: any RunReporter,
         now: @escaping @Sendable () -> Date = { Date() }, outbox: String, lineOverrides: [Digest: Double] = [:],
-        fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
+        fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = "", locks: any WorkLocks = ProcessLocks()
     ) {
+        self.locks = locks
         self.fanvue = fanvue
         self.fanvueTarget = fanvueTarget
         self.layout = layout

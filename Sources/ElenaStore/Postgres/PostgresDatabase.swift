@@ -5,11 +5,13 @@ internal import NIOSSL
 internal import PostgresNIO
 
 /// PostgreSQL (or Supabase) through PostgresNIO: one connection, used by one caller at a time so transactions
-/// never interleave.
+/// never interleave. (The actor alone would not ensure that: it is reentrant at every `await`, so a query could
+/// slip into another caller's open transaction. `exclusive` holds each operation until it is done.)
 public actor PostgresDatabase: SQLDatabase {
     public nonisolated let dialect = SQLDialect.postgres
     private let connection: PostgresConnection
     private let logger: Logger
+    private let exclusive = AsyncMutex()
 
     private init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -20,10 +22,17 @@ public actor PostgresDatabase: SQLDatabase {
     /// - Parameter url: the parsed database URL.
     /// - Throws: `StoreError` naming host and database, never the password.
     public static func connect(_ url: DatabaseURL) async throws -> PostgresDatabase {
+        let logger = Self.quietLogger
+        return PostgresDatabase(connection: try await openConnection(url, logger: logger), logger: logger)
+    }
+
+    static let quietLogger = Logger(label: "elena.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A new connection for `url` (TLS as its `sslmode` asks).
+    static func openConnection(_ url: DatabaseURL, logger: Logger) async throws -> PostgresConnection {
         guard case .postgres(let host, let port, let user, let password, let database, let sslMode) = url.kind else {
             throw StoreError("not a PostgreSQL URL: \(url)")
         }
-        let logger = Logger(label: "elena.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         let tls: PostgresConnection.Configuration.TLS
         do {
             switch sslMode {
@@ -47,8 +56,7 @@ public actor PostgresDatabase: SQLDatabase {
             host: host, port: port, username: user, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(15)
         do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-            return PostgresDatabase(connection: connection, logger: logger)
+            return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         } catch {
             throw StoreError("cannot connect to \(url): \(Self.describe(error))")
         }
@@ -150,6 +158,8 @@ public actor PostgresDatabase: SQLDatabase {
     }
 
     public func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+        await exclusive.acquire()
+        defer { exclusive.release() }
         do {
             return try await run(statement)
         } catch {
@@ -158,6 +168,8 @@ public actor PostgresDatabase: SQLDatabase {
     }
 
     public func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
+        await exclusive.acquire()
+        defer { exclusive.release() }
         do {
             return try await run(statement)
         } catch {
@@ -167,6 +179,8 @@ public actor PostgresDatabase: SQLDatabase {
 
     public func transaction(_ statements: [SQLStatement]) async throws {
         guard !statements.isEmpty else { return }
+        await exclusive.acquire()
+        defer { exclusive.release() }
         if statements.count == 1 {
             do {
                 _ = try await run(statements[0])
@@ -196,6 +210,8 @@ public actor PostgresDatabase: SQLDatabase {
     }
 
     public func runScript(_ script: String, then statements: [SQLStatement]) async throws {
+        await exclusive.acquire()
+        defer { exclusive.release() }
         try await inTransaction {
             // Two runners migrating at once: the second waits here, then finds the work done.
             _ = try await self.run(SQLStatement("SELECT pg_advisory_xact_lock(727274001)"))
@@ -220,5 +236,41 @@ struct JSONB: PostgresNonThrowingEncodable, PostgresDynamicTypeEncodable {
     func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
         byteBuffer.writeInteger(UInt8(1))
         byteBuffer.writeString(text)
+    }
+}
+
+/// A lock for async code that never blocks a thread: waiters queue and are resumed one at a time, in order.
+final class AsyncMutex: @unchecked Sendable {
+    // Safe: `locked` and `waiters` are only touched while holding `lock`.
+    private let lock = NSLock()
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Waits until the caller holds the mutex.
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if locked {
+                waiters.append(continuation)
+                lock.unlock()
+            } else {
+                locked = true
+                lock.unlock()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Hands the mutex to the next waiter, or frees it.
+    func release() {
+        lock.lock()
+        if waiters.isEmpty {
+            locked = false
+            lock.unlock()
+        } else {
+            let next = waiters.removeFirst()
+            lock.unlock()
+            next.resume()
+        }
     }
 }

@@ -1,0 +1,138 @@
+public import Foundation
+
+/// Revenue, sends, purchases and conversion, grouped per item, tag, drop and price point. Pure.
+public struct SalesReport: Sendable, Hashable {
+    /// One group's figures.
+    public struct Row: Sendable, Hashable {
+        /// The item id, tag, drop name or price (`$9.99`, or `post` for feed purchases).
+        public var key: String
+        /// A human label (an item's file name; else the key).
+        public var label: String
+        /// Pay-per-view sends (one per fan and item).
+        public var sends: Int
+        /// Of those, bought.
+        public var purchasedSends: Int
+        /// Purchases attributed (messages and posts).
+        public var purchases: Int
+        public var grossCents: Int
+        public var netCents: Int
+
+        /// Bought sends over sends (nil with no sends).
+        public var conversion: Double? { sends == 0 ? nil : Double(purchasedSends) / Double(sends) }
+
+        init(key: String, label: String) {
+            self.key = key
+            self.label = label
+            sends = 0
+            purchasedSends = 0
+            purchases = 0
+            grossCents = 0
+            netCents = 0
+        }
+    }
+
+    public var items: [Row]
+    public var tags: [Row]
+    public var drops: [Row]
+    public var prices: [Row]
+    /// Every figure together.
+    public var total: Row
+    /// Purchases tied to no item, and their gross.
+    public var unattributedPurchases: Int
+    public var unattributedGrossCents: Int
+
+    /// Builds the report from the ledger.
+    public static func build(
+        items: [ItemRecord], sends: [SendRecord], purchases: [PurchaseRecord], shares: [PurchaseShare]
+    ) -> SalesReport {
+        let byID = Dictionary(items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let purchaseByID = Dictionary(purchases.map { ($0.transactionID, $0) }, uniquingKeysWith: { first, _ in first })
+        var sendPrice: [String: Int] = [:]
+        for send in sends { if let price = send.priceCents { sendPrice[send.fan + "|" + send.itemID.hex] = price } }
+
+        var itemRows: [Digest: Row] = [:]
+        var tagRows: [String: Row] = [:]
+        var dropRows: [String: Row] = [:]
+        var priceRows: [String: Row] = [:]
+        var total = Row(key: "total", label: "total")
+        func itemRow(_ id: Digest) -> Row {
+            itemRows[id] ?? Row(key: id.hex, label: byID[id].map { $0.croppedName ?? $0.originalName } ?? id.hex)
+        }
+        func apply(_ item: Digest, price: String?, _ change: (inout Row) -> Void) {
+            var row = itemRow(item)
+            change(&row)
+            itemRows[item] = row
+            change(&total)
+            if let record = byID[item] {
+                for tag in Set(record.tags) {
+                    var tagRow = tagRows[tag] ?? Row(key: tag, label: tag)
+                    change(&tagRow)
+                    tagRows[tag] = tagRow
+                }
+                var dropRow = dropRows[record.drop] ?? Row(key: record.drop, label: record.drop)
+                change(&dropRow)
+                dropRows[record.drop] = dropRow
+            }
+            if let price {
+                var priceRow = priceRows[price] ?? Row(key: price, label: price)
+                change(&priceRow)
+                priceRows[price] = priceRow
+            }
+        }
+        for send in sends where send.isPPV {
+            let price = Money.describe(send.priceCents)
+            apply(send.itemID, price: price) { row in
+                row.sends += 1
+                if send.purchasedAt != nil { row.purchasedSends += 1 }
+            }
+        }
+        for share in shares {
+            let purchase = purchaseByID[share.transactionID]
+            let price: String
+            if let fan = purchase?.fan, purchase?.messageUUID != nil, let cents = sendPrice[fan + "|" + share.itemID.hex] {
+                price = Money.describe(cents)
+            } else {
+                price = purchase?.postUUID != nil ? "post" : "other"
+            }
+            apply(share.itemID, price: price) { row in
+                row.purchases += 1
+                row.grossCents += share.grossCents
+                row.netCents += share.netCents
+            }
+        }
+        let attributed = Set(shares.map(\.transactionID))
+        let unattributed = purchases.filter { !attributed.contains($0.transactionID) }
+        func ordered(_ rows: some Collection<Row>) -> [Row] {
+            rows.sorted { ($0.netCents, $0.purchases, $0.sends, $1.key) > ($1.netCents, $1.purchases, $1.sends, $0.key) }
+        }
+        return SalesReport(
+            items: ordered(itemRows.values), tags: ordered(tagRows.values), drops: ordered(dropRows.values),
+            prices: ordered(priceRows.values), total: total, unattributedPurchases: unattributed.count,
+            unattributedGrossCents: unattributed.reduce(0) { $0 + $1.grossCents })
+    }
+}
+
+/// Prices as people read them.
+public enum Money {
+    /// `$9.99`, or `no price` for nil.
+    public static func describe(_ cents: Int?) -> String {
+        guard let cents else { return "no price" }
+        return (cents < 0 ? "-" : "") + "$\(abs(cents) / 100)." + (abs(cents) % 100 < 10 ? "0" : "") + "\(abs(cents) % 100)"
+    }
+
+    /// Parses `9.99`, `$9.99` or `9` into cents (nil for anything else, or more than two decimals).
+    public static func parse(_ text: String) -> Int? {
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("$") { trimmed.removeFirst() }
+        let parts = trimmed.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = Int(parts[0]), whole >= 0, parts[0].allSatisfy(\.isASCII) else { return nil }
+        var cents = whole * 100
+        if parts.count == 2 {
+            let fraction = parts[1]
+            guard (1...2).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(fraction)
+            else { return nil }
+            cents += fraction.count == 1 ? value * 10 : value
+        }
+        return cents
+    }
+}

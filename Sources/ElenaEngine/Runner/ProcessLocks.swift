@@ -1,0 +1,36 @@
+public import ElenaCore
+
+/// Locks that exclude only within this process (tests that run stages in process; a single runner).
+public actor ProcessLocks: WorkLocks {
+    private var held: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    /// Creates an empty lock table.
+    public init() {}
+
+    private func acquire(_ key: String) async {
+        while held.contains(key) {
+            await withCheckedContinuation { continuation in waiting[key, default: []].append(continuation) }
+        }
+        held.insert(key)
+    }
+
+    private func release(_ key: String) {
+        held.remove(key)
+        let next = waiting[key] ?? []
+        waiting[key] = nil
+        for continuation in next { continuation.resume() }
+    }
+
+    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire(key)
+        do {
+            let value = try await body()
+            release(key)
+            return value
+        } catch {
+            release(key)
+            throw error
+        }
+    }
+}

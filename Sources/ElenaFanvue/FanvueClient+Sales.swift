@@ -1,0 +1,105 @@
+public import ElenaCore
+public import Foundation
+import NIOHTTP1
+
+/// Lists, mass messages, earnings, subscribers and chat history (`fanvue-api.md` §4.2–4.5).
+extension FanvueClient: FanvueSales {
+    /// Every page of a page-based list (`{data, pagination:{hasMore}}`), or a bare array.
+    func allPages(_ path: String, size: Int = 50, limit: Int = .max) async throws -> [JSONValue] {
+        var result: [JSONValue] = []
+        var page = 1
+        while result.count < limit {
+            let answer = try await call(.GET, path, query: [("page", String(page)), ("size", String(size))])
+            guard let json = answer.json else {
+                throw FanvueError(.protocolError, message: "the answer is not JSON", request: "GET \(path)")
+            }
+            if let array = json.arrayValue { return array }
+            let items = json["data"]?.arrayValue ?? []
+            result += items
+            guard json["pagination"]?["hasMore"]?.boolValue == true, !items.isEmpty else { break }
+            page += 1
+        }
+        return Array(result.prefix(limit))
+    }
+
+    public func lists() async throws -> [FanList] {
+        let smart = try await allPages("/chats/lists/smart").compactMap { entry -> FanList? in
+            guard let id = entry["uuid"]?.stringValue ?? entry["id"]?.stringValue else { return nil }
+            return FanList(kind: .smart, id: id, name: entry["name"]?.stringValue ?? id, count: entry["count"]?.intValue)
+        }
+        let custom = try await allPages("/chats/lists/custom").compactMap { entry -> FanList? in
+            guard let id = entry["uuid"]?.stringValue else { return nil }
+            return FanList(kind: .custom, id: id, name: entry["name"]?.stringValue ?? id, count: entry["count"]?.intValue)
+        }
+        return smart + custom
+    }
+
+    public func members(of list: FanList) async throws -> [String] {
+        let path =
+            list.kind == .smart
+            ? "/chats/lists/smart/\(Self.percentEncodePath(list.id))"
+            : "/chats/lists/custom/\(Self.percentEncodePath(list.id))/members"
+        var seen: Set<String> = []
+        return try await allPages(path).compactMap { entry in
+            let uuid = entry["uuid"]?.stringValue ?? entry["user"]?["uuid"]?.stringValue
+            guard let uuid, seen.insert(uuid).inserted else { return nil }
+            return uuid
+        }
+    }
+
+    public func sendMassMessage(to list: FanList, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String {
+        let included: JSONValue =
+            list.kind == .smart
+            ? .object(["smartListUuids": .array([.string(list.id)])])
+            : .object(["customListUuids": .array([.string(list.id)])])
+        var members: [JSONValue.Member] = [
+            .init("includedLists", included), .init("mediaUuids", .array(mediaUUIDs.map(JSONValue.string))),
+        ]
+        if let text { members.append(.init("text", .string(text))) }
+        members.append(.init("price", priceCents.map(JSONValue.int) ?? .null))
+        let answer = try await call(.POST, "/chats/mass-messages", json: .object(members), safety: .creates)
+        guard let id = answer.json?["id"]?.stringValue else {
+            throw FanvueError(.protocolError, message: "no id", request: "POST /chats/mass-messages")
+        }
+        return id
+    }
+
+    public func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?) {
+        var query = [("size", "50")]
+        if let since { query.append(("startDate", Timestamp.format(since))) }
+        if let cursor { query.append(("cursor", cursor)) }
+        let answer = try await call(.GET, "/insights/earnings", query: query)
+        guard let json = answer.json, let items = json["data"]?.arrayValue else {
+            throw FanvueError(.protocolError, message: "no data array", request: "GET /insights/earnings")
+        }
+        let purchases = items.compactMap { item -> PurchaseRecord? in
+            guard let id = item["transactionOrderId"]?.stringValue, let date = item["date"]?.stringValue.flatMap(Timestamp.parse)
+            else { return nil }
+            return PurchaseRecord(
+                transactionID: id, fan: item["user"]?["uuid"]?.stringValue, source: item["source"]?.stringValue ?? "",
+                messageUUID: item["messageUuid"]?.stringValue, postUUID: item["postUuid"]?.stringValue,
+                grossCents: item["gross"]?.intValue ?? 0, netCents: item["net"]?.intValue ?? 0,
+                currency: item["currency"]?.stringValue, status: item["transactionOrderStatus"]?.stringValue, at: date)
+        }
+        return (purchases, json["nextCursor"]?.stringValue)
+    }
+
+    public func subscribers() async throws -> [FanRecord] {
+        try await allPages("/subscribers").compactMap { entry in
+            guard let uuid = entry["uuid"]?.stringValue else { return nil }
+            return FanRecord(
+                uuid: uuid, handle: entry["handle"]?.stringValue, displayName: entry["displayName"]?.stringValue,
+                subscriber: true)
+        }
+    }
+
+    public func messages(fan: String, limit: Int) async throws -> [ChatMessage] {
+        try await allPages("/chats/\(Self.percentEncodePath(fan))/messages", limit: limit).compactMap { entry in
+            guard let uuid = entry["uuid"]?.stringValue ?? entry["messageUuid"]?.stringValue else { return nil }
+            return ChatMessage(
+                uuid: uuid, mediaUUIDs: entry["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                priceCents: entry["pricing"]?["USD"]?["price"]?.intValue,
+                purchasedAt: entry["purchasedAt"]?.stringValue.flatMap(Timestamp.parse))
+        }
+    }
+}

@@ -1,0 +1,119 @@
+public import ElenaCore
+public import Foundation
+
+/// What one `sync` did.
+public struct SyncSummary: Sendable, Hashable {
+    /// Earnings items read from Fanvue.
+    public var fetched: Int
+    /// Purchases not seen before.
+    public var new: Int
+    /// Purchases tied to items / to nothing known.
+    public var attributed: Int
+    public var unattributed: Int
+    /// Subscribers now.
+    public var subscribers: Int
+    /// Chats read to find the items of purchased messages.
+    public var chatsRead: Int
+}
+
+/// `elena-run sync`: pulls earnings (cursor pages) and subscribers, ties each purchase to items, and updates the
+/// ledger. Idempotent: purchases are keyed by Fanvue's transaction id and item totals are recomputed from the
+/// shares, so a second run changes nothing.
+public struct Syncer: Sendable {
+    public let store: any RunStore
+    public let api: any FanvueSales
+    public let now: @Sendable () -> Date
+    /// Progress lines.
+    public let progress: @Sendable (String) -> Void
+
+    /// Earnings are read again from this long before the newest one already seen (statuses change while pending).
+    public static let overlap: TimeInterval = 7 * 24 * 3600
+
+    /// Creates a syncer.
+    public init(
+        store: any RunStore, api: any FanvueSales, now: @escaping @Sendable () -> Date,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.store = store
+        self.api = api
+        self.now = now
+        self.progress = progress
+    }
+
+    public func run() async throws -> SyncSummary {
+        let account = try await api.account
+        let sinceKey = "earnings.newest:\(account)"
+        let since = try await store.syncValue(sinceKey).flatMap(Timestamp.parse).map { $0.addingTimeInterval(-Self.overlap) }
+        var purchases: [PurchaseRecord] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try await api.earnings(since: since, cursor: cursor)
+            purchases += page.purchases
+            cursor = page.next
+            pages += 1
+            if pages % 5 == 0 { progress("read \(purchases.count) earnings (\(pages) pages)…") }
+        } while cursor != nil
+        var seen: Set<String> = []
+        purchases = purchases.filter { seen.insert($0.transactionID).inserted }
+
+        let sends = try await store.allSends()
+        let posts = try await store.allPosts()
+        var known: Set<String> = []
+        for send in sends {
+            if let uuid = send.messageUUID { known.insert(uuid) }
+            if let id = send.massMessageID { known.insert(id + "|" + send.fan) }
+        }
+        // Purchased messages the ledger cannot place (a mass message's per-fan copy, a message sent by hand):
+        // read that fan's chat and map the message's media to items.
+        var messageItems: [String: [Digest]] = [:]
+        var chatsRead = 0
+        let unknown = purchases.filter { purchase in
+            guard let uuid = purchase.messageUUID else { return false }
+            return !known.contains(uuid) && !known.contains(uuid + "|" + (purchase.fan ?? ""))
+        }
+        if !unknown.isEmpty {
+            let media = try await store.mediaItems()
+            var byFan: [String: [PurchaseRecord]] = [:]
+            for purchase in unknown { if let fan = purchase.fan { byFan[fan, default: []].append(purchase) } }
+            for (fan, fanPurchases) in byFan.sorted(by: { $0.key < $1.key }) {
+                let messages = try await api.messages(fan: fan, limit: 200)
+                chatsRead += 1
+                for purchase in fanPurchases {
+                    guard let uuid = purchase.messageUUID, let message = messages.first(where: { $0.uuid == uuid }) else {
+                        continue
+                    }
+                    let items = message.mediaUUIDs.compactMap { media[$0] }
+                    guard !items.isEmpty else { continue }
+                    messageItems[uuid] = items
+                    // A mass message's copy: the sends it carried now know their message.
+                    try await store.linkMassSends(fan: fan, items: items, messageUUID: uuid)
+                }
+            }
+        }
+        let result = Attribution.attribute(purchases, sends: sends, posts: posts, messageItems: messageItems)
+        let new = try await store.savePurchases(
+            purchases, shares: result.shares, purchasedSends: result.purchasedSends.map { ($0.fan, $0.item, $0.at) },
+            account: account, at: now())
+        progress("reading subscribers…")
+        let fans = try await api.subscribers()
+        try await store.saveFans(account: account, fans, at: now())
+        if let newest = purchases.map(\.at).max() {
+            let previous = try await store.syncValue(sinceKey).flatMap(Timestamp.parse)
+            if previous.map({ newest > $0 }) ?? true {
+                try await store.setSyncValue(sinceKey, Timestamp.format(newest), at: now())
+            }
+        }
+        if new > 0 {
+            try await store.append([
+                EventRecord(
+                    kind: "fanvue.sync", drop: nil, message: "synced \(new) new purchase\(new == 1 ? "" : "s") from Fanvue",
+                    data: .object(["new": .int(new), "unattributed": .int(result.unattributed.count)]), at: now())
+            ])
+        }
+        let attributed = Set(result.shares.map(\.transactionID)).count
+        return SyncSummary(
+            fetched: purchases.count, new: new, attributed: attributed, unattributed: result.unattributed.count,
+            subscribers: fans.count, chatsRead: chatsRead)
+    }
+}

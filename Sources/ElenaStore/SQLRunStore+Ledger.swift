@@ -1,0 +1,204 @@
+public import ElenaCore
+public import Foundation
+
+/// The sales side of the ledger: sends, posts, purchases, fans and where `sync` stopped.
+extension SQLRunStore {
+    static func sendRecord(_ row: SQLRow) -> SendRecord? {
+        guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }), let fan = row.string("fan_uuid") else {
+            return nil
+        }
+        return SendRecord(
+            itemID: item, fan: fan, messageUUID: row.string("message_uuid"), massMessageID: row.string("mass_message_id"),
+            listName: row.string("list_name"), priceCents: row.int("price_cents"),
+            sentAt: row.date("sent_at") ?? Date(timeIntervalSince1970: 0), purchasedAt: row.date("purchased_at"),
+            via: row.string("via"), drop: row.string("drop_name"))
+    }
+
+    static let sendColumns =
+        "item_id, fan_uuid, message_uuid, mass_message_id, list_name, price_cents, sent_at, purchased_at, via, drop_name"
+
+    public func allSends() async throws -> [SendRecord] {
+        try await database.query("SELECT \(Self.sendColumns) FROM sends ORDER BY id").compactMap(Self.sendRecord)
+    }
+
+    public func sends(items: [Digest]) async throws -> [SendRecord] {
+        var result: [SendRecord] = []
+        for chunk in Self.chunks(items.map(\.hex)) {
+            let rows = try await database.query(
+                "SELECT \(Self.sendColumns) FROM sends WHERE item_id IN (\(Self.placeholders(chunk.count))) ORDER BY id",
+                chunk.map { .text($0) })
+            result += rows.compactMap(Self.sendRecord)
+        }
+        return result
+    }
+
+    public func allPosts() async throws -> [PostRecord] {
+        let posts = try await database.query(
+            "SELECT id, post_uuid, drop_name, audience, price_cents, created_at FROM posts ORDER BY id")
+        let links = try await database.query("SELECT post_id, item_id FROM post_items")
+        var items: [Int: [Digest]] = [:]
+        for row in links {
+            if let post = row.int("post_id"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) {
+                items[post, default: []].append(item)
+            }
+        }
+        return posts.map { row in
+            PostRecord(
+                uuid: row.string("post_uuid"), drop: row.string("drop_name"), audience: row.string("audience") ?? "",
+                priceCents: row.int("price_cents"), items: (items[row.int("id") ?? -1] ?? []).sorted { $0.hex < $1.hex },
+                createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0))
+        }
+    }
+
+    public func mediaItems() async throws -> [String: Digest] {
+        let rows = try await database.query("SELECT media_uuid, item_id FROM uploads WHERE media_uuid IS NOT NULL")
+        var result: [String: Digest] = [:]
+        for row in rows {
+            if let media = row.string("media_uuid"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) {
+                result[media] = item
+            }
+        }
+        return result
+    }
+
+    public func purchases() async throws -> [PurchaseRecord] {
+        let rows = try await database.query(
+            """
+            SELECT transaction_id, fan_uuid, source, message_uuid, post_uuid, gross_cents, net_cents, currency, status,
+                purchased_at
+            FROM purchases ORDER BY purchased_at, transaction_id
+            """)
+        return rows.compactMap { row in
+            guard let id = row.string("transaction_id") else { return nil }
+            return PurchaseRecord(
+                transactionID: id, fan: row.string("fan_uuid"), source: row.string("source") ?? "",
+                messageUUID: row.string("message_uuid"), postUUID: row.string("post_uuid"),
+                grossCents: row.int("gross_cents") ?? 0, netCents: row.int("net_cents") ?? 0,
+                currency: row.string("currency"), status: row.string("status"),
+                at: row.date("purchased_at") ?? Date(timeIntervalSince1970: 0))
+        }
+    }
+
+    public func purchaseShares() async throws -> [PurchaseShare] {
+        let rows = try await database.query(
+            "SELECT transaction_id, item_id, gross_cents, net_cents FROM purchase_items ORDER BY transaction_id, item_id")
+        return rows.compactMap { row in
+            guard let id = row.string("transaction_id"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else {
+                return nil
+            }
+            return PurchaseShare(
+                transactionID: id, itemID: item, grossCents: row.int("gross_cents") ?? 0, netCents: row.int("net_cents") ?? 0)
+        }
+    }
+
+    public func savePurchases(
+        _ purchases: [PurchaseRecord], shares: [PurchaseShare], purchasedSends: [(fan: String, item: Digest, at: Date)],
+        account: String, at date: Date
+    ) async throws -> Int {
+        var known: Set<String> = []
+        for chunk in Self.chunks(purchases.map(\.transactionID)) {
+            let rows = try await database.query(
+                "SELECT transaction_id FROM purchases WHERE transaction_id IN (\(Self.placeholders(chunk.count)))",
+                chunk.map { .text($0) })
+            known.formUnion(rows.compactMap { $0.string("transaction_id") })
+        }
+        var statements: [SQLStatement] = purchases.map { purchase in
+            SQLStatement(
+                """
+                INSERT INTO purchases (transaction_id, account, fan_uuid, source, message_uuid, post_uuid, gross_cents,
+                    net_cents, currency, status, purchased_at, synced_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (transaction_id) DO UPDATE SET status = excluded.status
+                """,
+                [
+                    .text(purchase.transactionID), .text(account), .text(purchase.fan), .text(purchase.source),
+                    .text(purchase.messageUUID), .text(purchase.postUUID), .int(purchase.grossCents),
+                    .int(purchase.netCents), .text(purchase.currency), .text(purchase.status), .date(purchase.at),
+                    .date(date),
+                ])
+        }
+        statements += shares.map { share in
+            SQLStatement(
+                """
+                INSERT INTO purchase_items (transaction_id, item_id, gross_cents, net_cents) VALUES (?, ?, ?, ?)
+                ON CONFLICT (transaction_id, item_id) DO NOTHING
+                """, [.text(share.transactionID), .text(share.itemID.hex), .int(share.grossCents), .int(share.netCents)])
+        }
+        statements += purchasedSends.map { send in
+            SQLStatement(
+                "UPDATE sends SET purchased_at = ? WHERE fan_uuid = ? AND item_id = ? AND purchased_at IS NULL",
+                [.date(send.at), .text(send.fan), .text(send.item.hex)])
+        }
+        // Each item's totals are recomputed from the shares, so running sync again cannot count anything twice.
+        statements.append(
+            SQLStatement(
+                """
+                UPDATE items SET
+                    times_purchased = (SELECT COUNT(*) FROM purchase_items WHERE purchase_items.item_id = items.id),
+                    revenue_cents = (SELECT COALESCE(SUM(net_cents), 0) FROM purchase_items
+                        WHERE purchase_items.item_id = items.id)
+                WHERE id IN (SELECT item_id FROM purchase_items)
+                """))
+        try await write(statements)
+        return purchases.filter { !known.contains($0.transactionID) }.count
+    }
+
+    public func linkMassSends(fan: String, items: [Digest], messageUUID: String) async throws {
+        try await write(
+            items.map {
+                SQLStatement(
+                    "UPDATE sends SET message_uuid = ? WHERE fan_uuid = ? AND item_id = ? AND message_uuid IS NULL",
+                    [.text(messageUUID), .text(fan), .text($0.hex)])
+            })
+    }
+
+    public func saveFans(account: String, _ fans: [FanRecord], at date: Date) async throws {
+        var statements = [SQLStatement("UPDATE fans SET subscriber = ? WHERE account = ?", [.bool(false), .text(account)])]
+        statements += fans.map { fan in
+            SQLStatement(
+                """
+                INSERT INTO fans (account, uuid, handle, display_name, subscriber, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (account, uuid) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name,
+                    subscriber = excluded.subscriber, updated_at = excluded.updated_at
+                """,
+                [.text(account), .text(fan.uuid), .text(fan.handle), .text(fan.displayName), .bool(fan.subscriber), .date(date)])
+        }
+        try await write(statements)
+    }
+
+    public func fans(account: String?) async throws -> [FanRecord] {
+        let columns = "SELECT uuid, handle, display_name, subscriber FROM fans"
+        let rows =
+            if let account {
+                try await database.query(columns + " WHERE account = ? ORDER BY uuid", [.text(account)])
+            } else {
+                try await database.query(columns + " ORDER BY uuid")
+            }
+        return rows.compactMap { row in
+            guard let uuid = row.string("uuid") else { return nil }
+            return FanRecord(
+                uuid: uuid, handle: row.string("handle"), displayName: row.string("display_name"),
+                subscriber: (row.int("subscriber") ?? 0) != 0)
+        }
+    }
+
+    public func syncValue(_ key: String) async throws -> String? {
+        try await database.query("SELECT value FROM sync_state WHERE key = ?", [.text(key)]).first?.string("value")
+    }
+
+    public func setSyncValue(_ key: String, _ value: String, at date: Date) async throws {
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO sync_state (key, value, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """, [.text(key), .text(value), .date(date)])
+        ])
+    }
+
+    static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+
+    static func chunks(_ values: [String], size: Int = 400) -> [[String]] {
+        stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min(values.count, $0 + size)]) }
+    }
+}

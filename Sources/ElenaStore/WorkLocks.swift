@@ -1,0 +1,95 @@
+public import ElenaCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension SQLRunStore {
+    /// Locks shared by every runner of this database: advisory locks in PostgreSQL (runners on other machines see
+    /// them), file locks beside a SQLite file (runners on this machine see them).
+    public static func workLocks(for url: DatabaseURL) -> any WorkLocks {
+        switch url.kind {
+        case .sqlite(let path):
+            let folder = (path as NSString).deletingLastPathComponent
+            return FileWorkLocks(folder: (folder.isEmpty ? "." : folder) + "/.elena-locks")
+        case .postgres:
+            return PostgresWorkLocks(url: url)
+        }
+    }
+}
+
+/// Exclusive `flock` on one file per key. The kernel frees a lock when its process dies, however it dies.
+public struct FileWorkLocks: WorkLocks {
+    /// Where the lock files live.
+    public let folder: String
+
+    /// Creates locks in `folder` (made when first needed).
+    public init(folder: String) {
+        self.folder = folder
+    }
+
+    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/" + String(Digest.of(key).hex.prefix(32)) + ".lock"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw StoreError("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw StoreError("cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
+            try await Task.sleep(nanoseconds: 15_000_000)
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try await body()
+    }
+}
+
+/// Transaction-scoped advisory locks (`pg_advisory_xact_lock`) on a connection of their own. Scoped to a
+/// transaction, they work through Supabase's pooler in transaction mode, and a runner that dies drops its
+/// connection, which ends the transaction and frees the lock.
+public struct PostgresWorkLocks: WorkLocks {
+    private let url: DatabaseURL
+
+    /// Creates locks on the server `url` names.
+    public init(url: DatabaseURL) {
+        self.url = url
+    }
+
+    /// The 64-bit advisory lock key of a name.
+    static func lockKey(_ key: String) -> Int64 {
+        Int64(bitPattern: UInt64(Digest.of("elena-run lock:" + key).hex.prefix(16), radix: 16) ?? 0)
+    }
+
+    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await withLocks([key], body)
+    }
+
+    /// Every key on one connection, in one transaction, in ascending order of the 64-bit keys (so two holders never
+    /// wait on each other); the server queues waiters. The connection is closed when the locks are released
+    /// (PostgresNIO requires every connection to be closed before it goes away, so none is kept idle).
+    public func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+        let database = try await PostgresDatabase.connect(url)
+        do {
+            _ = try await database.query("BEGIN")
+            for key in Set(keys.map(Self.lockKey)).sorted() {
+                _ = try await database.query("SELECT pg_advisory_xact_lock(?)", [.int(key)])
+            }
+        } catch {
+            await database.close()
+            throw error
+        }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body())
+        } catch {
+            result = .failure(error)
+        }
+        _ = try? await database.query("COMMIT")
+        await database.close()
+        return try result.get()
+    }
+}
