@@ -68,6 +68,8 @@ struct FanvueDrop {
     var manifestText: String
     /// The upload stage, with short polls.
     var upload = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
+    /// The ledger (nil: the library's SQLite file).
+    var database: DatabaseURL?
 
     static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
         try SourceFixtures.writeImages(into: harness.folder, count: images)
@@ -90,7 +92,7 @@ struct FanvueDrop {
     func run() async throws -> RunReport {
         let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
         try FileSystem.makeDirectory(layout.root)
-        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+        let store = try await SQLRunStore.open(databaseURL, readOnly: false)
         var session = DropSession(
             manifest: manifest, manifestFolder: harness.folder.path, home: "/root",
             environment: RunEnvironment(
@@ -117,8 +119,10 @@ struct FanvueDrop {
     }
 
     func store() async throws -> SQLRunStore {
-        try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+        try await SQLRunStore.open(databaseURL, readOnly: false)
     }
+
+    var databaseURL: DatabaseURL { database ?? DatabaseURL(sqlitePath: layout.defaultDatabase) }
 }
 
 extension RunReport {
