@@ -149,6 +149,40 @@ import Testing
     }
 }
 
+extension LedgerStoreTests {
+    /// The PostgreSQL migrations applied by hand, one `psql -f` each in order (as on Supabase), leave a database
+    /// elena-run takes as current: nothing to migrate, every table there.
+    @Test func postgresMigrationsApplyByHandWithPsql() async throws {
+        guard TestBackend.available.contains(.postgres) else { return }
+        let database = try await TestDatabase.make(.postgres)
+        defer { Task { await database.remove() } }
+        let psql = ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let binary = try #require(psql, "psql is installed with the PostgreSQL server the tests start")
+        let folder = CommandLineRunner.repositoryRoot() + "/schema/sql/postgres"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }.sorted()
+        for file in files {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [database.urlText, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", folder + "/" + file]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "psql -f \(file): \(message)")
+        }
+        let checked = try await SQLRunStore.open(database.url, readOnly: true)
+        #expect(try await Migrator.currentVersion(checked.database) == Migrator.latestVersion)
+        await checked.close()
+        let store = try await SQLRunStore.open(database.url, readOnly: false)
+        #expect(try await Migrator.migrate(store.database).isEmpty, "nothing left to apply")
+        let purchases = try await store.purchases()
+        #expect(purchases.isEmpty)
+        await store.close()
+    }
+}
+
 actor LockLog {
     private(set) var inside = 0
     private(set) var maximumInside = 0

@@ -462,6 +462,13 @@ enum EmbeddedMigrations {
                 END IF;
             END;
             $$;
+
+            -- Recorded here as well, so applying this file by hand (psql -f, Supabase's SQL editor) leaves the database
+            -- exactly as elena-run's own migration would.
+            CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+            INSERT INTO schema_migrations (version, name, applied_at)
+            VALUES (1, '0001_init', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+            ON CONFLICT (version) DO NOTHING;
             """#),
         Migration(
             version: 2, name: "0002_crop_overrides",
@@ -485,6 +492,13 @@ enum EmbeddedMigrations {
                 END IF;
             END;
             $$;
+
+            -- Recorded here as well, so applying this file by hand (psql -f, Supabase's SQL editor) leaves the database
+            -- exactly as elena-run's own migration would.
+            CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+            INSERT INTO schema_migrations (version, name, applied_at)
+            VALUES (2, '0002_crop_overrides', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+            ON CONFLICT (version) DO NOTHING;
             """#),
         Migration(
             version: 3, name: "0003_publish_overrides",
@@ -509,6 +523,13 @@ enum EmbeddedMigrations {
                 END IF;
             END;
             $$;
+
+            -- Recorded here as well, so applying this file by hand (psql -f, Supabase's SQL editor) leaves the database
+            -- exactly as elena-run's own migration would.
+            CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+            INSERT INTO schema_migrations (version, name, applied_at)
+            VALUES (3, '0003_publish_overrides', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+            ON CONFLICT (version) DO NOTHING;
             """#),
         Migration(
             version: 4, name: "0004_fanvue",
@@ -555,6 +576,13 @@ enum EmbeddedMigrations {
                 END IF;
             END;
             $$;
+
+            -- Recorded here as well, so applying this file by hand (psql -f, Supabase's SQL editor) leaves the database
+            -- exactly as elena-run's own migration would.
+            CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+            INSERT INTO schema_migrations (version, name, applied_at)
+            VALUES (4, '0004_fanvue', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+            ON CONFLICT (version) DO NOTHING;
             """#),
         Migration(
             version: 5, name: "0005_ledger",
@@ -643,6 +671,13 @@ enum EmbeddedMigrations {
                 END IF;
             END;
             $$;
+
+            -- Recorded here as well, so applying this file by hand (psql -f, Supabase's SQL editor) leaves the database
+            -- exactly as elena-run's own migration would.
+            CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+            INSERT INTO schema_migrations (version, name, applied_at)
+            VALUES (5, '0005_ledger', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+            ON CONFLICT (version) DO NOTHING;
             """#),
     ]
 }

@@ -164,3 +164,10 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- Recorded here as well, so applying this file by hand (psql -f, Supabase's SQL editor) leaves the database
+-- exactly as elena-run's own migration would.
+CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+INSERT INTO schema_migrations (version, name, applied_at)
+VALUES (1, '0001_init', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+ON CONFLICT (version) DO NOTHING;
