@@ -5,6 +5,8 @@ import Foundation
 public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable {
     case sqlite
     case postgres
+    /// The same PostgreSQL server through PgBouncer in transaction mode (as Supabase's pooler on port 6543).
+    case pooler
 
     public var description: String { rawValue }
 
@@ -17,6 +19,13 @@ public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable
             return [.sqlite, .postgres]
         }
         return [.sqlite]
+    }
+
+    /// `[.pooler]` when `ELENA_POOLER_URL` is set (`make test` starts PgBouncer and sets it), else none. With
+    /// `ELENA_REQUIRE_POOLER=1`, a missing URL is a failure, not a skip.
+    public static var pooled: [TestBackend] {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["ELENA_POOLER_URL"] != nil || environment["ELENA_REQUIRE_POOLER"] == "1" ? [.pooler] : []
     }
 }
 
@@ -38,7 +47,7 @@ public struct TestDatabase: Sendable {
             let folder = try TemporaryDirectory("elena-db")
             let path = folder("elena.db")
             return TestDatabase(url: DatabaseURL(sqlitePath: path), urlText: path, folder: folder)
-        case .postgres:
+        case .postgres, .pooler:
             guard let admin = ProcessInfo.processInfo.environment["ELENA_POSTGRES_URL"] else {
                 throw StoreError(
                     "ELENA_POSTGRES_URL is not set but PostgreSQL tests are required (ELENA_REQUIRE_POSTGRES=1); "
@@ -49,7 +58,13 @@ public struct TestDatabase: Sendable {
             let server = try await PostgresDatabase.connect(adminURL)
             try await server.execute("CREATE DATABASE \(name)")
             await server.close()
-            let text = Self.replacingDatabase(in: admin, with: name)
+            var text = Self.replacingDatabase(in: admin, with: name)
+            if backend == .pooler {
+                guard let pooler = ProcessInfo.processInfo.environment["ELENA_POOLER_URL"] else {
+                    throw StoreError("ELENA_POOLER_URL is not set but pooler tests are required (ELENA_REQUIRE_POOLER=1)")
+                }
+                text = Self.replacingDatabase(in: pooler, with: name)
+            }
             return TestDatabase(
                 url: try DatabaseURL(parsing: text), urlText: text, folder: nil, postgresName: name, adminURL: adminURL)
         }

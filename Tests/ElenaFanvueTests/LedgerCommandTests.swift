@@ -58,7 +58,7 @@ import Testing
             runner: CommandLineRunner(environment: environment, workingDirectory: harness.folder.path))
     }
 
-    @Test(arguments: TestBackend.available)
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
     func anItemReachesAFanOnceByAnyPath(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         defer { Task { await setup.stop() } }
@@ -147,7 +147,7 @@ import Testing
         #expect(fake.posts.isEmpty)
     }
 
-    @Test(arguments: TestBackend.available)
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
     func syncIsIdempotentAndStatsAndSuggestReflectPurchases(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         defer { Task { await setup.stop() } }

@@ -34,7 +34,7 @@ import Testing
         return records.map(\.id)
     }
 
-    @Test(arguments: TestBackend.available)
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
     func theSchemaKeepsOneSendPerItemAndFan(backend: TestBackend) async throws {
         try await withStore(backend) { store, _ in
             let ids = try await items(store, ["a.png", "b.png"])
@@ -60,7 +60,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
     func theSchemaRefusesAFeedPostOfAnItemSoldAsPayPerView(backend: TestBackend) async throws {
         try await withStore(backend) { store, _ in
             let ids = try await items(store, ["sold.png", "fresh.png"])
@@ -85,7 +85,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
     func purchasesAreSavedOnceAndItemTotalsRecomputed(backend: TestBackend) async throws {
         try await withStore(backend) { store, _ in
             let ids = try await items(store, ["a.png", "b.png"])
@@ -121,7 +121,7 @@ import Testing
     }
 
     /// Two holders of one key never overlap; different keys do not wait on each other.
-    @Test(arguments: TestBackend.available)
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
     func workLocksExcludeEachOther(backend: TestBackend) async throws {
         try await withStore(backend) { _, database in
             let first = SQLRunStore.workLocks(for: database.url)
