@@ -16,8 +16,9 @@ public struct ElenaRunCommand: AsyncParsableCommand {
               elena-run pipelines/drop-03.yaml --dry-run  show what would happen, change nothing
               elena-run status pipelines/drop-03.yaml     what is done, what waits, what failed
 
-            Selling: `send` items to a fan or a list (never twice to anyone), `sync` purchases from
-            Fanvue, `stats` on what sells, `suggest --fan <uuid>` what to send a fan next.
+            Selling: `send` items to a fan or a list (never twice to anyone),
+            `sync` purchases from Fanvue, `stats` on what sells,
+            `suggest --fan <uuid>` what to send a fan next.
 
             Exit codes: 0 done, 1 some items failed, 2 bad manifest or arguments,
             3 stopped at the review gate with nothing failed.
