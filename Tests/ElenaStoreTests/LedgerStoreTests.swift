@@ -183,6 +183,25 @@ extension LedgerStoreTests {
     }
 }
 
+extension LedgerStoreTests {
+    /// `sslmode=require` encrypts the connection (the test server has a self-signed certificate), `disable` does
+    /// not, and `verify-full` refuses a certificate nobody vouches for.
+    @Test func postgresUsesTLSWhenTheURLAsksForIt() async throws {
+        guard let admin = ProcessInfo.processInfo.environment["ELENA_POSTGRES_URL"] else { return }
+        func encrypted(_ mode: String) async throws -> Bool {
+            let url = try DatabaseURL(parsing: admin.replacingOccurrences(of: "sslmode=disable", with: "sslmode=\(mode)"))
+            let database = try await PostgresDatabase.connect(url)
+            let rows = try await database.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            await database.close()
+            return (rows.first?.int("ssl") ?? 0) != 0
+        }
+        #expect(try await encrypted("require"))
+        #expect(try await !encrypted("disable"))
+        let refused = await #expect(throws: StoreError.self) { _ = try await encrypted("verify-full") }
+        #expect(refused?.description.contains("cannot connect to") == true)
+    }
+}
+
 actor LockLog {
     private(set) var inside = 0
     private(set) var maximumInside = 0
