@@ -13,7 +13,7 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks
+.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks fuzz
 
 help:
 	@echo "elena-run make targets:"
@@ -30,6 +30,7 @@ help:
 	@echo "  make examples    regenerate examples/demo/images with elena-dev"
 	@echo "  make schema      regenerate schema/manifest.schema.json and the embedded SQL migrations"
 	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"
+	@echo "  make fuzz        the manifest fuzzer, long (FUZZ_ITERATIONS=$(FUZZ_ITERATIONS)); make test runs 3,000 cases"
 
 deps:
 	@scripts/install-deps
@@ -81,3 +82,9 @@ check-leaks: models
 	sh Tests/CVisionNative/run.sh --valgrind
 	ELENA_MODELS_DIR=$(CURDIR)/.build/models ELENA_TEST_FACES=$(CURDIR)/.build/test-faces ELENA_REQUIRE_FACES=1 \
 		swift test --filter MemoryTests
+
+# The manifest fuzzer for longer than `make test` runs it: FUZZ_ITERATIONS cases (seeded and printed; replay one
+# with ELENA_FUZZ_SEED=<seed>).
+FUZZ_ITERATIONS ?= 300000
+fuzz: deps
+	ELENA_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --filter ManifestFuzzTests

@@ -215,4 +215,49 @@ import Testing
         let none = try await runner.run(["suggest", "--fan", Self.fans[1]])
         #expect(none.standardOutput.contains("nothing to suggest"), "\(none)")
     }
+
+    /// Two runners of the same drop at once, sharing the database: every image is uploaded once, the manifest's
+    /// message reaches each fan once, and both runs finish cleanly.
+    @Test(arguments: TestBackend.available + TestBackend.pooled)
+    func twoRunnersOfOneDropUploadAndSendOnce(backend: TestBackend) async throws {
+        let harness = try await FanvueHarness.start()
+        let database = try await TestDatabase.make(backend)
+        defer {
+            Task {
+                await database.remove()
+                await harness.stop()
+            }
+        }
+        var drop = try FanvueDrop.make(
+            harness, images: 6, extra: "  message: {to: [\(Self.fans[0]), \(Self.fans[1])], price: 10.00}\n")
+        drop.database = database.url
+        var environment = harness.processEnvironment
+        environment["ELENA_LIBRARY"] = drop.layout.root
+        environment["DATABASE_URL"] = database.urlText
+        let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+        let review = try await runner.run(["drop.yaml"])
+        #expect(review.exitCode == 3, "\(review)")
+        try drop.approveAll()
+
+        async let first = runner.run(["drop.yaml", "--jobs", "2"])
+        async let second = runner.run(["drop.yaml", "--jobs", "2"])
+        let (one, two) = try await (first, second)
+        #expect(one.exitCode == 0 && two.exitCode == 0, "\(one)\n\(two)")
+        let fake = harness.fake
+        #expect(fake.media.count == 6, "each image uploaded once, not twice")
+        #expect(Set(fake.media.compactMap(\.sha256)).count == 6)
+        #expect(fake.folders["elena-ppv"]?.count == 6)
+        for fan in Self.fans.prefix(2) {
+            let messages = fake.messages.filter { $0["fanUuid"]?.stringValue == fan }
+            #expect(messages.count == 1, "one message to \(fan)")
+            #expect(messages.first?["mediaUuids"]?.arrayValue?.count == 6)
+        }
+        let store = try await drop.store()
+        let sends = try await store.allSends()
+        await store.close()
+        #expect(sends.count == 12 && sends.allSatisfy { $0.messageUUID != nil && $0.via == "manifest" && $0.drop == "fv" })
+        let rerun = try await runner.run(["drop.yaml"])
+        #expect(rerun.exitCode == 0, "\(rerun)")
+        #expect(fake.media.count == 6 && fake.messages.count == 2)
+    }
 }

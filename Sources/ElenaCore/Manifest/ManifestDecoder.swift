@@ -23,6 +23,12 @@ public enum ManifestDecoder {
     private static func cents(_ node: ConfigNode?, path: String, diagnostics: inout [Diagnostic]) -> Int? {
         guard let node, let value = node.double else { return nil }
         let cents = (value * 100).rounded()
+        // Found by the manifest fuzzer: 1e309 or 1e20 would not fit an Int and crashed the conversion.
+        guard cents.isFinite, abs(cents) <= 100_000_000 else {
+            diagnostics.append(
+                Diagnostic(at: node.location, key: path, "'\(path)' is not a price (\(node.string ?? "")); at most 1000000.00"))
+            return nil
+        }
         if abs(cents - value * 100) > 1e-6 {
             diagnostics.append(
                 Diagnostic(at: node.location, key: path, "'\(path)' has more than two decimals (\(node.string ?? ""))"))
