@@ -13,7 +13,7 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks fuzz
+.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks fuzz crash
 
 help:
 	@echo "elena-run make targets:"
@@ -30,6 +30,7 @@ help:
 	@echo "  make examples    regenerate examples/demo/images with elena-dev"
 	@echo "  make schema      regenerate schema/manifest.schema.json and the embedded SQL migrations"
 	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"
+	@echo "  make crash       the crash campaign: $(CRASH_IMAGES) images, $(CRASH_KILLS) SIGKILLs, SQLite and PostgreSQL"
 	@echo "  make fuzz        the manifest fuzzer, long (FUZZ_ITERATIONS=$(FUZZ_ITERATIONS)); make test runs 3,000 cases"
 
 deps:
@@ -88,3 +89,12 @@ check-leaks: models
 FUZZ_ITERATIONS ?= 300000
 fuzz: deps
 	ELENA_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --filter ManifestFuzzTests
+
+# The crash campaign at full size on both stores (make test runs 30 images and 20 kills): the real binary killed
+# with SIGKILL CRASH_KILLS times at seeded random moments of a CRASH_IMAGES-image drop to the fake Fanvue.
+CRASH_IMAGES ?= 200
+CRASH_KILLS ?= 50
+crash: deps
+	scripts/install-deps --test
+	ELENA_CRASH_IMAGES=$(CRASH_IMAGES) ELENA_CRASH_KILLS=$(CRASH_KILLS) ELENA_TEST_STEPS=swift \
+		scripts/run-tests --filter FanvueCrashTests

@@ -85,6 +85,12 @@ public struct DropSession: Sendable {
             for folder in [ReviewFolder.review, .approved, .rejected] {
                 try FileSystem.makeDirectory(environment.layout.absolute(folder.rawValue))
             }
+            // Half-written files of a run that was killed (never renamed into place) go before anything else.
+            for top in LibraryLayout.topFolders {
+                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute("\(top)/\(manifest.drop)"))
+                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute(top))
+            }
+            FileSystem.removeAbandonedTemporaries(in: environment.outbox)
             if !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
         }
         for (path, reason) in found.unreadable { environment.reporter.note("error: \(path): \(reason)") }

@@ -9,8 +9,9 @@ import Testing
 /// again and again, then run to the end: every approved item is in the vault exactly once, nothing is lost, and
 /// the store agrees with the fake. The seed is printed; `ELENA_CRASH_SEED` replays a failing campaign.
 @Suite(.serialized) struct FanvueCrashTests {
-    static let images = 30
-    static let kills = 20
+    /// `make test` runs 30 images and 20 kills; `make crash` 200 and 50 (`ELENA_CRASH_IMAGES`, `ELENA_CRASH_KILLS`).
+    static let images = ProcessInfo.processInfo.environment["ELENA_CRASH_IMAGES"].flatMap(Int.init) ?? 30
+    static let kills = ProcessInfo.processInfo.environment["ELENA_CRASH_KILLS"].flatMap(Int.init) ?? 20
 
     @Test(arguments: TestBackend.available)
     func killedAtRandomPointsDuringAThirtyImageUploadItNeitherLosesNorDuplicates(_ backend: TestBackend) async throws {
@@ -78,12 +79,20 @@ import Testing
         let last = try await runner.run(["drop.yaml"])
         #expect(last.exitCode == 0, "the run after the kills completes\n\(last)\n\(String(last.standardOutput.suffix(2000)))")
 
+        let orphans = harness.fake.media.filter { $0.status == .created }
+        var leftovers: [String] = []
+        for path in FileManager.default.subpaths(atPath: drop.layout.root) ?? [] where PathText.lastComponent(path).hasPrefix(".tmp-") {
+            leftovers.append(path)
+        }
         let ready = harness.fake.media.filter { $0.status == .ready }
         let digests = Set(ready.compactMap(\.sha256))
         let vault = harness.fake.folders["elena-ppv"] ?? []
         let lost = Self.images - digests.count
         let duplicated = ready.count - digests.count
-        print("\(backend): kills: \(kills), lost: \(lost), duplicated: \(duplicated) (seed \(seed), \(harness.fake.calls.count) calls)")
+        print(
+            "\(backend): kills: \(kills), lost: \(lost), duplicated: \(duplicated), orphan upload sessions: \(orphans.count), "
+                + "half-written files: \(leftovers.count) (seed \(seed), \(harness.fake.calls.count) calls)")
+        #expect(leftovers.isEmpty, "no half-written file is left in the library: \(leftovers)")
         #expect(ready.count == Self.images, "exactly one ready media per approved item")
         #expect(digests.count == Self.images, "thirty different crops")
         #expect(vault.count == Self.images && Set(vault) == Set(ready.map(\.uuid)), "every ready media is in the vault once")
@@ -100,6 +109,15 @@ import Testing
         #expect(items.allSatisfy { $0.status == .published })
         #expect(Set(items.compactMap(\.fanvueMediaUUID)) == Set(ready.map(\.uuid)), "the store and the fake agree")
         #expect(try await store.vaultMedia(account: account, folder: "elena-ppv") == Set(vault))
+        // The database itself is sound.
+        if backend == .sqlite {
+            let check = try await store.database.query("PRAGMA integrity_check")
+            #expect(check.first?.string("integrity_check") == "ok", "\(check)")
+            #expect(try await store.database.query("PRAGMA foreign_key_check").isEmpty)
+        } else {
+            let invalid = try await store.database.query("SELECT count(*) AS n FROM pg_index WHERE NOT indisvalid")
+            #expect(invalid.first?.int("n") == 0)
+        }
         await store.close()
 
         // And once done, a rerun writes nothing.

@@ -92,6 +92,20 @@ public enum FileSystem {
         }
     }
 
+    /// Deletes the temporary files of `writeAtomically` left in `folder` by writers that were killed (their pid no
+    /// longer runs); a live writer's temporary file is left alone. Returns how many were deleted.
+    @discardableResult
+    public static func removeAbandonedTemporaries(in folder: String) -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        var removed = 0
+        for name in names where name.hasPrefix(".tmp-") {
+            let fields = name.dropFirst(5).split(separator: "-", maxSplits: 2)
+            guard fields.count == 3, let pid = pid_t(fields[0]), pid > 0 else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH, unlink(folder + "/" + name) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Writes data to `path` atomically: a temporary file in the same folder, then a rename, so a reader (or a
     /// killed process) never sees half a file.
     /// - Parameters:
@@ -102,7 +116,8 @@ public enum FileSystem {
     {
         let folder = PathText.directory(of: path)
         try makeDirectory(folder)
-        let temporary = folder + "/.tmp-\(UInt64.random(in: 0...UInt64.max))-" + PathText.lastComponent(path)
+        // The writer's pid is in the name, so a later run can tell a killed writer's leftover from a live one's.
+        let temporary = folder + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-" + PathText.lastComponent(path)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
         guard descriptor >= 0 else { throw failure("write", path) }
         var failed: FileSystemError?
