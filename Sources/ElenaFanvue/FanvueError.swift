@@ -23,6 +23,8 @@ public struct FanvueError: RemoteError, Sendable {
     /// `METHOD /path` of the request (no query, no host).
     public var request: String
 
+    public var isAuthentication: Bool { kind == .authentication }
+
     /// Creates an error.
     public init(_ kind: Kind, status: Int? = nil, message: String, request: String) {
         self.kind = kind

@@ -7,6 +7,8 @@ public actor TokenProvider {
     let oauth: OAuthClient
     private var tokens: TokenSet?
     private var loaded = false
+    /// The refresh in flight, if any.
+    private var refreshing: Task<String, any Error>?
     /// Refresh this long before the access token expires.
     let margin: TimeInterval = 120
 
@@ -34,9 +36,20 @@ public actor TokenProvider {
         }
         let stale = tokens.expiresAt.timeIntervalSinceNow < margin
         if !stale && rejected != tokens.accessToken { return tokens.accessToken }
+        // Single flight: the actor is reentrant while the refresh is awaited, so callers arriving meanwhile (eight
+        // uploads all told 401) wait for that one refresh. Refreshing twice would present the rotated refresh token
+        // a second time, which a rotating server takes as theft and answers by revoking the whole login.
+        if let refreshing { return try await refreshing.value }
         guard let refresh = tokens.refreshToken else {
             throw FanvueError(.authentication, message: "the access token expired and there is no refresh token", request: "token")
         }
+        let task = Task { try await self.refresh(with: refresh) }
+        refreshing = task
+        defer { refreshing = nil }
+        return try await task.value
+    }
+
+    private func refresh(with refresh: String) async throws -> String {
         let renewed = try await oauth.refresh(refresh)
         var next = renewed
         if next.refreshToken == nil { next.refreshToken = refresh }

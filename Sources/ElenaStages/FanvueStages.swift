@@ -152,8 +152,11 @@ public struct UploadStage: Stage {
                 do {
                     try await uploadParts(data, uploadID: uploadID, record: &record, api: api, store: store, now: now)
                     _ = try await api.completeUpload(uploadID: uploadID, parts: record.parts)
-                } catch let error as any RemoteError where [400, 404, 409, 410].contains(error.statusCode ?? 0) {
-                    // Completed by a run that was killed before it could say so, or a session that is gone.
+                } catch let error as any RemoteError
+                    where !error.isAuthentication && [400, 404, 409, 410].contains(error.statusCode ?? 0)
+                {
+                    // Completed by a run that was killed before it could say so, or a session that is gone. (A refused
+                    // login says nothing about the session: it is rethrown and the parts already sent are kept.)
                     let status = try? await api.mediaStatus(media)
                     if status != "processing" && status != "ready" {
                         startedOver += 1

@@ -101,6 +101,23 @@ import ElenaStore
         await #expect(throws: FanvueError.self) { _ = try await oauth.refresh(before.refreshToken ?? "") }
     }
 
+    /// Several requests told 401 at once share one refresh: presenting the rotated refresh token twice would make
+    /// the server revoke the login mid-drop.
+    @Test func concurrentRequestsAfterExpiryShareOneRefresh() async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        _ = try await harness.client.account
+        harness.fake.expireAllAccessTokens()
+        harness.fake.delayNext(1, by: 0.3, pathPrefix: "/oauth2/token")
+        async let first = harness.client.ensureFolder("one")
+        async let second = harness.client.ensureFolder("two")
+        async let third = harness.client.ensureFolder("three")
+        let created = try await [first, second, third]
+        #expect(created == [true, true, true])
+        #expect(harness.fake.calls.filter { $0.path == "/oauth2/token" }.count == 1, "\(harness.fake.calls)")
+        #expect(try await harness.client.ensureFolder("four"), "the login still works afterwards")
+    }
+
     @Test func requestsArePacedByTheRateLimitHeadersSoNo429IsSeen() async throws {
         let harness = try await FanvueHarness.start {
             $0.rateLimit = 8

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import ElenaCore
+import ElenaFanvue
 import ElenaFanvueFake
+import ElenaStore
 import ElenaTestSupport
 import Foundation
 import NIOCore
@@ -130,5 +132,43 @@ import Testing
         #expect(second.standardOutput.contains("upload, 4 items ("), "one line for the same error\n\(second)")
         #expect(second.standardOutput.components(separatedBy: "run `elena-run auth login`").count - 1 == 2, "upload and vault")
         #expect(harness.fake.calls.isEmpty)
+    }
+
+    /// A refresh token Fanvue refuses mid-drop: the run stops with one line saying to log in again, nothing is
+    /// marked as lost, and after a new login the next run uploads each image once.
+    @Test func aRefusedRefreshTokenStopsCleanlyAndALoginResumes() async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        let drop = try FanvueDrop.make(harness, images: 3)
+        var environment = harness.processEnvironment
+        environment["ELENA_LIBRARY"] = drop.layout.root
+        let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+        #expect(try await runner.run(["drop.yaml"]).exitCode == 3)
+        try drop.approveAll()
+        let tokens = TokenStore(configFolder: harness.folder("config"))
+        var saved = try #require(try tokens.load())
+        saved.refreshToken = "revoked-refresh-token-0000000000"
+        saved.expiresAt = Date().addingTimeInterval(-60)
+        try tokens.save(saved)
+
+        let refused = try await runner.run(["drop.yaml"])
+        #expect(refused.exitCode == 1, "\(refused)")
+        #expect(refused.standardOutput.contains("run `elena-run auth login`"), "\(refused)")
+        #expect(harness.fake.media.isEmpty)
+        let store = try await drop.store()
+        for item in try await store.items(drop: "fv") {
+            #expect(item.status != .published)
+        }
+        await store.close()
+
+        let issued = harness.fake.issueTokens(scopes: FanvueHarness.allScopes)
+        saved.accessToken = issued.access
+        saved.refreshToken = issued.refresh
+        saved.expiresAt = Date().addingTimeInterval(Double(issued.expiresIn))
+        try tokens.save(saved)
+        let resumed = try await runner.run(["drop.yaml"])
+        #expect(resumed.exitCode == 0, "\(resumed)")
+        #expect(harness.fake.media.filter { $0.status == .ready }.count == 3)
+        #expect(harness.fake.media.count == 3, "nothing uploaded twice")
     }
 }

@@ -143,7 +143,9 @@ extension ImageHeader {
             let body = index + 4
             if marker == 0xE1, body + 6 <= bytes.count, Array(bytes[body..<body + 6]) == [0x45, 0x78, 0x69, 0x66, 0, 0] {
                 hasMetadata = true
-                orientation = tiffInfo(Array(bytes[(body + 6)..<min(bytes.count, index + 2 + length)]), base: 0).orientation
+                // A segment shorter than its "Exif" signature has no TIFF data (found by the header fuzzer).
+                let end = min(bytes.count, index + 2 + length)
+                if end > body + 6 { orientation = tiffInfo(Array(bytes[(body + 6)..<end]), base: 0).orientation }
             } else if (0xE1...0xEF).contains(marker) || marker == 0xFE {
                 hasMetadata = true
             }

@@ -79,6 +79,12 @@ public struct PostRequest: Sendable, Hashable {
 public protocol RemoteError: Error, CustomStringConvertible {
     /// The HTTP status, when the server answered.
     var statusCode: Int? { get }
+    /// Whether the login itself failed (a refused refresh token): nothing about the request can be concluded.
+    var isAuthentication: Bool { get }
+}
+
+extension RemoteError {
+    public var isAuthentication: Bool { false }
 }
 
 /// What the Fanvue stages need from the Fanvue API. The real implementation is `FanvueClient` (ElenaFanvue);
