@@ -93,7 +93,12 @@ public struct DropSession: Sendable {
             FileSystem.removeAbandonedTemporaries(in: environment.outbox)
             if !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
         }
-        for (path, reason) in found.unreadable { environment.reporter.note("error: \(path): \(reason)") }
+        for (path, reason) in found.unreadable {
+            // A name with a newline or a control character is shown escaped, on one line.
+            let shown = path.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }
+                .joined()
+            environment.reporter.note("error: \(shown): \(reason)")
+        }
 
         environment.lineOverrides = try await store.lineOverrides()
         let cacheIndex = try await store.cacheIndex()

@@ -44,7 +44,8 @@ public struct SourceDiscovery: Sendable {
     ///   - concurrency: how many files to hash at once.
     /// - Throws: `FileSystemError` when the folder itself cannot be listed.
     public func run(statCache: [String: StatEntry], concurrency: Int) async throws -> Result {
-        let entries = try FileSystem.walk(folder, recursive: recursive).filter { selected($0.relativePath) }
+        let survey = try FileSystem.survey(folder, recursive: recursive)
+        let entries = survey.entries.filter { selected($0.relativePath) }
         var digests: [Int: Digest] = [:]
         var toHash: [Int] = []
         for (index, entry) in entries.enumerated() {
@@ -54,7 +55,8 @@ public struct SourceDiscovery: Sendable {
                 toHash.append(index)
             }
         }
-        var unreadable: [(String, String)] = []
+        var unreadable: [(String, String)] = survey.problems.filter { $0.relativePath.hasSuffix("/") || selected($0.relativePath) }
+            .map { ($0.relativePath, $0.reason) }
         var fresh: [StatEntry] = []
         if !toHash.isEmpty {
             let hashed = await Self.hash(toHash.map { entries[$0].path }, concurrency: concurrency)

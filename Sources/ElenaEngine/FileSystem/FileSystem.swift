@@ -243,35 +243,75 @@ public enum FileSystem {
     /// Hidden files and folders (starting with `.`) are skipped.
     /// - Parameter recursive: descend into sub-folders.
     public static func walk(_ folder: String, recursive: Bool) throws(FileSystemError) -> [Entry] {
+        try survey(folder, recursive: recursive).entries
+    }
+
+    /// Like `walk`, and also says what it could not take and why, instead of skipping it in silence: a sub-folder
+    /// it cannot read, a name that is not UTF-8, a dangling symbolic link, a symbolic link to a file outside
+    /// `folder` (never followed out). A symbolic link to a file inside `folder` is listed with the file's real path.
+    public static func survey(_ folder: String, recursive: Bool) throws(FileSystemError)
+        -> (entries: [Entry], problems: [(relativePath: String, reason: String)])
+    {
         var entries: [Entry] = []
+        var problems: [(relativePath: String, reason: String)] = []
+        let root = realPath(folder) ?? folder
         var pending: [String] = [""]
         while let relativeFolder = pending.popLast() {
             let absoluteFolder = relativeFolder.isEmpty ? folder : folder + "/" + relativeFolder
             guard let directory = opendir(absoluteFolder) else {
                 if relativeFolder.isEmpty { throw failure("list", folder) }
+                problems.append((relativeFolder + "/", "cannot read this folder (\(String(cString: strerror(errno))))"))
                 continue
             }
             defer { closedir(directory) }
             while let item = readdir(directory) {
-                let name = withUnsafePointer(to: item.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                let raw = withUnsafePointer(to: item.pointee.d_name) {
+                    $0.withMemoryRebound(to: UInt8.self, capacity: 256) { pointer in
+                        Array(UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))))
+                    }
                 }
+                let name = String(decoding: raw, as: UTF8.self)
                 if name.hasPrefix(".") { continue }
                 let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
+                guard Array(name.utf8) == raw else {
+                    problems.append((relative, "the file name is not valid UTF-8; rename the file"))
+                    continue
+                }
                 let absolute = folder + "/" + relative
+                var link = stat()
+                guard lstat(absolute, &link) == 0 else {
+                    problems.append((relative, "cannot read it (\(String(cString: strerror(errno))))"))
+                    continue
+                }
                 var info = stat()
-                guard stat(absolute, &info) == 0 else { continue }
+                guard stat(absolute, &info) == 0 else {
+                    let isLink = (link.st_mode & S_IFMT) == S_IFLNK
+                    problems.append((relative, isLink ? "a symbolic link to a file that does not exist" : "cannot read it"))
+                    continue
+                }
                 let kind = info.st_mode & S_IFMT
                 if kind == S_IFDIR {
-                    var linkInfo = stat()
-                    if recursive, lstat(absolute, &linkInfo) == 0, (linkInfo.st_mode & S_IFMT) == S_IFDIR {
-                        pending.append(relative)
+                    if recursive, (link.st_mode & S_IFMT) == S_IFDIR { pending.append(relative) }
+                } else if kind == S_IFREG {
+                    var path = absolute
+                    if (link.st_mode & S_IFMT) == S_IFLNK {
+                        guard let target = realPath(absolute), target.hasPrefix(root + "/") else {
+                            problems.append((relative, "a symbolic link to a file outside the source folder; not followed"))
+                            continue
+                        }
+                        path = target
                     }
-                } else if kind == S_IFREG, let stamp = stamp(absolute) {
-                    entries.append(Entry(path: absolute, relativePath: relative, stamp: stamp))
+                    if let stamp = stamp(path) { entries.append(Entry(path: path, relativePath: relative, stamp: stamp)) }
                 }
             }
         }
-        return entries.sorted { $0.relativePath < $1.relativePath }
+        return (entries.sorted { $0.relativePath < $1.relativePath }, problems.sorted { $0.relativePath < $1.relativePath })
+    }
+
+    /// The canonical absolute path (symbolic links resolved), if the file exists.
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
