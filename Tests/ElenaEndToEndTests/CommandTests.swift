@@ -5,7 +5,7 @@ import Testing
 
 /// The commands around a run: help, plan --graph, status, schema, doctor, argument errors.
 @Suite struct CommandTests {
-    @Test(arguments: [[], ["run"], ["plan"], ["status"], ["doctor"], ["schema"]])
+    @Test(arguments: [[], ["run"], ["plan"], ["status"], ["doctor"], ["schema"], ["send"], ["sync"], ["stats"], ["suggest"]])
     func everyCommandTeaches(command: [String]) async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
         let result = try await runner.run(command + ["--help"])
@@ -22,6 +22,12 @@ import Testing
         let missing = try await runner.run(["no-such-manifest.yaml"])
         #expect(missing.exitCode == 2)
         #expect(missing.standardError.contains("no-such-manifest.yaml: no such manifest file"))
+        // Item ids are hexadecimal: a path smuggled in as an id never reaches the file system.
+        for arguments in [["status", "--item", "../../etc"], ["recrop", "../etc/passwd", "--line", "0.4"], ["send", "../x", "--to", "subscribers"]] {
+            let traversal = try await runner.run(arguments)
+            #expect(traversal.exitCode == 2, "\(arguments): \(traversal)")
+            #expect(traversal.standardError.contains("hexadecimal"), "\(arguments): \(traversal)")
+        }
     }
 
     @Test func planGraphPrintsTheDAG() async throws {

@@ -101,6 +101,22 @@ import ElenaStore
         await #expect(throws: FanvueError.self) { _ = try await oauth.refresh(before.refreshToken ?? "") }
     }
 
+    /// A token file anyone else can read is refused, whichever bit gives it away; 0600 is accepted.
+    @Test(arguments: [0o640, 0o604, 0o644, 0o660, 0o606])
+    func aTokenFileReadableByOthersIsRefused(mode: Int) async throws {
+        let harness = try await FanvueHarness.start()
+        defer { Task { await harness.stop() } }
+        let store = TokenStore(configFolder: harness.folder("config"))
+        let path = harness.folder("config/fanvue-token.json")
+        #expect(try store.load() != nil)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        let error = #expect(throws: FanvueError.self) { _ = try store.load() }
+        #expect(error?.kind == .authentication)
+        #expect(error?.description.contains("readable by others") == true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        #expect(try store.load() != nil)
+    }
+
     /// Several requests told 401 at once share one refresh: presenting the rotated refresh token twice would make
     /// the server revoke the login mid-drop.
     @Test func concurrentRequestsAfterExpiryShareOneRefresh() async throws {
