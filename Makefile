@@ -88,7 +88,7 @@ check-leaks: models
 # with ELENA_FUZZ_SEED=<seed>).
 FUZZ_ITERATIONS ?= 300000
 fuzz: deps
-	ELENA_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --filter ManifestFuzzTests
+	ELENA_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --filter "ManifestFuzzTests|ImageHeaderFuzzTests"
 
 # The crash campaign at full size on both stores (make test runs 30 images and 20 kills): the real binary killed
 # with SIGKILL CRASH_KILLS times at seeded random moments of a CRASH_IMAGES-image drop to the fake Fanvue.
