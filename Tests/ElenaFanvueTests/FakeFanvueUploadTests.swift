@@ -234,11 +234,11 @@ import Testing
         var configuration = FakeFanvue.Configuration()
         configuration.minimumPartSize = 1
         configuration.readyAfterPolls = 0
-        configuration.readyAfterSeconds = 1.5  // room for a loaded machine between completion and the first poll
+        configuration.readyAfterSeconds = 6  // room for a loaded machine (the whole suite on 2 cores) before the first poll
         try await FakeFanvueHarness.with(configuration) { h in
             let uuid = try await h.upload([1, 2, 3], partSize: 3, waitUntilReady: false)
             #expect(try await h.api(.GET, "/media/\(uuid)").json?["status"]?.stringValue == "processing")
-            try await Task.sleep(for: .seconds(1.6))
+            try await Task.sleep(for: .seconds(6.1))
             #expect(try await h.api(.GET, "/media/\(uuid)").json?["status"]?.stringValue == "ready")
         }
     }
