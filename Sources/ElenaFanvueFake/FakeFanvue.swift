@@ -157,9 +157,20 @@ public final class FakeFanvue: Sendable {
         state.withLock { $0.delays.append(Fault(remaining: count, pathPrefix: pathPrefix, seconds: seconds)) }
     }
 
-    /// The next `count` API requests (not OAuth, not storage) get 429 with `Retry-After: 1`.
-    public func rateLimitStorm(_ count: Int) {
-        state.withLock { $0.storm += max(0, count) }
+    /// The next `count` API requests (not OAuth, not storage) get 429 with `Retry-After: 1`, or with the given
+    /// value, or with no `Retry-After` at all when `retryAfter` is nil.
+    public func rateLimitStorm(_ count: Int, retryAfter: String? = "1") {
+        state.withLock {
+            $0.storm += max(0, count)
+            $0.stormRetryAfter = retryAfter
+        }
+    }
+
+    /// The next `count` matching requests are carried out (the fake acts on them), then their connection is closed
+    /// before the answer is written: the client cannot know that it worked.
+    public func dropNextAnswers(_ count: Int, pathPrefix: String? = nil, method: String? = nil) {
+        guard count > 0 else { return }
+        state.withLock { $0.answerDrops.append(Fault(remaining: count, pathPrefix: pathPrefix, method: method)) }
     }
 
     // MARK: What happened
@@ -276,21 +287,25 @@ extension FakeFanvue {
 
     /// Takes one use of each kind of armed fault that matches.
     func takeFaults(path: String, method: String, api: Bool) -> (
-        delay: TimeInterval?, drop: Bool, status: Int?, storm: Bool
+        delay: TimeInterval?, drop: Bool, status: Int?, storm: Bool, dropAnswer: Bool
     ) {
         state.withLock { state in
             let delay = FakeState.take(&state.delays, path: path, method: method)?.seconds
             let drop = FakeState.take(&state.drops, path: path, method: method) != nil
-            guard !drop else { return (delay, true, nil, false) }
+            guard !drop else { return (delay, true, nil, false, false) }
+            let dropAnswer = FakeState.take(&state.answerDrops, path: path, method: method) != nil
             let status = FakeState.take(&state.failures, path: path, method: method)?.status
             var storm = false
             if status == nil, api, state.storm > 0 {
                 state.storm -= 1
                 storm = true
             }
-            return (delay, false, status, storm)
+            return (delay, false, status, storm, dropAnswer)
         }
     }
+
+    /// `Retry-After` of storm answers (nil: none).
+    var stormRetryAfter: String? { state.withLock { $0.stormRetryAfter } }
 
     func checkBearer(_ token: String?) -> BearerCheck {
         let key = bucketKey

@@ -62,7 +62,7 @@ struct FakeGate: RouterMiddleware {
             response =
                 FakeHTTPError(
                     status: 429, body: JSONValue.string("Too Many Requests").wrapped("error"),
-                    headers: [("Retry-After", "1")]
+                    headers: fake.stormRetryAfter.map { [("Retry-After", $0)] } ?? []
                 ).response
             Self.setRate(
                 &response, limit: fake.configuration.rateLimit, remaining: 0, reset: Date().addingTimeInterval(1))
@@ -74,6 +74,12 @@ struct FakeGate: RouterMiddleware {
         if area == .api && response.headers[FakeHTTP.name("X-RateLimit-Limit")] == nil {
             let decision = fake.peekRate(bearer: FakeHTTP.bearer(authorization))
             Self.setRate(&response, limit: decision.limit, remaining: decision.remaining, reset: decision.resetAt)
+        }
+        if faults.dropAnswer {
+            // Done, but the answer is lost: the connection closes before a byte of it is written.
+            try? await context.channel.close()
+            fake.finish(index, status: 0)
+            return response
         }
         fake.finish(index, status: Int(response.status.code))
         if fake.configuration.answerDelay > 0 {

@@ -19,6 +19,8 @@ struct FakeState {
     var drops: [Fault] = []
     var delays: [Fault] = []
     var storm = 0
+    var stormRetryAfter: String? = "1"
+    var answerDrops: [Fault] = []
     var buckets: [String: Bucket] = [:]
 
     // Content

@@ -62,13 +62,24 @@ public struct Sender: Sendable {
     }
 
     /// Which of `items` each fan still lacks, from the ledger alone (no network): the dry run and the fast path.
-    public func plan(items: [SendableItem], fans: [String]) async throws -> [(fan: String, send: [SendableItem], skip: [SendableItem])] {
+    /// `skip` holds every item the fan has a send of, `unconfirmed` those among them still only claimed.
+    public func plan(items: [SendableItem], fans: [String]) async throws
+        -> [(fan: String, send: [SendableItem], skip: [SendableItem], unconfirmed: [SendableItem])]
+    {
         let existing = try await store.sends(items: items.map(\.id))
         var had: [String: Set<Digest>] = [:]
-        for send in existing { had[send.fan, default: []].insert(send.itemID) }
+        var claimedOnly: [String: Set<Digest>] = [:]
+        for send in existing {
+            had[send.fan, default: []].insert(send.itemID)
+            if !send.isConfirmed { claimedOnly[send.fan, default: []].insert(send.itemID) }
+        }
         return fans.map { fan in
             let owned = had[fan] ?? []
-            return (fan, items.filter { !owned.contains($0.id) }, items.filter { owned.contains($0.id) })
+            let pending = claimedOnly[fan] ?? []
+            return (
+                fan, items.filter { !owned.contains($0.id) }, items.filter { owned.contains($0.id) },
+                items.filter { pending.contains($0.id) }
+            )
         }
     }
 
@@ -77,8 +88,9 @@ public struct Sender: Sendable {
         _ items: [SendableItem], to fan: String, text: String?, priceCents: Int?, context: SendContext,
         api: any FanvuePublishing
     ) async throws -> FanSendResult {
-        // A fan who has everything costs no API call at all.
-        if let first = try await plan(items: items, fans: [fan]).first, first.send.isEmpty {
+        // A fan who has everything (confirmed) costs no API call at all. A claim left unconfirmed by a run that
+        // died goes the long way: under the lock, Fanvue is asked whether that message went out.
+        if let first = try await plan(items: items, fans: [fan]).first, first.send.isEmpty, first.unconfirmed.isEmpty {
             return FanSendResult(fan: fan, sent: [], skipped: items)
         }
         let account = try await api.account
@@ -158,12 +170,14 @@ public struct Sender: Sendable {
             }
             var results: [FanSendResult] = []
             for (index, entry) in plan.enumerated() {
-                if entry.send.isEmpty {
+                if entry.send.isEmpty && entry.unconfirmed.isEmpty {
                     results.append(FanSendResult(fan: entry.fan, sent: [], skipped: entry.skip))
                 } else {
+                    // The items this fan lacks, and any claim a dead run left unconfirmed (checked on Fanvue first).
+                    let outgoing = entry.send + entry.unconfirmed
                     var result = try await self.sendLocked(
-                        entry.send, to: entry.fan, text: text, priceCents: priceCents, context: scoped, api: api)
-                    result.skipped += entry.skip
+                        outgoing, to: entry.fan, text: text, priceCents: priceCents, context: scoped, api: api)
+                    result.skipped += entry.skip.filter { !outgoing.contains($0) }
                     results.append(result)
                 }
                 progress(index + 1, plan.count)

@@ -70,6 +70,8 @@ struct FanvueDrop {
     var upload = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
     /// The ledger (nil: the library's SQLite file).
     var database: DatabaseURL?
+    /// The Fanvue client (nil: the harness's).
+    var client: FanvueClient?
 
     static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
         try SourceFixtures.writeImages(into: harness.folder, count: images)
@@ -97,7 +99,7 @@ struct FanvueDrop {
             manifest: manifest, manifestFolder: harness.folder.path, home: "/root",
             environment: RunEnvironment(
                 layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: false, concurrency: 2,
-                reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: harness.client,
+                reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
                 fanvueTarget: harness.configuration.apiURL))
         session.uploadStage = upload
         do {
