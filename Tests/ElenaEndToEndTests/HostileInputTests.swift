@@ -26,6 +26,49 @@ import Testing
         [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
+    /// A PNG of any colour type and bit depth, its pixels a gradient, compressed with stored (uncompressed) deflate
+    /// blocks so no encoder is needed.
+    static func png(width: Int, height: Int, colorType: UInt8, bitDepth: UInt8, palette: [UInt8]? = nil) -> Data {
+        let channels = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][Int(colorType)] ?? 3
+        let bytesPerSample = bitDepth == 16 ? 2 : 1
+        var raw: [UInt8] = []
+        for y in 0..<height {
+            raw.append(0)  // filter: none
+            for x in 0..<width {
+                for channel in 0..<channels {
+                    let value = colorType == 3 ? (x / 8 + y / 8) % 4 : (x * 255 / max(1, width - 1) + channel * 60 + y) % 256
+                    let alpha = (colorType == 4 || colorType == 6) && channel == channels - 1
+                    let sample = alpha ? (x < width / 2 ? 255 : 96) : value
+                    if bytesPerSample == 2 { raw += [UInt8(sample), UInt8((sample * 7) % 256)] } else { raw.append(UInt8(sample)) }
+                }
+            }
+        }
+        var deflate: [UInt8] = [0x78, 0x01]
+        var offset = 0
+        repeat {
+            let count = min(65535, raw.count - offset)
+            let last: UInt8 = offset + count == raw.count ? 1 : 0
+            deflate += [last, UInt8(count & 0xFF), UInt8(count >> 8), UInt8(~count & 0xFF), UInt8((~count >> 8) & 0xFF)]
+            deflate += raw[offset..<offset + count]
+            offset += count
+        } while offset < raw.count
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        for byte in raw {
+            a = (a + UInt32(byte)) % 65521
+            b = (b + a) % 65521
+        }
+        deflate += be32(Int(b << 16 | a))
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+            be32(body.count) + Array(type.utf8) + body + be32(Int(CRC32.checksum(Array(type.utf8) + body)))
+        }
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        bytes += chunk("IHDR", be32(width) + be32(height) + [bitDepth, colorType, 0, 0, 0])
+        if let palette { bytes += chunk("PLTE", palette) }
+        bytes += chunk("IDAT", deflate) + chunk("IEND", [])
+        return Data(bytes)
+    }
+
     /// Writes the corpus into `source` (and a file outside it) and returns each name with its outcome.
     static func writeCorpus(into source: String, outside: String) throws -> [(name: String, outcome: Outcome)] {
         var corpus: [(String, Outcome)] = []
@@ -44,6 +87,14 @@ import Testing
         for orientation in 1...8 {
             try write("orientation-\(orientation).jpg", ComfyMetadata.jpeg(try image(110 + UInt64(orientation)).encoded(.jpeg), orientation: orientation), .cropped)
         }
+        // Every PNG colour type, 8 and 16 bits: converted to 8-bit colour, transparency flattened.
+        try write("rgb-16-bit.png", png(width: 240, height: 360, colorType: 2, bitDepth: 16), .cropped)
+        try write("rgba-16-bit.png", png(width: 240, height: 360, colorType: 6, bitDepth: 16), .cropped)
+        try write("rgba-alpha.png", png(width: 240, height: 360, colorType: 6, bitDepth: 8), .cropped)
+        try write("grayscale.png", png(width: 240, height: 360, colorType: 0, bitDepth: 8), .cropped)
+        try write("grayscale-16-bit.png", png(width: 240, height: 360, colorType: 0, bitDepth: 16), .cropped)
+        try write("gray-alpha.png", png(width: 240, height: 360, colorType: 4, bitDepth: 8), .cropped)
+        try write("palette.png", png(width: 240, height: 360, colorType: 3, bitDepth: 8, palette: [255, 0, 0, 0, 255, 0, 0, 0, 255, 250, 250, 250]), .cropped)
         // Broken and hostile bytes.
         try write("zero-bytes.png", Data(), .refused("the file is empty (0 bytes)"))
         try write("truncated.png", try SourceFixtures.truncatedPNG(), .refused("decode"))
