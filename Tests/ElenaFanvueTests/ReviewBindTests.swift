@@ -63,7 +63,11 @@ import Testing
             #expect(withoutToken.status.code == 401 || withoutToken.status.code == 403, "\(withoutToken.status)")
 
             // The kernel's own table of listening sockets: this port is bound to 127.0.0.1 and nothing else.
-            let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) + (try String(contentsOfFile: "/proc/net/tcp6", encoding: .utf8))
+            // (Read to the end: procfs reports a size of 0, and a one-shot read stops at the first page.)
+            func readAll(_ path: String) -> String {
+                String(decoding: FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+            }
+            let table = readAll("/proc/net/tcp") + readAll("/proc/net/tcp6")
             let suffix = String(format: ":%04X", port)
             var listening: [String] = []
             for line in table.split(separator: "\n") {
