@@ -149,7 +149,8 @@ struct FakeFanvueHarness {
             _ = try await reply.body.collect(upTo: 1 << 20)
             let stopping = Date()
             await fake.stop()
-            #expect(Date().timeIntervalSince(stopping) < 2)
+            // (Bounded generously: the whole suite shares two cores; a hang on the idle connection would be far longer.)
+            #expect(Date().timeIntervalSince(stopping) < 10)
             await #expect(throws: (any Error).self) {
                 _ = try await client.execute(
                     HTTPClientRequest(url: "http://127.0.0.1:\(port)/users/me"), timeout: .seconds(1))

@@ -302,6 +302,9 @@ public enum FileSystem {
                         path = target
                     }
                     if let stamp = stamp(path) { entries.append(Entry(path: path, relativePath: relative, stamp: stamp)) }
+                } else {
+                    // A pipe, socket or device: reading it could block forever or never end.
+                    problems.append((relative, "not a regular file (a pipe, socket or device); not read"))
                 }
             }
         }
