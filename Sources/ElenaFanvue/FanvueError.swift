@@ -44,10 +44,23 @@ public struct FanvueError: RemoteError, Sendable {
     }
 
     /// Reads Fanvue's message from an error body (there is no single envelope).
-    static func message(fromBody body: String) -> String {
+    public static func message(fromBody body: String) -> String {
         guard let json = try? JSONValue.parse(body) else {
             let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.isEmpty ? "no message" : String(trimmed.prefix(300))
+            if trimmed.isEmpty { return "no message" }
+            // Storage answers in S3's XML, whose errors may carry the request's signature and the string it signed:
+            // only the code and the message are kept.
+            if trimmed.hasPrefix("<") {
+                let code = element("Code", in: trimmed)
+                let message = element("Message", in: trimmed)
+                switch (code, message) {
+                case (let code?, let message?): return "\(code): \(message)"
+                case (let code?, nil): return code
+                case (nil, let message?): return message
+                case (nil, nil): return "an XML error without a code"
+                }
+            }
+            return redactingSignatures(String(trimmed.prefix(300)))
         }
         if let message = json["message"]?.stringValue, let error = json["error"]?.stringValue, message != error {
             return "\(error): \(message)"
@@ -58,7 +71,22 @@ public struct FanvueError: RemoteError, Sendable {
             return error
         }
         if let errors = json["errors"]?.arrayValue { return errors.compactMap(\.stringValue).joined(separator: "; ") }
-        return String(body.prefix(300))
+        return redactingSignatures(String(body.prefix(300)))
+    }
+
+    /// The text of the first `<name>…</name>` element.
+    static func element(_ name: String, in xml: String) -> String? {
+        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex)
+        else { return nil }
+        return String(xml[start.upperBound..<end.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Signed-URL parameters (`X-Amz-Signature=…`, `Signature=…`, `X-Amz-Credential=…`) with their values removed.
+    static func redactingSignatures(_ text: String) -> String {
+        guard let pattern = try? NSRegularExpression(pattern: "((?:X-Amz-)?(?:Signature|Credential|Security-Token))=[^&\\s\"'<]+", options: [.caseInsensitive])
+        else { return text }
+        return pattern.stringByReplacingMatches(
+            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1=[redacted]")
     }
 }
 

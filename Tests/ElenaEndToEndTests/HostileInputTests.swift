@@ -181,4 +181,26 @@ import Testing
             #expect(again.standardError.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == refused.count)
         }
     }
+
+    /// A sub-folder the run may not read is named in an error line, and the rest of the source goes on. (Root
+    /// reads everything, so under root the binary runs as `nobody`.)
+    @Test func anUnreadableFolderIsNamedAndTheRestGoesOn() async throws {
+        try await withDrop(.sqlite, images: 2) { drop in
+            let locked = drop.folder("src/locked")
+            try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+            try SyntheticImage(width: 320, height: 480, seed: 130).encoded(.png).write(to: URL(fileURLWithPath: locked + "/inside.png"))
+            chmod(locked, 0)
+            defer { chmod(locked, 0o755) }
+            var runner = drop.runner
+            var arguments = ["drop.yaml"]
+            if getuid() == 0 {
+                chmod(drop.folder.path, 0o777)
+                arguments = ["-u", "nobody", "--", runner.executable] + arguments
+                runner.executable = "/usr/sbin/runuser"
+            }
+            let run = try await runner.run(arguments)
+            #expect(run.standardError.contains("error: locked/: cannot read this folder (Permission denied)"), "\(run)")
+            #expect(drop.files("3_review/\(drop.drop)").count == 2, "the readable images reach review\n\(run)")
+        }
+    }
 }

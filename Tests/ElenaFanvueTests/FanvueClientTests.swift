@@ -101,6 +101,23 @@ import ElenaStore
         await #expect(throws: FanvueError.self) { _ = try await oauth.refresh(before.refreshToken ?? "") }
     }
 
+    /// Error bodies are reported without what signed requests carry: S3's XML keeps its code and message only,
+    /// and signed-URL parameters in any other text lose their values.
+    @Test func errorMessagesNeverEchoSignatures() {
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message>
+            <AWSAccessKeyId>AKIAEXAMPLE</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 20261125 secret-scope</StringToSign>
+            <SignatureProvided>9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08</SignatureProvided></Error>
+            """
+        let message = FanvueError.message(fromBody: xml)
+        #expect(message == "SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided.")
+        #expect(!message.contains("9f86d081") && !message.contains("AKIA") && !message.contains("secret-scope"))
+        let text = FanvueError.message(fromBody: "bad request for https://s3/x?partNumber=1&X-Amz-Credential=AKIA%2F1&X-Amz-Signature=abcdef0123 please")
+        #expect(!text.contains("abcdef0123") && !text.contains("AKIA%2F1"), "\(text)")
+        #expect(text.contains("X-Amz-Signature=[redacted]"))
+    }
+
     /// A token file anyone else can read is refused, whichever bit gives it away; 0600 is accepted.
     @Test(arguments: [0o640, 0o604, 0o644, 0o660, 0o606])
     func aTokenFileReadableByOthersIsRefused(mode: Int) async throws {
