@@ -25,6 +25,13 @@ public struct IngestStage: Stage {
         let environment = context.environment
         let data = try FileSystem.read(item.source.path)
         guard Digest.of(data) == item.id else {
+            // The digest the run planned with is stale: forget it, so the next run hashes the file again even if its
+            // size, time and inode say it did not change (a writer that keeps them would otherwise fail here forever).
+            if !environment.dryRun {
+                try? await environment.store.saveStatEntries([
+                    StatEntry(path: item.source.path, stamp: FileStamp(size: -1, mtimeNanoseconds: 0, inode: 0), digest: item.id)
+                ])
+            }
             throw StageError("the file changed while it was being read; run again once it is complete")
         }
         let header: ImageHeader

@@ -203,4 +203,36 @@ import Testing
             #expect(drop.files("3_review/\(drop.drop)").count == 2, "the readable images reach review\n\(run)")
         }
     }
+
+    /// A file rewritten between the run's look at it and its read (here: in place, same size, same time, same
+    /// inode, so only the bytes say so) is refused with a clear line, and the next run takes the new bytes.
+    @Test func aFileThatChangesUnderTheRunIsRefusedThenTakenNextTime() async throws {
+        try await withDrop(.sqlite, images: 2) { drop in
+            let path = drop.folder("src/changing.png")
+            let broken = Data(repeating: 0x41, count: 4000)
+            try broken.write(to: URL(fileURLWithPath: path))
+            let first = try await drop.run()
+            #expect(first.standardError.contains("changing.png"), "the first bytes are not an image\n\(first)")
+            // New bytes of the same length, written in place, with the old modification time put back.
+            var info = stat()
+            stat(path, &info)
+            var image = try SyntheticImage(width: 64, height: 96, seed: 140).encoded(.png)
+            #expect(image.count < broken.count)
+            image.append(Data(repeating: 0, count: broken.count - image.count))  // PNG readers stop at IEND
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.write(contentsOf: image)
+            try handle.close()
+            var times = [info.st_atim, info.st_mtim]
+            utimensat(AT_FDCWD, path, &times, 0)
+            var after = stat()
+            stat(path, &after)
+            #expect(after.st_ino == info.st_ino && after.st_size == info.st_size && after.st_mtim.tv_nsec == info.st_mtim.tv_nsec)
+
+            let second = try await drop.run()
+            #expect(second.standardError.contains("changing.png: ingest: the file changed while it was being read"), "\(second)")
+            let third = try await drop.run()
+            #expect(!third.standardError.contains("changing.png"), "the next run reads the new bytes\n\(third)")
+            #expect(drop.files("3_review/\(drop.drop)").count == 3)
+        }
+    }
 }
