@@ -158,7 +158,8 @@ extension LedgerStoreTests {
         defer { Task { await database.remove() } }
         let psql = ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
         let binary = try #require(psql, "psql is installed with the PostgreSQL server the tests start")
-        let folder = CommandLineRunner.repositoryRoot() + "/schema/sql/postgres"
+        // In the order and under the names the Supabase CLI uses (links to schema/sql/postgres).
+        let folder = CommandLineRunner.repositoryRoot() + "/schema/supabase/migrations"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }.sorted()
         for file in files {
             let process = Process()

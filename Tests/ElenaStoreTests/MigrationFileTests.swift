@@ -19,6 +19,20 @@ import Testing
         }
     }
 
+    /// The Supabase CLI's folder holds every PostgreSQL migration, in order, under the names it expects.
+    @Test func supabaseMigrationsAreThePostgresOnesInOrder() throws {
+        let root = CommandLineRunner.repositoryRoot()
+        let linked = try FileManager.default.contentsOfDirectory(atPath: root + "/schema/supabase/migrations").sorted()
+        let migrations = Migrator.migrations(for: .postgres)
+        #expect(linked.count == migrations.count)
+        for (file, migration) in zip(linked, migrations) {
+            #expect(file == "\(20_260_101_000_000 + migration.version)_\(migration.name.drop { $0 != "_" }.dropFirst()).sql")
+            var text = try String(contentsOfFile: root + "/schema/supabase/migrations/" + file, encoding: .utf8)
+            if text.hasSuffix("\n") { text.removeLast() }
+            #expect(text == migration.sql, "\(file) is not \(migration.name); run scripts/embed-migrations")
+        }
+    }
+
     @Test func postgresScriptsSplitIntoStatements() {
         let statements = SQLScript.statements(
             """

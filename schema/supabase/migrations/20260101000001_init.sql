@@ -1,0 +1,1 @@
+../../sql/postgres/0001_init.sql

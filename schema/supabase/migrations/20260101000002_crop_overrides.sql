@@ -1,0 +1,1 @@
+../../sql/postgres/0002_crop_overrides.sql

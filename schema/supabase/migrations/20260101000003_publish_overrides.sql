@@ -1,0 +1,1 @@
+../../sql/postgres/0003_publish_overrides.sql

@@ -1,0 +1,1 @@
+../../sql/postgres/0004_fanvue.sql

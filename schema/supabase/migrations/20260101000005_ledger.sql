@@ -1,0 +1,1 @@
+../../sql/postgres/0005_ledger.sql
