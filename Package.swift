@@ -105,6 +105,27 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strict),
+        // The ComfyUI client: queue a graph, follow it through /history, download what it saved, cancel.
+        .target(
+            name: "ElenaComfy",
+            dependencies: [
+                "ElenaCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        // A fake ComfyUI for tests: real HTTP on 127.0.0.1, graph validation, SaveImage-style PNGs. Never shipped.
+        .target(
+            name: "ElenaComfyFake",
+            dependencies: [
+                "ElenaCore", "ElenaTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
         // Commands and wiring: the only module that knows every other.
         .target(
             name: "ElenaCLI",
@@ -156,6 +177,11 @@ let package = Package(
                 "ElenaStore", "ElenaVision", "elena-run",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            swiftSettings: strict),
+        // The ComfyUI client against the fake ComfyUI over real HTTP.
+        .testTarget(
+            name: "ElenaComfyTests",
+            dependencies: ["ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestSupport"],
             swiftSettings: strict),
         // The runner and stages in-process, on real files and a real SQLite database.
         .testTarget(

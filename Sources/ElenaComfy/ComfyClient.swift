@@ -1,0 +1,168 @@
+import AsyncHTTPClient
+public import ElenaCore
+public import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A failed ComfyUI call that is not a graph refusal: no answer, or an unexpected status or body.
+public struct ComfyError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// ComfyUI's HTTP API over AsyncHTTPClient (`comfyui-api.md` §1a). No token (ComfyUI has none) and no `Origin`
+/// header (its origin check only looks at requests that carry one).
+public struct ComfyClient: ComfyGenerating {
+    /// `http://127.0.0.1:8188`, without a trailing slash.
+    public let baseURL: String
+    /// Deadline of one request, in seconds.
+    public let timeout: Double
+
+    /// Creates a client.
+    public init(baseURL: String, timeout: Double = 30) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.timeout = timeout
+    }
+
+    struct Answer {
+        var status: Int
+        var body: ByteBuffer
+        var json: JSONValue? { try? JSONValue.parse(String(buffer: body)) }
+    }
+
+    static func encode(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "User-Agent", value: "elena-run/0.1")
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json.serialized()))
+        }
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            return Answer(status: Int(response.status.code), body: try await response.body.collect(upTo: 256 << 20))
+        } catch {
+            throw ComfyError(description: "ComfyUI at \(baseURL) did not answer \(method.rawValue) \(path): \(error)")
+        }
+    }
+
+    func expectOK(_ answer: Answer, _ what: String) throws {
+        guard answer.status == 200 else {
+            throw ComfyError(description: "ComfyUI answered \(answer.status) to \(what): \(String(String(buffer: answer.body).prefix(300)))")
+        }
+    }
+
+    public func systemStats() async throws -> JSONValue {
+        let answer = try await call(.GET, "/system_stats")
+        try expectOK(answer, "GET /system_stats")
+        guard let json = answer.json, json["system"] != nil else {
+            throw ComfyError(description: "\(baseURL) answered /system_stats without a system section: is it ComfyUI?")
+        }
+        return json
+    }
+
+    public func allowedValues(classType: String, input: String) async throws -> [String] {
+        let answer = try await call(.GET, "/object_info/" + Self.encode(classType))
+        try expectOK(answer, "GET /object_info/\(classType)")
+        guard let info = answer.json?[classType] else {
+            throw ComfyError(description: "ComfyUI has no node type \(classType)")
+        }
+        for section in ["required", "optional"] {
+            // A combo input is [[values…], {options}] (older builds), or ["COMBO", {"options": [values…]}].
+            guard let spec = info["input"]?[section]?[input]?.arrayValue, let first = spec.first else { continue }
+            if let values = first.arrayValue { return values.compactMap(\.stringValue) }
+            if let options = spec.dropFirst().first?["options"]?.arrayValue { return options.compactMap(\.stringValue) }
+        }
+        throw ComfyError(description: "\(classType) has no list input named \(input)")
+    }
+
+    public func queue(_ graph: JSONValue, clientID: String) async throws -> String {
+        let answer = try await call(.POST, "/prompt", json: .object(["prompt": graph, "client_id": .string(clientID)]))
+        if answer.status == 400 { throw Self.validationError(answer.json) }
+        try expectOK(answer, "POST /prompt")
+        guard let id = answer.json?["prompt_id"]?.stringValue else {
+            throw ComfyError(description: "ComfyUI accepted the prompt without a prompt_id")
+        }
+        return id
+    }
+
+    /// Reads a 400 body: `error` is an object (or, from older builds, a string); `node_errors` an object (or `[]`).
+    static func validationError(_ body: JSONValue?) -> ComfyValidationError {
+        let error = body?["error"]
+        let type = error?["type"]?.stringValue ?? "invalid_prompt"
+        let message = error?["message"]?.stringValue ?? error?.stringValue ?? "the workflow is not valid"
+        var problems: [ComfyNodeError] = []
+        if case .object(let nodes) = body?["node_errors"] {
+            for node in nodes {
+                let classType = node.value["class_type"]?.stringValue
+                for entry in node.value["errors"]?.arrayValue ?? [] {
+                    problems.append(
+                        ComfyNodeError(
+                            node: node.key, classType: classType, input: entry["extra_info"]?["input_name"]?.stringValue,
+                            type: entry["type"]?.stringValue ?? "error",
+                            message: [entry["message"]?.stringValue, entry["details"]?.stringValue]
+                                .compactMap { $0?.isEmpty == false ? $0 : nil }.joined(separator: ": ")))
+                }
+            }
+        }
+        return ComfyValidationError(type: type, message: message, nodeErrors: problems.sorted { $0.node < $1.node })
+    }
+
+    public func state(of promptID: String) async throws -> ComfyRunState {
+        let answer = try await call(.GET, "/history/" + Self.encode(promptID))
+        try expectOK(answer, "GET /history/\(promptID)")
+        guard let entry = answer.json?[promptID] else { return .pending }
+        let status = entry["status"]
+        if status?["status_str"]?.stringValue == "error" {
+            var reason = "the run failed"
+            for message in status?["messages"]?.arrayValue ?? [] {
+                guard let pair = message.arrayValue, pair.count == 2 else { continue }
+                let data = pair[1]
+                switch pair[0].stringValue {
+                case "execution_error":
+                    reason =
+                        "node \(data["node_id"]?.stringValue ?? "?") (\(data["node_type"]?.stringValue ?? "?")) failed: "
+                        + (data["exception_message"]?.stringValue ?? "an error")
+                case "execution_interrupted": reason = "the run was interrupted"
+                default: break
+                }
+            }
+            return .failed(reason)
+        }
+        guard status?["completed"]?.boolValue != false else { return .pending }
+        var images: [ComfyImage] = []
+        if case .object(let outputs) = entry["outputs"] {
+            for output in outputs.sorted(by: { $0.key < $1.key }) {
+                for image in output.value["images"]?.arrayValue ?? [] {
+                    guard let name = image["filename"]?.stringValue else { continue }
+                    images.append(
+                        ComfyImage(
+                            filename: name, subfolder: image["subfolder"]?.stringValue ?? "",
+                            type: image["type"]?.stringValue ?? "output"))
+                }
+            }
+        }
+        return .succeeded(images)
+    }
+
+    public func image(_ image: ComfyImage) async throws -> Data {
+        let query = "filename=\(Self.encode(image.filename))&subfolder=\(Self.encode(image.subfolder))&type=\(Self.encode(image.type))"
+        let answer = try await call(.GET, "/view?" + query)
+        try expectOK(answer, "GET /view for \(image.filename)")
+        return Data(answer.body.readableBytesView)
+    }
+
+    public func cancel(_ promptIDs: [String]) async throws {
+        guard !promptIDs.isEmpty else { return }
+        let ids = JSONValue.array(promptIDs.map(JSONValue.string))
+        try expectOK(try await call(.POST, "/queue", json: .object(["delete": ids])), "POST /queue")
+        for id in promptIDs {
+            try expectOK(try await call(.POST, "/interrupt", json: .object(["prompt_id": .string(id)])), "POST /interrupt")
+        }
+    }
+}

@@ -1,0 +1,86 @@
+public import Foundation
+
+/// An image a ComfyUI run saved, as `/history` names it and `/view` serves it.
+public struct ComfyImage: Sendable, Hashable {
+    public var filename: String
+    public var subfolder: String
+    /// `output` (SaveImage) or `temp` (PreviewImage).
+    public var type: String
+
+    /// Creates a reference.
+    public init(filename: String, subfolder: String, type: String) {
+        self.filename = filename
+        self.subfolder = subfolder
+        self.type = type
+    }
+}
+
+/// Where a queued prompt stands.
+public enum ComfyRunState: Sendable, Hashable {
+    /// Queued or running.
+    case pending
+    /// Finished; the images its output nodes saved.
+    case succeeded([ComfyImage])
+    /// A node raised while running (`execution_error`), or the run was interrupted.
+    case failed(String)
+}
+
+/// One problem ComfyUI found in a graph before running it (`node_errors`).
+public struct ComfyNodeError: Sendable, Hashable, CustomStringConvertible {
+    public var node: String
+    public var classType: String?
+    /// The input at fault, when ComfyUI names one (`extra_info.input_name`).
+    public var input: String?
+    public var type: String
+    public var message: String
+
+    /// Creates a problem.
+    public init(node: String, classType: String?, input: String?, type: String, message: String) {
+        self.node = node
+        self.classType = classType
+        self.input = input
+        self.type = type
+        self.message = message
+    }
+
+    /// `node 4 (CheckpointLoaderSimple), input ckpt_name: Value not in list (value_not_in_list)`.
+    public var description: String {
+        "node \(node)" + (classType.map { " (\($0))" } ?? "") + (input.map { ", input \($0)" } ?? "") + ": \(message) (\(type))"
+    }
+}
+
+/// ComfyUI refused a graph (HTTP 400): its overall message and every node problem.
+public struct ComfyValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var type: String
+    public var message: String
+    public var nodeErrors: [ComfyNodeError]
+
+    /// Creates the error.
+    public init(type: String, message: String, nodeErrors: [ComfyNodeError]) {
+        self.type = type
+        self.message = message
+        self.nodeErrors = nodeErrors
+    }
+
+    public var description: String {
+        let nodes = nodeErrors.map(\.description)
+        return "ComfyUI refused the workflow: \(message) (\(type))" + (nodes.isEmpty ? "" : "; " + nodes.joined(separator: "; "))
+    }
+}
+
+/// What generation needs from ComfyUI. The real implementation is `ComfyClient` (ElenaComfy); tests run it against
+/// the fake server (ElenaComfyFake) over real HTTP.
+public protocol ComfyGenerating: Sendable {
+    /// The server's `/system_stats` (a liveness check); throws when it does not answer.
+    func systemStats() async throws -> JSONValue
+    /// The values a combo input accepts (for example every checkpoint for `CheckpointLoaderSimple.ckpt_name`).
+    func allowedValues(classType: String, input: String) async throws -> [String]
+    /// Queues an API-format graph; returns the prompt id. Throws `ComfyValidationError` for a refused graph.
+    func queue(_ graph: JSONValue, clientID: String) async throws -> String
+    /// Where a prompt stands (from `/history`).
+    func state(of promptID: String) async throws -> ComfyRunState
+    /// The bytes of a saved image, unchanged (its PNG text chunks included).
+    func image(_ image: ComfyImage) async throws -> Data
+    /// Removes queued prompts and interrupts the one running, if it is one of them.
+    func cancel(_ promptIDs: [String]) async throws
+}
