@@ -140,19 +140,11 @@ enum Wiring {
             return (nil, "unconfigured")
         }
         let target = configuration.apiURL + " " + configuration.clientID
-        let store = TokenStore(configFolder: configFolder)
-        let tokens: TokenSet?
-        do {
-            tokens = try store.load()
-        } catch {
-            throw CLIError.failure("\(error)")
-        }
-        guard tokens != nil else {
+        guard let client = try loggedInClient(configuration) else {
             reporter.note("note: not logged in to Fanvue; run `elena-run auth login` before approved items can be published")
             return (nil, target)
         }
-        let provider = TokenProvider(store: store, oauth: OAuthClient(configuration: configuration))
-        return (FanvueClient(configuration: configuration, tokens: provider), target)
+        return (client, target)
     }
 
     /// The Fanvue client for commands that need one (`send`, `sync`).
@@ -163,15 +155,20 @@ enum Wiring {
                 "`\(command)` talks to Fanvue and needs the app's settings: set FANVUE_CLIENT_ID and FANVUE_CLIENT_SECRET "
                     + "(or put them in \(configFolder)/config.yaml), then run `elena-run auth login`")
         }
+        guard let client = try loggedInClient(configuration) else {
+            throw CLIError.failure("`\(command)` needs a Fanvue login: run `elena-run auth login` first")
+        }
+        return client
+    }
+
+    /// A client over the saved login, or nil when there is none.
+    /// - Throws: `CLIError.failure` for an unreadable (or too readable) token file.
+    static func loggedInClient(_ configuration: FanvueConfiguration) throws -> FanvueClient? {
         let store = TokenStore(configFolder: configFolder)
-        let tokens: TokenSet?
         do {
-            tokens = try store.load()
+            guard try store.load() != nil else { return nil }
         } catch {
             throw CLIError.failure("\(error)")
-        }
-        guard tokens != nil else {
-            throw CLIError.failure("`\(command)` needs a Fanvue login: run `elena-run auth login` first")
         }
         return FanvueClient(
             configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))

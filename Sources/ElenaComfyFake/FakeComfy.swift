@@ -1,6 +1,6 @@
-public import ElenaCore
+import ElenaCore
 import ElenaTestSupport
-public import Foundation
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging

@@ -100,17 +100,23 @@ extension FakeFanvue {
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         try state.withLock { state throws(FakeHTTPError) in
             try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds)
-            state.messages.append(
-                .object([
-                    "fanUuid": .string(fan),
-                    "text": content.text.map(JSONValue.string) ?? .null,
-                    "mediaUuids": .array(content.mediaUuids.map(JSONValue.string)),
-                    "price": content.price.map(JSONValue.int) ?? .null,
-                    "messageUuid": .string(messageUUID),
-                    "sentAt": FakeHTTP.time(Date()),
-                ]))
+            state.messages.append(Self.message(to: fan, content, uuid: messageUUID, at: Date()))
         }
         return FakeHTTP.json(201, .object(["messageUuid": .string(messageUUID)]))
+    }
+
+    /// A message as the fake keeps it: `{fanUuid, text, mediaUuids, price, messageUuid, massMessageId?, sentAt}`.
+    static func message(to fan: String, _ content: Content, uuid: String, at date: Date, massMessage: String? = nil) -> JSONValue {
+        var members: [JSONValue.Member] = [
+            .init("fanUuid", .string(fan)),
+            .init("text", content.text.map(JSONValue.string) ?? .null),
+            .init("mediaUuids", .array(content.mediaUuids.map(JSONValue.string))),
+            .init("price", content.price.map(JSONValue.int) ?? .null),
+            .init("messageUuid", .string(uuid)),
+        ]
+        if let massMessage { members.append(.init("massMessageId", .string(massMessage))) }
+        members.append(.init("sentAt", FakeHTTP.time(date)))
+        return .object(members)
     }
 
     /// Reads `includedLists` / `excludedLists`.
@@ -157,16 +163,7 @@ extension FakeFanvue {
             let count = fans.count
             // Each recipient finds it in their chat as a message of its own.
             for fan in fans {
-                state.messages.append(
-                    .object([
-                        "fanUuid": .string(fan),
-                        "text": content.text.map(JSONValue.string) ?? .null,
-                        "mediaUuids": .array(content.mediaUuids.map(JSONValue.string)),
-                        "price": content.price.map(JSONValue.int) ?? .null,
-                        "messageUuid": .string(FakeRandom.uuid()),
-                        "massMessageId": .string(id),
-                        "sentAt": FakeHTTP.time(now),
-                    ]))
+                state.messages.append(Self.message(to: fan, content, uuid: FakeRandom.uuid(), at: now, massMessage: id))
             }
             if case .object(var members) = body {
                 members.append(.init("id", .string(id)))

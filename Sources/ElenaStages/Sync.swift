@@ -43,7 +43,8 @@ public struct Syncer: Sendable {
     public func run() async throws -> SyncSummary {
         let account = try await api.account
         let sinceKey = "earnings.newest:\(account)"
-        let since = try await store.syncValue(sinceKey).flatMap(Timestamp.parse).map { $0.addingTimeInterval(-Self.overlap) }
+        let previousNewest = try await store.syncValue(sinceKey).flatMap(Timestamp.parse)
+        let since = previousNewest.map { $0.addingTimeInterval(-Self.overlap) }
         var purchases: [PurchaseRecord] = []
         var cursor: String?
         var pages = 0
@@ -98,11 +99,8 @@ public struct Syncer: Sendable {
         progress("reading subscribers…")
         let fans = try await api.subscribers()
         try await store.saveFans(account: account, fans, at: now())
-        if let newest = purchases.map(\.at).max() {
-            let previous = try await store.syncValue(sinceKey).flatMap(Timestamp.parse)
-            if previous.map({ newest > $0 }) ?? true {
-                try await store.setSyncValue(sinceKey, Timestamp.format(newest), at: now())
-            }
+        if let newest = purchases.map(\.at).max(), previousNewest.map({ newest > $0 }) ?? true {
+            try await store.setSyncValue(sinceKey, Timestamp.format(newest), at: now())
         }
         if new > 0 {
             try await store.append([

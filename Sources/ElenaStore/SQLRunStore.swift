@@ -634,9 +634,8 @@ public final class SQLRunStore: RunStore {
 
     public func ppvSends(items: [Digest]) async throws -> [Digest: Int] {
         guard !items.isEmpty else { return [:] }
-        let placeholders = Array(repeating: "?", count: items.count).joined(separator: ", ")
         let rows = try await database.query(
-            "SELECT item_id, COUNT(*) AS fans FROM sends WHERE item_id IN (\(placeholders)) AND price_cents IS NOT NULL GROUP BY item_id",
+            "SELECT item_id, COUNT(*) AS fans FROM sends WHERE item_id IN (\(Self.placeholders(items.count))) AND price_cents IS NOT NULL GROUP BY item_id",
             items.map { .text($0.hex) })
         var result: [Digest: Int] = [:]
         for row in rows {

@@ -86,3 +86,11 @@ extension CommandLineRunner {
         return command
     }
 }
+
+/// Runs `body` on a thread of its own and returns its result. A long CPU-bound loop run on Swift's cooperative pool
+/// would hold one of its few threads and starve the tests running beside it; assertions belong to the caller.
+public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: body()) }
+    }
+}

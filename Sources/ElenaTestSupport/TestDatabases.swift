@@ -85,3 +85,23 @@ public struct TestDatabase: Sendable {
         }
     }
 }
+
+extension TestDatabase {
+    /// A fresh database on `backend`, opened (and migrated) as a store for `body`, closed and removed afterwards,
+    /// whether `body` succeeds or throws.
+    public static func withStore(
+        _ backend: TestBackend, _ body: (SQLRunStore, TestDatabase) async throws -> Void
+    ) async throws {
+        let database = try await TestDatabase.make(backend)
+        let store = try await SQLRunStore.open(database.url, readOnly: false)
+        do {
+            try await body(store, database)
+        } catch {
+            await store.close()
+            await database.remove()
+            throw error
+        }
+        await store.close()
+        await database.remove()
+    }
+}

@@ -1,7 +1,6 @@
 import ElenaCore
 import ElenaTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// The header sniffer reads untrusted bytes before anything else: valid headers mutated at random (seeded and
@@ -25,21 +24,12 @@ import Testing
 
     /// Runs off Swift's cooperative pool: a long CPU loop there would starve the tests beside it on two cores.
     @Test func mutatedHeadersAndNoiseNeverTrap() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                let parsed = self.mutatedHeadersAndNoiseNeverTrapLoop()
-                Self.parsed.withLock { $0 = parsed }
-                done.resume()
-            }
-        }
-        let (parsed, iterations) = Self.parsed.withLock { $0 }
+        let (parsed, iterations) = await offCooperativePool { Self.mutatedHeadersAndNoiseNeverTrapLoop() }
         #expect(parsed > 0 && parsed < iterations, "the mutations reach both outcomes")
     }
 
-    static let parsed = Mutex<(Int, Int)>((0, 0))
-
     /// The campaign itself (a trap would end the process): returns (parsed, cases).
-    func mutatedHeadersAndNoiseNeverTrapLoop() -> (Int, Int) {
+    static func mutatedHeadersAndNoiseNeverTrapLoop() -> (Int, Int) {
         let environment = ProcessInfo.processInfo.environment
         let iterations = environment["ELENA_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 20000
         let seed = environment["ELENA_FUZZ_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...999_999)

@@ -22,6 +22,7 @@ import Testing
     }
 
     static func le16(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF)] }
+    static func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
     static func be32(_ value: Int) -> [UInt8] {
         [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
@@ -72,7 +73,6 @@ import Testing
     /// A baseline CMYK JPEG (four components, Adobe marker), built by hand: every block has a zero DC difference
     /// and ends at once, so the whole entropy-coded scan is one zero byte per 8×8 MCU of four blocks.
     static func cmykJPEG(width: Int, height: Int) -> Data {
-        func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
         func segment(_ marker: UInt8, _ body: [UInt8]) -> [UInt8] { [0xFF, marker] + be16(body.count + 2) + body }
         var bytes: [UInt8] = [0xFF, 0xD8]
         // APP14 "Adobe", transform 0: the four components are plain CMYK (as Photoshop writes them, inverted).

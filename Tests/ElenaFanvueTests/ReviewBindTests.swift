@@ -24,7 +24,7 @@ import Testing
             if let address = entry.pointee.ifa_addr, address.pointee.sa_family == UInt16(AF_INET) {
                 var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
                 if getnameinfo(address, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
-                    let text = String(cString: host)
+                    let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                     if !text.hasPrefix("127.") { result.append(text) }
                 }
             }

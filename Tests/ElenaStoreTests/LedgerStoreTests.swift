@@ -10,20 +10,6 @@ import Testing
     static let fan = "7c1b1c1e-1111-4aaa-8bbb-000000000001"
     static let other = "7c1b1c1e-1111-4aaa-8bbb-000000000002"
 
-    func withStore(_ backend: TestBackend, _ body: (SQLRunStore, TestDatabase) async throws -> Void) async throws {
-        let database = try await TestDatabase.make(backend)
-        let store = try await SQLRunStore.open(database.url, readOnly: false)
-        do {
-            try await body(store, database)
-        } catch {
-            await store.close()
-            await database.remove()
-            throw error
-        }
-        await store.close()
-        await database.remove()
-    }
-
     func items(_ store: SQLRunStore, _ names: [String]) async throws -> [Digest] {
         let records = names.map { name in
             ItemRecord(
@@ -36,7 +22,7 @@ import Testing
 
     @Test(arguments: TestBackend.available + TestBackend.pooled)
     func theSchemaKeepsOneSendPerItemAndFan(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let ids = try await items(store, ["a.png", "b.png"])
             let context = SendContext(account: "acct", drop: "d1", via: "send")
             let first = try await store.claimSends(fan: Self.fan, items: ids, priceCents: 900, context: context, at: Self.now)
@@ -62,7 +48,7 @@ import Testing
 
     @Test(arguments: TestBackend.available + TestBackend.pooled)
     func theSchemaRefusesAFeedPostOfAnItemSoldAsPayPerView(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let ids = try await items(store, ["sold.png", "fresh.png"])
             _ = try await store.claimSends(
                 fan: Self.fan, items: [ids[0]], priceCents: 900, context: SendContext(account: "a", drop: nil, via: "send"),
@@ -87,7 +73,7 @@ import Testing
 
     @Test(arguments: TestBackend.available + TestBackend.pooled)
     func purchasesAreSavedOnceAndItemTotalsRecomputed(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let ids = try await items(store, ["a.png", "b.png"])
             _ = try await store.claimSends(
                 fan: Self.fan, items: ids, priceCents: 1000, context: SendContext(account: "a", drop: "d1", via: "send"),
@@ -123,7 +109,7 @@ import Testing
     /// Two holders of one key never overlap; different keys do not wait on each other.
     @Test(arguments: TestBackend.available + TestBackend.pooled)
     func workLocksExcludeEachOther(backend: TestBackend) async throws {
-        try await withStore(backend) { _, database in
+        try await TestDatabase.withStore(backend) { _, database in
             let first = SQLRunStore.workLocks(for: database.url)
             let second = SQLRunStore.workLocks(for: database.url)
             let log = LockLog()
@@ -161,17 +147,26 @@ extension LedgerStoreTests {
         // In the order and under the names the Supabase CLI uses (links to schema/sql/postgres).
         let folder = CommandLineRunner.repositoryRoot() + "/schema/supabase/migrations"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }.sorted()
+        let url = database.urlText
         for file in files {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = [database.urlText, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", folder + "/" + file]
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "psql -f \(file): \(message)")
+            // psql runs and is waited for off the cooperative pool (a blocking wait there starves other tests).
+            let (status, message) = await offCooperativePool { () -> (Int32, String) in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", folder + "/" + file]
+                let errors = Pipe()
+                process.standardError = errors
+                process.standardOutput = FileHandle.nullDevice
+                do {
+                    try process.run()
+                } catch {
+                    return (-1, "\(error)")
+                }
+                let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                return (process.terminationStatus, message)
+            }
+            #expect(status == 0, "psql -f \(file): \(message)")
         }
         let checked = try await SQLRunStore.open(database.url, readOnly: true)
         #expect(try await Migrator.currentVersion(checked.database) == Migrator.latestVersion)

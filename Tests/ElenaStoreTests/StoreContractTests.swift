@@ -8,20 +8,6 @@ import Testing
 @Suite struct StoreContractTests {
     static let now = Date(timeIntervalSince1970: 1_790_000_000)
 
-    func withStore(_ backend: TestBackend, _ body: (SQLRunStore, TestDatabase) async throws -> Void) async throws {
-        let database = try await TestDatabase.make(backend)
-        let store = try await SQLRunStore.open(database.url, readOnly: false)
-        do {
-            try await body(store, database)
-        } catch {
-            await store.close()
-            await database.remove()
-            throw error
-        }
-        await store.close()
-        await database.remove()
-    }
-
     func item(_ name: String, drop: String = "d1") -> ItemRecord {
         ItemRecord(
             id: Digest.of(name), drop: drop, originalName: name, originalPath: "/src/\(name)", rawPath: "1_raw/\(drop)/\(name)",
@@ -31,7 +17,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func migrationsAreIdempotentAndRecorded(backend: TestBackend) async throws {
-        try await withStore(backend) { store, database in
+        try await TestDatabase.withStore(backend) { store, database in
             let again = try await SQLRunStore.open(database.url, readOnly: false)
             let versions = try await Migrator.appliedVersions(again.database)
             await again.close()
@@ -44,7 +30,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func aDatabaseNewerThanTheBinaryIsRefused(backend: TestBackend) async throws {
-        try await withStore(backend) { store, database in
+        try await TestDatabase.withStore(backend) { store, database in
             try await store.database.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 [.int(999), .text("0999_future"), .text("2030-01-01T00:00:00Z")])
@@ -55,7 +41,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func runCacheKeepsSuccessesAndReportsFailures(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let photo = item("a.png")
             try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/a.png"])
             let ok = StageRecord(
@@ -95,7 +81,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func statCacheIsScopedByPrefix(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let stamp = FileStamp(size: 5, mtimeNanoseconds: 1_700_000_000_123_456_789, inode: 9_000_000_001)
             try await store.saveStatEntries([
                 StatEntry(path: "/a/src/x.png", stamp: stamp, digest: Digest.of("x")),
@@ -113,7 +99,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func itemsUpsertUpdateAndLookup(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let photo = item("b.png")
             try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/b.png"])
             // The same bytes in a second drop: one item, two memberships.
@@ -140,7 +126,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func reviewsAreReplacedByItemAndCrop(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let photo = item("c.png")
             try await store.upsertItems([photo], sourcePaths: [:])
             let crop = Digest.of("crop")
@@ -164,7 +150,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func theSameBytesArePublishedOncePerDestination(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let photo = item("d.png")
             try await store.upsertItems([photo], sourcePaths: [:])
             let publication = PublicationRecord(
@@ -182,7 +168,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func theEventLogIsAppendOnly(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             try await store.append([
                 EventRecord(kind: "run.finished", drop: "d1", message: "first", data: .object(["n": .int(1)]), at: Self.now),
                 EventRecord(kind: "run.finished", drop: "d1", message: "second", at: Self.now.addingTimeInterval(1)),
@@ -196,7 +182,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func schemaConstraintsGuardTheLedger(backend: TestBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await TestDatabase.withStore(backend) { store, _ in
             let photo = item("e.png")
             try await store.upsertItems([photo], sourcePaths: [:])
             let insert = "INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at) VALUES (?, ?, ?, ?)"
@@ -217,7 +203,7 @@ import Testing
 
     @Test func postgresUsesNativeTypes() async throws {
         guard TestBackend.available.contains(.postgres) else { return }
-        try await withStore(.postgres) { store, _ in
+        try await TestDatabase.withStore(.postgres) { store, _ in
             let rows = try await store.database.query(
                 """
                 SELECT column_name, data_type FROM information_schema.columns
