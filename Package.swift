@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", exact: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", exact: "2.8.1"),
     ],
     targets: [
         // PURE: manifest model and validation, planning, cache keys, crop geometry, ports. No I/O.
@@ -105,22 +107,27 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strict),
-        // The ComfyUI client: queue a graph, follow it through /history, download what it saved, cancel.
+        // The ComfyUI client: queue a graph, follow it over the websocket (or through /history when the socket
+        // fails), download what it saved, cancel.
         .target(
             name: "ElenaComfy",
             dependencies: [
                 "ElenaCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        // A fake ComfyUI for tests: real HTTP on 127.0.0.1, graph validation, SaveImage-style PNGs. Never shipped.
+        // A fake ComfyUI for tests: real HTTP and websocket on 127.0.0.1, graph validation, the documented event
+        // sequence, SaveImage-style PNGs, injected faults. Never shipped.
         .target(
             name: "ElenaComfyFake",
             dependencies: [
                 "ElenaCore", "ElenaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -131,6 +138,7 @@ let package = Package(
             name: "ElenaCLI",
             dependencies: [
                 "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaFanvue",
+                "ElenaComfy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -145,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "elena-dev",
             dependencies: [
-                "ElenaCore", "ElenaVision", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake",
+                "ElenaCore", "ElenaVision", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake", "ElenaComfyFake",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -192,7 +200,7 @@ let package = Package(
             swiftSettings: strict),
         // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
         .testTarget(
-            name: "ElenaEndToEndTests", dependencies: ["elena-run", "ElenaCore", "ElenaTestSupport"],
+            name: "ElenaEndToEndTests", dependencies: ["elena-run", "ElenaCore", "ElenaTestSupport", "ElenaComfyFake"],
             swiftSettings: strict),
     ],
     cxxLanguageStandard: .cxx17

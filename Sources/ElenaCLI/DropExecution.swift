@@ -1,3 +1,4 @@
+import ElenaComfy
 import ElenaCore
 import ElenaEngine
 import ElenaFanvue
@@ -29,7 +30,8 @@ struct OnlineCheck {
 /// Runs or plans one manifest with the real services.
 enum DropExecution {
     static func perform(
-        manifestArgument: String, options: LibraryOptions, dryRun: Bool, online: Bool = false, reporter: any RunReporter
+        manifestArgument: String, options: LibraryOptions, dryRun: Bool, online: Bool = false, reporter: any RunReporter,
+        notReady: Set<String> = [], generate: Bool = true
     ) async throws -> DropOutcome {
         let loaded = try Wiring.loadManifest(manifestArgument)
         for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
@@ -61,9 +63,21 @@ enum DropExecution {
                 concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox,
                 fanvue: fanvue.client, fanvueTarget: fanvue.target, locks: SQLRunStore.workLocks(for: database)))
         session.uploadStage = Wiring.uploadStage
+        session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server) }
+        session.notReady = notReady
+        session.generates = generate
         let report: RunReport
         do {
-            report = try await session.run()
+            // Ctrl-C while generating cancels the prompts this run queued on ComfyUI before exiting.
+            let prepared = session
+            let generation = try await Interrupts.cancelling { try await prepared.generate() }
+            report = try await session.run(generation: generation)
+        } catch let error as ManifestError {
+            await store.close()
+            throw CLIError.manifest(error)
+        } catch let error as GenerationInterrupted {
+            await store.close()
+            throw CLIError.interrupted(error.description)
         } catch {
             await store.close()
             throw CLIError.failure("\(error)")

@@ -15,19 +15,20 @@ public struct ElenaRunCommand: AsyncParsableCommand {
               elena-run pipelines/drop-03.yaml            run it (stops at the human review gate)
               elena-run pipelines/drop-03.yaml --dry-run  show what would happen, change nothing
               elena-run status pipelines/drop-03.yaml     what is done, what waits, what failed
+              elena-run watch pipelines/drop-03.yaml      run again as images and review decisions arrive
 
             Selling: `send` items to a fan or a list (never twice to anyone),
             `sync` purchases from Fanvue, `stats` on what sells,
             `suggest --fan <uuid>` what to send a fan next.
 
             Exit codes: 0 done, 1 some items failed, 2 bad manifest or arguments,
-            3 stopped at the review gate with nothing failed.
+            3 stopped at the review gate with nothing failed, 130 interrupted (Ctrl-C).
             """,
         version: "elena-run 0.1.0",
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self, AuthCommand.self,
             SendCommand.self, SyncCommand.self, StatsCommand.self, SuggestCommand.self, DoctorCommand.self,
-            SchemaCommand.self,
+            SchemaCommand.self, WatchCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

@@ -234,10 +234,13 @@ enum CLIError: Error, CustomStringConvertible {
     case manifest(ManifestError)
     /// Anything else that stops the command: exit 1.
     case failure(String)
+    /// Stopped by Ctrl-C after cleaning up: exit 130, as a shell reports a SIGINT.
+    case interrupted(String)
 
     var description: String {
         switch self {
         case .usage(let message), .failure(let message): return "error: \(message)"
+        case .interrupted(let message): return message
         case .manifest(let error): return error.description
         }
     }
@@ -246,6 +249,7 @@ enum CLIError: Error, CustomStringConvertible {
         switch self {
         case .usage, .manifest: return 2
         case .failure: return 1
+        case .interrupted: return 130
         }
     }
 }

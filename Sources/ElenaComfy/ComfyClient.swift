@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 public import ElenaCore
 public import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
+import WSClient
 
 /// A failed ComfyUI call that is not a graph refusal: no answer, or an unexpected status or body.
 public struct ComfyError: Error, Sendable, CustomStringConvertible {
@@ -35,6 +37,15 @@ public struct ComfyClient: ComfyGenerating {
         return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 
+    /// One HTTP client for ComfyUI calls. A refused connection fails at once (the shared client would retry until
+    /// the deadline): ComfyUI not running is the commonest problem and deserves a quick answer.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -44,7 +55,7 @@ public struct ComfyClient: ComfyGenerating {
             request.body = .bytes(ByteBuffer(string: json.serialized()))
         }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let response = try await Self.http.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             return Answer(status: Int(response.status.code), body: try await response.body.collect(upTo: 256 << 20))
         } catch {
             throw ComfyError(description: "ComfyUI at \(baseURL) did not answer \(method.rawValue) \(path): \(error)")
@@ -163,6 +174,61 @@ public struct ComfyClient: ComfyGenerating {
         try expectOK(try await call(.POST, "/queue", json: .object(["delete": ids])), "POST /queue")
         for id in promptIDs {
             try expectOK(try await call(.POST, "/interrupt", json: .object(["prompt_id": .string(id)])), "POST /interrupt")
+        }
+    }
+
+    /// `ws://host:port/ws?clientId=…` (`wss://` for an https server).
+    var socketURL: String {
+        let scheme = baseURL.hasPrefix("https://") ? "wss://" : "ws://"
+        let rest = baseURL.drop { $0 != ":" }.dropFirst(3)
+        return scheme + rest + "/ws"
+    }
+
+    public func events(clientID: String) -> AsyncStream<ComfyEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ComfyEvent.self)
+        let url = socketURL + "?clientId=" + Self.encode(clientID)
+        let task = Task {
+            do {
+                let logger = Logger(label: "elena.comfy.ws", factory: { _ in SwiftLogNoOpLogHandler() })
+                try await WebSocketClient.connect(url: url, logger: logger) { inbound, _, _ in
+                    continuation.yield(.connected)
+                    for try await message in inbound.messages(maxSize: 16 << 20) {
+                        // Binary frames are previews; nothing here wants them.
+                        guard case .text(let text) = message, let event = Self.event(text) else { continue }
+                        continuation.yield(event)
+                    }
+                }
+                continuation.yield(.closed(reason: "ComfyUI closed the websocket"))
+            } catch {
+                continuation.yield(.closed(reason: "the websocket failed: \(error)"))
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Reads one text frame `{"type": …, "data": {…}}`; nil for the messages generation does not follow.
+    static func event(_ text: String) -> ComfyEvent? {
+        guard let message = try? JSONValue.parse(text), let type = message["type"]?.stringValue else { return nil }
+        let data = message["data"]
+        guard let prompt = data?["prompt_id"]?.stringValue else { return nil }
+        switch type {
+        case "executing":
+            guard let node = data?["node"], node != .null else { return .finished(promptID: prompt) }
+            return .executing(promptID: prompt, node: node.stringValue ?? "\(node.intValue ?? 0)")
+        case "progress":
+            guard let value = data?["value"]?.intValue, let max = data?["max"]?.intValue else { return nil }
+            return .progress(promptID: prompt, value: value, max: max)
+        case "execution_error":
+            let node = data?["node_id"]?.stringValue ?? "?"
+            let type = data?["node_type"]?.stringValue ?? "?"
+            let reason = data?["exception_message"]?.stringValue ?? "an error"
+            return .failed(promptID: prompt, message: "node \(node) (\(type)) failed: \(reason)")
+        case "execution_interrupted":
+            return .failed(promptID: prompt, message: "the run was interrupted")
+        default:
+            return nil
         }
     }
 }

@@ -1,8 +1,9 @@
-import ElenaCore
+public import ElenaCore
 import ElenaTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Synchronization
@@ -10,8 +11,10 @@ import Synchronization
 /// A fake ComfyUI for tests, on 127.0.0.1 over real HTTP (`comfyui-api.md` §1a–1b): `/system_stats`,
 /// `/object_info/{class}`, `POST /prompt` with graph validation (400 with `node_errors` naming node and input),
 /// runs that write real PNGs named the way SaveImage names them with the graph in a `prompt` text chunk,
-/// `/history/{id}`, `/view`, `POST /queue {delete}` and `POST /interrupt`. Runtime errors can be injected.
-/// (The websocket is not served yet: clients poll `/history`.)
+/// `/history/{id}`, `/view`, `POST /queue {delete}` and `POST /interrupt`, and the websocket `/ws?clientId=` with
+/// the documented event sequence (`status`, `execution_start`, `execution_cached`, `executing`, `progress`,
+/// `executed`, `execution_success` or `execution_error`, then `executing` with a null node). Runtime errors,
+/// dropped sockets and refused sockets can be injected.
 public final class FakeComfy: Sendable {
     /// How the fake behaves.
     public struct Configuration: Sendable {
@@ -23,6 +26,8 @@ public final class FakeComfy: Sendable {
         public var runSeconds = 0.05
         /// Where SaveImage writes.
         public var outputFolder: String
+        /// The port to listen on (0: any free port).
+        public var port = 0
 
         /// Creates a configuration writing into `outputFolder`.
         public init(outputFolder: String) {
@@ -41,6 +46,18 @@ public final class FakeComfy: Sendable {
         var prompts = 0
         var held = false
         var settled = 0
+        /// The client id each prompt was queued with (events go only to that client's sockets).
+        var clients: [String: String] = [:]
+        /// Open sockets: id, client id, and where their frames go (nil closes the connection abruptly).
+        var sockets: [Int: (client: String, send: AsyncStream<String?>.Continuation)] = [:]
+        var nextSocket = 0
+        var socketsOpened = 0
+        var dropAtNextStart = false
+        var refuseSockets = false
+        var historyReads = 0
+        var refusals: [(input: String, message: String)] = []
+        /// The run started last: runs go one at a time, in queue order, as on ComfyUI.
+        var lastRun: Task<Void, Never>?
     }
 
     public let configuration: Configuration
@@ -72,6 +89,19 @@ public final class FakeComfy: Sendable {
     /// Runs that ended in any way (finished, failed, or found cancelled).
     public var settledRuns: Int { state.withLock { $0.settled } }
 
+    /// Websocket connections accepted so far.
+    public var socketsOpened: Int { state.withLock { $0.socketsOpened } }
+    /// `GET /history/{id}` requests answered so far (a client following the socket reads each prompt once).
+    public var historyReads: Int { state.withLock { $0.historyReads } }
+    /// The next run closes every open socket (without a close frame) right after `execution_start`.
+    public func dropSocketsAtNextRunStart() { state.withLock { $0.dropAtNextStart = true } }
+    /// `/ws` stops upgrading (as if a proxy in front of ComfyUI did not pass websockets).
+    public func refuseSockets() { state.withLock { $0.refuseSockets = true } }
+
+    /// The next prompt that has a node with this input is refused at validation, naming that node and input
+    /// (`custom_validation_failed`).
+    public func refuseNextPrompt(input: String, message: String) { state.withLock { $0.refusals.append((input, message)) } }
+
     /// The next run fails in its sampler with this message (`execution_error`).
     public func failNextRun(_ message: String) { state.withLock { $0.failures.append(message) } }
 
@@ -80,7 +110,17 @@ public final class FakeComfy: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let application = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-comfyui"),
+            server: .http1WebSocketUpgrade { request, channel, _ in
+                guard request.path?.hasPrefix("/ws") == true, !self.state.withLock({ $0.refuseSockets }) else { return .dontUpgrade }
+                let query = request.path.map { String($0.drop { $0 != "?" }.dropFirst()) } ?? ""
+                let client =
+                    query.split(separator: "&").first { $0.hasPrefix("clientId=") }
+                    .map { String($0.dropFirst("clientId=".count)).removingPercentEncoding ?? "" } ?? UUID().uuidString
+                return .upgrade([:]) { inbound, outbound, _ in
+                    await self.serveSocket(client: client, channel: channel, inbound: inbound, outbound: outbound)
+                }
+            },
+            configuration: .init(address: .hostname("127.0.0.1", port: configuration.port), serverName: "fake-comfyui"),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()
@@ -148,6 +188,7 @@ public final class FakeComfy: Sendable {
         }
         router.get("/history/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
+            self.state.withLock { $0.historyReads += 1 }
             guard let entry = self.state.withLock({ $0.history[id] }) else { return Self.json(.ok, .object([:])) }
             return Self.json(.ok, .object([.init(id, entry)]))
         }
@@ -179,6 +220,60 @@ public final class FakeComfy: Sendable {
         }
         router.post("/interrupt") { _, _ in Response(status: .ok) }
         return router
+    }
+
+    /// One websocket: a `status` message with the session id first, then every event for `client`, until the client
+    /// goes or a fault drops the connection.
+    func serveSocket(client: String, channel: any Channel, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let (frames, continuation) = AsyncStream.makeStream(of: String?.self)
+        let id = state.withLock { state -> Int in
+            state.nextSocket += 1
+            state.socketsOpened += 1
+            state.sockets[state.nextSocket] = (client, continuation)
+            return state.nextSocket
+        }
+        defer { _ = state.withLock { $0.sockets.removeValue(forKey: id) } }
+        let queued = state.withLock { $0.queued.count }
+        let status = Self.message("status", .object(["status": .object(["exec_info": .object(["queue_remaining": .int(queued)])]), "sid": .string(client)]))
+        guard (try? await outbound.write(.text(status))) != nil else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do { for try await _ in inbound {} } catch {}
+            }
+            group.addTask {
+                for await frame in frames {
+                    guard let frame else {
+                        // A dropped connection: no close frame, the TCP connection just ends.
+                        try? await channel.close()
+                        return
+                    }
+                    guard (try? await outbound.write(.text(frame))) != nil else { return }
+                }
+            }
+            _ = await group.next()
+            group.cancelAll()
+            continuation.finish()
+        }
+    }
+
+    static func message(_ type: String, _ data: JSONValue) -> String {
+        JSONValue.object(["type": .string(type), "data": data]).serialized()
+    }
+
+    /// Sends an event to the sockets of the prompt's client (every socket for `status`).
+    func emit(_ promptID: String?, _ type: String, _ data: JSONValue) {
+        let frame = Self.message(type, data)
+        state.withLock { state in
+            let client = promptID.flatMap { state.clients[$0] }
+            for socket in state.sockets.values where promptID == nil || socket.client == client {
+                socket.send.yield(frame)
+            }
+        }
+    }
+
+    func emitQueueStatus() {
+        let remaining = state.withLock { $0.queued.count }
+        emit(nil, "status", .object(["status": .object(["exec_info": .object(["queue_remaining": .int(remaining)])])]))
     }
 
     static func nodeError(_ type: String, _ message: String, input: String) -> JSONValue {
@@ -245,62 +340,93 @@ public final class FakeComfy: Sendable {
                         .object(["errors": .array(errors), "dependent_outputs": .array([]), "class_type": .string(classType)])))
             }
         }
+        let refusal = state.withLock { state -> (input: String, message: String)? in
+            guard let first = state.refusals.first, nodes.contains(where: { $0.value["inputs"]?[first.input] != nil }) else { return nil }
+            return state.refusals.removeFirst()
+        }
+        if let refusal, let node = nodes.first(where: { $0.value["inputs"]?[refusal.input] != nil }) {
+            nodeErrors.append(
+                .init(
+                    node.key,
+                    .object([
+                        "errors": .array([Self.nodeError("custom_validation_failed", refusal.message, input: refusal.input)]),
+                        "dependent_outputs": .array([]), "class_type": node.value["class_type"] ?? .null,
+                    ])))
+        }
         if !nodeErrors.isEmpty { return refuse("prompt_outputs_failed_validation", "Prompt outputs failed validation", nodeErrors) }
         let id = UUID().uuidString.lowercased()
+        let client = body?["client_id"]?.stringValue
         state.withLock {
             $0.queued.append(id)
             $0.prompts += 1
+            if let client { $0.clients[id] = client }
         }
+        emitQueueStatus()
         let graph = JSONValue.object(nodes)
-        Task { await self.run(id, graph: graph) }
+        state.withLock { state in
+            let previous = state.lastRun
+            state.lastRun = Task {
+                await previous?.value
+                await self.run(id, graph: graph)
+            }
+        }
         return Self.json(.ok, .object(["prompt_id": .string(id), "number": .int(acceptedPrompts), "node_errors": .object([:])]))
     }
 
-    /// Runs a queued prompt: waits, then writes the images (or fails as injected) and records the history.
+    /// Runs a queued prompt: waits, emits the event sequence, writes the images (or fails as injected) and records
+    /// the history before the final `executing` with a null node, as ComfyUI does.
     func run(_ id: String, graph: JSONValue) async {
         defer { state.withLock { $0.settled += 1 } }
         while state.withLock({ $0.held }) { try? await Task.sleep(nanoseconds: 10_000_000) }
-        try? await Task.sleep(nanoseconds: UInt64(configuration.runSeconds * 1_000_000_000))
-        let (stillQueued, failure) = state.withLock { state -> (Bool, String?) in
-            guard state.queued.contains(id) else { return (false, nil) }
-            return (true, state.failures.isEmpty ? nil : state.failures.removeFirst())
+        let (stillQueued, failure, drop) = state.withLock { state -> (Bool, String?, Bool) in
+            guard state.queued.contains(id) else { return (false, nil, false) }
+            defer { state.dropAtNextStart = false }
+            return (true, state.failures.isEmpty ? nil : state.failures.removeFirst(), state.dropAtNextStart)
         }
-        guard stillQueued else { return }
-        guard case .object(let nodes) = graph else { return }
-        let now = Int(Date().timeIntervalSince1970 * 1000)
-        if let failure {
-            let sampler = nodes.first { $0.value["class_type"]?.stringValue == "KSampler" }?.key ?? "?"
-            let entry = JSONValue.object([
-                "prompt": .array([.int(0), .string(id), graph, .object([:]), .array([])]),
-                "outputs": .object([:]),
-                "status": .object([
-                    "status_str": .string("error"), "completed": .bool(false),
-                    "messages": .array([
-                        .array([.string("execution_start"), .object(["prompt_id": .string(id), "timestamp": .int(now)])]),
-                        .array([
-                            .string("execution_error"),
-                            .object([
-                                "prompt_id": .string(id), "node_id": .string(sampler), "node_type": .string("KSampler"),
-                                "exception_message": .string(failure), "exception_type": .string("RuntimeError"),
-                                "timestamp": .int(now),
-                            ]),
-                        ]),
-                    ]),
-                ]),
-            ])
-            state.withLock {
-                $0.queued.removeAll { $0 == id }
-                $0.history[id] = entry
+        guard stillQueued, case .object(let nodes) = graph else { return }
+        let prompt = JSONValue.string(id)
+        func now() -> JSONValue { .int(Int(Date().timeIntervalSince1970 * 1000)) }
+        emit(id, "execution_start", .object(["prompt_id": prompt, "timestamp": now()]))
+        emit(id, "execution_cached", .object(["nodes": .array([]), "prompt_id": prompt, "timestamp": now()]))
+        if drop {
+            state.withLock { state in
+                for socket in state.sockets.values { socket.send.yield(nil) }
             }
-            return
         }
+        let sampler = nodes.first { $0.value["class_type"]?.stringValue == "KSampler" }
+        let steps = max(1, min(5, sampler?.value["inputs"]?["steps"]?.intValue ?? 4))
+        var messages: [JSONValue] = [
+            .array([.string("execution_start"), .object(["prompt_id": prompt, "timestamp": now()])])
+        ]
+        for node in nodes where node.value["class_type"]?.stringValue != "SaveImage" {
+            emit(id, "executing", .object(["node": .string(node.key), "display_node": .string(node.key), "prompt_id": prompt]))
+            guard node.key == sampler?.key else { continue }
+            if let failure {
+                let error = JSONValue.object([
+                    "prompt_id": prompt, "node_id": .string(node.key), "node_type": .string("KSampler"), "executed": .array([]),
+                    "exception_message": .string(failure), "exception_type": .string("RuntimeError"), "timestamp": now(),
+                ])
+                messages.append(.array([.string("execution_error"), error]))
+                record(id, graph: graph, outputs: [], status: "error", messages: messages)
+                emit(id, "execution_error", error)
+                emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
+                emitQueueStatus()
+                return
+            }
+            for step in 1...steps {
+                try? await Task.sleep(nanoseconds: UInt64(configuration.runSeconds / Double(steps) * 1_000_000_000))
+                emit(id, "progress", .object(["value": .int(step), "max": .int(steps), "prompt_id": prompt, "node": .string(node.key)]))
+            }
+        }
+        guard state.withLock({ $0.queued.contains(id) }) else { return }
         var outputs: [JSONValue.Member] = []
         let latent = nodes.first { $0.value["class_type"]?.stringValue == "EmptyLatentImage" }?.value["inputs"]
         let width = min(512, latent?["width"]?.intValue ?? 512)
         let height = min(768, latent?["height"]?.intValue ?? 768)
         let batch = max(1, latent?["batch_size"]?.intValue ?? 1)
-        let seed = nodes.first { $0.value["class_type"]?.stringValue == "KSampler" }?.value["inputs"]?["seed"]?.intValue ?? 0
+        let seed = sampler?.value["inputs"]?["seed"]?.intValue ?? 0
         for save in nodes where save.value["class_type"]?.stringValue == "SaveImage" {
+            emit(id, "executing", .object(["node": .string(save.key), "display_node": .string(save.key), "prompt_id": prompt]))
             let prefix = save.value["inputs"]?["filename_prefix"]?.stringValue ?? "ComfyUI"
             let subfolder = prefix.contains("/") ? String(prefix[..<(prefix.lastIndex(of: "/") ?? prefix.endIndex)]) : ""
             let stem = prefix.split(separator: "/").last.map(String.init) ?? "ComfyUI"
@@ -312,27 +438,84 @@ public final class FakeComfy: Sendable {
                 }
                 let name = String(format: "%@_%05d_.png", stem, counter)
                 let folder = configuration.outputFolder + (subfolder.isEmpty ? "" : "/" + subfolder)
-                let pixels = (try? SyntheticImage(width: width, height: height, seed: UInt64(max(0, seed + index))).encoded(.png)) ?? Data()
+                let imageSeed = UInt64(max(0, seed + index))
+                // Encoding is CPU work: off the cooperative pool, which the servers and clients of the tests share.
+                let file = await offCooperativePool {
+                    ComfyMetadata.png(
+                        (try? SyntheticImage(width: width, height: height, seed: imageSeed).encoded(.png)) ?? Data(),
+                        prompt: graph.serialized())
+                }
                 try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try? ComfyMetadata.png(pixels, prompt: graph.serialized()).write(to: URL(fileURLWithPath: folder + "/" + name))
+                try? file.write(to: URL(fileURLWithPath: folder + "/" + name))
                 images.append(.object(["filename": .string(name), "subfolder": .string(subfolder), "type": .string("output")]))
             }
             outputs.append(.init(save.key, .object(["images": .array(images)])))
+            emit(id, "executed", .object(["node": .string(save.key), "display_node": .string(save.key), "output": .object(["images": .array(images)]), "prompt_id": prompt]))
         }
+        messages.append(.array([.string("execution_success"), .object(["prompt_id": prompt, "timestamp": now()])]))
+        record(id, graph: graph, outputs: outputs, status: "success", messages: messages)
+        emit(id, "execution_success", .object(["prompt_id": prompt, "timestamp": now()]))
+        emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
+        emitQueueStatus()
+    }
+
+    /// Moves a prompt from the queue into `/history`.
+    func record(_ id: String, graph: JSONValue, outputs: [JSONValue.Member], status: String, messages: [JSONValue]) {
         let entry = JSONValue.object([
             "prompt": .array([.int(0), .string(id), graph, .object([:]), .array([])]),
             "outputs": .object(outputs),
             "status": .object([
-                "status_str": .string("success"), "completed": .bool(true),
-                "messages": .array([
-                    .array([.string("execution_start"), .object(["prompt_id": .string(id), "timestamp": .int(now)])]),
-                    .array([.string("execution_success"), .object(["prompt_id": .string(id), "timestamp": .int(now)])]),
-                ]),
+                "status_str": .string(status), "completed": .bool(status == "success"), "messages": .array(messages),
             ]),
         ])
         state.withLock {
             $0.queued.removeAll { $0 == id }
             $0.history[id] = entry
         }
+    }
+
+    /// A text-to-image workflow in API format, as ComfyUI's "Save (API)" writes it.
+    public static func sampleWorkflow(checkpoint: String = "elena-base.safetensors", lora: String = "elena-face.safetensors", seed: Int = 42, batch: Int = 1)
+        -> JSONValue
+    {
+        .object([
+            "4": .object(["class_type": .string("CheckpointLoaderSimple"), "inputs": .object(["ckpt_name": .string(checkpoint)])]),
+            "10": .object([
+                "class_type": .string("LoraLoader"),
+                "inputs": .object([
+                    "lora_name": .string(lora), "strength_model": .double(0.8), "strength_clip": .double(0.8),
+                    "model": .array([.string("4"), .int(0)]), "clip": .array([.string("4"), .int(1)]),
+                ]),
+            ]),
+            "6": .object([
+                "class_type": .string("CLIPTextEncode"),
+                "inputs": .object(["text": .string("elena, red dress, mirror"), "clip": .array([.string("10"), .int(1)])]),
+            ]),
+            "7": .object([
+                "class_type": .string("CLIPTextEncode"),
+                "inputs": .object(["text": .string("blurry"), "clip": .array([.string("10"), .int(1)])]),
+            ]),
+            "5": .object([
+                "class_type": .string("EmptyLatentImage"),
+                "inputs": .object(["width": .int(256), "height": .int(384), "batch_size": .int(batch)]),
+            ]),
+            "3": .object([
+                "class_type": .string("KSampler"),
+                "inputs": .object([
+                    "seed": .int(seed), "steps": .int(20), "cfg": .double(7), "sampler_name": .string("euler"),
+                    "scheduler": .string("normal"), "denoise": .double(1),
+                    "model": .array([.string("10"), .int(0)]), "positive": .array([.string("6"), .int(0)]),
+                    "negative": .array([.string("7"), .int(0)]), "latent_image": .array([.string("5"), .int(0)]),
+                ]),
+            ]),
+            "8": .object([
+                "class_type": .string("VAEDecode"),
+                "inputs": .object(["samples": .array([.string("3"), .int(0)]), "vae": .array([.string("4"), .int(2)])]),
+            ]),
+            "9": .object([
+                "class_type": .string("SaveImage"),
+                "inputs": .object(["filename_prefix": .string("elena/drop03"), "images": .array([.string("8"), .int(0)])]),
+            ]),
+        ])
     }
 }

@@ -22,6 +22,12 @@ public struct DropSession: Sendable {
     public var environment: RunEnvironment
     /// The upload stage (its part size and polling are tuned by the caller).
     public var uploadStage = UploadStage()
+    /// ComfyUI, for a manifest with `generate:` (a dry run never calls it).
+    public var comfy: (any ComfyGenerating)?
+    /// Source files to leave for a later run because they are still being written (`watch`).
+    public var notReady: Set<String> = []
+    /// Whether `run` runs the `generate:` section (`watch` runs it once, then only picks files up).
+    public var generates = true
 
     /// Creates a session.
     public init(manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment) {
@@ -51,10 +57,11 @@ public struct DropSession: Sendable {
         try Self.checkSource(sourceFolder, manifest: manifest)
     }
 
-    /// Checks that `sourceFolder` (the manifest's resolved `source.dir`) is a folder.
+    /// Checks that `sourceFolder` (the manifest's resolved `source.dir`) is a folder. With `generate:` a missing
+    /// folder is fine: the run creates it (a dry run sees it empty).
     /// - Throws: `MissingSourceError` pointing at `source.dir`.
     public static func checkSource(_ sourceFolder: String, manifest: Manifest) throws(MissingSourceError) {
-        guard FileSystem.isDirectory(sourceFolder) else {
+        guard FileSystem.isDirectory(sourceFolder) || (manifest.generate != nil && !FileSystem.exists(sourceFolder)) else {
             let location = manifest.locations["source.dir"]
             let exists = FileSystem.exists(sourceFolder)
             throw MissingSourceError(
@@ -66,17 +73,54 @@ public struct DropSession: Sendable {
         }
     }
 
-    /// Discovers, plans and runs (or, in a dry run, plans without side effects).
-    public func run() async throws -> RunReport {
+    /// The jobs of the manifest's `generate:` section (nil when it has none).
+    /// - Throws: `ManifestError` when the workflow file is missing or does not fit the section.
+    public func generationPlan() throws -> GenerationPlan? {
+        guard let spec = manifest.generate else { return nil }
+        let path = PathText.resolve(spec.workflow, relativeTo: manifestFolder, home: home)
+        guard let data = try? FileSystem.read(path), let text = String(data: data, encoding: .utf8) else {
+            throw ManifestError(
+                diagnostics: [
+                    Diagnostic(
+                        at: manifest.locations["generate.workflow"], key: "generate.workflow",
+                        FileSystem.exists(path)
+                            ? "'generate.workflow' cannot be read as UTF-8 text: \(path)"
+                            : "'generate.workflow' names a file that does not exist: \(path)")
+                ], source: nil)
+        }
+        return try GenerationPlan.make(spec, workflow: text, workflowPath: spec.workflow, manifest: manifest)
+    }
+
+    /// Runs the `generate:` section: queues on ComfyUI every (prompt, seed) not already recorded and downloads the
+    /// images into the source folder. A dry run only counts. Nil when the manifest has no `generate:`.
+    /// - Throws: `ManifestError` for a workflow that does not fit, `GenerationInterrupted` when cancelled.
+    public func generate() async throws -> GenerationSummary? {
+        guard generates, let spec = manifest.generate, let plan = try generationPlan() else { return nil }
+        guard let client = comfy else { throw GenerationDownloadError(description: "no ComfyUI client was given for generate:") }
+        if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
+        let generator = Generator(plan: plan, spec: spec, client: client, sourceFolder: sourceFolder, drop: manifest.drop)
+        return try await generator.run(environment: environment, cacheIndex: try await environment.store.cacheIndex())
+    }
+
+    /// Discovers, plans and runs (or, in a dry run, plans without side effects). Generation runs first, unless the
+    /// caller ran `generate()` already and passes its summary.
+    public func run(generation: GenerationSummary? = nil) async throws -> RunReport {
         var profile = PhaseClock(enabled: ProcessInfo.processInfo.environment["ELENA_PROFILE"] == "1")
         defer { profile.report(environment.reporter) }
         try checkSource()
+        var generation = generation
+        if generation == nil { generation = try await generate() }
         var environment = environment
         let store = environment.store
-        let discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
+        var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
+        discovery.notReady = notReady
         let statCache = try await store.statEntries(prefix: sourceFolder + "/")
         profile.lap("load stat cache (\(statCache.count))")
-        let found = try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
+        // A drop that generates may not have its folder yet (a dry run creates nothing).
+        let found =
+            FileSystem.isDirectory(sourceFolder)
+            ? try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
+            : SourceDiscovery.Result.empty
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed)")
         let plan = try Planner.plan(manifest, files: found.files).applying(try await store.publishOverrides())
         profile.lap("plan (\(plan.order.count) nodes)")
@@ -124,6 +168,7 @@ public struct DropSession: Sendable {
         var report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: cacheIndex)
         profile.lap("run graph")
         report.unreadable = found.unreadable
+        report.generation = generation
         if !environment.dryRun {
             try await store.append([
                 EventRecord(

@@ -41,6 +41,11 @@ public final class RunningCommand: @unchecked Sendable {
         if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    public func interrupt() {
+        if isRunning { Foundation.kill(process.processIdentifier, SIGINT) }
+    }
+
     /// Waits (without blocking a thread) for the process to end; its exit code, or the signal that ended it.
     @discardableResult
     public func wait() async -> Int32 {

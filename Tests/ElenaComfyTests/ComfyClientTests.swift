@@ -8,49 +8,10 @@ import Testing
 /// The ComfyUI client against the fake ComfyUI over real HTTP: queue a workflow, follow it to the end, download
 /// what SaveImage wrote (with the graph in its `prompt` chunk), and report refusals and failures per node.
 @Suite struct ComfyClientTests {
-    /// A text-to-image workflow in API format, as ComfyUI's "Save (API)" writes it.
     static func workflow(checkpoint: String = "elena-base.safetensors", lora: String = "elena-face.safetensors", seed: Int = 42, batch: Int = 1)
         -> JSONValue
     {
-        .object([
-            "4": .object(["class_type": .string("CheckpointLoaderSimple"), "inputs": .object(["ckpt_name": .string(checkpoint)])]),
-            "10": .object([
-                "class_type": .string("LoraLoader"),
-                "inputs": .object([
-                    "lora_name": .string(lora), "strength_model": .double(0.8), "strength_clip": .double(0.8),
-                    "model": .array([.string("4"), .int(0)]), "clip": .array([.string("4"), .int(1)]),
-                ]),
-            ]),
-            "6": .object([
-                "class_type": .string("CLIPTextEncode"),
-                "inputs": .object(["text": .string("elena, red dress, mirror"), "clip": .array([.string("10"), .int(1)])]),
-            ]),
-            "7": .object([
-                "class_type": .string("CLIPTextEncode"),
-                "inputs": .object(["text": .string("blurry"), "clip": .array([.string("10"), .int(1)])]),
-            ]),
-            "5": .object([
-                "class_type": .string("EmptyLatentImage"),
-                "inputs": .object(["width": .int(256), "height": .int(384), "batch_size": .int(batch)]),
-            ]),
-            "3": .object([
-                "class_type": .string("KSampler"),
-                "inputs": .object([
-                    "seed": .int(seed), "steps": .int(20), "cfg": .double(7), "sampler_name": .string("euler"),
-                    "scheduler": .string("normal"), "denoise": .double(1),
-                    "model": .array([.string("10"), .int(0)]), "positive": .array([.string("6"), .int(0)]),
-                    "negative": .array([.string("7"), .int(0)]), "latent_image": .array([.string("5"), .int(0)]),
-                ]),
-            ]),
-            "8": .object([
-                "class_type": .string("VAEDecode"),
-                "inputs": .object(["samples": .array([.string("3"), .int(0)]), "vae": .array([.string("4"), .int(2)])]),
-            ]),
-            "9": .object([
-                "class_type": .string("SaveImage"),
-                "inputs": .object(["filename_prefix": .string("elena/drop03"), "images": .array([.string("8"), .int(0)])]),
-            ]),
-        ])
+        FakeComfy.sampleWorkflow(checkpoint: checkpoint, lora: lora, seed: seed, batch: batch)
     }
 
     static func withFake(_ body: (FakeComfy, ComfyClient, TemporaryDirectory) async throws -> Void) async throws {
@@ -58,7 +19,7 @@ import Testing
         let fake = FakeComfy(configuration: .init(outputFolder: folder("output")))
         try await fake.start()
         do {
-            try await body(fake, ComfyClient(baseURL: fake.baseURL, timeout: 10), folder)
+            try await body(fake, ComfyClient(baseURL: fake.baseURL, timeout: 60), folder)
         } catch {
             await fake.stop()
             folder.remove()
@@ -163,6 +124,56 @@ import Testing
             #expect(fake.settledRuns == 2)
             #expect(try await client.state(of: ids[0]) == .pending, "no history: it never ran")
             #expect(!FileManager.default.fileExists(atPath: folder("output/elena")), "nothing was written")
+        }
+    }
+
+    /// Collects a prompt's events until its `executing`-null (or the socket's end).
+    static func events(until id: String, from iterator: inout AsyncStream<ComfyEvent>.Iterator) async -> [ComfyEvent] {
+        var seen: [ComfyEvent] = []
+        while let event = await iterator.next() {
+            seen.append(event)
+            if event == .finished(promptID: id) { break }
+            if case .closed = event { break }
+        }
+        return seen
+    }
+
+    @Test func theWebsocketCarriesTheDocumentedEventSequence() async throws {
+        try await Self.withFake { fake, client, _ in
+            var iterator = client.events(clientID: "mine").makeAsyncIterator()
+            #expect(await iterator.next() == .connected)
+            let id = try await client.queue(Self.workflow(), clientID: "mine")
+            let seen = await Self.events(until: id, from: &iterator)
+            #expect(seen.first == .executing(promptID: id, node: "4") || seen.contains(.executing(promptID: id, node: "3")), "\(seen)")
+            let steps = seen.filter { if case .progress = $0 { true } else { false } }
+            #expect(steps == (1...5).map { ComfyEvent.progress(promptID: id, value: $0, max: 5) }, "\(seen)")
+            #expect(seen.last == .finished(promptID: id), "\(seen)")
+            guard case .succeeded(let images) = try await client.state(of: id) else {
+                Issue.record("history has no success after the final event")
+                return
+            }
+            #expect(images.count == 1)
+
+            fake.failNextRun("CUDA out of memory")
+            let failing = try await client.queue(Self.workflow(seed: 5), clientID: "mine")
+            let failed = await Self.events(until: failing, from: &iterator)
+            #expect(failed.contains(.failed(promptID: failing, message: "node 3 (KSampler) failed: CUDA out of memory")), "\(failed)")
+            #expect(failed.last == .finished(promptID: failing), "the null node comes after a failure too")
+
+            // A connection dropped mid-run ends the stream with .closed; the prompt still finishes (in /history).
+            fake.dropSocketsAtNextRunStart()
+            let orphan = try await client.queue(Self.workflow(seed: 6), clientID: "mine")
+            let cut = await Self.events(until: orphan, from: &iterator)
+            guard case .closed? = cut.last else {
+                Issue.record("the stream did not report the dropped socket: \(cut)")
+                return
+            }
+            #expect(await iterator.next() == nil, "nothing comes after .closed")
+            guard case .succeeded = try await Self.waitForEnd(client, orphan) else {
+                Issue.record("the run whose socket dropped did not finish")
+                return
+            }
+            #expect(fake.socketsOpened == 1)
         }
     }
 

@@ -204,7 +204,7 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
         BadManifest(
             name: "unknown top-level key", text: minimal(inserting: ["colour: red"], after: 2),
             keyPath: "colour", line: 3, column: 1,
-            message: "unknown key 'colour' at the top level; valid keys are version, drop, library, source, crop, publish, items"),
+            message: "unknown key 'colour' at the top level; valid keys are version, drop, library, source, generate, crop, publish, items"),
         BadManifest(
             name: "misspelt top-level key", text: minimal(inserting: ["librari: ~/lib"], after: 2),
             keyPath: "librari", line: 3, column: 1, message: "unknown key 'librari' at the top level",
@@ -393,6 +393,16 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
         #expect(diagnostic.location?.line == 8)
         #expect(diagnostic.location?.column == 3)
         #expect(diagnostic.message == "'crop.margin' is given twice (first at line 7)")
+    }
+
+    /// Found by the manifest fuzzer: lines broken by a lone carriage return (old Mac style), which YAML counts as
+    /// line breaks, put the duplicate past the last "\n" line and crashed the search for it.
+    @Test func duplicateKeyInCarriageReturnTextIsLocatedNotACrash() throws {
+        let text = Self.minimal(inserting: ["drop: drop-04"], after: 2).split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r")
+        let error = try #require(throws: ManifestError.self) { try ManifestDecoder.decode(text, file: "drop.yaml") }
+        let diagnostic = try #require(error.diagnostics.first)
+        #expect(diagnostic.keyPath == "drop")
+        #expect(diagnostic.location?.line == 3)
     }
 
     // MARK: - Several errors at once

@@ -232,7 +232,7 @@ import Testing
         ])
         #expect(
             StageName.allCases.sorted() == [
-                .outbox, .vault, .ingest, .detect, .crop, .review, .publish, .upload, .attach, .post, .message,
+                .generate, .outbox, .vault, .ingest, .detect, .crop, .review, .publish, .upload, .attach, .post, .message,
             ])
         #expect(StageName.outbox.isDropLevel && !StageName.crop.isDropLevel && StageName.attach.isDropLevel)
         // Collectors sort after every item node; feeding drop-level nodes before.

@@ -212,9 +212,14 @@ import Testing
         var configuration = FakeFanvue.Configuration()
         configuration.accessTokenLifetime = 5  // seconds: room for a loaded machine before the first call
         try await FakeFanvueHarness.with(configuration) { h in
-            #expect(try await h.api(.GET, "/users/me").status == 200)
+            let issued = ContinuousClock.now
+            let tokens = h.fake.issueTokens(scopes: FakeFanvueHarness.allScopes)
+            #expect(tokens.expiresIn == 5)
+            let first = try await h.api(.GET, "/users/me", bearer: tokens.access).status
+            // On a machine so loaded that the call took most of the lifetime, its answer proves nothing either way.
+            if ContinuousClock.now - issued < .seconds(4) { #expect(first == 200) }
             try await Task.sleep(for: .seconds(5.3))
-            #expect(try await h.api(.GET, "/users/me").status == 401)
+            #expect(try await h.api(.GET, "/users/me", bearer: tokens.access).status == 401)
         }
     }
 }

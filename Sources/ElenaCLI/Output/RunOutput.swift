@@ -69,7 +69,13 @@ enum RunOutput {
         for (path, reason) in plan.skipped { lines.append("skipped \(path): \(reason)") }
         lines.append("")
         let counts = report.counts
-        let nameWidth = counts.map(\.stage.rawValue.count).max() ?? 7
+        let nameWidth = max(counts.map(\.stage.rawValue.count).max() ?? 7, report.generation == nil ? 0 : 8)
+        if let generation = report.generation {
+            lines.append("  generate".padding(toLength: nameWidth + 4, withPad: " ", startingAt: 0) + generationLine(generation, dryRun: report.dryRun))
+            for failure in generation.previousFailures {
+                lines.append("    \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))) failed last time: \(failure.message)")
+            }
+        }
         for (stage, row) in counts {
             let padded = stage.rawValue.padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
             var text = padded + words(row, dryRun: report.dryRun)
@@ -81,9 +87,13 @@ enum RunOutput {
             lines.append("")
             lines.append("Nothing to redo: every finished step is up to date.")
         }
-        if !report.failures.isEmpty || !report.unreadable.isEmpty {
+        if !report.failures.isEmpty || !report.unreadable.isEmpty || report.generation?.failureCount ?? 0 > 0 {
             lines.append("")
             lines.append("\(report.failureCount) failed:")
+            if let error = report.generation?.error { lines.append("  generate: \(error)") }
+            for failure in report.generation?.failures ?? [] {
+                lines.append("  generate \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))): \(failure.message)")
+            }
             // The same error for many items (no login, a server down) is said once, with the items it hit.
             var groups: [(stage: StageName, message: String, subjects: [String])] = []
             var groupIndex: [String: Int] = [:]
@@ -273,6 +283,40 @@ enum RunOutput {
         return .object(members)
     }
 
+    /// `generate   2 generated (4 images), 1 cached, 1 failed`.
+    static func generationLine(_ generation: GenerationSummary, dryRun: Bool) -> String {
+        var parts: [String] = []
+        if dryRun {
+            if generation.planned > 0 { parts.append("\(generation.planned) to queue on ComfyUI") }
+        } else if generation.generated > 0 {
+            parts.append("\(generation.generated) generated (\(generation.images.count) image\(generation.images.count == 1 ? "" : "s"))")
+        }
+        if generation.cached > 0 { parts.append("\(generation.cached) cached") }
+        if generation.error != nil {
+            parts.append("not run: see below")
+        } else if !generation.failures.isEmpty {
+            parts.append("\(generation.failures.count) failed")
+        }
+        let text = parts.isEmpty ? "nothing" : parts.joined(separator: ", ")
+        return text + (generation.cached == generation.jobs && generation.jobs > 0 ? " (up to date)" : "")
+    }
+
+    static func generationJSON(_ generation: GenerationSummary?) -> JSONValue {
+        guard let generation else { return .null }
+        return .object([
+            "prompts": .int(generation.jobs),
+            "cached": .int(generation.cached),
+            "generated": .int(generation.generated),
+            "to_queue": .int(generation.planned),
+            "images": .array(generation.images.map(JSONValue.string)),
+            "failures": .array(
+                generation.failures.map {
+                    .object(["prompt": .string($0.prompt), "label": .string($0.label), "error": .string($0.message)])
+                }),
+            "error": generation.error.map(JSONValue.string) ?? .null,
+        ])
+    }
+
     /// The same facts as JSON, for scripts.
     static func json(_ outcome: DropOutcome) -> String {
         let report = outcome.report
@@ -311,6 +355,7 @@ enum RunOutput {
             "database": .string(outcome.database.description),
             "outbox": .string(outcome.outbox),
             "stages": .object(stages),
+            "generate": generationJSON(report.generation),
             "waiting_for_review": .array(waiting),
             "failures": .array(failures),
             "outbox_files": .array(planned),

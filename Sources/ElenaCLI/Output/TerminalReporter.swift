@@ -17,6 +17,7 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
     private var lastPlainPercent = 0
     private var drawn = false
     private var workDone = 0
+    private var lastGenerationLine = 0
     /// How often each error message was seen: after the second, the same message is not repeated per item.
     private var errorCounts: [String: Int] = [:]
 
@@ -69,6 +70,29 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
                 lastPlainPercent = percent - percent % 20
                 write("progress: \(done)/\(total) steps (\(lastPlainPercent)%)\n")
             }
+        }
+    }
+
+    func generating(_ progress: GenerationProgress) {
+        guard !quiet else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        func bar(_ done: Int, _ total: Int, width: Int) -> String {
+            let filled = total > 0 ? width * min(done, total) / total : 0
+            return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+        }
+        if interactive {
+            var line = "\r\u{1B}[K\(bar(progress.done, progress.total, width: 24)) \(progress.done)/\(progress.total) generate"
+            if progress.done < progress.total {
+                line += " \(progress.current)"
+                if let step = progress.step { line += " " + bar(step.value, step.max, width: 10) + " step \(step.value)/\(step.max)" }
+            }
+            write(line)
+            drawn = true
+        } else if progress.step == nil, progress.done > 0, progress.done != lastGenerationLine {
+            // On a pipe: one line per finished prompt.
+            lastGenerationLine = progress.done
+            write("generate: \(progress.done)/\(progress.total) prompts done\n")
         }
     }
 

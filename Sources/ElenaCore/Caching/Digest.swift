@@ -45,7 +45,8 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
     /// 64 lowercase hex characters.
     public var hex: String { hexPrefix(64) }
 
-    private func hexPrefix(_ count: Int) -> String {
+    /// The first `count` hex characters.
+    public func hexPrefix(_ count: Int) -> String {
         let digits: StaticString = "0123456789abcdef"
         let length = max(0, min(64, count))
         return String(unsafeUninitializedCapacity: length) { buffer in

@@ -14,14 +14,18 @@ public struct Manifest: Sendable, Hashable {
     public var publish: PublishSpec
     /// Per-file overrides, applied in order (later entries win).
     public var items: [ItemOverride]
+    /// Images to generate with ComfyUI into the source folder before ingesting (nil: the folder is filled by hand).
+    public var generate: GenerateSpec?
     /// Where each key path is written, for errors found after decoding (for example a missing folder).
     public var locations: [String: SourceLocation]
 
     /// Creates a manifest.
     public init(
         version: Int = 1, drop: String, library: String? = nil, source: SourceSpec, crop: CropSpec,
-        publish: PublishSpec, items: [ItemOverride] = [], locations: [String: SourceLocation] = [:]
+        publish: PublishSpec, items: [ItemOverride] = [], generate: GenerateSpec? = nil,
+        locations: [String: SourceLocation] = [:]
     ) {
+        self.generate = generate
         self.version = version
         self.drop = drop
         self.library = library

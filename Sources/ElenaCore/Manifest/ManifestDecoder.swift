@@ -67,6 +67,35 @@ public enum ManifestDecoder {
         }
     }
 
+    private static func generateSpec(_ node: ConfigNode, diagnostics: inout [Diagnostic]) -> GenerateSpec {
+        let inputs = node["inputs"]
+        func input(_ key: String) -> NodeInput? { inputs?[key]?.string.flatMap(NodeInput.init) }
+        let spec = GenerateSpec(
+            server: node["server"]?.string ?? GenerateSpec.defaultServer,
+            workflow: node["workflow"]?.string ?? "",
+            promptInput: input("prompt") ?? NodeInput(node: "", input: ""),
+            seedInput: input("seed") ?? NodeInput(node: "", input: ""),
+            batchInput: input("batch"), checkpointInput: input("checkpoint"),
+            prompts: node["prompts"]?.strings ?? [],
+            seedFrom: node["seeds"]?["from"]?.int ?? 1, seedCount: node["seeds"]?["count"]?.int ?? 1,
+            batch: node["batch"]?.int, checkpoint: node["checkpoint"]?.string,
+            loras: (node["loras"]?.list ?? []).compactMap { entry in
+                guard let target = entry["input"]?.string.flatMap(NodeInput.init), let strength = entry["strength"]?.double
+                else { return nil }
+                return LoRAStrength(input: target, strength: strength)
+            },
+            timeoutSeconds: node["timeout"]?.int ?? GenerateSpec.defaultTimeout)
+        for (value, key, inputKey) in [("batch", "batch", "batch"), ("checkpoint", "checkpoint", "checkpoint")]
+        where node[value] != nil && inputs?[inputKey] == nil {
+            diagnostics.append(
+                Diagnostic(
+                    at: node.location(ofKey: key), key: "generate.\(key)",
+                    "'generate.\(key)' needs 'generate.inputs.\(inputKey)': name the node input that takes it, like "
+                        + (key == "batch" ? "5.batch_size" : "4.ckpt_name")))
+        }
+        return spec
+    }
+
     private static func build(_ root: ConfigNode, diagnostics: inout [Diagnostic]) -> Manifest {
         var locations: [String: SourceLocation] = [:]
         record(root, path: "", into: &locations)
@@ -142,6 +171,8 @@ public enum ManifestDecoder {
                     category: node["category"]?.string))
         }
 
+        let generate = root["generate"].map { generateSpec($0, diagnostics: &diagnostics) }
+
         return Manifest(
             version: root["version"]?.int ?? 1,
             drop: root["drop"]?.string ?? "",
@@ -150,6 +181,7 @@ public enum ManifestDecoder {
             crop: crop,
             publish: publish,
             items: overrides,
+            generate: generate,
             locations: locations)
     }
 }

@@ -11,6 +11,67 @@ public enum ManifestSchema {
     static let category = Schema.string(StringRule(minLength: 1, maxLength: 64))
     static let aspect = Schema.string(StringRule(pattern: "[1-9][0-9]{0,3}:[1-9][0-9]{0,3}", meaning: "a ratio like 4:5"))
 
+    static let nodeInput = Schema.string(
+        StringRule(pattern: "[^.\\s]+\\.[A-Za-z0-9_]+", meaning: "a node id and input name, like 6.text"))
+
+    /// The `generate:` section.
+    static let generate = ObjectSchema(
+        "Generate the drop's images with ComfyUI before ingesting them: every prompt with every seed.",
+        [
+            Property(
+                "server", .string(StringRule(pattern: "https?://[^\\s]+", meaning: "an http:// or https:// address")),
+                default: .string(GenerateSpec.defaultServer), "ComfyUI's address"),
+            Property(
+                "workflow", .string(StringRule(minLength: 1)), required: true,
+                "the workflow in API format (in ComfyUI: Workflow > Export (API)), relative to the manifest's folder"),
+            Property(
+                "inputs",
+                .object(
+                    ObjectSchema(
+                        "Which node input takes each value, written <node id>.<input name>.",
+                        [
+                            Property("prompt", nodeInput, required: true, "the positive prompt's text, e.g. 6.text"),
+                            Property("seed", nodeInput, required: true, "the sampler's seed, e.g. 3.seed"),
+                            Property("batch", nodeInput, "the batch size, e.g. 5.batch_size"),
+                            Property("checkpoint", nodeInput, "the checkpoint file name, e.g. 4.ckpt_name"),
+                        ])), required: true, "where the prompt, seed, batch size and checkpoint go in the workflow"),
+            Property(
+                "prompts", .array(of: .string(StringRule(minLength: 1, maxLength: 20_000)), minItems: 1), required: true,
+                "the positive prompts; each is generated with every seed"),
+            Property(
+                "seeds",
+                .object(
+                    ObjectSchema(
+                        "Consecutive seeds.",
+                        [
+                            Property(
+                                "from", .integer(NumberRange(min: 0, max: 9_007_199_254_740_991)), required: true,
+                                "the first seed"),
+                            Property(
+                                "count", .integer(NumberRange(min: 1, max: 1000)), default: .integer(1),
+                                "how many seeds, from the first"),
+                        ])), "the seeds each prompt is generated with (default: 1, once)"),
+            Property(
+                "batch", .integer(NumberRange(min: 1, max: 64)),
+                "images per prompt and seed (needs inputs.batch; default: the workflow's)"),
+            Property(
+                "checkpoint", .string(StringRule(minLength: 1, maxLength: 255)),
+                "checkpoint file (needs inputs.checkpoint; default: the workflow's)"),
+            Property(
+                "loras",
+                .array(
+                    of: .object(
+                        ObjectSchema(
+                            "A LoRA strength to set.",
+                            [
+                                Property("input", nodeInput, required: true, "the strength input, e.g. 10.strength_model"),
+                                Property("strength", .number(NumberRange(min: -20, max: 20)), required: true, "the strength"),
+                            ]))), "LoRA strengths to set"),
+            Property(
+                "timeout", .integer(NumberRange(min: 1, max: 86_400)), default: .integer(GenerateSpec.defaultTimeout),
+                "seconds one prompt may take before it is given up"),
+        ])
+
     /// The crop keys; `requireStrategy` is true for the drop-level section and false inside `items`.
     static func crop(requireStrategy: Bool) -> ObjectSchema {
         ObjectSchema(
@@ -84,6 +145,9 @@ public enum ManifestSchema {
                                     "exclude", .stringOrList(StringRule(minLength: 1)), "file-name patterns to leave out"),
                                 Property("recursive", .boolean, default: .bool(true), "scan sub-folders too"),
                             ])), required: true, "where the images come from"),
+                Property(
+                    "generate", .object(generate),
+                    "make the images with ComfyUI first; they are downloaded into source.dir and ingested from there"),
                 Property("crop", .object(crop(requireStrategy: true)), required: true, "how every image is cropped"),
                 Property(
                     "publish",

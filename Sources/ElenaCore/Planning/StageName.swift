@@ -1,5 +1,7 @@
 /// The kinds of node in a drop's graph, in pipeline order.
 public enum StageName: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
+    /// Before discovery: one (prompt, seed) of `generate:` queued on ComfyUI, its images downloaded into the source.
+    case generate
     /// Drop-level: make sure the outbox folder exists (folder target).
     case outbox
     /// Drop-level: make sure the Fanvue vault folders exist (fanvue target).
@@ -27,7 +29,7 @@ public enum StageName: String, Sendable, Hashable, CaseIterable, Codable, Compar
     public var order: Int { StageName.allCases.firstIndex(of: self) ?? 0 }
 
     /// Whether the stage runs once per drop rather than once per item.
-    public var isDropLevel: Bool { [.outbox, .vault, .attach, .post, .message].contains(self) }
+    public var isDropLevel: Bool { [.generate, .outbox, .vault, .attach, .post, .message].contains(self) }
 
     /// Orders by pipeline position.
     public static func < (lhs: StageName, rhs: StageName) -> Bool { lhs.order < rhs.order }

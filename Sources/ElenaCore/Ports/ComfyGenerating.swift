@@ -68,6 +68,22 @@ public struct ComfyValidationError: Error, Sendable, Hashable, CustomStringConve
     }
 }
 
+/// A message from ComfyUI's websocket, for the prompts of one client id (`comfyui-api.md` §1a).
+public enum ComfyEvent: Sendable, Hashable {
+    /// The socket is open (the server's first `status` message arrived).
+    case connected
+    /// A node of the prompt started (`executing`).
+    case executing(promptID: String, node: String)
+    /// A step of a node with a progress bar (`progress`): `value` of `max`.
+    case progress(promptID: String, value: Int, max: Int)
+    /// The prompt finished, successfully or not (`executing` with a null node): read `/history` for the outcome.
+    case finished(promptID: String)
+    /// A node raised (`execution_error`).
+    case failed(promptID: String, message: String)
+    /// The socket closed or could not open; nothing more comes on it (follow through `/history` instead).
+    case closed(reason: String)
+}
+
 /// What generation needs from ComfyUI. The real implementation is `ComfyClient` (ElenaComfy); tests run it against
 /// the fake server (ElenaComfyFake) over real HTTP.
 public protocol ComfyGenerating: Sendable {
@@ -81,6 +97,9 @@ public protocol ComfyGenerating: Sendable {
     func state(of promptID: String) async throws -> ComfyRunState
     /// The bytes of a saved image, unchanged (its PNG text chunks included).
     func image(_ image: ComfyImage) async throws -> Data
+    /// Opens the websocket for `clientID`. The stream ends after `.closed`; it never throws: a socket that cannot
+    /// open is `.closed` at once, and callers follow prompts through `state(of:)`.
+    func events(clientID: String) -> AsyncStream<ComfyEvent>
     /// Removes queued prompts and interrupts the one running, if it is one of them.
     func cancel(_ promptIDs: [String]) async throws
 }

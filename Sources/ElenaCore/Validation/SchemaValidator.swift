@@ -64,7 +64,9 @@ public struct SchemaValidator: Sendable {
     /// YAML refuses a mapping with a repeated key before any tree exists; find the repetition in the text
     /// (same indentation, after the first) and name its dotted path from the enclosing keys.
     private func duplicateDiagnostic(_ key: String, first: Mark, text: String) -> Diagnostic {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // YAML also breaks lines at a lone carriage return: count lines the way it does (found by the fuzzer: a
+        // mark past the last "\n"-separated line crashed the search below).
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         func indentation(_ line: String) -> Int { line.prefix { $0 == " " }.count }
         func keyOf(_ line: String) -> String? {
             var content = line.drop { $0 == " " }
@@ -74,14 +76,14 @@ public struct SchemaValidator: Sendable {
             return name.isEmpty || name.hasPrefix("#") ? nil : name
         }
         var line = first.line
-        for index in first.line..<lines.count
+        for index in min(max(0, first.line), lines.count)..<lines.count
         where indentation(lines[index]) == first.column - 1 && keyOf(lines[index]) == key {
             line = index + 1
             break
         }
         var path = [key]
         var depth = first.column - 1
-        var cursor = first.line - 2
+        var cursor = min(first.line - 2, lines.count - 1)
         while depth > 0, cursor >= 0 {
             let candidate = lines[cursor]
             if !candidate.trimmingCharacters(in: .whitespaces).isEmpty, indentation(candidate) < depth,

@@ -11,6 +11,8 @@ public struct SourceDiscovery: Sendable {
     public var exclude: [Glob]
     /// Whether to descend into sub-folders.
     public var recursive: Bool
+    /// Absolute paths to leave for a later run: files still being written (`watch`). They are not read at all.
+    public var notReady: Set<String> = []
 
     /// What discovery found.
     public struct Result: Sendable {
@@ -22,6 +24,9 @@ public struct SourceDiscovery: Sendable {
         public var unreadable: [(path: String, reason: String)]
         /// How many files were hashed (not served by the stat cache).
         public var hashed: Int
+
+        /// Nothing found.
+        public static let empty = Result(files: [], newStatEntries: [], unreadable: [], hashed: 0)
     }
 
     /// Creates a discovery for a resolved source section.
@@ -45,7 +50,7 @@ public struct SourceDiscovery: Sendable {
     /// - Throws: `FileSystemError` when the folder itself cannot be listed.
     public func run(statCache: [String: StatEntry], concurrency: Int) async throws -> Result {
         let survey = try FileSystem.survey(folder, recursive: recursive)
-        let entries = survey.entries.filter { selected($0.relativePath) }
+        let entries = survey.entries.filter { selected($0.relativePath) && !notReady.contains($0.path) }
         var digests: [Int: Digest] = [:]
         var toHash: [Int] = []
         for (index, entry) in entries.enumerated() {

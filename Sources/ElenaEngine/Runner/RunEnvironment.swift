@@ -63,6 +63,46 @@ public protocol RunReporter: Sendable {
     func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int)
     /// A message worth a line of its own (warnings, notes).
     func note(_ text: String)
+    /// Generation moved on: a prompt's step, or a prompt finished.
+    func generating(_ progress: GenerationProgress)
+}
+
+extension RunReporter {
+    /// Reporters that draw no progress ignore generation.
+    public func generating(_ progress: GenerationProgress) {}
+}
+
+/// Where the generation of a drop stands, for progress bars.
+public struct GenerationProgress: Sendable, Hashable {
+    /// Prompts finished (in any way) so far.
+    public var done: Int
+    /// Prompts queued by this run.
+    public var total: Int
+    /// The prompt being followed, e.g. `prompt 2, seed 1001`.
+    public var current: String
+    /// The current prompt's step and step count (sampler steps), when ComfyUI reported one.
+    public var step: (value: Int, max: Int)?
+
+    /// Creates a progress value.
+    public init(done: Int, total: Int, current: String, step: (value: Int, max: Int)? = nil) {
+        self.done = done
+        self.total = total
+        self.current = current
+        self.step = step
+    }
+
+    public static func == (lhs: GenerationProgress, rhs: GenerationProgress) -> Bool {
+        lhs.done == rhs.done && lhs.total == rhs.total && lhs.current == rhs.current
+            && lhs.step?.value == rhs.step?.value && lhs.step?.max == rhs.step?.max
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(done)
+        hasher.combine(total)
+        hasher.combine(current)
+        hasher.combine(step?.value)
+        hasher.combine(step?.max)
+    }
 }
 
 /// A reporter that prints nothing (tests, JSON output).

@@ -1,0 +1,99 @@
+/// A node input of a ComfyUI API-format workflow, written `<node id>.<input name>` (for example `6.text`).
+public struct NodeInput: Sendable, Hashable, CustomStringConvertible {
+    /// The node's id in the workflow (a key of the API-format object).
+    public var node: String
+    /// The input's name in the node's `inputs`.
+    public var input: String
+
+    /// Creates a reference.
+    public init(node: String, input: String) {
+        self.node = node
+        self.input = input
+    }
+
+    /// Parses `6.text` (the node id is everything before the last dot).
+    public init?(_ text: String) {
+        guard let dot = text.lastIndex(of: "."), dot != text.startIndex, text.index(after: dot) != text.endIndex else {
+            return nil
+        }
+        self.init(node: String(text[..<dot]), input: String(text[text.index(after: dot)...]))
+    }
+
+    /// `6.text`.
+    public var description: String { "\(node).\(input)" }
+}
+
+/// A LoRA strength to set on every generated prompt.
+public struct LoRAStrength: Sendable, Hashable {
+    /// The input that takes the strength, e.g. `10.strength_model`.
+    public var input: NodeInput
+    /// The strength.
+    public var strength: Double
+
+    /// Creates a setting.
+    public init(input: NodeInput, strength: Double) {
+        self.input = input
+        self.strength = strength
+    }
+}
+
+/// The `generate:` section: ComfyUI makes the drop's images from a workflow, a list of prompts and a seed range.
+/// Every (prompt, seed) pair is one cached node; its images are downloaded into the source folder.
+public struct GenerateSpec: Sendable, Hashable {
+    /// ComfyUI's address.
+    public var server: String
+    /// The workflow file in API format, as written (relative to the manifest's folder).
+    public var workflow: String
+    /// The input that takes each prompt's text.
+    public var promptInput: NodeInput
+    /// The input that takes the seed.
+    public var seedInput: NodeInput
+    /// The input that takes the batch size, if set.
+    public var batchInput: NodeInput?
+    /// The input that takes the checkpoint name, if set.
+    public var checkpointInput: NodeInput?
+    /// The positive prompts; each is generated with every seed.
+    public var prompts: [String]
+    /// The first seed.
+    public var seedFrom: Int
+    /// How many consecutive seeds each prompt is generated with.
+    public var seedCount: Int
+    /// Images per (prompt, seed) (needs `batchInput`).
+    public var batch: Int?
+    /// The checkpoint file (needs `checkpointInput`).
+    public var checkpoint: String?
+    /// LoRA strengths to set.
+    public var loras: [LoRAStrength]
+    /// Seconds one prompt may take before it is given up.
+    public var timeoutSeconds: Int
+
+    /// ComfyUI's default address.
+    public static let defaultServer = "http://127.0.0.1:8188"
+    /// Default for `timeout`.
+    public static let defaultTimeout = 900
+
+    /// Creates a section.
+    public init(
+        server: String = GenerateSpec.defaultServer, workflow: String, promptInput: NodeInput, seedInput: NodeInput,
+        batchInput: NodeInput? = nil, checkpointInput: NodeInput? = nil, prompts: [String], seedFrom: Int = 1,
+        seedCount: Int = 1, batch: Int? = nil, checkpoint: String? = nil, loras: [LoRAStrength] = [],
+        timeoutSeconds: Int = GenerateSpec.defaultTimeout
+    ) {
+        self.server = server
+        self.workflow = workflow
+        self.promptInput = promptInput
+        self.seedInput = seedInput
+        self.batchInput = batchInput
+        self.checkpointInput = checkpointInput
+        self.prompts = prompts
+        self.seedFrom = seedFrom
+        self.seedCount = seedCount
+        self.batch = batch
+        self.checkpoint = checkpoint
+        self.loras = loras
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// The seeds, in order.
+    public var seeds: [Int] { (0..<seedCount).map { seedFrom + $0 } }
+}

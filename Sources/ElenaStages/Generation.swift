@@ -1,0 +1,295 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// The generation phase was stopped (Ctrl-C): the prompts this run had queued were cancelled on ComfyUI.
+public struct GenerationInterrupted: Error, Sendable, CustomStringConvertible {
+    /// Prompts removed from ComfyUI's queue (or interrupted while running).
+    public var cancelled: Int
+    /// Pairs finished before the interruption (their images are kept and recorded).
+    public var finished: Int
+
+    public var description: String {
+        "interrupted: cancelled \(cancelled) prompt\(cancelled == 1 ? "" : "s") this run had queued on ComfyUI"
+            + " (\(finished) finished before and are kept)"
+    }
+}
+
+/// Runs a drop's `generate:` section: every (prompt, seed) whose images are not already recorded is queued on
+/// ComfyUI, followed over the websocket (or through `/history` when the socket fails), and its images are downloaded
+/// unchanged (with their `prompt` chunk, the lineage ingest reads) into the source folder. Each pair is recorded in
+/// the run cache under its key, so a rerun queues nothing it already has.
+public struct Generator: Sendable {
+    /// The jobs and the models they need.
+    public var plan: GenerationPlan
+    /// The manifest's section.
+    public var spec: GenerateSpec
+    /// ComfyUI.
+    public var client: any ComfyGenerating
+    /// Where images are downloaded (the manifest's `source.dir`).
+    public var sourceFolder: String
+    /// The drop, for the records.
+    public var drop: String
+    /// How often `/history` is read when the socket is down (and, as a safety net, 40 times rarer when it is up).
+    public var pollSeconds = 0.25
+
+    /// Creates a generator.
+    public init(plan: GenerationPlan, spec: GenerateSpec, client: any ComfyGenerating, sourceFolder: String, drop: String) {
+        self.plan = plan
+        self.spec = spec
+        self.client = client
+        self.sourceFolder = sourceFolder
+        self.drop = drop
+    }
+
+    /// The images a successful record lists, when they are all still in the source folder.
+    func cachedImages(_ record: StageRecord?) -> [String]? {
+        guard let record, record.status == .succeeded,
+            let files = record.output.value["images"]?.arrayValue?.compactMap(\.stringValue), !files.isEmpty,
+            files.allSatisfy({ FileSystem.exists(sourceFolder + "/" + $0) })
+        else { return nil }
+        return files
+    }
+
+    /// Generates what is missing.
+    /// - Throws: `GenerationInterrupted` when the task is cancelled (after cancelling its prompts on ComfyUI).
+    public func run(environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord]) async throws -> GenerationSummary {
+        let pending = plan.jobs.filter { cachedImages(cacheIndex[$0.key]) == nil }
+        var summary = GenerationSummary(jobs: plan.jobs.count, cached: plan.jobs.count - pending.count)
+        let reporter = environment.reporter
+        if environment.dryRun {
+            summary.planned = pending.count
+            let failed = Dictionary(
+                try await environment.store.failures(drop: drop).filter { $0.stage == .generate }.map { ($0.key, $0) },
+                uniquingKeysWith: { first, _ in first })
+            summary.previousFailures = pending.compactMap { job in
+                failed[job.key].map { .init(label: job.label, prompt: job.prompt, message: $0.error ?? "failed") }
+            }
+            return summary
+        }
+        guard !pending.isEmpty else { return summary }
+
+        if let problem = await preflight() {
+            reporter.note("error: generate: \(problem)")
+            summary.error = problem
+            return summary
+        }
+
+        let follower = Follower()
+        let clientID = UUID().uuidString.lowercased()
+        let events = client.events(clientID: clientID)
+        let listener = Task {
+            for await event in events { await follower.handle(event) }
+            await follower.handle(.closed(reason: "the event stream ended"))
+        }
+        defer { listener.cancel() }
+        // A moment for the socket to open, so the first prompt's events are not missed (polling covers them anyway).
+        for _ in 0..<40 where await !follower.settled { try? await Task.sleep(nanoseconds: 25_000_000) }
+
+        var queued: [(job: GenerationJob, promptID: String)] = []
+        var finished = 0
+        func fail(_ job: GenerationJob, _ message: String, at started: Date) async throws {
+            reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
+            summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
+            try await environment.store.record([
+                record(job, status: .failed, output: .object(["prompt": .string(job.prompt), "seed": .int(job.seed)]),
+                       error: message, started: started, environment: environment)
+            ])
+        }
+        do {
+            for job in pending {
+                try Task.checkCancellation()
+                let started = environment.now()
+                do {
+                    queued.append((job, try await client.queue(job.graph, clientID: clientID)))
+                } catch let error as ComfyValidationError {
+                    try await fail(job, error.description, at: started)
+                } catch {
+                    try await fail(job, "\(error)", at: started)
+                }
+            }
+            for (job, promptID) in queued {
+                let started = environment.now()
+                let progress = { (step: (value: Int, max: Int)?) in
+                    reporter.generating(GenerationProgress(done: finished, total: queued.count, current: job.label, step: step))
+                }
+                progress(nil)
+                let outcome = try await follow(promptID, follower: follower, deadline: Double(spec.timeoutSeconds), progress: progress)
+                finished += 1
+                switch outcome {
+                case .succeeded(let images):
+                    do {
+                        let names = try await download(images)
+                        try await environment.store.record([
+                            record(
+                                job, status: .succeeded,
+                                output: .object([
+                                    "prompt_id": .string(promptID), "prompt": .string(job.prompt), "seed": .int(job.seed),
+                                    "images": .array(names.map(JSONValue.string)),
+                                ]), error: nil, started: started, environment: environment)
+                        ])
+                        summary.generated += 1
+                        summary.images += names
+                    } catch {
+                        try await fail(job, "\(error)", at: started)
+                    }
+                case .failed(let message):
+                    try await fail(job, message, at: started)
+                case .pending:
+                    await cancel([promptID])
+                    try await fail(job, "no result after \(spec.timeoutSeconds) s (the prompt was cancelled; raise generate.timeout?)", at: started)
+                }
+                progress(nil)
+            }
+        } catch {
+            guard error is CancellationError || Task.isCancelled else { throw error }
+            let open = queued.dropFirst(finished).map(\.promptID)
+            await cancel(open)
+            throw GenerationInterrupted(cancelled: open.count, finished: finished)
+        }
+        return summary
+    }
+
+    /// Checks the server answers and has every model the graphs name; the problem, or nil.
+    func preflight() async -> String? {
+        do {
+            _ = try await client.systemStats()
+        } catch {
+            return "ComfyUI does not answer at \(spec.server): \(error)"
+        }
+        var installed: [String: [String]] = [:]
+        for model in plan.models {
+            let loader = "\(model.classType).\(model.input)"
+            if installed[loader] == nil {
+                do {
+                    installed[loader] = try await client.allowedValues(classType: model.classType, input: model.input)
+                } catch {
+                    return "cannot list the installed \(model.kind)s (\(loader)): \(error)"
+                }
+            }
+            let names = installed[loader] ?? []
+            guard names.contains(model.value) else {
+                let shown = names.prefix(12).joined(separator: ", ")
+                return "\(model) is not installed on ComfyUI at \(spec.server) (installed: \(names.isEmpty ? "none" : shown)"
+                    + "\(names.count > 12 ? ", …" : ""))"
+            }
+        }
+        return nil
+    }
+
+    /// Waits until the prompt is done: woken by the socket's `executing`-null (then `/history` says how it ended),
+    /// reading `/history` every `pollSeconds` while the socket is down, and every few seconds anyway.
+    func follow(
+        _ promptID: String, follower: Follower, deadline: Double, progress: ((value: Int, max: Int)?) -> Void
+    ) async throws -> ComfyRunState {
+        let start = ContinuousClock.now
+        var lastPoll = ContinuousClock.now
+        var lastStep: (Int, Int)?
+        while true {
+            try Task.checkCancellation()
+            let seen = await follower.status(of: promptID)
+            if let step = seen.step, step != lastStep ?? (-1, -1) {
+                lastStep = step
+                progress(step)
+            }
+            let interval = seen.socketUp ? pollSeconds * 40 : pollSeconds
+            if seen.finished || ContinuousClock.now - lastPoll >= .seconds(interval) {
+                lastPoll = ContinuousClock.now
+                let state = try await client.state(of: promptID)
+                if state != .pending { return state }
+                if seen.finished, let message = seen.failure { return .failed(message) }
+            }
+            if ContinuousClock.now - start >= .seconds(deadline) { return .pending }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+    }
+
+    /// Downloads images into the source folder, byte for byte, keeping ComfyUI's names (and sub-folders). A file
+    /// already there with the same bytes is left alone; a different one is never overwritten.
+    func download(_ images: [ComfyImage]) async throws -> [String] {
+        var names: [String] = []
+        for image in images where image.type == "output" {
+            let data = try await client.image(image)
+            var name = (image.subfolder.isEmpty ? "" : image.subfolder + "/") + image.filename
+            guard PathText.isSafeRelative(name) else {
+                throw GenerationDownloadError(description: "ComfyUI named an image outside the output folder: \(name)")
+            }
+            if FileSystem.exists(sourceFolder + "/" + name), (try? FileSystem.read(sourceFolder + "/" + name)) != data {
+                let (stem, ext) = PathText.splitExtension(name)
+                name = "\(stem)-\(Digest.of(data).hexPrefix(8))" + (ext.isEmpty ? "" : "." + ext)
+            }
+            let path = sourceFolder + "/" + name
+            if !FileSystem.exists(path) {
+                try FileSystem.makeDirectory(PathText.directory(of: path))
+                try FileSystem.writeAtomically(data, to: path, durable: true)
+            }
+            names.append(name)
+        }
+        guard !names.isEmpty else { throw GenerationDownloadError(description: "the run saved no image (is the SaveImage node connected?)") }
+        return names
+    }
+
+    /// Cancels prompts on ComfyUI, even from a cancelled task.
+    func cancel(_ promptIDs: [String]) async {
+        guard !promptIDs.isEmpty else { return }
+        let client = client
+        await Task.detached { try? await client.cancel(promptIDs) }.value
+    }
+
+    func record(
+        _ job: GenerationJob, status: StageRecord.Status, output: JSONValue, error: String?, started: Date,
+        environment: RunEnvironment
+    ) -> StageRecord {
+        let text = JSONText(output)
+        return StageRecord(
+            key: job.key, stage: .generate, itemID: nil, drop: drop, status: status,
+            outputDigest: status == .succeeded ? Digest.of(text.text) : nil, artifactPath: nil, artifactStamp: nil,
+            output: text, error: error, startedAt: started,
+            durationMilliseconds: Int(environment.now().timeIntervalSince(started) * 1000))
+    }
+}
+
+/// An image could not be downloaded or placed.
+struct GenerationDownloadError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// What the websocket has said so far, per prompt.
+actor Follower {
+    struct Seen {
+        var finished = false
+        var failure: String?
+        var step: (Int, Int)?
+        var socketUp = false
+    }
+
+    private var prompts: [String: Seen] = [:]
+    private var socketUp = false
+    /// Whether the socket opened or failed (either way, queueing can start).
+    private(set) var settled = false
+
+    func handle(_ event: ComfyEvent) {
+        switch event {
+        case .connected:
+            socketUp = true
+            settled = true
+        case .closed:
+            socketUp = false
+            settled = true
+        case .executing(let id, _):
+            prompts[id, default: Seen()].finished = false
+        case .progress(let id, let value, let max):
+            prompts[id, default: Seen()].step = (value, max)
+        case .finished(let id):
+            prompts[id, default: Seen()].finished = true
+        case .failed(let id, let message):
+            prompts[id, default: Seen()].failure = message
+        }
+    }
+
+    func status(of id: String) -> Seen {
+        var seen = prompts[id] ?? Seen()
+        seen.socketUp = socketUp
+        return seen
+    }
+}

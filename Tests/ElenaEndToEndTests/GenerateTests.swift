@@ -1,0 +1,234 @@
+import ElenaComfyFake
+import ElenaCore
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// A manifest with `generate:` run by the real binary against the fake ComfyUI (real HTTP and websocket on
+/// 127.0.0.1): images generated, downloaded into the source folder, ingested with their seeds and prompts; a rerun
+/// queues nothing; per-prompt errors; the socket failing; the server checks; Ctrl-C.
+@Suite struct GenerateTests {
+    struct Fixture {
+        let folder: TemporaryDirectory
+        let fake: FakeComfy
+
+        var runner: CommandLineRunner {
+            CommandLineRunner(
+                environment: ["ELENA_LIBRARY": folder("library"), "ELENA_CONFIG_DIR": folder("config")],
+                workingDirectory: folder.path)
+        }
+
+        func elena(_ arguments: [String]) async throws -> CommandLineRunner.Result { try await runner.run(arguments) }
+
+        /// The PNGs downloaded into the source folder.
+        var sources: [String] { folder.files(under: "src").filter { $0.hasSuffix(".png") }.sorted() }
+        /// Review copies waiting in the library.
+        var inReview: [String] { folder.files(under: "library/3_review/gen") }
+
+        func writeManifest(prompts: [String], seeds: (from: Int, count: Int) = (100, 1), batch: Int = 1,
+                           checkpoint: String = "elena-base.safetensors", server: String? = nil, inputs: String? = nil) throws {
+            let list = prompts.map { "    - \"\($0)\"" }.joined(separator: "\n")
+            try folder.write(
+                """
+                version: 1
+                drop: gen
+                source:
+                  dir: src
+                generate:
+                  server: \(server ?? fake.baseURL)
+                  workflow: workflows/portrait.api.json
+                  inputs:
+                \(inputs ?? "    prompt: 6.text\n    seed: 3.seed\n    batch: 5.batch_size\n    checkpoint: 4.ckpt_name")
+                  prompts:
+                \(list)
+                  seeds: {from: \(seeds.from), count: \(seeds.count)}
+                \(inputs == nil ? "  batch: \(batch)\n  checkpoint: \(checkpoint)" : "")
+                  loras:
+                    - {input: 10.strength_model, strength: 0.65}
+                crop:
+                  strategy: top_fraction
+                publish:
+                  to: folder
+                  price: 9.00
+                """, to: "drop.yaml")
+        }
+    }
+
+    static func withFixture(_ body: (Fixture) async throws -> Void) async throws {
+        let folder = try TemporaryDirectory("elena-generate")
+        let fake = FakeComfy(configuration: .init(outputFolder: folder("comfy-output")))
+        try await fake.start()
+        try folder.write(FakeComfy.sampleWorkflow().pretty(), to: "workflows/portrait.api.json")
+        let fixture = Fixture(folder: folder, fake: fake)
+        do {
+            try await body(fixture)
+        } catch {
+            await fake.stop()
+            folder.remove()
+            throw error
+        }
+        await fake.stop()
+        folder.remove()
+    }
+
+    @Test func aGenerateManifestMakesTheImagesIngestsThemWithTheirLineageAndARerunQueuesNothing() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.writeManifest(prompts: ["elena on a balcony, red dress", "elena by the pool, white bikini"], seeds: (100, 2), batch: 2)
+            let dry = try await fixture.elena(["drop.yaml", "--dry-run"])
+            #expect(dry.exitCode == 0, "\(dry)")
+            #expect(dry.standardOutput.contains("generate  4 to queue on ComfyUI"), "\(dry)")
+            #expect(fixture.fake.acceptedPrompts == 0, "a dry run queues nothing")
+            #expect(!FileManager.default.fileExists(atPath: fixture.folder("src")), "a dry run creates nothing")
+
+            let first = try await fixture.elena(["drop.yaml"])
+            #expect(first.exitCode == 3, "stops at the review gate: \(first)")
+            #expect(first.standardOutput.contains("generate  4 generated (8 images)"), "\(first)")
+            #expect(fixture.fake.acceptedPrompts == 4)
+            // Followed over the websocket: one socket, and /history read once per prompt (after its last event).
+            #expect(fixture.fake.socketsOpened == 1)
+            #expect(fixture.fake.historyReads == 4)
+            #expect(fixture.sources.count == 8, "\(fixture.sources)")
+            #expect(fixture.sources.allSatisfy { $0.hasPrefix("gen_") && $0.hasSuffix("_.png") })
+            #expect(fixture.inReview.count == 8, "every generated image went through the drop")
+
+            // Each image is ingested with the prompt and seed it was made with.
+            var seen: Set<String> = []
+            for name in fixture.sources {
+                let id = Digest.of(try Data(contentsOf: URL(fileURLWithPath: fixture.folder("src/" + name)))).hex
+                let detail = try await fixture.elena(["status", "--item", id, "--json"])
+                #expect(detail.exitCode == 0, "\(detail)")
+                let lineage = try JSONValue.parse(detail.standardOutput)["lineage"]
+                let seed = try #require(lineage?["seed"]?.intValue, "\(detail)")
+                let prompt = try #require(lineage?["positive"]?.stringValue, "\(detail)")
+                #expect([100, 101].contains(seed))
+                #expect(lineage?["checkpoint"]?.stringValue == "elena-base.safetensors")
+                #expect(lineage?["loras"]?.arrayValue?.first?["strengthModel"]?.doubleValue == 0.65, "\(detail)")
+                seen.insert("\(prompt)|\(seed)")
+            }
+            #expect(seen == ["elena on a balcony, red dress|100", "elena on a balcony, red dress|101",
+                             "elena by the pool, white bikini|100", "elena by the pool, white bikini|101"])
+
+            let again = try await fixture.elena(["drop.yaml"])
+            #expect(again.exitCode == 3, "\(again)")
+            #expect(again.standardOutput.contains("generate  4 cached (up to date)"), "\(again)")
+            #expect(fixture.fake.acceptedPrompts == 4, "a rerun queues nothing")
+            #expect(fixture.fake.socketsOpened == 1, "nor opens a socket")
+            #expect(fixture.sources.count == 8)
+
+            // One more prompt: only it is queued.
+            try fixture.writeManifest(
+                prompts: ["elena on a balcony, red dress", "elena by the pool, white bikini", "elena in the snow"], seeds: (100, 2), batch: 2)
+            let more = try await fixture.elena(["drop.yaml"])
+            #expect(more.standardOutput.contains("generate  2 generated (4 images), 4 cached"), "\(more)")
+            #expect(fixture.fake.acceptedPrompts == 6)
+            #expect(fixture.inReview.count == 12)
+        }
+    }
+
+    @Test func refusedAndFailingPromptsAreReportedOneByOneAndTheRestOfTheDropGoesOn() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.writeManifest(prompts: ["elena, refused", "elena, crashes the sampler", "elena, fine"])
+            fixture.fake.refuseNextPrompt(input: "text", message: "prompt contains a banned word")
+            fixture.fake.failNextRun("CUDA out of memory")
+            let run = try await fixture.elena(["drop.yaml"])
+            #expect(run.exitCode == 1, "\(run)")
+            #expect(
+                run.standardError.contains(
+                    "error: generate prompt 1, seed 100 (\"elena, refused\"): ComfyUI refused the workflow: Prompt outputs failed validation"
+                ), "\(run)")
+            #expect(run.standardError.contains("node 6 (CLIPTextEncode), input text: prompt contains a banned word"), "\(run)")
+            #expect(
+                run.standardError.contains(
+                    "error: generate prompt 2, seed 100 (\"elena, crashes the sampler\"): node 3 (KSampler) failed: CUDA out of memory"),
+                "\(run)")
+            #expect(run.standardOutput.contains("generate  1 generated (1 image), 2 failed"), "\(run)")
+            #expect(run.standardOutput.contains("2 failed:"), "\(run)")
+            #expect(fixture.sources.count == 1)
+            #expect(fixture.inReview.count == 1, "the image that was made went on through the drop")
+            let status = try await fixture.elena(["status", "drop.yaml"])
+            #expect(
+                status.standardOutput.contains("prompt 2, seed 100 (\"elena, crashes the sampler\") failed last time: node 3 (KSampler) failed: CUDA out of memory"),
+                "failures are recorded: \(status)")
+
+            // The next run retries only the two that failed.
+            let retry = try await fixture.elena(["drop.yaml"])
+            #expect(retry.exitCode == 3, "\(retry)")
+            #expect(retry.standardOutput.contains("generate  2 generated (2 images), 1 cached"), "\(retry)")
+            #expect(fixture.fake.acceptedPrompts == 4, "1 + 1 accepted, then 2; the refused one was never accepted")
+            #expect(fixture.inReview.count == 3)
+        }
+    }
+
+    @Test func aDroppedOrRefusedSocketFallsBackToPollingHistory() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.writeManifest(prompts: ["elena, one", "elena, two"])
+            fixture.fake.dropSocketsAtNextRunStart()
+            let dropped = try await fixture.elena(["drop.yaml"])
+            #expect(dropped.exitCode == 3, "\(dropped)")
+            #expect(dropped.standardOutput.contains("generate  2 generated (2 images)"), "\(dropped)")
+            #expect(fixture.fake.socketsOpened == 1)
+
+            try fixture.writeManifest(prompts: ["elena, one", "elena, two", "elena, three"])
+            fixture.fake.refuseSockets()
+            let refused = try await fixture.elena(["drop.yaml"])
+            #expect(refused.exitCode == 3, "\(refused)")
+            #expect(refused.standardOutput.contains("generate  1 generated (1 image), 2 cached"), "\(refused)")
+            #expect(fixture.fake.socketsOpened == 1, "no second socket was accepted")
+            #expect(fixture.inReview.count == 3)
+        }
+    }
+
+    @Test func theServerAndItsModelsAreCheckedBeforeAnythingIsQueued() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.writeManifest(prompts: ["elena"], checkpoint: "elena-v9.safetensors")
+            let missing = try await fixture.elena(["drop.yaml"])
+            #expect(missing.exitCode == 1, "\(missing)")
+            #expect(
+                missing.standardError.contains(
+                    "error: generate: checkpoint 'elena-v9.safetensors' is not installed on ComfyUI at \(fixture.fake.baseURL) (installed: elena-base.safetensors)"),
+                "\(missing)")
+            #expect(fixture.fake.acceptedPrompts == 0)
+
+            try fixture.writeManifest(prompts: ["elena"], server: "http://127.0.0.1:9")
+            let down = try await fixture.elena(["drop.yaml"])
+            #expect(down.exitCode == 1, "\(down)")
+            #expect(down.standardError.contains("error: generate: ComfyUI does not answer at http://127.0.0.1:9"), "\(down)")
+
+            // A workflow input that is not there is a located manifest error, before any network call.
+            try fixture.writeManifest(prompts: ["elena"], inputs: "    prompt: 66.text\n    seed: 3.seed")
+            let wrong = try await fixture.elena(["drop.yaml"])
+            #expect(wrong.exitCode == 2, "\(wrong)")
+            #expect(wrong.standardError.contains("drop.yaml:"), "\(wrong)")
+            #expect(
+                wrong.standardError.contains("'generate.inputs.prompt' names node 66, which the workflow does not have (its nodes: 3, 4, 5, 6, 7, 8, 9, 10)"),
+                "\(wrong)")
+            try fixture.writeManifest(prompts: ["elena"], inputs: "    prompt: 6.clip\n    seed: 3.seed")
+            let linked = try await fixture.elena(["drop.yaml"])
+            #expect(linked.standardError.contains("input 6.clip (CLIPTextEncode) is linked from node 10"), "\(linked)")
+            #expect(fixture.fake.acceptedPrompts == 0)
+        }
+    }
+
+    @Test func ctrlCCancelsThePromptsTheRunQueued() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.writeManifest(prompts: ["elena, a", "elena, b", "elena, c"])
+            fixture.fake.holdRuns()
+            let command = try fixture.runner.start(["drop.yaml"], logPath: fixture.folder("run.log"))
+            let deadline = Date().addingTimeInterval(120)
+            while fixture.fake.acceptedPrompts < 3 && Date() < deadline && command.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(fixture.fake.acceptedPrompts == 3, "\(command.log)")
+            command.interrupt()
+            let code = await command.wait()
+            #expect(code == 130, "\(command.log)")
+            #expect(command.log.contains("interrupted: cancelled 3 prompts this run had queued on ComfyUI"), "\(command.log)")
+            #expect(Set(fixture.fake.cancelled).count == 3, "every prompt it queued was removed from ComfyUI's queue")
+            fixture.fake.releaseRuns()
+            while fixture.fake.settledRuns < 3 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(fixture.fake.settledRuns == 3)
+            #expect(fixture.folder.files(under: "comfy-output").isEmpty, "no cancelled prompt ran")
+            #expect(fixture.sources.isEmpty)
+        }
+    }
+}
