@@ -56,6 +56,7 @@ public final class FakeComfy: Sendable {
         var refuseSockets = false
         var historyReads = 0
         var refusals: [(input: String, message: String)] = []
+        var answerDelay = 0.0
         /// The run started last: runs go one at a time, in queue order, as on ComfyUI.
         var lastRun: Task<Void, Never>?
     }
@@ -97,6 +98,10 @@ public final class FakeComfy: Sendable {
     public func dropSocketsAtNextRunStart() { state.withLock { $0.dropAtNextStart = true } }
     /// `/ws` stops upgrading (as if a proxy in front of ComfyUI did not pass websockets).
     public func refuseSockets() { state.withLock { $0.refuseSockets = true } }
+
+    /// `POST /prompt` answers this many seconds after taking the prompt (a client interrupted in between must still
+    /// learn the prompt's id to cancel it).
+    public func delayPromptAnswers(by seconds: Double) { state.withLock { $0.answerDelay = seconds } }
 
     /// The next prompt that has a node with this input is refused at validation, naming that node and input
     /// (`custom_validation_failed`).
@@ -184,7 +189,10 @@ public final class FakeComfy: Sendable {
         }
         router.post("/prompt") { request, _ in
             let body = try await request.body.collect(upTo: 16 << 20)
-            return self.queue(try? JSONValue.parse(String(buffer: body)))
+            let response = self.queue(try? JSONValue.parse(String(buffer: body)))
+            let delay = self.state.withLock { $0.answerDelay }
+            if delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) }
+            return response
         }
         router.get("/history/:id") { _, context in
             let id = context.parameters.get("id") ?? ""

@@ -101,10 +101,17 @@ public struct Generator: Sendable {
                 try Task.checkCancellation()
                 let started = environment.now()
                 do {
-                    queued.append((job, try await client.queue(job.graph, clientID: clientID)))
+                    // Not cancelled half-way: once ComfyUI took the prompt, its id must come back so Ctrl-C can
+                    // cancel it (a request cut short would leave a prompt nobody knows about).
+                    let client = client
+                    let graph = job.graph
+                    let id = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
+                    queued.append((job, id))
                 } catch let error as ComfyValidationError {
                     try await fail(job, error.description, at: started)
                 } catch {
+                    // Interrupted while queueing: not this prompt's failure.
+                    if Task.isCancelled { throw CancellationError() }
                     try await fail(job, "\(error)", at: started)
                 }
             }
@@ -131,6 +138,8 @@ public struct Generator: Sendable {
                         summary.generated += 1
                         summary.images += names
                     } catch {
+                        // Interrupted while downloading: the next run queues this pair again.
+                        if Task.isCancelled { throw CancellationError() }
                         try await fail(job, "\(error)", at: started)
                     }
                 case .failed(let message):

@@ -213,6 +213,9 @@ import Testing
         try await Self.withFixture { fixture in
             try fixture.writeManifest(prompts: ["elena, a", "elena, b", "elena, c"])
             fixture.fake.holdRuns()
+            // Each answer comes 2 s after ComfyUI took the prompt, so Ctrl-C lands while the third is on its way:
+            // that prompt is queued on the server, and the run must still learn its id and cancel it.
+            fixture.fake.delayPromptAnswers(by: 2)
             let command = try fixture.runner.start(["drop.yaml"], logPath: fixture.folder("run.log"))
             let deadline = Date().addingTimeInterval(120)
             while fixture.fake.acceptedPrompts < 3 && Date() < deadline && command.isRunning {

@@ -9,7 +9,7 @@ import Testing
 
 /// A hostile-input corpus, generated here (never downloaded), run through the binary in one drop: every file gets
 /// its named outcome — cropped, or one error line naming it — the rest of the batch completes, and nothing leaves
-/// metadata behind.
+/// metadata behind. (Animated GIF, PNG and WebP are refused from their headers.)
 @Suite struct HostileInputTests {
     /// What should happen to each corpus file.
     enum Outcome {
@@ -125,6 +125,18 @@ import Testing
         try write("decompression-bomb.png", Data(bomb), .refused("image too large"))
         let gif = Array("GIF89a".utf8) + le16(32) + le16(32) + [0, 0, 0] + [0x3B]
         try write("a-gif-named.png", Data(gif), .refused("GIF images are not supported"))
+        // Animated PNG: an ordinary PNG with an animation control chunk (2 frames) before its image data.
+        var apng = [UInt8](png(width: 240, height: 360, colorType: 2, bitDepth: 8))
+        let control = Array("acTL".utf8) + be32(2) + be32(0)
+        apng.insert(contentsOf: be32(8) + control + be32(Int(CRC32.checksum(control))), at: 33)
+        try write("animated.png", Data(apng), .refused("animated PNG: only still images can be cropped"))
+        // Animated WebP: an extended header (VP8X) with the animation flag, 320×480.
+        func le24(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value >> 16 & 0xFF)] }
+        let vp8x = Array("VP8X".utf8) + [10, 0, 0, 0] + [0x02, 0, 0, 0] + le24(319) + le24(479)
+        let anim = Array("ANIM".utf8) + [6, 0, 0, 0] + [0, 0, 0, 0, 0, 0]
+        let webpBody = Array("WEBP".utf8) + vp8x + anim
+        let webp = Array("RIFF".utf8) + [UInt8(webpBody.count & 0xFF), UInt8(webpBody.count >> 8 & 0xFF), 0, 0] + webpBody
+        try write("animated.webp", Data(webp), .refused("animated WEBP: only still images can be cropped"))
         // Links.
         try image(120).encoded(.png).write(to: URL(fileURLWithPath: outside + "/secret.png"))
         symlink(outside + "/secret.png", source + "/link-outside.png")

@@ -62,8 +62,10 @@ struct WatchCommand: AsyncParsableCommand {
             let elapsed = ContinuousClock.now - start
             let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             var waiting = tracker.observe(seen.stamps, at: now)
-            // A file open for writing waits, however long it stays unchanged.
-            let writing = seen.stamps.isEmpty ? [] : OpenWriters.paths(under: folders)
+            // A file open for writing waits, however long it stays unchanged. Only files that are new or changed
+            // since the last run can start one, so /proc is read only when there are some.
+            let candidates = seen.stamps.filter { lastRun?[$0.key] != $0.value }
+            let writing = candidates.isEmpty ? [] : OpenWriters.paths(under: folders)
             for (path, real) in seen.realPaths where writing.contains(real) { waiting.insert(path) }
             let ready = seen.stamps.filter { !waiting.contains($0.key) }
             if ready != lastRun {
