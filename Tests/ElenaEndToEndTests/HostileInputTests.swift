@@ -247,4 +247,41 @@ import Testing
             #expect(drop.files("3_review/\(drop.drop)").count == 3)
         }
     }
+
+    /// Files deleted at random moments (seeded, printed) while a run discovers, hashes and reads them: each one
+    /// either went through before it vanished or gets one error line naming it; nothing crashes, the other files
+    /// complete, and the next run is calm.
+    @Test func filesThatDisappearDuringTheRunAreNamedAndTheRestCompletes() async throws {
+        try await withDrop(.sqlite, images: 0) { drop in
+            let names = await offCooperativePool { (try? SourceFixtures.writeImages(into: drop.folder, count: 40, width: 1024, height: 1536)) ?? [] }
+            try #require(names.count == 40)
+            let seed = UInt64.random(in: 1...999_999)
+            var random = SeededRandom(seed: seed)
+            let doomed = Array(names.shuffled(using: &random).prefix(15))
+            print("disappearing files: seed \(seed)")
+            let run = try drop.runner.start(["drop.yaml"], logPath: drop.folder("run.log"))
+            for name in doomed {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...60, using: &random)))
+                try? FileManager.default.removeItem(atPath: drop.folder("src/" + name))
+            }
+            let code = await run.wait()
+            #expect(code == 1 || code == 3, "seed \(seed): a clean ending, not a crash (\(code))\n\(run.log)")
+            #expect(!run.log.contains("Fatal error") && !run.log.contains("crashed"), "seed \(seed)\n\(run.log)")
+            let errors = run.log.split(separator: "\n").filter {
+                $0.hasPrefix("error:") && !$0.hasPrefix("error: more items fail with the same error")
+            }
+            for line in errors {
+                #expect(doomed.contains { line.contains($0) }, "seed \(seed): only vanished files fail: \(line)")
+                #expect(line.contains("the file is gone") || line.contains("No such file"), "seed \(seed): says why: \(line)")
+            }
+            let named = doomed.filter { name in errors.contains { $0.contains(name) } }.count
+            print("disappearing files: seed \(seed): \(named) of \(doomed.count) named in error lines, the others gone before discovery or read in time")
+            let survivors = names.filter { !doomed.contains($0) }
+            let review = drop.files("3_review/\(drop.drop)")
+            #expect(review.count >= survivors.count, "seed \(seed): every file that stayed reached review\n\(run.log)")
+            let again = try await drop.run()
+            #expect(again.exitCode == 3, "seed \(seed): \(again)")
+            #expect(!again.standardError.contains("error:"), "seed \(seed): the next run is calm\n\(again)")
+        }
+    }
 }

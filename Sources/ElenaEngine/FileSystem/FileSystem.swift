@@ -56,6 +56,10 @@ public enum FileSystem {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .uncached)
         } catch {
+            var info = stat()
+            if lstat(path, &info) != 0, errno == ENOENT {
+                throw FileSystemError(operation: "read", path: path, reason: "the file is gone (removed or renamed after the run listed it)")
+            }
             let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
             throw FileSystemError(operation: "read", path: path, reason: code.map { String(cString: strerror(Int32($0))) } ?? "\(error.localizedDescription)")
         }
