@@ -70,24 +70,6 @@ import Testing
         return Data(bytes)
     }
 
-    /// A baseline CMYK JPEG (four components, Adobe marker), built by hand: every block has a zero DC difference
-    /// and ends at once, so the whole entropy-coded scan is one zero byte per 8×8 MCU of four blocks.
-    static func cmykJPEG(width: Int, height: Int) -> Data {
-        func segment(_ marker: UInt8, _ body: [UInt8]) -> [UInt8] { [0xFF, marker] + be16(body.count + 2) + body }
-        var bytes: [UInt8] = [0xFF, 0xD8]
-        // APP14 "Adobe", transform 0: the four components are plain CMYK (as Photoshop writes them, inverted).
-        bytes += segment(0xEE, Array("Adobe".utf8) + [0, 100, 0, 0, 0, 0, 0])
-        bytes += segment(0xDB, [0x00] + [UInt8](repeating: 1, count: 64))
-        bytes += segment(0xC0, [8] + be16(height) + be16(width) + [4] + (1...4).flatMap { [UInt8($0), 0x11, 0] })
-        // One-symbol Huffman tables: DC category 0 and AC end-of-block, each the one-bit code "0".
-        let oneSymbol: [UInt8] = [1] + [UInt8](repeating: 0, count: 15) + [0x00]
-        bytes += segment(0xC4, [0x00] + oneSymbol + [0x10] + oneSymbol)
-        bytes += segment(0xDA, [4] + (1...4).flatMap { [UInt8($0), 0x00] } + [0, 63, 0])
-        bytes += [UInt8](repeating: 0, count: ((width + 7) / 8) * ((height + 7) / 8))
-        bytes += [0xFF, 0xD9]
-        return Data(bytes)
-    }
-
     /// Writes the corpus into `source` (and a file outside it) and returns each name with its outcome.
     static func writeCorpus(into source: String, outside: String) throws -> [(name: String, outcome: Outcome)] {
         var corpus: [(String, Outcome)] = []
@@ -114,7 +96,7 @@ import Testing
         try write("grayscale-16-bit.png", png(width: 240, height: 360, colorType: 0, bitDepth: 16), .cropped)
         try write("gray-alpha.png", png(width: 240, height: 360, colorType: 4, bitDepth: 8), .cropped)
         try write("palette.png", png(width: 240, height: 360, colorType: 3, bitDepth: 8, palette: [255, 0, 0, 0, 255, 0, 0, 0, 255, 250, 250, 250]), .cropped)
-        try write("cmyk.jpg", cmykJPEG(width: 320, height: 480), .cropped)
+        try write("cmyk.jpg", HandBuiltImages.cmykJPEG(width: 320, height: 480), .cropped)
         // Broken and hostile bytes.
         try write("zero-bytes.png", Data(), .refused("the file is empty (0 bytes)"))
         try write("truncated.png", try SourceFixtures.truncatedPNG(), .refused("decode"))

@@ -12,6 +12,17 @@ import Testing
         try codec.decode(data, header: try ImageHeader.read(data), limits: .standard)
     }
 
+    /// Every sample of the hand-built Adobe CMYK JPEG is 128, i.e. half of each ink stored inverted, as Photoshop
+    /// writes CMYK: converted with K, each of B, G and R is k - (255 - c) * k / 256 = 128 - 63 = 65, a neutral grey.
+    /// Read as if not inverted it would be a light grey (190), and channels mixed up would not be equal.
+    @Test func aCMYKJPEGDecodesToTheGreyItsInksMake() throws {
+        let image = try decode(HandBuiltImages.cmykJPEG(width: 64, height: 48))
+        #expect(image.size == PixelSize(width: 64, height: 48))
+        let pixels = try OpenCVCodec.pixels(of: image)
+        #expect(pixels.count == 64 * 48 * 3)
+        #expect(Set(pixels) == [65], "\(Set(pixels).sorted().prefix(8))")
+    }
+
     @Test func exifOrientationIsAppliedAndEveryTagIsDropped() throws {
         let upright = SyntheticImage(width: 120, height: 180, seed: 5)
         let rotated = upright.pixelsRotatedCounterClockwise()
