@@ -12,6 +12,9 @@ struct RunCommand: AsyncParsableCommand {
             Every step is cached by the content hash of its inputs: a rerun redoes only what changed.
             The run stops at the human review gate (exit 3) until crops are moved from 3_review/ to
             4_approved/ or rejected/ in the library; run again to publish the approved ones.
+
+            With a generate: section the images are first made on ComfyUI (only those not made before)
+            and downloaded into source.dir; Ctrl-C then cancels the prompts the run queued (exit 130).
             """)
 
     @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))

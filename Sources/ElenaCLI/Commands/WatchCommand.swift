@@ -12,14 +12,15 @@ struct WatchCommand: AsyncParsableCommand {
         commandName: "watch",
         abstract: "Keep a drop running: pick up images as ComfyUI writes them, and decisions as you make them.",
         discussion: """
-            Watches the manifest's source folder (where ComfyUI saves), the library's review folders and the
-            manifest itself, and runs the drop again whenever something changed: new images are ingested,
-            cropped and queued for review; crops moved to 4_approved/ are published. Every run is cached, so
-            each one does only the new work.
+            Watches the manifest's source folder (where ComfyUI saves), the library's review folders and \
+            the manifest itself, and runs the drop again whenever something changed: new images are \
+            ingested, cropped and queued for review; crops moved to 4_approved/ are published. Every run is \
+            cached, so each one does only the new work.
 
-            A file is read only once it has stayed unchanged for --settle seconds and no process has it open
-            for writing, so an image ComfyUI (or a copy) is still writing is never read half-done, however
-            slowly it is written. With a generate: section, the prompts are generated once at the start.
+            A file is read only once it has stayed unchanged for --settle seconds and no process has it \
+            open for writing, so an image ComfyUI (or a copy) is still writing is never read half-done, \
+            however slowly it is written. With a generate: section, the prompts are generated once at the \
+            start.
 
             Ctrl-C stops watching after the run in progress.
             """)
