@@ -78,6 +78,8 @@ import Testing
             #expect(dry.exitCode == 0, "\(dry)")
             #expect(dry.standardOutput.contains("generate  4 to queue on ComfyUI"), "\(dry)")
             #expect(fixture.fake.acceptedPrompts == 0, "a dry run queues nothing")
+            let json = try JSONValue.parse(try await fixture.elena(["drop.yaml", "--dry-run", "--json"]).standardOutput)
+            #expect(json["generate"]?["prompts"]?.intValue == 4 && json["generate"]?["to_queue"]?.intValue == 4, "\(json)")
             #expect(!FileManager.default.fileExists(atPath: fixture.folder("src")), "a dry run creates nothing")
 
             let first = try await fixture.elena(["drop.yaml"])

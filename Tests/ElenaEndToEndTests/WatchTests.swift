@@ -44,6 +44,17 @@ import Testing
             try await Self.eventually { drop.files("outbox/\(drop.drop)").contains { $0.hasSuffix(".jpg") } }
             #expect(drop.files("outbox/\(drop.drop)").contains { $0.hasSuffix(".jpg") }, "\(watch.log)")
 
+            // A manifest broken while it watches: a located error, and watching goes on; fixed, it runs again.
+            let runs = { watch.log.components(separatedBy: "] run: ").count - 1 }
+            let before = runs()
+            try drop.writeManifest(extra: "colour: red")
+            try await Self.eventually { watch.log.contains("run failed; watching on") }
+            #expect(watch.log.contains("drop.yaml:") && watch.log.contains("unknown key 'colour'"), "\(watch.log)")
+            #expect(watch.isRunning)
+            try drop.writeManifest()
+            try await Self.eventually { runs() > before }
+            #expect(runs() > before, "the fixed manifest runs: \(watch.log)")
+
             watch.interrupt()
             #expect(await watch.wait() == 0, "\(watch.log)")
             #expect(watch.log.contains("watch stopped after"), "\(watch.log)")
