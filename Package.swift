@@ -94,12 +94,20 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict),
+        // How the fake servers start: a Hummingbird application on 127.0.0.1, returned once it listens. Never shipped.
+        .target(
+            name: "ElenaFakeServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         // A faithful fake of the Fanvue API and its storage for tests: real HTTP on 127.0.0.1, fault injection, a
         // record of every call. Never shipped.
         .target(
             name: "ElenaFanvueFake",
             dependencies: [
-                "ElenaCore",
+                "ElenaCore", "ElenaFakeServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -125,7 +133,7 @@ let package = Package(
         .target(
             name: "ElenaComfyFake",
             dependencies: [
-                "ElenaCore", "ElenaTestSupport",
+                "ElenaCore", "ElenaTestSupport", "ElenaFakeServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 public import ElenaCore
 import ElenaTestSupport
 import Foundation
+import ElenaFakeServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -112,33 +113,22 @@ public final class FakeComfy: Sendable {
 
     /// Starts listening on a free port.
     public func start() async throws {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: makeRouter(),
-            server: .http1WebSocketUpgrade { request, channel, _ in
-                guard request.path?.hasPrefix("/ws") == true, !self.state.withLock({ $0.refuseSockets }) else { return .dontUpgrade }
-                let query = request.path.map { String($0.drop { $0 != "?" }.dropFirst()) } ?? ""
-                let client =
-                    query.split(separator: "&").first { $0.hasPrefix("clientId=") }
-                    .map { String($0.dropFirst("clientId=".count)).removingPercentEncoding ?? "" } ?? UUID().uuidString
-                return .upgrade([:]) { inbound, outbound, _ in
-                    await self.serveSocket(client: client, channel: channel, inbound: inbound, outbound: outbound)
-                }
-            },
-            configuration: .init(address: .hostname("127.0.0.1", port: configuration.port), serverName: "fake-comfyui"),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: Logger(label: "elena.comfy.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let task = Task {
-            defer { continuation.finish() }
-            try await application.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            task.cancel()
-            throw CancellationError()
+        let (port, task) = try await LoopbackServer.start("the fake ComfyUI server") { running in
+            Application(
+                router: makeRouter(),
+                server: .http1WebSocketUpgrade { request, channel, _ in
+                    guard request.path?.hasPrefix("/ws") == true, !self.state.withLock({ $0.refuseSockets }) else { return .dontUpgrade }
+                    let query = request.path.map { String($0.drop { $0 != "?" }.dropFirst()) } ?? ""
+                    let client =
+                        query.split(separator: "&").first { $0.hasPrefix("clientId=") }
+                        .map { String($0.dropFirst("clientId=".count)).removingPercentEncoding ?? "" } ?? UUID().uuidString
+                    return .upgrade([:]) { inbound, outbound, _ in
+                        await self.serveSocket(client: client, channel: channel, inbound: inbound, outbound: outbound)
+                    }
+                },
+                configuration: .init(address: .hostname("127.0.0.1", port: configuration.port), serverName: "fake-comfyui"),
+                onServerRunning: running,
+                logger: Logger(label: "elena.comfy.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
         state.withLock {
             $0.port = port

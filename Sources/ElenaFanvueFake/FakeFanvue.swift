@@ -1,6 +1,7 @@
 import Crypto
 public import ElenaCore
 public import Foundation
+import ElenaFakeServer
 import Hummingbird
 import Logging
 import NIOCore
@@ -71,24 +72,12 @@ public final class FakeFanvue: Sendable {
     /// - Throws: when the server cannot bind.
     public func start() async throws {
         guard state.withLock({ $0.server == nil }) else { return }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: makeRouter(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-fanvue"),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: Logger(label: "elena.fanvue.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let task = Task {
-            defer { continuation.finish() }
-            try await application.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            task.cancel()
-            try await task.value
-            throw FakeFanvueError(description: "the fake Fanvue server stopped before it listened")
+        let (port, task) = try await LoopbackServer.start("the fake Fanvue server") { running in
+            Application(
+                router: makeRouter(),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-fanvue"),
+                onServerRunning: running,
+                logger: Logger(label: "elena.fanvue.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
         state.withLock {
             $0.port = port

@@ -96,7 +96,7 @@ public struct DropSession: Sendable {
     /// - Throws: `ManifestError` for a workflow that does not fit, `GenerationInterrupted` when cancelled.
     public func generate() async throws -> GenerationSummary? {
         guard generates, let spec = manifest.generate, let plan = try generationPlan() else { return nil }
-        guard let client = comfy else { throw GenerationDownloadError(description: "no ComfyUI client was given for generate:") }
+        guard let client = comfy else { throw GenerationError(description: "no ComfyUI client was given for generate:") }
         if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
         let generator = Generator(plan: plan, spec: spec, client: client, sourceFolder: sourceFolder, drop: manifest.drop)
         return try await generator.run(environment: environment, cacheIndex: try await environment.store.cacheIndex())

@@ -221,7 +221,7 @@ public struct Generator: Sendable {
             let data = try await client.image(image)
             var name = (image.subfolder.isEmpty ? "" : image.subfolder + "/") + image.filename
             guard PathText.isSafeRelative(name) else {
-                throw GenerationDownloadError(description: "ComfyUI named an image outside the output folder: \(name)")
+                throw GenerationError(description: "ComfyUI named an image outside the output folder: \(name)")
             }
             if FileSystem.exists(sourceFolder + "/" + name), (try? FileSystem.read(sourceFolder + "/" + name)) != data {
                 let (stem, ext) = PathText.splitExtension(name)
@@ -234,7 +234,7 @@ public struct Generator: Sendable {
             }
             names.append(name)
         }
-        guard !names.isEmpty else { throw GenerationDownloadError(description: "the run saved no image (is the SaveImage node connected?)") }
+        guard !names.isEmpty else { throw GenerationError(description: "the run saved no image (is the SaveImage node connected?)") }
         return names
     }
 
@@ -258,8 +258,8 @@ public struct Generator: Sendable {
     }
 }
 
-/// An image could not be downloaded or placed.
-struct GenerationDownloadError: Error, CustomStringConvertible {
+/// Generation could not go on: no client was given, or an image could not be downloaded or placed.
+struct GenerationError: Error, CustomStringConvertible {
     var description: String
 }
 
