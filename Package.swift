@@ -39,14 +39,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
-        // C shim over OpenCV (Debian's libopencv-dev) and zlib: decode, orient, crop, encode without metadata.
+        // C shim over OpenCV (Debian's libopencv-dev) and zlib: decode, orient, crop, encode without metadata; the
+        // face networks run on XNNPACK (Debian's libxnnpack-dev), with OpenCV's dnn module as the reference engine.
         .target(
             name: "CVision",
             exclude: ["README.md"],
             cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
             linkerSettings: [
                 .linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_imgcodecs"),
-                .linkedLibrary("opencv_dnn"),
+                .linkedLibrary("opencv_dnn"), .linkedLibrary("XNNPACK"),
                 .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]),
         // The ImageCodec port implemented over CVision; the only Swift code that touches unsafe pointers.

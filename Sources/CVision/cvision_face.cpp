@@ -1,26 +1,33 @@
 // cvision_face.cpp - face detector: MediaPipe BlazeFace short-range + Face Mesh 468, as ONNX files run by
-// OpenCV's dnn module. See include/cvision.h, README.md and /models/README.md.
+// XNNPACK (or, for reference, OpenCV's dnn module; see cvision_net.hpp). See include/cvision.h, README.md
+// and /models/README.md.
 //
 // Coordinates are continuous image coordinates: pixel (i, j) covers [i, i+1) x [j, j+1), so its centre is
 // (i + 0.5, j + 0.5). The networks' outputs use the same convention for their input tensors.
 //
 // Pipeline for one image:
-//   pass 1   the image scaled (INTER_LINEAR) to a long side of pass1_max_side, letterboxed into the
-//            detector's 128x128 input -> boxes, 6 keypoints, scores -> weighted NMS.
-//   tiled    if pass 1 yields no accepted face: square windows of side short, short/2, short/4 at 50%
-//            overlap; stop at the first size that yields a face.
+//   pass 1   the image scaled (INTER_LINEAR) to a long side of pass1_max_side, then (INTER_AREA) to a long
+//            side of 128 in the detector's input (96x128 for a 2:3 portrait; the network is fully
+//            convolutional, so the input need only have sides that are multiples of 16) -> boxes, 6
+//            keypoints, scores -> weighted NMS.
+//   search   if pass 1 yields no accepted face: the detector on the whole image scaled to a short side of
+//            192, then 384 (one forward covers every position), with a detector score of at least 0.6;
+//            stop at the first scale that yields a face.
 //   per face (largest box first):
-//   pass 2   (when needed) re-detect on a square crop 3x the box around its centre.
 //   mesh     ROI: centre of the box, side 1.5*max(w,h), roll from the eye keypoints; warpAffine to
 //            192x192 (BORDER_REPLICATE); 468 points mapped back through the inverse affine; presence.
-//   refine   (when needed) ROI from the mesh (roll from points 33->263, box of all points in the face
-//            frame x1.5, square) and the mesh again.
-//   accept   presence >= min_presence, and pass 2 (when it ran) found the face again.
+//   pass 2   only when that presence is too low: re-detect on a square crop 3x the box around its centre
+//            (no detection there: rejected), and the mesh again.
+//   refine   ROI from the mesh (roll from points 33->263, box of all points in the face frame x1.5,
+//            square) and the mesh again, unless the face is large (box >= 10% of the short side) and that
+//            ROI agrees with the one the mesh ran in (centre within 8% of the side, side within 12%, roll
+//            within 6 degrees): then the landmarks are final.
+//   accept   final presence >= min_presence.
 
 #include "cvision.h"
+#include "cvision_net.hpp"
 
 #include <opencv2/core.hpp>
-#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -28,6 +35,8 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +50,9 @@ int32_t guarded(cvision_status *status, const std::function<void()> &body) noexc
 namespace {
 
 using cvision_detail::fail;
+using cvision_detail::Engine;
+using cvision_detail::Model;
+using cvision_detail::Network;
 
 constexpr int kDetectorSize = 128;
 constexpr int kMeshSize = 192;
@@ -50,9 +62,17 @@ constexpr float kPi = 3.14159265358979323846f;
 constexpr float kNmsIou = 0.3f;
 constexpr float kRoiScale = 1.5f;          // ROI side = 1.5 x the detector box (MediaPipe)
 constexpr float kRedetectScale = 3.0f;     // pass 2 crop side = 3 x the pass-1 box
-constexpr float kLargeFace = 0.2f;         // box side >= 20% of the short side: pass 2/refine not needed
-constexpr float kSmallRollDegrees = 10.0f;  // ... and |roll| below this
-constexpr int kMinWindow = 64;             // tiled search: smallest window side in image pixels
+constexpr float kLargeFace = 0.1f;         // box side >= 10% of the short side: the landmarks may be final
+constexpr float kAgreeShift = 0.08f;       // landmarks final when the ROI they imply is within 8% of the side,
+constexpr float kAgreeSide = 0.12f;        // ... its side within 12%,
+constexpr float kAgreeRollDegrees = 6.0f;  // ... and its roll within 6 degrees of the detector's
+constexpr int kSearchSides[] = {192, 384};  // search: the detector's input short side at each scale
+constexpr int kSearchMaxSide = 1024;       // ... and at most this long side
+constexpr float kSearchMinScore = 0.6f;    // ... and a detector score of at least this (pass 1: min_score)
+constexpr double kSearchMaxScale = 2.0;    // ... and at most this scale (small images)
+constexpr int kSearchMinShort = 32;        // no search on images with a shorter side than this
+constexpr int kStride = 16;                // the detector's total stride: input sides are multiples of it
+constexpr size_t kMaxNetworks = 8;         // detector networks kept per handle (one per input size)
 
 // Face Mesh points used here (checked by eye; see README.md).
 constexpr int kRightEyeOuter = 33;   // subject's right eye, outer corner (image left)
@@ -142,88 +162,76 @@ struct Mesh {
     float roll = 0.0f;  // radians, from points 33 -> 263
 };
 
-// Writes packed 8-bit BGR pixels into an NCHW float RGB blob as value * scale + offset.
-void fill_rgb_blob(const cv::Mat &bgr, cv::Mat &blob, float scale, float offset) {
-    const size_t plane = static_cast<size_t>(bgr.rows) * bgr.cols;
-    float *r = blob.ptr<float>();
-    float *g = r + plane;
-    float *b = g + plane;
+// Writes packed 8-bit BGR pixels into a network's NHWC RGB float input as value * scale + offset.
+void fill_input(const cv::Mat &bgr, float *input, float scale, float offset) {
     for (int y = 0; y < bgr.rows; ++y) {
         const uint8_t *p = bgr.ptr<uint8_t>(y);
-        for (int x = 0; x < bgr.cols; ++x, p += 3) {
-            *b++ = p[0] * scale + offset;
-            *g++ = p[1] * scale + offset;
-            *r++ = p[2] * scale + offset;
+        for (int x = 0; x < bgr.cols; ++x, p += 3, input += 3) {
+            input[0] = p[2] * scale + offset;
+            input[1] = p[1] * scale + offset;
+            input[2] = p[0] * scale + offset;
         }
     }
 }
 
-cv::Mat blob_of(int side) {
-    const int dims[4] = {1, 3, side, side};
-    return cv::Mat(4, dims, CV_32F, cv::Scalar(0));
+// Checks a network output's element count (the layouts are fixed by the model files).
+const float *output_data(const Network &net, size_t index, size_t expected, const char *name) {
+    if (index >= net.output_count() || net.output(index).size() != expected)
+        fail(CVISION_ERR_DECODE, std::string("model output ") + name + " has an unexpected shape (wrong model file?)");
+    return net.output(index).data();
 }
 
-// Checks a network output's element count (the layouts are fixed by the model files).
-const float *output_data(const cv::Mat &out, size_t expected, const char *name) {
-    if (out.type() != CV_32F || out.total() != expected || !out.isContinuous())
-        fail(CVISION_ERR_DECODE, std::string("model output ") + name + " has an unexpected shape (wrong model file?)");
-    return out.ptr<float>();
+// MediaPipe SsdAnchorsCalculator for face_detection_short_range, for an input of `width` x `height`: strides
+// 8, 16, 16, 16, anchor offset 0.5, fixed size 1. The three stride-16 layers share one grid with 2 anchors
+// each, so: the stride-8 grid with 2 anchors per cell, then the stride-16 grid with 6 per cell (row by row,
+// anchors of a cell together). Centres in input pixels. (128x128 gives MediaPipe's 896 anchors.)
+std::vector<cv::Point2f> make_anchors(int width, int height) {
+    std::vector<cv::Point2f> anchors;
+    for (const auto &[stride, per_cell] : {std::pair<int, int>{8, 2}, std::pair<int, int>{16, 6}})
+        for (int y = 0; y < height / stride; ++y)
+            for (int x = 0; x < width / stride; ++x)
+                for (int k = 0; k < per_cell; ++k) anchors.emplace_back((x + 0.5f) * stride, (y + 0.5f) * stride);
+    return anchors;
 }
 
 }  // namespace
 
+// A detector network compiled for one input size, with its anchors.
+struct DetectorNet {
+    std::unique_ptr<Network> net;
+    std::vector<cv::Point2f> anchors;
+};
+
 struct cvision_detector {
-    cv::dnn::Net detector;
-    cv::dnn::Net mesh;
-    std::vector<cv::Point2f> anchors;  // normalized centres, MediaPipe's SSD anchor order
-    std::vector<cv::String> detector_outputs{"regressors", "classificators"};
-    std::vector<cv::String> mesh_outputs{"conv2d_21", "conv2d_31"};
+    Model detector_model;
+    Model mesh_model;
+    std::map<std::pair<int, int>, DetectorNet> detectors;  // by (height, width)
+    std::unique_ptr<Network> mesh;
     // Reused between calls (no allocation per image once sizes repeat).
     cv::Mat small;                                                                  // pass-1 copy
-    cv::Mat letterbox = cv::Mat(kDetectorSize, kDetectorSize, CV_8UC3);
-    cv::Mat detector_blob = blob_of(kDetectorSize);
+    cv::Mat letterbox;                                                              // detect_region input
+    cv::Mat scaled;                                                                 // search input
     cv::Mat crop = cv::Mat(kMeshSize, kMeshSize, CV_8UC3);
-    cv::Mat mesh_blob = blob_of(kMeshSize);
-    std::vector<cv::Mat> outputs;
     std::vector<Detection> candidates;
 
-    cvision_detector(const char *detector_path, const char *mesh_path);
+    cvision_detector(const char *detector_path, const char *mesh_path, Engine engine);
 
+    // The detector network for a `width` x `height` input (made on first use).
+    DetectorNet &detector(int width, int height);
     // Runs the detector on `region` (image coordinates; may extend past the image, which reads as black)
-    // of `src`, letterboxed into 128x128, and returns the NMS'd detections in image coordinates.
+    // of `src`, letterboxed into 128 pixels on its long side, and returns the NMS'd detections in image
+    // coordinates.
     std::vector<Detection> detect_region(const Source &src, const cv::Rect2d &region, float min_score);
+    // Runs the detector on the whole image (`size`, held by `src`) scaled by `scale`, padded with black to
+    // multiples of 16, and returns the NMS'd detections in image coordinates.
+    std::vector<Detection> detect_scaled(const Source &src, cv::Size size, double scale, float min_score);
+    // Decodes the detector's outputs: input pixel (u, v) is image point (ox + u * sx, oy + v * sy).
+    std::vector<Detection> decode(DetectorNet &d, double sx, double sy, double ox, double oy, float min_score);
     // Face Mesh on the ROI of the full-resolution image.
     Mesh run_mesh(const cv::Mat &image, const Roi &roi);
 };
 
 namespace {
-
-std::vector<cv::Point2f> make_anchors() {
-    // MediaPipe SsdAnchorsCalculator for face_detection_short_range: strides 8, 16, 16, 16, anchor offset
-    // 0.5, fixed size 1. The three stride-16 layers share one 8x8 grid with 2 anchors each, so: a 16x16
-    // grid with 2 anchors per cell, then an 8x8 grid with 6 per cell (row by row, anchors of a cell together).
-    std::vector<cv::Point2f> anchors;
-    anchors.reserve(kAnchors);
-    for (const auto &[grid, per_cell] : {std::pair<int, int>{16, 2}, std::pair<int, int>{8, 6}})
-        for (int y = 0; y < grid; ++y)
-            for (int x = 0; x < grid; ++x)
-                for (int k = 0; k < per_cell; ++k) anchors.emplace_back((x + 0.5f) / grid, (y + 0.5f) / grid);
-    return anchors;
-}
-
-cv::dnn::Net load_net(const char *path, const char *what) {
-    cv::dnn::Net net;
-    try {
-        net = cv::dnn::readNetFromONNX(path);
-    } catch (const cv::Exception &e) {
-        if (e.code == cv::Error::StsNoMem) throw;
-        fail(CVISION_ERR_DECODE, std::string("cannot load the ") + what + " model " + path + ": " + e.err);
-    }
-    if (net.empty()) fail(CVISION_ERR_DECODE, std::string("cannot load the ") + what + " model " + path);
-    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-    return net;
-}
 
 // ROI for the mesh from a detection: centre of the box, side 1.5 x its long side, roll from the eyes.
 Roi roi_from_detection(const Detection &d) {
@@ -267,78 +275,114 @@ cv::Point2f apply(const cv::Matx23d &m, float x, float y) {
 
 }  // namespace
 
-cvision_detector::cvision_detector(const char *detector_path, const char *mesh_path)
-    : detector(load_net(detector_path, "face detector")), mesh(load_net(mesh_path, "face landmark")),
-      anchors(make_anchors()) {
-    // Warm-up: OpenCV allocates its layer buffers on the first forward; doing it here keeps the first
-    // image's time normal, and checks that the files are the expected models.
+cvision_detector::cvision_detector(const char *detector_path, const char *mesh_path, Engine engine)
+    : detector_model(detector_path, "face detector", engine), mesh_model(mesh_path, "face landmark", engine) {
+    // Warm-up: compile both networks for their usual sizes and run them once, which keeps the first image's
+    // time normal and checks that the files are the expected models.
     try {
-        detector.setInput(detector_blob);
-        detector.forward(outputs, detector_outputs);
-        if (outputs.size() != 2) fail(CVISION_ERR_DECODE, "the face detector model has the wrong outputs");
-        output_data(outputs[0], static_cast<size_t>(kAnchors) * kRegressors, "regressors");
-        output_data(outputs[1], kAnchors, "classificators");
-        mesh.setInput(mesh_blob);
-        mesh.forward(outputs, mesh_outputs);
-        if (outputs.size() != 2) fail(CVISION_ERR_DECODE, "the face landmark model has the wrong outputs");
-        output_data(outputs[0], CVISION_LANDMARKS * 3, "conv2d_21");
-        output_data(outputs[1], 1, "conv2d_31");
+        DetectorNet &d = detector(kDetectorSize, kDetectorSize);
+        d.net->run();
+        output_data(*d.net, 0, static_cast<size_t>(kAnchors) * kRegressors, "regressors");
+        output_data(*d.net, 1, kAnchors, "classificators");
+        mesh = mesh_model.compile(kMeshSize, kMeshSize);
+        mesh->run();
+        output_data(*mesh, 0, CVISION_LANDMARKS * 3, "conv2d_21");
+        output_data(*mesh, 1, 1, "conv2d_31");
+    } catch (const std::bad_alloc &) {
+        throw;
     } catch (const cv::Exception &e) {
         if (e.code == cv::Error::StsNoMem) throw;
         fail(CVISION_ERR_DECODE, std::string("the model files do not run as the face detector and landmark models "
                                              "(swapped or wrong files?): ") + e.err);
+    } catch (const std::exception &e) {
+        fail(CVISION_ERR_DECODE, std::string("the model files do not run as the face detector and landmark models "
+                                             "(swapped or wrong files?): ") + e.what());
     }
+}
+
+DetectorNet &cvision_detector::detector(int width, int height) {
+    const std::pair<int, int> key(height, width);
+    auto it = detectors.find(key);
+    if (it != detectors.end()) return it->second;
+    if (detectors.size() >= kMaxNetworks) {  // unusual: many image sizes; keep the pass-1 network
+        for (auto i = detectors.begin(); i != detectors.end();)
+            i = i->first == std::pair<int, int>(kDetectorSize, kDetectorSize) ? std::next(i) : detectors.erase(i);
+    }
+    DetectorNet d{detector_model.compile(height, width), make_anchors(width, height)};
+    return detectors.emplace(key, std::move(d)).first->second;
 }
 
 std::vector<Detection> cvision_detector::detect_region(const Source &src, const cv::Rect2d &region, float min_score) {
     const cv::Mat &mat = *src.mat;
-    // Region in source pixels, placed centred in the 128x128 input with its aspect ratio kept.
+    // Region in source pixels, scaled to a long side of 128 with its aspect ratio kept, and centred in an input
+    // whose sides are that rounded up to multiples of 16 (128x128 for a square region, 96x128 for a 2:3 one:
+    // the network is fully convolutional, so the letterbox need not be square).
     const double rx = region.x * src.scale_x, ry = region.y * src.scale_y;
     const double rw = region.width * src.scale_x, rh = region.height * src.scale_y;
     const double k = kDetectorSize / std::max(rw, rh);  // input pixels per source pixel
-    const double off_x = (kDetectorSize - rw * k) / 2, off_y = (kDetectorSize - rh * k) / 2;
+    const auto padded = [](double side) { return std::min(kDetectorSize, (static_cast<int>(std::ceil(side - 1e-6)) + kStride - 1) / kStride * kStride); };
+    const int in_w = padded(rw * k), in_h = padded(rh * k);
+    const double off_x = (in_w - rw * k) / 2, off_y = (in_h - rh * k) / 2;
     // The part of the region inside the source, in whole source pixels, and where it lands in the input.
     const int x0 = std::max(0, static_cast<int>(std::floor(rx))), y0 = std::max(0, static_cast<int>(std::floor(ry)));
     const int x1 = std::min(mat.cols, static_cast<int>(std::ceil(rx + rw)));
     const int y1 = std::min(mat.rows, static_cast<int>(std::ceil(ry + rh)));
-    const auto to_input = [](double v) { return std::clamp(static_cast<int>(std::lround(v)), 0, kDetectorSize); };
-    const int u0 = to_input(off_x + (x0 - rx) * k), u1 = to_input(off_x + (x1 - rx) * k);
-    const int v0 = to_input(off_y + (y0 - ry) * k), v1 = to_input(off_y + (y1 - ry) * k);
+    const auto to_input = [](double v, int side) { return std::clamp(static_cast<int>(std::lround(v)), 0, side); };
+    const int u0 = to_input(off_x + (x0 - rx) * k, in_w), u1 = to_input(off_x + (x1 - rx) * k, in_w);
+    const int v0 = to_input(off_y + (y0 - ry) * k, in_h), v1 = to_input(off_y + (y1 - ry) * k, in_h);
     if (x1 <= x0 || y1 <= y0 || u1 <= u0 || v1 <= v0) return {};
 
+    letterbox.create(in_h, in_w, CV_8UC3);
     letterbox.setTo(cv::Scalar::all(0));
     cv::Mat dst = letterbox(cv::Rect(u0, v0, u1 - u0, v1 - v0));
     const bool shrink = x1 - x0 > u1 - u0 || y1 - y0 > v1 - v0;
     cv::resize(mat(cv::Rect(x0, y0, x1 - x0, y1 - y0)), dst, dst.size(), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
-    fill_rgb_blob(letterbox, detector_blob, 1.0f / 127.5f, -1.0f);
-
-    detector.setInput(detector_blob);
-    detector.forward(outputs, detector_outputs);
-    const float *reg = output_data(outputs[0], static_cast<size_t>(kAnchors) * kRegressors, "regressors");
-    const float *logits = output_data(outputs[1], kAnchors, "classificators");
+    DetectorNet &d = detector(in_w, in_h);
+    fill_input(letterbox, d.net->input(), 1.0f / 127.5f, -1.0f);
+    d.net->run();
 
     // Input pixel (continuous) -> image coordinates.
     const double sx = static_cast<double>(x1 - x0) / (u1 - u0) / src.scale_x;
     const double sy = static_cast<double>(y1 - y0) / (v1 - v0) / src.scale_y;
-    const double ox = x0 / src.scale_x - u0 * sx, oy = y0 / src.scale_y - v0 * sy;
+    return decode(d, sx, sy, x0 / src.scale_x - u0 * sx, y0 / src.scale_y - v0 * sy, min_score);
+}
+
+std::vector<Detection> cvision_detector::detect_scaled(const Source &src, cv::Size size, double scale, float min_score) {
+    const int w = std::max(1, static_cast<int>(std::lround(size.width * scale)));
+    const int h = std::max(1, static_cast<int>(std::lround(size.height * scale)));
+    const auto padded = [](int side) { return (side + kStride - 1) / kStride * kStride; };
+    DetectorNet &d = detector(padded(w), padded(h));
+    scaled.create(d.net->height(), d.net->width(), CV_8UC3);
+    scaled.setTo(cv::Scalar::all(0));
+    cv::Mat dst = scaled(cv::Rect(0, 0, w, h));
+    // Bilinear up to a 3x reduction (as the pass-1 copy is made; INTER_AREA costs 10x more at such ratios).
+    cv::resize(*src.mat, dst, dst.size(), 0, 0, 3 * w < src.mat->cols ? cv::INTER_AREA : cv::INTER_LINEAR);
+    fill_input(scaled, d.net->input(), 1.0f / 127.5f, -1.0f);
+    d.net->run();
+    return decode(d, static_cast<double>(size.width) / w, static_cast<double>(size.height) / h, 0.0, 0.0, min_score);
+}
+
+std::vector<Detection> cvision_detector::decode(DetectorNet &d, double sx, double sy, double ox, double oy, float min_score) {
+    const size_t anchors = d.anchors.size();
+    const float *reg = output_data(*d.net, 0, anchors * kRegressors, "regressors");
+    const float *logits = output_data(*d.net, 1, anchors, "classificators");
     const auto to_image = [&](float u, float v) {
         return cv::Point2f(static_cast<float>(ox + u * sx), static_cast<float>(oy + v * sy));
     };
-
     candidates.clear();
-    for (int i = 0; i < kAnchors; ++i) {
+    for (size_t i = 0; i < anchors; ++i) {
         const float score = sigmoid(logits[i]);
         if (score < min_score) continue;
-        const float *r = reg + static_cast<size_t>(i) * kRegressors;
-        const float ax = anchors[i].x * kDetectorSize, ay = anchors[i].y * kDetectorSize;
+        const float *r = reg + i * kRegressors;
+        const float ax = d.anchors[i].x, ay = d.anchors[i].y;
         const float cx = r[0] + ax, cy = r[1] + ay, w = r[2], h = r[3];
         if (!(w > 0.0f && h > 0.0f)) continue;
-        Detection d;
-        d.score = score;
+        Detection det;
+        det.score = score;
         const cv::Point2f tl = to_image(cx - w / 2, cy - h / 2), br = to_image(cx + w / 2, cy + h / 2);
-        d.box = cv::Rect2f(tl, br);
-        for (int k2 = 0; k2 < 6; ++k2) d.kp[k2] = to_image(r[4 + 2 * k2] + ax, r[5 + 2 * k2] + ay);
-        candidates.push_back(d);
+        det.box = cv::Rect2f(tl, br);
+        for (int k = 0; k < 6; ++k) det.kp[k] = to_image(r[4 + 2 * k] + ax, r[5 + 2 * k] + ay);
+        candidates.push_back(det);
     }
     return weighted_nms(candidates);
 }
@@ -350,12 +394,10 @@ Mesh cvision_detector::run_mesh(const cv::Mat &image, const Roi &roi) {
     inverse_map(0, 2) += 0.5 * (to_image(0, 0) + to_image(0, 1)) - 0.5;
     inverse_map(1, 2) += 0.5 * (to_image(1, 0) + to_image(1, 1)) - 0.5;
     cv::warpAffine(image, crop, inverse_map, crop.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
-    fill_rgb_blob(crop, mesh_blob, 1.0f / 255.0f, 0.0f);
-
-    mesh.setInput(mesh_blob);
-    mesh.forward(outputs, mesh_outputs);
-    const float *xyz = output_data(outputs[0], CVISION_LANDMARKS * 3, "conv2d_21");
-    const float *presence = output_data(outputs[1], 1, "conv2d_31");
+    fill_input(crop, mesh->input(), 1.0f / 255.0f, 0.0f);
+    mesh->run();
+    const float *xyz = output_data(*mesh, 0, CVISION_LANDMARKS * 3, "conv2d_21");
+    const float *presence = output_data(*mesh, 1, 1, "conv2d_31");
 
     Mesh result;
     for (int i = 0; i < CVISION_LANDMARKS; ++i) result.points[i] = apply(to_image, xyz[3 * i], xyz[3 * i + 1]);
@@ -397,11 +439,16 @@ public:
         std::vector<Found> faces;
         const cv::Rect2d whole(0, 0, image_.cols, image_.rows);
         consider(det_.detect_region(small_, whole, opt_.min_score), false, capacity, faces);
-        if (faces.empty() && opt_.tiled_fallback) {
-            for (int divisor : {1, 2, 4}) {
-                const int side = short_side_ / divisor;
-                if (side < kMinWindow) break;
-                std::vector<Detection> found = tiled(side);
+        if (faces.empty() && opt_.search_fallback && short_side_ >= kSearchMinShort) {
+            const int long_side = std::max(image_.cols, image_.rows);
+            double previous = static_cast<double>(kDetectorSize) / long_side;  // pass 1's scale
+            for (int target : kSearchSides) {
+                const double scale = std::min({static_cast<double>(target) / short_side_,
+                                               static_cast<double>(kSearchMaxSide) / long_side, kSearchMaxScale});
+                if (scale < previous * 1.25) continue;  // hardly finer than what already ran
+                previous = scale;
+                const Source src = std::min(small_.scale_x, small_.scale_y) >= scale ? small_ : Source{&image_, 1.0, 1.0};
+                std::vector<Detection> found = det_.detect_scaled(src, image_.size(), scale, search_score());
                 if (found.empty()) continue;
                 consider(std::move(found), true, capacity, faces);
                 if (!faces.empty()) break;
@@ -420,32 +467,16 @@ private:
         return side * std::min(small_.scale_x, small_.scale_y) >= target ? small_ : Source{&image_, 1.0, 1.0};
     }
 
-    std::vector<Detection> tiled(int side) {
-        if (side >= std::max(image_.cols, image_.rows)) return {};  // pass 1 already saw exactly this
-        const auto starts = [side](int length) {
-            std::vector<int> s;
-            const int stride = std::max(1, side / 2);
-            for (int p = 0; p + side < length; p += stride) s.push_back(p);
-            s.push_back(std::max(0, length - side));
-            return s;
-        };
-        const Source src = source_for(side, kDetectorSize);
-        std::vector<Detection> all;
-        for (int y : starts(image_.rows))
-            for (int x : starts(image_.cols)) {
-                std::vector<Detection> found = det_.detect_region(src, cv::Rect2d(x, y, side, side), opt_.min_score);
-                all.insert(all.end(), found.begin(), found.end());
-            }
-        return all.empty() ? all : weighted_nms(std::move(all));
-    }
+    // The search looks at about ten times as many positions as pass 1, so it asks more of a detection.
+    float search_score() const { return std::max(opt_.min_score, kSearchMinScore); }
 
     // Pass 2: the detection nearest to `d`'s centre in a square crop 3x its box, if any lies within its
     // long side of it.
-    bool redetect(Detection &d) {
+    bool redetect(Detection &d, float min_score) {
         const float side = kRedetectScale * std::max(d.box.width, d.box.height);
         const cv::Point2f centre(d.box.x + d.box.width / 2, d.box.y + d.box.height / 2);
         const cv::Rect2d region(centre.x - side / 2, centre.y - side / 2, side, side);
-        const std::vector<Detection> found = det_.detect_region(source_for(side, kDetectorSize), region, opt_.min_score);
+        const std::vector<Detection> found = det_.detect_region(source_for(side, kDetectorSize), region, min_score);
         const float limit = std::max(d.box.width, d.box.height);
         float best = INFINITY;
         const Detection *pick = nullptr;
@@ -460,13 +491,13 @@ private:
 
     // Runs pass 2, mesh and refinement on each detection, largest first, until `capacity` faces are
     // accepted; appends the accepted ones.
-    void consider(std::vector<Detection> detections, bool from_tiles, int32_t capacity, std::vector<Found> &faces) {
+    void consider(std::vector<Detection> detections, bool from_search, int32_t capacity, std::vector<Found> &faces) {
         std::stable_sort(detections.begin(), detections.end(),
                          [](const Detection &a, const Detection &b) { return a.box.area() > b.box.area(); });
         for (Detection &d : detections) {
             if (static_cast<int32_t>(faces.size()) >= capacity) return;
             Found f;
-            if (!process(d, from_tiles, f)) continue;
+            if (!process(d, from_search, f)) continue;
             const bool duplicate = std::any_of(faces.begin(), faces.end(), [&](const Found &g) {
                 return iou(g.detection.box, f.detection.box) > 0.5f;
             });
@@ -474,28 +505,33 @@ private:
         }
     }
 
-    bool process(Detection d, bool from_tiles, Found &out) {
+    bool process(Detection d, bool from_search, Found &out) {
         const bool large = std::max(d.box.width, d.box.height) >= kLargeFace * short_side_;
-        const float roll = degrees(roll_between(d.kp[0], d.kp[1]));
-        bool needed = from_tiles || !large || std::fabs(roll) >= kSmallRollDegrees;
-        if (needed && opt_.second_pass && !redetect(d)) return false;
         Mesh mesh = det_.run_mesh(image_, roi_from_detection(d));
-        if (!needed) {
-            // The shortcut is safe only if the mesh agrees with the detector; otherwise do the full work.
-            const float disagreement = degrees(std::fabs(normalize_radians(mesh.roll - roll_between(d.kp[0], d.kp[1]))));
-            if (disagreement >= kSmallRollDegrees || mesh.presence < opt_.min_presence) {
-                needed = true;
-                if (opt_.second_pass) {
-                    if (!redetect(d)) return false;
-                    mesh = det_.run_mesh(image_, roi_from_detection(d));
-                }
-            }
+        bool needed = !large;
+        if (!(mesh.presence >= opt_.min_presence)) {
+            // The landmark model sees no face in the box: a false detection, or a box too coarse for it. Pass 2
+            // tells them apart (a false detection usually ends here, which is the cheap way out).
+            if (!opt_.second_pass || !redetect(d, from_search ? search_score() : opt_.min_score)) return false;
+            mesh = det_.run_mesh(image_, roi_from_detection(d));
+            needed = true;
         }
-        if (needed && opt_.refine) mesh = det_.run_mesh(image_, roi_from_mesh(mesh));
+        // The landmarks from the detector's box are final for a large face when the ROI they imply agrees with
+        // the one they were computed in; otherwise they run again in their own ROI.
+        if (opt_.refine && (needed || !agree(roi_from_detection(d), roi_from_mesh(mesh)))) mesh = det_.run_mesh(image_, roi_from_mesh(mesh));
         if (!(mesh.presence >= opt_.min_presence)) return false;
         out.detection = d;
         out.mesh = mesh;
         return true;
+    }
+
+    // Two ROIs agree when their centres, sides and rolls differ by under kAgreeShift of the side, kAgreeSide
+    // and kAgreeRollDegrees.
+    static bool agree(const Roi &a, const Roi &b) {
+        const float side = std::max(a.side, b.side);
+        return std::hypot(a.centre.x - b.centre.x, a.centre.y - b.centre.y) < kAgreeShift * side &&
+               std::fabs(a.side - b.side) < kAgreeSide * side &&
+               degrees(std::fabs(normalize_radians(a.roll - b.roll))) < kAgreeRollDegrees;
     }
 
     cvision_detector &det_;
@@ -533,21 +569,27 @@ extern "C" {
 void cvision_detect_options_default(cvision_detect_options *options) {
     if (options == nullptr) return;
     options->pass1_max_side = 640;
-    options->tiled_fallback = 1;
+    options->search_fallback = 1;
     options->second_pass = 1;
     options->refine = 1;
     options->min_score = 0.5f;
     options->min_presence = 0.9f;
 }
 
-int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
-                                cvision_status *status) {
+int32_t cvision_detector_create_engine(const char *detector_onnx, const char *landmark_onnx, int32_t engine,
+                                       cvision_detector **out, cvision_status *status) {
     if (out != nullptr) *out = nullptr;
     return cvision_detail::guarded(status, [&] {
         require(out != nullptr, "out is NULL");
         require(detector_onnx != nullptr && landmark_onnx != nullptr, "model path is NULL");
-        *out = new cvision_detector(detector_onnx, landmark_onnx);
+        require(engine == CVISION_ENGINE_XNNPACK || engine == CVISION_ENGINE_OPENCV, "engine must be CVISION_ENGINE_XNNPACK or CVISION_ENGINE_OPENCV");
+        *out = new cvision_detector(detector_onnx, landmark_onnx, engine == CVISION_ENGINE_OPENCV ? Engine::opencv : Engine::xnnpack);
     });
+}
+
+int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
+                                cvision_status *status) {
+    return cvision_detector_create_engine(detector_onnx, landmark_onnx, CVISION_ENGINE_XNNPACK, out, status);
 }
 
 void cvision_detector_destroy(cvision_detector *detector) { delete detector; }

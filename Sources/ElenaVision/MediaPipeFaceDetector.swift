@@ -3,8 +3,9 @@ public import ElenaCore
 import Foundation
 
 /// `FaceDetector` over MediaPipe's BlazeFace (short range) and Face Mesh (468 points), converted to ONNX by
-/// `scripts/install-models` and run by OpenCV's dnn module inside the CVision shim. Fully offline: the models are
-/// read from a local folder, checked against pinned SHA-256 digests.
+/// `scripts/install-models` and run by XNNPACK inside the CVision shim (OpenCV's dnn module is the reference the
+/// native test compares it with). Fully offline: the models are read from a local folder, checked against pinned
+/// SHA-256 digests.
 public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     // Safe: the shim's detector handles are not thread-safe, so each call takes one handle out of `idle` (under the
     // lock) and puts it back after; a handle is never used by two threads at once.
@@ -22,7 +23,7 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     ]
 
     /// Detector, models and pipeline version: part of the detect stage's cache key.
-    public let identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) pipeline-1"
+    public let identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) xnnpack pipeline-2"
 
     /// Why the models cannot be used.
     public struct ModelError: Error, Sendable, CustomStringConvertible {

@@ -106,8 +106,8 @@ void cvision_buffer_free(cvision_buffer *buffer);
 
 /* ---------------------------------------------------------------------------
  * Face detection: MediaPipe BlazeFace short-range + Face Mesh (468 points), as
- * ONNX files installed by scripts/install-models, run by OpenCV's dnn module
- * (backend OPENCV, target CPU). See README.md for the pipeline. */
+ * ONNX files installed by scripts/install-models, run by XNNPACK (single thread) or
+ * OpenCV's dnn module. See README.md for the pipeline. */
 
 /* Opaque detector: both networks plus preallocated buffers (about 12 MB resident).
  * NOT thread-safe: use one per thread. Different detectors may run at once. */
@@ -129,28 +129,40 @@ typedef struct {
 typedef struct {
     int32_t pass1_max_side; /* long side of the copy the first pass runs on; default 640, range 128..8192
                                (rounded down to a multiple of 128; images no larger are used as they are) */
-    int32_t tiled_fallback; /* 1: when pass 1 yields no accepted face, search windows of side short_side, /2,
-                               /4 at 50% overlap, stopping at the first size that yields one (0.07-0.5 s) */
-    int32_t second_pass;    /* 1: when needed, re-detect on a square crop 3x the first box (fixes roll on
-                               tilted faces); a face whose re-detection fails is then rejected */
+    int32_t search_fallback; /* 1: when pass 1 yields no accepted face, run the detector on the whole image
+                               scaled to a short side of 192, then 384 (long side at most 1024), stopping at
+                               the first scale that yields one; finds faces down to about 1/20 of the short
+                               side */
+    int32_t second_pass;    /* 1: when the landmark model sees no face in a detector box (presence below
+                               min_presence), re-detect on a square crop 3x the box and run it again; no
+                               detection there rejects the box */
     int32_t refine;         /* 1: when needed, one refinement pass (ROI from the landmarks, roll from
                                points 33->263) */
-    float min_score;        /* detector score threshold, default 0.5, range (0, 1] */
+    float min_score;        /* detector score threshold, default 0.5, range (0, 1]; the search fallback
+                               asks at least 0.6 */
     float min_presence;     /* accept a face only if final presence >= this, default 0.9, range [0, 1] */
 } cvision_detect_options;
-/* "When needed": pass 2 and refinement are skipped for a face whose pass-1 box side is >= 20% of the
- * image's short side and whose roll is under 10 degrees, unless the landmarks then disagree with the
- * detector (roll from points 33->263 differs by >= 10 degrees, or presence < min_presence). Faces found
- * by the tiled fallback always get both. Defaults: every option on. */
+/* "When needed": the refinement is skipped for a face whose box side is >= 10% of the image's short side
+ * when the ROI its landmarks imply agrees with the ROI they were computed in (centre within 8% of the side,
+ * side within 12%, roll within 6 degrees). Defaults: every option on. */
 
 /* Fills *options with the defaults: 640, 1, 1, 1, 0.5, 0.9. */
 void cvision_detect_options_default(cvision_detect_options *options);
 
-/* Loads both ONNX files (readNetFromONNX, ~10 ms) and runs one warm-up inference. On success *out
+/* How the networks run: XNNPACK (the default, about 3x faster) or OpenCV's dnn module (the reference the
+ * native test compares XNNPACK against). Both read the same ONNX files and give the same outputs to about
+ * 1e-4. */
+enum { CVISION_ENGINE_XNNPACK = 0, CVISION_ENGINE_OPENCV = 1 };
+
+/* Loads both ONNX files and runs one warm-up inference, with the XNNPACK engine. On success *out
  * receives a detector to release with cvision_detector_destroy; on failure it is set to NULL
  * (CVISION_ERR_ARGUMENT for NULL paths, CVISION_ERR_DECODE for a missing, unreadable or wrong model). */
 int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
                                 cvision_status *status);
+
+/* The same with a chosen engine (CVISION_ENGINE_*; anything else is CVISION_ERR_ARGUMENT). */
+int32_t cvision_detector_create_engine(const char *detector_onnx, const char *landmark_onnx, int32_t engine,
+                                       cvision_detector **out, cvision_status *status);
 
 /* Destroy a detector. NULL is allowed. */
 void cvision_detector_destroy(cvision_detector *detector);
