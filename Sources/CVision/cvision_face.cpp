@@ -589,7 +589,13 @@ int32_t cvision_detector_create_engine(const char *detector_onnx, const char *la
 
 int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
                                 cvision_status *status) {
-    return cvision_detector_create_engine(detector_onnx, landmark_onnx, CVISION_ENGINE_XNNPACK, out, status);
+    const int32_t engine = cvision_detail::xnnpack_available() ? CVISION_ENGINE_XNNPACK : CVISION_ENGINE_OPENCV;
+    return cvision_detector_create_engine(detector_onnx, landmark_onnx, engine, out, status);
+}
+
+int32_t cvision_detector_engine(const cvision_detector *detector) {
+    if (detector == nullptr) return -1;
+    return detector->detector_model.engine() == Engine::opencv ? CVISION_ENGINE_OPENCV : CVISION_ENGINE_XNNPACK;
 }
 
 void cvision_detector_destroy(cvision_detector *detector) { delete detector; }

@@ -256,12 +256,16 @@ void check_xnn(xnn_status status, const std::string &what) {
         fail(CVISION_ERR_INTERNAL, "XNNPACK failed (" + what + ", status " + std::to_string(static_cast<int>(status)) + ")");
 }
 
-void initialize_xnnpack() {
+xnn_status xnnpack_status() {
     static std::once_flag once;
     static xnn_status status = xnn_status_uninitialized;
     std::call_once(once, [] { status = xnn_initialize(nullptr); });
-    if (status == xnn_status_unsupported_hardware)
-        fail(CVISION_ERR_INTERNAL, "XNNPACK does not support this CPU");
+    return status;
+}
+
+void initialize_xnnpack() {
+    const xnn_status status = xnnpack_status();
+    if (status == xnn_status_unsupported_hardware) fail(CVISION_ERR_INTERNAL, "XNNPACK does not support this CPU");
     check_xnn(status, "initialize");
 }
 
@@ -688,6 +692,8 @@ private:
 };
 
 }  // namespace
+
+bool xnnpack_available() { return xnnpack_status() == xnn_status_success; }
 
 Model::Model(const std::string &path, const std::string &what, Engine engine) : path_(path), what_(what), engine_(engine) {
     std::ifstream file(path, std::ios::binary);

@@ -56,6 +56,9 @@ OnnxGraph parse_onnx(const std::string &bytes, const std::string &what);
 
 enum class Engine { xnnpack, opencv };
 
+// True when XNNPACK initializes on this CPU (checked once).
+bool xnnpack_available();
+
 class Network {
 public:
     virtual ~Network() = default;

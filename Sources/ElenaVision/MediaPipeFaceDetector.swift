@@ -22,8 +22,8 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         landmarkFile: "7abd9342cf40074b7662e376d1bf006cbef75021652ad30af0385ce642cb7fa2",
     ]
 
-    /// Detector, models and pipeline version: part of the detect stage's cache key.
-    public let identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) xnnpack pipeline-2"
+    /// Detector, models, engine and pipeline version: part of the detect stage's cache key.
+    public let identity: String
 
     /// Why the models cannot be used.
     public struct ModelError: Error, Sendable, CustomStringConvertible {
@@ -46,15 +46,18 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         }
         detectorPath = folder + "/" + Self.detectorFile
         landmarkPath = folder + "/" + Self.landmarkFile
-        let first = try makeHandle()
+        let first = try Self.makeHandle(detectorPath, landmarkPath)
         handles.append(first)
+        // XNNPACK unless it does not run on this CPU (the shim then falls back to OpenCV's dnn module).
+        let engine = cvision_detector_engine(first) == Int32(CVISION_ENGINE_OPENCV) ? "opencv-dnn" : "xnnpack"
+        identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) \(engine) pipeline-2"
     }
 
     deinit {
         for handle in handles { cvision_detector_destroy(handle) }
     }
 
-    private func makeHandle() throws -> OpaquePointer {
+    private static func makeHandle(_ detectorPath: String, _ landmarkPath: String) throws -> OpaquePointer {
         var status = cvision_status()
         var handle: OpaquePointer?
         let code = cvision_detector_create(detectorPath, landmarkPath, &handle, &status)
@@ -69,7 +72,7 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
             return handle
         }
         idle.unlock()
-        return try makeHandle()
+        return try Self.makeHandle(detectorPath, landmarkPath)
     }
 
     private func giveBack(_ handle: OpaquePointer) {

@@ -79,11 +79,13 @@ struct BenchCrop: ParsableCommand {
             detections += times
             if verbose { print(String(format: "detect %7.2f ms  %@", times.sorted()[times.count / 2], file)) }
         }
+        let mean = detections.reduce(0, +) / Double(detections.count)
         detections.sort()
         let median = detections[detections.count / 2]
         print(String(format: "floor_images_per_second %.2f", floor))
         print(String(format: "crop_images_per_second %.2f", crop))
         print(String(format: "detection_median_ms %.2f", median))
+        print(String(format: "detection_mean_ms %.2f", mean))
         print("images \(inputs.count) rounds \(rounds) workers \(workers) strategy \(spec.strategy.rawValue)")
     }
 }

@@ -179,10 +179,13 @@ struct Image {
 
 struct Detector {
     cvision_detector *ptr = nullptr;
-    explicit Detector(int32_t engine = CVISION_ENGINE_XNNPACK) {
+    // engine -1: cvision_detector_create's choice (XNNPACK where it runs, as on every machine this runs on).
+    explicit Detector(int32_t engine = -1) {
         cvision_status st;
         const std::string det = g_models + "/face_detection_short_range.onnx", lm = g_models + "/face_landmark.onnx";
-        if (cvision_detector_create_engine(det.c_str(), lm.c_str(), engine, &ptr, &st) != CVISION_OK) {
+        const int32_t rc = engine < 0 ? cvision_detector_create(det.c_str(), lm.c_str(), &ptr, &st)
+                                      : cvision_detector_create_engine(det.c_str(), lm.c_str(), engine, &ptr, &st);
+        if (rc != CVISION_OK) {
             std::fprintf(stderr, "cvision_detector_create: %s\n", st.message);
             std::exit(2);
         }
@@ -369,6 +372,8 @@ void test_options_and_errors(Detector &d) {
 // and landmarks within a tenth of a pixel (the networks' outputs differ by about 1e-4; 0.045 px seen).
 void test_engines(Detector &xnnpack) {
     Detector opencv(CVISION_ENGINE_OPENCV);
+    CHECK(cvision_detector_engine(xnnpack.ptr) == CVISION_ENGINE_XNNPACK && cvision_detector_engine(opencv.ptr) == CVISION_ENGINE_OPENCV &&
+              cvision_detector_engine(nullptr) == -1, "cvision_detector_engine");
     double worst = 0.0;
     int compared = 0;
     for (const Variant &v : make_variants()) {

@@ -76,7 +76,9 @@ case "$MODE" in
     valgrind --leak-check=full --error-exitcode=9 "$WORK/cvision_test"
     # OpenCV keeps some allocations for the process lifetime ("possibly lost"/"still reachable" thread
     # pools and caches); only definite leaks fail the run.
+    # valgrind.supp: one known harmless report from libcpuinfo (XNNPACK's CPU probe), explained there.
     valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+        --suppressions="$ROOT/Tests/CVisionNative/valgrind.supp" \
         "$WORK/cvision_face_test" "$MODELS" "$WORK/photos" "$OVERLAYS" --leak
     ;;
 --bench)

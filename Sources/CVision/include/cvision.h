@@ -154,7 +154,8 @@ void cvision_detect_options_default(cvision_detect_options *options);
  * 1e-4. */
 enum { CVISION_ENGINE_XNNPACK = 0, CVISION_ENGINE_OPENCV = 1 };
 
-/* Loads both ONNX files and runs one warm-up inference, with the XNNPACK engine. On success *out
+/* Loads both ONNX files and runs one warm-up inference, with the XNNPACK engine (OpenCV's when XNNPACK does
+ * not run on this CPU; cvision_detector_engine says which). On success *out
  * receives a detector to release with cvision_detector_destroy; on failure it is set to NULL
  * (CVISION_ERR_ARGUMENT for NULL paths, CVISION_ERR_DECODE for a missing, unreadable or wrong model). */
 int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
@@ -163,6 +164,9 @@ int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_
 /* The same with a chosen engine (CVISION_ENGINE_*; anything else is CVISION_ERR_ARGUMENT). */
 int32_t cvision_detector_create_engine(const char *detector_onnx, const char *landmark_onnx, int32_t engine,
                                        cvision_detector **out, cvision_status *status);
+
+/* The engine a detector runs its networks on (CVISION_ENGINE_*); -1 for NULL. */
+int32_t cvision_detector_engine(const cvision_detector *detector);
 
 /* Destroy a detector. NULL is allowed. */
 void cvision_detector_destroy(cvision_detector *detector);
