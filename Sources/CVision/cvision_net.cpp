@@ -131,9 +131,12 @@ OnnxTensor parse_tensor(Reader r, std::string &name) {
         default: r.skip(wire);
         }
     }
-    for (int64_t d : t.dims)
+    size_t n = 1;
+    for (int64_t d : t.dims) {
         if (d < 0 || d > (1 << 24)) r.bad("tensor " + name + " has a bad dimension");
-    const size_t n = t.count();
+        n *= static_cast<size_t>(d);
+        if (n > (size_t(1) << 28)) r.bad("tensor " + name + " is too large");
+    }
     if (t.type == 1) {
         if (!raw.empty()) {
             if (raw.size() != n * 4) r.bad("tensor " + name + " has the wrong size");

@@ -362,6 +362,35 @@ void test_options_and_errors(Detector &d) {
     const std::string not_onnx = g_images + "/astronaut.png";
     CHECK(cvision_detector_create(not_onnx.c_str(), lm.c_str(), &det, &st) == CVISION_ERR_DECODE && det == nullptr,
           "not ONNX: %s", st.message);
+    // Truncated model files (cut at many points, including inside the graph and the weights): refused, never a
+    // crash. The shim reads the protobuf itself, so this is its parser's test.
+    {
+        std::FILE *f = std::fopen(good.c_str(), "rb");
+        std::vector<char> bytes;
+        if (f != nullptr) {
+            char buffer[65536];
+            size_t n;
+            while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
+            std::fclose(f);
+        }
+        CHECK(bytes.size() > 1000, "read %s", good.c_str());
+        const std::string cut = g_overlays + "/truncated.onnx";
+        int refused = 0, cuts = 0;
+        for (size_t length : {size_t(1), size_t(2), size_t(7), size_t(100), size_t(1000), bytes.size() / 3, bytes.size() / 2,
+                              bytes.size() - 100, bytes.size() - 1}) {
+            std::FILE *out = std::fopen(cut.c_str(), "wb");
+            std::fwrite(bytes.data(), 1, length, out);
+            std::fclose(out);
+            ++cuts;
+            det = nullptr;
+            const int32_t rc = cvision_detector_create(cut.c_str(), lm.c_str(), &det, &st);
+            if (rc == CVISION_ERR_DECODE && det == nullptr && st.message[0] != '\0') ++refused;
+            else std::fprintf(stderr, "truncated at %zu: rc %d (%s)\n", length, rc, st.message);
+            cvision_detector_destroy(det);
+        }
+        std::remove(cut.c_str());
+        CHECK(refused == cuts, "%d of %d truncated models refused", refused, cuts);
+    }
     CHECK(cvision_detector_create(nullptr, lm.c_str(), &det, &st) == CVISION_ERR_ARGUMENT && det == nullptr, "NULL path");
     CHECK(cvision_detector_create(good.c_str(), lm.c_str(), nullptr, &st) == CVISION_ERR_ARGUMENT, "NULL out");
     cvision_detector_destroy(nullptr);
