@@ -72,7 +72,8 @@ constexpr float kSearchMinScore = 0.6f;    // ... and a detector score of at lea
 constexpr double kSearchMaxScale = 2.0;    // ... and at most this scale (small images)
 constexpr int kSearchMinShort = 32;        // no search on images with a shorter side than this
 constexpr int kStride = 16;                // the detector's total stride: input sides are multiples of it
-constexpr size_t kMaxNetworks = 8;         // detector networks kept per handle (one per input size)
+constexpr size_t kMaxNetworks = 4;         // detector networks kept per handle (one per input size; the
+                                           // 384x576 one holds about 40 MB of activations)
 
 // Face Mesh points used here (checked by eye; see README.md).
 constexpr int kRightEyeOuter = 33;   // subject's right eye, outer corner (image left)
@@ -304,7 +305,7 @@ DetectorNet &cvision_detector::detector(int width, int height) {
     const std::pair<int, int> key(height, width);
     auto it = detectors.find(key);
     if (it != detectors.end()) return it->second;
-    if (detectors.size() >= kMaxNetworks) {  // unusual: many image sizes; keep the pass-1 network
+    if (detectors.size() >= kMaxNetworks) {  // images of several sizes needed the search: keep pass 2's network
         for (auto i = detectors.begin(); i != detectors.end();)
             i = i->first == std::pair<int, int>(kDetectorSize, kDetectorSize) ? std::next(i) : detectors.erase(i);
     }

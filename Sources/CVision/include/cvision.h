@@ -109,7 +109,8 @@ void cvision_buffer_free(cvision_buffer *buffer);
  * ONNX files installed by scripts/install-models, run by XNNPACK (single thread) or
  * OpenCV's dnn module. See README.md for the pipeline. */
 
-/* Opaque detector: both networks plus preallocated buffers (about 12 MB resident).
+/* Opaque detector: both networks plus work buffers (about 20 MB resident after creation; up to about 80 MB
+ * once the search has run at both scales on a 1024x1536 image; at most 4 detector input sizes are kept).
  * NOT thread-safe: use one per thread. Different detectors may run at once. */
 typedef struct cvision_detector cvision_detector;
 
