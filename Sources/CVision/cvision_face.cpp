@@ -321,7 +321,9 @@ std::vector<Detection> cvision_detector::detect_region(const Source &src, const 
     const double rx = region.x * src.scale_x, ry = region.y * src.scale_y;
     const double rw = region.width * src.scale_x, rh = region.height * src.scale_y;
     const double k = kDetectorSize / std::max(rw, rh);  // input pixels per source pixel
-    const auto padded = [](double side) { return std::min(kDetectorSize, (static_cast<int>(std::ceil(side - 1e-6)) + kStride - 1) / kStride * kStride); };
+    const auto padded = [](double side) {
+        return std::min(kDetectorSize, (static_cast<int>(std::ceil(side - 1e-6)) + kStride - 1) / kStride * kStride);
+    };
     const int in_w = padded(rw * k), in_h = padded(rh * k);
     const double off_x = (in_w - rw * k) / 2, off_y = (in_h - rh * k) / 2;
     // The part of the region inside the source, in whole source pixels, and where it lands in the input.
@@ -348,7 +350,8 @@ std::vector<Detection> cvision_detector::detect_region(const Source &src, const 
     return decode(d, sx, sy, x0 / src.scale_x - u0 * sx, y0 / src.scale_y - v0 * sy, min_score);
 }
 
-std::vector<Detection> cvision_detector::detect_scaled(const Source &src, cv::Size size, double scale, float min_score) {
+std::vector<Detection> cvision_detector::detect_scaled(const Source &src, cv::Size size, double scale,
+                                                       float min_score) {
     const int w = std::max(1, static_cast<int>(std::lround(size.width * scale)));
     const int h = std::max(1, static_cast<int>(std::lround(size.height * scale)));
     const auto padded = [](int side) { return (side + kStride - 1) / kStride * kStride; };
@@ -363,7 +366,8 @@ std::vector<Detection> cvision_detector::detect_scaled(const Source &src, cv::Si
     return decode(d, static_cast<double>(size.width) / w, static_cast<double>(size.height) / h, 0.0, 0.0, min_score);
 }
 
-std::vector<Detection> cvision_detector::decode(DetectorNet &d, double sx, double sy, double ox, double oy, float min_score) {
+std::vector<Detection> cvision_detector::decode(DetectorNet &d, double sx, double sy, double ox, double oy,
+                                                float min_score) {
     const size_t anchors = d.anchors.size();
     const float *reg = output_data(*d.net, 0, anchors * kRegressors, "regressors");
     const float *logits = output_data(*d.net, 1, anchors, "classificators");
@@ -448,7 +452,8 @@ public:
                                                static_cast<double>(kSearchMaxSide) / long_side, kSearchMaxScale});
                 if (scale < previous * 1.25) continue;  // hardly finer than what already ran
                 previous = scale;
-                const Source src = std::min(small_.scale_x, small_.scale_y) >= scale ? small_ : Source{&image_, 1.0, 1.0};
+                const bool copy_suffices = std::min(small_.scale_x, small_.scale_y) >= scale;
+                const Source src = copy_suffices ? small_ : Source{&image_, 1.0, 1.0};
                 std::vector<Detection> found = det_.detect_scaled(src, image_.size(), scale, search_score());
                 if (found.empty()) continue;
                 consider(std::move(found), true, capacity, faces);
@@ -519,7 +524,8 @@ private:
         }
         // The landmarks from the detector's box are final for a large face when the ROI they imply agrees with
         // the one they were computed in; otherwise they run again in their own ROI.
-        if (opt_.refine && (needed || !agree(roi_from_detection(d), roi_from_mesh(mesh)))) mesh = det_.run_mesh(image_, roi_from_mesh(mesh));
+        if (opt_.refine && (needed || !agree(roi_from_detection(d), roi_from_mesh(mesh))))
+            mesh = det_.run_mesh(image_, roi_from_mesh(mesh));
         if (!(mesh.presence >= opt_.min_presence)) return false;
         out.detection = d;
         out.mesh = mesh;
@@ -583,8 +589,10 @@ int32_t cvision_detector_create_engine(const char *detector_onnx, const char *la
     return cvision_detail::guarded(status, [&] {
         require(out != nullptr, "out is NULL");
         require(detector_onnx != nullptr && landmark_onnx != nullptr, "model path is NULL");
-        require(engine == CVISION_ENGINE_XNNPACK || engine == CVISION_ENGINE_OPENCV, "engine must be CVISION_ENGINE_XNNPACK or CVISION_ENGINE_OPENCV");
-        *out = new cvision_detector(detector_onnx, landmark_onnx, engine == CVISION_ENGINE_OPENCV ? Engine::opencv : Engine::xnnpack);
+        require(engine == CVISION_ENGINE_XNNPACK || engine == CVISION_ENGINE_OPENCV,
+                "engine must be CVISION_ENGINE_XNNPACK or CVISION_ENGINE_OPENCV");
+        const Engine chosen = engine == CVISION_ENGINE_OPENCV ? Engine::opencv : Engine::xnnpack;
+        *out = new cvision_detector(detector_onnx, landmark_onnx, chosen);
     });
 }
 

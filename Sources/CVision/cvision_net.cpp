@@ -256,7 +256,8 @@ namespace {
 void check_xnn(xnn_status status, const std::string &what) {
     if (status == xnn_status_out_of_memory) fail(CVISION_ERR_MEMORY, "XNNPACK: out of memory (" + what + ")");
     if (status != xnn_status_success)
-        fail(CVISION_ERR_INTERNAL, "XNNPACK failed (" + what + ", status " + std::to_string(static_cast<int>(status)) + ")");
+        fail(CVISION_ERR_INTERNAL,
+             "XNNPACK failed (" + what + ", status " + std::to_string(static_cast<int>(status)) + ")");
 }
 
 xnn_status xnnpack_status() {
@@ -300,17 +301,22 @@ public:
     }
     ~XnnNetwork() override { release(); }
 
-    void run() override { check_xnn(xnn_invoke_runtime(runtime_), "run " + what_); }
+    void run() override {
+        const xnn_status status = xnn_invoke_runtime(runtime_);
+        if (status != xnn_status_success) check_xnn(status, "run the " + what_ + " model");
+    }
 
 private:
     [[noreturn]] void unsupported(const OnnxNode &n, const std::string &why) const {
-        fail(CVISION_ERR_DECODE, "the " + what_ + " model has a node XNNPACK cannot run here (" + n.op + " " + n.name + ": " + why + ")");
+        fail(CVISION_ERR_DECODE,
+             "the " + what_ + " model has a node XNNPACK cannot run here (" + n.op + " " + n.name + ": " + why + ")");
     }
 
     const OnnxTensor &constant(const OnnxGraph &g, const OnnxNode &n, size_t input) const {
         if (input >= n.inputs.size()) unsupported(n, "missing input");
         auto it = g.constants.find(n.inputs[input]);
-        if (it == g.constants.end() || it->second.type != 1) unsupported(n, "input " + n.inputs[input] + " is not a float constant");
+        if (it == g.constants.end() || it->second.type != 1)
+            unsupported(n, "input " + n.inputs[input] + " is not a float constant");
         return it->second;
     }
 
@@ -366,8 +372,10 @@ private:
         std::set<std::string> exported;
         for (const std::string &out : g.outputs) {
             auto it = values_.find(out);
-            if (it == values_.end()) fail(CVISION_ERR_DECODE, "the " + what_ + " model's output " + out + " is never computed");
-            for (const std::string &part : it->second.parts.empty() ? std::vector<std::string>{it->second.source} : it->second.parts)
+            if (it == values_.end())
+                fail(CVISION_ERR_DECODE, "the " + what_ + " model's output " + out + " is never computed");
+            const Value &v = it->second;
+            for (const std::string &part : v.parts.empty() ? std::vector<std::string>{v.source} : v.parts)
                 exported.insert(part);
         }
         // Second pass: define for real.
@@ -381,6 +389,7 @@ private:
         for (const OnnxNode &n : g.nodes) add(g, n, readers);
 
         // Each graph output is one buffer; its parts are written straight into their places in it.
+        outputs_.reserve(g.outputs.size());
         for (const std::string &out : g.outputs) {
             const Value &v = values_.at(out);
             const std::vector<std::string> parts = v.parts.empty() ? std::vector<std::string>{v.source} : v.parts;
@@ -420,7 +429,8 @@ private:
             if (slope.count() != channels) unsupported(n, "slope size");
             const std::vector<size_t> shape = in.shape;
             uint32_t slope_id = plan_ ? 0 : tensor({channels}, keep(slope.floats));
-            return unary(n, shape, [&](uint32_t x, uint32_t y) { return xnn_define_prelu(subgraph_, x, slope_id, y, 0); });
+            return unary(n, shape,
+                         [&](uint32_t x, uint32_t y) { return xnn_define_prelu(subgraph_, x, slope_id, y, 0); });
         }
         if (n.op == "Add") {
             const Value &a = value(n, 0), &b = value(n, 1);
@@ -531,7 +541,8 @@ private:
         const Value &in = value(n, 0);
         const OnnxTensor &w = constant(g, n, 1);
         if (w.dims.size() != 4) unsupported(n, "kernel rank");
-        const size_t out_c = size_t(w.dims[0]), in_per_group = size_t(w.dims[1]), kh = size_t(w.dims[2]), kw = size_t(w.dims[3]);
+        const size_t out_c = size_t(w.dims[0]), in_per_group = size_t(w.dims[1]);
+        const size_t kh = size_t(w.dims[2]), kw = size_t(w.dims[3]);
         const size_t in_c = in.shape[3];
         const int64_t group = attribute(n, "group", 1);
         const std::vector<int64_t> strides = attribute_ints(n, "strides", {1, 1});
@@ -551,7 +562,8 @@ private:
             if (b.count() != out_c) unsupported(n, "bias size");
             bias = b.floats;
         }
-        const auto extent = [](size_t size, int64_t before, int64_t after, size_t k, int64_t stride, int64_t dilation) -> size_t {
+        const auto extent = [](size_t size, int64_t before, int64_t after, size_t k, int64_t stride,
+                               int64_t dilation) -> size_t {
             const int64_t effective = dilation * (int64_t(k) - 1) + 1;
             const int64_t padded = int64_t(size) + before + after;
             return padded < effective ? 0 : size_t((padded - effective) / stride + 1);
@@ -560,7 +572,7 @@ private:
         const size_t ow = extent(in.shape[2], pads[1], pads[3], kw, strides[1], dilations[1]);
         if (oh == 0 || ow == 0) unsupported(n, "input too small");
         const bool relu = fuse_relu(g, n, readers);
-        const float lo = relu ? 0.0f : -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+        const float hi = std::numeric_limits<float>::infinity(), lo = relu ? 0.0f : -hi;
         const uint32_t x = in.id;
         const std::vector<size_t> shape{in.shape[0], oh, ow, out_c};
         if (plan_) return define(n, shape, relu, [](uint32_t) { return xnn_status_success; });
@@ -569,26 +581,30 @@ private:
         if (depthwise) {
             for (size_t c = 0; c < out_c; ++c)
                 for (size_t y = 0; y < kh; ++y)
-                    for (size_t xx = 0; xx < kw; ++xx) filter[(y * kw + xx) * out_c + c] = w.floats[(c * kh + y) * kw + xx];
+                    for (size_t xx = 0; xx < kw; ++xx)
+                        filter[(y * kw + xx) * out_c + c] = w.floats[(c * kh + y) * kw + xx];
         } else {
             for (size_t o = 0; o < out_c; ++o)
                 for (size_t i = 0; i < in_per_group; ++i)
                     for (size_t y = 0; y < kh; ++y)
                         for (size_t xx = 0; xx < kw; ++xx)
-                            filter[((o * kh + y) * kw + xx) * in_per_group + i] = w.floats[((o * in_per_group + i) * kh + y) * kw + xx];
+                            filter[((o * kh + y) * kw + xx) * in_per_group + i] =
+                                w.floats[((o * in_per_group + i) * kh + y) * kw + xx];
         }
-        const uint32_t filter_id = tensor(depthwise ? std::vector<size_t>{1, kh, kw, out_c} : std::vector<size_t>{out_c, kh, kw, in_per_group},
-                                          keep(std::move(filter)));
+        const std::vector<size_t> filter_shape =
+            depthwise ? std::vector<size_t>{1, kh, kw, out_c} : std::vector<size_t>{out_c, kh, kw, in_per_group};
+        const uint32_t filter_id = tensor(filter_shape, keep(std::move(filter)));
         const uint32_t bias_id = tensor({out_c}, keep(std::move(bias)));
-        const uint32_t top = uint32_t(pads[0]), left = uint32_t(pads[1]), bottom = uint32_t(pads[2]), right = uint32_t(pads[3]);
+        const uint32_t top = uint32_t(pads[0]), left = uint32_t(pads[1]);
+        const uint32_t bottom = uint32_t(pads[2]), right = uint32_t(pads[3]);
+        const uint32_t sh = uint32_t(strides[0]), sw = uint32_t(strides[1]);
+        const uint32_t dh = uint32_t(dilations[0]), dw = uint32_t(dilations[1]);
         define(n, shape, relu, [&](uint32_t y) {
             if (depthwise)
-                return xnn_define_depthwise_convolution_2d(subgraph_, top, right, bottom, left, uint32_t(kh), uint32_t(kw),
-                                                           uint32_t(strides[0]), uint32_t(strides[1]), uint32_t(dilations[0]),
-                                                           uint32_t(dilations[1]), 1, in_c, lo, hi, x, filter_id, bias_id, y, 0);
-            return xnn_define_convolution_2d(subgraph_, top, right, bottom, left, uint32_t(kh), uint32_t(kw), uint32_t(strides[0]),
-                                             uint32_t(strides[1]), uint32_t(dilations[0]), uint32_t(dilations[1]), 1, in_c, out_c,
-                                             lo, hi, x, filter_id, bias_id, y, 0);
+                return xnn_define_depthwise_convolution_2d(subgraph_, top, right, bottom, left, uint32_t(kh), uint32_t(kw), sh,
+                                                           sw, dh, dw, 1, in_c, lo, hi, x, filter_id, bias_id, y, 0);
+            return xnn_define_convolution_2d(subgraph_, top, right, bottom, left, uint32_t(kh), uint32_t(kw), sh, sw, dh, dw, 1,
+                                             in_c, out_c, lo, hi, x, filter_id, bias_id, y, 0);
         });
     }
 
@@ -600,8 +616,8 @@ private:
         const std::string mode = pad == n.attributes.end() ? "NOTSET" : pad->second.s;
         if (kernel.size() != 2 || strides.size() != 2 || kernel[0] < 1 || kernel[1] < 1 || strides[0] < 1 || strides[1] < 1)
             unsupported(n, "attributes");
-        if (!attribute_ints(n, "pads", {0, 0, 0, 0}).empty() && attribute_ints(n, "pads", {0, 0, 0, 0}) != std::vector<int64_t>{0, 0, 0, 0})
-            unsupported(n, "explicit pads");
+        const std::vector<int64_t> explicit_pads = attribute_ints(n, "pads", {});
+        if (!explicit_pads.empty() && explicit_pads != std::vector<int64_t>{0, 0, 0, 0}) unsupported(n, "explicit pads");
         size_t padding[2][2] = {{0, 0}, {0, 0}};  // [axis][before, after]
         std::vector<size_t> shape = in.shape;
         for (int axis = 0; axis < 2; ++axis) {
@@ -622,11 +638,12 @@ private:
             shape[1 + axis] = size_t(out);
         }
         const uint32_t x = in.id;
+        const uint32_t top = uint32_t(padding[0][0]), bottom = uint32_t(padding[0][1]);
+        const uint32_t left = uint32_t(padding[1][0]), right = uint32_t(padding[1][1]);
+        const float inf = std::numeric_limits<float>::infinity();
         define(n, shape, false, [&](uint32_t y) {
-            return xnn_define_max_pooling_2d(subgraph_, uint32_t(padding[0][0]), uint32_t(padding[1][1]), uint32_t(padding[0][1]),
-                                             uint32_t(padding[1][0]), uint32_t(kernel[0]), uint32_t(kernel[1]), uint32_t(strides[0]),
-                                             uint32_t(strides[1]), 1, 1, -std::numeric_limits<float>::infinity(),
-                                             std::numeric_limits<float>::infinity(), x, y, 0);
+            return xnn_define_max_pooling_2d(subgraph_, top, right, bottom, left, uint32_t(kernel[0]), uint32_t(kernel[1]),
+                                             uint32_t(strides[0]), uint32_t(strides[1]), 1, 1, -inf, inf, x, y, 0);
         });
     }
 
@@ -698,7 +715,8 @@ private:
 
 bool xnnpack_available() { return xnnpack_status() == xnn_status_success; }
 
-Model::Model(const std::string &path, const std::string &what, Engine engine) : path_(path), what_(what), engine_(engine) {
+Model::Model(const std::string &path, const std::string &what, Engine engine)
+    : path_(path), what_(what), engine_(engine) {
     std::ifstream file(path, std::ios::binary);
     if (!file) fail(CVISION_ERR_DECODE, "cannot load the " + what + " model " + path + ": cannot open the file");
     std::ostringstream buffer;
