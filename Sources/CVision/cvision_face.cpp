@@ -72,8 +72,10 @@ constexpr float kSearchMinScore = 0.6f;    // ... and a detector score of at lea
 constexpr double kSearchMaxScale = 2.0;    // ... and at most this scale (small images)
 constexpr int kSearchMinShort = 32;        // no search on images with a shorter side than this
 constexpr int kStride = 16;                // the detector's total stride: input sides are multiples of it
-constexpr size_t kMaxNetworks = 4;         // detector networks kept per handle (one per input size; the
-                                           // 384x576 one holds about 40 MB of activations)
+constexpr long kNetworkPixels = 500000;    // detector networks kept per handle, one per input size: at most
+                                           // this many input pixels between them (activations take about
+                                           // 200 bytes per input pixel: 40 MB for 384x576); least recently
+                                           // used first out
 
 // Face Mesh points used here (checked by eye; see README.md).
 constexpr int kRightEyeOuter = 33;   // subject's right eye, outer corner (image left)
@@ -201,12 +203,14 @@ std::vector<cv::Point2f> make_anchors(int width, int height) {
 struct DetectorNet {
     std::unique_ptr<Network> net;
     std::vector<cv::Point2f> anchors;
+    uint64_t last_use = 0;
 };
 
 struct cvision_detector {
     Model detector_model;
     Model mesh_model;
     std::map<std::pair<int, int>, DetectorNet> detectors;  // by (height, width)
+    uint64_t uses = 0;
     std::unique_ptr<Network> mesh;
     // Reused between calls (no allocation per image once sizes repeat).
     cv::Mat small;                                                                  // pass-1 copy
@@ -304,12 +308,21 @@ cvision_detector::cvision_detector(const char *detector_path, const char *mesh_p
 DetectorNet &cvision_detector::detector(int width, int height) {
     const std::pair<int, int> key(height, width);
     auto it = detectors.find(key);
-    if (it != detectors.end()) return it->second;
-    if (detectors.size() >= kMaxNetworks) {  // images of several sizes needed the search: keep pass 2's network
-        for (auto i = detectors.begin(); i != detectors.end();)
-            i = i->first == std::pair<int, int>(kDetectorSize, kDetectorSize) ? std::next(i) : detectors.erase(i);
+    if (it != detectors.end()) {
+        it->second.last_use = ++uses;
+        return it->second;
     }
-    DetectorNet d{detector_model.compile(height, width), make_anchors(width, height)};
+    const auto pixels = [](const std::pair<int, int> &size) { return static_cast<long>(size.first) * size.second; };
+    long total = pixels(key);
+    for (const auto &[size, net] : detectors) total += pixels(size);
+    while (total > kNetworkPixels && !detectors.empty()) {
+        auto oldest = std::min_element(detectors.begin(), detectors.end(), [](const auto &a, const auto &b) {
+            return a.second.last_use < b.second.last_use;
+        });
+        total -= pixels(oldest->first);
+        detectors.erase(oldest);
+    }
+    DetectorNet d{detector_model.compile(height, width), make_anchors(width, height), ++uses};
     return detectors.emplace(key, std::move(d)).first->second;
 }
 

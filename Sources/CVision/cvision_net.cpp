@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <set>
 #include <sstream>
 
@@ -254,7 +255,7 @@ namespace {
 // --- XNNPACK -------------------------------------------------------------------------------------------------
 
 void check_xnn(xnn_status status, const std::string &what) {
-    if (status == xnn_status_out_of_memory) fail(CVISION_ERR_MEMORY, "XNNPACK: out of memory (" + what + ")");
+    if (status == xnn_status_out_of_memory) throw std::bad_alloc();  // CVISION_ERR_MEMORY, like every allocation
     if (status != xnn_status_success)
         fail(CVISION_ERR_INTERNAL,
              "XNNPACK failed (" + what + ", status " + std::to_string(static_cast<int>(status)) + ")");

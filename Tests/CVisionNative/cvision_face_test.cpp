@@ -428,6 +428,26 @@ void test_engines(Detector &xnnpack) {
     CHECK(bad == CVISION_ERR_ARGUMENT && det == nullptr, "unknown engine: %d", bad);
 }
 
+// A detector keeps networks for at most 500,000 input pixels: images of many sizes that all need the search
+// make it drop and rebuild networks, and the answers stay the same.
+void test_network_reuse(Detector &d) {
+    Variant face100;
+    for (const Variant &v : make_variants())
+        if (v.name == "face100") face100 = v;
+    const std::vector<cvision_face> first = detect(d, face100.bgr);
+    CHECK(first.size() == 1, "face100: %zu faces", first.size());
+    for (int width : {1000, 1040, 1080, 1120, 1160}) {  // each needs its own 192 and 384 search networks
+        cv::Mat wider(face100.bgr.rows, width, CV_8UC3, cv::Scalar::all(128));
+        const cv::Rect common(0, 0, std::min(width, face100.bgr.cols), face100.bgr.rows);
+        face100.bgr(common).copyTo(wider(common));
+        CHECK(detect(d, wider).size() == 1, "face100 at width %d", width);
+    }
+    const std::vector<cvision_face> again = detect(d, face100.bgr);
+    CHECK(again.size() == 1 && first.size() == 1 && std::fabs(again[0].y - first[0].y) < 1e-3f &&
+              std::fabs(landmark(again[0], 152).y - landmark(first[0], 152).y) < 1e-3f,
+          "face100 after the networks were rebuilt");
+}
+
 // Capacity and ordering: two heads side by side (both large enough for pass 1), largest first; capacity 1
 // keeps the largest.
 void test_two_faces(Detector &d) {
@@ -547,6 +567,7 @@ int main(int argc, char **argv) {
     Detector d;
     test_variants(d);
     test_engines(d);
+    test_network_reuse(d);
     test_two_faces(d);
     test_options_and_errors(d);
     std::printf("cvision face test: %d checks, %d failures (overlays in %s)\n", g_checks, g_failures, g_overlays.c_str());

@@ -110,7 +110,8 @@ void cvision_buffer_free(cvision_buffer *buffer);
  * OpenCV's dnn module. See README.md for the pipeline. */
 
 /* Opaque detector: both networks plus work buffers (about 20 MB resident after creation; up to about 80 MB
- * once the search has run at both scales on a 1024x1536 image; at most 4 detector input sizes are kept).
+ * once the search has run at both scales on a 1024x1536 image; networks for other input sizes replace the
+ * least recently used ones beyond 500,000 input pixels, so it stays under about 120 MB).
  * NOT thread-safe: use one per thread. Different detectors may run at once. */
 typedef struct cvision_detector cvision_detector;
 
