@@ -19,9 +19,8 @@
 //   pass 2   only when that presence is too low: re-detect on a square crop 3x the box around its centre
 //            (no detection there: rejected), and the mesh again.
 //   refine   ROI from the mesh (roll from points 33->263, box of all points in the face frame x1.5,
-//            square) and the mesh again, unless the face is large (box >= 10% of the short side) and that
-//            ROI agrees with the one the mesh ran in (centre within 8% of the side, side within 12%, roll
-//            within 6 degrees): then the landmarks are final.
+//            square) and the mesh again, unless that ROI agrees with the one the mesh ran in (centre
+//            within 8% of the side, side within 12%, roll within 6 degrees): then the landmarks are final.
 //   accept   final presence >= min_presence.
 
 #include "cvision.h"
@@ -62,7 +61,6 @@ constexpr float kPi = 3.14159265358979323846f;
 constexpr float kNmsIou = 0.3f;
 constexpr float kRoiScale = 1.5f;          // ROI side = 1.5 x the detector box (MediaPipe)
 constexpr float kRedetectScale = 3.0f;     // pass 2 crop side = 3 x the pass-1 box
-constexpr float kLargeFace = 0.1f;         // box side >= 10% of the short side: the landmarks may be final
 constexpr float kAgreeShift = 0.08f;       // landmarks final when the ROI they imply is within 8% of the side,
 constexpr float kAgreeSide = 0.12f;        // ... its side within 12%,
 constexpr float kAgreeRollDegrees = 6.0f;  // ... and its roll within 6 degrees of the detector's
@@ -525,9 +523,8 @@ private:
     }
 
     bool process(Detection d, bool from_search, Found &out) {
-        const bool large = std::max(d.box.width, d.box.height) >= kLargeFace * short_side_;
         Mesh mesh = det_.run_mesh(image_, roi_from_detection(d));
-        bool needed = !large;
+        bool needed = false;
         if (!(mesh.presence >= opt_.min_presence)) {
             // The landmark model sees no face in the box: a false detection, or a box too coarse for it. Pass 2
             // tells them apart (a false detection usually ends here, which is the cheap way out).
@@ -535,8 +532,8 @@ private:
             mesh = det_.run_mesh(image_, roi_from_detection(d));
             needed = true;
         }
-        // The landmarks from the detector's box are final for a large face when the ROI they imply agrees with
-        // the one they were computed in; otherwise they run again in their own ROI.
+        // The landmarks from the detector's box are final when the ROI they imply agrees with the one they were
+        // computed in (any face size: the test is relative to the ROI); otherwise they run again in their own.
         if (opt_.refine && (needed || !agree(roi_from_detection(d), roi_from_mesh(mesh))))
             mesh = det_.run_mesh(image_, roi_from_mesh(mesh));
         if (!(mesh.presence >= opt_.min_presence)) return false;

@@ -144,9 +144,9 @@ typedef struct {
                                asks at least 0.6 */
     float min_presence;     /* accept a face only if final presence >= this, default 0.9, range [0, 1] */
 } cvision_detect_options;
-/* "When needed": the refinement is skipped for a face whose box side is >= 10% of the image's short side
- * when the ROI its landmarks imply agrees with the ROI they were computed in (centre within 8% of the side,
- * side within 12%, roll within 6 degrees). Defaults: every option on. */
+/* "When needed": the refinement is skipped when the ROI a face's landmarks imply agrees with the ROI they
+ * were computed in (centre within 8% of the side, side within 12%, roll within 6 degrees); it always runs
+ * after pass 2. Defaults: every option on. */
 
 /* Fills *options with the defaults: 640, 1, 1, 1, 0.5, 0.9. */
 void cvision_detect_options_default(cvision_detect_options *options);
