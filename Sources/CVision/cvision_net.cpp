@@ -274,6 +274,15 @@ void initialize_xnnpack() {
     check_xnn(status, "initialize");
 }
 
+// Bounds on layer attributes (these models use pads up to 64 channels, strides of 2, no dilation): anything
+// outside is not such a model, and refusing it keeps the shape arithmetic far from overflow.
+constexpr int64_t kMaxPad = 4096;
+constexpr int64_t kMaxStep = 16;
+// ... and on memory: one layer output, and all of them (the largest input the detector gets, 1024x1024, needs
+// 6.3 million elements for its largest layer and about 50 million in all).
+constexpr size_t kMaxElements = size_t(1) << 25;
+constexpr size_t kMaxTotalElements = size_t(1) << 28;
+
 // A value while the graph is rebuilt: its NHWC shape, and what it is in XNNPACK.
 struct Value {
     std::vector<size_t> shape;        // NHWC for 4-D values
@@ -457,7 +466,7 @@ private:
             if (n.inputs.size() >= 3 && !n.inputs[2].empty()) unsupported(n, "a pad value");
             const std::vector<int64_t> &p = pads->ints;  // NCHW begin, NCHW end
             for (int64_t v : p)
-                if (v < 0) unsupported(n, "negative pads");
+                if (v < 0 || v > kMaxPad) unsupported(n, "pads outside 0.." + std::to_string(kMaxPad));
             const size_t pre[4] = {size_t(p[0]), size_t(p[2]), size_t(p[3]), size_t(p[1])};
             const size_t post[4] = {size_t(p[4]), size_t(p[6]), size_t(p[7]), size_t(p[5])};
             std::vector<size_t> shape = in.shape;
@@ -506,6 +515,9 @@ private:
     template <typename Define>
     void define(const OnnxNode &n, const std::vector<size_t> &shape, bool relu, Define definition) {
         const std::string &out = n.outputs[0];
+        const size_t size = elements(shape);
+        if (size > kMaxElements || (plan_ && (planned_ += size) > kMaxTotalElements))
+            unsupported(n, "its outputs would need more memory than these models ever do");
         Value v;
         v.shape = shape;
         if (!plan_) {
@@ -552,9 +564,9 @@ private:
         auto pad = n.attributes.find("auto_pad");
         if (pad != n.attributes.end() && pad->second.s != "NOTSET") unsupported(n, "auto_pad");
         if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 4) unsupported(n, "attributes");
-        for (int64_t v : strides) if (v < 1) unsupported(n, "stride");
-        for (int64_t v : dilations) if (v < 1) unsupported(n, "dilation");
-        for (int64_t v : pads) if (v < 0) unsupported(n, "pads");
+        for (int64_t v : strides) if (v < 1 || v > kMaxStep) unsupported(n, "stride");
+        for (int64_t v : dilations) if (v < 1 || v > kMaxStep) unsupported(n, "dilation");
+        for (int64_t v : pads) if (v < 0 || v > kMaxPad) unsupported(n, "pads");
         const bool depthwise = group > 1 && size_t(group) == in_c && size_t(group) == out_c && in_per_group == 1;
         if (!depthwise && !(group == 1 && in_per_group == in_c)) unsupported(n, "groups");
         std::vector<float> bias(out_c, 0.0f);
@@ -615,8 +627,9 @@ private:
         const std::vector<int64_t> strides = attribute_ints(n, "strides", {1, 1});
         auto pad = n.attributes.find("auto_pad");
         const std::string mode = pad == n.attributes.end() ? "NOTSET" : pad->second.s;
-        if (kernel.size() != 2 || strides.size() != 2 || kernel[0] < 1 || kernel[1] < 1 || strides[0] < 1 || strides[1] < 1)
-            unsupported(n, "attributes");
+        if (kernel.size() != 2 || strides.size() != 2) unsupported(n, "attributes");
+        for (int64_t v : kernel) if (v < 1 || v > kMaxPad) unsupported(n, "kernel");
+        for (int64_t v : strides) if (v < 1 || v > kMaxStep) unsupported(n, "stride");
         const std::vector<int64_t> explicit_pads = attribute_ints(n, "pads", {});
         if (!explicit_pads.empty() && explicit_pads != std::vector<int64_t>{0, 0, 0, 0}) unsupported(n, "explicit pads");
         size_t padding[2][2] = {{0, 0}, {0, 0}};  // [axis][before, after]
@@ -659,6 +672,7 @@ private:
     xnn_subgraph_t subgraph_ = nullptr;
     xnn_runtime_t runtime_ = nullptr;
     bool plan_ = false;
+    size_t planned_ = 0;  // elements of every output, summed while planning
     std::map<std::string, Value> values_;
     std::set<std::string> fused_, exported_;
     std::map<std::string, std::string> relu_of_;

@@ -448,6 +448,72 @@ void test_network_reuse(Detector &d) {
           "face100 after the networks were rebuilt");
 }
 
+// Damaged model files (seeded random byte changes, 100 per model by default): every one loads and detects, or is refused
+// with an error; none crashes. The shim parses and rebuilds the graph itself, so this is that code's fuzz test.
+void test_damaged_models(const std::string &workdir) {
+    const auto read = [](const std::string &path) {
+        std::vector<char> bytes;
+        if (std::FILE *f = std::fopen(path.c_str(), "rb")) {
+            char buffer[65536];
+            size_t n;
+            while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
+            std::fclose(f);
+        }
+        return bytes;
+    };
+    const std::string names[2] = {"/face_detection_short_range.onnx", "/face_landmark.onnx"};
+    cv::Mat portrait;
+    for (const Variant &v : make_variants())
+        if (v.name == "tall") portrait = v.bgr;
+    Image img(portrait);
+    // CVISION_FUZZ_SEED / CVISION_FUZZ_ROUNDS run a longer or different campaign by hand.
+    const char *seed_text = std::getenv("CVISION_FUZZ_SEED"), *rounds_text = std::getenv("CVISION_FUZZ_ROUNDS");
+    const uint64_t seed = seed_text != nullptr ? std::strtoull(seed_text, nullptr, 10) : 20261125;
+    const int rounds = rounds_text != nullptr ? std::atoi(rounds_text) : 100;
+    cv::RNG rng(seed);
+    int loaded = 0, refused = 0, other = 0;
+    for (int which = 0; which < 2; ++which) {
+        const std::vector<char> original = read(g_models + names[which]);
+        CHECK(original.size() > 1000, "read %s", names[which].c_str());
+        if (original.size() <= 1000) continue;
+        for (int round = 0; round < rounds; ++round) {
+            std::vector<char> bytes = original;
+            const int changes = 1 + rng.uniform(0, 8);
+            // Half of the changes land in the first 8 KB, where the graph's nodes and attributes are (the rest
+            // of the file is mostly weights).
+            for (int c = 0; c < changes; ++c) {
+                const int span = rng.uniform(0, 2) == 0 ? std::min<int>(8192, static_cast<int>(bytes.size())) : static_cast<int>(bytes.size());
+                bytes[rng.uniform(0, span)] = static_cast<char>(rng.uniform(0, 256));
+            }
+            const std::string path = workdir + "/damaged.onnx";
+            std::FILE *out = std::fopen(path.c_str(), "wb");
+            std::fwrite(bytes.data(), 1, bytes.size(), out);
+            std::fclose(out);
+            const std::string det = which == 0 ? path : g_models + names[0], lm = which == 1 ? path : g_models + names[1];
+            cvision_detector *d = nullptr;
+            cvision_status st;
+            const int32_t rc = cvision_detector_create(det.c_str(), lm.c_str(), &d, &st);
+            if (rc == CVISION_OK) {
+                ++loaded;
+                cvision_face faces[4];
+                int32_t count = -1;
+                const int32_t detected = cvision_detector_detect(d, img.ptr, nullptr, faces, 4, &count, &st);
+                CHECK(detected == CVISION_OK ? count >= 0 && count <= 4 : count == 0, "detect with a damaged model: rc %d", detected);
+            } else if (rc == CVISION_ERR_DECODE || rc == CVISION_ERR_INTERNAL || rc == CVISION_ERR_MEMORY) {
+                ++refused;
+                CHECK(d == nullptr && st.message[0] != '\0', "refusal without a message");
+            } else {
+                ++other;
+            }
+            cvision_detector_destroy(d);
+            std::remove(path.c_str());
+        }
+    }
+    std::printf("damaged models (seed %llu): %d loaded and ran, %d refused, %d other\n", static_cast<unsigned long long>(seed),
+                loaded, refused, other);
+    CHECK(other == 0 && loaded + refused == 2 * rounds, "damaged models: %d loaded, %d refused, %d other", loaded, refused, other);
+}
+
 // Capacity and ordering: two heads side by side (both large enough for pass 1), largest first; capacity 1
 // keeps the largest.
 void test_two_faces(Detector &d) {
@@ -568,6 +634,7 @@ int main(int argc, char **argv) {
     test_variants(d);
     test_engines(d);
     test_network_reuse(d);
+    test_damaged_models(g_overlays);
     test_two_faces(d);
     test_options_and_errors(d);
     std::printf("cvision face test: %d checks, %d failures (overlays in %s)\n", g_checks, g_failures, g_overlays.c_str());
