@@ -463,9 +463,7 @@ public:
                                                static_cast<double>(kSearchMaxSide) / long_side, kSearchMaxScale});
                 if (scale < previous * 1.25) continue;  // hardly finer than what already ran
                 previous = scale;
-                const bool copy_suffices = std::min(small_.scale_x, small_.scale_y) >= scale;
-                const Source src = copy_suffices ? small_ : Source{&image_, 1.0, 1.0};
-                std::vector<Detection> found = det_.detect_scaled(src, image_.size(), scale, search_score());
+                std::vector<Detection> found = det_.detect_scaled(source_at(scale), image_.size(), scale, search_score());
                 if (found.empty()) continue;
                 consider(std::move(found), true, capacity, faces);
                 if (!faces.empty()) break;
@@ -478,10 +476,10 @@ public:
     }
 
 private:
-    // The source with enough pixels for a region of `side` image pixels to fill `target` input pixels:
+    // The source with enough pixels to be scaled by `scale` (input pixels per image pixel) without enlarging:
     // the pass-1 copy when it has them (cheaper), else the full image.
-    Source source_for(double side, int target) const {
-        return side * std::min(small_.scale_x, small_.scale_y) >= target ? small_ : Source{&image_, 1.0, 1.0};
+    Source source_at(double scale) const {
+        return std::min(small_.scale_x, small_.scale_y) >= scale ? small_ : Source{&image_, 1.0, 1.0};
     }
 
     // The search looks at about ten times as many positions as pass 1, so it asks more of a detection.
@@ -493,7 +491,7 @@ private:
         const float side = kRedetectScale * std::max(d.box.width, d.box.height);
         const cv::Point2f centre(d.box.x + d.box.width / 2, d.box.y + d.box.height / 2);
         const cv::Rect2d region(centre.x - side / 2, centre.y - side / 2, side, side);
-        const std::vector<Detection> found = det_.detect_region(source_for(side, kDetectorSize), region, min_score);
+        const std::vector<Detection> found = det_.detect_region(source_at(kDetectorSize / side), region, min_score);
         const float limit = std::max(d.box.width, d.box.height);
         float best = INFINITY;
         const Detection *pick = nullptr;

@@ -261,6 +261,24 @@ void write_overlay(const Variant &v, const std::vector<cvision_face> &faces) {
     }
 }
 
+// A whole file's bytes (empty when it cannot be read), and writing bytes to a file (for the model-file tests).
+std::vector<char> read_file(const std::string &path) {
+    std::vector<char> bytes;
+    if (std::FILE *f = std::fopen(path.c_str(), "rb")) {
+        char buffer[65536];
+        size_t n;
+        while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
+        std::fclose(f);
+    }
+    return bytes;
+}
+
+void write_file(const std::string &path, const char *data, size_t length) {
+    std::FILE *out = std::fopen(path.c_str(), "wb");
+    CHECK(out != nullptr && std::fwrite(data, 1, length, out) == length, "cannot write %s", path.c_str());
+    if (out != nullptr) std::fclose(out);
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -365,22 +383,13 @@ void test_options_and_errors(Detector &d) {
     // Truncated model files (cut at many points, including inside the graph and the weights): refused, never a
     // crash. The shim reads the protobuf itself, so this is its parser's test.
     {
-        std::FILE *f = std::fopen(good.c_str(), "rb");
-        std::vector<char> bytes;
-        if (f != nullptr) {
-            char buffer[65536];
-            size_t n;
-            while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
-            std::fclose(f);
-        }
+        const std::vector<char> bytes = read_file(good);
         CHECK(bytes.size() > 1000, "read %s", good.c_str());
         const std::string cut = g_overlays + "/truncated.onnx";
         int refused = 0, cuts = 0;
         for (size_t length : {size_t(1), size_t(2), size_t(7), size_t(100), size_t(1000), bytes.size() / 3, bytes.size() / 2,
                               bytes.size() - 100, bytes.size() - 1}) {
-            std::FILE *out = std::fopen(cut.c_str(), "wb");
-            std::fwrite(bytes.data(), 1, length, out);
-            std::fclose(out);
+            write_file(cut, bytes.data(), length);
             ++cuts;
             det = nullptr;
             const int32_t rc = cvision_detector_create(cut.c_str(), lm.c_str(), &det, &st);
@@ -451,16 +460,6 @@ void test_network_reuse(Detector &d) {
 // Damaged model files (seeded random byte changes, 100 per model by default): every one loads and detects, or is refused
 // with an error; none crashes. The shim parses and rebuilds the graph itself, so this is that code's fuzz test.
 void test_damaged_models(const std::string &workdir) {
-    const auto read = [](const std::string &path) {
-        std::vector<char> bytes;
-        if (std::FILE *f = std::fopen(path.c_str(), "rb")) {
-            char buffer[65536];
-            size_t n;
-            while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
-            std::fclose(f);
-        }
-        return bytes;
-    };
     const std::string names[2] = {"/face_detection_short_range.onnx", "/face_landmark.onnx"};
     cv::Mat portrait;
     for (const Variant &v : make_variants())
@@ -473,7 +472,7 @@ void test_damaged_models(const std::string &workdir) {
     cv::RNG rng(seed);
     int loaded = 0, refused = 0, other = 0;
     for (int which = 0; which < 2; ++which) {
-        const std::vector<char> original = read(g_models + names[which]);
+        const std::vector<char> original = read_file(g_models + names[which]);
         CHECK(original.size() > 1000, "read %s", names[which].c_str());
         if (original.size() <= 1000) continue;
         for (int round = 0; round < rounds; ++round) {
@@ -486,9 +485,7 @@ void test_damaged_models(const std::string &workdir) {
                 bytes[rng.uniform(0, span)] = static_cast<char>(rng.uniform(0, 256));
             }
             const std::string path = workdir + "/damaged.onnx";
-            std::FILE *out = std::fopen(path.c_str(), "wb");
-            std::fwrite(bytes.data(), 1, bytes.size(), out);
-            std::fclose(out);
+            write_file(path, bytes.data(), bytes.size());
             const std::string det = which == 0 ? path : g_models + names[0], lm = which == 1 ? path : g_models + names[1];
             cvision_detector *d = nullptr;
             cvision_status st;
