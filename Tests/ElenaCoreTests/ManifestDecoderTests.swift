@@ -322,6 +322,13 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
                 "'publish.post' and 'publish.message' would post to the feed the items this drop sells as pay-per-view; "
                 + "set 'publish.post.allow_ppv_items: true' to do both, or use two drops"),
         BadManifest(
+            // Found by the manifest fuzzer (seed 876583): a bare tag reads as an empty audience.
+            name: "a priced post whose audience is a bare YAML tag",
+            text: minimal(
+                replacing: 8, with: ["  to: fanvue", "  vault: v", "  post: {audience: !subscribers, price: 15.00}"]),
+            keyPath: "publish.post.audience", line: 10, column: 10,
+            message: "'publish.post.audience' is required: name who sees the post"),
+        BadManifest(
             name: "a list instead of a mapping at the top", text: yaml("- version: 1", "- drop: d"),
             keyPath: "", line: 1, column: 1, message: "the manifest must be a mapping of keys, found a list"),
         BadManifest(

@@ -147,7 +147,12 @@ public enum ManifestDecoder {
                         + "pay-per-view; set 'publish.post.allow_ppv_items: true' to do both, or use two drops"))
         }
         if let post = publish.post, post.priceCents != nil, post.audience.isEmpty {
-            diagnostics.append(Diagnostic(at: nil, key: "publish.post.audience", "'publish.post.audience' is required"))
+            // Present but empty (a bare YAML tag such as `!subscribers` reads as ""): point at the key.
+            let post = root["publish"]?["post"]
+            diagnostics.append(
+                Diagnostic(
+                    at: post?["audience"] != nil ? post?.location(ofKey: "audience") : root["publish"]?.location(ofKey: "post"),
+                    key: "publish.post.audience", "'publish.post.audience' is required: name who sees the post"))
         }
         if publish.to == .fanvue, publish.vault == nil {
             diagnostics.append(
