@@ -209,7 +209,13 @@ let package = Package(
             swiftSettings: strict),
         // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
         .testTarget(
-            name: "ElenaEndToEndTests", dependencies: ["elena-run", "ElenaCore", "ElenaTestSupport", "ElenaComfyFake"],
+            name: "ElenaEndToEndTests",
+            dependencies: [
+                "elena-run", "ElenaCore", "ElenaTestSupport", "ElenaComfyFake",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict),
     ],
     cxxLanguageStandard: .cxx17

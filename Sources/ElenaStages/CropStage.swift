@@ -4,7 +4,8 @@ import Foundation
 
 /// `crop`: decides the cut from the detections and the strategy (pure geometry), then writes the kept rectangle,
 /// re-encoded with no metadata, into `2_cropped/<drop>/<stem>.<digest8>.<ext>`. Files are named by content, so a
-/// recrop never overwrites an earlier version.
+/// recrop never overwrites an earlier version. The item's row learns of the crop from `ItemProjection`, after the
+/// run, whether this ran or was a cache hit.
 public struct CropStage: Stage {
     public let name = StageName.crop
     public let version = 1
@@ -50,15 +51,6 @@ public struct CropStage: Stage {
             try FileSystem.writeAtomically(data, to: absolute)
         }
         guard let stamp = FileSystem.stamp(absolute) else { throw StageError("the crop \(relative) vanished") }
-        try await environment.store.updateItems(
-            [
-                (
-                    item.id,
-                    ItemUpdate(
-                        croppedName: PathText.lastComponent(relative), croppedDigest: digest,
-                        flags: decision.flags.map(\.rawValue), error: .some(nil))
-                )
-            ], at: environment.now())
         let summary = JSONValue.object([
             "decision": JSONCoding.value(decision),
             "detector": .string(detection.detector),

@@ -170,6 +170,12 @@ public struct DropSession: Sendable {
         report.unreadable = found.unreadable
         report.generation = generation
         if !environment.dryRun {
+            // The item rows follow the outputs the manifest implies now, cache hits included.
+            let rows = Dictionary(
+                try await store.items(drop: manifest.drop).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            let updates = ItemProjection.updates(report, rows: rows)
+            if !updates.isEmpty { try await store.updateItems(updates, at: environment.now()) }
+            profile.lap("project items (\(updates.count) changed)")
             try await store.append([
                 EventRecord(
                     kind: "run.finished", drop: manifest.drop,

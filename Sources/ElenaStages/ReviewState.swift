@@ -151,7 +151,9 @@ public struct ReviewState: Sendable {
                     data: .array(stale.map(JSONValue.string)), at: now))
         }
         if !events.isEmpty { try await store.append(events) }
-        if save != nil {
+        // A copy put back in place (a crop flipped back to a version already decided) changes the item's status
+        // as much as a new decision does.
+        if save != nil || place != nil {
             let status: ItemStatus =
                 switch decision {
                 case .pending: .inReview

@@ -21,7 +21,10 @@ struct DropFixture {
     var library: String { folder("library") }
     var manifest: String { folder("drop.yaml") }
 
-    func writeManifest(topFraction: Double = 0.30, tags: [String] = ["dress", "portrait"], extra: String = "") throws {
+    func writeManifest(
+        strategy: String = "top_fraction", topFraction: Double = 0.30, tags: [String] = ["dress", "portrait"],
+        extra: String = ""
+    ) throws {
         try folder.write(
             """
             version: 1
@@ -29,7 +32,7 @@ struct DropFixture {
             source:
               dir: src
             crop:
-              strategy: top_fraction
+              strategy: \(strategy)
               top_fraction: \(topFraction)
               aspect: "4:5"
             publish:

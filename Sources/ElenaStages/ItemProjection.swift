@@ -1,0 +1,79 @@
+public import ElenaCore
+public import ElenaEngine
+import Foundation
+
+/// What the ledger's `items` row says about an item is derived from the run's node states, whichever way each node
+/// finished: ran now or a cache hit. A stage that wrote the row only when it ran left the row behind whenever a
+/// manifest flipped back to settings whose outputs were cached (the review page and `status` then showed an older
+/// crop, and approvals made on it were discarded). This is the one place the crop, review and publish outcomes
+/// reach the row; the session applies it after every run that is not a dry run.
+public enum ItemProjection {
+    /// The fields of an item row that follow from one run.
+    public struct Fields: Sendable, Hashable {
+        public var croppedName: String?
+        public var croppedDigest: Digest?
+        public var flags: [String]?
+        public var status: ItemStatus?
+        public var publish: ItemPublish?
+        public var caption: String?
+    }
+
+    /// What the run says about item `index` (nil fields: the run settled nothing about them).
+    public static func fields(of report: RunReport, item index: Int) -> Fields {
+        let plan = report.plan
+        let item = plan.items[index]
+        var fields = Fields()
+        if case let output? = report.states[NodeID(.ingest, item: index)]?.output, output.digest == item.id {
+            fields.publish = item.publish
+            fields.caption = Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure)
+        }
+        guard let crop = report.states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
+            return fields
+        }
+        fields.croppedName = PathText.lastComponent(path)
+        fields.croppedDigest = crop.digest
+        fields.flags = cropFlags(crop)
+        let publication: StageName = plan.manifest.publish.to == .fanvue ? .upload : .publish
+        switch report.states[NodeID(.review, item: index)] {
+        case .waiting?, .planned?: fields.status = .inReview
+        case .skipped?: fields.status = .rejected
+        case .ran?, .cached?:
+            fields.status = report.states[NodeID(publication, item: index)]?.output != nil ? .published : .approved
+        default: break
+        }
+        return fields
+    }
+
+    /// The flags a crop's recorded decision carries.
+    static func cropFlags(_ output: NodeOutput) -> [String] {
+        output.summary.value["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
+    /// - Parameter rows: the drop's item rows as stored.
+    public static func updates(_ report: RunReport, rows: [Digest: ItemRecord]) -> [(Digest, ItemUpdate)] {
+        var updates: [(Digest, ItemUpdate)] = []
+        for index in report.plan.items.indices {
+            let id = report.plan.items[index].id
+            guard let row = rows[id] else { continue }
+            let fields = fields(of: report, item: index)
+            var update = ItemUpdate()
+            var changed = false
+            if let name = fields.croppedName, name != row.croppedName { update.croppedName = name; changed = true }
+            if let digest = fields.croppedDigest, digest != row.croppedDigest { update.croppedDigest = digest; changed = true }
+            if let flags = fields.flags, flags != row.flags { update.flags = flags; changed = true }
+            if let status = fields.status, status != row.status { update.status = status; changed = true }
+            if let publish = fields.publish {
+                // An update can set a column but not clear it: a value the manifest no longer names stays.
+                if let vault = publish.vault, vault != row.vault { update.vault = vault; changed = true }
+                if let category = publish.category, category != row.category { update.category = category; changed = true }
+                if publish.tags != row.tags { update.tags = publish.tags; changed = true }
+                if let price = publish.priceCents, price != row.priceCents { update.priceCents = price; changed = true }
+                if let caption = fields.caption, caption != row.description { update.description = caption; changed = true }
+            }
+            if fields.croppedDigest != nil, row.error != nil { update.error = .some(nil); changed = true }
+            if changed { updates.append((id, update)) }
+        }
+        return updates
+    }
+}
