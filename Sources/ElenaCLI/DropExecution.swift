@@ -19,6 +19,8 @@ struct DropOutcome {
     var fanvueRequests: Int?
     /// What `--dry-run --online` found on Fanvue.
     var online: OnlineCheck?
+    /// Shown by `status <manifest>` (a look at where things stand) rather than as a dry run.
+    var isStatus = false
 }
 
 /// The read-only look at Fanvue a `--dry-run --online` makes: the login works, and which vault folders exist.
@@ -50,7 +52,7 @@ enum DropExecution {
             do {
                 try FileSystem.makeDirectory(layout.root)
             } catch {
-                throw CLIError.failure("cannot create the library folder: \(error)")
+                throw CLIError.cannotStart("cannot create the library folder: \(error)")
             }
         }
         let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)

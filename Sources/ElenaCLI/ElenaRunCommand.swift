@@ -21,8 +21,10 @@ public struct ElenaRunCommand: AsyncParsableCommand {
             `sync` purchases from Fanvue, `stats` on what sells,
             `suggest --fan <uuid>` what to send a fan next.
 
-            Exit codes: 0 done, 1 some items failed, 2 bad manifest or arguments,
-            3 stopped at the review gate with nothing failed, 130 interrupted (Ctrl-C).
+            Exit codes, the same for run, --dry-run, plan and status <manifest> (a dry run and
+            status exit with the code the run would): 0 done, 1 some items failed,
+            2 bad manifest or arguments, 3 stopped at the review gate with nothing failed,
+            4 could not start (face models, database or library missing), 130 interrupted (Ctrl-C).
             """,
         version: "elena-run 0.1.0",
         subcommands: [

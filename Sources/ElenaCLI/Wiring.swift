@@ -82,7 +82,7 @@ enum Wiring {
         do {
             return try await SQLRunStore.open(url, readOnly: readOnly)
         } catch let error as StoreError {
-            throw CLIError.failure(error.description)
+            throw CLIError.cannotStart(error.description)
         }
     }
 
@@ -215,13 +215,13 @@ enum Wiring {
                 reporter.note("note: \(message)")
                 return nil
             }
-            throw CLIError.failure(message)
+            throw CLIError.cannotStart(message)
         }
         do {
             MediaPipeFaceDetector.setOpenCVThreads(1)
             return try MediaPipeFaceDetector(modelsFolder: folder)
         } catch {
-            throw CLIError.failure("\(error)")
+            throw CLIError.cannotStart("\(error)")
         }
     }
 }
@@ -234,12 +234,15 @@ enum CLIError: Error, CustomStringConvertible {
     case manifest(ManifestError)
     /// Anything else that stops the command: exit 1.
     case failure(String)
+    /// Something the run needs is missing or unusable before any item is touched (the face models, the database,
+    /// the library folder): exit 4, so a script can tell it from "some items failed".
+    case cannotStart(String)
     /// Stopped by Ctrl-C after cleaning up: exit 130, as a shell reports a SIGINT.
     case interrupted(String)
 
     var description: String {
         switch self {
-        case .usage(let message), .failure(let message): return "error: \(message)"
+        case .usage(let message), .failure(let message), .cannotStart(let message): return "error: \(message)"
         case .interrupted(let message): return message
         case .manifest(let error): return error.description
         }
@@ -249,6 +252,7 @@ enum CLIError: Error, CustomStringConvertible {
         switch self {
         case .usage, .manifest: return 2
         case .failure: return 1
+        case .cannotStart: return 4
         case .interrupted: return 130
         }
     }

@@ -151,12 +151,18 @@ public struct DropSession: Sendable {
         profile.lap("load reviews (\(reviews.count))")
         let folders = ReviewFolderIndex.scan(environment.layout)
         profile.lap("scan review folders (\(folders.files.count))")
+        // A dry run reports what failed last time and would be retried, instead of "would run".
+        var failedBefore: [CacheKey: StageRecord] = [:]
+        if environment.dryRun {
+            for record in try await store.failures(drop: manifest.drop) { failedBefore[record.key] = record }
+        }
+        let gate = ReviewGateStage(reviews: reviews, index: folders)
         let stages: [any Stage] = [
             OutboxStage(),
             IngestStage(),
             DetectStage(detectorIdentity: environment.detector?.identity),
             CropStage(),
-            ReviewGateStage(reviews: reviews, index: folders),
+            gate,
             PublishFolderStage(),
             VaultStage(),
             uploadStage,
@@ -165,10 +171,13 @@ public struct DropSession: Sendable {
             MessageStage(),
         ]
         let started = environment.now()
-        var report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: cacheIndex)
+        var report = await Runner(stages: stages).run(
+            plan, environment: environment, cacheIndex: cacheIndex, failedBefore: failedBefore)
         profile.lap("run graph")
         report.unreadable = found.unreadable
         report.generation = generation
+        report.notes = gate.notes.withLock { $0 }.sorted { $0.item < $1.item }.map(\.text)
+        report.ignored = Self.strayFiles(folders)
         if !environment.dryRun {
             // The item rows follow the outputs the manifest implies now, cache hits included.
             let rows = Dictionary(
@@ -191,6 +200,22 @@ public struct DropSession: Sendable {
             profile.lap("record run")
         }
         return report
+    }
+}
+
+extension DropSession {
+    /// Files in the review folders that are not review copies (named `<name>.<8 hex digits>.<jpg|png>`): a run
+    /// never takes them for a decision, and says so.
+    static func strayFiles(_ index: ReviewFolderIndex) -> [String] {
+        index.files.values.filter { $0.folder != .uploaded && !isReviewCopyName(PathText.lastComponent($0.path)) }
+            .map(\.path).sorted().map { "ignored \($0): not a review copy (those are named <name>.<8 hex digits>.jpg or .png)" }
+    }
+
+    static func isReviewCopyName(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let ext = parts.last, ext == "jpg" || ext == "png" else { return false }
+        let digest = parts[parts.count - 2]
+        return digest.count == 8 && digest.allSatisfy { $0.isHexDigit && !$0.isUppercase } && !parts[0].isEmpty
     }
 }
 

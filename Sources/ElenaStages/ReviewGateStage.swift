@@ -15,6 +15,8 @@ public struct ReviewGateStage: Stage {
     let reviews: [Digest: [ReviewRecord]]
     /// The folders as scanned at the start of the run.
     let index: ReviewFolderIndex
+    /// What the gate changed this run, one sentence each (decisions recorded, copies restored), in plan order.
+    public let notes = Locked<[(item: Int, text: String)]>([])
 
     /// Creates the gate with the state loaded for this run.
     public init(reviews: [ReviewRecord], index: ReviewFolderIndex) {
@@ -69,6 +71,32 @@ public struct ReviewGateStage: Stage {
         try await assessment.apply(
             cropPath: source, itemName: item.name, layout: environment.layout, store: environment.store,
             now: environment.now())
+        if let note = Self.note(assessment, itemName: item.name), let index = context.node.item {
+            notes.withLock { $0.append((index, note)) }
+        }
         return outcome(assessment, crop: crop)
+    }
+
+    /// What applying an assessment changed that a person should hear about; nil for a crop seen the first time.
+    static func note(_ assessment: ReviewState, itemName: String) -> String? {
+        let file = assessment.fileName
+        if let save = assessment.save, save.decision != (assessment.record?.decision ?? .pending) {
+            switch save.decision {
+            case .approved: return "\(file): approved (found in \(save.folder.rawValue)/)"
+            case .rejected: return "\(file): rejected (found in \(save.folder.rawValue)/)"
+            case .pending: return "\(file): decision taken back (found in \(save.folder.rawValue)/)"
+            }
+        }
+        if let place = assessment.place, place.from == nil, let record = assessment.record {
+            if !assessment.stale.isEmpty {
+                return "\(file): an earlier crop of \(itemName) is back, with its decision (\(record.decision.rawValue))"
+            }
+            return "\(file): its review copy was missing; put back in \(PathText.directory(of: place.to))/ "
+                + "(to drop an image, move it to rejected/ instead of deleting it)"
+        }
+        if let place = assessment.place, let from = place.from, from != place.to {
+            return "\(file): moved to \(PathText.directory(of: place.to))/ to match its decision (\(assessment.decision.rawValue))"
+        }
+        return nil
     }
 }

@@ -320,6 +320,16 @@ public final class SQLRunStore: RunStore {
         return rows.compactMap(Self.item)
     }
 
+    public func items(named name: String) async throws -> [ItemRecord] {
+        let rows = try await database.query(
+            """
+            SELECT \(Self.itemColumns) FROM items
+            WHERE original_name = ? OR cropped_name = ? OR id IN (SELECT item_id FROM reviews WHERE file_name = ?)
+            ORDER BY drop_name, original_name LIMIT 20
+            """, [.text(name), .text(name), .text(name)])
+        return rows.compactMap(Self.item)
+    }
+
     // MARK: Reviews
 
     public func reviews(drop: String) async throws -> [ReviewRecord] {

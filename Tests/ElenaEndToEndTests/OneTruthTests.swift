@@ -197,4 +197,167 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(automatic[try #require(record["cropped"]?.stringValue)] != nil, "\(record)")
         }
     }
+
+    /// Reproduction 2: a drop with broken files. `status --json` lists the failures with file and reason, keeps
+    /// the broken files out of the planned outbox, counts as waiting only the copies in review, and exits like
+    /// the run (1: some items failed).
+    @Test func statusNamesLastRunsFailuresAndExitsLikeTheRun() async throws {
+        try await withDrop(.sqlite, images: 3) { drop in
+            try drop.folder.write(Data("garbage".utf8), to: "src/broken.png")
+            try drop.folder.write(try SourceFixtures.truncatedPNG(), to: "src/cut.png")
+            let run = try await drop.run()
+            #expect(run.exitCode == 1, "\(run)")
+            #expect(drop.files("3_review/drop-t").count == 3)
+
+            let status = try await drop.elena(["status", "drop.yaml", "--json"])
+            #expect(status.exitCode == 1, "status exits like the run: \(status)")
+            let report = try JSONValue.parse(status.standardOutput)
+            #expect(report["exit_code"]?.intValue == 1)
+            let failures = report["failures"]?.arrayValue ?? []
+            #expect(Set(failures.compactMap { $0["item"]?.stringValue }) == ["broken.png", "cut.png"], "\(report)")
+            #expect(failures.allSatisfy { $0["when"]?.stringValue == "last run" && !($0["error"]?.stringValue ?? "").isEmpty })
+            let planned = report["outbox_files"]?.arrayValue?.compactMap { $0["source"]?.stringValue } ?? []
+            #expect(planned.sorted() == ["ComfyUI_00001_.png", "ComfyUI_00002_.png", "ComfyUI_00003_.png"], "\(planned)")
+            #expect(report["review"]?["waiting"]?.arrayValue?.count == 3, "\(report)")
+
+            let text = try await drop.elena(["status", "drop.yaml"])
+            #expect(text.exitCode == 1)
+            #expect(text.standardOutput.hasPrefix("Status (from the ledger and the folders; nothing was changed)."), "\(text)")
+            #expect(!text.standardOutput.contains("Dry run"), "\(text)")
+            #expect(text.standardOutput.contains("2 failed (steps as of the last run; the next run retries them):"), "\(text)")
+            #expect(text.standardOutput.contains("  broken.png: ingest: not an image"), "\(text)")
+            #expect(text.standardOutput.contains("3 items wait for review in "), "\(text)")
+            for command in [["drop.yaml", "--dry-run"], ["plan", "drop.yaml"]] {
+                #expect(try await drop.elena(command).exitCode == 1, "\(command) exits like the run")
+            }
+        }
+    }
+
+    /// Reproduction 3: flags are named, with counts and files, in the run summary, in `status` and in JSON.
+    @Test func flagsAreNamedWithTheirFilesWherePeopleLook() async throws {
+        try await withDrop(.sqlite, images: 3) { drop in
+            // 240 px high, 30 % cut: every crop is below min_height.
+            try drop.writeManifest(extra: "items:\n  - match: \"*\"\n    crop: {min_height: 500}")
+            let run = try await drop.run()
+            #expect(run.exitCode == 3, "\(run)")
+            let line = "3 flagged for a closer look in review: 3 small crop (ComfyUI_00001_.png, ComfyUI_00002_.png, ComfyUI_00003_.png)"
+            #expect(run.standardOutput.contains(line), "\(run)")
+            #expect(try await drop.elena(["status", "drop.yaml"]).standardOutput.contains(line))
+            let json = try JSONValue.parse(try await drop.run(["--json"]).standardOutput)
+            #expect(json["flagged"]?["small_crop"]?.arrayValue?.count == 3, "\(json)")
+            let item = try await drop.elena(["status", "--item", "ComfyUI_00002_.png"])
+            #expect(item.standardOutput.contains("  flags     small crop"), "\(item)")
+        }
+    }
+
+    /// Reproduction 5: a decision is said as a decision (not "review 2 ran"), a decision taken back is not "Nothing
+    /// to redo", a deleted review copy is said to be restored, a stray file in 4_approved/ is said to be ignored.
+    @Test func decisionsRestoredCopiesAndStrayFilesAreSaid() async throws {
+        try await withDrop(.sqlite, images: 4) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            try drop.decide(["ComfyUI_00001_"], to: "4_approved")
+            try drop.decide(["ComfyUI_00002_"], to: "rejected/not-her")
+            let review = drop.library + "/3_review/drop-t/"
+            let deleted = try #require(try FileManager.default.contentsOfDirectory(atPath: review).first { $0.hasPrefix("ComfyUI_00003_") })
+            try FileManager.default.removeItem(atPath: review + deleted)
+            try drop.folder.write(Data("not a crop".utf8), to: "library/4_approved/notes.txt")
+
+            let second = try await drop.run()
+            #expect(second.exitCode == 3, "\(second)")
+            let out = second.standardOutput
+            #expect(out.contains("  review   1 published, 1 rejected, 2 waiting"), "\(out)")
+            #expect(out.contains(": approved (found in 4_approved/)"), "\(out)")
+            #expect(out.contains(": rejected (found in rejected/)"), "\(out)")
+            #expect(out.contains("\(deleted): its review copy was missing; put back in 3_review/drop-t/"), "\(out)")
+            #expect(out.contains("ignored 4_approved/notes.txt: not a review copy"), "\(out)")
+            #expect(FileManager.default.fileExists(atPath: review + deleted), "the copy is back")
+
+            // Taking the rejection back is a change: it is said, and it is not "Nothing to redo".
+            let rejected = drop.files("rejected")
+            let name = PathText.lastComponent(try #require(rejected.first))
+            try FileManager.default.moveItem(atPath: drop.library + "/rejected/" + rejected[0], toPath: review + name)
+            let third = try await drop.run()
+            #expect(third.standardOutput.contains("\(name): decision taken back (found in 3_review/)"), "\(third)")
+            #expect(!third.standardOutput.contains("Nothing to redo"), "\(third)")
+            #expect(third.standardOutput.contains("  review   1 published, 3 waiting"), "\(third)")
+            let fourth = try await drop.run()
+            #expect(fourth.standardOutput.contains("Nothing to redo"), "\(fourth)")
+        }
+    }
+
+    /// One rule for exit codes: `run`, `--dry-run`, `plan` and `status <manifest>` agree (3 at the review gate),
+    /// and a run that cannot start (no face models) exits 4, not 1 ("some items failed").
+    @Test func exitCodesAreOneRule() async throws {
+        try await withDrop(.sqlite, images: 2) { drop in
+            for command in [["drop.yaml", "--dry-run"], ["plan", "drop.yaml"], ["status", "drop.yaml"]] {
+                #expect(try await drop.elena(command).exitCode == 3, "\(command) before the first run")
+            }
+            #expect(try await drop.run().exitCode == 3)
+            for command in [["drop.yaml", "--dry-run"], ["plan", "drop.yaml"], ["status", "drop.yaml"], ["status", "drop.yaml", "--json"]] {
+                let result = try await drop.elena(command)
+                #expect(result.exitCode == 3, "\(command): \(result)")
+            }
+            #expect(try JSONValue.parse(try await drop.elena(["status", "drop.yaml", "--json"]).standardOutput)["exit_code"]?.intValue == 3)
+
+            // No models anywhere the binary looks: a copy of it in a folder of its own, a home without models.
+            let bin = drop.folder("bin")
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: CommandLineRunner.locateBinary(), toPath: bin + "/elena-run")
+            var environment = drop.runner.environment
+            environment["HOME"] = drop.folder("home")
+            environment["ELENA_MODELS_DIR"] = drop.folder("no-models")
+            environment["XDG_DATA_HOME"] = drop.folder("home")
+            let lonely = CommandLineRunner(executable: bin + "/elena-run", environment: environment, workingDirectory: drop.folder.path)
+            try drop.writeManifest(strategy: "no_face")
+            let result = try await lonely.run(["drop.yaml"])
+            #expect(result.exitCode == 4, "\(result)")
+            #expect(result.standardError.contains("need the face models, which are not installed; run 'make models'"), "\(result)")
+        }
+    }
+
+    /// Items are found the way people name them: the original's file name, a review copy's name, an id prefix;
+    /// a name two items share lists both.
+    @Test func itemsAreFoundByTheirFileNames() async throws {
+        try await withDrop(.sqlite, images: 2) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            let id = try Self.itemID(drop, "ComfyUI_00001_.png")
+            let copy = try #require(drop.files("3_review/drop-t").first { $0.hasPrefix("ComfyUI_00001_.") })
+            for name in ["ComfyUI_00001_.png", copy, String(id.prefix(8))] {
+                let result = try await drop.elena(["status", "--item", name])
+                #expect(result.exitCode == 0, "\(name): \(result)")
+                #expect(result.standardOutput.hasPrefix("ComfyUI_00001_.png  (item \(id)"), "\(name): \(result)")
+            }
+            let recrop = try await drop.elena(["recrop", copy, "--line", "0.4"])
+            #expect(recrop.exitCode == 0, "\(recrop)")
+            #expect(recrop.standardOutput.contains("ComfyUI_00001_.png: cut at 0.4 of the height"), "\(recrop)")
+
+            // The same file name in a second drop, other bytes: ambiguous, and both are listed.
+            _ = try SourceFixtures.writeImages(into: drop.folder, subfolder: "other", count: 1, firstSeed: 5000)
+            try drop.folder.write(
+                "version: 1\ndrop: other\nsource: {dir: other}\ncrop: {strategy: keep}\npublish: {to: folder}\n", to: "other.yaml")
+            #expect(try await drop.elena(["other.yaml"]).exitCode == 3)
+            let ambiguous = try await drop.elena(["status", "--item", "ComfyUI_00001_.png"])
+            #expect(ambiguous.exitCode == 2, "\(ambiguous)")
+            #expect(ambiguous.standardError.contains("'ComfyUI_00001_.png' names 2 items; give one of their ids:"), "\(ambiguous)")
+            #expect(ambiguous.standardError.contains(String(id.prefix(12))), "\(ambiguous)")
+            let unknown = try await drop.elena(["status", "--item", "nope.png"])
+            #expect(unknown.exitCode == 1)
+            #expect(unknown.standardError.contains("no item is named 'nope.png'"), "\(unknown)")
+        }
+    }
+
+    /// `send` says why an item published to a folder cannot be sent; `suggest` says there is nothing on Fanvue.
+    @Test func sendAndSuggestSayWhereItemsReallyAre() async throws {
+        try await withDrop(.sqlite, images: 1) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            try drop.decide(["ComfyUI_00001_"], to: "4_approved")
+            #expect(try await drop.run().exitCode == 0)
+            let fan = "7c1b1c1e-1111-4aaa-8bbb-000000000001"
+            let send = try await drop.elena(["send", "ComfyUI_00001_.png", "--to", fan, "--dry-run"])
+            #expect(send.exitCode != 0)
+            #expect(send.standardError.contains("published to a folder, not to Fanvue"), "\(send)")
+            let suggest = try await drop.elena(["suggest", "--fan", fan])
+            #expect(suggest.standardOutput.contains("no item is on Fanvue yet"), "\(suggest)")
+        }
+    }
 }

@@ -14,10 +14,11 @@ struct RecropCommand: AsyncParsableCommand {
               elena-run recrop 1cc63154 --line 0.42                      record it; the next run recrops
               elena-run recrop 1cc63154 --line 0.42 pipelines/drop.yaml  record it and run the drop now
               elena-run recrop 1cc63154 --clear                          back to the manifest's strategy
+              elena-run recrop ComfyUI_00004_.png --line 0.4             an item named by its file (or a crop's)
             Find item ids with `elena-run status <manifest> --json` or `elena-run status --item <prefix>`.
             """)
 
-    @Argument(help: ArgumentHelp("The item id, or a unique prefix of at least 6 characters.", valueName: "item"))
+    @Argument(help: ArgumentHelp("The item: its id (or a unique prefix of at least 6 characters) or a file name.", valueName: "item"))
     var item: String
 
     @Argument(help: ArgumentHelp("A manifest to run right after (optional).", valueName: "manifest"))
@@ -32,9 +33,7 @@ struct RecropCommand: AsyncParsableCommand {
     @OptionGroup var options: LibraryOptions
 
     func validate() throws {
-        if item.count < 6 || !item.allSatisfy(\.isHexDigit) {
-            throw ValidationError("the item must be at least 6 hexadecimal characters of an item id")
-        }
+        _ = try ItemLookup.reference(item)
         switch (line, clear) {
         case (nil, false): throw ValidationError("give --line <fraction> or --clear")
         case (.some, true): throw ValidationError("--line and --clear cannot be combined")
@@ -49,11 +48,12 @@ struct RecropCommand: AsyncParsableCommand {
         let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
         let url = try Wiring.databaseURL(option: options.database, layout: layout)
         let store = try await Wiring.openStore(url, readOnly: false)
-        let matches = try await store.item(idPrefix: item)
-        guard matches.count == 1, let record = matches.first else {
+        let record: ItemRecord
+        do {
+            record = try await ItemLookup.one(item, in: store, storeName: store.displayName)
+        } catch {
             await store.close()
-            if matches.isEmpty { throw CLIError.failure("no item id starts with '\(item)' in \(store.displayName)") }
-            throw CLIError.usage("'\(item)' matches \(matches.count) items; give more characters")
+            throw error
         }
         let now = Date()
         try await store.setLineOverride(itemID: record.id, fraction: clear ? nil : line, by: "cli", at: now)

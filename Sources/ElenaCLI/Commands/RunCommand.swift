@@ -15,6 +15,9 @@ struct RunCommand: AsyncParsableCommand {
 
             With a generate: section the images are first made on ComfyUI (only those not made before)
             and downloaded into source.dir; Ctrl-C then cancels the prompts the run queued (exit 130).
+
+            Exit codes (also of --dry-run, plan and status <manifest>): 0 done, 1 some items failed,
+            2 bad manifest or arguments, 3 stopped at the review gate, 4 could not start.
             """)
 
     @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
@@ -81,6 +84,9 @@ struct PlanCommand: AsyncParsableCommand {
         } else {
             print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
         }
+        // The same exit code as `run --dry-run` (README, "Exit codes").
+        let code = outcome.report.exitCode
+        if code != 0 { throw ExitCode(code) }
     }
 }
 

@@ -133,8 +133,9 @@ struct SuggestCommand: AsyncParsableCommand {
     func run() async throws {
         let (store, _) = try await Wiring.openLibraryStore(options, readOnly: true)
         let suggestions: [Suggestions.Suggestion]
+        let items: [ItemRecord]
         do {
-            let items = try await store.items(drop: nil)
+            items = try await store.items(drop: nil)
             let sends = try await store.allSends()
             let report = SalesReport.build(
                 items: items, sends: sends, purchases: try await store.purchases(), shares: try await store.purchaseShares())
@@ -167,7 +168,13 @@ struct SuggestCommand: AsyncParsableCommand {
             return
         }
         guard !suggestions.isEmpty else {
-            print("nothing to suggest for \(fan): every approved, uploaded item was sent to this fan or posted")
+            let uploaded = items.filter { $0.fanvueMediaUUID != nil }.count
+            print(
+                uploaded == 0
+                    ? "nothing to suggest for \(fan): no item is on Fanvue yet (approve crops of a drop whose manifest "
+                        + "says 'publish.to: fanvue', then run it)"
+                    : "nothing to suggest for \(fan): each of the \(uploaded) item\(uploaded == 1 ? "" : "s") on Fanvue was "
+                        + "sent to this fan or posted")
             return
         }
         print("best items for \(fan) (never sent to them):")

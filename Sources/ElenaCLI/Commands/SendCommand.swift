@@ -12,8 +12,8 @@ struct SendCommand: AsyncParsableCommand {
         commandName: "send",
         abstract: "Send approved items as a pay-per-view message to a fan or a list, never twice to anyone.",
         discussion: """
-            Items: item ids (or unique prefixes of at least 6 characters, as `status` shows them), drop:NAME
-            (every uploaded item of a drop) or tag:NAME. Only items a person approved and that were uploaded to
+            Items: item ids (or unique prefixes of at least 6 characters, as `status` shows them), file names
+            (the original's, ComfyUI_00004_.png, or a crop's), drop:NAME (every uploaded item of a drop) or tag:NAME. Only items a person approved and that were uploaded to
             Fanvue can be sent.
 
             --to takes a fan's uuid (one message to that fan) or a list: a smart list id or name (subscribers,
@@ -28,7 +28,7 @@ struct SendCommand: AsyncParsableCommand {
               elena-run send drop:drop-03 --to subscribers --price 12 --dry-run
             """)
 
-    @Argument(help: ArgumentHelp("Items: id prefixes, drop:NAME or tag:NAME.", valueName: "item"))
+    @Argument(help: ArgumentHelp("Items: id prefixes, file names, drop:NAME or tag:NAME.", valueName: "item"))
     var selection: [String]
 
     @Option(name: .long, help: ArgumentHelp("A fan's uuid, or a list's name or id.", valueName: "fan|list"))
@@ -59,9 +59,25 @@ struct SendCommand: AsyncParsableCommand {
             if cents < 300 { throw ValidationError("--price must be at least 3.00 (Fanvue's minimum), not \(price)") }
         }
         for entry in selection where !entry.hasPrefix("drop:") && !entry.hasPrefix("tag:") {
-            if entry.count < 6 || !entry.allSatisfy(\.isHexDigit) {
-                throw ValidationError("'\(entry)' is not an item id prefix (6+ hexadecimal characters), drop:NAME or tag:NAME")
+            do {
+                _ = try ItemLookup.reference(entry)
+            } catch {
+                throw ValidationError(
+                    "'\(entry)' is not an item id prefix (6+ hexadecimal characters), a file name, drop:NAME or tag:NAME")
             }
+        }
+    }
+
+    /// Why an item has no Fanvue media to send, from where it stands.
+    static func whyNotOnFanvue(_ item: ItemRecord) -> String {
+        switch item.status {
+        case .published:
+            return "published to a folder, not to Fanvue (only a drop with 'publish.to: fanvue' uploads it)"
+        case .approved: return "approved but not uploaded yet: run its drop (\(item.drop))"
+        case .rejected: return "rejected in review"
+        case .failed: return "its drop failed on it: run its drop (\(item.drop)) and see the error"
+        case .ingested, .cropped, .inReview:
+            return "waits for review: approve it, then run its drop (\(item.drop))"
         }
     }
 
@@ -85,6 +101,12 @@ struct SendCommand: AsyncParsableCommand {
                 let tag = String(entry.dropFirst(4))
                 matches = all.filter { $0.tags.contains(tag) }
                 if matches.isEmpty { problems.append("\(entry): no item has the tag '\(tag)'") }
+            } else if case .name(let name)? = try? ItemLookup.reference(entry) {
+                matches = try await store.items(named: name)
+                if matches.isEmpty { problems.append("\(entry): no item is named so (neither an original nor a crop)") }
+                if matches.count > 1 {
+                    problems.append("\(entry): names \(matches.count) items; give one of their ids:\n" + ItemLookup.listing(matches))
+                }
             } else {
                 matches = all.filter { $0.id.hex.hasPrefix(entry.lowercased()) }
                 if matches.isEmpty { problems.append("\(entry): no item id starts with it") }
@@ -115,7 +137,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         for item in notUploaded {
             FileHandle.standardError.write(
-                Data("skipped \(item.id.hex.prefix(10)) \(item.originalName): not on Fanvue yet (approve it in review and run its drop)\n".utf8))
+                Data("skipped \(item.id.hex.prefix(10)) \(item.originalName): \(Self.whyNotOnFanvue(item))\n".utf8))
         }
         guard !items.isEmpty else { throw CLIError.failure("nothing to send: none of these items is approved and uploaded") }
         let priceCents: Int?

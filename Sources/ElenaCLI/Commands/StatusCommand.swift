@@ -12,13 +12,18 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             With a manifest: the drop's nodes per stage and state (computed without changing anything).
             Without one: every drop in the library's ledger, with item counts per status.
-            With --item: one item's record, its lineage and every recorded step, including the crop decision.
+            With --item: one item, named by its id or a file name (the original's or a crop's): where it stands,
+            the cut and why, its faces, flags, lineage and steps; --json prints the whole record.
+              elena-run status pipelines/drop-03.yaml
+              elena-run status --item ComfyUI_00004_.png
             """)
 
     @Argument(help: ArgumentHelp("A drop's YAML manifest (optional).", valueName: "manifest"))
     var manifest: String?
 
-    @Option(name: .long, help: ArgumentHelp("An item id (or a unique prefix of at least 6 characters).", valueName: "id"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("An item: its id (or a unique prefix of at least 6 characters) or a file name.", valueName: "item"))
     var item: String?
 
     @Flag(name: .long, help: "Print JSON.")
@@ -27,9 +32,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var options: LibraryOptions
 
     func validate() throws {
-        if let item, item.count < 6 || !item.allSatisfy(\.isHexDigit) {
-            throw ValidationError("--item needs at least 6 hexadecimal characters of an item id")
-        }
+        if let item { _ = try ItemLookup.reference(item) }
     }
 
     func run() async throws {
@@ -38,9 +41,13 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         if let manifest {
-            let outcome = try await DropExecution.perform(
+            var outcome = try await DropExecution.perform(
                 manifestArgument: manifest, options: options, dryRun: true, reporter: SilentReporter())
+            outcome.isStatus = true
             print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
+            // The same exit code as the run and the dry run (README, "Exit codes").
+            let code = outcome.report.exitCode
+            if code != 0 { throw ExitCode(code) }
             return
         }
         try await showLibrary()
@@ -89,16 +96,20 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
-    private func showItem(_ prefix: String) async throws {
+    private func showItem(_ reference: String) async throws {
         let loaded = try manifest.map(Wiring.loadManifest)
         let (store, _) = try await openStore(manifest: loaded)
-        let matches = try await store.item(idPrefix: prefix)
-        guard matches.count == 1, let item = matches.first else {
+        let item: ItemRecord
+        let runs: [StageRecord]
+        let reviews: [ReviewRecord]
+        do {
+            item = try await ItemLookup.one(reference, in: store, storeName: store.displayName)
+            runs = try await store.runs(itemID: item.id)
+            reviews = try await store.reviews(drop: item.drop).filter { $0.itemID == item.id }
+        } catch {
             await store.close()
-            if matches.isEmpty { throw CLIError.failure("no item id starts with '\(prefix)'") }
-            throw CLIError.usage("'\(prefix)' matches \(matches.count) items; give more characters")
+            throw error
         }
-        let runs = try await store.runs(itemID: item.id)
         await store.close()
         if json {
             let document = JSONValue.object([
@@ -124,29 +135,58 @@ struct StatusCommand: AsyncParsableCommand {
             print(document.pretty(), terminator: "")
             return
         }
-        print("item \(item.id.hex)")
-        print("  name      \(item.originalName)  (drop \(item.drop))")
-        print("  status    \(item.status.rawValue)\(item.error.map { " — \($0)" } ?? "")")
-        if let width = item.width, let height = item.height { print("  size      \(width)x\(height)") }
-        if let cropped = item.croppedName { print("  crop      \(cropped)") }
-        if !item.flags.isEmpty { print("  flags     \(item.flags.joined(separator: ", "))") }
-        if let lineage = item.lineage, case .object(let members) = lineage {
-            print("  lineage")
-            for member in members where member.value != .null {
-                print("    \(member.key): \(member.value.serialized())")
+        print(Self.summary(item, runs: runs, reviews: reviews).joined(separator: "\n"))
+    }
+
+    /// One item in a few readable lines: where it stands, the cut and why, the faces, flags, lineage, steps.
+    static func summary(_ item: ItemRecord, runs: [StageRecord], reviews: [ReviewRecord]) -> [String] {
+        var lines = ["\(item.originalName)  (item \(item.id.hex), drop \(item.drop))"]
+        func row(_ label: String, _ text: String) { lines.append("  " + label.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + text) }
+        let review = item.croppedDigest.flatMap { digest in reviews.first { $0.cropDigest == digest } }
+        var standing = item.status.rawValue.replacingOccurrences(of: "_", with: " ")
+        if let review { standing += " — \(review.fileName) in \(review.folder.rawValue)/" }
+        if let error = item.error { standing += " — \(error)" }
+        row("status", standing)
+        var original = item.originalPath
+        if let width = item.width, let height = item.height { original += ", \(width)x\(height)" }
+        row("original", original)
+        let crop = runs.last { $0.stage == .crop && $0.status == .succeeded && $0.outputDigest == item.croppedDigest }
+        if let name = item.croppedName {
+            var text = name
+            if let decision = crop?.output.value["decision"] {
+                let strategy = decision["applied"]?.stringValue ?? "?"
+                let line = decision["line"]?.intValue.map { "cut at \($0) px from the top" } ?? ""
+                text += ": \(strategy)\(line.isEmpty ? "" : ", " + line)"
+                if let reason = decision["reason"]?.stringValue { text += " — \(reason)" }
             }
+            row("crop", text)
         }
-        print("  steps")
+        let detector = crop?.output.value["detector"]?.stringValue
+        if let detect = runs.last(where: { $0.stage == .detect && $0.status == .succeeded && $0.output.value["detector"]?.stringValue == detector }),
+            let detectorName = detector, detectorName != "none"
+        {
+            let faces = detect.output.value["faces"]?.arrayValue ?? []
+            let described = faces.map { face -> String in
+                let confidence = face["confidence"]?.doubleValue.map { String(format: "%.2f", $0) } ?? "?"
+                let box = face["box"]
+                let place = [box?["x"], box?["y"], box?["width"], box?["height"]].map { $0?.doubleValue.map { String(Int($0)) } ?? "?" }
+                return "confidence \(confidence) at \(place[0]),\(place[1]) \(place[2])x\(place[3])"
+            }
+            row("faces", faces.isEmpty ? "none found (\(detectorName))" : "\(faces.count) (\(detectorName)): " + described.joined(separator: "; "))
+        }
+        if !item.flags.isEmpty { row("flags", item.flags.map(DropFacts.words).joined(separator: ", ")) }
+        if let lineage = item.lineage, case .object(let members) = lineage {
+            let shown = members.filter { $0.value != .null && $0.value != .bool(false) && $0.value != .array([]) }
+                .map { "\($0.key) \($0.value.stringValue ?? $0.value.serialized())" }
+            if !shown.isEmpty { row("lineage", shown.joined(separator: ", ")) }
+        }
+        lines.append("  steps")
         for run in runs {
             var line = "    \(Timestamp.format(run.startedAt))  \(run.stage.rawValue)  \(run.status.rawValue)"
             if let error = run.error { line += " — \(error)" }
-            print(line)
-            if run.stage == .crop, let decision = run.output.value["decision"] {
-                print("      decision: \(decision.serialized())")
-            }
-            if run.stage == .detect, run.output.value["faces"]?.arrayValue?.isEmpty == false {
-                print("      detections: \(run.output.value.serialized())")
-            }
+            lines.append(line)
         }
+        lines.append("(--json prints the whole record: every step's output, detections with their landmarks)")
+        return lines
     }
 }

@@ -24,7 +24,10 @@ enum RunOutput {
             case .planned?: state = "now"
             case .ran?: state = "published now"
             case .cached?: state = "published"
-            case .blocked(let reason)?: state = reason == "awaiting review" ? "after review" : "blocked: \(reason)"
+            case .blocked(let reason)?:
+                // Only what a person can still approve is planned; an item whose crop failed is not.
+                guard reason == "awaiting review" else { return nil }
+                state = "after review"
             case .waiting?: state = "after review"
             case .skipped?, .failed?, nil: return nil
             }
@@ -55,7 +58,10 @@ enum RunOutput {
         let plan = report.plan
         var lines: [String] = []
         let drop = plan.drop
-        if report.dryRun {
+        let facts = DropFacts(report)
+        if outcome.isStatus {
+            lines.append("Status (from the ledger and the folders; nothing was changed).")
+        } else if report.dryRun {
             lines.append(
                 outcome.online == nil
                     ? "Dry run: nothing was changed (no file, no database row, no network call)."
@@ -76,20 +82,44 @@ enum RunOutput {
                 lines.append("    \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))) failed last time: \(failure.message)")
             }
         }
-        for (stage, row) in counts {
+        for (stage, row) in stageRows(report) {
             let padded = stage.rawValue.padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
-            var text = padded + words(row, dryRun: report.dryRun)
-            if row.count == 1, row[0].0 == "cached" { text += " (up to date)" }
+            var text: String
+            if stage == .review {
+                text = padded + facts.reviewWords(blocked: row.first { $0.0 == "blocked" }?.1 ?? 0, dryRun: report.dryRun)
+            } else {
+                text = padded + words(row, dryRun: report.dryRun)
+                if row.count == 1, row[0].0 == "cached" { text += " (up to date)" }
+            }
             lines.append("  " + text)
         }
+        if let flagLine = facts.flagLine {
+            lines.append("")
+            lines.append(flagLine)
+        }
+        if !facts.byHand.isEmpty {
+            lines.append("\(facts.byHand.count) recropped by hand: \(DropFacts.names(facts.byHand))")
+        }
+        if !report.notes.isEmpty {
+            lines.append("")
+            lines.append("Review changes recorded by this run:")
+            for note in report.notes { lines.append("  " + note) }
+        }
+        if !report.ignored.isEmpty {
+            lines.append("")
+            for note in report.ignored { lines.append(note) }
+        }
         let ranAnything = report.states.values.contains { if case .ran = $0 { return true } else { return false } }
-        if !report.dryRun, !ranAnything, report.failureCount == 0 {
+        if !report.dryRun, !ranAnything, report.failureCount == 0, report.notes.isEmpty {
             lines.append("")
             lines.append("Nothing to redo: every finished step is up to date.")
         }
         if !report.failures.isEmpty || !report.unreadable.isEmpty || report.generation?.failureCount ?? 0 > 0 {
             lines.append("")
-            lines.append("\(report.failureCount) failed:")
+            lines.append(
+                report.dryRun && !report.failures.isEmpty
+                    ? "\(report.failureCount) failed (steps as of the last run; the next run retries them):"
+                    : "\(report.failureCount) failed:")
             if let error = report.generation?.error { lines.append("  generate: \(error)") }
             for failure in report.generation?.failures ?? [] {
                 lines.append("  generate \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))): \(failure.message)")
@@ -117,16 +147,22 @@ enum RunOutput {
                 }
             }
             for (path, reason) in report.unreadable { lines.append("  \(path): \(reason)") }
-            lines.append("The next run retries only these.")
+            if !report.dryRun { lines.append("The next run retries only these.") }
         }
-        let waiting = report.waitingItems
-        if !waiting.isEmpty {
+        if !facts.waiting.isEmpty || !facts.toReview.isEmpty {
             lines.append("")
             let folder = outcome.layout.absolute(outcome.layout.folder(.review, drop: drop))
-            lines.append("\(waiting.count) item\(waiting.count == 1 ? "" : "s") wait\(waiting.count == 1 ? "s" : "") for review in \(folder)/")
+            let count = facts.waiting.count
+            let later = facts.toReview.isEmpty ? "" : "; \(facts.toReview.count) more once a run crops them"
             lines.append(
-                "Move each file to \(outcome.layout.absolute(ReviewFolder.approved.rawValue))/ or "
-                    + "\(outcome.layout.absolute(ReviewFolder.rejected.rawValue))/, then run again.")
+                count == 0
+                    ? "\(facts.toReview.count) item\(facts.toReview.count == 1 ? "" : "s") will wait for review in \(folder)/ once a run crops them"
+                    : "\(count) item\(count == 1 ? "" : "s") wait\(count == 1 ? "s" : "") for review in \(folder)/\(later)")
+            if count > 0 {
+                lines.append(
+                    "Move each file to \(outcome.layout.absolute(ReviewFolder.approved.rawValue))/ or "
+                        + "\(outcome.layout.absolute(ReviewFolder.rejected.rawValue))/, then run again.")
+            }
         }
         let files = report.dryRun ? plannedFiles(outcome) : []
         if !files.isEmpty {
@@ -317,22 +353,55 @@ enum RunOutput {
         ])
     }
 
+    /// Node counts per stage in words, with the detect nodes of items whose strategy needs no faces counted as
+    /// "not needed" (they are settled without a detector, which a first run would otherwise show as "cached").
+    static func stageRows(_ report: RunReport) -> [(stage: StageName, counts: [(String, Int)])] {
+        let plan = report.plan
+        var notNeeded = 0
+        var rows = report.counts
+        for index in plan.items.indices where !plan.items[index].crop.strategy.needsFaces {
+            switch report.states[NodeID(.detect, item: index)] {
+            case .cached?, .planned?: notNeeded += 1
+            default: break
+            }
+        }
+        guard notNeeded > 0, let position = rows.firstIndex(where: { $0.stage == .detect }) else { return rows }
+        var counts: [(String, Int)] = [("not needed", notNeeded)]
+        var left = notNeeded
+        for (word, count) in rows[position].counts {
+            // The not-needed nodes were counted as cached (a real run) or planned (a dry run whose ingest is pending).
+            if word == "cached" || word == "planned", left > 0 {
+                let taken = min(left, count)
+                left -= taken
+                if count > taken { counts.append((word, count - taken)) }
+            } else {
+                counts.append((word, count))
+            }
+        }
+        rows[position].counts = counts
+        return rows
+    }
+
     /// The same facts as JSON, for scripts.
     static func json(_ outcome: DropOutcome) -> String {
         let report = outcome.report
         let plan = report.plan
+        let facts = DropFacts(report)
         var stages: [JSONValue.Member] = []
-        for (stage, row) in report.counts {
+        for (stage, row) in stageRows(report) {
             stages.append(.init(stage.rawValue, .object(row.map { JSONValue.Member($0.0, .int($0.1)) })))
         }
         let failures = report.failures.map { node, message in
             JSONValue.object([
-                "item": plan.subject(node).isEmpty ? .null : .string(plan.subject(node)),
+                "item": node.item == nil ? .null : .string(plan.subject(node)),
                 "stage": .string(node.stage.rawValue),
                 "error": .string(message),
+                "when": .string(report.dryRun ? "last run" : "this run"),
             ])
         } + report.unreadable.map { path, reason in
-            JSONValue.object(["item": .string(path), "stage": .string("discover"), "error": .string(reason)])
+            JSONValue.object([
+                "item": .string(path), "stage": .string("discover"), "error": .string(reason), "when": .string("this run"),
+            ])
         }
         let waiting = report.waitingItems.map { JSONValue.string($0.source.relativePath) }
         let planned = plannedFiles(outcome).map { file in
@@ -357,6 +426,10 @@ enum RunOutput {
             "stages": .object(stages),
             "generate": generationJSON(report.generation),
             "waiting_for_review": .array(waiting),
+            "review": facts.json,
+            "flagged": facts.flagsJSON,
+            "notes": .array(report.notes.map(JSONValue.string)),
+            "ignored": .array(report.ignored.map(JSONValue.string)),
             "failures": .array(failures),
             "outbox_files": .array(planned),
             "fanvue": plan.manifest.publish.to == .fanvue && report.dryRun

@@ -32,6 +32,8 @@ public protocol RunStore: LedgerStore {
     func items(drop: String?) async throws -> [ItemRecord]
     /// One item by id or unique id prefix.
     func item(idPrefix: String) async throws -> [ItemRecord]
+    /// Items a file name names: the original's name, or the name of any of its crops and review copies.
+    func items(named name: String) async throws -> [ItemRecord]
 
     /// Review records of a drop.
     func reviews(drop: String) async throws -> [ReviewRecord]

@@ -12,6 +12,10 @@ public struct RunReport: Sendable {
     public var unreadable: [(path: String, reason: String)]
     /// What the `generate:` section did (nil when the manifest has none).
     public var generation: GenerationSummary?
+    /// Changes the run made that no node state shows (a decision recorded, a copy restored), one sentence each.
+    public var notes: [String] = []
+    /// Files the run saw and deliberately left alone, with why, one sentence each.
+    public var ignored: [String] = []
 
     /// Creates a report.
     public init(plan: DropPlan, states: [NodeID: NodeState], dryRun: Bool, unreadable: [(path: String, reason: String)] = []) {

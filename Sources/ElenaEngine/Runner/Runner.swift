@@ -39,8 +39,13 @@ public struct Runner: Sendable {
     ///   - plan: the drop's plan.
     ///   - environment: services and options.
     ///   - cacheIndex: successful stage runs by key, loaded once from the store.
+    ///   - failedBefore: failed stage runs by key: a dry run reports a node that would run again with the same key
+    ///     as failed with last time's message instead of planned (a real run retries it).
     /// - Returns: every node's state.
-    public func run(_ plan: DropPlan, environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord]) async -> RunReport {
+    public func run(
+        _ plan: DropPlan, environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord],
+        failedBefore: [CacheKey: StageRecord] = [:]
+    ) async -> RunReport {
         // All scheduling state lives in arrays indexed like the graph's nodes: a no-op rerun of 10,000 items
         // settles 50,000 nodes, so per-node hashing and allocation matter.
         let graph = plan.graph
@@ -171,7 +176,10 @@ public struct Runner: Sendable {
                 if stamp != nil, stamp == record.artifactStamp { return .finished(.cached(output)) }
                 if stamp != nil { verify = record }
             }
-            if stage.isCacheable, verify == nil, environment.dryRun { return .finished(.planned) }
+            if stage.isCacheable, verify == nil, environment.dryRun {
+                if let failed = failedBefore[key] { return .finished(.failed(failed.error ?? "failed")) }
+                return .finished(.planned)
+            }
 
             let prepared = context()
             if !stage.isCacheable, let outcome = stage.resolve(prepared) { return .finished(Self.state(outcome, ran: false)) }
