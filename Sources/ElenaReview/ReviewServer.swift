@@ -52,12 +52,15 @@ public struct ReviewServer: Sendable {
         router.get("app.js") { _, _ in Self.respond(Assets.appJS, type: "text/javascript; charset=utf-8") }
         router.get("app.css") { _, _ in Self.respond(Assets.appCSS, type: "text/css; charset=utf-8") }
         router.get("api/items") { _, _ in try await Self.json { try await service.queue(token: token) } }
+        // `<id>.jpg`: the crop, small (what would be published); `<id>.cut.jpg`: the original with the cut line.
         router.get("thumbs/:file") { _, context -> Response in
             let file = context.parameters.get("file") ?? ""
             guard file.hasSuffix(".jpg") else { return Self.error(ReviewError(404, "no such file")) }
+            let cutView = file.hasSuffix(".cut.jpg")
             return await Self.image(layout) {
-                let source = try await service.derivedSource(String(file.dropLast(4)), kind: .thumbnail)
-                return try ReviewImages.make(source, layout: layout, codec: codec)
+                let source = try await service.derivedSource(
+                    String(file.dropLast(cutView ? 8 : 4)), kind: cutView ? .cutView : .thumbnail)
+                return ServedImage(path: try ReviewImages.make(source, layout: layout, codec: codec), crop: source.crop)
             }
         }
         router.get("images/:id/:kind") { _, context -> Response in
@@ -65,10 +68,11 @@ public struct ReviewServer: Sendable {
             switch context.parameters.get("kind") {
             case "original.jpg":
                 return await Self.image(layout) {
-                    try ReviewImages.make(try await service.derivedSource(id, kind: .original), layout: layout, codec: codec)
+                    let source = try await service.derivedSource(id, kind: .original)
+                    return ServedImage(path: try ReviewImages.make(source, layout: layout, codec: codec), crop: source.crop)
                 }
             case "crop.jpg":
-                return await Self.image(layout) { try await service.cropPath(id) }
+                return await Self.image(layout) { try await service.cropFile(id) }
             default:
                 return Self.error(ReviewError(404, "no such file"))
             }
@@ -179,9 +183,18 @@ public struct ReviewServer: Sendable {
 
     /// Serves a library file by the library-relative path the service resolved from an item id; anything that
     /// would resolve outside the library (a symlink, a forged record) is refused.
-    static func image(_ layout: LibraryLayout, _ path: () async throws -> String) async -> Response {
+    /// An image file to serve, and the crop (by digest) it shows or was made from.
+    struct ServedImage: Sendable {
+        var path: String
+        var crop: Digest
+    }
+
+    /// Serves a library file, with the digest of the crop it shows in `X-Crop-Digest` (so a check can tell which
+    /// crop a thumbnail was made from).
+    static func image(_ layout: LibraryLayout, _ file: () async throws -> ServedImage) async -> Response {
         do {
-            let relative = try await path()
+            let served = try await file()
+            let relative = served.path
             let resolved = URL(fileURLWithPath: layout.absolute(relative)).resolvingSymlinksInPath().path
             let root = URL(fileURLWithPath: layout.root).resolvingSymlinksInPath().path
             guard resolved.hasPrefix(root + "/") else { throw ReviewError(404, "no such file") }
@@ -190,6 +203,7 @@ public struct ReviewServer: Sendable {
             headers[.contentType] = resolved.hasSuffix(".png") ? "image/png" : "image/jpeg"
             headers[.cacheControl] = "private, max-age=3600"
             headers[.init("X-Content-Type-Options")!] = "nosniff"
+            headers[.init("X-Crop-Digest")!] = served.crop.hex
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
         } catch let error as ReviewError {
             return Self.error(error)

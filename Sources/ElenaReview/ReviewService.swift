@@ -127,6 +127,7 @@ public actor ReviewService {
         add("vault", vault.map(JSONValue.string))
         add("lineage", entry.item.lineage)
         add("thumb", .string("/thumbs/\(id).jpg?v=\(version)"))
+        add("cut", .string("/thumbs/\(id).cut.jpg?v=\(version)"))
         add("original", .string("/images/\(id)/original.jpg"))
         add("crop", .string("/images/\(id)/crop.jpg?v=\(version)"))
         return .object(members)
@@ -341,56 +342,69 @@ public actor ReviewService {
 
     // MARK: Images
 
-    /// The library-relative path of an entry's current crop.
-    func cropPath(_ id: String) async throws -> String {
+    /// An entry's current crop: the bytes that would be published.
+    func cropFile(_ id: String) async throws -> ReviewServer.ServedImage {
         try await ensureLoaded()
-        guard let path = try entry(id).crop.artifactPath else { throw ReviewError(404, "no crop") }
-        return path
+        let entry = try entry(id)
+        guard let path = entry.crop.artifactPath else { throw ReviewError(404, "no crop") }
+        return ReviewServer.ServedImage(path: path, crop: entry.state.cropDigest)
     }
 
-    /// Where a derived image (thumbnail with the cut drawn, or the oriented original) of an entry is cached, and
-    /// what it is made from. The image work itself happens outside the actor (`ReviewImages.make`), so thumbnails
-    /// are made in parallel.
+    /// Where a derived image of an entry is cached, and what it is made from: the thumbnail from the current crop
+    /// (what would be published), the cut view and the original from the oriented original. The image work itself
+    /// happens outside the actor (`ReviewImages.make`), so thumbnails are made in parallel.
     func derivedSource(_ id: String, kind: DerivedImage) async throws -> ReviewImages.Source {
         try await ensureLoaded()
         let entry = try entry(id)
-        guard let raw = entry.item.rawPath else { throw ReviewError(404, "no original") }
+        let crop = entry.state.cropDigest
         let line = entry.crop.output.value["decision"]?["line"]?.intValue ?? 0
-        let name =
-            kind == .thumbnail
-            ? "\(entry.item.id.prefix(16))-\(entry.state.cropDigest.prefix(8))-thumb.jpg"
-            : "\(entry.item.id.prefix(16))-original.jpg"
-        return ReviewImages.Source(raw: raw, cached: ".cache/review/" + name, line: line, kind: kind)
+        let stem = "\(entry.item.id.prefix(16))-\(crop.prefix(8))"
+        switch kind {
+        case .thumbnail:
+            guard let path = entry.crop.artifactPath else { throw ReviewError(404, "no crop") }
+            return ReviewImages.Source(file: path, cached: ".cache/review/\(stem)-crop.jpg", line: 0, kind: kind, crop: crop)
+        case .cutView, .original:
+            guard let raw = entry.item.rawPath else { throw ReviewError(404, "no original") }
+            let name = kind == .cutView ? "\(stem)-cut.jpg" : "\(entry.item.id.prefix(16))-original.jpg"
+            return ReviewImages.Source(file: raw, cached: ".cache/review/" + name, line: line, kind: kind, crop: crop)
+        }
     }
 
     /// The derived images.
     enum DerivedImage: Sendable {
-        case thumbnail, original
+        /// The crop, 320 px wide.
+        case thumbnail
+        /// The original, 320 px wide, with the cut line drawn and the removed part dimmed.
+        case cutView
+        /// The oriented original, at most 2048 px on its long side.
+        case original
     }
 }
 
 /// Makes and caches the review page's derived images.
 enum ReviewImages {
-    /// What to make and where to keep it.
+    /// What to make, from which library file, and where to keep it.
     struct Source: Sendable {
-        var raw: String
+        var file: String
         var cached: String
         var line: Int
         var kind: ReviewService.DerivedImage
+        /// The crop the image shows (the thumbnail) or whose cut it draws.
+        var crop: Digest
     }
 
     /// The cached file's library-relative path, made first when missing.
     static func make(_ source: Source, layout: LibraryLayout, codec: any ImageCodec) throws -> String {
         if FileSystem.stamp(layout.absolute(source.cached)) != nil { return source.cached }
-        let data = try FileSystem.read(layout.absolute(source.raw))
+        let data = try FileSystem.read(layout.absolute(source.file))
         let header = try ImageHeader.read(data)
         let image = try codec.decode(data, header: header, limits: .standard)
         let output: Data
         switch source.kind {
-        case .thumbnail:
+        case .thumbnail, .cutView:
             let width = min(320, image.width)
             let height = max(1, image.height * width / max(1, image.width))
-            let marked = try image.withCutLine(at: source.line)
+            let marked = source.kind == .cutView ? try image.withCutLine(at: source.line) : image
             let small = try marked.resized(to: PixelSize(width: width, height: height), smooth: true)
             output = try small.encode(PixelRect(x: 0, y: 0, width: width, height: height), format: .jpeg, quality: 82)
         case .original:

@@ -594,6 +594,81 @@ def stop_server():
     eventually(gone, timeout=15, what="the review server to stop")
 
 
+def jpeg_size(data):
+    """(width, height) from a JPEG's SOF marker."""
+    i = 2
+    while i < len(data):
+        marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+        i += 2 + length
+    raise AssertionError("no SOF marker")
+
+
+def run_drop(manifest_text):
+    """Writes the manifest and runs the drop with the binary while the page stays open."""
+    Path(os.environ["REVIEW_MANIFEST"]).write_text(manifest_text)
+    env = {k: v for k, v in os.environ.items() if k not in ("ELENA_LIBRARY", "DATABASE_URL")}
+    run = subprocess.run([os.environ["REVIEW_BINARY"], os.environ["REVIEW_MANIFEST"]], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode in (0, 3), run.stdout + run.stderr
+
+
+def thumbnail_of(item):
+    """The grid thumbnail the server serves for an item: its bytes and the crop it says it was made from."""
+    conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    conn.request("GET", f"{item['thumb']}&token={TOKEN}")
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    assert response.status == 200, response.status
+    return data, response.getheader("X-Crop-Digest")
+
+
+def test_thumbnails_show_the_crop_after_a_settings_flip_flop(page):
+    """The grid shows the crop that would be published, also after the manifest went 0.30 -> 0.20 -> 0.30 (the last
+    run is all cache hits); the original with the cut line is a hover away."""
+    if MOCK:
+        pytest.skip("the mock server runs no drop")
+    manifest = Path(os.environ["REVIEW_MANIFEST"])
+    original = manifest.read_text()
+    assert "top_fraction: 0.30" in original
+    make_pending(*items())  # the runs below must publish nothing (the acceptance flow counts what is published)
+    target = items()[8]
+    before = target["crop_digest"]
+    try:
+        run_drop(original.replace("top_fraction: 0.30", "top_fraction: 0.20"))
+        changed = fresh(target)
+        assert changed["crop_digest"] != before, "0.20 cuts other bytes"
+        run_drop(original)
+    finally:
+        manifest.write_text(original)
+    now = fresh(target)
+    assert now["crop_digest"] == before, "the 0.30 crop is back"
+    path = LIBRARY / ("3_review/" + queue()["drop"] if now["folder"] == "3_review" else now["folder"])
+    copy = next(path.rglob(now["file"]))
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before, "the review copy is that crop"
+    data, made_from = thumbnail_of(now)
+    assert made_from == before, "the thumbnail is made from the crop in review"
+    width, height = jpeg_size(data)
+    crop_width, crop_height = jpeg_size(copy.read_bytes())
+    assert abs(height / width - crop_height / crop_width) < 0.02, ((width, height), (crop_width, crop_height))
+
+    open_review(page)
+    img = card(page, now).locator(".thumb img")
+    expect(img).to_have_attribute("src", re.compile(re.escape(now["thumb"].split("?")[0])))
+    card(page, now).locator(".thumb").hover()
+    expect(img).to_have_attribute("src", re.compile(re.escape(now["cut"].split("?")[0])))
+    shot(page, "grid-hover-cut")
+    page.mouse.move(0, 0)
+    expect(img).to_have_attribute("src", re.compile(re.escape(now["thumb"].split("?")[0]) + r"\?"))
+    focus_card(page, now)
+    page.keyboard.press("o")
+    expect(card(page, now).locator(".thumb img")).to_have_attribute("src", re.compile(re.escape(now["cut"].split("?")[0])))
+    page.keyboard.press("o")
+    expect(card(page, now).locator(".thumb img")).to_have_attribute("src", re.compile(re.escape(now["thumb"].split("?")[0]) + r"\?"))
+
+
 def test_acceptance_approve_3_reject_1_then_publish(page):
     """Approve 3 and reject 1 in the browser, stop the server, run the drop: the outbox holds exactly those 3."""
     if MOCK:

@@ -243,12 +243,24 @@ import Testing
         try await withFixture(images: 1) { fixture, client in
             let item = try #require(try await items(client, fixture).first)
             let uri = (item["thumb"]?.stringValue ?? "") + "&token=\(fixture.server.token)"
-            let first = try await client.execute(uri: uri, method: .get) { Data($0.body.readableBytesView) }
-            #expect(try ImageHeader.read(first).width == 160)
+            let (first, madeFrom) = try await client.execute(uri: uri, method: .get) {
+                (Data($0.body.readableBytesView), $0.headers[HTTPField.Name("X-Crop-Digest")!])
+            }
+            // The thumbnail is the crop (what would be published), made small: the crop's shape, not the original's.
+            #expect(madeFrom == item["crop_digest"]?.stringValue)
+            let rect = try #require(item["rect"])
+            let header = try ImageHeader.read(first)
+            #expect(header.width == 160)
+            let expectedHeight = 160 * (rect["height"]?.intValue ?? 0) / max(1, rect["width"]?.intValue ?? 1)
+            #expect(abs(header.height - expectedHeight) <= 1, "\(header.width)x\(header.height), rect \(rect)")
             let cached = fixture.folder.files(under: "library/.cache/review")
             #expect(cached.count == 1)
             let second = try await client.execute(uri: uri, method: .get) { Data($0.body.readableBytesView) }
             #expect(first == second)
+            // The original with the cut line is one request away, at the original's shape.
+            let cutURI = (item["cut"]?.stringValue ?? "") + "&token=\(fixture.server.token)"
+            let cut = try await client.execute(uri: cutURI, method: .get) { Data($0.body.readableBytesView) }
+            #expect(try ImageHeader.read(cut).height == 240)
         }
     }
 }

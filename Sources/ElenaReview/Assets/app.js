@@ -42,6 +42,7 @@
     generation: 0,         // bumped by every change we make, so an older poll answer is never applied
     lastQueue: '',         // the last queue text, to skip re-rendering an unchanged poll
     loaded: false,
+    showCut: false,        // `o`: the grid shows the originals with the cut line instead of the crops
   };
   const cards = new Map(); // id → {el, sig, filled}
 
@@ -143,15 +144,19 @@
   const flagsHTML = (it) =>
     it.flags.map((f) => `<li class="flag${isWarning(f) ? '' : ' note'}">${esc(FLAG_LABELS[f] || f)}</li>`).join('');
   const metaText = (it) => [money(it.price), it.vault, (it.tags || []).join(', ')].filter(Boolean).join(' · ');
-  const cardSig = (it) => [it.name, it.decision, it.status, it.folder, it.crop_digest, it.flags.join(), metaText(it), it.faces, it.strategy].join('|');
+  const cardSig = (it) => [it.name, it.decision, it.status, it.folder, it.crop_digest, it.flags.join(), metaText(it), it.faces, it.strategy, state.showCut].join('|');
+  // The grid shows the crop (the bytes that would be published); the original with the cut line is a hover or
+  // the `o` key away.
+  const thumbURL = (it, cut) => imageURL(cut ? it.cut : it.thumb, it.crop_digest);
 
   function cardHTML(it) {
     const flags = flagsHTML(it);
     const h = Math.round(320 * (it.height || 3) / (it.width || 2));
+    const hc = it.rect ? Math.round(320 * it.rect.height / Math.max(1, it.rect.width)) : h;
     return `<label class="pick"><input type="checkbox" tabindex="-1"><span class="sr-only">Select ${esc(it.name)}</span></label>
 <span class="status badge ${statusClass(it)}">${statusWord(it)}</span>
 <button type="button" class="thumb" data-act="open" tabindex="-1" aria-label="Open ${esc(it.name)}">
-<img src="${esc(imageURL(it.thumb, it.crop_digest))}" alt="" loading="lazy" decoding="async" width="320" height="${h}"></button>
+<img src="${esc(thumbURL(it, state.showCut))}" data-crop="${esc(thumbURL(it, false))}" data-cut="${esc(thumbURL(it, true))}" alt="" loading="lazy" decoding="async" width="320" height="${state.showCut ? h : hc}"></button>
 <div class="info">
 <p class="name" title="${esc(it.name)}">${esc(it.name)}</p>
 <p class="det" title="${esc(it.reason)}">${esc(detectorText(it))}</p>
@@ -691,6 +696,12 @@ ${l.negative ? `<details><summary>Negative prompt</summary><p class="prompt">${e
       case 'w': case 'W': decide(targets(), 'pending'); break;
       case 'u': case 'U': undo(); break;
       case 't': case 'T': openMeta(targets()); break;
+      case 'o': case 'O':
+        if (inDetail) { handled = false; break; }
+        state.showCut = !state.showCut;
+        document.body.classList.toggle('show-cut', state.showCut);
+        render();
+        break;
       case '?': $('help').showModal(); break;
       case 'j': case 'ArrowRight':
         if (inDetail) showDetail(neighbour(1)); else move(1, ev.shiftKey);
@@ -730,6 +741,13 @@ ${l.negative ? `<details><summary>Negative prompt</summary><p class="prompt">${e
   function wire() {
     const grid = $('grid');
     grid.addEventListener('click', onGridClick);
+    // Hovering a thumbnail shows the original with the cut line; leaving it shows the crop again.
+    const swap = (ev, toCut) => {
+      const img = ev.target instanceof Element ? ev.target.closest('.thumb')?.querySelector('img') : null;
+      if (img && !state.showCut) img.src = toCut ? img.dataset.cut : img.dataset.crop;
+    };
+    grid.addEventListener('mouseover', (ev) => swap(ev, true));
+    grid.addEventListener('mouseout', (ev) => swap(ev, false));
     grid.addEventListener('dblclick', (ev) => {
       const card = ev.target.closest('.card');
       if (card && !ev.target.closest('button, .pick')) showDetail(card.dataset.id);
