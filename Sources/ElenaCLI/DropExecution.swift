@@ -33,7 +33,7 @@ struct OnlineCheck {
 enum DropExecution {
     static func perform(
         manifestArgument: String, options: LibraryOptions, dryRun: Bool, online: Bool = false, reporter: any RunReporter,
-        notReady: Set<String> = [], generate: Bool = true
+        notReady: Set<String> = [], generate: Bool = true, sameDrop: Bool = false
     ) async throws -> DropOutcome {
         let loaded = try Wiring.loadManifest(manifestArgument)
         for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
@@ -58,6 +58,12 @@ enum DropExecution {
         let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let fanvue = try Wiring.fanvue(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let store = try await Wiring.openStore(database, readOnly: dryRun)
+        do {
+            try await checkDropName(loaded, store: store, sameDrop: sameDrop)
+        } catch {
+            await store.close()
+            throw error
+        }
         var session = DropSession(
             manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
             environment: RunEnvironment(
@@ -74,6 +80,7 @@ enum DropExecution {
             let prepared = session
             let generation = try await Interrupts.cancelling { try await prepared.generate() }
             report = try await session.run(generation: generation)
+            if !dryRun { try await store.recordDropRun(loaded.manifest.drop, manifest: loaded.path, at: Date()) }
         } catch let error as ManifestError {
             await store.close()
             throw CLIError.manifest(error)
@@ -92,6 +99,23 @@ enum DropExecution {
         return DropOutcome(
             loaded: loaded, report: report, layout: layout, database: database, outbox: outbox,
             sourceFolder: sourceFolder, fanvueRequests: await fanvue.client?.counter.api, online: check)
+    }
+
+    /// Refuses a drop name that another manifest runs: two manifests with one `drop:` would merge their items and
+    /// decisions (an item one of them rejected would come back into review through the other).
+    static func checkDropName(_ loaded: LoadedManifest, store: any RunStore, sameDrop: Bool) async throws {
+        let drop = loaded.manifest.drop
+        guard !sameDrop, let owner = try await store.dropManifest(drop), owner != loaded.path else { return }
+        let gone = FileManager.default.fileExists(atPath: owner) ? "" : " (that file is gone: if it moved here, say so)"
+        throw CLIError.manifest(
+            ManifestError(
+                diagnostics: [
+                    Diagnostic(
+                        at: loaded.manifest.locations["drop"], key: "drop",
+                        "drop '\(drop)' is already run by another manifest, \(owner)\(gone); two manifests with one drop "
+                            + "name would merge their items and decisions. Rename 'drop:' here, or, if this file replaces "
+                            + "that one, run it once with --same-drop")
+                ], source: try? String(contentsOfFile: loaded.path, encoding: .utf8)))
     }
 
     /// `--online`: GETs only, never a write.

@@ -122,7 +122,13 @@ public struct DropSession: Sendable {
             ? try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
             : SourceDiscovery.Result.empty
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed)")
-        let plan = try Planner.plan(manifest, files: found.files).applying(try await store.publishOverrides())
+        // A picture is reviewed and published with the first drop that took it: the same bytes in this drop are
+        // left out, and the report says where they are.
+        let elsewhere = Dictionary(
+            try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
+            uniquingKeysWith: { first, _ in first })
+        let plan = try Planner.plan(manifest, files: found.files.filter { elsewhere[$0.digest] == nil })
+            .applying(try await store.publishOverrides())
         profile.lap("plan (\(plan.order.count) nodes)")
 
         if !environment.dryRun {
@@ -178,6 +184,9 @@ public struct DropSession: Sendable {
         report.generation = generation
         report.notes = gate.notes.withLock { $0 }.sorted { $0.item < $1.item }.map(\.text)
         report.ignored = Self.strayFiles(folders)
+        report.inOtherDrops = found.files.compactMap { file in
+            elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
+        }
         if !environment.dryRun {
             // The item rows follow the outputs the manifest implies now, cache hits included.
             let rows = Dictionary(

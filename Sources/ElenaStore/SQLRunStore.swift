@@ -330,6 +330,33 @@ public final class SQLRunStore: RunStore {
         return rows.compactMap(Self.item)
     }
 
+    public func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
+        var result: [ItemRecord] = []
+        for chunk in Self.chunks(ids.map(\.hex)) {
+            let rows = try await database.query(
+                "SELECT \(Self.itemColumns) FROM items WHERE id IN (\(Self.placeholders(chunk.count))) AND drop_name <> ?",
+                chunk.map { SQLValue.text($0) } + [.text(drop)])
+            result += rows.compactMap(Self.item)
+        }
+        return result
+    }
+
+    // MARK: Drops
+
+    public func dropManifest(_ drop: String) async throws -> String? {
+        try await database.query("SELECT manifest_path FROM drops WHERE name = ?", [.text(drop)]).first?.string("manifest_path")
+    }
+
+    public func recordDropRun(_ drop: String, manifest: String, at date: Date) async throws {
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO drops (name, manifest_path, first_run_at, last_run_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET manifest_path = excluded.manifest_path, last_run_at = excluded.last_run_at
+                """, [.text(drop), .text(manifest), .date(date), .date(date)])
+        ])
+    }
+
     // MARK: Reviews
 
     public func reviews(drop: String) async throws -> [ReviewRecord] {

@@ -360,4 +360,54 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(suggest.standardOutput.contains("no item is on Fanvue yet"), "\(suggest)")
         }
     }
+
+    /// Reproduction 4: an image a second drop shares with the first stays in the first (its decision holds there,
+    /// nothing is queued in a folder that does not exist, nothing "ran" on reruns), and every line says so; a drop
+    /// name another manifest runs is refused with both paths, unless the user says this file replaces that one.
+    @Test func oneImageInTwoDropsAndOneDropNameInTwoManifests() async throws {
+        try await withDrop(.sqlite, images: 2) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            try drop.decide(["ComfyUI_00001_"], to: "4_approved")
+            #expect(try await drop.run().exitCode == 3)
+            try FileManager.default.createDirectory(atPath: drop.folder("other"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: drop.folder("src/ComfyUI_00001_.png"), toPath: drop.folder("other/again.png"))
+            try FileManager.default.copyItem(atPath: drop.folder("src/ComfyUI_00002_.png"), toPath: drop.folder("other/waits.png"))
+            _ = try SourceFixtures.writeImages(into: drop.folder, subfolder: "other", count: 1, firstSeed: 7000)
+            try drop.folder.write(
+                "version: 1\ndrop: drop-04\nsource: {dir: other}\ncrop: {strategy: keep}\npublish: {to: folder}\n", to: "other.yaml")
+            let second = try await drop.elena(["other.yaml"])
+            #expect(second.exitCode == 3, "\(second)")
+            #expect(second.standardOutput.contains("drop drop-04: 1 item from"), "\(second)")
+            #expect(
+                second.standardOutput.contains(
+                    "1 image is already in drop drop-t, published there: again.png (a picture is reviewed and published "
+                        + "with the first drop that took it, not again here)"), "\(second)")
+            #expect(second.standardOutput.contains("1 image is already in drop drop-t, waiting for review there: waits.png"), "\(second)")
+            #expect(second.standardOutput.contains("1 item waits for review in \(drop.library)/3_review/drop-04/"), "\(second)")
+            #expect(drop.files("3_review/drop-04").count == 1, "only the new image is queued in drop-04")
+            #expect(drop.files("3_review/drop-t").count == 1, "drop-t's waiting copy stays where it was")
+            let rerun = try await drop.elena(["other.yaml"])
+            #expect(rerun.standardOutput.contains("Nothing to redo"), "\(rerun)")
+            let json = try JSONValue.parse(try await drop.elena(["status", "other.yaml", "--json"]).standardOutput)
+            #expect(json["in_other_drops"]?.arrayValue?.count == 2, "\(json)")
+            let library = try await drop.elena(["status"])
+            #expect(library.standardOutput.contains("drop-04: 1 item — 1 in review"), "\(library)")
+
+            // The same drop name in another manifest.
+            try drop.folder.write(
+                "version: 1\ndrop: drop-t\nsource: {dir: other}\ncrop: {strategy: keep}\npublish: {to: folder}\n", to: "copy.yaml")
+            let refused = try await drop.elena(["copy.yaml"])
+            #expect(refused.exitCode == 2, "\(refused)")
+            #expect(
+                refused.standardError.contains(
+                    "copy.yaml:2:7: error: drop 'drop-t' is already run by another manifest, \(drop.manifest);"), "\(refused)")
+            #expect(refused.standardError.contains("run it once with --same-drop"), "\(refused)")
+            #expect(try await drop.elena(["copy.yaml", "--dry-run"]).exitCode == 2, "a dry run refuses it too")
+            #expect(try await drop.elena(["status", "copy.yaml"]).exitCode == 2)
+            #expect(drop.files("3_review/drop-t").count == 1, "nothing of copy.yaml was queued")
+            let taken = try await drop.elena(["copy.yaml", "--same-drop"])
+            #expect(taken.exitCode == 3, "\(taken)")
+            #expect(try await drop.run().exitCode == 2, "now the first manifest is the other one")
+        }
+    }
 }

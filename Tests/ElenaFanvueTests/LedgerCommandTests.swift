@@ -129,18 +129,21 @@ import Testing
         let noList = try await runner.run(["send", "drop:fv", "--to", "nobody"])
         #expect(noList.exitCode == 2 && noList.standardError.contains("'nobody' is neither a fan uuid nor a list"), "\(noList)")
 
-        // A feed post of these (sold as pay-per-view) items is refused, with no call to create it.
-        try setup.harness.folder.write(
-            setup.drop.manifestText.replacingOccurrences(of: "drop: fv", with: "drop: fv-post")
-                .replacingOccurrences(of: "message: {to: [\(Self.fans[0])], price: 10.00}", with: "post: {audience: subscribers}"),
-            to: "post.yaml")
-        _ = try await runner.run(["post.yaml"])
-        let review = setup.drop.layout.absolute("3_review/fv-post")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: review)) ?? [] {
-            try FileSystem.move(review + "/" + name, to: setup.drop.layout.absolute("4_approved/" + name))
-        }
+        // A later drop of the same pictures with a feed post: they belong to drop fv (reviewed and published
+        // there), so that drop leaves them out and says so; nothing is posted.
+        let withPost = setup.drop.manifestText
+            .replacingOccurrences(of: "message: {to: [\(Self.fans[0])], price: 10.00}", with: "post: {audience: subscribers}")
+        try setup.harness.folder.write(withPost.replacingOccurrences(of: "drop: fv", with: "drop: fv-post"), to: "post.yaml")
         mark = fake.calls.count
-        let post = try await runner.run(["post.yaml"])
+        let later = try await runner.run(["post.yaml"])
+        #expect(later.exitCode == 0, "\(later)")
+        #expect(later.standardOutput.contains("3 images are already in drop fv, published there"), "\(later)")
+        #expect(!fake.calls.dropFirst(mark).contains { $0.path == "/posts" })
+
+        // A feed post of these (sold as pay-per-view) items in their own drop is refused, with no call to create it.
+        try setup.harness.folder.write(withPost, to: "drop.yaml")
+        mark = fake.calls.count
+        let post = try await runner.run(["drop.yaml"])
         #expect(post.exitCode == 1, "\(post)")
         #expect(post.standardOutput.contains("refusing to post 3 items already sent or sold as pay-per-view"), "\(post)")
         #expect(!fake.calls.dropFirst(mark).contains { $0.path == "/posts" }, "refused before any API call")

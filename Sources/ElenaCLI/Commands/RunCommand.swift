@@ -37,6 +37,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress line.")
     var quiet = false
 
+    @Flag(
+        name: .long,
+        help: "This manifest replaces the one that ran its drop before (it was moved or renamed): take the drop over.")
+    var sameDrop = false
+
     @OptionGroup var options: LibraryOptions
 
     func validate() throws {
@@ -46,7 +51,8 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = TerminalReporter(quiet: quiet || json)
         let outcome = try await DropExecution.perform(
-            manifestArgument: manifest, options: options, dryRun: dryRun, online: online, reporter: reporter)
+            manifestArgument: manifest, options: options, dryRun: dryRun, online: online, reporter: reporter,
+            sameDrop: sameDrop)
         reporter.finish()
         print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
         let code = outcome.report.exitCode

@@ -88,7 +88,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let count = rows.filter { $0.status == status }.count
                 return count == 0 ? nil : "\(count) \(status.rawValue.replacingOccurrences(of: "_", with: " "))"
             }
-            print("  \(drop): \(rows.count) items — \(counts.joined(separator: ", "))")
+            print("  \(drop): \(rows.count) item\(rows.count == 1 ? "" : "s") — \(counts.joined(separator: ", "))")
         }
         if !events.isEmpty {
             print("recent:")

@@ -73,6 +73,7 @@ enum RunOutput {
         let duplicates = plan.items.reduce(0) { $0 + $1.duplicates.count }
         if duplicates > 0 { lines.append("\(duplicates) duplicate file\(duplicates == 1 ? "" : "s") (same bytes) counted once") }
         for (path, reason) in plan.skipped { lines.append("skipped \(path): \(reason)") }
+        lines.append(contentsOf: otherDropLines(report))
         lines.append("")
         let counts = report.counts
         let nameWidth = max(counts.map(\.stage.rawValue.count).max() ?? 7, report.generation == nil ? 0 : 8)
@@ -353,6 +354,33 @@ enum RunOutput {
         ])
     }
 
+    /// "1 image is already in drop-03, approved there: a.png (…)", one line per drop and status.
+    static func otherDropLines(_ report: RunReport) -> [String] {
+        var groups: [(drop: String, status: String, files: [String])] = []
+        for entry in report.inOtherDrops {
+            if let index = groups.firstIndex(where: { $0.drop == entry.drop && $0.status == entry.status }) {
+                groups[index].files.append(entry.path)
+            } else {
+                groups.append((entry.drop, entry.status, [entry.path]))
+            }
+        }
+        return groups.map { group in
+            let count = group.files.count
+            let standing: String =
+                switch ItemStatus(rawValue: group.status) {
+                case .inReview?, .ingested?, .cropped?: "waiting for review there"
+                case .approved?: "approved there"
+                case .published?: "published there"
+                case .rejected?: "rejected there"
+                case .failed?: "failed there"
+                case nil: group.status
+                }
+            return "\(count) image\(count == 1 ? " is" : "s are") already in drop \(group.drop), \(standing): "
+                + "\(DropFacts.names(group.files)) (a picture is reviewed and published with the first drop that took it, "
+                + "not again here)"
+        }
+    }
+
     /// Node counts per stage in words, with the detect nodes of items whose strategy needs no faces counted as
     /// "not needed" (they are settled without a detector, which a first run would otherwise show as "cached").
     static func stageRows(_ report: RunReport) -> [(stage: StageName, counts: [(String, Int)])] {
@@ -428,6 +456,10 @@ enum RunOutput {
             "waiting_for_review": .array(waiting),
             "review": facts.json,
             "flagged": facts.flagsJSON,
+            "in_other_drops": .array(
+                report.inOtherDrops.map {
+                    .object(["file": .string($0.path), "drop": .string($0.drop), "status": .string($0.status)])
+                }),
             "notes": .array(report.notes.map(JSONValue.string)),
             "ignored": .array(report.ignored.map(JSONValue.string)),
             "failures": .array(failures),

@@ -34,6 +34,14 @@ public protocol RunStore: LedgerStore {
     func item(idPrefix: String) async throws -> [ItemRecord]
     /// Items a file name names: the original's name, or the name of any of its crops and review copies.
     func items(named name: String) async throws -> [ItemRecord]
+    /// Items among `ids` that belong to a drop other than `drop`: a picture is reviewed and published with the
+    /// first drop that took it.
+    func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord]
+
+    /// The manifest (absolute path) that runs a drop, if the drop ran before.
+    func dropManifest(_ drop: String) async throws -> String?
+    /// Records that a manifest ran a drop (its first run, or a manifest that replaces the earlier one).
+    func recordDropRun(_ drop: String, manifest: String, at: Foundation.Date) async throws
 
     /// Review records of a drop.
     func reviews(drop: String) async throws -> [ReviewRecord]

@@ -16,6 +16,9 @@ public struct RunReport: Sendable {
     public var notes: [String] = []
     /// Files the run saw and deliberately left alone, with why, one sentence each.
     public var ignored: [String] = []
+    /// Source files whose bytes belong to another drop (reviewed and published there, not in this one), with that
+    /// drop and the item's status there.
+    public var inOtherDrops: [(path: String, drop: String, status: String)] = []
 
     /// Creates a report.
     public init(plan: DropPlan, states: [NodeID: NodeState], dryRun: Bool, unreadable: [(path: String, reason: String)] = []) {

@@ -291,6 +291,19 @@ enum EmbeddedMigrations {
                 SELECT RAISE(ABORT, 'elena-run guard: item was sent or sold as pay-per-view and the post does not allow it');
             END;
             """#),
+        Migration(
+            version: 6, name: "0006_drops",
+            sql: #"""
+            -- elena-run ledger, schema version 6 (SQLite): which manifest runs each drop. Two manifests with one drop name
+            -- would merge their items and decisions; a run refuses a drop name another manifest already runs.
+
+            CREATE TABLE drops (
+                name          TEXT PRIMARY KEY,
+                manifest_path TEXT NOT NULL,
+                first_run_at  TEXT NOT NULL,
+                last_run_at   TEXT NOT NULL
+            );
+            """#),
     ]
     static let postgres: [Migration] = [
         Migration(
@@ -678,6 +691,19 @@ enum EmbeddedMigrations {
             INSERT INTO schema_migrations (version, name, applied_at)
             VALUES (5, '0005_ledger', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
             ON CONFLICT (version) DO NOTHING;
+            """#),
+        Migration(
+            version: 6, name: "0006_drops",
+            sql: #"""
+            -- elena-run ledger, schema version 6 (PostgreSQL / Supabase): which manifest runs each drop. Two manifests with one
+            -- drop name would merge their items and decisions; a run refuses a drop name another manifest already runs.
+
+            CREATE TABLE drops (
+                name          text PRIMARY KEY,
+                manifest_path text NOT NULL,
+                first_run_at  timestamptz NOT NULL,
+                last_run_at   timestamptz NOT NULL
+            );
             """#),
     ]
 }

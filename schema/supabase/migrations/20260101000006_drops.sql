@@ -1,0 +1,1 @@
+../../sql/postgres/0006_drops.sql
