@@ -1,0 +1,1 @@
+../../sql/postgres/0007_elena_content.sql
