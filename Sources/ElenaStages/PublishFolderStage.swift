@@ -46,7 +46,10 @@ public struct PublishFolderStage: Stage {
         let environment = context.environment
         let store = environment.store
         let outbox = environment.outbox
-        let file = Self.fileName(item)
+        // The same bytes are in an outbox once: published before (under the source's earlier name, say), the
+        // sidecar is rewritten beside that image instead of naming a new file that would never hold it.
+        let existing = try await store.publication(target: "folder", destination: outbox, digest: approved.digest)
+        let file = existing?.reference ?? Self.fileName(item)
         let metadata = Self.metadata(item, plan: context.plan)
         let now = environment.now()
         var sidecar: [JSONValue.Member] = [
@@ -60,7 +63,6 @@ public struct PublishFolderStage: Stage {
         sidecar.append(.init("published_at", .string(Timestamp.format(now))))
         let sidecarData = Data(JSONValue.object(sidecar).pretty().utf8)
 
-        let existing = try await store.publication(target: "folder", destination: outbox, digest: approved.digest)
         if existing == nil {
             try FileSystem.copy(environment.layout.absolute(crop), to: outbox + "/" + file)
         }

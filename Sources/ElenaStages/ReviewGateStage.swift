@@ -31,10 +31,15 @@ public struct ReviewGateStage: Stage {
             throw StageError("internal error: review without a crop (a bug)")
         }
         let layout = context.environment.layout
+        let records = reviews[item.id] ?? []
+        // A crop already queued keeps the name its copy was given, even when its source file was renamed since
+        // (the same bytes under a new name would otherwise get a second copy beside the first).
+        let fileName =
+            records.first { $0.cropDigest == crop.digest }?.fileName
+            ?? layout.reviewFileName(stem: item.stem, digest: crop.digest, format: item.crop.format)
         return ReviewState.assess(
-            itemID: item.id, cropDigest: crop.digest, drop: context.plan.drop,
-            fileName: layout.reviewFileName(stem: item.stem, digest: crop.digest, format: item.crop.format),
-            records: reviews[item.id] ?? [], index: index, layout: layout, now: context.environment.now())
+            itemID: item.id, cropDigest: crop.digest, drop: context.plan.drop, fileName: fileName, records: records,
+            index: index, layout: layout, now: context.environment.now())
     }
 
     func outcome(_ assessment: ReviewState, crop: NodeOutput) -> StageOutcome {

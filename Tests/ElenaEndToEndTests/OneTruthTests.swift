@@ -410,4 +410,32 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(try await drop.run().exitCode == 2, "now the first manifest is the other one")
         }
     }
+
+    /// Found by the model-based test (seed 1): a source file renamed (same bytes) got a second review copy under
+    /// its new name beside the first. One crop has one copy, under the name it was first given.
+    @Test func aRenamedSourceKeepsItsOneReviewCopy() async throws {
+        try await withDrop(.sqlite, images: 2) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            let before = try Self.reviewCopies(drop)
+            try FileManager.default.moveItem(atPath: drop.folder("src/ComfyUI_00001_.png"), toPath: drop.folder("src/renamed.png"))
+            #expect(try await drop.run().exitCode == 3)
+            let after = try Self.reviewCopies(drop)
+            #expect(after == before, "no second copy: \(after.keys.sorted())")
+            try drop.decide(["ComfyUI_00001_"], to: "4_approved")
+            #expect(try await drop.run().exitCode == 3)
+            let published = drop.files("outbox/drop-t").filter { !$0.hasSuffix(".json") }
+            #expect(published == ["renamed.jpg"], "\(published)")
+
+            // Renamed again once published (model test, seed 6): the same bytes stay one image with one sidecar
+            // naming it, not a sidecar under the new name for an image that is not there.
+            try FileManager.default.moveItem(atPath: drop.folder("src/renamed.png"), toPath: drop.folder("src/again.png"))
+            try drop.writeManifest(tags: ["dress", "later"])
+            #expect(try await drop.run().exitCode == 3)
+            #expect(drop.files("outbox/drop-t").sorted() == ["renamed.jpg", "renamed.jpg.json"], "\(drop.files("outbox/drop-t"))")
+            let sidecar = try JSONValue.parse(
+                String(contentsOfFile: drop.library + "/outbox/drop-t/renamed.jpg.json", encoding: .utf8))
+            #expect(sidecar["file"]?.stringValue == "renamed.jpg")
+            #expect(sidecar["tags"] == .array([.string("dress"), .string("later")]), "the sidecar has the new tags")
+        }
+    }
 }
