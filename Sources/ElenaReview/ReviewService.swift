@@ -293,9 +293,15 @@ public actor ReviewService {
         try await refresh()
         switch last {
         case .decisions(let records, let label):
-            let byItem = Dictionary(records.map { ($0.itemID, $0.decision) }, uniquingKeysWith: { first, _ in first })
-            let chosen = records.compactMap { entries[$0.itemID] }
+            // A decision is undone on the crop it was made on. An item recropped since shows other bytes, which
+            // nobody decided on: they keep their own decision, and the earlier crop's record gets its old one back.
+            let isCurrent = { (record: ReviewRecord) in self.entries[record.itemID]?.state.cropDigest == record.cropDigest }
+            let current = records.filter(isCurrent)
+            let superseded = records.filter { !isCurrent($0) }
+            let byItem = Dictionary(current.map { ($0.itemID, $0.decision) }, uniquingKeysWith: { first, _ in first })
+            let chosen = current.compactMap { entries[$0.itemID] }
             try await apply(decision: { byItem[$0.item.id] ?? .pending }, to: chosen)
+            if !superseded.isEmpty { try await store.saveReviews(superseded) }
             try await store.append([
                 EventRecord(kind: "review.undo", drop: drop, message: "undid: \(label)", at: now())
             ])

@@ -62,18 +62,23 @@ struct ReviewPage {
 
     /// `POST /api/decisions`.
     func decide(_ ids: [String], _ decision: String) async throws {
-        var request = HTTPClientRequest(url: base + "/api/decisions")
+        _ = try await post("/api/decisions", .object(["items": .array(ids.map(JSONValue.string)), "decision": .string(decision)]))
+    }
+
+    /// A POST with the token and the CSRF value; the answer's JSON.
+    func post(_ path: String, _ body: JSONValue) async throws -> JSONValue {
+        var request = HTTPClientRequest(url: base + path)
         request.method = .POST
         request.headers.add(name: "X-Review-Token", value: token)
         request.headers.add(name: "X-CSRF-Token", value: csrf)
         request.headers.add(name: "Content-Type", value: "application/json")
-        let body = JSONValue.object(["items": .array(ids.map(JSONValue.string)), "decision": .string(decision)])
         request.body = .bytes(ByteBuffer(string: body.serialized()))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let answer = try await response.body.collect(upTo: 1 << 20)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let answer = try await response.body.collect(upTo: 16 << 20)
         guard response.status.code == 200 else {
-            throw TestFailure("POST /api/decisions: \(response.status.code) \(String(buffer: answer))")
+            throw TestFailure("POST \(path): \(response.status.code) \(String(buffer: answer))")
         }
+        return try JSONValue.parse(String(buffer: answer))
     }
 
     func close() async {
@@ -436,6 +441,36 @@ struct TestFailure: Error, CustomStringConvertible {
                 String(contentsOfFile: drop.library + "/outbox/drop-t/renamed.jpg.json", encoding: .utf8))
             #expect(sidecar["file"]?.stringValue == "renamed.jpg")
             #expect(sidecar["tags"] == .array([.string("dress"), .string("later")]), "the sidecar has the new tags")
+        }
+    }
+
+    /// Found by the model-based test (seed 6): approve, reject, recrop on the page, then undo. The undo belongs to
+    /// the crop the decision was made on: the new crop, which nobody has looked at, must stay waiting, not be
+    /// approved by an undo.
+    @Test func anUndoNeverApprovesACropNobodySaw() async throws {
+        try await withDrop(.sqlite, images: 1) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            let page = try await ReviewPage.open(drop)
+            do {
+                let id = try #require(try await page.items().first?["id"]?.stringValue)
+                try await page.decide([id], "approved")
+                try await page.decide([id], "rejected")
+                let recropped = try await page.post("/api/recrop", .object(["item": .string(id), "line": .double(0.45)]))
+                #expect(recropped["item"]?["decision"]?.stringValue == "pending")
+                let newCrop = try #require(recropped["item"]?["crop_digest"]?.stringValue)
+                let undone = try await page.post("/api/undo", .object([:]))
+                #expect(undone["undone"]?.stringValue?.hasPrefix("rejected") == true, "\(undone)")
+                let now = try #require(try await page.items().first)
+                #expect(now["crop_digest"]?.stringValue == newCrop)
+                #expect(now["decision"]?.stringValue == "pending", "an undo approved a crop nobody saw: \(now)")
+            } catch {
+                await page.close()
+                throw error
+            }
+            await page.close()
+            #expect(drop.files("4_approved").isEmpty, "\(drop.files(""))")
+            #expect(try await drop.run().exitCode == 3, "nothing is published")
+            #expect(drop.files("outbox/drop-t").isEmpty)
         }
     }
 }
