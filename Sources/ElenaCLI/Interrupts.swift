@@ -5,42 +5,58 @@ import Synchronization
     import Glibc
 #endif
 
-/// Ctrl-C handling for work that must clean up before the process ends.
+/// Ctrl-C (SIGINT) and SIGTERM for work that must clean up before the process ends.
+///
+/// The first `hold` routes both signals through dispatch sources for the rest of the process: while some handler
+/// is held, a signal calls the handlers; while none is, it has its default effect (the process ends by it). The
+/// signals' dispositions are set once and never back: libdispatch installs its own handler for a signal when the
+/// first source for it is made, and setting the disposition back to the default afterwards silently broke every
+/// later source for that signal (the review server, after a drop run on the page, died on SIGTERM instead of
+/// stopping, or ignored it).
 enum Interrupts {
-    /// How many callers want SIGINT and SIGTERM delivered to them rather than ending the process.
-    private static let holders = Mutex(0)
+    private struct State {
+        var sources: [any DispatchSourceSignal] = []
+        var handlers: [Int: @Sendable () -> Void] = [:]
+        var next = 0
+    }
 
-    /// Makes SIGINT and SIGTERM deliverable to dispatch sources, until the matching `release`.
-    static func hold() {
-        holders.withLock { count in
-            if count == 0 {
-                signal(SIGINT, SIG_IGN)
-                signal(SIGTERM, SIG_IGN)
+    private static let state = Mutex(State())
+
+    /// Registers `handler` for SIGINT and SIGTERM until the matching `release`; the signals end the process only
+    /// once nothing is held. A server with handlers of its own holds an empty one.
+    /// - Returns: the token for `release`.
+    @discardableResult
+    static func hold(_ handler: @escaping @Sendable () -> Void = {}) -> Int {
+        state.withLock { state in
+            if state.sources.isEmpty {
+                for number in [SIGINT, SIGTERM] {
+                    signal(number, SIG_IGN)
+                    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                    source.setEventHandler { deliver(number) }
+                    source.resume()
+                    state.sources.append(source)
+                }
             }
-            count += 1
+            state.next += 1
+            state.handlers[state.next] = handler
+            return state.next
         }
     }
 
-    /// Gives the signals back their default effect once nobody holds them.
-    static func release() {
-        holders.withLock { count in
-            count -= 1
-            if count == 0 {
-                signal(SIGINT, SIG_DFL)
-                signal(SIGTERM, SIG_DFL)
-            }
-        }
+    /// Removes a handler `hold` registered.
+    static func release(_ token: Int) {
+        state.withLock { _ = $0.handlers.removeValue(forKey: token) }
     }
 
-    /// Calls `handler` on SIGINT or SIGTERM while the returned sources live (cancel them, then `release()`).
-    static func observe(_ handler: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        hold()
-        return [SIGINT, SIGTERM].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            return source
+    /// A signal arrived: the held handlers run, or, with none, the signal has its default effect.
+    private static func deliver(_ number: Int32) {
+        let handlers = state.withLock { Array($0.handlers.values) }
+        guard !handlers.isEmpty else {
+            signal(number, SIG_DFL)
+            raise(number)
+            return
         }
+        for handler in handlers { handler() }
     }
 
     /// Runs `work` so that SIGINT (Ctrl-C) or SIGTERM cancels it instead of killing the process; the work sees
@@ -48,11 +64,8 @@ enum Interrupts {
     /// their default effect.
     static func cancelling<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await work() }
-        let sources = observe { task.cancel() }
-        defer {
-            for source in sources { source.cancel() }
-            release()
-        }
+        let token = hold { task.cancel() }
+        defer { release(token) }
         return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 }

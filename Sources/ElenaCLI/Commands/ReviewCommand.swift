@@ -75,6 +75,10 @@ struct ReviewCommand: AsyncParsableCommand {
         let server = ReviewServer(service: service, layout: layout, codec: OpenCVCodec())
         let token = server.token
         let openBrowser = !noBrowser
+        // Held for the server's whole life, with nothing to do: the server's own handlers stop it gracefully, and
+        // SIGTERM and Ctrl-C must not have their default effect (ending the process mid-write) meanwhile.
+        let interrupts = Interrupts.hold()
+        defer { Interrupts.release(interrupts) }
         do {
             try await server.run(port: port) { port in
                 let url = "http://127.0.0.1:\(port)/?token=\(token)"

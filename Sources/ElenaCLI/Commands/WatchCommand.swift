@@ -43,11 +43,8 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stopped = Mutex(false)
-        let sources = Interrupts.observe { stopped.withLock { $0 = true } }
-        defer {
-            for source in sources { source.cancel() }
-            Interrupts.release()
-        }
+        let interrupts = Interrupts.hold { stopped.withLock { $0 = true } }
+        defer { Interrupts.release(interrupts) }
         let loaded = try Wiring.loadManifest(manifest)
         let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
         let source = DropSession.sourceFolder(for: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home)
