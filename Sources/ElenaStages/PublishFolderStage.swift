@@ -4,7 +4,10 @@ import Foundation
 
 /// `publish` to a folder: copies each approved crop into the outbox with a JSON sidecar (vault, price, tags,
 /// caption) and records the publication. The same bytes are never published twice to one outbox: a later change
-/// of tags or price rewrites the sidecar only. The review copy moves from `4_approved/` to `5_uploaded/`.
+/// of tags or price rewrites the sidecar only, and an image removed from the outbox is not put back; but when a
+/// later approved version of the item replaced it and the manifest goes back to this one, the outbox holds this
+/// one again, so the image and its sidecar always describe the item's current approved crop. The review copy
+/// moves from `4_approved/` to `5_uploaded/`.
 public struct PublishFolderStage: Stage {
     public let name = StageName.publish
     public let version = 1
@@ -63,8 +66,12 @@ public struct PublishFolderStage: Stage {
         sidecar.append(.init("published_at", .string(Timestamp.format(now))))
         let sidecarData = Data(JSONValue.object(sidecar).pretty().utf8)
 
-        if existing == nil {
-            try FileSystem.copy(environment.layout.absolute(crop), to: outbox + "/" + file)
+        // Published before: the image is not copied again, unless a later version of the item took its place
+        // (the manifest went back to settings whose approved crop this is); a file someone removed stays removed.
+        let image = outbox + "/" + file
+        let replaced = existing != nil && FileSystem.exists(image) && (try? FileSystem.digest(image)) != approved.digest
+        if existing == nil || replaced {
+            try FileSystem.copy(environment.layout.absolute(crop), to: image)
         }
         try FileSystem.writeAtomically(sidecarData, to: outbox + "/" + file + ".json")
         let inserted = try await store.savePublication(
@@ -91,9 +98,13 @@ public struct PublishFolderStage: Stage {
                 kind: existing == nil ? "publish.folder" : "publish.metadata", drop: context.plan.drop, itemID: item.id,
                 stage: .publish, message: message, data: metadata, at: now)
         ])
+        // The sidecar is this node's artifact: a later run with other metadata rewrites it, and a cache hit on
+        // this key afterwards (the metadata flipped back) finds it changed and writes it again.
+        let sidecarPath = outbox + "/" + file + ".json"
+        guard let stamp = FileSystem.stamp(sidecarPath) else { throw StageError("the sidecar \(sidecarPath) vanished") }
         return .done(
             NodeOutput(
-                digest: approved.digest,
+                digest: Digest.of(sidecarData), artifactPath: sidecarPath, artifactStamp: stamp,
                 summary: .object(["file": .string(outbox + "/" + file), "new": .bool(existing == nil)])))
     }
 }

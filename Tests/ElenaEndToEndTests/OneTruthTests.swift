@@ -503,4 +503,43 @@ struct TestFailure: Error, CustomStringConvertible {
             }
         }
     }
+
+    /// Found by the model-based test: the outbox after settings flip back. Tags dress,portrait -> dress,later ->
+    /// dress,portrait: the sidecar says dress,portrait again (it kept the middle one). keep -> top_fraction (approved
+    /// and published) -> keep: the outbox holds the keep crop again, and its sidecar says so.
+    @Test func theOutboxDescribesTheCurrentApprovedCropAfterAFlipBack() async throws {
+        try await withDrop(.sqlite, images: 1) { drop in
+            func outbox() throws -> (image: Digest, sidecar: JSONValue) {
+                let folder = drop.library + "/outbox/drop-t/"
+                return (
+                    Digest.of(try Data(contentsOf: URL(fileURLWithPath: folder + "ComfyUI_00001_.jpg"))),
+                    try JSONValue.parse(String(contentsOfFile: folder + "ComfyUI_00001_.jpg.json", encoding: .utf8))
+                )
+            }
+            try drop.writeManifest(strategy: "keep")
+            #expect(try await drop.run().exitCode == 3)
+            try drop.decide(["ComfyUI_00001_"], to: "4_approved")
+            #expect(try await drop.run().exitCode == 0)
+            let kept = try outbox()
+            try drop.writeManifest(strategy: "keep", tags: ["dress", "later"])
+            #expect(try await drop.run().exitCode == 0)
+            #expect(try outbox().sidecar["tags"] == .array([.string("dress"), .string("later")]))
+            try drop.writeManifest(strategy: "keep")
+            #expect(try await drop.run().exitCode == 0)
+            #expect(try outbox().sidecar["tags"] == .array([.string("dress"), .string("portrait")]), "the tags are back")
+
+            try drop.writeManifest(strategy: "top_fraction")
+            #expect(try await drop.run().exitCode == 3)
+            try drop.decide(["ComfyUI_00001_"], to: "4_approved")
+            #expect(try await drop.run().exitCode == 0)
+            let cut = try outbox()
+            #expect(cut.image != kept.image, "the top_fraction crop replaced it")
+            try drop.writeManifest(strategy: "keep")
+            #expect(try await drop.run().exitCode == 0)
+            let back = try outbox()
+            #expect(back.image == kept.image, "the keep crop, approved and current again, is what the outbox holds")
+            #expect(back.sidecar["sha256"]?.stringValue == kept.image.hex)
+            #expect(drop.files("outbox/drop-t").count == 2)
+        }
+    }
 }

@@ -23,7 +23,9 @@ public struct LibraryLayout: Sendable, Hashable {
     public var defaultDatabase: String { absolute("elena.db") }
 
     /// An absolute path from a library-relative one.
-    public func absolute(_ relative: String) -> String { root + "/" + relative }
+    /// An absolute path is returned as it is (an artifact outside the library, such as an outbox of the manifest's
+    /// own choosing).
+    public func absolute(_ relative: String) -> String { relative.hasPrefix("/") ? relative : root + "/" + relative }
 
     /// Library-relative path of an item's raw copy.
     public func raw(drop: String, stem: String, sourceName: String) -> String {
