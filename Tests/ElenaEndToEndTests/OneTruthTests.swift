@@ -542,4 +542,29 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(drop.files("outbox/drop-t").count == 2)
         }
     }
+
+    /// Found by the model-based test (seed 122): two settings that cut the same bytes with other flags
+    /// (min_height 10, then 500: small_crop), then back to the first (a cache hit on the older run). The page, the
+    /// ledger and `status` show the flags of the settings in force, not of the latest run that made those bytes.
+    @Test func theSameBytesShowTheFlagsOfTheSettingsInForce() async throws {
+        try await withDrop(.sqlite, images: 1) { drop in
+            func settings(_ minimum: Int) throws {
+                try drop.writeManifest(extra: "items:\n  - match: \"*\"\n    crop: {min_height: \(minimum)}")
+            }
+            try settings(10)
+            #expect(try await drop.run().exitCode == 3)
+            try settings(500)
+            let flagged = try await drop.run()
+            #expect(flagged.standardOutput.contains("1 flagged for a closer look in review: 1 small crop"), "\(flagged)")
+            try settings(10)
+            let back = try await drop.run()
+            #expect(!back.standardOutput.contains("flagged"), "\(back)")
+            let id = try Self.itemID(drop, "ComfyUI_00001_.png")
+            #expect(try await Self.ledger(drop, id)["flags"] == .array([]))
+            let page = try await ReviewPage.open(drop)
+            let listed = try await page.items()
+            await page.close()
+            #expect(listed.first?["flags"] == .array([]), "\(String(describing: listed.first?["flags"]))")
+        }
+    }
 }
