@@ -13,7 +13,7 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks fuzz crash
+.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks fuzz crash model
 
 help:
 	@echo "elena-run make targets:"
@@ -32,6 +32,8 @@ help:
 	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"
 	@echo "  make crash       the crash campaign: $(CRASH_IMAGES) images, $(CRASH_KILLS) SIGKILLs, SQLite and PostgreSQL"
 	@echo "  make fuzz        the manifest fuzzer, long (FUZZ_ITERATIONS=$(FUZZ_ITERATIONS)); make test runs 3,000 cases"
+	@echo "  make model       the model-based test, long (MODEL_ACTIONS=$(MODEL_ACTIONS) seeded random actions on the binary;"
+	@echo "                   make test plays 300; replay one with Tests/Model/model_test.py --seed N)"
 
 deps:
 	@scripts/install-deps
@@ -98,3 +100,12 @@ crash: deps
 	scripts/install-deps --test
 	ELENA_CRASH_IMAGES=$(CRASH_IMAGES) ELENA_CRASH_KILLS=$(CRASH_KILLS) ELENA_TEST_STEPS=swift \
 		scripts/run-tests --filter FanvueCrashTests
+
+# The model-based test for longer than `make test` plays it (Tests/Model/README.md): MODEL_ACTIONS seeded random
+# actions on the built binary, from seed 1000, the invariant checked after each; a failure prints its replay command.
+MODEL_ACTIONS ?= 10000
+model: build models
+	scripts/install-deps --test
+	scripts/fetch-test-faces .build/test-faces
+	ELENA_MODEL_TOTAL=$(MODEL_ACTIONS) ELENA_BIN=$(CURDIR)/.build/debug/elena-run ELENA_MODELS_DIR=$(CURDIR)/.build/models \
+		ELENA_TEST_FACES=$(CURDIR)/.build/test-faces .build/test-venv/bin/python -m pytest -q -s -p no:cacheprovider Tests/Model -k long
