@@ -63,7 +63,7 @@ struct DropFacts {
     }
 
     /// The review stage in words: "1 published, 2 approved, 1 rejected, 4 waiting".
-    func reviewWords(blocked: Int, dryRun: Bool) -> String {
+    func reviewWords(blocked: Int) -> String {
         var parts: [String] = []
         if !published.isEmpty { parts.append("\(published.count) published") }
         if !approved.isEmpty { parts.append("\(approved.count) approved") }

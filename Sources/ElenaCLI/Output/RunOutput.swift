@@ -87,7 +87,7 @@ enum RunOutput {
             let padded = stage.rawValue.padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
             var text: String
             if stage == .review {
-                text = padded + facts.reviewWords(blocked: row.first { $0.0 == "blocked" }?.1 ?? 0, dryRun: report.dryRun)
+                text = padded + facts.reviewWords(blocked: row.first { $0.0 == "blocked" }?.1 ?? 0)
             } else {
                 text = padded + words(row, dryRun: report.dryRun)
                 if row.count == 1, row[0].0 == "cached" { text += " (up to date)" }
@@ -384,30 +384,14 @@ enum RunOutput {
     /// Node counts per stage in words, with the detect nodes of items whose strategy needs no faces counted as
     /// "not needed" (they are settled without a detector, which a first run would otherwise show as "cached").
     static func stageRows(_ report: RunReport) -> [(stage: StageName, counts: [(String, Int)])] {
-        let plan = report.plan
-        var notNeeded = 0
-        var rows = report.counts
-        for index in plan.items.indices where !plan.items[index].crop.strategy.needsFaces {
-            switch report.states[NodeID(.detect, item: index)] {
-            case .cached?, .planned?: notNeeded += 1
-            default: break
+        let items = report.plan.items
+        return report.counts { node, state in
+            guard node.stage == .detect, let index = node.item, !items[index].crop.strategy.needsFaces else { return state.word }
+            switch state {
+            case .cached, .planned: return "not needed"
+            default: return state.word
             }
         }
-        guard notNeeded > 0, let position = rows.firstIndex(where: { $0.stage == .detect }) else { return rows }
-        var counts: [(String, Int)] = [("not needed", notNeeded)]
-        var left = notNeeded
-        for (word, count) in rows[position].counts {
-            // The not-needed nodes were counted as cached (a real run) or planned (a dry run whose ingest is pending).
-            if word == "cached" || word == "planned", left > 0 {
-                let taken = min(left, count)
-                left -= taken
-                if count > taken { counts.append((word, count - taken)) }
-            } else {
-                counts.append((word, count))
-            }
-        }
-        rows[position].counts = counts
-        return rows
     }
 
     /// The same facts as JSON, for scripts.

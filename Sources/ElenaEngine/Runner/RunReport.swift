@@ -29,13 +29,18 @@ public struct RunReport: Sendable {
     }
 
     /// Count of nodes per stage and state word, stages in pipeline order.
-    public var counts: [(stage: StageName, counts: [(String, Int)])] {
+    public var counts: [(stage: StageName, counts: [(String, Int)])] { counts { $1.word } }
+
+    /// Count of nodes per stage and the word `naming` gives each; the state words in their usual order, any
+    /// other word first.
+    public func counts(naming: (NodeID, NodeState) -> String) -> [(stage: StageName, counts: [(String, Int)])] {
         var table: [StageName: [String: Int]] = [:]
-        for (node, state) in states { table[node.stage, default: [:]][state.word, default: 0] += 1 }
+        for (node, state) in states { table[node.stage, default: [:]][naming(node, state), default: 0] += 1 }
         let words = ["ran", "cached", "planned", "waiting", "blocked", "skipped", "failed"]
         return StageName.allCases.compactMap { stage in
             guard let row = table[stage] else { return nil }
-            return (stage, words.compactMap { word in row[word].map { (word, $0) } })
+            let others = row.keys.filter { !words.contains($0) }.sorted()
+            return (stage, (others + words).compactMap { word in row[word].map { (word, $0) } })
         }
     }
 
