@@ -46,7 +46,7 @@ public enum ItemProjection {
 
     /// The flags a crop's recorded decision carries.
     static func cropFlags(_ output: NodeOutput) -> [String] {
-        output.summary.value["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        CropDecision.recordedFlags(in: output.summary.value)
     }
 
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.

@@ -132,7 +132,7 @@ public final class SQLRunStore: RunStore {
         var result: [Digest: (record: StageRecord, matches: Bool)] = [:]
         for row in rows {
             guard let record = Self.record(row), let item = record.itemID else { continue }
-            let flags = record.output.value["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let flags = CropDecision.recordedFlags(in: record.output.value)
             let matches = flags == Self.strings(row.string("item_flags"))
             if matches || result[item]?.matches != true { result[item] = (record, matches) }
         }

@@ -37,6 +37,13 @@ public struct CropDecision: Sendable, Hashable, Codable {
     }
 }
 
+extension CropDecision {
+    /// The flags of the decision a crop step recorded in its summary (`{"decision": {"flags": [...]}, ...}`).
+    public static func recordedFlags(in summary: JSONValue) -> [String] {
+        summary["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+}
+
 /// The crop cannot leave anything to publish.
 public struct CropGeometryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What happened.
