@@ -105,7 +105,10 @@ enum DropExecution {
     /// decisions (an item one of them rejected would come back into review through the other).
     static func checkDropName(_ loaded: LoadedManifest, store: any RunStore, sameDrop: Bool) async throws {
         let drop = loaded.manifest.drop
-        guard !sameDrop, let owner = try await store.dropManifest(drop), owner != loaded.path else { return }
+        // The same file reached through a symbolic link is the same manifest.
+        func real(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        guard !sameDrop, let owner = try await store.dropManifest(drop), owner != loaded.path, real(owner) != real(loaded.path)
+        else { return }
         let gone = FileManager.default.fileExists(atPath: owner) ? "" : " (that file is gone: if it moved here, say so)"
         throw CLIError.manifest(
             ManifestError(

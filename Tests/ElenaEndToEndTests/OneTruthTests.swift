@@ -411,6 +411,10 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(try await drop.elena(["copy.yaml", "--dry-run"]).exitCode == 2, "a dry run refuses it too")
             #expect(try await drop.elena(["status", "copy.yaml"]).exitCode == 2)
             #expect(drop.files("3_review/drop-t").count == 1, "nothing of copy.yaml was queued")
+            // The same manifest reached through a symbolic link is the same manifest.
+            try FileManager.default.createSymbolicLink(atPath: drop.folder("linked"), withDestinationPath: drop.folder.path)
+            let linked = try await drop.elena(["linked/drop.yaml"])
+            #expect(linked.exitCode == 3, "\(linked)")
             let taken = try await drop.elena(["copy.yaml", "--same-drop"])
             #expect(taken.exitCode == 3, "\(taken)")
             #expect(try await drop.run().exitCode == 2, "now the first manifest is the other one")
