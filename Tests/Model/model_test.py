@@ -195,55 +195,20 @@ def face_files() -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ status output
 def status_counts(document: dict) -> dict:
-    """The decision counts `elena-run status <manifest> --json` reports. The only place that knows its layout.
-
-    Today's output has per-stage node states (`stages.review`: waiting / cached+ran = approved / skipped = rejected),
-    `waiting_for_review` and `failures`. Newer keys are read when present: a `review` (or `counts`/`decisions`) block
-    whose values are counts or lists of items (`published` counts as approved: approved includes published here),
-    and `flagged` as a count or as {flag: [items]} (items with any flag but human_override). Keys it cannot read are
-    left out, and are then not compared."""
-
-    def count(value):
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, list):
-            return len(value)
-        return None
-
-    found: dict = {}
-    for key in ("counts", "decisions", "review"):
-        block = document.get(key)
-        if not isinstance(block, dict):
-            continue
-        for name, target in (("waiting", "waiting"), ("pending", "waiting"), ("approved", "approved"),
-                             ("rejected", "rejected"), ("failed", "failed")):
-            value = count(block.get(name))
-            if value is not None:
-                found[target] = value
-        published = count(block.get("published"))
-        if published is not None and "approved" in found:
-            found["approved"] += published
-        if count(block.get("flagged")) is not None:
-            found["flagged"] = count(block.get("flagged"))
-    flagged = document.get("flagged", document.get("flags"))
-    if isinstance(flagged, int) and not isinstance(flagged, bool):
-        found["flagged"] = flagged
-    elif isinstance(flagged, dict):
-        if isinstance(flagged.get("flagged"), int):
-            found["flagged"] = flagged["flagged"]
-        elif all(isinstance(v, list) for v in flagged.values()):
-            names = {str(n) for k, v in flagged.items() if k != "human_override" for n in v}
-            found["flagged"] = len(names)
-    review = (document.get("stages") or {}).get("review") or {}
-    if isinstance(document.get("waiting_for_review"), list):
-        found.setdefault("waiting", len(document["waiting_for_review"]))
-    found.setdefault("approved", review.get("cached", 0) + review.get("ran", 0))
-    found.setdefault("rejected", review.get("skipped", 0))
-    if isinstance(document.get("failures"), list):
-        found.setdefault("failed", len(document["failures"]))
-    return found
+    """The decision counts `elena-run status <manifest> --json` reports. The only place that knows its layout:
+    `review` holds the items by where they stand in review (`published`, `approved`, `rejected`, `waiting`,
+    `to_review_once_cropped`, each a list of files; published counts as approved here), `flagged` maps each flag to
+    its files (human_override, a person's own cut, is not a warning and is not counted), `failures` lists what
+    failed last time."""
+    review = document["review"]
+    names = {name for flag, files in document["flagged"].items() if flag != "human_override" for name in files}
+    return {
+        "waiting": len(review["waiting"]) + len(review["to_review_once_cropped"]),
+        "approved": len(review["approved"]) + len(review["published"]),
+        "rejected": len(review["rejected"]),
+        "failed": len(document["failures"]),
+        "flagged": len(names),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ the model
