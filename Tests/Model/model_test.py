@@ -1236,30 +1236,29 @@ class Page:
             answer = payload.decode(errors="replace")
         return status, answer
 
+    def terminate(self) -> bool:
+        """SIGTERM, then up to 20 s for the server to stop; False (after killing it) when it did not."""
+        if self.process.poll() is not None:
+            return True
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+            return True
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return False
+
     def stop(self, quiet: bool = False):
         if self.stderr.closed:
             return
-        if quiet:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-            self.stderr.close()
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                self.stderr.close()
-                raise Violation("exit_code", "the review server did not stop within 20 s of SIGTERM", observed="running", expected="stopped")
-        self.sequence.log_command("kill -TERM %1   # stop the review server")
+        stopped = self.terminate()
         self.stderr.close()
+        if quiet:
+            return
+        if not stopped:
+            raise Violation("exit_code", "the review server did not stop within 20 s of SIGTERM", observed="running", expected="stopped")
+        self.sequence.log_command("kill -TERM %1   # stop the review server")
         code = self.process.returncode
         if code not in (0,):
             # Reported at the end of the sequence, not at once: on a binary where it is a race (as it was before the
