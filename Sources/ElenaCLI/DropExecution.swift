@@ -80,7 +80,9 @@ enum DropExecution {
             let prepared = session
             let generation = try await Interrupts.cancelling { try await prepared.generate() }
             report = try await session.run(generation: generation)
-            if !dryRun { try await store.recordDropRun(loaded.manifest.drop, manifest: loaded.path, at: Date()) }
+            if !dryRun && report.stopped == nil {
+                try await store.recordDropRun(loaded.manifest.drop, manifest: loaded.path, at: Date())
+            }
         } catch let error as ManifestError {
             await store.close()
             throw CLIError.manifest(error)

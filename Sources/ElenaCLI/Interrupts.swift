@@ -18,6 +18,8 @@ enum Interrupts {
         var sources: [any DispatchSourceSignal] = []
         var handlers: [Int: @Sendable () -> Void] = [:]
         var next = 0
+        /// Signals delivered while handlers were held; a second one ends the process (the handlers had their chance).
+        var signalled = 0
     }
 
     private static let state = Mutex(State())
@@ -45,15 +47,30 @@ enum Interrupts {
 
     /// Removes a handler `hold` registered.
     static func release(_ token: Int) {
-        state.withLock { _ = $0.handlers.removeValue(forKey: token) }
+        state.withLock { state in
+            state.handlers.removeValue(forKey: token)
+            if state.handlers.isEmpty { state.signalled = 0 }
+        }
     }
 
-    /// A signal arrived: the held handlers run, or, with none, the signal has its default effect.
+    /// A signal arrived: the held handlers run, or, with none (or when a held handler already had one signal and
+    /// did not finish), the process ends by the signal, after one line saying so.
+    ///
+    /// The signal is sent again with `kill` to the process, not `raise`d: this runs on a dispatch worker thread, and
+    /// libdispatch blocks every signal in its workers, so a raised signal stayed pending on that thread forever and
+    /// a run that was waiting on something (a database that went away) ignored SIGTERM.
     private static func deliver(_ number: Int32) {
-        let handlers = state.withLock { Array($0.handlers.values) }
+        let handlers = state.withLock { state -> [@Sendable () -> Void] in
+            state.signalled += 1
+            return state.signalled > 1 ? [] : Array(state.handlers.values)
+        }
         guard !handlers.isEmpty else {
+            let name = number == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM"
+            let line = "elena-run: stopped by \(name); every finished step is saved, run the same command again to go on\n"
+            fflush(nil)  // every output stream: what the run printed so far is not lost
+            _ = line.withCString { write(2, $0, strlen($0)) }
             signal(number, SIG_DFL)
-            raise(number)
+            kill(getpid(), number)
             return
         }
         for handler in handlers { handler() }

@@ -188,31 +188,44 @@ public struct DropSession: Sendable {
             elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
         }
         if !environment.dryRun {
-            // The item rows follow the outputs the manifest implies now, cache hits included.
-            let rows = Dictionary(
-                try await store.items(drop: manifest.drop).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-            let updates = ItemProjection.updates(report, rows: rows)
-            if !updates.isEmpty { try await store.updateItems(updates, at: environment.now()) }
-            profile.lap("project items (\(updates.count) changed)")
-            try await store.append([
-                EventRecord(
-                    kind: "run.finished", drop: manifest.drop,
-                    message: "run of \(manifest.drop): \(plan.items.count) items, exit \(report.exitCode)",
-                    data: .object([
-                        "items": .int(plan.items.count),
-                        "hashed": .int(found.hashed),
-                        "failed": .int(report.failureCount),
-                        "waiting": .int(report.waitingItems.count),
-                        "started_at": .string(Timestamp.format(started)),
-                    ]), at: environment.now())
-            ])
-            profile.lap("record run")
+            do {
+                try await recordOutcome(report, found: found, started: started, profile: &profile)
+            } catch let error as any RunStopping where error.stopReason != nil {
+                // The ledger went away at the end: the item rows catch up on the next run (they are derived).
+                report.stopped = report.stopped ?? error.stopReason
+            }
         }
         return report
     }
 }
 
 extension DropSession {
+    /// The item rows follow the outputs the manifest implies now, cache hits included; then the run's event.
+    private func recordOutcome(
+        _ report: RunReport, found: SourceDiscovery.Result, started: Date, profile: inout PhaseClock
+    ) async throws {
+        let store = environment.store
+        let plan = report.plan
+        let rows = Dictionary(
+            try await store.items(drop: manifest.drop).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let updates = ItemProjection.updates(report, rows: rows)
+        if !updates.isEmpty { try await store.updateItems(updates, at: environment.now()) }
+        profile.lap("project items (\(updates.count) changed)")
+        try await store.append([
+            EventRecord(
+                kind: "run.finished", drop: manifest.drop,
+                message: "run of \(manifest.drop): \(plan.items.count) items, exit \(report.exitCode)",
+                data: .object([
+                    "items": .int(plan.items.count),
+                    "hashed": .int(found.hashed),
+                    "failed": .int(report.failureCount),
+                    "waiting": .int(report.waitingItems.count),
+                    "started_at": .string(Timestamp.format(started)),
+                ]), at: environment.now())
+        ])
+        profile.lap("record run")
+    }
+
     /// Files in the review folders that are not review copies (named `<name>.<8 hex digits>.<jpg|png>`): a run
     /// never takes them for a decision, and says so.
     static func strayFiles(_ index: ReviewFolderIndex) -> [String] {

@@ -71,13 +71,15 @@ public struct PostgresWorkLocks: WorkLocks {
     /// Every key on one connection, in one transaction, in ascending order of the 64-bit keys (so two holders never
     /// wait on each other); the server queues waiters. The connection is closed when the locks are released
     /// (PostgresNIO requires every connection to be closed before it goes away, so none is kept idle).
+    ///
+    /// A connection lost while waiting for the locks is replaced and the waiting starts again. A connection lost
+    /// while `body` runs has lost the locks with it (the server ends a dead connection's transaction): `body` goes
+    /// on, because what it does is guarded again by the ledger's claims (a claim left unconfirmed is checked on
+    /// Fanvue before anything is sent again), and the loss is said on one line.
     public func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
-        let database = try await PostgresDatabase.connect(url)
+        let database = try await PostgresDatabase.connect(url, resilience: PostgresDatabase.Resilience.standard.unlimited)
         do {
-            _ = try await database.query("BEGIN")
-            for key in Set(keys.map(Self.lockKey)).sorted() {
-                _ = try await database.query("SELECT pg_advisory_xact_lock(?)", [.int(key)])
-            }
+            try await database.begin(Set(keys.map(Self.lockKey)).sorted().map { SQLStatement("SELECT pg_advisory_xact_lock(?)", [.int($0)]) })
         } catch {
             await database.close()
             throw error
@@ -88,7 +90,13 @@ public struct PostgresWorkLocks: WorkLocks {
         } catch {
             result = .failure(error)
         }
-        _ = try? await database.query("COMMIT")
+        if await database.isOpen {
+            await database.endQuietly()
+        } else {
+            PostgresDatabase.Resilience.standard.notice(
+                "the connection holding \(keys.count == 1 ? "a lock" : "\(keys.count) locks") was lost while the work ran; "
+                    + "the ledger's claims kept it from being done twice")
+        }
         await database.close()
         return try result.get()
     }

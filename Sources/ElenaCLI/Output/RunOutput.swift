@@ -137,7 +137,9 @@ enum RunOutput {
                     groups.append((node.stage, message, [plan.subject(node)]))
                 }
             }
-            for group in groups {
+            for var group in groups {
+                // The failures that stopped the run say so; the reason itself is said once, below.
+                if group.message == report.stopped { group.message = "the run stopped here (below)" }
                 if group.subjects.count < 3 {
                     for subject in group.subjects { lines.append("  \(subject): \(group.stage.rawValue): \(group.message)") }
                 } else {
@@ -148,7 +150,17 @@ enum RunOutput {
                 }
             }
             for (path, reason) in report.unreadable { lines.append("  \(path): \(reason)") }
-            if !report.dryRun { lines.append("The next run retries only these.") }
+            if !report.dryRun && report.stopped == nil { lines.append("The next run retries only these.") }
+        }
+        if let reason = report.stopped {
+            let notStarted = report.states.values.filter {
+                if case .blocked(Runner.notStarted) = $0 { return true } else { return false }
+            }.count
+            lines.append("")
+            lines.append("Stopped early: \(reason).")
+            lines.append(
+                "\(notStarted) step\(notStarted == 1 ? " was" : "s were") not started; what finished is kept, "
+                    + "and the next run goes on from there.")
         }
         if !facts.waiting.isEmpty || !facts.toReview.isEmpty {
             lines.append("")
@@ -447,6 +459,7 @@ enum RunOutput {
             "notes": .array(report.notes.map(JSONValue.string)),
             "ignored": .array(report.ignored.map(JSONValue.string)),
             "failures": .array(failures),
+            "stopped": report.stopped.map(JSONValue.string) ?? .null,
             "outbox_files": .array(planned),
             "fanvue": plan.manifest.publish.to == .fanvue && report.dryRun
                 ? fanvueJSON(outcome, files: plannedFiles(outcome)) : .null,

@@ -20,6 +20,8 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
     private var lastGenerationLine = 0
     /// How often each error message was seen: after the second, the same message is not repeated per item.
     private var errorCounts: [String: Int] = [:]
+    /// Why the run stopped starting work: said once, so the failures with that message get no line each.
+    private var stopReason: String?
 
     init(quiet: Bool) {
         self.interactive = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
@@ -41,7 +43,7 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
         if quiet && !failed { return }
         lock.lock()
         defer { lock.unlock() }
-        if case .failed(let message) = state {
+        if case .failed(let message) = state, message != stopReason {
             let seen = errorCounts[message, default: 0] + 1
             errorCounts[message] = seen
             if seen <= 2 {
@@ -94,6 +96,14 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
             lastGenerationLine = progress.done
             write("generate: \(progress.done)/\(progress.total) prompts done\n")
         }
+    }
+
+    func stopping(_ reason: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        stopReason = reason
+        clearLine()
+        write("error: \(reason)\nstopping: no new work is started; what finished is kept\n")
     }
 
     func note(_ text: String) {

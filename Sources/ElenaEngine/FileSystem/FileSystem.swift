@@ -7,24 +7,78 @@ public import Foundation
     import Darwin
 #endif
 
-/// A file-system failure, naming the path and what was being done.
-public struct FileSystemError: Error, Sendable, CustomStringConvertible {
+/// A file-system failure, naming the path and what was being done. A full disk and a read-only file system are
+/// said in words with what to do, and stop the run (`stopReason`): every later write would fail the same way.
+public struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
     /// What was being done, e.g. "write".
     public var operation: String
     /// The path concerned.
     public var path: String
     /// The system's reason.
     public var reason: String
+    /// The `errno` value, when the failure came from the system.
+    public var code: Int32?
+    /// Bytes the operation needed to write, when known.
+    public var needed: Int?
 
-    /// `cannot write /path: No space left on device`.
-    public var description: String { "cannot \(operation) \(path): \(reason)" }
+    /// Creates an error.
+    public init(operation: String, path: String, reason: String, code: Int32? = nil, needed: Int? = nil) {
+        self.operation = operation
+        self.path = path
+        self.reason = reason
+        self.code = code
+        self.needed = needed
+    }
+
+    /// `cannot write /path: Permission denied`; for a full or read-only disk, the sentence of `stopReason`.
+    public var description: String { stopReason ?? "cannot \(operation) \(path): \(reason)" }
+
+    public var stopReason: String? {
+        let folder = PathText.directory(of: path)
+        switch code {
+        case ENOSPC?, EDQUOT?:
+            var space = ""
+            if let needed { space = "it needs \(Self.size(needed))" }
+            if let free = FileSystem.freeBytes(folder) {
+                space += (space.isEmpty ? "" : ", ") + "\(Self.size(free)) \(free == 0 ? "is" : "are") free"
+            }
+            return "the disk holding \(folder) is full (cannot \(operation) \(PathText.lastComponent(path))"
+                + (space.isEmpty ? "" : "; \(space)") + "); free some space and run again"
+        case EROFS?:
+            return "\(folder) is on a read-only file system (cannot \(operation) \(PathText.lastComponent(path))); "
+                + "make it writable and run again"
+        default:
+            return nil
+        }
+    }
+
+    /// "1.2 MB".
+    static func size(_ bytes: Int) -> String {
+        if bytes < 1024 { return "\(bytes) bytes" }
+        if bytes < 1024 * 1024 { return String(format: "%.0f KB", Double(bytes) / 1024) }
+        return String(format: "%.1f MB", Double(bytes) / 1024 / 1024)
+    }
 }
 
 /// The file operations the engine and stages need, on the real file system. Plain functions over paths; every
 /// failure says which path and operation.
 public enum FileSystem {
-    static func failure(_ operation: String, _ path: String, _ code: Int32 = errno) -> FileSystemError {
-        FileSystemError(operation: operation, path: path, reason: String(cString: strerror(code)))
+    static func failure(_ operation: String, _ path: String, _ code: Int32 = errno, needed: Int? = nil) -> FileSystemError {
+        FileSystemError(operation: operation, path: path, reason: String(cString: strerror(code)), code: code, needed: needed)
+    }
+
+    /// Bytes an unprivileged writer may still use on the file system holding `folder` (nil when unknown).
+    public static func freeBytes(_ folder: String) -> Int? {
+        var info = statvfs()
+        guard statvfs(folder, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    /// Whether `folder` is on a file system mounted read-only.
+    public static func isReadOnlyFileSystem(_ folder: String) -> Bool {
+        var info = statvfs()
+        guard statvfs(folder, &info) == 0 else { return false }
+        return info.f_flag & UInt(ST_RDONLY) != 0
     }
 
     /// The stamp of a regular file, or nil when it does not exist or is not a regular file.
@@ -92,7 +146,11 @@ public enum FileSystem {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw FileSystemError(operation: "create folder", path: path, reason: "\(error.localizedDescription)")
+            // Foundation wraps the system's errno; keep it, so a full or read-only disk is recognised.
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying?.code ?? 0) : nil
+            throw FileSystemError(
+                operation: "create folder", path: path, reason: "\(error.localizedDescription)", code: code)
         }
     }
 
@@ -123,7 +181,7 @@ public enum FileSystem {
         // The writer's pid is in the name, so a later run can tell a killed writer's leftover from a live one's.
         let temporary = folder + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-" + PathText.lastComponent(path)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
-        guard descriptor >= 0 else { throw failure("write", path) }
+        guard descriptor >= 0 else { throw failure("write", path, needed: data.count) }
         var failed: FileSystemError?
         data.withUnsafeBytes { raw in
             var offset = 0
@@ -131,15 +189,16 @@ public enum FileSystem {
                 let written = write(descriptor, raw.baseAddress?.advanced(by: offset), raw.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    failed = failure("write", path)
+                    failed = failure("write", path, needed: raw.count)
                     return
                 }
                 offset += written
             }
         }
         if failed == nil, fchmod(descriptor, permissions) != 0 { failed = failure("set permissions on", path) }
-        if failed == nil, durable, fsync(descriptor) != 0 { failed = failure("sync", path) }
-        close(descriptor)
+        if failed == nil, durable, fsync(descriptor) != 0 { failed = failure("sync", path, needed: data.count) }
+        // A full disk may show only here (a file system that writes on close); a failed close loses the data too.
+        if close(descriptor) != 0, failed == nil { failed = failure("write", path, needed: data.count) }
         if let failed {
             unlink(temporary)
             throw failed

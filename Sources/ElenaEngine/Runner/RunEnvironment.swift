@@ -65,11 +65,16 @@ public protocol RunReporter: Sendable {
     func note(_ text: String)
     /// Generation moved on: a prompt's step, or a prompt finished.
     func generating(_ progress: GenerationProgress)
+    /// The run stopped starting work, for `reason` (a full disk, the ledger gone); failures with that same
+    /// message need no line of their own after this one.
+    func stopping(_ reason: String)
 }
 
 extension RunReporter {
     /// Reporters that draw no progress ignore generation.
     public func generating(_ progress: GenerationProgress) {}
+
+    public func stopping(_ reason: String) { note("stopping: \(reason); no new work is started") }
 }
 
 /// Where the generation of a drop stands, for progress bars.

@@ -19,6 +19,9 @@ public struct RunReport: Sendable {
     /// Source files whose bytes belong to another drop (reviewed and published there, not in this one), with that
     /// drop and the item's status there.
     public var inOtherDrops: [(path: String, drop: String, status: String)] = []
+    /// Why the run stopped starting work before the end (a full or read-only disk, the ledger database gone),
+    /// one sentence; nil when it went through. Nodes it never started are blocked with `Runner.notStarted`.
+    public var stopped: String?
 
     /// Creates a report.
     public init(plan: DropPlan, states: [NodeID: NodeState], dryRun: Bool, unreadable: [(path: String, reason: String)] = []) {
@@ -65,7 +68,7 @@ public struct RunReport: Sendable {
 
     /// 0 done, 1 some items failed, 3 stopped at the review gate with nothing failed.
     public var exitCode: Int32 {
-        if failureCount > 0 { return 1 }
+        if failureCount > 0 || stopped != nil { return 1 }
         if !waitingItems.isEmpty { return 3 }
         return 0
     }

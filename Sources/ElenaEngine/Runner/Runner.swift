@@ -32,7 +32,12 @@ public struct Runner: Sendable {
         var index: Int
         var state: NodeState
         var record: StageRecord?
+        /// Set when the work failed with a `RunStopping` error: no new work starts after it.
+        var stop: String?
     }
+
+    /// The blocked reason of a node the run never started because it stopped (`RunReport.stopped` says why).
+    public static let notStarted = "not started: the run stopped"
 
     /// Runs (or, with `environment.dryRun`, plans) every node.
     /// - Parameters:
@@ -59,6 +64,13 @@ public struct Runner: Sendable {
         var pendingRecords: [StageRecord] = []
         var done = 0
         let limit = max(1, environment.concurrency)
+        var stopped: String?
+
+        func stop(_ reason: String) {
+            guard stopped == nil else { return }
+            stopped = reason
+            environment.reporter.stopping(reason)
+        }
 
         func flush(force: Bool) async {
             guard !environment.dryRun, !pendingRecords.isEmpty, force || pendingRecords.count >= 64 else { return }
@@ -66,6 +78,9 @@ public struct Runner: Sendable {
             pendingRecords.removeAll(keepingCapacity: true)
             do {
                 try await environment.store.record(batch)
+            } catch let error as any RunStopping where error.stopReason != nil {
+                // The steps are done (their files are in place); the next run finds them by their outputs or redoes them.
+                stop(error.stopReason ?? "")
             } catch {
                 environment.reporter.note("warning: could not record \(batch.count) finished steps: \(error)")
             }
@@ -193,6 +208,8 @@ public struct Runner: Sendable {
                     switch prepare(index) {
                     case .finished(let state):
                         complete(index, state, record: nil)
+                    case .work where stopped != nil:
+                        complete(index, .blocked(Self.notStarted), record: nil)
                     case .work(let context, let stage, let verify):
                         running += 1
                         group.addTask { await Self.work(context, stage: stage, verify: verify, index: index) }
@@ -201,6 +218,7 @@ public struct Runner: Sendable {
                 if running == 0 { break }
                 guard let finished = await group.next() else { break }
                 running -= 1
+                if let reason = finished.stop { stop(reason) }
                 complete(finished.index, finished.state, record: finished.record)
                 await flush(force: false)
             }
@@ -211,7 +229,9 @@ public struct Runner: Sendable {
         for index in 0..<count {
             if let state = states[index] { table[graph.nodes[index]] = state }
         }
-        return RunReport(plan: plan, states: table, dryRun: environment.dryRun)
+        var report = RunReport(plan: plan, states: table, dryRun: environment.dryRun)
+        report.stopped = stopped
+        return report
     }
 
     private static func state(_ outcome: StageOutcome, ran: Bool) -> NodeState {
@@ -264,7 +284,8 @@ public struct Runner: Sendable {
                     key: context.key, stage: stage.name, itemID: item, drop: drop, status: .failed, outputDigest: nil,
                     artifactPath: nil, artifactStamp: nil, output: .null, error: message, startedAt: started,
                     durationMilliseconds: milliseconds())
-            return Finished(index: index, state: .failed(message), record: record)
+            return Finished(
+                index: index, state: .failed(message), record: record, stop: (error as? any RunStopping)?.stopReason ?? nil)
         }
     }
 }

@@ -1,3 +1,4 @@
+public import ElenaCore
 import Foundation
 internal import Logging
 internal import NIOCore
@@ -7,23 +8,84 @@ internal import PostgresNIO
 /// PostgreSQL (or Supabase) through PostgresNIO: one connection, used by one caller at a time so transactions
 /// never interleave. (The actor alone would not ensure that: it is reentrant at every `await`, so a query could
 /// slip into another caller's open transaction. `exclusive` holds each operation until it is done.)
+///
+/// The connection may go away mid-run (a server restart, a pooler restart, a network cut). Every operation then
+/// waits for the database and runs again on a new connection, with capped backoff, for at most `Resilience.window`
+/// from the moment it went away; one line says it was lost and one that it is back. Past the window every
+/// operation fails at once with `LedgerUnavailable`, which stops the run. Each operation is raced against the
+/// connection's closing and a time limit, because a query in flight when the server went away was seen never to
+/// return (PostgresNIO 1.33 left it waiting on a closed channel: the run hung for good).
+///
+/// Running an operation again after a lost connection is safe because a transaction that did not commit left
+/// nothing, and the store's writes are idempotent when a commit went through unseen: upserts, `DO NOTHING`
+/// inserts, and claims whose repeat finds the claim taken (nothing is then sent this run; the next run finds
+/// the claim unconfirmed and asks Fanvue before sending). The one visible effect is a repeated event row.
 public actor PostgresDatabase: SQLDatabase {
     public nonisolated let dialect = SQLDialect.postgres
-    private let connection: PostgresConnection
+    private let url: DatabaseURL
+    private var connection: PostgresConnection?
     private let logger: Logger
+    private let resilience: Resilience
     private let exclusive = AsyncMutex()
+    /// Set from the moment the connection went away until an operation succeeds again.
+    private var outage: (since: ContinuousClock.Instant, cause: String)?
+    /// Set once the outage outlasted the window: every later operation fails with it at once.
+    private var unavailable: LedgerUnavailable?
 
-    private init(connection: PostgresConnection, logger: Logger) {
-        self.connection = connection
-        self.logger = logger
+    /// How long to wait for a database that went away, and where to say so.
+    public struct Resilience: Sendable {
+        /// How long operations wait for the database, from the moment it went away.
+        public var window: Duration
+        /// An operation without an answer for this long counts as a lost connection (nil: no limit, for lock waits).
+        public var operationLimit: Duration?
+        /// Receives the one-line notices (lost, back).
+        public var notice: @Sendable (String) -> Void
+
+        /// Creates a policy.
+        public init(window: Duration, operationLimit: Duration?, notice: @escaping @Sendable (String) -> Void) {
+            self.window = window
+            self.operationLimit = operationLimit
+            self.notice = notice
+        }
+
+        /// 60 seconds (`ELENA_DB_WAIT` seconds when set), two minutes per operation, notices on standard error.
+        public static var standard: Resilience {
+            let seconds = ProcessInfo.processInfo.environment["ELENA_DB_WAIT"].flatMap(Double.init) ?? 60
+            return Resilience(
+                window: .milliseconds(Int(max(0, seconds) * 1000)), operationLimit: .seconds(120),
+                notice: { FileHandle.standardError.write(Data(("ledger database: " + $0 + "\n").utf8)) })
+        }
+
+        /// The same without a limit per operation: an advisory lock may be waited for as long as its holder works.
+        var unlimited: Resilience {
+            var copy = self
+            copy.operationLimit = nil
+            return copy
+        }
     }
 
-    /// Connects.
-    /// - Parameter url: the parsed database URL.
+    private init(url: DatabaseURL, connection: PostgresConnection, logger: Logger, resilience: Resilience) {
+        self.url = url
+        self.connection = connection
+        self.logger = logger
+        self.resilience = resilience
+    }
+
+    /// Connects. The first connection is not waited for: a database that cannot be reached at the start stops
+    /// the command before any work.
+    /// - Parameters:
+    ///   - url: the parsed database URL.
+    ///   - resilience: how a connection lost later is waited for.
     /// - Throws: `StoreError` naming host and database, never the password.
-    public static func connect(_ url: DatabaseURL) async throws -> PostgresDatabase {
+    public static func connect(_ url: DatabaseURL, resilience: Resilience = .standard) async throws -> PostgresDatabase {
         let logger = Self.quietLogger
-        return PostgresDatabase(connection: try await openConnection(url, logger: logger), logger: logger)
+        let connection: PostgresConnection
+        do {
+            connection = try await openConnection(url, logger: logger)
+        } catch {
+            throw StoreError("cannot connect to \(url): \(Self.plain(Self.describe(error)))")
+        }
+        return PostgresDatabase(url: url, connection: connection, logger: logger, resilience: resilience)
     }
 
     static let quietLogger = Logger(label: "elena.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -54,12 +116,8 @@ public actor PostgresDatabase: SQLDatabase {
         }
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: tls)
-        configuration.options.connectTimeout = .seconds(15)
-        do {
-            return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-        } catch {
-            throw StoreError("cannot connect to \(url): \(Self.describe(error))")
-        }
+        configuration.options.connectTimeout = .seconds(10)
+        return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
     }
 
     static func describe(_ error: any Error) -> String {
@@ -141,7 +199,9 @@ public actor PostgresDatabase: SQLDatabase {
         }
     }
 
-    private func run(_ statement: SQLStatement) async throws -> [SQLRow] {
+    private static func run(_ statement: SQLStatement, on connection: PostgresConnection, logger: Logger) async throws
+        -> [SQLRow]
+    {
         let rows = try await connection.query(Self.query(statement), logger: logger)
         var result: [SQLRow] = []
         var columns: [String: Int]?
@@ -157,73 +217,302 @@ public actor PostgresDatabase: SQLDatabase {
         return result
     }
 
-    public func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+    /// Runs `statements` in one transaction on `connection` (none for a single statement), rolling back on error.
+    private static func transact(
+        _ statements: [SQLStatement], on connection: PostgresConnection, logger: Logger, commit: Bool = true
+    ) async throws -> [SQLRow] {
+        if statements.count == 1 && commit { return try await run(statements[0], on: connection, logger: logger) }
+        _ = try await run(SQLStatement("BEGIN"), on: connection, logger: logger)
+        var last: [SQLRow] = []
+        do {
+            for statement in statements { last = try await run(statement, on: connection, logger: logger) }
+            if commit { _ = try await run(SQLStatement("COMMIT"), on: connection, logger: logger) }
+        } catch {
+            if !isConnectionLoss(error) { _ = try? await run(SQLStatement("ROLLBACK"), on: connection, logger: logger) }
+            throw error
+        }
+        return last
+    }
+
+    // MARK: Operations, each waited for across a lost connection
+
+    /// Runs `body` on a live connection, one operation at a time; after a lost connection, waits and runs it again
+    /// on a new one (see the type's documentation), until the window is over.
+    private func perform<T: Sendable>(
+        _ failure: String, unlimited: Bool = false,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
         await exclusive.acquire()
         defer { exclusive.release() }
-        do {
-            return try await run(statement)
-        } catch {
-            throw StoreError("PostgreSQL query failed: \(Self.describe(error))")
+        var delay = Duration.milliseconds(200)
+        while true {
+            if let unavailable { throw unavailable }
+            try Task.checkCancellation()
+            do {
+                let live: PostgresConnection
+                if let connection, !connection.isClosed {
+                    live = connection
+                } else {
+                    connection = nil
+                    do {
+                        live = try await Self.openConnection(url, logger: logger)
+                    } catch {
+                        // While the database is away, any failure to connect is part of the same outage.
+                        throw ConnectionLost(cause: Self.describe(error))
+                    }
+                    connection = live
+                }
+                let logger = self.logger
+                let result = try await Self.race(live, limit: unlimited ? nil : resilience.operationLimit) {
+                    try await body(live, logger)
+                }
+                if let outage {
+                    resilience.notice("back after \(Self.seconds(ContinuousClock.now - outage.since)); going on")
+                    self.outage = nil
+                }
+                return result
+            } catch let error where Self.isConnectionLoss(error) {
+                let cause = Self.describe(error)
+                if let dead = connection {
+                    connection = nil
+                    Task { try? await dead.close() }  // not awaited: a dead connection may never answer
+                }
+                if outage == nil {
+                    outage = (ContinuousClock.now, cause)
+                    resilience.notice(
+                        "lost the connection to \(url) (\(Self.plain(cause))); "
+                            + "waiting up to \(Self.seconds(resilience.window)) for it to come back")
+                }
+                let waited = ContinuousClock.now - outage!.since
+                if waited >= resilience.window {
+                    let given = LedgerUnavailable(database: url.description, cause: Self.plain(outage!.cause), waited: waited)
+                    unavailable = given
+                    throw given
+                }
+                try await Task.sleep(for: min(delay, resilience.window - waited))
+                delay = min(delay * 2, .seconds(5))
+            } catch let error as LedgerUnavailable {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw StoreError("\(failure): \(Self.describe(error))")
+            }
+        }
+    }
+
+    /// `body`'s result, or a `ConnectionLost` as soon as the connection closes or `limit` passes, whichever comes
+    /// first. A body stuck on a dead connection is left behind rather than waited for.
+    private static func race<T: Sendable>(
+        _ connection: PostgresConnection, limit: Duration?, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let once = Once<T>()
+        let result: T = try await withCheckedThrowingContinuation { continuation in
+            once.arm(continuation)
+            let work = Task {
+                do {
+                    once.resume(with: .success(try await body()))
+                } catch {
+                    once.resume(with: .failure(error))
+                }
+            }
+            once.onResume { work.cancel() }
+            connection.closeFuture.whenComplete { _ in
+                // Let an answer that arrived just before the close win.
+                connection.eventLoop.scheduleTask(in: .milliseconds(50)) {
+                    once.resume(with: .failure(ConnectionLost(cause: "the server closed the connection")))
+                }
+            }
+            if let limit {
+                let timer = Task {
+                    try await Task.sleep(for: limit)
+                    once.resume(with: .failure(ConnectionLost(cause: "no answer for \(seconds(limit))")))
+                }
+                once.onResume { timer.cancel() }
+            }
+        }
+        return result
+    }
+
+    /// Whether an error means the connection (or the server behind a pooler) is gone, not that the statement is wrong.
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        if error is ConnectionLost { return true }
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.commitError].contains { $0.map(isConnectionLoss) ?? false }
+        }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown:
+                return true
+            case .server:
+                // Class 08: connection exceptions (PgBouncer's "server conn crashed?" too); 57P0x: the server is
+                // shutting down, crashed or still starting.
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+            default:
+                return false
+            }
+        }
+        // Connecting failed (refused, reset, timed out): NIO's errors.
+        return error is IOError || error is ChannelError || error is NIOConnectionError
+    }
+
+    public func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+        try await perform("PostgreSQL query failed", ) { connection, logger in
+            try await Self.run(statement, on: connection, logger: logger)
         }
     }
 
     public func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
-        await exclusive.acquire()
-        defer { exclusive.release() }
-        do {
-            return try await run(statement)
-        } catch {
-            throw StoreError("PostgreSQL write failed: \(Self.describe(error))")
+        try await perform("PostgreSQL write failed", ) { connection, logger in
+            try await Self.run(statement, on: connection, logger: logger)
         }
     }
 
     public func transaction(_ statements: [SQLStatement]) async throws {
         guard !statements.isEmpty else { return }
-        await exclusive.acquire()
-        defer { exclusive.release() }
-        if statements.count == 1 {
-            do {
-                _ = try await run(statements[0])
-                return
-            } catch {
-                throw StoreError("PostgreSQL write failed: \(Self.describe(error))")
-            }
-        }
-        try await inTransaction {
-            for statement in statements { _ = try await self.run(statement) }
+        _ = try await perform("PostgreSQL write failed", ) { connection, logger in
+            try await Self.transact(statements, on: connection, logger: logger)
         }
     }
 
-    private func inTransaction(_ body: () async throws -> Void) async throws {
-        do {
-            _ = try await run(SQLStatement("BEGIN"))
-            do {
-                try await body()
-                _ = try await run(SQLStatement("COMMIT"))
-            } catch {
-                _ = try? await run(SQLStatement("ROLLBACK"))
-                throw error
-            }
-        } catch {
-            throw StoreError("PostgreSQL write failed: \(Self.describe(error))")
+    /// Begins a transaction that stays open (for advisory locks scoped to it) until `close`. Waited for without a
+    /// limit per operation: a lock may be held by another runner for as long as its work takes. After a lost
+    /// connection the whole beginning runs again on the new one.
+    func begin(_ statements: [SQLStatement]) async throws {
+        _ = try await perform("PostgreSQL lock failed", unlimited: true) { connection, logger in
+            try await Self.transact(statements, on: connection, logger: logger, commit: false)
+        }
+    }
+
+    /// Whether the connection a `begin` opened is still the one open (false after it was lost and replaced, when the
+    /// server has ended that transaction and its locks).
+    var isOpen: Bool { connection.map { !$0.isClosed } ?? false }
+
+    /// Commits what `begin` opened, once and without waiting for a lost connection (closing it ends it anyway).
+    func endQuietly() async {
+        guard let connection, !connection.isClosed else { return }
+        _ = try? await Self.race(connection, limit: .seconds(10)) {
+            try await Self.run(SQLStatement("COMMIT"), on: connection, logger: Self.quietLogger)
         }
     }
 
     public func runScript(_ script: String, then statements: [SQLStatement]) async throws {
-        await exclusive.acquire()
-        defer { exclusive.release() }
-        try await inTransaction {
-            // Two runners migrating at once: the second waits here, then finds the work done.
-            _ = try await self.run(SQLStatement("SELECT pg_advisory_xact_lock(727274001)"))
-            for statement in SQLScript.statements(script) {
-                _ = try await self.connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+        try await perform("PostgreSQL migration failed", unlimited: true) { connection, logger in
+            _ = try await Self.run(SQLStatement("BEGIN"), on: connection, logger: logger)
+            do {
+                // Two runners migrating at once: the second waits here, then finds the work done.
+                _ = try await Self.run(SQLStatement("SELECT pg_advisory_xact_lock(727274001)"), on: connection, logger: logger)
+                for statement in SQLScript.statements(script) {
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                for statement in statements { _ = try await Self.run(statement, on: connection, logger: logger) }
+                _ = try await Self.run(SQLStatement("COMMIT"), on: connection, logger: logger)
+            } catch {
+                if !Self.isConnectionLoss(error) {
+                    _ = try? await Self.run(SQLStatement("ROLLBACK"), on: connection, logger: logger)
+                }
+                throw error
             }
-            for statement in statements { _ = try await self.run(statement) }
         }
     }
 
     public func close() async {
+        guard let connection else { return }
+        self.connection = nil
         try? await connection.close()
+    }
+
+    // MARK: Words
+
+    /// "2.5 s".
+    static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return value < 10 ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
+    }
+
+    /// A cause in words a person can act on, without PostgresNIO's type names.
+    static func plain(_ cause: String) -> String {
+        let lower = cause.lowercased()
+        if lower.contains("serverclosedconnection") || lower.contains("closed the connection") {
+            return "the server closed the connection"
+        }
+        if lower.contains("refused") { return "the server refuses connections" }
+        if lower.contains("timed out") || lower.contains("timeout") || lower.contains("no answer") {
+            return cause.hasPrefix("no answer") ? cause : "the server does not answer"
+        }
+        if lower.contains("57p01") || lower.contains("shutting down") || lower.contains("terminating connection") {
+            return "the server is shutting down"
+        }
+        if lower.contains("57p03") || lower.contains("starting up") { return "the server is starting up" }
+        if lower.contains("cannot connect") || lower.contains("server conn crashed") || lower.contains("08") {
+            return "the pooler lost its server"
+        }
+        return cause
+    }
+}
+
+/// The connection went away (closed, or no answer within the limit) while an operation ran.
+struct ConnectionLost: Error, CustomStringConvertible {
+    var cause: String
+    var description: String { cause }
+}
+
+/// The ledger database went away and did not come back within the window: the run stops, with nothing lost.
+public struct LedgerUnavailable: RunStopping, Sendable, CustomStringConvertible {
+    /// The database, without its password.
+    public var database: String
+    /// Why it was lost, in words.
+    public var cause: String
+    /// How long it was waited for.
+    public var waited: Duration
+
+    public var description: String {
+        "lost the ledger database at \(database) (\(cause)) and it did not come back within "
+            + "\(PostgresDatabase.seconds(waited)); nothing was lost; run again when it is back"
+    }
+
+    public var stopReason: String? { description }
+}
+
+/// Resumes a continuation once, from whichever racer comes first, and runs the clean-ups registered for that moment.
+private final class Once<T: Sendable>: @unchecked Sendable {
+    // Safe: every field is only touched while holding `lock`.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var done = false
+    private var cleanups: [@Sendable () -> Void] = []
+
+    func arm(_ continuation: CheckedContinuation<T, any Error>) {
+        lock.lock()
+        self.continuation = continuation
+        lock.unlock()
+    }
+
+    func onResume(_ cleanup: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if done {
+            lock.unlock()
+            cleanup()
+            return
+        }
+        cleanups.append(cleanup)
+        lock.unlock()
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        lock.lock()
+        guard !done, let continuation else {
+            lock.unlock()
+            return
+        }
+        done = true
+        self.continuation = nil
+        let pending = cleanups
+        cleanups = []
+        lock.unlock()
+        continuation.resume(with: result)
+        for cleanup in pending { cleanup() }
     }
 }
 
