@@ -54,6 +54,13 @@ enum DropExecution {
             } catch {
                 throw CLIError.cannotStart("cannot create the library folder: \(error)")
             }
+            // Refused before any work, rather than every item failing on its first write.
+            if FileSystem.isReadOnlyFileSystem(layout.root) || access(layout.root, W_OK) != 0 {
+                throw CLIError.cannotStart(
+                    "the library \(layout.root) is "
+                        + (FileSystem.isReadOnlyFileSystem(layout.root) ? "on a read-only file system" : "not writable by you")
+                        + "; make it writable (or choose another with --library) and run again")
+            }
         }
         let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let fanvue = try Wiring.fanvue(for: loaded.manifest, dryRun: dryRun, reporter: reporter)

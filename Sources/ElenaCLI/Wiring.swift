@@ -83,6 +83,8 @@ enum Wiring {
             return try await SQLRunStore.open(url, readOnly: readOnly)
         } catch let error as StoreError {
             throw CLIError.cannotStart(error.description)
+        } catch let error as LedgerUnavailable {
+            throw CLIError.cannotStart(error.description)
         }
     }
 

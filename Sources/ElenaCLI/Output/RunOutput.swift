@@ -128,7 +128,8 @@ enum RunOutput {
             // The same error for many items (no login, a server down) is said once, with the items it hit.
             var groups: [(stage: StageName, message: String, subjects: [String])] = []
             var groupIndex: [String: Int] = [:]
-            for (node, message) in report.failures {
+            for (node, failure) in report.failures {
+                let message = report.stoppedBy.contains(node) ? "the run stopped here (below)" : failure
                 let key = node.stage.rawValue + "\n" + message
                 if let index = groupIndex[key] {
                     groups[index].subjects.append(plan.subject(node))
@@ -137,9 +138,7 @@ enum RunOutput {
                     groups.append((node.stage, message, [plan.subject(node)]))
                 }
             }
-            for var group in groups {
-                // The failures that stopped the run say so; the reason itself is said once, below.
-                if group.message == report.stopped { group.message = "the run stopped here (below)" }
+            for group in groups {
                 if group.subjects.count < 3 {
                     for subject in group.subjects { lines.append("  \(subject): \(group.stage.rawValue): \(group.message)") }
                 } else {

@@ -20,7 +20,8 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
     private var lastGenerationLine = 0
     /// How often each error message was seen: after the second, the same message is not repeated per item.
     private var errorCounts: [String: Int] = [:]
-    /// Why the run stopped starting work: said once, so the failures with that message get no line each.
+    /// Why the run stopped starting work: said once; the work still in flight then fails the same way, and the
+    /// summary lists it, so it gets no line each.
     private var stopReason: String?
 
     init(quiet: Bool) {
@@ -43,7 +44,7 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
         if quiet && !failed { return }
         lock.lock()
         defer { lock.unlock() }
-        if case .failed(let message) = state, message != stopReason {
+        if case .failed(let message) = state, stopReason == nil {
             let seen = errorCounts[message, default: 0] + 1
             errorCounts[message] = seen
             if seen <= 2 {

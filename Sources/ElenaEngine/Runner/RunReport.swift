@@ -22,6 +22,9 @@ public struct RunReport: Sendable {
     /// Why the run stopped starting work before the end (a full or read-only disk, the ledger database gone),
     /// one sentence; nil when it went through. Nodes it never started are blocked with `Runner.notStarted`.
     public var stopped: String?
+    /// Nodes that failed with an error that stops the run (the disk full, the ledger gone): their own message
+    /// repeats `stopped` for a folder or a moment, so the summary says it once.
+    public var stoppedBy: Set<NodeID> = []
 
     /// Creates a report.
     public init(plan: DropPlan, states: [NodeID: NodeState], dryRun: Bool, unreadable: [(path: String, reason: String)] = []) {

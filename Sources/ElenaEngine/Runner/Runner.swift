@@ -65,6 +65,7 @@ public struct Runner: Sendable {
         var done = 0
         let limit = max(1, environment.concurrency)
         var stopped: String?
+        var stoppedBy: Set<NodeID> = []
 
         func stop(_ reason: String) {
             guard stopped == nil else { return }
@@ -218,7 +219,10 @@ public struct Runner: Sendable {
                 if running == 0 { break }
                 guard let finished = await group.next() else { break }
                 running -= 1
-                if let reason = finished.stop { stop(reason) }
+                if let reason = finished.stop {
+                    stop(reason)
+                    stoppedBy.insert(graph.nodes[finished.index])
+                }
                 complete(finished.index, finished.state, record: finished.record)
                 await flush(force: false)
             }
@@ -231,6 +235,7 @@ public struct Runner: Sendable {
         }
         var report = RunReport(plan: plan, states: table, dryRun: environment.dryRun)
         report.stopped = stopped
+        report.stoppedBy = stoppedBy
         return report
     }
 

@@ -48,12 +48,9 @@ public actor PostgresDatabase: SQLDatabase {
             self.notice = notice
         }
 
-        /// 60 seconds (`ELENA_DB_WAIT` seconds when set), two minutes per operation, notices on standard error.
+        /// `LedgerUnavailable.window` (60 s, or `ELENA_DB_WAIT`), two minutes per operation, notices on standard error.
         public static var standard: Resilience {
-            let seconds = ProcessInfo.processInfo.environment["ELENA_DB_WAIT"].flatMap(Double.init) ?? 60
-            return Resilience(
-                window: .milliseconds(Int(max(0, seconds) * 1000)), operationLimit: .seconds(120),
-                notice: { FileHandle.standardError.write(Data(("ledger database: " + $0 + "\n").utf8)) })
+            Resilience(window: LedgerUnavailable.window, operationLimit: .seconds(120), notice: LedgerUnavailable.notice)
         }
 
         /// The same without a limit per operation: an advisory lock may be waited for as long as its holder works.
@@ -285,7 +282,7 @@ public actor PostgresDatabase: SQLDatabase {
                 }
                 let waited = ContinuousClock.now - outage!.since
                 if waited >= resilience.window {
-                    let given = LedgerUnavailable(database: url.description, cause: Self.plain(outage!.cause), waited: waited)
+                    let given = LedgerUnavailable.lost(url.description, cause: Self.plain(outage!.cause), waited: waited)
                     unavailable = given
                     throw given
                 }
@@ -425,11 +422,7 @@ public actor PostgresDatabase: SQLDatabase {
 
     // MARK: Words
 
-    /// "2.5 s".
-    static func seconds(_ duration: Duration) -> String {
-        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return value < 10 ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
-    }
+    static func seconds(_ duration: Duration) -> String { LedgerUnavailable.seconds(duration) }
 
     /// A cause in words a person can act on, without PostgresNIO's type names.
     static func plain(_ cause: String) -> String {
@@ -456,23 +449,6 @@ public actor PostgresDatabase: SQLDatabase {
 struct ConnectionLost: Error, CustomStringConvertible {
     var cause: String
     var description: String { cause }
-}
-
-/// The ledger database went away and did not come back within the window: the run stops, with nothing lost.
-public struct LedgerUnavailable: RunStopping, Sendable, CustomStringConvertible {
-    /// The database, without its password.
-    public var database: String
-    /// Why it was lost, in words.
-    public var cause: String
-    /// How long it was waited for.
-    public var waited: Duration
-
-    public var description: String {
-        "lost the ledger database at \(database) (\(cause)) and it did not come back within "
-            + "\(PostgresDatabase.seconds(waited)); nothing was lost; run again when it is back"
-    }
-
-    public var stopReason: String? { description }
 }
 
 /// Resumes a continuation once, from whichever racer comes first, and runs the clean-ups registered for that moment.

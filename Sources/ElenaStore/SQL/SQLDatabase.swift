@@ -1,3 +1,6 @@
+public import ElenaCore
+import Foundation
+
 /// The SQL flavour of a connection.
 public enum SQLDialect: String, Sendable {
     case sqlite
@@ -55,4 +58,41 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     /// Creates an error.
     public init(_ description: String) { self.description = description }
+}
+
+/// The ledger database cannot be used for the rest of the run: it went away and did not come back within the
+/// window, it stayed locked by another process, or its disk is full or read-only. It stops the run (nothing is
+/// lost: every finished step is in the ledger or found again from its output), with one sentence.
+public struct LedgerUnavailable: RunStopping, Sendable, CustomStringConvertible {
+    /// The sentence.
+    public var description: String
+    public var stopReason: String? { description }
+
+    /// Creates one from its sentence.
+    public init(_ description: String) { self.description = description }
+
+    /// A server that went away for longer than the window.
+    static func lost(_ database: String, cause: String, waited: Duration) -> LedgerUnavailable {
+        LedgerUnavailable(
+            "lost the ledger database at \(database) (\(cause)) and it did not come back within \(seconds(waited)); "
+                + "nothing was lost; run again when it is back")
+    }
+
+    /// How long a run waits for its ledger database: gone (PostgreSQL) or locked by another process (SQLite).
+    /// 60 seconds, or `ELENA_DB_WAIT` seconds.
+    public static var window: Duration {
+        let seconds = ProcessInfo.processInfo.environment["ELENA_DB_WAIT"].flatMap(Double.init) ?? 60
+        return .milliseconds(Int(max(0, seconds) * 1000))
+    }
+
+    /// Where the one-line notices about the ledger go (lost, waiting, back): standard error.
+    public static let notice: @Sendable (String) -> Void = {
+        FileHandle.standardError.write(Data(("ledger database: " + $0 + "\n").utf8))
+    }
+
+    /// "2.5 s".
+    public static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return value < 10 ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
+    }
 }

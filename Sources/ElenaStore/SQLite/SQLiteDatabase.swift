@@ -1,34 +1,126 @@
+import ElenaCore
 import Foundation
 internal import GRDB
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// SQLite through GRDB: one file, WAL mode, so reads never wait for the writer.
+///
+/// Another process holding the file's write lock (a second runner, a `sqlite3` shell in a transaction) is waited
+/// for up to `LedgerUnavailable.window`, with one line naming that process when `/proc` shows it; past the window,
+/// and on a full or read-only disk, operations fail with `LedgerUnavailable`, which stops the run. SQLite never
+/// leaves a half-written transaction, so nothing is corrupted and the next run goes on.
 public final class SQLiteDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
     private let writer: any DatabaseWriter
+    /// The file (the original's path for a snapshot).
+    private let path: String
     /// A temporary folder to delete on close (snapshots).
     private let cleanup: String?
+    private let waits: BusyWaits
 
-    private init(writer: any DatabaseWriter, cleanup: String?) {
+    private init(writer: any DatabaseWriter, path: String, cleanup: String?, waits: BusyWaits) {
         self.writer = writer
+        self.path = path
         self.cleanup = cleanup
+        self.waits = waits
     }
 
-    private static func configuration() -> Configuration {
+    private static func configuration(path: String, waits: BusyWaits) -> Configuration {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
+        let window = LedgerUnavailable.window
+        let limit = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        configuration.busyMode = .callback { tries in
+            // Called by SQLite while another connection holds the lock: wait 20 ms and try again, until the window.
+            if tries == 0 { waits.started(path: path) }
+            guard waits.elapsed < limit, !waits.gaveUp else { return false }
+            usleep(20_000)
+            return true
+        }
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
         }
         return configuration
     }
 
+    /// Time spent waiting for another process's lock, and the one line that says who holds it.
+    private final class BusyWaits: @unchecked Sendable {
+        // Safe: `since` and `said` are only touched while holding `lock`.
+        private let lock = NSLock()
+        private var since = Date()
+        private var said = Date.distantPast
+        private var stopped = false
+
+        /// Once a wait has timed out, later ones give up at once.
+        func giveUp() {
+            lock.lock()
+            stopped = true
+            lock.unlock()
+        }
+
+        var gaveUp: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return stopped
+        }
+
+        func started(path: String) {
+            lock.lock()
+            since = Date()
+            let say = since.timeIntervalSince(said) > 5
+            if say { said = since }
+            lock.unlock()
+            if say {
+                let holders = SQLiteDatabase.holders(of: path)
+                LedgerUnavailable.notice(
+                    "\(path) is locked by \(holders.isEmpty ? "another process" : holders.joined(separator: ", ")); "
+                        + "waiting up to \(LedgerUnavailable.seconds(LedgerUnavailable.window)) for it")
+            }
+        }
+
+        var elapsed: Double {
+            lock.lock()
+            defer { lock.unlock() }
+            return Date().timeIntervalSince(since)
+        }
+    }
+
+    /// Other processes that have the database file (or its WAL) open, as "sqlite3 (pid 123)", from `/proc`.
+    static func holders(of path: String) -> [String] {
+        let files = Set([path, path + "-wal", path + "-shm"].map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path })
+        let me = getpid()
+        var found: [String] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != me else { continue }
+            let fds = "/proc/\(entry)/fd"
+            guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: fds) else { continue }
+            let opens = descriptors.contains { descriptor in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + descriptor)).map(files.contains) ?? false
+            }
+            guard opens else { continue }
+            let name = (try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "a process"
+            found.append("\(name) (pid \(pid))")
+        }
+        return found.sorted()
+    }
+
     /// Opens (creating if needed) a database file in WAL mode.
     /// - Throws: `StoreError` naming the file.
     public static func open(path: String) throws -> SQLiteDatabase {
+        let waits = BusyWaits()
         do {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            return SQLiteDatabase(writer: try DatabasePool(path: path, configuration: configuration()), cleanup: nil)
+            return SQLiteDatabase(
+                writer: try DatabasePool(path: path, configuration: configuration(path: path, waits: waits)), path: path,
+                cleanup: nil, waits: waits)
+        } catch let error as DatabaseError {
+            let translated = failure("cannot open the SQLite database \(path)", error, path: path, waits: waits)
+            if let unavailable = translated as? LedgerUnavailable { throw StoreError(unavailable.description) }
+            throw translated
         } catch {
             throw StoreError("cannot open the SQLite database \(path): \(Self.describe(error))")
         }
@@ -47,11 +139,49 @@ public final class SQLiteDatabase: SQLDatabase {
                     try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
                 }
             }
-            return SQLiteDatabase(writer: try DatabaseQueue(path: copy, configuration: configuration()), cleanup: folder)
+            let waits = BusyWaits()
+            return SQLiteDatabase(
+                writer: try DatabaseQueue(path: copy, configuration: configuration(path: copy, waits: waits)), path: path,
+                cleanup: folder, waits: waits)
         } catch {
             try? FileManager.default.removeItem(atPath: folder)
             throw StoreError("cannot read the SQLite database \(path): \(Self.describe(error))")
         }
+    }
+
+    /// The error a failed operation throws: `LedgerUnavailable` when no later operation can succeed either (locked
+    /// past the window, a full or read-only disk), else a `StoreError` saying what was being done.
+    private func failure(_ doing: String, _ error: any Error) -> any Error {
+        Self.failure(doing, error, path: path, waits: waits)
+    }
+
+    private static func failure(_ doing: String, _ error: any Error, path: String, waits: BusyWaits) -> any Error {
+        let folder = (path as NSString).deletingLastPathComponent
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                waits.giveUp()  // closing (a checkpoint) must not wait all over again
+                let holders = holders(of: path)
+                return LedgerUnavailable(
+                    "the ledger database \(path) stayed locked by "
+                        + (holders.isEmpty ? "another process" : holders.joined(separator: ", "))
+                        + " for \(LedgerUnavailable.seconds(LedgerUnavailable.window)); nothing was lost; "
+                        + "run again when it is done (ELENA_DB_WAIT sets how long to wait)")
+            case .SQLITE_FULL:
+                let free = FileManagerFree.bytes(folder).map { "; \($0) free" } ?? ""
+                return LedgerUnavailable(
+                    "the disk holding the ledger database \(path) is full\(free); nothing was lost; "
+                        + "free some space and run again")
+            case .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN:
+                guard FileManagerFree.isReadOnly(folder) else { break }
+                return LedgerUnavailable(
+                    "the ledger database \(path) is on a read-only file system; nothing was lost; "
+                        + "make it writable and run again")
+            default:
+                break
+            }
+        }
+        return StoreError("\(doing): \(describe(error))")
     }
 
     static func describe(_ error: any Error) -> String {
@@ -106,7 +236,7 @@ public final class SQLiteDatabase: SQLDatabase {
         do {
             return try await writer.read { db in try Self.fetch(db, statement) }
         } catch {
-            throw StoreError("SQLite query failed: \(Self.describe(error))")
+            throw failure("SQLite query failed", error)
         }
     }
 
@@ -114,7 +244,7 @@ public final class SQLiteDatabase: SQLDatabase {
         do {
             return try await writer.write { db in try Self.fetch(db, statement) }
         } catch {
-            throw StoreError("SQLite write failed: \(Self.describe(error))")
+            throw failure("SQLite write failed", error)
         }
     }
 
@@ -127,7 +257,7 @@ public final class SQLiteDatabase: SQLDatabase {
                 }
             }
         } catch {
-            throw StoreError("SQLite write failed: \(Self.describe(error))")
+            throw failure("SQLite write failed", error)
         }
     }
 
@@ -143,7 +273,7 @@ public final class SQLiteDatabase: SQLDatabase {
                 }
             }
         } catch {
-            throw StoreError("SQLite migration failed: \(Self.describe(error))")
+            throw failure("SQLite migration failed", error)
         }
     }
 
@@ -152,5 +282,23 @@ public final class SQLiteDatabase: SQLDatabase {
         if cleanup == nil { _ = try? await writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") } }
         try? writer.close()
         if let cleanup { try? FileManager.default.removeItem(atPath: cleanup) }
+    }
+}
+
+/// Free space and read-only mounts, for the ledger's own error sentences (ElenaStore does not see the engine's
+/// `FileSystem`).
+enum FileManagerFree {
+    /// "3.2 MB", the space an unprivileged writer may still use on the file system holding `folder`.
+    static func bytes(_ folder: String) -> String? {
+        var info = statvfs()
+        guard statvfs(folder, &info) == 0 else { return nil }
+        let free = Double(info.f_bavail) * Double(info.f_frsize)
+        return free < 1024 * 1024 ? String(format: "%.0f KB", free / 1024) : String(format: "%.1f MB", free / 1024 / 1024)
+    }
+
+    static func isReadOnly(_ folder: String) -> Bool {
+        var info = statvfs()
+        guard statvfs(folder, &info) == 0 else { return false }
+        return info.f_flag & UInt(ST_RDONLY) != 0
     }
 }

@@ -1,0 +1,90 @@
+public import ElenaStore
+import Foundation
+
+/// A PostgreSQL server of a test's own (scripts/postgres), for tests that crash, stop and restart it: the shared
+/// test server cannot be restarted under the other tests. Commits are durable (synchronous_commit on), as on a
+/// real server, so a crash loses nothing that was acknowledged. Optionally with PgBouncer in transaction mode in
+/// front, as Supabase's pooler.
+public final class ScratchPostgres: Sendable {
+    /// The server's folder (data, logs, password).
+    public let folder: String
+    /// The server's URL (contains its password: never print it).
+    public let url: String
+    /// PgBouncer's URL in front of it, when started with `pooler: true`.
+    public let poolerURL: String?
+
+    private init(folder: String, url: String, poolerURL: String?) {
+        self.folder = folder
+        self.url = url
+        self.poolerURL = poolerURL
+    }
+
+    /// Whether this machine can run one: the PostgreSQL tests are required or possible (`make test`).
+    public static var isAvailable: Bool { TestBackend.available.contains(.postgres) }
+
+    /// Starts a server (and PgBouncer in front of it with `pooler`).
+    public static func start(pooler: Bool = false) async throws -> ScratchPostgres {
+        let folder = NSTemporaryDirectory() + "elena-scratch-pg." + UUID().uuidString.prefix(8)
+        let url = try await script(["start", folder], environment: ["ELENA_PG_SYNCHRONOUS_COMMIT": "on"])
+        var poolerURL: String?
+        if pooler { poolerURL = try await script(["pooler", folder]) }
+        return ScratchPostgres(folder: folder, url: url, poolerURL: poolerURL)
+    }
+
+    /// Stops the server in immediate mode: every connection is cut as by a crash.
+    public func crash() async throws { _ = try await Self.script(["crash", folder]) }
+
+    /// Starts the crashed server again on its port.
+    public func revive() async throws { _ = try await Self.script(["revive", folder]) }
+
+    /// Crashes and starts again at once.
+    public func restart() async throws { _ = try await Self.script(["restart", folder]) }
+
+    /// Ends every other session on the server (the connection cut under the client, the server staying up).
+    public func cutConnections() async throws {
+        let admin = try await PostgresDatabase.connect(try DatabaseURL(parsing: url))
+        _ = try? await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        await admin.close()
+    }
+
+    /// Stops everything and deletes the folder.
+    public func remove() async {
+        _ = try? await Self.script(["stop", folder])
+    }
+
+    /// Runs `scripts/postgres ARGS` on a Dispatch thread (never blocking Swift's cooperative pool); its output.
+    static func script(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+        let root = CommandLineRunner.repositoryRoot()
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: root + "/scripts/postgres")
+                process.arguments = arguments
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+                let output = Pipe()
+                let error = Pipe()
+                process.standardOutput = output
+                process.standardError = error
+                process.standardInput = FileHandle.nullDevice
+                do {
+                    try process.run()
+                } catch {
+                    continuation.resume(throwing: error)
+                    return
+                }
+                let out = output.fileHandleForReading.readDataToEndOfFile()
+                let err = error.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                guard process.terminationStatus == 0 else {
+                    continuation.resume(
+                        throwing: StoreError(
+                            "scripts/postgres \(arguments[0]) failed (exit \(process.terminationStatus)): "
+                                + String(decoding: err, as: UTF8.self)))
+                    return
+                }
+                continuation.resume(
+                    returning: String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+    }
+}
