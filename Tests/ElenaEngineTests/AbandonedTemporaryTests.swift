@@ -26,4 +26,16 @@ import Testing
         try FileSystem.writeAtomically(Data("x".utf8), to: folder("d.png"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).contains("d.png"))
     }
+
+    /// Linking a file over a link to the same file again (an ingest redone after the ledger lost its record) left
+    /// the temporary link behind every time: rename() of two links to one file does nothing and succeeds.
+    @Test func linkingAFileOverALinkToItselfLeavesNoTemporaryFile() throws {
+        let folder = try TemporaryDirectory("elena-tmp")
+        defer { folder.remove() }
+        try folder.write("bytes", to: "src/a.png")
+        #expect(try FileSystem.linkOrCopy(folder("src/a.png"), to: folder("raw/a.png")))
+        #expect(try FileSystem.linkOrCopy(folder("src/a.png"), to: folder("raw/a.png")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder("raw")) == ["a.png"])
+        #expect(try String(contentsOfFile: folder("raw/a.png"), encoding: .utf8) == "bytes")
+    }
 }

@@ -224,13 +224,19 @@ public enum FileSystem {
     @discardableResult
     public static func linkOrCopy(_ source: String, to destination: String) throws(FileSystemError) -> Bool {
         try makeDirectory(PathText.directory(of: destination))
-        let temporary = PathText.directory(of: destination) + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
+        // Named as `writeAtomically` names its temporary files, so a killed run's leftover is recognised and removed.
+        let temporary =
+            PathText.directory(of: destination) + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-"
+            + PathText.lastComponent(destination)
         if link(source, temporary) == 0 {
             guard rename(temporary, destination) == 0 else {
                 let error = failure("rename into", destination)
                 unlink(temporary)
                 throw error
             }
+            // When the destination already was a link to the same file, rename does nothing and succeeds (POSIX):
+            // the temporary name would stay behind.
+            unlink(temporary)
             return true
         }
         try copy(source, to: destination)
