@@ -41,6 +41,18 @@ public final class RunningCommand: @unchecked Sendable {
         if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// Sends SIGTERM, as `kill`, a service manager or a container's stop does.
+    public func terminate() {
+        if isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
+    }
+
+    /// Waits for the process to end, at most `seconds`; nil when it still runs then.
+    public func wait(atMost seconds: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return isRunning ? nil : await wait()
+    }
+
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     public func interrupt() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGINT) }

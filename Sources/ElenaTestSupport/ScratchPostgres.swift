@@ -52,39 +52,13 @@ public final class ScratchPostgres: Sendable {
         _ = try? await Self.script(["stop", folder])
     }
 
-    /// Runs `scripts/postgres ARGS` on a Dispatch thread (never blocking Swift's cooperative pool); its output.
+    /// Runs `scripts/postgres ARGS`; its output.
     static func script(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
         let root = CommandLineRunner.repositoryRoot()
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: root + "/scripts/postgres")
-                process.arguments = arguments
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-                let output = Pipe()
-                let error = Pipe()
-                process.standardOutput = output
-                process.standardError = error
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                let out = output.fileHandleForReading.readDataToEndOfFile()
-                let err = error.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
-                    continuation.resume(
-                        throwing: StoreError(
-                            "scripts/postgres \(arguments[0]) failed (exit \(process.terminationStatus)): "
-                                + String(decoding: err, as: UTF8.self)))
-                    return
-                }
-                continuation.resume(
-                    returning: String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+        let result = try await Subprocess.run(root + "/scripts/postgres", arguments, environment: environment)
+        guard result.status == 0 else {
+            throw StoreError("scripts/postgres \(arguments[0]) failed (status \(result.status)): \(result.error)")
         }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -168,10 +168,10 @@ public final class SQLiteDatabase: SQLDatabase {
                         + " for \(LedgerUnavailable.seconds(LedgerUnavailable.window)); nothing was lost; "
                         + "run again when it is done (ELENA_DB_WAIT sets how long to wait)")
             case .SQLITE_FULL:
-                let free = FileManagerFree.bytes(folder).map { "; \($0) free" } ?? ""
+                let free = FileManagerFree.bytes(folder).map { "; \($0) \($0.hasPrefix("0 ") ? "is" : "are") free" } ?? ""
                 return LedgerUnavailable(
-                    "the disk holding the ledger database \(path) is full\(free); nothing was lost; "
-                        + "free some space and run again")
+                    "the disk holding \(folder) is full (cannot write the ledger database "
+                        + "\((path as NSString).lastPathComponent)\(free)); nothing was lost; free some space and run again")
             case .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN:
                 guard FileManagerFree.isReadOnly(folder) else { break }
                 return LedgerUnavailable(
