@@ -30,7 +30,8 @@ help:
 	@echo "  make examples    regenerate examples/demo/images with elena-dev"
 	@echo "  make schema      regenerate schema/manifest.schema.json and the embedded SQL migrations"
 	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"
-	@echo "  make crash       the crash campaign: $(CRASH_IMAGES) images, $(CRASH_KILLS) SIGKILLs, SQLite and PostgreSQL"
+	@echo "  make crash       the crash campaign: $(CRASH_IMAGES) images, $(CRASH_KILLS) SIGKILLs, SQLite and PostgreSQL;"
+	@echo "                   then $(CRASH_DB_RESTARTS) restarts of the ledger's PostgreSQL mid-upload (direct and PgBouncer)"
 	@echo "  make fuzz        the manifest fuzzer, long (FUZZ_ITERATIONS=$(FUZZ_ITERATIONS)); make test runs 3,000 cases"
 	@echo "  make model       the model-based test, long (MODEL_ACTIONS=$(MODEL_ACTIONS) seeded random actions on the binary;"
 	@echo "                   make test plays 300; replay one with Tests/Model/model_test.py --seed N)"
@@ -96,10 +97,11 @@ fuzz: deps
 # with SIGKILL CRASH_KILLS times at seeded random moments of a CRASH_IMAGES-image drop to the fake Fanvue.
 CRASH_IMAGES ?= 200
 CRASH_KILLS ?= 50
+CRASH_DB_RESTARTS ?= 20
 crash: deps
 	scripts/install-deps --test
-	ELENA_CRASH_IMAGES=$(CRASH_IMAGES) ELENA_CRASH_KILLS=$(CRASH_KILLS) ELENA_TEST_STEPS=swift \
-		scripts/run-tests --filter FanvueCrashTests
+	ELENA_CRASH_IMAGES=$(CRASH_IMAGES) ELENA_CRASH_KILLS=$(CRASH_KILLS) ELENA_CRASH_DB_RESTARTS=$(CRASH_DB_RESTARTS) \
+		ELENA_TEST_STEPS=swift scripts/run-tests --filter "FanvueCrashTests|DatabaseFaultTests"
 
 # The model-based test for longer than `make test` plays it (Tests/Model/README.md): MODEL_ACTIONS seeded random
 # actions on the built binary, from seed 1000, the invariant checked after each; a failure prints its replay command.

@@ -14,7 +14,11 @@ struct LibraryOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "The ledger database: postgres://user:password@host:port/db (Supabase works) or a SQLite file.",
-            discussion: "Default: $DATABASE_URL, else <library>/elena.db.", valueName: "url"))
+            discussion: """
+                Default: $DATABASE_URL, else <library>/elena.db. A PostgreSQL connection lost mid-run, or a SQLite \
+                file locked by another process, is waited for up to $ELENA_DB_WAIT seconds (default 60); past \
+                that the run stops cleanly and the next run goes on.
+                """, valueName: "url"))
     var database: String?
 
     @Option(name: [.customShort("j"), .long], help: ArgumentHelp("How many images to work on at once.", valueName: "n"))

@@ -19,10 +19,8 @@ public final class ScratchPostgres: Sendable {
         self.poolerURL = poolerURL
     }
 
-    /// Whether this machine can run one: the PostgreSQL tests are required or possible (`make test`).
-    public static var isAvailable: Bool { TestBackend.available.contains(.postgres) }
-
-    /// Starts a server (and PgBouncer in front of it with `pooler`).
+    /// Starts a server (and PgBouncer in front of it with `pooler`); scripts/postgres installs PostgreSQL 15 and
+    /// PgBouncer when they are missing, so a test using this never skips.
     public static func start(pooler: Bool = false) async throws -> ScratchPostgres {
         let folder = NSTemporaryDirectory() + "elena-scratch-pg." + UUID().uuidString.prefix(8)
         let url = try await script(["start", folder], environment: ["ELENA_PG_SYNCHRONOUS_COMMIT": "on"])

@@ -129,7 +129,6 @@ import Testing
 
     @Test(arguments: Route.allCases)
     func aPostgreSQLRestartAndACutConnectionMidDropAreWaitedForAndTheRunCompletes(_ route: Route) async throws {
-        guard ScratchPostgres.isAvailable else { return }
         let seed = Self.seed()
         print("postgres restart mid-drop (\(route)): seed \(seed) (replay with ELENA_FAULT_SEED=\(seed))")
         var random = SeededRandom(seed: seed)
@@ -160,7 +159,6 @@ import Testing
     }
 
     @Test func aPostgreSQLServerGoneLongerThanTheRunWaitsStopsItCleanlyAndTheNextRunCompletes() async throws {
-        guard ScratchPostgres.isAvailable else { return }
         let seed = Self.seed()
         print("postgres gone: seed \(seed) (replay with ELENA_FAULT_SEED=\(seed))")
         var random = SeededRandom(seed: seed)
@@ -193,7 +191,6 @@ import Testing
     /// query never returns).
     @Test(arguments: ["refusing", "frozen"])
     func aSignalEndsARunWaitingForItsDatabasePromptly(_ how: String) async throws {
-        guard ScratchPostgres.isAvailable else { return }
         let server = try await ScratchPostgres.start()
         defer { Task { await server.remove() } }
         var drop = try FaultDrop.make(database: server.url)

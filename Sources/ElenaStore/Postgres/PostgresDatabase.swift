@@ -24,6 +24,8 @@ public actor PostgresDatabase: SQLDatabase {
     public nonisolated let dialect = SQLDialect.postgres
     private let url: DatabaseURL
     private var connection: PostgresConnection?
+    /// Told when `connection` closes (one callback per connection, not one per operation).
+    private var watch: CloseWatch
     private let logger: Logger
     private let resilience: Resilience
     private let exclusive = AsyncMutex()
@@ -64,6 +66,7 @@ public actor PostgresDatabase: SQLDatabase {
     private init(url: DatabaseURL, connection: PostgresConnection, logger: Logger, resilience: Resilience) {
         self.url = url
         self.connection = connection
+        self.watch = CloseWatch(connection)
         self.logger = logger
         self.resilience = resilience
     }
@@ -258,9 +261,10 @@ public actor PostgresDatabase: SQLDatabase {
                         throw ConnectionLost(cause: Self.describe(error))
                     }
                     connection = live
+                    watch = CloseWatch(live)
                 }
                 let logger = self.logger
-                let result = try await Self.race(live, limit: unlimited ? nil : resilience.operationLimit) {
+                let result = try await Self.race(watch, limit: unlimited ? nil : resilience.operationLimit) {
                     try await body(live, logger)
                 }
                 if let outage {
@@ -301,7 +305,7 @@ public actor PostgresDatabase: SQLDatabase {
     /// `body`'s result, or a `ConnectionLost` as soon as the connection closes or `limit` passes, whichever comes
     /// first. A body stuck on a dead connection is left behind rather than waited for.
     private static func race<T: Sendable>(
-        _ connection: PostgresConnection, limit: Duration?, _ body: @escaping @Sendable () async throws -> T
+        _ watch: CloseWatch, limit: Duration?, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let once = Once<T>()
         let result: T = try await withCheckedThrowingContinuation { continuation in
@@ -314,12 +318,8 @@ public actor PostgresDatabase: SQLDatabase {
                 }
             }
             once.onResume { work.cancel() }
-            connection.closeFuture.whenComplete { _ in
-                // Let an answer that arrived just before the close win.
-                connection.eventLoop.scheduleTask(in: .milliseconds(50)) {
-                    once.resume(with: .failure(ConnectionLost(cause: "the server closed the connection")))
-                }
-            }
+            watch.arm { once.resume(with: .failure(ConnectionLost(cause: "the server closed the connection"))) }
+            once.onResume { watch.disarm() }
             if let limit {
                 let timer = Task {
                     try await Task.sleep(for: limit)
@@ -389,7 +389,7 @@ public actor PostgresDatabase: SQLDatabase {
     /// Commits what `begin` opened, once and without waiting for a lost connection (closing it ends it anyway).
     func endQuietly() async {
         guard let connection, !connection.isClosed else { return }
-        _ = try? await Self.race(connection, limit: .seconds(10)) {
+        _ = try? await Self.race(watch, limit: .seconds(10)) {
             try await Self.run(SQLStatement("COMMIT"), on: connection, logger: Self.quietLogger)
         }
     }
@@ -449,6 +449,43 @@ public actor PostgresDatabase: SQLDatabase {
 struct ConnectionLost: Error, CustomStringConvertible {
     var cause: String
     var description: String { cause }
+}
+
+/// Calls the handler armed for the operation in flight when its connection closes (a little later, so that an answer
+/// that arrived just before the close wins), or at once when it is armed on a closed connection.
+private final class CloseWatch: @unchecked Sendable {
+    // Safe: `closed` and `handler` are only touched while holding `lock`.
+    private let lock = NSLock()
+    private var closed = false
+    private var handler: (@Sendable () -> Void)?
+
+    init(_ connection: PostgresConnection) {
+        connection.closeFuture.whenComplete { [weak self] _ in self?.fire() }
+    }
+
+    func arm(_ handler: @escaping @Sendable () -> Void) {
+        lock.lock()
+        let already = closed
+        if !already { self.handler = handler }
+        lock.unlock()
+        if already { handler() }
+    }
+
+    func disarm() {
+        lock.lock()
+        handler = nil
+        lock.unlock()
+    }
+
+    private func fire() {
+        lock.lock()
+        closed = true
+        let armed = handler
+        handler = nil
+        lock.unlock()
+        guard let armed else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { armed() }
+    }
 }
 
 /// Resumes a continuation once, from whichever racer comes first, and runs the clean-ups registered for that moment.
