@@ -35,6 +35,7 @@ enum DropExecution {
         manifestArgument: String, options: LibraryOptions, dryRun: Bool, online: Bool = false, reporter: any RunReporter,
         notReady: Set<String> = [], generate: Bool = true, sameDrop: Bool = false
     ) async throws -> DropOutcome {
+        options.applyVerbosity()
         let loaded = try Wiring.loadManifest(manifestArgument)
         for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
         let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))

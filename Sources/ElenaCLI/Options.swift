@@ -1,4 +1,5 @@
 internal import ArgumentParser
+import Foundation
 
 /// Options every command that touches a library accepts.
 struct LibraryOptions: ParsableArguments {
@@ -23,6 +24,18 @@ struct LibraryOptions: ParsableArguments {
 
     @Option(name: [.customShort("j"), .long], help: ArgumentHelp("How many images to work on at once.", valueName: "n"))
     var jobs: Int?
+
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Also print every ledger statement and the database driver's full error text.",
+            discussion: "For diagnosing a database problem; errors are otherwise one sentence in words."))
+    var verbose = false
+
+    /// Turns on the ledger's trace (`ELENA_TRACE_DB`, read when the first database opens) for `--verbose`.
+    func applyVerbosity() {
+        if verbose { setenv("ELENA_TRACE_DB", "1", 1) }
+    }
 
     func validate() throws {
         if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64, not \(jobs)") }

@@ -41,6 +41,17 @@ public final class RunningCommand: @unchecked Sendable {
         if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// Freezes the process (SIGSTOP) until `resume`: a fault made meanwhile lands at exactly this point of its work,
+    /// however busy the machine is.
+    public func pause() {
+        if isRunning { Foundation.kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    public func resume() {
+        if isRunning { Foundation.kill(process.processIdentifier, SIGCONT) }
+    }
+
     /// Sends SIGTERM, as `kill`, a service manager or a container's stop does.
     public func terminate() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }

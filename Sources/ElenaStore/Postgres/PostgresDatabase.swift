@@ -50,9 +50,15 @@ public actor PostgresDatabase: SQLDatabase {
             self.notice = notice
         }
 
-        /// `LedgerUnavailable.window` (60 s, or `ELENA_DB_WAIT`), two minutes per operation, notices on standard error.
+        /// `LedgerUnavailable.window` (60 s, or `ELENA_DB_WAIT`); 30 s per operation (`ELENA_DB_OPERATION_LIMIT`:
+        /// the ledger's largest read, the run cache of 100,000 items, takes a few seconds even far away, so an
+        /// operation without any answer for that long is on a connection that is gone without closing, as through
+        /// a pooler whose server was cut); notices on standard error.
         public static var standard: Resilience {
-            Resilience(window: LedgerUnavailable.window, operationLimit: .seconds(120), notice: LedgerUnavailable.notice)
+            let limit = ProcessInfo.processInfo.environment["ELENA_DB_OPERATION_LIMIT"].flatMap(Double.init) ?? 30
+            return Resilience(
+                window: LedgerUnavailable.window, operationLimit: .milliseconds(Int(max(1, limit) * 1000)),
+                notice: LedgerUnavailable.notice)
         }
 
         /// The same without a limit per operation: an advisory lock may be waited for as long as its holder works.
@@ -121,14 +127,17 @@ public actor PostgresDatabase: SQLDatabase {
     }
 
     static func describe(_ error: any Error) -> String {
+        if let words = connectionWords(error) { return words }
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
                 return message + state
             }
-            if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+            // Never the error itself: PostgresNIO's text is "PSQLError – Generic description…".
+            if let underlying = error.underlying, !(underlying is PSQLError) {
+                return "\(error.code): \(describe(underlying))"
+            }
             return "\(error.code)"
-
         }
         if let error = error as? PostgresTransactionError {
             return describe(error.closureError ?? error.commitError ?? error.beginError ?? error)
@@ -199,9 +208,19 @@ public actor PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// `ELENA_TRACE_DB=1`: every statement and every failure in full on standard error (for diagnosing a
+    /// database problem; never bound values).
+    static let tracing = ProcessInfo.processInfo.environment["ELENA_TRACE_DB"] == "1"
+
+    static func trace(_ text: @autoclosure () -> String) {
+        if tracing { FileHandle.standardError.write(Data(("db: " + text() + "\n").utf8)) }
+    }
+
     private static func run(_ statement: SQLStatement, on connection: PostgresConnection, logger: Logger) async throws
         -> [SQLRow]
     {
+        trace("> \(statement.sql.prefix(60).replacingOccurrences(of: "\n", with: " "))")
+        defer { trace("<") }
         let rows = try await connection.query(Self.query(statement), logger: logger)
         var result: [SQLRow] = []
         var columns: [String: Int]?
@@ -253,6 +272,8 @@ public actor PostgresDatabase: SQLDatabase {
                 if let connection, !connection.isClosed {
                     live = connection
                 } else {
+                    // Closed between two operations (a restart while the run worked on files), or lost before.
+                    let closedQuietly = connection != nil && outage == nil
                     connection = nil
                     do {
                         live = try await Self.openConnection(url, logger: logger)
@@ -262,6 +283,7 @@ public actor PostgresDatabase: SQLDatabase {
                     }
                     connection = live
                     watch = CloseWatch(live)
+                    if closedQuietly { resilience.notice("the connection to \(url) had closed; reconnected; going on") }
                 }
                 let logger = self.logger
                 let result = try await Self.race(watch, limit: unlimited ? nil : resilience.operationLimit) {
@@ -273,6 +295,7 @@ public actor PostgresDatabase: SQLDatabase {
                 }
                 return result
             } catch let error where Self.isConnectionLoss(error) {
+                Self.trace("lost: \(String(reflecting: error))")
                 let cause = Self.describe(error)
                 if let dead = connection {
                     connection = nil
@@ -423,6 +446,32 @@ public actor PostgresDatabase: SQLDatabase {
     // MARK: Words
 
     static func seconds(_ duration: Duration) -> String { LedgerUnavailable.seconds(duration) }
+
+    /// A failure to reach the server in words (no errno dump, no type names), or nil when it is something else.
+    static func connectionWords(_ error: any Error) -> String? {
+        var error = error
+        if let psql = error as? PSQLError {
+            if psql.code == .serverClosedConnection || psql.code == .uncleanShutdown { return "the server closed the connection" }
+            if psql.code == .clientClosedConnection { return "the connection was closed" }
+            guard psql.code == .connectionError, let underlying = psql.underlying else { return nil }
+            error = underlying
+        }
+        if let connect = error as? NIOConnectionError {
+            guard let first = connect.connectionErrors.first else { return "the server cannot be reached" }
+            error = first.error
+        }
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case ECONNREFUSED: return "the server refuses connections"
+            case ECONNRESET, EPIPE: return "the server closed the connection"
+            case ETIMEDOUT: return "the server does not answer"
+            case EHOSTUNREACH, ENETUNREACH: return "the server cannot be reached"
+            default: return "the connection failed (\(String(cString: strerror(io.errnoCode))))"
+            }
+        }
+        if error is ChannelError { return "the connection failed" }
+        return nil
+    }
 
     /// A cause in words a person can act on, without PostgresNIO's type names.
     static func plain(_ cause: String) -> String {
