@@ -56,10 +56,10 @@ enum DropExecution {
                 throw CLIError.cannotStart("cannot create the library folder: \(error)")
             }
             // Refused before any work, rather than every item failing on its first write.
-            if FileSystem.isReadOnlyFileSystem(layout.root) || access(layout.root, W_OK) != 0 {
+            let readOnly = FileSystem.isReadOnlyFileSystem(layout.root)
+            if readOnly || access(layout.root, W_OK) != 0 {
                 throw CLIError.cannotStart(
-                    "the library \(layout.root) is "
-                        + (FileSystem.isReadOnlyFileSystem(layout.root) ? "on a read-only file system" : "not writable by you")
+                    "the library \(layout.root) is " + (readOnly ? "on a read-only file system" : "not writable by you")
                         + "; make it writable (or choose another with --library) and run again")
             }
         }

@@ -65,8 +65,8 @@ public protocol RunReporter: Sendable {
     func note(_ text: String)
     /// Generation moved on: a prompt's step, or a prompt finished.
     func generating(_ progress: GenerationProgress)
-    /// The run stopped starting work, for `reason` (a full disk, the ledger gone); failures with that same
-    /// message need no line of their own after this one.
+    /// The run stopped starting work, for `reason` (a full disk, the ledger gone); the work still in flight fails
+    /// the same way and needs no line of its own after this one (the summary lists it).
     func stopping(_ reason: String)
 }
 
