@@ -221,19 +221,21 @@ import Testing
         // The run is now stuck on the database: it still runs a second later.
         try await Task.sleep(for: .seconds(1))
         #expect(process.isRunning, "the run waits for its database")
-        process.terminate()
+        // SIGTERM for one, Ctrl-C's SIGINT for the other: both end the run.
+        let signal = how == "frozen" ? "Ctrl-C (SIGINT)" : "SIGTERM"
+        if how == "frozen" { process.interrupt() } else { process.terminate() }
         let code = await process.wait(atMost: 10)
         if how == "frozen" { Self.freeze(postmaster, false) }
-        #expect(code != nil, "SIGTERM ended the run within 10 s (\(how)); log:\n\(process.log)")
+        #expect(code != nil, "\(signal) ended the run within 10 s (\(how)); log:\n\(process.log)")
         if code == nil {
             process.kill()
             await process.wait()
         }
         #expect(process.wasKilled, "it ends by the signal")
-        #expect(process.log.contains("stopped by SIGTERM"), "and says so:\n\(process.log)")
+        #expect(process.log.contains("elena-run: stopped by \(signal)"), "and says so:\n\(process.log)")
 
         if how == "refusing" { try await server.revive() }
-        try await Self.nextRunCompletes(drop, store: server.url, "after SIGTERM (\(how))")
+        try await Self.nextRunCompletes(drop, store: server.url, "after \(signal) (\(how))")
     }
 
     /// The server's main process id, from its pid file.
