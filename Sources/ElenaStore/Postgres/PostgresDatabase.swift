@@ -50,10 +50,10 @@ public actor PostgresDatabase: SQLDatabase {
             self.notice = notice
         }
 
-        /// `LedgerUnavailable.window` (60 s, or `ELENA_DB_WAIT`); 30 s per operation (`ELENA_DB_OPERATION_LIMIT`:
-        /// the ledger's largest read, the run cache of 100,000 items, takes a few seconds even far away, so an
-        /// operation without any answer for that long is on a connection that is gone without closing, as through
-        /// a pooler whose server was cut); notices on standard error.
+        /// `LedgerUnavailable.window` (60 s, or `ELENA_DB_WAIT`); 30 s per operation (`ELENA_DB_OPERATION_LIMIT`):
+        /// far beyond any ledger statement of a run (each takes well under a second on the test server), so an
+        /// operation without an answer for that long is taken to be on a connection that is gone without closing,
+        /// as PgBouncer left one after its server connections were cut; notices on standard error.
         public static var standard: Resilience {
             let limit = ProcessInfo.processInfo.environment["ELENA_DB_OPERATION_LIMIT"].flatMap(Double.init) ?? 30
             return Resilience(
