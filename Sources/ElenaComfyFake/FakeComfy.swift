@@ -38,7 +38,7 @@ public final class FakeComfy: Sendable {
 
     struct State {
         var port = 0
-        var server: Task<Void, any Error>?
+        var server: LoopbackServer.Running?
         var history: [String: JSONValue] = [:]
         var queued: [String] = []
         var cancelled: [String] = []
@@ -113,7 +113,7 @@ public final class FakeComfy: Sendable {
 
     /// Starts listening on a free port.
     public func start() async throws {
-        let (port, task) = try await LoopbackServer.start("the fake ComfyUI server") { running in
+        let running = try await LoopbackServer.start("the fake ComfyUI server") { running in
             Application(
                 router: makeRouter(),
                 server: .http1WebSocketUpgrade { request, channel, _ in
@@ -131,19 +131,18 @@ public final class FakeComfy: Sendable {
                 logger: Logger(label: "elena.comfy.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
         state.withLock {
-            $0.port = port
-            $0.server = task
+            $0.port = running.port
+            $0.server = running
         }
     }
 
     /// Stops the server.
     public func stop() async {
-        let task = state.withLock { state -> Task<Void, any Error>? in
+        let running = state.withLock { state -> LoopbackServer.Running? in
             defer { state.server = nil }
             return state.server
         }
-        task?.cancel()
-        _ = try? await task?.value
+        await running?.stop()
     }
 
     static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {

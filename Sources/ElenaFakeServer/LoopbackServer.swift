@@ -1,8 +1,11 @@
 public import Hummingbird
+import Foundation
+import Logging
 public import NIOCore
+import ServiceLifecycle
 
 /// The fake servers' start-up: run a Hummingbird application on 127.0.0.1 and return once it accepts
-/// connections, with the port it got and the task that runs it (cancel the task to stop it).
+/// connections, with the port it got and a handle that stops it.
 public enum LoopbackServer {
     /// A server that stopped before it listened (the port was taken, or it failed to start).
     public struct NotListening: Error, Sendable, CustomStringConvertible {
@@ -10,20 +13,64 @@ public enum LoopbackServer {
         public var description: String
     }
 
+    /// A running server.
+    public struct Running: Sendable {
+        /// The port it listens on.
+        public let port: Int
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+        let ended: Ended
+
+        /// Stops it and waits until it has: a graceful shutdown first (the listener closes, requests in flight
+        /// finish), then cancellation if that has not ended it within two seconds (a websocket left open).
+        /// Cancelling alone trapped in NIO ("Deinited NIOAsyncWriter without calling finish()") when a connection
+        /// had just been accepted and not yet handed to the server: it crashed the whole test process.
+        public func stop() async {
+            await group.triggerGracefulShutdown()
+            let deadline = ContinuousClock.now + .seconds(2)
+            while !ended.isSet && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if !ended.isSet { task.cancel() }
+            _ = try? await task.value
+        }
+    }
+
+    /// Set when the server's task has ended.
+    final class Ended: @unchecked Sendable {
+        // Safe: `value` is only touched while holding `lock`.
+        private let lock = NSLock()
+        private var value = false
+        func set() {
+            lock.lock()
+            value = true
+            lock.unlock()
+        }
+        var isSet: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return value
+        }
+    }
+
     /// Starts an application. `make` builds it with the `onServerRunning` hook it is given.
     /// - Parameter name: names the server in the error, e.g. `the fake Fanvue server`.
     /// - Throws: the application's own error when it stops before listening, else `NotListening`.
     public static func start<App: ApplicationProtocol>(
         _ name: String, _ make: (@escaping @Sendable (any Channel) async -> Void) -> App
-    ) async throws -> (port: Int, task: Task<Void, any Error>) {
+    ) async throws -> Running {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let application = make { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
         }
+        let group = ServiceGroup(
+            services: [application], logger: Logger(label: "elena.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let ended = Ended()
         let task = Task {
-            defer { continuation.finish() }
-            try await application.run()
+            defer {
+                ended.set()
+                continuation.finish()
+            }
+            try await group.run()
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {
@@ -31,6 +78,6 @@ public enum LoopbackServer {
             try await task.value
             throw NotListening(description: "\(name) stopped before it listened")
         }
-        return (port, task)
+        return Running(port: port, group: group, task: task, ended: ended)
     }
 }

@@ -72,7 +72,7 @@ public final class FakeFanvue: Sendable {
     /// - Throws: when the server cannot bind.
     public func start() async throws {
         guard state.withLock({ $0.server == nil }) else { return }
-        let (port, task) = try await LoopbackServer.start("the fake Fanvue server") { running in
+        let running = try await LoopbackServer.start("the fake Fanvue server") { running in
             Application(
                 router: makeRouter(),
                 configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-fanvue"),
@@ -80,20 +80,18 @@ public final class FakeFanvue: Sendable {
                 logger: Logger(label: "elena.fanvue.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
         state.withLock {
-            $0.port = port
-            $0.server = task
+            $0.port = running.port
+            $0.server = running
         }
     }
 
     /// Stops the server and waits until it has closed.
     public func stop() async {
-        let task = state.withLock { state -> Task<Void, any Error>? in
+        let running = state.withLock { state -> LoopbackServer.Running? in
             defer { state.server = nil }
             return state.server
         }
-        guard let task else { return }
-        task.cancel()
-        _ = try? await task.value
+        await running?.stop()
     }
 
     /// The port listened on (0 before `start()`).

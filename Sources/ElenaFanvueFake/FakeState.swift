@@ -1,11 +1,12 @@
 import ElenaCore
 import Foundation
+import ElenaFakeServer
 
 /// Everything the fake knows, kept behind one lock (`FakeFanvue.state`). Plain values only; the request handlers
 /// take the lock, read or change the state, and release it before writing their answer.
 struct FakeState {
     var port: Int?
-    var server: Task<Void, any Error>?
+    var server: LoopbackServer.Running?
     var calls: [FakeFanvue.Call] = []
 
     // OAuth
