@@ -1,5 +1,6 @@
 public import ElenaCore
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -53,6 +54,7 @@ public struct FileWorkLocks: WorkLocks {
 /// connection, which ends the transaction and frees the lock.
 public struct PostgresWorkLocks: WorkLocks {
     private let url: DatabaseURL
+    private static let lossSaid = Atomic<Bool>(false)
 
     /// Creates locks on the server `url` names.
     public init(url: DatabaseURL) {
@@ -77,7 +79,8 @@ public struct PostgresWorkLocks: WorkLocks {
     /// on, because what it does is guarded again by the ledger's claims (a claim left unconfirmed is checked on
     /// Fanvue before anything is sent again), and the loss is said on one line.
     public func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
-        let database = try await PostgresDatabase.connect(url, resilience: PostgresDatabase.Resilience.standard.unlimited)
+        // Connected by its first statement, within the outage window: the server may be restarting right now.
+        let database = PostgresDatabase.connectingLater(url, resilience: PostgresDatabase.Resilience.standard.unlimited)
         do {
             try await database.begin(Set(keys.map(Self.lockKey)).sorted().map { SQLStatement("SELECT pg_advisory_xact_lock(?)", [.int($0)]) })
         } catch {
@@ -92,7 +95,8 @@ public struct PostgresWorkLocks: WorkLocks {
         }
         if await database.isOpen {
             await database.endQuietly()
-        } else {
+        } else if Self.lossSaid.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+            // Said once per run: every lock held across one restart is lost the same way.
             PostgresDatabase.Resilience.standard.notice(
                 "the connection holding \(keys.count == 1 ? "a lock" : "\(keys.count) locks") was lost while the work ran; "
                     + "the ledger's claims kept it from being done twice")

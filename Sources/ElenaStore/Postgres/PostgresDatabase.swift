@@ -25,7 +25,7 @@ public actor PostgresDatabase: SQLDatabase {
     private let url: DatabaseURL
     private var connection: PostgresConnection?
     /// Told when `connection` closes (one callback per connection, not one per operation).
-    private var watch: CloseWatch
+    private var watch: CloseWatch?
     private let logger: Logger
     private let resilience: Resilience
     private let exclusive = AsyncMutex()
@@ -69,10 +69,10 @@ public actor PostgresDatabase: SQLDatabase {
         }
     }
 
-    private init(url: DatabaseURL, connection: PostgresConnection, logger: Logger, resilience: Resilience) {
+    private init(url: DatabaseURL, connection: PostgresConnection?, logger: Logger, resilience: Resilience) {
         self.url = url
         self.connection = connection
-        self.watch = CloseWatch(connection)
+        self.watch = connection.map(CloseWatch.init)
         self.logger = logger
         self.resilience = resilience
     }
@@ -92,6 +92,12 @@ public actor PostgresDatabase: SQLDatabase {
             throw StoreError("cannot connect to \(url): \(Self.plain(Self.describe(error)))")
         }
         return PostgresDatabase(url: url, connection: connection, logger: logger, resilience: resilience)
+    }
+
+    /// A database whose first connection is made by its first operation, and waited for like a lost one: for the
+    /// lock connections a run opens mid-run, when the server may be restarting.
+    static func connectingLater(_ url: DatabaseURL, resilience: Resilience) -> PostgresDatabase {
+        PostgresDatabase(url: url, connection: nil, logger: quietLogger, resilience: resilience)
     }
 
     static let quietLogger = Logger(label: "elena.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -286,6 +292,8 @@ public actor PostgresDatabase: SQLDatabase {
                     if closedQuietly { resilience.notice("the connection to \(url) had closed; reconnected; going on") }
                 }
                 let logger = self.logger
+                let watch = self.watch ?? CloseWatch(live)
+                self.watch = watch
                 let result = try await Self.race(watch, limit: unlimited ? nil : resilience.operationLimit) {
                     try await body(live, logger)
                 }
@@ -411,7 +419,7 @@ public actor PostgresDatabase: SQLDatabase {
 
     /// Commits what `begin` opened, once and without waiting for a lost connection (closing it ends it anyway).
     func endQuietly() async {
-        guard let connection, !connection.isClosed else { return }
+        guard let connection, let watch, !connection.isClosed else { return }
         _ = try? await Self.race(watch, limit: .seconds(10)) {
             try await Self.run(SQLStatement("COMMIT"), on: connection, logger: Self.quietLogger)
         }
