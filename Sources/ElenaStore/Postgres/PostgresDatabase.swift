@@ -1,4 +1,4 @@
-public import ElenaCore
+import ElenaCore
 import Foundation
 internal import Logging
 internal import NIOCore
@@ -89,7 +89,7 @@ public actor PostgresDatabase: SQLDatabase {
         do {
             connection = try await openConnection(url, logger: logger)
         } catch {
-            throw StoreError("cannot connect to \(url): \(Self.plain(Self.describe(error)))")
+            throw StoreError("cannot connect to \(url): \(Self.describe(error))")
         }
         return PostgresDatabase(url: url, connection: connection, logger: logger, resilience: resilience)
     }
@@ -312,12 +312,12 @@ public actor PostgresDatabase: SQLDatabase {
                 if outage == nil {
                     outage = (ContinuousClock.now, cause)
                     resilience.notice(
-                        "lost the connection to \(url) (\(Self.plain(cause))); "
+                        "lost the connection to \(url) (\(cause)); "
                             + "waiting up to \(Self.seconds(resilience.window)) for it to come back")
                 }
                 let waited = ContinuousClock.now - outage!.since
                 if waited >= resilience.window {
-                    let given = LedgerUnavailable.lost(url.description, cause: Self.plain(outage!.cause), waited: waited)
+                    let given = LedgerUnavailable.lost(url.description, cause: outage!.cause, waited: waited)
                     unavailable = given
                     throw given
                 }
@@ -461,6 +461,16 @@ public actor PostgresDatabase: SQLDatabase {
         if let psql = error as? PSQLError {
             if psql.code == .serverClosedConnection || psql.code == .uncleanShutdown { return "the server closed the connection" }
             if psql.code == .clientClosedConnection { return "the connection was closed" }
+            if psql.code == .server, let state = psql.serverInfo?[.sqlState] {
+                switch state {
+                case "57P01": return "the server is shutting down"
+                case "57P02": return "the server crashed"
+                case "57P03": return "the server is starting up"
+                // Class 08, connection exceptions: what PgBouncer answers when it lost or cannot reach its server.
+                case _ where state.hasPrefix("08"): return "the connection to the server failed (\(psql.serverInfo?[.message] ?? state))"
+                default: return nil
+                }
+            }
             guard psql.code == .connectionError, let underlying = psql.underlying else { return nil }
             error = underlying
         }
@@ -477,28 +487,9 @@ public actor PostgresDatabase: SQLDatabase {
             default: return "the connection failed (\(String(cString: strerror(io.errnoCode))))"
             }
         }
+        if case ChannelError.connectTimeout = error { return "the server does not answer" }
         if error is ChannelError { return "the connection failed" }
         return nil
-    }
-
-    /// A cause in words a person can act on, without PostgresNIO's type names.
-    static func plain(_ cause: String) -> String {
-        let lower = cause.lowercased()
-        if lower.contains("serverclosedconnection") || lower.contains("closed the connection") {
-            return "the server closed the connection"
-        }
-        if lower.contains("refused") { return "the server refuses connections" }
-        if lower.contains("timed out") || lower.contains("timeout") || lower.contains("no answer") {
-            return cause.hasPrefix("no answer") ? cause : "the server does not answer"
-        }
-        if lower.contains("57p01") || lower.contains("shutting down") || lower.contains("terminating connection") {
-            return "the server is shutting down"
-        }
-        if lower.contains("57p03") || lower.contains("starting up") { return "the server is starting up" }
-        if lower.contains("cannot connect") || lower.contains("server conn crashed") || lower.contains("08") {
-            return "the pooler lost its server"
-        }
-        return cause
     }
 }
 
