@@ -178,7 +178,7 @@ let package = Package(
             swiftSettings: strict),
         // The store on real SQLite files and a real PostgreSQL server (ELENA_POSTGRES_URL, set by `make test`).
         .testTarget(
-            name: "ElenaStoreTests", dependencies: ["ElenaCore", "ElenaStore", "ElenaTestSupport"],
+            name: "ElenaStoreTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStore", "ElenaTestSupport"],
             swiftSettings: strict),
         // The review server's routes, access rules and decisions (HummingbirdTesting, real files and SQLite).
         .testTarget(

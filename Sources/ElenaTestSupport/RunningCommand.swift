@@ -52,6 +52,20 @@ public final class RunningCommand: @unchecked Sendable {
         if isRunning { Foundation.kill(process.processIdentifier, SIGCONT) }
     }
 
+    /// Runs `fault` while the process is paused, and lets it go on afterwards even when `fault` throws (a process
+    /// left stopped would outlive the test).
+    public func paused<T>(_ fault: () async throws -> T) async rethrows -> T {
+        pause()
+        do {
+            let result = try await fault()
+            resume()
+            return result
+        } catch {
+            resume()
+            throw error
+        }
+    }
+
     /// Sends SIGTERM, as `kill`, a service manager or a container's stop does.
     public func terminate() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }

@@ -1,12 +1,12 @@
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A helper program run to its end with posix_spawn and waitpid, its output through files. Foundation's `Process`
-/// left a script that had started a daemon (scripts/postgres start) as a zombie whose termination handler never
-/// ran, so a test waited forever; this has no monitor thread to miss an exit.
+/// Helper programs started with posix_spawn and waited for with waitpid, their output through files. Foundation's
+/// `Process` left a script that had started a daemon (scripts/postgres start) as a zombie whose termination handler
+/// never ran, so a test waited forever; this has no monitor thread to miss an exit.
 public enum Subprocess {
     /// What a program did.
     public struct Result: Sendable {
@@ -16,29 +16,36 @@ public enum Subprocess {
         public var error: String
     }
 
-    /// Runs `command arguments…` with the current environment plus `environment`, standard input from /dev/null;
-    /// waits without blocking a thread.
-    public static func run(_ command: String, _ arguments: [String], environment: [String: String] = [:]) async throws
-        -> Result
-    {
-        let folder = NSTemporaryDirectory() + "elena-subprocess-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+    /// Starts `command arguments…` with the current environment plus `environment`, standard input from /dev/null
+    /// and its output into the files named (created or truncated); returns its process id without waiting.
+    public static func start(
+        _ command: String, _ arguments: [String], environment: [String: String] = [:], output: String = "/dev/null",
+        error: String = "/dev/null"
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, folder + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, folder + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, error, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let argv = ([command] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let variables =
+            ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in variables { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, command, &actions, nil, argv, variables)
         guard spawned == 0 else {
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot start \(command): \(String(cString: strerror(spawned)))"])
+            throw CocoaError(
+                .fileReadUnknown,
+                userInfo: [NSLocalizedDescriptionKey: "cannot start \(command): \(String(cString: strerror(spawned)))"])
         }
+        return pid
+    }
+
+    /// Waits for a child `start` began to end, without blocking a thread; its exit status.
+    @discardableResult
+    public static func wait(_ pid: pid_t) async -> Int32 {
         var status: Int32 = 0
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
@@ -46,8 +53,19 @@ public enum Subprocess {
             if reaped == -1 && errno != EINTR { break }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Runs `command arguments…` to its end (see `start`); what it printed and its status.
+    public static func run(_ command: String, _ arguments: [String], environment: [String: String] = [:]) async throws
+        -> Result
+    {
+        let folder = NSTemporaryDirectory() + "elena-subprocess-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let pid = try start(command, arguments, environment: environment, output: folder + "/out", error: folder + "/err")
+        let status = await wait(pid)
         func read(_ name: String) -> String { (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? "" }
-        return Result(status: code, output: read("out"), error: read("err"))
+        return Result(status: status, output: read("out"), error: read("err"))
     }
 }

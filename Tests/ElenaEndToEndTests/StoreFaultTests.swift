@@ -145,13 +145,9 @@ import Testing
         let cutAt = Int.random(in: (restartAt + 5)...45, using: &random)
         // The run is frozen while the server restarts, so the fault lands mid-run however busy the machine is.
         #expect(try await drop.waitForCrops(restartAt, of: process), "the run was still going at the restart")
-        process.pause()
-        try await server.restart()
-        process.resume()
+        try await process.paused { try await server.restart() }
         let cutWhileRunning = try await drop.waitForCrops(cutAt, of: process)
-        process.pause()
-        try await server.cutConnections()
-        process.resume()
+        try await process.paused { try await server.cutConnections() }
         let code = await Self.finished(process, within: 60)
         let log = process.log
         #expect(code == 3, "the run went on to the review gate after the restart (restart at \(restartAt) crops, cut at \(cutAt)); log:\n\(log)")
@@ -181,9 +177,7 @@ import Testing
         let process = try drop.start()
         let crashAt = Int.random(in: 3...40, using: &random)
         #expect(try await drop.waitForCrops(crashAt, of: process))
-        process.pause()
-        try await server.crash()
-        process.resume()
+        try await process.paused { try await server.crash() }
         let code = await Self.finished(process, within: 60)
         let log = process.log
         #expect(code == 1, "exit 1 once the database stayed away past ELENA_DB_WAIT; log:\n\(log)")
@@ -211,13 +205,13 @@ import Testing
         let process = try drop.start()
         #expect(try await drop.waitForCrops(8, of: process))
         let postmaster = try Self.postmaster(server)
-        process.pause()
-        if how == "refusing" {
-            try await server.crash()
-        } else {
-            Self.freeze(postmaster, true)
+        try await process.paused {
+            if how == "refusing" {
+                try await server.crash()
+            } else {
+                Self.freeze(postmaster, true)
+            }
         }
-        process.resume()
         // The run is now stuck on the database: it still runs a second later.
         try await Task.sleep(for: .seconds(1))
         #expect(process.isRunning, "the run waits for its database")
@@ -261,39 +255,32 @@ import Testing
     // MARK: The library's disk
 
     /// A size-limited tmpfs mounted for the test (the tests run as root, as `make test` does on the build machines).
-    final class SmallDisk {
+    final class SmallDisk: Sendable {
         let path: String
-        init(megabytes: Int) throws {
+        init(megabytes: Int) async throws {
             path = NSTemporaryDirectory() + "elena-disk-" + UUID().uuidString.prefix(8)
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            try Self.mount(["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path])
+            try await Self.mount(["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path])
         }
-        func remount(_ options: String) throws { try Self.mount(["-o", "remount," + options, path]) }
-        func remove() {
-            try? Self.mount(["-l", path], command: "/bin/umount")
+        func remount(_ options: String) async throws { try await Self.mount(["-o", "remount," + options, path]) }
+        /// Unmounts (lazily, so a file still open does not keep it) and deletes the mount point.
+        func remove() async {
+            try? await Self.mount(["-l", path], command: "/bin/umount")
             try? FileManager.default.removeItem(atPath: path)
         }
-        static func mount(_ arguments: [String], command: String = "/bin/mount") throws {
-            // posix_spawn and waitpid, not Process.waitUntilExit (seen never to return off the main thread).
-            var pid: pid_t = 0
-            let argv = ([command] + arguments).map { strdup($0) } + [nil]
-            defer { for pointer in argv { free(pointer) } }
-            guard posix_spawn(&pid, command, nil, nil, argv, environ) == 0 else {
-                throw StoreError("cannot start \(command)")
-            }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            guard status == 0 else {
+        static func mount(_ arguments: [String], command: String = "/bin/mount") async throws {
+            let result = try await Subprocess.run(command, arguments)
+            guard result.status == 0 else {
                 throw StoreError(
-                    "\(command) \(arguments.joined(separator: " ")) failed (status \(status)); the fault tests need root, "
-                        + "as make test runs on the build machines")
+                    "\(command) \(arguments.joined(separator: " ")) failed (status \(result.status): \(result.error)); "
+                        + "the fault tests need root, as make test runs on the build machines")
             }
         }
     }
 
     @Test func aFullDiskStopsTheRunWithOneLineAndTheNextRunCompletesOnceThereIsSpace() async throws {
-        let disk = try SmallDisk(megabytes: 3)
-        defer { disk.remove() }
+        let disk = try await SmallDisk(megabytes: 3)
+        defer { Task { await disk.remove() } }
         // The library and its SQLite ledger both on the small disk: the ledger's writes fail too.
         let drop = try FaultDrop.make(library: disk.path + "/library")
         let first = try await drop.run()
@@ -312,15 +299,15 @@ import Testing
         let reviewed = drop.count("3_review")
         #expect(reviewed > 0 && reviewed < Self.images, "some items got through before the disk filled (\(reviewed))")
 
-        try disk.remount("size=300m")
+        try await disk.remount("size=300m")
         try await Self.nextRunCompletes(drop, store: disk.path + "/library/elena.db", "after the disk grew")
     }
 
     @Test func aReadOnlyLibraryIsRefusedBeforeAnyWork() async throws {
-        let disk = try SmallDisk(megabytes: 4)
-        defer { disk.remove() }
+        let disk = try await SmallDisk(megabytes: 4)
+        defer { Task { await disk.remove() } }
         try FileManager.default.createDirectory(atPath: disk.path + "/library", withIntermediateDirectories: true)
-        try disk.remount("ro")
+        try await disk.remount("ro")
         let drop = try FaultDrop.make(library: disk.path + "/library")
         let result = try await drop.run()
         #expect(result.exitCode == 4, "refused before starting\n\(result)")
@@ -335,8 +322,8 @@ import Testing
         let seed = Self.seed()
         print("read-only mid-run: seed \(seed) (replay with ELENA_FAULT_SEED=\(seed))")
         var random = SeededRandom(seed: seed)
-        let disk = try SmallDisk(megabytes: 200)
-        defer { disk.remove() }
+        let disk = try await SmallDisk(megabytes: 200)
+        defer { Task { await disk.remove() } }
         // The ledger off the disk: a mounted file system with a file open for writing cannot become read-only.
         let ledger = try TemporaryDirectory("elena-fault-ledger")
         let drop = try FaultDrop.make(library: disk.path + "/library", database: ledger("elena.db"))
@@ -346,9 +333,7 @@ import Testing
         // A write in progress makes the remount fail (busy): try until it lands between two writes.
         var remounted = false
         for _ in 0..<400 where !remounted && process.isRunning {
-            process.pause()
-            remounted = (try? disk.remount("ro")) != nil
-            process.resume()
+            remounted = await process.paused { (try? await disk.remount("ro")) != nil }
             if !remounted { try await Task.sleep(for: .milliseconds(5)) }
         }
         let code = await Self.finished(process, within: 60)
@@ -359,7 +344,7 @@ import Testing
             #expect(lines.count == 1, "one line:\n\(log)")
             #expect(log.contains("Stopped early: \(disk.path)/library/"), "\(log)")
             Self.wordsOnly(log, "read-only")
-            try disk.remount("rw")
+            try await disk.remount("rw")
         } else {
             Issue.record("the library could not be made read-only while the run wrote (seed \(seed))")
         }
@@ -368,27 +353,10 @@ import Testing
 
     // MARK: SQLite held by another process
 
-    /// A `sqlite3` shell holding the ledger's write lock for `seconds`; its process id.
+    /// A `sqlite3` shell holding the ledger's write lock for `seconds`; its process id (`Subprocess.wait` reaps it).
     static func holdLock(_ path: String, seconds: Int) throws -> pid_t {
-        let command = "/usr/bin/sqlite3"
-        let arguments = [command, path, "BEGIN IMMEDIATE;", "CREATE TABLE IF NOT EXISTS held (x);", ".shell sleep \(seconds)", "COMMIT;"]
-        var pid: pid_t = 0
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        guard posix_spawn(&pid, command, &actions, nil, argv, environ) == 0 else {
-            throw StoreError("cannot start \(command) (scripts/install-deps --test installs it)")
-        }
-        return pid
-    }
-
-    /// Waits for a child started by `holdLock` to end, without blocking a thread.
-    static func reap(_ pid: pid_t) async {
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 { try? await Task.sleep(for: .milliseconds(50)) }
+        try Subprocess.start(
+            "/usr/bin/sqlite3", [path, "BEGIN IMMEDIATE;", "CREATE TABLE IF NOT EXISTS held (x);", ".shell sleep \(seconds)", "COMMIT;"])
     }
 
     @Test func aSQLiteLedgerLockedByAnotherProcessIsWaitedForNamingItAndNeverCorrupted() async throws {
@@ -406,19 +374,20 @@ import Testing
         #expect(refused.standardError.contains("locked by sqlite3 (pid \(long))"), "names the holder:\n\(refused.standardError)")
         #expect(refused.standardError.contains("nothing was lost"), "\(refused.standardError)")
         Self.wordsOnly(refused.standardOutput + refused.standardError, "locked")
-        await Self.reap(long)
+        await Subprocess.wait(long)
 
         // Held for less than the run waits: it waits, says who it waits for, and completes.
         drop.environment["ELENA_DB_WAIT"] = "30"
         let process = try drop.start()
         #expect(try await drop.waitForCrops(3, of: process))
-        process.pause()
-        let short = try Self.holdLock(ledger, seconds: 3)
-        try await Task.sleep(for: .milliseconds(300))  // the shell has the lock
-        process.resume()
+        let short = try await process.paused {
+            let pid = try Self.holdLock(ledger, seconds: 3)
+            try await Task.sleep(for: .milliseconds(300))  // the shell has the lock
+            return pid
+        }
         let heldWhileRunning = process.isRunning
         let code = await Self.finished(process, within: 60)
-        await Self.reap(short)
+        await Subprocess.wait(short)
         #expect(code == 3, "\(process.log)")
         if heldWhileRunning {
             #expect(process.log.contains("is locked by sqlite3 (pid \(short)); waiting up to 30 s"), "\(process.log)")

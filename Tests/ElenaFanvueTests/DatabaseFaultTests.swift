@@ -57,9 +57,7 @@ import Testing
             }
             guard process.isRunning else { break }
             // Frozen while the server restarts: the answer to the call the fake just acted on arrives after it.
-            process.pause()
-            try await server.restart()
-            process.resume()
+            try await process.paused { try await server.restart() }
             restarts.append(harness.writes(since: 0).count)
         }
         let code = await process.wait(atMost: 120)

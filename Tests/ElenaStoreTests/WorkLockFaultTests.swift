@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaEngine
 import ElenaStore
 import ElenaTestSupport
 import Foundation
@@ -12,23 +13,23 @@ import Testing
         let server = try await ScratchPostgres.start()
         defer { Task { await server.remove() } }
         let locks = PostgresWorkLocks(url: try DatabaseURL(parsing: server.url))
-        let inside = Flag()
-        let release = Flag()
+        let inside = Locked(false)
+        let release = Locked(false)
         let holder = Task {
             try await locks.withLock("fan-1") {
-                inside.set()
-                while !release.isSet { try await Task.sleep(for: .milliseconds(10)) }
+                inside.withLock { $0 = true }
+                while !release.withLock { $0 } { try await Task.sleep(for: .milliseconds(10)) }
                 return "held"
             }
         }
-        while !inside.isSet { try await Task.sleep(for: .milliseconds(5)) }
+        while !inside.withLock { $0 } { try await Task.sleep(for: .milliseconds(5)) }
         // The holder's connection is cut while it works: the lock goes with it.
         try await server.cutConnections()
         let started = ContinuousClock.now
         let second = try await locks.withLock("fan-1") { "second" }
         #expect(second == "second")
         #expect(ContinuousClock.now - started < .seconds(10), "the lock of the dead connection was free at once")
-        release.set()
+        release.withLock { $0 = true }
         #expect(try await holder.value == "held", "the first holder's work finished")
     }
 
@@ -36,37 +37,20 @@ import Testing
         let server = try await ScratchPostgres.start()
         defer { Task { await server.remove() } }
         let locks = PostgresWorkLocks(url: try DatabaseURL(parsing: server.url))
-        let inside = Flag()
+        let inside = Locked(false)
         let holder = Task {
             try await locks.withLock("fan-2") {
-                inside.set()
+                inside.withLock { $0 = true }
                 try await Task.sleep(for: .milliseconds(400))
                 return 1
             }
         }
-        while !inside.isSet { try await Task.sleep(for: .milliseconds(5)) }
+        while !inside.withLock { $0 } { try await Task.sleep(for: .milliseconds(5)) }
         let waiter = Task { try await locks.withLock("fan-2") { 2 } }
         try await Task.sleep(for: .milliseconds(150))
         // A crash and restart: both connections die; the waiter reconnects and takes the lock.
         try await server.restart()
         _ = try? await holder.value
         #expect(try await waiter.value == 2)
-    }
-}
-
-/// A flag set by one task and read by another.
-final class Flag: @unchecked Sendable {
-    // Safe: `value` is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var value = false
-    func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
-    var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
     }
 }
