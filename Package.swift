@@ -202,6 +202,8 @@ let package = Package(
             name: "ElenaComfyTests",
             dependencies: ["ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestSupport"],
             swiftSettings: strict),
+        // The pipeline's declaration as the planner lays it out. Pure: no files, no database.
+        .testTarget(name: "ElenaStagesTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStages"], swiftSettings: strict),
         // The runner and stages in-process, on real files and a real SQLite database.
         .testTarget(
             name: "ElenaEngineTests",

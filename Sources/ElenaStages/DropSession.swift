@@ -28,6 +28,8 @@ public struct DropSession: Sendable {
     public var notReady: Set<String> = []
     /// Whether `run` runs the `generate:` section (`watch` runs it once, then only picks files up).
     public var generates = true
+    /// Stages added to the product's pipeline, each right after the stage named (a test's stand-in stage).
+    public var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
 
     /// Creates a session.
     public init(manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment) {
@@ -127,7 +129,8 @@ public struct DropSession: Sendable {
         let elsewhere = Dictionary(
             try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
-        let plan = try Planner.plan(manifest, files: found.files.filter { elsewhere[$0.digest] == nil })
+        let plan = try Planner.plan(
+            manifest, files: found.files.filter { elsewhere[$0.digest] == nil }, pipeline: pipeline().shape)
             .applying(try await store.publishOverrides())
         profile.lap("plan (\(plan.order.count) nodes)")
 
@@ -163,21 +166,8 @@ public struct DropSession: Sendable {
             for record in try await store.failures(drop: manifest.drop) { failedBefore[record.key] = record }
         }
         let gate = ReviewGateStage(reviews: reviews, index: folders)
-        let stages: [any Stage] = [
-            OutboxStage(),
-            IngestStage(),
-            DetectStage(detectorIdentity: environment.detector?.identity),
-            CropStage(),
-            gate,
-            PublishFolderStage(),
-            VaultStage(),
-            uploadStage,
-            AttachStage(),
-            PostStage(),
-            MessageStage(),
-        ]
         let started = environment.now()
-        var report = await Runner(stages: stages).run(
+        var report = await Runner(pipeline(gate: gate)).run(
             plan, environment: environment, cacheIndex: cacheIndex, failedBefore: failedBefore)
         profile.lap("run graph")
         report.unreadable = found.unreadable
@@ -200,6 +190,14 @@ public struct DropSession: Sendable {
 }
 
 extension DropSession {
+    /// The product's pipeline with this session's instances (and any added stages). Its shape does not depend on
+    /// the gate given, so the plan may be made before the gate has read the reviews.
+    func pipeline(gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:]))) -> Pipeline {
+        var pipeline = ElenaPipeline.pipeline(detectorIdentity: environment.detector?.identity, gate: gate, upload: uploadStage)
+        for (stage, entry) in addedStages { pipeline = pipeline.inserting(entry, after: stage) }
+        return pipeline
+    }
+
     /// The item rows follow the outputs the manifest implies now, cache hits included; then the run's event.
     private func recordOutcome(
         _ report: RunReport, found: SourceDiscovery.Result, started: Date, profile: inout PhaseClock

@@ -17,7 +17,6 @@ func fanvue(_ context: NodeContext) throws -> any FanvuePublishing {
 public struct VaultStage: Stage {
     public let name = StageName.vault
     public let version = 2
-    public var inputPolicy: InputPolicy { .available }
     public var resolvesBeforeCache: Bool { true }
 
     /// Creates the stage.
@@ -278,7 +277,6 @@ public struct UploadStage: Stage {
 public struct AttachStage: Stage {
     public let name = StageName.attach
     public let version = 1
-    public var inputPolicy: InputPolicy { .available }
 
     /// Creates the stage.
     public init() {}
@@ -351,7 +349,6 @@ func uploadedItems(_ context: NodeContext) -> [(item: PlannedItem, media: String
 public struct PostStage: Stage {
     public let name = StageName.post
     public let version = 1
-    public var inputPolicy: InputPolicy { .decided }
 
     /// Creates the stage.
     public init() {}
@@ -442,7 +439,6 @@ public struct PostStage: Stage {
 public struct MessageStage: Stage {
     public let name = StageName.message
     public let version = 1
-    public var inputPolicy: InputPolicy { .decided }
 
     /// Creates the stage.
     public init() {}

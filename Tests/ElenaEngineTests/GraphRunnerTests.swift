@@ -28,15 +28,17 @@ import Testing
         let files = ["a.png", "b.png", "c.png"].map {
             SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0))
         }
-        let plan = try Planner.plan(manifest, files: files)
-        let stages: [any Stage] = [
-            Recorder(name: .outbox), Recorder(name: .ingest), Recorder(name: .detect), Recorder(name: .crop, failOn: "b.png"),
-            Recorder(name: .review), Recorder(name: .publish),
-        ]
+        // A pipeline of stand-ins, declared here: the engine knows no stage of the product.
+        let pipeline = Pipeline([
+            .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)), .item(Recorder(name: .detect), reads: [.ingest]),
+            .item(Recorder(name: .crop, failOn: "b.png"), reads: [.ingest, .detect]),
+            .item(Recorder(name: .review), reads: [.crop]), .item(Recorder(name: .publish), reads: [.review], after: [.outbox]),
+        ])
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
         let environment = RunEnvironment(
             layout: LibraryLayout(root: folder("lib")), store: store, codec: UnusedCodec(), detector: nil, dryRun: false,
             concurrency: 2, reporter: SilentReporter(), outbox: folder("out"))
-        let report = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: [:])
+        let report = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
         let b = try #require(plan.items.firstIndex { $0.name == "b.png" })
         guard case .failed(let message)? = report.states[NodeID(.crop, item: b)] else {
             Issue.record("crop of b should fail")
@@ -47,12 +49,13 @@ import Testing
             Issue.record("publish of b should be blocked")
             return
         }
-        #expect(reason == "crop failed")
+        #expect(reason == .failed(.crop))
+        #expect(reason.description == "crop failed")
         #expect(report.count(.publish, "ran") == 2)
         #expect(report.exitCode == 1)
         // The successful runs were recorded: a second run finds them in the cache.
         let index = try await store.cacheIndex()
-        let again = await Runner(stages: stages).run(plan, environment: environment, cacheIndex: index)
+        let again = await Runner(pipeline).run(plan, environment: environment, cacheIndex: index)
         #expect(again.count(.crop, "cached") == 2)
         #expect(again.count(.crop, "failed") == 1)
     }

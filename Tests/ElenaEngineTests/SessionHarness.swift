@@ -31,14 +31,17 @@ struct SessionHarness {
 
     var layout: LibraryLayout { LibraryLayout(root: folder("library")) }
 
-    func run(dryRun: Bool = false, concurrency: Int = 2) async throws -> RunReport {
+    func run(
+        dryRun: Bool = false, concurrency: Int = 2, adding addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
+    ) async throws -> RunReport {
         let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
         try FileSystem.makeDirectory(layout.root)
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: dryRun)
         let environment = RunEnvironment(
             layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: dryRun, concurrency: concurrency,
             reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: manifest.drop))
-        let session = DropSession(manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment)
+        var session = DropSession(manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment)
+        session.addedStages = addedStages
         do {
             let report = try await session.run()
             await store.close()

@@ -26,7 +26,7 @@ enum RunOutput {
             case .cached?: state = "published"
             case .blocked(let reason)?:
                 // Only what a person can still approve is planned; an item whose crop failed is not.
-                guard reason == "awaiting review" else { return nil }
+                guard case .awaiting = reason else { return nil }
                 state = "after review"
             case .waiting?: state = "after review"
             case .skipped?, .failed?, nil: return nil
@@ -153,7 +153,7 @@ enum RunOutput {
         }
         if let reason = report.stopped {
             let notStarted = report.states.values.filter {
-                if case .blocked(Runner.notStarted) = $0 { return true } else { return false }
+                if case .blocked(.notStarted) = $0 { return true } else { return false }
             }.count
             lines.append("")
             lines.append("Stopped early: \(reason).")

@@ -79,6 +79,8 @@ public struct DropPlan: Sendable {
     public var items: [PlannedItem]
     /// Files left out, with the reason (`skip: true`).
     public var skipped: [(path: String, reason: String)]
+    /// The stages the manifest includes, in pipeline order.
+    public var stages: [StageName]
     /// The graph.
     public var graph: Graph<NodeID>
     /// Nodes in a stable topological order.
@@ -117,7 +119,7 @@ public struct DropPlan: Sendable {
             lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")
         }
         for node in order {
-            for dependency in graph.dependencies(of: node).sorted() {
+            for dependency in graph.dependencies(of: node).sorted(by: { graph.indices[$0, default: 0] < graph.indices[$1, default: 0] }) {
                 lines.append("  \"\(escape(id(dependency)))\" -> \"\(escape(id(node)))\";")
             }
         }

@@ -1,7 +1,6 @@
 /// A directed acyclic graph stored by index: nodes get dense integer indices in the order they are added, so the
-/// scheduler can keep its state in arrays. Add nodes in priority order (the order `Node`'s `<` gives) and the
-/// topological order breaks ties by that priority.
-public struct Graph<Node: Hashable & Comparable & Sendable>: Sendable {
+/// scheduler can keep its state in arrays. Add nodes in priority order and the topological order breaks ties by it.
+public struct Graph<Node: Hashable & Sendable>: Sendable {
     /// A cycle was found; `path` lists its nodes, first repeated at the end.
     public struct CycleError: Error, Sendable {
         /// The nodes on the cycle.

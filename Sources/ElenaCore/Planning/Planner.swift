@@ -1,29 +1,12 @@
-/// Builds a drop's graph from its manifest and the files discovery found. Pure.
+/// Builds a drop's graph from its manifest, the files discovery found and the pipeline's shape. Pure.
 public enum Planner {
-    /// The per-item pipeline of the folder target, in order.
-    public static let itemStages: [StageName] = [.ingest, .detect, .crop, .review, .publish]
-
-    /// The per-item pipeline for a publish target.
-    public static func itemStages(for target: PublishTarget) -> [StageName] {
-        target == .folder ? itemStages : [.ingest, .detect, .crop, .review, .upload]
-    }
-
-    /// Which earlier stages of the same item each stage reads (the graph's edges).
-    public static let itemInputs: [StageName: [StageName]] = [
-        .ingest: [],
-        .detect: [.ingest],
-        .crop: [.ingest, .detect],
-        .review: [.crop],
-        .publish: [.review],
-        .upload: [.review],
-    ]
-
     /// Plans a drop.
     /// - Parameters:
     ///   - manifest: the decoded manifest.
     ///   - files: the source files in discovery order (sorted by relative path).
+    ///   - pipeline: the stages and how they connect (`ElenaPipeline.shape` in ElenaStages).
     /// - Throws: `Graph.CycleError` only if the stage wiring itself is wrong (a bug).
-    public static func plan(_ manifest: Manifest, files: [SourceFile]) throws -> DropPlan {
+    public static func plan(_ manifest: Manifest, files: [SourceFile], pipeline: PipelineShape) throws -> DropPlan {
         var items: [PlannedItem] = []
         var indexByDigest: [Digest: Int] = [:]
         var skipped: [(path: String, reason: String)] = []
@@ -59,33 +42,35 @@ public enum Planner {
         }
         assignStems(&items)
 
-        var graph = Graph<NodeID>()
-        let stages = itemStages(for: manifest.publish.to)
-        graph.reserveCapacity(items.count * stages.count + 4)
-        let publishing = stages.last ?? .publish
-        let feeding: [NodeID] = manifest.publish.to == .folder ? [NodeID(.outbox, item: nil)] : [NodeID(.vault, item: nil)]
-        for node in feeding { graph.add(node) }
-        for index in items.indices {
-            for stage in stages {
-                var prerequisites = (itemInputs[stage] ?? []).map { NodeID($0, item: index) }
-                if stage == .publish { prerequisites += feeding }
-                graph.add(NodeID(stage, item: index), dependsOn: prerequisites)
-            }
-        }
-        if manifest.publish.to == .fanvue {
-            // Collectors: they run on whatever the items produced (see Stage.inputPolicy). The vault folders are
-            // made only once a person approved something: nothing reaches Fanvue before the review gate.
-            graph.add(NodeID(.vault, item: nil), dependsOn: items.indices.map { NodeID(.review, item: $0) })
-            let uploads = items.indices.map { NodeID(publishing, item: $0) }
-            graph.add(NodeID(.attach, item: nil), dependsOn: feeding + uploads)
-            if manifest.publish.post != nil { graph.add(NodeID(.post, item: nil), dependsOn: [NodeID(.attach, item: nil)] + uploads) }
-            if manifest.publish.message != nil {
-                graph.add(NodeID(.message, item: nil), dependsOn: [NodeID(.attach, item: nil)] + uploads)
-            }
-        }
+        let stages = pipeline.stages(for: manifest)
+        let graph = graph(stages, itemCount: items.count)
         let order = try graph.topologicalOrder()
         return DropPlan(
-            drop: manifest.drop, manifest: manifest, items: items, skipped: skipped, graph: graph, order: order)
+            drop: manifest.drop, manifest: manifest, items: items, skipped: skipped, stages: stages.map(\.name),
+            graph: graph, order: order)
+    }
+
+    /// The graph of `stages` (in pipeline order) over `itemCount` items. Nodes are added in the order work should
+    /// start: drop stages declared before the first item stage, then each item's chain, then the other drop stages.
+    static func graph(_ stages: [StageDeclaration], itemCount: Int) -> Graph<NodeID> {
+        let names = Set(stages.map(\.name))
+        let firstItemStage = stages.firstIndex { $0.level == .item } ?? stages.count
+        let itemStages = stages.filter { $0.level == .item }
+        var graph = Graph<NodeID>()
+        graph.reserveCapacity(itemCount * itemStages.count + stages.count)
+        func dropNodes(_ after: [StageName]) -> [NodeID] { after.filter(names.contains).map { NodeID($0, item: nil) } }
+        for stage in stages[..<firstItemStage] where stage.level == .drop { graph.add(NodeID(stage.name, item: nil)) }
+        for index in 0..<itemCount {
+            for stage in itemStages {
+                let prerequisites = stage.reads.map { NodeID($0, item: index) } + dropNodes(stage.after)
+                graph.add(NodeID(stage.name, item: index), dependsOn: prerequisites)
+            }
+        }
+        for stage in stages where stage.level == .drop {
+            let collected = (0..<itemCount).flatMap { index in stage.reads.map { NodeID($0, item: index) } }
+            graph.add(NodeID(stage.name, item: nil), dependsOn: dropNodes(stage.after) + collected)
+        }
+        return graph
     }
 
     /// A pattern with a `/` matches the relative path; otherwise the file name.

@@ -1,42 +1,47 @@
-/// The kinds of node in a drop's graph, in pipeline order.
-public enum StageName: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
+/// The name of a kind of node in a drop's graph. A name, not an enumeration: which stages exist, in which order,
+/// at which level and reading what is said once, by the pipeline's declaration (`PipelineShape`, built in
+/// ElenaStages' `ElenaPipeline`), so a stage is added by declaring it there, in its own file.
+public struct StageName: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The name as stored in the ledger's `stage` columns and mixed into cache keys.
+    public let rawValue: String
+
+    /// A stage name.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// A stage name.
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
     /// Before discovery: one (prompt, seed) of `generate:` queued on ComfyUI, its images downloaded into the source.
-    case generate
+    public static let generate = StageName("generate")
     /// Drop-level: make sure the outbox folder exists (folder target).
-    case outbox
+    public static let outbox = StageName("outbox")
     /// Drop-level: make sure the Fanvue vault folders exist (fanvue target).
-    case vault
+    public static let vault = StageName("vault")
     /// Hash the source file, record the item once, link it into `1_raw/`, read ComfyUI lineage.
-    case ingest
+    public static let ingest = StageName("ingest")
     /// Find faces and landmarks.
-    case detect
+    public static let detect = StageName("detect")
     /// Decide the cut and write the metadata-free crop into `2_cropped/`.
-    case crop
+    public static let crop = StageName("crop")
     /// The human gate: a crop passes only once approved.
-    case review
+    public static let review = StageName("review")
     /// Hand an approved crop to the folder target.
-    case publish
+    public static let publish = StageName("publish")
     /// Upload an approved crop to Fanvue (resumable multipart).
-    case upload
+    public static let upload = StageName("upload")
     /// Drop-level: add the uploaded media to their vault folders, in batches.
-    case attach
+    public static let attach = StageName("attach")
     /// Drop-level: the feed post of the drop's approved media.
-    case post
+    public static let post = StageName("post")
     /// Drop-level: pay-per-view messages to the listed fans.
-    case message
-
-    /// Pipeline order, used for sorting output and scheduling (drop-level first).
-    public var order: Int { StageName.allCases.firstIndex(of: self) ?? 0 }
-
-    /// Whether the stage runs once per drop rather than once per item.
-    public var isDropLevel: Bool { [.generate, .outbox, .vault, .attach, .post, .message].contains(self) }
-
-    /// Orders by pipeline position.
-    public static func < (lhs: StageName, rhs: StageName) -> Bool { lhs.order < rhs.order }
+    public static let message = StageName("message")
 }
 
-/// One node of the graph: a stage applied to one item (or to the whole drop).
-public struct NodeID: Sendable, Hashable, Comparable {
+/// One node of the graph: a stage applied to one item (or to the whole drop). The order in which nodes start is
+/// the order the planner adds them (see `Planner.plan`), not a property of the node.
+public struct NodeID: Sendable, Hashable, CustomStringConvertible {
     /// The stage.
     public var stage: StageName
     /// The item's index in the plan, or nil for a drop-level node.
@@ -48,18 +53,5 @@ public struct NodeID: Sendable, Hashable, Comparable {
         self.item = item
     }
 
-    /// Drop-level nodes that feed items first, then by item, then by stage, then the drop-level nodes that collect
-    /// items' results: the order in which work is started, so an item's chain finishes before many others begin.
-    public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
-        func rank(_ node: NodeID) -> Int {
-            guard node.item == nil else { return 1 }
-            return [.attach, .post, .message].contains(node.stage) ? 2 : 0
-        }
-        let (left, right) = (rank(lhs), rank(rhs))
-        if left != right { return left < right }
-        switch (lhs.item, rhs.item) {
-        case (let a?, let b?): return a == b ? lhs.stage < rhs.stage : a < b
-        default: return lhs.stage < rhs.stage
-        }
-    }
+    public var description: String { item.map { "\(stage.rawValue)[\($0)]" } ?? stage.rawValue }
 }

@@ -20,7 +20,7 @@ public struct RunReport: Sendable {
     /// drop and the item's status there.
     public var inOtherDrops: [(path: String, drop: String, status: String)] = []
     /// Why the run stopped starting work before the end (a full or read-only disk, the ledger database gone),
-    /// one sentence; nil when it went through. Nodes it never started are blocked with `Runner.notStarted`.
+    /// one sentence; nil when it went through. Nodes it never started are blocked with `.notStarted`.
     public var stopped: String?
     /// Nodes that failed with an error that stops the run (the disk full, the ledger gone): their own message
     /// repeats `stopped` for a folder or a moment, so the summary says it once.
@@ -43,7 +43,7 @@ public struct RunReport: Sendable {
         var table: [StageName: [String: Int]] = [:]
         for (node, state) in states { table[node.stage, default: [:]][naming(node, state), default: 0] += 1 }
         let words = ["ran", "cached", "planned", "waiting", "blocked", "skipped", "failed"]
-        return StageName.allCases.compactMap { stage in
+        return plan.stages.compactMap { stage in
             guard let row = table[stage] else { return nil }
             let others = row.keys.filter { !words.contains($0) }.sorted()
             return (stage, (others + words).compactMap { word in row[word].map { (word, $0) } })
@@ -58,12 +58,13 @@ public struct RunReport: Sendable {
         }
     }
 
-    /// Items whose review gate waits for a decision.
+    /// Items a gate holds for a person's decision.
     public var waitingItems: [PlannedItem] {
-        plan.items.indices.compactMap { index in
-            if case .waiting? = states[NodeID(.review, item: index)] { return plan.items[index] }
-            return nil
+        var waiting = Set<Int>()
+        for (node, state) in states {
+            if case .waiting = state, let item = node.item { waiting.insert(item) }
         }
+        return waiting.sorted().map { plan.items[$0] }
     }
 
     /// Number of failed nodes plus unreadable files plus failed generations.

@@ -5,13 +5,13 @@ import Foundation
 /// `concurrency` at a time, items started in order so one item's chain finishes before many others begin.
 /// Cache hits, blocked and skipped nodes are settled inline without spawning work.
 public struct Runner: Sendable {
-    /// The stages by name.
-    public let stages: [StageName: any Stage]
+    /// The stages by name, with their declarations.
+    public let stages: [StageName: Pipeline.Entry]
 
-    /// Creates a runner.
-    public init(stages: [any Stage]) {
-        var table: [StageName: any Stage] = [:]
-        for stage in stages { table[stage.name] = stage }
+    /// A runner for the stages of `pipeline`.
+    public init(_ pipeline: Pipeline) {
+        var table: [StageName: Pipeline.Entry] = [:]
+        for entry in pipeline.entries { table[entry.declaration.name] = entry }
         self.stages = table
     }
 
@@ -36,9 +36,6 @@ public struct Runner: Sendable {
         var stop: String?
     }
 
-    /// The blocked reason of a node the run never started because it stopped (`RunReport.stopped` says why).
-    public static let notStarted = "not started: the run stopped"
-
     /// Runs (or, with `environment.dryRun`, plans) every node.
     /// - Parameters:
     ///   - plan: the drop's plan.
@@ -58,7 +55,9 @@ public struct Runner: Sendable {
         var states = [NodeState?](repeating: nil, count: count)
         var remaining = graph.dependencyIndices.map(\.count)
         var ready = MinHeap((0..<count).filter { remaining[$0] == 0 })
-        var openNodesPerItem = [Int](repeating: Planner.itemStages.count, count: plan.items.count)
+        // An item's scratch memory goes once its last node is settled.
+        var openNodesPerItem = [Int](repeating: 0, count: plan.items.count)
+        for node in graph.nodes { if let item = node.item { openNodesPerItem[item] += 1 } }
         var workspaces: [Int: ItemWorkspace] = [:]
         var sharedMemo: [MemoKey: String] = [:]
         var pendingRecords: [StageRecord] = []
@@ -113,43 +112,47 @@ public struct Runner: Sendable {
 
         func prepare(_ index: Int) -> Preparation {
             let node = graph.nodes[index]
-            guard let stage = stages[node.stage] else {
+            guard let entry = stages[node.stage] else {
                 return .finished(.failed("internal error: no stage '\(node.stage.rawValue)' is registered (a bug)"))
             }
+            let stage = entry.stage
+            let policy = entry.declaration.policy
             var upstream: [(stage: StageName, output: NodeOutput)] = []
             var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
             var pending = false
-            var awaitingReview = false
+            // The gate some collected item still waits at (a person has not decided yet).
+            var awaiting: StageName?
             for dependency in graph.dependencyIndices[index] {
                 let dependencyStage = graph.nodes[dependency].stage
-                if stage.inputPolicy != .all, let item = graph.nodes[dependency].item {
-                    // A collector takes what finished; with `.decided` it waits while review is still open.
+                if policy != .all, let item = graph.nodes[dependency].item {
+                    // A collector takes what finished; with `.decided` it waits while a gate is still open.
+                    var gate: StageName?
                     switch states[dependency] {
                     case .ran(let output)?, .cached(let output)?: collected.append((item, dependencyStage, output))
                     case .planned?: pending = true
-                    case .waiting?:
-                        if stage.inputPolicy == .decided { return .finished(.blocked("awaiting review")) }
-                        awaitingReview = true
-                    case .blocked(let reason)?:
-                        if stage.inputPolicy == .decided && reason == "awaiting review" { return .finished(.blocked(reason)) }
-                        if reason == "awaiting review" { awaitingReview = true }
+                    case .waiting?: gate = dependencyStage
+                    case .blocked(.awaiting(let open))?: gate = open
                     default: break
+                    }
+                    if let gate {
+                        if policy == .decided { return .finished(.blocked(.awaiting(gate))) }
+                        awaiting = awaiting ?? gate
                     }
                     continue
                 }
                 switch states[dependency] {
                 case .ran(let output)?, .cached(let output)?: upstream.append((dependencyStage, output))
                 case .planned?: pending = true
-                case .waiting?: return .finished(.blocked("awaiting review"))
+                case .waiting?: return .finished(.blocked(.awaiting(dependencyStage)))
                 case .blocked(let reason)?: return .finished(.blocked(reason))
                 case .skipped(let reason)?: return .finished(.skipped(reason))
-                case .failed?: return .finished(.blocked("\(dependencyStage.rawValue) failed"))
+                case .failed?: return .finished(.blocked(.failed(dependencyStage)))
                 case nil: return .finished(.failed("internal error: \(dependencyStage.rawValue) did not finish first (a bug)"))
                 }
             }
             if pending { return .finished(stage.stateWhenInputPending) }
             // Nothing to collect yet, only items a person has still to decide: wait with them.
-            if stage.inputPolicy == .available, collected.isEmpty, awaitingReview { return .finished(.blocked("awaiting review")) }
+            if policy == .available, collected.isEmpty, let gate = awaiting { return .finished(.blocked(.awaiting(gate))) }
 
             let item = node.item.map { plan.items[$0] }
             let memoKey = MemoKey(
@@ -210,7 +213,7 @@ public struct Runner: Sendable {
                     case .finished(let state):
                         complete(index, state, record: nil)
                     case .work where stopped != nil:
-                        complete(index, .blocked(Self.notStarted), record: nil)
+                        complete(index, .blocked(.notStarted), record: nil)
                     case .work(let context, let stage, let verify):
                         running += 1
                         group.addTask { await Self.work(context, stage: stage, verify: verify, index: index) }

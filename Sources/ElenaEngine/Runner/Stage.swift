@@ -47,10 +47,10 @@ public enum NodeState: Sendable {
     case cached(NodeOutput)
     /// Dry run: would run now.
     case planned
-    /// Waits for a person (the review gate).
+    /// Waits for a person (a gate).
     case waiting(String)
     /// Cannot run because something before it did not finish.
-    case blocked(String)
+    case blocked(BlockedReason)
     /// Deliberately left out.
     case skipped(String)
     /// Failed; the message names the problem.
@@ -99,14 +99,23 @@ public struct NodeContext: Sendable {
     public var item: PlannedItem? { node.item.map { plan.items[$0] } }
 }
 
-/// How a node treats item nodes it depends on that did not finish.
-public enum InputPolicy: Sendable {
-    /// Every input must finish; otherwise the node is blocked or skipped like its input.
-    case all
-    /// A collector: runs on the inputs that finished and ignores the others (attach what was uploaded).
-    case available
-    /// A collector that waits while any input still waits for review (a post of the whole drop).
-    case decided
+/// Why a node could not run.
+public enum BlockedReason: Sendable, Hashable, CustomStringConvertible {
+    /// A gate before it waits for a person (its own node says what to do).
+    case awaiting(StageName)
+    /// A node before it failed.
+    case failed(StageName)
+    /// The run stopped before starting it (`RunReport.stopped` says why).
+    case notStarted
+
+    /// The sentence shown for the node: `awaiting review`, `crop failed`, `not started: the run stopped`.
+    public var description: String {
+        switch self {
+        case .awaiting(let gate): return "awaiting \(gate.rawValue)"
+        case .failed(let stage): return "\(stage.rawValue) failed"
+        case .notStarted: return "not started: the run stopped"
+        }
+    }
 }
 
 /// One kind of node. A stage decides from its inputs and parameters and acts through the environment's ports.
@@ -123,8 +132,6 @@ public protocol Stage: Sendable {
     func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue
     /// The state to report in a dry run when an input will only be known after running.
     var stateWhenInputPending: NodeState { get }
-    /// How item inputs that did not finish are treated (drop-level collectors).
-    var inputPolicy: InputPolicy { get }
     /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled, detection that
     /// the strategy does not need). Called for every node of non-cacheable stages, and before the cache for
     /// stages that set `resolvesBeforeCache`.
@@ -139,7 +146,6 @@ extension Stage {
     public var isCacheable: Bool { true }
     public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue { .null }
     public var stateWhenInputPending: NodeState { .planned }
-    public var inputPolicy: InputPolicy { .all }
     public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
     public var resolvesBeforeCache: Bool { false }
 }

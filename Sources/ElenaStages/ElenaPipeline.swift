@@ -1,0 +1,45 @@
+public import ElenaCore
+public import ElenaEngine
+
+/// The pipeline, in one place: every stage of a drop, in pipeline order, with what it reads, when a manifest
+/// includes it and, for the drop-level collectors, how they treat items a person has not decided yet. The planner's
+/// edges, the order work starts in and the runner's bookkeeping all follow from this table; a new stage is one
+/// entry here plus its own file.
+///
+/// ```
+/// outbox ─────────────────────────────────────────┐
+/// ingest → detect → crop → review ─┬→ publish ←───┘              (folder)
+///                                  ├→ vault ─┐
+///                                  └→ upload ┴→ attach → post, message   (fanvue)
+/// ```
+public enum ElenaPipeline {
+    /// The stages, given the instances whose state the caller keeps (the review gate's notes, the upload's tuning).
+    public static func pipeline(
+        detectorIdentity: String? = nil, gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:])),
+        upload: UploadStage = UploadStage()
+    ) -> Pipeline {
+        let folder: @Sendable (Manifest) -> Bool = { $0.publish.to == .folder }
+        let fanvue: @Sendable (Manifest) -> Bool = { $0.publish.to == .fanvue }
+        return Pipeline([
+            .drop(OutboxStage(), when: folder),
+            // The vault folders are made only once a person approved something: nothing reaches Fanvue before review.
+            .drop(VaultStage(), collects: [.review], policy: .available, when: fanvue),
+            .item(IngestStage()),
+            .item(DetectStage(detectorIdentity: detectorIdentity), reads: [.ingest]),
+            .item(CropStage(), reads: [.ingest, .detect]),
+            .item(gate, reads: [.crop]),
+            .item(PublishFolderStage(), reads: [.review], after: [.outbox], when: folder),
+            .item(upload, reads: [.review], when: fanvue),
+            .drop(AttachStage(), collects: [.upload], after: [.vault], policy: .available, when: fanvue),
+            .drop(PostStage(), collects: [.upload], after: [.attach], policy: .decided) {
+                $0.publish.to == .fanvue && $0.publish.post != nil
+            },
+            .drop(MessageStage(), collects: [.upload], after: [.attach], policy: .decided) {
+                $0.publish.to == .fanvue && $0.publish.message != nil
+            },
+        ])
+    }
+
+    /// The pipeline's shape alone (what `plan`, `--dry-run` and `plan --graph` need).
+    public static var shape: PipelineShape { pipeline().shape }
+}
