@@ -27,7 +27,7 @@ public struct CropStage: Stage {
         guard let item = context.item else { throw StageError("internal error: crop without an item (a bug)") }
         let environment = context.environment
         let image = try DecodedSource.image(context)
-        let detection = JSONCoding.decode(Detection.self, from: context.inputs[.detect]?.summary.value) ?? .notNeeded
+        let detection = try context.input(.detect, as: Detection.self)
         let decision: CropDecision
         do {
             decision = try CropGeometry.decide(

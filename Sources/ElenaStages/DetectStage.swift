@@ -26,7 +26,12 @@ public struct DetectStage: Stage {
     public func resolve(_ context: NodeContext) -> StageOutcome? {
         guard let item = context.item, !item.crop.strategy.needsFaces else { return nil }
         let summary = JSONCoding.value(Detection.notNeeded)
-        return .done(NodeOutput(digest: Self.notNeededDigest, summary: summary))
+        return .done(NodeOutput(digest: Self.notNeededDigest, summary: summary, value: Detection.notNeeded))
+    }
+
+    /// A recorded detection read back; one that no longer decodes is detected again.
+    public func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? {
+        try JSONCoding.decode(Detection.self, from: output.summary)
     }
 
     static let notNeededDigest = Digest.of(JSONCoding.value(Detection.notNeeded).serialized(canonical: true))
@@ -47,6 +52,6 @@ public struct DetectStage: Stage {
             detection = Detection(detector: detector.identity, imageSize: image.size, faces: faces)
         }
         let summary = JSONCoding.value(detection)
-        return .done(NodeOutput(digest: Digest.of(summary.serialized(canonical: true)), summary: summary))
+        return .done(NodeOutput(digest: Digest.of(summary.serialized(canonical: true)), summary: summary, value: detection))
     }
 }

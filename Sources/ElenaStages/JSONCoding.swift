@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaEngine
 import Foundation
 
 /// Conversions between `Codable` values and `JSONValue` summaries.
@@ -12,8 +13,13 @@ enum JSONCoding {
         return parsed
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue?) -> T? {
-        guard let value else { return nil }
-        return try? JSONDecoder().decode(type, from: Data(value.serialized().utf8))
+    /// Reads a recorded summary back into its value.
+    /// - Throws: `StageError` naming the type when the text does not decode (a record from another version).
+    static func decode<T: Decodable>(_ type: T.Type, from summary: JSONText) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(summary.text.utf8))
+        } catch {
+            throw StageError("a recorded \(T.self) does not read: \(error)")
+        }
     }
 }

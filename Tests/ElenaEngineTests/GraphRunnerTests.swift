@@ -60,6 +60,79 @@ import Testing
         #expect(again.count(.crop, "failed") == 1)
     }
 
+    /// Hands on a number, recorded as `{"n": …}`; a record without one no longer reads.
+    struct Producer: Stage {
+        let name = StageName("produce")
+        var version: Int { 1 }
+        let runs = Locked(0)
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            runs.withLock { $0 += 1 }
+            let number = context.item?.name.count ?? 0
+            return .done(NodeOutput(digest: Digest.of("n\(number)"), summary: .object(["n": .int(number)]), value: number))
+        }
+        func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? {
+            guard let number = output.summary.value["n"]?.intValue else { throw StageError("no n") }
+            return number
+        }
+    }
+
+    /// Reads the producer's number as a typed value; its parameter lets a test make it run again alone.
+    struct Consumer: Stage {
+        let name = StageName("consume")
+        var version: Int { 1 }
+        var setting: Int
+        let seen = Locked<[Int]>([])
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .int(setting) }
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            let number = try context.input(StageName("produce"), as: Int.self)
+            seen.withLock { $0.append(number) }
+            return .done(NodeOutput(digest: Digest.of("c\(number)-\(setting)")))
+        }
+    }
+
+    @Test func aRecordedOutputThatNoLongerReadsIsRecomputedNotDefaulted() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("db.sqlite")), readOnly: false)
+        defer { Task { await store.close() } }
+        let manifest = Manifest(
+            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+        let files = [SourceFile(path: "/x/abc.png", relativePath: "abc.png", size: 1, digest: Digest.of("abc"))]
+        let environment = RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), store: store, codec: UnusedCodec(), detector: nil, dryRun: false,
+            concurrency: 1, reporter: SilentReporter(), outbox: folder("out"))
+        let producer = Producer()
+        func pipeline(_ consumer: Consumer) -> Pipeline {
+            Pipeline([.item(producer), .item(consumer, reads: [StageName("produce")])])
+        }
+        let first = Consumer(setting: 1)
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline(first).shape)
+        _ = await Runner(pipeline(first)).run(plan, environment: environment, cacheIndex: [:])
+        #expect(first.seen.withLock { $0 } == [7])
+
+        // The consumer changes, the producer does not: its record is a hit, read back into the number.
+        var index = try await store.cacheIndex()
+        let second = Consumer(setting: 2)
+        let reread = await Runner(pipeline(second)).run(plan, environment: environment, cacheIndex: index)
+        #expect(reread.count(StageName("produce"), "cached") == 1)
+        #expect(second.seen.withLock { $0 } == [7], "the recorded number, read back")
+        #expect(producer.runs.withLock { $0 } == 1)
+
+        // The producer's record no longer reads (written by another version): it runs again, never a default.
+        let key = try #require(index.first { $0.value.stage == StageName("produce") }?.key)
+        index[key]?.output = JSONText(text: #"{"old":true}"#)
+        let third = Consumer(setting: 3)
+        let recomputed = await Runner(pipeline(third)).run(plan, environment: environment, cacheIndex: index)
+        #expect(producer.runs.withLock { $0 } == 2, "the producer ran again")
+        #expect(recomputed.count(StageName("produce"), "ran") == 1)
+        #expect(recomputed.count(StageName("consume"), "ran") == 1)
+        #expect(third.seen.withLock { $0 } == [7])
+        // And its fresh record replaced the unreadable one.
+        let stored = try await store.cacheIndex()[key]
+        #expect(stored?.output.value["n"]?.intValue == 7)
+    }
+
     /// A codec that must not be used by these stages.
     struct UnusedCodec: ImageCodec {
         var identity: String { "unused" }

@@ -32,13 +32,14 @@ struct SessionHarness {
     var layout: LibraryLayout { LibraryLayout(root: folder("library")) }
 
     func run(
-        dryRun: Bool = false, concurrency: Int = 2, adding addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
+        dryRun: Bool = false, concurrency: Int = 2, detector: (any FaceDetector)? = nil,
+        adding addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
     ) async throws -> RunReport {
         let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
         try FileSystem.makeDirectory(layout.root)
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: dryRun)
         let environment = RunEnvironment(
-            layout: layout, store: store, codec: OpenCVCodec(), detector: nil, dryRun: dryRun, concurrency: concurrency,
+            layout: layout, store: store, codec: OpenCVCodec(), detector: detector, dryRun: dryRun, concurrency: concurrency,
             reporter: SilentReporter(), outbox: layout.defaultOutbox(drop: manifest.drop))
         var session = DropSession(manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment)
         session.addedStages = addedStages

@@ -15,9 +15,18 @@ public struct Runner: Sendable {
         self.stages = table
     }
 
+    /// A node's work, and before it the cached inputs whose recorded output no longer reads (they run again).
+    private struct Work: Sendable {
+        var context: NodeContext
+        var stage: any Stage
+        var verify: StageRecord?
+        var index: Int
+        var recompute: [Work] = []
+    }
+
     private enum Preparation {
         case finished(NodeState)
-        case work(NodeContext, stage: any Stage, verify: StageRecord?)
+        case work(Work)
     }
 
     /// Items with the same overrides share a stage's parameters.
@@ -34,6 +43,8 @@ public struct Runner: Sendable {
         var record: StageRecord?
         /// Set when the work failed with a `RunStopping` error: no new work starts after it.
         var stop: String?
+        /// Cached inputs that ran again first because their recorded output no longer read.
+        var recomputed: [Finished] = []
     }
 
     /// Runs (or, with `environment.dryRun`, plans) every node.
@@ -110,14 +121,15 @@ public struct Runner: Sendable {
             return created
         }
 
-        func prepare(_ index: Int) -> Preparation {
+        /// What to do with a ready node; `recomputing` skips the cache (its record no longer reads).
+        func prepare(_ index: Int, recomputing: Bool = false) -> Preparation {
             let node = graph.nodes[index]
             guard let entry = stages[node.stage] else {
                 return .finished(.failed("internal error: no stage '\(node.stage.rawValue)' is registered (a bug)"))
             }
             let stage = entry.stage
             let policy = entry.declaration.policy
-            var upstream: [(stage: StageName, output: NodeOutput)] = []
+            var upstream: [(stage: StageName, output: NodeOutput, index: Int)] = []
             var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
             var pending = false
             // The gate some collected item still waits at (a person has not decided yet).
@@ -141,7 +153,7 @@ public struct Runner: Sendable {
                     continue
                 }
                 switch states[dependency] {
-                case .ran(let output)?, .cached(let output)?: upstream.append((dependencyStage, output))
+                case .ran(let output)?, .cached(let output)?: upstream.append((dependencyStage, output, dependency))
                 case .planned?: pending = true
                 case .waiting?: return .finished(.blocked(.awaiting(dependencyStage)))
                 case .blocked(let reason)?: return .finished(.blocked(reason))
@@ -176,17 +188,17 @@ public struct Runner: Sendable {
 
             func context() -> NodeContext {
                 var inputs: [StageName: NodeOutput] = [:]
-                for (stage, output) in upstream { inputs[stage] = output }
+                for (stage, output, _) in upstream { inputs[stage] = output }
                 return NodeContext(
                     node: node, plan: plan, inputs: inputs, key: key, environment: environment,
                     workspace: workspace(for: node), collected: collected)
             }
-            if stage.resolvesBeforeCache, let outcome = stage.resolve(context()) {
+            if !recomputing, stage.resolvesBeforeCache, let outcome = stage.resolve(context()) {
                 return .finished(Self.state(outcome, ran: false))
             }
 
             var verify: StageRecord?
-            if stage.isCacheable, let record = cacheIndex[key] {
+            if !recomputing, stage.isCacheable, let record = cacheIndex[key] {
                 let output = NodeOutput(
                     digest: record.outputDigest ?? key.digest, artifactPath: record.artifactPath,
                     artifactStamp: record.artifactStamp, summaryText: record.output)
@@ -200,9 +212,25 @@ public struct Runner: Sendable {
                 return .finished(.planned)
             }
 
+            // The node will work: its inputs from the cache are read back into the values their stages hand on
+            // (once per run). A recorded output that no longer reads is a cache miss: that input runs again first.
+            var recompute: [Work] = []
+            for position in upstream.indices where upstream[position].output.value == nil {
+                let (upstreamName, output, dependency) = upstream[position]
+                guard case .cached? = states[dependency], let upstreamStage = stages[upstreamName]?.stage else { continue }
+                do {
+                    guard let value = try upstreamStage.value(fromRecorded: output) else { continue }
+                    upstream[position].output.value = value
+                    states[dependency] = .cached(upstream[position].output)
+                } catch {
+                    if environment.dryRun { return .finished(.planned) }
+                    guard case .work(let again) = prepare(dependency, recomputing: true) else { continue }
+                    recompute.append(again)
+                }
+            }
             let prepared = context()
             if !stage.isCacheable, let outcome = stage.resolve(prepared) { return .finished(Self.state(outcome, ran: false)) }
-            return .work(prepared, stage: stage, verify: verify)
+            return .work(Work(context: prepared, stage: stage, verify: verify, index: index, recompute: recompute))
         }
 
         await withTaskGroup(of: Finished.self) { group in
@@ -214,14 +242,18 @@ public struct Runner: Sendable {
                         complete(index, state, record: nil)
                     case .work where stopped != nil:
                         complete(index, .blocked(.notStarted), record: nil)
-                    case .work(let context, let stage, let verify):
+                    case .work(let work):
                         running += 1
-                        group.addTask { await Self.work(context, stage: stage, verify: verify, index: index) }
+                        group.addTask { await Self.work(work) }
                     }
                 }
                 if running == 0 { break }
                 guard let finished = await group.next() else { break }
                 running -= 1
+                for again in finished.recomputed {
+                    states[again.index] = again.state
+                    if let record = again.record { pendingRecords.append(record) }
+                }
                 if let reason = finished.stop {
                     stop(reason)
                     stoppedBy.insert(graph.nodes[finished.index])
@@ -251,7 +283,28 @@ public struct Runner: Sendable {
         }
     }
 
-    private static func work(_ context: NodeContext, stage: any Stage, verify: StageRecord?, index: Int) async -> Finished {
+    private static func work(_ work: Work) async -> Finished {
+        var work = work
+        var recomputed: [Finished] = []
+        for again in work.recompute {
+            let finished = await Self.work(again)
+            recomputed.append(finished)
+            guard case .ran(let output) = finished.state else {
+                // The input could not be made again: this node cannot run either.
+                var blocked = Finished(index: work.index, state: .blocked(.failed(again.stage.name)), record: nil)
+                if case .blocked(let reason) = finished.state { blocked.state = .blocked(reason) }
+                blocked.stop = finished.stop
+                blocked.recomputed = recomputed
+                return blocked
+            }
+            work.context.inputs[again.stage.name] = output
+        }
+        var finished = await run(work.context, stage: work.stage, verify: work.verify, index: work.index)
+        finished.recomputed = recomputed
+        return finished
+    }
+
+    private static func run(_ context: NodeContext, stage: any Stage, verify: StageRecord?, index: Int) async -> Finished {
         let environment = context.environment
         let started = environment.now()
         let clock = ContinuousClock.now

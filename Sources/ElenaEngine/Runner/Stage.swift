@@ -1,7 +1,8 @@
 public import ElenaCore
 import Foundation
 
-/// What a finished node hands to the nodes after it.
+/// What a finished node hands to the nodes after it: a digest and a summary for the store, and the typed value the
+/// next stages read (never a round trip through JSON within a run).
 public struct NodeOutput: Sendable, Hashable {
     /// The digest downstream cache keys use: the bytes written, or the canonical JSON of a decision.
     /// Equal digests mean downstream nodes need not run again (early cut-off).
@@ -10,12 +11,19 @@ public struct NodeOutput: Sendable, Hashable {
     public var artifactPath: String?
     /// The artifact's stamp when written.
     public var artifactStamp: FileStamp?
-    /// A small summary, stored with the run and shown by `status`.
+    /// A small summary, stored with the run and shown by `status`: the value's canonical JSON, the store's edge.
     public var summary: JSONText
+    /// The value the stage hands on (a `Detection`), when it has one. Set when the stage runs; read back from
+    /// `summary` by `Stage.value(fromRecorded:)` on a cache hit whose dependent has work to do.
+    public var value: (any Sendable)?
 
     /// Creates an output.
-    public init(digest: Digest, artifactPath: String? = nil, artifactStamp: FileStamp? = nil, summary: JSONValue = .null) {
+    public init(
+        digest: Digest, artifactPath: String? = nil, artifactStamp: FileStamp? = nil, summary: JSONValue = .null,
+        value: (any Sendable)? = nil
+    ) {
         self.init(digest: digest, artifactPath: artifactPath, artifactStamp: artifactStamp, summaryText: JSONText(summary))
+        self.value = value
     }
 
     /// Creates an output with a summary kept as text.
@@ -24,6 +32,18 @@ public struct NodeOutput: Sendable, Hashable {
         self.artifactPath = artifactPath
         self.artifactStamp = artifactStamp
         self.summary = summaryText
+    }
+
+    /// Outputs are equal when what is stored is equal (the value is what the summary says).
+    public static func == (lhs: NodeOutput, rhs: NodeOutput) -> Bool {
+        lhs.digest == rhs.digest && lhs.artifactPath == rhs.artifactPath && lhs.artifactStamp == rhs.artifactStamp
+            && lhs.summary == rhs.summary
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(digest)
+        hasher.combine(artifactPath)
+        hasher.combine(summary)
     }
 }
 
@@ -97,6 +117,17 @@ public struct NodeContext: Sendable {
 
     /// The item, for item-level nodes.
     public var item: PlannedItem? { node.item.map { plan.items[$0] } }
+
+    /// The value an input stage handed on.
+    /// - Throws: `StageError` when the input is missing or of another type (a bug: the runner reads recorded
+    ///   outputs back before a node runs, and runs the input again when its record no longer reads).
+    public func input<Value: Sendable>(_ stage: StageName, as type: Value.Type) throws -> Value {
+        guard let output = inputs[stage] else { throw StageError("internal error: no \(stage.rawValue) input (a bug)") }
+        guard let value = output.value as? Value else {
+            throw StageError("internal error: the \(stage.rawValue) input is not a \(Value.self) (a bug)")
+        }
+        return value
+    }
 }
 
 /// Why a node could not run.
@@ -140,6 +171,9 @@ public protocol Stage: Sendable {
     var resolvesBeforeCache: Bool { get }
     /// Does the work. Non-cacheable stages are also called in dry runs and must then change nothing.
     func run(_ context: NodeContext) async throws -> StageOutcome
+    /// The value a recorded output stands for (what `run` puts in `NodeOutput.value`), read back from its summary.
+    /// Nil for stages that hand on no value. Throwing makes the record a cache miss: the node runs again.
+    func value(fromRecorded output: NodeOutput) throws -> (any Sendable)?
 }
 
 extension Stage {
@@ -148,6 +182,7 @@ extension Stage {
     public var stateWhenInputPending: NodeState { .planned }
     public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
     public var resolvesBeforeCache: Bool { false }
+    public func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? { nil }
 }
 
 /// A failure inside a stage, naming what went wrong in one sentence (shown per item).
