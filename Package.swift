@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "ElenaFanvueTests",
             dependencies: [
-                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
+                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFakeServer", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
                 "ElenaStore", "ElenaVision", "elena-run",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -1,7 +1,7 @@
 public import ElenaCore
 import ElenaTestSupport
 import Foundation
-import ElenaFakeServer
+public import ElenaFakeServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -29,6 +29,9 @@ public final class FakeComfy: Sendable {
         public var outputFolder: String
         /// The port to listen on (0: any free port).
         public var port = 0
+        /// The fake's clock: run times, answer delays and timestamps follow it (`FakeTime.manual()` in tests that
+        /// must not wait).
+        public var time = FakeTime.system
 
         /// Creates a configuration writing into `outputFolder`.
         public init(outputFolder: String) {
@@ -180,7 +183,7 @@ public final class FakeComfy: Sendable {
             let body = try await request.body.collect(upTo: 16 << 20)
             let response = self.queue(try? JSONValue.parse(String(buffer: body)))
             let delay = self.state.withLock { $0.answerDelay }
-            if delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) }
+            await self.configuration.time.pause(delay)
             return response
         }
         router.get("/history/:id") { _, context in
@@ -382,7 +385,7 @@ public final class FakeComfy: Sendable {
         }
         guard stillQueued, case .object(let nodes) = graph else { return }
         let prompt = JSONValue.string(id)
-        func now() -> JSONValue { .int(Int(Date().timeIntervalSince1970 * 1000)) }
+        func now() -> JSONValue { .int(Int(configuration.time.now.timeIntervalSince1970 * 1000)) }
         emit(id, "execution_start", .object(["prompt_id": prompt, "timestamp": now()]))
         emit(id, "execution_cached", .object(["nodes": .array([]), "prompt_id": prompt, "timestamp": now()]))
         if drop {
@@ -411,7 +414,7 @@ public final class FakeComfy: Sendable {
                 return
             }
             for step in 1...steps {
-                try? await Task.sleep(nanoseconds: UInt64(configuration.runSeconds / Double(steps) * 1_000_000_000))
+                await configuration.time.pause(configuration.runSeconds / Double(steps))
                 emit(id, "progress", .object(["value": .int(step), "max": .int(steps), "prompt_id": prompt, "node": .string(node.key)]))
             }
         }

@@ -1,3 +1,4 @@
+import ElenaFakeServer
 import ElenaCore
 import Foundation
 import Hummingbird
@@ -98,9 +99,10 @@ extension FakeFanvue {
         guard errors.isEmpty else { throw .validation(errors) }
         let messageUUID = FakeRandom.uuid()
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
+        let now = configuration.time.now
         try state.withLock { state throws(FakeHTTPError) in
-            try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds)
-            state.messages.append(Self.message(to: fan, content, uuid: messageUUID, at: Date()))
+            try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds, now: now)
+            state.messages.append(Self.message(to: fan, content, uuid: messageUUID, at: now))
         }
         return FakeHTTP.json(201, .object(["messageUuid": .string(messageUUID)]))
     }
@@ -152,13 +154,13 @@ extension FakeFanvue {
         }
         let content = Self.content(body, minimumText: 1, errors: &errors)
         let scheduledKey = body["scheduledAt"] != nil ? "scheduledAt" : "scheduled_at"
-        _ = Self.time(body, scheduledKey, future: true, errors: &errors)
+        _ = Self.time(body, scheduledKey, future: true, now: configuration.time.now, errors: &errors)
         guard errors.isEmpty else { throw .validation(errors) }
         let id = FakeRandom.uuid()
-        let now = Date()
+        let now = configuration.time.now
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         let count = try state.withLock { state throws(FakeHTTPError) -> Int in
-            try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds)
+            try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds, now: now)
             let fans = Self.recipients(state, included: included, excluded: excluded)
             let count = fans.count
             // Each recipient finds it in their chat as a message of its own.

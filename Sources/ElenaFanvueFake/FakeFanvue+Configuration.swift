@@ -1,3 +1,4 @@
+public import ElenaFakeServer
 public import Foundation
 
 extension FakeFanvue {
@@ -33,6 +34,9 @@ extension FakeFanvue {
         public var answerDelay: TimeInterval = 0
         /// Whether a token without a route's scope gets 403 (the real API does; turn off to test only the flow).
         public var enforceScopes = true
+        /// The fake's clock: token expiry, rate windows, readiness and injected delays follow it.
+        /// `FakeTime.manual()` lets a test move time forward instead of sleeping.
+        public var time = FakeTime.system
 
         /// The defaults.
         public init() {}

@@ -1,3 +1,4 @@
+import ElenaFakeServer
 import Crypto
 import ElenaCore
 import Foundation
@@ -37,7 +38,7 @@ extension FakeFanvue {
         let uploadID = FakeRandom.token(bytes: 20)
         let info = Media(
             uuid: uuid, uploadID: uploadID, name: name, filename: filename, mediaType: mediaType, status: .created,
-            parts: [:], createdAt: Date())
+            parts: [:], createdAt: configuration.time.now)
         state.withLock { state in
             state.uploads[uploadID] = uuid
             state.mediaOrder.append(uuid)
@@ -114,7 +115,7 @@ extension FakeFanvue {
                 bytes.append(contentsOf: data)
             }
             record.completed = true
-            record.completedAt = Date()
+            record.completedAt = configuration.time.now
             record.partBytes = [:]
             record.bytes = bytes
             record.info.status = .processing
@@ -148,7 +149,7 @@ extension FakeFanvue {
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         let found = state.withLock { state -> (Media, Bool)? in
             guard
-                state.settle(uuid, readyAfterPolls: polls, readyAfterSeconds: seconds, now: Date(), countPoll: true)
+                state.settle(uuid, readyAfterPolls: polls, readyAfterSeconds: seconds, now: configuration.time.now, countPoll: true)
                     != nil, let info = state.media[uuid]?.info
             else { return nil }
             return (info, fan.map { state.purchased(media: uuid, by: $0) } ?? false)

@@ -1,3 +1,4 @@
+import ElenaFakeServer
 import Crypto
 import ElenaCore
 import Foundation
@@ -49,7 +50,7 @@ extension FakeFanvue {
         let code = "ory_ac_" + FakeRandom.token()
         state.withLock {
             $0.codes[code] = AuthorizationCode(
-                redirectURI: redirect, scopes: scopes, challenge: challenge, expiresAt: Date().addingTimeInterval(600))
+                redirectURI: redirect, scopes: scopes, challenge: challenge, expiresAt: configuration.time.now.addingTimeInterval(600))
         }
         let parameters = [("code", code), ("scope", scopes.joined(separator: " ")), ("state", clientState)]
         let location =
@@ -77,7 +78,7 @@ extension FakeFanvue {
         if let id = form["client_id"], id != configuration.clientID {
             return Self.oauthError(401, "invalid_client", "client_id does not match the authenticated client.")
         }
-        let now = Date()
+        let now = configuration.time.now
         let lifetime = configuration.accessTokenLifetime
         let outcome: Result<(access: String, refresh: String?, scopes: [String]), FakeHTTPError>
         switch form["grant_type"] {

@@ -1,3 +1,4 @@
+import ElenaFakeServer
 import ElenaCore
 import Foundation
 import Hummingbird
@@ -61,13 +62,13 @@ extension FakeFanvue {
     }
 
     /// An optional ISO 8601 time; `future` requires it to be later than now.
-    static func time(_ body: JSONValue, _ key: String, future: Bool, errors: inout [String]) -> Date? {
+    static func time(_ body: JSONValue, _ key: String, future: Bool, now: Date, errors: inout [String]) -> Date? {
         guard let value = FakeHTTP.present(body[key]) else { return nil }
         guard let text = value.stringValue, let date = Timestamp.parse(text) else {
             errors.append("\(key) must be an ISO 8601 date-time")
             return nil
         }
-        if future && date <= Date() { errors.append("\(key) must be in the future") }
+        if future && date <= now { errors.append("\(key) must be in the future") }
         return date
     }
 
@@ -80,8 +81,8 @@ extension FakeFanvue {
             errors.append("audience must be one of subscribers, followers-and-subscribers")
         }
         let content = Self.content(body, minimumText: 0, errors: &errors)
-        let publishAt = Self.time(body, "publishAt", future: true, errors: &errors)
-        let expiresAt = Self.time(body, "expiresAt", future: true, errors: &errors)
+        let publishAt = Self.time(body, "publishAt", future: true, now: configuration.time.now, errors: &errors)
+        let expiresAt = Self.time(body, "expiresAt", future: true, now: configuration.time.now, errors: &errors)
         if let publishAt, let expiresAt, expiresAt <= publishAt { errors.append("expiresAt must be after publishAt") }
         var preview: String?
         if let value = FakeHTTP.present(body["mediaPreviewUuid"]) {
@@ -93,7 +94,7 @@ extension FakeFanvue {
         }
         guard errors.isEmpty else { throw .validation(errors) }
         let uuid = FakeRandom.uuid()
-        let now = Date()
+        let now = configuration.time.now
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         let answer = JSONValue.object([
             "uuid": .string(uuid),
@@ -108,7 +109,7 @@ extension FakeFanvue {
         ])
         try state.withLock { state throws(FakeHTTPError) in
             try state.requireReady(
-                content.mediaUuids + (preview.map { [$0] } ?? []), readyAfterPolls: polls, readyAfterSeconds: seconds)
+                content.mediaUuids + (preview.map { [$0] } ?? []), readyAfterPolls: polls, readyAfterSeconds: seconds, now: now)
             guard case .object(var members) = body else { return }
             members.append(.init("uuid", .string(uuid)))
             members.append(.init("createdAt", FakeHTTP.time(now)))

@@ -1,3 +1,4 @@
+import ElenaFakeServer
 import ElenaCore
 import Foundation
 import Hummingbird
@@ -50,7 +51,7 @@ extension FakeFanvue {
         let name = try Self.validFolderName(try FakeHTTP.object(context.body))
         let folder = try state.withLock { state throws(FakeHTTPError) -> Folder in
             guard state.folders[name] == nil else { throw .message(409, "A folder named '\(name)' already exists") }
-            let folder = Folder(name: name, createdAt: Date())
+            let folder = Folder(name: name, createdAt: configuration.time.now)
             state.folders[name] = folder
             state.folderOrder.append(name)
             return folder
@@ -125,9 +126,10 @@ extension FakeFanvue {
             return id
         }
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
+        let now = configuration.time.now
         let added = try state.withLock { state throws(FakeHTTPError) -> Int in
             guard var folder = state.folders[name] else { throw .message(404, "Folder not found") }
-            try state.requireReady(ids, readyAfterPolls: polls, readyAfterSeconds: seconds)
+            try state.requireReady(ids, readyAfterPolls: polls, readyAfterSeconds: seconds, now: now)
             var added = 0
             for id in ids where !folder.media.contains(id) {
                 folder.media.append(id)
@@ -157,11 +159,11 @@ extension FakeState {
     /// Every id must name a media of this account that is `ready`.
     /// - Throws: 400 `{message}` naming the first that is not.
     mutating func requireReady(
-        _ ids: [String], readyAfterPolls: Int, readyAfterSeconds: TimeInterval
+        _ ids: [String], readyAfterPolls: Int, readyAfterSeconds: TimeInterval, now: Date
     ) throws(FakeHTTPError) {
         for id in ids {
             let status = settle(
-                id, readyAfterPolls: readyAfterPolls, readyAfterSeconds: readyAfterSeconds, now: Date(),
+                id, readyAfterPolls: readyAfterPolls, readyAfterSeconds: readyAfterSeconds, now: now,
                 countPoll: false)
             guard let status else { throw .message(400, "Media \(id) not found") }
             guard status == .ready else { throw .message(400, "Media \(id) is not ready (status \(status.rawValue))") }

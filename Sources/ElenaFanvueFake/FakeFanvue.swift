@@ -108,7 +108,7 @@ public final class FakeFanvue: Sendable {
     public func issueTokens(scopes: [String]) -> (access: String, refresh: String, expiresIn: Int) {
         let lifetime = configuration.accessTokenLifetime
         let pair = state.withLock {
-            $0.issue(scopes: scopes, family: FakeRandom.uuid(), refresh: true, lifetime: lifetime, now: Date())
+            $0.issue(scopes: scopes, family: FakeRandom.uuid(), refresh: true, lifetime: lifetime, now: configuration.time.now)
         }
         return (pair.access, pair.refresh ?? "", Int(lifetime.rounded()))
     }
@@ -207,23 +207,23 @@ public final class FakeFanvue: Sendable {
     /// The fan buys a pay-per-view message (its price, 80% net): adds the earning and sets `purchasedAt`.
     /// Returns the transaction id.
     @discardableResult
-    public func purchase(message uuid: String, at date: Date = Date()) throws -> String {
+    public func purchase(message uuid: String, at date: Date? = nil) throws -> String {
         let (fan, price) = try state.withLock { state throws -> (String, Int) in
             guard let message = state.messages.first(where: { $0["messageUuid"]?.stringValue == uuid }),
                 let fan = message["fanUuid"]?.stringValue
             else { throw FakeFanvueError(description: "no message \(uuid) to purchase") }
             return (fan, message["price"]?.intValue ?? 0)
         }
-        return seedPurchase(source: "message", fan: fan, gross: price, reference: ("messageUuid", uuid), at: date)
+        return seedPurchase(source: "message", fan: fan, gross: price, reference: ("messageUuid", uuid), at: date ?? configuration.time.now)
     }
 
     /// The fan unlocks a priced post (its price, 80% net). Returns the transaction id.
     @discardableResult
-    public func purchase(post uuid: String, by fan: String, at date: Date = Date()) throws -> String {
+    public func purchase(post uuid: String, by fan: String, at date: Date? = nil) throws -> String {
         guard let post = posts.first(where: { $0["uuid"]?.stringValue == uuid }) else {
             throw FakeFanvueError(description: "no post \(uuid) to purchase")
         }
-        return seedPurchase(source: "post", fan: fan, gross: post["price"]?.intValue ?? 0, reference: ("postUuid", uuid), at: date)
+        return seedPurchase(source: "post", fan: fan, gross: post["price"]?.intValue ?? 0, reference: ("postUuid", uuid), at: date ?? configuration.time.now)
     }
 
     private func seedPurchase(source: String, fan: String, gross: Int, reference: (String, String), at date: Date) -> String {
@@ -296,17 +296,17 @@ extension FakeFanvue {
 
     func checkBearer(_ token: String?) -> BearerCheck {
         let key = bucketKey
-        return state.withLock { $0.check(bearer: token, bucketKey: key, now: Date()) }
+        return state.withLock { $0.check(bearer: token, bucketKey: key, now: configuration.time.now) }
     }
 
     func takeRate(_ key: String) -> RateDecision {
         let (limit, window) = (configuration.rateLimit, configuration.rateWindow)
-        return state.withLock { $0.rate(key: key, limit: limit, window: window, now: Date(), consume: true) }
+        return state.withLock { $0.rate(key: key, limit: limit, window: window, now: configuration.time.now, consume: true) }
     }
 
     /// The bucket of `bearer` if it is a valid token, else a full one; nothing is spent.
     func peekRate(bearer: String?) -> RateDecision {
-        let now = Date()
+        let now = configuration.time.now
         let (limit, window, key) = (configuration.rateLimit, configuration.rateWindow, bucketKey)
         return state.withLock { state in
             guard case .valid = state.check(bearer: bearer, bucketKey: key, now: now) else {

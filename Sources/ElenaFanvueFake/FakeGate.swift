@@ -1,3 +1,4 @@
+import ElenaFakeServer
 import ElenaCore
 import Foundation
 import HTTPTypes
@@ -39,11 +40,11 @@ struct FakeGate: RouterMiddleware {
             FakeFanvue.Call(
                 method: method, path: path, query: request.uri.query, status: 0,
                 hadBearer: FakeHTTP.bearer(authorization) != nil, apiVersion: version,
-                bodySize: context.body.readableBytes, at: Date()))
+                bodySize: context.body.readableBytes, at: fake.configuration.time.now))
 
         let faults = fake.takeFaults(path: path, method: method, api: area == .api)
         if let delay = faults.delay, delay > 0 {
-            try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+            await fake.configuration.time.pause(delay)
         }
         if faults.drop {
             // Close the TCP connection without a byte of answer. The request has been read in full above; the
@@ -65,7 +66,7 @@ struct FakeGate: RouterMiddleware {
                     headers: fake.stormRetryAfter.map { [("Retry-After", $0)] } ?? []
                 ).response
             Self.setRate(
-                &response, limit: fake.configuration.rateLimit, remaining: 0, reset: Date().addingTimeInterval(1))
+                &response, limit: fake.configuration.rateLimit, remaining: 0, reset: fake.configuration.time.now.addingTimeInterval(1))
         } else if area == .api {
             response = await api(request, context: context, version: version, authorization: authorization, next: next)
         } else {
@@ -83,7 +84,7 @@ struct FakeGate: RouterMiddleware {
         }
         fake.finish(index, status: Int(response.status.code))
         if fake.configuration.answerDelay > 0 {
-            try? await Task.sleep(nanoseconds: UInt64(fake.configuration.answerDelay * 1_000_000_000))
+            await fake.configuration.time.pause(fake.configuration.answerDelay)
         }
         return response
     }
@@ -115,7 +116,7 @@ struct FakeGate: RouterMiddleware {
         }
         let decision = fake.takeRate(principal.bucketKey)
         guard decision.allowed else {
-            let wait = max(1, Int(decision.resetAt.timeIntervalSinceNow.rounded(.up)))
+            let wait = max(1, Int(decision.resetAt.timeIntervalSince(fake.configuration.time.now).rounded(.up)))
             var response = FakeHTTPError(
                 status: 429, body: JSONValue.string("Too Many Requests").wrapped("error"),
                 headers: [("Retry-After", String(wait))]

@@ -62,7 +62,11 @@ import Testing
             #expect(saved["3"]?["inputs"]?["seed"]?.intValue == 7)
             #expect(saved["6"]?["inputs"]?["text"]?.stringValue == "elena, red dress, mirror")
             #expect(saved["10"]?["inputs"]?["lora_name"]?.stringValue == "elena-face.safetensors")
-            if case .object(let nodes) = saved { #expect(Set(nodes.map(\.key)) == ["3", "4", "5", "6", "7", "8", "9", "10"]) }
+            guard case .object(let nodes) = saved else {
+                Issue.record("the prompt chunk is not a JSON object: \(saved)")
+                return
+            }
+            #expect(Set(nodes.map(\.key)) == ["3", "4", "5", "6", "7", "8", "9", "10"])
             // The next run continues the counter.
             let next = try await client.queue(Self.workflow(seed: 8), clientID: "elena-run-test")
             guard case .succeeded(let more) = try await Self.waitForEnd(client, next) else {

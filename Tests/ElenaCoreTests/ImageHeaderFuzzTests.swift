@@ -16,10 +16,16 @@ import Testing
 
     /// An APP1 segment shorter than its "Exif" signature once trapped the slice that reads the orientation.
     @Test(arguments: 2...8)
-    func aShortExifSegmentIsNotACrash(length: Int) {
+    func aShortExifSegmentIsNotACrash(length: Int) throws {
         let bytes: [UInt8] =
             [0xFF, 0xD8, 0xFF, 0xE1] + Bytes.be16(length) + Bytes.ascii("Exif") + [0, 0] + Bytes.sof(width: 10, height: 10)
-        _ = try? ImageHeader.read(Data(bytes))
+        // Either outcome is an answer, not a trap; which one depends on where the short segment ends.
+        do {
+            let header = try ImageHeader.read(Data(bytes))
+            #expect(header.format == .jpeg && header.orientation == 1, "\(header)")
+        } catch {
+            #expect(error.description.contains("JPEG"), "\(error)")
+        }
     }
 
     /// Runs off Swift's cooperative pool: a long CPU loop there would starve the tests beside it on two cores.

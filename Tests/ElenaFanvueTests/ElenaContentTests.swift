@@ -107,8 +107,8 @@ import Testing
 
     /// On PostgreSQL, a role given read access with `elena_grant_content_reader` reads the view through psql and
     /// nothing else: no other table, no other column, no write.
-    @Test func aReaderRoleReadsTheViewAndNothingElse() async throws {
-        guard TestBackend.available.contains(.postgres) else { return }
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
+    func aReaderRoleReadsTheViewAndNothingElse() async throws {
         let setup = try await LedgerCommandTests.setUp(.postgres)
         defer { Task { await setup.stop() } }
         let store = try await setup.drop.store()

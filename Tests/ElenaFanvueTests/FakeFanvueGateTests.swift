@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ElenaCore
+import ElenaFakeServer
 import ElenaFanvueFake
 import Foundation
 import NIOCore
@@ -65,9 +66,11 @@ import Testing
     @Test func rateLimitHeadersAnd429() async throws {
         var configuration = FakeFanvue.Configuration()
         configuration.rateLimit = 3
-        configuration.rateWindow = 30  // long enough that a loaded machine (the whole suite on 2 cores) still sends the four requests in one window
+        configuration.rateWindow = 30
+        let time = FakeTime.manual()
+        configuration.time = time  // the window passes when the test says so, however loaded the machine
         try await FakeFanvueHarness.with(configuration) { h in
-            let start = Date()
+            let start = time.now
             var remaining: [String?] = []
             var resetAt = start
             for _ in 0..<3 {
@@ -76,7 +79,7 @@ import Testing
                 #expect(reply.header("X-RateLimit-Limit") == "3")
                 remaining.append(reply.header("X-RateLimit-Remaining"))
                 let reset = try #require(reply.header("X-RateLimit-Reset").flatMap(Double.init))
-                #expect(reset >= start.timeIntervalSince1970.rounded(.down) && reset <= Date().timeIntervalSince1970 + 31)
+                #expect(reset == (start.timeIntervalSince1970 + 30).rounded(.up))
                 resetAt = Date(timeIntervalSince1970: reset)
             }
             #expect(remaining == ["2", "1", "0"])
@@ -88,12 +91,14 @@ import Testing
             #expect(limited.status == 429)
             #expect(limited.json == .object(["error": .string("Too Many Requests")]))
             let retryAfter = try #require(limited.header("Retry-After").flatMap(Int.init))
-            #expect((1...31).contains(retryAfter))
+            #expect(retryAfter == 30)
             #expect(limited.header("X-RateLimit-Remaining") == "0")
             #expect(h.fake.calls.last?.status == 429)
 
-            // The header has whole seconds; wait until just past the bucket's refill.
-            try await Task.sleep(for: .seconds(max(0, resetAt.timeIntervalSinceNow) + 0.2))
+            // Just before the refill the bucket is still empty; just after, it is full again.
+            time.advance(by: resetAt.timeIntervalSince(time.now) - 1)
+            #expect(try await h.api(.GET, "/users/me").status == 429)
+            time.advance(by: 1.2)
             let refilled = try await h.api(.GET, "/users/me")
             #expect(refilled.status == 200)
             #expect(refilled.header("X-RateLimit-Remaining") == "2")
@@ -145,11 +150,12 @@ import Testing
 
     @Test func delayNextSlowsTheAnswer() async throws {
         try await FakeFanvueHarness.with { h in
-            h.fake.delayNext(1, by: 2.0, pathPrefix: "/users")
+            // Real time on purpose: this is what a client's deadline sees.
+            h.fake.delayNext(1, by: 0.4, pathPrefix: "/users")
             var start = Date()
             let slow = try await h.api(.GET, "/users/me")
             #expect(slow.status == 200)
-            #expect(Date().timeIntervalSince(start) >= 2.0)
+            #expect(Date().timeIntervalSince(start) >= 0.4)
             let slowTook = Date().timeIntervalSince(start)
             start = Date()
             let fast = try await h.api(.GET, "/users/me")
@@ -157,12 +163,12 @@ import Testing
             #expect(Date().timeIntervalSince(start) < slowTook, "only the next call was delayed")
 
             // A client deadline shorter than the delay times out.
-            h.fake.delayNext(1, by: 1.0)
+            h.fake.delayNext(1, by: 0.5)
             var request = HTTPClientRequest(url: h.fake.baseURL + "/users/me")
             request.headers.add(name: "X-Fanvue-API-Version", value: "2025-06-26")
             request.headers.add(name: "Authorization", value: "Bearer \(h.token)")
             await #expect(throws: (any Error).self) {
-                _ = try await h.client.execute(request, timeout: .milliseconds(200))
+                _ = try await h.client.execute(request, timeout: .milliseconds(100))
             }
         }
     }
@@ -210,16 +216,18 @@ import Testing
 
     @Test func tokenLifetimeIsConfigurable() async throws {
         var configuration = FakeFanvue.Configuration()
-        configuration.accessTokenLifetime = 5  // seconds: room for a loaded machine before the first call
+        configuration.accessTokenLifetime = 5
+        let time = FakeTime.manual()
+        configuration.time = time
         try await FakeFanvueHarness.with(configuration) { h in
-            let issued = ContinuousClock.now
             let tokens = h.fake.issueTokens(scopes: FakeFanvueHarness.allScopes)
             #expect(tokens.expiresIn == 5)
-            let first = try await h.api(.GET, "/users/me", bearer: tokens.access).status
-            // On a machine so loaded that the call took most of the lifetime, its answer proves nothing either way.
-            if ContinuousClock.now - issued < .seconds(4) { #expect(first == 200) }
-            try await Task.sleep(for: .seconds(5.3))
-            #expect(try await h.api(.GET, "/users/me", bearer: tokens.access).status == 401)
+            var statuses: [Int] = []
+            for step in [0, 4.9, 0.2] {
+                time.advance(by: step)
+                statuses.append(Int(try await h.api(.GET, "/users/me", bearer: tokens.access).status))
+            }
+            #expect(statuses == [200, 200, 401], "valid at 0 and 4.9 s, expired after 5 s")
         }
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ElenaCore
+import ElenaFakeServer
 import ElenaFanvueFake
 import Foundation
 import NIOCore
@@ -234,11 +235,15 @@ import Testing
         var configuration = FakeFanvue.Configuration()
         configuration.minimumPartSize = 1
         configuration.readyAfterPolls = 0
-        configuration.readyAfterSeconds = 6  // room for a loaded machine (the whole suite on 2 cores) before the first poll
+        configuration.readyAfterSeconds = 6
+        let time = FakeTime.manual()
+        configuration.time = time
         try await FakeFanvueHarness.with(configuration) { h in
             let uuid = try await h.upload([1, 2, 3], partSize: 3, waitUntilReady: false)
             #expect(try await h.api(.GET, "/media/\(uuid)").json?["status"]?.stringValue == "processing")
-            try await Task.sleep(for: .seconds(6.1))
+            time.advance(by: 5.9)
+            #expect(try await h.api(.GET, "/media/\(uuid)").json?["status"]?.stringValue == "processing")
+            time.advance(by: 0.2)
             #expect(try await h.api(.GET, "/media/\(uuid)").json?["status"]?.stringValue == "ready")
         }
     }

@@ -138,8 +138,8 @@ import Testing
 extension LedgerStoreTests {
     /// The PostgreSQL migrations applied by hand, one `psql -f` each in order (as on Supabase), leave a database
     /// elena-run takes as current: nothing to migrate, every table there.
-    @Test func postgresMigrationsApplyByHandWithPsql() async throws {
-        guard TestBackend.available.contains(.postgres) else { return }
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
+    func postgresMigrationsApplyByHandWithPsql() async throws {
         let database = try await TestDatabase.make(.postgres)
         defer { Task { await database.remove() } }
         let psql = ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -182,8 +182,9 @@ extension LedgerStoreTests {
 extension LedgerStoreTests {
     /// `sslmode=require` encrypts the connection (the test server has a self-signed certificate), `disable` does
     /// not, and `verify-full` refuses a certificate nobody vouches for.
-    @Test func postgresUsesTLSWhenTheURLAsksForIt() async throws {
-        guard let admin = ProcessInfo.processInfo.environment["ELENA_POSTGRES_URL"] else { return }
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
+    func postgresUsesTLSWhenTheURLAsksForIt() async throws {
+        let admin = try #require(ProcessInfo.processInfo.environment["ELENA_POSTGRES_URL"], "ELENA_POSTGRES_URL is not set")
         func encrypted(_ mode: String) async throws -> Bool {
             let url = try DatabaseURL(parsing: admin.replacingOccurrences(of: "sslmode=disable", with: "sslmode=\(mode)"))
             let database = try await PostgresDatabase.connect(url)

@@ -201,8 +201,8 @@ import Testing
         }
     }
 
-    @Test func postgresUsesNativeTypes() async throws {
-        guard TestBackend.available.contains(.postgres) else { return }
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
+    func postgresUsesNativeTypes() async throws {
         try await TestDatabase.withStore(.postgres) { store, _ in
             let rows = try await store.database.query(
                 """

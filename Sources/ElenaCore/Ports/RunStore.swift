@@ -1,13 +1,26 @@
 public import Foundation
 
-/// The database behind a library: run cache, stat cache, items, reviews, publications and the event log.
-/// One implementation serves SQLite and PostgreSQL; tests use real databases of both kinds.
-public protocol RunStore: LedgerStore {
+// The database behind a library, cut by role: each consumer asks for the roles it uses, and a test can give a stage
+// an in-memory implementation of one role (see ElenaTestKit's `MemoryRunCache`) instead of a database. `SQLRunStore`
+// implements every role, on SQLite and PostgreSQL, one file per role.
+
+/// The database behind a library, every role at once (what a run opens).
+public typealias RunStore = StoreConnection & RunCache & StatCache & ItemCatalog & ReviewLedger & PublicationLedger
+    & FanvueLedger & EventLog
+
+/// The connection itself.
+public protocol StoreConnection: Sendable {
+
     /// A description safe to print (no password), e.g. `sqlite /home/me/lib/elena.db`.
     var displayName: String { get }
     /// Whether writes are refused (dry runs open the database read-only).
     var isReadOnly: Bool { get }
+    /// Closes connections.
+    func close() async
+}
 
+/// The run cache: what each stage run produced, by cache key.
+public protocol RunCache: Sendable {
     /// Every successful stage run, by key: the run cache.
     func cacheIndex() async throws -> [CacheKey: StageRecord]
     /// Records finished stage runs (success replaces an earlier failure of the same key).
@@ -18,12 +31,18 @@ public protocol RunStore: LedgerStore {
     func currentCrops(drop: String) async throws -> [Digest: StageRecord]
     /// Every recorded run of one item, oldest first (shown by `status --item`).
     func runs(itemID: Digest) async throws -> [StageRecord]
+}
 
+/// The stat cache: file digests remembered by path and stamp, so a no-op rerun hashes nothing.
+public protocol StatCache: Sendable {
     /// The stat cache for paths under `prefix`.
     func statEntries(prefix: String) async throws -> [String: StatEntry]
     /// Saves stat cache entries.
     func saveStatEntries(_ entries: [StatEntry]) async throws
+}
 
+/// Items (unique bytes) and the drops that hold them.
+public protocol ItemCatalog: Sendable {
     /// Inserts items or refreshes their source fields, and records drop membership.
     func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws
     /// Applies changes to items.
@@ -42,18 +61,16 @@ public protocol RunStore: LedgerStore {
     func dropManifest(_ drop: String) async throws -> String?
     /// Records that a manifest ran a drop (its first run, or a manifest that replaces the earlier one).
     func recordDropRun(_ drop: String, manifest: String, at: Foundation.Date) async throws
+}
 
+/// Review decisions and what a person set per item in review (the cut line, vault, price, tags).
+public protocol ReviewLedger: Sendable {
     /// Review records of a drop.
     func reviews(drop: String) async throws -> [ReviewRecord]
     /// Inserts or replaces review records (keyed by item and crop digest).
     func saveReviews(_ reviews: [ReviewRecord]) async throws
     /// Records that a review copy now lives in `folder` (the decision is unchanged).
     func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws
-
-    /// The publication of `digest` at `destination` by `target`, if any.
-    func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord?
-    /// Records a publication; returns false if one already existed (the unique constraint held).
-    func savePublication(_ publication: PublicationRecord) async throws -> Bool
 
     /// Human cut-line overrides, as fractions of the height, by item.
     func lineOverrides() async throws -> [Digest: Double]
@@ -64,7 +81,18 @@ public protocol RunStore: LedgerStore {
     func publishOverrides() async throws -> [Digest: PublishOverride]
     /// Sets (or, with an empty override, removes) an item's publish override.
     func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at: Date) async throws
+}
 
+/// What the folder target published where.
+public protocol PublicationLedger: Sendable {
+    /// The publication of `digest` at `destination` by `target`, if any.
+    func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord?
+    /// Records a publication; returns false if one already existed (the unique constraint held).
+    func savePublication(_ publication: PublicationRecord) async throws -> Bool
+}
+
+/// What reached Fanvue: uploads, vault folders, posts, and every item sent to every fan (plus the sales side).
+public protocol FanvueLedger: LedgerStore {
     /// The upload of some bytes to an account, if one was started.
     func upload(contentDigest: Digest, account: String) async throws -> UploadRecord?
     /// Inserts or replaces an upload record.
@@ -89,12 +117,12 @@ public protocol RunStore: LedgerStore {
     func releaseSends(fan: String, items: [Digest]) async throws
     /// Items of a drop sent as pay-per-view to anyone, with how many fans.
     func ppvSends(items: [Digest]) async throws -> [Digest: Int]
+}
 
+/// The append-only event log.
+public protocol EventLog: Sendable {
     /// Appends to the event log.
     func append(_ events: [EventRecord]) async throws
     /// The newest events, newest last.
     func events(drop: String?, limit: Int) async throws -> [EventRecord]
-
-    /// Closes connections.
-    func close() async
 }

@@ -1,0 +1,148 @@
+public import ElenaCore
+public import Foundation
+
+/// Items and the drops that hold them.
+extension SQLRunStore: ItemCatalog {
+    public func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws {
+        var statements: [SQLStatement] = []
+        for item in items {
+            statements.append(
+                SQLStatement(
+                    """
+                    INSERT INTO items (id, drop_name, original_name, original_path, raw_path, status, vault, category,
+                        tags, description, price_cents, width, height, lineage, flags, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET original_name = excluded.original_name,
+                        original_path = excluded.original_path, raw_path = excluded.raw_path,
+                        width = excluded.width, height = excluded.height, lineage = excluded.lineage,
+                        updated_at = excluded.updated_at
+                    """,
+                    [
+                        .text(item.id.hex), .text(item.drop), .text(item.originalName), .text(item.originalPath),
+                        .text(item.rawPath), .text(item.status.rawValue), .text(item.vault), .text(item.category),
+                        .json(Self.json(item.tags)), .text(item.description), .int(item.priceCents),
+                        .int(item.width), .int(item.height), .json(item.lineage?.serialized()),
+                        .json(Self.json(item.flags)), .date(item.createdAt), .date(item.updatedAt),
+                    ]))
+            if let path = sourcePaths[item.id] {
+                statements.append(
+                    SQLStatement(
+                        """
+                        INSERT INTO drop_items (drop_name, item_id, source_path, added_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (drop_name, item_id) DO UPDATE SET source_path = excluded.source_path
+                        """, [.text(item.drop), .text(item.id.hex), .text(path), .date(item.updatedAt)]))
+            }
+        }
+        try await write(statements)
+    }
+
+    public func updateItems(_ updates: [(Digest, ItemUpdate)], at date: Date) async throws {
+        var statements: [SQLStatement] = []
+        for (id, update) in updates {
+            var sets: [String] = []
+            var binds: [SQLValue] = []
+            func set(_ column: String, _ value: SQLValue) {
+                sets.append("\(column) = ?")
+                binds.append(value)
+            }
+            if let value = update.status { set("status", .text(value.rawValue)) }
+            if let value = update.rawPath { set("raw_path", .text(value)) }
+            if let value = update.croppedName { set("cropped_name", .text(value)) }
+            if let value = update.croppedDigest { set("cropped_digest", .text(value.hex)) }
+            if let value = update.vault { set("vault", .text(value)) }
+            if let value = update.category { set("category", .text(value)) }
+            if let value = update.tags { set("tags", .json(Self.json(value))) }
+            if let value = update.description { set("description", .text(value)) }
+            if let value = update.priceCents { set("price_cents", .int(Int64(value))) }
+            if let value = update.flags { set("flags", .json(Self.json(value))) }
+            if let value = update.error { set("error", .text(value)) }
+            guard !sets.isEmpty else { continue }
+            set("updated_at", .date(date))
+            binds.append(.text(id.hex))
+            statements.append(SQLStatement("UPDATE items SET \(sets.joined(separator: ", ")) WHERE id = ?", binds))
+        }
+        try await write(statements)
+    }
+
+    static let itemColumns = """
+        id, drop_name, original_name, original_path, raw_path, cropped_name, cropped_digest, status, fanvue_media_uuid,
+        vault, category, tags, description, price_cents, times_purchased, revenue_cents, width, height, lineage, flags,
+        error, created_at, updated_at
+        """
+
+    static func item(_ row: SQLRow) -> ItemRecord? {
+        guard let id = row.string("id").flatMap({ Digest(hex: $0) }) else { return nil }
+        return ItemRecord(
+            id: id, drop: row.string("drop_name") ?? "", originalName: row.string("original_name") ?? "",
+            originalPath: row.string("original_path") ?? "", rawPath: row.string("raw_path"),
+            croppedName: row.string("cropped_name"), croppedDigest: row.string("cropped_digest").flatMap { Digest(hex: $0) },
+            status: row.string("status").flatMap(ItemStatus.init(rawValue:)) ?? .ingested,
+            fanvueMediaUUID: row.string("fanvue_media_uuid"), vault: row.string("vault"),
+            category: row.string("category"), tags: strings(row.string("tags")), description: row.string("description"),
+            priceCents: row.int("price_cents"), timesPurchased: row.int("times_purchased") ?? 0,
+            revenueCents: row.int("revenue_cents") ?? 0, width: row.int("width"), height: row.int("height"),
+            lineage: row.string("lineage").flatMap { try? JSONValue.parse($0) }, flags: strings(row.string("flags")),
+            error: row.string("error"), createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
+            updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0))
+    }
+
+    public func items(drop: String?) async throws -> [ItemRecord] {
+        let rows: [SQLRow]
+        if let drop {
+            rows = try await database.query(
+                """
+                SELECT \(Self.itemColumns) FROM items
+                WHERE id IN (SELECT item_id FROM drop_items WHERE drop_name = ?) ORDER BY original_name
+                """, [.text(drop)])
+        } else {
+            rows = try await database.query("SELECT \(Self.itemColumns) FROM items ORDER BY drop_name, original_name")
+        }
+        return rows.compactMap(Self.item)
+    }
+
+    public func item(idPrefix: String) async throws -> [ItemRecord] {
+        let prefix = idPrefix.lowercased()
+        guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }
+        let rows = try await database.query(
+            "SELECT \(Self.itemColumns) FROM items WHERE substr(id, 1, CAST(? AS INTEGER)) = ? LIMIT 5",
+            [.int(Int64(prefix.count)), .text(prefix)])
+        return rows.compactMap(Self.item)
+    }
+
+    public func items(named name: String) async throws -> [ItemRecord] {
+        let rows = try await database.query(
+            """
+            SELECT \(Self.itemColumns) FROM items
+            WHERE original_name = ? OR cropped_name = ? OR id IN (SELECT item_id FROM reviews WHERE file_name = ?)
+            ORDER BY drop_name, original_name LIMIT 20
+            """, [.text(name), .text(name), .text(name)])
+        return rows.compactMap(Self.item)
+    }
+
+    public func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
+        var result: [ItemRecord] = []
+        for chunk in Self.chunks(ids.map(\.hex)) {
+            let rows = try await database.query(
+                "SELECT \(Self.itemColumns) FROM items WHERE id IN (\(Self.placeholders(chunk.count))) AND drop_name <> ?",
+                chunk.map { SQLValue.text($0) } + [.text(drop)])
+            result += rows.compactMap(Self.item)
+        }
+        return result
+    }
+
+    // MARK: Drops
+
+    public func dropManifest(_ drop: String) async throws -> String? {
+        try await database.query("SELECT manifest_path FROM drops WHERE name = ?", [.text(drop)]).first?.string("manifest_path")
+    }
+
+    public func recordDropRun(_ drop: String, manifest: String, at date: Date) async throws {
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO drops (name, manifest_path, first_run_at, last_run_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET manifest_path = excluded.manifest_path, last_run_at = excluded.last_run_at
+                """, [.text(drop), .text(manifest), .date(date), .date(date)])
+        ])
+    }
+}

@@ -1,0 +1,114 @@
+public import ElenaCore
+public import Foundation
+
+/// Review decisions and what a person set per item in review.
+extension SQLRunStore: ReviewLedger {
+    public func reviews(drop: String) async throws -> [ReviewRecord] {
+        let rows = try await database.query(
+            """
+            SELECT item_id, crop_digest, drop_name, decision, file_name, folder, decided_by, decided_at
+            FROM reviews WHERE drop_name = ?
+            """, [.text(drop)])
+        return rows.compactMap { row in
+            guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }),
+                let crop = row.string("crop_digest").flatMap({ Digest(hex: $0) }),
+                let decision = row.string("decision").flatMap(ReviewDecision.init(rawValue:)),
+                let folder = row.string("folder").flatMap(ReviewFolder.init(rawValue:))
+            else { return nil }
+            return ReviewRecord(
+                itemID: item, cropDigest: crop, drop: row.string("drop_name") ?? drop, decision: decision,
+                fileName: row.string("file_name") ?? "", folder: folder, decidedBy: row.string("decided_by"),
+                decidedAt: row.date("decided_at"))
+        }
+    }
+
+    public func saveReviews(_ reviews: [ReviewRecord]) async throws {
+        let now = Date()
+        try await write(
+            reviews.map { review in
+                SQLStatement(
+                    """
+                    INSERT INTO reviews (item_id, crop_digest, drop_name, decision, file_name, folder, decided_by,
+                        decided_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (item_id, crop_digest) DO UPDATE SET decision = excluded.decision,
+                        file_name = excluded.file_name, folder = excluded.folder, decided_by = excluded.decided_by,
+                        decided_at = excluded.decided_at, updated_at = excluded.updated_at
+                    """,
+                    [
+                        .text(review.itemID.hex), .text(review.cropDigest.hex), .text(review.drop),
+                        .text(review.decision.rawValue), .text(review.fileName), .text(review.folder.rawValue),
+                        .text(review.decidedBy), .date(review.decidedAt), .date(now),
+                    ])
+            })
+    }
+
+    public func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws {
+        try await write([
+            SQLStatement(
+                "UPDATE reviews SET folder = ?, updated_at = ? WHERE item_id = ? AND crop_digest = ?",
+                [.text(folder.rawValue), .date(Date()), .text(itemID.hex), .text(cropDigest.hex)])
+        ])
+    }
+
+    // MARK: Crop overrides
+
+    public func lineOverrides() async throws -> [Digest: Double] {
+        let rows = try await database.query("SELECT item_id, line_fraction FROM crop_overrides")
+        var result: [Digest: Double] = [:]
+        for row in rows {
+            if let item = row.string("item_id").flatMap({ Digest(hex: $0) }), let line = row.double("line_fraction") {
+                result[item] = line
+            }
+        }
+        return result
+    }
+
+    public func setLineOverride(itemID: Digest, fraction: Double?, by: String, at date: Date) async throws {
+        guard let fraction else {
+            try await write([SQLStatement("DELETE FROM crop_overrides WHERE item_id = ?", [.text(itemID.hex)])])
+            return
+        }
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO crop_overrides (item_id, line_fraction, set_by, set_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (item_id) DO UPDATE SET line_fraction = excluded.line_fraction, set_by = excluded.set_by,
+                    set_at = excluded.set_at
+                """, [.text(itemID.hex), .double(fraction), .text(by), .date(date)])
+        ])
+    }
+
+    // MARK: Publish overrides
+
+    public func publishOverrides() async throws -> [Digest: PublishOverride] {
+        let rows = try await database.query("SELECT item_id, vault, price_cents, tags FROM publish_overrides")
+        var result: [Digest: PublishOverride] = [:]
+        for row in rows {
+            guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else { continue }
+            result[item] = PublishOverride(
+                vault: row.string("vault"), priceCents: row.int("price_cents"),
+                tags: row.string("tags").map { Self.strings($0) })
+        }
+        return result
+    }
+
+    public func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at date: Date) async throws {
+        guard !override.isEmpty else {
+            try await write([SQLStatement("DELETE FROM publish_overrides WHERE item_id = ?", [.text(itemID.hex)])])
+            return
+        }
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO publish_overrides (item_id, vault, price_cents, tags, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (item_id) DO UPDATE SET vault = excluded.vault, price_cents = excluded.price_cents,
+                    tags = excluded.tags, set_by = excluded.set_by, set_at = excluded.set_at
+                """,
+                [
+                    .text(itemID.hex), .text(override.vault), .int(override.priceCents),
+                    .json(override.tags.map { Self.json($0) }), .text(by), .date(date),
+                ])
+        ])
+    }
+}

@@ -1,0 +1,151 @@
+public import ElenaCore
+public import Foundation
+
+/// The run cache (stage runs by key) and the stat cache (file digests by path and stamp).
+extension SQLRunStore: RunCache, StatCache {
+    static func record(_ row: SQLRow) -> StageRecord? {
+        guard let keyText = row.string("cache_key"), let key = Digest(hex: keyText),
+            let stage = row.string("stage").map(StageName.init(rawValue:))
+        else { return nil }
+        var stamp: FileStamp?
+        if let size = row.int64("artifact_size"), let mtime = row.int64("artifact_mtime_ns"), let inode = row.int64("artifact_inode") {
+            stamp = FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode)
+        }
+        return StageRecord(
+            key: CacheKey(trusted: key), stage: stage, itemID: row.string("item_id").flatMap { Digest(hex: $0) },
+            drop: row.string("drop_name") ?? "", status: row.string("status") == "failed" ? .failed : .succeeded,
+            outputDigest: row.string("output_digest").flatMap { Digest(hex: $0) },
+            artifactPath: row.string("artifact_path"), artifactStamp: stamp,
+            output: JSONText(text: row.string("output") ?? "null"), error: row.string("error"),
+            startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
+            durationMilliseconds: row.int("duration_ms") ?? 0)
+    }
+
+    public func cacheIndex() async throws -> [CacheKey: StageRecord] {
+        // Only what a cache hit needs: this runs on every start and reads one row per finished step.
+        let rows = try await database.query(
+            """
+            SELECT cache_key, stage, item_id, drop_name, output_digest, artifact_path, artifact_size,
+                   artifact_mtime_ns, artifact_inode, output
+            FROM stage_runs WHERE status = 'succeeded'
+            """)
+        var index: [CacheKey: StageRecord] = [:]
+        index.reserveCapacity(rows.count)
+        for row in rows {
+            if let record = Self.record(row) { index[record.key] = record }
+        }
+        return index
+    }
+
+    public func failures(drop: String) async throws -> [StageRecord] {
+        let rows = try await database.query(
+            """
+            SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
+                   artifact_mtime_ns, artifact_inode, output, error, started_at, duration_ms
+            FROM stage_runs WHERE status = 'failed' AND drop_name = ? ORDER BY started_at
+            """, [.text(drop)])
+        return rows.compactMap(Self.record)
+    }
+
+    public func currentCrops(drop: String) async throws -> [Digest: StageRecord] {
+        let rows = try await database.query(
+            """
+            SELECT s.cache_key, s.stage, s.item_id, s.drop_name, s.status, s.output_digest, s.artifact_path,
+                   s.artifact_size, s.artifact_mtime_ns, s.artifact_inode, s.output, s.error, s.started_at, s.duration_ms,
+                   i.flags AS item_flags
+            FROM stage_runs s JOIN items i ON s.item_id = i.id AND s.output_digest = i.cropped_digest
+            WHERE s.stage = 'crop' AND s.status = 'succeeded'
+              AND i.id IN (SELECT item_id FROM drop_items WHERE drop_name = ?)
+            ORDER BY s.started_at
+            """, [.text(drop)])
+        // Several crop runs (other settings) can make the same bytes with other flags or reasons: the one that
+        // describes the item is the latest whose flags are the item's (the last run's, as the ledger projects them).
+        var result: [Digest: (record: StageRecord, matches: Bool)] = [:]
+        for row in rows {
+            guard let record = Self.record(row), let item = record.itemID else { continue }
+            let flags = CropDecision.recordedFlags(in: record.output.value)
+            let matches = flags == Self.strings(row.string("item_flags"))
+            if matches || result[item]?.matches != true { result[item] = (record, matches) }
+        }
+        return result.mapValues(\.record)
+    }
+
+    public func runs(itemID: Digest) async throws -> [StageRecord] {
+        let rows = try await database.query(
+            """
+            SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
+                   artifact_mtime_ns, artifact_inode, output, error, started_at, duration_ms
+            FROM stage_runs WHERE item_id = ? ORDER BY started_at
+            """, [.text(itemID.hex)])
+        return rows.compactMap(Self.record)
+    }
+
+    public func record(_ runs: [StageRecord]) async throws {
+        var statements: [SQLStatement] = []
+        for run in runs {
+            statements.append(
+                SQLStatement(
+                    """
+                    INSERT INTO stage_runs (cache_key, stage, item_id, drop_name, status, output_digest, artifact_path,
+                        artifact_size, artifact_mtime_ns, artifact_inode, output, error, started_at, duration_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (cache_key) DO UPDATE SET status = excluded.status,
+                        output_digest = excluded.output_digest, artifact_path = excluded.artifact_path,
+                        artifact_size = excluded.artifact_size, artifact_mtime_ns = excluded.artifact_mtime_ns,
+                        artifact_inode = excluded.artifact_inode, output = excluded.output, error = excluded.error,
+                        started_at = excluded.started_at, duration_ms = excluded.duration_ms
+                    """,
+                    [
+                        .text(run.key.digest.hex), .text(run.stage.rawValue), .text(run.itemID?.hex), .text(run.drop),
+                        .text(run.status.rawValue), .text(run.outputDigest?.hex), .text(run.artifactPath),
+                        run.artifactStamp.map { .int($0.size) } ?? .null,
+                        run.artifactStamp.map { .int($0.mtimeNanoseconds) } ?? .null,
+                        run.artifactStamp.map { .int($0.inode) } ?? .null,
+                        .json(run.output.text), .text(run.error), .date(run.startedAt),
+                        .int(Int64(run.durationMilliseconds)),
+                    ]))
+            if run.status == .failed, let item = run.itemID {
+                statements.append(
+                    SQLStatement(
+                        "UPDATE items SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+                        [.text("\(run.stage.rawValue): \(run.error ?? "failed")"), .date(run.startedAt), .text(item.hex)]))
+            }
+        }
+        try await write(statements)
+    }
+
+
+
+    public func statEntries(prefix: String) async throws -> [String: StatEntry] {
+        let rows = try await database.query(
+            "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, CAST(? AS INTEGER)) = ?",
+            [.int(Int64(prefix.count)), .text(prefix)])
+        var entries: [String: StatEntry] = [:]
+        entries.reserveCapacity(rows.count)
+        for row in rows {
+            guard let path = row.string("path"), let size = row.int64("size"), let mtime = row.int64("mtime_ns"),
+                let inode = row.int64("inode"), let digest = row.string("digest").flatMap({ Digest(hex: $0) })
+            else { continue }
+            entries[path] = StatEntry(
+                path: path, stamp: FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode), digest: digest)
+        }
+        return entries
+    }
+
+    public func saveStatEntries(_ entries: [StatEntry]) async throws {
+        let now = Date()
+        try await write(
+            entries.map { entry in
+                SQLStatement(
+                    """
+                    INSERT INTO file_stats (path, size, mtime_ns, inode, digest, checked_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                        inode = excluded.inode, digest = excluded.digest, checked_at = excluded.checked_at
+                    """,
+                    [
+                        .text(entry.path), .int(entry.stamp.size), .int(entry.stamp.mtimeNanoseconds),
+                        .int(entry.stamp.inode), .text(entry.digest.hex), .date(now),
+                    ])
+            })
+    }
+}
