@@ -211,6 +211,8 @@ let package = Package(
                 "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaTestSupport", "elena-dev",
             ],
             swiftSettings: strict),
+        // The commands in-process: exit codes and what they leave on disk.
+        .testTarget(name: "ElenaCLITests", dependencies: ["ElenaCLI", "ElenaTestSupport"], swiftSettings: strict),
         // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
         .testTarget(
             name: "ElenaEndToEndTests",

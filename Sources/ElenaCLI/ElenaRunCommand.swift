@@ -1,10 +1,6 @@
 public import ArgumentParser
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The `elena-run` command: run a content drop, or one of the tools around it.
 public struct ElenaRunCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -37,8 +33,9 @@ public struct ElenaRunCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// Parses the arguments, runs the command and exits with its code. Argument errors exit with 2.
-    public static func main(_ arguments: [String]?) async {
+    /// Parses the arguments, runs the command and returns its exit code (argument errors: 2). Messages go to
+    /// standard output and standard error; the process is left running, so a test can call this in-process.
+    public static func run(_ arguments: [String]?) async -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -46,23 +43,21 @@ public struct ElenaRunCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            return 0
         } catch let error as CLIError {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            Glibc.exit(error.exitCode)
+            return error.exitCode
         } catch let error as ExitCode {
-            Glibc.exit(error.rawValue)
+            return error.rawValue
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
                 print(message)
-                Glibc.exit(0)
+                return 0
             }
             FileHandle.standardError.write(Data((message + "\n").utf8))
-            Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
+            return code == .validationFailure ? 2 : code.rawValue
         }
     }
-
-    /// Entry point used by the executable.
-    public static func main() async { await main(nil) }
 }
