@@ -48,3 +48,18 @@ public struct TemporaryDirectory: Sendable {
         return found.sorted()
     }
 }
+
+/// Runs `body`, then `cleanup`, awaited, whether `body` returned or threw: the structured form of
+/// `defer { Task { await cleanup() } }`, which let a test end (and the next begin) before its server, database or
+/// disk was gone.
+public func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        await cleanup()
+        throw error
+    }
+    await cleanup()
+    return result
+}

@@ -135,33 +135,34 @@ import Testing
         print("postgres restart mid-drop (\(route)): seed \(seed) (replay with ELENA_FAULT_SEED=\(seed))")
         var random = SeededRandom(seed: seed)
         let server = try await ScratchPostgres.start(pooler: route == .pooler)
-        defer { Task { await server.remove() } }
-        let url = route == .pooler ? try #require(server.poolerURL) : server.url
-        let drop = try FaultDrop.make(database: url)
-        let password = URLComponents(string: server.url)?.password
+        try await withCleanup({ await server.remove() }) {
+            let url = route == .pooler ? try #require(server.poolerURL) : server.url
+            let drop = try FaultDrop.make(database: url)
+            let password = URLComponents(string: server.url)?.password
 
-        let process = try drop.start()
-        let restartAt = Int.random(in: 3...20, using: &random)
-        let cutAt = Int.random(in: (restartAt + 5)...45, using: &random)
-        // The run is frozen while the server restarts, so the fault lands mid-run however busy the machine is.
-        #expect(try await drop.waitForCrops(restartAt, of: process), "the run was still going at the restart")
-        try await process.paused { try await server.restart() }
-        let cutWhileRunning = try await drop.waitForCrops(cutAt, of: process)
-        try await process.paused { try await server.cutConnections() }
-        let code = await Self.finished(process, within: 60)
-        let log = process.log
-        #expect(code == 3, "the run went on to the review gate after the restart (restart at \(restartAt) crops, cut at \(cutAt)); log:\n\(log)")
-        if route == .direct {
-            // Lost mid-operation (waited for) or between two (found closed): said on one line either way.
-            #expect(
-                log.contains("ledger database: lost the connection to") && log.contains("ledger database: back after")
-                    || log.contains("ledger database: the connection to postgres://test@127.0.0.1"),
-                "the loss and the return are said:\n\(log)")
+            let process = try drop.start()
+            let restartAt = Int.random(in: 3...20, using: &random)
+            let cutAt = Int.random(in: (restartAt + 5)...45, using: &random)
+            // The run is frozen while the server restarts, so the fault lands mid-run however busy the machine is.
+            #expect(try await drop.waitForCrops(restartAt, of: process), "the run was still going at the restart")
+            try await process.paused { try await server.restart() }
+            let cutWhileRunning = try await drop.waitForCrops(cutAt, of: process)
+            try await process.paused { try await server.cutConnections() }
+            let code = await Self.finished(process, within: 60)
+            let log = process.log
+            #expect(code == 3, "the run went on to the review gate after the restart (restart at \(restartAt) crops, cut at \(cutAt)); log:\n\(log)")
+            if route == .direct {
+                // Lost mid-operation (waited for) or between two (found closed): said on one line either way.
+                #expect(
+                    log.contains("ledger database: lost the connection to") && log.contains("ledger database: back after")
+                        || log.contains("ledger database: the connection to postgres://test@127.0.0.1"),
+                    "the loss and the return are said:\n\(log)")
+            }
+            #expect(!log.contains("error:"), "no item failed:\n\(log)")
+            Self.wordsOnly(log, password: password, "restart")
+            print("restart at \(restartAt) crops, cut at \(cutAt) (run still going: \(cutWhileRunning))")
+            try await Self.nextRunCompletes(drop, store: url, "after a restart")
         }
-        #expect(!log.contains("error:"), "no item failed:\n\(log)")
-        Self.wordsOnly(log, password: password, "restart")
-        print("restart at \(restartAt) crops, cut at \(cutAt) (run still going: \(cutWhileRunning))")
-        try await Self.nextRunCompletes(drop, store: url, "after a restart")
     }
 
     @Test func aPostgreSQLServerGoneLongerThanTheRunWaitsStopsItCleanlyAndTheNextRunCompletes() async throws {
@@ -169,27 +170,28 @@ import Testing
         print("postgres gone: seed \(seed) (replay with ELENA_FAULT_SEED=\(seed))")
         var random = SeededRandom(seed: seed)
         let server = try await ScratchPostgres.start()
-        defer { Task { await server.remove() } }
-        var drop = try FaultDrop.make(database: server.url)
-        drop.environment["ELENA_DB_WAIT"] = "2"
-        let password = URLComponents(string: server.url)?.password
+        try await withCleanup({ await server.remove() }) {
+            var drop = try FaultDrop.make(database: server.url)
+            drop.environment["ELENA_DB_WAIT"] = "2"
+            let password = URLComponents(string: server.url)?.password
 
-        let process = try drop.start()
-        let crashAt = Int.random(in: 3...40, using: &random)
-        #expect(try await drop.waitForCrops(crashAt, of: process))
-        try await process.paused { try await server.crash() }
-        let code = await Self.finished(process, within: 60)
-        let log = process.log
-        #expect(code == 1, "exit 1 once the database stayed away past ELENA_DB_WAIT; log:\n\(log)")
-        #expect(log.contains("Stopped early: lost the ledger database at postgres://test@127.0.0.1"), "\(log)")
-        #expect(log.contains("nothing was lost; run again when it is back"), "\(log)")
-        #expect(log.contains("drop faults: 60 items"), "the summary so far is printed:\n\(log)")
-        let errorLines = log.split(separator: "\n").filter { $0.hasPrefix("error:") }
-        #expect(errorLines.count == 1, "one line for the lost database, not one per item:\n\(errorLines.joined(separator: "\n"))")
-        Self.wordsOnly(log, password: password, "gone")
+            let process = try drop.start()
+            let crashAt = Int.random(in: 3...40, using: &random)
+            #expect(try await drop.waitForCrops(crashAt, of: process))
+            try await process.paused { try await server.crash() }
+            let code = await Self.finished(process, within: 60)
+            let log = process.log
+            #expect(code == 1, "exit 1 once the database stayed away past ELENA_DB_WAIT; log:\n\(log)")
+            #expect(log.contains("Stopped early: lost the ledger database at postgres://test@127.0.0.1"), "\(log)")
+            #expect(log.contains("nothing was lost; run again when it is back"), "\(log)")
+            #expect(log.contains("drop faults: 60 items"), "the summary so far is printed:\n\(log)")
+            let errorLines = log.split(separator: "\n").filter { $0.hasPrefix("error:") }
+            #expect(errorLines.count == 1, "one line for the lost database, not one per item:\n\(errorLines.joined(separator: "\n"))")
+            Self.wordsOnly(log, password: password, "gone")
 
-        try await server.revive()
-        try await Self.nextRunCompletes(drop, store: server.url, "after the database came back (crash at \(crashAt))")
+            try await server.revive()
+            try await Self.nextRunCompletes(drop, store: server.url, "after the database came back (crash at \(crashAt))")
+        }
     }
 
     /// SIGTERM and Ctrl-C end a run at once, whatever it waits on: a database that refuses connections (the run
@@ -198,38 +200,39 @@ import Testing
     @Test(arguments: ["refusing", "frozen"])
     func aSignalEndsARunWaitingForItsDatabasePromptly(_ how: String) async throws {
         let server = try await ScratchPostgres.start()
-        defer { Task { await server.remove() } }
-        var drop = try FaultDrop.make(database: server.url)
-        drop.environment["ELENA_DB_WAIT"] = "600"
+        try await withCleanup({ await server.remove() }) {
+            var drop = try FaultDrop.make(database: server.url)
+            drop.environment["ELENA_DB_WAIT"] = "600"
 
-        let process = try drop.start()
-        #expect(try await drop.waitForCrops(8, of: process))
-        let postmaster = try Self.postmaster(server)
-        try await process.paused {
-            if how == "refusing" {
-                try await server.crash()
-            } else {
-                Self.freeze(postmaster, true)
+            let process = try drop.start()
+            #expect(try await drop.waitForCrops(8, of: process))
+            let postmaster = try Self.postmaster(server)
+            try await process.paused {
+                if how == "refusing" {
+                    try await server.crash()
+                } else {
+                    Self.freeze(postmaster, true)
+                }
             }
-        }
-        // The run is now stuck on the database: it still runs a second later.
-        try await Task.sleep(for: .seconds(1))
-        #expect(process.isRunning, "the run waits for its database")
-        // SIGTERM for one, Ctrl-C's SIGINT for the other: both end the run.
-        let signal = how == "frozen" ? "Ctrl-C (SIGINT)" : "SIGTERM"
-        if how == "frozen" { process.interrupt() } else { process.terminate() }
-        let code = await process.wait(atMost: 10)
-        if how == "frozen" { Self.freeze(postmaster, false) }
-        #expect(code != nil, "\(signal) ended the run within 10 s (\(how)); log:\n\(process.log)")
-        if code == nil {
-            process.kill()
-            await process.wait()
-        }
-        #expect(process.wasKilled, "it ends by the signal")
-        #expect(process.log.contains("elena-run: stopped by \(signal)"), "and says so:\n\(process.log)")
+            // The run is now stuck on the database: it still runs a second later.
+            try await Task.sleep(for: .seconds(1))
+            #expect(process.isRunning, "the run waits for its database")
+            // SIGTERM for one, Ctrl-C's SIGINT for the other: both end the run.
+            let signal = how == "frozen" ? "Ctrl-C (SIGINT)" : "SIGTERM"
+            if how == "frozen" { process.interrupt() } else { process.terminate() }
+            let code = await process.wait(atMost: 10)
+            if how == "frozen" { Self.freeze(postmaster, false) }
+            #expect(code != nil, "\(signal) ended the run within 10 s (\(how)); log:\n\(process.log)")
+            if code == nil {
+                process.kill()
+                await process.wait()
+            }
+            #expect(process.wasKilled, "it ends by the signal")
+            #expect(process.log.contains("elena-run: stopped by \(signal)"), "and says so:\n\(process.log)")
 
-        if how == "refusing" { try await server.revive() }
-        try await Self.nextRunCompletes(drop, store: server.url, "after \(signal) (\(how))")
+            if how == "refusing" { try await server.revive() }
+            try await Self.nextRunCompletes(drop, store: server.url, "after \(signal) (\(how))")
+        }
     }
 
     /// The server's main process id, from its pid file.
@@ -280,42 +283,44 @@ import Testing
 
     @Test func aFullDiskStopsTheRunWithOneLineAndTheNextRunCompletesOnceThereIsSpace() async throws {
         let disk = try await SmallDisk(megabytes: 3)
-        defer { Task { await disk.remove() } }
-        // The library and its SQLite ledger both on the small disk: the ledger's writes fail too.
-        let drop = try FaultDrop.make(library: disk.path + "/library")
-        let first = try await drop.run()
-        #expect(first.exitCode == 1, "the disk filled up\n\(first)")
-        let lines = first.standardError.split(separator: "\n").filter { !$0.hasPrefix("progress:") }
-        let full = lines.filter { $0.contains("is full") }
-        #expect(full.count == 1, "one line for the full disk, not one per item and step:\n\(first.standardError)")
-        // The first write to fail names its folder and the space: an image (needed and free) or the ledger (free).
-        #expect(full.first?.contains("the disk holding \(disk.path)/library") == true && full.first?.contains("free") == true, "\(full)")
-        if full.first?.contains("ledger") == false { #expect(full.first?.contains("needs") == true, "\(full)") }
-        #expect(lines.count <= 3, "the full disk, the stop, nothing else:\n\(first.standardError)")
-        #expect(first.standardOutput.contains("Stopped early: the disk holding \(disk.path)/library"), "\(first.standardOutput)")
-        #expect(first.standardOutput.contains("not started"), "\(first.standardOutput)")
-        Self.wordsOnly(first.standardOutput + first.standardError, "full disk")
-        #expect(drop.leftovers.isEmpty, "no half-written file: \(drop.leftovers)")
-        let reviewed = drop.count("3_review")
-        #expect(reviewed > 0 && reviewed < Self.images, "some items got through before the disk filled (\(reviewed))")
+        try await withCleanup({ await disk.remove() }) {
+            // The library and its SQLite ledger both on the small disk: the ledger's writes fail too.
+            let drop = try FaultDrop.make(library: disk.path + "/library")
+            let first = try await drop.run()
+            #expect(first.exitCode == 1, "the disk filled up\n\(first)")
+            let lines = first.standardError.split(separator: "\n").filter { !$0.hasPrefix("progress:") }
+            let full = lines.filter { $0.contains("is full") }
+            #expect(full.count == 1, "one line for the full disk, not one per item and step:\n\(first.standardError)")
+            // The first write to fail names its folder and the space: an image (needed and free) or the ledger (free).
+            #expect(full.first?.contains("the disk holding \(disk.path)/library") == true && full.first?.contains("free") == true, "\(full)")
+            if full.first?.contains("ledger") == false { #expect(full.first?.contains("needs") == true, "\(full)") }
+            #expect(lines.count <= 3, "the full disk, the stop, nothing else:\n\(first.standardError)")
+            #expect(first.standardOutput.contains("Stopped early: the disk holding \(disk.path)/library"), "\(first.standardOutput)")
+            #expect(first.standardOutput.contains("not started"), "\(first.standardOutput)")
+            Self.wordsOnly(first.standardOutput + first.standardError, "full disk")
+            #expect(drop.leftovers.isEmpty, "no half-written file: \(drop.leftovers)")
+            let reviewed = drop.count("3_review")
+            #expect(reviewed > 0 && reviewed < Self.images, "some items got through before the disk filled (\(reviewed))")
 
-        try await disk.remount("size=300m")
-        try await Self.nextRunCompletes(drop, store: disk.path + "/library/elena.db", "after the disk grew")
+            try await disk.remount("size=300m")
+            try await Self.nextRunCompletes(drop, store: disk.path + "/library/elena.db", "after the disk grew")
+        }
     }
 
     @Test func aReadOnlyLibraryIsRefusedBeforeAnyWork() async throws {
         let disk = try await SmallDisk(megabytes: 4)
-        defer { Task { await disk.remove() } }
-        try FileManager.default.createDirectory(atPath: disk.path + "/library", withIntermediateDirectories: true)
-        try await disk.remount("ro")
-        let drop = try FaultDrop.make(library: disk.path + "/library")
-        let result = try await drop.run()
-        #expect(result.exitCode == 4, "refused before starting\n\(result)")
-        #expect(
-            result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
-                == "error: the library \(disk.path)/library is on a read-only file system; make it writable (or choose another with --library) and run again",
-            "\(result.standardError)")
-        #expect(result.standardOutput.isEmpty)
+        try await withCleanup({ await disk.remove() }) {
+            try FileManager.default.createDirectory(atPath: disk.path + "/library", withIntermediateDirectories: true)
+            try await disk.remount("ro")
+            let drop = try FaultDrop.make(library: disk.path + "/library")
+            let result = try await drop.run()
+            #expect(result.exitCode == 4, "refused before starting\n\(result)")
+            #expect(
+                result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == "error: the library \(disk.path)/library is on a read-only file system; make it writable (or choose another with --library) and run again",
+                "\(result.standardError)")
+            #expect(result.standardOutput.isEmpty)
+        }
     }
 
     @Test func aLibraryRemountedReadOnlyMidRunStopsItAndTheNextRunCompletes() async throws {
@@ -323,32 +328,33 @@ import Testing
         print("read-only mid-run: seed \(seed) (replay with ELENA_FAULT_SEED=\(seed))")
         var random = SeededRandom(seed: seed)
         let disk = try await SmallDisk(megabytes: 200)
-        defer { Task { await disk.remove() } }
-        // The ledger off the disk: a mounted file system with a file open for writing cannot become read-only.
-        let ledger = try TemporaryDirectory("elena-fault-ledger")
-        let drop = try FaultDrop.make(library: disk.path + "/library", database: ledger("elena.db"))
-        let process = try drop.start()
-        let at = Int.random(in: 3...30, using: &random)
-        #expect(try await drop.waitForCrops(at, of: process))
-        // A write in progress makes the remount fail (busy): try until it lands between two writes.
-        var remounted = false
-        for _ in 0..<400 where !remounted && process.isRunning {
-            remounted = await process.paused { (try? await disk.remount("ro")) != nil }
-            if !remounted { try await Task.sleep(for: .milliseconds(5)) }
+        try await withCleanup({ await disk.remove() }) {
+            // The ledger off the disk: a mounted file system with a file open for writing cannot become read-only.
+            let ledger = try TemporaryDirectory("elena-fault-ledger")
+            let drop = try FaultDrop.make(library: disk.path + "/library", database: ledger("elena.db"))
+            let process = try drop.start()
+            let at = Int.random(in: 3...30, using: &random)
+            #expect(try await drop.waitForCrops(at, of: process))
+            // A write in progress makes the remount fail (busy): try until it lands between two writes.
+            var remounted = false
+            for _ in 0..<400 where !remounted && process.isRunning {
+                remounted = await process.paused { (try? await disk.remount("ro")) != nil }
+                if !remounted { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let code = await Self.finished(process, within: 60)
+            let log = process.log
+            if remounted {
+                #expect(code == 1, "the read-only library stopped the run\n\(log)")
+                let lines = log.split(separator: "\n").filter { $0.contains("read-only file system") && $0.hasPrefix("error:") }
+                #expect(lines.count == 1, "one line:\n\(log)")
+                #expect(log.contains("Stopped early: \(disk.path)/library/"), "\(log)")
+                Self.wordsOnly(log, "read-only")
+                try await disk.remount("rw")
+            } else {
+                Issue.record("the library could not be made read-only while the run wrote (seed \(seed))")
+            }
+            try await Self.nextRunCompletes(drop, store: ledger("elena.db"), "after the library was writable again")
         }
-        let code = await Self.finished(process, within: 60)
-        let log = process.log
-        if remounted {
-            #expect(code == 1, "the read-only library stopped the run\n\(log)")
-            let lines = log.split(separator: "\n").filter { $0.contains("read-only file system") && $0.hasPrefix("error:") }
-            #expect(lines.count == 1, "one line:\n\(log)")
-            #expect(log.contains("Stopped early: \(disk.path)/library/"), "\(log)")
-            Self.wordsOnly(log, "read-only")
-            try await disk.remount("rw")
-        } else {
-            Issue.record("the library could not be made read-only while the run wrote (seed \(seed))")
-        }
-        try await Self.nextRunCompletes(drop, store: ledger("elena.db"), "after the library was writable again")
     }
 
     // MARK: SQLite held by another process

@@ -30,81 +30,82 @@ import Testing
             $0.readyAfterPolls = 1
         }
         let server = try await ScratchPostgres.start(pooler: route == "pooler")
-        defer { Task { await harness.stop(); await server.remove() } }
-        let url = route == "pooler" ? try #require(server.poolerURL) : server.url
-        let drop = try FanvueDrop.make(
-            harness, images: Self.images,
-            extra: """
-                  post: {audience: subscribers, price: 15.00, allow_ppv_items: true}
-                  message: {to: [\(Self.fans.joined(separator: ", "))]}
-                """)
-        var environment = harness.processEnvironment
-        environment["ELENA_LIBRARY"] = drop.layout.root
-        environment["DATABASE_URL"] = url
-        let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
-        let first = try await runner.run(["drop.yaml"])
-        #expect(first.exitCode == 3, "the first run stops at the review gate\n\(first)")
-        try drop.approveAll()
+        try await withCleanup({ await harness.stop(); await server.remove() }) {
+            let url = route == "pooler" ? try #require(server.poolerURL) : server.url
+            let drop = try FanvueDrop.make(
+                harness, images: Self.images,
+                extra: """
+                      post: {audience: subscribers, price: 15.00, allow_ppv_items: true}
+                      message: {to: [\(Self.fans.joined(separator: ", "))]}
+                    """)
+            var environment = harness.processEnvironment
+            environment["ELENA_LIBRARY"] = drop.layout.root
+            environment["DATABASE_URL"] = url
+            let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+            let first = try await runner.run(["drop.yaml"])
+            #expect(first.exitCode == 3, "the first run stops at the review gate\n\(first)")
+            try drop.approveAll()
 
-        let process = try runner.start(["drop.yaml"], logPath: harness.folder("run.log"))
-        var restarts: [Int] = []
-        while process.isRunning && restarts.count < Self.restarts {
-            let mark = harness.writes(since: 0).count
-            let after = Int.random(in: 1...12, using: &random)
-            let deadline = Date().addingTimeInterval(60)
-            while process.isRunning && harness.writes(since: 0).count - mark < after && Date() < deadline {
-                try await Task.sleep(for: .milliseconds(1))
+            let process = try runner.start(["drop.yaml"], logPath: harness.folder("run.log"))
+            var restarts: [Int] = []
+            while process.isRunning && restarts.count < Self.restarts {
+                let mark = harness.writes(since: 0).count
+                let after = Int.random(in: 1...12, using: &random)
+                let deadline = Date().addingTimeInterval(60)
+                while process.isRunning && harness.writes(since: 0).count - mark < after && Date() < deadline {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                guard process.isRunning else { break }
+                // Frozen while the server restarts: the answer to the call the fake just acted on arrives after it.
+                try await process.paused { try await server.restart() }
+                restarts.append(harness.writes(since: 0).count)
             }
-            guard process.isRunning else { break }
-            // Frozen while the server restarts: the answer to the call the fake just acted on arrives after it.
-            try await process.paused { try await server.restart() }
-            restarts.append(harness.writes(since: 0).count)
-        }
-        let code = await process.wait(atMost: 120)
-        if code == nil {
-            process.kill()
-            await process.wait()
-        }
-        let log = process.log
-        print("restarts after write calls \(restarts); exit \(code.map(String.init) ?? "none (hung)")")
-        #expect(code == 0, "the run went on after every restart and finished (restarts at \(restarts))\n\(log)")
-        #expect(restarts.count >= Self.restarts / 2, "most restarts landed while the run worked (\(restarts))")
-        #expect(!log.contains("PSQLError") && !log.contains("Generic description"), "\(log)")
+            let code = await process.wait(atMost: 120)
+            if code == nil {
+                process.kill()
+                await process.wait()
+            }
+            let log = process.log
+            print("restarts after write calls \(restarts); exit \(code.map(String.init) ?? "none (hung)")")
+            #expect(code == 0, "the run went on after every restart and finished (restarts at \(restarts))\n\(log)")
+            #expect(restarts.count >= Self.restarts / 2, "most restarts landed while the run worked (\(restarts))")
+            #expect(!log.contains("PSQLError") && !log.contains("Generic description"), "\(log)")
 
-        // Whatever the last run left, the next one completes, and from then on nothing is doubled.
-        let last = try await runner.run(["drop.yaml"])
-        #expect(last.exitCode == 0, "\(last)")
+            // Whatever the last run left, the next one completes, and from then on nothing is doubled.
+            let last = try await runner.run(["drop.yaml"])
+            #expect(last.exitCode == 0, "\(last)")
 
-        let ready = harness.fake.media.filter { $0.status == .ready }
-        #expect(ready.count == Self.images, "exactly one ready media per approved item (\(ready.count))")
-        #expect(Set(ready.compactMap(\.sha256)).count == Self.images, "one crop per image")
-        let vault = harness.fake.folders["elena-ppv"] ?? []
-        #expect(vault.count == Self.images && Set(vault) == Set(ready.map(\.uuid)), "every ready media in the vault once")
-        #expect(harness.fake.posts.count == 1, "one post (\(harness.fake.posts.count))")
-        var received: [String: [String]] = [:]
-        for message in harness.fake.messages {
-            let fan = message["fanUuid"]?.stringValue ?? "?"
-            received[fan, default: []] += message["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        }
-        for fan in Self.fans {
-            let media = received[fan] ?? []
-            #expect(media.count == Self.images && Set(media) == Set(ready.map(\.uuid)), "fan \(fan) got each item once (\(media.count))")
-        }
+            let ready = harness.fake.media.filter { $0.status == .ready }
+            #expect(ready.count == Self.images, "exactly one ready media per approved item (\(ready.count))")
+            #expect(Set(ready.compactMap(\.sha256)).count == Self.images, "one crop per image")
+            let vault = harness.fake.folders["elena-ppv"] ?? []
+            #expect(vault.count == Self.images && Set(vault) == Set(ready.map(\.uuid)), "every ready media in the vault once")
+            #expect(harness.fake.posts.count == 1, "one post (\(harness.fake.posts.count))")
+            var received: [String: [String]] = [:]
+            for message in harness.fake.messages {
+                let fan = message["fanUuid"]?.stringValue ?? "?"
+                received[fan, default: []] += message["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            }
+            for fan in Self.fans {
+                let media = received[fan] ?? []
+                #expect(media.count == Self.images && Set(media) == Set(ready.map(\.uuid)), "fan \(fan) got each item once (\(media.count))")
+            }
 
-        let store = try await SQLRunStore.open(try DatabaseURL(parsing: url), readOnly: false)
-        let items = try await store.items(drop: "fv")
-        #expect(items.count == Self.images && items.allSatisfy { $0.status == .published })
-        #expect(Set(items.compactMap(\.fanvueMediaUUID)) == Set(ready.map(\.uuid)), "the store and the fake agree")
-        for fan in Self.fans {
-            let sends = try await store.sends(fan: fan)
-            #expect(sends.count == Self.images && sends.values.allSatisfy { $0 != nil }, "every send confirmed for \(fan)")
-        }
-        #expect(try await store.allPosts().count == 1)
-        await store.close()
+            let store = try await SQLRunStore.open(try DatabaseURL(parsing: url), readOnly: false)
+            let items = try await store.items(drop: "fv")
+            #expect(items.count == Self.images && items.allSatisfy { $0.status == .published })
+            #expect(Set(items.compactMap(\.fanvueMediaUUID)) == Set(ready.map(\.uuid)), "the store and the fake agree")
+            for fan in Self.fans {
+                let sends = try await store.sends(fan: fan)
+                #expect(sends.count == Self.images && sends.values.allSatisfy { $0 != nil }, "every send confirmed for \(fan)")
+            }
+            #expect(try await store.allPosts().count == 1)
+            await store.close()
 
-        let mark = harness.fake.calls.count
-        let rerun = try await runner.run(["drop.yaml"])
-        #expect(rerun.exitCode == 0)
-        #expect(harness.writes(since: mark).isEmpty, "a rerun writes nothing: \(harness.writes(since: mark))")
+            let mark = harness.fake.calls.count
+            let rerun = try await runner.run(["drop.yaml"])
+            #expect(rerun.exitCode == 0)
+            #expect(harness.writes(since: mark).isEmpty, "a rerun writes nothing: \(harness.writes(since: mark))")
+        }
     }
 }

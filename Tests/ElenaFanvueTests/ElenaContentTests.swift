@@ -44,37 +44,39 @@ import Testing
     @Test(arguments: TestBackend.available + TestBackend.pooled)
     func theViewShowsTheIdeasRow(backend: TestBackend) async throws {
         let setup = try await LedgerCommandTests.setUp(backend)
-        defer { Task { await setup.stop() } }
-        let fake = setup.harness.fake
-        let store = try await setup.drop.store()
-        defer { Task { await store.close() } }
-        let item = try #require(try await store.items(drop: "fv").first { $0.originalName == "ComfyUI_00001_.png" })
-        let sent = try await setup.runner.run(["send", "ComfyUI_00001_.png", "--to", Self.fans[1], "--price", "20"])
-        #expect(sent.exitCode == 0, "\(sent)")
-        try fake.purchase(message: try #require(setup.messages(to: Self.fans[1]).first?["messageUuid"]?.stringValue))
-        #expect(try await setup.runner.run(["sync"]).exitCode == 0)
+        try await withCleanup({ await setup.stop() }) {
+            let fake = setup.harness.fake
+            let store = try await setup.drop.store()
+            try await withCleanup({ await store.close() }) {
+                let item = try #require(try await store.items(drop: "fv").first { $0.originalName == "ComfyUI_00001_.png" })
+                let sent = try await setup.runner.run(["send", "ComfyUI_00001_.png", "--to", Self.fans[1], "--price", "20"])
+                #expect(sent.exitCode == 0, "\(sent)")
+                try fake.purchase(message: try #require(setup.messages(to: Self.fans[1]).first?["messageUuid"]?.stringValue))
+                #expect(try await setup.runner.run(["sync"]).exitCode == 0)
 
-        let media = try #require(try await store.item(idPrefix: item.id.hex).first?.fanvueMediaUUID)
-        let cropped = try #require(item.croppedName)
-        let row = try await Self.row(store, id: item.id.hex, postgres: backend != .sqlite)
-        let year = String(Calendar(identifier: .gregorian).component(.year, from: Date()))
-        let expected: [String: String?] = [
-            "id": item.id.hex, "original_filename": "ComfyUI_00001_.png", "cropped_filename": cropped,
-            "local_path": "2_cropped/fv/\(cropped)", "fanvue_media_uuid": media, "fanvue_vault": "elena-ppv",
-            "fanvue_url": nil, "status": "sent", "category": nil, "tags": #"["red","dress"]"#,
-            "description": "New set #AIgenerated", "price_cents": "1200",
-            "sent_to_users": "[\"\(Self.fans[0])\",\"\(Self.fans[1])\"]", "times_purchased": "1",
-            "revenue_cents": "1600", "generated_at": year, "uploaded_at": year, "created_at": year,
-        ]
-        for (name, _) in Self.columns {
-            #expect(row[name] == expected[name], "\(backend) \(name): \(String(describing: row[name]))")
+                let media = try #require(try await store.item(idPrefix: item.id.hex).first?.fanvueMediaUUID)
+                let cropped = try #require(item.croppedName)
+                let row = try await Self.row(store, id: item.id.hex, postgres: backend != .sqlite)
+                let year = String(Calendar(identifier: .gregorian).component(.year, from: Date()))
+                let expected: [String: String?] = [
+                    "id": item.id.hex, "original_filename": "ComfyUI_00001_.png", "cropped_filename": cropped,
+                    "local_path": "2_cropped/fv/\(cropped)", "fanvue_media_uuid": media, "fanvue_vault": "elena-ppv",
+                    "fanvue_url": nil, "status": "sent", "category": nil, "tags": #"["red","dress"]"#,
+                    "description": "New set #AIgenerated", "price_cents": "1200",
+                    "sent_to_users": "[\"\(Self.fans[0])\",\"\(Self.fans[1])\"]", "times_purchased": "1",
+                    "revenue_cents": "1600", "generated_at": year, "uploaded_at": year, "created_at": year,
+                ]
+                for (name, _) in Self.columns {
+                    #expect(row[name] == expected[name], "\(backend) \(name): \(String(describing: row[name]))")
+                }
+                let count = try await store.database.query("SELECT COUNT(*) AS n FROM elena_content")
+                #expect(count.first?.int("n") == 3, "one row per item")
+                let unsold = try #require(try await store.items(drop: "fv").first { $0.originalName == "ComfyUI_00002_.png" })
+                let other = try await Self.row(store, id: unsold.id.hex, postgres: backend != .sqlite)
+                #expect(other["sent_to_users"] == .some("[\"\(Self.fans[0])\"]"))
+                #expect(other["times_purchased"] == .some("0") && other["revenue_cents"] == .some("0"))
+            }
         }
-        let count = try await store.database.query("SELECT COUNT(*) AS n FROM elena_content")
-        #expect(count.first?.int("n") == 3, "one row per item")
-        let unsold = try #require(try await store.items(drop: "fv").first { $0.originalName == "ComfyUI_00002_.png" })
-        let other = try await Self.row(store, id: unsold.id.hex, postgres: backend != .sqlite)
-        #expect(other["sent_to_users"] == .some("[\"\(Self.fans[0])\"]"))
-        #expect(other["times_purchased"] == .some("0") && other["revenue_cents"] == .some("0"))
     }
 
     /// The view's columns are the idea's, in its order, with its types, so they cannot drift.
@@ -110,44 +112,45 @@ import Testing
     @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
     func aReaderRoleReadsTheViewAndNothingElse() async throws {
         let setup = try await LedgerCommandTests.setUp(.postgres)
-        defer { Task { await setup.stop() } }
-        let store = try await setup.drop.store()
-        let role = "elena_app_\(UUID().uuidString.prefix(8).lowercased())"
-        let password = UUID().uuidString.replacingOccurrences(of: "-", with: "")
-        try await store.database.execute("CREATE ROLE \(role) LOGIN PASSWORD '\(password)'")
-        try await store.database.execute("SELECT elena_grant_content_reader('\(role)')")
-        let psql = try #require(
-            ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) })
-        var components = try #require(URLComponents(string: setup.database.urlText))
-        components.user = role
-        components.password = password
-        let url = try #require(components.string)
-        func asReader(_ sql: String) async -> (status: Int32, output: String) {
-            await offCooperativePool {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: psql)
-                process.arguments = [url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = output
-                do { try process.run() } catch { return (-1, "\(error)") }
-                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
-                return (process.terminationStatus, text)
+        try await withCleanup({ await setup.stop() }) {
+            let store = try await setup.drop.store()
+            let role = "elena_app_\(UUID().uuidString.prefix(8).lowercased())"
+            let password = UUID().uuidString.replacingOccurrences(of: "-", with: "")
+            try await store.database.execute("CREATE ROLE \(role) LOGIN PASSWORD '\(password)'")
+            try await store.database.execute("SELECT elena_grant_content_reader('\(role)')")
+            let psql = try #require(
+                ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) })
+            var components = try #require(URLComponents(string: setup.database.urlText))
+            components.user = role
+            components.password = password
+            let url = try #require(components.string)
+            func asReader(_ sql: String) async -> (status: Int32, output: String) {
+                await offCooperativePool {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: psql)
+                    process.arguments = [url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
+                    let output = Pipe()
+                    process.standardOutput = output
+                    process.standardError = output
+                    do { try process.run() } catch { return (-1, "\(error)") }
+                    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    process.waitUntilExit()
+                    return (process.terminationStatus, text)
+                }
             }
+            let read = await asReader("SELECT original_filename, status FROM elena_content ORDER BY original_filename")
+            #expect(read.status == 0, "\(read.output)")
+            #expect(read.output == "ComfyUI_00001_.png|sent\nComfyUI_00002_.png|sent\nComfyUI_00003_.png|sent\n", "\(read.output)")
+            for forbidden in [
+                "SELECT * FROM fans", "SELECT * FROM stage_runs", "SELECT lineage FROM items", "SELECT * FROM events",
+                "UPDATE items SET vault = 'x'", "DELETE FROM sends", "INSERT INTO drops VALUES ('d', 'm', now(), now())",
+            ] {
+                let refused = await asReader(forbidden)
+                #expect(refused.status != 0 && refused.output.contains("permission denied"), "\(forbidden): \(refused.output)")
+            }
+            try await store.database.execute("DROP OWNED BY \(role)")
+            try await store.database.execute("DROP ROLE \(role)")
+            await store.close()
         }
-        let read = await asReader("SELECT original_filename, status FROM elena_content ORDER BY original_filename")
-        #expect(read.status == 0, "\(read.output)")
-        #expect(read.output == "ComfyUI_00001_.png|sent\nComfyUI_00002_.png|sent\nComfyUI_00003_.png|sent\n", "\(read.output)")
-        for forbidden in [
-            "SELECT * FROM fans", "SELECT * FROM stage_runs", "SELECT lineage FROM items", "SELECT * FROM events",
-            "UPDATE items SET vault = 'x'", "DELETE FROM sends", "INSERT INTO drops VALUES ('d', 'm', now(), now())",
-        ] {
-            let refused = await asReader(forbidden)
-            #expect(refused.status != 0 && refused.output.contains("permission denied"), "\(forbidden): \(refused.output)")
-        }
-        try await store.database.execute("DROP OWNED BY \(role)")
-        try await store.database.execute("DROP ROLE \(role)")
-        await store.close()
     }
 }

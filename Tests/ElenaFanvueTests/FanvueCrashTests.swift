@@ -25,105 +25,106 @@ import Testing
             $0.readyAfterPolls = 1
         }
         let database = try await TestDatabase.make(backend)
-        defer { Task { await harness.stop(); await database.remove() } }
-        let drop = try FanvueDrop.make(harness, images: Self.images)
-        var environment = harness.processEnvironment
-        environment["ELENA_LIBRARY"] = drop.layout.root
-        if backend == .postgres { environment["DATABASE_URL"] = database.urlText }
-        let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
-        let log = harness.folder("runs.log")
+        try await withCleanup({ await harness.stop(); await database.remove() }) {
+            let drop = try FanvueDrop.make(harness, images: Self.images)
+            var environment = harness.processEnvironment
+            environment["ELENA_LIBRARY"] = drop.layout.root
+            if backend == .postgres { environment["DATABASE_URL"] = database.urlText }
+            let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+            let log = harness.folder("runs.log")
 
-        let first = try await runner.run(["drop.yaml"])
-        #expect(first.exitCode == 3, "the first run stops at the review gate\n\(first)")
-        try drop.approveAll()
+            let first = try await runner.run(["drop.yaml"])
+            #expect(first.exitCode == 3, "the first run stops at the review gate\n\(first)")
+            try drop.approveAll()
 
-        // Kill at a random point: after the fake has received 1 to 6 more calls (so the kill lands inside the
-        // upload flow, often between the fake acting and the answer arriving), or after a random time from start
-        // (anywhere: opening the database, planning, mid-request).
-        var kills = 0
-        var readyAtKill: [Int] = []
-        var finishedEarly = false
-        var attempt = 0
-        while kills < Self.kills && attempt < 4 * Self.kills {
-            attempt += 1
-            let before = harness.fake.calls.count
-            let byCalls = Int.random(in: 0..<4, using: &random) != 0
-            let calls = Int.random(in: 1...6, using: &random)
-            let pause = Double.random(in: 0...(byCalls ? 0.02 : 0.6), using: &random)
-            let process = try runner.start(["drop.yaml"], logPath: log)
-            if byCalls {
-                let deadline = Date().addingTimeInterval(60)
-                while process.isRunning && harness.fake.calls.count - before < calls && Date() < deadline {
-                    try await Task.sleep(for: .milliseconds(1))
+            // Kill at a random point: after the fake has received 1 to 6 more calls (so the kill lands inside the
+            // upload flow, often between the fake acting and the answer arriving), or after a random time from start
+            // (anywhere: opening the database, planning, mid-request).
+            var kills = 0
+            var readyAtKill: [Int] = []
+            var finishedEarly = false
+            var attempt = 0
+            while kills < Self.kills && attempt < 4 * Self.kills {
+                attempt += 1
+                let before = harness.fake.calls.count
+                let byCalls = Int.random(in: 0..<4, using: &random) != 0
+                let calls = Int.random(in: 1...6, using: &random)
+                let pause = Double.random(in: 0...(byCalls ? 0.02 : 0.6), using: &random)
+                let process = try runner.start(["drop.yaml"], logPath: log)
+                if byCalls {
+                    let deadline = Date().addingTimeInterval(60)
+                    while process.isRunning && harness.fake.calls.count - before < calls && Date() < deadline {
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
                 }
+                try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
+                guard process.isRunning else {
+                    let code = await process.wait()
+                    #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(process.log)")
+                    finishedEarly = true
+                    break
+                }
+                process.kill()
+                await process.wait()
+                #expect(process.wasKilled)
+                kills += 1
+                readyAtKill.append(harness.fake.media.filter { $0.status == .ready }.count)
             }
-            try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
-            guard process.isRunning else {
-                let code = await process.wait()
-                #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(process.log)")
-                finishedEarly = true
-                break
+            print("ready media at each kill: \(readyAtKill)")
+            let midUpload = readyAtKill.filter { $0 < Self.images }.count
+            #expect(midUpload >= Self.kills / 2, "most kills land while uploads remain (\(readyAtKill))")
+            #expect(!finishedEarly, "the upload finished after only \(kills) kills; the campaign needs \(Self.kills)")
+            #expect(kills >= Self.kills)
+
+            let last = try await runner.run(["drop.yaml"])
+            #expect(last.exitCode == 0, "the run after the kills completes\n\(last)\n\(String(last.standardOutput.suffix(2000)))")
+
+            let orphans = harness.fake.media.filter { $0.status == .created }
+            var leftovers: [String] = []
+            for path in FileManager.default.subpaths(atPath: drop.layout.root) ?? [] where PathText.lastComponent(path).hasPrefix(".tmp-") {
+                leftovers.append(path)
             }
-            process.kill()
-            await process.wait()
-            #expect(process.wasKilled)
-            kills += 1
-            readyAtKill.append(harness.fake.media.filter { $0.status == .ready }.count)
-        }
-        print("ready media at each kill: \(readyAtKill)")
-        let midUpload = readyAtKill.filter { $0 < Self.images }.count
-        #expect(midUpload >= Self.kills / 2, "most kills land while uploads remain (\(readyAtKill))")
-        #expect(!finishedEarly, "the upload finished after only \(kills) kills; the campaign needs \(Self.kills)")
-        #expect(kills >= Self.kills)
+            let ready = harness.fake.media.filter { $0.status == .ready }
+            let digests = Set(ready.compactMap(\.sha256))
+            let vault = harness.fake.folders["elena-ppv"] ?? []
+            let lost = Self.images - digests.count
+            let duplicated = ready.count - digests.count
+            print(
+                "\(backend): kills: \(kills), lost: \(lost), duplicated: \(duplicated), orphan upload sessions: \(orphans.count), "
+                    + "half-written files: \(leftovers.count) (seed \(seed), \(harness.fake.calls.count) calls)")
+            #expect(leftovers.isEmpty, "no half-written file is left in the library: \(leftovers)")
+            #expect(ready.count == Self.images, "exactly one ready media per approved item")
+            #expect(digests.count == Self.images, "thirty different crops")
+            #expect(vault.count == Self.images && Set(vault) == Set(ready.map(\.uuid)), "every ready media is in the vault once")
 
-        let last = try await runner.run(["drop.yaml"])
-        #expect(last.exitCode == 0, "the run after the kills completes\n\(last)\n\(String(last.standardOutput.suffix(2000)))")
+            let store = try await SQLRunStore.open(backend == .postgres ? database.url : DatabaseURL(sqlitePath: drop.layout.defaultDatabase), readOnly: false)
+            let account = harness.fake.configuration.userUUID
+            for media in ready {
+                let digest = try #require(media.sha256.flatMap(Digest.init(hex:)))
+                let upload = try await store.upload(contentDigest: digest, account: account)
+                #expect(upload?.status == .ready && upload?.mediaUUID == media.uuid, "the store knows \(media.uuid) as ready")
+            }
+            let items = try await store.items(drop: "fv")
+            #expect(items.count == Self.images)
+            #expect(items.allSatisfy { $0.status == .published })
+            #expect(Set(items.compactMap(\.fanvueMediaUUID)) == Set(ready.map(\.uuid)), "the store and the fake agree")
+            #expect(try await store.vaultMedia(account: account, folder: "elena-ppv") == Set(vault))
+            // The database itself is sound.
+            if backend == .sqlite {
+                let check = try await store.database.query("PRAGMA integrity_check")
+                #expect(check.first?.string("integrity_check") == "ok", "\(check)")
+                #expect(try await store.database.query("PRAGMA foreign_key_check").isEmpty)
+            } else {
+                let invalid = try await store.database.query("SELECT count(*) AS n FROM pg_index WHERE NOT indisvalid")
+                #expect(invalid.first?.int("n") == 0)
+            }
+            await store.close()
 
-        let orphans = harness.fake.media.filter { $0.status == .created }
-        var leftovers: [String] = []
-        for path in FileManager.default.subpaths(atPath: drop.layout.root) ?? [] where PathText.lastComponent(path).hasPrefix(".tmp-") {
-            leftovers.append(path)
+            // And once done, a rerun writes nothing.
+            let mark = harness.fake.calls.count
+            let rerun = try await runner.run(["drop.yaml"])
+            #expect(rerun.exitCode == 0)
+            #expect(harness.writes(since: mark).isEmpty, "\(harness.writes(since: mark))")
         }
-        let ready = harness.fake.media.filter { $0.status == .ready }
-        let digests = Set(ready.compactMap(\.sha256))
-        let vault = harness.fake.folders["elena-ppv"] ?? []
-        let lost = Self.images - digests.count
-        let duplicated = ready.count - digests.count
-        print(
-            "\(backend): kills: \(kills), lost: \(lost), duplicated: \(duplicated), orphan upload sessions: \(orphans.count), "
-                + "half-written files: \(leftovers.count) (seed \(seed), \(harness.fake.calls.count) calls)")
-        #expect(leftovers.isEmpty, "no half-written file is left in the library: \(leftovers)")
-        #expect(ready.count == Self.images, "exactly one ready media per approved item")
-        #expect(digests.count == Self.images, "thirty different crops")
-        #expect(vault.count == Self.images && Set(vault) == Set(ready.map(\.uuid)), "every ready media is in the vault once")
-
-        let store = try await SQLRunStore.open(backend == .postgres ? database.url : DatabaseURL(sqlitePath: drop.layout.defaultDatabase), readOnly: false)
-        let account = harness.fake.configuration.userUUID
-        for media in ready {
-            let digest = try #require(media.sha256.flatMap(Digest.init(hex:)))
-            let upload = try await store.upload(contentDigest: digest, account: account)
-            #expect(upload?.status == .ready && upload?.mediaUUID == media.uuid, "the store knows \(media.uuid) as ready")
-        }
-        let items = try await store.items(drop: "fv")
-        #expect(items.count == Self.images)
-        #expect(items.allSatisfy { $0.status == .published })
-        #expect(Set(items.compactMap(\.fanvueMediaUUID)) == Set(ready.map(\.uuid)), "the store and the fake agree")
-        #expect(try await store.vaultMedia(account: account, folder: "elena-ppv") == Set(vault))
-        // The database itself is sound.
-        if backend == .sqlite {
-            let check = try await store.database.query("PRAGMA integrity_check")
-            #expect(check.first?.string("integrity_check") == "ok", "\(check)")
-            #expect(try await store.database.query("PRAGMA foreign_key_check").isEmpty)
-        } else {
-            let invalid = try await store.database.query("SELECT count(*) AS n FROM pg_index WHERE NOT indisvalid")
-            #expect(invalid.first?.int("n") == 0)
-        }
-        await store.close()
-
-        // And once done, a rerun writes nothing.
-        let mark = harness.fake.calls.count
-        let rerun = try await runner.run(["drop.yaml"])
-        #expect(rerun.exitCode == 0)
-        #expect(harness.writes(since: mark).isEmpty, "\(harness.writes(since: mark))")
     }
 }

@@ -15,141 +15,146 @@ import Testing
 
     @Test func approvedItemsAreUploadedOnceIntoTheVaultThenPostedAndSent() async throws {
         let harness = try await FanvueHarness.start()
-        defer { Task { await harness.stop() } }
-        let drop = try FanvueDrop.make(
-            harness, images: 4,
-            extra: """
-                  post: {audience: subscribers, price: 15.00, allow_ppv_items: true}
-                  message: {to: [\(Self.fans.joined(separator: ", "))]}
-                """)
-        let first = try await drop.run()
-        #expect(first.exitCode == 3, "waits for review")
-        #expect(harness.fake.media.isEmpty, "nothing leaves the machine before a human approves")
-        #expect(first.count(.post, "blocked") == 1)
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(
+                harness, images: 4,
+                extra: """
+                      post: {audience: subscribers, price: 15.00, allow_ppv_items: true}
+                      message: {to: [\(Self.fans.joined(separator: ", "))]}
+                    """)
+            let first = try await drop.run()
+            #expect(first.exitCode == 3, "waits for review")
+            #expect(harness.fake.media.isEmpty, "nothing leaves the machine before a human approves")
+            #expect(first.count(.post, "blocked") == 1)
 
-        try drop.approveAll()
-        let second = try await drop.run()
-        #expect(second.failureCount == 0, "\(second.failures)")
-        #expect(second.count(.upload, "ran") == 4)
-        let ready = harness.fake.media.filter { $0.status == .ready }
-        #expect(ready.count == 4)
-        #expect(Set(ready.compactMap(\.sha256)).count == 4, "four different crops")
-        #expect(harness.fake.folders["elena-ppv"]?.count == 4)
-        #expect(harness.fake.posts.count == 1)
-        let post = try #require(harness.fake.posts.first)
-        #expect(post["price"]?.intValue == 1500)
-        #expect(post["text"]?.stringValue == "New set #AIgenerated", "the AI disclosure is added")
-        #expect(post["mediaUuids"]?.arrayValue?.count == 4)
-        #expect(harness.fake.messages.count == 2)
-        #expect(harness.fake.messages.allSatisfy { $0["price"]?.intValue == 1200 && $0["mediaUuids"]?.arrayValue?.count == 4 })
+            try drop.approveAll()
+            let second = try await drop.run()
+            #expect(second.failureCount == 0, "\(second.failures)")
+            #expect(second.count(.upload, "ran") == 4)
+            let ready = harness.fake.media.filter { $0.status == .ready }
+            #expect(ready.count == 4)
+            #expect(Set(ready.compactMap(\.sha256)).count == 4, "four different crops")
+            #expect(harness.fake.folders["elena-ppv"]?.count == 4)
+            #expect(harness.fake.posts.count == 1)
+            let post = try #require(harness.fake.posts.first)
+            #expect(post["price"]?.intValue == 1500)
+            #expect(post["text"]?.stringValue == "New set #AIgenerated", "the AI disclosure is added")
+            #expect(post["mediaUuids"]?.arrayValue?.count == 4)
+            #expect(harness.fake.messages.count == 2)
+            #expect(harness.fake.messages.allSatisfy { $0["price"]?.intValue == 1200 && $0["mediaUuids"]?.arrayValue?.count == 4 })
 
-        // What the crops' bytes are is what Fanvue received.
-        for media in ready {
-            let bytes = try #require(harness.fake.uploadedBytes(media.uuid))
-            #expect(MetadataInspector.metadata(in: Data(bytes)).isEmpty, "no EXIF, GPS or prompt leaves the machine")
+            // What the crops' bytes are is what Fanvue received.
+            for media in ready {
+                let bytes = try #require(harness.fake.uploadedBytes(media.uuid))
+                #expect(MetadataInspector.metadata(in: Data(bytes)).isEmpty, "no EXIF, GPS or prompt leaves the machine")
+            }
+
+            let store = try await drop.store()
+            let items = try await store.items(drop: "fv")
+            #expect(items.allSatisfy { $0.status == .published && $0.fanvueMediaUUID != nil })
+            #expect(try await store.sends(fan: Self.fans[0]).count == 4)
+            await store.close()
+
+            // A rerun writes nothing: every upload, attach, post and message is already done.
+            let mark = harness.fake.calls.count
+            let third = try await drop.run()
+            #expect(third.failureCount == 0)
+            #expect(harness.writes(since: mark).isEmpty, "\(harness.writes(since: mark).map { "\($0.method) \($0.path)" })")
         }
-
-        let store = try await drop.store()
-        let items = try await store.items(drop: "fv")
-        #expect(items.allSatisfy { $0.status == .published && $0.fanvueMediaUUID != nil })
-        #expect(try await store.sends(fan: Self.fans[0]).count == 4)
-        await store.close()
-
-        // A rerun writes nothing: every upload, attach, post and message is already done.
-        let mark = harness.fake.calls.count
-        let third = try await drop.run()
-        #expect(third.failureCount == 0)
-        #expect(harness.writes(since: mark).isEmpty, "\(harness.writes(since: mark).map { "\($0.method) \($0.path)" })")
     }
 
     @Test func theSameEndStateDespite429Storms500sAndDroppedConnections() async throws {
         let harness = try await FanvueHarness.start { $0.readyAfterPolls = 2 }
-        defer { Task { await harness.stop() } }
-        let drop = try FanvueDrop.make(harness, images: 6)
-        _ = try await drop.run()
-        try drop.approveAll()
-        harness.fake.rateLimitStorm(6)
-        harness.fake.failNext(4, status: 500, pathPrefix: "/media")
-        harness.fake.failNext(2, status: 502, pathPrefix: "/vault")
-        harness.fake.dropNextConnections(3, pathPrefix: "/media/uploads")
-        harness.fake.dropNextConnections(2, pathPrefix: "/storage")
-        let report = try await drop.run()
-        #expect(report.failureCount == 0, "\(report.failures)")
-        let ready = harness.fake.media.filter { $0.status == .ready }
-        #expect(ready.count == 6)
-        #expect(Set(ready.compactMap(\.sha256)).count == 6, "no duplicate ready copy")
-        #expect(Set(harness.fake.folders["elena-ppv"] ?? []) == Set(ready.map(\.uuid)))
-        let store = try await drop.store()
-        #expect(try await store.items(drop: "fv").allSatisfy { $0.status == .published })
-        await store.close()
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(harness, images: 6)
+            _ = try await drop.run()
+            try drop.approveAll()
+            harness.fake.rateLimitStorm(6)
+            harness.fake.failNext(4, status: 500, pathPrefix: "/media")
+            harness.fake.failNext(2, status: 502, pathPrefix: "/vault")
+            harness.fake.dropNextConnections(3, pathPrefix: "/media/uploads")
+            harness.fake.dropNextConnections(2, pathPrefix: "/storage")
+            let report = try await drop.run()
+            #expect(report.failureCount == 0, "\(report.failures)")
+            let ready = harness.fake.media.filter { $0.status == .ready }
+            #expect(ready.count == 6)
+            #expect(Set(ready.compactMap(\.sha256)).count == 6, "no duplicate ready copy")
+            #expect(Set(harness.fake.folders["elena-ppv"] ?? []) == Set(ready.map(\.uuid)))
+            let store = try await drop.store()
+            #expect(try await store.items(drop: "fv").allSatisfy { $0.status == .published })
+            await store.close()
+        }
     }
 
     @Test func aFourHundredIsReportedPerItemAndTheRestGoesOn() async throws {
         let harness = try await FanvueHarness.start()
-        defer { Task { await harness.stop() } }
-        let drop = try FanvueDrop.make(harness, images: 3)
-        _ = try await drop.run()
-        try drop.approveAll()
-        harness.fake.failNext(1, status: 400, pathPrefix: "/media/uploads", method: "POST")
-        let report = try await drop.run()
-        #expect(report.failures.count == 1)
-        #expect(report.failures.first?.message.contains("Fanvue answered 400 to POST /media/uploads") == true)
-        #expect(harness.fake.media.filter { $0.status == .ready }.count == 2)
-        let again = try await drop.run()
-        #expect(again.failureCount == 0)
-        #expect(harness.fake.media.filter { $0.status == .ready }.count == 3, "the next run retries only the failed one")
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(harness, images: 3)
+            _ = try await drop.run()
+            try drop.approveAll()
+            harness.fake.failNext(1, status: 400, pathPrefix: "/media/uploads", method: "POST")
+            let report = try await drop.run()
+            #expect(report.failures.count == 1)
+            #expect(report.failures.first?.message.contains("Fanvue answered 400 to POST /media/uploads") == true)
+            #expect(harness.fake.media.filter { $0.status == .ready }.count == 2)
+            let again = try await drop.run()
+            #expect(again.failureCount == 0)
+            #expect(harness.fake.media.filter { $0.status == .ready }.count == 3, "the next run retries only the failed one")
+        }
     }
 
     @Test func aFeedPostOfMediaSoldAsPPVIsRefusedWithoutAnAPICall() async throws {
         let harness = try await FanvueHarness.start()
-        defer { Task { await harness.stop() } }
-        let drop = try FanvueDrop.make(
-            harness, images: 2, extra: "  message: {to: [\(Self.fans[0])]}\n")
-        _ = try await drop.run()
-        try drop.approveAll()
-        let sent = try await drop.run()
-        #expect(sent.failureCount == 0)
-        #expect(harness.fake.messages.count == 1)
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(
+                harness, images: 2, extra: "  message: {to: [\(Self.fans[0])]}\n")
+            _ = try await drop.run()
+            try drop.approveAll()
+            let sent = try await drop.run()
+            #expect(sent.failureCount == 0)
+            #expect(harness.fake.messages.count == 1)
 
-        // The drop now asks for a feed post of them (a later drop of the same pictures leaves them out: they are
-        // reviewed and published with drop fv).
-        var withPost = drop
-        withPost.manifestText = drop.manifestText.replacingOccurrences(
-            of: "  message: {to: [\(Self.fans[0])]}\n", with: "  post: {audience: subscribers}\n")
-        var later = withPost
-        later.manifestText = withPost.manifestText.replacingOccurrences(of: "drop: fv", with: "drop: fv-feed")
-        let elsewhere = try await later.run()
-        #expect(elsewhere.plan.items.isEmpty)
-        #expect(elsewhere.inOtherDrops.map(\.drop) == ["fv", "fv"])
-        let mark = harness.fake.calls.count
-        let refused = try await withPost.run()
-        let failure = try #require(refused.failures.first { $0.node.stage == .post })
-        #expect(failure.message.contains("refusing to post 2 items already sent or sold as pay-per-view"))
-        #expect(harness.fake.posts.isEmpty)
-        #expect(!harness.fake.calls.dropFirst(mark).contains { $0.path == "/posts" }, "refused before any API call")
+            // The drop now asks for a feed post of them (a later drop of the same pictures leaves them out: they are
+            // reviewed and published with drop fv).
+            var withPost = drop
+            withPost.manifestText = drop.manifestText.replacingOccurrences(
+                of: "  message: {to: [\(Self.fans[0])]}\n", with: "  post: {audience: subscribers}\n")
+            var later = withPost
+            later.manifestText = withPost.manifestText.replacingOccurrences(of: "drop: fv", with: "drop: fv-feed")
+            let elsewhere = try await later.run()
+            #expect(elsewhere.plan.items.isEmpty)
+            #expect(elsewhere.inOtherDrops.map(\.drop) == ["fv", "fv"])
+            let mark = harness.fake.calls.count
+            let refused = try await withPost.run()
+            let failure = try #require(refused.failures.first { $0.node.stage == .post })
+            #expect(failure.message.contains("refusing to post 2 items already sent or sold as pay-per-view"))
+            #expect(harness.fake.posts.isEmpty)
+            #expect(!harness.fake.calls.dropFirst(mark).contains { $0.path == "/posts" }, "refused before any API call")
+        }
     }
 
     @Test func anItemIsNeverSentTwiceToTheSameFan() async throws {
         let harness = try await FanvueHarness.start()
-        defer { Task { await harness.stop() } }
-        let drop = try FanvueDrop.make(harness, images: 2, extra: "  message: {to: [\(Self.fans[0])]}\n")
-        _ = try await drop.run()
-        try drop.approveAll()
-        _ = try await drop.run()
-        #expect(harness.fake.messages.count == 1)
-        // Another drop with the same pictures and the same fan sends nothing new.
-        var other = drop
-        other.manifestText = drop.manifestText.replacingOccurrences(of: "drop: fv", with: "drop: fv2")
-            .replacingOccurrences(of: "message: {to:", with: "message: {text: \"again\", to:")
-        _ = try await other.run()
-        let review = drop.layout.absolute("3_review/fv2")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: review)) ?? [] {
-            try FileSystem.move(review + "/" + name, to: drop.layout.absolute("4_approved/" + name))
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(harness, images: 2, extra: "  message: {to: [\(Self.fans[0])]}\n")
+            _ = try await drop.run()
+            try drop.approveAll()
+            _ = try await drop.run()
+            #expect(harness.fake.messages.count == 1)
+            // Another drop with the same pictures and the same fan sends nothing new.
+            var other = drop
+            other.manifestText = drop.manifestText.replacingOccurrences(of: "drop: fv", with: "drop: fv2")
+                .replacingOccurrences(of: "message: {to:", with: "message: {text: \"again\", to:")
+            _ = try await other.run()
+            let review = drop.layout.absolute("3_review/fv2")
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: review)) ?? [] {
+                try FileSystem.move(review + "/" + name, to: drop.layout.absolute("4_approved/" + name))
+            }
+            let report = try await other.run()
+            #expect(report.failureCount == 0, "\(report.failures)")
+            #expect(harness.fake.messages.count == 1, "the fan already has both items")
+            #expect(harness.fake.media.filter { $0.status == .ready }.count == 2, "the same bytes are not uploaded twice")
         }
-        let report = try await other.run()
-        #expect(report.failureCount == 0, "\(report.failures)")
-        #expect(harness.fake.messages.count == 1, "the fan already has both items")
-        #expect(harness.fake.media.filter { $0.status == .ready }.count == 2, "the same bytes are not uploaded twice")
     }
 
     @Test func pollsAdaptToHowLongProcessingTakes() async throws {
@@ -158,16 +163,17 @@ import Testing
             $0.readyAfterPolls = 0
             $0.readyAfterSeconds = 0.25
         }
-        defer { Task { await harness.stop() } }
-        let images = 10
-        let drop = try FanvueDrop.make(harness, images: images)
-        _ = try await drop.run()
-        try drop.approveAll()
-        let report = try await drop.run()
-        #expect(report.failureCount == 0, "\(report.failures)")
-        #expect(harness.fake.media.filter { $0.status == .ready }.count == images)
-        let polls = harness.fake.calls.filter { $0.method == "GET" && $0.path.hasPrefix("/media/") && !$0.path.hasPrefix("/media/uploads") }
-        // Without learning, every upload would poll 5 times (0.02, 0.05, 0.10, 0.18, 0.31 s): 50 polls.
-        #expect(polls.count <= 2 * images + 6, "\(polls.count) polls for \(images) uploads")
+        try await withCleanup({ await harness.stop() }) {
+            let images = 10
+            let drop = try FanvueDrop.make(harness, images: images)
+            _ = try await drop.run()
+            try drop.approveAll()
+            let report = try await drop.run()
+            #expect(report.failureCount == 0, "\(report.failures)")
+            #expect(harness.fake.media.filter { $0.status == .ready }.count == images)
+            let polls = harness.fake.calls.filter { $0.method == "GET" && $0.path.hasPrefix("/media/") && !$0.path.hasPrefix("/media/uploads") }
+            // Without learning, every upload would poll 5 times (0.02, 0.05, 0.10, 0.18, 0.31 s): 50 polls.
+            #expect(polls.count <= 2 * images + 6, "\(polls.count) polls for \(images) uploads")
+        }
     }
 }

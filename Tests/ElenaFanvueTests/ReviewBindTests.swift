@@ -35,54 +35,55 @@ import Testing
 
     @Test func theReviewPageListensOnLoopbackOnlyAndNeedsItsToken() async throws {
         let harness = try await FanvueHarness.start()
-        defer { Task { await harness.stop() } }
-        let drop = try FanvueDrop.make(harness, images: 2)
-        do {
-            var environment = harness.processEnvironment
-            environment["ELENA_LIBRARY"] = drop.layout.root
-            let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
-            #expect(try await runner.run(["drop.yaml"]).exitCode == 3)
-            let log = harness.folder("review.log")
-            let server = try runner.start(["review", "drop.yaml", "--no-browser", "--no-run"], logPath: log)
-            defer { server.kill() }
-            var url: String?
-            let deadline = Date().addingTimeInterval(30)
-            while url == nil, server.isRunning, Date() < deadline {
-                url = server.log.split(separator: "\n").first { $0.hasPrefix("Review page: ") }.map { String($0.dropFirst(13)) }
-                if url == nil { try await Task.sleep(for: .milliseconds(20)) }
-            }
-            let page = try #require(url, "no URL printed:\n\(server.log)")
-            let components = try #require(URLComponents(string: page))
-            #expect(components.host == "127.0.0.1")
-            let port = try #require(components.port)
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(harness, images: 2)
+            do {
+                var environment = harness.processEnvironment
+                environment["ELENA_LIBRARY"] = drop.layout.root
+                let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+                #expect(try await runner.run(["drop.yaml"]).exitCode == 3)
+                let log = harness.folder("review.log")
+                let server = try runner.start(["review", "drop.yaml", "--no-browser", "--no-run"], logPath: log)
+                defer { server.kill() }
+                var url: String?
+                let deadline = Date().addingTimeInterval(30)
+                while url == nil, server.isRunning, Date() < deadline {
+                    url = server.log.split(separator: "\n").first { $0.hasPrefix("Review page: ") }.map { String($0.dropFirst(13)) }
+                    if url == nil { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                let page = try #require(url, "no URL printed:\n\(server.log)")
+                let components = try #require(URLComponents(string: page))
+                #expect(components.host == "127.0.0.1")
+                let port = try #require(components.port)
 
-            let withToken = try await HTTPClient.shared.execute(HTTPClientRequest(url: page), timeout: .seconds(10))
-            #expect(withToken.status == .ok)
-            let withoutToken = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(10))
-            #expect(withoutToken.status.code == 401 || withoutToken.status.code == 403, "\(withoutToken.status)")
+                let withToken = try await HTTPClient.shared.execute(HTTPClientRequest(url: page), timeout: .seconds(10))
+                #expect(withToken.status == .ok)
+                let withoutToken = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(10))
+                #expect(withoutToken.status.code == 401 || withoutToken.status.code == 403, "\(withoutToken.status)")
 
-            // The kernel's own table of listening sockets: this port is bound to 127.0.0.1 and nothing else.
-            // (Read to the end: procfs reports a size of 0, and a one-shot read stops at the first page.)
-            func readAll(_ path: String) -> String {
-                String(decoding: FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
-            }
-            let table = readAll("/proc/net/tcp") + readAll("/proc/net/tcp6")
-            let suffix = String(format: ":%04X", port)
-            var listening: [String] = []
-            for line in table.split(separator: "\n") {
-                let fields = line.split(separator: " ").map(String.init)
-                if fields.count > 3, fields[3] == "0A", fields[1].hasSuffix(suffix) { listening.append(fields[1]) }
-            }
-            #expect(listening == [String(format: "0100007F:%04X", port)], "\(listening)")
+                // The kernel's own table of listening sockets: this port is bound to 127.0.0.1 and nothing else.
+                // (Read to the end: procfs reports a size of 0, and a one-shot read stops at the first page.)
+                func readAll(_ path: String) -> String {
+                    String(decoding: FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+                }
+                let table = readAll("/proc/net/tcp") + readAll("/proc/net/tcp6")
+                let suffix = String(format: ":%04X", port)
+                var listening: [String] = []
+                for line in table.split(separator: "\n") {
+                    let fields = line.split(separator: " ").map(String.init)
+                    if fields.count > 3, fields[3] == "0A", fields[1].hasSuffix(suffix) { listening.append(fields[1]) }
+                }
+                #expect(listening == [String(format: "0100007F:%04X", port)], "\(listening)")
 
-            let others = Self.otherAddresses()
-            print("other addresses tried: \(others)")
-            for address in others {
-                var request = HTTPClientRequest(url: "http://\(address):\(port)/?token=" + (components.queryItems?.first?.value ?? ""))
-                request.method = .GET
-                await #expect(throws: (any Error).self, "\(address):\(port) must not answer") {
-                    _ = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+                let others = Self.otherAddresses()
+                print("other addresses tried: \(others)")
+                for address in others {
+                    var request = HTTPClientRequest(url: "http://\(address):\(port)/?token=" + (components.queryItems?.first?.value ?? ""))
+                    request.method = .GET
+                    await #expect(throws: (any Error).self, "\(address):\(port) must not answer") {
+                        _ = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+                    }
                 }
             }
         }

@@ -141,41 +141,42 @@ extension LedgerStoreTests {
     @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
     func postgresMigrationsApplyByHandWithPsql() async throws {
         let database = try await TestDatabase.make(.postgres)
-        defer { Task { await database.remove() } }
-        let psql = ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        let binary = try #require(psql, "psql is installed with the PostgreSQL server the tests start")
-        // In the order and under the names the Supabase CLI uses (links to schema/sql/postgres).
-        let folder = CommandLineRunner.repositoryRoot() + "/schema/supabase/migrations"
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }.sorted()
-        let url = database.urlText
-        for file in files {
-            // psql runs and is waited for off the cooperative pool (a blocking wait there starves other tests).
-            let (status, message) = await offCooperativePool { () -> (Int32, String) in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: binary)
-                process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", folder + "/" + file]
-                let errors = Pipe()
-                process.standardError = errors
-                process.standardOutput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                } catch {
-                    return (-1, "\(error)")
+        try await withCleanup({ await database.remove() }) {
+            let psql = ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            let binary = try #require(psql, "psql is installed with the PostgreSQL server the tests start")
+            // In the order and under the names the Supabase CLI uses (links to schema/sql/postgres).
+            let folder = CommandLineRunner.repositoryRoot() + "/schema/supabase/migrations"
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }.sorted()
+            let url = database.urlText
+            for file in files {
+                // psql runs and is waited for off the cooperative pool (a blocking wait there starves other tests).
+                let (status, message) = await offCooperativePool { () -> (Int32, String) in
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: binary)
+                    process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", folder + "/" + file]
+                    let errors = Pipe()
+                    process.standardError = errors
+                    process.standardOutput = FileHandle.nullDevice
+                    do {
+                        try process.run()
+                    } catch {
+                        return (-1, "\(error)")
+                    }
+                    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    process.waitUntilExit()
+                    return (process.terminationStatus, message)
                 }
-                let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
-                return (process.terminationStatus, message)
+                #expect(status == 0, "psql -f \(file): \(message)")
             }
-            #expect(status == 0, "psql -f \(file): \(message)")
+            let checked = try await SQLRunStore.open(database.url, readOnly: true)
+            #expect(try await Migrator.currentVersion(checked.database) == Migrator.latestVersion)
+            await checked.close()
+            let store = try await SQLRunStore.open(database.url, readOnly: false)
+            #expect(try await Migrator.migrate(store.database).isEmpty, "nothing left to apply")
+            let purchases = try await store.purchases()
+            #expect(purchases.isEmpty)
+            await store.close()
         }
-        let checked = try await SQLRunStore.open(database.url, readOnly: true)
-        #expect(try await Migrator.currentVersion(checked.database) == Migrator.latestVersion)
-        await checked.close()
-        let store = try await SQLRunStore.open(database.url, readOnly: false)
-        #expect(try await Migrator.migrate(store.database).isEmpty, "nothing left to apply")
-        let purchases = try await store.purchases()
-        #expect(purchases.isEmpty)
-        await store.close()
     }
 }
 
