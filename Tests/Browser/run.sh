@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Browser tests of the review page (Tests/Browser/test_review.py: pytest + Playwright + Debian's chromium).
 #   Tests/Browser/run.sh              against the real server: needs .build/debug/elena-run (swift build)
-#   Tests/Browser/run.sh --mock       against Tests/Browser/mock_server.py (no binary; the publish step is skipped)
 #   Tests/Browser/run.sh --assets-from-disk   the page from Sources/ElenaReview/Assets, not the binary's copy
 #   Tests/Browser/run.sh -k undo      other arguments go to pytest
 # It copies the demo images into a temporary folder, runs the demo drop into a temporary library (it stops at the
@@ -14,12 +13,10 @@ root=$(pwd)
 python=$root/.build/test-venv/bin/python
 binary=$root/.build/debug/elena-run
 
-mock=0
 from_disk=0
 pytest_args=()
 for arg in "$@"; do
   case "$arg" in
-    --mock) mock=1 ;;
     --assets-from-disk) from_disk=1 ;;
     -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) pytest_args+=("$arg") ;;
@@ -34,8 +31,8 @@ if [ ! -x /usr/lib/chromium/chromium ] && [ ! -x /usr/bin/chromium ]; then
   echo "run.sh: chromium is missing: run scripts/install-deps --test" >&2
   exit 1
 fi
-if [ "$mock" = 0 ] && [ ! -x "$binary" ]; then
-  echo "run.sh: $binary is missing: run swift build first (or use --mock)" >&2
+if [ ! -x "$binary" ]; then
+  echo "run.sh: $binary is missing: run swift build first" >&2
   exit 1
 fi
 
@@ -65,45 +62,40 @@ trap 'exit 143' TERM
 library=$tmp/library
 manifest=$tmp/demo.yaml
 
-if [ "$mock" = 1 ]; then
-  "$python" Tests/Browser/mock_server.py --items 11 --drop demo --library "$library" >"$tmp/server.log" 2>&1 </dev/null &
-  server_pid=$!
-else
-  # A snapshot of the binary, so a build relinking .build/debug/elena-run meanwhile cannot disturb the run: taken
-  # once the file has not changed for 2 s, compared with the original and run once; retried for up to a minute.
-  snapshot_ok=0
-  for _ in $(seq 30); do
-    before=$(stat -c '%Y %s' "$binary" 2>/dev/null)
-    if [ -n "$before" ] && [ $(( $(date +%s) - ${before%% *} )) -ge 2 ] && cp "$binary" "$tmp/elena-run" 2>/dev/null \
-      && [ "$(stat -c '%Y %s' "$binary" 2>/dev/null)" = "$before" ] && cmp -s "$binary" "$tmp/elena-run" \
-      && "$tmp/elena-run" --version >/dev/null 2>&1 </dev/null; then
-      snapshot_ok=1
-      break
-    fi
-    sleep 2
-  done
-  if [ "$snapshot_ok" != 1 ]; then
-    echo "run.sh: $binary kept changing or does not run (a build in progress?)" >&2
-    exit 1
+# A snapshot of the binary, so a build relinking .build/debug/elena-run meanwhile cannot disturb the run: taken
+# once the file has not changed for 2 s, compared with the original and run once; retried for up to a minute.
+snapshot_ok=0
+for _ in $(seq 30); do
+  before=$(stat -c '%Y %s' "$binary" 2>/dev/null)
+  if [ -n "$before" ] && [ $(( $(date +%s) - ${before%% *} )) -ge 2 ] && cp "$binary" "$tmp/elena-run" 2>/dev/null \
+    && [ "$(stat -c '%Y %s' "$binary" 2>/dev/null)" = "$before" ] && cmp -s "$binary" "$tmp/elena-run" \
+    && "$tmp/elena-run" --version >/dev/null 2>&1 </dev/null; then
+    snapshot_ok=1
+    break
   fi
-  binary=$tmp/elena-run
-  # The demo manifest, pointed at a copy of the demo images and at the temporary library.
-  cp -R examples/demo/images "$tmp/images"
-  sed -e "s|^library:.*|library: $library|" -e "s|^  dir:.*|  dir: $tmp/images|" pipelines/demo.yaml >"$manifest"
-  if ! grep -q "^library: $library\$" "$manifest" || ! grep -q "^  dir: $tmp/images\$" "$manifest"; then
-    echo "run.sh: could not point $manifest at the temporary library and images (pipelines/demo.yaml changed?)" >&2
-    exit 1
-  fi
-  rc=0
-  "$binary" "$manifest" >"$tmp/run.log" 2>&1 </dev/null || rc=$?
-  if [ "$rc" != 3 ]; then
-    cat "$tmp/run.log" >&2
-    echo "run.sh: elena-run $manifest exited $rc; expected 3 (stopped at the review gate)" >&2
-    exit 1
-  fi
-  "$binary" review "$manifest" --no-browser --port 0 >"$tmp/server.log" 2>&1 </dev/null &
-  server_pid=$!
+  sleep 2
+done
+if [ "$snapshot_ok" != 1 ]; then
+  echo "run.sh: $binary kept changing or does not run (a build in progress?)" >&2
+  exit 1
 fi
+binary=$tmp/elena-run
+# The demo manifest, pointed at a copy of the demo images and at the temporary library.
+cp -R examples/demo/images "$tmp/images"
+sed -e "s|^library:.*|library: $library|" -e "s|^  dir:.*|  dir: $tmp/images|" pipelines/demo.yaml >"$manifest"
+if ! grep -q "^library: $library\$" "$manifest" || ! grep -q "^  dir: $tmp/images\$" "$manifest"; then
+  echo "run.sh: could not point $manifest at the temporary library and images (pipelines/demo.yaml changed?)" >&2
+  exit 1
+fi
+rc=0
+"$binary" "$manifest" >"$tmp/run.log" 2>&1 </dev/null || rc=$?
+if [ "$rc" != 3 ]; then
+  cat "$tmp/run.log" >&2
+  echo "run.sh: elena-run $manifest exited $rc; expected 3 (stopped at the review gate)" >&2
+  exit 1
+fi
+"$binary" review "$manifest" --no-browser --port 0 >"$tmp/server.log" 2>&1 </dev/null &
+server_pid=$!
 
 # The server prints a line holding http://127.0.0.1:<port>/?token=<token>.
 url=""
@@ -122,7 +114,7 @@ echo "review server: ${url%%\?*} (pid $server_pid)"
 
 rc=0
 REVIEW_URL=$url REVIEW_LIBRARY=$library REVIEW_MANIFEST=$manifest REVIEW_BINARY=$binary \
-  REVIEW_SERVER_PID=$server_pid REVIEW_MOCK=$mock REVIEW_SCREENSHOTS=$root/.build/review-screenshots \
+  REVIEW_SERVER_PID=$server_pid REVIEW_SCREENSHOTS=$root/.build/review-screenshots \
   REVIEW_ASSETS_FROM_DISK=$from_disk \
   PYTHONDONTWRITEBYTECODE=1 \
   "$python" -m pytest -p no:cacheprovider -s -v Tests/Browser/test_review.py "${pytest_args[@]+"${pytest_args[@]}"}" </dev/null \

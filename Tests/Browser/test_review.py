@@ -6,7 +6,6 @@ Run by Tests/Browser/run.sh, which builds a library with the real binary, starts
   REVIEW_MANIFEST     the manifest being reviewed
   REVIEW_BINARY       elena-run, for the acceptance flow's publishing run
   REVIEW_SERVER_PID   the server's pid: the acceptance flow (the last test) stops it
-  REVIEW_MOCK=1       the server is Tests/Browser/mock_server.py: there is no publishing run to make
   REVIEW_SCREENSHOTS  where screenshots go
   REVIEW_ASSETS_FROM_DISK=1  serve the page's index.html/app.js/app.css from Sources/ElenaReview/Assets (through
                       Playwright routes) instead of the copies embedded in the binary: page work without a rebuild
@@ -35,7 +34,6 @@ _parts = urlsplit(URL)
 HOST, PORT = _parts.hostname, _parts.port
 TOKEN = parse_qs(_parts.query)["token"][0]
 LIBRARY = Path(os.environ["REVIEW_LIBRARY"])
-MOCK = os.environ.get("REVIEW_MOCK") == "1"
 SHOTS = Path(os.environ.get("REVIEW_SCREENSHOTS", ".build/review-screenshots"))
 ASSETS_FROM_DISK = os.environ.get("REVIEW_ASSETS_FROM_DISK") == "1"
 ASSETS = Path(__file__).resolve().parents[2] / "Sources" / "ElenaReview" / "Assets"
@@ -628,8 +626,6 @@ def thumbnail_of(item):
 def test_thumbnails_show_the_crop_after_a_settings_flip_flop(page):
     """The grid shows the crop that would be published, also after the manifest went 0.30 -> 0.20 -> 0.30 (the last
     run is all cache hits); the original with the cut line is a hover away."""
-    if MOCK:
-        pytest.skip("the mock server runs no drop")
     manifest = Path(os.environ["REVIEW_MANIFEST"])
     original = manifest.read_text()
     assert "top_fraction: 0.30" in original
@@ -671,8 +667,6 @@ def test_thumbnails_show_the_crop_after_a_settings_flip_flop(page):
 
 def test_acceptance_approve_3_reject_1_then_publish(page):
     """Approve 3 and reject 1 in the browser, stop the server, run the drop: the outbox holds exactly those 3."""
-    if MOCK:
-        pytest.skip("the mock server has no publishing run")
     q = queue()
     drop = q["drop"]
     make_pending(*q["items"])
