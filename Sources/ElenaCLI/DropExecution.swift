@@ -75,9 +75,11 @@ enum DropExecution {
         var session = DropSession(
             manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
             environment: RunEnvironment(
-                layout: layout, store: store, codec: OpenCVCodec(), detector: detector, dryRun: dryRun,
-                concurrency: Wiring.concurrency(options.jobs), reporter: reporter, outbox: outbox,
-                fanvue: fanvue.client, fanvueTarget: fanvue.target, locks: SQLRunStore.workLocks(for: database)))
+                layout: layout, store: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
+                reporter: reporter, locks: SQLRunStore.workLocks(for: database)),
+            services: DropServices(
+                codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
+                fanvueTarget: fanvue.target))
         session.uploadStage = Wiring.uploadStage
         session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server) }
         session.notReady = notReady

@@ -10,28 +10,31 @@ public struct CropStage: Stage {
     public let name = StageName.crop
     public let version = 1
 
+    /// The codec (decoding goes through the item's workspace, shared with detect).
+    public let services: DropServices
+
     /// Creates the stage.
-    public init() {}
+    public init(services: DropServices) { self.services = services }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item else { return .null }
         return JSONCoding.value(item.crop)
     }
 
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
-        guard let item, let line = environment.lineOverrides[item.id] else { return .null }
+    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+        guard let item, let line = item.lineOverride else { return .null }
         return .object(["line": .double(line)])
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item else { throw StageError("internal error: crop without an item (a bug)") }
         let environment = context.environment
-        let image = try DecodedSource.image(context)
+        let image = try DecodedSource.image(context, services: services)
         let detection = try context.input(.detect, as: Detection.self)
         let decision: CropDecision
         do {
             decision = try CropGeometry.decide(
-                size: image.size, faces: detection.faces, spec: item.crop, lineOverride: environment.lineOverrides[item.id])
+                size: image.size, faces: detection.faces, spec: item.crop, lineOverride: item.lineOverride)
         } catch {
             throw StageError(error.description)
         }

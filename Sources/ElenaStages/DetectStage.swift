@@ -7,13 +7,14 @@ import Foundation
 public struct DetectStage: Stage {
     public let name = StageName.detect
     public let version = 1
-    /// The detector's identity, or nil when none is installed.
-    public let detectorIdentity: String?
+    /// The detector (and the codec, for the image it looks at).
+    public let services: DropServices
 
     /// Creates the stage.
-    public init(detectorIdentity: String?) {
-        self.detectorIdentity = detectorIdentity
-    }
+    public init(services: DropServices) { self.services = services }
+
+    /// The detector's identity, or nil when none is installed.
+    public var detectorIdentity: String? { services.detector?.identity }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item, item.crop.strategy.needsFaces else { return .object(["detector": .string("none")]) }
@@ -42,12 +43,12 @@ public struct DetectStage: Stage {
         if !item.crop.strategy.needsFaces {
             detection = .notNeeded
         } else {
-            guard let detector = context.environment.detector else {
+            guard let detector = services.detector else {
                 throw StageError(
                     "strategy \(item.crop.strategy.rawValue) needs the face models, which are not installed; "
                         + "run 'make models' (or use strategy keep/top_fraction)")
             }
-            let image = try DecodedSource.image(context)
+            let image = try DecodedSource.image(context, services: services)
             let faces = try detector.detect(in: image)
             detection = Detection(detector: detector.identity, imageSize: image.size, faces: faces)
         }

@@ -18,8 +18,10 @@ public struct DropSession: Sendable {
     public var manifestFolder: String
     /// The user's home folder, for `~`.
     public var home: String
-    /// Services and options.
+    /// What every run needs (library, ledger, clock, progress).
     public var environment: RunEnvironment
+    /// What this product's stages use (codec, detector, outbox, Fanvue).
+    public var services: DropServices
     /// The upload stage (its part size and polling are tuned by the caller).
     public var uploadStage = UploadStage()
     /// ComfyUI, for a manifest with `generate:` (a dry run never calls it).
@@ -32,7 +34,10 @@ public struct DropSession: Sendable {
     public var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
 
     /// Creates a session.
-    public init(manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment) {
+    public init(
+        manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment, services: DropServices
+    ) {
+        self.services = services
         self.manifest = manifest
         self.manifestFolder = manifestFolder
         self.home = home
@@ -112,7 +117,6 @@ public struct DropSession: Sendable {
         try checkSource()
         var generation = generation
         if generation == nil { generation = try await generate() }
-        var environment = environment
         let store = environment.store
         var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         discovery.notReady = notReady
@@ -131,7 +135,7 @@ public struct DropSession: Sendable {
             uniquingKeysWith: { first, _ in first })
         let plan = try Planner.plan(
             manifest, files: found.files.filter { elsewhere[$0.digest] == nil }, pipeline: pipeline().shape)
-            .applying(try await store.publishOverrides())
+            .applying(ItemOverrides(lines: try await store.lineOverrides(), publish: try await store.publishOverrides()))
         profile.lap("plan (\(plan.order.count) nodes)")
 
         if !environment.dryRun {
@@ -143,7 +147,7 @@ public struct DropSession: Sendable {
                 FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute("\(top)/\(manifest.drop)"))
                 FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute(top))
             }
-            FileSystem.removeAbandonedTemporaries(in: environment.outbox)
+            FileSystem.removeAbandonedTemporaries(in: services.outbox)
             if !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
         }
         for (path, reason) in found.unreadable {
@@ -153,7 +157,6 @@ public struct DropSession: Sendable {
             environment.reporter.note("error: \(shown): \(reason)")
         }
 
-        environment.lineOverrides = try await store.lineOverrides()
         let cacheIndex = try await store.cacheIndex()
         profile.lap("load run cache (\(cacheIndex.count))")
         let reviews = try await store.reviews(drop: manifest.drop)
@@ -193,7 +196,7 @@ extension DropSession {
     /// The product's pipeline with this session's instances (and any added stages). Its shape does not depend on
     /// the gate given, so the plan may be made before the gate has read the reviews.
     func pipeline(gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:]))) -> Pipeline {
-        var pipeline = ElenaPipeline.pipeline(detectorIdentity: environment.detector?.identity, gate: gate, upload: uploadStage)
+        var pipeline = ElenaPipeline.pipeline(services: services, gate: gate, upload: uploadStage)
         for (stage, entry) in addedStages { pipeline = pipeline.inserting(entry, after: stage) }
         return pipeline
     }

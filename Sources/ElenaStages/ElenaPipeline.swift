@@ -13,33 +13,36 @@ public import ElenaEngine
 ///                                  └→ upload ┴→ attach → post, message   (fanvue)
 /// ```
 public enum ElenaPipeline {
-    /// The stages, given the instances whose state the caller keeps (the review gate's notes, the upload's tuning).
+    /// The stages over `services`, given the instances whose state the caller keeps (the review gate's notes, the
+    /// upload's tuning).
     public static func pipeline(
-        detectorIdentity: String? = nil, gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:])),
+        services: DropServices, gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:])),
         upload: UploadStage = UploadStage()
     ) -> Pipeline {
+        var upload = upload
+        upload.services = services
         let folder: @Sendable (Manifest) -> Bool = { $0.publish.to == .folder }
         let fanvue: @Sendable (Manifest) -> Bool = { $0.publish.to == .fanvue }
         return Pipeline([
-            .drop(OutboxStage(), when: folder),
+            .drop(OutboxStage(services: services), when: folder),
             // The vault folders are made only once a person approved something: nothing reaches Fanvue before review.
-            .drop(VaultStage(), collects: [.review], policy: .available, when: fanvue),
-            .item(IngestStage()),
-            .item(DetectStage(detectorIdentity: detectorIdentity), reads: [.ingest]),
-            .item(CropStage(), reads: [.ingest, .detect]),
+            .drop(VaultStage(services: services), collects: [.review], policy: .available, when: fanvue),
+            .item(IngestStage(services: services)),
+            .item(DetectStage(services: services), reads: [.ingest]),
+            .item(CropStage(services: services), reads: [.ingest, .detect]),
             .item(gate, reads: [.crop]),
-            .item(PublishFolderStage(), reads: [.review], after: [.outbox], when: folder),
+            .item(PublishFolderStage(services: services), reads: [.review], after: [.outbox], when: folder),
             .item(upload, reads: [.review], when: fanvue),
-            .drop(AttachStage(), collects: [.upload], after: [.vault], policy: .available, when: fanvue),
-            .drop(PostStage(), collects: [.upload], after: [.attach], policy: .decided) {
+            .drop(AttachStage(services: services), collects: [.upload], after: [.vault], policy: .available, when: fanvue),
+            .drop(PostStage(services: services), collects: [.upload], after: [.attach], policy: .decided) {
                 $0.publish.to == .fanvue && $0.publish.post != nil
             },
-            .drop(MessageStage(), collects: [.upload], after: [.attach], policy: .decided) {
+            .drop(MessageStage(services: services), collects: [.upload], after: [.attach], policy: .decided) {
                 $0.publish.to == .fanvue && $0.publish.message != nil
             },
         ])
     }
 
     /// The pipeline's shape alone (what `plan`, `--dry-run` and `plan --graph` need).
-    public static var shape: PipelineShape { pipeline().shape }
+    public static var shape: PipelineShape { pipeline(services: .planningOnly).shape }
 }

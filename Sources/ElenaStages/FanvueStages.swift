@@ -3,8 +3,8 @@ public import ElenaEngine
 import Foundation
 
 /// The Fanvue API, or a clear error when the run has none.
-func fanvue(_ context: NodeContext) throws -> any FanvuePublishing {
-    guard let fanvue = context.environment.fanvue else {
+func fanvue(_ services: DropServices) throws -> any FanvuePublishing {
+    guard let fanvue = services.fanvue else {
         throw StageError(
             "publishing to Fanvue needs the app's settings (FANVUE_CLIENT_ID, FANVUE_CLIENT_SECRET) and a login: "
                 + "run `elena-run auth login` (see `elena-run auth --help`)")
@@ -20,7 +20,11 @@ public struct VaultStage: Stage {
     public var resolvesBeforeCache: Bool { true }
 
     /// Creates the stage.
-    public init() {}
+    /// Fanvue, and which account it is.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     public func resolve(_ context: NodeContext) -> StageOutcome? {
         context.collected.isEmpty ? .skipped("nothing approved yet") : nil
@@ -34,14 +38,14 @@ public struct VaultStage: Stage {
         .object(["folders": .array(Self.folders(plan).map(JSONValue.string))])
     }
 
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
-        .string(environment.fanvueTarget)
+    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+        .string(services.fanvueTarget)
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
         let folders = Array(Set(context.collected.compactMap { context.plan.items[$0.item].publish.vault })).sorted()
         guard !folders.isEmpty else { return .skipped("nothing approved yet") }
-        let api = try fanvue(context)
+        let api = try fanvue(services)
         var created: [String] = []
         for folder in folders where try await api.ensureFolder(folder) { created.append(folder) }
         if !created.isEmpty {
@@ -85,6 +89,9 @@ public struct UploadStage: Stage {
         var tooEarly = 0.0
     }
 
+    /// Fanvue, and which account it is (set by the pipeline: `ElenaPipeline.pipeline(services:upload:)`).
+    public var services = DropServices.planningOnly
+
     /// Creates the stage.
     public init(partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 3, firstPoll: Double = 1, longestPoll: Double = 15, pollTimeout: Double = 900) {
         self.partSize = max(5 * 1024 * 1024, partSize)
@@ -96,8 +103,8 @@ public struct UploadStage: Stage {
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
 
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
-        .string(environment.fanvueTarget)
+    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+        .string(services.fanvueTarget)
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
@@ -106,7 +113,7 @@ public struct UploadStage: Stage {
         }
         let environment = context.environment
         let store = environment.store
-        let api = try fanvue(context)
+        let api = try fanvue(services)
         let account = try await api.account
         let data = try FileSystem.read(environment.layout.absolute(crop))
         guard Digest.of(data) == approved.digest else {
@@ -279,12 +286,16 @@ public struct AttachStage: Stage {
     public let version = 1
 
     /// Creates the stage.
-    public init() {}
+    /// Fanvue, and which account it is.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
 
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
-        .string(environment.fanvueTarget)
+    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+        .string(services.fanvueTarget)
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
@@ -301,7 +312,7 @@ public struct AttachStage: Stage {
         }
         var added = 0
         if !byFolder.isEmpty {
-            let api = try fanvue(context)
+            let api = try fanvue(services)
             if account.isEmpty { account = try await api.account }
             for (folder, media) in byFolder.sorted(by: { $0.key < $1.key }) {
                 let known = try await environment.store.vaultMedia(account: account, folder: folder)
@@ -351,7 +362,11 @@ public struct PostStage: Stage {
     public let version = 1
 
     /// Creates the stage.
-    public init() {}
+    /// Fanvue, and which account it is.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let post = plan.manifest.publish.post else { return .null }
@@ -379,7 +394,7 @@ public struct PostStage: Stage {
                 "refusing to post \(names.count) item\(names.count == 1 ? "" : "s") already sent or sold as pay-per-view "
                     + "(\(names.joined(separator: ", "))) to the feed; set publish.post.allow_ppv_items: true to allow it")
         }
-        let api = try fanvue(context)
+        let api = try fanvue(services)
         let account = try await api.account
         let media = uploaded.map(\.media)
         let text = Self.text(context.plan)
@@ -441,7 +456,11 @@ public struct MessageStage: Stage {
     public let version = 1
 
     /// Creates the stage.
-    public init() {}
+    /// Fanvue, and which account it is.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let message = plan.manifest.publish.message else { return .null }
@@ -461,7 +480,7 @@ public struct MessageStage: Stage {
         guard let spec = context.plan.manifest.publish.message else { return .skipped("no message in the manifest") }
         let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to send") }
-        let api = try fanvue(context)
+        let api = try fanvue(services)
         let price = spec.priceCents ?? context.plan.manifest.publish.priceCents
         let text = Self.text(context.plan)
         let items = uploaded.map { SendableItem(id: $0.item.id, name: $0.item.name, media: $0.media) }

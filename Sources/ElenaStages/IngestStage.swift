@@ -9,13 +9,17 @@ public struct IngestStage: Stage {
     public let version = 1
 
     /// Creates the stage.
-    public init() {}
+    /// The codec (for a PNG's compressed text chunks) and the image limits.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         .object(["drop": .string(plan.drop)])
     }
 
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+    public func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item else { return .null }
         return .string(item.stem)
     }
@@ -40,8 +44,8 @@ public struct IngestStage: Stage {
         } catch {
             throw StageError(error.description)
         }
-        try Self.check(header, limits: environment.limits)
-        let lineage = Self.lineage(data, header: header, codec: environment.codec)
+        try Self.check(header, limits: services.limits)
+        let lineage = Self.lineage(data, header: header, codec: services.codec)
 
         let raw = environment.layout.raw(drop: context.plan.drop, stem: item.stem, sourceName: item.name)
         let rawAbsolute = environment.layout.absolute(raw)

@@ -9,7 +9,11 @@ public struct OutboxStage: Stage {
     public var isCacheable: Bool { false }
 
     /// Creates the stage.
-    public init() {}
+    /// The outbox.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
 
@@ -18,12 +22,12 @@ public struct OutboxStage: Stage {
     }
 
     public func resolve(_ context: NodeContext) -> StageOutcome? {
-        let path = context.environment.outbox
+        let path = services.outbox
         return FileSystem.isDirectory(path) ? .done(output(path)) : nil
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
-        let path = context.environment.outbox
+        let path = services.outbox
         if context.environment.dryRun { return .wouldRun("create \(path)") }
         try FileSystem.makeDirectory(path)
         return .done(output(path))

@@ -13,7 +13,11 @@ public struct PublishFolderStage: Stage {
     public let version = 1
 
     /// Creates the stage.
-    public init() {}
+    /// The outbox.
+    public let services: DropServices
+
+    /// Creates the stage.
+    public init(services: DropServices) { self.services = services }
 
     /// The metadata that goes into the sidecar (and the cache key).
     static func metadata(_ item: PlannedItem, plan: DropPlan) -> JSONValue {
@@ -37,9 +41,9 @@ public struct PublishFolderStage: Stage {
         return Self.metadata(item, plan: plan)
     }
 
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue {
+    public func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item else { return .null }
-        return .object(["outbox": .string(environment.outbox), "file": .string(Self.fileName(item))])
+        return .object(["outbox": .string(services.outbox), "file": .string(Self.fileName(item))])
     }
 
     public func run(_ context: NodeContext) async throws -> StageOutcome {
@@ -48,7 +52,7 @@ public struct PublishFolderStage: Stage {
         }
         let environment = context.environment
         let store = environment.store
-        let outbox = environment.outbox
+        let outbox = services.outbox
         // The same bytes are in an outbox once: published before (under the source's earlier name, say), the
         // sidecar is rewritten beside that image instead of naming a new file that would never hold it.
         let existing = try await store.publication(target: "folder", destination: outbox, digest: approved.digest)

@@ -36,8 +36,8 @@ import Testing
             ])
             let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
             let environment = RunEnvironment(
-                layout: LibraryLayout(root: folder("lib")), store: store, codec: UnusedCodec(), detector: nil, dryRun: false,
-                concurrency: 2, reporter: SilentReporter(), outbox: folder("out"))
+                layout: LibraryLayout(root: folder("lib")), store: store, dryRun: false, concurrency: 2,
+                reporter: SilentReporter())
             let report = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
             let b = try #require(plan.items.firstIndex { $0.name == "b.png" })
             guard case .failed(let message)? = report.states[NodeID(.crop, item: b)] else {
@@ -101,8 +101,8 @@ import Testing
                 drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
             let files = [SourceFile(path: "/x/abc.png", relativePath: "abc.png", size: 1, digest: Digest.of("abc"))]
             let environment = RunEnvironment(
-                layout: LibraryLayout(root: folder("lib")), store: store, codec: UnusedCodec(), detector: nil, dryRun: false,
-                concurrency: 1, reporter: SilentReporter(), outbox: folder("out"))
+                layout: LibraryLayout(root: folder("lib")), store: store, dryRun: false, concurrency: 1,
+                reporter: SilentReporter())
             let producer = Producer()
             func pipeline(_ consumer: Consumer) -> Pipeline {
                 Pipeline([.item(producer), .item(consumer, reads: [StageName("produce")])])
@@ -132,19 +132,6 @@ import Testing
             // And its fresh record replaced the unreadable one.
             let stored = try await store.cacheIndex()[key]
             #expect(stored?.output.value["n"]?.intValue == 7)
-        }
-    }
-
-    /// A codec that must not be used by these stages.
-    struct UnusedCodec: ImageCodec {
-        var identity: String { "unused" }
-        func decode(_ data: Data, header: ImageHeader, limits: DecodeLimits) throws -> any DecodedImage {
-            Issue.record("decode was called")
-            throw ImageCodecError(.internalError, "unused")
-        }
-        func inflate(_ data: Data, maxOutput: Int) throws -> Data {
-            Issue.record("inflate was called")
-            return data
         }
     }
 }

@@ -64,9 +64,29 @@ public struct PlannedItem: Sendable, Hashable {
     public var overrides: [Int]
     /// Whether vault, price or tags were set for this item alone (in review), so its parameters are its own.
     public var hasOwnMetadata = false
+    /// A cut line a person chose for this item (`recrop`, the review page), as a fraction of the height: it wins
+    /// over the strategy.
+    public var lineOverride: Double?
 
     /// The file name shown to people.
     public var name: String { source.name }
+}
+
+/// What people set per item outside the manifest, kept in the ledger.
+public struct ItemOverrides: Sendable, Hashable {
+    /// Cut lines (fraction of the height), by item.
+    public var lines: [Digest: Double]
+    /// Vault, price and tags set in review, by item.
+    public var publish: [Digest: PublishOverride]
+
+    /// Overrides.
+    public init(lines: [Digest: Double] = [:], publish: [Digest: PublishOverride] = [:]) {
+        self.lines = lines
+        self.publish = publish
+    }
+
+    /// Whether there is none.
+    public var isEmpty: Bool { lines.isEmpty && publish.isEmpty }
 }
 
 /// Everything a run of one manifest would do: the items and the graph of nodes.
@@ -86,12 +106,14 @@ public struct DropPlan: Sendable {
     /// Nodes in a stable topological order.
     public var order: [NodeID]
 
-    /// The plan with per-item vault, price and tags (set in review) applied over the manifest's.
-    public func applying(_ overrides: [Digest: PublishOverride]) -> DropPlan {
+    /// The plan with what a person set per item after the manifest (a cut line, vault, price, tags) applied over
+    /// the manifest's: the one way such settings reach the stages.
+    public func applying(_ overrides: ItemOverrides) -> DropPlan {
         guard !overrides.isEmpty else { return self }
         var plan = self
         for index in plan.items.indices {
-            guard let override = overrides[plan.items[index].id], !override.isEmpty else { continue }
+            plan.items[index].lineOverride = overrides.lines[plan.items[index].id]
+            guard let override = overrides.publish[plan.items[index].id], !override.isEmpty else { continue }
             if let vault = override.vault { plan.items[index].publish.vault = vault }
             if let price = override.priceCents { plan.items[index].publish.priceCents = price }
             if let tags = override.tags { plan.items[index].publish.tags = tags }

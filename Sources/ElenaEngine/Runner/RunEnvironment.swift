@@ -1,59 +1,38 @@
 public import ElenaCore
 public import Foundation
 
-/// The services one run uses. Built by the CLI from flags and the environment; tests build it with fakes.
+/// What every run needs, whatever its stages: the library, the ledger, the clock, parallelism, progress and locks.
+/// The domain's own services (the image codec, the face detector, the outbox, Fanvue) live with the stages that
+/// use them (ElenaStages' `DropServices`): the engine knows none of them.
 public struct RunEnvironment: Sendable {
     /// The library's folders.
     public var layout: LibraryLayout
     /// The database.
     public var store: any RunStore
-    /// Image decoding and encoding.
-    public var codec: any ImageCodec
-    /// Face detection (nil when no detector is installed: face strategies then fail with a clear message).
-    public var detector: (any FaceDetector)?
     /// Dry run: decide everything, change nothing.
     public var dryRun: Bool
     /// Work in parallel on this many nodes.
     public var concurrency: Int
-    /// Image safety limits.
-    public var limits: DecodeLimits
     /// Where progress and per-item errors go.
     public var reporter: any RunReporter
     /// The clock (tests pin it).
     public var now: @Sendable () -> Date
-    /// Absolute outbox folder of the folder target.
-    public var outbox: String
-    /// Human cut-line overrides by item (fraction of the height), loaded from the store.
-    public var lineOverrides: [Digest: Double]
-    /// The Fanvue API (nil unless the manifest publishes to fanvue and a login is saved).
-    public var fanvue: (any FanvuePublishing)?
-    /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
-    public var fanvueTarget: String
     /// Locks for work that must happen once even with two runners (file locks beside SQLite, advisory locks in
     /// PostgreSQL); in-process locks by default.
     public var locks: any WorkLocks
 
     /// Creates an environment.
     public init(
-        layout: LibraryLayout, store: any RunStore, codec: any ImageCodec, detector: (any FaceDetector)?,
-        dryRun: Bool, concurrency: Int, limits: DecodeLimits = .standard, reporter: any RunReporter,
-        now: @escaping @Sendable () -> Date = { Date() }, outbox: String, lineOverrides: [Digest: Double] = [:],
-        fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = "", locks: any WorkLocks = ProcessLocks()
+        layout: LibraryLayout, store: any RunStore, dryRun: Bool, concurrency: Int, reporter: any RunReporter,
+        now: @escaping @Sendable () -> Date = { Date() }, locks: any WorkLocks = ProcessLocks()
     ) {
-        self.locks = locks
-        self.fanvue = fanvue
-        self.fanvueTarget = fanvueTarget
         self.layout = layout
         self.store = store
-        self.codec = codec
-        self.detector = detector
         self.dryRun = dryRun
         self.concurrency = concurrency
-        self.limits = limits
         self.reporter = reporter
         self.now = now
-        self.outbox = outbox
-        self.lineOverrides = lineOverrides
+        self.locks = locks
     }
 }
 

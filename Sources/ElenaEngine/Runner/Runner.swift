@@ -176,7 +176,7 @@ public struct Runner: Sendable {
                 shared = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
                 sharedMemo[memoKey] = shared
             }
-            let specific = stage.itemParameters(for: item, environment: environment)
+            let specific = stage.itemParameters(for: item)
             let parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
             // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
             var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }

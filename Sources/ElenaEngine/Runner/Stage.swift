@@ -160,7 +160,7 @@ public protocol Stage: Sendable {
     /// Parameters shared by every item with the same overrides; memoised per (stage, overrides).
     func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue
     /// Parameters specific to one item (file names, a human's recrop line); not memoised.
-    func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue
+    func itemParameters(for item: PlannedItem?) -> JSONValue
     /// The state to report in a dry run when an input will only be known after running.
     var stateWhenInputPending: NodeState { get }
     /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled, detection that
@@ -178,7 +178,7 @@ public protocol Stage: Sendable {
 
 extension Stage {
     public var isCacheable: Bool { true }
-    public func itemParameters(for item: PlannedItem?, environment: RunEnvironment) -> JSONValue { .null }
+    public func itemParameters(for item: PlannedItem?) -> JSONValue { .null }
     public var stateWhenInputPending: NodeState { .planned }
     public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
     public var resolvesBeforeCache: Bool { false }

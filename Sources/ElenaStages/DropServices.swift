@@ -1,0 +1,48 @@
+public import ElenaCore
+public import ElenaEngine
+public import Foundation
+
+/// The domain's services and settings the stages use: the image codec and its limits, the face detector, the
+/// folder target's outbox, Fanvue. Built by the CLI from flags and the environment, by tests with fakes; handed
+/// to the stages when the pipeline is made (`ElenaPipeline.pipeline(services:)`).
+public struct DropServices: Sendable {
+    /// Image decoding and encoding.
+    public var codec: any ImageCodec
+    /// Face detection (nil when no detector is installed: face strategies then fail with a clear message).
+    public var detector: (any FaceDetector)?
+    /// Image safety limits.
+    public var limits: DecodeLimits
+    /// Absolute outbox folder of the folder target.
+    public var outbox: String
+    /// The Fanvue API (nil unless the manifest publishes to fanvue and a login is saved).
+    public var fanvue: (any FanvuePublishing)?
+    /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
+    public var fanvueTarget: String
+
+    /// Services.
+    public init(
+        codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
+        fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
+    ) {
+        self.codec = codec
+        self.detector = detector
+        self.limits = limits
+        self.outbox = outbox
+        self.fanvue = fanvue
+        self.fanvueTarget = fanvueTarget
+    }
+
+    /// For planning only (the pipeline's shape): no stage may run with these.
+    public static let planningOnly = DropServices(codec: PlanningOnlyCodec(), outbox: "")
+}
+
+/// The codec of `DropServices.planningOnly`: refuses everything.
+struct PlanningOnlyCodec: ImageCodec {
+    var identity: String { "none" }
+    func decode(_ data: Data, header: ImageHeader, limits: DecodeLimits) throws -> any DecodedImage {
+        throw ImageCodecError(.internalError, "internal error: a planning-only pipeline decoded an image (a bug)")
+    }
+    func inflate(_ data: Data, maxOutput: Int) throws -> Data {
+        throw ImageCodecError(.internalError, "internal error: a planning-only pipeline inflated data (a bug)")
+    }
+}
