@@ -65,7 +65,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The generic runner: DAG scheduling, run cache, stat cache, file system edge.
-        .target(name: "ElenaEngine", dependencies: ["ElenaCore"], swiftSettings: strict),
+        .target(
+            name: "ElenaEngine", dependencies: ["ElenaCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // The stages (ingest, detect, crop, review gate, publish) over the ports, and the drop session.
         .target(name: "ElenaStages", dependencies: ["ElenaCore", "ElenaEngine"], swiftSettings: strict),
         // The review page: a small HTTP server on 127.0.0.1 (Hummingbird) with its HTML, CSS and JavaScript.
@@ -152,6 +154,7 @@ let package = Package(
                 "ElenaComfy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "elena-run", dependencies: ["ElenaCLI"], swiftSettings: strict),

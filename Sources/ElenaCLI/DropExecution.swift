@@ -6,6 +6,7 @@ import ElenaStages
 import ElenaStore
 import ElenaVision
 import Foundation
+import Logging
 
 /// Everything known after running (or planning) one manifest, for the output formatters.
 struct DropOutcome {
@@ -76,12 +77,12 @@ enum DropExecution {
             manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
             environment: RunEnvironment(
                 layout: layout, store: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
-                reporter: reporter, locks: SQLRunStore.workLocks(for: database)),
+                reporter: reporter, locks: SQLRunStore.workLocks(for: database), logger: Wiring.logger("elena.run")),
             services: DropServices(
                 codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
                 fanvueTarget: fanvue.target))
         session.uploadStage = Wiring.uploadStage
-        session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server) }
+        session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }
         session.notReady = notReady
         session.generates = generate
         let report: RunReport

@@ -28,13 +28,16 @@ struct LibraryOptions: ParsableArguments {
     @Flag(
         name: .long,
         help: ArgumentHelp(
-            "Also print every ledger statement and the database driver's full error text.",
-            discussion: "For diagnosing a database problem; errors are otherwise one sentence in words."))
+            "Also print every ledger statement, the database driver's full error text, and every Fanvue and ComfyUI request and step of the run (to standard error).",
+            discussion: "For diagnosing a problem; errors are otherwise one sentence in words. ELENA_LOG=<level> (trace, debug, info, warning, error) sets the log alone. Requests are shown by method, path, status and time: never a token, a header, a signed URL's query or a body."))
     var verbose = false
 
-    /// Turns on the ledger's trace (`ELENA_TRACE_DB`, read when the first database opens) for `--verbose`.
+    /// Turns on the ledger's trace (`ELENA_TRACE_DB`, read when the first database opens) and the debug log of
+    /// requests and steps (`ELENA_LOG=debug`, unless it names another level) for `--verbose`.
     func applyVerbosity() {
-        if verbose { setenv("ELENA_TRACE_DB", "1", 1) }
+        guard verbose else { return }
+        setenv("ELENA_TRACE_DB", "1", 1)
+        setenv("ELENA_LOG", "debug", 0)
     }
 
     func validate() throws {

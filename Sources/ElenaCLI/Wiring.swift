@@ -5,6 +5,7 @@ import ElenaStages
 import ElenaStore
 import ElenaVision
 import Foundation
+import Logging
 import Yams
 
 /// A manifest that was read and decoded, with where it came from.
@@ -21,6 +22,16 @@ struct LoadedManifest {
 
 /// Builds the real services from flags and the environment: the one place that knows every module.
 enum Wiring {
+    /// A logger to standard error at the level `ELENA_LOG` names (trace, debug, info, notice, warning, error,
+    /// critical; `--verbose` sets debug); silent when it is unset or names no level.
+    static func logger(_ label: String) -> Logger {
+        guard let name = ProcessInfo.processInfo.environment["ELENA_LOG"], let level = Logger.Level(rawValue: name.lowercased())
+        else { return Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() }) }
+        var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = level
+        return logger
+    }
+
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     static var home: String { environment["HOME"] ?? NSHomeDirectory() }
@@ -173,7 +184,8 @@ enum Wiring {
             throw CLIError.failure("\(error)")
         }
         return FanvueClient(
-            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))
+            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)),
+            logger: logger("elena.fanvue"))
     }
 
     /// Opens the library's store for a command without a manifest.

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 public import ElenaCore
 public import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOHTTP1
 import WSClient
@@ -18,11 +18,17 @@ public struct ComfyClient: ComfyGenerating {
     public let baseURL: String
     /// Deadline of one request, in seconds.
     public let timeout: Double
+    /// Every request and its answer at debug level (method, path, status, time).
+    let logger: Logger
 
     /// Creates a client.
-    public init(baseURL: String, timeout: Double = 30) {
+    public init(
+        baseURL: String, timeout: Double = 30,
+        logger: Logger = Logger(label: "elena.comfy", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.timeout = timeout
+        self.logger = logger
     }
 
     struct Answer {
@@ -54,10 +60,18 @@ public struct ComfyClient: ComfyGenerating {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json.serialized()))
         }
+        let started = ContinuousClock.now
+        func elapsed() -> Int {
+            let duration = ContinuousClock.now - started
+            return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        }
         do {
             let response = try await Self.http.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
-            return Answer(status: Int(response.status.code), body: try await response.body.collect(upTo: 256 << 20))
+            let answer = Answer(status: Int(response.status.code), body: try await response.body.collect(upTo: 256 << 20))
+            logger.debug("comfyui: \(method.rawValue) \(path) -> \(answer.status) in \(elapsed()) ms")
+            return answer
         } catch {
+            logger.debug("comfyui: \(method.rawValue) \(path) -> no answer after \(elapsed()) ms: \(error)")
             throw ComfyError(description: "ComfyUI at \(baseURL) did not answer \(method.rawValue) \(path): \(error)")
         }
     }

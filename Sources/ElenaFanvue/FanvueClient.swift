@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 public import ElenaCore
 public import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -16,11 +16,18 @@ public final class FanvueClient: FanvuePublishing {
     /// Request counts.
     public let counter = RequestCounter()
     private let accountCache = AccountCache()
+    /// Every request and its answer at debug level: method, path, status, time, attempt; never a header, a query
+    /// string (a storage URL carries its signature there) or a body.
+    let logger: Logger
 
     /// Creates a client.
-    public init(configuration: FanvueConfiguration, tokens: TokenProvider) {
+    public init(
+        configuration: FanvueConfiguration, tokens: TokenProvider,
+        logger: Logger = Logger(label: "elena.fanvue", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.configuration = configuration
         self.tokens = tokens
+        self.logger = logger
     }
 
     /// An answer.
@@ -37,6 +44,11 @@ public final class FanvueClient: FanvuePublishing {
         case idempotent
         /// Repeating it could create a second thing: retried only on 429 and refused connections.
         case creates
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
     }
 
     static func percentEncodePath(_ segment: String) -> String {
@@ -73,12 +85,15 @@ public final class FanvueClient: FanvuePublishing {
             }
             await counter.count(storage: false)
             let answer: Answer
+            let started = ContinuousClock.now
             do {
                 let response = try await HTTPClient.shared.execute(
                     request, timeout: .milliseconds(Int64(configuration.requestTimeout * 1000)))
                 let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
                 answer = Answer(status: Int(response.status.code), headers: response.headers, body: text)
+                logger.debug("fanvue: \(label) -> \(answer.status) in \(Self.milliseconds(since: started)) ms (attempt \(attempt))")
             } catch {
+                logger.debug("fanvue: \(label) -> no answer after \(Self.milliseconds(since: started)) ms (attempt \(attempt)): \(Self.describe(error))")
                 let refused = Self.isConnectionRefused(error)
                 if (safety == .idempotent || refused), attempt < configuration.retry.maxAttempts {
                     await counter.countRetry()
@@ -197,11 +212,13 @@ public final class FanvueClient: FanvuePublishing {
             request.headers.add(name: "Content-Length", value: String(bytes.count))
             request.body = .bytes(ByteBuffer(bytes: bytes))
             await counter.count(storage: true)
+            let started = ContinuousClock.now
             do {
                 let response = try await HTTPClient.shared.execute(
                     request, timeout: .milliseconds(Int64(configuration.requestTimeout * 1000)))
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
                 let code = Int(response.status.code)
+                logger.debug("fanvue: \(label) (\(bytes.count) bytes) -> \(code) in \(Self.milliseconds(since: started)) ms (attempt \(attempt))")
                 if (200..<300).contains(code), let etag = response.headers.first(name: "ETag") { return etag }
                 if (500..<600).contains(code) || code == 429, attempt < configuration.retry.maxAttempts {
                     await counter.countRetry()

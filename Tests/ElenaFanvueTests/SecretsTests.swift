@@ -9,7 +9,7 @@ import Testing
 /// A full run through the binary — review gate, publishing with a post and a message, status, doctor, send, sync,
 /// stats — with every output collected: the access and refresh tokens, the client secret and the database
 /// password appear in none of it (standard output and error, `--json`, files in the library, the event log), and
-/// every uploaded file carries no metadata.
+/// every uploaded file carries no metadata. The runs log at debug level (`ELENA_LOG=debug`), so the log is checked too.
 @Suite struct SecretsTests {
     @Test func noSecretAppearsAnywhereAfterAFullRun() async throws {
         let harness = try await FanvueHarness.start()
@@ -28,6 +28,8 @@ import Testing
         var environment = harness.processEnvironment
         environment["ELENA_LIBRARY"] = drop.layout.root
         environment["DATABASE_URL"] = database.urlText
+        // Every request and step logged too: the log must not leak either.
+        environment["ELENA_LOG"] = "debug"
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
 
         var secrets: [String: String] = ["client secret": try #require(harness.configuration.clientSecret)]
@@ -48,7 +50,13 @@ import Testing
         }
         #expect(try await run(["drop.yaml"]).exitCode == 3)
         try drop.approveAll()
-        #expect(try await run(["drop.yaml", "--json"]).exitCode == 0)
+        let published = try await run(["drop.yaml", "--json"])
+        #expect(published.exitCode == 0)
+        // The debug log names the requests and the steps (method, path, status), on standard error.
+        #expect(published.standardError.contains("fanvue: POST /media/uploads -> 200"), "\(published.standardError)")
+        #expect(published.standardError.contains("fanvue: PUT storage part"))
+        #expect(published.standardError.contains("run: upload "))
+        #expect(!published.standardOutput.contains("fanvue: "), "the log stays out of --json")
         _ = try await run(["drop.yaml", "--dry-run", "--online"])
         _ = try await run(["status", "drop.yaml", "--json"])
         _ = try await run(["status"])

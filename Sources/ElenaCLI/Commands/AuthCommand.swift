@@ -95,7 +95,8 @@ struct AuthCommand: AsyncParsableCommand {
             print(tokens.summary)
             guard !offline else { return }
             let client = FanvueClient(
-                configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))
+                configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)),
+            logger: Wiring.logger("elena.fanvue"))
             do {
                 let account = try await client.account
                 print("Fanvue answers: logged in as account \(account)")

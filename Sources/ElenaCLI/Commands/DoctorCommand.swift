@@ -125,7 +125,8 @@ struct DoctorCommand: AsyncParsableCommand {
             return
         }
         let client = FanvueClient(
-            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)))
+            configuration: configuration, tokens: TokenProvider(store: store, oauth: OAuthClient(configuration: configuration)),
+            logger: Wiring.logger("elena.fanvue"))
         do {
             let account = try await client.account
             report(true, "fanvue", "logged in as account \(account) at \(configuration.apiURL); token file \(store.path) (mode 600)")

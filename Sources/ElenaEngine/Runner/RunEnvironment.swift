@@ -1,5 +1,6 @@
 public import ElenaCore
 public import Foundation
+public import Logging
 
 /// What every run needs, whatever its stages: the library, the ledger, the clock, parallelism, progress and locks.
 /// The domain's own services (the image codec, the face detector, the outbox, Fanvue) live with the stages that
@@ -20,12 +21,16 @@ public struct RunEnvironment: Sendable {
     /// Locks for work that must happen once even with two runners (file locks beside SQLite, advisory locks in
     /// PostgreSQL); in-process locks by default.
     public var locks: any WorkLocks
+    /// Each node's work at debug level (`--verbose`, `ELENA_LOG=debug`): what ran, how long, how it ended.
+    public var logger: Logger
 
     /// Creates an environment.
     public init(
         layout: LibraryLayout, store: any RunStore, dryRun: Bool, concurrency: Int, reporter: any RunReporter,
-        now: @escaping @Sendable () -> Date = { Date() }, locks: any WorkLocks = ProcessLocks()
+        now: @escaping @Sendable () -> Date = { Date() }, locks: any WorkLocks = ProcessLocks(),
+        logger: Logger = Logger(label: "elena.run", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.logger = logger
         self.layout = layout
         self.store = store
         self.dryRun = dryRun

@@ -1,5 +1,6 @@
 public import ElenaCore
 import Foundation
+import Logging
 
 /// Runs a plan's graph: every ready node whose key has no successful record does its work, up to
 /// `concurrency` at a time, items started in order so one item's chain finishes before many others begin.
@@ -326,8 +327,10 @@ public struct Runner: Sendable {
             let elapsed = ContinuousClock.now - clock
             return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         }
+        let label = context.plan.label(context.node)
         do {
             let outcome = try await stage.run(context)
+            environment.logger.debug("run: \(label): \(Self.state(outcome, ran: true).word) in \(milliseconds()) ms")
             var record: StageRecord?
             if stage.isCacheable, case .done(let output) = outcome {
                 record = StageRecord(
@@ -338,6 +341,7 @@ public struct Runner: Sendable {
             return Finished(index: index, state: state(outcome, ran: true), record: record)
         } catch {
             let message = "\(error)"
+            environment.logger.debug("run: \(label): failed in \(milliseconds()) ms: \(message)")
             let record =
                 environment.dryRun
                 ? nil
