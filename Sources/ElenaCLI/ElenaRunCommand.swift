@@ -1,9 +1,9 @@
-public import ArgumentParser
+package import ArgumentParser
 import Foundation
 
 /// The `elena-run` command: run a content drop, or one of the tools around it.
-public struct ElenaRunCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ElenaRunCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "elena-run",
         abstract: "Take AI images from ComfyUI output to Fanvue, safely: crop the face, review, publish, track.",
         discussion: """
@@ -31,11 +31,11 @@ public struct ElenaRunCommand: AsyncParsableCommand {
         defaultSubcommand: RunCommand.self
     )
 
-    public init() {}
+    package init() {}
 
     /// Parses the arguments, runs the command and returns its exit code (argument errors: 2). Messages go to
     /// standard output and standard error; the process is left running, so a test can call this in-process.
-    public static func run(_ arguments: [String]?) async -> Int32 {
+    package static func run(_ arguments: [String]?) async -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

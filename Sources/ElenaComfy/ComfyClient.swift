@@ -1,28 +1,28 @@
 import AsyncHTTPClient
-public import ElenaCore
-public import Foundation
-public import Logging
+package import ElenaCore
+package import Foundation
+package import Logging
 import NIOCore
 import NIOHTTP1
 import WSClient
 
 /// A failed ComfyUI call that is not a graph refusal: no answer, or an unexpected status or body.
-public struct ComfyError: Error, Sendable, CustomStringConvertible {
-    public var description: String
+package struct ComfyError: Error, Sendable, CustomStringConvertible {
+    package var description: String
 }
 
 /// ComfyUI's HTTP API over AsyncHTTPClient (`comfyui-api.md` §1a). No token (ComfyUI has none) and no `Origin`
 /// header (its origin check only looks at requests that carry one).
-public struct ComfyClient: ComfyGenerating {
+package struct ComfyClient: ComfyGenerating {
     /// `http://127.0.0.1:8188`, without a trailing slash.
-    public let baseURL: String
+    package let baseURL: String
     /// Deadline of one request, in seconds.
-    public let timeout: Double
+    package let timeout: Double
     /// Every request and its answer at debug level (method, path, status, time).
     let logger: Logger
 
     /// Creates a client.
-    public init(
+    package init(
         baseURL: String, timeout: Double = 30,
         logger: Logger = Logger(label: "elena.comfy", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -82,7 +82,7 @@ public struct ComfyClient: ComfyGenerating {
         }
     }
 
-    public func systemStats() async throws -> JSONValue {
+    package func systemStats() async throws -> JSONValue {
         let answer = try await call(.GET, "/system_stats")
         try expectOK(answer, "GET /system_stats")
         guard let json = answer.json, json["system"] != nil else {
@@ -91,7 +91,7 @@ public struct ComfyClient: ComfyGenerating {
         return json
     }
 
-    public func allowedValues(classType: String, input: String) async throws -> [String] {
+    package func allowedValues(classType: String, input: String) async throws -> [String] {
         let answer = try await call(.GET, "/object_info/" + Self.encode(classType))
         try expectOK(answer, "GET /object_info/\(classType)")
         guard let info = answer.json?[classType] else {
@@ -106,7 +106,7 @@ public struct ComfyClient: ComfyGenerating {
         throw ComfyError(description: "\(classType) has no list input named \(input)")
     }
 
-    public func queue(_ graph: JSONValue, clientID: String) async throws -> String {
+    package func queue(_ graph: JSONValue, clientID: String) async throws -> String {
         let answer = try await call(.POST, "/prompt", json: .object(["prompt": graph, "client_id": .string(clientID)]))
         if answer.status == 400 { throw Self.validationError(answer.json) }
         try expectOK(answer, "POST /prompt")
@@ -138,7 +138,7 @@ public struct ComfyClient: ComfyGenerating {
         return ComfyValidationError(type: type, message: message, nodeErrors: problems.sorted { $0.node < $1.node })
     }
 
-    public func state(of promptID: String) async throws -> ComfyRunState {
+    package func state(of promptID: String) async throws -> ComfyRunState {
         let answer = try await call(.GET, "/history/" + Self.encode(promptID))
         try expectOK(answer, "GET /history/\(promptID)")
         guard let entry = answer.json?[promptID] else { return .pending }
@@ -175,14 +175,14 @@ public struct ComfyClient: ComfyGenerating {
         return .succeeded(images)
     }
 
-    public func image(_ image: ComfyImage) async throws -> Data {
+    package func image(_ image: ComfyImage) async throws -> Data {
         let query = "filename=\(Self.encode(image.filename))&subfolder=\(Self.encode(image.subfolder))&type=\(Self.encode(image.type))"
         let answer = try await call(.GET, "/view?" + query)
         try expectOK(answer, "GET /view for \(image.filename)")
         return Data(answer.body.readableBytesView)
     }
 
-    public func cancel(_ promptIDs: [String]) async throws {
+    package func cancel(_ promptIDs: [String]) async throws {
         guard !promptIDs.isEmpty else { return }
         let ids = JSONValue.array(promptIDs.map(JSONValue.string))
         try expectOK(try await call(.POST, "/queue", json: .object(["delete": ids])), "POST /queue")
@@ -198,7 +198,7 @@ public struct ComfyClient: ComfyGenerating {
         return scheme + rest + "/ws"
     }
 
-    public func events(clientID: String) -> AsyncStream<ComfyEvent> {
+    package func events(clientID: String) -> AsyncStream<ComfyEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: ComfyEvent.self)
         let url = socketURL + "?clientId=" + Self.encode(clientID)
         let task = Task {

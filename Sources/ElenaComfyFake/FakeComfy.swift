@@ -1,7 +1,7 @@
-public import ElenaCore
+package import ElenaCore
 import ElenaTestSupport
 import Foundation
-public import ElenaFakeServer
+package import ElenaFakeServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -16,25 +16,25 @@ import Synchronization
 /// the documented event sequence (`status`, `execution_start`, `execution_cached`, `executing`, `progress`,
 /// `executed`, `execution_success` or `execution_error`, then `executing` with a null node). Runtime errors,
 /// dropped sockets and refused sockets can be injected.
-public final class FakeComfy: Sendable {
+package final class FakeComfy: Sendable {
     /// How the fake behaves.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Checkpoints on "disk" (`CheckpointLoaderSimple.ckpt_name`).
-        public var checkpoints = ["elena-base.safetensors"]
+        package var checkpoints = ["elena-base.safetensors"]
         /// LoRAs on "disk" (`LoraLoader.lora_name`).
-        public var loras = ["elena-face.safetensors"]
+        package var loras = ["elena-face.safetensors"]
         /// How long a run takes.
-        public var runSeconds = 0.05
+        package var runSeconds = 0.05
         /// Where SaveImage writes.
-        public var outputFolder: String
+        package var outputFolder: String
         /// The port to listen on (0: any free port).
-        public var port = 0
+        package var port = 0
         /// The fake's clock: run times, answer delays and timestamps follow it (`FakeTime.manual()` in tests that
         /// must not wait).
-        public var time = FakeTime.system
+        package var time = FakeTime.system
 
         /// Creates a configuration writing into `outputFolder`.
-        public init(outputFolder: String) {
+        package init(outputFolder: String) {
             self.outputFolder = outputFolder
         }
     }
@@ -65,7 +65,7 @@ public final class FakeComfy: Sendable {
         var lastRun: Task<Void, Never>?
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     let state = Mutex(State())
 
     /// Node types the fake knows.
@@ -74,48 +74,48 @@ public final class FakeComfy: Sendable {
     ]
 
     /// Creates a fake (call `start()`).
-    public init(configuration: Configuration) {
+    package init(configuration: Configuration) {
         self.configuration = configuration
     }
 
     /// `http://127.0.0.1:<port>`.
-    public var baseURL: String { "http://127.0.0.1:\(state.withLock { $0.port })" }
+    package var baseURL: String { "http://127.0.0.1:\(state.withLock { $0.port })" }
     /// Prompts accepted so far.
-    public var acceptedPrompts: Int { state.withLock { $0.prompts } }
+    package var acceptedPrompts: Int { state.withLock { $0.prompts } }
     /// Prompt ids removed from the queue by `POST /queue {delete}`.
-    public var cancelled: [String] { state.withLock { $0.cancelled } }
+    package var cancelled: [String] { state.withLock { $0.cancelled } }
     /// Prompts queued and not yet finished.
-    public var queued: [String] { state.withLock { $0.queued } }
+    package var queued: [String] { state.withLock { $0.queued } }
 
     /// Runs wait (queued, not started) until `releaseRuns()`: a test can act on a queue that surely has not moved.
-    public func holdRuns() { state.withLock { $0.held = true } }
+    package func holdRuns() { state.withLock { $0.held = true } }
     /// Lets held runs go.
-    public func releaseRuns() { state.withLock { $0.held = false } }
+    package func releaseRuns() { state.withLock { $0.held = false } }
     /// Runs that ended in any way (finished, failed, or found cancelled).
-    public var settledRuns: Int { state.withLock { $0.settled } }
+    package var settledRuns: Int { state.withLock { $0.settled } }
 
     /// Websocket connections accepted so far.
-    public var socketsOpened: Int { state.withLock { $0.socketsOpened } }
+    package var socketsOpened: Int { state.withLock { $0.socketsOpened } }
     /// `GET /history/{id}` requests answered so far (a client following the socket reads each prompt once).
-    public var historyReads: Int { state.withLock { $0.historyReads } }
+    package var historyReads: Int { state.withLock { $0.historyReads } }
     /// The next run closes every open socket (without a close frame) right after `execution_start`.
-    public func dropSocketsAtNextRunStart() { state.withLock { $0.dropAtNextStart = true } }
+    package func dropSocketsAtNextRunStart() { state.withLock { $0.dropAtNextStart = true } }
     /// `/ws` stops upgrading (as if a proxy in front of ComfyUI did not pass websockets).
-    public func refuseSockets() { state.withLock { $0.refuseSockets = true } }
+    package func refuseSockets() { state.withLock { $0.refuseSockets = true } }
 
     /// `POST /prompt` answers this many seconds after taking the prompt (a client interrupted in between must still
     /// learn the prompt's id to cancel it).
-    public func delayPromptAnswers(by seconds: Double) { state.withLock { $0.answerDelay = seconds } }
+    package func delayPromptAnswers(by seconds: Double) { state.withLock { $0.answerDelay = seconds } }
 
     /// The next prompt that has a node with this input is refused at validation, naming that node and input
     /// (`custom_validation_failed`).
-    public func refuseNextPrompt(input: String, message: String) { state.withLock { $0.refusals.append((input, message)) } }
+    package func refuseNextPrompt(input: String, message: String) { state.withLock { $0.refusals.append((input, message)) } }
 
     /// The next run fails in its sampler with this message (`execution_error`).
-    public func failNextRun(_ message: String) { state.withLock { $0.failures.append(message) } }
+    package func failNextRun(_ message: String) { state.withLock { $0.failures.append(message) } }
 
     /// Starts listening on a free port.
-    public func start() async throws {
+    package func start() async throws {
         let running = try await LoopbackServer.start("the fake ComfyUI server") { running in
             Application(
                 router: makeRouter(),
@@ -140,7 +140,7 @@ public final class FakeComfy: Sendable {
     }
 
     /// Stops the server.
-    public func stop() async {
+    package func stop() async {
         let running = state.withLock { state -> LoopbackServer.Running? in
             defer { state.server = nil }
             return state.server
@@ -475,7 +475,7 @@ public final class FakeComfy: Sendable {
     }
 
     /// A text-to-image workflow in API format, as ComfyUI's "Save (API)" writes it.
-    public static func sampleWorkflow(checkpoint: String = "elena-base.safetensors", lora: String = "elena-face.safetensors", seed: Int = 42, batch: Int = 1)
+    package static func sampleWorkflow(checkpoint: String = "elena-base.safetensors", lora: String = "elena-face.safetensors", seed: Int = 42, batch: Int = 1)
         -> JSONValue
     {
         .object([

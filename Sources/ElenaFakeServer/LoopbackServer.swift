@@ -1,22 +1,22 @@
-public import Hummingbird
+package import Hummingbird
 import Foundation
 import Logging
-public import NIOCore
+package import NIOCore
 import ServiceLifecycle
 
 /// The fake servers' start-up: run a Hummingbird application on 127.0.0.1 and return once it accepts
 /// connections, with the port it got and a handle that stops it.
-public enum LoopbackServer {
+package enum LoopbackServer {
     /// A server that stopped before it listened (the port was taken, or it failed to start).
-    public struct NotListening: Error, Sendable, CustomStringConvertible {
+    package struct NotListening: Error, Sendable, CustomStringConvertible {
         /// Which server.
-        public var description: String
+        package var description: String
     }
 
     /// A running server.
-    public struct Running: Sendable {
+    package struct Running: Sendable {
         /// The port it listens on.
-        public let port: Int
+        package let port: Int
         let group: ServiceGroup
         let task: Task<Void, any Error>
         let ended: Ended
@@ -25,7 +25,7 @@ public enum LoopbackServer {
         /// finish), then cancellation if that has not ended it within two seconds (a websocket left open).
         /// Cancelling alone trapped in NIO ("Deinited NIOAsyncWriter without calling finish()") when a connection
         /// had just been accepted and not yet handed to the server: it crashed the whole test process.
-        public func stop() async {
+        package func stop() async {
             await group.triggerGracefulShutdown()
             let deadline = ContinuousClock.now + .seconds(2)
             while !ended.isSet && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
@@ -54,7 +54,7 @@ public enum LoopbackServer {
     /// Starts an application. `make` builds it with the `onServerRunning` hook it is given.
     /// - Parameter name: names the server in the error, e.g. `the fake Fanvue server`.
     /// - Throws: the application's own error when it stops before listening, else `NotListening`.
-    public static func start<App: ApplicationProtocol>(
+    package static func start<App: ApplicationProtocol>(
         _ name: String, _ make: (@escaping @Sendable (any Channel) async -> Void) -> App
     ) async throws -> Running {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

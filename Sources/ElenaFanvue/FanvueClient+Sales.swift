@@ -1,5 +1,5 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 import NIOHTTP1
 
 /// Lists, mass messages, earnings, subscribers and chat history (`fanvue-api.md` §4.2–4.5).
@@ -22,7 +22,7 @@ extension FanvueClient: FanvueSales {
         return Array(result.prefix(limit))
     }
 
-    public func lists() async throws -> [FanList] {
+    package func lists() async throws -> [FanList] {
         let smart = try await allPages("/chats/lists/smart").compactMap { entry -> FanList? in
             guard let id = entry["uuid"]?.stringValue ?? entry["id"]?.stringValue else { return nil }
             return FanList(kind: .smart, id: id, name: entry["name"]?.stringValue ?? id, count: entry["count"]?.intValue)
@@ -34,7 +34,7 @@ extension FanvueClient: FanvueSales {
         return smart + custom
     }
 
-    public func members(of list: FanList) async throws -> [String] {
+    package func members(of list: FanList) async throws -> [String] {
         let path =
             list.kind == .smart
             ? "/chats/lists/smart/\(Self.percentEncodePath(list.id))"
@@ -47,7 +47,7 @@ extension FanvueClient: FanvueSales {
         }
     }
 
-    public func sendMassMessage(to list: FanList, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String {
+    package func sendMassMessage(to list: FanList, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String {
         let included: JSONValue =
             list.kind == .smart
             ? .object(["smartListUuids": .array([.string(list.id)])])
@@ -64,7 +64,7 @@ extension FanvueClient: FanvueSales {
         return id
     }
 
-    public func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?) {
+    package func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?) {
         var query = [("size", "50")]
         if let since { query.append(("startDate", Timestamp.format(since))) }
         if let cursor { query.append(("cursor", cursor)) }
@@ -84,7 +84,7 @@ extension FanvueClient: FanvueSales {
         return (purchases, json["nextCursor"]?.stringValue)
     }
 
-    public func subscribers() async throws -> [FanRecord] {
+    package func subscribers() async throws -> [FanRecord] {
         try await allPages("/subscribers").compactMap { entry in
             guard let uuid = entry["uuid"]?.stringValue else { return nil }
             return FanRecord(
@@ -93,7 +93,7 @@ extension FanvueClient: FanvueSales {
         }
     }
 
-    public func messages(fan: String, limit: Int) async throws -> [ChatMessage] {
+    package func messages(fan: String, limit: Int) async throws -> [ChatMessage] {
         try await allPages("/chats/\(Self.percentEncodePath(fan))/messages", limit: limit).compactMap { entry in
             guard let uuid = entry["uuid"]?.stringValue ?? entry["messageUuid"]?.stringValue else { return nil }
             return ChatMessage(

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
-public import ElenaCore
-public import Foundation
-public import Logging
+package import ElenaCore
+package import Foundation
+package import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -9,19 +9,19 @@ import NIOHTTP1
 /// headers, retries of 429 (after `Retry-After`), 5xx and dropped connections (jittered backoff, capped), one
 /// refresh-and-retry on 401, and 4xx reported with Fanvue's message. Requests that create something (posts,
 /// messages) are not retried when their outcome is unknown; the caller checks first.
-public final class FanvueClient: FanvuePublishing {
-    public let configuration: FanvueConfiguration
+package final class FanvueClient: FanvuePublishing {
+    package let configuration: FanvueConfiguration
     let tokens: TokenProvider
     let limiter = RateLimiter()
     /// Request counts.
-    public let counter = RequestCounter()
+    package let counter = RequestCounter()
     private let accountCache = AccountCache()
     /// Every request and its answer at debug level: method, path, status, time, attempt; never a header, a query
     /// string (a storage URL carries its signature there) or a body.
     let logger: Logger
 
     /// Creates a client.
-    public init(
+    package init(
         configuration: FanvueConfiguration, tokens: TokenProvider,
         logger: Logger = Logger(label: "elena.fanvue", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -148,7 +148,7 @@ public final class FanvueClient: FanvuePublishing {
 
     // MARK: FanvuePublishing
 
-    public var account: String {
+    package var account: String {
         get async throws {
             try await accountCache.value {
                 let answer = try await self.call(.GET, "/users/me")
@@ -160,7 +160,7 @@ public final class FanvueClient: FanvuePublishing {
         }
     }
 
-    public func ensureFolder(_ name: String) async throws -> Bool {
+    package func ensureFolder(_ name: String) async throws -> Bool {
         do {
             _ = try await call(.POST, "/vault/folders", json: .object(["name": .string(name)]))
             return true
@@ -170,7 +170,7 @@ public final class FanvueClient: FanvuePublishing {
     }
 
     /// Whether a vault folder of that exact name exists (a read: `GET /vault/folders/{name}`).
-    public func folderExists(_ name: String) async throws -> Bool {
+    package func folderExists(_ name: String) async throws -> Bool {
         do {
             _ = try await call(.GET, "/vault/folders/\(Self.percentEncodePath(name))")
             return true
@@ -179,7 +179,7 @@ public final class FanvueClient: FanvuePublishing {
         }
     }
 
-    public func createUpload(name: String, filename: String) async throws -> (mediaUUID: String, uploadID: String) {
+    package func createUpload(name: String, filename: String) async throws -> (mediaUUID: String, uploadID: String) {
         // Repeating it leaves an unfinished session at worst (never a second ready media), so it may be retried.
         let answer = try await call(
             .POST, "/media/uploads",
@@ -190,7 +190,7 @@ public final class FanvueClient: FanvuePublishing {
         return (media, upload)
     }
 
-    public func partURL(uploadID: String, part: Int) async throws -> String {
+    package func partURL(uploadID: String, part: Int) async throws -> String {
         let answer = try await call(.GET, "/media/uploads/\(Self.percentEncodePath(uploadID))/parts/\(part)/url")
         let url = answer.body.trimmingCharacters(in: .whitespacesAndNewlines)
         // The body is the bare URL (text/plain); tolerate a JSON-quoted string.
@@ -201,7 +201,7 @@ public final class FanvueClient: FanvuePublishing {
         return url
     }
 
-    public func putPart(url: String, bytes: Data) async throws -> String {
+    package func putPart(url: String, bytes: Data) async throws -> String {
         // Straight to storage: no bearer token, no API version header. The signature stays out of messages.
         let label = "PUT storage part"
         var attempt = 0
@@ -239,7 +239,7 @@ public final class FanvueClient: FanvuePublishing {
         }
     }
 
-    public func completeUpload(uploadID: String, parts: [UploadRecord.Part]) async throws -> String {
+    package func completeUpload(uploadID: String, parts: [UploadRecord.Part]) async throws -> String {
         let body = JSONValue.object([
             "parts": .array(
                 parts.sorted { $0.number < $1.number }.map {
@@ -250,7 +250,7 @@ public final class FanvueClient: FanvuePublishing {
         return answer.json?["status"]?.stringValue ?? "processing"
     }
 
-    public func mediaStatus(_ uuid: String) async throws -> String {
+    package func mediaStatus(_ uuid: String) async throws -> String {
         let answer = try await call(.GET, "/media/\(Self.percentEncodePath(uuid))")
         guard let status = answer.json?["status"]?.stringValue else {
             throw FanvueError(.protocolError, message: "no status", request: "GET /media/…")
@@ -258,14 +258,14 @@ public final class FanvueClient: FanvuePublishing {
         return status
     }
 
-    public func attach(folder: String, mediaUUIDs: [String]) async throws -> Int {
+    package func attach(folder: String, mediaUUIDs: [String]) async throws -> Int {
         let answer = try await call(
             .POST, "/vault/folders/\(Self.percentEncodePath(folder))/media",
             json: .object(["mediaUuids": .array(mediaUUIDs.map(JSONValue.string))]))
         return answer.json?["addedCount"]?.intValue ?? 0
     }
 
-    public func createPost(_ post: PostRequest) async throws -> String {
+    package func createPost(_ post: PostRequest) async throws -> String {
         var members: [JSONValue.Member] = [
             .init("audience", .string(post.audience)), .init("text", .string(post.text)),
             .init("mediaUuids", .array(post.mediaUUIDs.map(JSONValue.string))),
@@ -279,7 +279,7 @@ public final class FanvueClient: FanvuePublishing {
         return uuid
     }
 
-    public func findPost(text: String, mediaUUIDs: [String]) async throws -> String? {
+    package func findPost(text: String, mediaUUIDs: [String]) async throws -> String? {
         let wanted = Set(mediaUUIDs)
         for page in 1...5 {
             let answer = try await call(.GET, "/posts", query: [("page", String(page)), ("size", "50")])
@@ -293,7 +293,7 @@ public final class FanvueClient: FanvuePublishing {
         return nil
     }
 
-    public func sendMessage(fan: String, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String {
+    package func sendMessage(fan: String, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String {
         var members: [JSONValue.Member] = [.init("mediaUuids", .array(mediaUUIDs.map(JSONValue.string)))]
         if let text { members.append(.init("text", .string(text))) }
         members.append(.init("price", priceCents.map(JSONValue.int) ?? .null))
@@ -305,7 +305,7 @@ public final class FanvueClient: FanvuePublishing {
         return uuid
     }
 
-    public func findMessage(fan: String, mediaUUIDs: [String]) async throws -> String? {
+    package func findMessage(fan: String, mediaUUIDs: [String]) async throws -> String? {
         let wanted = Set(mediaUUIDs)
         let answer = try await call(.GET, "/chats/\(Self.percentEncodePath(fan))/messages", query: [("page", "1"), ("size", "50")])
         for message in answer.json?["data"]?.arrayValue ?? [] {

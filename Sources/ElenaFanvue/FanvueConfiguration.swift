@@ -1,41 +1,41 @@
-public import Foundation
+package import Foundation
 
 /// How to reach Fanvue and who the app is. Read from the environment (or `ELENA_CONFIG_DIR/config.yaml`) by the CLI.
-public struct FanvueConfiguration: Sendable, Hashable {
+package struct FanvueConfiguration: Sendable, Hashable {
     /// The OAuth app's client id.
-    public var clientID: String
+    package var clientID: String
     /// The OAuth app's client secret (sent as HTTP Basic to the token endpoint).
-    public var clientSecret: String?
+    package var clientSecret: String?
     /// The registered redirect URI; the login listener binds its port on 127.0.0.1.
-    public var redirectURI: String
+    package var redirectURI: String
     /// The API base, e.g. `https://api.fanvue.com`.
-    public var apiURL: String
+    package var apiURL: String
     /// The OAuth server base, e.g. `https://auth.fanvue.com`.
-    public var authURL: String
+    package var authURL: String
     /// The `X-Fanvue-API-Version` sent with every call.
-    public var apiVersion: String
+    package var apiVersion: String
     /// Scopes asked at login.
-    public var scopes: [String]
+    package var scopes: [String]
     /// Retries of 429, 5xx and dropped connections.
-    public var retry: RetryPolicy
+    package var retry: RetryPolicy
     /// Size of each uploaded part (at least 5 MiB except the last).
-    public var partSize: Int
+    package var partSize: Int
     /// Parts put to storage at once.
-    public var parallelParts: Int
+    package var parallelParts: Int
     /// How long one request may take.
-    public var requestTimeout: TimeInterval
+    package var requestTimeout: TimeInterval
 
     /// The defaults the issue names.
-    public static let defaultRedirectURI = "http://127.0.0.1:8723/callback"
-    public static let defaultAPIURL = "https://api.fanvue.com"
-    public static let defaultAuthURL = "https://auth.fanvue.com"
-    public static let defaultScopes = [
+    package static let defaultRedirectURI = "http://127.0.0.1:8723/callback"
+    package static let defaultAPIURL = "https://api.fanvue.com"
+    package static let defaultAuthURL = "https://auth.fanvue.com"
+    package static let defaultScopes = [
         "openid", "offline_access", "offline", "read:self", "read:media", "write:media", "read:post", "write:post",
         "read:chat", "write:chat", "read:fan", "read:insights",
     ]
 
     /// Creates a configuration.
-    public init(
+    package init(
         clientID: String, clientSecret: String?, redirectURI: String = FanvueConfiguration.defaultRedirectURI,
         apiURL: String = FanvueConfiguration.defaultAPIURL, authURL: String = FanvueConfiguration.defaultAuthURL,
         apiVersion: String = "2025-06-26", scopes: [String] = FanvueConfiguration.defaultScopes,
@@ -57,23 +57,23 @@ public struct FanvueConfiguration: Sendable, Hashable {
 }
 
 /// Retries with jittered exponential backoff, capped.
-public struct RetryPolicy: Sendable, Hashable {
+package struct RetryPolicy: Sendable, Hashable {
     /// Attempts in all (the first one included).
-    public var maxAttempts: Int
+    package var maxAttempts: Int
     /// The first backoff.
-    public var baseDelay: TimeInterval
+    package var baseDelay: TimeInterval
     /// The longest single wait (also caps Retry-After).
-    public var maxDelay: TimeInterval
+    package var maxDelay: TimeInterval
 
     /// Creates a policy.
-    public init(maxAttempts: Int = 7, baseDelay: TimeInterval = 0.5, maxDelay: TimeInterval = 30) {
+    package init(maxAttempts: Int = 7, baseDelay: TimeInterval = 0.5, maxDelay: TimeInterval = 30) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
     }
 
     /// The wait before attempt `attempt + 1`: base × 2^(attempt-1), with "full jitter" between half and all of it.
-    public func delay(afterAttempt attempt: Int) -> TimeInterval {
+    package func delay(afterAttempt attempt: Int) -> TimeInterval {
         let exponential = min(maxDelay, baseDelay * pow(2, Double(max(0, attempt - 1))))
         return Double.random(in: (exponential / 2)...max(exponential / 2, exponential))
     }

@@ -1,11 +1,11 @@
 import Foundation
-public import ElenaCore
+package import ElenaCore
 
 /// A failed Fanvue call: the HTTP status (when the server answered), Fanvue's own message, and which request it
 /// was ("POST /media/uploads"). Never the token, never a signed URL's signature.
-public struct FanvueError: RemoteError, Sendable {
+package struct FanvueError: RemoteError, Sendable {
     /// What went wrong, broadly.
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         /// The server answered with an error status.
         case http
         /// The connection failed or was dropped; for a request that changes something, whether it took effect is unknown.
@@ -16,17 +16,17 @@ public struct FanvueError: RemoteError, Sendable {
         case protocolError
     }
 
-    public var kind: Kind
-    public var statusCode: Int?
+    package var kind: Kind
+    package var statusCode: Int?
     /// Fanvue's message (`message`, `error` or `errors` of the body), if any.
-    public var message: String
+    package var message: String
     /// `METHOD /path` of the request (no query, no host).
-    public var request: String
+    package var request: String
 
-    public var isAuthentication: Bool { kind == .authentication }
+    package var isAuthentication: Bool { kind == .authentication }
 
     /// Creates an error.
-    public init(_ kind: Kind, status: Int? = nil, message: String, request: String) {
+    package init(_ kind: Kind, status: Int? = nil, message: String, request: String) {
         self.kind = kind
         self.statusCode = status
         self.message = message
@@ -34,7 +34,7 @@ public struct FanvueError: RemoteError, Sendable {
     }
 
     /// One sentence for the per-item error line.
-    public var description: String {
+    package var description: String {
         switch kind {
         case .http: return "Fanvue answered \(statusCode ?? 0) to \(request): \(message)"
         case .connection: return "the connection to Fanvue failed during \(request): \(message)"
@@ -44,7 +44,7 @@ public struct FanvueError: RemoteError, Sendable {
     }
 
     /// Reads Fanvue's message from an error body (there is no single envelope).
-    public static func message(fromBody body: String) -> String {
+    package static func message(fromBody body: String) -> String {
         guard let json = try? JSONValue.parse(body) else {
             let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { return "no message" }

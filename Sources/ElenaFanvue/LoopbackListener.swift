@@ -1,25 +1,25 @@
-public import Foundation
+package import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 
 /// The OAuth redirect target: a one-shot HTTP listener on 127.0.0.1 at the redirect URI's port and path. It checks
 /// `state` (a mismatch is refused, as a forged redirect would be) and hands back the authorization code.
-public struct LoopbackListener: Sendable {
+package struct LoopbackListener: Sendable {
     /// The redirect URI it serves.
-    public let redirectURI: String
+    package let redirectURI: String
     /// The state the authorize request carried.
-    public let state: String
+    package let state: String
 
     /// Creates a listener.
-    public init(redirectURI: String, state: String) {
+    package init(redirectURI: String, state: String) {
         self.redirectURI = redirectURI
         self.state = state
     }
 
     /// Why no code arrived.
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public var description: String
+    package struct Failure: Error, CustomStringConvertible, Sendable {
+        package var description: String
     }
 
     final class Outcome: @unchecked Sendable {
@@ -57,7 +57,7 @@ public struct LoopbackListener: Sendable {
     }
 
     /// Listens until the redirect arrives (or `timeout` passes); `ready` is called once the port is open.
-    public func waitForCode(timeout: TimeInterval, ready: @escaping @Sendable () async -> Void) async throws -> String {
+    package func waitForCode(timeout: TimeInterval, ready: @escaping @Sendable () async -> Void) async throws -> String {
         guard let components = URLComponents(string: redirectURI), let port = components.port, let host = components.host,
             host == "127.0.0.1" || host == "localhost"
         else {

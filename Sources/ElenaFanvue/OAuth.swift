@@ -1,24 +1,24 @@
 import AsyncHTTPClient
 import Crypto
 import ElenaCore
-public import Foundation
+package import Foundation
 import NIOCore
 import NIOHTTP1
 
 /// PKCE (RFC 7636, S256): a random verifier and its SHA-256 challenge.
-public struct PKCE: Sendable {
+package struct PKCE: Sendable {
     /// Sent with the token exchange.
-    public let verifier: String
+    package let verifier: String
     /// Sent with the authorize request.
-    public let challenge: String
+    package let challenge: String
 
     /// A fresh pair.
-    public init() {
+    package init() {
         self.init(verifier: Self.randomString(64))
     }
 
     /// The pair for a given verifier.
-    public init(verifier: String) {
+    package init(verifier: String) {
         self.verifier = verifier
         self.challenge = Self.base64URL(Data(SHA256.hash(data: Data(verifier.utf8))))
     }
@@ -26,24 +26,24 @@ public struct PKCE: Sendable {
     static let unreserved = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// Random text from the unreserved characters.
-    public static func randomString(_ length: Int) -> String {
+    package static func randomString(_ length: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         return String((0..<length).map { _ in unreserved[Int.random(in: 0..<unreserved.count, using: &generator)] })
     }
 
     /// Base64 with `-_` and no padding.
-    public static func base64URL(_ data: Data) -> String {
+    package static func base64URL(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 }
 
 /// The OAuth 2 endpoints: authorize URL, code exchange, refresh.
-public struct OAuthClient: Sendable {
+package struct OAuthClient: Sendable {
     let configuration: FanvueConfiguration
 
     /// Creates a client.
-    public init(configuration: FanvueConfiguration) { self.configuration = configuration }
+    package init(configuration: FanvueConfiguration) { self.configuration = configuration }
 
     static func formEncode(_ value: String) -> String {
         var allowed = CharacterSet.alphanumerics
@@ -52,7 +52,7 @@ public struct OAuthClient: Sendable {
     }
 
     /// The URL the user opens to approve the app.
-    public func authorizeURL(state: String, pkce: PKCE) -> String {
+    package func authorizeURL(state: String, pkce: PKCE) -> String {
         let parameters: [(String, String)] = [
             ("response_type", "code"), ("client_id", configuration.clientID), ("redirect_uri", configuration.redirectURI),
             ("scope", configuration.scopes.joined(separator: " ")), ("state", state),
@@ -62,7 +62,7 @@ public struct OAuthClient: Sendable {
     }
 
     /// Exchanges an authorization code.
-    public func exchange(code: String, pkce: PKCE, now: Date = Date()) async throws -> TokenSet {
+    package func exchange(code: String, pkce: PKCE, now: Date = Date()) async throws -> TokenSet {
         try await token([
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", configuration.redirectURI),
             ("client_id", configuration.clientID), ("code_verifier", pkce.verifier),
@@ -70,7 +70,7 @@ public struct OAuthClient: Sendable {
     }
 
     /// Uses a refresh token (single use: the answer carries the next one).
-    public func refresh(_ refreshToken: String, now: Date = Date()) async throws -> TokenSet {
+    package func refresh(_ refreshToken: String, now: Date = Date()) async throws -> TokenSet {
         try await token([
             ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", configuration.clientID),
         ], now: now)

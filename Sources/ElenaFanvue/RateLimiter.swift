@@ -41,15 +41,15 @@ actor RateLimiter {
 }
 
 /// Counts requests, for `make bench` and the run summary.
-public actor RequestCounter {
+package actor RequestCounter {
     /// Calls to the Fanvue API (including retries).
-    public private(set) var api = 0
+    package private(set) var api = 0
     /// Part uploads to storage.
-    public private(set) var storage = 0
+    package private(set) var storage = 0
     /// Answers 429.
-    public private(set) var rateLimited = 0
+    package private(set) var rateLimited = 0
     /// Retries of any kind.
-    public private(set) var retries = 0
+    package private(set) var retries = 0
 
     func count(storage isStorage: Bool) {
         if isStorage { storage += 1 } else { api += 1 }

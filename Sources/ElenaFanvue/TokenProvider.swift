@@ -2,7 +2,7 @@ import Foundation
 
 /// Hands out a valid access token: refreshes it shortly before it expires (and once more on a 401), saving the
 /// rotated refresh token to disk before the new access token is used. One refresh at a time.
-public actor TokenProvider {
+package actor TokenProvider {
     let store: TokenStore
     let oauth: OAuthClient
     private var tokens: TokenSet?
@@ -13,13 +13,13 @@ public actor TokenProvider {
     let margin: TimeInterval = 120
 
     /// Creates a provider reading and writing `store`.
-    public init(store: TokenStore, oauth: OAuthClient) {
+    package init(store: TokenStore, oauth: OAuthClient) {
         self.store = store
         self.oauth = oauth
     }
 
     /// Whether tokens are saved.
-    public func current() throws -> TokenSet? {
+    package func current() throws -> TokenSet? {
         if !loaded {
             tokens = try store.load()
             loaded = true
@@ -30,7 +30,7 @@ public actor TokenProvider {
     /// A usable access token.
     /// - Parameter rejected: a token the server just refused (401): it is refreshed even if not yet expired.
     /// - Throws: `FanvueError.authentication` when not logged in or the refresh is refused.
-    public func accessToken(rejected: String? = nil) async throws -> String {
+    package func accessToken(rejected: String? = nil) async throws -> String {
         guard let tokens = try current() else {
             throw FanvueError(.authentication, message: "no saved login", request: "token")
         }

@@ -1,19 +1,19 @@
-public import Foundation
+package import Foundation
 import ElenaCore
 
 /// An OAuth token set as saved on disk.
-public struct TokenSet: Sendable, Hashable, Codable {
-    public var accessToken: String
-    public var refreshToken: String?
+package struct TokenSet: Sendable, Hashable, Codable {
+    package var accessToken: String
+    package var refreshToken: String?
     /// When the access token stops working.
-    public var expiresAt: Date
-    public var scope: String?
-    public var tokenType: String
+    package var expiresAt: Date
+    package var scope: String?
+    package var tokenType: String
     /// When this set was obtained.
-    public var obtainedAt: Date
+    package var obtainedAt: Date
 
     /// Creates a token set.
-    public init(accessToken: String, refreshToken: String?, expiresAt: Date, scope: String?, tokenType: String, obtainedAt: Date) {
+    package init(accessToken: String, refreshToken: String?, expiresAt: Date, scope: String?, tokenType: String, obtainedAt: Date) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.expiresAt = expiresAt
@@ -23,7 +23,7 @@ public struct TokenSet: Sendable, Hashable, Codable {
     }
 
     /// Safe to print: never the tokens themselves.
-    public var summary: String {
+    package var summary: String {
         let remaining = Int(expiresAt.timeIntervalSinceNow)
         let expiry = remaining > 0 ? "expires in \(remaining / 60) min" : "expired \(-remaining / 60) min ago"
         return "access token \(expiry); refresh token \(refreshToken == nil ? "absent" : "present"); scope: \(scope ?? "-")"
@@ -32,16 +32,16 @@ public struct TokenSet: Sendable, Hashable, Codable {
 
 /// The token file: `<config>/fanvue-token.json`, mode 0600, replaced atomically and synced to disk, so a crash can
 /// never leave the old (and, with rotating refresh tokens, already dead) refresh token behind.
-public struct TokenStore: Sendable {
+package struct TokenStore: Sendable {
     /// The file.
-    public let path: String
+    package let path: String
 
     /// Creates a store for a configuration folder.
-    public init(configFolder: String) { path = configFolder + "/fanvue-token.json" }
+    package init(configFolder: String) { path = configFolder + "/fanvue-token.json" }
 
     /// The saved tokens, if any.
     /// - Throws: when the file exists but cannot be read or is readable by others.
-    public func load() throws -> TokenSet? {
+    package func load() throws -> TokenSet? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
@@ -57,7 +57,7 @@ public struct TokenStore: Sendable {
     }
 
     /// Saves atomically with mode 0600 (the folder is created with 0700).
-    public func save(_ tokens: TokenSet) throws {
+    package func save(_ tokens: TokenSet) throws {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(
             atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -68,7 +68,7 @@ public struct TokenStore: Sendable {
     }
 
     /// Deletes the file.
-    public func delete() throws {
+    package func delete() throws {
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
     }
 }

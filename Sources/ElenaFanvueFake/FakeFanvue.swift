@@ -1,6 +1,6 @@
 import Crypto
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 import ElenaFakeServer
 import Hummingbird
 import Logging
@@ -48,9 +48,9 @@ import NIOCore
 /// - Faults act before the route: a request that is dropped or gets an injected status has no effect (nothing is
 ///   created, no part stored, no token spent), so retrying it is always safe. A delayed request is then served.
 /// - Dropped connections are recorded with status 0.
-public final class FakeFanvue: Sendable {
+package final class FakeFanvue: Sendable {
     /// How the fake behaves.
-    public let configuration: Configuration
+    package let configuration: Configuration
     let state: Protected<FakeState>
     /// Key of the presigned-URL signatures.
     let signingKey: [UInt8]
@@ -59,7 +59,7 @@ public final class FakeFanvue: Sendable {
     static let maximumBodySize = 256 * 1024 * 1024
 
     /// Creates a fake (not listening yet: call `start()`).
-    public init(configuration: Configuration = .init()) {
+    package init(configuration: Configuration = .init()) {
         self.configuration = configuration
         self.state = Protected(FakeState())
         var generator = SystemRandomNumberGenerator()
@@ -70,7 +70,7 @@ public final class FakeFanvue: Sendable {
 
     /// Starts listening on `127.0.0.1` on a free port; returns once the server accepts connections.
     /// - Throws: when the server cannot bind.
-    public func start() async throws {
+    package func start() async throws {
         guard state.withLock({ $0.server == nil }) else { return }
         let running = try await LoopbackServer.start("the fake Fanvue server") { running in
             Application(
@@ -86,7 +86,7 @@ public final class FakeFanvue: Sendable {
     }
 
     /// Stops the server and waits until it has closed.
-    public func stop() async {
+    package func stop() async {
         let running = state.withLock { state -> LoopbackServer.Running? in
             defer { state.server = nil }
             return state.server
@@ -95,17 +95,17 @@ public final class FakeFanvue: Sendable {
     }
 
     /// The port listened on (0 before `start()`).
-    public var port: Int { state.withLock { $0.port ?? 0 } }
+    package var port: Int { state.withLock { $0.port ?? 0 } }
 
     /// `http://127.0.0.1:<port>`: the API, `/oauth2/*` and `/storage/*`.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    package var baseURL: String { "http://127.0.0.1:\(port)" }
 
     // MARK: Tokens
 
     /// Issues tokens without the OAuth dance, for tests that start logged in. Always includes a refresh token.
     /// - Parameter scopes: the scopes granted.
     /// - Returns: the access token, the refresh token, and the access token's lifetime in seconds.
-    public func issueTokens(scopes: [String]) -> (access: String, refresh: String, expiresIn: Int) {
+    package func issueTokens(scopes: [String]) -> (access: String, refresh: String, expiresIn: Int) {
         let lifetime = configuration.accessTokenLifetime
         let pair = state.withLock {
             $0.issue(scopes: scopes, family: FakeRandom.uuid(), refresh: true, lifetime: lifetime, now: configuration.time.now)
@@ -114,7 +114,7 @@ public final class FakeFanvue: Sendable {
     }
 
     /// Makes every access token issued so far expired (refresh tokens stay valid).
-    public func expireAllAccessTokens() {
+    package func expireAllAccessTokens() {
         let past = Date(timeIntervalSince1970: 0)
         state.withLock { state in
             for key in state.accessTokens.keys { state.accessTokens[key]?.expiresAt = past }
@@ -125,7 +125,7 @@ public final class FakeFanvue: Sendable {
 
     /// The next `count` requests whose path starts with `pathPrefix` (and with `method`, if given) get `status`,
     /// with a body shaped like the real service's for that status.
-    public func failNext(_ count: Int, status: Int, pathPrefix: String? = nil, method: String? = nil) {
+    package func failNext(_ count: Int, status: Int, pathPrefix: String? = nil, method: String? = nil) {
         guard count > 0 else { return }
         state.withLock {
             $0.failures.append(Fault(remaining: count, pathPrefix: pathPrefix, method: method, status: status))
@@ -133,20 +133,20 @@ public final class FakeFanvue: Sendable {
     }
 
     /// The next `count` matching requests are read in full, then their TCP connection is closed without an answer.
-    public func dropNextConnections(_ count: Int, pathPrefix: String? = nil, method: String? = nil) {
+    package func dropNextConnections(_ count: Int, pathPrefix: String? = nil, method: String? = nil) {
         guard count > 0 else { return }
         state.withLock { $0.drops.append(Fault(remaining: count, pathPrefix: pathPrefix, method: method)) }
     }
 
     /// The next `count` matching requests are answered `seconds` late.
-    public func delayNext(_ count: Int, by seconds: TimeInterval, pathPrefix: String? = nil) {
+    package func delayNext(_ count: Int, by seconds: TimeInterval, pathPrefix: String? = nil) {
         guard count > 0 else { return }
         state.withLock { $0.delays.append(Fault(remaining: count, pathPrefix: pathPrefix, seconds: seconds)) }
     }
 
     /// The next `count` API requests (not OAuth, not storage) get 429 with `Retry-After: 1`, or with the given
     /// value, or with no `Retry-After` at all when `retryAfter` is nil.
-    public func rateLimitStorm(_ count: Int, retryAfter: String? = "1") {
+    package func rateLimitStorm(_ count: Int, retryAfter: String? = "1") {
         state.withLock {
             $0.storm += max(0, count)
             $0.stormRetryAfter = retryAfter
@@ -155,7 +155,7 @@ public final class FakeFanvue: Sendable {
 
     /// The next `count` matching requests are carried out (the fake acts on them), then their connection is closed
     /// before the answer is written: the client cannot know that it worked.
-    public func dropNextAnswers(_ count: Int, pathPrefix: String? = nil, method: String? = nil) {
+    package func dropNextAnswers(_ count: Int, pathPrefix: String? = nil, method: String? = nil) {
         guard count > 0 else { return }
         state.withLock { $0.answerDrops.append(Fault(remaining: count, pathPrefix: pathPrefix, method: method)) }
     }
@@ -163,42 +163,42 @@ public final class FakeFanvue: Sendable {
     // MARK: What happened
 
     /// Every request, in arrival order.
-    public var calls: [Call] { state.withLock { $0.calls } }
+    package var calls: [Call] { state.withLock { $0.calls } }
 
     /// Every media created, in creation order.
-    public var media: [Media] {
+    package var media: [Media] {
         state.withLock { state in state.mediaOrder.compactMap { state.media[$0]?.info } }
     }
 
     /// Vault folder name → media uuids, in attach order.
-    public var folders: [String: [String]] {
+    package var folders: [String: [String]] {
         state.withLock { state in state.folders.mapValues(\.media) }
     }
 
     /// Each created post as received, plus the `uuid` and `createdAt` assigned.
-    public var posts: [JSONValue] { state.withLock { $0.posts } }
+    package var posts: [JSONValue] { state.withLock { $0.posts } }
 
     /// Each message sent: `{fanUuid, text, mediaUuids, price, messageUuid, sentAt}`.
-    public var messages: [JSONValue] { state.withLock { $0.messages } }
+    package var messages: [JSONValue] { state.withLock { $0.messages } }
 
     /// Each mass message as received, plus `id`, `recipientCount` and `createdAt`.
-    public var massMessages: [JSONValue] { state.withLock { $0.massMessages } }
+    package var massMessages: [JSONValue] { state.withLock { $0.massMessages } }
 
     /// The bytes received for a media, once its upload is completed.
-    public func uploadedBytes(_ uuid: String) -> [UInt8]? { state.withLock { $0.media[uuid]?.bytes } }
+    package func uploadedBytes(_ uuid: String) -> [UInt8]? { state.withLock { $0.media[uuid]?.bytes } }
 
     // MARK: Seeding
 
     /// Adds an item to `GET /insights/earnings` (`{date, gross, net, currency, source, messageUuid?, postUuid?,
     /// user{uuid,handle,…}}`); a `messageUuid` also sets that message's `purchasedAt`.
-    public func seedEarning(_ earning: JSONValue) { state.withLock { $0.earnings.append(earning) } }
+    package func seedEarning(_ earning: JSONValue) { state.withLock { $0.earnings.append(earning) } }
 
     /// Adds fans to `GET /subscribers` (`{uuid, handle, displayName, …}`).
-    public func seedSubscribers(_ fans: [JSONValue]) { state.withLock { $0.subscribers.append(contentsOf: fans) } }
+    package func seedSubscribers(_ fans: [JSONValue]) { state.withLock { $0.subscribers.append(contentsOf: fans) } }
 
     /// Adds a custom list with these members; returns its uuid.
     @discardableResult
-    public func seedCustomList(name: String, members: [String]) -> String {
+    package func seedCustomList(name: String, members: [String]) -> String {
         let uuid = FakeRandom.uuid()
         state.withLock { $0.customLists.append((uuid, name, members)) }
         return uuid
@@ -207,7 +207,7 @@ public final class FakeFanvue: Sendable {
     /// The fan buys a pay-per-view message (its price, 80% net): adds the earning and sets `purchasedAt`.
     /// Returns the transaction id.
     @discardableResult
-    public func purchase(message uuid: String, at date: Date? = nil) throws -> String {
+    package func purchase(message uuid: String, at date: Date? = nil) throws -> String {
         let (fan, price) = try state.withLock { state throws -> (String, Int) in
             guard let message = state.messages.first(where: { $0["messageUuid"]?.stringValue == uuid }),
                 let fan = message["fanUuid"]?.stringValue
@@ -219,7 +219,7 @@ public final class FakeFanvue: Sendable {
 
     /// The fan unlocks a priced post (its price, 80% net). Returns the transaction id.
     @discardableResult
-    public func purchase(post uuid: String, by fan: String, at date: Date? = nil) throws -> String {
+    package func purchase(post uuid: String, by fan: String, at date: Date? = nil) throws -> String {
         guard let post = posts.first(where: { $0["uuid"]?.stringValue == uuid }) else {
             throw FakeFanvueError(description: "no post \(uuid) to purchase")
         }
@@ -239,7 +239,7 @@ public final class FakeFanvue: Sendable {
     }
 
     /// Makes a media's processing end in `error` (at once if it is already `ready`).
-    public func markMediaFailed(_ uuid: String) {
+    package func markMediaFailed(_ uuid: String) {
         state.withLock { state in
             state.media[uuid]?.failOnFinish = true
             if state.media[uuid]?.info.status == .ready { state.media[uuid]?.info.status = .error }
@@ -248,9 +248,9 @@ public final class FakeFanvue: Sendable {
 }
 
 /// The fake server could not start.
-public struct FakeFanvueError: Error, Sendable, CustomStringConvertible {
+package struct FakeFanvueError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
-    public var description: String
+    package var description: String
 }
 
 // MARK: - Used by the gate and the routes

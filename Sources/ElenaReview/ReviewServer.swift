@@ -1,7 +1,7 @@
-public import ElenaCore
+package import ElenaCore
 import ElenaEngine
 import Foundation
-public import Hummingbird
+package import Hummingbird
 import Logging
 import NIOCore
 import HTTPTypes
@@ -9,17 +9,17 @@ import UnixSignals
 
 /// The review page's HTTP server: 127.0.0.1 only, every request carrying the session token, every change
 /// carrying the page's CSRF value, files served only by item id.
-public struct ReviewServer: Sendable {
+package struct ReviewServer: Sendable {
     /// The secret in the URL.
-    public let token: String
+    package let token: String
     /// The second secret, embedded in the page, required on every POST.
-    public let csrf: String
+    package let csrf: String
     let service: ReviewService
     let layout: LibraryLayout
     let codec: any ImageCodec
 
     /// Creates a server with fresh random secrets.
-    public init(service: ReviewService, layout: LibraryLayout, codec: any ImageCodec) {
+    package init(service: ReviewService, layout: LibraryLayout, codec: any ImageCodec) {
         self.token = Self.secret()
         self.csrf = Self.secret()
         self.service = service
@@ -33,7 +33,7 @@ public struct ReviewServer: Sendable {
     }
 
     /// The router with every route and the access rules.
-    public func router() -> Router<BasicRequestContext> {
+    package func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: AccessMiddleware(token: token, csrf: csrf))
         let service = service
@@ -139,7 +139,7 @@ public struct ReviewServer: Sendable {
     /// - Parameters:
     ///   - port: 0 for a free port.
     ///   - started: called with the bound port once the server listens.
-    public func run(port: Int, started: @escaping @Sendable (Int) async -> Void) async throws {
+    package func run(port: Int, started: @escaping @Sendable (Int) async -> Void) async throws {
         let application = Application(
             router: router(),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "elena-run review"),

@@ -1,17 +1,17 @@
-public import ElenaCore
+package import ElenaCore
 import ElenaEngine
 import ElenaStages
-public import Foundation
+package import Foundation
 
 /// A problem a request can cause, with the HTTP status it maps to.
-public struct ReviewError: Error, Sendable, CustomStringConvertible {
+package struct ReviewError: Error, Sendable, CustomStringConvertible {
     /// 400, 403, 404 or 500.
-    public var status: Int
+    package var status: Int
     /// One sentence for the page's error banner.
-    public var description: String
+    package var description: String
 
     /// Creates an error.
-    public init(_ status: Int, _ description: String) {
+    package init(_ status: Int, _ description: String) {
         self.status = status
         self.description = description
     }
@@ -19,7 +19,7 @@ public struct ReviewError: Error, Sendable, CustomStringConvertible {
 
 /// The review queue of one drop and the decisions made on it. Every change goes to the store (with an event) and
 /// the review folders are kept in step, using the same `ReviewState` logic as the review gate.
-public actor ReviewService {
+package actor ReviewService {
     /// One reviewable item: its current crop, its review state and what the page shows.
     struct Entry {
         var item: ItemRecord
@@ -50,7 +50,7 @@ public actor ReviewService {
     /// - Parameters:
     ///   - defaults: the manifest's vault, price and tags (shown where an item has no override).
     ///   - recropper: sets an item's human cut line and recrops it (the CLI runs the drop).
-    public init(
+    package init(
         drop: String, manifestDisplay: String, defaults: ItemPublish, layout: LibraryLayout, store: any RunStore,
         codec: any ImageCodec, now: @escaping @Sendable () -> Date = { Date() },
         recropper: @escaping @Sendable (Digest, Double) async throws -> Void

@@ -1,32 +1,32 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// `crop`: decides the cut from the detections and the strategy (pure geometry), then writes the kept rectangle,
 /// re-encoded with no metadata, into `2_cropped/<drop>/<stem>.<digest8>.<ext>`. Files are named by content, so a
 /// recrop never overwrites an earlier version. The item's row learns of the crop from `ItemProjection`, after the
 /// run, whether this ran or was a cache hit.
-public struct CropStage: Stage {
-    public let name = StageName.crop
-    public let version = 1
+package struct CropStage: Stage {
+    package let name = StageName.crop
+    package let version = 1
 
     /// The codec (decoding goes through the item's workspace, shared with detect).
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item else { return .null }
         return JSONCoding.value(item.crop)
     }
 
-    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+    package func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item, let line = item.lineOverride else { return .null }
         return .object(["line": .double(line)])
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item else { throw StageError("internal error: crop without an item (a bug)") }
         let environment = context.environment
         let image = try DecodedSource.image(context, services: services)

@@ -1,43 +1,43 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// `detect`: finds faces when the item's strategy (or its fallback) needs them; otherwise records that no
 /// detector was needed, at no cost.
-public struct DetectStage: Stage {
-    public let name = StageName.detect
-    public let version = 1
+package struct DetectStage: Stage {
+    package let name = StageName.detect
+    package let version = 1
     /// The detector (and the codec, for the image it looks at).
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
     /// The detector's identity, or nil when none is installed.
-    public var detectorIdentity: String? { services.detector?.identity }
+    package var detectorIdentity: String? { services.detector?.identity }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item, item.crop.strategy.needsFaces else { return .object(["detector": .string("none")]) }
         return .object(["detector": .string(detectorIdentity ?? "missing")])
     }
 
-    public var resolvesBeforeCache: Bool { true }
+    package var resolvesBeforeCache: Bool { true }
 
     /// Strategies without faces need no detection: settled at once, with nothing to cache.
-    public func resolve(_ context: NodeContext) -> StageOutcome? {
+    package func resolve(_ context: NodeContext) -> StageOutcome? {
         guard let item = context.item, !item.crop.strategy.needsFaces else { return nil }
         let summary = JSONCoding.value(Detection.notNeeded)
         return .done(NodeOutput(digest: Self.notNeededDigest, summary: summary, value: Detection.notNeeded))
     }
 
     /// A recorded detection read back; one that no longer decodes is detected again.
-    public func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? {
+    package func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? {
         try JSONCoding.decode(Detection.self, from: output.summary)
     }
 
     static let notNeededDigest = Digest.of(JSONCoding.value(Detection.notNeeded).serialized(canonical: true))
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item else { throw StageError("internal error: detect without an item (a bug)") }
         let detection: Detection
         if !item.crop.strategy.needsFaces {

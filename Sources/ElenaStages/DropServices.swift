@@ -1,26 +1,26 @@
-public import ElenaCore
-public import ElenaEngine
-public import Foundation
+package import ElenaCore
+package import ElenaEngine
+package import Foundation
 
 /// The domain's services and settings the stages use: the image codec and its limits, the face detector, the
 /// folder target's outbox, Fanvue. Built by the CLI from flags and the environment, by tests with fakes; handed
 /// to the stages when the pipeline is made (`ElenaPipeline.pipeline(services:)`).
-public struct DropServices: Sendable {
+package struct DropServices: Sendable {
     /// Image decoding and encoding.
-    public var codec: any ImageCodec
+    package var codec: any ImageCodec
     /// Face detection (nil when no detector is installed: face strategies then fail with a clear message).
-    public var detector: (any FaceDetector)?
+    package var detector: (any FaceDetector)?
     /// Image safety limits.
-    public var limits: DecodeLimits
+    package var limits: DecodeLimits
     /// Absolute outbox folder of the folder target.
-    public var outbox: String
+    package var outbox: String
     /// The Fanvue API (nil unless the manifest publishes to fanvue and a login is saved).
-    public var fanvue: (any FanvuePublishing)?
+    package var fanvue: (any FanvuePublishing)?
     /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
-    public var fanvueTarget: String
+    package var fanvueTarget: String
 
     /// Services.
-    public init(
+    package init(
         codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
         fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
     ) {
@@ -33,7 +33,7 @@ public struct DropServices: Sendable {
     }
 
     /// For planning only (the pipeline's shape): no stage may run with these.
-    public static let planningOnly = DropServices(codec: PlanningOnlyCodec(), outbox: "")
+    package static let planningOnly = DropServices(codec: PlanningOnlyCodec(), outbox: "")
 }
 
 /// The codec of `DropServices.planningOnly`: refuses everything.

@@ -1,40 +1,40 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// The source folder named by a manifest does not exist (or is not a folder).
-public struct MissingSourceError: Error, Sendable, CustomStringConvertible {
+package struct MissingSourceError: Error, Sendable, CustomStringConvertible {
     /// A compiler-style diagnostic pointing at `source.dir`.
-    public var diagnostic: Diagnostic
+    package var diagnostic: Diagnostic
     /// The diagnostic.
-    public var description: String { diagnostic.description }
+    package var description: String { diagnostic.description }
 }
 
 /// One run of one manifest against one library: discovery, planning and execution, wired to real stages.
-public struct DropSession: Sendable {
+package struct DropSession: Sendable {
     /// The decoded manifest.
-    public var manifest: Manifest
+    package var manifest: Manifest
     /// The manifest's absolute folder (relative paths in it are resolved against this).
-    public var manifestFolder: String
+    package var manifestFolder: String
     /// The user's home folder, for `~`.
-    public var home: String
+    package var home: String
     /// What every run needs (library, ledger, clock, progress).
-    public var environment: RunEnvironment
+    package var environment: RunEnvironment
     /// What this product's stages use (codec, detector, outbox, Fanvue).
-    public var services: DropServices
+    package var services: DropServices
     /// The upload stage (its part size and polling are tuned by the caller).
-    public var uploadStage = UploadStage()
+    package var uploadStage = UploadStage()
     /// ComfyUI, for a manifest with `generate:` (a dry run never calls it).
-    public var comfy: (any ComfyGenerating)?
+    package var comfy: (any ComfyGenerating)?
     /// Source files to leave for a later run because they are still being written (`watch`).
-    public var notReady: Set<String> = []
+    package var notReady: Set<String> = []
     /// Whether `run` runs the `generate:` section (`watch` runs it once, then only picks files up).
-    public var generates = true
+    package var generates = true
     /// Stages added to the product's pipeline, each right after the stage named (a test's stand-in stage).
-    public var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
+    package var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
 
     /// Creates a session.
-    public init(
+    package init(
         manifest: Manifest, manifestFolder: String, home: String, environment: RunEnvironment, services: DropServices
     ) {
         self.services = services
@@ -45,29 +45,29 @@ public struct DropSession: Sendable {
     }
 
     /// The absolute source folder.
-    public var sourceFolder: String { Self.sourceFolder(for: manifest, manifestFolder: manifestFolder, home: home) }
+    package var sourceFolder: String { Self.sourceFolder(for: manifest, manifestFolder: manifestFolder, home: home) }
 
     /// The absolute source folder a manifest names.
-    public static func sourceFolder(for manifest: Manifest, manifestFolder: String, home: String) -> String {
+    package static func sourceFolder(for manifest: Manifest, manifestFolder: String, home: String) -> String {
         PathText.resolve(manifest.source.dir, relativeTo: manifestFolder, home: home)
     }
 
     /// The outbox a manifest asks for, resolved (the default lives in the library).
-    public static func outbox(for manifest: Manifest, manifestFolder: String, home: String, layout: LibraryLayout) -> String {
+    package static func outbox(for manifest: Manifest, manifestFolder: String, home: String, layout: LibraryLayout) -> String {
         manifest.publish.outbox.map { PathText.resolve($0, relativeTo: manifestFolder, home: home) }
             ?? layout.defaultOutbox(drop: manifest.drop)
     }
 
     /// Checks the source folder exists.
     /// - Throws: `MissingSourceError` pointing at `source.dir`.
-    public func checkSource() throws(MissingSourceError) {
+    package func checkSource() throws(MissingSourceError) {
         try Self.checkSource(sourceFolder, manifest: manifest)
     }
 
     /// Checks that `sourceFolder` (the manifest's resolved `source.dir`) is a folder. With `generate:` a missing
     /// folder is fine: the run creates it (a dry run sees it empty).
     /// - Throws: `MissingSourceError` pointing at `source.dir`.
-    public static func checkSource(_ sourceFolder: String, manifest: Manifest) throws(MissingSourceError) {
+    package static func checkSource(_ sourceFolder: String, manifest: Manifest) throws(MissingSourceError) {
         guard FileSystem.isDirectory(sourceFolder) || (manifest.generate != nil && !FileSystem.exists(sourceFolder)) else {
             let location = manifest.locations["source.dir"]
             let exists = FileSystem.exists(sourceFolder)
@@ -82,7 +82,7 @@ public struct DropSession: Sendable {
 
     /// The jobs of the manifest's `generate:` section (nil when it has none).
     /// - Throws: `ManifestError` when the workflow file is missing or does not fit the section.
-    public func generationPlan() throws -> GenerationPlan? {
+    package func generationPlan() throws -> GenerationPlan? {
         guard let spec = manifest.generate else { return nil }
         let path = PathText.resolve(spec.workflow, relativeTo: manifestFolder, home: home)
         guard let data = try? FileSystem.read(path), let text = String(data: data, encoding: .utf8) else {
@@ -101,7 +101,7 @@ public struct DropSession: Sendable {
     /// Runs the `generate:` section: queues on ComfyUI every (prompt, seed) not already recorded and downloads the
     /// images into the source folder. A dry run only counts. Nil when the manifest has no `generate:`.
     /// - Throws: `ManifestError` for a workflow that does not fit, `GenerationInterrupted` when cancelled.
-    public func generate() async throws -> GenerationSummary? {
+    package func generate() async throws -> GenerationSummary? {
         guard generates, let spec = manifest.generate, let plan = try generationPlan() else { return nil }
         guard let client = comfy else { throw GenerationError(description: "no ComfyUI client was given for generate:") }
         if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
@@ -111,7 +111,7 @@ public struct DropSession: Sendable {
 
     /// Discovers, plans and runs (or, in a dry run, plans without side effects). Generation runs first, unless the
     /// caller ran `generate()` already and passes its summary.
-    public func run(generation: GenerationSummary? = nil) async throws -> RunReport {
+    package func run(generation: GenerationSummary? = nil) async throws -> RunReport {
         var profile = PhaseClock(enabled: ProcessInfo.processInfo.environment["ELENA_PROFILE"] == "1")
         defer { profile.report(environment.reporter) }
         try checkSource()

@@ -1,5 +1,5 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 
 /// The pipeline, in one place: every stage of a drop, in pipeline order, with what it reads, when a manifest
 /// includes it and, for the drop-level collectors, how they treat items a person has not decided yet. The planner's
@@ -12,10 +12,10 @@ public import ElenaEngine
 ///                                  ├→ vault ─┐
 ///                                  └→ upload ┴→ attach → post, message   (fanvue)
 /// ```
-public enum ElenaPipeline {
+package enum ElenaPipeline {
     /// The stages over `services`, given the instances whose state the caller keeps (the review gate's notes, the
     /// upload's tuning).
-    public static func pipeline(
+    package static func pipeline(
         services: DropServices, gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:])),
         upload: UploadStage = UploadStage()
     ) -> Pipeline {
@@ -44,5 +44,5 @@ public enum ElenaPipeline {
     }
 
     /// The pipeline's shape alone (what `plan`, `--dry-run` and `plan --graph` need).
-    public static var shape: PipelineShape { pipeline(services: .planningOnly).shape }
+    package static var shape: PipelineShape { pipeline(services: .planningOnly).shape }
 }

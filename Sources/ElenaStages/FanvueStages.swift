@@ -1,5 +1,5 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// The Fanvue API, or a clear error when the run has none.
@@ -14,19 +14,19 @@ func fanvue(_ services: DropServices) throws -> any FanvuePublishing {
 
 /// `vault` (drop level, fanvue target): once a person approved items, makes sure the vault folders they go to
 /// exist (409 means it does). With nothing approved it is skipped, so no call reaches Fanvue before review.
-public struct VaultStage: Stage {
-    public let name = StageName.vault
-    public let version = 2
-    public var resolvesBeforeCache: Bool { true }
+package struct VaultStage: Stage {
+    package let name = StageName.vault
+    package let version = 2
+    package var resolvesBeforeCache: Bool { true }
 
     /// Creates the stage.
     /// Fanvue, and which account it is.
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
-    public func resolve(_ context: NodeContext) -> StageOutcome? {
+    package func resolve(_ context: NodeContext) -> StageOutcome? {
         context.collected.isEmpty ? .skipped("nothing approved yet") : nil
     }
 
@@ -34,15 +34,15 @@ public struct VaultStage: Stage {
         Array(Set(plan.items.compactMap(\.publish.vault))).sorted()
     }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         .object(["folders": .array(Self.folders(plan).map(JSONValue.string))])
     }
 
-    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+    package func itemParameters(for item: PlannedItem?) -> JSONValue {
         .string(services.fanvueTarget)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         let folders = Array(Set(context.collected.compactMap { context.plan.items[$0.item].publish.vault })).sorted()
         guard !folders.isEmpty else { return .skipped("nothing approved yet") }
         let api = try fanvue(services)
@@ -67,9 +67,9 @@ public struct VaultStage: Stage {
 /// before the next, so a run killed at any point continues the same upload; when it must start over (the session
 /// expired), the earlier media never completed, so there are never two ready copies. The same bytes are never
 /// uploaded twice to one account, even from two drops.
-public struct UploadStage: Stage {
-    public let name = StageName.upload
-    public let version = 1
+package struct UploadStage: Stage {
+    package let name = StageName.upload
+    package let version = 1
     /// Part size (at least 5 MiB except the last).
     let partSize: Int
     /// Parts in flight at once.
@@ -90,10 +90,10 @@ public struct UploadStage: Stage {
     }
 
     /// Fanvue, and which account it is (set by the pipeline: `ElenaPipeline.pipeline(services:upload:)`).
-    public var services = DropServices.planningOnly
+    package var services = DropServices.planningOnly
 
     /// Creates the stage.
-    public init(partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 3, firstPoll: Double = 1, longestPoll: Double = 15, pollTimeout: Double = 900) {
+    package init(partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 3, firstPoll: Double = 1, longestPoll: Double = 15, pollTimeout: Double = 900) {
         self.partSize = max(5 * 1024 * 1024, partSize)
         self.parallelParts = max(1, parallelParts)
         self.pollDelays = (firstPoll, longestPoll)
@@ -101,13 +101,13 @@ public struct UploadStage: Stage {
         self.firstPollDelay = Locked(PollLearning(first: firstPoll))
     }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
 
-    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+    package func itemParameters(for item: PlannedItem?) -> JSONValue {
         .string(services.fanvueTarget)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item, let approved = context.inputs[.review], let crop = approved.artifactPath else {
             throw StageError("internal error: upload without an approved crop (a bug)")
         }
@@ -281,24 +281,24 @@ public struct UploadStage: Stage {
 
 /// `attach` (drop level, fanvue target): adds the uploaded media to their vault folders, at most 100 per call,
 /// skipping what the ledger already has there.
-public struct AttachStage: Stage {
-    public let name = StageName.attach
-    public let version = 1
+package struct AttachStage: Stage {
+    package let name = StageName.attach
+    package let version = 1
 
     /// Creates the stage.
     /// Fanvue, and which account it is.
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
 
-    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+    package func itemParameters(for item: PlannedItem?) -> JSONValue {
         .string(services.fanvueTarget)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         let environment = context.environment
         var byFolder: [String: [String]] = [:]
         var account = ""
@@ -357,18 +357,18 @@ func uploadedItems(_ context: NodeContext) -> [(item: PlannedItem, media: String
 
 /// `post` (drop level, fanvue target): one feed post with the drop's approved media, once every item is decided.
 /// Never posts media already sent or sold as pay-per-view unless the manifest allows it, and never posts twice.
-public struct PostStage: Stage {
-    public let name = StageName.post
-    public let version = 1
+package struct PostStage: Stage {
+    package let name = StageName.post
+    package let version = 1
 
     /// Creates the stage.
     /// Fanvue, and which account it is.
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let post = plan.manifest.publish.post else { return .null }
         return .object([
             "audience": .string(post.audience), "text": .string(Self.text(plan)),
@@ -382,7 +382,7 @@ public struct PostStage: Stage {
         return Disclosure.apply(publish.post?.text ?? publish.caption, disclosure: publish.disclosure)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let spec = context.plan.manifest.publish.post else { return .skipped("no post in the manifest") }
         let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to post") }
@@ -451,18 +451,18 @@ public struct PostStage: Stage {
 /// `message` (drop level, fanvue target): the drop's approved media as a pay-per-view message to each listed fan.
 /// An item is never sent twice to one fan: sends are claimed in the ledger (whose unique constraint decides) before
 /// the message goes out, and a claim left unconfirmed by a killed run is checked on Fanvue before sending again.
-public struct MessageStage: Stage {
-    public let name = StageName.message
-    public let version = 1
+package struct MessageStage: Stage {
+    package let name = StageName.message
+    package let version = 1
 
     /// Creates the stage.
     /// Fanvue, and which account it is.
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let message = plan.manifest.publish.message else { return .null }
         return .object([
             "to": .array(message.to.map(JSONValue.string)),
@@ -476,7 +476,7 @@ public struct MessageStage: Stage {
         return Disclosure.apply(publish.message?.text ?? publish.caption, disclosure: publish.disclosure)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let spec = context.plan.manifest.publish.message else { return .skipped("no message in the manifest") }
         let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to send") }

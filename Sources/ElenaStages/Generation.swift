@@ -1,15 +1,15 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// The generation phase was stopped (Ctrl-C): the prompts this run had queued were cancelled on ComfyUI.
-public struct GenerationInterrupted: Error, Sendable, CustomStringConvertible {
+package struct GenerationInterrupted: Error, Sendable, CustomStringConvertible {
     /// Prompts removed from ComfyUI's queue (or interrupted while running).
-    public var cancelled: Int
+    package var cancelled: Int
     /// Pairs finished before the interruption (their images are kept and recorded).
-    public var finished: Int
+    package var finished: Int
 
-    public var description: String {
+    package var description: String {
         "interrupted: cancelled \(cancelled) prompt\(cancelled == 1 ? "" : "s") this run had queued on ComfyUI"
             + " (\(finished) finished before and are kept)"
     }
@@ -19,22 +19,22 @@ public struct GenerationInterrupted: Error, Sendable, CustomStringConvertible {
 /// ComfyUI, followed over the websocket (or through `/history` when the socket fails), and its images are downloaded
 /// unchanged (with their `prompt` chunk, the lineage ingest reads) into the source folder. Each pair is recorded in
 /// the run cache under its key, so a rerun queues nothing it already has.
-public struct Generator: Sendable {
+package struct Generator: Sendable {
     /// The jobs and the models they need.
-    public var plan: GenerationPlan
+    package var plan: GenerationPlan
     /// The manifest's section.
-    public var spec: GenerateSpec
+    package var spec: GenerateSpec
     /// ComfyUI.
-    public var client: any ComfyGenerating
+    package var client: any ComfyGenerating
     /// Where images are downloaded (the manifest's `source.dir`).
-    public var sourceFolder: String
+    package var sourceFolder: String
     /// The drop, for the records.
-    public var drop: String
+    package var drop: String
     /// How often `/history` is read when the socket is down (and, as a safety net, 40 times rarer when it is up).
-    public var pollSeconds = 0.25
+    package var pollSeconds = 0.25
 
     /// Creates a generator.
-    public init(plan: GenerationPlan, spec: GenerateSpec, client: any ComfyGenerating, sourceFolder: String, drop: String) {
+    package init(plan: GenerationPlan, spec: GenerateSpec, client: any ComfyGenerating, sourceFolder: String, drop: String) {
         self.plan = plan
         self.spec = spec
         self.client = client
@@ -53,7 +53,7 @@ public struct Generator: Sendable {
 
     /// Generates what is missing.
     /// - Throws: `GenerationInterrupted` when the task is cancelled (after cancelling its prompts on ComfyUI).
-    public func run(environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord]) async throws -> GenerationSummary {
+    package func run(environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord]) async throws -> GenerationSummary {
         let pending = plan.jobs.filter { cachedImages(cacheIndex[$0.key]) == nil }
         var summary = GenerationSummary(jobs: plan.jobs.count, cached: plan.jobs.count - pending.count)
         let reporter = environment.reporter

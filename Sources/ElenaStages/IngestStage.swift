@@ -1,30 +1,30 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// `ingest`: checks the source file is an image, links it into `1_raw/`, records the item once and reads the
 /// ComfyUI lineage from its PNG text chunks.
-public struct IngestStage: Stage {
-    public let name = StageName.ingest
-    public let version = 1
+package struct IngestStage: Stage {
+    package let name = StageName.ingest
+    package let version = 1
 
     /// Creates the stage.
     /// The codec (for a PNG's compressed text chunks) and the image limits.
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         .object(["drop": .string(plan.drop)])
     }
 
-    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+    package func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item else { return .null }
         return .string(item.stem)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item else { throw StageError("internal error: ingest without an item (a bug)") }
         let environment = context.environment
         let data = try FileSystem.read(item.source.path)

@@ -1,5 +1,5 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// What the ledger's `items` row says about an item is derived from the run's node states, whichever way each node
@@ -7,19 +7,19 @@ import Foundation
 /// manifest flipped back to settings whose outputs were cached (the review page and `status` then showed an older
 /// crop, and approvals made on it were discarded). This is the one place the crop, review and publish outcomes
 /// reach the row; the session applies it after every run that is not a dry run.
-public enum ItemProjection {
+package enum ItemProjection {
     /// The fields of an item row that follow from one run.
-    public struct Fields: Sendable, Hashable {
-        public var croppedName: String?
-        public var croppedDigest: Digest?
-        public var flags: [String]?
-        public var status: ItemStatus?
-        public var publish: ItemPublish?
-        public var caption: String?
+    package struct Fields: Sendable, Hashable {
+        package var croppedName: String?
+        package var croppedDigest: Digest?
+        package var flags: [String]?
+        package var status: ItemStatus?
+        package var publish: ItemPublish?
+        package var caption: String?
     }
 
     /// What the run says about item `index` (nil fields: the run settled nothing about them).
-    public static func fields(of report: RunReport, item index: Int) -> Fields {
+    package static func fields(of report: RunReport, item index: Int) -> Fields {
         let plan = report.plan
         let item = plan.items[index]
         var fields = Fields()
@@ -51,7 +51,7 @@ public enum ItemProjection {
 
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
     /// - Parameter rows: the drop's item rows as stored.
-    public static func updates(_ report: RunReport, rows: [Digest: ItemRecord]) -> [(Digest, ItemUpdate)] {
+    package static func updates(_ report: RunReport, rows: [Digest: ItemRecord]) -> [(Digest, ItemUpdate)] {
         var updates: [(Digest, ItemUpdate)] = []
         for index in report.plan.items.indices {
             let id = report.plan.items[index].id

@@ -1,5 +1,5 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// `publish` to a folder: copies each approved crop into the outbox with a JSON sidecar (vault, price, tags,
@@ -8,16 +8,16 @@ import Foundation
 /// later approved version of the item replaced it and the manifest goes back to this one, the outbox holds this
 /// one again, so the image and its sidecar always describe the item's current approved crop. The review copy
 /// moves from `4_approved/` to `5_uploaded/`.
-public struct PublishFolderStage: Stage {
-    public let name = StageName.publish
-    public let version = 1
+package struct PublishFolderStage: Stage {
+    package let name = StageName.publish
+    package let version = 1
 
     /// Creates the stage.
     /// The outbox.
-    public let services: DropServices
+    package let services: DropServices
 
     /// Creates the stage.
-    public init(services: DropServices) { self.services = services }
+    package init(services: DropServices) { self.services = services }
 
     /// The metadata that goes into the sidecar (and the cache key).
     static func metadata(_ item: PlannedItem, plan: DropPlan) -> JSONValue {
@@ -34,19 +34,19 @@ public struct PublishFolderStage: Stage {
     }
 
     /// The outbox file name of an item's crop (stable across recrops: the newest approved version wins).
-    public static func fileName(_ item: PlannedItem) -> String { "\(item.stem).\(item.crop.format.fileExtension)" }
+    package static func fileName(_ item: PlannedItem) -> String { "\(item.stem).\(item.crop.format.fileExtension)" }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item else { return .null }
         return Self.metadata(item, plan: plan)
     }
 
-    public func itemParameters(for item: PlannedItem?) -> JSONValue {
+    package func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item else { return .null }
         return .object(["outbox": .string(services.outbox), "file": .string(Self.fileName(item))])
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item, let approved = context.inputs[.review], let crop = approved.artifactPath else {
             throw StageError("internal error: publish without an approved crop (a bug)")
         }

@@ -1,30 +1,30 @@
-public import ElenaCore
-public import ElenaEngine
+package import ElenaCore
+package import ElenaEngine
 import Foundation
 
 /// `review`: the human gate. A crop passes once a person approved it, by moving its copy from `3_review/` to
 /// `4_approved/` (or `rejected/`), or through the review page. The database holds the decision; the folders are
 /// kept in step with it, and a file found in a folder other than the one last recorded is a new decision.
-public struct ReviewGateStage: Stage {
-    public let name = StageName.review
-    public let version = 1
-    public var isCacheable: Bool { false }
-    public var stateWhenInputPending: NodeState { .waiting("a new crop will need review") }
+package struct ReviewGateStage: Stage {
+    package let name = StageName.review
+    package let version = 1
+    package var isCacheable: Bool { false }
+    package var stateWhenInputPending: NodeState { .waiting("a new crop will need review") }
 
     /// Review records of the drop by item.
     let reviews: [Digest: [ReviewRecord]]
     /// The folders as scanned at the start of the run.
     let index: ReviewFolderIndex
     /// What the gate changed this run, one sentence each (decisions recorded, copies restored), in plan order.
-    public let notes = Locked<[(item: Int, text: String)]>([])
+    package let notes = Locked<[(item: Int, text: String)]>([])
 
     /// Creates the gate with the state loaded for this run.
-    public init(reviews: [ReviewRecord], index: ReviewFolderIndex) {
+    package init(reviews: [ReviewRecord], index: ReviewFolderIndex) {
         self.reviews = Dictionary(grouping: reviews, by: \.itemID)
         self.index = index
     }
 
-    public func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
 
     func assess(_ context: NodeContext) throws -> ReviewState {
         guard let item = context.item, let crop = context.inputs[.crop] else {
@@ -59,14 +59,14 @@ public struct ReviewGateStage: Stage {
         }
     }
 
-    public func resolve(_ context: NodeContext) -> StageOutcome? {
+    package func resolve(_ context: NodeContext) -> StageOutcome? {
         guard let crop = context.inputs[.crop], let assessment = try? assess(context), assessment.isSettled else {
             return nil
         }
         return outcome(assessment, crop: crop)
     }
 
-    public func run(_ context: NodeContext) async throws -> StageOutcome {
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let item = context.item, let crop = context.inputs[.crop], let source = crop.artifactPath else {
             throw StageError("internal error: review without a crop (a bug)")
         }

@@ -1,14 +1,14 @@
-public import ElenaCore
+package import ElenaCore
 import ElenaEngine
-public import Foundation
+package import Foundation
 
 /// Where review copies were found: file name → folder and library-relative path.
-public struct ReviewFolderIndex: Sendable {
+package struct ReviewFolderIndex: Sendable {
     /// Each file found, by name.
-    public var files: [String: (folder: ReviewFolder, path: String)]
+    package var files: [String: (folder: ReviewFolder, path: String)]
 
     /// Scans the review folders of a library (recursively, so files moved flat or into sub-folders count).
-    public static func scan(_ layout: LibraryLayout) -> ReviewFolderIndex {
+    package static func scan(_ layout: LibraryLayout) -> ReviewFolderIndex {
         var files: [String: (ReviewFolder, String)] = [:]
         for folder in ReviewFolder.allCases {
             for relativePath in FileSystem.listFiles(layout.absolute(folder.rawValue)) {
@@ -22,49 +22,49 @@ public struct ReviewFolderIndex: Sendable {
     }
 
     /// Creates an index.
-    public init(files: [String: (folder: ReviewFolder, path: String)]) { self.files = files }
+    package init(files: [String: (folder: ReviewFolder, path: String)]) { self.files = files }
 }
 
 /// One crop's review, seen from the database and the folders at once, and what it takes to bring them in step.
 /// The review gate (at run time) and the review page (while it is open) share this logic, so a folder move and a
 /// click on the page always mean the same thing.
-public struct ReviewState: Sendable {
+package struct ReviewState: Sendable {
     /// The item.
-    public var itemID: Digest
+    package var itemID: Digest
     /// The current crop's digest.
-    public var cropDigest: Digest
+    package var cropDigest: Digest
     /// The drop.
-    public var drop: String
+    package var drop: String
     /// The review copy's file name.
-    public var fileName: String
+    package var fileName: String
     /// The decision after reconciling.
-    public var decision: ReviewDecision
+    package var decision: ReviewDecision
     /// Where the copy is now (before any move), if anywhere.
-    public var location: (folder: ReviewFolder, path: String)?
+    package var location: (folder: ReviewFolder, path: String)?
     /// The stored record before reconciling.
-    public var record: ReviewRecord?
+    package var record: ReviewRecord?
     /// The record to save (a new decision, a first sighting, or a new folder), if any.
-    public var save: ReviewRecord?
+    package var save: ReviewRecord?
     /// A copy to create (from nil) or move so the folder matches the decision.
-    public var place: (from: String?, to: String)?
+    package var place: (from: String?, to: String)?
     /// Copies of superseded crop versions to delete.
-    public var stale: [String]
+    package var stale: [String]
 
     /// Nothing to write or move.
-    public var isSettled: Bool { save == nil && place == nil && stale.isEmpty }
+    package var isSettled: Bool { save == nil && place == nil && stale.isEmpty }
 
     /// Where the copy is once the changes are applied.
-    public var currentPath: String? { place?.to ?? location?.path }
+    package var currentPath: String? { place?.to ?? location?.path }
 
     /// The folder the copy ends up in.
-    public var folder: ReviewFolder { save?.folder ?? record?.folder ?? location?.folder ?? .review }
+    package var folder: ReviewFolder { save?.folder ?? record?.folder ?? location?.folder ?? .review }
 
     /// Compares the database's records with the folders for one crop.
     /// - Parameters:
     ///   - records: every review record of the item (all crop versions).
     ///   - index: the review folders as scanned.
     ///   - decidedBy: who a folder move is attributed to.
-    public static func assess(
+    package static func assess(
         itemID: Digest, cropDigest: Digest, drop: String, fileName: String, records: [ReviewRecord],
         index: ReviewFolderIndex, layout: LibraryLayout, now: Date
     ) -> ReviewState {
@@ -123,7 +123,7 @@ public struct ReviewState: Sendable {
     /// - Parameters:
     ///   - cropPath: library-relative path of the crop (copied when the review copy is missing).
     ///   - itemName: for messages.
-    public func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any RunStore, now: Date) async throws {
+    package func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any RunStore, now: Date) async throws {
         for path in stale { try FileSystem.remove(layout.absolute(path)) }
         if let place {
             if let from = place.from {

@@ -1,17 +1,17 @@
-public import ElenaCore
-public import ElenaEngine
-public import Foundation
+package import ElenaCore
+package import ElenaEngine
+package import Foundation
 
 /// An approved, uploaded item ready to send.
-public struct SendableItem: Sendable, Hashable {
-    public var id: Digest
+package struct SendableItem: Sendable, Hashable {
+    package var id: Digest
     /// The name people know it by (the cropped file name).
-    public var name: String
+    package var name: String
     /// Its Fanvue media uuid.
-    public var media: String
+    package var media: String
 
     /// Creates an item.
-    public init(id: Digest, name: String, media: String) {
+    package init(id: Digest, name: String, media: String) {
         self.id = id
         self.name = name
         self.media = media
@@ -19,20 +19,20 @@ public struct SendableItem: Sendable, Hashable {
 }
 
 /// What one send did for one fan.
-public struct FanSendResult: Sendable, Hashable {
-    public var fan: String
+package struct FanSendResult: Sendable, Hashable {
+    package var fan: String
     /// The items that went out now.
-    public var sent: [SendableItem]
+    package var sent: [SendableItem]
     /// Items the fan already had (or that an interrupted run claimed): never sent twice.
-    public var skipped: [SendableItem]
+    package var skipped: [SendableItem]
     /// The message (one-to-one) or mass message that carried them.
-    public var messageUUID: String?
-    public var massMessageID: String?
+    package var messageUUID: String?
+    package var massMessageID: String?
     /// Why nothing went out, when Fanvue refused it.
-    public var error: String?
+    package var error: String?
 
     /// Creates a result.
-    public init(
+    package init(
         fan: String, sent: [SendableItem], skipped: [SendableItem], messageUUID: String? = nil,
         massMessageID: String? = nil, error: String? = nil
     ) {
@@ -49,13 +49,13 @@ public struct FanSendResult: Sendable, Hashable {
 /// command, two runners at once). For each fan, under the fan's lock: look in the ledger, claim the new sends
 /// (the schema's unique constraint decides), send, confirm. A claim found unconfirmed under the lock was left by
 /// a run that died; Fanvue is asked whether its message went out before anything is sent again.
-public struct Sender: Sendable {
-    public let store: any RunStore
-    public let locks: any WorkLocks
-    public let now: @Sendable () -> Date
+package struct Sender: Sendable {
+    package let store: any RunStore
+    package let locks: any WorkLocks
+    package let now: @Sendable () -> Date
 
     /// Creates a sender.
-    public init(store: any RunStore, locks: any WorkLocks, now: @escaping @Sendable () -> Date) {
+    package init(store: any RunStore, locks: any WorkLocks, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.locks = locks
         self.now = now
@@ -63,7 +63,7 @@ public struct Sender: Sendable {
 
     /// Which of `items` each fan still lacks, from the ledger alone (no network): the dry run and the fast path.
     /// `skip` holds every item the fan has a send of, `unconfirmed` those among them still only claimed.
-    public func plan(items: [SendableItem], fans: [String]) async throws
+    package func plan(items: [SendableItem], fans: [String]) async throws
         -> [(fan: String, send: [SendableItem], skip: [SendableItem], unconfirmed: [SendableItem])]
     {
         let existing = try await store.sends(items: items.map(\.id))
@@ -84,7 +84,7 @@ public struct Sender: Sendable {
     }
 
     /// Sends `items` to one fan (the ones the fan lacks) in one message.
-    public func send(
+    package func send(
         _ items: [SendableItem], to fan: String, text: String?, priceCents: Int?, context: SendContext,
         api: any FanvuePublishing
     ) async throws -> FanSendResult {
@@ -151,7 +151,7 @@ public struct Sender: Sendable {
     /// Sends `items` to everyone in a list. When no member has any of them, one mass message carries them all;
     /// otherwise each member gets a one-to-one message with just the items they lack, because a mass message
     /// cannot leave single fans out. Members are read just before sending, under every member's lock.
-    public func send(
+    package func send(
         _ items: [SendableItem], toList list: FanList, text: String?, priceCents: Int?, context: SendContext,
         api: any FanvueSales, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> [FanSendResult] {

@@ -1,36 +1,36 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// What one `sync` did.
-public struct SyncSummary: Sendable, Hashable {
+package struct SyncSummary: Sendable, Hashable {
     /// Earnings items read from Fanvue.
-    public var fetched: Int
+    package var fetched: Int
     /// Purchases not seen before.
-    public var new: Int
+    package var new: Int
     /// Purchases tied to items / to nothing known.
-    public var attributed: Int
-    public var unattributed: Int
+    package var attributed: Int
+    package var unattributed: Int
     /// Subscribers now.
-    public var subscribers: Int
+    package var subscribers: Int
     /// Chats read to find the items of purchased messages.
-    public var chatsRead: Int
+    package var chatsRead: Int
 }
 
 /// `elena-run sync`: pulls earnings (cursor pages) and subscribers, ties each purchase to items, and updates the
 /// ledger. Idempotent: purchases are keyed by Fanvue's transaction id and item totals are recomputed from the
 /// shares, so a second run changes nothing.
-public struct Syncer: Sendable {
-    public let store: any RunStore
-    public let api: any FanvueSales
-    public let now: @Sendable () -> Date
+package struct Syncer: Sendable {
+    package let store: any RunStore
+    package let api: any FanvueSales
+    package let now: @Sendable () -> Date
     /// Progress lines.
-    public let progress: @Sendable (String) -> Void
+    package let progress: @Sendable (String) -> Void
 
     /// Earnings are read again from this long before the newest one already seen (statuses change while pending).
-    public static let overlap: TimeInterval = 7 * 24 * 3600
+    package static let overlap: TimeInterval = 7 * 24 * 3600
 
     /// Creates a syncer.
-    public init(
+    package init(
         store: any RunStore, api: any FanvueSales, now: @escaping @Sendable () -> Date,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
@@ -40,7 +40,7 @@ public struct Syncer: Sendable {
         self.progress = progress
     }
 
-    public func run() async throws -> SyncSummary {
+    package func run() async throws -> SyncSummary {
         let account = try await api.account
         let sinceKey = "earnings.newest:\(account)"
         let previousNewest = try await store.syncValue(sinceKey).flatMap(Timestamp.parse)

@@ -1,23 +1,23 @@
 import Foundation
 
 /// Where the ledger lives: a SQLite file or a PostgreSQL server. Printing it never shows the password.
-public struct DatabaseURL: Sendable, CustomStringConvertible {
+package struct DatabaseURL: Sendable, CustomStringConvertible {
     /// The two kinds of database.
-    public enum Kind: Sendable {
+    package enum Kind: Sendable {
         case sqlite(path: String)
         case postgres(host: String, port: Int, user: String, password: String?, database: String, sslMode: String)
     }
 
     /// The kind and its parameters.
-    public var kind: Kind
+    package var kind: Kind
 
     /// A SQLite file.
-    public init(sqlitePath: String) { kind = .sqlite(path: sqlitePath) }
+    package init(sqlitePath: String) { kind = .sqlite(path: sqlitePath) }
 
     /// Parses `postgres://user:password@host:port/database?sslmode=require`, `postgresql://…`,
     /// `sqlite:///absolute/path.db` or a plain file path.
     /// - Throws: `StoreError` for a URL it cannot use.
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
             guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
                 throw StoreError("cannot read the database URL (expected postgres://user:password@host:port/database)")
@@ -47,7 +47,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     }
 
     /// `postgres://user@host:port/db` (no password) or `sqlite /path`.
-    public var description: String {
+    package var description: String {
         switch kind {
         case .sqlite(let path): return "sqlite \(path)"
         case .postgres(let host, let port, let user, _, let database, let sslMode):

@@ -1,9 +1,9 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// The append-only event log.
 extension SQLRunStore: EventLog {
-    public func append(_ events: [EventRecord]) async throws {
+    package func append(_ events: [EventRecord]) async throws {
         try await write(
             events.map { event in
                 SQLStatement(
@@ -15,7 +15,7 @@ extension SQLRunStore: EventLog {
             })
     }
 
-    public func events(drop: String?, limit: Int) async throws -> [EventRecord] {
+    package func events(drop: String?, limit: Int) async throws -> [EventRecord] {
         let rows: [SQLRow]
         let columns = "at, kind, drop_name, item_id, stage, message, data"
         if let drop {

@@ -1,9 +1,9 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// Uploads, vault folders, posts and sends (the sales side is in SQLRunStore+Ledger.swift).
 extension SQLRunStore: FanvueLedger {
-    public func upload(contentDigest: Digest, account: String) async throws -> UploadRecord? {
+    package func upload(contentDigest: Digest, account: String) async throws -> UploadRecord? {
         let rows = try await database.query(
             """
             SELECT content_digest, account, item_id, upload_id, media_uuid, status, part_size, parts, error, created_at,
@@ -21,7 +21,7 @@ extension SQLRunStore: FanvueLedger {
             updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0))
     }
 
-    public func saveUpload(_ upload: UploadRecord) async throws {
+    package func saveUpload(_ upload: UploadRecord) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let parts = String(decoding: (try? encoder.encode(upload.parts)) ?? Data("[]".utf8), as: UTF8.self)
@@ -52,13 +52,13 @@ extension SQLRunStore: FanvueLedger {
         try await write(statements)
     }
 
-    public func vaultMedia(account: String, folder: String) async throws -> Set<String> {
+    package func vaultMedia(account: String, folder: String) async throws -> Set<String> {
         let rows = try await database.query(
             "SELECT media_uuid FROM vault_media WHERE account = ? AND folder = ?", [.text(account), .text(folder)])
         return Set(rows.compactMap { $0.string("media_uuid") })
     }
 
-    public func addVaultMedia(account: String, folder: String, mediaUUIDs: [String], at date: Date) async throws {
+    package func addVaultMedia(account: String, folder: String, mediaUUIDs: [String], at date: Date) async throws {
         try await write(
             mediaUUIDs.map {
                 SQLStatement(
@@ -69,13 +69,13 @@ extension SQLRunStore: FanvueLedger {
             })
     }
 
-    public func post(requestKey: String) async throws -> String? {
+    package func post(requestKey: String) async throws -> String? {
         let rows = try await database.query("SELECT post_uuid FROM posts WHERE request_key = ?", [.text(requestKey)])
         guard let row = rows.first else { return nil }
         return row.string("post_uuid") ?? ""
     }
 
-    public func savePost(
+    package func savePost(
         requestKey: String, account: String, drop: String, audience: String, priceCents: Int?, text: String,
         publishAt: Date?, allowPPV: Bool, uuid: String?, items: [Digest], at date: Date
     ) async throws {
@@ -105,7 +105,7 @@ extension SQLRunStore: FanvueLedger {
         try await write(statements)
     }
 
-    public func sends(fan: String) async throws -> [Digest: String?] {
+    package func sends(fan: String) async throws -> [Digest: String?] {
         let rows = try await database.query("SELECT item_id, COALESCE(message_uuid, mass_message_id) AS message_uuid FROM sends WHERE fan_uuid = ?", [.text(fan)])
         var result: [Digest: String?] = [:]
         for row in rows {
@@ -114,7 +114,7 @@ extension SQLRunStore: FanvueLedger {
         return result
     }
 
-    public func claimSends(
+    package func claimSends(
         fan: String, items: [Digest], priceCents: Int?, context: SendContext, at date: Date
     ) async throws -> [Digest] {
         guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
@@ -136,7 +136,7 @@ extension SQLRunStore: FanvueLedger {
         return claimed
     }
 
-    public func confirmSends(fan: String, items: [Digest], messageUUID: String?, massMessageID: String?) async throws {
+    package func confirmSends(fan: String, items: [Digest], messageUUID: String?, massMessageID: String?) async throws {
         try await write(
             items.map {
                 SQLStatement(
@@ -148,7 +148,7 @@ extension SQLRunStore: FanvueLedger {
             })
     }
 
-    public func releaseSends(fan: String, items: [Digest]) async throws {
+    package func releaseSends(fan: String, items: [Digest]) async throws {
         try await write(
             items.map {
                 SQLStatement(
@@ -157,7 +157,7 @@ extension SQLRunStore: FanvueLedger {
             })
     }
 
-    public func ppvSends(items: [Digest]) async throws -> [Digest: Int] {
+    package func ppvSends(items: [Digest]) async throws -> [Digest: Int] {
         guard !items.isEmpty else { return [:] }
         let rows = try await database.query(
             "SELECT item_id, COUNT(*) AS fans FROM sends WHERE item_id IN (\(Self.placeholders(items.count))) AND price_cents IS NOT NULL GROUP BY item_id",

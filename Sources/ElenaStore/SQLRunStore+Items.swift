@@ -1,9 +1,9 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// Items and the drops that hold them.
 extension SQLRunStore: ItemCatalog {
-    public func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws {
+    package func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws {
         var statements: [SQLStatement] = []
         for item in items {
             statements.append(
@@ -36,7 +36,7 @@ extension SQLRunStore: ItemCatalog {
         try await write(statements)
     }
 
-    public func updateItems(_ updates: [(Digest, ItemUpdate)], at date: Date) async throws {
+    package func updateItems(_ updates: [(Digest, ItemUpdate)], at date: Date) async throws {
         var statements: [SQLStatement] = []
         for (id, update) in updates {
             var sets: [String] = []
@@ -86,7 +86,7 @@ extension SQLRunStore: ItemCatalog {
             updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0))
     }
 
-    public func items(drop: String?) async throws -> [ItemRecord] {
+    package func items(drop: String?) async throws -> [ItemRecord] {
         let rows: [SQLRow]
         if let drop {
             rows = try await database.query(
@@ -100,7 +100,7 @@ extension SQLRunStore: ItemCatalog {
         return rows.compactMap(Self.item)
     }
 
-    public func item(idPrefix: String) async throws -> [ItemRecord] {
+    package func item(idPrefix: String) async throws -> [ItemRecord] {
         let prefix = idPrefix.lowercased()
         guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }
         let rows = try await database.query(
@@ -109,7 +109,7 @@ extension SQLRunStore: ItemCatalog {
         return rows.compactMap(Self.item)
     }
 
-    public func items(named name: String) async throws -> [ItemRecord] {
+    package func items(named name: String) async throws -> [ItemRecord] {
         let rows = try await database.query(
             """
             SELECT \(Self.itemColumns) FROM items
@@ -119,7 +119,7 @@ extension SQLRunStore: ItemCatalog {
         return rows.compactMap(Self.item)
     }
 
-    public func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
+    package func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
         var result: [ItemRecord] = []
         for chunk in Self.chunks(ids.map(\.hex)) {
             let rows = try await database.query(
@@ -132,11 +132,11 @@ extension SQLRunStore: ItemCatalog {
 
     // MARK: Drops
 
-    public func dropManifest(_ drop: String) async throws -> String? {
+    package func dropManifest(_ drop: String) async throws -> String? {
         try await database.query("SELECT manifest_path FROM drops WHERE name = ?", [.text(drop)]).first?.string("manifest_path")
     }
 
-    public func recordDropRun(_ drop: String, manifest: String, at date: Date) async throws {
+    package func recordDropRun(_ drop: String, manifest: String, at date: Date) async throws {
         try await write([
             SQLStatement(
                 """

@@ -1,5 +1,5 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// The sales side of the ledger: sends, posts, purchases, fans and where `sync` stopped.
 extension SQLRunStore {
@@ -17,11 +17,11 @@ extension SQLRunStore {
     static let sendColumns =
         "item_id, fan_uuid, message_uuid, mass_message_id, list_name, price_cents, sent_at, purchased_at, via, drop_name"
 
-    public func allSends() async throws -> [SendRecord] {
+    package func allSends() async throws -> [SendRecord] {
         try await database.query("SELECT \(Self.sendColumns) FROM sends ORDER BY id").compactMap(Self.sendRecord)
     }
 
-    public func sends(items: [Digest]) async throws -> [SendRecord] {
+    package func sends(items: [Digest]) async throws -> [SendRecord] {
         var result: [SendRecord] = []
         for chunk in Self.chunks(items.map(\.hex)) {
             let rows = try await database.query(
@@ -32,7 +32,7 @@ extension SQLRunStore {
         return result
     }
 
-    public func allPosts() async throws -> [PostRecord] {
+    package func allPosts() async throws -> [PostRecord] {
         let posts = try await database.query(
             "SELECT id, post_uuid, drop_name, audience, price_cents, created_at FROM posts ORDER BY id")
         let links = try await database.query("SELECT post_id, item_id FROM post_items")
@@ -50,7 +50,7 @@ extension SQLRunStore {
         }
     }
 
-    public func mediaItems() async throws -> [String: Digest] {
+    package func mediaItems() async throws -> [String: Digest] {
         let rows = try await database.query("SELECT media_uuid, item_id FROM uploads WHERE media_uuid IS NOT NULL")
         var result: [String: Digest] = [:]
         for row in rows {
@@ -61,7 +61,7 @@ extension SQLRunStore {
         return result
     }
 
-    public func purchases() async throws -> [PurchaseRecord] {
+    package func purchases() async throws -> [PurchaseRecord] {
         let rows = try await database.query(
             """
             SELECT transaction_id, fan_uuid, source, message_uuid, post_uuid, gross_cents, net_cents, currency, status,
@@ -79,7 +79,7 @@ extension SQLRunStore {
         }
     }
 
-    public func purchaseShares() async throws -> [PurchaseShare] {
+    package func purchaseShares() async throws -> [PurchaseShare] {
         let rows = try await database.query(
             "SELECT transaction_id, item_id, gross_cents, net_cents FROM purchase_items ORDER BY transaction_id, item_id")
         return rows.compactMap { row in
@@ -91,7 +91,7 @@ extension SQLRunStore {
         }
     }
 
-    public func savePurchases(
+    package func savePurchases(
         _ purchases: [PurchaseRecord], shares: [PurchaseShare], purchasedSends: [(fan: String, item: Digest, at: Date)],
         account: String, at date: Date
     ) async throws -> Int {
@@ -143,7 +143,7 @@ extension SQLRunStore {
         return purchases.filter { !known.contains($0.transactionID) }.count
     }
 
-    public func linkMassSends(fan: String, items: [Digest], messageUUID: String) async throws {
+    package func linkMassSends(fan: String, items: [Digest], messageUUID: String) async throws {
         try await write(
             items.map {
                 SQLStatement(
@@ -152,7 +152,7 @@ extension SQLRunStore {
             })
     }
 
-    public func saveFans(account: String, _ fans: [FanRecord], at date: Date) async throws {
+    package func saveFans(account: String, _ fans: [FanRecord], at date: Date) async throws {
         var statements = [SQLStatement("UPDATE fans SET subscriber = ? WHERE account = ?", [.bool(false), .text(account)])]
         statements += fans.map { fan in
             SQLStatement(
@@ -166,7 +166,7 @@ extension SQLRunStore {
         try await write(statements)
     }
 
-    public func fans(account: String?) async throws -> [FanRecord] {
+    package func fans(account: String?) async throws -> [FanRecord] {
         let columns = "SELECT uuid, handle, display_name, subscriber FROM fans"
         let rows =
             if let account {
@@ -182,11 +182,11 @@ extension SQLRunStore {
         }
     }
 
-    public func syncValue(_ key: String) async throws -> String? {
+    package func syncValue(_ key: String) async throws -> String? {
         try await database.query("SELECT value FROM sync_state WHERE key = ?", [.text(key)]).first?.string("value")
     }
 
-    public func setSyncValue(_ key: String, _ value: String, at date: Date) async throws {
+    package func setSyncValue(_ key: String, _ value: String, at date: Date) async throws {
         try await write([
             SQLStatement(
                 """

@@ -1,9 +1,9 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// What the folder target published where.
 extension SQLRunStore: PublicationLedger {
-    public func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord? {
+    package func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord? {
         let rows = try await database.query(
             """
             SELECT target, destination, content_digest, item_id, drop_name, reference, metadata, published_at
@@ -17,7 +17,7 @@ extension SQLRunStore: PublicationLedger {
             publishedAt: row.date("published_at") ?? Date(timeIntervalSince1970: 0))
     }
 
-    public func savePublication(_ publication: PublicationRecord) async throws -> Bool {
+    package func savePublication(_ publication: PublicationRecord) async throws -> Bool {
         guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
         let rows = try await database.writeQuery(
             SQLStatement(

@@ -1,9 +1,9 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// Review decisions and what a person set per item in review.
 extension SQLRunStore: ReviewLedger {
-    public func reviews(drop: String) async throws -> [ReviewRecord] {
+    package func reviews(drop: String) async throws -> [ReviewRecord] {
         let rows = try await database.query(
             """
             SELECT item_id, crop_digest, drop_name, decision, file_name, folder, decided_by, decided_at
@@ -22,7 +22,7 @@ extension SQLRunStore: ReviewLedger {
         }
     }
 
-    public func saveReviews(_ reviews: [ReviewRecord]) async throws {
+    package func saveReviews(_ reviews: [ReviewRecord]) async throws {
         let now = Date()
         try await write(
             reviews.map { review in
@@ -43,7 +43,7 @@ extension SQLRunStore: ReviewLedger {
             })
     }
 
-    public func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws {
+    package func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws {
         try await write([
             SQLStatement(
                 "UPDATE reviews SET folder = ?, updated_at = ? WHERE item_id = ? AND crop_digest = ?",
@@ -53,7 +53,7 @@ extension SQLRunStore: ReviewLedger {
 
     // MARK: Crop overrides
 
-    public func lineOverrides() async throws -> [Digest: Double] {
+    package func lineOverrides() async throws -> [Digest: Double] {
         let rows = try await database.query("SELECT item_id, line_fraction FROM crop_overrides")
         var result: [Digest: Double] = [:]
         for row in rows {
@@ -64,7 +64,7 @@ extension SQLRunStore: ReviewLedger {
         return result
     }
 
-    public func setLineOverride(itemID: Digest, fraction: Double?, by: String, at date: Date) async throws {
+    package func setLineOverride(itemID: Digest, fraction: Double?, by: String, at date: Date) async throws {
         guard let fraction else {
             try await write([SQLStatement("DELETE FROM crop_overrides WHERE item_id = ?", [.text(itemID.hex)])])
             return
@@ -81,7 +81,7 @@ extension SQLRunStore: ReviewLedger {
 
     // MARK: Publish overrides
 
-    public func publishOverrides() async throws -> [Digest: PublishOverride] {
+    package func publishOverrides() async throws -> [Digest: PublishOverride] {
         let rows = try await database.query("SELECT item_id, vault, price_cents, tags FROM publish_overrides")
         var result: [Digest: PublishOverride] = [:]
         for row in rows {
@@ -93,7 +93,7 @@ extension SQLRunStore: ReviewLedger {
         return result
     }
 
-    public func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at date: Date) async throws {
+    package func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at date: Date) async throws {
         guard !override.isEmpty else {
             try await write([SQLStatement("DELETE FROM publish_overrides WHERE item_id = ?", [.text(itemID.hex)])])
             return

@@ -1,5 +1,5 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// The run cache (stage runs by key) and the stat cache (file digests by path and stamp).
 extension SQLRunStore: RunCache, StatCache {
@@ -21,7 +21,7 @@ extension SQLRunStore: RunCache, StatCache {
             durationMilliseconds: row.int("duration_ms") ?? 0)
     }
 
-    public func cacheIndex() async throws -> [CacheKey: StageRecord] {
+    package func cacheIndex() async throws -> [CacheKey: StageRecord] {
         // Only what a cache hit needs: this runs on every start and reads one row per finished step.
         let rows = try await database.query(
             """
@@ -37,7 +37,7 @@ extension SQLRunStore: RunCache, StatCache {
         return index
     }
 
-    public func failures(drop: String) async throws -> [StageRecord] {
+    package func failures(drop: String) async throws -> [StageRecord] {
         let rows = try await database.query(
             """
             SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
@@ -47,7 +47,7 @@ extension SQLRunStore: RunCache, StatCache {
         return rows.compactMap(Self.record)
     }
 
-    public func currentCrops(drop: String) async throws -> [Digest: StageRecord] {
+    package func currentCrops(drop: String) async throws -> [Digest: StageRecord] {
         let rows = try await database.query(
             """
             SELECT s.cache_key, s.stage, s.item_id, s.drop_name, s.status, s.output_digest, s.artifact_path,
@@ -70,7 +70,7 @@ extension SQLRunStore: RunCache, StatCache {
         return result.mapValues(\.record)
     }
 
-    public func runs(itemID: Digest) async throws -> [StageRecord] {
+    package func runs(itemID: Digest) async throws -> [StageRecord] {
         let rows = try await database.query(
             """
             SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
@@ -80,7 +80,7 @@ extension SQLRunStore: RunCache, StatCache {
         return rows.compactMap(Self.record)
     }
 
-    public func record(_ runs: [StageRecord]) async throws {
+    package func record(_ runs: [StageRecord]) async throws {
         var statements: [SQLStatement] = []
         for run in runs {
             statements.append(
@@ -116,7 +116,7 @@ extension SQLRunStore: RunCache, StatCache {
 
 
 
-    public func statEntries(prefix: String) async throws -> [String: StatEntry] {
+    package func statEntries(prefix: String) async throws -> [String: StatEntry] {
         let rows = try await database.query(
             "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, CAST(? AS INTEGER)) = ?",
             [.int(Int64(prefix.count)), .text(prefix)])
@@ -132,7 +132,7 @@ extension SQLRunStore: RunCache, StatCache {
         return entries
     }
 
-    public func saveStatEntries(_ entries: [StatEntry]) async throws {
+    package func saveStatEntries(_ entries: [StatEntry]) async throws {
         let now = Date()
         try await write(
             entries.map { entry in

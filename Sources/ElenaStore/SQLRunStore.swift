@@ -1,16 +1,16 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// The ledger on any `SQLDatabase`: SQLite by default, PostgreSQL for shared use. Every query is written once,
 /// in the SQL both understand.
-public final class SQLRunStore: StoreConnection {
+package final class SQLRunStore: StoreConnection {
     /// The connection.
-    public let database: any SQLDatabase
-    public let displayName: String
-    public let isReadOnly: Bool
+    package let database: any SQLDatabase
+    package let displayName: String
+    package let isReadOnly: Bool
 
     /// Wraps an open database. Call `Migrator.migrate` first (or open with `open`).
-    public init(database: any SQLDatabase, displayName: String, readOnly: Bool) {
+    package init(database: any SQLDatabase, displayName: String, readOnly: Bool) {
         self.database = database
         self.displayName = displayName
         self.isReadOnly = readOnly
@@ -21,7 +21,7 @@ public final class SQLRunStore: StoreConnection {
     ///   - url: SQLite file or PostgreSQL server.
     ///   - readOnly: for dry runs: a SQLite file is read through a private copy (nothing beside it changes,
     ///     and an older schema is migrated in the copy); a PostgreSQL schema is checked but never changed.
-    public static func open(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
+    package static func open(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
         switch url.kind {
         case .sqlite(let path):
             let database = readOnly ? try SQLiteDatabase.openSnapshot(of: path) : try SQLiteDatabase.open(path: path)
@@ -70,5 +70,5 @@ public final class SQLRunStore: StoreConnection {
         return array.compactMap(\.stringValue)
     }
 
-    public func close() async { await database.close() }
+    package func close() async { await database.close() }
 }

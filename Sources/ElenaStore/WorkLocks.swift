@@ -1,4 +1,4 @@
-public import ElenaCore
+package import ElenaCore
 import Foundation
 import Synchronization
 
@@ -9,7 +9,7 @@ import Synchronization
 extension SQLRunStore {
     /// Locks shared by every runner of this database: advisory locks in PostgreSQL (runners on other machines see
     /// them), file locks beside a SQLite file (runners on this machine see them).
-    public static func workLocks(for url: DatabaseURL) -> any WorkLocks {
+    package static func workLocks(for url: DatabaseURL) -> any WorkLocks {
         switch url.kind {
         case .sqlite(let path):
             let folder = (path as NSString).deletingLastPathComponent
@@ -21,16 +21,16 @@ extension SQLRunStore {
 }
 
 /// Exclusive `flock` on one file per key. The kernel frees a lock when its process dies, however it dies.
-public struct FileWorkLocks: WorkLocks {
+package struct FileWorkLocks: WorkLocks {
     /// Where the lock files live.
-    public let folder: String
+    package let folder: String
 
     /// Creates locks in `folder` (made when first needed).
-    public init(folder: String) {
+    package init(folder: String) {
         self.folder = folder
     }
 
-    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+    package func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = folder + "/" + String(Digest.of(key).hex.prefix(32)) + ".lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -52,12 +52,12 @@ public struct FileWorkLocks: WorkLocks {
 /// Transaction-scoped advisory locks (`pg_advisory_xact_lock`) on a connection of their own. Scoped to a
 /// transaction, they work through Supabase's pooler in transaction mode, and a runner that dies drops its
 /// connection, which ends the transaction and frees the lock.
-public struct PostgresWorkLocks: WorkLocks {
+package struct PostgresWorkLocks: WorkLocks {
     private let url: DatabaseURL
     private static let lossSaid = Atomic<Bool>(false)
 
     /// Creates locks on the server `url` names.
-    public init(url: DatabaseURL) {
+    package init(url: DatabaseURL) {
         self.url = url
     }
 
@@ -66,7 +66,7 @@ public struct PostgresWorkLocks: WorkLocks {
         Int64(bitPattern: UInt64(Digest.of("elena-run lock:" + key).hex.prefix(16), radix: 16) ?? 0)
     }
 
-    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+    package func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
         try await withLocks([key], body)
     }
 
@@ -78,7 +78,7 @@ public struct PostgresWorkLocks: WorkLocks {
     /// while `body` runs has lost the locks with it (the server ends a dead connection's transaction): `body` goes
     /// on, because what it does is guarded again by the ledger's claims (a claim left unconfirmed is checked on
     /// Fanvue before anything is sent again), and the loss is said on one line.
-    public func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+    package func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
         // Connected by its first statement, within the outage window: the server may be restarting right now.
         let database = PostgresDatabase.connectingLater(url, resilience: PostgresDatabase.Resilience.standard.unlimited)
         do {

@@ -1,11 +1,11 @@
 import ElenaCore
-public import Foundation
+package import Foundation
 
 /// Writes the metadata ComfyUI and phones put into images: PNG `prompt`/`workflow` text chunks, JPEG EXIF with
 /// orientation and GPS. Used to make fixtures that prove the tool reads lineage and strips everything.
-public enum ComfyMetadata {
+package enum ComfyMetadata {
     /// A ComfyUI API-format graph like the fixture's: checkpoint, two LoRAs, prompts, KSampler, SaveImage.
-    public static func prompt(seed: Int, positive: String, width: Int, height: Int, prefix: String = "elena/drop03") -> String {
+    package static func prompt(seed: Int, positive: String, width: Int, height: Int, prefix: String = "elena/drop03") -> String {
         let graph = JSONValue.object([
             "4": .object(["class_type": .string("CheckpointLoaderSimple"), "inputs": .object(["ckpt_name": .string("bigLust_v16.safetensors")])]),
             "10": .object([
@@ -61,13 +61,13 @@ public enum ComfyMetadata {
     }
 
     /// A PNG with ComfyUI's `prompt` and `workflow` text chunks.
-    public static func png(_ data: Data, prompt: String) -> Data {
+    package static func png(_ data: Data, prompt: String) -> Data {
         let workflow = #"{"last_node_id":11,"nodes":[],"links":[],"version":0.4}"#
         return PNGChunks.insertingText([("prompt", prompt), ("workflow", workflow)], into: data)
     }
 
     /// A JPEG with an EXIF block (orientation, camera, GPS position) inserted after the start marker.
-    public static func jpeg(_ data: Data, orientation: Int, latitude: Double = 48.8584, longitude: Double = 2.2945) -> Data {
+    package static func jpeg(_ data: Data, orientation: Int, latitude: Double = 48.8584, longitude: Double = 2.2945) -> Data {
         var bytes = [UInt8](data)
         guard bytes.count > 2 else { return data }
         let app1 = exifSegment(orientation: orientation, latitude: latitude, longitude: longitude)

@@ -1,28 +1,28 @@
 import Foundation
 
 /// Runs the built `elena-run` binary as a user would, capturing its output and exit code.
-public struct CommandLineRunner: Sendable {
+package struct CommandLineRunner: Sendable {
     /// What a command did.
-    public struct Result: Sendable, CustomStringConvertible {
-        public var exitCode: Int32
-        public var standardOutput: String
-        public var standardError: String
+    package struct Result: Sendable, CustomStringConvertible {
+        package var exitCode: Int32
+        package var standardOutput: String
+        package var standardError: String
 
         /// Everything, for failure messages.
-        public var description: String {
+        package var description: String {
             "exit \(exitCode)\n--- stdout\n\(standardOutput)\n--- stderr\n\(standardError)"
         }
     }
 
     /// The binary.
-    public var executable: String
+    package var executable: String
     /// Extra environment (added to a clean copy of the current one without DATABASE_URL/ELENA_LIBRARY).
-    public var environment: [String: String]
+    package var environment: [String: String]
     /// Working directory.
-    public var workingDirectory: String
+    package var workingDirectory: String
 
     /// Finds the `elena-run` binary built next to the tests (or `ELENA_RUN_BINARY`).
-    public static func locateBinary(file: String = #filePath) -> String {
+    package static func locateBinary(file: String = #filePath) -> String {
         if let override = ProcessInfo.processInfo.environment["ELENA_RUN_BINARY"] { return override }
         let candidates = [
             Bundle.main.bundleURL.appendingPathComponent("elena-run").path,
@@ -34,7 +34,7 @@ public struct CommandLineRunner: Sendable {
     }
 
     /// The repository's root folder.
-    public static func repositoryRoot(file: String = #filePath) -> String {
+    package static func repositoryRoot(file: String = #filePath) -> String {
         var url = URL(fileURLWithPath: file)
         while url.path != "/" {
             url.deleteLastPathComponent()
@@ -44,7 +44,7 @@ public struct CommandLineRunner: Sendable {
     }
 
     /// Creates a runner.
-    public init(executable: String = CommandLineRunner.locateBinary(), environment: [String: String] = [:], workingDirectory: String) {
+    package init(executable: String = CommandLineRunner.locateBinary(), environment: [String: String] = [:], workingDirectory: String) {
         self.executable = executable
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -52,7 +52,7 @@ public struct CommandLineRunner: Sendable {
 
     /// Runs `elena-run arguments…` to completion. The waiting happens on Dispatch threads, never on Swift's
     /// cooperative pool: a test blocked on a child process must not starve the other tests running beside it.
-    public func run(_ arguments: [String]) async throws -> Result {
+    package func run(_ arguments: [String]) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -1,17 +1,17 @@
 import ElenaCore
 import ElenaVision
-public import Foundation
+package import Foundation
 
 /// Encoding of raw pixels for fixtures.
-public enum ElenaTestSupportCodec {
+package enum ElenaTestSupportCodec {
     /// PNG from packed BGR pixels.
-    public static func png(_ pixels: [UInt8], width: Int, height: Int) throws -> Data {
+    package static func png(_ pixels: [UInt8], width: Int, height: Int) throws -> Data {
         try OpenCVCodec.image(bgr: pixels, width: width, height: height)
             .encode(PixelRect(x: 0, y: 0, width: width, height: height), format: .png, quality: 0)
     }
 
     /// JPEG from packed BGR pixels.
-    public static func jpeg(_ pixels: [UInt8], width: Int, height: Int, quality: Int = 88) throws -> Data {
+    package static func jpeg(_ pixels: [UInt8], width: Int, height: Int, quality: Int = 88) throws -> Data {
         try OpenCVCodec.image(bgr: pixels, width: width, height: height)
             .encode(PixelRect(x: 0, y: 0, width: width, height: height), format: .jpeg, quality: quality)
     }

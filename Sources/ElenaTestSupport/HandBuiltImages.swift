@@ -1,12 +1,12 @@
-public import Foundation
+package import Foundation
 
 /// Images written byte by byte, for the formats no encoder here produces.
-public enum HandBuiltImages {
+package enum HandBuiltImages {
     static func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
 
     /// A baseline CMYK JPEG (four components, Adobe marker), built by hand: every block has a zero DC difference
     /// and ends at once, so the whole entropy-coded scan is one zero byte per 8×8 MCU of four blocks.
-    public static func cmykJPEG(width: Int, height: Int) -> Data {
+    package static func cmykJPEG(width: Int, height: Int) -> Data {
         func segment(_ marker: UInt8, _ body: [UInt8]) -> [UInt8] { [0xFF, marker] + be16(body.count + 2) + body }
         var bytes: [UInt8] = [0xFF, 0xD8]
         // APP14 "Adobe", transform 0: the four components are plain CMYK (as Photoshop writes them, inverted).

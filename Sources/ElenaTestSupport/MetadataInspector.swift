@@ -1,10 +1,10 @@
 import ElenaCore
-public import Foundation
+package import Foundation
 
 /// Looks inside encoded images for anything that could leak: EXIF, XMP, comments, PNG text chunks.
-public enum MetadataInspector {
+package enum MetadataInspector {
     /// The metadata-bearing parts found (empty when the file is clean).
-    public static func metadata(in data: Data) -> [String] {
+    package static func metadata(in data: Data) -> [String] {
         let bytes = [UInt8](data)
         if bytes.starts(with: PNGChunks.signature) {
             let allowed: Set<String> = ["IHDR", "PLTE", "IDAT", "IEND", "tRNS"]

@@ -1,15 +1,15 @@
-public import Foundation
+package import Foundation
 
 /// An `elena-run` process started in the background, so a test can kill it at a moment of its choosing.
 /// Its output goes to a log file (a pipe nobody reads could block the process).
-public final class RunningCommand: @unchecked Sendable {
+package final class RunningCommand: @unchecked Sendable {
     // Safe: `process` is only touched through Foundation's thread-safe Process API; `exit` is guarded by `lock`.
     private let process: Process
     private let lock = NSLock()
     private var exit: Int32?
     private var waiters: [CheckedContinuation<Int32, Never>] = []
     /// Where standard output and standard error go.
-    public let logPath: String
+    package let logPath: String
 
     init(process: Process, logPath: String) {
         self.process = process
@@ -27,34 +27,34 @@ public final class RunningCommand: @unchecked Sendable {
     }
 
     /// The process id.
-    public var pid: Int32 { process.processIdentifier }
+    package var pid: Int32 { process.processIdentifier }
 
     /// Whether the process has not exited yet.
-    public var isRunning: Bool {
+    package var isRunning: Bool {
         lock.lock()
         defer { lock.unlock() }
         return exit == nil
     }
 
     /// Sends SIGKILL: no handler runs, nothing is flushed, as when the machine loses power mid-run.
-    public func kill() {
+    package func kill() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Freezes the process (SIGSTOP) until `resume`: a fault made meanwhile lands at exactly this point of its work,
     /// however busy the machine is.
-    public func pause() {
+    package func pause() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGSTOP) }
     }
 
     /// Lets a paused process go on (SIGCONT).
-    public func resume() {
+    package func resume() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGCONT) }
     }
 
     /// Runs `fault` while the process is paused, and lets it go on afterwards even when `fault` throws (a process
     /// left stopped would outlive the test).
-    public func paused<T>(_ fault: () async throws -> T) async rethrows -> T {
+    package func paused<T>(_ fault: () async throws -> T) async rethrows -> T {
         pause()
         do {
             let result = try await fault()
@@ -67,25 +67,25 @@ public final class RunningCommand: @unchecked Sendable {
     }
 
     /// Sends SIGTERM, as `kill`, a service manager or a container's stop does.
-    public func terminate() {
+    package func terminate() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
     }
 
     /// Waits for the process to end, at most `seconds`; nil when it still runs then.
-    public func wait(atMost seconds: Double) async -> Int32? {
+    package func wait(atMost seconds: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         return isRunning ? nil : await wait()
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
-    public func interrupt() {
+    package func interrupt() {
         if isRunning { Foundation.kill(process.processIdentifier, SIGINT) }
     }
 
     /// Waits (without blocking a thread) for the process to end; its exit code, or the signal that ended it.
     @discardableResult
-    public func wait() async -> Int32 {
+    package func wait() async -> Int32 {
         await withCheckedContinuation { continuation in
             lock.lock()
             if let exit {
@@ -99,15 +99,15 @@ public final class RunningCommand: @unchecked Sendable {
     }
 
     /// Whether the process ended by a signal rather than by exiting.
-    public var wasKilled: Bool { !isRunning && process.terminationReason == .uncaughtSignal }
+    package var wasKilled: Bool { !isRunning && process.terminationReason == .uncaughtSignal }
 
     /// Everything it printed so far.
-    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    package var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
 extension CommandLineRunner {
     /// Starts `elena-run arguments…` in the background, its output appended to `logPath`.
-    public func start(_ arguments: [String], logPath: String) throws -> RunningCommand {
+    package func start(_ arguments: [String], logPath: String) throws -> RunningCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -131,7 +131,7 @@ extension CommandLineRunner {
 
 /// Runs `body` on a thread of its own and returns its result. A long CPU-bound loop run on Swift's cooperative pool
 /// would hold one of its few threads and starve the tests running beside it; assertions belong to the caller.
-public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+package func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         Thread.detachNewThread { continuation.resume(returning: body()) }
     }

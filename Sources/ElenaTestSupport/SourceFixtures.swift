@@ -1,12 +1,12 @@
 import ElenaCore
-public import Foundation
+package import Foundation
 
 /// Writes source folders of synthetic ComfyUI images (and broken files) for tests.
-public enum SourceFixtures {
+package enum SourceFixtures {
     /// Writes `count` distinct ComfyUI-style PNGs named `ComfyUI_00001_.png`… into `folder`.
     /// - Returns: the file names.
     @discardableResult
-    public static func writeImages(
+    package static func writeImages(
         into folder: TemporaryDirectory, subfolder: String = "src", count: Int, width: Int = 160, height: Int = 240,
         firstSeed: Int = 1000
     ) throws -> [String] {
@@ -24,13 +24,13 @@ public enum SourceFixtures {
     }
 
     /// A PNG cut in half (header intact, data truncated).
-    public static func truncatedPNG(seed: UInt64 = 77) throws -> Data {
+    package static func truncatedPNG(seed: UInt64 = 77) throws -> Data {
         let data = try SyntheticImage(width: 120, height: 180, seed: seed).encoded(.png)
         return data.prefix(data.count / 2)
     }
 
     /// A JPEG cut before its end.
-    public static func truncatedJPEG(seed: UInt64 = 78) throws -> Data {
+    package static func truncatedJPEG(seed: UInt64 = 78) throws -> Data {
         let data = try SyntheticImage(width: 120, height: 180, seed: seed).encoded(.jpeg)
         return data.prefix(data.count * 2 / 3)
     }

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -7,18 +7,18 @@ public import Foundation
 /// Helper programs started with posix_spawn and waited for with waitpid, their output through files. Foundation's
 /// `Process` left a script that had started a daemon (scripts/postgres start) as a zombie whose termination handler
 /// never ran, so a test waited forever; this has no monitor thread to miss an exit.
-public enum Subprocess {
+package enum Subprocess {
     /// What a program did.
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// The exit status (128 + n when ended by signal n).
-        public var status: Int32
-        public var output: String
-        public var error: String
+        package var status: Int32
+        package var output: String
+        package var error: String
     }
 
     /// Starts `command arguments…` with the current environment plus `environment`, standard input from /dev/null
     /// and its output into the files named (created or truncated); returns its process id without waiting.
-    public static func start(
+    package static func start(
         _ command: String, _ arguments: [String], environment: [String: String] = [:], output: String = "/dev/null",
         error: String = "/dev/null"
     ) throws -> pid_t {
@@ -45,7 +45,7 @@ public enum Subprocess {
 
     /// Waits for a child `start` began to end, without blocking a thread; its exit status.
     @discardableResult
-    public static func wait(_ pid: pid_t) async -> Int32 {
+    package static func wait(_ pid: pid_t) async -> Int32 {
         var status: Int32 = 0
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
@@ -57,7 +57,7 @@ public enum Subprocess {
     }
 
     /// Runs `command arguments…` to its end (see `start`); what it printed and its status.
-    public static func run(_ command: String, _ arguments: [String], environment: [String: String] = [:]) async throws
+    package static func run(_ command: String, _ arguments: [String], environment: [String: String] = [:]) async throws
         -> Result
     {
         let folder = NSTemporaryDirectory() + "elena-subprocess-" + UUID().uuidString.prefix(8)

@@ -1,35 +1,35 @@
-public import ElenaCore
+package import ElenaCore
 import ElenaVision
-public import Foundation
+package import Foundation
 
 /// Deterministic, non-explicit pictures of a stylised figure (head, hair, dress) on a gradient, for examples,
 /// tests and benchmarks. No real person: the "face" is an ellipse with dots for eyes and a red mouth.
-public struct SyntheticImage: Sendable {
+package struct SyntheticImage: Sendable {
     /// Width in pixels.
-    public var width: Int
+    package var width: Int
     /// Height in pixels.
-    public var height: Int
+    package var height: Int
     /// Varies colours and positions.
-    public var seed: UInt64
+    package var seed: UInt64
 
     /// Creates a description.
-    public init(width: Int, height: Int, seed: UInt64) {
+    package init(width: Int, height: Int, seed: UInt64) {
         self.width = width
         self.height = height
         self.seed = seed
     }
 
     /// Where the drawn face is, so tests can check crops.
-    public struct Layout: Sendable {
+    package struct Layout: Sendable {
         /// Centre of the head.
-        public var headCentre: Point
+        package var headCentre: Point
         /// Head radii.
-        public var headRadiusX: Double
-        public var headRadiusY: Double
+        package var headRadiusX: Double
+        package var headRadiusY: Double
         /// The chin (lowest point of the head).
-        public var chinY: Double { headCentre.y + headRadiusY }
+        package var chinY: Double { headCentre.y + headRadiusY }
         /// Top of the hair.
-        public var hairTopY: Double { headCentre.y - headRadiusY * 1.15 }
+        package var hairTopY: Double { headCentre.y - headRadiusY * 1.15 }
     }
 
     struct Random {
@@ -41,7 +41,7 @@ public struct SyntheticImage: Sendable {
     }
 
     /// The face placement for this seed.
-    public var layout: Layout {
+    package var layout: Layout {
         var random = Random(state: seed &* 2_654_435_761 &+ 17)
         let w = Double(width)
         let h = Double(height)
@@ -52,7 +52,7 @@ public struct SyntheticImage: Sendable {
     }
 
     /// Packed BGR pixels.
-    public func pixels() -> [UInt8] {
+    package func pixels() -> [UInt8] {
         var random = Random(state: seed &* 2_654_435_761 &+ 17)
         _ = (random.next(), random.next(), random.next())  // the layout's draws
         let top = (random.next() * 120 + 80, random.next() * 120 + 80, random.next() * 120 + 80)
@@ -112,7 +112,7 @@ public struct SyntheticImage: Sendable {
     }
 
     /// The picture rotated 90° counter-clockwise: stored this way with EXIF orientation 6, it displays upright.
-    public func pixelsRotatedCounterClockwise() -> (pixels: [UInt8], width: Int, height: Int) {
+    package func pixelsRotatedCounterClockwise() -> (pixels: [UInt8], width: Int, height: Int) {
         let source = pixels()
         var out = [UInt8](repeating: 0, count: source.count)
         // Rotating CCW: new width = height, new height = width; new(x', y') = old(x = width-1-y', y = x').
@@ -133,7 +133,7 @@ public struct SyntheticImage: Sendable {
     }
 
     /// Encoded as PNG or JPEG (no metadata yet).
-    public func encoded(_ format: ImageFormat, quality: Int = 90) throws -> Data {
+    package func encoded(_ format: ImageFormat, quality: Int = 90) throws -> Data {
         let image = try OpenCVCodec.image(bgr: pixels(), width: width, height: height)
         return try image.encode(PixelRect(x: 0, y: 0, width: width, height: height), format: format, quality: quality)
     }

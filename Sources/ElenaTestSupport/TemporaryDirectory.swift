@@ -1,26 +1,26 @@
-public import Foundation
+package import Foundation
 
 /// A fresh folder under the system temporary directory, deleted by `remove()`.
-public struct TemporaryDirectory: Sendable {
+package struct TemporaryDirectory: Sendable {
     /// Absolute path.
-    public let path: String
+    package let path: String
 
     /// Creates the folder.
-    public init(_ label: String = "elena-test") throws {
+    package init(_ label: String = "elena-test") throws {
         let base = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
         path = base + "\(label)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
     /// `path/relative`.
-    public func callAsFunction(_ relative: String) -> String { path + "/" + relative }
+    package func callAsFunction(_ relative: String) -> String { path + "/" + relative }
 
     /// Deletes the folder and everything in it.
-    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+    package func remove() { try? FileManager.default.removeItem(atPath: path) }
 
     /// Writes bytes, creating folders.
     @discardableResult
-    public func write(_ data: Data, to relative: String) throws -> String {
+    package func write(_ data: Data, to relative: String) throws -> String {
         let target = self(relative)
         try FileManager.default.createDirectory(
             atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -30,12 +30,12 @@ public struct TemporaryDirectory: Sendable {
 
     /// Writes text.
     @discardableResult
-    public func write(_ text: String, to relative: String) throws -> String {
+    package func write(_ text: String, to relative: String) throws -> String {
         try write(Data(text.utf8), to: relative)
     }
 
     /// Every regular file below the folder (relative paths, sorted), optionally below a sub-folder.
-    public func files(under relative: String = "") -> [String] {
+    package func files(under relative: String = "") -> [String] {
         let root = relative.isEmpty ? path : self(relative)
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
         var found: [String] = []
@@ -52,7 +52,7 @@ public struct TemporaryDirectory: Sendable {
 /// Runs `body`, then `cleanup`, awaited, whether `body` returned or threw: the structured form of
 /// `defer { Task { await cleanup() } }`, which let a test end (and the next begin) before its server, database or
 /// disk was gone.
-public func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
+package func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
     let result: T
     do {
         result = try await body()

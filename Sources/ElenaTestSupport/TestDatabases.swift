@@ -1,19 +1,19 @@
-public import ElenaStore
+package import ElenaStore
 import Foundation
 
 /// Which real database a store test runs against.
-public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable {
+package enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable {
     case sqlite
     case postgres
     /// The same PostgreSQL server through PgBouncer in transaction mode (as Supabase's pooler on port 6543).
     case pooler
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
     /// The backends available to this test run: SQLite always; PostgreSQL when `ELENA_POSTGRES_URL` is set
     /// (`make test` starts a server and sets it). With `ELENA_REQUIRE_POSTGRES=1`, a missing URL is a failure, not
     /// a skip: see `TestDatabases.make`.
-    public static var available: [TestBackend] {
+    package static var available: [TestBackend] {
         let environment = ProcessInfo.processInfo.environment
         if environment["ELENA_POSTGRES_URL"] != nil || environment["ELENA_REQUIRE_POSTGRES"] == "1" {
             return [.sqlite, .postgres]
@@ -23,25 +23,25 @@ public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable
 
     /// `[.pooler]` when `ELENA_POOLER_URL` is set (`make test` starts PgBouncer and sets it), else none. With
     /// `ELENA_REQUIRE_POOLER=1`, a missing URL is a failure, not a skip.
-    public static var pooled: [TestBackend] {
+    package static var pooled: [TestBackend] {
         let environment = ProcessInfo.processInfo.environment
         return environment["ELENA_POOLER_URL"] != nil || environment["ELENA_REQUIRE_POOLER"] == "1" ? [.pooler] : []
     }
 }
 
 /// A database made for one test, removed afterwards.
-public struct TestDatabase: Sendable {
+package struct TestDatabase: Sendable {
     /// The URL to open it with (contains a password for PostgreSQL: never print it).
-    public var url: DatabaseURL
+    package var url: DatabaseURL
     /// The same as text, for `DATABASE_URL`.
-    public var urlText: String
+    package var urlText: String
     /// Folder of a SQLite file (nil for PostgreSQL).
-    public var folder: TemporaryDirectory?
+    package var folder: TemporaryDirectory?
     private var postgresName: String?
     private var adminURL: DatabaseURL?
 
     /// Creates a fresh, empty database on the backend.
-    public static func make(_ backend: TestBackend) async throws -> TestDatabase {
+    package static func make(_ backend: TestBackend) async throws -> TestDatabase {
         switch backend {
         case .sqlite:
             let folder = try TemporaryDirectory("elena-db")
@@ -77,7 +77,7 @@ public struct TestDatabase: Sendable {
     }
 
     /// Deletes the database.
-    public func remove() async {
+    package func remove() async {
         folder?.remove()
         if let postgresName, let adminURL, let server = try? await PostgresDatabase.connect(adminURL) {
             try? await server.execute("DROP DATABASE IF EXISTS \(postgresName) WITH (FORCE)")
@@ -89,7 +89,7 @@ public struct TestDatabase: Sendable {
 extension TestDatabase {
     /// A fresh database on `backend`, opened (and migrated) as a store for `body`, closed and removed afterwards,
     /// whether `body` succeeds or throws.
-    public static func withStore(
+    package static func withStore(
         _ backend: TestBackend, _ body: (SQLRunStore, TestDatabase) async throws -> Void
     ) async throws {
         let database = try await TestDatabase.make(backend)

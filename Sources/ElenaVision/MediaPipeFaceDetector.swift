@@ -1,12 +1,12 @@
 internal import CVision
-public import ElenaCore
+package import ElenaCore
 import Foundation
 
 /// `FaceDetector` over MediaPipe's BlazeFace (short range) and Face Mesh (468 points), converted to ONNX by
 /// `scripts/install-models` and run by XNNPACK inside the CVision shim (OpenCV's dnn module is the reference the
 /// native test compares it with). Fully offline: the models are read from a local folder, checked against pinned
 /// SHA-256 digests.
-public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
+package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     // Safe: the shim's detector handles are not thread-safe, so each call takes one handle out of `idle` (under the
     // lock) and puts it back after; a handle is never used by two threads at once.
     private let idle = NSLock()
@@ -15,24 +15,24 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     private let landmarkPath: String
 
     /// The model files and their pinned digests (the same as models/SHA256SUMS).
-    public static let detectorFile = "face_detection_short_range.onnx"
-    public static let landmarkFile = "face_landmark.onnx"
-    public static let pinned: [String: String] = [
+    package static let detectorFile = "face_detection_short_range.onnx"
+    package static let landmarkFile = "face_landmark.onnx"
+    package static let pinned: [String: String] = [
         detectorFile: "2d83bf713a7bf67b1d8d65b3d4eb297a4f1029bce51cf0d9f7723046648f10a7",
         landmarkFile: "7abd9342cf40074b7662e376d1bf006cbef75021652ad30af0385ce642cb7fa2",
     ]
 
     /// Detector, models, engine and pipeline version: part of the detect stage's cache key.
-    public let identity: String
+    package let identity: String
 
     /// Why the models cannot be used.
-    public struct ModelError: Error, Sendable, CustomStringConvertible {
-        public var description: String
+    package struct ModelError: Error, Sendable, CustomStringConvertible {
+        package var description: String
     }
 
     /// Loads the models from `folder`, checking their digests.
     /// - Throws: `ModelError` naming the missing or altered file and what to run.
-    public init(modelsFolder folder: String) throws {
+    package init(modelsFolder folder: String) throws {
         for (file, expected) in Self.pinned {
             let path = folder + "/" + file
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -81,7 +81,7 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         idle.unlock()
     }
 
-    public func detect(in image: any DecodedImage) throws -> [Face] {
+    package func detect(in image: any DecodedImage) throws -> [Face] {
         guard let opencv = image as? OpenCVImage else {
             throw ImageCodecError(.unsupported, "the face detector needs an image decoded by OpenCVCodec")
         }
@@ -146,7 +146,7 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     /// Where the models are looked for: `$ELENA_MODELS_DIR`, `~/.local/share/elena-run/models`, then the
     /// `models` folder next to the build directory of the running binary (`.build/models`, where
     /// `make models` installs them).
-    public static func candidateFolders(environment: [String: String], executable: String) -> [String] {
+    package static func candidateFolders(environment: [String: String], executable: String) -> [String] {
         var folders: [String] = []
         if let explicit = environment["ELENA_MODELS_DIR"], !explicit.isEmpty { folders.append(explicit) }
         let home = environment["HOME"] ?? NSHomeDirectory()
@@ -159,12 +159,12 @@ public final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     }
 
     /// The first candidate folder holding both model files, if any.
-    public static func locate(environment: [String: String], executable: String) -> String? {
+    package static func locate(environment: [String: String], executable: String) -> String? {
         candidateFolders(environment: environment, executable: executable).first { folder in
             pinned.keys.allSatisfy { FileManager.default.fileExists(atPath: folder + "/" + $0) }
         }
     }
 
     /// Sets OpenCV's own thread count (the tool runs one image per core, so 1).
-    public static func setOpenCVThreads(_ count: Int) { cvision_set_threads(Int32(count)) }
+    package static func setOpenCVThreads(_ count: Int) { cvision_set_threads(Int32(count)) }
 }

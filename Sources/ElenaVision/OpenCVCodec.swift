@@ -1,17 +1,17 @@
 internal import CVision
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 /// `ImageCodec` over OpenCV through the CVision shim. The only module that touches unsafe pointers.
-public struct OpenCVCodec: ImageCodec {
+package struct OpenCVCodec: ImageCodec {
     /// Creates the codec.
-    public init() {}
+    package init() {}
 
     /// `opencv 4.6.0`.
-    public var identity: String { "opencv \(Self.version)" }
+    package var identity: String { "opencv \(Self.version)" }
 
     /// The linked OpenCV version.
-    public static var version: String { String(cString: cvision_opencv_version()) }
+    package static var version: String { String(cString: cvision_opencv_version()) }
 
     static func error(_ status: cvision_status) -> ImageCodecError {
         let message = withUnsafeBytes(of: status.message) { raw in
@@ -28,7 +28,7 @@ public struct OpenCVCodec: ImageCodec {
         return ImageCodecError(kind, message.isEmpty ? "OpenCV failed (code \(status.code))" : message)
     }
 
-    public func decode(_ data: Data, header: ImageHeader, limits: DecodeLimits) throws -> any DecodedImage {
+    package func decode(_ data: Data, header: ImageHeader, limits: DecodeLimits) throws -> any DecodedImage {
         guard header.width <= limits.maxSide, header.height <= limits.maxSide,
             header.width * header.height <= limits.maxPixels
         else {
@@ -51,7 +51,7 @@ public struct OpenCVCodec: ImageCodec {
         return OpenCVImage(handle: image)
     }
 
-    public func inflate(_ data: Data, maxOutput: Int) throws -> Data {
+    package func inflate(_ data: Data, maxOutput: Int) throws -> Data {
         var status = cvision_status()
         var buffer = cvision_buffer()
         let code = data.withUnsafeBytes { raw in
@@ -64,13 +64,13 @@ public struct OpenCVCodec: ImageCodec {
     }
 
     /// Packed BGR pixels of an image this codec made (tests and benchmarks).
-    public static func pixels(of image: any DecodedImage) throws -> [UInt8] {
+    package static func pixels(of image: any DecodedImage) throws -> [UInt8] {
         guard let image = image as? OpenCVImage else { throw ImageCodecError(.unsupported, "not an OpenCV image") }
         return try image.pixels()
     }
 
     /// An image built from packed BGR pixels (synthetic images for examples and benchmarks).
-    public static func image(bgr pixels: [UInt8], width: Int, height: Int) throws -> any DecodedImage {
+    package static func image(bgr pixels: [UInt8], width: Int, height: Int) throws -> any DecodedImage {
         var status = cvision_status()
         var image: OpaquePointer?
         let code = pixels.withUnsafeBufferPointer { buffer in

@@ -4,9 +4,9 @@ internal import Crypto
 /// The identity of one node's work: a hash of the stage's name and version, its resolved parameters and the
 /// content digests of its inputs. Two nodes with the same key would produce the same output, so a key with a
 /// successful record never runs again.
-public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
+package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// The key as a digest.
-    public let digest: Digest
+    package let digest: Digest
 
     /// Builds the key. Each part is length-prefixed so no two different tuples can give the same byte stream.
     /// - Parameters:
@@ -14,7 +14,7 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     ///   - version: bumped whenever the stage's output for the same inputs could change.
     ///   - parameters: canonical JSON of the resolved parameters (see `JSONValue.serialized(canonical:)`).
     ///   - inputs: named input digests (order does not matter).
-    public init(stage: String, version: Int, parameters: String, inputs: [(name: String, digest: Digest)]) {
+    package init(stage: String, version: Int, parameters: String, inputs: [(name: String, digest: Digest)]) {
         var hasher = SHA256()
         func add(_ text: String) {
             var length = UInt64(text.utf8.count).bigEndian
@@ -34,8 +34,8 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Wraps a digest read back from the store.
-    public init(trusted digest: Digest) { self.digest = digest }
+    package init(trusted digest: Digest) { self.digest = digest }
 
     /// The hex text of the key.
-    public var description: String { digest.hex }
+    package var description: String { digest.hex }
 }

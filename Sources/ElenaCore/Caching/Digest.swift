@@ -1,16 +1,16 @@
-public import Foundation
+package import Foundation
 internal import Crypto
 
 /// A SHA-256 digest. Stored as 32 raw bytes (fast to hash and compare, which run-cache lookups do by the tens of
 /// thousands); shown and stored as 64 lowercase hex characters.
-public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
     private let a: UInt64
     private let b: UInt64
     private let c: UInt64
     private let d: UInt64
 
     /// Parses hex text; returns nil unless it is 64 hex characters.
-    public init?(hex: String) {
+    package init?(hex: String) {
         var words: [UInt64] = [0, 0, 0, 0]
         var count = 0
         for byte in hex.utf8 {
@@ -37,16 +37,16 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
     }
 
     /// The digest of some bytes.
-    public static func of(_ data: Data) -> Digest { Digest(bytes: SHA256.hash(data: data)) }
+    package static func of(_ data: Data) -> Digest { Digest(bytes: SHA256.hash(data: data)) }
 
     /// The digest of a string's UTF-8 bytes.
-    public static func of(_ text: String) -> Digest { of(Data(text.utf8)) }
+    package static func of(_ text: String) -> Digest { of(Data(text.utf8)) }
 
     /// 64 lowercase hex characters.
-    public var hex: String { hexPrefix(64) }
+    package var hex: String { hexPrefix(64) }
 
     /// The first `count` hex characters.
-    public func hexPrefix(_ count: Int) -> String {
+    package func hexPrefix(_ count: Int) -> String {
         let digits: StaticString = "0123456789abcdef"
         let length = max(0, min(64, count))
         return String(unsafeUninitializedCapacity: length) { buffer in
@@ -69,22 +69,22 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
     }
 
     /// The first `count` hex characters, for file names and display.
-    public func prefix(_ count: Int = 12) -> String { hexPrefix(count) }
+    package func prefix(_ count: Int = 12) -> String { hexPrefix(count) }
 
     /// The hex text.
-    public var description: String { hex }
+    package var description: String { hex }
 
     /// Orders as the hex text would.
-    public static func < (lhs: Digest, rhs: Digest) -> Bool { (lhs.a, lhs.b, lhs.c, lhs.d) < (rhs.a, rhs.b, rhs.c, rhs.d) }
+    package static func < (lhs: Digest, rhs: Digest) -> Bool { (lhs.a, lhs.b, lhs.c, lhs.d) < (rhs.a, rhs.b, rhs.c, rhs.d) }
 
     /// Encodes as the hex string.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(hex)
     }
 
     /// Decodes from the hex string.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let digest = Digest(hex: text) else {
@@ -95,18 +95,18 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
 }
 
 /// Incremental SHA-256 over many pieces (for hashing files in chunks).
-public struct DigestBuilder {
+package struct DigestBuilder {
     private var hasher = SHA256()
 
     /// Starts an empty hash.
-    public init() {}
+    package init() {}
 
     /// Adds bytes.
-    public mutating func update(_ data: Data) { hasher.update(data: data) }
+    package mutating func update(_ data: Data) { hasher.update(data: data) }
 
     /// Adds raw bytes.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
 
     /// The digest of everything added.
-    public func finalize() -> Digest { Digest(bytes: hasher.finalize()) }
+    package func finalize() -> Digest { Digest(bytes: hasher.finalize()) }
 }

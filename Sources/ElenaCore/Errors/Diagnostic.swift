@@ -1,24 +1,24 @@
 /// One problem found in a manifest, pointing at the file, line, column and key.
-public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+package struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     /// How bad the problem is.
-    public enum Severity: String, Sendable, Hashable {
+    package enum Severity: String, Sendable, Hashable {
         case error
         case warning
     }
 
     /// Error or warning.
-    public var severity: Severity
+    package var severity: Severity
     /// Where the problem is; `nil` only when the file itself is the problem.
-    public var location: SourceLocation?
+    package var location: SourceLocation?
     /// Dotted path of the key, for example `crop.strategy` or `items[2].match`.
-    public var keyPath: String
+    package var keyPath: String
     /// A full sentence that names the key.
-    public var message: String
+    package var message: String
     /// A suggestion such as `did you mean 'strategy'?`.
-    public var hint: String?
+    package var hint: String?
 
     /// Creates a diagnostic.
-    public init(
+    package init(
         _ severity: Severity = .error, at location: SourceLocation?, key keyPath: String, _ message: String,
         hint: String? = nil
     ) {
@@ -30,7 +30,7 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `FILE:LINE:COLUMN: error: message (hint)`.
-    public var description: String {
+    package var description: String {
         var text = ""
         if let location { text += "\(location): " }
         text += "\(severity.rawValue): \(message)"
@@ -40,7 +40,7 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
 
     /// The one-line description followed by the offending source line and a caret under the column.
     /// - Parameter source: the manifest text the location refers to.
-    public func rendered(source: String?) -> String {
+    package func rendered(source: String?) -> String {
         guard let location, let source else { return description }
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
         guard location.line >= 1, location.line <= lines.count else { return description }
@@ -52,20 +52,20 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The manifest could not be used: one or more error diagnostics.
-public struct ManifestError: Error, Sendable, CustomStringConvertible {
+package struct ManifestError: Error, Sendable, CustomStringConvertible {
     /// Every problem found, in file order.
-    public var diagnostics: [Diagnostic]
+    package var diagnostics: [Diagnostic]
     /// The manifest text, used to print the offending lines.
-    public var source: String?
+    package var source: String?
 
     /// Creates the error.
-    public init(diagnostics: [Diagnostic], source: String?) {
+    package init(diagnostics: [Diagnostic], source: String?) {
         self.diagnostics = diagnostics
         self.source = source
     }
 
     /// All diagnostics, each with its source line.
-    public var description: String {
+    package var description: String {
         diagnostics.map { $0.rendered(source: source) }.joined(separator: "\n")
     }
 }

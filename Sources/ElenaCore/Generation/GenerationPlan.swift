@@ -1,44 +1,44 @@
 /// One (prompt, seed) of a `generate:` section: the graph to queue and its cache key.
-public struct GenerationJob: Sendable, Hashable {
+package struct GenerationJob: Sendable, Hashable {
     /// Hash of the workflow as it will run (every input set, before the output prefix): a second job with the same
     /// key would make the same images, so a key with a successful record is never queued again.
-    public var key: CacheKey
+    package var key: CacheKey
     /// The prompt's position in `generate.prompts`, from 1.
-    public var promptNumber: Int
+    package var promptNumber: Int
     /// The prompt text.
-    public var prompt: String
+    package var prompt: String
     /// The seed.
-    public var seed: Int
+    package var seed: Int
     /// The graph to queue: the workflow with the inputs set and every SaveImage prefix set to `filenamePrefix`.
-    public var graph: JSONValue
+    package var graph: JSONValue
     /// `<drop>_<key prefix>`: ComfyUI saves `<prefix>_00001_.png`, …
-    public var filenamePrefix: String
+    package var filenamePrefix: String
 
     /// `prompt 2, seed 1001`.
-    public var label: String { "prompt \(promptNumber), seed \(seed)" }
+    package var label: String { "prompt \(promptNumber), seed \(seed)" }
 }
 
 /// A model file a workflow names, to check on the server before queueing.
-public struct ModelRequirement: Sendable, Hashable, CustomStringConvertible {
+package struct ModelRequirement: Sendable, Hashable, CustomStringConvertible {
     /// The loader node's type, e.g. `CheckpointLoaderSimple`.
-    public var classType: String
+    package var classType: String
     /// Its input, e.g. `ckpt_name`.
-    public var input: String
+    package var input: String
     /// The file name.
-    public var value: String
+    package var value: String
     /// `checkpoint` or `LoRA`.
-    public var kind: String
+    package var kind: String
 
     /// `checkpoint 'elena-base.safetensors'`.
-    public var description: String { "\(kind) '\(value)'" }
+    package var description: String { "\(kind) '\(value)'" }
 }
 
 /// What a `generate:` section asks ComfyUI for: one job per (prompt, seed), and the models they need.
-public struct GenerationPlan: Sendable, Hashable {
+package struct GenerationPlan: Sendable, Hashable {
     /// The jobs, prompt by prompt, seed by seed.
-    public var jobs: [GenerationJob]
+    package var jobs: [GenerationJob]
     /// Every checkpoint and LoRA the graphs name, each once.
-    public var models: [ModelRequirement]
+    package var models: [ModelRequirement]
 
     /// Loader inputs that name model files.
     static let modelInputs: [(classType: String, input: String, kind: String)] = [
@@ -54,7 +54,7 @@ public struct GenerationPlan: Sendable, Hashable {
     ///   - workflowPath: the file, for messages.
     ///   - manifest: the manifest (its drop name and key locations).
     /// - Throws: `ManifestError` pointing at the manifest key the workflow does not fit.
-    public static func make(_ spec: GenerateSpec, workflow: String, workflowPath: String, manifest: Manifest)
+    package static func make(_ spec: GenerateSpec, workflow: String, workflowPath: String, manifest: Manifest)
         throws(ManifestError) -> GenerationPlan
     {
         func fail(_ key: String, _ message: String, hint: String? = nil) -> ManifestError {

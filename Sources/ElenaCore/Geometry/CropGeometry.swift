@@ -1,5 +1,5 @@
 /// Something a human should look at, recorded with the crop.
-public enum CropFlag: String, Sendable, Hashable, Codable, CaseIterable {
+package enum CropFlag: String, Sendable, Hashable, Codable, CaseIterable {
     /// A face strategy found no face; the fallback was applied.
     case noFaceFound = "no_face_found"
     /// More than one face was found.
@@ -15,20 +15,20 @@ public enum CropFlag: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// The outcome of the crop rules for one image.
-public struct CropDecision: Sendable, Hashable, Codable {
+package struct CropDecision: Sendable, Hashable, Codable {
     /// The strategy actually applied (the fallback's, when no face was found).
-    public var applied: CropStrategy
+    package var applied: CropStrategy
     /// The horizontal cut: everything above this row is removed.
-    public var line: Int
+    package var line: Int
     /// The rectangle kept, in the oriented full-resolution image.
-    public var rect: PixelRect
+    package var rect: PixelRect
     /// Why this line, in one sentence.
-    public var reason: String
+    package var reason: String
     /// Things to check in review.
-    public var flags: [CropFlag]
+    package var flags: [CropFlag]
 
     /// Creates a decision.
-    public init(applied: CropStrategy, line: Int, rect: PixelRect, reason: String, flags: [CropFlag]) {
+    package init(applied: CropStrategy, line: Int, rect: PixelRect, reason: String, flags: [CropFlag]) {
         self.applied = applied
         self.line = line
         self.rect = rect
@@ -39,19 +39,19 @@ public struct CropDecision: Sendable, Hashable, Codable {
 
 extension CropDecision {
     /// The flags of the decision a crop step recorded in its summary (`{"decision": {"flags": [...]}, ...}`).
-    public static func recordedFlags(in summary: JSONValue) -> [String] {
+    package static func recordedFlags(in summary: JSONValue) -> [String] {
         summary["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 }
 
 /// The crop cannot leave anything to publish.
-public struct CropGeometryError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct CropGeometryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What happened.
-    public var description: String
+    package var description: String
 }
 
 /// Pure crop geometry: image size + detections + strategy → the rectangle to keep.
-public enum CropGeometry {
+package enum CropGeometry {
     /// Decides the crop.
     /// - Parameters:
     ///   - size: the oriented image size.
@@ -59,7 +59,7 @@ public enum CropGeometry {
     ///   - spec: the resolved crop settings.
     ///   - lineOverride: a human-chosen cut, as a fraction of the height, which wins over the strategy.
     /// - Throws: `CropGeometryError` when nothing would be left.
-    public static func decide(size: PixelSize, faces: [Face], spec: CropSpec, lineOverride: Double? = nil)
+    package static func decide(size: PixelSize, faces: [Face], spec: CropSpec, lineOverride: Double? = nil)
         throws(CropGeometryError) -> CropDecision
     {
         let height = Double(size.height)

@@ -1,27 +1,27 @@
 /// One detected face, with the landmarks the crop rules need, in the full image's pixel coordinates.
 /// Points may lie outside the image when the face is cut by the frame.
-public struct Face: Sendable, Hashable, Codable {
+package struct Face: Sendable, Hashable, Codable {
     /// Bounding box from the detector.
-    public var box: Box
+    package var box: Box
     /// Detector confidence, 0 to 1.
-    public var confidence: Double
+    package var confidence: Double
     /// The lower face outline (jaw and chin), left to right; the lowest of them is the bottom of the face.
-    public var jaw: [Point]
+    package var jaw: [Point]
     /// The bottom of the nose (subnasale) and the nostril points.
-    public var nose: [Point]
+    package var nose: [Point]
     /// The upper lip's top (outer) contour.
-    public var upperLip: [Point]
+    package var upperLip: [Point]
     /// The line between the lips (inner contour).
-    public var mouth: [Point]
+    package var mouth: [Point]
     /// The lower lip's bottom (outer) contour.
-    public var lowerLip: [Point]
+    package var lowerLip: [Point]
     /// Eye centres.
-    public var eyes: [Point]
+    package var eyes: [Point]
     /// Roll angle in degrees, 0 for an upright face.
-    public var roll: Double
+    package var roll: Double
 
     /// Creates a face.
-    public init(
+    package init(
         box: Box, confidence: Double, jaw: [Point] = [], nose: [Point] = [], upperLip: [Point] = [],
         mouth: [Point] = [], lowerLip: [Point] = [], eyes: [Point] = [], roll: Double = 0
     ) {
@@ -37,40 +37,40 @@ public struct Face: Sendable, Hashable, Codable {
     }
 
     /// The lowest point of the face: the lowest jaw landmark, or the box bottom when there are no landmarks.
-    public var bottom: Double {
+    package var bottom: Double {
         let landmarks = jaw.map(\.y) + lowerLip.map(\.y)
         return landmarks.max() ?? box.maxY
     }
 
     /// The lowest point of the nose, if known.
-    public var noseBottom: Double? { nose.map(\.y).max() }
+    package var noseBottom: Double? { nose.map(\.y).max() }
 
     /// The line between the lips (mean of the inner-contour points), if known.
-    public var mouthLine: Double? { mouth.isEmpty ? nil : mouth.map(\.y).reduce(0, +) / Double(mouth.count) }
+    package var mouthLine: Double? { mouth.isEmpty ? nil : mouth.map(\.y).reduce(0, +) / Double(mouth.count) }
 
     /// The highest point of the upper lip, if known.
-    public var upperLipTop: Double? { upperLip.map(\.y).min() }
+    package var upperLipTop: Double? { upperLip.map(\.y).min() }
 
     /// The face's area, to pick the main face.
-    public var area: Double { box.width * box.height }
+    package var area: Double { box.width * box.height }
 }
 
 /// What the face detector found in one image.
-public struct Detection: Sendable, Hashable, Codable {
+package struct Detection: Sendable, Hashable, Codable {
     /// Detector name and model version, e.g. `none` or `mediapipe-facemesh/0.10.21`.
-    public var detector: String
+    package var detector: String
     /// The size of the image the coordinates refer to (after EXIF orientation).
-    public var imageSize: PixelSize?
+    package var imageSize: PixelSize?
     /// Faces found, largest first.
-    public var faces: [Face]
+    package var faces: [Face]
 
     /// Creates a detection result.
-    public init(detector: String, imageSize: PixelSize?, faces: [Face]) {
+    package init(detector: String, imageSize: PixelSize?, faces: [Face]) {
         self.detector = detector
         self.imageSize = imageSize
         self.faces = faces
     }
 
     /// The result of not running a detector (strategies that need no faces).
-    public static let notNeeded = Detection(detector: "none", imageSize: nil, faces: [])
+    package static let notNeeded = Detection(detector: "none", imageSize: nil, faces: [])
 }

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Fanvue requires AI-generated media to be disclosed; captions get a disclosure unless they already have one.
-public enum Disclosure {
+package enum Disclosure {
     /// Phrases that already count as a disclosure (case-insensitive, as whole words: "Thai art" is not one).
-    public static let markers = ["#ai", "ai-generated", "ai generated", "aigenerated", "#aigenerated", "made with ai", "#aiart", "ai art"]
+    package static let markers = ["#ai", "ai-generated", "ai generated", "aigenerated", "#aigenerated", "made with ai", "#aiart", "ai art"]
 
     /// Whether `text` contains `phrase` with no letter or digit right before or after it.
     static func containsWord(_ text: String, _ phrase: String) -> Bool {
@@ -22,7 +22,7 @@ public enum Disclosure {
     /// - Parameters:
     ///   - caption: the caption as written (nil means none).
     ///   - disclosure: the text to add, e.g. `#AIgenerated`.
-    public static func apply(_ caption: String?, disclosure: String) -> String {
+    package static func apply(_ caption: String?, disclosure: String) -> String {
         let text = (caption ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let lowered = text.lowercased()
         if (markers + [disclosure.lowercased()]).contains(where: { containsWord(lowered, $0) }) { return text }

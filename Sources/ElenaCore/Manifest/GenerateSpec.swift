@@ -1,18 +1,18 @@
 /// A node input of a ComfyUI API-format workflow, written `<node id>.<input name>` (for example `6.text`).
-public struct NodeInput: Sendable, Hashable, CustomStringConvertible {
+package struct NodeInput: Sendable, Hashable, CustomStringConvertible {
     /// The node's id in the workflow (a key of the API-format object).
-    public var node: String
+    package var node: String
     /// The input's name in the node's `inputs`.
-    public var input: String
+    package var input: String
 
     /// Creates a reference.
-    public init(node: String, input: String) {
+    package init(node: String, input: String) {
         self.node = node
         self.input = input
     }
 
     /// Parses `6.text` (the node id is everything before the last dot).
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard let dot = text.lastIndex(of: "."), dot != text.startIndex, text.index(after: dot) != text.endIndex else {
             return nil
         }
@@ -20,18 +20,18 @@ public struct NodeInput: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `6.text`.
-    public var description: String { "\(node).\(input)" }
+    package var description: String { "\(node).\(input)" }
 }
 
 /// A LoRA strength to set on every generated prompt.
-public struct LoRAStrength: Sendable, Hashable {
+package struct LoRAStrength: Sendable, Hashable {
     /// The input that takes the strength, e.g. `10.strength_model`.
-    public var input: NodeInput
+    package var input: NodeInput
     /// The strength.
-    public var strength: Double
+    package var strength: Double
 
     /// Creates a setting.
-    public init(input: NodeInput, strength: Double) {
+    package init(input: NodeInput, strength: Double) {
         self.input = input
         self.strength = strength
     }
@@ -39,41 +39,41 @@ public struct LoRAStrength: Sendable, Hashable {
 
 /// The `generate:` section: ComfyUI makes the drop's images from a workflow, a list of prompts and a seed range.
 /// Every (prompt, seed) pair is one cached node; its images are downloaded into the source folder.
-public struct GenerateSpec: Sendable, Hashable {
+package struct GenerateSpec: Sendable, Hashable {
     /// ComfyUI's address.
-    public var server: String
+    package var server: String
     /// The workflow file in API format, as written (relative to the manifest's folder).
-    public var workflow: String
+    package var workflow: String
     /// The input that takes each prompt's text.
-    public var promptInput: NodeInput
+    package var promptInput: NodeInput
     /// The input that takes the seed.
-    public var seedInput: NodeInput
+    package var seedInput: NodeInput
     /// The input that takes the batch size, if set.
-    public var batchInput: NodeInput?
+    package var batchInput: NodeInput?
     /// The input that takes the checkpoint name, if set.
-    public var checkpointInput: NodeInput?
+    package var checkpointInput: NodeInput?
     /// The positive prompts; each is generated with every seed.
-    public var prompts: [String]
+    package var prompts: [String]
     /// The first seed.
-    public var seedFrom: Int
+    package var seedFrom: Int
     /// How many consecutive seeds each prompt is generated with.
-    public var seedCount: Int
+    package var seedCount: Int
     /// Images per (prompt, seed) (needs `batchInput`).
-    public var batch: Int?
+    package var batch: Int?
     /// The checkpoint file (needs `checkpointInput`).
-    public var checkpoint: String?
+    package var checkpoint: String?
     /// LoRA strengths to set.
-    public var loras: [LoRAStrength]
+    package var loras: [LoRAStrength]
     /// Seconds one prompt may take before it is given up.
-    public var timeoutSeconds: Int
+    package var timeoutSeconds: Int
 
     /// ComfyUI's default address.
-    public static let defaultServer = "http://127.0.0.1:8188"
+    package static let defaultServer = "http://127.0.0.1:8188"
     /// Default for `timeout`.
-    public static let defaultTimeout = 900
+    package static let defaultTimeout = 900
 
     /// Creates a section.
-    public init(
+    package init(
         server: String = GenerateSpec.defaultServer, workflow: String, promptInput: NodeInput, seedInput: NodeInput,
         batchInput: NodeInput? = nil, checkpointInput: NodeInput? = nil, prompts: [String], seedFrom: Int = 1,
         seedCount: Int = 1, batch: Int? = nil, checkpoint: String? = nil, loras: [LoRAStrength] = [],
@@ -95,5 +95,5 @@ public struct GenerateSpec: Sendable, Hashable {
     }
 
     /// The seeds, in order.
-    public var seeds: [Int] { (0..<seedCount).map { seedFrom + $0 } }
+    package var seeds: [Int] { (0..<seedCount).map { seedFrom + $0 } }
 }

@@ -1,26 +1,26 @@
 /// A content drop, as declared in a YAML manifest. Values are as written; paths are not yet resolved.
-public struct Manifest: Sendable, Hashable {
+package struct Manifest: Sendable, Hashable {
     /// Manifest format version (always 1 for now).
-    public var version: Int
+    package var version: Int
     /// The drop's name, used in folder names and the ledger.
-    public var drop: String
+    package var drop: String
     /// Library root as written in the manifest (`library:`), if any.
-    public var library: String?
+    package var library: String?
     /// Where the images come from.
-    public var source: SourceSpec
+    package var source: SourceSpec
     /// How every image is cropped (items may override).
-    public var crop: CropSpec
+    package var crop: CropSpec
     /// Where approved crops go.
-    public var publish: PublishSpec
+    package var publish: PublishSpec
     /// Per-file overrides, applied in order (later entries win).
-    public var items: [ItemOverride]
+    package var items: [ItemOverride]
     /// Images to generate with ComfyUI into the source folder before ingesting (nil: the folder is filled by hand).
-    public var generate: GenerateSpec?
+    package var generate: GenerateSpec?
     /// Where each key path is written, for errors found after decoding (for example a missing folder).
-    public var locations: [String: SourceLocation]
+    package var locations: [String: SourceLocation]
 
     /// Creates a manifest.
-    public init(
+    package init(
         version: Int = 1, drop: String, library: String? = nil, source: SourceSpec, crop: CropSpec,
         publish: PublishSpec, items: [ItemOverride] = [], generate: GenerateSpec? = nil,
         locations: [String: SourceLocation] = [:]
@@ -38,21 +38,21 @@ public struct Manifest: Sendable, Hashable {
 }
 
 /// The `source:` section.
-public struct SourceSpec: Sendable, Hashable {
+package struct SourceSpec: Sendable, Hashable {
     /// The folder to scan, as written (relative to the manifest's folder; `~` expands).
-    public var dir: String
+    package var dir: String
     /// File-name patterns to take.
-    public var include: [String]
+    package var include: [String]
     /// File-name patterns to leave out.
-    public var exclude: [String]
+    package var exclude: [String]
     /// Whether sub-folders are scanned.
-    public var recursive: Bool
+    package var recursive: Bool
 
     /// The default include patterns.
-    public static let defaultInclude = ["*.png", "*.jpg", "*.jpeg", "*.webp"]
+    package static let defaultInclude = ["*.png", "*.jpg", "*.jpeg", "*.webp"]
 
     /// Creates a source section.
-    public init(dir: String, include: [String] = SourceSpec.defaultInclude, exclude: [String] = [], recursive: Bool = true) {
+    package init(dir: String, include: [String] = SourceSpec.defaultInclude, exclude: [String] = [], recursive: Bool = true) {
         self.dir = dir
         self.include = include
         self.exclude = exclude
@@ -61,7 +61,7 @@ public struct SourceSpec: Sendable, Hashable {
 }
 
 /// How the face is removed.
-public enum CropStrategy: String, Sendable, Hashable, CaseIterable, Codable {
+package enum CropStrategy: String, Sendable, Hashable, CaseIterable, Codable {
     /// Cut below the lowest point of every face, plus the margin.
     case noFace = "no_face"
     /// Cut between the nose and the lips, so the lips stay and nothing above them.
@@ -72,22 +72,22 @@ public enum CropStrategy: String, Sendable, Hashable, CaseIterable, Codable {
     case topFraction = "top_fraction"
 
     /// Whether the strategy needs face detection.
-    public var needsFaces: Bool { self == .noFace || self == .lipsOnly }
+    package var needsFaces: Bool { self == .noFace || self == .lipsOnly }
 }
 
 /// What happens when a face strategy finds no face.
-public enum CropFallback: String, Sendable, Hashable, CaseIterable, Codable {
+package enum CropFallback: String, Sendable, Hashable, CaseIterable, Codable {
     /// Cut `top_fraction` off the top and flag the item.
     case topFraction = "top_fraction"
     /// Keep the whole image and flag the item.
     case keep
 
     /// The strategy applied instead.
-    public var strategy: CropStrategy { self == .keep ? .keep : .topFraction }
+    package var strategy: CropStrategy { self == .keep ? .keep : .topFraction }
 }
 
 /// Where `lips_only` cuts.
-public enum LipsLine: String, Sendable, Hashable, CaseIterable, Codable {
+package enum LipsLine: String, Sendable, Hashable, CaseIterable, Codable {
     /// Between the bottom of the nose and the top of the upper lip: both lips stay.
     case upperLip = "upper_lip"
     /// Between the lips: only the lower lip stays.
@@ -95,68 +95,68 @@ public enum LipsLine: String, Sendable, Hashable, CaseIterable, Codable {
 }
 
 /// Output encoding of crops.
-public enum ImageFormat: String, Sendable, Hashable, CaseIterable, Codable {
+package enum ImageFormat: String, Sendable, Hashable, CaseIterable, Codable {
     case jpeg
     case png
 
     /// File extension, without the dot.
-    public var fileExtension: String { self == .jpeg ? "jpg" : "png" }
+    package var fileExtension: String { self == .jpeg ? "jpg" : "png" }
 }
 
 /// A width:height ratio such as 4:5.
-public struct AspectRatio: Sendable, Hashable, CustomStringConvertible, Codable {
+package struct AspectRatio: Sendable, Hashable, CustomStringConvertible, Codable {
     /// Width part.
-    public var width: Int
+    package var width: Int
     /// Height part.
-    public var height: Int
+    package var height: Int
 
     /// Creates a ratio.
-    public init(width: Int, height: Int) {
+    package init(width: Int, height: Int) {
         self.width = width
         self.height = height
     }
 
     /// Parses `4:5`.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let parts = text.split(separator: ":")
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
         self.init(width: w, height: h)
     }
 
     /// Width divided by height.
-    public var value: Double { Double(width) / Double(height) }
+    package var value: Double { Double(width) / Double(height) }
     /// `4:5`.
-    public var description: String { "\(width):\(height)" }
+    package var description: String { "\(width):\(height)" }
 }
 
 /// The `crop:` section, fully resolved with defaults.
-public struct CropSpec: Sendable, Hashable, Codable {
+package struct CropSpec: Sendable, Hashable, Codable {
     /// The strategy.
-    public var strategy: CropStrategy
+    package var strategy: CropStrategy
     /// Used when a face strategy finds no face.
-    public var fallback: CropFallback
+    package var fallback: CropFallback
     /// The fraction cut off the top by `top_fraction` (and the fallback).
-    public var topFraction: Double
+    package var topFraction: Double
     /// Extra cut below the face line, as a fraction of the image height.
-    public var margin: Double
+    package var margin: Double
     /// Output aspect ratio, if any.
-    public var aspect: AspectRatio?
+    package var aspect: AspectRatio?
     /// Crops shorter than this are flagged.
-    public var minHeight: Int?
+    package var minHeight: Int?
     /// Output encoding.
-    public var format: ImageFormat
+    package var format: ImageFormat
     /// JPEG quality, 1 to 100.
-    public var quality: Int
+    package var quality: Int
     /// Where `lips_only` cuts.
-    public var lipsLine: LipsLine
+    package var lipsLine: LipsLine
     /// Write the IPTC/XMP digital-source-type marking "trainedAlgorithmicMedia" into the output file.
-    public var markAI: Bool
+    package var markAI: Bool
 
     /// Defaults for every optional key.
-    public static let defaults = CropSpec(strategy: .noFace)
+    package static let defaults = CropSpec(strategy: .noFace)
 
     /// Creates a crop section.
-    public init(
+    package init(
         strategy: CropStrategy, fallback: CropFallback = .topFraction, topFraction: Double = 0.30,
         margin: Double = 0.02, aspect: AspectRatio? = nil, minHeight: Int? = nil, format: ImageFormat = .jpeg,
         quality: Int = 92, lipsLine: LipsLine = .upperLip, markAI: Bool = false
@@ -175,7 +175,7 @@ public struct CropSpec: Sendable, Hashable, Codable {
 }
 
 /// Where approved crops go.
-public enum PublishTarget: String, Sendable, Hashable, CaseIterable, Codable {
+package enum PublishTarget: String, Sendable, Hashable, CaseIterable, Codable {
     /// A local outbox folder with JSON sidecars.
     case folder
     /// The Fanvue API.
@@ -183,33 +183,33 @@ public enum PublishTarget: String, Sendable, Hashable, CaseIterable, Codable {
 }
 
 /// The `publish:` section.
-public struct PublishSpec: Sendable, Hashable {
+package struct PublishSpec: Sendable, Hashable {
     /// Where to publish.
-    public var to: PublishTarget
+    package var to: PublishTarget
     /// The outbox folder as written (folder target), if not the default.
-    public var outbox: String?
+    package var outbox: String?
     /// The vault folder name.
-    public var vault: String?
+    package var vault: String?
     /// Price in US cents.
-    public var priceCents: Int?
+    package var priceCents: Int?
     /// Tags.
-    public var tags: [String]
+    package var tags: [String]
     /// Caption text as written (the AI disclosure is added when published).
-    public var caption: String?
+    package var caption: String?
     /// A category for the ledger.
-    public var category: String?
+    package var category: String?
     /// The disclosure appended to captions that do not already disclose AI content.
-    public var disclosure: String
+    package var disclosure: String
     /// A feed post of the drop's approved media (fanvue target).
-    public var post: PostSpec?
+    package var post: PostSpec?
     /// Pay-per-view messages of the drop's approved media to listed fans (fanvue target).
-    public var message: MessageSpec?
+    package var message: MessageSpec?
 
     /// The default AI-content disclosure.
-    public static let defaultDisclosure = "#AIgenerated"
+    package static let defaultDisclosure = "#AIgenerated"
 
     /// Creates a publish section.
-    public init(
+    package init(
         to: PublishTarget, outbox: String? = nil, vault: String? = nil, priceCents: Int? = nil, tags: [String] = [],
         caption: String? = nil, category: String? = nil, disclosure: String = PublishSpec.defaultDisclosure,
         post: PostSpec? = nil, message: MessageSpec? = nil
@@ -228,20 +228,20 @@ public struct PublishSpec: Sendable, Hashable {
 }
 
 /// `publish.post`: one feed post with the drop's approved media, once every item is decided.
-public struct PostSpec: Sendable, Hashable {
+package struct PostSpec: Sendable, Hashable {
     /// `subscribers` or `followers-and-subscribers`.
-    public var audience: String
+    package var audience: String
     /// The post's text (default: the caption); the AI disclosure is added when missing.
-    public var text: String?
+    package var text: String?
     /// Price in cents for a locked post (at least 300).
-    public var priceCents: Int?
+    package var priceCents: Int?
     /// Scheduled publication time (ISO 8601 text as written).
-    public var at: String?
+    package var at: String?
     /// Post media that were already sent or sold as pay-per-view (refused unless true).
-    public var allowPPVItems: Bool
+    package var allowPPVItems: Bool
 
     /// Creates a post spec.
-    public init(audience: String, text: String? = nil, priceCents: Int? = nil, at: String? = nil, allowPPVItems: Bool = false) {
+    package init(audience: String, text: String? = nil, priceCents: Int? = nil, at: String? = nil, allowPPVItems: Bool = false) {
         self.audience = audience
         self.text = text
         self.priceCents = priceCents
@@ -251,16 +251,16 @@ public struct PostSpec: Sendable, Hashable {
 }
 
 /// `publish.message`: the drop's approved media as a pay-per-view message to each listed fan, never twice.
-public struct MessageSpec: Sendable, Hashable {
+package struct MessageSpec: Sendable, Hashable {
     /// Fan uuids.
-    public var to: [String]
+    package var to: [String]
     /// The message text (default: the caption).
-    public var text: String?
+    package var text: String?
     /// Price in cents (default: the drop's price); at least 300.
-    public var priceCents: Int?
+    package var priceCents: Int?
 
     /// Creates a message spec.
-    public init(to: [String], text: String? = nil, priceCents: Int? = nil) {
+    package init(to: [String], text: String? = nil, priceCents: Int? = nil) {
         self.to = to
         self.text = text
         self.priceCents = priceCents
@@ -268,26 +268,26 @@ public struct MessageSpec: Sendable, Hashable {
 }
 
 /// Per-file overrides (`items:` entries).
-public struct ItemOverride: Sendable, Hashable {
+package struct ItemOverride: Sendable, Hashable {
     /// File-name pattern.
-    public var match: Glob
+    package var match: Glob
     /// Leave matching files out of the drop.
-    public var skip: Bool
+    package var skip: Bool
     /// Crop keys to override.
-    public var crop: CropOverride
+    package var crop: CropOverride
     /// Price override in cents.
-    public var priceCents: Int?
+    package var priceCents: Int?
     /// Tags override (replaces the drop's tags).
-    public var tags: [String]?
+    package var tags: [String]?
     /// Caption override.
-    public var caption: String?
+    package var caption: String?
     /// Vault override.
-    public var vault: String?
+    package var vault: String?
     /// Category override.
-    public var category: String?
+    package var category: String?
 
     /// Creates an override.
-    public init(
+    package init(
         match: Glob, skip: Bool = false, crop: CropOverride = CropOverride(), priceCents: Int? = nil,
         tags: [String]? = nil, caption: String? = nil, vault: String? = nil, category: String? = nil
     ) {
@@ -303,23 +303,23 @@ public struct ItemOverride: Sendable, Hashable {
 }
 
 /// Crop keys an item may override; `nil` keeps the drop's value.
-public struct CropOverride: Sendable, Hashable {
-    public var strategy: CropStrategy?
-    public var fallback: CropFallback?
-    public var topFraction: Double?
-    public var margin: Double?
-    public var aspect: AspectRatio?
-    public var minHeight: Int?
-    public var format: ImageFormat?
-    public var quality: Int?
-    public var lipsLine: LipsLine?
-    public var markAI: Bool?
+package struct CropOverride: Sendable, Hashable {
+    package var strategy: CropStrategy?
+    package var fallback: CropFallback?
+    package var topFraction: Double?
+    package var margin: Double?
+    package var aspect: AspectRatio?
+    package var minHeight: Int?
+    package var format: ImageFormat?
+    package var quality: Int?
+    package var lipsLine: LipsLine?
+    package var markAI: Bool?
 
     /// No overrides.
-    public init() {}
+    package init() {}
 
     /// `base` with these overrides applied.
-    public func applied(to base: CropSpec) -> CropSpec {
+    package func applied(to base: CropSpec) -> CropSpec {
         var spec = base
         if let strategy { spec.strategy = strategy }
         if let fallback { spec.fallback = fallback }

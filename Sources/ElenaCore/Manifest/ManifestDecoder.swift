@@ -1,12 +1,12 @@
 /// Turns manifest text into a `Manifest`, or into compiler-style errors. Pure: the caller reads the file.
-public enum ManifestDecoder {
+package enum ManifestDecoder {
     /// Decodes and validates a manifest.
     /// - Parameters:
     ///   - text: the YAML text.
     ///   - file: the file name to show in errors.
     /// - Returns: the manifest and any warnings.
     /// - Throws: `ManifestError` with every error found.
-    public static func decode(_ text: String, file: String) throws(ManifestError) -> (Manifest, [Diagnostic]) {
+    package static func decode(_ text: String, file: String) throws(ManifestError) -> (Manifest, [Diagnostic]) {
         let (root, found) = SchemaValidator(schema: ManifestSchema.root, file: file).validate(text)
         var diagnostics = found
         guard let root else { throw ManifestError(diagnostics: diagnostics, source: text) }

@@ -1,6 +1,6 @@
 /// The manifest format, version 1: the single description that validation and `schema/manifest.schema.json`
 /// both come from.
-public enum ManifestSchema {
+package enum ManifestSchema {
     /// Price rules shared by the drop and item overrides.
     static let price = Schema.number(
         NumberRange(min: 3.0, max: 10_000, minimumReason: "Fanvue's minimum price is 3.00 USD"))
@@ -112,7 +112,7 @@ public enum ManifestSchema {
     }
 
     /// The whole manifest.
-    public static let root: Schema = .object(
+    package static let root: Schema = .object(
         ObjectSchema(
             "An elena-run content drop: where images come from, how they are cropped and where they go.",
             [

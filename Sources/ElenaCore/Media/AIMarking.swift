@@ -1,13 +1,13 @@
-public import Foundation
+package import Foundation
 
 /// The IPTC "digital source type" marking for AI-generated media, written as XMP into a JPEG (APP1) or a PNG (iTXt).
 /// It is the only metadata a crop may carry, and only when the manifest asks for it (`crop.mark_ai: true`).
-public enum AIMarking {
+package enum AIMarking {
     /// IPTC NewsCodes term for media created by a trained model.
-    public static let digitalSourceType = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    package static let digitalSourceType = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
     /// The XMP packet.
-    public static let xmp = """
+    package static let xmp = """
         <?xpacket begin="\u{FEFF}" id="W5M0MpCehiHzreSzNTczkc9d"?>
         <x:xmpmeta xmlns:x="adobe:ns:meta/">
          <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -20,7 +20,7 @@ public enum AIMarking {
         """
 
     /// A copy of an encoded JPEG or PNG with the marking added (other formats are returned unchanged).
-    public static func marked(_ data: Data) -> Data {
+    package static func marked(_ data: Data) -> Data {
         var bytes = [UInt8](data)
         if bytes.starts(with: PNGChunks.signature) {
             guard let header = PNGChunks.scan(bytes, limit: 1).first, header.type == "IHDR" else { return data }

@@ -1,39 +1,39 @@
 /// How an image was generated, read from the `prompt` graph ComfyUI stores in its PNGs. Shown in review and kept
 /// in the ledger; it never leaves the machine.
-public struct ComfyLineage: Sendable, Hashable, Codable {
+package struct ComfyLineage: Sendable, Hashable, Codable {
     /// One LoRA as applied, in chain order from the checkpoint outwards.
-    public struct LoRA: Sendable, Hashable, Codable {
-        public var name: String
-        public var strengthModel: Double?
-        public var strengthClip: Double?
+    package struct LoRA: Sendable, Hashable, Codable {
+        package var name: String
+        package var strengthModel: Double?
+        package var strengthClip: Double?
     }
 
-    public var seed: Int?
-    public var steps: Int?
-    public var cfg: Double?
-    public var sampler: String?
-    public var scheduler: String?
-    public var denoise: Double?
-    public var positive: String?
-    public var negative: String?
-    public var checkpoint: String?
-    public var loras: [LoRA]
-    public var width: Int?
-    public var height: Int?
-    public var batchSize: Int?
+    package var seed: Int?
+    package var steps: Int?
+    package var cfg: Double?
+    package var sampler: String?
+    package var scheduler: String?
+    package var denoise: Double?
+    package var positive: String?
+    package var negative: String?
+    package var checkpoint: String?
+    package var loras: [LoRA]
+    package var width: Int?
+    package var height: Int?
+    package var batchSize: Int?
     /// The SaveImage `filename_prefix`.
-    public var filenamePrefix: String?
+    package var filenamePrefix: String?
     /// Whether a `workflow` chunk (the editor's graph) was present too.
-    public var hasWorkflow: Bool
+    package var hasWorkflow: Bool
 
     /// An empty lineage.
-    public init() {
+    package init() {
         loras = []
         hasWorkflow = false
     }
 
     /// Whether anything was found.
-    public var isEmpty: Bool { seed == nil && positive == nil && checkpoint == nil && loras.isEmpty }
+    package var isEmpty: Bool { seed == nil && positive == nil && checkpoint == nil && loras.isEmpty }
 
     static let samplerTypes: Set<String> = ["KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"]
 
@@ -42,7 +42,7 @@ public struct ComfyLineage: Sendable, Hashable, Codable {
     ///   - prompt: the `prompt` chunk's JSON text.
     ///   - hasWorkflow: whether a `workflow` chunk exists.
     /// - Returns: nil when the text is not a ComfyUI graph.
-    public static func parse(prompt: String, hasWorkflow: Bool = false) -> ComfyLineage? {
+    package static func parse(prompt: String, hasWorkflow: Bool = false) -> ComfyLineage? {
         guard case .object(let members)? = try? JSONValue.parse(prompt) else { return nil }
         var graph: [String: JSONValue] = [:]
         for member in members where member.value["class_type"]?.stringValue != nil { graph[member.key] = member.value }

@@ -1,47 +1,47 @@
-public import Foundation
+package import Foundation
 
 /// What the first bytes of a file say about it, read without decoding pixels: the format, the size, the
 /// EXIF orientation and whether it is animated. Used to reject non-images and decompression bombs early.
-public struct ImageHeader: Sendable, Hashable {
+package struct ImageHeader: Sendable, Hashable {
     /// Container formats recognised by their signature.
-    public enum Format: String, Sendable, Hashable {
+    package enum Format: String, Sendable, Hashable {
         case png, jpeg, gif, webp, bmp, tiff
     }
 
     /// The format.
-    public var format: Format
+    package var format: Format
     /// Stored width (before orientation).
-    public var width: Int
+    package var width: Int
     /// Stored height (before orientation).
-    public var height: Int
+    package var height: Int
     /// Bits per channel where the format says (PNG, JPEG).
-    public var bitDepth: Int?
+    package var bitDepth: Int?
     /// Channel layout where known, e.g. `gray`, `rgb`, `rgba`, `cmyk`.
-    public var colorModel: String?
+    package var colorModel: String?
     /// EXIF orientation 1–8 (1 when absent).
-    public var orientation: Int
+    package var orientation: Int
     /// More than one frame (APNG, animated GIF/WebP).
-    public var animated: Bool
+    package var animated: Bool
     /// Whether the file carries EXIF, XMP or text metadata (informational).
-    public var hasMetadata: Bool
+    package var hasMetadata: Bool
 
     /// The size after the EXIF orientation is applied.
-    public var orientedSize: PixelSize {
+    package var orientedSize: PixelSize {
         orientation >= 5 ? PixelSize(width: height, height: width) : PixelSize(width: width, height: height)
     }
 }
 
 /// Why a file is not usable as an image.
-public struct ImageHeaderError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct ImageHeaderError: Error, Sendable, Hashable, CustomStringConvertible {
     /// One sentence for the per-item error line.
-    public var description: String
+    package var description: String
 }
 
 extension ImageHeader {
     /// Reads the header.
     /// - Parameter data: the file's bytes (the first 64 KiB are enough for every supported format).
     /// - Throws: `ImageHeaderError` for empty files, non-images and broken headers.
-    public static func read(_ data: Data) throws(ImageHeaderError) -> ImageHeader {
+    package static func read(_ data: Data) throws(ImageHeaderError) -> ImageHeader {
         // JPEG metadata segments may run to megabytes before the frame header; segments are skipped by length.
         let bytes = [UInt8](data.starts(with: [0xFF, 0xD8]) ? data : data.prefix(1 << 20))
         guard !bytes.isEmpty else { throw ImageHeaderError(description: "the file is empty (0 bytes)") }

@@ -1,30 +1,30 @@
-public import Foundation
+package import Foundation
 
 /// Reading and writing PNG chunks, for ComfyUI's text chunks (`prompt`, `workflow`).
-public enum PNGChunks {
+package enum PNGChunks {
     /// One chunk's type and where its data lies in the file.
-    public struct Chunk: Sendable, Hashable {
+    package struct Chunk: Sendable, Hashable {
         /// Four-letter type such as `tEXt`.
-        public var type: String
+        package var type: String
         /// The data bytes' range in the file.
-        public var range: Range<Int>
+        package var range: Range<Int>
     }
 
     /// A text chunk's keyword and content. `compressed` holds zlib data the caller must inflate.
-    public struct TextEntry: Sendable, Hashable {
+    package struct TextEntry: Sendable, Hashable {
         /// The keyword, e.g. `prompt`.
-        public var keyword: String
+        package var keyword: String
         /// The text, when stored uncompressed.
-        public var text: String?
+        package var text: String?
         /// zlib-compressed UTF-8 (zTXt, or iTXt with the compression flag), to inflate.
-        public var compressed: Data?
+        package var compressed: Data?
     }
 
     /// The PNG signature.
-    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    package static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Lists chunks up to IDAT's end, stopping at `limit` chunks or a malformed length.
-    public static func scan(_ bytes: [UInt8], limit: Int = 4096) -> [Chunk] {
+    package static func scan(_ bytes: [UInt8], limit: Int = 4096) -> [Chunk] {
         guard bytes.starts(with: signature) else { return [] }
         var chunks: [Chunk] = []
         var index = 8
@@ -45,7 +45,7 @@ public enum PNGChunks {
     /// - Parameters:
     ///   - data: the file.
     ///   - crc: computes CRC-32 of a byte range (the codec passes zlib's, which is several times faster).
-    public static func structuralProblem(
+    package static func structuralProblem(
         _ data: Data, crc: (UnsafeRawBufferPointer) -> UInt32 = { CRC32.checksum($0) }
     ) -> String? {
         data.withUnsafeBytes { bytes -> String? in
@@ -70,7 +70,7 @@ public enum PNGChunks {
     }
 
     /// The text chunks of a PNG file (tEXt, zTXt, iTXt), in file order.
-    public static func texts(_ data: Data) -> [TextEntry] {
+    package static func texts(_ data: Data) -> [TextEntry] {
         let bytes = [UInt8](data)
         var entries: [TextEntry] = []
         for chunk in scan(bytes) where ["tEXt", "zTXt", "iTXt"].contains(chunk.type) {
@@ -110,7 +110,7 @@ public enum PNGChunks {
     }
 
     /// A copy of a PNG with `tEXt` chunks inserted right after IHDR (as ComfyUI's writer places them).
-    public static func insertingText(_ entries: [(keyword: String, text: String)], into data: Data) -> Data {
+    package static func insertingText(_ entries: [(keyword: String, text: String)], into data: Data) -> Data {
         let bytes = [UInt8](data)
         guard let header = scan(bytes, limit: 1).first, header.type == "IHDR" else { return data }
         let afterHeader = header.range.upperBound + 4
@@ -124,7 +124,7 @@ public enum PNGChunks {
     }
 
     /// Encodes one chunk: length, type, data, CRC-32.
-    public static func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+    package static func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
         let typeBytes = Array(type.utf8)
         let length = UInt32(body.count)
         var out: [UInt8] = [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
@@ -136,7 +136,7 @@ public enum PNGChunks {
 }
 
 /// CRC-32 (ISO 3309), as PNG uses.
-public enum CRC32 {
+package enum CRC32 {
     private static let table: [UInt32] = (0..<256).map { n in
         var c = UInt32(n)
         for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
@@ -144,7 +144,7 @@ public enum CRC32 {
     }
 
     /// The checksum of `bytes`.
-    public static func checksum<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
+    package static func checksum<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
         return crc ^ 0xFFFF_FFFF

@@ -1,18 +1,18 @@
 import Foundation
 
 /// A source file found by discovery, with its content digest.
-public struct SourceFile: Sendable, Hashable {
+package struct SourceFile: Sendable, Hashable {
     /// Absolute path.
-    public var path: String
+    package var path: String
     /// Path relative to the source folder (used for matching and display).
-    public var relativePath: String
+    package var relativePath: String
     /// Size in bytes.
-    public var size: Int64
+    package var size: Int64
     /// SHA-256 of the bytes.
-    public var digest: Digest
+    package var digest: Digest
 
     /// Creates a source file record.
-    public init(path: String, relativePath: String, size: Int64, digest: Digest) {
+    package init(path: String, relativePath: String, size: Int64, digest: Digest) {
         self.path = path
         self.relativePath = relativePath
         self.size = size
@@ -20,24 +20,24 @@ public struct SourceFile: Sendable, Hashable {
     }
 
     /// The file name.
-    public var name: String { PathText.lastComponent(relativePath) }
+    package var name: String { PathText.lastComponent(relativePath) }
 }
 
 /// What an item is published as: the drop's publish section with the item's overrides applied.
-public struct ItemPublish: Sendable, Hashable {
+package struct ItemPublish: Sendable, Hashable {
     /// Vault folder.
-    public var vault: String?
+    package var vault: String?
     /// Price in cents.
-    public var priceCents: Int?
+    package var priceCents: Int?
     /// Tags.
-    public var tags: [String]
+    package var tags: [String]
     /// Caption as written.
-    public var caption: String?
+    package var caption: String?
     /// Category.
-    public var category: String?
+    package var category: String?
 
     /// Creates the metadata.
-    public init(vault: String?, priceCents: Int?, tags: [String], caption: String?, category: String?) {
+    package init(vault: String?, priceCents: Int?, tags: [String], caption: String?, category: String?) {
         self.vault = vault
         self.priceCents = priceCents
         self.tags = tags
@@ -47,68 +47,68 @@ public struct ItemPublish: Sendable, Hashable {
 }
 
 /// One item of a drop: unique bytes, with its resolved configuration.
-public struct PlannedItem: Sendable, Hashable {
+package struct PlannedItem: Sendable, Hashable {
     /// The content digest, which is the item's identity.
-    public var id: Digest
+    package var id: Digest
     /// The first source file with these bytes.
-    public var source: SourceFile
+    package var source: SourceFile
     /// Other paths holding the same bytes (recorded once, reported).
-    public var duplicates: [String]
+    package var duplicates: [String]
     /// A name stem unique within the drop, used for the files the item produces.
-    public var stem: String
+    package var stem: String
     /// Crop settings after overrides.
-    public var crop: CropSpec
+    package var crop: CropSpec
     /// Publish metadata after overrides.
-    public var publish: ItemPublish
+    package var publish: ItemPublish
     /// Indices of the `items:` overrides that matched, in order; items with the same list share parameters.
-    public var overrides: [Int]
+    package var overrides: [Int]
     /// Whether vault, price or tags were set for this item alone (in review), so its parameters are its own.
-    public var hasOwnMetadata = false
+    package var hasOwnMetadata = false
     /// A cut line a person chose for this item (`recrop`, the review page), as a fraction of the height: it wins
     /// over the strategy.
-    public var lineOverride: Double?
+    package var lineOverride: Double?
 
     /// The file name shown to people.
-    public var name: String { source.name }
+    package var name: String { source.name }
 }
 
 /// What people set per item outside the manifest, kept in the ledger.
-public struct ItemOverrides: Sendable, Hashable {
+package struct ItemOverrides: Sendable, Hashable {
     /// Cut lines (fraction of the height), by item.
-    public var lines: [Digest: Double]
+    package var lines: [Digest: Double]
     /// Vault, price and tags set in review, by item.
-    public var publish: [Digest: PublishOverride]
+    package var publish: [Digest: PublishOverride]
 
     /// Overrides.
-    public init(lines: [Digest: Double] = [:], publish: [Digest: PublishOverride] = [:]) {
+    package init(lines: [Digest: Double] = [:], publish: [Digest: PublishOverride] = [:]) {
         self.lines = lines
         self.publish = publish
     }
 
     /// Whether there is none.
-    public var isEmpty: Bool { lines.isEmpty && publish.isEmpty }
+    package var isEmpty: Bool { lines.isEmpty && publish.isEmpty }
 }
 
 /// Everything a run of one manifest would do: the items and the graph of nodes.
-public struct DropPlan: Sendable {
+package struct DropPlan: Sendable {
     /// The drop's name.
-    public var drop: String
+    package var drop: String
     /// The manifest after decoding.
-    public var manifest: Manifest
+    package var manifest: Manifest
     /// Items in source order.
-    public var items: [PlannedItem]
+    package var items: [PlannedItem]
     /// Files left out, with the reason (`skip: true`).
-    public var skipped: [(path: String, reason: String)]
+    package var skipped: [(path: String, reason: String)]
     /// The stages the manifest includes, in pipeline order.
-    public var stages: [StageName]
+    package var stages: [StageName]
     /// The graph.
-    public var graph: Graph<NodeID>
+    package var graph: Graph<NodeID>
     /// Nodes in a stable topological order.
-    public var order: [NodeID]
+    package var order: [NodeID]
 
     /// The plan with what a person set per item after the manifest (a cut line, vault, price, tags) applied over
     /// the manifest's: the one way such settings reach the stages.
-    public func applying(_ overrides: ItemOverrides) -> DropPlan {
+    package func applying(_ overrides: ItemOverrides) -> DropPlan {
         guard !overrides.isEmpty else { return self }
         var plan = self
         for index in plan.items.indices {
@@ -123,19 +123,19 @@ public struct DropPlan: Sendable {
     }
 
     /// What a node works on: the item's file name, or `drop <name>`.
-    public func subject(_ node: NodeID) -> String {
+    package func subject(_ node: NodeID) -> String {
         guard let index = node.item else { return "drop \(drop)" }
         return items[index].source.relativePath
     }
 
     /// A label for a node, e.g. `crop ComfyUI_00001_.png`.
-    public func label(_ node: NodeID) -> String {
+    package func label(_ node: NodeID) -> String {
         guard let index = node.item else { return "\(node.stage.rawValue) (\(drop))" }
         return "\(node.stage.rawValue) \(items[index].name)"
     }
 
     /// The graph in Graphviz dot syntax.
-    public func dot() -> String {
+    package func dot() -> String {
         var lines = ["digraph \"\(escape(drop))\" {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
         for node in order {
             lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")

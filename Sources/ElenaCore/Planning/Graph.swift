@@ -1,26 +1,26 @@
 /// A directed acyclic graph stored by index: nodes get dense integer indices in the order they are added, so the
 /// scheduler can keep its state in arrays. Add nodes in priority order and the topological order breaks ties by it.
-public struct Graph<Node: Hashable & Sendable>: Sendable {
+package struct Graph<Node: Hashable & Sendable>: Sendable {
     /// A cycle was found; `path` lists its nodes, first repeated at the end.
-    public struct CycleError: Error, Sendable {
+    package struct CycleError: Error, Sendable {
         /// The nodes on the cycle.
-        public var path: [Node]
+        package var path: [Node]
     }
 
     /// The nodes, by index.
-    public private(set) var nodes: [Node] = []
+    package private(set) var nodes: [Node] = []
     /// Each node's index.
-    public private(set) var indices: [Node: Int] = [:]
+    package private(set) var indices: [Node: Int] = [:]
     /// Each node's prerequisites, by index.
-    public private(set) var dependencyIndices: [[Int]] = []
+    package private(set) var dependencyIndices: [[Int]] = []
     /// Each node's dependents, by index.
-    public private(set) var dependentIndices: [[Int]] = []
+    package private(set) var dependentIndices: [[Int]] = []
 
     /// An empty graph.
-    public init() {}
+    package init() {}
 
     /// Reserves room for `count` nodes.
-    public mutating func reserveCapacity(_ count: Int) {
+    package mutating func reserveCapacity(_ count: Int) {
         nodes.reserveCapacity(count)
         indices.reserveCapacity(count)
         dependencyIndices.reserveCapacity(count)
@@ -39,7 +39,7 @@ public struct Graph<Node: Hashable & Sendable>: Sendable {
     }
 
     /// Adds a node with its prerequisites (which are added too). Each edge is kept once.
-    public mutating func add(_ node: Node, dependsOn prerequisites: [Node] = []) {
+    package mutating func add(_ node: Node, dependsOn prerequisites: [Node] = []) {
         let prerequisiteIndices = prerequisites.map { intern($0) }
         let index = intern(node)
         for prerequisite in prerequisiteIndices where !dependencyIndices[index].contains(prerequisite) {
@@ -49,18 +49,18 @@ public struct Graph<Node: Hashable & Sendable>: Sendable {
     }
 
     /// A node's prerequisites.
-    public func dependencies(of node: Node) -> [Node] {
+    package func dependencies(of node: Node) -> [Node] {
         indices[node].map { dependencyIndices[$0].map { nodes[$0] } } ?? []
     }
 
     /// A node's dependents.
-    public func dependents(of node: Node) -> [Node] {
+    package func dependents(of node: Node) -> [Node] {
         indices[node].map { dependentIndices[$0].map { nodes[$0] } } ?? []
     }
 
     /// Kahn's algorithm over indices; ready nodes are taken lowest index first, so the result is stable.
     /// - Throws: `CycleError` naming the nodes on a cycle.
-    public func topologicalOrder() throws(CycleError) -> [Node] {
+    package func topologicalOrder() throws(CycleError) -> [Node] {
         var remaining = dependencyIndices.map(\.count)
         var ready = MinHeap(remaining.indices.filter { remaining[$0] == 0 })
         var order: [Node] = []

@@ -10,45 +10,45 @@
 /// <library>/rejected/           rejected (move files here)
 /// <library>/outbox/<drop>/      the folder target's output, with JSON sidecars
 /// ```
-public struct LibraryLayout: Sendable, Hashable {
+package struct LibraryLayout: Sendable, Hashable {
     /// The library's absolute path.
-    public var root: String
+    package var root: String
 
     /// Creates a layout.
-    public init(root: String) {
+    package init(root: String) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
     }
 
     /// The default SQLite file.
-    public var defaultDatabase: String { absolute("elena.db") }
+    package var defaultDatabase: String { absolute("elena.db") }
 
     /// An absolute path from a library-relative one.
     /// An absolute path is returned as it is (an artifact outside the library, such as an outbox of the manifest's
     /// own choosing).
-    public func absolute(_ relative: String) -> String { relative.hasPrefix("/") ? relative : root + "/" + relative }
+    package func absolute(_ relative: String) -> String { relative.hasPrefix("/") ? relative : root + "/" + relative }
 
     /// Library-relative path of an item's raw copy.
-    public func raw(drop: String, stem: String, sourceName: String) -> String {
+    package func raw(drop: String, stem: String, sourceName: String) -> String {
         let ext = PathText.splitExtension(sourceName).ext.lowercased()
         return "1_raw/\(drop)/\(stem)\(ext.isEmpty ? "" : "." + ext)"
     }
 
     /// Library-relative path of one crop version.
-    public func cropped(drop: String, stem: String, digest: Digest, format: ImageFormat) -> String {
+    package func cropped(drop: String, stem: String, digest: Digest, format: ImageFormat) -> String {
         "2_cropped/\(drop)/\(reviewFileName(stem: stem, digest: digest, format: format))"
     }
 
     /// The review copy's file name: unique per crop version, so a moved file names exactly what was decided.
-    public func reviewFileName(stem: String, digest: Digest, format: ImageFormat) -> String {
+    package func reviewFileName(stem: String, digest: Digest, format: ImageFormat) -> String {
         "\(stem).\(digest.prefix(8)).\(format.fileExtension)"
     }
 
     /// Library-relative folder of a review state for a drop.
-    public func folder(_ folder: ReviewFolder, drop: String) -> String { "\(folder.rawValue)/\(drop)" }
+    package func folder(_ folder: ReviewFolder, drop: String) -> String { "\(folder.rawValue)/\(drop)" }
 
     /// The folder target's default outbox.
-    public func defaultOutbox(drop: String) -> String { absolute("outbox/\(drop)") }
+    package func defaultOutbox(drop: String) -> String { absolute("outbox/\(drop)") }
 
     /// Every folder the library holds, relative.
-    public static let topFolders = ["1_raw", "2_cropped"] + ReviewFolder.allCases.map(\.rawValue) + ["outbox"]
+    package static let topFolders = ["1_raw", "2_cropped"] + ReviewFolder.allCases.map(\.rawValue) + ["outbox"]
 }

@@ -1,5 +1,5 @@
 /// Whether a stage runs once per item or once per drop.
-public enum StageLevel: Sendable, Hashable {
+package enum StageLevel: Sendable, Hashable {
     /// One node per item.
     case item
     /// One node for the whole drop.
@@ -7,7 +7,7 @@ public enum StageLevel: Sendable, Hashable {
 }
 
 /// How a drop-level node treats the item nodes it collects that did not finish.
-public enum InputPolicy: Sendable, Hashable {
+package enum InputPolicy: Sendable, Hashable {
     /// Every input must finish; otherwise the node is blocked or skipped like its input.
     case all
     /// A collector: runs on the inputs that finished and ignores the others (attach what was uploaded).
@@ -18,23 +18,23 @@ public enum InputPolicy: Sendable, Hashable {
 
 /// How one stage takes part in a drop's graph: everything the planner and the runner need to know about it
 /// except the work itself. Declared once per stage, in the pipeline's table.
-public struct StageDeclaration: Sendable {
+package struct StageDeclaration: Sendable {
     /// The stage.
-    public var name: StageName
+    package var name: StageName
     /// Per item or per drop.
-    public var level: StageLevel
+    package var level: StageLevel
     /// An item stage: the same item's earlier stages it reads. A drop stage: the item stages whose nodes it
     /// collects, every item's.
-    public var reads: [StageName]
+    package var reads: [StageName]
     /// Drop-level stages it waits for (ignored when the manifest leaves them out).
-    public var after: [StageName]
+    package var after: [StageName]
     /// For a drop stage that collects items: how items that did not finish are treated.
-    public var policy: InputPolicy
+    package var policy: InputPolicy
     /// Whether a drop's manifest includes the stage (a publish target's stages, an optional post).
-    public var included: @Sendable (Manifest) -> Bool
+    package var included: @Sendable (Manifest) -> Bool
 
     /// Declares a stage.
-    public init(
+    package init(
         _ name: StageName, level: StageLevel, reads: [StageName] = [], after: [StageName] = [],
         policy: InputPolicy = .all, when included: @escaping @Sendable (Manifest) -> Bool = { _ in true }
     ) {
@@ -49,16 +49,16 @@ public struct StageDeclaration: Sendable {
 
 /// The pipeline's shape: its stages in pipeline order. Drop stages declared before the first item stage start
 /// first (they feed the items); then each item's chain, item by item; then the drop stages that collect them.
-public struct PipelineShape: Sendable {
+package struct PipelineShape: Sendable {
     /// Every stage, in pipeline order.
-    public var stages: [StageDeclaration]
+    package var stages: [StageDeclaration]
 
     /// A shape.
-    public init(_ stages: [StageDeclaration]) { self.stages = stages }
+    package init(_ stages: [StageDeclaration]) { self.stages = stages }
 
     /// The stages a manifest includes, in pipeline order.
-    public func stages(for manifest: Manifest) -> [StageDeclaration] { stages.filter { $0.included(manifest) } }
+    package func stages(for manifest: Manifest) -> [StageDeclaration] { stages.filter { $0.included(manifest) } }
 
     /// A stage's declaration.
-    public func declaration(_ name: StageName) -> StageDeclaration? { stages.first { $0.name == name } }
+    package func declaration(_ name: StageName) -> StageDeclaration? { stages.first { $0.name == name } }
 }

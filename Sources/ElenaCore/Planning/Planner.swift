@@ -1,12 +1,12 @@
 /// Builds a drop's graph from its manifest, the files discovery found and the pipeline's shape. Pure.
-public enum Planner {
+package enum Planner {
     /// Plans a drop.
     /// - Parameters:
     ///   - manifest: the decoded manifest.
     ///   - files: the source files in discovery order (sorted by relative path).
     ///   - pipeline: the stages and how they connect (`ElenaPipeline.shape` in ElenaStages).
     /// - Throws: `Graph.CycleError` only if the stage wiring itself is wrong (a bug).
-    public static func plan(_ manifest: Manifest, files: [SourceFile], pipeline: PipelineShape) throws -> DropPlan {
+    package static func plan(_ manifest: Manifest, files: [SourceFile], pipeline: PipelineShape) throws -> DropPlan {
         var items: [PlannedItem] = []
         var indexByDigest: [Digest: Int] = [:]
         var skipped: [(path: String, reason: String)] = []
@@ -92,11 +92,11 @@ public enum Planner {
 }
 
 /// File-name hygiene for names the tool creates.
-public enum Sanitize {
+package enum Sanitize {
     /// Keeps letters, digits, `-`, `_` and `.`; anything else becomes `_`; never empty, at most 100 characters.
     private static let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
-    public static func stem(_ text: String) -> String {
+    package static func stem(_ text: String) -> String {
         var out = String(text.map { allowed.contains($0) ? $0 : "_" }.prefix(100))
         while out.hasPrefix(".") { out.removeFirst() }
         return out.isEmpty ? "image" : out

@@ -1,14 +1,14 @@
-public import Foundation
+package import Foundation
 
 /// An image a ComfyUI run saved, as `/history` names it and `/view` serves it.
-public struct ComfyImage: Sendable, Hashable {
-    public var filename: String
-    public var subfolder: String
+package struct ComfyImage: Sendable, Hashable {
+    package var filename: String
+    package var subfolder: String
     /// `output` (SaveImage) or `temp` (PreviewImage).
-    public var type: String
+    package var type: String
 
     /// Creates a reference.
-    public init(filename: String, subfolder: String, type: String) {
+    package init(filename: String, subfolder: String, type: String) {
         self.filename = filename
         self.subfolder = subfolder
         self.type = type
@@ -16,7 +16,7 @@ public struct ComfyImage: Sendable, Hashable {
 }
 
 /// Where a queued prompt stands.
-public enum ComfyRunState: Sendable, Hashable {
+package enum ComfyRunState: Sendable, Hashable {
     /// Queued or running.
     case pending
     /// Finished; the images its output nodes saved.
@@ -26,16 +26,16 @@ public enum ComfyRunState: Sendable, Hashable {
 }
 
 /// One problem ComfyUI found in a graph before running it (`node_errors`).
-public struct ComfyNodeError: Sendable, Hashable, CustomStringConvertible {
-    public var node: String
-    public var classType: String?
+package struct ComfyNodeError: Sendable, Hashable, CustomStringConvertible {
+    package var node: String
+    package var classType: String?
     /// The input at fault, when ComfyUI names one (`extra_info.input_name`).
-    public var input: String?
-    public var type: String
-    public var message: String
+    package var input: String?
+    package var type: String
+    package var message: String
 
     /// Creates a problem.
-    public init(node: String, classType: String?, input: String?, type: String, message: String) {
+    package init(node: String, classType: String?, input: String?, type: String, message: String) {
         self.node = node
         self.classType = classType
         self.input = input
@@ -44,32 +44,32 @@ public struct ComfyNodeError: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `node 4 (CheckpointLoaderSimple), input ckpt_name: Value not in list (value_not_in_list)`.
-    public var description: String {
+    package var description: String {
         "node \(node)" + (classType.map { " (\($0))" } ?? "") + (input.map { ", input \($0)" } ?? "") + ": \(message) (\(type))"
     }
 }
 
 /// ComfyUI refused a graph (HTTP 400): its overall message and every node problem.
-public struct ComfyValidationError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var type: String
-    public var message: String
-    public var nodeErrors: [ComfyNodeError]
+package struct ComfyValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var type: String
+    package var message: String
+    package var nodeErrors: [ComfyNodeError]
 
     /// Creates the error.
-    public init(type: String, message: String, nodeErrors: [ComfyNodeError]) {
+    package init(type: String, message: String, nodeErrors: [ComfyNodeError]) {
         self.type = type
         self.message = message
         self.nodeErrors = nodeErrors
     }
 
-    public var description: String {
+    package var description: String {
         let nodes = nodeErrors.map(\.description)
         return "ComfyUI refused the workflow: \(message) (\(type))" + (nodes.isEmpty ? "" : "; " + nodes.joined(separator: "; "))
     }
 }
 
 /// A message from ComfyUI's websocket, for the prompts of one client id (`comfyui-api.md` §1a).
-public enum ComfyEvent: Sendable, Hashable {
+package enum ComfyEvent: Sendable, Hashable {
     /// The socket is open (the server's first `status` message arrived).
     case connected
     /// A node of the prompt started (`executing`).
@@ -86,7 +86,7 @@ public enum ComfyEvent: Sendable, Hashable {
 
 /// What generation needs from ComfyUI. The real implementation is `ComfyClient` (ElenaComfy); tests run it against
 /// the fake server (ElenaComfyFake) over real HTTP.
-public protocol ComfyGenerating: Sendable {
+package protocol ComfyGenerating: Sendable {
     /// The server's `/system_stats` (a liveness check); throws when it does not answer.
     func systemStats() async throws -> JSONValue
     /// The values a combo input accepts (for example every checkpoint for `CheckpointLoaderSimple.ckpt_name`).

@@ -1,41 +1,41 @@
-public import Foundation
+package import Foundation
 
 /// Where one upload stands. Written to the store before and after every step, so a run killed at any point
 /// continues the same upload (or, when it must start over, never leaves two ready copies).
-public struct UploadRecord: Sendable, Hashable {
+package struct UploadRecord: Sendable, Hashable {
     /// The steps of an upload.
-    public enum Status: String, Sendable, Hashable, Codable {
+    package enum Status: String, Sendable, Hashable, Codable {
         case created, uploading, completed, ready, failed
     }
 
     /// One part received by storage.
-    public struct Part: Sendable, Hashable, Codable {
-        public var number: Int
-        public var etag: String
-        public var size: Int
+    package struct Part: Sendable, Hashable, Codable {
+        package var number: Int
+        package var etag: String
+        package var size: Int
 
         /// Creates a part.
-        public init(number: Int, etag: String, size: Int) {
+        package init(number: Int, etag: String, size: Int) {
             self.number = number
             self.etag = etag
             self.size = size
         }
     }
 
-    public var contentDigest: Digest
-    public var account: String
-    public var itemID: Digest
-    public var uploadID: String?
-    public var mediaUUID: String?
-    public var status: Status
-    public var partSize: Int
-    public var parts: [Part]
-    public var error: String?
-    public var createdAt: Date
-    public var updatedAt: Date
+    package var contentDigest: Digest
+    package var account: String
+    package var itemID: Digest
+    package var uploadID: String?
+    package var mediaUUID: String?
+    package var status: Status
+    package var partSize: Int
+    package var parts: [Part]
+    package var error: String?
+    package var createdAt: Date
+    package var updatedAt: Date
 
     /// Creates a record.
-    public init(
+    package init(
         contentDigest: Digest, account: String, itemID: Digest, uploadID: String?, mediaUUID: String?, status: Status,
         partSize: Int, parts: [Part], error: String? = nil, createdAt: Date, updatedAt: Date
     ) {
@@ -54,19 +54,19 @@ public struct UploadRecord: Sendable, Hashable {
 }
 
 /// A feed post to create.
-public struct PostRequest: Sendable, Hashable {
+package struct PostRequest: Sendable, Hashable {
     /// `subscribers` or `followers-and-subscribers`.
-    public var audience: String
+    package var audience: String
     /// The text (with the AI disclosure).
-    public var text: String
-    public var mediaUUIDs: [String]
+    package var text: String
+    package var mediaUUIDs: [String]
     /// Price in cents (a locked post), at least 300, only with media.
-    public var priceCents: Int?
+    package var priceCents: Int?
     /// When to publish (nil: now).
-    public var publishAt: Date?
+    package var publishAt: Date?
 
     /// Creates a post request.
-    public init(audience: String, text: String, mediaUUIDs: [String], priceCents: Int?, publishAt: Date?) {
+    package init(audience: String, text: String, mediaUUIDs: [String], priceCents: Int?, publishAt: Date?) {
         self.audience = audience
         self.text = text
         self.mediaUUIDs = mediaUUIDs
@@ -76,7 +76,7 @@ public struct PostRequest: Sendable, Hashable {
 }
 
 /// An error from a remote service that may carry an HTTP status.
-public protocol RemoteError: Error, CustomStringConvertible {
+package protocol RemoteError: Error, CustomStringConvertible {
     /// The HTTP status, when the server answered.
     var statusCode: Int? { get }
     /// Whether the login itself failed (a refused refresh token): nothing about the request can be concluded.
@@ -84,12 +84,12 @@ public protocol RemoteError: Error, CustomStringConvertible {
 }
 
 extension RemoteError {
-    public var isAuthentication: Bool { false }
+    package var isAuthentication: Bool { false }
 }
 
 /// What the Fanvue stages need from the Fanvue API. The real implementation is `FanvueClient` (ElenaFanvue);
 /// tests run it against a fake server over real HTTP.
-public protocol FanvuePublishing: Sendable {
+package protocol FanvuePublishing: Sendable {
     /// The account the token belongs to (part of upload keys, so two accounts never share an upload).
     var account: String { get async throws }
     /// Makes sure a vault folder exists. Returns true when it was created now.

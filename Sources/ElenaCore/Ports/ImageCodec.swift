@@ -1,24 +1,24 @@
-public import Foundation
+package import Foundation
 
 /// Limits that protect a run from hostile or broken images.
-public struct DecodeLimits: Sendable, Hashable {
+package struct DecodeLimits: Sendable, Hashable {
     /// Largest accepted width × height (decompression-bomb guard).
-    public var maxPixels: Int
+    package var maxPixels: Int
     /// Largest accepted width or height.
-    public var maxSide: Int
+    package var maxSide: Int
 
     /// 100 megapixels and 30,000 px a side: far above any generated image, far below what would exhaust memory.
-    public static let standard = DecodeLimits(maxPixels: 100_000_000, maxSide: 30_000)
+    package static let standard = DecodeLimits(maxPixels: 100_000_000, maxSide: 30_000)
 
     /// Creates limits.
-    public init(maxPixels: Int, maxSide: Int) {
+    package init(maxPixels: Int, maxSide: Int) {
         self.maxPixels = maxPixels
         self.maxSide = maxSide
     }
 }
 
 /// An image in memory, oriented (EXIF applied), 8-bit colour. Owned by the codec that made it.
-public protocol DecodedImage: AnyObject, Sendable {
+package protocol DecodedImage: AnyObject, Sendable {
     /// Width in pixels.
     var width: Int { get }
     /// Height in pixels.
@@ -37,11 +37,11 @@ public protocol DecodedImage: AnyObject, Sendable {
 
 extension DecodedImage {
     /// The image's size.
-    public var size: PixelSize { PixelSize(width: width, height: height) }
+    package var size: PixelSize { PixelSize(width: width, height: height) }
 }
 
 /// Decoding and encoding of images. The real implementation calls OpenCV through the CVision shim.
-public protocol ImageCodec: Sendable {
+package protocol ImageCodec: Sendable {
     /// A name and version for cache keys and `doctor`, e.g. `opencv 4.6.0`.
     var identity: String { get }
     /// Decodes bytes, applying the header's EXIF orientation and normalising to 8-bit colour.
@@ -55,29 +55,29 @@ public protocol ImageCodec: Sendable {
 }
 
 /// Why an image could not be decoded or encoded, for the per-item error line.
-public struct ImageCodecError: Error, Sendable, CustomStringConvertible {
+package struct ImageCodecError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure.
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         case undecodable, tooLarge, unsupported, encode, internalError
     }
 
     /// The kind.
-    public var kind: Kind
+    package var kind: Kind
     /// One sentence.
-    public var message: String
+    package var message: String
 
     /// Creates an error.
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
     /// The sentence.
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Finds faces and their landmarks.
-public protocol FaceDetector: Sendable {
+package protocol FaceDetector: Sendable {
     /// Detector and model identity, part of the detect stage's cache key.
     var identity: String { get }
     /// Finds faces in an oriented image; coordinates are in that image's pixels.

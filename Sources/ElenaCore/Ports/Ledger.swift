@@ -1,18 +1,18 @@
-public import Foundation
+package import Foundation
 
 /// Where a send came from and what carried it, written with the claim.
-public struct SendContext: Sendable, Hashable {
+package struct SendContext: Sendable, Hashable {
     /// The Fanvue account the message goes out from.
-    public var account: String?
+    package var account: String?
     /// The drop whose manifest asked for it, if any.
-    public var drop: String?
+    package var drop: String?
     /// `manifest` (a drop's `publish.message`) or `send` (the `send` command).
-    public var via: String
+    package var via: String
     /// The list the fan was reached through (a mass message), if any.
-    public var listName: String?
+    package var listName: String?
 
     /// Creates a context.
-    public init(account: String?, drop: String?, via: String, listName: String? = nil) {
+    package init(account: String?, drop: String?, via: String, listName: String? = nil) {
         self.account = account
         self.drop = drop
         self.via = via
@@ -21,30 +21,30 @@ public struct SendContext: Sendable, Hashable {
 }
 
 /// One item sent to one fan, as the ledger holds it.
-public struct SendRecord: Sendable, Hashable {
-    public var itemID: Digest
-    public var fan: String
+package struct SendRecord: Sendable, Hashable {
+    package var itemID: Digest
+    package var fan: String
     /// The one-to-one message that carried it (nil while only claimed, or when it went in a mass message whose
     /// per-fan message is not known yet).
-    public var messageUUID: String?
+    package var messageUUID: String?
     /// The mass message that carried it, if any.
-    public var massMessageID: String?
-    public var listName: String?
+    package var massMessageID: String?
+    package var listName: String?
     /// The price asked, in cents (nil: a free message).
-    public var priceCents: Int?
-    public var sentAt: Date
+    package var priceCents: Int?
+    package var sentAt: Date
     /// When the fan bought it (from `sync`).
-    public var purchasedAt: Date?
-    public var via: String?
-    public var drop: String?
+    package var purchasedAt: Date?
+    package var via: String?
+    package var drop: String?
 
     /// Whether it went out as pay-per-view.
-    public var isPPV: Bool { priceCents != nil }
+    package var isPPV: Bool { priceCents != nil }
     /// Whether the message is confirmed (not just claimed).
-    public var isConfirmed: Bool { messageUUID != nil || massMessageID != nil }
+    package var isConfirmed: Bool { messageUUID != nil || massMessageID != nil }
 
     /// Creates a record.
-    public init(
+    package init(
         itemID: Digest, fan: String, messageUUID: String?, massMessageID: String? = nil, listName: String? = nil,
         priceCents: Int?, sentAt: Date, purchasedAt: Date? = nil, via: String? = nil, drop: String? = nil
     ) {
@@ -62,16 +62,16 @@ public struct SendRecord: Sendable, Hashable {
 }
 
 /// A feed post and the items it shows.
-public struct PostRecord: Sendable, Hashable {
-    public var uuid: String?
-    public var drop: String?
-    public var audience: String
-    public var priceCents: Int?
-    public var items: [Digest]
-    public var createdAt: Date
+package struct PostRecord: Sendable, Hashable {
+    package var uuid: String?
+    package var drop: String?
+    package var audience: String
+    package var priceCents: Int?
+    package var items: [Digest]
+    package var createdAt: Date
 
     /// Creates a record.
-    public init(uuid: String?, drop: String?, audience: String, priceCents: Int?, items: [Digest], createdAt: Date) {
+    package init(uuid: String?, drop: String?, audience: String, priceCents: Int?, items: [Digest], createdAt: Date) {
         self.uuid = uuid
         self.drop = drop
         self.audience = audience
@@ -82,22 +82,22 @@ public struct PostRecord: Sendable, Hashable {
 }
 
 /// One transaction from Fanvue's earnings (amounts in cents).
-public struct PurchaseRecord: Sendable, Hashable {
+package struct PurchaseRecord: Sendable, Hashable {
     /// Fanvue's `transactionOrderId`: the key that makes `sync` idempotent.
-    public var transactionID: String
-    public var fan: String?
+    package var transactionID: String
+    package var fan: String?
     /// `message`, `post`, `subscription`, `tip`…
-    public var source: String
-    public var messageUUID: String?
-    public var postUUID: String?
-    public var grossCents: Int
-    public var netCents: Int
-    public var currency: String?
-    public var status: String?
-    public var at: Date
+    package var source: String
+    package var messageUUID: String?
+    package var postUUID: String?
+    package var grossCents: Int
+    package var netCents: Int
+    package var currency: String?
+    package var status: String?
+    package var at: Date
 
     /// Creates a record.
-    public init(
+    package init(
         transactionID: String, fan: String?, source: String, messageUUID: String?, postUUID: String?, grossCents: Int,
         netCents: Int, currency: String?, status: String?, at: Date
     ) {
@@ -115,14 +115,14 @@ public struct PurchaseRecord: Sendable, Hashable {
 }
 
 /// One item's share of a purchase (a message or post with several items splits its amount).
-public struct PurchaseShare: Sendable, Hashable {
-    public var transactionID: String
-    public var itemID: Digest
-    public var grossCents: Int
-    public var netCents: Int
+package struct PurchaseShare: Sendable, Hashable {
+    package var transactionID: String
+    package var itemID: Digest
+    package var grossCents: Int
+    package var netCents: Int
 
     /// Creates a share.
-    public init(transactionID: String, itemID: Digest, grossCents: Int, netCents: Int) {
+    package init(transactionID: String, itemID: Digest, grossCents: Int, netCents: Int) {
         self.transactionID = transactionID
         self.itemID = itemID
         self.grossCents = grossCents
@@ -131,14 +131,14 @@ public struct PurchaseShare: Sendable, Hashable {
 }
 
 /// A fan as the creator's subscriber list shows them.
-public struct FanRecord: Sendable, Hashable {
-    public var uuid: String
-    public var handle: String?
-    public var displayName: String?
-    public var subscriber: Bool
+package struct FanRecord: Sendable, Hashable {
+    package var uuid: String
+    package var handle: String?
+    package var displayName: String?
+    package var subscriber: Bool
 
     /// Creates a record.
-    public init(uuid: String, handle: String?, displayName: String?, subscriber: Bool) {
+    package init(uuid: String, handle: String?, displayName: String?, subscriber: Bool) {
         self.uuid = uuid
         self.handle = handle
         self.displayName = displayName
@@ -147,7 +147,7 @@ public struct FanRecord: Sendable, Hashable {
 }
 
 /// The sales side of the store: sends, posts, purchases and fans. Implemented with `RunStore` by the SQL store.
-public protocol LedgerStore: Sendable {
+package protocol LedgerStore: Sendable {
     /// Every send (claimed or confirmed).
     func allSends() async throws -> [SendRecord]
     /// The sends of some items to anyone.
@@ -180,7 +180,7 @@ public protocol LedgerStore: Sendable {
 
 /// Mutual exclusion across processes (and machines, on PostgreSQL) for work that must happen once: an upload of
 /// some bytes, the sends to one fan, a post. A lock held by a process that died is free again at once.
-public protocol WorkLocks: Sendable {
+package protocol WorkLocks: Sendable {
     /// Waits until this process holds the lock named `key`, runs `body`, and releases the lock.
     func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T
     /// Holds every lock in `keys` at once (taken in a fixed order, so two holders never wait on each other).
@@ -189,7 +189,7 @@ public protocol WorkLocks: Sendable {
 
 extension WorkLocks {
     /// Takes the locks one inside the other, in sorted order.
-    public func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+    package func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
         let sorted = Array(Set(keys)).sorted()
         guard let first = sorted.first else { return try await body() }
         let rest = Array(sorted.dropFirst())
@@ -199,26 +199,26 @@ extension WorkLocks {
 
 /// The lock keys for sends: fans hash into a fixed number of stripes, so a message to a list of thousands takes at
 /// most this many locks, and two sends to one fan always share one.
-public enum SendLocks {
-    public static let stripes = 64
+package enum SendLocks {
+    package static let stripes = 64
 
     /// The lock key guarding sends to `fan` from `account`.
-    public static func key(account: String, fan: String) -> String {
+    package static func key(account: String, fan: String) -> String {
         let stripe = Int(UInt64(Digest.of(fan).hex.prefix(8), radix: 16) ?? 0) % stripes
         return "send:\(account):\(stripe)"
     }
 }
 
 /// A fan list on Fanvue: a smart list (ids such as `subscribers`) or a custom list (a uuid).
-public struct FanList: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case smart, custom }
-    public var kind: Kind
-    public var id: String
-    public var name: String
-    public var count: Int?
+package struct FanList: Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable { case smart, custom }
+    package var kind: Kind
+    package var id: String
+    package var name: String
+    package var count: Int?
 
     /// Creates a list.
-    public init(kind: Kind, id: String, name: String, count: Int?) {
+    package init(kind: Kind, id: String, name: String, count: Int?) {
         self.kind = kind
         self.id = id
         self.name = name
@@ -227,14 +227,14 @@ public struct FanList: Sendable, Hashable {
 }
 
 /// One message in a chat, as far as the ledger needs it.
-public struct ChatMessage: Sendable, Hashable {
-    public var uuid: String
-    public var mediaUUIDs: [String]
-    public var priceCents: Int?
-    public var purchasedAt: Date?
+package struct ChatMessage: Sendable, Hashable {
+    package var uuid: String
+    package var mediaUUIDs: [String]
+    package var priceCents: Int?
+    package var purchasedAt: Date?
 
     /// Creates a message.
-    public init(uuid: String, mediaUUIDs: [String], priceCents: Int?, purchasedAt: Date?) {
+    package init(uuid: String, mediaUUIDs: [String], priceCents: Int?, purchasedAt: Date?) {
         self.uuid = uuid
         self.mediaUUIDs = mediaUUIDs
         self.priceCents = priceCents
@@ -244,7 +244,7 @@ public struct ChatMessage: Sendable, Hashable {
 
 /// What `send` and `sync` need from Fanvue beyond publishing. `FanvueClient` implements it; tests run it against
 /// the fake server.
-public protocol FanvueSales: FanvuePublishing {
+package protocol FanvueSales: FanvuePublishing {
     /// The smart and custom lists.
     func lists() async throws -> [FanList]
     /// The fans in a list.

@@ -1,15 +1,15 @@
-public import Foundation
+package import Foundation
 
 // The database behind a library, cut by role: each consumer asks for the roles it uses, and a test can give a stage
 // an in-memory implementation of one role (see ElenaTestKit's `MemoryRunCache`) instead of a database. `SQLRunStore`
 // implements every role, on SQLite and PostgreSQL, one file per role.
 
 /// The database behind a library, every role at once (what a run opens).
-public typealias RunStore = StoreConnection & RunCache & StatCache & ItemCatalog & ReviewLedger & PublicationLedger
+package typealias RunStore = StoreConnection & RunCache & StatCache & ItemCatalog & ReviewLedger & PublicationLedger
     & FanvueLedger & EventLog
 
 /// The connection itself.
-public protocol StoreConnection: Sendable {
+package protocol StoreConnection: Sendable {
 
     /// A description safe to print (no password), e.g. `sqlite /home/me/lib/elena.db`.
     var displayName: String { get }
@@ -20,7 +20,7 @@ public protocol StoreConnection: Sendable {
 }
 
 /// The run cache: what each stage run produced, by cache key.
-public protocol RunCache: Sendable {
+package protocol RunCache: Sendable {
     /// Every successful stage run, by key: the run cache.
     func cacheIndex() async throws -> [CacheKey: StageRecord]
     /// Records finished stage runs (success replaces an earlier failure of the same key).
@@ -34,7 +34,7 @@ public protocol RunCache: Sendable {
 }
 
 /// The stat cache: file digests remembered by path and stamp, so a no-op rerun hashes nothing.
-public protocol StatCache: Sendable {
+package protocol StatCache: Sendable {
     /// The stat cache for paths under `prefix`.
     func statEntries(prefix: String) async throws -> [String: StatEntry]
     /// Saves stat cache entries.
@@ -42,7 +42,7 @@ public protocol StatCache: Sendable {
 }
 
 /// Items (unique bytes) and the drops that hold them.
-public protocol ItemCatalog: Sendable {
+package protocol ItemCatalog: Sendable {
     /// Inserts items or refreshes their source fields, and records drop membership.
     func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws
     /// Applies changes to items.
@@ -64,7 +64,7 @@ public protocol ItemCatalog: Sendable {
 }
 
 /// Review decisions and what a person set per item in review (the cut line, vault, price, tags).
-public protocol ReviewLedger: Sendable {
+package protocol ReviewLedger: Sendable {
     /// Review records of a drop.
     func reviews(drop: String) async throws -> [ReviewRecord]
     /// Inserts or replaces review records (keyed by item and crop digest).
@@ -84,7 +84,7 @@ public protocol ReviewLedger: Sendable {
 }
 
 /// What the folder target published where.
-public protocol PublicationLedger: Sendable {
+package protocol PublicationLedger: Sendable {
     /// The publication of `digest` at `destination` by `target`, if any.
     func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord?
     /// Records a publication; returns false if one already existed (the unique constraint held).
@@ -92,7 +92,7 @@ public protocol PublicationLedger: Sendable {
 }
 
 /// What reached Fanvue: uploads, vault folders, posts, and every item sent to every fan (plus the sales side).
-public protocol FanvueLedger: LedgerStore {
+package protocol FanvueLedger: LedgerStore {
     /// The upload of some bytes to an account, if one was started.
     func upload(contentDigest: Digest, account: String) async throws -> UploadRecord?
     /// Inserts or replaces an upload record.
@@ -120,7 +120,7 @@ public protocol FanvueLedger: LedgerStore {
 }
 
 /// The append-only event log.
-public protocol EventLog: Sendable {
+package protocol EventLog: Sendable {
     /// Appends to the event log.
     func append(_ events: [EventRecord]) async throws
     /// The newest events, newest last.

@@ -1,26 +1,26 @@
-public import Foundation
+package import Foundation
 
 /// Which items each purchase paid for. Pure: `sync` gathers the facts, this decides.
-public enum Attribution {
+package enum Attribution {
     /// The outcome for a batch of purchases.
-    public struct Result: Sendable, Hashable {
+    package struct Result: Sendable, Hashable {
         /// Each attributed purchase split across its items.
-        public var shares: [PurchaseShare]
+        package var shares: [PurchaseShare]
         /// Sends the purchases paid for: (fan, item, when).
-        public var purchasedSends: [PurchasedSend]
+        package var purchasedSends: [PurchasedSend]
         /// Transactions tied to no known item (subscriptions, tips, messages sent outside elena-run…).
-        public var unattributed: [String]
+        package var unattributed: [String]
     }
 
     /// A send that was bought.
-    public struct PurchasedSend: Sendable, Hashable {
-        public var fan: String
-        public var item: Digest
-        public var at: Date
+    package struct PurchasedSend: Sendable, Hashable {
+        package var fan: String
+        package var item: Digest
+        package var at: Date
     }
 
     /// Splits `total` into `count` parts that add up exactly (the first parts take the remainder).
-    public static func split(_ total: Int, into count: Int) -> [Int] {
+    package static func split(_ total: Int, into count: Int) -> [Int] {
         guard count > 0 else { return [] }
         let base = total / count
         let remainder = total - base * count
@@ -33,7 +33,7 @@ public enum Attribution {
     ///   map to items);
     /// - a post purchase through the post's items.
     /// Amounts are split evenly across the items, exactly.
-    public static func attribute(
+    package static func attribute(
         _ purchases: [PurchaseRecord], sends: [SendRecord], posts: [PostRecord], messageItems: [String: [Digest]] = [:]
     ) -> Result {
         var byMessage: [String: Set<Digest>] = [:]

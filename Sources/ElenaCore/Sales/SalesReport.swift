@@ -1,24 +1,24 @@
-public import Foundation
+package import Foundation
 
 /// Revenue, sends, purchases and conversion, grouped per item, tag, drop and price point. Pure.
-public struct SalesReport: Sendable, Hashable {
+package struct SalesReport: Sendable, Hashable {
     /// One group's figures.
-    public struct Row: Sendable, Hashable {
+    package struct Row: Sendable, Hashable {
         /// The item id, tag, drop name or price (`$9.99`, or `post` for feed purchases).
-        public var key: String
+        package var key: String
         /// A human label (an item's file name; else the key).
-        public var label: String
+        package var label: String
         /// Pay-per-view sends (one per fan and item).
-        public var sends: Int
+        package var sends: Int
         /// Of those, bought.
-        public var purchasedSends: Int
+        package var purchasedSends: Int
         /// Purchases attributed (messages and posts).
-        public var purchases: Int
-        public var grossCents: Int
-        public var netCents: Int
+        package var purchases: Int
+        package var grossCents: Int
+        package var netCents: Int
 
         /// Bought sends over sends (nil with no sends).
-        public var conversion: Double? { sends == 0 ? nil : Double(purchasedSends) / Double(sends) }
+        package var conversion: Double? { sends == 0 ? nil : Double(purchasedSends) / Double(sends) }
 
         init(key: String, label: String) {
             self.key = key
@@ -31,18 +31,18 @@ public struct SalesReport: Sendable, Hashable {
         }
     }
 
-    public var items: [Row]
-    public var tags: [Row]
-    public var drops: [Row]
-    public var prices: [Row]
+    package var items: [Row]
+    package var tags: [Row]
+    package var drops: [Row]
+    package var prices: [Row]
     /// Every figure together.
-    public var total: Row
+    package var total: Row
     /// Purchases tied to no item, and their gross.
-    public var unattributedPurchases: Int
-    public var unattributedGrossCents: Int
+    package var unattributedPurchases: Int
+    package var unattributedGrossCents: Int
 
     /// Builds the report from the ledger.
-    public static func build(
+    package static func build(
         items: [ItemRecord], sends: [SendRecord], purchases: [PurchaseRecord], shares: [PurchaseShare]
     ) -> SalesReport {
         let byID = Dictionary(items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -113,15 +113,15 @@ public struct SalesReport: Sendable, Hashable {
 }
 
 /// Prices as people read them.
-public enum Money {
+package enum Money {
     /// `$9.99`, or `no price` for nil.
-    public static func describe(_ cents: Int?) -> String {
+    package static func describe(_ cents: Int?) -> String {
         guard let cents else { return "no price" }
         return (cents < 0 ? "-" : "") + "$\(abs(cents) / 100)." + (abs(cents) % 100 < 10 ? "0" : "") + "\(abs(cents) % 100)"
     }
 
     /// Parses `9.99`, `$9.99` or `9` into cents (nil for anything else, or more than two decimals).
-    public static func parse(_ text: String) -> Int? {
+    package static func parse(_ text: String) -> Int? {
         var trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("$") { trimmed.removeFirst() }
         let parts = trimmed.split(separator: ".", omittingEmptySubsequences: false)

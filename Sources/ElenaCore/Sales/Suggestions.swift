@@ -1,23 +1,23 @@
-public import Foundation
+package import Foundation
 
 /// Items worth sending a fan next. Pure.
-public enum Suggestions {
+package enum Suggestions {
     /// One suggestion.
-    public struct Suggestion: Sendable, Hashable {
-        public var item: ItemRecord
+    package struct Suggestion: Sendable, Hashable {
+        package var item: ItemRecord
         /// This item's sends and bought sends so far.
-        public var sends: Int
-        public var purchasedSends: Int
-        public var netCents: Int
+        package var sends: Int
+        package var purchasedSends: Int
+        package var netCents: Int
         /// Expected conversion (the item's own record, pulled toward its tags' and the overall rate while the
         /// item has few sends).
-        public var expectedConversion: Double
+        package var expectedConversion: Double
         /// The price to ask.
-        public var suggestedPriceCents: Int?
+        package var suggestedPriceCents: Int?
         /// Why that price.
-        public var priceReason: String
+        package var priceReason: String
         /// Expected net per send at that price (what the ranking sorts by).
-        public var score: Double
+        package var score: Double
     }
 
     /// How many sends an item needs before its own record outweighs its tags'.
@@ -27,7 +27,7 @@ public enum Suggestions {
     /// asked: the one the item sold best at, else its own, else the price point that earned most per send.
     /// - Parameters:
     ///   - minimumPriceCents: Fanvue's minimum; no suggestion goes below it.
-    public static func rank(
+    package static func rank(
         fan: String, items: [ItemRecord], sends: [SendRecord], posts: [PostRecord], report: SalesReport,
         minimumPriceCents: Int = 300, limit: Int = 10
     ) -> [Suggestion] {

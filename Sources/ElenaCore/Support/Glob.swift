@@ -1,23 +1,23 @@
 /// Shell-style wildcard matching for file names: `*`, `?`, `[abc]`, `[a-z]`, `[!abc]`, and `\` escapes.
-public struct Glob: Sendable, Hashable, CustomStringConvertible {
+package struct Glob: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
-    public let pattern: String
+    package let pattern: String
     private let characters: [Character]
     /// Whether letter case is ignored (file extensions like `.PNG` vs `.png`).
-    public let caseInsensitive: Bool
+    package let caseInsensitive: Bool
 
     /// Creates a matcher.
-    public init(_ pattern: String, caseInsensitive: Bool = false) {
+    package init(_ pattern: String, caseInsensitive: Bool = false) {
         self.pattern = pattern
         self.caseInsensitive = caseInsensitive
         self.characters = Array(caseInsensitive ? pattern.lowercased() : pattern)
     }
 
     /// The pattern.
-    public var description: String { pattern }
+    package var description: String { pattern }
 
     /// Whether `name` matches the whole pattern.
-    public func matches(_ name: String) -> Bool {
+    package func matches(_ name: String) -> Bool {
         let text = Array(caseInsensitive ? name.lowercased() : name)
         return Self.match(characters[...], text[...])
     }

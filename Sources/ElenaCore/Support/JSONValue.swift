@@ -1,6 +1,6 @@
 /// A JSON value with ordered objects. Used for stage parameters (whose canonical bytes feed cache keys),
 /// recorded stage outputs and the exported JSON Schema.
-public indirect enum JSONValue: Sendable, Hashable {
+package indirect enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int)
@@ -10,38 +10,38 @@ public indirect enum JSONValue: Sendable, Hashable {
     case object([Member])
 
     /// One key of an object.
-    public struct Member: Sendable, Hashable {
+    package struct Member: Sendable, Hashable {
         /// The key.
-        public var key: String
+        package var key: String
         /// The value.
-        public var value: JSONValue
+        package var value: JSONValue
 
         /// Creates a member.
-        public init(_ key: String, _ value: JSONValue) {
+        package init(_ key: String, _ value: JSONValue) {
             self.key = key
             self.value = value
         }
     }
 
     /// Builds an object from key/value pairs, dropping `nil` values.
-    public static func object(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
+    package static func object(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
         .object(pairs.compactMap { key, value in value.map { Member(key, $0) } })
     }
 
     /// The value under `key`, when this is an object.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
 
     /// A string value.
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil
     }
 
     /// An integer value (also from a whole double).
-    public var intValue: Int? {
+    package var intValue: Int? {
         switch self {
         case .int(let number): return number
         case .double(let number) where number == number.rounded() && abs(number) < 9e15: return Int(number)
@@ -50,7 +50,7 @@ public indirect enum JSONValue: Sendable, Hashable {
     }
 
     /// A numeric value.
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         switch self {
         case .int(let number): return Double(number)
         case .double(let number): return number
@@ -59,26 +59,26 @@ public indirect enum JSONValue: Sendable, Hashable {
     }
 
     /// A boolean value.
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         if case .bool(let flag) = self { return flag }
         return nil
     }
 
     /// The elements of an array.
-    public var arrayValue: [JSONValue]? {
+    package var arrayValue: [JSONValue]? {
         if case .array(let values) = self { return values }
         return nil
     }
 
     /// Compact JSON; with `canonical`, object keys are sorted so equal values give equal bytes.
-    public func serialized(canonical: Bool = false) -> String {
+    package func serialized(canonical: Bool = false) -> String {
         var out = ""
         write(into: &out, canonical: canonical, indent: nil)
         return out
     }
 
     /// Indented JSON for people and committed files (keys in their given order).
-    public func pretty() -> String {
+    package func pretty() -> String {
         var out = ""
         write(into: &out, canonical: false, indent: 0)
         return out + "\n"
@@ -155,18 +155,18 @@ public indirect enum JSONValue: Sendable, Hashable {
 
 extension JSONValue {
     /// A JSON syntax error with the byte offset where it was found.
-    public struct ParseError: Error, Sendable, CustomStringConvertible {
+    package struct ParseError: Error, Sendable, CustomStringConvertible {
         /// Byte offset.
-        public var offset: Int
+        package var offset: Int
         /// What was wrong.
-        public var reason: String
+        package var reason: String
         /// `invalid JSON at byte N: reason`.
-        public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+        package var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
     /// Parses JSON text (RFC 8259). Integers that fit in `Int` stay integers.
     /// - Throws: `ParseError`.
-    public static func parse(_ text: String) throws(ParseError) -> JSONValue {
+    package static func parse(_ text: String) throws(ParseError) -> JSONValue {
         var parser = Parser(bytes: Array(text.utf8))
         parser.skipSpace()
         let value = try parser.value(depth: 0)

@@ -1,26 +1,26 @@
 /// A binary min-heap: the smallest element comes out first.
-public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
+package struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     @usableFromInline var storage: [Element] = []
 
     /// An empty heap.
-    @inlinable public init() {}
+    @inlinable package init() {}
 
     /// A heap holding `elements`.
-    @inlinable public init(_ elements: [Element]) {
+    @inlinable package init(_ elements: [Element]) {
         storage = elements
         guard storage.count > 1 else { return }
         for index in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
     }
 
     /// Number of elements.
-    @inlinable public var count: Int { storage.count }
+    @inlinable package var count: Int { storage.count }
     /// Whether the heap is empty.
-    @inlinable public var isEmpty: Bool { storage.isEmpty }
+    @inlinable package var isEmpty: Bool { storage.isEmpty }
     /// The smallest element, without removing it.
-    @inlinable public var min: Element? { storage.first }
+    @inlinable package var min: Element? { storage.first }
 
     /// Adds an element.
-    @inlinable public mutating func insert(_ element: Element) {
+    @inlinable package mutating func insert(_ element: Element) {
         storage.append(element)
         var child = storage.count - 1
         while child > 0 {
@@ -32,7 +32,7 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     }
 
     /// Removes and returns the smallest element.
-    @inlinable public mutating func popMin() -> Element? {
+    @inlinable package mutating func popMin() -> Element? {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let smallest = storage.removeLast()

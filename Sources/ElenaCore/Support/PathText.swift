@@ -1,11 +1,11 @@
 /// Pure path arithmetic on strings: `~` expansion and resolving against a base folder. No file system access.
-public enum PathText {
+package enum PathText {
     /// Expands a leading `~` and makes `path` absolute against `base`, then normalises `.` and `..`.
     /// - Parameters:
     ///   - path: as written by the user.
     ///   - base: an absolute folder (the manifest's folder, or the working directory).
     ///   - home: the user's home folder.
-    public static func resolve(_ path: String, relativeTo base: String, home: String) -> String {
+    package static func resolve(_ path: String, relativeTo base: String, home: String) -> String {
         var expanded = path
         if expanded == "~" {
             expanded = home
@@ -17,7 +17,7 @@ public enum PathText {
     }
 
     /// Removes `.` and empty components and applies `..`.
-    public static func normalize(_ path: String) -> String {
+    package static func normalize(_ path: String) -> String {
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
@@ -31,32 +31,32 @@ public enum PathText {
     }
 
     /// The folder part of a path (`/a/b/c.yaml` → `/a/b`).
-    public static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     /// The last component (`/a/b/c.png` → `c.png`).
-    public static func lastComponent(_ path: String) -> String {
+    package static func lastComponent(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
     }
 
     /// Splits `name.ext` into (`name`, `ext`); the extension is empty when there is none.
-    public static func splitExtension(_ name: String) -> (stem: String, ext: String) {
+    package static func splitExtension(_ name: String) -> (stem: String, ext: String) {
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (name, "") }
         return (String(name[..<dot]), String(name[name.index(after: dot)...]))
     }
 
     /// `path` relative to `base` when it lies inside it, else `path` unchanged.
-    public static func relative(_ path: String, to base: String) -> String {
+    package static func relative(_ path: String, to base: String) -> String {
         let prefix = base.hasSuffix("/") ? base : base + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 
     /// Whether a relative path stays inside the folder it is relative to: not absolute, no `..`, no empty name.
-    public static func isSafeRelative(_ path: String) -> Bool {
+    package static func isSafeRelative(_ path: String) -> Bool {
         !path.isEmpty && !path.hasPrefix("/") && !path.contains("\0")
             && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != ".." && $0 != "." }
     }

@@ -1,10 +1,10 @@
 /// "Did you mean …?" suggestions by edit distance.
-public enum Suggestion {
+package enum Suggestion {
     /// The candidate closest to `word`, if it is close enough to be a plausible typo.
     /// - Parameters:
     ///   - word: what the user wrote.
     ///   - candidates: the valid words.
-    public static func closest(to word: String, in candidates: [String]) -> String? {
+    package static func closest(to word: String, in candidates: [String]) -> String? {
         let lowered = word.lowercased()
         var best: (String, Int)?
         for candidate in candidates {
@@ -25,7 +25,7 @@ public enum Suggestion {
     }
 
     /// Damerau–Levenshtein distance (adjacent transpositions count as one edit).
-    public static func editDistance(_ a: String, _ b: String) -> Int {
+    package static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a)
         let b = Array(b)
         if a.isEmpty { return b.count }

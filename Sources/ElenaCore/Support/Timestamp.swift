@@ -1,11 +1,11 @@
-public import Foundation
+package import Foundation
 
 /// ISO 8601 timestamps, the one text form used for times in manifests, sidecars and the database.
 /// Formatting and the common parse path are plain arithmetic (no formatter objects), because the run cache
 /// reads tens of thousands of them.
-public enum Timestamp {
+package enum Timestamp {
     /// Parses `2026-12-01T18:00:00Z`, with or without fractional seconds, with `Z` or a `±HH:MM` offset.
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         var utf8 = Array(text.utf8)
         guard utf8.count >= 20 else { return nil }
         func digits(_ start: Int, _ count: Int) -> Int? {
@@ -57,7 +57,7 @@ public enum Timestamp {
     }
 
     /// `2026-12-01T18:00:00.123Z` (UTC, milliseconds).
-    public static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         // Nearest millisecond: a parsed ".376" is 0.375999… in binary and must print as .376 again.
         let totalMilliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
         var seconds = totalMilliseconds.floorDivided(by: 1000)

@@ -1,7 +1,7 @@
 /// A YAML value after validation, with the location it came from. The manifest builder reads these.
-public struct ConfigNode: Sendable, Hashable {
+package struct ConfigNode: Sendable, Hashable {
     /// The kinds of value a manifest holds.
-    public indirect enum Value: Sendable, Hashable {
+    package indirect enum Value: Sendable, Hashable {
         case null
         case bool(Bool)
         case int(Int)
@@ -12,40 +12,40 @@ public struct ConfigNode: Sendable, Hashable {
     }
 
     /// One key of an object, with the location of the key itself.
-    public struct Entry: Sendable, Hashable {
+    package struct Entry: Sendable, Hashable {
         /// The key as written.
-        public var key: String
+        package var key: String
         /// Where the key is written.
-        public var keyLocation: SourceLocation
+        package var keyLocation: SourceLocation
         /// The value under the key.
-        public var node: ConfigNode
+        package var node: ConfigNode
     }
 
     /// The value.
-    public var value: Value
+    package var value: Value
     /// Where the value starts.
-    public var location: SourceLocation
+    package var location: SourceLocation
 
     /// Creates a node.
-    public init(_ value: Value, at location: SourceLocation) {
+    package init(_ value: Value, at location: SourceLocation) {
         self.value = value
         self.location = location
     }
 
     /// The child under `key`, when this is an object.
-    public subscript(key: String) -> ConfigNode? {
+    package subscript(key: String) -> ConfigNode? {
         guard case .object(let entries) = value else { return nil }
         return entries.first { $0.key == key }?.node
     }
 
     /// Where `key` is written in this object, else this node's own location.
-    public func location(ofKey key: String) -> SourceLocation {
+    package func location(ofKey key: String) -> SourceLocation {
         guard case .object(let entries) = value else { return location }
         return entries.first { $0.key == key }?.keyLocation ?? location
     }
 
     /// The text of a scalar (numbers and booleans as written).
-    public var string: String? {
+    package var string: String? {
         switch value {
         case .string(let text): return text
         case .int(let number): return String(number)
@@ -56,13 +56,13 @@ public struct ConfigNode: Sendable, Hashable {
     }
 
     /// An integer value.
-    public var int: Int? {
+    package var int: Int? {
         if case .int(let number) = value { return number }
         return nil
     }
 
     /// A number, integer or not.
-    public var double: Double? {
+    package var double: Double? {
         switch value {
         case .int(let number): return Double(number)
         case .double(let number): return number
@@ -71,13 +71,13 @@ public struct ConfigNode: Sendable, Hashable {
     }
 
     /// A boolean value.
-    public var bool: Bool? {
+    package var bool: Bool? {
         if case .bool(let flag) = value { return flag }
         return nil
     }
 
     /// The elements of an array, or a single scalar as a one-element list.
-    public var list: [ConfigNode]? {
+    package var list: [ConfigNode]? {
         switch value {
         case .array(let nodes): return nodes
         case .null: return nil
@@ -86,5 +86,5 @@ public struct ConfigNode: Sendable, Hashable {
     }
 
     /// The strings of a list of strings (or of a single string).
-    public var strings: [String]? { list?.compactMap(\.string) }
+    package var strings: [String]? { list?.compactMap(\.string) }
 }

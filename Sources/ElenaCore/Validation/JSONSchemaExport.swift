@@ -1,7 +1,7 @@
 /// Exports a `Schema` as JSON Schema (draft 2020-12), the form editors and CI linters understand.
-public enum JSONSchemaExport {
+package enum JSONSchemaExport {
     /// The JSON Schema document for the manifest, as committed in `schema/manifest.schema.json`.
-    public static func manifestDocument() -> String {
+    package static func manifestDocument() -> String {
         var root = convert(ManifestSchema.root)
         if case .object(var members) = root {
             members.insert(JSONValue.Member("$schema", .string("https://json-schema.org/draft/2020-12/schema")), at: 0)
@@ -13,7 +13,7 @@ public enum JSONSchemaExport {
     }
 
     /// Converts one schema node.
-    public static func convert(_ schema: Schema, summary: String? = nil, defaultValue: DefaultValue? = nil) -> JSONValue {
+    package static func convert(_ schema: Schema, summary: String? = nil, defaultValue: DefaultValue? = nil) -> JSONValue {
         var members: [JSONValue.Member] = []
         if let summary { members.append(.init("description", .string(summary))) }
         switch schema {

@@ -1,6 +1,6 @@
 /// A small schema language for manifests: one description drives validation with located, friendly errors
 /// and the export of `schema/manifest.schema.json`, so the two can never disagree.
-public indirect enum Schema: Sendable {
+package indirect enum Schema: Sendable {
     /// A mapping with known keys; any other key is an error.
     case object(ObjectSchema)
     /// A sequence whose elements all follow one schema.
@@ -17,7 +17,7 @@ public indirect enum Schema: Sendable {
     case stringOrList(StringRule = StringRule())
 
     /// The word used in messages: "expected a number".
-    public var noun: String {
+    package var noun: String {
         switch self {
         case .object: return "a mapping of keys"
         case .array: return "a list"
@@ -31,40 +31,40 @@ public indirect enum Schema: Sendable {
 }
 
 /// The keys of a mapping.
-public struct ObjectSchema: Sendable {
+package struct ObjectSchema: Sendable {
     /// The keys in the order they are documented.
-    public var properties: [Property]
+    package var properties: [Property]
     /// What the mapping is for.
-    public var summary: String
+    package var summary: String
 
     /// Creates an object schema.
-    public init(_ summary: String, _ properties: [Property]) {
+    package init(_ summary: String, _ properties: [Property]) {
         self.summary = summary
         self.properties = properties
     }
 
     /// The names of the keys.
-    public var keys: [String] { properties.map(\.name) }
+    package var keys: [String] { properties.map(\.name) }
 
     /// The property called `name`.
-    public func property(_ name: String) -> Property? { properties.first { $0.name == name } }
+    package func property(_ name: String) -> Property? { properties.first { $0.name == name } }
 }
 
 /// One key of a mapping.
-public struct Property: Sendable {
+package struct Property: Sendable {
     /// The key.
-    public var name: String
+    package var name: String
     /// Its schema.
-    public var schema: Schema
+    package var schema: Schema
     /// Whether it must be present.
-    public var required: Bool
+    package var required: Bool
     /// What it means, for `--help`-style docs and the JSON Schema.
-    public var summary: String
+    package var summary: String
     /// The default, shown in docs and exported to the JSON Schema.
-    public var defaultValue: DefaultValue?
+    package var defaultValue: DefaultValue?
 
     /// Creates a property.
-    public init(
+    package init(
         _ name: String, _ schema: Schema, required: Bool = false, default defaultValue: DefaultValue? = nil,
         _ summary: String
     ) {
@@ -77,7 +77,7 @@ public struct Property: Sendable {
 }
 
 /// A default value, for documentation.
-public enum DefaultValue: Sendable, Hashable {
+package enum DefaultValue: Sendable, Hashable {
     case string(String)
     case number(Double)
     case integer(Int)
@@ -86,22 +86,22 @@ public enum DefaultValue: Sendable, Hashable {
 }
 
 /// Restrictions on a string.
-public struct StringRule: Sendable {
+package struct StringRule: Sendable {
     /// The only values allowed, if not empty.
-    public var allowed: [String]
+    package var allowed: [String]
     /// A regular expression the whole string must match (ECMAScript-compatible subset).
-    public var pattern: String?
+    package var pattern: String?
     /// What the pattern means, in words: "a ratio like 4:5".
-    public var patternMeaning: String?
+    package var patternMeaning: String?
     /// Minimum length in characters.
-    public var minLength: Int?
+    package var minLength: Int?
     /// Maximum length in characters.
-    public var maxLength: Int?
+    package var maxLength: Int?
     /// A JSON Schema format, such as `date-time`.
-    public var format: String?
+    package var format: String?
 
     /// Creates a rule.
-    public init(
+    package init(
         allowed: [String] = [], pattern: String? = nil, meaning: String? = nil, minLength: Int? = nil,
         maxLength: Int? = nil, format: String? = nil
     ) {
@@ -114,7 +114,7 @@ public struct StringRule: Sendable {
     }
 
     /// `'a', 'b' or 'c'`.
-    public var allowedList: String {
+    package var allowedList: String {
         let quoted = allowed.map { "'\($0)'" }
         guard quoted.count > 1 else { return quoted.first ?? "" }
         return quoted.dropLast().joined(separator: ", ") + " or " + (quoted.last ?? "")
@@ -122,18 +122,18 @@ public struct StringRule: Sendable {
 }
 
 /// An allowed numeric range, with an optional reason shown when the minimum is not met.
-public struct NumberRange: Sendable {
+package struct NumberRange: Sendable {
     /// Smallest value allowed.
-    public var minimum: Double?
+    package var minimum: Double?
     /// Largest value allowed.
-    public var maximum: Double?
+    package var maximum: Double?
     /// Whether the maximum itself is excluded.
-    public var exclusiveMaximum: Bool
+    package var exclusiveMaximum: Bool
     /// Why the minimum exists, for example "Fanvue's minimum price".
-    public var minimumReason: String?
+    package var minimumReason: String?
 
     /// Creates a range.
-    public init(min: Double? = nil, max: Double? = nil, exclusiveMax: Bool = false, minimumReason: String? = nil) {
+    package init(min: Double? = nil, max: Double? = nil, exclusiveMax: Bool = false, minimumReason: String? = nil) {
         self.minimum = min
         self.maximum = max
         self.exclusiveMaximum = exclusiveMax

@@ -2,14 +2,14 @@ import Foundation
 internal import Yams
 
 /// Parses YAML text and checks it against a `Schema`, collecting every problem with its location.
-public struct SchemaValidator: Sendable {
+package struct SchemaValidator: Sendable {
     /// The schema of the document's root.
-    public var schema: Schema
+    package var schema: Schema
     /// The file name used in locations.
-    public var file: String
+    package var file: String
 
     /// Creates a validator.
-    public init(schema: Schema, file: String) {
+    package init(schema: Schema, file: String) {
         self.schema = schema
         self.file = file
     }
@@ -18,7 +18,7 @@ public struct SchemaValidator: Sendable {
     /// - Parameter text: the YAML document.
     /// - Returns: the located value tree (present when the YAML parsed, even if it has schema errors) and the
     ///   diagnostics in file order.
-    public func validate(_ text: String) -> (ConfigNode?, [Diagnostic]) {
+    package func validate(_ text: String) -> (ConfigNode?, [Diagnostic]) {
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             return (nil, [Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), key: "", "the manifest is empty")])
         }
@@ -290,9 +290,9 @@ enum Pattern {
 }
 
 /// Numbers written the short way: 3 rather than 3.0, 0.3 rather than 0.30000000000000004.
-public enum NumberText {
+package enum NumberText {
     /// A compact decimal rendering.
-    public static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
         var text = String(format: "%.6f", value)
         while text.hasSuffix("0") { text.removeLast() }

@@ -1,36 +1,36 @@
-public import ElenaCore
+package import ElenaCore
 import Foundation
 
 /// Finds a drop's source files and their digests, hashing only files whose stamp changed since the last run.
-public struct SourceDiscovery: Sendable {
+package struct SourceDiscovery: Sendable {
     /// The absolute source folder.
-    public var folder: String
+    package var folder: String
     /// File-name patterns to take (case-insensitive).
-    public var include: [Glob]
+    package var include: [Glob]
     /// File-name patterns to leave out.
-    public var exclude: [Glob]
+    package var exclude: [Glob]
     /// Whether to descend into sub-folders.
-    public var recursive: Bool
+    package var recursive: Bool
     /// Absolute paths to leave for a later run: files still being written (`watch`). They are not read at all.
-    public var notReady: Set<String> = []
+    package var notReady: Set<String> = []
 
     /// What discovery found.
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// Files with digests, sorted by relative path.
-        public var files: [SourceFile]
+        package var files: [SourceFile]
         /// Stat-cache entries that are new or changed (to save after a real run).
-        public var newStatEntries: [StatEntry]
+        package var newStatEntries: [StatEntry]
         /// Files that could not be read, with the reason.
-        public var unreadable: [(path: String, reason: String)]
+        package var unreadable: [(path: String, reason: String)]
         /// How many files were hashed (not served by the stat cache).
-        public var hashed: Int
+        package var hashed: Int
 
         /// Nothing found.
-        public static let empty = Result(files: [], newStatEntries: [], unreadable: [], hashed: 0)
+        package static let empty = Result(files: [], newStatEntries: [], unreadable: [], hashed: 0)
     }
 
     /// Creates a discovery for a resolved source section.
-    public init(folder: String, source: SourceSpec) {
+    package init(folder: String, source: SourceSpec) {
         self.folder = folder
         self.include = source.include.map { Glob($0, caseInsensitive: true) }
         self.exclude = source.exclude.map { Glob($0, caseInsensitive: true) }
@@ -48,7 +48,7 @@ public struct SourceDiscovery: Sendable {
     ///   - statCache: known digests by absolute path.
     ///   - concurrency: how many files to hash at once.
     /// - Throws: `FileSystemError` when the folder itself cannot be listed.
-    public func run(statCache: [String: StatEntry], concurrency: Int) async throws -> Result {
+    package func run(statCache: [String: StatEntry], concurrency: Int) async throws -> Result {
         let survey = try FileSystem.survey(folder, recursive: recursive)
         let entries = survey.entries.filter { selected($0.relativePath) && !notReady.contains($0.path) }
         var digests: [Int: Digest] = [:]

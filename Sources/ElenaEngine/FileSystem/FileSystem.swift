@@ -1,5 +1,5 @@
-public import ElenaCore
-public import Foundation
+package import ElenaCore
+package import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -9,20 +9,20 @@ public import Foundation
 
 /// A file-system failure, naming the path and what was being done. A full disk and a read-only file system are
 /// said in words with what to do, and stop the run (`stopReason`): every later write would fail the same way.
-public struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
+package struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
     /// What was being done, e.g. "write".
-    public var operation: String
+    package var operation: String
     /// The path concerned.
-    public var path: String
+    package var path: String
     /// The system's reason.
-    public var reason: String
+    package var reason: String
     /// The `errno` value, when the failure came from the system.
-    public var code: Int32?
+    package var code: Int32?
     /// Bytes the operation needed to write, when known.
-    public var needed: Int?
+    package var needed: Int?
 
     /// Creates an error.
-    public init(operation: String, path: String, reason: String, code: Int32? = nil, needed: Int? = nil) {
+    package init(operation: String, path: String, reason: String, code: Int32? = nil, needed: Int? = nil) {
         self.operation = operation
         self.path = path
         self.reason = reason
@@ -31,9 +31,9 @@ public struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
     }
 
     /// `cannot write /path: Permission denied`; for a full or read-only disk, the sentence of `stopReason`.
-    public var description: String { stopReason ?? "cannot \(operation) \(path): \(reason)" }
+    package var description: String { stopReason ?? "cannot \(operation) \(path): \(reason)" }
 
-    public var stopReason: String? {
+    package var stopReason: String? {
         let folder = PathText.directory(of: path)
         switch code {
         case ENOSPC?, EDQUOT?:
@@ -62,27 +62,27 @@ public struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
 
 /// The file operations the engine and stages need, on the real file system. Plain functions over paths; every
 /// failure says which path and operation.
-public enum FileSystem {
+package enum FileSystem {
     static func failure(_ operation: String, _ path: String, _ code: Int32 = errno, needed: Int? = nil) -> FileSystemError {
         FileSystemError(operation: operation, path: path, reason: String(cString: strerror(code)), code: code, needed: needed)
     }
 
     /// Bytes an unprivileged writer may still use on the file system holding `folder` (nil when unknown).
-    public static func freeBytes(_ folder: String) -> Int? {
+    package static func freeBytes(_ folder: String) -> Int? {
         var info = statvfs()
         guard statvfs(folder, &info) == 0 else { return nil }
         return Int(info.f_bavail) * Int(info.f_frsize)
     }
 
     /// Whether `folder` is on a file system mounted read-only.
-    public static func isReadOnlyFileSystem(_ folder: String) -> Bool {
+    package static func isReadOnlyFileSystem(_ folder: String) -> Bool {
         var info = statvfs()
         guard statvfs(folder, &info) == 0 else { return false }
         return info.f_flag & UInt(ST_RDONLY) != 0
     }
 
     /// The stamp of a regular file, or nil when it does not exist or is not a regular file.
-    public static func stamp(_ path: String) -> FileStamp? {
+    package static func stamp(_ path: String) -> FileStamp? {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         #if canImport(Darwin)
@@ -94,19 +94,19 @@ public enum FileSystem {
     }
 
     /// Whether a directory exists at `path`.
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Whether anything exists at `path`.
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }
 
     /// Reads a whole file.
-    public static func read(_ path: String) throws(FileSystemError) -> Data {
+    package static func read(_ path: String) throws(FileSystemError) -> Data {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .uncached)
         } catch {
@@ -120,7 +120,7 @@ public enum FileSystem {
     }
 
     /// Hashes a file in 1 MiB chunks without holding it in memory.
-    public static func digest(_ path: String) throws(FileSystemError) -> Digest {
+    package static func digest(_ path: String) throws(FileSystemError) -> Digest {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure("read", path) }
         defer { close(descriptor) }
@@ -141,7 +141,7 @@ public enum FileSystem {
     }
 
     /// Creates a folder and its parents.
-    public static func makeDirectory(_ path: String) throws(FileSystemError) {
+    package static func makeDirectory(_ path: String) throws(FileSystemError) {
         if isDirectory(path) { return }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -157,7 +157,7 @@ public enum FileSystem {
     /// Deletes the temporary files of `writeAtomically` left in `folder` by writers that were killed (their pid no
     /// longer runs); a live writer's temporary file is left alone. Returns how many were deleted.
     @discardableResult
-    public static func removeAbandonedTemporaries(in folder: String) -> Int {
+    package static func removeAbandonedTemporaries(in folder: String) -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
         var removed = 0
         for name in names where name.hasPrefix(".tmp-") {
@@ -173,7 +173,7 @@ public enum FileSystem {
     /// - Parameters:
     ///   - permissions: file mode, e.g. 0o600 for secrets.
     ///   - durable: fsync the file and the folder (for files whose loss would lose work, such as tokens).
-    public static func writeAtomically(_ data: Data, to path: String, permissions: mode_t = 0o644, durable: Bool = false)
+    package static func writeAtomically(_ data: Data, to path: String, permissions: mode_t = 0o644, durable: Bool = false)
         throws(FileSystemError)
     {
         let folder = PathText.directory(of: path)
@@ -222,7 +222,7 @@ public enum FileSystem {
     /// else a byte copy written atomically. An existing destination is replaced.
     /// - Returns: true when a hard link was made.
     @discardableResult
-    public static func linkOrCopy(_ source: String, to destination: String) throws(FileSystemError) -> Bool {
+    package static func linkOrCopy(_ source: String, to destination: String) throws(FileSystemError) -> Bool {
         try makeDirectory(PathText.directory(of: destination))
         // Named as `writeAtomically` names its temporary files, so a killed run's leftover is recognised and removed.
         let temporary =
@@ -244,13 +244,13 @@ public enum FileSystem {
     }
 
     /// Copies bytes from `source` to `destination` atomically (never a link: the copy may be edited by people).
-    public static func copy(_ source: String, to destination: String) throws(FileSystemError) {
+    package static func copy(_ source: String, to destination: String) throws(FileSystemError) {
         let data = try read(source)
         try writeAtomically(data, to: destination)
     }
 
     /// Moves a file, creating the destination folder; falls back to copy and delete across file systems.
-    public static func move(_ source: String, to destination: String) throws(FileSystemError) {
+    package static func move(_ source: String, to destination: String) throws(FileSystemError) {
         try makeDirectory(PathText.directory(of: destination))
         if rename(source, destination) == 0 { return }
         guard errno == EXDEV else { throw failure("move", source) }
@@ -259,23 +259,23 @@ public enum FileSystem {
     }
 
     /// Deletes a file if it exists.
-    public static func remove(_ path: String) throws(FileSystemError) {
+    package static func remove(_ path: String) throws(FileSystemError) {
         if unlink(path) != 0, errno != ENOENT { throw failure("delete", path) }
     }
 
     /// One entry found by `walk`.
-    public struct Entry: Sendable {
+    package struct Entry: Sendable {
         /// Absolute path.
-        public var path: String
+        package var path: String
         /// Path relative to the walked folder.
-        public var relativePath: String
+        package var relativePath: String
         /// The file's stamp.
-        public var stamp: FileStamp
+        package var stamp: FileStamp
     }
 
     /// Lists the relative paths of the regular files under `folder`, recursively, without reading their stamps
     /// (the directory entries' types are used, so there is no `stat` per file). Hidden entries are skipped.
-    public static func listFiles(_ folder: String) -> [String] {
+    package static func listFiles(_ folder: String) -> [String] {
         var found: [String] = []
         var pending: [String] = [""]
         while let relativeFolder = pending.popLast() {
@@ -311,14 +311,14 @@ public enum FileSystem {
     /// Lists the regular files under `folder` (following no symlinked folders), sorted by relative path.
     /// Hidden files and folders (starting with `.`) are skipped.
     /// - Parameter recursive: descend into sub-folders.
-    public static func walk(_ folder: String, recursive: Bool) throws(FileSystemError) -> [Entry] {
+    package static func walk(_ folder: String, recursive: Bool) throws(FileSystemError) -> [Entry] {
         try survey(folder, recursive: recursive).entries
     }
 
     /// Like `walk`, and also says what it could not take and why, instead of skipping it in silence: a sub-folder
     /// it cannot read, a name that is not UTF-8, a dangling symbolic link, a symbolic link to a file outside
     /// `folder` (never followed out). A symbolic link to a file inside `folder` is listed with the file's real path.
-    public static func survey(_ folder: String, recursive: Bool) throws(FileSystemError)
+    package static func survey(_ folder: String, recursive: Bool) throws(FileSystemError)
         -> (entries: [Entry], problems: [(relativePath: String, reason: String)])
     {
         var entries: [Entry] = []
@@ -381,7 +381,7 @@ public enum FileSystem {
     }
 
     /// The canonical absolute path (symbolic links resolved), if the file exists.
-    public static func realPath(_ path: String) -> String? {
+    package static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

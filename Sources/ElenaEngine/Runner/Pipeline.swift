@@ -1,18 +1,18 @@
-public import ElenaCore
+package import ElenaCore
 
 /// A pipeline: every stage's declaration (level, inputs, gate policy, when it is included) beside the instance that
 /// runs it. The planner's edges, the node order, the runner's bookkeeping and the session's stage list all come
 /// from this one list; see ElenaStages' `ElenaPipeline` for the product's.
-public struct Pipeline: Sendable {
+package struct Pipeline: Sendable {
     /// One stage: how it connects, and what does its work.
-    public struct Entry: Sendable {
+    package struct Entry: Sendable {
         /// How it takes part in the graph.
-        public var declaration: StageDeclaration
+        package var declaration: StageDeclaration
         /// What does the work.
-        public var stage: any Stage
+        package var stage: any Stage
 
         /// An item stage reading the same item's `reads`, after the drop stages `after`.
-        public static func item(
+        package static func item(
             _ stage: any Stage, reads: [StageName] = [], after: [StageName] = [],
             when included: @escaping @Sendable (Manifest) -> Bool = { _ in true }
         ) -> Entry {
@@ -20,7 +20,7 @@ public struct Pipeline: Sendable {
         }
 
         /// A drop stage collecting every item's `collects` nodes under `policy`, after the drop stages `after`.
-        public static func drop(
+        package static func drop(
             _ stage: any Stage, collects: [StageName] = [], after: [StageName] = [], policy: InputPolicy = .all,
             when included: @escaping @Sendable (Manifest) -> Bool = { _ in true }
         ) -> Entry {
@@ -32,16 +32,16 @@ public struct Pipeline: Sendable {
     }
 
     /// The stages in pipeline order.
-    public var entries: [Entry]
+    package var entries: [Entry]
 
     /// A pipeline of `entries`, in pipeline order.
-    public init(_ entries: [Entry]) { self.entries = entries }
+    package init(_ entries: [Entry]) { self.entries = entries }
 
     /// The declarations alone, for the planner.
-    public var shape: PipelineShape { PipelineShape(entries.map(\.declaration)) }
+    package var shape: PipelineShape { PipelineShape(entries.map(\.declaration)) }
 
     /// The pipeline with `entry` placed right after the stage `stage` (at the end when there is none).
-    public func inserting(_ entry: Entry, after stage: StageName) -> Pipeline {
+    package func inserting(_ entry: Entry, after stage: StageName) -> Pipeline {
         var entries = entries
         let position = entries.firstIndex { $0.declaration.name == stage }.map { $0 + 1 } ?? entries.count
         entries.insert(entry, at: position)
@@ -49,5 +49,5 @@ public struct Pipeline: Sendable {
     }
 
     /// The entry of a stage.
-    public func entry(_ name: StageName) -> Entry? { entries.first { $0.declaration.name == name } }
+    package func entry(_ name: StageName) -> Entry? { entries.first { $0.declaration.name == name } }
 }

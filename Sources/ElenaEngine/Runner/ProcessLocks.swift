@@ -1,12 +1,12 @@
-public import ElenaCore
+package import ElenaCore
 
 /// Locks that exclude only within this process (tests that run stages in process; a single runner).
-public actor ProcessLocks: WorkLocks {
+package actor ProcessLocks: WorkLocks {
     private var held: Set<String> = []
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     /// Creates an empty lock table.
-    public init() {}
+    package init() {}
 
     private func acquire(_ key: String) async {
         while held.contains(key) {
@@ -22,7 +22,7 @@ public actor ProcessLocks: WorkLocks {
         for continuation in next { continuation.resume() }
     }
 
-    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+    package func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
         await acquire(key)
         do {
             let value = try await body()

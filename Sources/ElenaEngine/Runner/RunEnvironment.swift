@@ -1,31 +1,31 @@
-public import ElenaCore
-public import Foundation
-public import Logging
+package import ElenaCore
+package import Foundation
+package import Logging
 
 /// What every run needs, whatever its stages: the library, the ledger, the clock, parallelism, progress and locks.
 /// The domain's own services (the image codec, the face detector, the outbox, Fanvue) live with the stages that
 /// use them (ElenaStages' `DropServices`): the engine knows none of them.
-public struct RunEnvironment: Sendable {
+package struct RunEnvironment: Sendable {
     /// The library's folders.
-    public var layout: LibraryLayout
+    package var layout: LibraryLayout
     /// The database.
-    public var store: any RunStore
+    package var store: any RunStore
     /// Dry run: decide everything, change nothing.
-    public var dryRun: Bool
+    package var dryRun: Bool
     /// Work in parallel on this many nodes.
-    public var concurrency: Int
+    package var concurrency: Int
     /// Where progress and per-item errors go.
-    public var reporter: any RunReporter
+    package var reporter: any RunReporter
     /// The clock (tests pin it).
-    public var now: @Sendable () -> Date
+    package var now: @Sendable () -> Date
     /// Locks for work that must happen once even with two runners (file locks beside SQLite, advisory locks in
     /// PostgreSQL); in-process locks by default.
-    public var locks: any WorkLocks
+    package var locks: any WorkLocks
     /// Each node's work at debug level (`--verbose`, `ELENA_LOG=debug`): what ran, how long, how it ended.
-    public var logger: Logger
+    package var logger: Logger
 
     /// Creates an environment.
-    public init(
+    package init(
         layout: LibraryLayout, store: any RunStore, dryRun: Bool, concurrency: Int, reporter: any RunReporter,
         now: @escaping @Sendable () -> Date = { Date() }, locks: any WorkLocks = ProcessLocks(),
         logger: Logger = Logger(label: "elena.run", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -42,7 +42,7 @@ public struct RunEnvironment: Sendable {
 }
 
 /// Receives progress while a run goes on.
-public protocol RunReporter: Sendable {
+package protocol RunReporter: Sendable {
     /// A node finished (in any state). `subject` is the item's file (or the drop) it worked on.
     func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int)
     /// A message worth a line of its own (warnings, notes).
@@ -56,36 +56,36 @@ public protocol RunReporter: Sendable {
 
 extension RunReporter {
     /// Reporters that draw no progress ignore generation.
-    public func generating(_ progress: GenerationProgress) {}
+    package func generating(_ progress: GenerationProgress) {}
 
-    public func stopping(_ reason: String) { note("stopping: \(reason); no new work is started") }
+    package func stopping(_ reason: String) { note("stopping: \(reason); no new work is started") }
 }
 
 /// Where the generation of a drop stands, for progress bars.
-public struct GenerationProgress: Sendable, Hashable {
+package struct GenerationProgress: Sendable, Hashable {
     /// Prompts finished (in any way) so far.
-    public var done: Int
+    package var done: Int
     /// Prompts queued by this run.
-    public var total: Int
+    package var total: Int
     /// The prompt being followed, e.g. `prompt 2, seed 1001`.
-    public var current: String
+    package var current: String
     /// The current prompt's step and step count (sampler steps), when ComfyUI reported one.
-    public var step: (value: Int, max: Int)?
+    package var step: (value: Int, max: Int)?
 
     /// Creates a progress value.
-    public init(done: Int, total: Int, current: String, step: (value: Int, max: Int)? = nil) {
+    package init(done: Int, total: Int, current: String, step: (value: Int, max: Int)? = nil) {
         self.done = done
         self.total = total
         self.current = current
         self.step = step
     }
 
-    public static func == (lhs: GenerationProgress, rhs: GenerationProgress) -> Bool {
+    package static func == (lhs: GenerationProgress, rhs: GenerationProgress) -> Bool {
         lhs.done == rhs.done && lhs.total == rhs.total && lhs.current == rhs.current
             && lhs.step?.value == rhs.step?.value && lhs.step?.max == rhs.step?.max
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(done)
         hasher.combine(total)
         hasher.combine(current)
@@ -95,9 +95,9 @@ public struct GenerationProgress: Sendable, Hashable {
 }
 
 /// A reporter that prints nothing (tests, JSON output).
-public struct SilentReporter: RunReporter {
+package struct SilentReporter: RunReporter {
     /// Creates it.
-    public init() {}
-    public func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {}
-    public func note(_ text: String) {}
+    package init() {}
+    package func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {}
+    package func note(_ text: String) {}
 }

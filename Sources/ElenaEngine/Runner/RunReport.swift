@@ -1,33 +1,33 @@
-public import ElenaCore
+package import ElenaCore
 
 /// What a run (or a dry run) did to every node of a plan.
-public struct RunReport: Sendable {
+package struct RunReport: Sendable {
     /// The plan that was run.
-    public var plan: DropPlan
+    package var plan: DropPlan
     /// Every node's final state.
-    public var states: [NodeID: NodeState]
+    package var states: [NodeID: NodeState]
     /// Whether nothing was changed (a dry run).
-    public var dryRun: Bool
+    package var dryRun: Bool
     /// Files that could not be read during discovery.
-    public var unreadable: [(path: String, reason: String)]
+    package var unreadable: [(path: String, reason: String)]
     /// What the `generate:` section did (nil when the manifest has none).
-    public var generation: GenerationSummary?
+    package var generation: GenerationSummary?
     /// Changes the run made that no node state shows (a decision recorded, a copy restored), one sentence each.
-    public var notes: [String] = []
+    package var notes: [String] = []
     /// Files the run saw and deliberately left alone, with why, one sentence each.
-    public var ignored: [String] = []
+    package var ignored: [String] = []
     /// Source files whose bytes belong to another drop (reviewed and published there, not in this one), with that
     /// drop and the item's status there.
-    public var inOtherDrops: [(path: String, drop: String, status: String)] = []
+    package var inOtherDrops: [(path: String, drop: String, status: String)] = []
     /// Why the run stopped starting work before the end (a full or read-only disk, the ledger database gone),
     /// one sentence; nil when it went through. Nodes it never started are blocked with `.notStarted`.
-    public var stopped: String?
+    package var stopped: String?
     /// Nodes that failed with an error that stops the run (the disk full, the ledger gone): their own message
     /// repeats `stopped` for a folder or a moment, so the summary says it once.
-    public var stoppedBy: Set<NodeID> = []
+    package var stoppedBy: Set<NodeID> = []
 
     /// Creates a report.
-    public init(plan: DropPlan, states: [NodeID: NodeState], dryRun: Bool, unreadable: [(path: String, reason: String)] = []) {
+    package init(plan: DropPlan, states: [NodeID: NodeState], dryRun: Bool, unreadable: [(path: String, reason: String)] = []) {
         self.plan = plan
         self.states = states
         self.dryRun = dryRun
@@ -35,11 +35,11 @@ public struct RunReport: Sendable {
     }
 
     /// Count of nodes per stage and state word, stages in pipeline order.
-    public var counts: [(stage: StageName, counts: [(String, Int)])] { counts { $1.word } }
+    package var counts: [(stage: StageName, counts: [(String, Int)])] { counts { $1.word } }
 
     /// Count of nodes per stage and the word `naming` gives each; the state words in their usual order, any
     /// other word first.
-    public func counts(naming: (NodeID, NodeState) -> String) -> [(stage: StageName, counts: [(String, Int)])] {
+    package func counts(naming: (NodeID, NodeState) -> String) -> [(stage: StageName, counts: [(String, Int)])] {
         var table: [StageName: [String: Int]] = [:]
         for (node, state) in states { table[node.stage, default: [:]][naming(node, state), default: 0] += 1 }
         let words = ["ran", "cached", "planned", "waiting", "blocked", "skipped", "failed"]
@@ -51,7 +51,7 @@ public struct RunReport: Sendable {
     }
 
     /// Failed nodes with their messages, in plan order.
-    public var failures: [(node: NodeID, message: String)] {
+    package var failures: [(node: NodeID, message: String)] {
         plan.order.compactMap { node in
             if case .failed(let message)? = states[node] { return (node, message) }
             return nil
@@ -59,7 +59,7 @@ public struct RunReport: Sendable {
     }
 
     /// Items a gate holds for a person's decision.
-    public var waitingItems: [PlannedItem] {
+    package var waitingItems: [PlannedItem] {
         var waiting = Set<Int>()
         for (node, state) in states {
             if case .waiting = state, let item = node.item { waiting.insert(item) }
@@ -68,10 +68,10 @@ public struct RunReport: Sendable {
     }
 
     /// Number of failed nodes plus unreadable files plus failed generations.
-    public var failureCount: Int { failures.count + unreadable.count + (generation?.failureCount ?? 0) }
+    package var failureCount: Int { failures.count + unreadable.count + (generation?.failureCount ?? 0) }
 
     /// 0 done, 1 some items failed, 3 stopped at the review gate with nothing failed.
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         if failureCount > 0 || stopped != nil { return 1 }
         if !waitingItems.isEmpty { return 3 }
         return 0
@@ -79,18 +79,18 @@ public struct RunReport: Sendable {
 }
 
 /// What the generation phase of a run did.
-public struct GenerationSummary: Sendable, Hashable {
+package struct GenerationSummary: Sendable, Hashable {
     /// One (prompt, seed) that did not give images.
-    public struct Failure: Sendable, Hashable {
+    package struct Failure: Sendable, Hashable {
         /// `prompt 2, seed 1001`.
-        public var label: String
+        package var label: String
         /// The prompt text.
-        public var prompt: String
+        package var prompt: String
         /// What went wrong.
-        public var message: String
+        package var message: String
 
         /// Creates a failure.
-        public init(label: String, prompt: String, message: String) {
+        package init(label: String, prompt: String, message: String) {
             self.label = label
             self.prompt = prompt
             self.message = message
@@ -98,24 +98,24 @@ public struct GenerationSummary: Sendable, Hashable {
     }
 
     /// (prompt, seed) pairs in the manifest.
-    public var jobs: Int
+    package var jobs: Int
     /// Pairs whose images were already there (nothing queued).
-    public var cached: Int
+    package var cached: Int
     /// Pairs generated by this run.
-    public var generated: Int
+    package var generated: Int
     /// Pairs a dry run would queue.
-    public var planned: Int
+    package var planned: Int
     /// Images downloaded into the source folder by this run (names relative to it).
-    public var images: [String]
+    package var images: [String]
     /// Pairs that failed (validation, runtime error, timeout).
-    public var failures: [Failure]
+    package var failures: [Failure]
     /// A failure of the whole phase (server down, missing model), if any: nothing was queued.
-    public var error: String?
+    package var error: String?
     /// Dry runs: pairs still to queue whose last attempt failed, with that error.
-    public var previousFailures: [Failure] = []
+    package var previousFailures: [Failure] = []
 
     /// Creates a summary.
-    public init(
+    package init(
         jobs: Int, cached: Int = 0, generated: Int = 0, planned: Int = 0, images: [String] = [], failures: [Failure] = [],
         error: String? = nil
     ) {
@@ -129,11 +129,11 @@ public struct GenerationSummary: Sendable, Hashable {
     }
 
     /// The first line of a prompt, shortened, in quotes: how messages name a prompt.
-    public static func excerpt(_ prompt: String) -> String {
+    package static func excerpt(_ prompt: String) -> String {
         let line = prompt.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         return "\"" + (line.count > 40 ? line.prefix(40) + "…" : line) + "\""
     }
 
     /// Failed pairs, or every pending pair when the phase failed as a whole.
-    public var failureCount: Int { error != nil ? max(1, jobs - cached) : failures.count }
+    package var failureCount: Int { error != nil ? max(1, jobs - cached) : failures.count }
 }

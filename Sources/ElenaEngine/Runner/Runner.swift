@@ -1,16 +1,16 @@
-public import ElenaCore
+package import ElenaCore
 import Foundation
 import Logging
 
 /// Runs a plan's graph: every ready node whose key has no successful record does its work, up to
 /// `concurrency` at a time, items started in order so one item's chain finishes before many others begin.
 /// Cache hits, blocked and skipped nodes are settled inline without spawning work.
-public struct Runner: Sendable {
+package struct Runner: Sendable {
     /// The stages by name, with their declarations.
-    public let stages: [StageName: Pipeline.Entry]
+    package let stages: [StageName: Pipeline.Entry]
 
     /// A runner for the stages of `pipeline`.
-    public init(_ pipeline: Pipeline) {
+    package init(_ pipeline: Pipeline) {
         var table: [StageName: Pipeline.Entry] = [:]
         for entry in pipeline.entries { table[entry.declaration.name] = entry }
         self.stages = table
@@ -56,7 +56,7 @@ public struct Runner: Sendable {
     ///   - failedBefore: failed stage runs by key: a dry run reports a node that would run again with the same key
     ///     as failed with last time's message instead of planned (a real run retries it).
     /// - Returns: every node's state.
-    public func run(
+    package func run(
         _ plan: DropPlan, environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord],
         failedBefore: [CacheKey: StageRecord] = [:]
     ) async -> RunReport {

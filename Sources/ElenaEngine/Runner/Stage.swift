@@ -1,24 +1,24 @@
-public import ElenaCore
+package import ElenaCore
 import Foundation
 
 /// What a finished node hands to the nodes after it: a digest and a summary for the store, and the typed value the
 /// next stages read (never a round trip through JSON within a run).
-public struct NodeOutput: Sendable, Hashable {
+package struct NodeOutput: Sendable, Hashable {
     /// The digest downstream cache keys use: the bytes written, or the canonical JSON of a decision.
     /// Equal digests mean downstream nodes need not run again (early cut-off).
-    public var digest: Digest
+    package var digest: Digest
     /// A library-relative file the next stage reads, if any (checked on every cache hit).
-    public var artifactPath: String?
+    package var artifactPath: String?
     /// The artifact's stamp when written.
-    public var artifactStamp: FileStamp?
+    package var artifactStamp: FileStamp?
     /// A small summary, stored with the run and shown by `status`: the value's canonical JSON, the store's edge.
-    public var summary: JSONText
+    package var summary: JSONText
     /// The value the stage hands on (a `Detection`), when it has one. Set when the stage runs; read back from
     /// `summary` by `Stage.value(fromRecorded:)` on a cache hit whose dependent has work to do.
-    public var value: (any Sendable)?
+    package var value: (any Sendable)?
 
     /// Creates an output.
-    public init(
+    package init(
         digest: Digest, artifactPath: String? = nil, artifactStamp: FileStamp? = nil, summary: JSONValue = .null,
         value: (any Sendable)? = nil
     ) {
@@ -27,7 +27,7 @@ public struct NodeOutput: Sendable, Hashable {
     }
 
     /// Creates an output with a summary kept as text.
-    public init(digest: Digest, artifactPath: String?, artifactStamp: FileStamp?, summaryText: JSONText) {
+    package init(digest: Digest, artifactPath: String?, artifactStamp: FileStamp?, summaryText: JSONText) {
         self.digest = digest
         self.artifactPath = artifactPath
         self.artifactStamp = artifactStamp
@@ -35,12 +35,12 @@ public struct NodeOutput: Sendable, Hashable {
     }
 
     /// Outputs are equal when what is stored is equal (the value is what the summary says).
-    public static func == (lhs: NodeOutput, rhs: NodeOutput) -> Bool {
+    package static func == (lhs: NodeOutput, rhs: NodeOutput) -> Bool {
         lhs.digest == rhs.digest && lhs.artifactPath == rhs.artifactPath && lhs.artifactStamp == rhs.artifactStamp
             && lhs.summary == rhs.summary
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(digest)
         hasher.combine(artifactPath)
         hasher.combine(summary)
@@ -48,7 +48,7 @@ public struct NodeOutput: Sendable, Hashable {
 }
 
 /// How a node's work ended (failures are thrown).
-public enum StageOutcome: Sendable {
+package enum StageOutcome: Sendable {
     /// Done; downstream may run.
     case done(NodeOutput)
     /// A gate that waits for a person; downstream is blocked.
@@ -60,7 +60,7 @@ public enum StageOutcome: Sendable {
 }
 
 /// Where a node ended up in a run.
-public enum NodeState: Sendable {
+package enum NodeState: Sendable {
     /// Ran now.
     case ran(NodeOutput)
     /// Up to date: a successful record with the same key (and an intact artifact) exists.
@@ -77,7 +77,7 @@ public enum NodeState: Sendable {
     case failed(String)
 
     /// The output, when the node finished.
-    public var output: NodeOutput? {
+    package var output: NodeOutput? {
         switch self {
         case .ran(let output), .cached(let output): return output
         default: return nil
@@ -85,7 +85,7 @@ public enum NodeState: Sendable {
     }
 
     /// A one-word name for counts: ran, cached, planned, waiting, blocked, skipped, failed.
-    public var word: String {
+    package var word: String {
         switch self {
         case .ran: return "ran"
         case .cached: return "cached"
@@ -99,29 +99,29 @@ public enum NodeState: Sendable {
 }
 
 /// Everything a stage may use while it runs one node.
-public struct NodeContext: Sendable {
+package struct NodeContext: Sendable {
     /// The node.
-    public var node: NodeID
+    package var node: NodeID
     /// The plan it belongs to.
-    public var plan: DropPlan
+    package var plan: DropPlan
     /// Outputs of the nodes it depends on, by stage.
-    public var inputs: [StageName: NodeOutput]
+    package var inputs: [StageName: NodeOutput]
     /// The node's cache key.
-    public var key: CacheKey
+    package var key: CacheKey
     /// Shared services.
-    public var environment: RunEnvironment
+    package var environment: RunEnvironment
     /// Scratch memory shared by one item's nodes during this run (decoded images).
-    public var workspace: ItemWorkspace?
+    package var workspace: ItemWorkspace?
     /// For collecting nodes: the outputs of the item nodes they depend on that finished, with the item's index.
-    public var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
+    package var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
 
     /// The item, for item-level nodes.
-    public var item: PlannedItem? { node.item.map { plan.items[$0] } }
+    package var item: PlannedItem? { node.item.map { plan.items[$0] } }
 
     /// The value an input stage handed on.
     /// - Throws: `StageError` when the input is missing or of another type (a bug: the runner reads recorded
     ///   outputs back before a node runs, and runs the input again when its record no longer reads).
-    public func input<Value: Sendable>(_ stage: StageName, as type: Value.Type) throws -> Value {
+    package func input<Value: Sendable>(_ stage: StageName, as type: Value.Type) throws -> Value {
         guard let output = inputs[stage] else { throw StageError("internal error: no \(stage.rawValue) input (a bug)") }
         guard let value = output.value as? Value else {
             throw StageError("internal error: the \(stage.rawValue) input is not a \(Value.self) (a bug)")
@@ -131,7 +131,7 @@ public struct NodeContext: Sendable {
 }
 
 /// Why a node could not run.
-public enum BlockedReason: Sendable, Hashable, CustomStringConvertible {
+package enum BlockedReason: Sendable, Hashable, CustomStringConvertible {
     /// A gate before it waits for a person (its own node says what to do).
     case awaiting(StageName)
     /// A node before it failed.
@@ -140,7 +140,7 @@ public enum BlockedReason: Sendable, Hashable, CustomStringConvertible {
     case notStarted
 
     /// The sentence shown for the node: `awaiting review`, `crop failed`, `not started: the run stopped`.
-    public var description: String {
+    package var description: String {
         switch self {
         case .awaiting(let gate): return "awaiting \(gate.rawValue)"
         case .failed(let stage): return "\(stage.rawValue) failed"
@@ -150,7 +150,7 @@ public enum BlockedReason: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One kind of node. A stage decides from its inputs and parameters and acts through the environment's ports.
-public protocol Stage: Sendable {
+package protocol Stage: Sendable {
     /// Which stage this is.
     var name: StageName { get }
     /// Bumped whenever the same inputs could give a different output.
@@ -177,32 +177,32 @@ public protocol Stage: Sendable {
 }
 
 extension Stage {
-    public var isCacheable: Bool { true }
-    public func itemParameters(for item: PlannedItem?) -> JSONValue { .null }
-    public var stateWhenInputPending: NodeState { .planned }
-    public func resolve(_ context: NodeContext) -> StageOutcome? { nil }
-    public var resolvesBeforeCache: Bool { false }
-    public func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? { nil }
+    package var isCacheable: Bool { true }
+    package func itemParameters(for item: PlannedItem?) -> JSONValue { .null }
+    package var stateWhenInputPending: NodeState { .planned }
+    package func resolve(_ context: NodeContext) -> StageOutcome? { nil }
+    package var resolvesBeforeCache: Bool { false }
+    package func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? { nil }
 }
 
 /// A failure inside a stage, naming what went wrong in one sentence (shown per item).
-public struct StageError: Error, Sendable, CustomStringConvertible {
+package struct StageError: Error, Sendable, CustomStringConvertible {
     /// The sentence.
-    public var description: String
+    package var description: String
 
     /// Creates an error.
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 /// Per-item scratch memory for one run: lets `detect` and `crop` share one decoded image.
-public final class ItemWorkspace: Sendable {
+package final class ItemWorkspace: Sendable {
     private let storage = Locked<[String: any Sendable]>([:])
 
     /// An empty workspace.
-    public init() {}
+    package init() {}
 
     /// The value under `key`, computing and keeping it on first use.
-    public func value<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
+    package func value<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
         if let existing = storage.withLock({ $0[key] as? T }) { return existing }
         let made = try make()
         storage.withLock { $0[key] = made }
@@ -210,5 +210,5 @@ public final class ItemWorkspace: Sendable {
     }
 
     /// Drops everything.
-    public func clear() { storage.withLock { $0.removeAll() } }
+    package func clear() { storage.withLock { $0.removeAll() } }
 }

@@ -3,9 +3,9 @@ import Foundation
 /// Which files some process has open for writing, read from Linux's `/proc/<pid>/fd` and `fdinfo` (needs no
 /// privilege for the user's own processes; root sees every process). A file still open for writing is never read:
 /// ComfyUI (or a copy) may be halfway through it, however long it pauses.
-public enum OpenWriters {
+package enum OpenWriters {
     /// Real paths of the files under `folders` that are open for writing (`O_WRONLY` or `O_RDWR`).
-    public static func paths(under folders: [String]) -> Set<String> {
+    package static func paths(under folders: [String]) -> Set<String> {
         let prefixes = folders.compactMap { FileSystem.realPath($0) }.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         guard !prefixes.isEmpty, let processes = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var found: Set<String> = []

@@ -1,25 +1,25 @@
-public import Foundation
+package import Foundation
 
 /// One numbered schema change.
-public struct Migration: Sendable {
+package struct Migration: Sendable {
     /// Increasing version number (the file's numeric prefix).
-    public var version: Int
+    package var version: Int
     /// The file name without `.sql`.
-    public var name: String
+    package var name: String
     /// The SQL.
-    public var sql: String
+    package var sql: String
 }
 
 /// Applies the embedded migrations that a database lacks, each in its own transaction together with its row in
 /// `schema_migrations`, and refuses a database written by a newer elena-run.
-public enum Migrator {
+package enum Migrator {
     /// The migrations for a dialect.
-    public static func migrations(for dialect: SQLDialect) -> [Migration] {
+    package static func migrations(for dialect: SQLDialect) -> [Migration] {
         dialect == .sqlite ? EmbeddedMigrations.sqlite : EmbeddedMigrations.postgres
     }
 
     /// The newest schema version this binary knows.
-    public static var latestVersion: Int { EmbeddedMigrations.sqlite.map(\.version).max() ?? 0 }
+    package static var latestVersion: Int { EmbeddedMigrations.sqlite.map(\.version).max() ?? 0 }
 
     static let ledger = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -30,7 +30,7 @@ public enum Migrator {
         """
 
     /// The versions already applied.
-    public static func appliedVersions(_ database: any SQLDatabase) async throws -> Set<Int> {
+    package static func appliedVersions(_ database: any SQLDatabase) async throws -> Set<Int> {
         let rows = try await database.query("SELECT version FROM schema_migrations")
         return Set(rows.compactMap { $0.int("version") })
     }
@@ -45,7 +45,7 @@ public enum Migrator {
     }
 
     /// The schema version a database is at, without changing it (0 for an empty database).
-    public static func currentVersion(_ database: any SQLDatabase) async throws -> Int {
+    package static func currentVersion(_ database: any SQLDatabase) async throws -> Int {
         guard try await hasLedger(database) else { return 0 }
         return try await appliedVersions(database).max() ?? 0
     }
@@ -54,7 +54,7 @@ public enum Migrator {
     /// - Returns: the migrations applied now (empty when it was already current).
     /// - Throws: `StoreError` when the database is newer than this binary, or a migration fails.
     @discardableResult
-    public static func migrate(_ database: any SQLDatabase, now: Date = Date()) async throws -> [Migration] {
+    package static func migrate(_ database: any SQLDatabase, now: Date = Date()) async throws -> [Migration] {
         let current = try await currentVersion(database)
         if current > latestVersion {
             throw StoreError(

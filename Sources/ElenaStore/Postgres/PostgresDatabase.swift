@@ -20,8 +20,8 @@ internal import PostgresNIO
 /// nothing, and the store's writes are idempotent when a commit went through unseen: upserts, `DO NOTHING`
 /// inserts, and claims whose repeat finds the claim taken (nothing is then sent this run; the next run finds
 /// the claim unconfirmed and asks Fanvue before sending). The one visible effect is a repeated event row.
-public actor PostgresDatabase: SQLDatabase {
-    public nonisolated let dialect = SQLDialect.postgres
+package actor PostgresDatabase: SQLDatabase {
+    package nonisolated let dialect = SQLDialect.postgres
     private let url: DatabaseURL
     private var connection: PostgresConnection?
     /// Told when `connection` closes (one callback per connection, not one per operation).
@@ -35,16 +35,16 @@ public actor PostgresDatabase: SQLDatabase {
     private var unavailable: LedgerUnavailable?
 
     /// How long to wait for a database that went away, and where to say so.
-    public struct Resilience: Sendable {
+    package struct Resilience: Sendable {
         /// How long operations wait for the database, from the moment it went away.
-        public var window: Duration
+        package var window: Duration
         /// An operation without an answer for this long counts as a lost connection (nil: no limit, for lock waits).
-        public var operationLimit: Duration?
+        package var operationLimit: Duration?
         /// Receives the one-line notices (lost, back).
-        public var notice: @Sendable (String) -> Void
+        package var notice: @Sendable (String) -> Void
 
         /// Creates a policy.
-        public init(window: Duration, operationLimit: Duration?, notice: @escaping @Sendable (String) -> Void) {
+        package init(window: Duration, operationLimit: Duration?, notice: @escaping @Sendable (String) -> Void) {
             self.window = window
             self.operationLimit = operationLimit
             self.notice = notice
@@ -54,7 +54,7 @@ public actor PostgresDatabase: SQLDatabase {
         /// far beyond any ledger statement of a run (each takes well under a second on the test server), so an
         /// operation without an answer for that long is taken to be on a connection that is gone without closing,
         /// as PgBouncer left one after its server connections were cut; notices on standard error.
-        public static var standard: Resilience {
+        package static var standard: Resilience {
             let limit = ProcessInfo.processInfo.environment["ELENA_DB_OPERATION_LIMIT"].flatMap(Double.init) ?? 30
             return Resilience(
                 window: LedgerUnavailable.window, operationLimit: .milliseconds(Int(max(1, limit) * 1000)),
@@ -83,7 +83,7 @@ public actor PostgresDatabase: SQLDatabase {
     ///   - url: the parsed database URL.
     ///   - resilience: how a connection lost later is waited for.
     /// - Throws: `StoreError` naming host and database, never the password.
-    public static func connect(_ url: DatabaseURL, resilience: Resilience = .standard) async throws -> PostgresDatabase {
+    package static func connect(_ url: DatabaseURL, resilience: Resilience = .standard) async throws -> PostgresDatabase {
         let logger = Self.quietLogger
         let connection: PostgresConnection
         do {
@@ -385,19 +385,19 @@ public actor PostgresDatabase: SQLDatabase {
         return error is IOError || error is ChannelError || error is NIOConnectionError
     }
 
-    public func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+    package func query(_ statement: SQLStatement) async throws -> [SQLRow] {
         try await perform("PostgreSQL query failed", ) { connection, logger in
             try await Self.run(statement, on: connection, logger: logger)
         }
     }
 
-    public func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
+    package func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
         try await perform("PostgreSQL write failed", ) { connection, logger in
             try await Self.run(statement, on: connection, logger: logger)
         }
     }
 
-    public func transaction(_ statements: [SQLStatement]) async throws {
+    package func transaction(_ statements: [SQLStatement]) async throws {
         guard !statements.isEmpty else { return }
         _ = try await perform("PostgreSQL write failed", ) { connection, logger in
             try await Self.transact(statements, on: connection, logger: logger)
@@ -425,7 +425,7 @@ public actor PostgresDatabase: SQLDatabase {
         }
     }
 
-    public func runScript(_ script: String, then statements: [SQLStatement]) async throws {
+    package func runScript(_ script: String, then statements: [SQLStatement]) async throws {
         try await perform("PostgreSQL migration failed", unlimited: true) { connection, logger in
             _ = try await Self.run(SQLStatement("BEGIN"), on: connection, logger: logger)
             do {
@@ -445,7 +445,7 @@ public actor PostgresDatabase: SQLDatabase {
         }
     }
 
-    public func close() async {
+    package func close() async {
         guard let connection else { return }
         self.connection = nil
         try? await connection.close()

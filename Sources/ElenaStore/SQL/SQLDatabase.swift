@@ -1,21 +1,21 @@
-public import ElenaCore
+package import ElenaCore
 import Foundation
 
 /// The SQL flavour of a connection.
-public enum SQLDialect: String, Sendable {
+package enum SQLDialect: String, Sendable {
     case sqlite
     case postgres
 }
 
 /// A SQL statement with `?` placeholders and its bound values.
-public struct SQLStatement: Sendable {
+package struct SQLStatement: Sendable {
     /// The SQL text; `?` marks each bound value.
-    public var sql: String
+    package var sql: String
     /// Values for the placeholders, in order.
-    public var binds: [SQLValue]
+    package var binds: [SQLValue]
 
     /// Creates a statement.
-    public init(_ sql: String, _ binds: [SQLValue] = []) {
+    package init(_ sql: String, _ binds: [SQLValue] = []) {
         self.sql = sql
         self.binds = binds
     }
@@ -23,7 +23,7 @@ public struct SQLStatement: Sendable {
 
 /// The small database interface the store is written against, implemented for SQLite (GRDB) and PostgreSQL
 /// (PostgresNIO). Statements use `?` placeholders; the PostgreSQL side numbers them.
-public protocol SQLDatabase: Sendable {
+package protocol SQLDatabase: Sendable {
     /// Which flavour.
     var dialect: SQLDialect { get }
     /// Runs a query and returns every row.
@@ -41,35 +41,35 @@ public protocol SQLDatabase: Sendable {
 
 extension SQLDatabase {
     /// Runs one statement outside any explicit transaction.
-    public func execute(_ sql: String, _ binds: [SQLValue] = []) async throws {
+    package func execute(_ sql: String, _ binds: [SQLValue] = []) async throws {
         try await transaction([SQLStatement(sql, binds)])
     }
 
     /// Runs one query.
-    public func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+    package func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
         try await query(SQLStatement(sql, binds))
     }
 }
 
 /// A database failure, described without any bound values or passwords.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
+package struct StoreError: Error, Sendable, CustomStringConvertible {
     /// One sentence: what was being done and why it failed.
-    public var description: String
+    package var description: String
 
     /// Creates an error.
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 /// The ledger database cannot be used for the rest of the run: it went away and did not come back within the
 /// window, it stayed locked by another process, or its disk is full or read-only. It stops the run (nothing is
 /// lost: every finished step is in the ledger or found again from its output), with one sentence.
-public struct LedgerUnavailable: RunStopping, Sendable, CustomStringConvertible {
+package struct LedgerUnavailable: RunStopping, Sendable, CustomStringConvertible {
     /// The sentence.
-    public var description: String
-    public var stopReason: String? { description }
+    package var description: String
+    package var stopReason: String? { description }
 
     /// Creates one from its sentence.
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 
     /// A server that went away for longer than the window.
     static func lost(_ database: String, cause: String, waited: Duration) -> LedgerUnavailable {
@@ -80,18 +80,18 @@ public struct LedgerUnavailable: RunStopping, Sendable, CustomStringConvertible 
 
     /// How long a run waits for its ledger database: gone (PostgreSQL) or locked by another process (SQLite).
     /// 60 seconds, or `ELENA_DB_WAIT` seconds.
-    public static var window: Duration {
+    package static var window: Duration {
         let seconds = ProcessInfo.processInfo.environment["ELENA_DB_WAIT"].flatMap(Double.init) ?? 60
         return .milliseconds(Int(max(0, seconds) * 1000))
     }
 
     /// Where the one-line notices about the ledger go (lost, waiting, back): standard error.
-    public static let notice: @Sendable (String) -> Void = {
+    package static let notice: @Sendable (String) -> Void = {
         FileHandle.standardError.write(Data(("ledger database: " + $0 + "\n").utf8))
     }
 
     /// "2.5 s".
-    public static func seconds(_ duration: Duration) -> String {
+    package static func seconds(_ duration: Duration) -> String {
         let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return value < 10 ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
     }

@@ -2,9 +2,9 @@ import Foundation
 
 /// Splits a PostgreSQL script into statements: on `;` outside quotes, dollar-quoted bodies and comments.
 /// (PostgreSQL's extended protocol takes one statement at a time.)
-public enum SQLScript {
+package enum SQLScript {
     /// The statements, trimmed, without empty ones.
-    public static func statements(_ script: String) -> [String] {
+    package static func statements(_ script: String) -> [String] {
         var statements: [String] = []
         var current = ""
         let characters = Array(script)

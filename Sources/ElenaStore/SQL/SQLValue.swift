@@ -1,8 +1,8 @@
-public import Foundation
+package import Foundation
 import ElenaCore
 
 /// A value bound to, or read from, a SQL statement, in the small common subset both databases share.
-public enum SQLValue: Sendable, Hashable {
+package enum SQLValue: Sendable, Hashable {
     case null
     case int(Int64)
     case double(Double)
@@ -14,36 +14,36 @@ public enum SQLValue: Sendable, Hashable {
     case bool(Bool)
 
     /// `.text`, or `.null` for nil.
-    public static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+    package static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
     /// `.int`, or `.null` for nil.
-    public static func int(_ value: Int?) -> SQLValue { value.map { .int(Int64($0)) } ?? .null }
+    package static func int(_ value: Int?) -> SQLValue { value.map { .int(Int64($0)) } ?? .null }
     /// `.date`, or `.null` for nil.
-    public static func date(_ value: Date?) -> SQLValue { value.map { .date($0) } ?? .null }
+    package static func date(_ value: Date?) -> SQLValue { value.map { .date($0) } ?? .null }
     /// `.json`, or `.null` for nil.
-    public static func json(_ value: String?) -> SQLValue { value.map { .json($0) } ?? .null }
+    package static func json(_ value: String?) -> SQLValue { value.map { .json($0) } ?? .null }
 }
 
 /// One result row, with access by column name.
-public struct SQLRow: Sendable {
+package struct SQLRow: Sendable {
     /// Column index by name.
-    public let columns: [String: Int]
+    package let columns: [String: Int]
     /// The values in column order.
-    public let values: [SQLValue]
+    package let values: [SQLValue]
 
     /// Creates a row.
-    public init(columns: [String: Int], values: [SQLValue]) {
+    package init(columns: [String: Int], values: [SQLValue]) {
         self.columns = columns
         self.values = values
     }
 
     /// The raw value of a column (`.null` when absent).
-    public subscript(_ name: String) -> SQLValue {
+    package subscript(_ name: String) -> SQLValue {
         guard let index = columns[name], index < values.count else { return .null }
         return values[index]
     }
 
     /// A text column.
-    public func string(_ name: String) -> String? {
+    package func string(_ name: String) -> String? {
         switch self[name] {
         case .text(let text), .json(let text): return text
         case .int(let number): return String(number)
@@ -55,7 +55,7 @@ public struct SQLRow: Sendable {
     }
 
     /// An integer column.
-    public func int64(_ name: String) -> Int64? {
+    package func int64(_ name: String) -> Int64? {
         switch self[name] {
         case .int(let number): return number
         case .double(let number): return Int64(number)
@@ -66,10 +66,10 @@ public struct SQLRow: Sendable {
     }
 
     /// An integer column as `Int`.
-    public func int(_ name: String) -> Int? { int64(name).map { Int($0) } }
+    package func int(_ name: String) -> Int? { int64(name).map { Int($0) } }
 
     /// A floating-point column.
-    public func double(_ name: String) -> Double? {
+    package func double(_ name: String) -> Double? {
         switch self[name] {
         case .double(let number): return number
         case .int(let number): return Double(number)
@@ -79,7 +79,7 @@ public struct SQLRow: Sendable {
     }
 
     /// A timestamp column (timestamptz, or ISO text).
-    public func date(_ name: String) -> Date? {
+    package func date(_ name: String) -> Date? {
         switch self[name] {
         case .date(let date): return date
         case .text(let text): return ISO8601.parse(text)
@@ -89,10 +89,10 @@ public struct SQLRow: Sendable {
 }
 
 /// The one text format for timestamps stored as text (shared with the rest of the tool).
-public enum ISO8601 {
+package enum ISO8601 {
     /// `2026-11-25T12:00:00.000Z`.
-    public static func format(_ date: Date) -> String { Timestamp.format(date) }
+    package static func format(_ date: Date) -> String { Timestamp.format(date) }
 
     /// Parses ISO 8601 with or without fractional seconds.
-    public static func parse(_ text: String) -> Date? { Timestamp.parse(text) }
+    package static func parse(_ text: String) -> Date? { Timestamp.parse(text) }
 }

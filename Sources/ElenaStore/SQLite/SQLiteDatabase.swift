@@ -12,8 +12,8 @@ internal import GRDB
 /// for up to `LedgerUnavailable.window`, with one line naming that process when `/proc` shows it; past the window,
 /// and on a full or read-only disk, operations fail with `LedgerUnavailable`, which stops the run. SQLite never
 /// leaves a half-written transaction, so nothing is corrupted and the next run goes on.
-public final class SQLiteDatabase: SQLDatabase {
-    public let dialect = SQLDialect.sqlite
+package final class SQLiteDatabase: SQLDatabase {
+    package let dialect = SQLDialect.sqlite
     private let writer: any DatabaseWriter
     /// The file (the original's path for a snapshot).
     private let path: String
@@ -109,7 +109,7 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// Opens (creating if needed) a database file in WAL mode.
     /// - Throws: `StoreError` naming the file.
-    public static func open(path: String) throws -> SQLiteDatabase {
+    package static func open(path: String) throws -> SQLiteDatabase {
         let waits = BusyWaits()
         do {
             try FileManager.default.createDirectory(
@@ -128,7 +128,7 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// Opens a private copy of a database file, so that nothing the caller does can change the original or
     /// create files beside it (dry runs). A missing file gives an empty database.
-    public static func openSnapshot(of path: String) throws -> SQLiteDatabase {
+    package static func openSnapshot(of path: String) throws -> SQLiteDatabase {
         let folder = NSTemporaryDirectory() + "elena-snapshot-\(UUID().uuidString)"
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -232,7 +232,7 @@ public final class SQLiteDatabase: SQLDatabase {
         return rows
     }
 
-    public func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+    package func query(_ statement: SQLStatement) async throws -> [SQLRow] {
         do {
             return try await writer.read { db in try Self.fetch(db, statement) }
         } catch {
@@ -240,7 +240,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    public func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
+    package func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
         do {
             return try await writer.write { db in try Self.fetch(db, statement) }
         } catch {
@@ -248,7 +248,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    public func transaction(_ statements: [SQLStatement]) async throws {
+    package func transaction(_ statements: [SQLStatement]) async throws {
         guard !statements.isEmpty else { return }
         do {
             try await writer.write { db in
@@ -261,7 +261,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    public func runScript(_ script: String, then statements: [SQLStatement]) async throws {
+    package func runScript(_ script: String, then statements: [SQLStatement]) async throws {
         do {
             try await writer.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
@@ -277,7 +277,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    public func close() async {
+    package func close() async {
         // Fold the write-ahead log back into the database file, so the file alone holds everything.
         if cleanup == nil { _ = try? await writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") } }
         try? writer.close()
