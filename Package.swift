@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "ElenaReview",
             dependencies: [
-                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaVision",
+                "ElenaCore", "ElenaEngine", "ElenaStages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -161,7 +161,7 @@ let package = Package(
 
         // Fakes, fixtures and synthetic images shared by the tests and the developer tool (never shipped).
         .target(
-            name: "ElenaTestSupport", dependencies: ["ElenaCore", "ElenaEngine", "ElenaVision", "ElenaStore"],
+            name: "ElenaTestSupport", dependencies: ["ElenaCore", "ElenaVision", "ElenaStore"],
             swiftSettings: strict),
         // Developer tool: regenerate examples, make benchmark data.
         .executableTarget(
@@ -188,7 +188,10 @@ let package = Package(
             name: "ElenaReviewTests",
             dependencies: [
                 "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // The Fanvue client against the fake server over real HTTP.
@@ -198,6 +201,8 @@ let package = Package(
                 "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFakeServer", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
                 "ElenaStore", "ElenaVision", "elena-run",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // The ComfyUI client against the fake ComfyUI over real HTTP.
@@ -220,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "ElenaEndToEndTests",
             dependencies: [
-                "elena-run", "ElenaCore", "ElenaTestSupport", "ElenaComfyFake",
+                "elena-run", "ElenaCore", "ElenaStore", "ElenaTestSupport", "ElenaComfyFake",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
