@@ -138,7 +138,7 @@ let package = Package(
         .target(
             name: "ElenaComfyFake",
             dependencies: [
-                "ElenaCore", "ElenaTestSupport", "ElenaFakeServer",
+                "ElenaCore", "ElenaTestKit", "ElenaTestSupport", "ElenaFakeServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,35 +159,39 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "elena-run", dependencies: ["ElenaCLI"], swiftSettings: strict),
 
-        // Fakes, fixtures and synthetic images shared by the tests and the developer tool (never shipped).
+        // The pure test kit: seeded randomness, temporary folders, structured clean-up, child processes and the
+        // built binary, hand-made image bytes and metadata readers. No OpenCV, no database (never shipped).
+        .target(name: "ElenaTestKit", dependencies: ["ElenaCore"], swiftSettings: strict),
+        // Fixtures over OpenCV and the databases: synthetic images, source folders, test databases, a scratch
+        // PostgreSQL server (never shipped).
         .target(
-            name: "ElenaTestSupport", dependencies: ["ElenaCore", "ElenaVision", "ElenaStore"],
+            name: "ElenaTestSupport", dependencies: ["ElenaCore", "ElenaTestKit", "ElenaVision", "ElenaStore"],
             swiftSettings: strict),
         // Developer tool: regenerate examples, make benchmark data.
         .executableTarget(
             name: "elena-dev",
             dependencies: [
-                "ElenaCore", "ElenaVision", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake", "ElenaComfyFake",
+                "ElenaCore", "ElenaVision", "ElenaTestKit", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake", "ElenaComfyFake",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
         // Pure tests: decoding, validation, planning, cache keys, geometry, headers, lineage. No I/O.
         .testTarget(
-            name: "ElenaCoreTests", dependencies: ["ElenaCore", "ElenaTestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+            name: "ElenaCoreTests", dependencies: ["ElenaCore", "ElenaTestKit"], exclude: ["Fixtures"], swiftSettings: strict),
         // The image codec on real encoded images.
         .testTarget(
-            name: "ElenaVisionTests", dependencies: ["ElenaCore", "ElenaVision", "ElenaTestSupport"],
+            name: "ElenaVisionTests", dependencies: ["ElenaCore", "ElenaVision", "ElenaTestKit", "ElenaTestSupport"],
             swiftSettings: strict),
         // The store on real SQLite files and a real PostgreSQL server (ELENA_POSTGRES_URL, set by `make test`).
         .testTarget(
-            name: "ElenaStoreTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStore", "ElenaTestSupport"],
+            name: "ElenaStoreTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStore", "ElenaTestKit", "ElenaTestSupport"],
             swiftSettings: strict),
         // The review server's routes, access rules and decisions (HummingbirdTesting, real files and SQLite).
         .testTarget(
             name: "ElenaReviewTests",
             dependencies: [
-                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaTestSupport",
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaReview", "ElenaTestKit", "ElenaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -198,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "ElenaFanvueTests",
             dependencies: [
-                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFakeServer", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
+                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFakeServer", "ElenaTestKit", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
                 "ElenaStore", "ElenaVision", "elena-run",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -208,7 +212,7 @@ let package = Package(
         // The ComfyUI client against the fake ComfyUI over real HTTP.
         .testTarget(
             name: "ElenaComfyTests",
-            dependencies: ["ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestSupport"],
+            dependencies: ["ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestKit", "ElenaTestSupport"],
             swiftSettings: strict),
         // The pipeline's declaration as the planner lays it out. Pure: no files, no database.
         .testTarget(name: "ElenaStagesTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStages"], swiftSettings: strict),
@@ -216,16 +220,16 @@ let package = Package(
         .testTarget(
             name: "ElenaEngineTests",
             dependencies: [
-                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaTestSupport", "elena-dev",
+                "ElenaCore", "ElenaEngine", "ElenaStages", "ElenaStore", "ElenaVision", "ElenaTestKit", "ElenaTestSupport", "elena-dev",
             ],
             swiftSettings: strict),
         // The commands in-process: exit codes and what they leave on disk.
-        .testTarget(name: "ElenaCLITests", dependencies: ["ElenaCLI", "ElenaTestSupport"], swiftSettings: strict),
+        .testTarget(name: "ElenaCLITests", dependencies: ["ElenaCLI", "ElenaTestKit", "ElenaTestSupport"], swiftSettings: strict),
         // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
         .testTarget(
             name: "ElenaEndToEndTests",
             dependencies: [
-                "elena-run", "ElenaCore", "ElenaStore", "ElenaTestSupport", "ElenaComfyFake",
+                "elena-run", "ElenaCore", "ElenaStore", "ElenaTestKit", "ElenaTestSupport", "ElenaComfyFake",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,7 +1,8 @@
 package import ElenaCore
+package import ElenaFakeServer
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
-package import ElenaFakeServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket

@@ -1,4 +1,5 @@
 package import ElenaStore
+import ElenaTestKit
 import Foundation
 
 /// A PostgreSQL server of a test's own (scripts/postgres), for tests that crash, stop and restart it: the shared

@@ -1,4 +1,5 @@
 import ElenaCore
+package import ElenaTestKit
 package import Foundation
 
 /// Writes source folders of synthetic ComfyUI images (and broken files) for tests.

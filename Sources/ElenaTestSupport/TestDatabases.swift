@@ -1,4 +1,5 @@
 package import ElenaStore
+package import ElenaTestKit
 import Foundation
 
 /// Which real database a store test runs against.

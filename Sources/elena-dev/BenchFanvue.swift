@@ -1,6 +1,7 @@
 import ArgumentParser
 import ElenaFanvue
 import ElenaFanvueFake
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 

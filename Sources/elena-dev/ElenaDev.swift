@@ -1,5 +1,6 @@
 import ArgumentParser
 import ElenaCore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 

@@ -1,4 +1,5 @@
 import ElenaCLI
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

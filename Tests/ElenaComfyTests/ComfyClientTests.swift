@@ -1,6 +1,7 @@
 import ElenaComfy
 import ElenaComfyFake
 import ElenaCore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

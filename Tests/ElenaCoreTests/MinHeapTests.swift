@@ -1,5 +1,5 @@
 import ElenaCore
-import ElenaTestSupport
+import ElenaTestKit
 import Testing
 
 @Suite struct MinHeapTests {

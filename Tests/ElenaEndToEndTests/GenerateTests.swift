@@ -1,5 +1,6 @@
 import ElenaComfyFake
 import ElenaCore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ElenaCore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import NIOCore

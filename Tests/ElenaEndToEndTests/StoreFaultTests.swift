@@ -1,5 +1,6 @@
 import ElenaCore
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

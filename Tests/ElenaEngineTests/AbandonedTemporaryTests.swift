@@ -1,4 +1,5 @@
 import ElenaEngine
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

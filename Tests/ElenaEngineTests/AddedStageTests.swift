@@ -1,6 +1,7 @@
 import ElenaCore
 import ElenaEngine
 import ElenaStages
+import ElenaTestKit
 import ElenaTestSupport
 import Testing
 

@@ -2,6 +2,7 @@ import ElenaCore
 import ElenaEngine
 import ElenaStages
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

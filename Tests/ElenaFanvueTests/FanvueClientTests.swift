@@ -2,14 +2,16 @@ import AsyncHTTPClient
 import ElenaCore
 import ElenaFanvue
 import ElenaFanvueFake
+import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import NIOCore
 import Testing
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import ElenaStore
 
 /// The real client over real HTTP against the fake: headers, OAuth with PKCE, token refresh and rotation,
 /// pacing, retries, and errors that never carry the token.

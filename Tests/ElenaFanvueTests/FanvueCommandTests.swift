@@ -3,6 +3,7 @@ import ElenaCore
 import ElenaFanvue
 import ElenaFanvueFake
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import NIOCore

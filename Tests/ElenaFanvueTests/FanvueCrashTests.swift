@@ -1,6 +1,7 @@
 import ElenaCore
 import ElenaFanvueFake
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

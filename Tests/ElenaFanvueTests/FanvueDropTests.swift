@@ -4,6 +4,7 @@ import ElenaFanvue
 import ElenaFanvueFake
 import ElenaStages
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

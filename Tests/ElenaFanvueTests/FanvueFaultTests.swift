@@ -3,6 +3,7 @@ import ElenaEngine
 import ElenaFanvue
 import ElenaFanvueFake
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

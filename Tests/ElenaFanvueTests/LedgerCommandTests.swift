@@ -2,6 +2,7 @@ import ElenaCore
 import ElenaEngine
 import ElenaFanvueFake
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing

@@ -3,6 +3,7 @@ import ElenaEngine
 import ElenaReview
 import ElenaStages
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import ElenaVision
 import Foundation

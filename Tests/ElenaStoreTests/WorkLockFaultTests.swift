@@ -1,6 +1,7 @@
 import ElenaCore
 import ElenaEngine
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing
