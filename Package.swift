@@ -101,6 +101,7 @@ let package = Package(
         .target(
             name: "ElenaFakeServer",
             dependencies: [
+                "ElenaCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

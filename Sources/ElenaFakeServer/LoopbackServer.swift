@@ -1,4 +1,5 @@
 package import Hummingbird
+import ElenaCore
 import Foundation
 import Logging
 package import NIOCore
@@ -19,7 +20,7 @@ package enum LoopbackServer {
         package let port: Int
         let group: ServiceGroup
         let task: Task<Void, any Error>
-        let ended: Ended
+        let ended: Locked<Bool>
 
         /// Stops it and waits until it has: a graceful shutdown first (the listener closes, requests in flight
         /// finish), then cancellation if that has not ended it within two seconds (a websocket left open).
@@ -28,26 +29,9 @@ package enum LoopbackServer {
         package func stop() async {
             await group.triggerGracefulShutdown()
             let deadline = ContinuousClock.now + .seconds(2)
-            while !ended.isSet && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-            if !ended.isSet { task.cancel() }
+            while !ended.withLock { $0 } && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if !ended.withLock { $0 } { task.cancel() }
             _ = try? await task.value
-        }
-    }
-
-    /// Set when the server's task has ended.
-    final class Ended: @unchecked Sendable {
-        // Safe: `value` is only touched while holding `lock`.
-        private let lock = NSLock()
-        private var value = false
-        func set() {
-            lock.lock()
-            value = true
-            lock.unlock()
-        }
-        var isSet: Bool {
-            lock.lock()
-            defer { lock.unlock() }
-            return value
         }
     }
 
@@ -64,10 +48,10 @@ package enum LoopbackServer {
         }
         let group = ServiceGroup(
             services: [application], logger: Logger(label: "elena.fake", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let ended = Ended()
+        let ended = Locked(false)  // set when the server's task has ended
         let task = Task {
             defer {
-                ended.set()
+                ended.withLock { $0 = true }
                 continuation.finish()
             }
             try await group.run()

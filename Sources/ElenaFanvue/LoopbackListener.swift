@@ -1,3 +1,4 @@
+import ElenaCore
 package import Foundation
 import Hummingbird
 import Logging
@@ -22,36 +23,31 @@ package struct LoopbackListener: Sendable {
         package var description: String
     }
 
-    final class Outcome: @unchecked Sendable {
-        // Safe: guarded by `lock`; resolved once.
-        private let lock = NSLock()
-        private var continuation: CheckedContinuation<String, any Error>?
-        private var result: Result<String, any Error>?
+    /// The code (or why none came), resolved once; `wait` returns it whenever it is asked.
+    final class Outcome: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<String, any Error>?
+            var result: Result<String, any Error>?
+        }
+        private let state = Locked(State())
 
         func resolve(_ value: Result<String, any Error>) {
-            lock.lock()
-            if result == nil {
-                result = value
-                if let continuation {
-                    self.continuation = nil
-                    lock.unlock()
-                    continuation.resume(with: value)
-                    return
-                }
+            let waiting = state.withLock { state -> CheckedContinuation<String, any Error>? in
+                guard state.result == nil else { return nil }
+                state.result = value
+                defer { state.continuation = nil }
+                return state.continuation
             }
-            lock.unlock()
+            waiting?.resume(with: value)
         }
 
         func wait() async throws -> String {
             try await withCheckedThrowingContinuation { continuation in
-                lock.lock()
-                if let result {
-                    lock.unlock()
-                    continuation.resume(with: result)
-                } else {
-                    self.continuation = continuation
-                    lock.unlock()
+                let known = state.withLock { state -> Result<String, any Error>? in
+                    if state.result == nil { state.continuation = continuation }
+                    return state.result
                 }
+                if let known { continuation.resume(with: known) }
             }
         }
     }

@@ -1,4 +1,5 @@
 import Crypto
+import ElenaCore
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -51,7 +51,7 @@ import NIOCore
 package final class FakeFanvue: Sendable {
     /// How the fake behaves.
     package let configuration: Configuration
-    let state: Protected<FakeState>
+    let state: Locked<FakeState>
     /// Key of the presigned-URL signatures.
     let signingKey: [UInt8]
 
@@ -61,7 +61,7 @@ package final class FakeFanvue: Sendable {
     /// Creates a fake (not listening yet: call `start()`).
     package init(configuration: Configuration = .init()) {
         self.configuration = configuration
-        self.state = Protected(FakeState())
+        self.state = Locked(FakeState())
         var generator = SystemRandomNumberGenerator()
         self.signingKey = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }

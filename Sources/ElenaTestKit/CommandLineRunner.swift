@@ -1,3 +1,4 @@
+import ElenaCore
 import Foundation
 
 /// Runs the built `elena-run` binary as a user would, capturing its output and exit code.
@@ -63,8 +64,8 @@ package struct CommandLineRunner: Sendable {
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
-        let outData = Locked2()
-        let errData = Locked2()
+        let outData = Locked(Data())
+        let errData = Locked(Data())
         let group = DispatchGroup()
         return try await withCheckedThrowingContinuation { continuation in
             group.enter()  // the process
@@ -77,20 +78,22 @@ package struct CommandLineRunner: Sendable {
             }
             group.enter()
             DispatchQueue.global().async {
-                outData.set(output.fileHandleForReading.readDataToEndOfFile())
+                let read = output.fileHandleForReading.readDataToEndOfFile()
+                outData.withLock { $0 = read }
                 group.leave()
             }
             group.enter()
             DispatchQueue.global().async {
-                errData.set(error.fileHandleForReading.readDataToEndOfFile())
+                let read = error.fileHandleForReading.readDataToEndOfFile()
+                errData.withLock { $0 = read }
                 group.leave()
             }
             group.notify(queue: .global()) {
                 continuation.resume(
                     returning: Result(
                         exitCode: process.terminationStatus,
-                        standardOutput: String(decoding: outData.get(), as: UTF8.self),
-                        standardError: String(decoding: errData.get(), as: UTF8.self)))
+                        standardOutput: String(decoding: outData.withLock { $0 }, as: UTF8.self),
+                        standardError: String(decoding: errData.withLock { $0 }, as: UTF8.self)))
             }
         }
     }
@@ -101,22 +104,5 @@ package struct CommandLineRunner: Sendable {
         for key in ["DATABASE_URL", "ELENA_LIBRARY", "ELENA_CONFIG_DIR"] { env[key] = nil }
         for (key, value) in environment { env[key] = value }
         return env
-    }
-}
-
-/// A tiny lock box for pipe readers.
-final class Locked2: @unchecked Sendable {
-    // Safe: guarded by `lock`.
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ value: Data) {
-        lock.lock()
-        data = value
-        lock.unlock()
-    }
-    func get() -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return data
     }
 }

@@ -1,13 +1,13 @@
+import ElenaCore
 package import Foundation
 
 /// An `elena-run` process started in the background, so a test can kill it at a moment of its choosing.
 /// Its output goes to a log file (a pipe nobody reads could block the process).
 package final class RunningCommand: @unchecked Sendable {
-    // Safe: `process` is only touched through Foundation's thread-safe Process API; `exit` is guarded by `lock`.
+    // Unchecked only for `process`, touched through Foundation's thread-safe Process API alone.
     private let process: Process
-    private let lock = NSLock()
-    private var exit: Int32?
-    private var waiters: [CheckedContinuation<Int32, Never>] = []
+    /// The exit status once known, and who waits for it.
+    private let state = Locked<(exit: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
     /// Where standard output and standard error go.
     package let logPath: String
 
@@ -18,11 +18,11 @@ package final class RunningCommand: @unchecked Sendable {
 
     /// Called by the process's termination handler.
     func exited(_ status: Int32) {
-        lock.lock()
-        exit = status
-        let waiting = waiters
-        waiters = []
-        lock.unlock()
+        let waiting = state.withLock { state in
+            state.exit = status
+            defer { state.waiters = [] }
+            return state.waiters
+        }
         for waiter in waiting { waiter.resume(returning: status) }
     }
 
@@ -31,9 +31,7 @@ package final class RunningCommand: @unchecked Sendable {
 
     /// Whether the process has not exited yet.
     package var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return exit == nil
+        state.withLock { $0.exit == nil }
     }
 
     /// Sends SIGKILL: no handler runs, nothing is flushed, as when the machine loses power mid-run.
@@ -87,14 +85,11 @@ package final class RunningCommand: @unchecked Sendable {
     @discardableResult
     package func wait() async -> Int32 {
         await withCheckedContinuation { continuation in
-            lock.lock()
-            if let exit {
-                lock.unlock()
-                continuation.resume(returning: exit)
-            } else {
-                waiters.append(continuation)
-                lock.unlock()
+            let exit = state.withLock { state -> Int32? in
+                if state.exit == nil { state.waiters.append(continuation) }
+                return state.exit
             }
+            if let exit { continuation.resume(returning: exit) }
         }
     }
 

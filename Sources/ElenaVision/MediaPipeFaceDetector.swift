@@ -7,10 +7,9 @@ import Foundation
 /// native test compares it with). Fully offline: the models are read from a local folder, checked against pinned
 /// SHA-256 digests.
 package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
-    // Safe: the shim's detector handles are not thread-safe, so each call takes one handle out of `idle` (under the
-    // lock) and puts it back after; a handle is never used by two threads at once.
-    private let idle = NSLock()
-    private var handles: [OpaquePointer] = []
+    // Unchecked for the handles: the shim's detector handles are not thread-safe, so each call takes one out of
+    // `idle` and puts it back after; a handle is never used by two threads at once.
+    private let idle = Locked<[OpaquePointer]>([])
     private let detectorPath: String
     private let landmarkPath: String
 
@@ -47,14 +46,14 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         detectorPath = folder + "/" + Self.detectorFile
         landmarkPath = folder + "/" + Self.landmarkFile
         let first = try Self.makeHandle(detectorPath, landmarkPath)
-        handles.append(first)
+        idle.withLock { $0.append(first) }
         // XNNPACK unless it does not run on this CPU (the shim then falls back to OpenCV's dnn module).
         let engine = cvision_detector_engine(first) == Int32(CVISION_ENGINE_OPENCV) ? "opencv-dnn" : "xnnpack"
         identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) \(engine) pipeline-2"
     }
 
     deinit {
-        for handle in handles { cvision_detector_destroy(handle) }
+        for handle in idle.withLock({ $0 }) { cvision_detector_destroy(handle) }
     }
 
     private static func makeHandle(_ detectorPath: String, _ landmarkPath: String) throws -> OpaquePointer {
@@ -66,19 +65,12 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
     }
 
     private func borrow() throws -> OpaquePointer {
-        idle.lock()
-        if let handle = handles.popLast() {
-            idle.unlock()
-            return handle
-        }
-        idle.unlock()
+        if let handle = idle.withLock({ $0.popLast() }) { return handle }
         return try Self.makeHandle(detectorPath, landmarkPath)
     }
 
     private func giveBack(_ handle: OpaquePointer) {
-        idle.lock()
-        handles.append(handle)
-        idle.unlock()
+        idle.withLock { $0.append(handle) }
     }
 
     package func detect(in image: any DecodedImage) throws -> [Face] {

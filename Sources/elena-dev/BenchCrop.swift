@@ -39,18 +39,22 @@ struct BenchCrop: ParsableCommand {
         let total = inputs.count * rounds
 
         func measure(_ work: @escaping @Sendable (Int) throws -> Void) throws -> Double {
-            let next = Counter()
-            let failures = Counter()
+            let next = Locked(0)
+            let failures = Locked(0)
             let start = ContinuousClock.now
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 while true {
-                    let index = next.increment()
+                    let index = next.withLock { index in
+                        defer { index += 1 }
+                        return index
+                    }
                     if index >= total { break }
-                    do { try work(index % inputs.count) } catch { _ = failures.increment() }
+                    do { try work(index % inputs.count) } catch { failures.withLock { $0 += 1 } }
                 }
             }
             let elapsed = ContinuousClock.now - start
-            if failures.value > 0 { throw ValidationError("\(failures.value) images failed") }
+            let failed = failures.withLock { $0 }
+            if failed > 0 { throw ValidationError("\(failed) images failed") }
             return Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         }
 
@@ -90,22 +94,3 @@ struct BenchCrop: ParsableCommand {
     }
 }
 
-/// A thread-safe counter.
-final class Counter: @unchecked Sendable {
-    // Safe: guarded by `lock`.
-    private let lock = NSLock()
-    private var count = 0
-
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        count += 1
-        return count - 1
-    }
-
-    var value: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return count
-    }
-}

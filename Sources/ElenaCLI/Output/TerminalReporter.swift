@@ -8,42 +8,73 @@ import Foundation
 
 /// Progress for people: one updating line on a terminal; on a pipe or in a log, a plain line every so often.
 /// Per-item errors always get a line of their own on standard error, as they happen.
-final class TerminalReporter: RunReporter, @unchecked Sendable {
-    // Safe: all mutable state is guarded by `lock`.
-    private let lock = NSLock()
-    private let interactive: Bool
-    private let quiet: Bool
-    private var lastDraw = ContinuousClock.now
-    private var lastPlainPercent = 0
-    private var drawn = false
-    private var workDone = 0
-    private var lastGenerationLine = 0
-    /// How often each error message was seen: after the second, the same message is not repeated per item.
-    private var errorCounts: [String: Int] = [:]
-    /// Why the run stopped starting work: said once; the work still in flight then fails the same way, and the
-    /// summary lists it, so it gets no line each.
-    private var stopReason: String?
+final class TerminalReporter: RunReporter, Sendable {
+    /// What is on the screen and what was said: one writer at a time.
+    private let screen: Locked<Screen>
 
     init(quiet: Bool) {
-        self.interactive = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        let interactive = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        screen = Locked(Screen(interactive: interactive, quiet: quiet))
+    }
+
+    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {
+        let failed: Bool
+        if case .failed = state { failed = true } else { failed = false }
+        if screen.withLock({ $0.quiet }) && !failed { return }
+        screen.withLock { $0.finished(node, subject: subject(), state: state, done: done, total: total) }
+    }
+
+    func generating(_ progress: GenerationProgress) { screen.withLock { $0.generating(progress) } }
+
+    func stopping(_ reason: String) {
+        screen.withLock { screen in
+            screen.stopReason = reason
+            screen.clearLine()
+            screen.write("error: \(reason)\nstopping: no new work is started; what finished is kept\n")
+        }
+    }
+
+    func note(_ text: String) {
+        screen.withLock { screen in
+            screen.clearLine()
+            screen.write(text + "\n")
+        }
+    }
+
+    /// Clears the progress line before the summary is printed.
+    func finish() { screen.withLock { $0.clearLine() } }
+}
+
+/// The state behind `TerminalReporter`.
+private struct Screen {
+    let interactive: Bool
+    let quiet: Bool
+    var lastDraw = ContinuousClock.now
+    var lastPlainPercent = 0
+    var drawn = false
+    var workDone = 0
+    var lastGenerationLine = 0
+    /// How often each error message was seen: after the second, the same message is not repeated per item.
+    var errorCounts: [String: Int] = [:]
+    /// Why the run stopped starting work: said once; the work still in flight then fails the same way, and the
+    /// summary lists it, so it gets no line each.
+    var stopReason: String?
+
+    init(interactive: Bool, quiet: Bool) {
+        self.interactive = interactive
         self.quiet = quiet
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+    func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
 
-    private func clearLine() {
+    mutating func clearLine() {
         if drawn {
             write("\r\u{1B}[K")
             drawn = false
         }
     }
 
-    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {
-        let failed: Bool
-        if case .failed = state { failed = true } else { failed = false }
-        if quiet && !failed { return }
-        lock.lock()
-        defer { lock.unlock() }
+    mutating func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {
         if case .failed(let message) = state, stopReason == nil {
             let seen = errorCounts[message, default: 0] + 1
             errorCounts[message] = seen
@@ -76,10 +107,8 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
         }
     }
 
-    func generating(_ progress: GenerationProgress) {
+    mutating func generating(_ progress: GenerationProgress) {
         guard !quiet else { return }
-        lock.lock()
-        defer { lock.unlock() }
         func bar(_ done: Int, _ total: Int, width: Int) -> String {
             let filled = total > 0 ? width * min(done, total) / total : 0
             return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
@@ -97,27 +126,5 @@ final class TerminalReporter: RunReporter, @unchecked Sendable {
             lastGenerationLine = progress.done
             write("generate: \(progress.done)/\(progress.total) prompts done\n")
         }
-    }
-
-    func stopping(_ reason: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        stopReason = reason
-        clearLine()
-        write("error: \(reason)\nstopping: no new work is started; what finished is kept\n")
-    }
-
-    func note(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        clearLine()
-        write(text + "\n")
-    }
-
-    /// Clears the progress line before the summary is printed.
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        clearLine()
     }
 }

@@ -501,77 +501,62 @@ struct ConnectionLost: Error, CustomStringConvertible {
 
 /// Calls the handler armed for the operation in flight when its connection closes (a little later, so that an answer
 /// that arrived just before the close wins), or at once when it is armed on a closed connection.
-private final class CloseWatch: @unchecked Sendable {
-    // Safe: `closed` and `handler` are only touched while holding `lock`.
-    private let lock = NSLock()
-    private var closed = false
-    private var handler: (@Sendable () -> Void)?
+private final class CloseWatch: Sendable {
+    private let state = Locked<(closed: Bool, handler: (@Sendable () -> Void)?)>((false, nil))
 
     init(_ connection: PostgresConnection) {
         connection.closeFuture.whenComplete { [weak self] _ in self?.fire() }
     }
 
     func arm(_ handler: @escaping @Sendable () -> Void) {
-        lock.lock()
-        let already = closed
-        if !already { self.handler = handler }
-        lock.unlock()
+        let already = state.withLock { state -> Bool in
+            if !state.closed { state.handler = handler }
+            return state.closed
+        }
         if already { handler() }
     }
 
-    func disarm() {
-        lock.lock()
-        handler = nil
-        lock.unlock()
-    }
+    func disarm() { state.withLock { $0.handler = nil } }
 
     private func fire() {
-        lock.lock()
-        closed = true
-        let armed = handler
-        handler = nil
-        lock.unlock()
+        let armed = state.withLock { state -> (@Sendable () -> Void)? in
+            state.closed = true
+            defer { state.handler = nil }
+            return state.handler
+        }
         guard let armed else { return }
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { armed() }
     }
 }
 
 /// Resumes a continuation once, from whichever racer comes first, and runs the clean-ups registered for that moment.
-private final class Once<T: Sendable>: @unchecked Sendable {
-    // Safe: every field is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, any Error>?
-    private var done = false
-    private var cleanups: [@Sendable () -> Void] = []
-
-    func arm(_ continuation: CheckedContinuation<T, any Error>) {
-        lock.lock()
-        self.continuation = continuation
-        lock.unlock()
+private final class Once<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var done = false
+        var cleanups: [@Sendable () -> Void] = []
     }
+    private let state = Locked(State())
+
+    func arm(_ continuation: CheckedContinuation<T, any Error>) { state.withLock { $0.continuation = continuation } }
 
     func onResume(_ cleanup: @escaping @Sendable () -> Void) {
-        lock.lock()
-        if done {
-            lock.unlock()
-            cleanup()
-            return
+        let now = state.withLock { state -> Bool in
+            if !state.done { state.cleanups.append(cleanup) }
+            return state.done
         }
-        cleanups.append(cleanup)
-        lock.unlock()
+        if now { cleanup() }
     }
 
     func resume(with result: Result<T, any Error>) {
-        lock.lock()
-        guard !done, let continuation else {
-            lock.unlock()
-            return
+        let taken = state.withLock { state -> (CheckedContinuation<T, any Error>, [@Sendable () -> Void])? in
+            guard !state.done, let continuation = state.continuation else { return nil }
+            state.done = true
+            state.continuation = nil
+            defer { state.cleanups = [] }
+            return (continuation, state.cleanups)
         }
-        done = true
-        self.continuation = nil
-        let pending = cleanups
-        cleanups = []
-        lock.unlock()
+        guard let (continuation, pending) = taken else { return }
         continuation.resume(with: result)
         for cleanup in pending { cleanup() }
     }
@@ -590,37 +575,33 @@ struct JSONB: PostgresNonThrowingEncodable, PostgresDynamicTypeEncodable {
 }
 
 /// A lock for async code that never blocks a thread: waiters queue and are resumed one at a time, in order.
-final class AsyncMutex: @unchecked Sendable {
-    // Safe: `locked` and `waiters` are only touched while holding `lock`.
-    private let lock = NSLock()
-    private var locked = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+final class AsyncMutex: Sendable {
+    private let state = Locked<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Waits until the caller holds the mutex.
     func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            lock.lock()
-            if locked {
-                waiters.append(continuation)
-                lock.unlock()
-            } else {
-                locked = true
-                lock.unlock()
-                continuation.resume()
+            let free = state.withLock { state -> Bool in
+                if state.locked {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.locked = true
+                return true
             }
+            if free { continuation.resume() }
         }
     }
 
     /// Hands the mutex to the next waiter, or frees it.
     func release() {
-        lock.lock()
-        if waiters.isEmpty {
-            locked = false
-            lock.unlock()
-        } else {
-            let next = waiters.removeFirst()
-            lock.unlock()
-            next.resume()
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.locked = false
+                return nil
+            }
+            return state.waiters.removeFirst()
         }
+        next?.resume()
     }
 }

@@ -46,32 +46,26 @@ package final class SQLiteDatabase: SQLDatabase {
     }
 
     /// Time spent waiting for another process's lock, and the one line that says who holds it.
-    private final class BusyWaits: @unchecked Sendable {
-        // Safe: `since` and `said` are only touched while holding `lock`.
-        private let lock = NSLock()
-        private var since = Date()
-        private var said = Date.distantPast
-        private var stopped = false
+    private final class BusyWaits: Sendable {
+        private struct State {
+            var since = Date()
+            var said = Date.distantPast
+            var stopped = false
+        }
+        private let state = Locked(State())
 
         /// Once a wait has timed out, later ones give up at once.
-        func giveUp() {
-            lock.lock()
-            stopped = true
-            lock.unlock()
-        }
+        func giveUp() { state.withLock { $0.stopped = true } }
 
-        var gaveUp: Bool {
-            lock.lock()
-            defer { lock.unlock() }
-            return stopped
-        }
+        var gaveUp: Bool { state.withLock { $0.stopped } }
 
         func started(path: String) {
-            lock.lock()
-            since = Date()
-            let say = since.timeIntervalSince(said) > 5
-            if say { said = since }
-            lock.unlock()
+            let say = state.withLock { state -> Bool in
+                state.since = Date()
+                let say = state.since.timeIntervalSince(state.said) > 5
+                if say { state.said = state.since }
+                return say
+            }
             if say {
                 let holders = SQLiteDatabase.holders(of: path)
                 LedgerUnavailable.notice(
@@ -80,11 +74,7 @@ package final class SQLiteDatabase: SQLDatabase {
             }
         }
 
-        var elapsed: Double {
-            lock.lock()
-            defer { lock.unlock() }
-            return Date().timeIntervalSince(since)
-        }
+        var elapsed: Double { Date().timeIntervalSince(state.withLock { $0.since }) }
     }
 
     /// Other processes that have the database file (or its WAL) open, as "sqlite3 (pid 123)", from `/proc`.
