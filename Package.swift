@@ -168,6 +168,15 @@ let package = Package(
         .target(
             name: "ElenaTestSupport", dependencies: ["ElenaCore", "ElenaTestKit", "ElenaVision", "ElenaStore"],
             swiftSettings: strict),
+        // A drop published to the fake Fanvue, in-process or through the binary: the harness of the Fanvue tests
+        // (never shipped).
+        .target(
+            name: "ElenaFanvueHarness",
+            dependencies: [
+                "ElenaCore", "ElenaEngine", "ElenaFanvue", "ElenaFanvueFake", "ElenaStages", "ElenaStore", "ElenaTestKit",
+                "ElenaTestSupport", "ElenaVision",
+            ],
+            swiftSettings: strict),
         // Developer tool: regenerate examples, make benchmark data.
         .executableTarget(
             name: "elena-dev",
@@ -203,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "ElenaFanvueTests",
             dependencies: [
-                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFakeServer", "ElenaTestKit", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
+                "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFanvueHarness", "ElenaFakeServer", "ElenaTestKit", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
                 "ElenaStore", "ElenaVision", "elena-run",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -230,7 +239,8 @@ let package = Package(
         .testTarget(
             name: "ElenaEndToEndTests",
             dependencies: [
-                "elena-run", "ElenaCore", "ElenaStore", "ElenaTestKit", "ElenaTestSupport", "ElenaComfyFake",
+                "elena-run", "ElenaCore", "ElenaEngine", "ElenaFanvue", "ElenaFanvueFake", "ElenaFanvueHarness", "ElenaStages",
+                "ElenaStore", "ElenaTestKit", "ElenaTestSupport", "ElenaVision", "ElenaComfyFake",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -68,10 +68,3 @@ struct SessionHarness {
 
     func reviewFiles(_ folder: ReviewFolder) -> [String] { self.folder.files(under: "library/" + folder.rawValue) }
 }
-
-extension RunReport {
-    /// How many nodes of a stage ended in a state word.
-    func count(_ stage: StageName, _ word: String) -> Int {
-        states.filter { $0.key.stage == stage && $0.value.word == word }.count
-    }
-}

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ElenaCore
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import Foundation
 import NIOCore
 import NIOHTTP1

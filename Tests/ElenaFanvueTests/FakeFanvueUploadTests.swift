@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ElenaCore
 import ElenaFakeServer
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -2,6 +2,7 @@ import ElenaCore
 import ElenaEngine
 import ElenaFanvue
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport

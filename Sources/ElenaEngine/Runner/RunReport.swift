@@ -50,6 +50,11 @@ package struct RunReport: Sendable {
         }
     }
 
+    /// How many nodes of a stage ended in a state word (`ran`, `cached`, `waiting`, …).
+    package func count(_ stage: StageName, _ word: String) -> Int {
+        states.filter { $0.key.stage == stage && $0.value.word == word }.count
+    }
+
     /// Failed nodes with their messages, in plan order.
     package var failures: [(node: NodeID, message: String)] {
         plan.order.compactMap { node in

@@ -3,6 +3,7 @@ import ElenaFanvueFake
 import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport
+import ElenaFanvueHarness
 import Foundation
 import Testing
 

@@ -1,25 +1,24 @@
-import ElenaCore
-import ElenaEngine
-import ElenaFanvue
-import ElenaFanvueFake
-import ElenaStages
-import ElenaStore
-import ElenaTestKit
-import ElenaTestSupport
+package import ElenaCore
+package import ElenaEngine
+package import ElenaFanvue
+package import ElenaFanvueFake
+package import ElenaStages
+package import ElenaStore
+package import ElenaTestKit
+package import ElenaTestSupport
 import ElenaVision
 import Foundation
-import Testing
 
 /// A fake Fanvue on 127.0.0.1, a saved login for it, and a real client configured to talk to it.
-struct FanvueHarness {
-    let fake: FakeFanvue
-    let folder: TemporaryDirectory
-    let configuration: FanvueConfiguration
-    let client: FanvueClient
+package struct FanvueHarness {
+    package let fake: FakeFanvue
+    package let folder: TemporaryDirectory
+    package let configuration: FanvueConfiguration
+    package let client: FanvueClient
 
-    static let allScopes = FanvueConfiguration.defaultScopes
+    package static let allScopes = FanvueConfiguration.defaultScopes
 
-    static func start(_ configure: (inout FakeFanvue.Configuration) -> Void = { _ in }) async throws -> FanvueHarness {
+    package static func start(_ configure: (inout FakeFanvue.Configuration) -> Void = { _ in }) async throws -> FanvueHarness {
         var settings = FakeFanvue.Configuration()
         configure(&settings)
         let fake = FakeFanvue(configuration: settings)
@@ -41,13 +40,13 @@ struct FanvueHarness {
         return FanvueHarness(fake: fake, folder: folder, configuration: configuration, client: client)
     }
 
-    func stop() async {
+    package func stop() async {
         await fake.stop()
         folder.remove()
     }
 
     /// The environment variables that point the `elena-run` binary at the fake with this login.
-    var processEnvironment: [String: String] {
+    package var processEnvironment: [String: String] {
         [
             "FANVUE_CLIENT_ID": configuration.clientID, "FANVUE_CLIENT_SECRET": configuration.clientSecret ?? "",
             "FANVUE_API_URL": fake.baseURL, "FANVUE_AUTH_URL": fake.baseURL, "FANVUE_REDIRECT_URI": configuration.redirectURI,
@@ -57,24 +56,24 @@ struct FanvueHarness {
     }
 
     /// Write calls (anything but GET/HEAD) the fake received at or after `index` in its call list.
-    func writes(since index: Int) -> [FakeFanvue.Call] {
+    package func writes(since index: Int) -> [FakeFanvue.Call] {
         fake.calls.dropFirst(index).filter { $0.method != "GET" && $0.method != "HEAD" }
     }
 }
 
 /// A drop of synthetic images published to the fake Fanvue, run in-process.
-struct FanvueDrop {
-    let harness: FanvueHarness
-    let layout: LibraryLayout
-    var manifestText: String
+package struct FanvueDrop {
+    package let harness: FanvueHarness
+    package let layout: LibraryLayout
+    package var manifestText: String
     /// The upload stage, with short polls.
-    var upload = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
+    package var upload = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
     /// The ledger (nil: the library's SQLite file).
-    var database: DatabaseURL?
+    package var database: DatabaseURL?
     /// The Fanvue client (nil: the harness's).
-    var client: FanvueClient?
+    package var client: FanvueClient?
 
-    static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
+    package static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
         try SourceFixtures.writeImages(into: harness.folder, count: images)
         let text = """
             version: 1
@@ -92,7 +91,7 @@ struct FanvueDrop {
         return FanvueDrop(harness: harness, layout: LibraryLayout(root: harness.folder("library")), manifestText: text)
     }
 
-    func run() async throws -> RunReport {
+    package func run() async throws -> RunReport {
         let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
         try FileSystem.makeDirectory(layout.root)
         let store = try await SQLRunStore.open(databaseURL, readOnly: false)
@@ -114,28 +113,22 @@ struct FanvueDrop {
     }
 
     /// Approves every waiting crop by moving its copy, as a person would.
-    func approveAll() throws {
+    package func approveAll() throws {
         let review = layout.absolute("3_review/fv")
         for name in (try? FileManager.default.contentsOfDirectory(atPath: review)) ?? [] {
             try FileSystem.move(review + "/" + name, to: layout.absolute("4_approved/" + name))
         }
     }
 
-    func store() async throws -> SQLRunStore {
+    package func store() async throws -> SQLRunStore {
         try await SQLRunStore.open(databaseURL, readOnly: false)
     }
 
-    var databaseURL: DatabaseURL { database ?? DatabaseURL(sqlitePath: layout.defaultDatabase) }
-}
-
-extension RunReport {
-    func count(_ stage: StageName, _ word: String) -> Int {
-        states.filter { $0.key.stage == stage && $0.value.word == word }.count
-    }
+    package var databaseURL: DatabaseURL { database ?? DatabaseURL(sqlitePath: layout.defaultDatabase) }
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (for a redirect URI the login can bind).
-func freeLoopbackPort() throws -> Int {
+package func freeLoopbackPort() throws -> Int {
     let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(socket) }
     var address = sockaddr_in()

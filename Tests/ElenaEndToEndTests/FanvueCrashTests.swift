@@ -1,5 +1,6 @@
 import ElenaCore
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport

@@ -1,6 +1,7 @@
 import ElenaCore
 import ElenaFanvue
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport

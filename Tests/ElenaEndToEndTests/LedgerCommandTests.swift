@@ -1,6 +1,7 @@
 import ElenaCore
 import ElenaEngine
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport

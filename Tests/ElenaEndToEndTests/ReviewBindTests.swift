@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ElenaCore
+import ElenaFanvueHarness
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation

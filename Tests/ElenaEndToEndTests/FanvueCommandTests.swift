@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ElenaCore
 import ElenaFanvue
 import ElenaFanvueFake
+import ElenaFanvueHarness
 import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport
