@@ -208,12 +208,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        // The Fanvue client against the fake server over real HTTP.
+        // The Fanvue client and the Fanvue stages in-process against the fake server over real HTTP.
         .testTarget(
             name: "ElenaFanvueTests",
             dependencies: [
                 "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFanvueHarness", "ElenaFakeServer", "ElenaTestKit", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
-                "ElenaStore", "ElenaVision", "elena-run",
+                "ElenaStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -235,12 +235,13 @@ let package = Package(
             swiftSettings: strict),
         // The commands in-process: exit codes and what they leave on disk.
         .testTarget(name: "ElenaCLITests", dependencies: ["ElenaCLI", "ElenaTestKit", "ElenaTestSupport"], swiftSettings: strict),
-        // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL.
+        // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL, the fake ComfyUI and the
+        // fake Fanvue.
         .testTarget(
             name: "ElenaEndToEndTests",
             dependencies: [
-                "elena-run", "ElenaCore", "ElenaEngine", "ElenaFanvue", "ElenaFanvueFake", "ElenaFanvueHarness", "ElenaStages",
-                "ElenaStore", "ElenaTestKit", "ElenaTestSupport", "ElenaVision", "ElenaComfyFake",
+                "elena-run", "ElenaCore", "ElenaEngine", "ElenaFanvue", "ElenaFanvueFake", "ElenaFanvueHarness",
+                "ElenaStore", "ElenaTestKit", "ElenaTestSupport", "ElenaComfyFake",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
