@@ -76,10 +76,10 @@ enum DropExecution {
         var session = DropSession(
             manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
             environment: RunEnvironment(
-                layout: layout, store: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
+                layout: layout, cache: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
                 reporter: reporter, locks: SQLRunStore.workLocks(for: database), logger: Wiring.logger("elena.run")),
             services: DropServices(
-                codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
+                store: store, codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
                 fanvueTarget: fanvue.target))
         session.uploadStage = Wiring.uploadStage
         session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }

@@ -97,9 +97,9 @@ package struct FanvueDrop {
         let store = try await SQLRunStore.open(databaseURL, readOnly: false)
         var session = DropSession(
             manifest: manifest, manifestFolder: harness.folder.path, home: "/root",
-            environment: RunEnvironment(layout: layout, store: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
+            environment: RunEnvironment(layout: layout, cache: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
             services: DropServices(
-                codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
+                store: store, codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
                 fanvueTarget: harness.configuration.apiURL))
         session.uploadStage = upload
         do {

@@ -2,10 +2,19 @@ package import ElenaCore
 package import ElenaEngine
 package import Foundation
 
-/// The domain's services and settings the stages use: the image codec and its limits, the face detector, the
-/// folder target's outbox, Fanvue. Built by the CLI from flags and the environment, by tests with fakes; handed
+/// The domain's services and settings the stages use: the ledger, the image codec and its limits, the face
+/// detector, the folder target's outbox, Fanvue. Built by the CLI from flags and the environment, by tests with fakes; handed
 /// to the stages when the pipeline is made (`ElenaPipeline.pipeline(services:)`).
 package struct DropServices: Sendable {
+    /// The ledger: items, reviews, publications, what reached Fanvue, events (and the run cache).
+    /// - Throws: only for `planningOnly`, which has none (no stage runs with it).
+    package var store: any RunStore {
+        get throws {
+            guard let ledger else { throw StageError("internal error: a planning-only pipeline used the ledger (a bug)") }
+            return ledger
+        }
+    }
+    private let ledger: (any RunStore)?
     /// Image decoding and encoding.
     package var codec: any ImageCodec
     /// Face detection (nil when no detector is installed: face strategies then fail with a clear message).
@@ -21,9 +30,10 @@ package struct DropServices: Sendable {
 
     /// Services.
     package init(
-        codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
+        store: (any RunStore)?, codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
         fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
     ) {
+        self.ledger = store
         self.codec = codec
         self.detector = detector
         self.limits = limits
@@ -33,7 +43,7 @@ package struct DropServices: Sendable {
     }
 
     /// For planning only (the pipeline's shape): no stage may run with these.
-    package static let planningOnly = DropServices(codec: PlanningOnlyCodec(), outbox: "")
+    package static let planningOnly = DropServices(store: nil, codec: PlanningOnlyCodec(), outbox: "")
 }
 
 /// The codec of `DropServices.planningOnly`: refuses everything.

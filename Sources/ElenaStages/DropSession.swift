@@ -106,7 +106,7 @@ package struct DropSession: Sendable {
         guard let client = comfy else { throw GenerationError(description: "no ComfyUI client was given for generate:") }
         if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
         let generator = Generator(plan: plan, spec: spec, client: client, sourceFolder: sourceFolder, drop: manifest.drop)
-        return try await generator.run(environment: environment, cacheIndex: try await environment.store.cacheIndex())
+        return try await generator.run(environment: environment, cacheIndex: try await services.store.cacheIndex())
     }
 
     /// Discovers, plans and runs (or, in a dry run, plans without side effects). Generation runs first, unless the
@@ -117,7 +117,7 @@ package struct DropSession: Sendable {
         try checkSource()
         var generation = generation
         if generation == nil { generation = try await generate() }
-        let store = environment.store
+        let store = try services.store
         var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         discovery.notReady = notReady
         let statCache = try await store.statEntries(prefix: sourceFolder + "/")
@@ -205,7 +205,7 @@ extension DropSession {
     private func recordOutcome(
         _ report: RunReport, found: SourceDiscovery.Result, started: Date, profile: inout PhaseClock
     ) async throws {
-        let store = environment.store
+        let store = try services.store
         let plan = report.plan
         let rows = Dictionary(
             try await store.items(drop: manifest.drop).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

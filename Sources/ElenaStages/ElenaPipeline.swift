@@ -19,7 +19,8 @@ package enum ElenaPipeline {
         services: DropServices, gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:])),
         upload: UploadStage = UploadStage()
     ) -> Pipeline {
-        var upload = upload
+        var (gate, upload) = (gate, upload)
+        gate.services = services
         upload.services = services
         let folder: @Sendable (Manifest) -> Bool = { $0.publish.to == .folder }
         let fanvue: @Sendable (Manifest) -> Bool = { $0.publish.to == .fanvue }

@@ -60,7 +60,7 @@ package struct Generator: Sendable {
         if environment.dryRun {
             summary.planned = pending.count
             let failed = Dictionary(
-                try await environment.store.failures(drop: drop).filter { $0.stage == .generate }.map { ($0.key, $0) },
+                try await environment.cache.failures(drop: drop).filter { $0.stage == .generate }.map { ($0.key, $0) },
                 uniquingKeysWith: { first, _ in first })
             summary.previousFailures = pending.compactMap { job in
                 failed[job.key].map { .init(label: job.label, prompt: job.prompt, message: $0.error ?? "failed") }
@@ -91,7 +91,7 @@ package struct Generator: Sendable {
         func fail(_ job: GenerationJob, _ message: String, at started: Date) async throws {
             reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
             summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
-            try await environment.store.record([
+            try await environment.cache.record([
                 record(job, status: .failed, output: .object(["prompt": .string(job.prompt), "seed": .int(job.seed)]),
                        error: message, started: started, environment: environment)
             ])
@@ -127,7 +127,7 @@ package struct Generator: Sendable {
                 case .succeeded(let images):
                     do {
                         let names = try await download(images)
-                        try await environment.store.record([
+                        try await environment.cache.record([
                             record(
                                 job, status: .succeeded,
                                 output: .object([

@@ -32,7 +32,7 @@ package struct IngestStage: Stage {
             // The digest the run planned with is stale: forget it, so the next run hashes the file again even if its
             // size, time and inode say it did not change (a writer that keeps them would otherwise fail here forever).
             if !environment.dryRun {
-                try? await environment.store.saveStatEntries([
+                try? await services.store.saveStatEntries([
                     StatEntry(path: item.source.path, stamp: FileStamp(size: -1, mtimeNanoseconds: 0, inode: 0), digest: item.id)
                 ])
             }
@@ -55,7 +55,7 @@ package struct IngestStage: Stage {
         let size = header.orientedSize
         let now = environment.now()
         let lineageJSON = lineage.map { JSONCoding.value($0) }
-        try await environment.store.upsertItems(
+        try await services.store.upsertItems(
             [
                 ItemRecord(
                     id: item.id, drop: context.plan.drop, originalName: item.name, originalPath: item.source.path,

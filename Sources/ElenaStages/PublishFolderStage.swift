@@ -51,7 +51,7 @@ package struct PublishFolderStage: Stage {
             throw StageError("internal error: publish without an approved crop (a bug)")
         }
         let environment = context.environment
-        let store = environment.store
+        let store = try services.store
         let outbox = services.outbox
         // The same bytes are in an outbox once: published before (under the source's earlier name, say), the
         // sidecar is rewritten beside that image instead of naming a new file that would never hold it.
@@ -83,7 +83,8 @@ package struct PublishFolderStage: Stage {
                 target: "folder", destination: outbox, contentDigest: approved.digest, itemID: item.id,
                 drop: context.plan.drop, reference: file, metadata: metadata, publishedAt: now))
 
-        try await ReviewCopies.markPublished(approved, item: item, drop: context.plan.drop, environment: environment)
+        try await ReviewCopies.markPublished(
+            approved, item: item, drop: context.plan.drop, layout: environment.layout, store: try services.store)
         try await store.updateItems(
             [
                 (

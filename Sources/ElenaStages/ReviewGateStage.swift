@@ -17,6 +17,8 @@ package struct ReviewGateStage: Stage {
     let index: ReviewFolderIndex
     /// What the gate changed this run, one sentence each (decisions recorded, copies restored), in plan order.
     package let notes = Locked<[(item: Int, text: String)]>([])
+    /// The ledger the decisions are recorded in (set by the pipeline: `ElenaPipeline.pipeline(services:gate:)`).
+    package var services = DropServices.planningOnly
 
     /// Creates the gate with the state loaded for this run.
     package init(reviews: [ReviewRecord], index: ReviewFolderIndex) {
@@ -74,7 +76,7 @@ package struct ReviewGateStage: Stage {
         let environment = context.environment
         guard !environment.dryRun else { return outcome(assessment, crop: crop) }
         try await assessment.apply(
-            cropPath: source, itemName: item.name, layout: environment.layout, store: environment.store,
+            cropPath: source, itemName: item.name, layout: environment.layout, store: try services.store,
             now: environment.now())
         if let note = Self.note(assessment, itemName: item.name), let index = context.node.item {
             notes.withLock { $0.append((index, note)) }

@@ -47,29 +47,6 @@ extension SQLRunStore: RunCache, StatCache {
         return rows.compactMap(Self.record)
     }
 
-    package func currentCrops(drop: String) async throws -> [Digest: StageRecord] {
-        let rows = try await database.query(
-            """
-            SELECT s.cache_key, s.stage, s.item_id, s.drop_name, s.status, s.output_digest, s.artifact_path,
-                   s.artifact_size, s.artifact_mtime_ns, s.artifact_inode, s.output, s.error, s.started_at, s.duration_ms,
-                   i.flags AS item_flags
-            FROM stage_runs s JOIN items i ON s.item_id = i.id AND s.output_digest = i.cropped_digest
-            WHERE s.stage = 'crop' AND s.status = 'succeeded'
-              AND i.id IN (SELECT item_id FROM drop_items WHERE drop_name = ?)
-            ORDER BY s.started_at
-            """, [.text(drop)])
-        // Several crop runs (other settings) can make the same bytes with other flags or reasons: the one that
-        // describes the item is the latest whose flags are the item's (the last run's, as the ledger projects them).
-        var result: [Digest: (record: StageRecord, matches: Bool)] = [:]
-        for row in rows {
-            guard let record = Self.record(row), let item = record.itemID else { continue }
-            let flags = CropDecision.recordedFlags(in: record.output.value)
-            let matches = flags == Self.strings(row.string("item_flags"))
-            if matches || result[item]?.matches != true { result[item] = (record, matches) }
-        }
-        return result.mapValues(\.record)
-    }
-
     package func runs(itemID: Digest) async throws -> [StageRecord] {
         let rows = try await database.query(
             """
@@ -113,8 +90,6 @@ extension SQLRunStore: RunCache, StatCache {
         }
         try await write(statements)
     }
-
-
 
     package func statEntries(prefix: String) async throws -> [String: StatEntry] {
         let rows = try await database.query(

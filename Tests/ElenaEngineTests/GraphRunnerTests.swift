@@ -1,12 +1,11 @@
 import ElenaCore
 import ElenaEngine
-import ElenaStore
 import ElenaTestKit
-import ElenaTestSupport
 import Foundation
 import Testing
 
-/// The generic scheduler with stand-in stages: failures block only their own item's downstream nodes.
+/// The generic scheduler with stand-in stages and the in-memory run cache (no database, no image): failures block
+/// only their own item's downstream nodes.
 @Suite struct GraphRunnerTests {
     struct Recorder: Stage {
         let name: StageName
@@ -22,44 +21,42 @@ import Testing
     @Test func aFailureBlocksOnlyItsItem() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
-        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("db.sqlite")), readOnly: false)
-        try await withCleanup({ await store.close() }) {
-            let manifest = Manifest(
-                drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
-            let files = ["a.png", "b.png", "c.png"].map {
-                SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0))
-            }
-            // A pipeline of stand-ins, declared here: the engine knows no stage of the product.
-            let pipeline = Pipeline([
-                .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)), .item(Recorder(name: .detect), reads: [.ingest]),
-                .item(Recorder(name: .crop, failOn: "b.png"), reads: [.ingest, .detect]),
-                .item(Recorder(name: .review), reads: [.crop]), .item(Recorder(name: .publish), reads: [.review], after: [.outbox]),
-            ])
-            let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
-            let environment = RunEnvironment(
-                layout: LibraryLayout(root: folder("lib")), store: store, dryRun: false, concurrency: 2,
-                reporter: SilentReporter())
-            let report = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
-            let b = try #require(plan.items.firstIndex { $0.name == "b.png" })
-            guard case .failed(let message)? = report.states[NodeID(.crop, item: b)] else {
-                Issue.record("crop of b should fail")
-                return
-            }
-            #expect(message == "boom on b.png")
-            guard case .blocked(let reason)? = report.states[NodeID(.publish, item: b)] else {
-                Issue.record("publish of b should be blocked")
-                return
-            }
-            #expect(reason == .failed(.crop))
-            #expect(reason.description == "crop failed")
-            #expect(report.count(.publish, "ran") == 2)
-            #expect(report.exitCode == 1)
-            // The successful runs were recorded: a second run finds them in the cache.
-            let index = try await store.cacheIndex()
-            let again = await Runner(pipeline).run(plan, environment: environment, cacheIndex: index)
-            #expect(again.count(.crop, "cached") == 2)
-            #expect(again.count(.crop, "failed") == 1)
+        let cache = MemoryRunCache()
+        let manifest = Manifest(
+            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+        let files = ["a.png", "b.png", "c.png"].map {
+            SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0))
         }
+        // A pipeline of stand-ins, declared here: the engine knows no stage of the product.
+        let pipeline = Pipeline([
+            .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)), .item(Recorder(name: .detect), reads: [.ingest]),
+            .item(Recorder(name: .crop, failOn: "b.png"), reads: [.ingest, .detect]),
+            .item(Recorder(name: .review), reads: [.crop]), .item(Recorder(name: .publish), reads: [.review], after: [.outbox]),
+        ])
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
+        let environment = RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 2,
+            reporter: SilentReporter())
+        let report = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
+        let b = try #require(plan.items.firstIndex { $0.name == "b.png" })
+        guard case .failed(let message)? = report.states[NodeID(.crop, item: b)] else {
+            Issue.record("crop of b should fail")
+            return
+        }
+        #expect(message == "boom on b.png")
+        guard case .blocked(let reason)? = report.states[NodeID(.publish, item: b)] else {
+            Issue.record("publish of b should be blocked")
+            return
+        }
+        #expect(reason == .failed(.crop))
+        #expect(reason.description == "crop failed")
+        #expect(report.count(.publish, "ran") == 2)
+        #expect(report.exitCode == 1)
+        // The successful runs were recorded: a second run finds them in the cache.
+        let index = try await cache.cacheIndex()
+        let again = await Runner(pipeline).run(plan, environment: environment, cacheIndex: index)
+        #expect(again.count(.crop, "cached") == 2)
+        #expect(again.count(.crop, "failed") == 1)
     }
 
     /// Hands on a number, recorded as `{"n": …}`; a record without one no longer reads.
@@ -96,44 +93,42 @@ import Testing
     @Test func aRecordedOutputThatNoLongerReadsIsRecomputedNotDefaulted() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
-        let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("db.sqlite")), readOnly: false)
-        try await withCleanup({ await store.close() }) {
-            let manifest = Manifest(
-                drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
-            let files = [SourceFile(path: "/x/abc.png", relativePath: "abc.png", size: 1, digest: Digest.of("abc"))]
-            let environment = RunEnvironment(
-                layout: LibraryLayout(root: folder("lib")), store: store, dryRun: false, concurrency: 1,
-                reporter: SilentReporter())
-            let producer = Producer()
-            func pipeline(_ consumer: Consumer) -> Pipeline {
-                Pipeline([.item(producer), .item(consumer, reads: [StageName("produce")])])
-            }
-            let first = Consumer(setting: 1)
-            let plan = try Planner.plan(manifest, files: files, pipeline: pipeline(first).shape)
-            _ = await Runner(pipeline(first)).run(plan, environment: environment, cacheIndex: [:])
-            #expect(first.seen.withLock { $0 } == [7])
-
-            // The consumer changes, the producer does not: its record is a hit, read back into the number.
-            var index = try await store.cacheIndex()
-            let second = Consumer(setting: 2)
-            let reread = await Runner(pipeline(second)).run(plan, environment: environment, cacheIndex: index)
-            #expect(reread.count(StageName("produce"), "cached") == 1)
-            #expect(second.seen.withLock { $0 } == [7], "the recorded number, read back")
-            #expect(producer.runs.withLock { $0 } == 1)
-
-            // The producer's record no longer reads (written by another version): it runs again, never a default.
-            let key = try #require(index.first { $0.value.stage == StageName("produce") }?.key)
-            index[key]?.output = JSONText(text: #"{"old":true}"#)
-            let third = Consumer(setting: 3)
-            let recomputed = await Runner(pipeline(third)).run(plan, environment: environment, cacheIndex: index)
-            #expect(producer.runs.withLock { $0 } == 2, "the producer ran again")
-            #expect(recomputed.count(StageName("produce"), "ran") == 1)
-            #expect(recomputed.count(StageName("consume"), "ran") == 1)
-            #expect(third.seen.withLock { $0 } == [7])
-            // And its fresh record replaced the unreadable one.
-            let stored = try await store.cacheIndex()[key]
-            #expect(stored?.output.value["n"]?.intValue == 7)
+        let cache = MemoryRunCache()
+        let manifest = Manifest(
+            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+        let files = [SourceFile(path: "/x/abc.png", relativePath: "abc.png", size: 1, digest: Digest.of("abc"))]
+        let environment = RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 1,
+            reporter: SilentReporter())
+        let producer = Producer()
+        func pipeline(_ consumer: Consumer) -> Pipeline {
+            Pipeline([.item(producer), .item(consumer, reads: [StageName("produce")])])
         }
+        let first = Consumer(setting: 1)
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline(first).shape)
+        _ = await Runner(pipeline(first)).run(plan, environment: environment, cacheIndex: [:])
+        #expect(first.seen.withLock { $0 } == [7])
+
+        // The consumer changes, the producer does not: its record is a hit, read back into the number.
+        var index = try await cache.cacheIndex()
+        let second = Consumer(setting: 2)
+        let reread = await Runner(pipeline(second)).run(plan, environment: environment, cacheIndex: index)
+        #expect(reread.count(StageName("produce"), "cached") == 1)
+        #expect(second.seen.withLock { $0 } == [7], "the recorded number, read back")
+        #expect(producer.runs.withLock { $0 } == 1)
+
+        // The producer's record no longer reads (written by another version): it runs again, never a default.
+        let key = try #require(index.first { $0.value.stage == StageName("produce") }?.key)
+        index[key]?.output = JSONText(text: #"{"old":true}"#)
+        let third = Consumer(setting: 3)
+        let recomputed = await Runner(pipeline(third)).run(plan, environment: environment, cacheIndex: index)
+        #expect(producer.runs.withLock { $0 } == 2, "the producer ran again")
+        #expect(recomputed.count(StageName("produce"), "ran") == 1)
+        #expect(recomputed.count(StageName("consume"), "ran") == 1)
+        #expect(third.seen.withLock { $0 } == [7])
+        // And its fresh record replaced the unreadable one.
+        let stored = try await cache.cacheIndex()[key]
+        #expect(stored?.output.value["n"]?.intValue == 7)
     }
 }
 

@@ -138,8 +138,8 @@ import Testing
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
         let session = DropSession(
             manifest: decoded, manifestFolder: work.path, home: "/root",
-            environment: RunEnvironment(layout: layout, store: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
-            services: DropServices(codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: "faces")))
+            environment: RunEnvironment(layout: layout, cache: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
+            services: DropServices(store: store, codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: "faces")))
         let report = try await session.run()
         #expect(report.failureCount == 0, "\(report.failures)")
         let byName = Dictionary(uniqueKeysWithValues: Self.labels.map { ($0.file, $0) })

@@ -40,8 +40,8 @@ struct SessionHarness {
         try FileSystem.makeDirectory(layout.root)
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: dryRun)
         let environment = RunEnvironment(
-            layout: layout, store: store, dryRun: dryRun, concurrency: concurrency, reporter: SilentReporter())
-        let services = DropServices(codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: manifest.drop))
+            layout: layout, cache: store, dryRun: dryRun, concurrency: concurrency, reporter: SilentReporter())
+        let services = DropServices(store: store, codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: manifest.drop))
         var session = DropSession(
             manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment, services: services)
         session.addedStages = addedStages

@@ -42,8 +42,8 @@ import Testing
                 try await DropSession(
                     manifest: manifest, manifestFolder: folder.path, home: "/root",
                     environment: RunEnvironment(
-                        layout: layout, store: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
-                    services: DropServices(codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "rv"))
+                        layout: layout, cache: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
+                    services: DropServices(store: store, codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "rv"))
                 ).run()
             }
             _ = try await runDrop()
@@ -204,8 +204,8 @@ import Testing
             _ = try await DropSession(
                 manifest: fixture.manifest, manifestFolder: fixture.folder.path, home: "/root",
                 environment: RunEnvironment(
-                    layout: fixture.layout, store: fixture.store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
-                services: DropServices(codec: OpenCVCodec(), outbox: fixture.layout.defaultOutbox(drop: "rv"))
+                    layout: fixture.layout, cache: fixture.store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
+                services: DropServices(store: fixture.store, codec: OpenCVCodec(), outbox: fixture.layout.defaultOutbox(drop: "rv"))
             ).run()
             let sidecars = fixture.folder.files(under: "library/outbox/rv").filter { $0.hasSuffix(".json") }
             #expect(sidecars.count == 1)

@@ -19,7 +19,8 @@ package protocol StoreConnection: Sendable {
     func close() async
 }
 
-/// The run cache: what each stage run produced, by cache key.
+/// The run cache: what each stage run produced, by cache key. The engine's only port (the runner reads it once
+/// and records what finishes); `MemoryRunCache` in ElenaTestKit is the in-memory one engine tests use.
 package protocol RunCache: Sendable {
     /// Every successful stage run, by key: the run cache.
     func cacheIndex() async throws -> [CacheKey: StageRecord]
@@ -27,8 +28,6 @@ package protocol RunCache: Sendable {
     func record(_ runs: [StageRecord]) async throws
     /// The last failed run for each key (shown by status).
     func failures(drop: String) async throws -> [StageRecord]
-    /// The successful crop run whose output is each item's current crop (`items.cropped_digest`), for a drop.
-    func currentCrops(drop: String) async throws -> [Digest: StageRecord]
     /// Every recorded run of one item, oldest first (shown by `status --item`).
     func runs(itemID: Digest) async throws -> [StageRecord]
 }
@@ -43,6 +42,8 @@ package protocol StatCache: Sendable {
 
 /// Items (unique bytes) and the drops that hold them.
 package protocol ItemCatalog: Sendable {
+    /// The successful crop run whose output is each item's current crop (`items.cropped_digest`), for a drop.
+    func currentCrops(drop: String) async throws -> [Digest: StageRecord]
     /// Inserts items or refreshes their source fields, and records drop membership.
     func upsertItems(_ items: [ItemRecord], sourcePaths: [Digest: String]) async throws
     /// Applies changes to items.

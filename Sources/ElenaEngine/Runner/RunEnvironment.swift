@@ -2,14 +2,14 @@ package import ElenaCore
 package import Foundation
 package import Logging
 
-/// What every run needs, whatever its stages: the library, the ledger, the clock, parallelism, progress and locks.
-/// The domain's own services (the image codec, the face detector, the outbox, Fanvue) live with the stages that
-/// use them (ElenaStages' `DropServices`): the engine knows none of them.
+/// What every run needs, whatever its stages: the library, the run cache, the clock, parallelism, progress and
+/// locks. The domain's own services (the ledger, the image codec, the face detector, the outbox, Fanvue) live with
+/// the stages that use them (ElenaStages' `DropServices`): the engine knows none of them.
 package struct RunEnvironment: Sendable {
     /// The library's folders.
     package var layout: LibraryLayout
-    /// The database.
-    package var store: any RunStore
+    /// The run cache: what finished steps produced, by key (the runner records into it).
+    package var cache: any RunCache
     /// Dry run: decide everything, change nothing.
     package var dryRun: Bool
     /// Work in parallel on this many nodes.
@@ -26,13 +26,13 @@ package struct RunEnvironment: Sendable {
 
     /// Creates an environment.
     package init(
-        layout: LibraryLayout, store: any RunStore, dryRun: Bool, concurrency: Int, reporter: any RunReporter,
+        layout: LibraryLayout, cache: any RunCache, dryRun: Bool, concurrency: Int, reporter: any RunReporter,
         now: @escaping @Sendable () -> Date = { Date() }, locks: any WorkLocks = ProcessLocks(),
         logger: Logger = Logger(label: "elena.run", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.logger = logger
         self.layout = layout
-        self.store = store
+        self.cache = cache
         self.dryRun = dryRun
         self.concurrency = concurrency
         self.reporter = reporter

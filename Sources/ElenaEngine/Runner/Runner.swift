@@ -89,7 +89,7 @@ package struct Runner: Sendable {
             let batch = pendingRecords
             pendingRecords.removeAll(keepingCapacity: true)
             do {
-                try await environment.store.record(batch)
+                try await environment.cache.record(batch)
             } catch let error as any RunStopping where error.stopReason != nil {
                 // The steps are done (their files are in place); the next run finds them by their outputs or redoes them.
                 stop(error.stopReason ?? "")

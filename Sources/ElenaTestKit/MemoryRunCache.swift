@@ -1,0 +1,32 @@
+package import ElenaCore
+package import Foundation
+
+/// The run cache in memory: the engine's only port, for tests of the runner and of stages that need no ledger.
+/// It keeps the contract `SQLRunStore` keeps (`RunCacheContractTests` runs the same cases on both): a record
+/// replaces the one with its key; the index holds successes; failures and runs come oldest first.
+package final class MemoryRunCache: RunCache {
+    private let records = Locked<[CacheKey: StageRecord]>([:])
+
+    /// An empty cache.
+    package init() {}
+
+    package func cacheIndex() async throws -> [CacheKey: StageRecord] {
+        records.withLock { $0.filter { $0.value.status == .succeeded } }
+    }
+
+    package func record(_ runs: [StageRecord]) async throws {
+        records.withLock { records in
+            for run in runs { records[run.key] = run }
+        }
+    }
+
+    package func failures(drop: String) async throws -> [StageRecord] {
+        oldestFirst { $0.status == .failed && $0.drop == drop }
+    }
+
+    package func runs(itemID: Digest) async throws -> [StageRecord] { oldestFirst { $0.itemID == itemID } }
+
+    private func oldestFirst(_ matching: (StageRecord) -> Bool) -> [StageRecord] {
+        records.withLock { $0.values.filter(matching) }.sorted { $0.startedAt < $1.startedAt }
+    }
+}

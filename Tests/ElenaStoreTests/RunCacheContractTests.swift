@@ -1,0 +1,72 @@
+import ElenaCore
+import ElenaStore
+import ElenaTestKit
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// The run cache's contract, the same on the in-memory cache the engine tests use and on the real databases: a
+/// fake that drifted from the store would make those tests prove nothing.
+@Suite struct RunCacheContractTests {
+    enum Kind: String, CaseIterable, CustomStringConvertible {
+        case memory, sqlite, postgres
+        var description: String { rawValue }
+        static var available: [Kind] { [.memory] + TestBackend.available.compactMap { Kind(rawValue: $0.rawValue) } }
+    }
+
+    static func with(_ kind: Kind, _ body: (any RunCache) async throws -> Void) async throws {
+        switch kind {
+        case .memory: try await body(MemoryRunCache())
+        case .sqlite: try await TestDatabase.withStore(.sqlite) { store, _ in try await body(store) }
+        case .postgres: try await TestDatabase.withStore(.postgres) { store, _ in try await body(store) }
+        }
+    }
+
+    static let start = Date(timeIntervalSince1970: 1_790_000_000)
+
+    static func run(_ name: String, item: String, drop: String = "d1", failed: Bool = false, at second: Double) -> StageRecord {
+        StageRecord(
+            key: CacheKey(stage: name, version: 1, parameters: "{}", inputs: [("source", Digest.of(item))]),
+            stage: StageName(name), itemID: Digest.of(item), drop: drop, status: failed ? .failed : .succeeded,
+            outputDigest: failed ? nil : Digest.of("\(name) \(item)"), artifactPath: failed ? nil : "2_cropped/\(item).jpg",
+            artifactStamp: failed ? nil : FileStamp(size: 10, mtimeNanoseconds: 1_000_000_123, inode: 77),
+            output: failed ? .null : JSONText(.object(["faces": .int(1)])), error: failed ? "no luck" : nil,
+            startedAt: start.addingTimeInterval(second), durationMilliseconds: 5)
+    }
+
+    @Test(arguments: Kind.available)
+    func successesAreIndexedAndFailuresListedOldestFirst(kind: Kind) async throws {
+        try await Self.with(kind) { cache in
+            let ingest = Self.run("ingest", item: "a", at: 0)
+            let crop = Self.run("crop", item: "a", at: 2)
+            let broken = Self.run("detect", item: "a", failed: true, at: 1)
+            let elsewhere = Self.run("ingest", item: "b", drop: "d2", failed: true, at: 3)
+            try await cache.record([crop, broken, ingest, elsewhere])
+
+            let index = try await cache.cacheIndex()
+            #expect(Set(index.keys) == [ingest.key, crop.key])
+            let hit = try #require(index[crop.key])
+            #expect(hit.outputDigest == crop.outputDigest && hit.artifactPath == crop.artifactPath)
+            #expect(hit.artifactStamp == crop.artifactStamp && hit.stage == .crop && hit.itemID == crop.itemID)
+            #expect(hit.output.value["faces"]?.intValue == 1)
+
+            #expect(try await cache.failures(drop: "d1").map(\.key) == [broken.key])
+            #expect(try await cache.failures(drop: "d1").first?.error == "no luck")
+            #expect(try await cache.runs(itemID: Digest.of("a")).map(\.key) == [ingest.key, broken.key, crop.key])
+        }
+    }
+
+    @Test(arguments: Kind.available)
+    func aRecordReplacesTheOneWithItsKey(kind: Kind) async throws {
+        try await Self.with(kind) { cache in
+            let failed = Self.run("detect", item: "a", failed: true, at: 0)
+            try await cache.record([failed])
+            var fixed = Self.run("detect", item: "a", at: 5)
+            fixed.outputDigest = Digest.of("second try")
+            try await cache.record([fixed])
+            #expect(try await cache.failures(drop: "d1").isEmpty)
+            #expect(try await cache.cacheIndex()[failed.key]?.outputDigest == Digest.of("second try"))
+            #expect(try await cache.runs(itemID: Digest.of("a")).count == 1)
+        }
+    }
+}
