@@ -102,14 +102,8 @@ package struct FanvueDrop {
                 store: store, codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
                 fanvueTarget: harness.configuration.apiURL))
         session.uploadStage = upload
-        do {
-            let report = try await session.run()
-            await store.close()
-            return report
-        } catch {
-            await store.close()
-            throw error
-        }
+        let prepared = session
+        return try await withCleanup({ await store.close() }) { try await prepared.run() }
     }
 
     /// Approves every waiting crop by moving its copy, as a person would.

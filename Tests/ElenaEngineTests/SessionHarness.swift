@@ -41,25 +41,18 @@ struct SessionHarness {
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: dryRun)
         let environment = RunEnvironment(
             layout: layout, cache: store, dryRun: dryRun, concurrency: concurrency, reporter: SilentReporter())
-        let services = DropServices(store: store, codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: manifest.drop))
+        let services = DropServices(
+            store: store, codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: manifest.drop))
         var session = DropSession(
             manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment, services: services)
         session.addedStages = addedStages
-        do {
-            let report = try await session.run()
-            await store.close()
-            return report
-        } catch {
-            await store.close()
-            throw error
-        }
+        let prepared = session
+        return try await withCleanup({ await store.close() }) { try await prepared.run() }
     }
 
     func withStore<T>(_ body: (SQLRunStore) async throws -> T) async throws -> T {
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
-        let result = try await body(store)
-        await store.close()
-        return result
+        return try await withCleanup({ await store.close() }) { try await body(store) }
     }
 
     func move(_ relative: String, to destination: String) throws {
