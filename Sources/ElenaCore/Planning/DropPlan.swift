@@ -141,7 +141,8 @@ package struct DropPlan: Sendable {
             lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")
         }
         for node in order {
-            for dependency in graph.dependencies(of: node).sorted(by: { graph.indices[$0, default: 0] < graph.indices[$1, default: 0] }) {
+            let dependencies = graph.dependencies(of: node)
+            for dependency in dependencies.sorted(by: { graph.indices[$0, default: 0] < graph.indices[$1, default: 0] }) {
                 lines.append("  \"\(escape(id(dependency)))\" -> \"\(escape(id(node)))\";")
             }
         }

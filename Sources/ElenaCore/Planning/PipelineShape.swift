@@ -58,7 +58,4 @@ package struct PipelineShape: Sendable {
 
     /// The stages a manifest includes, in pipeline order.
     package func stages(for manifest: Manifest) -> [StageDeclaration] { stages.filter { $0.included(manifest) } }
-
-    /// A stage's declaration.
-    package func declaration(_ name: StageName) -> StageDeclaration? { stages.first { $0.name == name } }
 }

@@ -47,7 +47,4 @@ package struct Pipeline: Sendable {
         entries.insert(entry, at: position)
         return Pipeline(entries)
     }
-
-    /// The entry of a stage.
-    package func entry(_ name: StageName) -> Entry? { entries.first { $0.declaration.name == name } }
 }

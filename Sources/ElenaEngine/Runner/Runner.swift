@@ -293,7 +293,12 @@ package struct Runner: Sendable {
             guard case .ran(let output) = finished.state else {
                 // The input could not be made again: this node cannot run either.
                 var blocked = Finished(index: work.index, state: .blocked(.failed(again.stage.name)), record: nil)
-                if case .blocked(let reason) = finished.state { blocked.state = .blocked(reason) }
+                switch finished.state {
+                case .blocked(let reason): blocked.state = .blocked(reason)
+                case .skipped(let reason): blocked.state = .skipped(reason)
+                case .waiting: blocked.state = .blocked(.awaiting(again.stage.name))
+                default: break
+                }
                 blocked.stop = finished.stop
                 blocked.recomputed = recomputed
                 return blocked
