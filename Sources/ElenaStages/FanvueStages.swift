@@ -204,7 +204,14 @@ package struct UploadStage: Stage {
         return .done(
             NodeOutput(
                 digest: Digest.of("fanvue-media:" + media),
-                summary: .object(["media": .string(media), "sha256": .string(approved.digest.hex), "account": .string(account)])))
+                summary: .object(["media": .string(media), "sha256": .string(approved.digest.hex), "account": .string(account)]),
+                value: UploadedMedia(media: media, sha256: approved.digest.hex, account: account)))
+    }
+
+    /// A recorded upload read back; one that no longer reads is uploaded again (the ledger's upload record makes
+    /// that a look-up, not a second upload).
+    package func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? {
+        try JSONCoding.decode(UploadedMedia.self, from: output.summary)
     }
 
     /// Puts every part not yet recorded, a few at a time, saving each ETag as it arrives.
@@ -303,13 +310,10 @@ package struct AttachStage: Stage {
         let environment = context.environment
         var byFolder: [String: [String]] = [:]
         var account = ""
-        for entry in context.collected {
-            let summary = entry.output.summary.value
-            guard let media = summary["media"]?.stringValue, let folder = context.plan.items[entry.item].publish.vault else {
-                continue
-            }
-            account = summary["account"]?.stringValue ?? account
-            byFolder[folder, default: []].append(media)
+        for (item, uploaded) in try context.collected(.upload, as: UploadedMedia.self) {
+            guard let folder = context.plan.items[item].publish.vault else { continue }
+            account = uploaded.account ?? account
+            byFolder[folder, default: []].append(uploaded.media)
         }
         var added = 0
         if !byFolder.isEmpty {
@@ -348,12 +352,19 @@ package struct AttachStage: Stage {
     }
 }
 
+/// What `upload` hands on: the Fanvue media an approved crop became.
+package struct UploadedMedia: Codable, Sendable, Hashable {
+    /// The media uuid.
+    package var media: String
+    /// The uploaded bytes' SHA-256.
+    package var sha256: String?
+    /// The account it belongs to (the creator's uuid).
+    package var account: String?
+}
+
 /// The approved, uploaded items a collector received: (item, media uuid).
-func uploadedItems(_ context: NodeContext) -> [(item: PlannedItem, media: String)] {
-    context.collected.compactMap { entry in
-        guard entry.stage == .upload, let media = entry.output.summary.value["media"]?.stringValue else { return nil }
-        return (context.plan.items[entry.item], media)
-    }
+func uploadedItems(_ context: NodeContext) throws -> [(item: PlannedItem, media: String)] {
+    try context.collected(.upload, as: UploadedMedia.self).map { (context.plan.items[$0.item], $0.value.media) }
 }
 
 /// `post` (drop level, fanvue target): one feed post with the drop's approved media, once every item is decided.
@@ -385,7 +396,7 @@ package struct PostStage: Stage {
 
     package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let spec = context.plan.manifest.publish.post else { return .skipped("no post in the manifest") }
-        let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
+        let uploaded = try uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to post") }
         let store = try services.store
         let sold = try await store.ppvSends(items: uploaded.map(\.item.id))
@@ -479,7 +490,7 @@ package struct MessageStage: Stage {
 
     package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let spec = context.plan.manifest.publish.message else { return .skipped("no message in the manifest") }
-        let uploaded = uploadedItems(context).sorted { $0.item.name < $1.item.name }
+        let uploaded = try uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to send") }
         let api = try fanvue(services)
         let price = spec.priceCents ?? context.plan.manifest.publish.priceCents

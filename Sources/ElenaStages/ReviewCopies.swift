@@ -7,7 +7,7 @@ enum ReviewCopies {
     static func markPublished(
         _ approved: NodeOutput, item: PlannedItem, drop: String, layout: LibraryLayout, store: any ReviewLedger
     ) async throws {
-        guard let copy = approved.summary.value["copy"]?.stringValue, copy.hasPrefix(ReviewFolder.approved.rawValue + "/") else {
+        guard let copy = (approved.value as? ApprovedCrop)?.copy, copy.hasPrefix(ReviewFolder.approved.rawValue + "/") else {
             return
         }
         let destination = layout.folder(.uploaded, drop: drop) + "/" + PathText.lastComponent(copy)

@@ -57,7 +57,10 @@ package struct ReviewGateStage: Stage {
                 "copy": assessment.currentPath.map(JSONValue.string) ?? .null,
                 "crop": .string(crop.artifactPath ?? ""),
             ])
-            return .done(NodeOutput(digest: crop.digest, artifactPath: crop.artifactPath, summary: summary))
+            return .done(
+                NodeOutput(
+                    digest: crop.digest, artifactPath: crop.artifactPath, summary: summary,
+                    value: ApprovedCrop(fileName: assessment.fileName, copy: assessment.currentPath)))
         }
     }
 
@@ -106,4 +109,13 @@ package struct ReviewGateStage: Stage {
         }
         return nil
     }
+}
+
+/// What the gate hands on for an approved crop: its review copy's name and where the copy is now (library-relative;
+/// nil when it is gone). The gate decides afresh every run, so this is never read back from a record.
+package struct ApprovedCrop: Sendable, Hashable {
+    /// The review copy's file name.
+    package var fileName: String
+    /// Where the copy is now.
+    package var copy: String?
 }

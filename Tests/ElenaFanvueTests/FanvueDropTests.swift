@@ -65,6 +65,37 @@ import Testing
         }
     }
 
+    /// Attach reads each upload's media as a typed value. An upload record that no longer reads (another version
+    /// wrote it) is a cache miss: the upload runs again, as a look-up in the ledger's upload record, and its media
+    /// is attached. Read as JSON with a default, as before, those items were silently left out of the new folder.
+    @Test func anUnreadableUploadRecordIsLookedUpAgainNotLeftOutOfTheVault() async throws {
+        let harness = try await FanvueHarness.start()
+        try await withCleanup({ await harness.stop() }) {
+            var drop = try FanvueDrop.make(harness, images: 2)
+            _ = try await drop.run()
+            try drop.approveAll()
+            let published = try await drop.run()
+            #expect(published.failureCount == 0, "\(published.failures)")
+            #expect(harness.fake.folders["elena-ppv"]?.count == 2)
+
+            let edit = try await Subprocess.run(
+                "/usr/bin/sqlite3", [drop.layout.defaultDatabase, #"UPDATE stage_runs SET output = '{"old":1}' WHERE stage = 'upload';"#])
+            try #require(edit.status == 0, "sqlite3: \(edit.error)")
+            // The drop moves to another vault folder: attach has work again, with the two uploads as its inputs.
+            drop.manifestText = drop.manifestText.replacingOccurrences(of: "vault: elena-ppv", with: "vault: elena-vip")
+            let uploadsBefore = harness.fake.calls.filter { $0.method == "POST" && $0.path == "/media/uploads" }.count
+            let moved = try await drop.run()
+
+            #expect(moved.failureCount == 0, "\(moved.failures)")
+            #expect(moved.count(.upload, "ran") == 2, "the unreadable records were made again")
+            #expect(moved.count(.attach, "ran") == 1)
+            let uploadsAfter = harness.fake.calls.filter { $0.method == "POST" && $0.path == "/media/uploads" }.count
+            #expect(uploadsAfter == uploadsBefore, "looked up in the ledger, not uploaded again")
+            #expect(harness.fake.folders["elena-vip"]?.count == 2, "both items are in the new folder")
+            #expect(harness.fake.media.count == 2)
+        }
+    }
+
     @Test func theSameEndStateDespite429Storms500sAndDroppedConnections() async throws {
         let harness = try await FanvueHarness.start { $0.readyAfterPolls = 2 }
         try await withCleanup({ await harness.stop() }) {

@@ -132,6 +132,7 @@ package struct Runner: Sendable {
             let policy = entry.declaration.policy
             var upstream: [(stage: StageName, output: NodeOutput, index: Int)] = []
             var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
+            var collectedIndices: [Int] = []
             var pending = false
             // The gate some collected item still waits at (a person has not decided yet).
             var awaiting: StageName?
@@ -141,7 +142,9 @@ package struct Runner: Sendable {
                     // A collector takes what finished; with `.decided` it waits while a gate is still open.
                     var gate: StageName?
                     switch states[dependency] {
-                    case .ran(let output)?, .cached(let output)?: collected.append((item, dependencyStage, output))
+                    case .ran(let output)?, .cached(let output)?:
+                        collected.append((item, dependencyStage, output))
+                        collectedIndices.append(dependency)
                     case .planned?: pending = true
                     case .waiting?: gate = dependencyStage
                     case .blocked(.awaiting(let open))?: gate = open
@@ -216,19 +219,35 @@ package struct Runner: Sendable {
             // The node will work: its inputs from the cache are read back into the values their stages hand on
             // (once per run). A recorded output that no longer reads is a cache miss: that input runs again first.
             var recompute: [Work] = []
-            for position in upstream.indices where upstream[position].output.value == nil {
-                let (upstreamName, output, dependency) = upstream[position]
-                guard case .cached? = states[dependency], let upstreamStage = stages[upstreamName]?.stage else { continue }
+            var unreadable = false
+            /// The input's output with its value read back; nil when the record no longer reads (it runs again).
+            func readBack(_ output: NodeOutput, of dependency: Int) -> NodeOutput? {
+                guard output.value == nil, case .cached? = states[dependency],
+                    let inputStage = stages[graph.nodes[dependency].stage]?.stage
+                else { return output }
                 do {
-                    guard let value = try upstreamStage.value(fromRecorded: output) else { continue }
-                    upstream[position].output.value = value
-                    states[dependency] = .cached(upstream[position].output)
+                    guard let value = try inputStage.value(fromRecorded: output) else { return output }
+                    var read = output
+                    read.value = value
+                    states[dependency] = .cached(read)
+                    return read
                 } catch {
-                    if environment.dryRun { return .finished(.planned) }
-                    guard case .work(let again) = prepare(dependency, recomputing: true) else { continue }
-                    recompute.append(again)
+                    unreadable = true
+                    if !environment.dryRun, case .work(let again) = prepare(dependency, recomputing: true) {
+                        recompute.append(again)
+                    }
+                    return nil
                 }
             }
+            for position in upstream.indices {
+                if let read = readBack(upstream[position].output, of: upstream[position].index) { upstream[position].output = read }
+            }
+            for position in collected.indices {
+                if let read = readBack(collected[position].output, of: collectedIndices[position]) {
+                    collected[position].output = read
+                }
+            }
+            if unreadable && environment.dryRun { return .finished(.planned) }
             let prepared = context()
             if !stage.isCacheable, let outcome = stage.resolve(prepared) { return .finished(Self.state(outcome, ran: false)) }
             return .work(Work(context: prepared, stage: stage, verify: verify, index: index, recompute: recompute))
@@ -303,7 +322,14 @@ package struct Runner: Sendable {
                 blocked.recomputed = recomputed
                 return blocked
             }
-            work.context.inputs[again.stage.name] = output
+            // The fresh output replaces the unreadable one, as an input or among the collected.
+            if let item = again.context.node.item,
+                let position = work.context.collected.firstIndex(where: { $0.item == item && $0.stage == again.stage.name })
+            {
+                work.context.collected[position].output = output
+            } else {
+                work.context.inputs[again.stage.name] = output
+            }
         }
         var finished = await run(work.context, stage: work.stage, verify: work.verify, index: work.index)
         finished.recomputed = recomputed

@@ -118,6 +118,17 @@ package struct NodeContext: Sendable {
     /// The item, for item-level nodes.
     package var item: PlannedItem? { node.item.map { plan.items[$0] } }
 
+    /// The values the collected nodes of `stage` handed on, with their items.
+    /// - Throws: `StageError` when one is of another type (a bug, as for `input(_:as:)`).
+    package func collected<Value: Sendable>(_ stage: StageName, as type: Value.Type) throws -> [(item: Int, value: Value)] {
+        try collected.filter { $0.stage == stage }.map { entry in
+            guard let value = entry.output.value as? Value else {
+                throw StageError("internal error: a collected \(stage.rawValue) output is not a \(Value.self) (a bug)")
+            }
+            return (entry.item, value)
+        }
+    }
+
     /// The value an input stage handed on.
     /// - Throws: `StageError` when the input is missing or of another type (a bug: the runner reads recorded
     ///   outputs back before a node runs, and runs the input again when its record no longer reads).
