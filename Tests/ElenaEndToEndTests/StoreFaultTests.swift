@@ -139,6 +139,7 @@ import Testing
         try await withCleanup({ await server.remove() }) {
             let url = route == .pooler ? try #require(server.poolerURL) : server.url
             let drop = try FaultDrop.make(database: url)
+            defer { drop.folder.remove() }
             let password = URLComponents(string: server.url)?.password
 
             let process = try drop.start()
@@ -173,6 +174,7 @@ import Testing
         let server = try await ScratchPostgres.start()
         try await withCleanup({ await server.remove() }) {
             var drop = try FaultDrop.make(database: server.url)
+            defer { drop.folder.remove() }
             drop.environment["ELENA_DB_WAIT"] = "2"
             let password = URLComponents(string: server.url)?.password
 
@@ -203,6 +205,7 @@ import Testing
         let server = try await ScratchPostgres.start()
         try await withCleanup({ await server.remove() }) {
             var drop = try FaultDrop.make(database: server.url)
+            defer { drop.folder.remove() }
             drop.environment["ELENA_DB_WAIT"] = "600"
 
             let process = try drop.start()
@@ -287,6 +290,7 @@ import Testing
         try await withCleanup({ await disk.remove() }) {
             // The library and its SQLite ledger both on the small disk: the ledger's writes fail too.
             let drop = try FaultDrop.make(library: disk.path + "/library")
+            defer { drop.folder.remove() }
             let first = try await drop.run()
             #expect(first.exitCode == 1, "the disk filled up\n\(first)")
             let lines = first.standardError.split(separator: "\n").filter { !$0.hasPrefix("progress:") }
@@ -314,6 +318,7 @@ import Testing
             try FileManager.default.createDirectory(atPath: disk.path + "/library", withIntermediateDirectories: true)
             try await disk.remount("ro")
             let drop = try FaultDrop.make(library: disk.path + "/library")
+            defer { drop.folder.remove() }
             let result = try await drop.run()
             #expect(result.exitCode == 4, "refused before starting\n\(result)")
             #expect(
@@ -332,7 +337,9 @@ import Testing
         try await withCleanup({ await disk.remove() }) {
             // The ledger off the disk: a mounted file system with a file open for writing cannot become read-only.
             let ledger = try TemporaryDirectory("elena-fault-ledger")
+            defer { ledger.remove() }
             let drop = try FaultDrop.make(library: disk.path + "/library", database: ledger("elena.db"))
+            defer { drop.folder.remove() }
             let process = try drop.start()
             let at = Int.random(in: 3...30, using: &random)
             #expect(try await drop.waitForCrops(at, of: process))
@@ -368,6 +375,7 @@ import Testing
 
     @Test func aSQLiteLedgerLockedByAnotherProcessIsWaitedForNamingItAndNeverCorrupted() async throws {
         var drop = try FaultDrop.make()
+        defer { drop.folder.remove() }
         let ledger = drop.library + "/elena.db"
         #expect(try await drop.run().exitCode == 3)
         try FileManager.default.removeItem(atPath: drop.library + "/2_cropped")  // work for the next run
