@@ -112,7 +112,6 @@ package struct UploadStage: Stage {
             throw StageError("internal error: upload without an approved crop (a bug)")
         }
         let environment = context.environment
-        let store = try services.store
         let api = try fanvue(services)
         let account = try await api.account
         let data = try FileSystem.read(environment.layout.absolute(crop))
