@@ -79,7 +79,7 @@ enum DropExecution {
                 layout: layout, cache: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
                 reporter: reporter, locks: SQLRunStore.workLocks(for: database), logger: Wiring.logger("elena.run")),
             services: DropServices(
-                store: store, codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
+                store: store, fanvueStore: store, codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
                 fanvueTarget: fanvue.target))
         session.uploadStage = Wiring.uploadStage
         session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }

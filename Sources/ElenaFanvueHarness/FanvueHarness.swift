@@ -99,7 +99,7 @@ package struct FanvueDrop {
             manifest: manifest, manifestFolder: harness.folder.path, home: "/root",
             environment: RunEnvironment(layout: layout, cache: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
             services: DropServices(
-                store: store, codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
+                store: store, fanvueStore: store, codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
                 fanvueTarget: harness.configuration.apiURL))
         session.uploadStage = upload
         let prepared = session

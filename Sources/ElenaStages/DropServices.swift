@@ -6,15 +6,25 @@ package import Foundation
 /// detector, the folder target's outbox, Fanvue. Built by the CLI from flags and the environment, by tests with fakes; handed
 /// to the stages when the pipeline is made (`ElenaPipeline.pipeline(services:)`).
 package struct DropServices: Sendable {
-    /// The ledger: items, reviews, publications, what reached Fanvue, events (and the run cache).
+    /// The ledger a drop uses whatever its target: caches, items, reviews, publications, events.
     /// - Throws: only for `planningOnly`, which has none (no stage runs with it).
-    package var store: any RunStore {
+    package var store: any LibraryLedger {
         get throws {
-            guard let ledger else { throw StageError("internal error: a planning-only pipeline used the ledger (a bug)") }
-            return ledger
+            guard let library else { throw StageError("internal error: a planning-only pipeline used the ledger (a bug)") }
+            return library
         }
     }
-    private let ledger: (any RunStore)?
+    private let library: (any LibraryLedger)?
+    /// The whole ledger, what reached Fanvue included: the Fanvue stages' (nil unless the drop publishes to Fanvue
+    /// with a database behind it).
+    /// - Throws: `StageError` when there is none.
+    package var fanvueStore: any RunStore {
+        get throws {
+            guard let fanvueLedger else { throw StageError("internal error: publishing to Fanvue without its ledger (a bug)") }
+            return fanvueLedger
+        }
+    }
+    private let fanvueLedger: (any RunStore)?
     /// Image decoding and encoding.
     package var codec: any ImageCodec
     /// Face detection (nil when no detector is installed: face strategies then fail with a clear message).
@@ -30,10 +40,11 @@ package struct DropServices: Sendable {
 
     /// Services.
     package init(
-        store: (any RunStore)?, codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
+        store: (any LibraryLedger)?, fanvueStore: (any RunStore)? = nil, codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
         fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
     ) {
-        self.ledger = store
+        self.library = store
+        self.fanvueLedger = fanvueStore
         self.codec = codec
         self.detector = detector
         self.limits = limits

@@ -49,7 +49,7 @@ package struct VaultStage: Stage {
         var created: [String] = []
         for folder in folders where try await api.ensureFolder(folder) { created.append(folder) }
         if !created.isEmpty {
-            try await services.store.append([
+            try await services.fanvueStore.append([
                 EventRecord(
                     kind: "fanvue.vault", drop: context.plan.drop, stage: .vault,
                     message: "created vault folder\(created.count == 1 ? "" : "s") \(created.joined(separator: ", "))",
@@ -130,7 +130,7 @@ package struct UploadStage: Stage {
         context: NodeContext
     ) async throws -> StageOutcome {
         let environment = context.environment
-        let store = try services.store
+        let store = try services.fanvueStore
         let filename = "\(item.stem).\(item.crop.format.fileExtension)"
         let now = environment.now
         var record =
@@ -192,7 +192,7 @@ package struct UploadStage: Stage {
         }
         guard let media = record.mediaUUID else { throw StageError("internal error: a ready upload without media (a bug)") }
         try await ReviewCopies.markPublished(
-            approved, item: item, drop: context.plan.drop, layout: environment.layout, store: try services.store)
+            approved, item: item, drop: context.plan.drop, layout: environment.layout, store: try services.fanvueStore)
         try await store.updateItems([(item.id, ItemUpdate(status: .published, error: .some(nil)))], at: now())
         try await store.append([
             EventRecord(
@@ -319,7 +319,7 @@ package struct AttachStage: Stage {
             let api = try fanvue(services)
             if account.isEmpty { account = try await api.account }
             for (folder, media) in byFolder.sorted(by: { $0.key < $1.key }) {
-                let known = try await services.store.vaultMedia(account: account, folder: folder)
+                let known = try await services.fanvueStore.vaultMedia(account: account, folder: folder)
                 let missing = media.filter { !known.contains($0) }
                 var start = 0
                 while start < missing.count {
@@ -331,11 +331,11 @@ package struct AttachStage: Stage {
                         _ = try await api.ensureFolder(folder)  // deleted on Fanvue since: make it again
                         added += try await api.attach(folder: folder, mediaUUIDs: batch)
                     }
-                    try await services.store.addVaultMedia(account: account, folder: folder, mediaUUIDs: batch, at: environment.now())
+                    try await services.fanvueStore.addVaultMedia(account: account, folder: folder, mediaUUIDs: batch, at: environment.now())
                 }
             }
             if added > 0 {
-                try await services.store.append([
+                try await services.fanvueStore.append([
                     EventRecord(
                         kind: "fanvue.attach", drop: context.plan.drop, stage: .attach,
                         message: "added \(added) media to vault folder\(byFolder.count == 1 ? "" : "s") \(byFolder.keys.sorted().joined(separator: ", "))",
@@ -397,7 +397,7 @@ package struct PostStage: Stage {
         guard let spec = context.plan.manifest.publish.post else { return .skipped("no post in the manifest") }
         let uploaded = try uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to post") }
-        let store = try services.store
+        let store = try services.fanvueStore
         let sold = try await store.ppvSends(items: uploaded.map(\.item.id))
         if !spec.allowPPVItems, !sold.isEmpty {
             let names = uploaded.filter { sold[$0.item.id] != nil }.map(\.item.name)
@@ -424,7 +424,7 @@ package struct PostStage: Stage {
         _ uploaded: [(item: PlannedItem, media: String)], spec: PostSpec, text: String, requestKey: String,
         account: String, publishAt: Date?, api: any FanvuePublishing, context: NodeContext
     ) async throws -> StageOutcome {
-        let store = try services.store
+        let store = try services.fanvueStore
         let media = uploaded.map(\.media)
         func record(_ uuid: String?) async throws {
             try await store.savePost(
@@ -495,7 +495,7 @@ package struct MessageStage: Stage {
         let price = spec.priceCents ?? context.plan.manifest.publish.priceCents
         let text = Self.text(context.plan)
         let items = uploaded.map { SendableItem(id: $0.item.id, name: $0.item.name, media: $0.media) }
-        let sender = Sender(store: try services.store, locks: context.environment.locks, now: context.environment.now)
+        let sender = Sender(store: try services.fanvueStore, locks: context.environment.locks, now: context.environment.now)
         var sent: [String] = []
         var skipped = 0
         var refused: [String] = []

@@ -123,7 +123,7 @@ package struct ReviewState: Sendable {
     /// - Parameters:
     ///   - cropPath: library-relative path of the crop (copied when the review copy is missing).
     ///   - itemName: for messages.
-    package func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any RunStore, now: Date) async throws {
+    package func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any ReviewLedger & ItemCatalog & EventLog, now: Date) async throws {
         for path in stale { try FileSystem.remove(layout.absolute(path)) }
         if let place {
             if let from = place.from {

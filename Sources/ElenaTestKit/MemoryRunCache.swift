@@ -26,6 +26,9 @@ package final class MemoryRunCache: RunCache {
 
     package func runs(itemID: Digest) async throws -> [StageRecord] { oldestFirst { $0.itemID == itemID } }
 
+    /// The records `matching` keeps, oldest first.
+    package func runs(matching: (StageRecord) -> Bool) async throws -> [StageRecord] { oldestFirst(matching) }
+
     private func oldestFirst(_ matching: (StageRecord) -> Bool) -> [StageRecord] {
         records.withLock { $0.values.filter(matching) }.sorted { $0.startedAt < $1.startedAt }
     }

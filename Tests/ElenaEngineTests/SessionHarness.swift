@@ -7,10 +7,13 @@ import ElenaTestSupport
 import ElenaVision
 import Foundation
 
-/// Runs drops in-process on real files and a real SQLite database, returning the run report.
+/// Runs drops in-process on real files and a real SQLite database (or, given one, the in-memory ledger), returning
+/// the run report.
 struct SessionHarness {
     let folder: TemporaryDirectory
     var manifestText: String
+    /// The ledger in memory instead of the library's SQLite file (kept across runs).
+    var memory: MemoryLedger?
 
     init(images: Int, manifest: String? = nil) throws {
         folder = try TemporaryDirectory("elena-engine")
@@ -38,15 +41,19 @@ struct SessionHarness {
     ) async throws -> RunReport {
         let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
         try FileSystem.makeDirectory(layout.root)
+        func session(_ ledger: any LibraryLedger) -> DropSession {
+            let environment = RunEnvironment(
+                layout: layout, cache: ledger, dryRun: dryRun, concurrency: concurrency, reporter: SilentReporter())
+            let services = DropServices(
+                store: ledger, codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: manifest.drop))
+            var session = DropSession(
+                manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment, services: services)
+            session.addedStages = addedStages
+            return session
+        }
+        if let memory { return try await session(memory).run() }
         let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: dryRun)
-        let environment = RunEnvironment(
-            layout: layout, cache: store, dryRun: dryRun, concurrency: concurrency, reporter: SilentReporter())
-        let services = DropServices(
-            store: store, codec: OpenCVCodec(), detector: detector, outbox: layout.defaultOutbox(drop: manifest.drop))
-        var session = DropSession(
-            manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment, services: services)
-        session.addedStages = addedStages
-        let prepared = session
+        let prepared = session(store)
         return try await withCleanup({ await store.close() }) { try await prepared.run() }
     }
 

@@ -8,17 +8,10 @@ import Testing
 /// The run cache's contract, the same on the in-memory cache the engine tests use and on the real databases: a
 /// fake that drifted from the store would make those tests prove nothing.
 @Suite struct RunCacheContractTests {
-    enum Kind: String, CaseIterable, CustomStringConvertible {
-        case memory, sqlite, postgres
-        var description: String { rawValue }
-        static var available: [Kind] { [.memory] + TestBackend.available.compactMap { Kind(rawValue: $0.rawValue) } }
-    }
-
-    static func with(_ kind: Kind, _ body: (any RunCache) async throws -> Void) async throws {
+    static func with(_ kind: LedgerKind, _ body: (any RunCache) async throws -> Void) async throws {
         switch kind {
         case .memory: try await body(MemoryRunCache())
-        case .sqlite: try await TestDatabase.withStore(.sqlite) { store, _ in try await body(store) }
-        case .postgres: try await TestDatabase.withStore(.postgres) { store, _ in try await body(store) }
+        case .sqlite, .postgres: try await LedgerKind.with(kind) { try await body($0) }
         }
     }
 
@@ -34,8 +27,8 @@ import Testing
             startedAt: start.addingTimeInterval(second), durationMilliseconds: 5)
     }
 
-    @Test(arguments: Kind.available)
-    func successesAreIndexedAndFailuresListedOldestFirst(kind: Kind) async throws {
+    @Test(arguments: LedgerKind.available)
+    func successesAreIndexedAndFailuresListedOldestFirst(kind: LedgerKind) async throws {
         try await Self.with(kind) { cache in
             let ingest = Self.run("ingest", item: "a", at: 0)
             let crop = Self.run("crop", item: "a", at: 2)
@@ -56,8 +49,8 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.available)
-    func aRecordReplacesTheOneWithItsKey(kind: Kind) async throws {
+    @Test(arguments: LedgerKind.available)
+    func aRecordReplacesTheOneWithItsKey(kind: LedgerKind) async throws {
         try await Self.with(kind) { cache in
             let failed = Self.run("detect", item: "a", failed: true, at: 0)
             try await cache.record([failed])

@@ -1,10 +1,12 @@
 import ElenaCore
 import ElenaStore
+import ElenaTestKit
 import ElenaTestSupport
 import Foundation
 import Testing
 
-/// The same behaviour on a real SQLite file and a real PostgreSQL database.
+/// The same behaviour on a real SQLite file and a real PostgreSQL database, and, for what a drop needs whatever its
+/// target (`LibraryLedger`), on the in-memory `MemoryLedger` the session tests can use instead.
 @Suite struct StoreContractTests {
     static let now = Date(timeIntervalSince1970: 1_790_000_000)
 
@@ -39,9 +41,9 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
-    func runCacheKeepsSuccessesAndReportsFailures(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available)
+    func runCacheKeepsSuccessesAndReportsFailures(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let photo = item("a.png")
             try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/a.png"])
             let ok = StageRecord(
@@ -79,9 +81,9 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
-    func statCacheIsScopedByPrefix(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available)
+    func statCacheIsScopedByPrefix(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let stamp = FileStamp(size: 5, mtimeNanoseconds: 1_700_000_000_123_456_789, inode: 9_000_000_001)
             try await store.saveStatEntries([
                 StatEntry(path: "/a/src/x.png", stamp: stamp, digest: Digest.of("x")),
@@ -97,9 +99,9 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
-    func itemsUpsertUpdateAndLookup(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available)
+    func itemsUpsertUpdateAndLookup(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let photo = item("b.png")
             try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/b.png"])
             // The same bytes in a second drop: one item, two memberships.
@@ -124,9 +126,9 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
-    func reviewsAreReplacedByItemAndCrop(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available)
+    func reviewsAreReplacedByItemAndCrop(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let photo = item("c.png")
             try await store.upsertItems([photo], sourcePaths: [:])
             let crop = Digest.of("crop")
@@ -148,9 +150,9 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available)
-    func theSameBytesArePublishedOncePerDestination(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available)
+    func theSameBytesArePublishedOncePerDestination(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let photo = item("d.png")
             try await store.upsertItems([photo], sourcePaths: [:])
             let publication = PublicationRecord(

@@ -5,8 +5,11 @@ package import Foundation
 // implements every role, on SQLite and PostgreSQL, one file per role.
 
 /// The database behind a library, every role at once (what a run opens).
-package typealias RunStore = StoreConnection & RunCache & StatCache & ItemCatalog & ReviewLedger & PublicationLedger
-    & FanvueLedger & EventLog
+package typealias RunStore = StoreConnection & LibraryLedger & FanvueLedger
+
+/// What a drop needs of the ledger whatever its target: the run and stat caches, items, reviews, publications and
+/// events. A folder drop needs nothing else, so `MemoryLedger` (ElenaTestKit) can run one without a database.
+package typealias LibraryLedger = RunCache & StatCache & ItemCatalog & ReviewLedger & PublicationLedger & EventLog
 
 /// The connection itself.
 package protocol StoreConnection: Sendable {

@@ -1,0 +1,233 @@
+package import ElenaCore
+package import Foundation
+
+/// The ledger a drop needs whatever its target (`LibraryLedger`), in memory: a folder drop runs on it with no
+/// database. It keeps the contract `SQLRunStore` keeps (`StoreContractTests` runs the role cases on both);
+/// what reached Fanvue is not here (the Fanvue stages take the whole ledger, a database).
+package final class MemoryLedger: LibraryLedger {
+    private struct State {
+        var stat: [String: StatEntry] = [:]
+        var items: [Digest: ItemRecord] = [:]
+        /// Drop → item → the source path it was found at.
+        var members: [String: [Digest: String]] = [:]
+        var drops: [String: String] = [:]
+        var reviews: [ReviewKey: ReviewRecord] = [:]
+        var lines: [Digest: Double] = [:]
+        var publishOverrides: [Digest: PublishOverride] = [:]
+        var publications: [PublicationKey: PublicationRecord] = [:]
+        var events: [EventRecord] = []
+    }
+    private struct ReviewKey: Hashable {
+        var item: Digest
+        var crop: Digest
+    }
+    private struct PublicationKey: Hashable {
+        var target: String
+        var destination: String
+        var digest: Digest
+    }
+    private let state = Locked(State())
+    private let runs = MemoryRunCache()
+
+    /// An empty ledger.
+    package init() {}
+
+    // MARK: Run cache (a failed run marks its item failed, as the database does in the same transaction)
+
+    package func cacheIndex() async throws -> [CacheKey: StageRecord] { try await runs.cacheIndex() }
+
+    package func record(_ records: [StageRecord]) async throws {
+        try await runs.record(records)
+        state.withLock { state in
+            for run in records where run.status == .failed {
+                guard let item = run.itemID, var stored = state.items[item] else { continue }
+                stored.status = .failed
+                stored.error = "\(run.stage.rawValue): \(run.error ?? "failed")"
+                stored.updatedAt = run.startedAt
+                state.items[item] = stored
+            }
+        }
+    }
+
+    package func failures(drop: String) async throws -> [StageRecord] { try await runs.failures(drop: drop) }
+
+    package func runs(itemID: Digest) async throws -> [StageRecord] { try await runs.runs(itemID: itemID) }
+
+    // MARK: Stat cache
+
+    package func statEntries(prefix: String) async throws -> [String: StatEntry] {
+        state.withLock { $0.stat.filter { $0.key.hasPrefix(prefix) } }
+    }
+
+    package func saveStatEntries(_ entries: [StatEntry]) async throws {
+        state.withLock { state in
+            for entry in entries { state.stat[entry.path] = entry }
+        }
+    }
+
+    // MARK: Items
+
+    package func currentCrops(drop: String) async throws -> [Digest: StageRecord] {
+        let (members, items) = state.withLock { ($0.members[drop] ?? [:], $0.items) }
+        var result: [Digest: (record: StageRecord, matches: Bool)] = [:]
+        for record in try await runs.runs(matching: { $0.stage == .crop && $0.status == .succeeded }) {
+            guard let id = record.itemID, members[id] != nil, let item = items[id], record.outputDigest == item.croppedDigest
+            else { continue }
+            let matches = CropDecision.recordedFlags(in: record.output.value) == item.flags
+            if matches || result[id]?.matches != true { result[id] = (record, matches) }
+        }
+        return result.mapValues(\.record)
+    }
+
+    package func upsertItems(_ records: [ItemRecord], sourcePaths: [Digest: String]) async throws {
+        state.withLock { state in
+            for record in records {
+                if var stored = state.items[record.id] {
+                    stored.originalName = record.originalName
+                    stored.originalPath = record.originalPath
+                    stored.rawPath = record.rawPath
+                    stored.width = record.width
+                    stored.height = record.height
+                    stored.lineage = record.lineage
+                    stored.updatedAt = record.updatedAt
+                    state.items[record.id] = stored
+                } else {
+                    // What a new row holds: the rest starts empty, as the table's defaults.
+                    var fresh = record
+                    fresh.croppedName = nil
+                    fresh.croppedDigest = nil
+                    fresh.fanvueMediaUUID = nil
+                    fresh.error = nil
+                    fresh.timesPurchased = 0
+                    fresh.revenueCents = 0
+                    state.items[record.id] = fresh
+                }
+                if let path = sourcePaths[record.id] { state.members[record.drop, default: [:]][record.id] = path }
+            }
+        }
+    }
+
+    package func updateItems(_ updates: [(Digest, ItemUpdate)], at date: Date) async throws {
+        state.withLock { state in
+            for (id, update) in updates {
+                guard var item = state.items[id] else { continue }
+                var touched = false
+                /// A field the update sets when it holds a value (nil: left as it is).
+                func set<Value>(_ value: Value?, _ path: WritableKeyPath<ItemRecord, Value>) {
+                    guard let value else { return }
+                    item[keyPath: path] = value
+                    touched = true
+                }
+                /// The same for a field that may be empty: an update never empties it (except `error`, below).
+                func fill<Value>(_ value: Value?, _ path: WritableKeyPath<ItemRecord, Value?>) {
+                    guard let value else { return }
+                    item[keyPath: path] = value
+                    touched = true
+                }
+                set(update.status, \.status)
+                fill(update.rawPath, \.rawPath)
+                fill(update.croppedName, \.croppedName)
+                fill(update.croppedDigest, \.croppedDigest)
+                fill(update.vault, \.vault)
+                fill(update.category, \.category)
+                set(update.tags, \.tags)
+                fill(update.description, \.description)
+                fill(update.priceCents, \.priceCents)
+                set(update.flags, \.flags)
+                set(update.error, \.error)  // String??: .some(nil) clears it
+                // As the database: a change of anything stamps the row.
+                if touched { item.updatedAt = date }
+                state.items[id] = item
+            }
+        }
+    }
+
+    package func items(drop: String?) async throws -> [ItemRecord] {
+        state.withLock { state in
+            guard let drop else {
+                return state.items.values.sorted { ($0.drop, $0.originalName) < ($1.drop, $1.originalName) }
+            }
+            let members = state.members[drop] ?? [:]
+            return state.items.values.filter { members[$0.id] != nil }.sorted { $0.originalName < $1.originalName }
+        }
+    }
+
+    package func item(idPrefix: String) async throws -> [ItemRecord] {
+        let prefix = idPrefix.lowercased()
+        guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }
+        return state.withLock { Array($0.items.values.filter { $0.id.hex.hasPrefix(prefix) }.prefix(5)) }
+    }
+
+    package func items(named name: String) async throws -> [ItemRecord] {
+        state.withLock { state in
+            let reviewed = Set(state.reviews.values.filter { $0.fileName == name }.map(\.itemID))
+            let found = state.items.values.filter { $0.originalName == name || $0.croppedName == name || reviewed.contains($0.id) }
+            return Array(found.sorted { ($0.drop, $0.originalName) < ($1.drop, $1.originalName) }.prefix(20))
+        }
+    }
+
+    package func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
+        state.withLock { state in ids.compactMap { state.items[$0] }.filter { $0.drop != drop } }
+    }
+
+    package func dropManifest(_ drop: String) async throws -> String? { state.withLock { $0.drops[drop] } }
+
+    package func recordDropRun(_ drop: String, manifest: String, at: Date) async throws {
+        state.withLock { $0.drops[drop] = manifest }
+    }
+
+    // MARK: Reviews and what a person set in review
+
+    package func reviews(drop: String) async throws -> [ReviewRecord] {
+        state.withLock { $0.reviews.values.filter { $0.drop == drop } }
+    }
+
+    package func saveReviews(_ reviews: [ReviewRecord]) async throws {
+        state.withLock { state in
+            for review in reviews { state.reviews[ReviewKey(item: review.itemID, crop: review.cropDigest)] = review }
+        }
+    }
+
+    package func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws {
+        state.withLock { $0.reviews[ReviewKey(item: itemID, crop: cropDigest)]?.folder = folder }
+    }
+
+    package func lineOverrides() async throws -> [Digest: Double] { state.withLock { $0.lines } }
+
+    package func setLineOverride(itemID: Digest, fraction: Double?, by: String, at: Date) async throws {
+        state.withLock { $0.lines[itemID] = fraction }
+    }
+
+    package func publishOverrides() async throws -> [Digest: PublishOverride] { state.withLock { $0.publishOverrides } }
+
+    package func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at: Date) async throws {
+        state.withLock { $0.publishOverrides[itemID] = override.isEmpty ? nil : override }
+    }
+
+    // MARK: Publications
+
+    package func publication(target: String, destination: String, digest: Digest) async throws -> PublicationRecord? {
+        state.withLock { $0.publications[PublicationKey(target: target, destination: destination, digest: digest)] }
+    }
+
+    package func savePublication(_ publication: PublicationRecord) async throws -> Bool {
+        let key = PublicationKey(target: publication.target, destination: publication.destination, digest: publication.contentDigest)
+        return state.withLock { state in
+            // The first publication stands; a later one only refreshes its metadata.
+            guard state.publications[key] == nil else {
+                state.publications[key]?.metadata = publication.metadata
+                return false
+            }
+            state.publications[key] = publication
+            return true
+        }
+    }
+
+    // MARK: Events
+
+    package func append(_ events: [EventRecord]) async throws { state.withLock { $0.events += events } }
+
+    package func events(drop: String?, limit: Int) async throws -> [EventRecord] {
+        state.withLock { state in Array(state.events.filter { drop == nil || $0.drop == drop }.suffix(limit)) }
+    }
+}

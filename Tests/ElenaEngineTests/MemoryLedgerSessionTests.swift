@@ -1,0 +1,37 @@
+import ElenaCore
+import ElenaEngine
+import ElenaTestKit
+import Foundation
+import Testing
+
+/// A whole folder drop on the in-memory ledger: no database, the same outcome a SQLite run has (review gate,
+/// publishing after approval, a no-op rerun). Stage and session tests can use it when the ledger is not their subject.
+@Suite struct MemoryLedgerSessionTests {
+    @Test func aFolderDropRunsReviewsPublishesAndRerunsOnTheInMemoryLedger() async throws {
+        var harness = try SessionHarness(images: 3)
+        defer { harness.folder.remove() }
+        let ledger = MemoryLedger()
+        harness.memory = ledger
+
+        let first = try await harness.run()
+        #expect(first.exitCode == 3)
+        #expect(first.count(.crop, "ran") == 3)
+        #expect(first.waitingItems.count == 3)
+        #expect(!FileManager.default.fileExists(atPath: harness.layout.defaultDatabase), "no database was made")
+
+        for file in harness.reviewFiles(.review) {
+            try harness.move("3_review/" + file, to: "4_approved/" + PathText.lastComponent(file))
+        }
+        let second = try await harness.run()
+        #expect(second.exitCode == 0, "\(second.failures)")
+        #expect(second.count(.publish, "ran") == 3)
+        #expect(harness.folder.files(under: "library/outbox/eng").filter { $0.hasSuffix(".jpg") }.count == 3)
+        let items = try await ledger.items(drop: "eng")
+        #expect(items.count == 3 && items.allSatisfy { $0.status == .published }, "\(items.map(\.status))")
+        #expect(try await ledger.events(drop: "eng", limit: 100).contains { $0.kind == "run.finished" })
+
+        let third = try await harness.run()
+        #expect(third.exitCode == 0)
+        #expect(third.count(.crop, "cached") == 3 && third.count(.publish, "cached") == 3, "a rerun does nothing")
+    }
+}
