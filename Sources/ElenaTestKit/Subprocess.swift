@@ -33,8 +33,20 @@ package enum Subprocess {
         let variables =
             ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in variables { free(pointer) } }
+        // The child starts with no signal blocked and default handlers: a test's threads block every signal, and a
+        // daemon started with that mask (pgbouncer, by scripts/postgres) could never be stopped with SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        for signal in [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, command, &actions, nil, argv, variables)
+        let spawned = posix_spawn(&pid, command, &actions, &attributes, argv, variables)
         guard spawned == 0 else {
             throw CocoaError(
                 .fileReadUnknown,
