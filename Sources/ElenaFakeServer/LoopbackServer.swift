@@ -30,12 +30,12 @@ package enum LoopbackServer {
         /// test that stops it (tests await their clean-up).
         package func stop() async {
             await group.triggerGracefulShutdown()
-            if await ended(within: .seconds(2)) { return }
+            if await hasEnded(within: .seconds(2)) { return }
             task.cancel()
-            _ = await ended(within: .seconds(5))
+            _ = await hasEnded(within: .seconds(5))
         }
 
-        private func ended(within limit: Duration) async -> Bool {
+        private func hasEnded(within limit: Duration) async -> Bool {
             let deadline = ContinuousClock.now + limit
             while !ended.withLock({ $0 }) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
             return ended.withLock { $0 }

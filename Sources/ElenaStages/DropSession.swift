@@ -195,7 +195,7 @@ package struct DropSession: Sendable {
 extension DropSession {
     /// The product's pipeline with this session's instances (and any added stages). Its shape does not depend on
     /// the gate given, so the plan may be made before the gate has read the reviews.
-    func pipeline(gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:]))) -> Pipeline {
+    func pipeline(gate: ReviewGateStage = ReviewGateStage()) -> Pipeline {
         var pipeline = ElenaPipeline.pipeline(services: services, gate: gate, upload: uploadStage)
         for (stage, entry) in addedStages { pipeline = pipeline.inserting(entry, after: stage) }
         return pipeline

@@ -16,7 +16,7 @@ package enum ElenaPipeline {
     /// The stages over `services`, given the instances whose state the caller keeps (the review gate's notes, the
     /// upload's tuning).
     package static func pipeline(
-        services: DropServices, gate: ReviewGateStage = ReviewGateStage(reviews: [], index: ReviewFolderIndex(files: [:])),
+        services: DropServices, gate: ReviewGateStage = ReviewGateStage(),
         upload: UploadStage = UploadStage()
     ) -> Pipeline {
         var (gate, upload) = (gate, upload)

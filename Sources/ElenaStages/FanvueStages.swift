@@ -204,7 +204,7 @@ package struct UploadStage: Stage {
             NodeOutput(
                 digest: Digest.of("fanvue-media:" + media),
                 summary: .object(["media": .string(media), "sha256": .string(approved.digest.hex), "account": .string(account)]),
-                value: UploadedMedia(media: media, sha256: approved.digest.hex, account: account)))
+                value: UploadedMedia(media: media, account: account)))
     }
 
     /// A recorded upload read back; one that no longer reads is uploaded again (the ledger's upload record makes
@@ -355,8 +355,6 @@ package struct AttachStage: Stage {
 package struct UploadedMedia: Codable, Sendable, Hashable {
     /// The media uuid.
     package var media: String
-    /// The uploaded bytes' SHA-256.
-    package var sha256: String?
     /// The account it belongs to (the creator's uuid).
     package var account: String?
 }

@@ -20,8 +20,8 @@ package struct ReviewGateStage: Stage {
     /// The ledger the decisions are recorded in (set by the pipeline: `ElenaPipeline.pipeline(services:gate:)`).
     package var services = DropServices.planningOnly
 
-    /// Creates the gate with the state loaded for this run.
-    package init(reviews: [ReviewRecord], index: ReviewFolderIndex) {
+    /// Creates the gate with the state loaded for this run (none: a gate for the pipeline's shape alone).
+    package init(reviews: [ReviewRecord] = [], index: ReviewFolderIndex = ReviewFolderIndex(files: [:])) {
         self.reviews = Dictionary(grouping: reviews, by: \.itemID)
         self.index = index
     }
@@ -60,7 +60,7 @@ package struct ReviewGateStage: Stage {
             return .done(
                 NodeOutput(
                     digest: crop.digest, artifactPath: crop.artifactPath, summary: summary,
-                    value: ApprovedCrop(fileName: assessment.fileName, copy: assessment.currentPath)))
+                    value: ApprovedCrop(copy: assessment.currentPath)))
         }
     }
 
@@ -111,11 +111,9 @@ package struct ReviewGateStage: Stage {
     }
 }
 
-/// What the gate hands on for an approved crop: its review copy's name and where the copy is now (library-relative;
-/// nil when it is gone). The gate decides afresh every run, so this is never read back from a record.
+/// What the gate hands on for an approved crop: where its review copy is now (library-relative; nil when it is
+/// gone). The gate decides afresh every run, so this is never read back from a record.
 package struct ApprovedCrop: Sendable, Hashable {
-    /// The review copy's file name.
-    package var fileName: String
     /// Where the copy is now.
     package var copy: String?
 }
