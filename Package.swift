@@ -225,7 +225,8 @@ let package = Package(
             dependencies: ["ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestKit", "ElenaTestSupport"],
             swiftSettings: strict),
         // The pipeline's declaration as the planner lays it out. Pure: no files, no database.
-        .testTarget(name: "ElenaStagesTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStages"], swiftSettings: strict),
+        .testTarget(
+            name: "ElenaStagesTests", dependencies: ["ElenaCore", "ElenaEngine", "ElenaStages", "ElenaTestKit"], swiftSettings: strict),
         // The runner and stages in-process, on real files and a real SQLite database.
         .testTarget(
             name: "ElenaEngineTests",

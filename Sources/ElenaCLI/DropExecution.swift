@@ -66,45 +66,62 @@ enum DropExecution {
         }
         let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let fanvue = try Wiring.fanvue(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
-        let store = try await Wiring.openStore(database, readOnly: dryRun)
-        do {
-            try await checkDropName(loaded, store: store, sameDrop: sameDrop)
-        } catch {
-            await store.close()
-            throw error
-        }
-        var session = DropSession(
-            manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
-            environment: RunEnvironment(
-                layout: layout, cache: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
-                reporter: reporter, locks: SQLRunStore.workLocks(for: database), logger: Wiring.logger("elena.run")),
-            services: DropServices(
-                store: store, fanvueStore: store, codec: OpenCVCodec(), detector: detector, outbox: outbox, fanvue: fanvue.client,
-                fanvueTarget: fanvue.target))
-        session.uploadStage = Wiring.uploadStage
-        session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }
-        session.notReady = notReady
-        session.generates = generate
-        let report: RunReport
-        do {
-            // Ctrl-C while generating cancels the prompts this run queued on ComfyUI before exiting.
-            let prepared = session
-            let generation = try await Interrupts.cancelling { try await prepared.generate() }
-            report = try await session.run(generation: generation)
-            if !dryRun && report.stopped == nil {
-                try await store.recordDropRun(loaded.manifest.drop, manifest: loaded.path, at: Date())
+        /// One run (or dry run) against the ledger; nil when a dry run read the ledger in place and another run
+        /// wrote it meanwhile (what was read may mix two states).
+        func attempt(inPlace: Bool) async throws -> RunReport? {
+            let store = try await Wiring.openStore(database, readOnly: dryRun, inPlace: inPlace)
+            do {
+                try await checkDropName(loaded, store: store, sameDrop: sameDrop)
+            } catch {
+                await store.close()
+                throw error
             }
-        } catch let error as ManifestError {
+            var session = DropSession(
+                manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
+                environment: RunEnvironment(
+                    layout: layout, cache: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
+                    reporter: reporter, locks: SQLRunStore.workLocks(for: database), logger: Wiring.logger("elena.run")),
+                services: DropServices(
+                    store: store, fanvueStore: store, codec: OpenCVCodec(), detector: detector, outbox: outbox,
+                    fanvue: fanvue.client, fanvueTarget: fanvue.target))
+            session.uploadStage = Wiring.uploadStage
+            session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }
+            session.notReady = notReady
+            session.generates = generate
+            let report: RunReport
+            do {
+                // Ctrl-C while generating cancels the prompts this run queued on ComfyUI before exiting.
+                let prepared = session
+                let generation = try await Interrupts.cancelling { try await prepared.generate() }
+                report = try await session.run(generation: generation)
+                if !dryRun && report.stopped == nil {
+                    try await store.recordDropRun(loaded.manifest.drop, manifest: loaded.path, at: Date())
+                }
+            } catch let error as ManifestError {
+                await store.close()
+                throw CLIError.manifest(error)
+            } catch let error as GenerationInterrupted {
+                await store.close()
+                throw CLIError.interrupted(error.description)
+            } catch {
+                let disturbed = store.snapshotWasDisturbed
+                await store.close()
+                if disturbed { return nil }
+                throw CLIError.failure("\(error)")
+            }
+            let disturbed = store.snapshotWasDisturbed
             await store.close()
-            throw CLIError.manifest(error)
-        } catch let error as GenerationInterrupted {
-            await store.close()
-            throw CLIError.interrupted(error.description)
-        } catch {
-            await store.close()
-            throw CLIError.failure("\(error)")
+            return disturbed ? nil : report
         }
-        await store.close()
+        var report: RunReport
+        if let read = try await attempt(inPlace: true) {
+            report = read
+        } else {
+            // Another run wrote the ledger while this one read it in place: read it again, through a copy.
+            reporter.note("the ledger changed while it was read (another run is writing); reading it again from a copy")
+            guard let read = try await attempt(inPlace: false) else { throw CLIError.failure("the ledger could not be read") }
+            report = read
+        }
         var check: OnlineCheck?
         if dryRun, online, loaded.manifest.publish.to == .fanvue {
             check = try await onlineCheck(report.plan, client: fanvue.client)

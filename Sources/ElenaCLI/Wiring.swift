@@ -89,9 +89,9 @@ enum Wiring {
     }
 
     /// Opens the store.
-    static func openStore(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
+    static func openStore(_ url: DatabaseURL, readOnly: Bool, inPlace: Bool = true) async throws -> SQLRunStore {
         do {
-            return try await SQLRunStore.open(url, readOnly: readOnly)
+            return try await SQLRunStore.open(url, readOnly: readOnly, inPlace: inPlace)
         } catch let error as StoreError {
             throw CLIError.cannotStart(error.description)
         } catch let error as LedgerUnavailable {

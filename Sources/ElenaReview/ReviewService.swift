@@ -73,8 +73,8 @@ package actor ReviewService {
         let items = try await store.items(drop: drop)
         let crops = try await store.currentCrops(drop: drop)
         let reviews = Dictionary(grouping: try await store.reviews(drop: drop), by: \.itemID)
-        let overrides = try await store.publishOverrides()
-        let index = ReviewFolderIndex.scan(layout)
+        let overrides = try await store.publishOverrides(items: items.map(\.id))
+        let index = try await ReviewFolderIndex.scan(layout, drop: drop, catalog: store)
         var fresh: [Digest: Entry] = [:]
         var order: [Digest] = []
         for item in items.sorted(by: { $0.originalName < $1.originalName }) {
@@ -201,7 +201,7 @@ package actor ReviewService {
 
     /// Records decisions as the page's (the file is where the last refresh found it; the move follows).
     private func apply(decision: (Entry) -> ReviewDecision, to chosen: [Entry]) async throws {
-        let index = ReviewFolderIndex.scan(layout)
+        let index = try await ReviewFolderIndex.scan(layout, drop: drop, catalog: store)
         let at = now()
         for entry in chosen {
             guard let cropPath = entry.crop.artifactPath else { continue }

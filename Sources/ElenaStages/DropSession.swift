@@ -106,7 +106,8 @@ package struct DropSession: Sendable {
         guard let client = comfy else { throw GenerationError(description: "no ComfyUI client was given for generate:") }
         if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
         let generator = Generator(plan: plan, spec: spec, client: client, sourceFolder: sourceFolder, drop: manifest.drop)
-        return try await generator.run(environment: environment, cacheIndex: try await services.store.cacheIndex())
+        return try await generator.run(
+            environment: environment, cacheIndex: try await services.store.cacheRecords(keys: plan.jobs.map(\.key)))
     }
 
     /// Discovers, plans and runs (or, in a dry run, plans without side effects). Generation runs first, unless the
@@ -133,9 +134,11 @@ package struct DropSession: Sendable {
         let elsewhere = Dictionary(
             try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
-        let plan = try Planner.plan(
+        var plan = try Planner.plan(
             manifest, files: found.files.filter { elsewhere[$0.digest] == nil }, pipeline: pipeline().shape)
-            .applying(ItemOverrides(lines: try await store.lineOverrides(), publish: try await store.publishOverrides()))
+        let ids = plan.items.map(\.id)
+        plan = plan.applying(
+            ItemOverrides(lines: try await store.lineOverrides(items: ids), publish: try await store.publishOverrides(items: ids)))
         profile.lap("plan (\(plan.order.count) nodes)")
 
         if !environment.dryRun {
@@ -157,11 +160,11 @@ package struct DropSession: Sendable {
             environment.reporter.note("error: \(shown): \(reason)")
         }
 
-        let cacheIndex = try await store.cacheIndex()
+        let cacheIndex = try await store.cacheIndex(for: plan)
         profile.lap("load run cache (\(cacheIndex.count))")
         let reviews = try await store.reviews(drop: manifest.drop)
         profile.lap("load reviews (\(reviews.count))")
-        let folders = ReviewFolderIndex.scan(environment.layout)
+        let folders = try await ReviewFolderIndex.scan(environment.layout, drop: manifest.drop, catalog: store)
         profile.lap("scan review folders (\(folders.files.count))")
         // A dry run reports what failed last time and would be retried, instead of "would run".
         var failedBefore: [CacheKey: StageRecord] = [:]

@@ -7,11 +7,16 @@ package struct ReviewFolderIndex: Sendable {
     /// Each file found, by name.
     package var files: [String: (folder: ReviewFolder, path: String)]
 
-    /// Scans the review folders of a library (recursively, so files moved flat or into sub-folders count).
-    package static func scan(_ layout: LibraryLayout) -> ReviewFolderIndex {
+    /// Scans the review folders for one drop: the files each folder holds directly (moved there flat), and its
+    /// sub-folders recursively, so files moved into sub-folders count, except the sub-folders of `otherDrops`:
+    /// those hold other drops' copies, and a drop's run costs what the drop holds, not what the library holds.
+    package static func scan(_ layout: LibraryLayout, drop: String, otherDrops: Set<String>) -> ReviewFolderIndex {
         var files: [String: (ReviewFolder, String)] = [:]
         for folder in ReviewFolder.allCases {
-            for relativePath in FileSystem.listFiles(layout.absolute(folder.rawValue)) {
+            let found = FileSystem.listFiles(layout.absolute(folder.rawValue)) { relative in
+                relative == drop || relative.contains("/") || !otherDrops.contains(relative)
+            }
+            for relativePath in found {
                 let name = PathText.lastComponent(relativePath)
                 // A file present in two folders at once: the decided one wins over 3_review.
                 if let existing = files[name], existing.0 != .review { continue }
@@ -19,6 +24,13 @@ package struct ReviewFolderIndex: Sendable {
             }
         }
         return ReviewFolderIndex(files: files)
+    }
+
+    /// Scans the review folders for `drop`, leaving out the sub-folders of the other drops the ledger knows.
+    package static func scan(_ layout: LibraryLayout, drop: String, catalog: any ItemCatalog) async throws -> ReviewFolderIndex {
+        var others = Set(try await catalog.dropNames())
+        others.remove(drop)
+        return scan(layout, drop: drop, otherDrops: others)
     }
 
     /// Creates an index.

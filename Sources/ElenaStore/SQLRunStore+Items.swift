@@ -155,6 +155,31 @@ extension SQLRunStore: ItemCatalog {
 
     // MARK: Drops
 
+    package func statusCounts() async throws -> [DropStatusCount] {
+        try await database.query("SELECT drop_name, status, COUNT(*) AS n FROM items GROUP BY drop_name, status ORDER BY 1, 2")
+            .compactMap { row in
+                guard let drop = row.string("drop_name"), let status = row.string("status").flatMap(ItemStatus.init(rawValue:)),
+                    let count = row.int("n")
+                else { return nil }
+                return DropStatusCount(drop: drop, status: status, count: count)
+            }
+    }
+
+    package func dropNames() async throws -> [String] {
+        // The drops that hold items, found by skipping along drop_items' key one drop at a time (a DISTINCT over it
+        // would read every membership row of the library).
+        try await database.query(
+            """
+            WITH RECURSIVE holding (name) AS (
+                SELECT MIN(drop_name) FROM drop_items
+                UNION ALL
+                SELECT (SELECT MIN(drop_name) FROM drop_items WHERE drop_name > holding.name) FROM holding
+                WHERE holding.name IS NOT NULL)
+            SELECT name FROM holding WHERE name IS NOT NULL UNION SELECT name FROM drops ORDER BY 1
+            """
+        ).compactMap { $0.string("name") }
+    }
+
     package func dropManifest(_ drop: String) async throws -> String? {
         try await database.query("SELECT manifest_path FROM drops WHERE name = ?", [.text(drop)]).first?.string("manifest_path")
     }

@@ -198,6 +198,15 @@ extension SQLRunStore {
 
     static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
+    /// The rows `query` (ending in `… IN`) selects for the items given, queried a chunk of ids at a time.
+    func rows(of items: [Digest], _ query: String) async throws -> [SQLRow] {
+        var rows: [SQLRow] = []
+        for chunk in Self.chunks(items.map(\.hex)) {
+            rows += try await database.query("\(query) (\(Self.placeholders(chunk.count)))", chunk.map { SQLValue.text($0) })
+        }
+        return rows
+    }
+
     static func chunks(_ values: [String], size: Int = 400) -> [[String]] {
         stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min(values.count, $0 + size)]) }
     }

@@ -53,8 +53,8 @@ extension SQLRunStore: ReviewLedger {
 
     // MARK: Crop overrides
 
-    package func lineOverrides() async throws -> [Digest: Double] {
-        let rows = try await database.query("SELECT item_id, line_fraction FROM crop_overrides")
+    package func lineOverrides(items: [Digest]) async throws -> [Digest: Double] {
+        let rows = try await rows(of: items, "SELECT item_id, line_fraction FROM crop_overrides WHERE item_id IN")
         var result: [Digest: Double] = [:]
         for row in rows {
             if let item = row.string("item_id").flatMap({ Digest(hex: $0) }), let line = row.double("line_fraction") {
@@ -81,8 +81,8 @@ extension SQLRunStore: ReviewLedger {
 
     // MARK: Publish overrides
 
-    package func publishOverrides() async throws -> [Digest: PublishOverride] {
-        let rows = try await database.query("SELECT item_id, vault, price_cents, tags FROM publish_overrides")
+    package func publishOverrides(items: [Digest]) async throws -> [Digest: PublishOverride] {
+        let rows = try await rows(of: items, "SELECT item_id, vault, price_cents, tags FROM publish_overrides WHERE item_id IN")
         var result: [Digest: PublishOverride] = [:]
         for row in rows {
             guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else { continue }

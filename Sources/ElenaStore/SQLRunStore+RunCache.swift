@@ -21,18 +21,43 @@ extension SQLRunStore: RunCache, StatCache {
             durationMilliseconds: row.int("duration_ms") ?? 0)
     }
 
-    package func cacheIndex() async throws -> [CacheKey: StageRecord] {
-        // Only what a cache hit needs: this runs on every start and reads one row per finished step.
-        let rows = try await database.query(
-            """
-            SELECT cache_key, stage, item_id, drop_name, output_digest, artifact_path, artifact_size,
-                   artifact_mtime_ns, artifact_inode, output
-            FROM stage_runs WHERE status = 'succeeded'
-            """)
+    /// Only what a cache hit needs: this runs on every start and reads one row per finished step of the drop.
+    private static let hitColumns = """
+        cache_key, stage, item_id, drop_name, output_digest, artifact_path, artifact_size, artifact_mtime_ns,
+        artifact_inode, output
+        """
+
+    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
         var index: [CacheKey: StageRecord] = [:]
-        index.reserveCapacity(rows.count)
-        for row in rows {
-            if let record = Self.record(row) { index[record.key] = record }
+        index.reserveCapacity(items.count * 2)
+        func add(_ rows: [SQLRow]) {
+            for row in rows {
+                if let record = Self.record(row) { index[record.key] = record }
+            }
+        }
+        add(try await rows(of: items, "SELECT \(Self.hitColumns) FROM stage_runs WHERE status = 'succeeded' AND item_id IN"))
+        if !dropStages.isEmpty {
+            add(
+                try await database.query(
+                    """
+                    SELECT \(Self.hitColumns) FROM stage_runs
+                    WHERE item_id IS NULL AND stage IN (\(Self.placeholders(dropStages.count))) AND status = 'succeeded'
+                    """, dropStages.map { SQLValue.text($0.rawValue) }))
+        }
+        return index
+    }
+
+    package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {
+        var index: [CacheKey: StageRecord] = [:]
+        for chunk in Self.chunks(keys.map(\.digest.hex)) {
+            let rows = try await database.query(
+                """
+                SELECT \(Self.hitColumns) FROM stage_runs
+                WHERE cache_key IN (\(Self.placeholders(chunk.count))) AND status = 'succeeded'
+                """, chunk.map { SQLValue.text($0) })
+            for row in rows {
+                if let record = Self.record(row) { index[record.key] = record }
+            }
         }
         return index
     }

@@ -22,8 +22,24 @@ package final class SQLRunStore: StoreConnection {
     ///   - readOnly: for dry runs: a SQLite file is read through a private copy (nothing beside it changes,
     ///     and an older schema is migrated in the copy); a PostgreSQL schema is checked but never changed.
     package static func open(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
+        try await open(url, readOnly: readOnly, inPlace: true)
+    }
+
+    /// Whether this is a read of a SQLite file in place that another process wrote meanwhile (see
+    /// `SQLiteDatabase.snapshotWasDisturbed`): read again with `open(_:readOnly:inPlace:)`, `inPlace` false.
+    package var snapshotWasDisturbed: Bool { (database as? SQLiteDatabase)?.snapshotWasDisturbed ?? false }
+
+    /// `open(_:readOnly:)`, where `inPlace` false makes a read-only open of a SQLite file read through a copy.
+    package static func open(_ url: DatabaseURL, readOnly: Bool, inPlace: Bool) async throws -> SQLRunStore {
         switch url.kind {
         case .sqlite(let path):
+            // A dry run reads the file in place when it can (its schema current, nothing waiting in its log).
+            if readOnly, inPlace, let inPlace = SQLiteDatabase.openInPlace(path) {
+                if (try? await Migrator.currentVersion(inPlace)) == Migrator.latestVersion {
+                    return SQLRunStore(database: inPlace, displayName: url.description, readOnly: true)
+                }
+                await inPlace.close()
+            }
             let database = readOnly ? try SQLiteDatabase.openSnapshot(of: path) : try SQLiteDatabase.open(path: path)
             do {
                 try await Migrator.migrate(database)

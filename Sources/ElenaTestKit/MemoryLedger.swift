@@ -34,7 +34,13 @@ package final class MemoryLedger: LibraryLedger {
 
     // MARK: Run cache (a failed run marks its item failed, as the database does in the same transaction)
 
-    package func cacheIndex() async throws -> [CacheKey: StageRecord] { try await runs.cacheIndex() }
+    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
+        try await runs.cacheIndex(items: items, dropStages: dropStages)
+    }
+
+    package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {
+        try await runs.cacheRecords(keys: keys)
+    }
 
     package func record(_ records: [StageRecord]) async throws {
         try await runs.record(records)
@@ -170,6 +176,18 @@ package final class MemoryLedger: LibraryLedger {
         state.withLock { state in ids.compactMap { state.items[$0] }.filter { $0.drop != drop } }
     }
 
+    package func statusCounts() async throws -> [DropStatusCount] {
+        let counts = state.withLock { state in
+            Dictionary(grouping: state.items.values, by: { DropStatusCount(drop: $0.drop, status: $0.status, count: 0) })
+                .map { DropStatusCount(drop: $0.key.drop, status: $0.key.status, count: $0.value.count) }
+        }
+        return counts.sorted { ($0.drop, $0.status.rawValue) < ($1.drop, $1.status.rawValue) }
+    }
+
+    package func dropNames() async throws -> [String] {
+        state.withLock { Set($0.drops.keys).union($0.members.keys).sorted() }
+    }
+
     package func dropManifest(_ drop: String) async throws -> String? { state.withLock { $0.drops[drop] } }
 
     package func recordDropRun(_ drop: String, manifest: String, at: Date) async throws {
@@ -192,13 +210,19 @@ package final class MemoryLedger: LibraryLedger {
         state.withLock { $0.reviews[ReviewKey(item: itemID, crop: cropDigest)]?.folder = folder }
     }
 
-    package func lineOverrides() async throws -> [Digest: Double] { state.withLock { $0.lines } }
+    package func lineOverrides(items: [Digest]) async throws -> [Digest: Double] {
+        state.withLock { state in Dictionary(uniqueKeysWithValues: Set(items).compactMap { id in state.lines[id].map { (id, $0) } }) }
+    }
 
     package func setLineOverride(itemID: Digest, fraction: Double?, by: String, at: Date) async throws {
         state.withLock { $0.lines[itemID] = fraction }
     }
 
-    package func publishOverrides() async throws -> [Digest: PublishOverride] { state.withLock { $0.publishOverrides } }
+    package func publishOverrides(items: [Digest]) async throws -> [Digest: PublishOverride] {
+        state.withLock { state in
+            Dictionary(uniqueKeysWithValues: Set(items).compactMap { id in state.publishOverrides[id].map { (id, $0) } })
+        }
+    }
 
     package func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at: Date) async throws {
         state.withLock { $0.publishOverrides[itemID] = override.isEmpty ? nil : override }

@@ -10,8 +10,24 @@ package final class MemoryRunCache: RunCache {
     /// An empty cache.
     package init() {}
 
-    package func cacheIndex() async throws -> [CacheKey: StageRecord] {
-        records.withLock { $0.filter { $0.value.status == .succeeded } }
+    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
+        let items = Set(items)
+        let stages = Set(dropStages)
+        return records.withLock { records in
+            records.filter { _, record in
+                guard record.status == .succeeded else { return false }
+                if let item = record.itemID { return items.contains(item) }
+                return stages.contains(record.stage)
+            }
+        }
+    }
+
+    package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {
+        records.withLock { records in
+            var found: [CacheKey: StageRecord] = [:]
+            for key in keys { if let record = records[key], record.status == .succeeded { found[key] = record } }
+            return found
+        }
     }
 
     package func record(_ runs: [StageRecord]) async throws {

@@ -53,7 +53,7 @@ import Testing
         #expect(report.count(.publish, "ran") == 2)
         #expect(report.exitCode == 1)
         // The successful runs were recorded: a second run finds them in the cache.
-        let index = try await cache.cacheIndex()
+        let index = try await cache.cacheIndex(for: plan)
         let again = await Runner(pipeline).run(plan, environment: environment, cacheIndex: index)
         #expect(again.count(.crop, "cached") == 2)
         #expect(again.count(.crop, "failed") == 1)
@@ -110,7 +110,7 @@ import Testing
         #expect(first.seen.withLock { $0 } == [7])
 
         // The consumer changes, the producer does not: its record is a hit, read back into the number.
-        var index = try await cache.cacheIndex()
+        var index = try await cache.cacheIndex(for: plan)
         let second = Consumer(setting: 2)
         let reread = await Runner(pipeline(second)).run(plan, environment: environment, cacheIndex: index)
         #expect(reread.count(StageName("produce"), "cached") == 1)
@@ -127,7 +127,7 @@ import Testing
         #expect(recomputed.count(StageName("consume"), "ran") == 1)
         #expect(third.seen.withLock { $0 } == [7])
         // And its fresh record replaced the unreadable one.
-        let stored = try await cache.cacheIndex()[key]
+        let stored = try await cache.cacheIndex(for: plan)[key]
         #expect(stored?.output.value["n"]?.intValue == 7)
     }
 }

@@ -230,7 +230,7 @@ import Testing
             #expect(item["crop_digest"] != first["crop_digest"])
             #expect(item["decision"]?.stringValue == "pending")
             #expect(item["flags"]?.arrayValue?.contains(.string("human_override")) == true)
-            let overrides = try await fixture.store.lineOverrides()
+            let overrides = try await fixture.store.lineOverrides(items: [try #require(Digest(hex: id))])
             #expect(overrides.values.first == 0.5)
             try await client.execute(uri: (item["crop"]?.stringValue ?? "") + "&token=\(fixture.server.token)", method: .get) { response in
                 #expect(response.status == .ok)

@@ -36,7 +36,7 @@ import Testing
             let elsewhere = Self.run("ingest", item: "b", drop: "d2", failed: true, at: 3)
             try await cache.record([crop, broken, ingest, elsewhere])
 
-            let index = try await cache.cacheIndex()
+            let index = try await cache.cacheIndex(items: [Digest.of("a")], dropStages: [])
             #expect(Set(index.keys) == [ingest.key, crop.key])
             let hit = try #require(index[crop.key])
             #expect(hit.outputDigest == crop.outputDigest && hit.artifactPath == crop.artifactPath)
@@ -58,8 +58,48 @@ import Testing
             fixed.outputDigest = Digest.of("second try")
             try await cache.record([fixed])
             #expect(try await cache.failures(drop: "d1").isEmpty)
-            #expect(try await cache.cacheIndex()[failed.key]?.outputDigest == Digest.of("second try"))
+            #expect(try await cache.cacheIndex(items: [Digest.of("a")], dropStages: [])[failed.key]?.outputDigest == Digest.of("second try"))
             #expect(try await cache.runs(itemID: Digest.of("a")).count == 1)
+        }
+    }
+
+    /// A drop's look-ups read what the drop can hit and nothing else: the runs of its items, the runs of its
+    /// drop-level stages (which belong to no item), and generation's jobs by key.
+    @Test(arguments: LedgerKind.available)
+    func lookUpsAreScopedToTheDrop(kind: LedgerKind) async throws {
+        try await Self.with(kind) { cache in
+            let mine = Self.run("crop", item: "a", at: 0)
+            let other = Self.run("crop", item: "b", drop: "d2", at: 1)
+            var outbox = Self.run("outbox", item: "-", at: 2)
+            outbox.itemID = nil
+            var generated = Self.run("generate", item: "-", at: 3)
+            generated.itemID = nil
+            let ingestOfB = Self.run("ingest", item: "b", drop: "d2", at: 4)
+            try await cache.record([mine, other, outbox, generated, ingestOfB])
+
+            let index = try await cache.cacheIndex(items: [Digest.of("a")], dropStages: [.outbox])
+            #expect(Set(index.keys) == [mine.key, outbox.key])
+            #expect(index[outbox.key]?.itemID == nil && index[outbox.key]?.stage == .outbox)
+            #expect(try await cache.cacheIndex(items: [], dropStages: []).isEmpty)
+            let both = try await cache.cacheIndex(items: [Digest.of("a"), Digest.of("b")], dropStages: [])
+            #expect(Set(both.keys) == [mine.key, other.key, ingestOfB.key])
+
+            let byKey = try await cache.cacheRecords(keys: [generated.key, other.key, CacheKey(trusted: Digest.of("none"))])
+            #expect(Set(byKey.keys) == [generated.key, other.key])
+            #expect(byKey[generated.key]?.output.value["faces"]?.intValue == 1)
+        }
+    }
+
+    /// Scoped look-ups cross the chunks a long list of items is queried in.
+    @Test(arguments: LedgerKind.available)
+    func manyItemsAreLookedUpInChunks(kind: LedgerKind) async throws {
+        try await Self.with(kind) { cache in
+            let runs = (0..<1_000).map { Self.run("ingest", item: "i\($0)", at: Double($0)) }
+            try await cache.record(runs)
+            let wanted = (0..<1_000).filter { $0 % 3 == 0 }.map { Digest.of("i\($0)") }
+            let index = try await cache.cacheIndex(items: wanted, dropStages: [])
+            #expect(index.count == wanted.count)
+            #expect(Set(index.values.compactMap(\.itemID)) == Set(wanted))
         }
     }
 }

@@ -33,8 +33,68 @@ import Testing
         let folder = try TemporaryDirectory("elena-snapshot")
         defer { folder.remove() }
         let snapshot = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("missing.db")), readOnly: true)
-        #expect(try await snapshot.cacheIndex().isEmpty)
+        #expect(try await snapshot.cacheIndex(items: [Digest.of("a")], dropStages: [.outbox]).isEmpty)
         await snapshot.close()
         #expect(folder.files().isEmpty)
+    }
+
+    /// A dry run reads the file in place (a copy would cost the whole ledger, 290 MB in a library of 100,000
+    /// items), and knows when another process wrote the file while it read: then it reads again through a copy.
+    @Test func aReadInPlaceKnowsWhenAWriterChangedTheFile() async throws {
+        let folder = try TemporaryDirectory("elena-snapshot")
+        defer { folder.remove() }
+        let url = DatabaseURL(sqlitePath: folder("elena.db"))
+        let store = try await SQLRunStore.open(url, readOnly: false)
+        try await store.append([EventRecord(kind: "k", drop: "d", message: "first", at: Date())])
+        await store.close()
+
+        let inPlace = try await SQLRunStore.open(url, readOnly: true)
+        let copy = try await SQLRunStore.open(url, readOnly: true, inPlace: false)
+        #expect(try await inPlace.events(drop: "d", limit: 5).map(\.message) == ["first"])
+        #expect(!inPlace.snapshotWasDisturbed)
+
+        // Another run writes and closes (its checkpoint rewrites the file).
+        let writer = try await SQLRunStore.open(url, readOnly: false)
+        try await writer.append([EventRecord(kind: "k", drop: "d", message: "second", at: Date())])
+        #expect(inPlace.snapshotWasDisturbed, "a transaction waits in the log")
+        await writer.close()
+        #expect(inPlace.snapshotWasDisturbed, "the file changed")
+        #expect(!copy.snapshotWasDisturbed, "a copy is the state it copied")
+        #expect(try await copy.events(drop: "d", limit: 5).map(\.message) == ["first"])
+        await inPlace.close()
+        await copy.close()
+    }
+
+    /// A transaction still in another connection's write-ahead log is read (through a copy of file and log), and
+    /// nothing beside the file changes.
+    @Test func transactionsWaitingInTheLogAreRead() async throws {
+        let folder = try TemporaryDirectory("elena-snapshot")
+        defer { folder.remove() }
+        let url = DatabaseURL(sqlitePath: folder("elena.db"))
+        let writer = try await SQLRunStore.open(url, readOnly: false)
+        try await writer.append([EventRecord(kind: "k", drop: "d", message: "in the log", at: Date())])
+        let before = try contents(folder)
+        let snapshot = try await SQLRunStore.open(url, readOnly: true)
+        #expect(try await snapshot.events(drop: "d", limit: 5).map(\.message) == ["in the log"])
+        await snapshot.close()
+        #expect(try contents(folder) == before)
+        await writer.close()
+    }
+
+    /// A ledger made by an older elena-run is read through a copy brought up to date; the file is left as it was.
+    @Test func anOlderSchemaIsReadThroughAMigratedCopy() async throws {
+        let folder = try TemporaryDirectory("elena-snapshot")
+        defer { folder.remove() }
+        let url = DatabaseURL(sqlitePath: folder("elena.db"))
+        let store = try await SQLRunStore.open(url, readOnly: false)
+        try await store.database.execute("DROP VIEW elena_content")
+        try await store.database.execute("DELETE FROM schema_migrations WHERE version = ?", [.int(Int64(Migrator.latestVersion))])
+        await store.close()
+        let before = try contents(folder)
+        let snapshot = try await SQLRunStore.open(url, readOnly: true)
+        #expect(try await Migrator.currentVersion(snapshot.database) == Migrator.latestVersion)
+        #expect(try await snapshot.database.query("SELECT count(*) AS n FROM elena_content").first?.int("n") == 0)
+        await snapshot.close()
+        #expect(try contents(folder) == before)
     }
 }

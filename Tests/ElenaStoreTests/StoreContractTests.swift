@@ -57,7 +57,7 @@ import Testing
                 stage: .ingest, itemID: photo.id, drop: "d1", status: .failed, outputDigest: nil, artifactPath: nil,
                 artifactStamp: nil, output: .null, error: "not an image", startedAt: Self.now, durationMilliseconds: 1)
             try await store.record([ok, failed])
-            let index = try await store.cacheIndex()
+            let index = try await store.cacheIndex(items: [photo.id], dropStages: [])
             #expect(index.count == 1)
             let hit = try #require(index[ok.key])
             #expect(hit.outputDigest == Digest.of("out"))
@@ -75,7 +75,7 @@ import Testing
             fixed.error = nil
             fixed.outputDigest = photo.id
             try await store.record([fixed])
-            #expect(try await store.cacheIndex().count == 2)
+            #expect(try await store.cacheIndex(items: [photo.id], dropStages: []).count == 2)
             #expect(try await store.failures(drop: "d1").isEmpty)
             #expect(try await store.runs(itemID: photo.id).count == 2)
         }
@@ -123,6 +123,48 @@ import Testing
             #expect(stored.lineage?["seed"]?.intValue == 7)
             #expect(abs(stored.updatedAt.timeIntervalSince(Self.now.addingTimeInterval(60))) < 0.01)
             #expect(try await store.item(idPrefix: "zz").isEmpty)
+        }
+    }
+
+    /// What `status` and the review-folder scan ask of the whole library comes from the database's own counts and
+    /// keys, not from loading every item.
+    @Test(arguments: LedgerKind.available)
+    func dropsAndTheirCountsAreAggregates(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            #expect(try await store.dropNames().isEmpty)
+            #expect(try await store.statusCounts().isEmpty)
+            let photos = ["a.png", "b.png", "c.png"].map { item($0, drop: "zeta") } + [item("d.png", drop: "alpha")]
+            try await store.upsertItems(photos, sourcePaths: Dictionary(uniqueKeysWithValues: photos.map { ($0.id, $0.originalPath) }))
+            try await store.updateItems([(photos[0].id, ItemUpdate(status: .approved))], at: Self.now)
+            // A drop that ran with no item yet is known too.
+            try await store.recordDropRun("empty", manifest: "/m/empty.yaml", at: Self.now)
+            #expect(try await store.dropNames() == ["alpha", "empty", "zeta"])
+            #expect(
+                try await store.statusCounts() == [
+                    DropStatusCount(drop: "alpha", status: .ingested, count: 1),
+                    DropStatusCount(drop: "zeta", status: .approved, count: 1),
+                    DropStatusCount(drop: "zeta", status: .ingested, count: 2),
+                ])
+        }
+    }
+
+    /// Overrides are read for the items asked about, a chunk at a time, and only those.
+    @Test(arguments: LedgerKind.available)
+    func overridesAreReadForTheItemsAskedAbout(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let photos = (0..<450).map { item("o\($0).png") }
+            try await store.upsertItems(photos, sourcePaths: [:])
+            for index in [0, 3, 449] {
+                try await store.setLineOverride(itemID: photos[index].id, fraction: 0.25, by: "t", at: Self.now)
+                try await store.setPublishOverride(
+                    itemID: photos[index].id, PublishOverride(vault: "v\(index)", priceCents: nil, tags: nil), by: "t", at: Self.now)
+            }
+            let asked = photos.indices.filter { $0 != 3 }.map { photos[$0].id }
+            #expect(Set(try await store.lineOverrides(items: asked).keys) == [photos[0].id, photos[449].id])
+            let publish = try await store.publishOverrides(items: asked)
+            #expect(Set(publish.keys) == [photos[0].id, photos[449].id])
+            #expect(publish[photos[449].id]?.vault == "v449")
+            #expect(try await store.lineOverrides(items: []).isEmpty)
         }
     }
 

@@ -62,33 +62,34 @@ struct StatusCommand: AsyncParsableCommand {
     private func showLibrary() async throws {
         let (store, layout) = try await openStore(manifest: nil)
         defer { Task { await store.close() } }
-        let items = try await store.items(drop: nil)
+        let counts = try await store.statusCounts()
         let events = try await store.events(drop: nil, limit: 5)
         await store.close()
-        let byDrop = Dictionary(grouping: items, by: \.drop)
+        let byDrop = Dictionary(grouping: counts, by: \.drop)
         if json {
             let drops = byDrop.keys.sorted().map { drop in
                 JSONValue.Member(
                     drop,
                     .object(
-                        Dictionary(grouping: byDrop[drop] ?? [], by: \.status.rawValue).sorted { $0.key < $1.key }
-                            .map { JSONValue.Member($0.key, .int($0.value.count)) }))
+                        (byDrop[drop] ?? []).sorted { $0.status.rawValue < $1.status.rawValue }
+                            .map { JSONValue.Member($0.status.rawValue, .int($0.count)) }))
             }
             print(JSONValue.object(["library": .string(layout.root), "drops": .object(drops)]).pretty(), terminator: "")
             return
         }
         print("library \(layout.root) · \(store.displayName)")
-        if items.isEmpty {
+        if counts.isEmpty {
             print("No items yet. Run a manifest: elena-run pipelines/<drop>.yaml")
             return
         }
         for drop in byDrop.keys.sorted() {
             let rows = byDrop[drop] ?? []
+            let total = rows.reduce(0) { $0 + $1.count }
             let counts = ItemStatus.allCases.compactMap { status -> String? in
-                let count = rows.filter { $0.status == status }.count
+                let count = rows.first { $0.status == status }?.count ?? 0
                 return count == 0 ? nil : "\(count) \(status.rawValue.replacingOccurrences(of: "_", with: " "))"
             }
-            print("  \(drop): \(rows.count) item\(rows.count == 1 ? "" : "s") — \(counts.joined(separator: ", "))")
+            print("  \(drop): \(total) item\(total == 1 ? "" : "s") — \(counts.joined(separator: ", "))")
         }
         if !events.isEmpty {
             print("recent:")

@@ -24,9 +24,14 @@ package protocol StoreConnection: Sendable {
 
 /// The run cache: what each stage run produced, by cache key. The engine's only port (the runner reads it once
 /// and records what finishes); `MemoryRunCache` in ElenaTestKit is the in-memory one engine tests use.
+/// Look-ups are scoped to what one drop can hit, so a drop costs what it holds, not what the library holds.
 package protocol RunCache: Sendable {
-    /// Every successful stage run, by key: the run cache.
-    func cacheIndex() async throws -> [CacheKey: StageRecord]
+    /// The successful stage runs a drop's graph can hit, by key: every run of the `items` given (an item node's key
+    /// includes the item's own digest, so no run of another item can match it), and every run of `dropStages`
+    /// that belongs to no item (a drop-level node's key names the items it collects).
+    func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord]
+    /// The successful runs recorded under `keys` (work whose keys are known before it runs: generation's jobs).
+    func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord]
     /// Records finished stage runs (success replaces an earlier failure of the same key).
     func record(_ runs: [StageRecord]) async throws
     /// The last failed run for each key (shown by status).
@@ -61,6 +66,10 @@ package protocol ItemCatalog: Sendable {
     /// first drop that took it.
     func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord]
 
+    /// How many items each drop owns in each status (the database counts; no item is loaded).
+    func statusCounts() async throws -> [DropStatusCount]
+    /// Every drop the ledger knows: those a manifest ran and those that hold items.
+    func dropNames() async throws -> [String]
     /// The manifest (absolute path) that runs a drop, if the drop ran before.
     func dropManifest(_ drop: String) async throws -> String?
     /// Records that a manifest ran a drop (its first run, or a manifest that replaces the earlier one).
@@ -76,13 +85,13 @@ package protocol ReviewLedger: Sendable {
     /// Records that a review copy now lives in `folder` (the decision is unchanged).
     func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws
 
-    /// Human cut-line overrides, as fractions of the height, by item.
-    func lineOverrides() async throws -> [Digest: Double]
+    /// Human cut-line overrides of the `items` given (those that have one), as fractions of the height, by item.
+    func lineOverrides(items: [Digest]) async throws -> [Digest: Double]
     /// Sets (or, with nil, removes) an item's human cut-line override.
     func setLineOverride(itemID: Digest, fraction: Double?, by: String, at: Date) async throws
 
-    /// Per-item vault, price and tags set in review, by item.
-    func publishOverrides() async throws -> [Digest: PublishOverride]
+    /// Per-item vault, price and tags set in review for the `items` given (those that have any), by item.
+    func publishOverrides(items: [Digest]) async throws -> [Digest: PublishOverride]
     /// Sets (or, with an empty override, removes) an item's publish override.
     func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at: Date) async throws
 }
@@ -129,4 +138,25 @@ package protocol EventLog: Sendable {
     func append(_ events: [EventRecord]) async throws
     /// The newest events, newest last.
     func events(drop: String?, limit: Int) async throws -> [EventRecord]
+}
+
+extension RunCache {
+    /// The runs a plan's graph can hit: its items' runs and those of its drop-level stages.
+    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: StageRecord] {
+        let dropStages = Set(plan.graph.nodes.filter { $0.item == nil }.map(\.stage)).sorted { $0.rawValue < $1.rawValue }
+        return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
+    }
+}
+
+/// How many items a drop owns in one status.
+package struct DropStatusCount: Sendable, Hashable {
+    package var drop: String
+    package var status: ItemStatus
+    package var count: Int
+
+    package init(drop: String, status: ItemStatus, count: Int) {
+        self.drop = drop
+        self.status = status
+        self.count = count
+    }
 }

@@ -275,7 +275,8 @@ package enum FileSystem {
 
     /// Lists the relative paths of the regular files under `folder`, recursively, without reading their stamps
     /// (the directory entries' types are used, so there is no `stat` per file). Hidden entries are skipped.
-    package static func listFiles(_ folder: String) -> [String] {
+    /// - Parameter descend: whether to look into a sub-folder, by its path relative to `folder` (all of them by default).
+    package static func listFiles(_ folder: String, descendingInto descend: (String) -> Bool = { _ in true }) -> [String] {
         var found: [String] = []
         var pending: [String] = [""]
         while let relativeFolder = pending.popLast() {
@@ -299,7 +300,7 @@ package enum FileSystem {
                     }
                 }
                 if type == Int32(DT_DIR) {
-                    pending.append(relative)
+                    if descend(relative) { pending.append(relative) }
                 } else if type == Int32(DT_REG) {
                     found.append(relative)
                 }
