@@ -144,7 +144,7 @@ package actor ReviewService {
             guard let entry = entries[id] else { continue }
             counts[entry.state.decision.rawValue, default: 0] += 1
             // A hand recrop is a human choice, not a warning: it does not count as flagged.
-            let flags = CropDecision.recordedFlags(in: entry.crop.output.value)
+            let flags = CropDecision.recordedFlags(in: entry.crop.output)
             if flags.contains(where: { $0 != CropFlag.humanOverride.rawValue }) { counts["flagged", default: 0] += 1 }
             items.append(json(entry, token: token))
         }

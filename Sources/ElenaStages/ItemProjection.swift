@@ -46,7 +46,7 @@ package enum ItemProjection {
 
     /// The flags a crop's recorded decision carries.
     static func cropFlags(_ output: NodeOutput) -> [String] {
-        CropDecision.recordedFlags(in: output.summary.value)
+        CropDecision.recordedFlags(in: output.summary)
     }
 
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.

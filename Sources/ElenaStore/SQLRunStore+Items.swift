@@ -19,7 +19,7 @@ extension SQLRunStore: ItemCatalog {
         var result: [Digest: (record: StageRecord, matches: Bool)] = [:]
         for row in rows {
             guard let record = Self.record(row), let item = record.itemID else { continue }
-            let flags = CropDecision.recordedFlags(in: record.output.value)
+            let flags = CropDecision.recordedFlags(in: record.output)
             let matches = flags == Self.strings(row.string("item_flags"))
             if matches || result[item]?.matches != true { result[item] = (record, matches) }
         }
@@ -143,14 +143,8 @@ extension SQLRunStore: ItemCatalog {
     }
 
     package func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
-        var result: [ItemRecord] = []
-        for chunk in Self.chunks(ids.map(\.hex)) {
-            let rows = try await database.query(
-                "SELECT \(Self.itemColumns) FROM items WHERE id IN (\(Self.placeholders(chunk.count))) AND drop_name <> ?",
-                chunk.map { SQLValue.text($0) } + [.text(drop)])
-            result += rows.compactMap(Self.item)
-        }
-        return result
+        try await rows(
+            of: ids, "SELECT \(Self.itemColumns) FROM items WHERE drop_name <> ? AND id IN", binds: [.text(drop)], map: Self.item)
     }
 
     // MARK: Drops

@@ -198,13 +198,26 @@ extension SQLRunStore {
 
     static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
-    /// The rows `query` (ending in `… IN`) selects for the items given, queried a chunk of ids at a time.
-    func rows(of items: [Digest], _ query: String) async throws -> [SQLRow] {
-        var rows: [SQLRow] = []
-        for chunk in Self.chunks(items.map(\.hex)) {
-            rows += try await database.query("\(query) (\(Self.placeholders(chunk.count)))", chunk.map { SQLValue.text($0) })
+    /// What `map` makes of the rows `query` (ending in `… IN`) selects for the items given: one statement, the ids
+    /// bound as one JSON array (a drop of 100,000 items is not 250 statements).
+    /// `binds` are the values of the query's own placeholders, before the list.
+    func rows<T: Sendable>(
+        of items: [Digest], _ query: String, binds: [SQLValue] = [], map: @escaping @Sendable (SQLRow) -> T?
+    ) async throws -> [T] {
+        guard !items.isEmpty else { return [] }
+        let list =
+            switch database.dialect {
+            case .sqlite: "SELECT value FROM json_each(?)"
+            case .postgres: "SELECT json_array_elements_text(CAST(? AS json))"
+            }
+        var json = "["
+        json.reserveCapacity(items.count * 67 + 2)
+        for (index, item) in items.enumerated() {
+            if index > 0 { json += "," }
+            json += "\"" + item.hex + "\""
         }
-        return rows
+        json += "]"
+        return try await database.query(SQLStatement("\(query) (\(list))", binds + [.text(json)]), map: map)
     }
 
     static func chunks(_ values: [String], size: Int = 400) -> [[String]] {

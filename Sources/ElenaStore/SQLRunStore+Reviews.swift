@@ -54,14 +54,10 @@ extension SQLRunStore: ReviewLedger {
     // MARK: Crop overrides
 
     package func lineOverrides(items: [Digest]) async throws -> [Digest: Double] {
-        let rows = try await rows(of: items, "SELECT item_id, line_fraction FROM crop_overrides WHERE item_id IN")
-        var result: [Digest: Double] = [:]
-        for row in rows {
-            if let item = row.string("item_id").flatMap({ Digest(hex: $0) }), let line = row.double("line_fraction") {
-                result[item] = line
-            }
+        let pairs = try await rows(of: items, "SELECT item_id, line_fraction FROM crop_overrides WHERE item_id IN") { row in
+            row.string("item_id").flatMap { Digest(hex: $0) }.flatMap { item in row.double("line_fraction").map { (item, $0) } }
         }
-        return result
+        return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
     }
 
     package func setLineOverride(itemID: Digest, fraction: Double?, by: String, at date: Date) async throws {
@@ -82,15 +78,18 @@ extension SQLRunStore: ReviewLedger {
     // MARK: Publish overrides
 
     package func publishOverrides(items: [Digest]) async throws -> [Digest: PublishOverride] {
-        let rows = try await rows(of: items, "SELECT item_id, vault, price_cents, tags FROM publish_overrides WHERE item_id IN")
-        var result: [Digest: PublishOverride] = [:]
-        for row in rows {
-            guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else { continue }
-            result[item] = PublishOverride(
-                vault: row.string("vault"), priceCents: row.int("price_cents"),
-                tags: row.string("tags").map { Self.strings($0) })
+        let pairs = try await rows(of: items, "SELECT item_id, vault, price_cents, tags FROM publish_overrides WHERE item_id IN") {
+            row in
+            row.string("item_id").flatMap { Digest(hex: $0) }.map { item in
+                (
+                    item,
+                    PublishOverride(
+                        vault: row.string("vault"), priceCents: row.int("price_cents"),
+                        tags: row.string("tags").map { Self.strings($0) })
+                )
+            }
         }
-        return result
+        return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
     }
 
     package func setPublishOverride(itemID: Digest, _ override: PublishOverride, by: String, at date: Date) async throws {

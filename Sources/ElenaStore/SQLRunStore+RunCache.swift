@@ -28,38 +28,27 @@ extension SQLRunStore: RunCache, StatCache {
         """
 
     package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
-        var index: [CacheKey: StageRecord] = [:]
-        index.reserveCapacity(items.count * 2)
-        func add(_ rows: [SQLRow]) {
-            for row in rows {
-                if let record = Self.record(row) { index[record.key] = record }
-            }
-        }
-        add(try await rows(of: items, "SELECT \(Self.hitColumns) FROM stage_runs WHERE status = 'succeeded' AND item_id IN"))
+        var records = try await rows(
+            of: items, "SELECT \(Self.hitColumns) FROM stage_runs WHERE status = 'succeeded' AND item_id IN", map: Self.record)
         if !dropStages.isEmpty {
-            add(
-                try await database.query(
+            records += try await database.query(
+                SQLStatement(
                     """
                     SELECT \(Self.hitColumns) FROM stage_runs
                     WHERE item_id IS NULL AND stage IN (\(Self.placeholders(dropStages.count))) AND status = 'succeeded'
-                    """, dropStages.map { SQLValue.text($0.rawValue) }))
+                    """, dropStages.map { SQLValue.text($0.rawValue) }), map: Self.record)
         }
+        var index: [CacheKey: StageRecord] = [:]
+        index.reserveCapacity(records.count)
+        for record in records { index[record.key] = record }
         return index
     }
 
     package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {
-        var index: [CacheKey: StageRecord] = [:]
-        for chunk in Self.chunks(keys.map(\.digest.hex)) {
-            let rows = try await database.query(
-                """
-                SELECT \(Self.hitColumns) FROM stage_runs
-                WHERE cache_key IN (\(Self.placeholders(chunk.count))) AND status = 'succeeded'
-                """, chunk.map { SQLValue.text($0) })
-            for row in rows {
-                if let record = Self.record(row) { index[record.key] = record }
-            }
-        }
-        return index
+        let records = try await rows(
+            of: keys.map(\.digest), "SELECT \(Self.hitColumns) FROM stage_runs WHERE status = 'succeeded' AND cache_key IN",
+            map: Self.record)
+        return Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     package func failures(drop: String) async throws -> [StageRecord] {

@@ -79,7 +79,7 @@ package final class MemoryLedger: LibraryLedger {
         for record in try await runs.runs(matching: { $0.stage == .crop && $0.status == .succeeded }) {
             guard let id = record.itemID, members[id] != nil, let item = items[id], record.outputDigest == item.croppedDigest
             else { continue }
-            let matches = CropDecision.recordedFlags(in: record.output.value) == item.flags
+            let matches = CropDecision.recordedFlags(in: record.output) == item.flags
             if matches || result[id]?.matches != true { result[id] = (record, matches) }
         }
         return result.mapValues(\.record)

@@ -230,4 +230,37 @@ import Testing
     func numbersOutsideTheJSONGrammarAreRejected(text: String) {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(text) }
     }
+
+    /// Reading one value by its path gives what the whole parse gives there, whatever comes before it.
+    @Test func aPathReadsWhatTheWholeParseReads() throws {
+        let text = #"""
+            {"faces": 2, "detector": {"name": "blaze", "scores": [0.9, {"x": "}]\"{"}]}, "note": "a \"quoted\" , word",
+             "decision": {"line": 120, "rect": [0, 0, 10, 20], "flags": ["no_face_found", "small_crop"], "é": true},
+             "last": null}
+            """#
+        let whole = try JSONValue.parse(text)
+        for path in [["decision", "flags"], ["decision", "line"], ["decision", "é"], ["faces"], ["last"], ["detector", "scores"],
+                     ["note"], ["decision"]] {
+            var expected: JSONValue? = whole
+            for key in path { expected = expected?[key] }
+            #expect(JSONValue.parse(text, at: path) == expected, "\(path)")
+        }
+        #expect(JSONValue.parse(text, at: ["decision", "missing"]) == nil)
+        #expect(JSONValue.parse(text, at: ["faces", "deeper"]) == nil)
+        #expect(JSONValue.parse("[1, 2]", at: ["a"]) == nil)
+        #expect(JSONValue.parse("{\"a\": ", at: ["a"]) == nil)
+        #expect(JSONValue.parse("{\"b\": \"unterminated", at: ["a"]) == nil)
+        #expect(JSONValue.parse("", at: ["a"]) == nil)
+        #expect(JSONText(text: text).value["decision"]?["flags"] == JSONValue.parse(text, at: ["decision", "flags"]))
+    }
+
+    /// Strings with and without escapes parse the same through the fast path and the escape path.
+    @Test func stringsWithAndWithoutEscapes() throws {
+        #expect(try JSONValue.parse(#""plain é 🙂""#) == .string("plain é 🙂"))
+        #expect(try JSONValue.parse(#""tab\tthen \u00e9 \ud83d\ude42""#) == .string("tab\tthen é 🙂"))
+        #expect(try JSONValue.parse(#"{"k\"ey": "v"}"#)["k\"ey"] == .string("v"))
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(#""never closed"#) }
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse("tru") }
+        #expect(try JSONValue.parse(" true ") == .bool(true))
+    }
 }

@@ -28,7 +28,7 @@ struct DropFacts {
             let name = plan.items[index].source.relativePath
             let cropState = report.states[NodeID(.crop, item: index)]
             if let crop = cropState?.output {
-                for flag in CropDecision.recordedFlags(in: crop.summary.value) {
+                for flag in CropDecision.recordedFlags(in: crop.summary) {
                     if flag == CropFlag.humanOverride.rawValue { byHand.append(name) } else { flagged[flag, default: []].append(name) }
                 }
             }

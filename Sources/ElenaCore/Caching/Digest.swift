@@ -11,22 +11,31 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
 
     /// Parses hex text; returns nil unless it is 64 hex characters.
     package init?(hex: String) {
-        var words: [UInt64] = [0, 0, 0, 0]
-        var count = 0
-        for byte in hex.utf8 {
-            let nibble: UInt64
-            switch byte {
-            case 48...57: nibble = UInt64(byte - 48)
-            case 97...102: nibble = UInt64(byte - 87)
-            case 65...70: nibble = UInt64(byte - 55)
-            default: return nil
+        // Read on every ledger row (a library's run cache holds one per finished step): no allocation.
+        var text = hex
+        guard let words = text.withUTF8({ Self.words(hex: $0) }) else { return nil }
+        (a, b, c, d) = words
+    }
+
+    private static func words(hex bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
+        guard bytes.count == 64 else { return nil }
+        func word(_ start: Int) -> UInt64? {
+            var value: UInt64 = 0
+            for index in start..<start + 16 {
+                let byte = bytes[index]
+                let nibble: UInt8
+                switch byte {
+                case 48...57: nibble = byte - 48
+                case 97...102: nibble = byte - 87
+                case 65...70: nibble = byte - 55
+                default: return nil
+                }
+                value = value << 4 | UInt64(nibble)
             }
-            guard count < 64 else { return nil }
-            words[count / 16] = words[count / 16] << 4 | nibble
-            count += 1
+            return value
         }
-        guard count == 64 else { return nil }
-        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+        guard let a = word(0), let b = word(16), let c = word(32), let d = word(48) else { return nil }
+        return (a, b, c, d)
     }
 
     /// Wraps 32 raw bytes.

@@ -42,6 +42,11 @@ extension CropDecision {
     package static func recordedFlags(in summary: JSONValue) -> [String] {
         summary["decision"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
+
+    /// The flags a recorded crop summary carries, read without parsing the rest of it.
+    package static func recordedFlags(in summary: JSONText) -> [String] {
+        JSONValue.parse(summary.text, at: ["decision", "flags"])?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
 }
 
 /// The crop cannot leave anything to publish.

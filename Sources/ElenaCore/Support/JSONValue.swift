@@ -175,15 +175,84 @@ extension JSONValue {
         return value
     }
 
+    /// The value at `path` (object keys, outermost first) in JSON text, parsing only that value: the members
+    /// passed on the way are skipped, not built (a crop's flags are read from 100,000 recorded summaries). Nil when
+    /// the path is not there or the text is not JSON where it was read; the skipped parts are not checked.
+    package static func parse(_ text: String, at path: [String]) -> JSONValue? {
+        var parser = Parser(bytes: Array(text.utf8))
+        for key in path {
+            parser.skipSpace()
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") else { return nil }
+            parser.index += 1
+            var found = false
+            while !found {
+                parser.skipSpace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\""),
+                    let name = try? parser.string()
+                else { return nil }
+                parser.skipSpace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { return nil }
+                parser.index += 1
+                parser.skipSpace()
+                if name == key {
+                    found = true
+                } else {
+                    guard parser.skipValue() else { return nil }
+                    parser.skipSpace()
+                    guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ",") else { return nil }
+                    parser.index += 1
+                }
+            }
+        }
+        parser.skipSpace()
+        return try? parser.value(depth: 0)
+    }
+
     private struct Parser {
         let bytes: [UInt8]
         var index = 0
 
         mutating func skipSpace() {
-            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
         }
 
         func fail(_ reason: String) -> ParseError { ParseError(offset: index, reason: reason) }
+
+        /// Moves past one value without building it (to the `,` or closing bracket after it); false when the text
+        /// ends first.
+        mutating func skipValue() -> Bool {
+            var depth = 0
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                        index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                    }
+                    index += 1
+                    if depth == 0 { return index <= bytes.count }
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                    index += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if depth == 0 { return true }
+                    depth -= 1
+                    index += 1
+                    if depth == 0 { return true }
+                case UInt8(ascii: ","):
+                    if depth == 0 { return true }
+                    index += 1
+                default:
+                    index += 1
+                }
+            }
+            return false
+        }
 
         mutating func value(depth: Int) throws(ParseError) -> JSONValue {
             guard depth < 512 else { throw fail("nested too deeply") }
@@ -199,12 +268,11 @@ extension JSONValue {
             }
         }
 
-        mutating func literal(_ word: String) throws(ParseError) {
-            let expected = Array(word.utf8)
-            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
-                throw fail("unexpected character")
-            }
-            index += expected.count
+        mutating func literal(_ word: StaticString) throws(ParseError) {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { throw fail("unexpected character") }
+            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { throw fail("unexpected character") }
+            index += count
         }
 
         mutating func object(depth: Int) throws(ParseError) -> JSONValue {
@@ -279,6 +347,15 @@ extension JSONValue {
 
         mutating func string() throws(ParseError) -> String {
             index += 1
+            // Most strings hold no escape (nor a control character, an error): they are the bytes between the quotes.
+            var end = index
+            while end < bytes.count, bytes[end] >= 0x20, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") {
+                end += 1
+            }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                defer { index = end + 1 }
+                return String(decoding: bytes[index..<end], as: UTF8.self)
+            }
             var scalars = String.UnicodeScalarView()
             var run = index
             var pending: [UInt8] = []

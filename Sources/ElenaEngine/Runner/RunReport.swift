@@ -5,7 +5,11 @@ package struct RunReport: Sendable {
     /// The plan that was run.
     package var plan: DropPlan
     /// Every node's final state.
-    package var states: [NodeID: NodeState]
+    package private(set) var states: [NodeID: NodeState]
+    /// Failed nodes with their messages, in plan order (read once: a drop of 100,000 items has 500,000 nodes).
+    package private(set) var failures: [(node: NodeID, message: String)] = []
+    /// Items a gate holds for a person's decision.
+    package private(set) var waitingItems: [PlannedItem] = []
     /// Whether nothing was changed (a dry run).
     package var dryRun: Bool
     /// Files that could not be read during discovery.
@@ -32,6 +36,17 @@ package struct RunReport: Sendable {
         self.states = states
         self.dryRun = dryRun
         self.unreadable = unreadable
+        var failed: [NodeID: String] = [:]
+        var waiting = Set<Int>()
+        for (node, state) in states {
+            switch state {
+            case .failed(let message): failed[node] = message
+            case .waiting: if let item = node.item { waiting.insert(item) }
+            default: break
+            }
+        }
+        if !failed.isEmpty { failures = plan.order.compactMap { node in failed[node].map { (node, $0) } } }
+        waitingItems = waiting.sorted().map { plan.items[$0] }
     }
 
     /// Count of nodes per stage and state word, stages in pipeline order.
@@ -53,23 +68,6 @@ package struct RunReport: Sendable {
     /// How many nodes of a stage ended in a state word (`ran`, `cached`, `waiting`, …).
     package func count(_ stage: StageName, _ word: String) -> Int {
         states.filter { $0.key.stage == stage && $0.value.word == word }.count
-    }
-
-    /// Failed nodes with their messages, in plan order.
-    package var failures: [(node: NodeID, message: String)] {
-        plan.order.compactMap { node in
-            if case .failed(let message)? = states[node] { return (node, message) }
-            return nil
-        }
-    }
-
-    /// Items a gate holds for a person's decision.
-    package var waitingItems: [PlannedItem] {
-        var waiting = Set<Int>()
-        for (node, state) in states {
-            if case .waiting = state, let item = node.item { waiting.insert(item) }
-        }
-        return waiting.sorted().map { plan.items[$0] }
     }
 
     /// Number of failed nodes plus unreadable files plus failed generations.

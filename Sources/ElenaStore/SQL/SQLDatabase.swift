@@ -28,6 +28,9 @@ package protocol SQLDatabase: Sendable {
     var dialect: SQLDialect { get }
     /// Runs a query and returns every row.
     func query(_ statement: SQLStatement) async throws -> [SQLRow]
+    /// Runs a query and returns what `map` makes of each row (nil leaves it out), never holding every row at once
+    /// where the database can stream them (a library's run cache is hundreds of thousands of rows).
+    func query<T: Sendable>(_ statement: SQLStatement, map: @escaping @Sendable (SQLRow) -> T?) async throws -> [T]
     /// Runs a writing statement that returns rows (`INSERT … RETURNING`) in its own transaction.
     func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow]
     /// Runs statements in one transaction: all or nothing.
@@ -40,6 +43,10 @@ package protocol SQLDatabase: Sendable {
 }
 
 extension SQLDatabase {
+    package func query<T: Sendable>(_ statement: SQLStatement, map: @escaping @Sendable (SQLRow) -> T?) async throws -> [T] {
+        try await query(statement).compactMap(map)
+    }
+
     /// Runs one statement outside any explicit transaction.
     package func execute(_ sql: String, _ binds: [SQLValue] = []) async throws {
         try await transaction([SQLStatement(sql, binds)])

@@ -80,7 +80,7 @@ package final class SQLiteDatabase: SQLDatabase {
             return true
         }
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768")
         }
         return configuration
     }
@@ -268,8 +268,8 @@ package final class SQLiteDatabase: SQLDatabase {
             })
     }
 
-    private static func fetch(_ db: Database, _ statement: SQLStatement) throws -> [SQLRow] {
-        var rows: [SQLRow] = []
+    private static func fetch<T>(_ db: Database, _ statement: SQLStatement, map: (SQLRow) -> T?) throws -> [T] {
+        var rows: [T] = []
         var columns: [String: Int]?
         let cursor = try Row.fetchCursor(db, sql: statement.sql, arguments: Self.arguments(statement.binds))
         while let row = try cursor.next() {
@@ -278,9 +278,21 @@ package final class SQLiteDatabase: SQLDatabase {
                 for (index, name) in row.columnNames.enumerated() { names[name] = index }
                 columns = names
             }
-            rows.append(Self.convert(row, columns: columns ?? [:]))
+            if let mapped = map(Self.convert(row, columns: columns ?? [:])) { rows.append(mapped) }
         }
         return rows
+    }
+
+    private static func fetch(_ db: Database, _ statement: SQLStatement) throws -> [SQLRow] {
+        try fetch(db, statement) { $0 }
+    }
+
+    package func query<T: Sendable>(_ statement: SQLStatement, map: @escaping @Sendable (SQLRow) -> T?) async throws -> [T] {
+        do {
+            return try await writer.read { db in try Self.fetch(db, statement, map: map) }
+        } catch {
+            throw failure("SQLite query failed", error)
+        }
     }
 
     package func query(_ statement: SQLStatement) async throws -> [SQLRow] {
