@@ -207,7 +207,7 @@ enum Assets {
         selected: new Set(),
         detail: null,          // the id shown in the detail view
         generation: 0,         // bumped by every change we make, so an older poll answer is never applied
-        lastQueue: '',         // the last queue text, to skip re-rendering an unchanged poll
+        version: null,         // the queue's version the page holds (null: load it again)
         loaded: false,
         showCut: false,        // `o`: the grid shows the originals with the cut line instead of the crops
       };
@@ -239,16 +239,42 @@ enum Assets {
       const imageURL = (path, version) =>
         `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}${version ? `&v=${version.slice(0, 16)}` : ''}`;
 
+      // The queue comes in pages (a drop of 10,000 items paints its first cards from the first page); a poll sends the
+      // version the page holds and gets only the counts back while nothing changed.
+      const PAGE = 400;
       let refreshing = null, refreshAgain = false;
       async function refresh() {
         if (refreshing) { refreshAgain = true; return refreshing; }
         refreshing = (async () => {
           const generation = state.generation;
+          const stale = () => { if (generation !== state.generation) { refreshAgain = true; return true; } return false; };
           try {
-            const { data, text } = await api('GET', '/api/items');
-            if (generation !== state.generation) { refreshAgain = true; return; }
+            let { data } = await api('GET', state.version
+              ? `/api/items?since=${encodeURIComponent(state.version)}&limit=0` : `/api/items?limit=${PAGE}`);
+            if (stale()) return;
             hideError(true);
-            if (text !== state.lastQueue) { state.lastQueue = text; applyQueue(data); }
+            if (data.unchanged) {
+              if (JSON.stringify(data.counts) !== JSON.stringify(state.counts)) { state.counts = data.counts; renderHeader(); }
+              return;
+            }
+            const first = !state.loaded;
+            if (!data.items) ({ data } = await api('GET', `/api/items?limit=${PAGE}`));
+            if (stale()) return;
+            const items = data.items.slice();
+            const total = data.total ?? items.length;
+            if (first) applyQueue(data); // the first page now; the rest as it comes
+            // The other pages of the same version (the server answers them without reading the ledger again); the
+            // grid takes them all at once.
+            while (items.length < total) {
+              const at = data.version ? `&version=${encodeURIComponent(data.version)}` : '';
+              const { data: page } = await api('GET', `/api/items?offset=${items.length}&limit=${PAGE}${at}`);
+              if (stale()) return;
+              if (page.version !== data.version || !page.items.length) { refreshAgain = true; state.version = null; return; }
+              items.push(...page.items);
+            }
+            state.version = data.version ?? null;
+            if (!first || items.length > data.items.length) applyQueue({ ...data, items });
+            if (first) window.reviewTimings.loaded = performance.now(); // every page is in
           } catch (err) {
             showError(err.message, true);
           }
@@ -267,10 +293,16 @@ enum Assets {
         try {
           const { data } = await api('POST', path, body);
           state.generation += 1; // a poll sent while this POST ran may hold the old state: ignore it
+          // The answer holds every item that changed: merged, the page holds the server's new version.
+          const inStep = data && data.previous_version && data.previous_version === state.version;
           merge(data && (data.items || (data.item ? [data.item] : [])));
+          if (data && data.counts) state.counts = data.counts;
+          state.version = inStep ? data.version : null;
+          if (inStep) renderHeader();
           return data;
         } catch (err) {
           showError(err.message);
+          state.version = null; // what the page shows may be what was asked, not what is: read the queue again
           return null;
         } finally {
           pending -= 1;
@@ -289,12 +321,12 @@ enum Assets {
 
       function merge(items) {
         if (!items || !items.length) return;
+        const position = new Map(state.items.map((x, i) => [x.id, i]));
         for (const it of items) {
-          const i = state.items.findIndex((x) => x.id === it.id);
-          if (i >= 0) state.items[i] = it; else state.items.push(it);
+          const i = position.get(it.id);
+          if (i !== undefined) state.items[i] = it; else state.items.push(it);
           state.byId.set(it.id, it);
         }
-        state.lastQueue = '';
         render();
       }
 
@@ -534,6 +566,8 @@ enum Assets {
         const bulk = ids.length > 1 || (!state.detail && state.selected.size > 0);
         if (advance && !bulk) advanceFrom(ids[0]);
         if (bulk && !state.detail) state.selected.clear();
+        // Shown at once; the server's answer (or, if it fails, the next refresh) says what it became.
+        merge(ids.map((id) => state.byId.get(id)).filter(Boolean).map((it) => ({ ...it, decision })));
         const data = await change('/api/decisions', { items: ids, decision });
         if (data) toast(`${DECISION_WORDS[decision]}: ${names}`);
       }

@@ -51,7 +51,18 @@ package struct ReviewServer: Sendable {
         }
         router.get("app.js") { _, _ in Self.respond(Assets.appJS, type: "text/javascript; charset=utf-8") }
         router.get("app.css") { _, _ in Self.respond(Assets.appCSS, type: "text/css; charset=utf-8") }
-        router.get("api/items") { _, _ in try await Self.json { try await service.queue(token: token) } }
+        router.get("api/items") { request, _ in
+            try await Self.json {
+                let query = request.uri.queryParameters
+                func number(_ name: String) throws -> Int? {
+                    guard let text = query.get(name) else { return nil }
+                    guard let value = Int(text), value >= 0 else { throw ReviewError(400, "\(name) must be a whole number, 0 or more") }
+                    return value
+                }
+                return try await service.queue(
+                    offset: try number("offset") ?? 0, limit: try number("limit"), since: query.get("since"), at: query.get("version"))
+            }
+        }
         // `<id>.jpg`: the crop, small (what would be published); `<id>.cut.jpg`: the original with the cut line.
         router.get("thumbs/:file") { _, context -> Response in
             let file = context.parameters.get("file") ?? ""
@@ -83,7 +94,7 @@ package struct ReviewServer: Sendable {
                 guard let decision = body["decision"]?.stringValue.flatMap(ReviewDecision.init(rawValue:)) else {
                     throw ReviewError(400, "decision must be approved, rejected or pending")
                 }
-                return try await service.decide(try Self.ids(body), decision, token: token)
+                return try await service.decide(try Self.ids(body), decision)
             }
         }
         router.post("api/metadata") { request, context -> Response in
@@ -119,17 +130,17 @@ package struct ReviewServer: Sendable {
                     guard let name = value.stringValue else { throw ReviewError(400, "vault must be a name") }
                     vault = .set(name.trimmingCharacters(in: .whitespaces))
                 }
-                return try await service.setMetadata(try Self.ids(body), tags: tags, priceCents: cents, vault: vault, token: token)
+                return try await service.setMetadata(try Self.ids(body), tags: tags, priceCents: cents, vault: vault)
             }
         }
-        router.post("api/undo") { _, _ in try await Self.json { try await service.undo(token: token) } }
+        router.post("api/undo") { _, _ in try await Self.json { try await service.undo() } }
         router.post("api/recrop") { request, context -> Response in
             try await Self.json {
                 let body = try await Self.body(request, context)
                 guard let id = body["item"]?.stringValue, let line = body["line"]?.doubleValue else {
                     throw ReviewError(400, "recrop needs an item and a line")
                 }
-                return try await service.recrop(id, line: line, token: token)
+                return try await service.recrop(id, line: line)
             }
         }
         return router

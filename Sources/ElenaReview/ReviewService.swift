@@ -45,6 +45,9 @@ package actor ReviewService {
     private var undoStack: [Undo] = []
     private var entries: [Digest: Entry] = [:]
     private var order: [Digest] = []
+    /// What the page shows of each entry, in order, and the version of the whole, as of the last refresh.
+    private var shown: [(id: Digest, json: JSONValue)] = []
+    private var version = ""
 
     /// Creates the service.
     /// - Parameters:
@@ -92,10 +95,12 @@ package actor ReviewService {
         }
         entries = fresh
         self.order = order
+        shown = order.compactMap { id in fresh[id].map { (id, json($0)) } }
+        version = Self.version(shown.map(\.json))
     }
 
     /// The JSON of one entry, as API.md describes.
-    func json(_ entry: Entry, token: String) -> JSONValue {
+    func json(_ entry: Entry) -> JSONValue {
         let summary = entry.crop.output.value
         let decision = summary["decision"]
         let id = entry.item.id.hex
@@ -135,25 +140,47 @@ package actor ReviewService {
 
     static let countOrder = ["total", "pending", "approved", "rejected", "flagged"]
 
-    /// `GET /api/items`.
-    func queue(token: String) async throws -> JSONValue {
-        try await refresh()
+    /// `GET /api/items`: the counts, the queue's version, and the items from `offset` (`limit` of them, all when
+    /// nil). With `since` equal to the version, only the counts: a poll of an unchanged queue of 10,000 items does
+    /// not carry 9 MB of items.
+    /// A page asked for at the version held now is served as it is (the next pages of one load do not each read
+    /// the ledger again; a change meanwhile shows in the next poll).
+    func queue(offset: Int = 0, limit: Int? = nil, since: String? = nil, at held: String? = nil) async throws -> JSONValue {
+        if held == nil || held != version || shown.isEmpty { try await refresh() }
+        var members: [JSONValue.Member] = [
+            .init("drop", .string(drop)), .init("manifest", .string(manifestDisplay)), .init("counts", counts()),
+            .init("total", .int(shown.count)), .init("version", .string(version)),
+        ]
+        if since == version {
+            members.append(.init("unchanged", .bool(true)))
+        } else {
+            let start = min(offset, shown.count)
+            let end = limit.map { min(shown.count, start + $0) } ?? shown.count
+            members.append(.init("offset", .int(start)))
+            members.append(.init("items", .array(shown[start..<end].map(\.json))))
+        }
+        return .object(members)
+    }
+
+    /// How many items the queue holds, by decision, and how many are flagged.
+    private func counts() -> JSONValue {
         var counts: [String: Int] = ["total": order.count, "pending": 0, "approved": 0, "rejected": 0, "flagged": 0]
-        var items: [JSONValue] = []
         for id in order {
             guard let entry = entries[id] else { continue }
             counts[entry.state.decision.rawValue, default: 0] += 1
             // A hand recrop is a human choice, not a warning: it does not count as flagged.
             let flags = CropDecision.recordedFlags(in: entry.crop.output)
             if flags.contains(where: { $0 != CropFlag.humanOverride.rawValue }) { counts["flagged", default: 0] += 1 }
-            items.append(json(entry, token: token))
         }
-        return .object([
-            "drop": .string(drop),
-            "manifest": .string(manifestDisplay),
-            "counts": .object(Self.countOrder.map { JSONValue.Member($0, .int(counts[$0] ?? 0)) }),
-            "items": .array(items),
-        ])
+        return .object(Self.countOrder.map { JSONValue.Member($0, .int(counts[$0] ?? 0)) })
+    }
+
+    /// A short name for the whole queue as the page would show it: any change to any item changes it. Hashed by
+    /// value (this server process's seed), not serialised: the queue of 10,000 items is named at every request.
+    static func version(_ items: [JSONValue]) -> String {
+        var hasher = Hasher()
+        hasher.combine(items)
+        return String(UInt64(bitPattern: Int64(hasher.finalize())), radix: 16)
     }
 
     /// Finds an entry by full id or a unique prefix of at least 12 hex characters.
@@ -187,7 +214,7 @@ package actor ReviewService {
     }
 
     /// `POST /api/decisions`.
-    func decide(_ ids: [String], _ decision: ReviewDecision, token: String) async throws -> JSONValue {
+    func decide(_ ids: [String], _ decision: ReviewDecision) async throws -> JSONValue {
         try await refresh()
         let chosen = try Self.unique(ids.map(entry))
         var previous: [ReviewRecord] = []
@@ -196,16 +223,18 @@ package actor ReviewService {
         }
         try await apply(decision: { _ in decision }, to: chosen)
         undoStack.append(.decisions(previous, label: "\(decision.rawValue) \(chosen.count) item\(chosen.count == 1 ? "" : "s")"))
-        return try await answer(changed: chosen.count, ids: chosen.map(\.item.id), token: token)
+        return try await answer(changed: chosen.count, ids: chosen.map(\.item.id))
     }
 
     /// Records decisions as the page's (the file is where the last refresh found it; the move follows).
     private func apply(decision: (Entry) -> ReviewDecision, to chosen: [Entry]) async throws {
         let index = try await ReviewFolderIndex.scan(layout, drop: drop, catalog: store)
         let at = now()
+        // Read once for the whole selection (each entry is another item: `unique`).
+        let reviews = Dictionary(grouping: try await store.reviews(drop: drop), by: \.itemID)
         for entry in chosen {
             guard let cropPath = entry.crop.artifactPath else { continue }
-            let records = try await store.reviews(drop: drop).filter { $0.itemID == entry.item.id }
+            let records = reviews[entry.item.id] ?? []
             guard var current = records.first(where: { $0.cropDigest == entry.state.cropDigest }) else { continue }
             let original = current
             let wanted = decision(entry)
@@ -232,7 +261,7 @@ package actor ReviewService {
 
     /// `POST /api/metadata`: vault, price and tags for a selection.
     func setMetadata(
-        _ ids: [String], tags: Change<[String]>, priceCents: Change<Int>, vault: Change<String>, token: String
+        _ ids: [String], tags: Change<[String]>, priceCents: Change<Int>, vault: Change<String>
     ) async throws -> JSONValue {
         try await refresh()
         let chosen = try Self.unique(ids.map(entry))
@@ -284,11 +313,11 @@ package actor ReviewService {
                 data: .object(data), at: at)
         ])
         undoStack.append(.metadata(previous, label: "metadata of \(chosen.count) item\(chosen.count == 1 ? "" : "s")"))
-        return try await answer(changed: chosen.count, ids: chosen.map(\.item.id), token: token)
+        return try await answer(changed: chosen.count, ids: chosen.map(\.item.id))
     }
 
     /// `POST /api/undo`.
-    func undo(token: String) async throws -> JSONValue {
+    func undo() async throws -> JSONValue {
         guard let last = undoStack.popLast() else { return .object(["undone": .null, "items": .array([])]) }
         try await refresh()
         switch last {
@@ -305,7 +334,7 @@ package actor ReviewService {
             try await store.append([
                 EventRecord(kind: "review.undo", drop: drop, message: "undid: \(label)", at: now())
             ])
-            return try await answer(undone: label, ids: records.map(\.itemID), token: token)
+            return try await answer(undone: label, ids: records.map(\.itemID))
         case .metadata(let previous, let label):
             for (item, override) in previous {
                 let restored = override ?? PublishOverride()
@@ -321,29 +350,46 @@ package actor ReviewService {
                     ], at: now())
             }
             try await store.append([EventRecord(kind: "review.undo", drop: drop, message: "undid: \(label)", at: now())])
-            return try await answer(undone: label, ids: Array(previous.keys), token: token)
+            return try await answer(undone: label, ids: Array(previous.keys))
         }
     }
 
     /// `POST /api/recrop`: a human cut line, applied now by the same crop code.
-    func recrop(_ id: String, line: Double, token: String) async throws -> JSONValue {
+    func recrop(_ id: String, line: Double) async throws -> JSONValue {
         try await refresh()
         guard line >= 0, line < 0.95 else { throw ReviewError(400, "the cut line must be at least 0 and below 0.95 of the height") }
         let entry = try entry(id)
         try await recropper(entry.item.id, line)
         try await refresh()
         guard let updated = entries[entry.item.id] else { throw ReviewError(500, "the item left the queue while it was recropped") }
-        return .object(["item": json(updated, token: token)])
+        return .object(["item": json(updated)])
     }
 
-    private func answer(changed: Int, ids: [Digest], token: String) async throws -> JSONValue {
-        try await refresh()
-        return .object(["changed": .int(changed), "items": .array(ids.compactMap { entries[$0] }.map { json($0, token: token) })])
+    private func answer(changed: Int, ids: [Digest]) async throws -> JSONValue {
+        try await answer(.init("changed", .int(changed)), ids: ids)
     }
 
-    private func answer(undone: String, ids: [Digest], token: String) async throws -> JSONValue {
+    private func answer(undone: String, ids: [Digest]) async throws -> JSONValue {
+        try await answer(.init("undone", .string(undone)), ids: ids)
+    }
+
+    /// A change's answer: the items it changed, and with them the counts and the queue's version before and after.
+    /// Every item that differs between the two is in the answer (one a folder move changed meanwhile too), so a
+    /// page that held the version before holds the version after once it has merged them, with no reload. When
+    /// items came or went, `previous_version` is null: the page reloads the queue.
+    private func answer(_ head: JSONValue.Member, ids: [Digest]) async throws -> JSONValue {
+        let (beforeOrder, previous) = (order, version)
+        let before = Dictionary(uniqueKeysWithValues: shown.map { ($0.id, $0.json) })
         try await refresh()
-        return .object(["undone": .string(undone), "items": .array(ids.compactMap { entries[$0] }.map { json($0, token: token) })])
+        var changed = Set(ids)
+        for (id, json) in shown where before[id] != json { changed.insert(id) }
+        return .object([
+            head,
+            .init("items", .array(shown.filter { changed.contains($0.id) }.map(\.json))),
+            .init("counts", counts()),
+            .init("previous_version", order == beforeOrder ? .string(previous) : .null),
+            .init("version", .string(version)),
+        ])
     }
 
     // MARK: Images

@@ -289,7 +289,7 @@ def test_grid_of_1000_items_speed_smoke(page):
         big["items"].append(it)  # thumb/original/crop stay the real item's URLs
     big["counts"] = dict(q["counts"], total=1000, pending=1000, approved=0, rejected=0)
     body = json.dumps(big)
-    page.route("**/api/items", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
+    page.route("**/api/items*", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
     page.goto(URL)
     page.wait_for_selector("#grid .card")
     first = page.evaluate("window.reviewTimings.firstCard")

@@ -185,6 +185,77 @@ import Testing
         }
     }
 
+    func get(_ client: some TestClientProtocol, _ fixture: Fixture, _ uri: String) async throws -> JSONValue {
+        try await client.execute(uri: uri, method: .get, headers: fixture.headers) { response in
+            #expect(response.status == .ok, "\(uri)")
+            return try Self.json(response)
+        }
+    }
+
+    /// A drop of 10,000 items: the queue comes in pages, and a poll of an unchanged queue carries only the counts.
+    @Test func theQueueComesInPagesAndAnUnchangedPollCarriesNoItems() async throws {
+        try await withFixture(images: 5) { fixture, client in
+            let whole = try await get(client, fixture, "/api/items")
+            let all = try #require(whole["items"]?.arrayValue)
+            #expect(all.count == 5 && whole["total"]?.intValue == 5)
+            let version = try #require(whole["version"]?.stringValue)
+            var paged: [JSONValue] = []
+            for offset in stride(from: 0, to: 5, by: 2) {
+                let page = try await get(client, fixture, "/api/items?offset=\(offset)&limit=2")
+                #expect(page["offset"]?.intValue == offset && page["total"]?.intValue == 5)
+                #expect(page["version"]?.stringValue == version)
+                paged += page["items"]?.arrayValue ?? []
+            }
+            #expect(paged == all, "the pages, in order, are the queue")
+            #expect(try await get(client, fixture, "/api/items?offset=9&limit=2")["items"]?.arrayValue == [])
+
+            let poll = try await get(client, fixture, "/api/items?since=\(version)&limit=0")
+            #expect(poll["unchanged"]?.boolValue == true && poll["items"] == nil)
+            #expect(poll["counts"]?["pending"]?.intValue == 5)
+
+            // A folder move behind the page changes the version: the poll says so. The next page of a load begun at
+            // the version held is served as it was (one version per load), not read again.
+            let name = try #require(fixture.folder.files(under: "library/3_review/rv").first)
+            try FileSystem.move(fixture.layout.absolute("3_review/rv/" + name), to: fixture.layout.absolute("rejected/" + name))
+            let held = try await get(client, fixture, "/api/items?offset=2&limit=2&version=\(version)")
+            #expect(held["version"]?.stringValue == version && held["items"]?.arrayValue == Array(all[2..<4]))
+            let moved = try await get(client, fixture, "/api/items?since=\(version)&limit=0")
+            #expect(moved["unchanged"] == nil && moved["version"]?.stringValue != version)
+            #expect(moved["counts"]?["rejected"]?.intValue == 1)
+
+            let bad = try await client.execute(uri: "/api/items?limit=-1", method: .get, headers: fixture.headers) { $0 }
+            #expect(bad.status == .badRequest)
+        }
+    }
+
+    /// A decision's answer carries every item that changed since the page's version, so the page stays in step
+    /// without reloading 10,000 items; one moved in a folder meanwhile comes along.
+    @Test func aChangesAnswerCarriesEveryChangedItemAndBothVersions() async throws {
+        try await withFixture(images: 3) { fixture, client in
+            let before = try await get(client, fixture, "/api/items")
+            let queue = try #require(before["items"]?.arrayValue)
+            let version = try #require(before["version"]?.stringValue)
+            let target = try #require(queue[0]["id"]?.stringValue)
+            let answer = try Self.json(
+                try await post(client, fixture, "/api/decisions", .object(["items": .array([.string(target)]), "decision": .string("approved")])))
+            #expect(answer["previous_version"]?.stringValue == version)
+            #expect(answer["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [target])
+            #expect(answer["counts"]?["approved"]?.intValue == 1)
+            let after = try await get(client, fixture, "/api/items")
+            #expect(answer["version"] == after["version"], "merged, the page holds what the server holds")
+
+            // A folder move made before the next change is answered with it.
+            let other = queue[2]
+            let file = try #require(other["file"]?.stringValue)
+            try FileSystem.move(fixture.layout.absolute("3_review/rv/" + file), to: fixture.layout.absolute("rejected/" + file))
+            let second = try Self.json(
+                try await post(client, fixture, "/api/decisions", .object(["items": .array([.string(target)]), "decision": .string("pending")])))
+            let ids = Set(second["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? [])
+            #expect(ids == [target, other["id"]?.stringValue ?? "-"])
+            #expect(second["version"] == (try await get(client, fixture, "/api/items"))["version"])
+        }
+    }
+
     @Test func metadataIsValidatedStoredAndPublished() async throws {
         try await withFixture(images: 2) { fixture, client in
             let id = try #require(try await items(client, fixture).first?["id"]?.stringValue)
