@@ -26,7 +26,7 @@ package struct ElenaRunCommand: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self, AuthCommand.self,
             SendCommand.self, SyncCommand.self, StatsCommand.self, SuggestCommand.self, DoctorCommand.self,
-            SchemaCommand.self, WatchCommand.self,
+            SchemaCommand.self, WatchCommand.self, GCCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

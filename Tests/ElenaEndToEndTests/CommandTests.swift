@@ -1,4 +1,6 @@
 import ElenaCore
+import ElenaEngine
+import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation
@@ -6,7 +8,7 @@ import Testing
 
 /// The commands around a run: help, plan --graph, status, schema, doctor, argument errors.
 @Suite struct CommandTests {
-    @Test(arguments: [[], ["run"], ["plan"], ["status"], ["doctor"], ["schema"], ["send"], ["sync"], ["stats"], ["suggest"]])
+    @Test(arguments: [[], ["run"], ["plan"], ["status"], ["doctor"], ["schema"], ["send"], ["sync"], ["stats"], ["suggest"], ["gc"]])
     func everyCommandTeaches(command: [String]) async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
         let result = try await runner.run(command + ["--help"])
@@ -62,6 +64,51 @@ import Testing
             #expect(detail.standardOutput.contains(".jpg: top_fraction, cut at "), "the cut and why: \(detail)")
             #expect(detail.standardOutput.contains("seed 1000"), "lineage is shown: \(detail)")
             #expect(detail.standardOutput.count < 2_000, "a readable summary, not the record: \(detail)")
+        }
+    }
+
+    /// `gc` removes exactly the records of files that are gone (a crop deleted by hand, a source file removed),
+    /// says the ledger's size per item, keeps decisions and the event log, and a later run makes the crop again.
+    @Test(arguments: TestBackend.available)
+    func gcRemovesOnlyRecordsOfFilesThatAreGone(backend: TestBackend) async throws {
+        try await withDrop(backend, images: 3) { drop in
+            #expect(try await drop.run().exitCode == 3)
+            let url = backend == .postgres ? drop.database.url : DatabaseURL(sqlitePath: drop.library + "/elena.db")
+            func counts() async throws -> [String: Int] {
+                let store = try await SQLRunStore.open(url, readOnly: true)
+                var result: [String: Int] = [:]
+                for table in ["stage_runs", "file_stats", "reviews", "events", "items"] {
+                    result[table] = try await store.database.query("SELECT COUNT(*) AS n FROM \(table)").first?.int("n")
+                }
+                await store.close()
+                return result
+            }
+            let before = try await counts()
+            let crops = drop.files("2_cropped/drop-t").sorted()
+            try #require(crops.count == 3)
+            try FileSystem.remove(drop.library + "/2_cropped/drop-t/" + crops[0])
+            try FileSystem.remove(drop.folder("src/ComfyUI_00003_.png"))
+
+            let dry = try await drop.elena(["gc", "--dry-run"])
+            #expect(dry.exitCode == 0, "\(dry)")
+            #expect(dry.standardOutput.contains("for 3 items ("), "\(dry)")
+            #expect(dry.standardOutput.contains("per item"), "\(dry)")
+            #expect(dry.standardOutput.contains("would remove 1 finished step whose file is gone"), "\(dry)")
+            #expect(dry.standardOutput.contains("would remove 1 stat cache entry"), "\(dry)")
+            #expect(try await counts() == before, "a dry run removes nothing")
+
+            let done = try await drop.elena(["gc"])
+            #expect(done.standardOutput.contains("removed 1 finished step whose file is gone"), "\(done)")
+            var expected = before
+            expected["stage_runs"]? -= 1
+            expected["file_stats"]? -= 1
+            expected["events"]? += 1
+            #expect(try await counts() == expected, "only the records of the two files that are gone (and one event)")
+            #expect(try await drop.elena(["gc"]).standardOutput.contains("Nothing to remove"))
+
+            // The next run makes the crop again; the item whose source is gone simply is not in the drop now.
+            #expect(try await drop.run().exitCode == 3)
+            #expect(drop.files("2_cropped/drop-t").contains(crops[0]))
         }
     }
 

@@ -1,0 +1,85 @@
+internal import ArgumentParser
+import ElenaCore
+import ElenaEngine
+import ElenaStore
+import Foundation
+
+/// `elena-run gc`: what the ledger is made of, and the removal of records that no longer answer anything.
+struct GCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Show what the ledger is made of; remove records of files that are gone.",
+        discussion: """
+            The rule: a record is removed only when the file it describes is gone, so nothing can ever be answered \
+            from it again:
+              - a finished step whose output file is gone (2_cropped/, 1_raw/): a later run that needs it makes it \
+            again, as it would anyway (a cache hit needs the file);
+              - the stat cache's entry for a source file that is gone.
+            Everything else is kept: items, review decisions, publications, uploads, sends, posts, sales and the \
+            event log (append-only: what the guarantees rest on), and every step whose file is still there (an \
+            earlier setting's crop is a cache hit when the manifest goes back to it).
+              elena-run gc --dry-run      what would go, and the ledger's size per item
+              elena-run gc                remove it
+            SQLite reuses the space freed; the file itself does not shrink (`sqlite3 elena.db VACUUM` does that).
+            """)
+
+    @Flag(name: .long, help: "Say what would be removed, remove nothing.")
+    var dryRun = false
+
+    @OptionGroup var options: LibraryOptions
+
+    func run() async throws {
+        options.applyVerbosity()
+        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: nil))
+        let url = try Wiring.databaseURL(option: options.database, layout: layout)
+        let store = try await Wiring.openStore(url, readOnly: dryRun)
+        do {
+            try await collect(store, layout: layout)
+        } catch {
+            await store.close()
+            throw CLIError.failure("\(error)")
+        }
+        await store.close()
+    }
+
+    private func collect(_ store: SQLRunStore, layout: LibraryLayout) async throws {
+        let size = try await store.size()
+        print("ledger \(store.displayName): \(Self.bytes(size.total)) for \(size.items) item\(size.items == 1 ? "" : "s")"
+            + (size.items > 0 ? " (\(Self.bytes(size.total / Int64(size.items))) per item)" : ""))
+        for (name, bytes) in size.tables.prefix(8) where bytes > 0 {
+            let share = size.items > 0 ? "  \(bytes / Int64(size.items)) bytes per item" : ""
+            print("  \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(Self.bytes(bytes).leftPadded(9))\(share)")
+        }
+        let goneSteps = try await store.runArtifacts().filter { !FileSystem.exists(layout.absolute($0.path)) }.map(\.key)
+        let goneStats = try await store.statPaths().filter { !FileSystem.exists($0) }
+        let verb = dryRun ? "would remove" : "removed"
+        if goneSteps.isEmpty && goneStats.isEmpty {
+            print("Nothing to remove: every recorded step's file and every remembered source file is there.")
+            return
+        }
+        var removedSteps = goneSteps.count
+        if !dryRun {
+            removedSteps = try await store.removeRuns(goneSteps)
+            try await store.removeStatEntries(goneStats)
+            try await store.append([
+                EventRecord(
+                    kind: "ledger.gc", drop: nil, message: "gc: removed \(removedSteps) finished steps and \(goneStats.count) stat entries of files that are gone",
+                    data: .object(["steps": .int(removedSteps), "stat_entries": .int(goneStats.count)]), at: Date())
+            ])
+        }
+        print("\(verb) \(removedSteps) finished step\(removedSteps == 1 ? "" : "s") whose file is gone (a run that needs one makes it again)")
+        print("\(verb) \(goneStats.count) stat cache entr\(goneStats.count == 1 ? "y" : "ies") of source files that are gone")
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        let value = Double(count)
+        for (unit, scale) in [("GB", 1_073_741_824.0), ("MB", 1_048_576.0), ("KB", 1024.0)] where value >= scale {
+            return String(format: "%.1f %@", value / scale, unit)
+        }
+        return "\(count) B"
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
