@@ -183,6 +183,7 @@ package struct DropSession: Sendable {
         report.inOtherDrops = found.files.compactMap { file in
             elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
         }
+        profile.lap("report (\(report.ignored.count) ignored)")
         if !environment.dryRun {
             do {
                 try await recordOutcome(report, found: found, started: started, profile: &profile)
@@ -210,8 +211,8 @@ extension DropSession {
     ) async throws {
         let store = try services.store
         let plan = report.plan
-        let rows = Dictionary(
-            try await store.items(drop: manifest.drop).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let rows = try await store.rowFields(drop: manifest.drop)
+        profile.lap("load item rows (\(rows.count))")
         let updates = ItemProjection.updates(report, rows: rows)
         if !updates.isEmpty { try await store.updateItems(updates, at: environment.now()) }
         profile.lap("project items (\(updates.count) changed)")
@@ -245,26 +246,35 @@ extension DropSession {
     }
 }
 
-/// Wall-clock time per phase, printed with ELENA_PROFILE=1 (for benchmarks and performance work).
+/// Wall-clock time per phase and the memory the process holds after it, printed with ELENA_PROFILE=1 (for
+/// benchmarks and performance work).
 struct PhaseClock {
     let enabled: Bool
     private var last = ContinuousClock.now
-    private var laps: [(String, Duration)] = []
+    private var laps: [(String, Duration, Int)] = []
 
     init(enabled: Bool) { self.enabled = enabled }
 
     mutating func lap(_ name: String) {
         guard enabled else { return }
         let now = ContinuousClock.now
-        laps.append((name, now - last))
+        laps.append((name, now - last, Self.residentMegabytes()))
         last = now
     }
 
     func report(_ reporter: any RunReporter) {
         guard enabled else { return }
-        for (name, duration) in laps {
+        for (name, duration, resident) in laps {
             let milliseconds = Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
-            reporter.note(String(format: "profile: %8.1f ms  %@", milliseconds, name))
+            reporter.note(String(format: "profile: %8.1f ms %6d MB  %@", milliseconds, resident, name))
         }
+    }
+
+    /// The resident set now, from /proc (0 where there is none).
+    static func residentMegabytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
 }

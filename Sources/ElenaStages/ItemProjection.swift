@@ -51,7 +51,7 @@ package enum ItemProjection {
 
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
     /// - Parameter rows: the drop's item rows as stored.
-    package static func updates(_ report: RunReport, rows: [Digest: ItemRecord]) -> [(Digest, ItemUpdate)] {
+    package static func updates(_ report: RunReport, rows: [Digest: ItemRowFields]) -> [(Digest, ItemUpdate)] {
         var updates: [(Digest, ItemUpdate)] = []
         for index in report.plan.items.indices {
             let id = report.plan.items[index].id

@@ -123,6 +123,28 @@ extension SQLRunStore: ItemCatalog {
         return rows.compactMap(Self.item)
     }
 
+    package func rowFields(drop: String) async throws -> [Digest: ItemRowFields] {
+        let pairs = try await database.query(
+            SQLStatement(
+                """
+                SELECT id, cropped_name, cropped_digest, flags, status, vault, category, tags, price_cents, description, error
+                FROM items WHERE id IN (SELECT item_id FROM drop_items WHERE drop_name = ?)
+                """, [.text(drop)])
+        ) { row -> (Digest, ItemRowFields)? in
+            guard let id = row.string("id").flatMap({ Digest(hex: $0) }) else { return nil }
+            return (
+                id,
+                ItemRowFields(
+                    croppedName: row.string("cropped_name"), croppedDigest: row.string("cropped_digest").flatMap { Digest(hex: $0) },
+                    flags: Self.strings(row.string("flags")),
+                    status: row.string("status").flatMap(ItemStatus.init(rawValue:)) ?? .ingested, vault: row.string("vault"),
+                    category: row.string("category"), tags: Self.strings(row.string("tags")), priceCents: row.int("price_cents"),
+                    description: row.string("description"), error: row.string("error"))
+            )
+        }
+        return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+    }
+
     package func item(idPrefix: String) async throws -> [ItemRecord] {
         let prefix = idPrefix.lowercased()
         guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }

@@ -148,6 +148,10 @@ package final class MemoryLedger: LibraryLedger {
         }
     }
 
+    package func rowFields(drop: String) async throws -> [Digest: ItemRowFields] {
+        Dictionary(uniqueKeysWithValues: try await items(drop: drop).map { ($0.id, ItemRowFields($0)) })
+    }
+
     package func items(drop: String?) async throws -> [ItemRecord] {
         state.withLock { state in
             guard let drop else {

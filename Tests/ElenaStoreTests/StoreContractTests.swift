@@ -121,6 +121,9 @@ import Testing
             #expect(stored.priceCents == 2000)
             #expect(stored.flags == ["small_crop"])
             #expect(stored.lineage?["seed"]?.intValue == 7)
+            // The fields a run projects, read alone, are the row's.
+            #expect(try await store.rowFields(drop: "d2") == [photo.id: ItemRowFields(stored)])
+            #expect(try await store.rowFields(drop: "d3").isEmpty)
             #expect(abs(stored.updatedAt.timeIntervalSince(Self.now.addingTimeInterval(60))) < 0.01)
             #expect(try await store.item(idPrefix: "zz").isEmpty)
         }

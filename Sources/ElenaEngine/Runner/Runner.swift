@@ -283,12 +283,7 @@ package struct Runner: Sendable {
             }
         }
         await flush(force: true)
-        var table: [NodeID: NodeState] = [:]
-        table.reserveCapacity(count)
-        for index in 0..<count {
-            if let state = states[index] { table[graph.nodes[index]] = state }
-        }
-        var report = RunReport(plan: plan, states: table, dryRun: environment.dryRun)
+        var report = RunReport(plan: plan, states: NodeStates(graph: graph, slots: states), dryRun: environment.dryRun)
         report.stopped = stopped
         report.stoppedBy = stoppedBy
         return report
