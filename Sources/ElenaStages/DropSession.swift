@@ -241,8 +241,8 @@ extension DropSession {
     static func isReviewCopyName(_ name: String) -> Bool {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 3, let ext = parts.last, ext == "jpg" || ext == "png" else { return false }
-        let digest = parts[parts.count - 2]
-        return digest.count == 8 && digest.allSatisfy { $0.isHexDigit && !$0.isUppercase } && !parts[0].isEmpty
+        let digest = parts[parts.count - 2].utf8
+        return digest.count == 8 && digest.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } && !parts[0].isEmpty
     }
 }
 

@@ -32,6 +32,14 @@ import Testing
         #expect(graph.dependencies(of: "b") == ["a"])
         #expect(graph.dependents(of: "a") == ["b"])
         #expect(try graph.topologicalOrder() == ["a", "b"])
+
+        // A collector of many nodes (a drop node over every item), repeats and all, in the order first given.
+        var many = Graph<Int>()
+        let items = Array(0..<50)
+        many.add(-1, dependsOn: items + items.reversed() + [7, 7])
+        many.add(-1, dependsOn: [3, 60])
+        #expect(many.dependencies(of: -1) == items + [60])
+        #expect(many.dependents(of: 7) == [-1])
     }
 
     @Test func theOrderIsTheSameEveryTime() throws {

@@ -87,7 +87,7 @@ struct WatchCommand: AsyncParsableCommand {
                 manifestArgument: manifest, options: options, dryRun: false, reporter: reporter, notReady: notReady,
                 generate: generate)
             let report = outcome.report
-            let ran = report.states.values.filter { if case .ran = $0 { true } else { false } }.count
+            let ran = report.ranCount
             var parts = ["\(report.plan.items.count) item\(report.plan.items.count == 1 ? "" : "s")", "\(ran) step\(ran == 1 ? "" : "s") ran"]
             if let generation = report.generation, generation.generated > 0 { parts.append("\(generation.generated) generated") }
             if !report.waitingItems.isEmpty { parts.append("\(report.waitingItems.count) waiting for review") }

@@ -75,15 +75,15 @@ enum RunOutput {
         for (path, reason) in plan.skipped { lines.append("skipped \(path): \(reason)") }
         lines.append(contentsOf: otherDropLines(report))
         lines.append("")
-        let counts = report.counts
-        let nameWidth = max(counts.map(\.stage.rawValue.count).max() ?? 7, report.generation == nil ? 0 : 8)
+        let rows = stageRows(report)
+        let nameWidth = max(rows.map(\.stage.rawValue.count).max() ?? 7, report.generation == nil ? 0 : 8)
         if let generation = report.generation {
             lines.append("  generate".padding(toLength: nameWidth + 4, withPad: " ", startingAt: 0) + generationLine(generation, dryRun: report.dryRun))
             for failure in generation.previousFailures {
                 lines.append("    \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))) failed last time: \(failure.message)")
             }
         }
-        for (stage, row) in stageRows(report) {
+        for (stage, row) in rows {
             let padded = stage.rawValue.padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
             var text: String
             if stage == .review {
@@ -110,8 +110,7 @@ enum RunOutput {
             lines.append("")
             for note in report.ignored { lines.append(note) }
         }
-        let ranAnything = report.states.values.contains { if case .ran = $0 { return true } else { return false } }
-        if !report.dryRun, !ranAnything, report.failureCount == 0, report.notes.isEmpty {
+        if !report.dryRun, report.ranCount == 0, report.failureCount == 0, report.notes.isEmpty {
             lines.append("")
             lines.append("Nothing to redo: every finished step is up to date.")
         }

@@ -42,7 +42,14 @@ package struct Graph<Node: Hashable & Sendable>: Sendable {
     package mutating func add(_ node: Node, dependsOn prerequisites: [Node] = []) {
         let prerequisiteIndices = prerequisites.map { intern($0) }
         let index = intern(node)
-        for prerequisite in prerequisiteIndices where !dependencyIndices[index].contains(prerequisite) {
+        // A drop node collects every item's node: 100,000 prerequisites are not each searched for in a list.
+        var present: Set<Int>? = prerequisiteIndices.count > 8 ? Set(dependencyIndices[index]) : nil
+        for prerequisite in prerequisiteIndices {
+            if present != nil {
+                guard present?.insert(prerequisite).inserted == true else { continue }
+            } else if dependencyIndices[index].contains(prerequisite) {
+                continue
+            }
             dependencyIndices[index].append(prerequisite)
             dependentIndices[prerequisite].append(index)
         }

@@ -39,6 +39,8 @@ package struct RunReport: Sendable {
     package private(set) var failures: [(node: NodeID, message: String)] = []
     /// Items a gate holds for a person's decision.
     package private(set) var waitingItems: [PlannedItem] = []
+    /// How many nodes did their work in this run (not cached, not planned).
+    package private(set) var ranCount = 0
     /// Whether nothing was changed (a dry run).
     package var dryRun: Bool
     /// Files that could not be read during discovery.
@@ -71,6 +73,7 @@ package struct RunReport: Sendable {
             switch state {
             case .failed(let message): failed[node] = message
             case .waiting: if let item = node.item { waiting.insert(item) }
+            case .ran: ranCount += 1
             default: break
             }
         }
