@@ -166,7 +166,8 @@ extension SQLRunStore: ItemCatalog {
 
     package func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord] {
         try await rows(
-            of: ids, "SELECT \(Self.itemColumns) FROM items WHERE drop_name <> ? AND id IN", binds: [.text(drop)], map: Self.item)
+            of: ids, table: "items", columns: Self.itemColumns, idColumn: "id", condition: "drop_name <> ?", binds: [.text(drop)],
+            limit: ids.count, map: Self.item)
     }
 
     // MARK: Drops

@@ -54,7 +54,9 @@ extension SQLRunStore: ReviewLedger {
     // MARK: Crop overrides
 
     package func lineOverrides(items: [Digest]) async throws -> [Digest: Double] {
-        let pairs = try await rows(of: items, "SELECT item_id, line_fraction FROM crop_overrides WHERE item_id IN") { row in
+        let pairs = try await rows(
+            of: items, table: "crop_overrides", columns: "item_id, line_fraction", idColumn: "item_id", limit: items.count
+        ) { row in
             row.string("item_id").flatMap { Digest(hex: $0) }.flatMap { item in row.double("line_fraction").map { (item, $0) } }
         }
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
@@ -78,8 +80,10 @@ extension SQLRunStore: ReviewLedger {
     // MARK: Publish overrides
 
     package func publishOverrides(items: [Digest]) async throws -> [Digest: PublishOverride] {
-        let pairs = try await rows(of: items, "SELECT item_id, vault, price_cents, tags FROM publish_overrides WHERE item_id IN") {
-            row in
+        let pairs = try await rows(
+            of: items, table: "publish_overrides", columns: "item_id, vault, price_cents, tags", idColumn: "item_id",
+            limit: items.count
+        ) { row in
             row.string("item_id").flatMap { Digest(hex: $0) }.map { item in
                 (
                     item,

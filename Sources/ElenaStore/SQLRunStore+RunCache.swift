@@ -28,8 +28,10 @@ extension SQLRunStore: RunCache, StatCache {
         """
 
     package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
+        // About two finished steps per item: a drop that holds most of the library reads the table in one pass.
         var records = try await rows(
-            of: items, "SELECT \(Self.hitColumns) FROM stage_runs WHERE status = 'succeeded' AND item_id IN", map: Self.record)
+            of: items, table: "stage_runs", columns: Self.hitColumns, idColumn: "item_id", condition: "status = 'succeeded'",
+            limit: items.count * 4, map: Self.record)
         if !dropStages.isEmpty {
             records += try await database.query(
                 SQLStatement(
@@ -46,8 +48,8 @@ extension SQLRunStore: RunCache, StatCache {
 
     package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {
         let records = try await rows(
-            of: keys.map(\.digest), "SELECT \(Self.hitColumns) FROM stage_runs WHERE status = 'succeeded' AND cache_key IN",
-            map: Self.record)
+            of: keys.map(\.digest), table: "stage_runs", columns: Self.hitColumns, idColumn: "cache_key",
+            condition: "status = 'succeeded'", limit: keys.count, map: Self.record)
         return Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
 

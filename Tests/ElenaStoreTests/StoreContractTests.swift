@@ -162,12 +162,25 @@ import Testing
                 try await store.setPublishOverride(
                     itemID: photos[index].id, PublishOverride(vault: "v\(index)", priceCents: nil, tags: nil), by: "t", at: Self.now)
             }
-            let asked = photos.indices.filter { $0 != 3 }.map { photos[$0].id }
+            // 2,000 ids or more, and more than there are overrides: the table is read in one pass and kept here.
+            let unknown = (0..<1_700).map { Digest.of("unknown \($0)") }
+            let asked = photos.indices.filter { $0 != 3 }.map { photos[$0].id } + unknown
             #expect(Set(try await store.lineOverrides(items: asked).keys) == [photos[0].id, photos[449].id])
             let publish = try await store.publishOverrides(items: asked)
             #expect(Set(publish.keys) == [photos[0].id, photos[449].id])
             #expect(publish[photos[449].id]?.vault == "v449")
             #expect(try await store.lineOverrides(items: []).isEmpty)
+            // A few ids: they go to the database; the answer is the same.
+            #expect(Set(try await store.lineOverrides(items: [photos[0].id, photos[1].id]).keys) == [photos[0].id])
+            #expect(try await store.publishOverrides(items: [photos[449].id])[photos[449].id]?.vault == "v449")
+
+            // Items of other drops, either way.
+            var other = item("other.png", drop: "d9")
+            try await store.upsertItems([other], sourcePaths: [other.id: "/src/other.png"])
+            other = try #require(try await store.items(drop: "d9").first)
+            #expect(try await store.items([other.id, photos[0].id], ownedByOtherThan: "d1").map(\.id) == [other.id])
+            #expect(try await store.items(photos.map(\.id) + unknown + [other.id], ownedByOtherThan: "d1").map(\.id) == [other.id])
+            #expect(try await store.items([other.id], ownedByOtherThan: "d9").isEmpty)
         }
     }
 
