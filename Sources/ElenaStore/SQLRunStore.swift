@@ -19,8 +19,9 @@ package final class SQLRunStore: StoreConnection {
     /// Opens the database a URL names and brings its schema up to date.
     /// - Parameters:
     ///   - url: SQLite file or PostgreSQL server.
-    ///   - readOnly: for dry runs: a SQLite file is read through a private copy (nothing beside it changes,
-    ///     and an older schema is migrated in the copy); a PostgreSQL schema is checked but never changed.
+    ///   - readOnly: for dry runs: a SQLite file is read in place as immutable when its schema is current and no
+    ///     transaction waits in its log, else through a private copy (an older schema is migrated in the copy);
+    ///     nothing beside it changes either way. A PostgreSQL schema is checked but never changed.
     package static func open(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
         try await open(url, readOnly: readOnly, inPlace: true)
     }

@@ -21,9 +21,6 @@ package struct NodeStates: Sendable, Sequence {
     /// Every settled state (read as it is walked, not copied).
     package var values: some Sequence<NodeState> { slots.lazy.compactMap { $0 } }
 
-    /// How many nodes were settled.
-    package var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
-
     package func makeIterator() -> some IteratorProtocol<(key: NodeID, value: NodeState)> {
         zip(graph.nodes, slots).lazy.compactMap { node, state in state.map { (key: node, value: $0) } }.makeIterator()
     }
