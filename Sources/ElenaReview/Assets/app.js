@@ -216,10 +216,14 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
       el.className = 'card';
       el.dataset.id = it.id;
       el.tabIndex = -1;
-      entry = { el, sig: '', filled: false };
+      entry = { el, sig: '', filled: false, item: null, showCut: null };
       cards.set(it.id, entry);
       nearby.observe(el);
     }
+    // The same item object with the same view: nothing to compare (a grid of 10,000 renders on every decision).
+    if (entry.item === it && entry.showCut === state.showCut) return entry.el;
+    entry.item = it;
+    entry.showCut = state.showCut;
     const sig = cardSig(it);
     if (entry.sig !== sig) {
       entry.sig = sig;
@@ -293,7 +297,7 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
       const on = id === state.active;
       if (el.classList.contains('active') !== on) setInnerTabbable(el, on);
       const sel = state.selected.has(id);
-      el.classList.toggle('selected', sel);
+      if (el.classList.contains('selected') !== sel) el.classList.toggle('selected', sel);
       const box = el.firstElementChild?.firstElementChild; // .pick input, when the card is filled
       if (box && box.checked !== sel) box.checked = sel;
     }
