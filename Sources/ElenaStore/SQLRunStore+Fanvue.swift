@@ -117,10 +117,10 @@ extension SQLRunStore: FanvueLedger {
     package func claimSends(
         fan: String, items: [Digest], priceCents: Int?, context: SendContext, at date: Date
     ) async throws -> [Digest] {
-        guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
+        try refuseInDryRun()
         var claimed: [Digest] = []
         for item in items {
-            let rows = try await database.writeQuery(
+            let rows = try await writeQuery(
                 SQLStatement(
                     """
                     INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at, account, drop_name, via, list_name)

@@ -49,15 +49,11 @@ extension SQLRunStore {
     package func removeRuns(_ keys: [CacheKey]) async throws -> Int {
         var removed = 0
         for chunk in Self.chunks(keys.map(\.digest.hex)) {
-            removed += try await database.query(
+            removed += try await writeQuery(
                 SQLStatement(
-                    "SELECT COUNT(*) AS n FROM stage_runs WHERE cache_key IN (\(Self.placeholders(chunk.count)))",
+                    "DELETE FROM stage_runs WHERE cache_key IN (\(Self.placeholders(chunk.count))) RETURNING cache_key",
                     chunk.map { SQLValue.text($0) })
-            ).first?.int("n") ?? 0
-            try await write([
-                SQLStatement(
-                    "DELETE FROM stage_runs WHERE cache_key IN (\(Self.placeholders(chunk.count)))", chunk.map { SQLValue.text($0) })
-            ])
+            ).count
         }
         return removed
     }

@@ -18,8 +18,7 @@ extension SQLRunStore: PublicationLedger {
     }
 
     package func savePublication(_ publication: PublicationRecord) async throws -> Bool {
-        guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
-        let rows = try await database.writeQuery(
+        let rows = try await writeQuery(
             SQLStatement(
                 """
                 INSERT INTO publications (target, destination, content_digest, item_id, drop_name, reference, metadata,

@@ -16,22 +16,18 @@ package final class SQLRunStore: StoreConnection {
         self.isReadOnly = readOnly
     }
 
+    /// Whether this is a read of a SQLite file in place that another process wrote meanwhile (see
+    /// `SQLiteDatabase.snapshotWasDisturbed`): read again with `open(_:readOnly:inPlace:)`, `inPlace` false.
+    package var snapshotWasDisturbed: Bool { (database as? SQLiteDatabase)?.snapshotWasDisturbed ?? false }
+
     /// Opens the database a URL names and brings its schema up to date.
     /// - Parameters:
     ///   - url: SQLite file or PostgreSQL server.
     ///   - readOnly: for dry runs: a SQLite file is read in place as immutable when its schema is current and no
     ///     transaction waits in its log, else through a private copy (an older schema is migrated in the copy);
     ///     nothing beside it changes either way. A PostgreSQL schema is checked but never changed.
-    package static func open(_ url: DatabaseURL, readOnly: Bool) async throws -> SQLRunStore {
-        try await open(url, readOnly: readOnly, inPlace: true)
-    }
-
-    /// Whether this is a read of a SQLite file in place that another process wrote meanwhile (see
-    /// `SQLiteDatabase.snapshotWasDisturbed`): read again with `open(_:readOnly:inPlace:)`, `inPlace` false.
-    package var snapshotWasDisturbed: Bool { (database as? SQLiteDatabase)?.snapshotWasDisturbed ?? false }
-
-    /// `open(_:readOnly:)`, where `inPlace` false makes a read-only open of a SQLite file read through a copy.
-    package static func open(_ url: DatabaseURL, readOnly: Bool, inPlace: Bool) async throws -> SQLRunStore {
+    ///   - inPlace: false reads a SQLite file through a copy even when it could be read in place.
+    package static func open(_ url: DatabaseURL, readOnly: Bool, inPlace: Bool = true) async throws -> SQLRunStore {
         switch url.kind {
         case .sqlite(let path):
             // A dry run reads the file in place when it can (its schema current, nothing waiting in its log).
@@ -76,8 +72,19 @@ package final class SQLRunStore: StoreConnection {
     }
 
     func write(_ statements: [SQLStatement]) async throws {
-        guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
+        try refuseInDryRun()
         try await database.transaction(statements)
+    }
+
+    /// A writing statement that returns rows (`… RETURNING`), refused in a dry run like `write`.
+    func writeQuery(_ statement: SQLStatement) async throws -> [SQLRow] {
+        try refuseInDryRun()
+        return try await database.writeQuery(statement)
+    }
+
+    /// Refuses any write when the store was opened for a dry run.
+    func refuseInDryRun() throws {
+        guard !isReadOnly else { throw StoreError("internal error: a dry run tried to write to the database (a bug)") }
     }
 
     static func json(_ strings: [String]) -> String { JSONValue.array(strings.map(JSONValue.string)).serialized() }

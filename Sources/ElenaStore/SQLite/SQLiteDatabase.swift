@@ -27,25 +27,16 @@ package final class SQLiteDatabase: SQLDatabase {
         /// A private copy in a temporary folder, deleted on close.
         case copy(folder: String)
         /// The file read in place as immutable, as it was when opened (its stamp then).
-        case inPlace(FileIdentity)
+        case inPlace(FileStamp)
     }
 
-    /// What tells that a file changed: size, modification time and inode.
-    struct FileIdentity: Equatable {
-        var size: Int64
-        var modified: timespec
-        var inode: UInt64
-
-        static func of(_ path: String) -> FileIdentity? {
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            return FileIdentity(size: Int64(info.st_size), modified: info.st_mtim, inode: UInt64(info.st_ino))
-        }
-
-        static func == (a: FileIdentity, b: FileIdentity) -> Bool {
-            a.size == b.size && a.inode == b.inode && a.modified.tv_sec == b.modified.tv_sec
-                && a.modified.tv_nsec == b.modified.tv_nsec
-        }
+    /// A file's stamp (size, modification time, inode): what tells that it changed.
+    private static func stamp(_ path: String) -> FileStamp? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileStamp(
+            size: Int64(info.st_size), mtimeNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            inode: Int64(bitPattern: UInt64(info.st_ino)))
     }
 
     private init(writer: any DatabaseWriter, path: String, access: Access, waits: BusyWaits) {
@@ -58,8 +49,8 @@ package final class SQLiteDatabase: SQLDatabase {
     /// A snapshot read in place whose file another process has written since (a checkpoint of a run going on
     /// beside): what was read may mix two states, so the reader should read again through a copy.
     package var snapshotWasDisturbed: Bool {
-        guard case .inPlace(let identity) = access else { return false }
-        return FileIdentity.of(path) != identity || Self.walHasFrames(path)
+        guard case .inPlace(let stamp) = access else { return false }
+        return Self.stamp(path) != stamp || Self.walHasFrames(path)
     }
 
     /// Whether the file's write-ahead log holds transactions not yet folded into the file.
@@ -162,7 +153,7 @@ package final class SQLiteDatabase: SQLDatabase {
     /// afterwards whether another process wrote the file meanwhile. Reading in place costs what is read, where a
     /// copy costs the whole ledger (a dry run of a small drop in a library of 100,000 items copied 290 MB).
     package static func openInPlace(_ path: String) -> SQLiteDatabase? {
-        guard let identity = FileIdentity.of(path), identity.size > 0, !walHasFrames(path) else { return nil }
+        guard let stamp = stamp(path), stamp.size > 0, !walHasFrames(path) else { return nil }
         var configuration = configuration(path: path, waits: BusyWaits())
         configuration.readonly = true
         // A URI file name (this SQLite interprets them): `immutable` reads the file alone, with no -shm or -wal.
@@ -174,7 +165,7 @@ package final class SQLiteDatabase: SQLDatabase {
             let queue = try? DatabaseQueue(path: name, configuration: configuration),
             (try? queue.read({ try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") })) != nil
         else { return nil }
-        return SQLiteDatabase(writer: queue, path: path, access: .inPlace(identity), waits: BusyWaits())
+        return SQLiteDatabase(writer: queue, path: path, access: .inPlace(stamp), waits: BusyWaits())
     }
 
     /// Opens a private copy of a database file, so that nothing the caller does can change the original or
