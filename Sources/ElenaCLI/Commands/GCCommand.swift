@@ -44,11 +44,11 @@ struct GCCommand: AsyncParsableCommand {
 
     private func collect(_ store: SQLRunStore, layout: LibraryLayout) async throws {
         let size = try await store.size()
-        print("ledger \(store.displayName): \(Self.bytes(size.total)) for \(size.items) item\(size.items == 1 ? "" : "s")"
-            + (size.items > 0 ? " (\(Self.bytes(size.total / Int64(size.items))) per item)" : ""))
+        print("ledger \(store.displayName): \(FileSystem.text(bytes: Int(size.total))) for \(size.items) item\(size.items == 1 ? "" : "s")"
+            + (size.items > 0 ? " (\(FileSystem.text(bytes: Int(size.total) / size.items)) per item)" : ""))
         for (name, bytes) in size.tables.prefix(8) where bytes > 0 {
             let share = size.items > 0 ? "  \(bytes / Int64(size.items)) bytes per item" : ""
-            print("  \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(Self.bytes(bytes).leftPadded(9))\(share)")
+            print("  \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(FileSystem.text(bytes: Int(bytes)).leftPadded(9))\(share)")
         }
         let goneSteps = try await store.runArtifacts().filter { !FileSystem.exists(layout.absolute($0.path)) }.map(\.key)
         let goneStats = try await store.statPaths().filter { !FileSystem.exists($0) }
@@ -69,14 +69,6 @@ struct GCCommand: AsyncParsableCommand {
         }
         print("\(verb) \(removedSteps) finished step\(removedSteps == 1 ? "" : "s") whose file is gone (a run that needs one makes it again)")
         print("\(verb) \(goneStats.count) stat cache entr\(goneStats.count == 1 ? "y" : "ies") of source files that are gone")
-    }
-
-    static func bytes(_ count: Int64) -> String {
-        let value = Double(count)
-        for (unit, scale) in [("GB", 1_073_741_824.0), ("MB", 1_048_576.0), ("KB", 1024.0)] where value >= scale {
-            return String(format: "%.1f %@", value / scale, unit)
-        }
-        return "\(count) B"
     }
 }
 

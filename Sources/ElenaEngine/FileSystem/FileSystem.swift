@@ -38,9 +38,9 @@ package struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
         switch code {
         case ENOSPC?, EDQUOT?:
             var space = ""
-            if let needed { space = "it needs \(Self.size(needed))" }
+            if let needed { space = "it needs \(FileSystem.text(bytes: needed))" }
             if let free = FileSystem.freeBytes(folder) {
-                space += (space.isEmpty ? "" : ", ") + "\(Self.size(free)) \(free == 0 ? "is" : "are") free"
+                space += (space.isEmpty ? "" : ", ") + "\(FileSystem.text(bytes: free)) \(free == 0 ? "is" : "are") free"
             }
             return "the disk holding \(folder) is full (cannot \(operation) \(PathText.lastComponent(path))"
                 + (space.isEmpty ? "" : "; \(space)") + "); free some space and run again"
@@ -52,17 +52,18 @@ package struct FileSystemError: RunStopping, Sendable, CustomStringConvertible {
         }
     }
 
-    /// "1.2 MB".
-    static func size(_ bytes: Int) -> String {
-        if bytes < 1024 { return "\(bytes) bytes" }
-        if bytes < 1024 * 1024 { return String(format: "%.0f KB", Double(bytes) / 1024) }
-        return String(format: "%.1f MB", Double(bytes) / 1024 / 1024)
-    }
 }
 
 /// The file operations the engine and stages need, on the real file system. Plain functions over paths; every
 /// failure says which path and operation.
 package enum FileSystem {
+    /// "1.2 MB": a size in the words of messages and reports.
+    package static func text(bytes: Int) -> String {
+        if bytes < 1024 { return "\(bytes) bytes" }
+        if bytes < 1024 * 1024 { return String(format: "%.0f KB", Double(bytes) / 1024) }
+        return String(format: "%.1f MB", Double(bytes) / 1024 / 1024)
+    }
+
     static func failure(_ operation: String, _ path: String, _ code: Int32 = errno, needed: Int? = nil) -> FileSystemError {
         FileSystemError(operation: operation, path: path, reason: String(cString: strerror(code)), code: code, needed: needed)
     }
