@@ -73,6 +73,15 @@ package struct FanvueDrop {
     /// The Fanvue client (nil: the harness's).
     package var client: FanvueClient?
 
+    /// The environment the binary runs this drop with: the harness's (the fake Fanvue, the login folder), the
+    /// drop's library, and the ledger `database` when one is given.
+    package func processEnvironment(database: String? = nil) -> [String: String] {
+        var environment = harness.processEnvironment
+        environment["ELENA_LIBRARY"] = layout.root
+        if let database { environment["DATABASE_URL"] = database }
+        return environment
+    }
+
     package static func make(_ harness: FanvueHarness, images: Int, extra: String = "") throws -> FanvueDrop {
         try SourceFixtures.writeImages(into: harness.folder, count: images)
         let text = """

@@ -142,9 +142,8 @@ package actor ReviewService {
 
     /// `GET /api/items`: the counts, the queue's version, and the items from `offset` (`limit` of them, all when
     /// nil). With `since` equal to the version, only the counts: a poll of an unchanged queue of 10,000 items does
-    /// not carry 9 MB of items.
-    /// A page asked for at the version held now is served as it is (the next pages of one load do not each read
-    /// the ledger again; a change meanwhile shows in the next poll).
+    /// not carry 9 MB of items. A page asked for `at` the version held now is served as it is (the next pages of
+    /// one load do not each read the ledger again; a change meanwhile shows in the next poll).
     func queue(offset: Int = 0, limit: Int? = nil, since: String? = nil, at held: String? = nil) async throws -> JSONValue {
         if held == nil || held != version || shown.isEmpty { try await refresh() }
         var members: [JSONValue.Member] = [

@@ -29,9 +29,7 @@ import Testing
         let database = try await TestDatabase.make(backend)
         try await withCleanup({ await harness.stop(); await database.remove() }) {
             let drop = try FanvueDrop.make(harness, images: Self.images)
-            var environment = harness.processEnvironment
-            environment["ELENA_LIBRARY"] = drop.layout.root
-            if backend == .postgres { environment["DATABASE_URL"] = database.urlText }
+            var environment = drop.processEnvironment(database: backend == .postgres ? database.urlText : nil)
             let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
             let log = harness.folder("runs.log")
 

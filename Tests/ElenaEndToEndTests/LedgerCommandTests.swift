@@ -52,9 +52,7 @@ import Testing
         try drop.approveAll()
         let report = try await drop.run()
         #expect(report.failureCount == 0, "\(report.failures)")
-        var environment = harness.processEnvironment
-        environment["ELENA_LIBRARY"] = drop.layout.root
-        environment["DATABASE_URL"] = database.urlText
+        var environment = drop.processEnvironment(database: database.urlText)
         return Setup(
             harness: harness, drop: drop, database: database,
             runner: CommandLineRunner(environment: environment, workingDirectory: harness.folder.path))
@@ -238,9 +236,7 @@ import Testing
         var drop = try FanvueDrop.make(
             harness, images: 6, extra: "  message: {to: [\(Self.fans[0]), \(Self.fans[1])], price: 10.00}\n")
         drop.database = database.url
-        var environment = harness.processEnvironment
-        environment["ELENA_LIBRARY"] = drop.layout.root
-        environment["DATABASE_URL"] = database.urlText
+        var environment = drop.processEnvironment(database: database.urlText)
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
         let review = try await runner.run(["drop.yaml"])
         #expect(review.exitCode == 3, "\(review)")

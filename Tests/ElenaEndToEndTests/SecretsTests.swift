@@ -27,9 +27,7 @@ import Testing
         var drop = try FanvueDrop.make(
             harness, images: 3, extra: "  message: {to: [\(fan)], price: 10.00}\n  tags: [red]\n")
         drop.database = database.url
-        var environment = harness.processEnvironment
-        environment["ELENA_LIBRARY"] = drop.layout.root
-        environment["DATABASE_URL"] = database.urlText
+        var environment = drop.processEnvironment(database: database.urlText)
         // Every request and step logged too: the log must not leak either.
         environment["ELENA_LOG"] = "debug"
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
