@@ -6,81 +6,12 @@ import NIOCore
 
 /// One-to-one messages and mass messages (`fanvue-api.md` §4.2, §4.3).
 extension FakeFanvue {
-    /// Smart lists whose members are the seeded subscribers.
-    static let subscriberSmartLists: Set<String> = ["subscribers", "all_fans"]
-
     func addChatRoutes(to router: Router<FakeRequestContext>) {
         router.post("/chats/mass-messages") { _, context in try self.sendMassMessage(context) }
         router.post("/chats/:userUuid/message") { _, context in try self.sendMessage(context) }
         router.get("/chats/:userUuid/messages") { request, context in try self.listMessages(request, context) }
-        router.get("/chats/lists/smart") { _, context in try self.listSmartLists(context) }
-        router.get("/chats/lists/smart/:listId") { request, context in try self.listSmartMembers(request, context) }
-        router.get("/chats/lists/custom") { request, context in try self.listCustomLists(request, context) }
-        router.get("/chats/lists/custom/:listId/members") { request, context in
-            try self.listCustomMembers(request, context)
-        }
-    }
-
-    /// `GET /chats/lists/smart` → `[{uuid, name, count}]`: `subscribers` and `all_fans` hold the seeded subscribers.
-    func listSmartLists(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
-        try require("read:fan", in: context)
-        let count = state.withLock { $0.subscribers.count }
-        return FakeHTTP.json(
-            200,
-            .array([
-                .object(["uuid": .string("subscribers"), "name": .string("Subscribers"), "count": .int(count)]),
-                .object(["uuid": .string("all_fans"), "name": .string("All fans"), "count": .int(count)]),
-            ]))
-    }
-
-    /// `GET /chats/lists/smart/{id}?page&size`: the members, as users.
-    func listSmartMembers(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
-        try require("read:fan", in: context)
-        let id = context.parameters.get("listId") ?? ""
-        guard Self.subscriberSmartLists.contains(id) else { throw .message(404, "Smart list not found: \(id)") }
-        let (page, size) = try FakeHTTP.page(request)
-        return FakeHTTP.json(200, FakeHTTP.paged(state.withLock { $0.subscribers }, page: page, size: size))
-    }
-
-    /// `GET /chats/lists/custom?page&size` → `{data:[{uuid, name, count}], pagination}`.
-    func listCustomLists(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
-        try require("read:fan", in: context)
-        let (page, size) = try FakeHTTP.page(request)
-        let lists = state.withLock { state in
-            state.customLists.map { list -> JSONValue in
-                .object(["uuid": .string(list.uuid), "name": .string(list.name), "count": .int(list.members.count)])
-            }
-        }
-        return FakeHTTP.json(200, FakeHTTP.paged(lists, page: page, size: size))
-    }
-
-    /// `GET /chats/lists/custom/{uuid}/members?page&size` (not documented; assumed to page like the smart lists).
-    func listCustomMembers(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
-        try require("read:fan", in: context)
-        let id = context.parameters.get("listId") ?? ""
-        let (page, size) = try FakeHTTP.page(request)
-        guard let members = state.withLock({ state in state.customLists.first { $0.uuid == id }?.members }) else {
-            throw .message(404, "Custom list not found: \(id)")
-        }
-        let users = members.map { JSONValue.object(["uuid": .string($0)]) }
-        return FakeHTTP.json(200, FakeHTTP.paged(users, page: page, size: size))
-    }
-
-    /// The fans a mass message reaches.
-    static func recipients(
-        _ state: FakeState, included: (smart: [String], custom: [String]), excluded: (smart: [String], custom: [String])
-    ) -> [String] {
-        func fans(_ lists: (smart: [String], custom: [String])) -> [String] {
-            var result: [String] = []
-            if !subscriberSmartLists.isDisjoint(with: lists.smart) {
-                result += state.subscribers.compactMap { $0["uuid"]?.stringValue }
-            }
-            for list in state.customLists where lists.custom.contains(list.uuid) { result += list.members }
-            return result
-        }
-        let out = Set(fans(excluded))
-        var seen: Set<String> = []
-        return fans(included).filter { !out.contains($0) && seen.insert($0).inserted }
+        addListRoutes(to: router)
+        addHistoryRoutes(to: router)
     }
 
     func fanUUID(_ context: FakeRequestContext) throws(FakeHTTPError) -> String {
@@ -158,22 +89,26 @@ extension FakeFanvue {
         guard errors.isEmpty else { throw .validation(errors) }
         let id = FakeRandom.uuid()
         let now = configuration.time.now
+        let scheduled = FakeHTTP.present(body[scheduledKey]).flatMap(\.stringValue).flatMap(Timestamp.parse)
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         let count = try state.withLock { state throws(FakeHTTPError) -> Int in
             try state.requireReady(content.mediaUuids, readyAfterPolls: polls, readyAfterSeconds: seconds, now: now)
-            let fans = Self.recipients(state, included: included, excluded: excluded)
-            let count = fans.count
-            // Each recipient finds it in their chat as a message of its own.
-            for fan in fans {
-                state.messages.append(Self.message(to: fan, content, uuid: FakeRandom.uuid(), at: now, massMessage: id))
-            }
-            if case .object(var members) = body {
-                members.append(.init("id", .string(id)))
-                members.append(.init("recipientCount", .int(count)))
-                members.append(.init("createdAt", FakeHTTP.time(now)))
-                state.massMessages.append(.object(members))
-            }
-            return count
+            let fans = try Self.recipients(state, included: included, excluded: excluded)
+            state.massMessages.append(
+                .object([
+                    .init("id", .string(id)), .init("uuid", .string(id)),
+                    .init("status", .string(scheduled == nil ? "SENDING" : "SCHEDULED")),
+                    .init("includedLists", body["includedLists"] ?? .null),
+                    .init("excludedLists", body["excludedLists"] ?? .null),
+                    .init("text", content.text.map(JSONValue.string) ?? .null),
+                    .init("mediaUuids", .array(content.mediaUuids.map(JSONValue.string))),
+                    .init("price", content.price.map(JSONValue.int) ?? .null),
+                    .init("recipientCount", .int(fans.count)), .init("recipients", .array(fans.map(JSONValue.string))),
+                    .init("createdAt", FakeHTTP.time(now)), .init("scheduledAt", scheduled.map(FakeHTTP.time) ?? .null),
+                    .init("publishedAt", .null), .init("viewCount", .int(0)),
+                ]))
+            state.deliverDueMassMessages(now: now)
+            return fans.count
         }
         return FakeHTTP.json(
             201, .object(["id": .string(id), "recipientCount": .int(count), "createdAt": FakeHTTP.time(now)]))
@@ -184,31 +119,10 @@ extension FakeFanvue {
         try require("read:chat", in: context)
         let fan = try fanUUID(context)
         let (page, size) = try FakeHTTP.page(request)
-        let me = JSONValue.object(["uuid": .string(configuration.userUUID), "handle": .string(configuration.handle)])
+        let now = configuration.time.now
         let items = state.withLock { state -> [JSONValue] in
-            let fanHandle = state.subscribers.first { $0["uuid"]?.stringValue == fan }?["handle"] ?? .null
-            return state.messages.filter { $0["fanUuid"]?.stringValue == fan }.reversed().map { message in
-                let uuid = message["messageUuid"]?.stringValue ?? ""
-                let media = message["mediaUuids"]?.arrayValue ?? []
-                let mediaType = media.first.flatMap { $0.stringValue }.flatMap { state.media[$0]?.info.mediaType }
-                let purchase = state.earnings.first { $0["messageUuid"]?.stringValue == uuid }
-                let price = FakeHTTP.present(message["price"])
-                return .object([
-                    "uuid": .string(uuid),
-                    "text": message["text"] ?? .null,
-                    "sentAt": message["sentAt"] ?? .null,
-                    "sender": me,
-                    "recipient": .object(["uuid": .string(fan), "handle": fanHandle]),
-                    "hasMedia": .bool(!media.isEmpty),
-                    "mediaType": mediaType.map(JSONValue.string) ?? .null,
-                    "mediaUuids": .array(media),
-                    "type": .string("SINGLE_RECIPIENT"),
-                    "pricing": price.map { JSONValue.object(["USD": .object(["price": $0])]) } ?? .null,
-                    "purchasedAt": purchase.flatMap { $0["date"] } ?? .null,
-                    "sentByUserId": .string(configuration.userUUID),
-                    "isRead": .bool(false),
-                ])
-            }
+            state.deliverDueMassMessages(now: now)
+            return state.chat(with: fan).map { chatMessage($0, fan: fan, state: state) }
         }
         return FakeHTTP.json(200, FakeHTTP.paged(items, page: page, size: size))
     }

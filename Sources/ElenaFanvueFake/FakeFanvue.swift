@@ -41,8 +41,9 @@ import NIOCore
 /// - Posts and messages: `price` must be a whole number of cents ≥ 300 and needs at least one media; a post or
 ///   message needs text or media; every media must exist and be `ready` (400 `{message}` otherwise); times are
 ///   ISO 8601 and `publishAt`/`scheduledAt` must be in the future. Any well-formed user uuid is contactable.
-/// - Mass messages: `includedLists` needs at least one list id; `recipientCount` is the number of seeded subscribers
-///   when a smart list `subscribers` or `all_fans` is included, else 0 (custom lists are empty).
+/// - Mass messages: `includedLists` needs at least one list id; the recipients are the members of the included
+///   lists (smart lists: see `FakeFanvue+Lists.swift`) minus those of `excludedLists`; an unknown list is refused.
+///   Their lifecycle and the chat history are in `FakeFanvue+History.swift`.
 /// - Message lists are newest first; `purchasedAt` is the `date` of a seeded earning with that `messageUuid`.
 ///   Earnings are listed newest `date` first; the cursor is an opaque offset.
 /// - Faults act before the route: a request that is dropped or gets an injected status has no effect (nothing is
