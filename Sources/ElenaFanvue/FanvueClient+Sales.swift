@@ -38,7 +38,7 @@ extension FanvueClient: FanvueSales {
         let path =
             list.kind == .smart
             ? "/chats/lists/smart/\(Self.percentEncodePath(list.id))"
-            : "/chats/lists/custom/\(Self.percentEncodePath(list.id))/members"
+            : "/chats/lists/custom/\(Self.percentEncodePath(list.id))"
         var seen: Set<String> = []
         return try await allPages(path).compactMap { entry in
             let uuid = entry["uuid"]?.stringValue ?? entry["user"]?["uuid"]?.stringValue
@@ -47,21 +47,30 @@ extension FanvueClient: FanvueSales {
         }
     }
 
-    package func sendMassMessage(to list: FanList, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String {
-        let included: JSONValue =
-            list.kind == .smart
-            ? .object(["smartListUuids": .array([.string(list.id)])])
-            : .object(["customListUuids": .array([.string(list.id)])])
+    /// `{smartListUuids}` or `{customListUuids}` naming some lists.
+    static func listsValue(_ lists: [FanList]) -> JSONValue {
+        var members: [JSONValue.Member] = []
+        let smart = lists.filter { $0.kind == .smart }.map { JSONValue.string($0.id) }
+        let custom = lists.filter { $0.kind == .custom }.map { JSONValue.string($0.id) }
+        if !smart.isEmpty { members.append(.init("smartListUuids", .array(smart))) }
+        if !custom.isEmpty { members.append(.init("customListUuids", .array(custom))) }
+        return .object(members)
+    }
+
+    package func sendMassMessage(_ request: MassMessageRequest) async throws -> (id: String, recipients: Int) {
         var members: [JSONValue.Member] = [
-            .init("includedLists", included), .init("mediaUuids", .array(mediaUUIDs.map(JSONValue.string))),
+            .init("includedLists", Self.listsValue([request.included])),
+            .init("mediaUuids", .array(request.mediaUUIDs.map(JSONValue.string))),
         ]
-        if let text { members.append(.init("text", .string(text))) }
-        members.append(.init("price", priceCents.map(JSONValue.int) ?? .null))
+        if !request.excluded.isEmpty { members.append(.init("excludedLists", Self.listsValue(request.excluded))) }
+        if let text = request.text { members.append(.init("text", .string(text))) }
+        members.append(.init("price", request.priceCents.map(JSONValue.int) ?? .null))
+        if let at = request.scheduledAt { members.append(.init("scheduledAt", .string(Timestamp.format(at)))) }
         let answer = try await call(.POST, "/chats/mass-messages", json: .object(members), safety: .creates)
         guard let id = answer.json?["id"]?.stringValue else {
             throw FanvueError(.protocolError, message: "no id", request: "POST /chats/mass-messages")
         }
-        return id
+        return (id, answer.json?["recipientCount"]?.intValue ?? 0)
     }
 
     package func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?) {

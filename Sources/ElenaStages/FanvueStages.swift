@@ -493,7 +493,16 @@ package struct MessageStage: Stage {
         let price = spec.priceCents ?? context.plan.manifest.publish.priceCents
         let text = Self.text(context.plan)
         let items = uploaded.map { SendableItem(id: $0.item.id, name: $0.item.name, media: $0.media) }
-        let sender = Sender(store: try services.fanvueStore, locks: context.environment.locks, now: context.environment.now)
+        let store = try services.fanvueStore
+        let sender = Sender(store: store, locks: context.environment.locks, now: context.environment.now)
+        if spec.reconcile, let history = api as? any FanvueHistory {
+            // What the creator sent these fans by hand counts: their chats are read first unless read lately.
+            let fans = try await sender.lacking(items, fans: spec.to.map { $0.lowercased() })
+            if !fans.isEmpty {
+                _ = try await Reconciler(store: store, api: history, now: context.environment.now)
+                    .run(fans: fans, freshness: Reconciler.freshness)
+            }
+        }
         var sent: [String] = []
         var skipped = 0
         var refused: [String] = []

@@ -123,13 +123,14 @@ extension SQLRunStore: FanvueLedger {
             let rows = try await writeQuery(
                 SQLStatement(
                     """
-                    INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at, account, drop_name, via, list_name)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at, account, drop_name, via, list_name,
+                        campaign_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (item_id, fan_uuid) DO NOTHING RETURNING item_id
                     """,
                     [
                         .text(item.hex), .text(fan), .int(priceCents), .date(date), .text(context.account),
-                        .text(context.drop), .text(context.via), .text(context.listName),
+                        .text(context.drop), .text(context.via), .text(context.listName), .text(context.campaign),
                     ]))
             if !rows.isEmpty { claimed.append(item) }
         }

@@ -11,11 +11,11 @@ extension SQLRunStore {
             itemID: item, fan: fan, messageUUID: row.string("message_uuid"), massMessageID: row.string("mass_message_id"),
             listName: row.string("list_name"), priceCents: row.int("price_cents"),
             sentAt: row.date("sent_at") ?? Date(timeIntervalSince1970: 0), purchasedAt: row.date("purchased_at"),
-            via: row.string("via"), drop: row.string("drop_name"))
+            via: row.string("via"), drop: row.string("drop_name"), campaignID: row.string("campaign_id"))
     }
 
     static let sendColumns =
-        "item_id, fan_uuid, message_uuid, mass_message_id, list_name, price_cents, sent_at, purchased_at, via, drop_name"
+        "item_id, fan_uuid, message_uuid, mass_message_id, list_name, price_cents, sent_at, purchased_at, via, drop_name, campaign_id"
 
     package func allSends() async throws -> [SendRecord] {
         try await database.query("SELECT \(Self.sendColumns) FROM sends ORDER BY id").compactMap(Self.sendRecord)

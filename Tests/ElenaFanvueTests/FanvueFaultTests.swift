@@ -79,7 +79,7 @@ import Testing
                 configuration: configuration,
                 tokens: TokenProvider(store: TokenStore(configFolder: harness.folder("config")), oauth: OAuthClient(configuration: configuration)))
             drop.manifestText += "\n  message: {to: [\(Self.fan)], price: 10.00}\n"
-            harness.fake.delayNext(1, by: 3, pathPrefix: "/chats/")
+            harness.fake.delayNext(1, by: 3, pathPrefix: "/chats/\(Self.fan)/message")
             let slow = try await drop.run()
             #expect(slow.failures.contains { $0.node.stage == .message }, "the outcome is unknown: the message node fails")
             #expect(harness.fake.messages.count <= 1)

@@ -16,16 +16,23 @@ struct SendCommand: AsyncParsableCommand {
             (the original's, ComfyUI_00004_.png, or a crop's), drop:NAME (every uploaded item of a drop) or tag:NAME. Only items a person approved and that were uploaded to
             Fanvue can be sent.
 
-            --to takes a fan's uuid (one message to that fan) or a list: a smart list id or name (subscribers,
-            all_fans…) or a custom list's name or uuid. When nobody in the list has any of the items, one mass
-            message reaches them all; otherwise each member gets a message with only the items they lack.
+            --to takes a fan's uuid (one message to that fan) or a list: a smart list (subscribers, followers,
+            auto_renewing… as Fanvue lists them) or a custom list's name or uuid. The members who have none of the
+            items get one mass message; the members who have some are left out of it through a custom list
+            elena-run keeps on Fanvue ("elena-run: already have (…)"), and get a message with only what they lack.
+            When one-to-one messages take fewer requests than that, they are used instead.
 
-            Every fan who already has an item (by any path: a drop's message, an earlier send, another runner)
-            is skipped and reported, before any call to Fanvue. --dry-run shows who would get what.
+            Every fan who already has an item is skipped and told why, by any path: a drop's message, an earlier
+            send, another runner, or a message the creator sent by hand in Fanvue (the chats of the fans concerned
+            are read first when the ledger has not seen them for 15 minutes; --offline skips that).
+            --dry-run shows who would get what, who is left out and why, and how many requests it takes.
+
+            --at schedules a list's mass message (`elena-run unsend` takes it back before or after it goes out).
 
             Examples:
               elena-run send 3fa2c1 9be004 --to 2b0e6c1e-0a4f-4c36-9c8e-5d1f8d3a7e21 --price 9.99
               elena-run send drop:drop-03 --to subscribers --price 12 --dry-run
+              elena-run send tag:red --to VIP --price 15 --at 2026-12-24T18:00:00Z
             """)
 
     @Argument(help: ArgumentHelp("Items: id prefixes, file names, drop:NAME or tag:NAME.", valueName: "item"))
@@ -43,6 +50,12 @@ struct SendCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The message text (the AI disclosure is added unless it is there).", valueName: "text"))
     var text: String?
 
+    @Option(name: .long, help: ArgumentHelp("Send a list's mass message at this time (ISO 8601, in the future).", valueName: "time"))
+    var at: String?
+
+    @Flag(name: .long, help: "Do not read the fans' chats on Fanvue first: trust the ledger as it is.")
+    var offline = false
+
     @Flag(name: .long, help: "Show who would get what; send nothing, change nothing.")
     var dryRun = false
 
@@ -54,6 +67,15 @@ struct SendCommand: AsyncParsableCommand {
     func validate() throws {
         if selection.isEmpty { throw ValidationError("name at least one item (id prefix, drop:NAME or tag:NAME)") }
         if free && price != nil { throw ValidationError("--free and --price cannot go together") }
+        if let at {
+            guard let date = Timestamp.parse(at) else {
+                throw ValidationError("--at must be a time such as 2026-12-24T18:00:00Z, not '\(at)'")
+            }
+            if date <= Date() { throw ValidationError("--at must be in the future, not \(at)") }
+            if Self.isUUID(to) {
+                throw ValidationError("--at schedules a mass message: give a list to --to (Fanvue cannot schedule a one-to-one message)")
+            }
+        }
         if let price {
             guard let cents = Money.parse(price) else { throw ValidationError("--price must be an amount in dollars such as 9.99, not '\(price)'") }
             if cents < 300 { throw ValidationError("--price must be at least 3.00 (Fanvue's minimum), not \(price)") }
@@ -155,62 +177,132 @@ struct SendCommand: AsyncParsableCommand {
         let text = Disclosure.apply(text, disclosure: PublishSpec.defaultDisclosure)
         let sender = Sender(store: store, locks: SQLRunStore.workLocks(for: url), now: { Date() })
         let context = SendContext(account: nil, drop: nil, via: "send")
-        var results: [FanSendResult] = []
-        var listName: String?
         if Self.isUUID(to) {
+            let fan = to.lowercased()
+            let results: [FanSendResult]
             if dryRun {
-                let plan = try await sender.plan(items: items, fans: [to.lowercased()])
-                results = plan.map { FanSendResult(fan: $0.fan, sent: $0.send, skipped: $0.skip) }
+                let plan = try await sender.plan(items: items, fans: [fan])
+                results = plan.map { FanSendResult(fan: $0.fan, sent: $0.send, skipped: $0.skip, reason: $0.reason) }
             } else {
                 let api = try Wiring.fanvueClient(for: "send")
                 do {
-                    results = [
-                        try await sender.send(items, to: to.lowercased(), text: text, priceCents: priceCents, context: context, api: api)
-                    ]
+                    try await reconcile(try await sender.lacking(items, fans: [fan]), store: store, api: api)
+                    results = [try await sender.send(items, to: fan, text: text, priceCents: priceCents, context: context, api: api)]
                 } catch let error as CLIError {
                     throw error
                 } catch {
                     throw CLIError.failure("sending to \(to) failed: \(error)")
                 }
             }
-        } else {
-            let api = try Wiring.fanvueClient(for: "send to a list")
-            let lists: [FanList]
-            do {
-                lists = try await api.lists()
-            } catch {
-                throw CLIError.failure("cannot read the lists on Fanvue: \(error)")
-            }
-            let wanted = to.lowercased()
-            guard let list = lists.first(where: { $0.id.lowercased() == wanted }) ?? lists.first(where: { $0.name.lowercased() == wanted })
-            else {
-                let names = lists.map { $0.id == $0.name ? $0.name : "\($0.name) (\($0.id))" }
-                throw CLIError.usage(
-                    "'\(to)' is neither a fan uuid nor a list; lists: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
-            }
-            listName = list.name
-            do {
-                if dryRun {
-                    let members = try await api.members(of: list)
-                    results = try await sender.plan(items: items, fans: members).map {
-                        FanSendResult(fan: $0.fan, sent: $0.send, skipped: $0.skip)
-                    }
-                } else {
-                    results = try await sender.send(
-                        items, toList: list, text: text, priceCents: priceCents, context: context, api: api,
-                        progress: { done, total in
-                            if !json && total >= 20 && done % 20 == 0 { print("  \(done)/\(total) fans…") }
-                        })
-                }
-            } catch {
-                throw CLIError.failure("sending to the list \(list.name) failed: \(error)")
-            }
+            report(results, priceCents: priceCents, listName: nil, audience: nil)
+            if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
+            return
         }
-        report(results, priceCents: priceCents, listName: listName)
+        let api = try Wiring.fanvueClient(for: "send to a list")
+        let lists: [FanList]
+        do {
+            lists = try await api.lists()
+        } catch {
+            throw CLIError.failure("cannot read the lists on Fanvue: \(error)")
+        }
+        let list = try Self.list(named: to, in: lists)
+        let scheduledAt = at.flatMap(Timestamp.parse)
+        let results: [FanSendResult]
+        var audience: AudienceReport?
+        do {
+            if dryRun {
+                let account = try await api.account
+                let members = try await api.members(of: list)
+                let plan = try await sender.audience(items, list: list, members: members, account: account, api: api, allLists: lists)
+                let stale =
+                    offline
+                    ? []
+                    : try await Reconciler(store: store, api: api, now: { Date() })
+                        .stale(try await sender.lacking(items, fans: members), account: account, freshness: Reconciler.freshness)
+                let pending = try await store.campaigns(account: account).contains {
+                    $0.status == "PENDING" && $0.list.id == list.id && Set($0.mediaUUIDs) == Set(items.map(\.media))
+                }
+                audience = AudienceReport(
+                    plan: plan, stale: stale.count,
+                    reads: Self.reads(plan: plan, lists: lists, stale: stale.count, pendingCampaign: pending))
+                results =
+                    (plan.oneToOne
+                        ? plan.recipients.map { FanSendResult(fan: $0, sent: items, skipped: []) }
+                        : plan.recipients.map { FanSendResult(fan: $0, sent: items, skipped: [], massMessageID: "") })
+                    + plan.excluded.map { entry in
+                        FanSendResult(
+                            fan: entry.fan, sent: entry.send.filter { !entry.has.contains($0) }, skipped: entry.has,
+                            reason: entry.reason)
+                    }
+            } else {
+                let store = store
+                results = try await sender.send(
+                    items, toList: list, text: text, priceCents: priceCents, at: scheduledAt, context: context, api: api,
+                    allLists: lists,
+                    before: { members in if !offline { try await reconcile(members, store: store, api: api) } },
+                    progress: { done, total in
+                        if !json && total >= 20 && done % 20 == 0 { print("  \(done)/\(total) fans…") }
+                    })
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError.failure("sending to the list \(list.name) failed: \(error)")
+        }
+        report(results, priceCents: priceCents, listName: list.name, audience: audience)
         if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
     }
 
-    private func report(_ results: [FanSendResult], priceCents: Int?, listName: String?) {
+    /// Reads the chats of those of `fans` the ledger has not seen lately, so sends made by hand count.
+    private func reconcile(_ fans: [String], store: SQLRunStore, api: FanvueClient) async throws {
+        guard !offline, !fans.isEmpty else { return }
+        let reconciler = Reconciler(
+            store: store, api: api, now: { Date() },
+            progress: { line in if !json { print("  \(line)") } })
+        let summary = try await reconciler.run(fans: fans, freshness: Reconciler.freshness)
+        if !json && summary.chatsRead > 0 {
+            print(
+                "read \(summary.chatsRead) chat\(summary.chatsRead == 1 ? "" : "s") on Fanvue first"
+                    + (summary.recorded > 0 ? ": \(summary.recorded) send\(summary.recorded == 1 ? "" : "s") made outside elena-run recorded" : ""))
+        }
+    }
+
+    /// The list `name` names (an id or a name, any case); an unknown one is refused with the lists Fanvue has.
+    static func list(named name: String, in lists: [FanList]) throws -> FanList {
+        let wanted = name.lowercased()
+        if let list = lists.first(where: { $0.id.lowercased() == wanted }) ?? lists.first(where: { $0.name.lowercased() == wanted }) {
+            return list
+        }
+        let names = lists.map { $0.id == $0.name ? $0.name : "\($0.name) (\($0.id))" }
+        throw CLIError.usage(
+            "'\(name)' is neither a fan uuid nor a list; lists on Fanvue: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+    }
+
+    /// The reads a list send makes: who the account is, the lists, the members, the stale chats (50 a call), a
+    /// pending campaign's check, and the exclusion list's members.
+    static func reads(plan: AudiencePlan, lists: [FanList], stale: Int, pendingCampaign: Bool) -> Int {
+        func pages(_ count: Int, _ size: Int = 50) -> Int { max(1, (count + size - 1) / size) }
+        let custom = lists.filter { $0.kind == .custom }.count
+        var reads = 1 + 1 + pages(custom) + pages(plan.members)
+        reads += (stale + Reconciler.chatsPerCall - 1) / Reconciler.chatsPerCall
+        if pendingCampaign { reads += 1 }
+        if plan.exclusionList != nil && !plan.excluded.isEmpty && !plan.recipients.isEmpty {
+            reads += pages(plan.exclusionMembers?.count ?? 0)
+        }
+        // A claim a dead run left unconfirmed is looked for in the fan's chat before anything is sent again.
+        reads += plan.excluded.filter { entry in entry.send.contains { entry.has.contains($0) } }.count
+        return reads
+    }
+
+    /// What a list send's dry run adds to the report.
+    struct AudienceReport {
+        var plan: AudiencePlan
+        /// Members whose chats would be read first.
+        var stale: Int
+        var reads: Int
+    }
+
+    private func report(_ results: [FanSendResult], priceCents: Int?, listName: String?, audience: AudienceReport?) {
         let sent = results.reduce(0) { $0 + $1.sent.count }
         let skipped = results.reduce(0) { $0 + $1.skipped.count }
         if json {
@@ -219,33 +311,93 @@ struct SendCommand: AsyncParsableCommand {
                     "fan": .string(result.fan),
                     "sent": .array(result.sent.map { .string($0.id.hex) }),
                     "skipped_already_sent": .array(result.skipped.map { .string($0.id.hex) }),
+                    "reason": result.reason.map(JSONValue.string) ?? .null,
                     "message": result.messageUUID.map(JSONValue.string) ?? .null,
-                    "mass_message": result.massMessageID.map(JSONValue.string) ?? .null,
+                    "mass_message": result.massMessageID.flatMap { $0.isEmpty ? nil : JSONValue.string($0) } ?? .null,
                     "error": result.error.map(JSONValue.string) ?? .null,
                 ])
             }
-            print(
-                JSONValue.object([
-                    "dry_run": .bool(dryRun), "list": listName.map(JSONValue.string) ?? .null,
-                    "price_cents": priceCents.map(JSONValue.int) ?? .null, "sent": .int(sent),
-                    "skipped_already_sent": .int(skipped), "fans": .array(fans),
-                ]).pretty(), terminator: "")
+            var members: [JSONValue.Member] = [
+                .init("dry_run", .bool(dryRun)), .init("list", listName.map(JSONValue.string) ?? .null),
+                .init("price_cents", priceCents.map(JSONValue.int) ?? .null), .init("sent", .int(sent)),
+                .init("skipped_already_sent", .int(skipped)),
+            ]
+            if let audience { members.append(.init("audience", Self.json(audience))) }
+            members.append(.init("fans", .array(fans)))
+            print(JSONValue.object(members).pretty(), terminator: "")
             return
         }
         let verb = dryRun ? "would send" : "sent"
-        for result in results {
+        if let audience { Self.describe(audience) }
+        let mass = results.filter { $0.massMessageID != nil && !$0.sent.isEmpty }
+        if let first = mass.first {
+            print("\(verb) in one mass message to \(mass.count) fan\(mass.count == 1 ? "" : "s"): \(first.sent.map(\.name).joined(separator: ", "))")
+        }
+        for result in results where result.massMessageID == nil {
             if !result.sent.isEmpty {
-                let via = result.massMessageID != nil ? " (mass message)" : ""
-                print("\(verb) to \(result.fan): \(result.sent.map(\.name).joined(separator: ", "))\(via)")
+                print("\(verb) to \(result.fan): \(result.sent.map(\.name).joined(separator: ", "))")
             }
             if !result.skipped.isEmpty {
-                print("skipped \(result.fan): already has \(result.skipped.map(\.name).joined(separator: ", "))")
+                print("skipped \(result.fan): \(result.reason ?? "already has") (\(result.skipped.map(\.name).joined(separator: ", ")))")
             }
             if let error = result.error { print("failed \(result.fan): \(error)") }
         }
         let fans = Set(results.filter { !$0.sent.isEmpty }.map(\.fan)).count
         print(
             "\(dryRun ? "dry run: " : "")\(sent) send\(sent == 1 ? "" : "s") to \(fans) fan\(fans == 1 ? "" : "s") at "
-                + "\(Money.describe(priceCents)), \(skipped) skipped (already sent)\(listName.map { " · list \($0)" } ?? "")")
+                + "\(Money.describe(priceCents)), \(skipped) skipped (already sent)\(listName.map { " · list \($0)" } ?? "")"
+                + (at.map { " · scheduled for \($0)" } ?? ""))
+    }
+
+    /// The dry run's account of a list send: who is reached, who is left out, what it costs.
+    static func describe(_ audience: AudienceReport) {
+        let plan = audience.plan
+        print("list \(plan.list.name): \(plan.members) member\(plan.members == 1 ? "" : "s")")
+        if plan.oneToOne {
+            print("  \(plan.recipients.count) get a one-to-one message (cheaper than a mass message with its exclusion list)")
+        } else if !plan.recipients.isEmpty {
+            print("  \(plan.recipients.count) get one mass message")
+        }
+        if !plan.excluded.isEmpty {
+            let list = plan.exclusionList == nil ? "to be created" : "exists on Fanvue"
+            print("  \(plan.excluded.count) left out, through the custom list \"\(plan.exclusionListName)\" (\(list)):")
+        }
+        let writes = plan.writes
+        let mass = plan.massRequests
+        var parts: [String] = []
+        if !plan.recipients.isEmpty && !plan.oneToOne {
+            if mass.create > 0 { parts.append("1 new list") }
+            if mass.add > 0 { parts.append("\(mass.add) member call\(mass.add == 1 ? "" : "s")") }
+            if mass.remove > 0 { parts.append("\(mass.remove) member removal\(mass.remove == 1 ? "" : "s")") }
+            parts.append("1 mass message")
+        }
+        let oneToOne = (plan.oneToOne ? plan.recipients.count : 0) + plan.excluded.filter { !$0.send.isEmpty }.count
+        if oneToOne > 0 { parts.append("\(oneToOne) one-to-one message\(oneToOne == 1 ? "" : "s")") }
+        print(
+            "  requests: \(audience.reads + writes) (\(audience.reads) reads, \(writes) writes\(parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")))"
+                + (plan.recipients.count > 1 && !plan.oneToOne ? "; one-to-one messages would take \(plan.recipients.count)" : ""))
+        if audience.stale > 0 {
+            print(
+                "  \(audience.stale) member\(audience.stale == 1 ? "'s chat was" : "s' chats were") not read in the last 15 minutes: "
+                    + "the send reads \(audience.stale == 1 ? "it" : "them") first (counted above; run `elena-run reconcile` for an exact plan)")
+        }
+    }
+
+    static func json(_ audience: AudienceReport) -> JSONValue {
+        let plan = audience.plan
+        return .object([
+            "members": .int(plan.members),
+            "recipients": .int(plan.recipients.count),
+            "one_to_one": .bool(plan.oneToOne),
+            "excluded": .array(
+                plan.excluded.map { .object(["fan": .string($0.fan), "reason": .string($0.reason)]) }),
+            "exclusion_list": .string(plan.exclusionListName),
+            "exclusion_list_exists": .bool(plan.exclusionList != nil),
+            "stale_chats": .int(audience.stale),
+            "requests": .object([
+                "reads": .int(audience.reads), "writes": .int(plan.writes), "total": .int(audience.reads + plan.writes),
+                "one_to_one_instead": .int(plan.recipients.count),
+            ]),
+        ])
     }
 }

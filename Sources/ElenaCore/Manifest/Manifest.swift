@@ -258,12 +258,15 @@ package struct MessageSpec: Sendable, Hashable {
     package var text: String?
     /// Price in cents (default: the drop's price); at least 300.
     package var priceCents: Int?
+    /// Read the fans' chats on Fanvue before sending (default), so sends made by hand count.
+    package var reconcile: Bool
 
     /// Creates a message spec.
-    package init(to: [String], text: String? = nil, priceCents: Int? = nil) {
+    package init(to: [String], text: String? = nil, priceCents: Int? = nil, reconcile: Bool = true) {
         self.to = to
         self.text = text
         self.priceCents = priceCents
+        self.reconcile = reconcile
     }
 }
 

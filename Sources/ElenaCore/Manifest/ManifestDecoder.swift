@@ -129,7 +129,8 @@ package enum ManifestDecoder {
             message: publishNode?["message"].map { node in
                 MessageSpec(
                     to: node["to"]?.strings ?? [], text: node["text"]?.string,
-                    priceCents: cents(node["price"], path: "publish.message.price", diagnostics: &diagnostics))
+                    priceCents: cents(node["price"], path: "publish.message.price", diagnostics: &diagnostics),
+                    reconcile: node["reconcile"]?.bool ?? true)
             })
         if publish.to == .folder, publish.post != nil || publish.message != nil {
             diagnostics.append(

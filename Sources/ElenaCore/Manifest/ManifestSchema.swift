@@ -203,6 +203,9 @@ package enum ManifestSchema {
                                                     required: true, "fan uuids"),
                                                 Property("text", caption, "message text (default: the caption)"),
                                                 Property("price", price, "price in USD (default: publish.price), at least 3.00"),
+                                                Property(
+                                                    "reconcile", .boolean, default: .bool(true),
+                                                    "read these fans' chats on Fanvue first, so what the creator sent by hand counts"),
                                             ])), "pay-per-view messages (fanvue target)"),
                             ])), required: true, "where approved crops go"),
                 Property(

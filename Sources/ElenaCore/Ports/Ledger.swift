@@ -10,13 +10,16 @@ package struct SendContext: Sendable, Hashable {
     package var via: String
     /// The list the fan was reached through (a mass message), if any.
     package var listName: String?
+    /// The campaign (mass message) the send belongs to, if any.
+    package var campaign: String?
 
     /// Creates a context.
-    package init(account: String?, drop: String?, via: String, listName: String? = nil) {
+    package init(account: String?, drop: String?, via: String, listName: String? = nil, campaign: String? = nil) {
         self.account = account
         self.drop = drop
         self.via = via
         self.listName = listName
+        self.campaign = campaign
     }
 }
 
@@ -37,6 +40,8 @@ package struct SendRecord: Sendable, Hashable {
     package var purchasedAt: Date?
     package var via: String?
     package var drop: String?
+    /// The campaign (mass message) it belongs to, if any.
+    package var campaignID: String?
 
     /// Whether it went out as pay-per-view.
     package var isPPV: Bool { priceCents != nil }
@@ -46,8 +51,10 @@ package struct SendRecord: Sendable, Hashable {
     /// Creates a record.
     package init(
         itemID: Digest, fan: String, messageUUID: String?, massMessageID: String? = nil, listName: String? = nil,
-        priceCents: Int?, sentAt: Date, purchasedAt: Date? = nil, via: String? = nil, drop: String? = nil
+        priceCents: Int?, sentAt: Date, purchasedAt: Date? = nil, via: String? = nil, drop: String? = nil,
+        campaignID: String? = nil
     ) {
+        self.campaignID = campaignID
         self.itemID = itemID
         self.fan = fan
         self.messageUUID = messageUUID
@@ -249,8 +256,9 @@ package protocol FanvueSales: FanvuePublishing {
     func lists() async throws -> [FanList]
     /// The fans in a list.
     func members(of list: FanList) async throws -> [String]
-    /// Sends one (pay-per-view when priced) message to everyone in a list; returns the mass message id.
-    func sendMassMessage(to list: FanList, text: String?, mediaUUIDs: [String], priceCents: Int?) async throws -> String
+    /// Sends one (pay-per-view when priced) message to everyone in a list but the members of the excluded lists;
+    /// returns the mass message id and how many fans it reaches.
+    func sendMassMessage(_ request: MassMessageRequest) async throws -> (id: String, recipients: Int)
     /// One page of earnings, newest first, from `since` on; `cursor` nil for the first page.
     func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?)
     /// Every subscriber.

@@ -5,7 +5,7 @@ package import Foundation
 // implements every role, on SQLite and PostgreSQL, one file per role.
 
 /// The database behind a library, every role at once (what a run opens).
-package typealias RunStore = StoreConnection & LibraryLedger & FanvueLedger
+package typealias RunStore = StoreConnection & LibraryLedger & FanvueLedger & HistoryLedger
 
 /// What a drop needs of the ledger whatever its target: the run and stat caches, items, reviews, publications and
 /// events. A folder drop needs nothing else, so `MemoryLedger` (ElenaTestKit) can run one without a database.

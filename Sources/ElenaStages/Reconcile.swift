@@ -1,0 +1,164 @@
+package import ElenaCore
+package import Foundation
+
+/// What one reconcile did.
+package struct ReconcileSummary: Sendable, Hashable {
+    /// Chats read (fans whose history was brought up to date).
+    package var chatsRead = 0
+    /// Chats left alone because they were read recently.
+    package var chatsFresh = 0
+    /// Media the creator sent that the chats showed since they were last read.
+    package var mediaSeen = 0
+    /// Sends the ledger did not know, now recorded, by path (`manual`, `fanvue`).
+    package var recorded = 0
+    /// Claims left unconfirmed by a run that died, which the chats show went out.
+    package var confirmed = 0
+    /// Media uploaded outside elena-run: tied to an item by their bytes, or not (yet).
+    package var externalTied = 0
+    package var externalUntied = 0
+
+    /// Creates an empty summary.
+    package init() {}
+}
+
+/// `elena-run reconcile`: reads what Fanvue holds about the creator's chats and brings the ledger in line, sending
+/// nothing. Each chat is read from its newest message back to where the last read stopped (50 chats a call, then page
+/// by page for a chat with more new messages than that), the creator's media sends are recorded, media elena-run
+/// did not upload are tied to items by their bytes, and every send found that the ledger lacks is recorded with its
+/// path, so the guards count it like elena-run's own. Each batch of chats is saved with its cursors in one
+/// transaction: a killed reconcile resumes where it stopped, and a second one reads only what is new.
+package struct Reconciler: Sendable {
+    package let store: any HistoryLedger & LedgerStore
+    package let api: any FanvueHistory
+    package let now: @Sendable () -> Date
+    /// Progress lines.
+    package let progress: @Sendable (String) -> Void
+
+    /// Chats per batch call (Fanvue's maximum).
+    package static let chatsPerCall = 50
+    /// Chats read within this long are not read again before a send.
+    package static let freshness: TimeInterval = 15 * 60
+
+    /// Creates a reconciler.
+    package init(
+        store: any HistoryLedger & LedgerStore, api: any FanvueHistory, now: @escaping @Sendable () -> Date,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.store = store
+        self.api = api
+        self.now = now
+        self.progress = progress
+    }
+
+    /// The key under which the time of the last reconcile of every chat is kept.
+    static func everyChatKey(_ account: String) -> String { "reconcile.every_chat:\(account)" }
+
+    /// The fans among `fans` whose chats were not read within `freshness`. A fan with no chat read ever counts as
+    /// read when every chat was read within `freshness` (the fan had none then).
+    package func stale(_ fans: [String], account: String, freshness: TimeInterval) async throws -> [String] {
+        let cursors = try await store.chatCursors(account: account, fans: fans)
+        let limit = now().addingTimeInterval(-freshness)
+        let everyChat = try await store.syncValue(Self.everyChatKey(account)).flatMap(Timestamp.parse)
+        let noChatIsFresh = everyChat.map { $0 >= limit } ?? false
+        return fans.filter { fan in cursors[fan].map { $0.reconciledAt < limit } ?? !noChatIsFresh }
+    }
+
+    /// Reads the chats of `fans` (nil: every chat the creator has), or only those not read within `freshness`.
+    package func run(fans: [String]? = nil, freshness: TimeInterval? = nil) async throws -> ReconcileSummary {
+        let account = try await api.account
+        var summary = ReconcileSummary()
+        var chosen: [String]
+        let started = now()
+        if let fans {
+            chosen = fans
+        } else {
+            progress("listing the chats…")
+            chosen = try await api.chatFans()
+        }
+        var seen: Set<String> = []
+        chosen = chosen.filter { seen.insert($0).inserted }
+        if let freshness {
+            let stale = try await self.stale(chosen, account: account, freshness: freshness)
+            summary.chatsFresh = chosen.count - stale.count
+            chosen = stale
+        }
+        let cursors = try await store.chatCursors(account: account, fans: chosen)
+        for start in stride(from: 0, to: chosen.count, by: Self.chatsPerCall) {
+            let batch = Array(chosen[start..<min(chosen.count, start + Self.chatsPerCall)])
+            let pages = try await api.recentMessages(fans: batch)
+            var chats: [ChatHistory] = []
+            for fan in batch {
+                let chat = try await read(fan, first: pages[fan], since: cursors[fan]?.newestMessage)
+                summary.mediaSeen += chat.entries.count
+                chats.append(chat)
+            }
+            try await store.saveChatHistory(account: account, chats, at: now())
+            summary.chatsRead += batch.count
+            if chosen.count > Self.chatsPerCall {
+                progress("read \(summary.chatsRead)/\(chosen.count) chats…")
+            }
+        }
+        try await placeExternalMedia(account: account, summary: &summary)
+        let wired = try await store.wireChatSends(account: account)
+        summary.recorded = wired.recorded
+        summary.confirmed = wired.confirmed
+        if fans == nil && freshness == nil {
+            // Every chat was read as of `started`: a fan with none had nothing from the creator then.
+            try await store.setSyncValue(Self.everyChatKey(account), Timestamp.format(started), at: now())
+        }
+        return summary
+    }
+
+    /// One chat from its newest message back to `since` (exclusive): the batch's page first, then older pages.
+    func read(_ fan: String, first: ChatPage?, since: String?) async throws -> ChatHistory {
+        guard let first else { return ChatHistory(fan: fan, entries: [], newestMessage: nil) }
+        var messages: [HistoryMessage] = []
+        var page = first
+        var number = 1
+        while true {
+            if let stop = page.messages.firstIndex(where: { $0.uuid == since }) {
+                messages += page.messages[..<stop]
+                break
+            }
+            messages += page.messages
+            guard page.hasMore, !page.messages.isEmpty else { break }
+            number += 1
+            page = try await api.messages(fan: fan, page: number)
+        }
+        let entries = messages.filter(\.fromCreator).flatMap { message in
+            message.mediaUUIDs.map { media in
+                ChatHistory.Entry(
+                    messageUUID: message.uuid, mediaUUID: media, path: message.path, priceCents: message.priceCents,
+                    sentAt: message.sentAt, purchasedAt: message.purchasedAt)
+            }
+        }
+        return ChatHistory(fan: fan, entries: entries, newestMessage: first.messages.first?.uuid)
+    }
+
+    /// Media in the chats that elena-run did not upload: downloaded once, and tied to the item with the same bytes.
+    func placeExternalMedia(account: String, summary: inout ReconcileSummary) async throws {
+        let unplaced = try await store.unplacedChatMedia(account: account)
+        for (index, media) in unplaced.enumerated() {
+            var digest: Digest?
+            do {
+                digest = try await api.download(media: media).map { Digest.of($0) }
+            } catch let error as any RemoteError where error.statusCode == 404 {
+                digest = nil  // gone or not ours: recorded as unknown bytes
+            }
+            let item = try await digest.asyncFlatMap { try await store.item(publishedDigest: $0) }
+            try await store.saveExternalMedia(account: account, media: media, sha256: digest, item: item, at: now())
+            if item != nil { summary.externalTied += 1 } else { summary.externalUntied += 1 }
+            if unplaced.count >= 20 && (index + 1) % 20 == 0 {
+                progress("looked at \(index + 1)/\(unplaced.count) media uploaded outside elena-run…")
+            }
+        }
+    }
+}
+
+extension Optional {
+    /// `flatMap` with an async transform.
+    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

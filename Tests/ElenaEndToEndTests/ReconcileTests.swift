@@ -1,0 +1,152 @@
+import ElenaCore
+import ElenaEngine
+import ElenaFanvueFake
+import ElenaFanvueHarness
+import ElenaStore
+import ElenaTestKit
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// `reconcile` and exact audiences through the `elena-run` binary against the fake Fanvue: what the creator sent by
+/// hand in Fanvue's own pages counts for every guard, and a list where a few fans already have an item gets one mass
+/// message that leaves exactly those fans out.
+@Suite struct ReconcileTests {
+    /// 40 subscribers.
+    static let fans = (1...40).map { String(format: "7c1b1c1e-2222-4aaa-8bbb-%012d", $0) }
+
+    struct Setup {
+        let harness: FanvueHarness
+        let drop: FanvueDrop
+        let database: TestDatabase
+        let runner: CommandLineRunner
+        /// The items uploaded, by name, with their Fanvue media.
+        let media: [String: String]
+
+        func stop() async {
+            await database.remove()
+            await harness.stop()
+        }
+
+        func messages(to fan: String) -> [JSONValue] {
+            harness.fake.messages.filter { $0["fanUuid"]?.stringValue == fan }
+        }
+
+        func sends(to fan: String) async throws -> [SendRecord] {
+            let store = try await drop.store()
+            let sends = try await store.allSends().filter { $0.fan == fan }
+            await store.close()
+            return sends
+        }
+    }
+
+    /// A drop of two approved images uploaded to the fake (no message), and 40 subscribers.
+    static func setUp(_ backend: TestBackend) async throws -> Setup {
+        let harness = try await FanvueHarness.start()
+        let database = try await TestDatabase.make(backend)
+        var drop = try FanvueDrop.make(harness, images: 2, extra: "  tags: [red]")
+        drop.database = database.url
+        _ = try await drop.run()
+        try drop.approveAll()
+        let report = try await drop.run()
+        #expect(report.failureCount == 0, "\(report.failures)")
+        let store = try await drop.store()
+        let items = try await store.items(drop: nil)
+        await store.close()
+        var media: [String: String] = [:]
+        for item in items { media[item.croppedName ?? item.originalName] = item.fanvueMediaUUID }
+        harness.fake.seedSubscribers(fans.map { .object(["uuid": .string($0), "handle": .string("fan")]) })
+        let runner = CommandLineRunner(
+            environment: drop.processEnvironment(database: database.urlText), workingDirectory: harness.folder.path)
+        return Setup(harness: harness, drop: drop, database: database, runner: runner, media: media)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aSendByHandCountsAndTheListGetsOneExactMassMessage(backend: TestBackend) async throws {
+        let setup = try await Self.setUp(backend)
+        try await withCleanup({ await setup.stop() }) {
+            let fake = setup.harness.fake
+            let runner = setup.runner
+            let names = setup.media.keys.sorted()
+            let (first, second) = (names[0], names[1])
+            let firstMedia = try #require(setup.media[first])
+            // By hand in Fanvue's chat page: fans[3] gets the first picture; fans[5] gets the same bytes uploaded by
+            // hand (a media elena-run never saw); fans[7] gets an unrelated upload.
+            let handDay = try #require(Timestamp.parse("2026-11-30T12:00:00Z"))
+            fake.sendByHand(to: Self.fans[3], mediaUUIDs: [firstMedia], priceCents: 900, at: handDay)
+            let copy = fake.uploadByHand(try #require(fake.uploadedBytes(firstMedia)))
+            fake.sendByHand(to: Self.fans[5], mediaUUIDs: [copy], at: handDay)
+            fake.sendByHand(to: Self.fans[7], mediaUUIDs: [fake.uploadByHand(Array(repeating: 7, count: 64))], at: handDay)
+
+            // Without reconciling, the ledger knows nothing of it.
+            #expect(try await setup.sends(to: Self.fans[3]).isEmpty)
+
+            let reconcile = try await runner.run(["reconcile", "--json"])
+            #expect(reconcile.exitCode == 0, "\(reconcile)")
+            let summary = try JSONValue.parse(reconcile.standardOutput)
+            #expect(summary["chats_read"]?.intValue == 3, "\(summary)")
+            #expect(summary["sends_recorded"]?.intValue == 2, "\(summary)")
+            #expect(summary["external_media_tied"]?.intValue == 1 && summary["external_media_unknown"]?.intValue == 1, "\(summary)")
+            let handSends = try await setup.sends(to: Self.fans[3])
+            #expect(handSends.count == 1 && handSends.first?.via == "manual" && handSends.first?.priceCents == 900)
+            #expect(try await setup.sends(to: Self.fans[5]).map(\.via) == ["manual"], "tied by its bytes")
+
+            // A second reconcile reads only what is new: one batch call for three chats, nothing recorded.
+            let again = try await runner.run(["reconcile", "--json"])
+            #expect(try JSONValue.parse(again.standardOutput)["sends_recorded"]?.intValue == 0, "\(again)")
+
+            // One fan: skipped with the reason, not one call to Fanvue.
+            var mark = fake.calls.count
+            let one = try await runner.run(["send", first, "--to", Self.fans[3], "--price", "9"])
+            #expect(one.exitCode == 0, "\(one)")
+            #expect(one.standardOutput.contains("skipped \(Self.fans[3]): had it: sent by hand on 2026-11-30"), "\(one)")
+            #expect(fake.calls.count == mark)
+
+            // The list: the dry run says who is left out, why, and what it costs.
+            let dry = try await runner.run(["send", first, "--to", "subscribers", "--price", "12", "--dry-run", "--json"])
+            #expect(dry.exitCode == 0, "\(dry)")
+            let plan = try JSONValue.parse(dry.standardOutput)
+            let audience = try #require(plan["audience"])
+            #expect(audience["members"]?.intValue == 40 && audience["recipients"]?.intValue == 38, "\(audience)")
+            let excluded = audience["excluded"]?.arrayValue ?? []
+            #expect(Set(excluded.compactMap { $0["fan"]?.stringValue }) == [Self.fans[3], Self.fans[5]])
+            #expect(excluded.allSatisfy { $0["reason"]?.stringValue == "had it: sent by hand on 2026-11-30" }, "\(excluded)")
+            #expect(audience["requests"]?["writes"]?.intValue == 3, "a new list, one member call, one mass message")
+            #expect(audience["requests"]?["one_to_one_instead"]?.intValue == 38)
+            let predicted = try #require(audience["requests"]?["total"]?.intValue)
+            let text = try await runner.run(["send", first, "--to", "subscribers", "--price", "12", "--dry-run"])
+            #expect(text.standardOutput.contains("38 get one mass message"), "\(text)")
+            #expect(text.standardOutput.contains("2 left out, through the custom list"), "\(text)")
+            #expect(text.standardOutput.contains("skipped \(Self.fans[5]): had it: sent by hand on 2026-11-30"), "\(text)")
+
+            mark = fake.calls.count
+            let sent = try await runner.run(["send", first, "--to", "subscribers", "--price", "12"])
+            #expect(sent.exitCode == 0, "\(sent)")
+            let calls = Array(fake.calls.dropFirst(mark)).filter { !$0.path.hasPrefix("/oauth2") }
+            #expect(calls.count == predicted, "the dry run predicted \(predicted) requests: \(calls)")
+            #expect(setup.harness.writes(since: mark).count == 3, "\(setup.harness.writes(since: mark))")
+            #expect(fake.massMessages.count == 1)
+            let mass = try #require(fake.massMessages.first)
+            let exclusion = try #require(mass["excludedLists"]?["customListUuids"]?.arrayValue?.first?.stringValue)
+            let lists = fake.customLists
+            let listName = try #require(lists.first { $0.value.count == 2 }?.key)
+            #expect(Set(lists[listName] ?? []) == [Self.fans[3], Self.fans[5]], "exactly the fans who had it")
+            #expect(mass["recipientCount"]?.intValue == 38)
+            #expect(mass["price"]?.intValue == 1200)
+            #expect(!exclusion.isEmpty)
+            #expect(setup.messages(to: Self.fans[3]).count == 1 && setup.messages(to: Self.fans[5]).count == 1, "only the hand sends")
+            #expect(setup.messages(to: Self.fans[0]).count == 1 && setup.messages(to: Self.fans[39]).count == 1)
+            #expect(sent.standardOutput.contains("sent in one mass message to 38 fans"), "\(sent)")
+            let sends = try await setup.sends(to: Self.fans[0])
+            #expect(sends.count == 1 && sends.first?.massMessageID == mass["id"]?.stringValue && sends.first?.campaignID != nil)
+
+            // Again: everyone has it; nothing is written, and the second item reuses the same kind of plan.
+            mark = fake.calls.count
+            let rerun = try await runner.run(["send", first, "--to", "subscribers", "--price", "12"])
+            #expect(rerun.exitCode == 0, "\(rerun)")
+            #expect(setup.harness.writes(since: mark).isEmpty, "\(setup.harness.writes(since: mark))")
+            #expect(fake.massMessages.count == 1)
+            _ = second
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../../sql/postgres/0008_history.sql
