@@ -222,7 +222,8 @@ package struct Sender: Sendable {
         guard !members.isEmpty else { return [] }
         return try await locks.withLocks(members.map { SendLocks.key(account: account, fan: $0) }) {
             try await before(try await self.lacking(items, fans: members))
-            var results = try await self.resumeCampaigns(items, list: list, account: account, api: api)
+            try await self.resumeCampaigns(items, list: list, account: account, api: api)
+            var results: [FanSendResult] = []
             let plan = try await self.audience(items, list: list, members: members, account: account, api: api, allLists: allLists)
             var done = 0
             if !plan.recipients.isEmpty {
@@ -260,31 +261,14 @@ package struct Sender: Sendable {
     /// Finishes a campaign to this list with these items that a run left pending (claims made, no answer): if
     /// Fanvue lists a mass message with the same media made since, it went out and is confirmed; otherwise nothing
     /// went out and its claims are given back, so the plan that follows sends to those fans again.
-    func resumeCampaigns(
-        _ items: [SendableItem], list: FanList, account: String, api: any FanvueAudiences
-    ) async throws -> [FanSendResult] {
+    func resumeCampaigns(_ items: [SendableItem], list: FanList, account: String, api: any FanvueAudiences) async throws {
         let media = Set(items.map(\.media))
-        let pending = try await store.campaigns(account: account).filter {
-            $0.status == "PENDING" && $0.list.id == list.id && Set($0.mediaUUIDs) == media
+        func pending(_ campaign: CampaignRecord) -> Bool {
+            campaign.status == "PENDING" && campaign.list.id == list.id && Set(campaign.mediaUUIDs) == media
         }
-        guard !pending.isEmpty, let history = api as? any FanvueHistory else { return [] }
-        let sent = try await history.massMessages()
-        for campaign in pending {
-            let found = sent.first { state in
-                Set(state.mediaUUIDs) == media && (state.createdAt.map { $0 >= campaign.createdAt.addingTimeInterval(-60) } ?? true)
-            }
-            if let found {
-                try await store.confirmCampaign(
-                    id: campaign.id, massMessageID: found.id, status: found.status, recipients: found.recipientCount, at: now())
-            } else {
-                _ = try await store.releaseCampaignSends(id: campaign.id)
-                var closed = campaign
-                closed.status = "NOT_SENT"
-                closed.updatedAt = now()
-                try await store.saveCampaign(closed)
-            }
-        }
-        return []
+        guard try await store.campaigns(account: account).contains(where: pending) else { return }
+        _ = try await CampaignTracker(store: store, now: now).refresh(
+            account: account, states: try await api.massMessages(), closeAbsent: true, include: pending)
     }
 
     /// The mass message of a plan: the exclusion list made exact, the campaign and its claims recorded, one POST.

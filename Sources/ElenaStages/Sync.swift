@@ -14,6 +14,8 @@ package struct SyncSummary: Sendable, Hashable {
     package var subscribers: Int
     /// Chats read to find the items of purchased messages.
     package var chatsRead: Int
+    /// Campaigns whose status changed on Fanvue (moderated, failed, unsent, sent…), one line each.
+    package var campaigns: [String] = []
 }
 
 /// `elena-run sync`: pulls earnings (cursor pages) and subscribers, ties each purchase to items, and updates the
@@ -21,7 +23,7 @@ package struct SyncSummary: Sendable, Hashable {
 /// shares, so a second run changes nothing.
 package struct Syncer: Sendable {
     package let store: any RunStore
-    package let api: any FanvueSales
+    package let api: any FanvueAudiences
     package let now: @Sendable () -> Date
     /// Progress lines.
     package let progress: @Sendable (String) -> Void
@@ -31,7 +33,7 @@ package struct Syncer: Sendable {
 
     /// Creates a syncer.
     package init(
-        store: any RunStore, api: any FanvueSales, now: @escaping @Sendable () -> Date,
+        store: any RunStore, api: any FanvueAudiences, now: @escaping @Sendable () -> Date,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.store = store
@@ -109,9 +111,27 @@ package struct Syncer: Sendable {
                     data: .object(["new": .int(new), "unattributed": .int(result.unattributed.count)]), at: now())
             ])
         }
+        // What became of each mass message after its 201: statuses, results, and claims given back when nobody got it.
+        var campaigns: [CampaignChange] = []
+        if try await !store.campaigns(account: account).isEmpty {
+            progress("reading the mass messages…")
+            campaigns = try await CampaignTracker(store: store, now: now).refresh(
+                account: account, states: try await api.massMessages(), closeAbsent: false)
+            if !campaigns.isEmpty {
+                try await store.append(
+                    campaigns.map { change in
+                        EventRecord(
+                            kind: "fanvue.campaign", drop: change.campaign.drop, message: change.description,
+                            data: .object([
+                                "campaign": .string(change.campaign.id), "status": .string(change.campaign.status),
+                                "previous": .string(change.previous), "released": .int(change.released),
+                            ]), at: now())
+                    })
+            }
+        }
         let attributed = Set(result.shares.map(\.transactionID)).count
         return SyncSummary(
             fetched: purchases.count, new: new, attributed: attributed, unattributed: result.unattributed.count,
-            subscribers: fans.count, chatsRead: chatsRead)
+            subscribers: fans.count, chatsRead: chatsRead, campaigns: campaigns.map(\.description))
     }
 }

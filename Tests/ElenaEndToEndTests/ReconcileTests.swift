@@ -146,7 +146,87 @@ import Testing
             #expect(rerun.exitCode == 0, "\(rerun)")
             #expect(setup.harness.writes(since: mark).isEmpty, "\(setup.harness.writes(since: mark))")
             #expect(fake.massMessages.count == 1)
+
+            // `status --item` and `stats` tell the manual sends apart.
+            let status = try await runner.run(["status", "--item", first])
+            #expect(status.standardOutput.contains("40 fans, 0 bought: 2 by hand in Fanvue (7c1b1c1e on 2026-11-30, 7c1b1c1e on 2026-11-30); 38 elena-run send"), "\(status)")
+            let stats = try JSONValue.parse(try await runner.run(["stats", "--json"]).standardOutput)
+            let paths = stats["paths"]?.arrayValue ?? []
+            #expect(paths.first { $0["key"]?.stringValue == "manual" }?["sends"]?.intValue == 1, "the priced one of the two: \(paths)")
+            #expect(paths.first { $0["key"]?.stringValue == "send" }?["sends"]?.intValue == 38, "\(paths)")
+            #expect(stats["campaigns"]?.arrayValue?.first?["reached"]?.intValue == 38)
             _ = second
+        }
+    }
+
+    /// Scheduling, unsend, moderation and results: the ledger, `status` and `stats` tell the truth after the 201.
+    @Test(arguments: TestBackend.available)
+    func aMassMessageHasALifeAfterThe201(backend: TestBackend) async throws {
+        let setup = try await Self.setUp(backend)
+        try await withCleanup({ await setup.stop() }) {
+            let fake = setup.harness.fake
+            let runner = setup.runner
+            let names = setup.media.keys.sorted()
+            let (first, second) = (names[0], names[1])
+            func campaigns() async throws -> [JSONValue] {
+                try JSONValue.parse(try await runner.run(["stats", "--json"]).standardOutput)["campaigns"]?.arrayValue ?? []
+            }
+
+            // Scheduled: Fanvue holds it, the ledger claims every fan so nothing else sends it meanwhile.
+            let later = Timestamp.format(Date().addingTimeInterval(3600))
+            let scheduled = try await runner.run(["send", first, "--to", "subscribers", "--price", "12", "--at", later])
+            #expect(scheduled.exitCode == 0, "\(scheduled)")
+            #expect(scheduled.standardOutput.contains("scheduled for \(later)"), "\(scheduled)")
+            #expect(fake.massMessages.first?["status"]?.stringValue == "SCHEDULED")
+            #expect(fake.messages.isEmpty, "nothing delivered before its time")
+            var listed = try await campaigns()
+            #expect(listed.first?["status"]?.stringValue == "SCHEDULED" && listed.first?["fans"]?.intValue == 40, "\(listed)")
+            #expect(try await setup.sends(to: Self.fans[0]).count == 1)
+            let campaign = try #require(listed.first?["id"]?.stringValue)
+
+            // Unsent before it went out: Fanvue drops it, the claims go, the same item can be sent again.
+            let unsend = try await runner.run(["unsend", String(campaign.prefix(8))])
+            #expect(unsend.exitCode == 0, "\(unsend)")
+            #expect(unsend.standardOutput.contains("40 fans' claims given back, 0 who bought it keep it"), "\(unsend)")
+            #expect(fake.massMessages.first?["status"]?.stringValue == "UNSENT")
+            #expect(try await setup.sends(to: Self.fans[0]).isEmpty)
+            listed = try await campaigns()
+            #expect(listed.first?["status"]?.stringValue == "UNSENT")
+            let twice = try await runner.run(["unsend", String(campaign.prefix(8))])
+            #expect(twice.exitCode == 1 && twice.standardError.contains("nothing to unsend"), "\(twice)")
+
+            // Sent, then held by Fanvue's moderation after the 201: sync says so and gives the claims back.
+            let now = try await runner.run(["send", first, "--to", "subscribers", "--price", "12"])
+            #expect(now.exitCode == 0, "\(now)")
+            let moderatedID = try #require(fake.massMessages.last?["id"]?.stringValue)
+            #expect(try await setup.sends(to: Self.fans[0]).first?.massMessageID == moderatedID)
+            fake.setMassMessageStatus(moderatedID, "MODERATED")
+            let sync = try await runner.run(["sync"])
+            #expect(sync.exitCode == 0, "\(sync)")
+            #expect(sync.standardOutput.contains("was held by Fanvue's moderation: nobody got it; 40 claims given back"), "\(sync)")
+            #expect(try await setup.sends(to: Self.fans[0]).isEmpty)
+            let status = try await runner.run(["status", "--item", first, "--json"])
+            #expect(try JSONValue.parse(status.standardOutput)["sends"]?.arrayValue?.isEmpty == true, "\(status)")
+            #expect(try await campaigns().first?["status"]?.stringValue == "MODERATED")
+
+            // Results: a fan buys the second item's copy; sync copies views, purchases and revenue; unsend keeps the buyer.
+            let sent = try await runner.run(["send", second, "--to", "subscribers", "--price", "15"])
+            #expect(sent.exitCode == 0, "\(sent)")
+            let resultsID = try #require(fake.massMessages.last?["id"]?.stringValue)
+            let copy = try #require(setup.messages(to: Self.fans[2]).last?["messageUuid"]?.stringValue)
+            try fake.purchase(message: copy)
+            fake.setMassMessageStatus(resultsID, "SENT", viewCount: 12)
+            #expect(try await runner.run(["sync"]).exitCode == 0)
+            let results = try #require(try await campaigns().first { $0["mass_message"]?.stringValue == resultsID })
+            #expect(results["views"]?.intValue == 12 && results["purchases"]?.intValue == 1, "\(results)")
+            #expect(results["revenue_cents"]?.intValue == 1500, "\(results)")
+            let text = try await runner.run(["stats"])
+            #expect(text.standardOutput.contains("moderated"), "\(text)")
+            let back = try await runner.run(["unsend", resultsID])
+            #expect(back.standardOutput.contains("39 fans' claims given back, 1 who bought it keep it"), "\(back)")
+            #expect(try await setup.sends(to: Self.fans[2]).count == 1, "the buyer keeps their send")
+            #expect(try await setup.sends(to: Self.fans[3]).isEmpty)
+            #expect(setup.messages(to: Self.fans[2]).count == 1 && setup.messages(to: Self.fans[3]).isEmpty)
         }
     }
 }

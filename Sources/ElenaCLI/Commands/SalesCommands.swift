@@ -42,13 +42,14 @@ struct SyncCommand: AsyncParsableCommand {
                 JSONValue.object([
                     "fetched": .int(summary.fetched), "new": .int(summary.new), "attributed": .int(summary.attributed),
                     "unattributed": .int(summary.unattributed), "subscribers": .int(summary.subscribers),
-                    "chats_read": .int(summary.chatsRead),
+                    "chats_read": .int(summary.chatsRead), "campaigns": .array(summary.campaigns.map(JSONValue.string)),
                 ]).pretty(), terminator: "")
         } else {
             print(
                 "synced: \(summary.fetched) earnings read, \(summary.new) new; \(summary.attributed) tied to items, "
                     + "\(summary.unattributed) not (subscriptions, tips, content sent outside elena-run); "
                     + "\(summary.subscribers) subscribers")
+            for line in summary.campaigns { print("  " + line) }
         }
     }
 }
@@ -60,7 +61,9 @@ struct StatsCommand: AsyncParsableCommand {
         abstract: "Revenue, sends, purchases and conversion per item, tag, drop and price point.",
         discussion: """
             From the ledger as of the last `elena-run sync`. Conversion is bought sends over pay-per-view sends;
-            revenue is net (what Fanvue pays out), with gross beside it.
+            revenue is net (what Fanvue pays out), with gross beside it. Sends are also shown by path (a drop's
+            message, `send`, by hand in Fanvue as `reconcile` found them), and each mass message (campaign) with
+            its status, reach, views, purchases and revenue as Fanvue reported them at the last sync.
               elena-run stats                      tables
               elena-run stats --json               everything as JSON
               elena-run stats --html report.html   a page with charts
@@ -80,10 +83,12 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         let (store, _) = try await Wiring.openLibraryStore(options, readOnly: true)
         let report: SalesReport
+        let campaigns: [CampaignRecord]
         do {
             report = SalesReport.build(
                 items: try await store.items(drop: nil), sends: try await store.allSends(),
                 purchases: try await store.purchases(), shares: try await store.purchaseShares())
+            campaigns = try await store.campaigns(account: nil)
         } catch {
             await store.close()
             throw CLIError.failure("cannot read the ledger: \(error)")
@@ -98,7 +103,9 @@ struct StatsCommand: AsyncParsableCommand {
             }
             if !json { print("wrote \(path)") }
         }
-        print(json ? SalesOutput.json(report) : SalesOutput.text(report, top: top), terminator: json ? "" : "\n")
+        print(
+            json ? SalesOutput.json(report, campaigns: campaigns) : SalesOutput.text(report, campaigns: campaigns, top: top),
+            terminator: json ? "" : "\n")
     }
 }
 

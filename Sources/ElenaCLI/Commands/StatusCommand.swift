@@ -103,10 +103,12 @@ struct StatusCommand: AsyncParsableCommand {
         let item: ItemRecord
         let runs: [StageRecord]
         let reviews: [ReviewRecord]
+        let sends: [SendRecord]
         do {
             item = try await ItemLookup.one(reference, in: store, storeName: store.displayName)
             runs = try await store.runs(itemID: item.id)
             reviews = try await store.reviews(drop: item.drop).filter { $0.itemID == item.id }
+            sends = try await store.sends(items: [item.id])
         } catch {
             await store.close()
             throw error
@@ -122,6 +124,16 @@ struct StatusCommand: AsyncParsableCommand {
                 "flags": .array(item.flags.map(JSONValue.string)),
                 "error": item.error.map(JSONValue.string) ?? .null,
                 "lineage": item.lineage ?? .null,
+                "sends": .array(
+                    sends.map { send in
+                        JSONValue.object([
+                            "fan": .string(send.fan), "path": .string(send.via ?? "send"),
+                            "price_cents": send.priceCents.map(JSONValue.int) ?? .null,
+                            "sent_at": .string(Timestamp.format(send.sentAt)), "confirmed": .bool(send.isConfirmed),
+                            "purchased_at": send.purchasedAt.map { .string(Timestamp.format($0)) } ?? .null,
+                            "campaign": send.campaignID.map(JSONValue.string) ?? .null,
+                        ])
+                    }),
                 "runs": .array(
                     runs.map { run in
                         JSONValue.object([
@@ -136,11 +148,11 @@ struct StatusCommand: AsyncParsableCommand {
             print(document.pretty(), terminator: "")
             return
         }
-        print(Self.summary(item, runs: runs, reviews: reviews).joined(separator: "\n"))
+        print(Self.summary(item, runs: runs, reviews: reviews, sends: sends).joined(separator: "\n"))
     }
 
     /// One item in a few readable lines: where it stands, the cut and why, the faces, flags, lineage, steps.
-    static func summary(_ item: ItemRecord, runs: [StageRecord], reviews: [ReviewRecord]) -> [String] {
+    static func summary(_ item: ItemRecord, runs: [StageRecord], reviews: [ReviewRecord], sends: [SendRecord] = []) -> [String] {
         var lines = ["\(item.originalName)  (item \(item.id.hex), drop \(item.drop))"]
         func row(_ label: String, _ text: String) { lines.append("  " + label.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + text) }
         let review = item.croppedDigest.flatMap { digest in reviews.first { $0.cropDigest == digest } }
@@ -180,6 +192,17 @@ struct StatusCommand: AsyncParsableCommand {
             let shown = members.filter { $0.value != .null && $0.value != .bool(false) && $0.value != .array([]) }
                 .map { "\($0.key) \($0.value.stringValue ?? $0.value.serialized())" }
             if !shown.isEmpty { row("lineage", shown.joined(separator: ", ")) }
+        }
+        if !sends.isEmpty {
+            // Who has it, by path: elena-run's own sends and those reconcile found (by hand in Fanvue…).
+            var byPath: [String: [SendRecord]] = [:]
+            for send in sends { byPath[send.via ?? "send", default: []].append(send) }
+            let bought = sends.filter { $0.purchasedAt != nil }.count
+            let parts = byPath.sorted { $0.key < $1.key }.map { path, list in
+                "\(list.count) \(SalesReport.pathLabels[path] ?? path)"
+                    + (path == "manual" ? " (" + list.map { "\($0.fan.prefix(8)) on \(Timestamp.format($0.sentAt).prefix(10))" }.joined(separator: ", ") + ")" : "")
+            }
+            row("sent", "\(sends.count) fan\(sends.count == 1 ? "" : "s"), \(bought) bought: " + parts.joined(separator: "; "))
         }
         lines.append("  steps")
         for run in runs {

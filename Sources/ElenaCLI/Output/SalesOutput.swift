@@ -29,7 +29,36 @@ enum SalesOutput {
         return table(lines) + more
     }
 
-    static func text(_ report: SalesReport, top: Int) -> String {
+    /// The campaigns (mass messages) as a table, newest first.
+    static func campaignRows(_ campaigns: [CampaignRecord], top: Int) -> String {
+        let shown = top > 0 ? Array(campaigns.prefix(top)) : campaigns
+        var lines = [["campaign", "list", "status", "fans", "reached", "views", "bought", "revenue"]]
+        for campaign in shown {
+            lines.append([
+                String(campaign.id.prefix(8)), campaign.list.name, campaign.status.lowercased(), "\(campaign.intended)",
+                campaign.recipientCount.map(String.init) ?? "?", campaign.viewCount.map(String.init) ?? "?",
+                campaign.purchaseCount.map(String.init) ?? "?", campaign.revenueCents.map { Money.describe($0) } ?? "?",
+            ])
+        }
+        let more = campaigns.count > shown.count ? "\n(\(campaigns.count - shown.count) more; --top 0 shows all)" : ""
+        return table(lines) + more
+    }
+
+    static func json(_ campaign: CampaignRecord) -> JSONValue {
+        .object([
+            "id": .string(campaign.id), "mass_message": campaign.massMessageID.map(JSONValue.string) ?? .null,
+            "list": .string(campaign.list.name), "status": .string(campaign.status), "fans": .int(campaign.intended),
+            "excluded": .int(campaign.excluded), "reached": campaign.recipientCount.map(JSONValue.int) ?? .null,
+            "views": campaign.viewCount.map(JSONValue.int) ?? .null,
+            "purchases": campaign.purchaseCount.map(JSONValue.int) ?? .null,
+            "revenue_cents": campaign.revenueCents.map(JSONValue.int) ?? .null,
+            "price_cents": campaign.priceCents.map(JSONValue.int) ?? .null,
+            "scheduled_at": campaign.scheduledAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "created_at": .string(Timestamp.format(campaign.createdAt)),
+        ])
+    }
+
+    static func text(_ report: SalesReport, campaigns: [CampaignRecord] = [], top: Int) -> String {
         let total = report.total
         var parts = [
             "total: \(Money.describe(total.netCents)) net (\(Money.describe(total.grossCents)) gross) from "
@@ -49,6 +78,8 @@ enum SalesOutput {
         parts.append(rows(report.tags, title: "tag", top: top))
         parts.append(rows(report.drops, title: "drop", top: top))
         parts.append(rows(report.prices, title: "price", top: top))
+        parts.append(rows(report.paths, title: "path", top: top))
+        if !campaigns.isEmpty { parts.append(campaignRows(campaigns, top: top)) }
         return parts.joined(separator: "\n\n")
     }
 
@@ -61,7 +92,7 @@ enum SalesOutput {
         ])
     }
 
-    static func json(_ report: SalesReport) -> String {
+    static func json(_ report: SalesReport, campaigns: [CampaignRecord] = []) -> String {
         JSONValue.object([
             "total": json(report.total),
             "unattributed": .object([
@@ -69,6 +100,7 @@ enum SalesOutput {
             ]),
             "items": .array(report.items.map(json)), "tags": .array(report.tags.map(json)),
             "drops": .array(report.drops.map(json)), "prices": .array(report.prices.map(json)),
+            "paths": .array(report.paths.map(json)), "campaigns": .array(campaigns.map(json)),
         ]).pretty()
     }
 

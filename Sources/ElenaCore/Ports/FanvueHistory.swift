@@ -126,7 +126,7 @@ package protocol FanvueHistory: Sendable {
 
 /// What sending to an exact audience needs beyond `FanvueSales`: custom lists and the mass-message lifecycle
 /// (`fanvue-api.md` §9.2).
-package protocol FanvueAudiences: FanvueSales {
+package protocol FanvueAudiences: FanvueSales, FanvueHistory {
     /// Creates a custom list; nil when the name is taken (409).
     func createCustomList(name: String) async throws -> FanList?
     /// Adds fans to a custom list (at most 100 a call, the caller batches); returns how many were new.

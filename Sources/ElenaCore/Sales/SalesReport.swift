@@ -35,11 +35,20 @@ package struct SalesReport: Sendable, Hashable {
     package var tags: [Row]
     package var drops: [Row]
     package var prices: [Row]
+    /// Sends by path: `manifest` (a drop's message), `send`, `manual` (by hand in Fanvue, found by reconcile) or
+    /// `fanvue` (Fanvue's own mass messages and automations).
+    package var paths: [Row]
     /// Every figure together.
     package var total: Row
     /// Purchases tied to no item, and their gross.
     package var unattributedPurchases: Int
     package var unattributedGrossCents: Int
+
+    /// How people read a send's path.
+    package static let pathLabels = [
+        "manifest": "a drop's message", "send": "elena-run send", "manual": "by hand in Fanvue",
+        "fanvue": "Fanvue (mass message, automation)",
+    ]
 
     /// Builds the report from the ledger.
     package static func build(
@@ -48,7 +57,11 @@ package struct SalesReport: Sendable, Hashable {
         let byID = Dictionary(items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let purchaseByID = Dictionary(purchases.map { ($0.transactionID, $0) }, uniquingKeysWith: { first, _ in first })
         var sendPrice: [String: Int] = [:]
-        for send in sends { if let price = send.priceCents { sendPrice[send.fan + "|" + send.itemID.hex] = price } }
+        var sendPath: [String: String] = [:]
+        for send in sends {
+            if let price = send.priceCents { sendPrice[send.fan + "|" + send.itemID.hex] = price }
+            sendPath[send.fan + "|" + send.itemID.hex] = send.via ?? "send"
+        }
 
         var itemRows: [Digest: Row] = [:]
         var tagRows: [String: Row] = [:]
@@ -79,12 +92,18 @@ package struct SalesReport: Sendable, Hashable {
                 priceRows[price] = priceRow
             }
         }
+        var pathRows: [String: Row] = [:]
         for send in sends where send.isPPV {
             let price = Money.describe(send.priceCents)
-            apply(send.itemID, price: price) { row in
+            let count = { (row: inout Row) in
                 row.sends += 1
                 if send.purchasedAt != nil { row.purchasedSends += 1 }
             }
+            apply(send.itemID, price: price, count)
+            let path = send.via ?? "send"
+            var pathRow = pathRows[path] ?? Row(key: path, label: Self.pathLabels[path] ?? path)
+            count(&pathRow)
+            pathRows[path] = pathRow
         }
         for share in shares {
             let purchase = purchaseByID[share.transactionID]
@@ -94,10 +113,16 @@ package struct SalesReport: Sendable, Hashable {
             } else {
                 price = purchase?.postUUID != nil ? "post" : "other"
             }
-            apply(share.itemID, price: price) { row in
+            let add = { (row: inout Row) in
                 row.purchases += 1
                 row.grossCents += share.grossCents
                 row.netCents += share.netCents
+            }
+            apply(share.itemID, price: price, add)
+            if let fan = purchase?.fan, purchase?.messageUUID != nil, let path = sendPath[fan + "|" + share.itemID.hex] {
+                var pathRow = pathRows[path] ?? Row(key: path, label: Self.pathLabels[path] ?? path)
+                add(&pathRow)
+                pathRows[path] = pathRow
             }
         }
         let attributed = Set(shares.map(\.transactionID))
@@ -107,7 +132,7 @@ package struct SalesReport: Sendable, Hashable {
         }
         return SalesReport(
             items: ordered(itemRows.values), tags: ordered(tagRows.values), drops: ordered(dropRows.values),
-            prices: ordered(priceRows.values), total: total, unattributedPurchases: unattributed.count,
+            prices: ordered(priceRows.values), paths: ordered(pathRows.values), total: total, unattributedPurchases: unattributed.count,
             unattributedGrossCents: unattributed.reduce(0) { $0 + $1.grossCents })
     }
 }
