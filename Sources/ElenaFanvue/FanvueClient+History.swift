@@ -6,11 +6,11 @@ import NIOHTTP1
 
 /// The creator's history on Fanvue (chats, mass messages, media bytes) and custom lists (`fanvue-api.md` §9).
 extension FanvueClient: FanvueHistory, FanvueAudiences {
-    package func chatFans() async throws -> [String] {
+    package func chats() async throws -> [(fan: String, lastMessage: String?)] {
         var seen: Set<String> = []
         return try await allPages("/chats").compactMap { entry in
             guard let uuid = entry["user"]?["uuid"]?.stringValue, seen.insert(uuid).inserted else { return nil }
-            return uuid
+            return (uuid, entry["lastMessage"]?["uuid"]?.stringValue)
         }
     }
 

@@ -97,9 +97,10 @@ extension FakeFanvue {
             var seen: Set<String> = []
             return state.messages.reversed().compactMap { message -> JSONValue? in
                 guard let fan = message["fanUuid"]?.stringValue, seen.insert(fan).inserted else { return nil }
-                let user = state.subscribers.first { $0["uuid"]?.stringValue == fan } ?? .object(["uuid": .string(fan)])
+                let user = state.subscriberByUUID[fan] ?? .object(["uuid": .string(fan)])
                 return .object([
-                    "user": user, "lastMessageAt": message["sentAt"] ?? .null, "isRead": .bool(true),
+                    "user": user, "lastMessage": chatMessage(message, fan: fan, state: state),
+                    "lastMessageAt": message["sentAt"] ?? .null, "isRead": .bool(true),
                     "isMuted": .bool(false), "unreadMessagesCount": .int(0),
                 ])
             }
@@ -146,7 +147,7 @@ extension FakeFanvue {
     /// One message as the chat endpoints show it.
     func chatMessage(_ message: JSONValue, fan: String, state: FakeState) -> JSONValue {
         let me = JSONValue.object(["uuid": .string(configuration.userUUID), "handle": .string(configuration.handle)])
-        let fanHandle = state.subscribers.first { $0["uuid"]?.stringValue == fan }?["handle"] ?? .null
+        let fanHandle = state.subscriberByUUID[fan]?["handle"] ?? .null
         let uuid = message["messageUuid"]?.stringValue ?? ""
         let media = message["mediaUuids"]?.arrayValue ?? []
         let mediaType = media.first.flatMap { $0.stringValue }.flatMap { state.media[$0]?.info.mediaType }
@@ -236,7 +237,7 @@ extension FakeState {
     }
 
     func isFan(_ fan: String) -> Bool {
-        subscribers.contains { $0["uuid"]?.stringValue == fan }
+        subscriberByUUID[fan] != nil
     }
 
     /// Delivers every mass message that is sending, or scheduled and due: one copy in each recipient's chat.

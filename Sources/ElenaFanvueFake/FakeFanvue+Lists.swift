@@ -66,7 +66,7 @@ extension FakeFanvue {
         let users = try state.withLock { state throws(FakeHTTPError) -> [JSONValue] in
             guard let members = Self.smartMembers(id, state) else { throw .validation([Self.unknownSmartList(id)]) }
             return members.map { fan in
-                state.subscribers.first { $0["uuid"]?.stringValue == fan } ?? .object(["uuid": .string(fan)])
+                state.subscriberByUUID[fan] ?? .object(["uuid": .string(fan)])
             }
         }
         return FakeHTTP.json(200, FakeHTTP.paged(users, page: page, size: size))

@@ -34,7 +34,11 @@ struct FakeState {
     var messages: [JSONValue] = []
     var massMessages: [JSONValue] = []
     var earnings: [JSONValue] = []
-    var subscribers: [JSONValue] = []
+    var subscribers: [JSONValue] = [] {
+        didSet { subscriberByUUID = Dictionary(subscribers.compactMap { fan in fan["uuid"]?.stringValue.map { ($0, fan) } }, uniquingKeysWith: { first, _ in first }) }
+    }
+    /// The subscribers by uuid (kept with `subscribers`).
+    private(set) var subscriberByUUID: [String: JSONValue] = [:]
     /// Custom lists by uuid: name and member uuids.
     var customLists: [(uuid: String, name: String, members: [String])] = []
 }

@@ -69,17 +69,29 @@ package struct Reconciler: Sendable {
         var summary = ReconcileSummary()
         var chosen: [String]
         let started = now()
+        var unchanged: [String] = []
         if let fans {
             chosen = fans
         } else {
             progress("listing the chats…")
-            chosen = try await api.chatFans()
+            let chats = try await api.chats()
+            chosen = chats.map(\.fan)
+            // A chat whose newest message is the one the last read stopped at has nothing new.
+            let cursors = try await store.chatCursors(account: account, fans: chosen)
+            unchanged = chats.filter { chat in chat.lastMessage != nil && cursors[chat.fan]?.newestMessage == chat.lastMessage }
+                .map(\.fan)
         }
-        var seen: Set<String> = []
+        if !unchanged.isEmpty {
+            // Read just now, as far as what matters: their cursors say so, so a send does not read them again.
+            try await store.saveChatHistory(
+                account: account, unchanged.map { ChatHistory(fan: $0, entries: [], newestMessage: nil) }, at: now())
+        }
+        var seen = Set(unchanged)
+        summary.chatsFresh = unchanged.count
         chosen = chosen.filter { seen.insert($0).inserted }
         if let freshness {
             let stale = try await self.stale(chosen, account: account, freshness: freshness)
-            summary.chatsFresh = chosen.count - stale.count
+            summary.chatsFresh += chosen.count - stale.count
             chosen = stale
         }
         let cursors = try await store.chatCursors(account: account, fans: chosen)

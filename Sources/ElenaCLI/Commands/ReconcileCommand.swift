@@ -64,7 +64,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         if json {
             print(
                 JSONValue.object([
-                    "chats_read": .int(summary.chatsRead), "media_seen": .int(summary.mediaSeen),
+                    "chats_read": .int(summary.chatsRead), "chats_unchanged": .int(summary.chatsFresh),
+                    "media_seen": .int(summary.mediaSeen),
                     "sends_recorded": .int(summary.recorded), "claims_confirmed": .int(summary.confirmed),
                     "external_media_tied": .int(summary.externalTied), "external_media_unknown": .int(summary.externalUntied),
                     "requests": .int(requests), "downloads": .int(downloads),
@@ -73,7 +74,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             return
         }
         var lines = [
-            "reconciled \(summary.chatsRead) chat\(summary.chatsRead == 1 ? "" : "s"): \(summary.mediaSeen) media sent since the last read",
+            "reconciled \(summary.chatsRead) chat\(summary.chatsRead == 1 ? "" : "s") (\(summary.chatsFresh) unchanged since the last read): "
+                + "\(summary.mediaSeen) media sent since then",
             "  \(summary.recorded) send\(summary.recorded == 1 ? "" : "s") made outside elena-run recorded (the guards count them now)",
         ]
         if summary.confirmed > 0 {

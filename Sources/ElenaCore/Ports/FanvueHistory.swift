@@ -112,8 +112,8 @@ package struct MassMessageRequest: Sendable, Hashable {
 package protocol FanvueHistory: Sendable {
     /// The account the token belongs to.
     var account: String { get async throws }
-    /// Every fan the creator has a chat with.
-    func chatFans() async throws -> [String]
+    /// Every chat the creator has: the fan, and the uuid of the chat's newest message (nil when Fanvue omits it).
+    func chats() async throws -> [(fan: String, lastMessage: String?)]
     /// The newest messages (up to 50) of up to 50 chats in one call; a chat Fanvue cannot show is left out.
     func recentMessages(fans: [String]) async throws -> [String: ChatPage]
     /// One page (1-based, 50 messages, newest first) of one chat's history.
