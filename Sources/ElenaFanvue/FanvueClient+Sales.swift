@@ -74,18 +74,30 @@ extension FanvueClient: FanvueSales {
     }
 
     package func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?) {
+        try await insights("/insights/earnings", since: since, cursor: cursor, sourceKey: "source")
+    }
+
+    package func spending(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?) {
+        try await insights("/insights/spending", since: since, cursor: cursor, sourceKey: "type")
+    }
+
+    /// One cursor page of earnings or spending rows as purchases (a refund or chargeback has negative amounts and
+    /// its `type` as the source).
+    func insights(_ path: String, since: Date?, cursor: String?, sourceKey: String) async throws
+        -> (purchases: [PurchaseRecord], next: String?)
+    {
         var query = [("size", "50")]
         if let since { query.append(("startDate", Timestamp.format(since))) }
         if let cursor { query.append(("cursor", cursor)) }
-        let answer = try await call(.GET, "/insights/earnings", query: query)
+        let answer = try await call(.GET, path, query: query)
         guard let json = answer.json, let items = json["data"]?.arrayValue else {
-            throw FanvueError(.protocolError, message: "no data array", request: "GET /insights/earnings")
+            throw FanvueError(.protocolError, message: "no data array", request: "GET \(path)")
         }
         let purchases = items.compactMap { item -> PurchaseRecord? in
             guard let id = item["transactionOrderId"]?.stringValue, let date = item["date"]?.stringValue.flatMap(Timestamp.parse)
             else { return nil }
             return PurchaseRecord(
-                transactionID: id, fan: item["user"]?["uuid"]?.stringValue, source: item["source"]?.stringValue ?? "",
+                transactionID: id, fan: item["user"]?["uuid"]?.stringValue, source: item[sourceKey]?.stringValue ?? "",
                 messageUUID: item["messageUuid"]?.stringValue, postUUID: item["postUuid"]?.stringValue,
                 grossCents: item["gross"]?.intValue ?? 0, netCents: item["net"]?.intValue ?? 0,
                 currency: item["currency"]?.stringValue, status: item["transactionOrderStatus"]?.stringValue, at: date)

@@ -14,6 +14,7 @@ extension FakeFanvue {
         router.get("/users/me") { _, context in try self.me(context) }
         router.get("/subscribers") { request, context in try self.listSubscribers(request, context) }
         router.get("/insights/earnings") { request, context in try self.listEarnings(request, context) }
+        router.get("/insights/spending") { request, context in try self.listSpending(request, context) }
     }
 
     func me(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
@@ -39,6 +40,18 @@ extension FakeFanvue {
     /// `source` a comma-separated filter.
     func listEarnings(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
         try require("read:insights", in: context)
+        return try cursorPage(request, state.withLock { $0.earnings }, sourceKey: "source")
+    }
+
+    /// `GET /insights/spending`: refunds and chargebacks (negative `gross`/`net`, `type` refund or chargeback), paged
+    /// and filtered like the earnings.
+    func listSpending(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:insights", in: context)
+        return try cursorPage(request, state.withLock { $0.spending }, sourceKey: "type")
+    }
+
+    /// One page of `all`, newest `date` first, cursor-paginated, with the date and source filters.
+    func cursorPage(_ request: Request, _ all: [JSONValue], sourceKey: String) throws(FakeHTTPError) -> Response {
         let query = FakeHTTP.form(request.uri.query ?? "")
         var errors: [String] = []
         var size = 20
@@ -71,12 +84,11 @@ extension FakeFanvue {
                 "source must be a comma-separated list of \(Self.earningSources.sorted().joined(separator: ", "))")
         }
         guard errors.isEmpty else { throw .validation(errors) }
-        let all = state.withLock { $0.earnings }
         let filtered = all.filter { earning in
             let when = earning["date"]?.stringValue.flatMap(Timestamp.parse)
             if let start, let when, when < start { return false }
             if let end, let when, when >= end { return false }
-            if !sources.contains("all") && !sources.contains(earning["source"]?.stringValue ?? "") { return false }
+            if !sources.contains("all") && !sources.contains(earning[sourceKey]?.stringValue ?? "") { return false }
             return true
         }.enumerated().sorted { left, right in
             let a = left.element["date"]?.stringValue.flatMap(Timestamp.parse) ?? .distantPast

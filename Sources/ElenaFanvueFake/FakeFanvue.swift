@@ -239,6 +239,27 @@ package final class FakeFanvue: Sendable {
         return id
     }
 
+    /// Reverses a purchase (its whole amount): a `chargeback` (the fan's bank took it back) or a `refund`, as a row of
+    /// `GET /insights/spending` with negative amounts and the purchase's message or post. Returns its id.
+    @discardableResult
+    package func reverse(_ transaction: String, as type: String = "chargeback", at date: Date? = nil) throws -> String {
+        try state.withLock { state throws -> String in
+            guard let earning = state.earnings.first(where: { $0["transactionOrderId"]?.stringValue == transaction }) else {
+                throw FakeFanvueError(description: "no purchase \(transaction) to reverse")
+            }
+            let id = "\(type)_" + FakeRandom.token(bytes: 6)
+            var members: [JSONValue.Member] = [
+                .init("date", FakeHTTP.time(date ?? configuration.time.now)),
+                .init("gross", .int(-(earning["gross"]?.intValue ?? 0))), .init("net", .int(-(earning["net"]?.intValue ?? 0))),
+                .init("currency", earning["currency"] ?? .string("USD")), .init("type", .string(type)),
+                .init("transactionOrderId", .string(id)), .init("user", earning["user"] ?? .null),
+            ]
+            for key in ["messageUuid", "postUuid"] { if let value = earning[key] { members.append(.init(key, value)) } }
+            state.spending.append(.object(members))
+            return id
+        }
+    }
+
     /// Makes a media's processing end in `error` (at once if it is already `ready`).
     package func markMediaFailed(_ uuid: String) {
         state.withLock { state in

@@ -34,6 +34,8 @@ struct FakeState {
     var messages: [JSONValue] = []
     var massMessages: [JSONValue] = []
     var earnings: [JSONValue] = []
+    /// Refunds and chargebacks (`GET /insights/spending`).
+    var spending: [JSONValue] = []
     var subscribers: [JSONValue] = [] {
         didSet { subscriberByUUID = Dictionary(subscribers.compactMap { fan in fan["uuid"]?.stringValue.map { ($0, fan) } }, uniquingKeysWith: { first, _ in first }) }
     }

@@ -171,9 +171,10 @@ package struct Sender: Sendable {
 
     /// Who in a list gets what, from the ledger and the list's exclusion list: the plan a list send carries out and
     /// its dry run shows.
+    /// `leaveOut` names fans to leave out whatever they have, with the reason (a chargeback…).
     package func audience(
         _ items: [SendableItem], list: FanList, members: [String], account: String, api: any FanvueAudiences,
-        allLists: [FanList]
+        allLists: [FanList], leaveOut: [String: String] = [:]
     ) async throws -> AudiencePlan {
         let existing = try await store.sends(items: items.map(\.id))
         var byFan: [String: [Digest: SendRecord]] = [:]
@@ -181,6 +182,10 @@ package struct Sender: Sendable {
         var recipients: [String] = []
         var excluded: [AudiencePlan.Excluded] = []
         for fan in members {
+            if let reason = leaveOut[fan] {
+                excluded.append(AudiencePlan.Excluded(fan: fan, has: [], reason: reason, send: []))
+                continue
+            }
             guard let owned = byFan[fan], !owned.isEmpty else {
                 recipients.append(fan)
                 continue
@@ -209,7 +214,7 @@ package struct Sender: Sendable {
     /// an item by the ledger (to read their chats).
     package func send(
         _ items: [SendableItem], toList list: FanList, text: String?, priceCents: Int?, at scheduledAt: Date? = nil,
-        context: SendContext, api: any FanvueAudiences, allLists: [FanList],
+        context: SendContext, api: any FanvueAudiences, allLists: [FanList], leaveOut: [String: String] = [:],
         before: @escaping @Sendable ([String]) async throws -> Void = { _ in },
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> [FanSendResult] {
@@ -221,10 +226,11 @@ package struct Sender: Sendable {
         let members = try await api.members(of: list)
         guard !members.isEmpty else { return [] }
         return try await locks.withLocks(members.map { SendLocks.key(account: account, fan: $0) }) {
-            try await before(try await self.lacking(items, fans: members))
+            try await before(try await self.lacking(items, fans: members.filter { leaveOut[$0] == nil }))
             try await self.resumeCampaigns(items, list: list, account: account, api: api)
             var results: [FanSendResult] = []
-            let plan = try await self.audience(items, list: list, members: members, account: account, api: api, allLists: allLists)
+            let plan = try await self.audience(
+                items, list: list, members: members, account: account, api: api, allLists: allLists, leaveOut: leaveOut)
             var done = 0
             if !plan.recipients.isEmpty {
                 if plan.oneToOne {

@@ -42,21 +42,33 @@ package struct Syncer: Sendable {
         self.progress = progress
     }
 
-    package func run() async throws -> SyncSummary {
-        let account = try await api.account
-        let sinceKey = "earnings.newest:\(account)"
-        let previousNewest = try await store.syncValue(sinceKey).flatMap(Timestamp.parse)
-        let since = previousNewest.map { $0.addingTimeInterval(-Self.overlap) }
-        var purchases: [PurchaseRecord] = []
+    /// Every page of one insights list (`earnings` or `spending`), from a week before the newest row seen last time.
+    private func readAll(
+        _ name: String, account: String,
+        _ fetch: (Date?, String?) async throws -> (purchases: [PurchaseRecord], next: String?)
+    ) async throws -> (rows: [PurchaseRecord], key: String, previous: Date?) {
+        let key = "\(name).newest:\(account)"
+        let previous = try await store.syncValue(key).flatMap(Timestamp.parse)
+        let since = previous.map { $0.addingTimeInterval(-Self.overlap) }
+        var rows: [PurchaseRecord] = []
         var cursor: String?
         var pages = 0
         repeat {
-            let page = try await api.earnings(since: since, cursor: cursor)
-            purchases += page.purchases
+            let page = try await fetch(since, cursor)
+            rows += page.purchases
             cursor = page.next
             pages += 1
-            if pages % 5 == 0 { progress("read \(purchases.count) earnings (\(pages) pages)…") }
+            if pages % 5 == 0 { progress("read \(rows.count) \(name) rows (\(pages) pages)…") }
         } while cursor != nil
+        return (rows, key, previous)
+    }
+
+    package func run() async throws -> SyncSummary {
+        let account = try await api.account
+        let earnings = try await readAll("earnings", account: account, api.earnings)
+        // Refunds and chargebacks: negative rows, tied to items like the purchases they reverse.
+        let reversals = try await readAll("spending", account: account, api.spending)
+        var purchases = earnings.rows + reversals.rows
         var seen: Set<String> = []
         purchases = purchases.filter { seen.insert($0.transactionID).inserted }
 
@@ -101,8 +113,10 @@ package struct Syncer: Sendable {
         progress("reading subscribers…")
         let fans = try await api.subscribers()
         try await store.saveFans(account: account, fans, at: now())
-        if let newest = purchases.map(\.at).max(), previousNewest.map({ newest > $0 }) ?? true {
-            try await store.setSyncValue(sinceKey, Timestamp.format(newest), at: now())
+        for read in [earnings, reversals] {
+            if let newest = read.rows.map(\.at).max(), read.previous.map({ newest > $0 }) ?? true {
+                try await store.setSyncValue(read.key, Timestamp.format(newest), at: now())
+            }
         }
         if new > 0 {
             try await store.append([

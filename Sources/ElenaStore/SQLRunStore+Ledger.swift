@@ -134,7 +134,8 @@ extension SQLRunStore {
             SQLStatement(
                 """
                 UPDATE items SET
-                    times_purchased = (SELECT COUNT(*) FROM purchase_items WHERE purchase_items.item_id = items.id),
+                    times_purchased = (SELECT COUNT(*) FROM purchase_items WHERE purchase_items.item_id = items.id
+                        AND purchase_items.gross_cents > 0),
                     revenue_cents = (SELECT COALESCE(SUM(net_cents), 0) FROM purchase_items
                         WHERE purchase_items.item_id = items.id)
                 WHERE id IN (SELECT item_id FROM purchase_items)

@@ -229,4 +229,54 @@ import Testing
             #expect(setup.messages(to: Self.fans[2]).count == 1 && setup.messages(to: Self.fans[3]).isEmpty)
         }
     }
+
+    /// A chargeback is netted per item and per fan, marks the fan, and a list send can leave such fans out.
+    @Test(arguments: TestBackend.available)
+    func aChargebackIsNettedAndMarksTheFan(backend: TestBackend) async throws {
+        let setup = try await Self.setUp(backend)
+        try await withCleanup({ await setup.stop() }) {
+            let fake = setup.harness.fake
+            let runner = setup.runner
+            let names = setup.media.keys.sorted()
+            let (first, second) = (names[0], names[1])
+            for fan in [Self.fans[1], Self.fans[2]] {
+                let sent = try await runner.run(["send", first, "--to", fan, "--price", "10"])
+                #expect(sent.exitCode == 0, "\(sent)")
+            }
+            let bought = try fake.purchase(message: try #require(setup.messages(to: Self.fans[1]).first?["messageUuid"]?.stringValue))
+            try fake.purchase(message: try #require(setup.messages(to: Self.fans[2]).first?["messageUuid"]?.stringValue))
+            try fake.reverse(bought, as: "chargeback")
+            let sync = try await runner.run(["sync", "--json"])
+            #expect(sync.exitCode == 0, "\(sync)")
+
+            let stats = try JSONValue.parse(try await runner.run(["stats", "--json"]).standardOutput)
+            #expect(stats["total"]?["net_cents"]?.intValue == 800, "two sales of $8.00 net, one charged back: \(stats["total"] ?? .null)")
+            #expect(stats["total"]?["purchases"]?.intValue == 2, "a chargeback is not a purchase")
+            let reversal = try #require(stats["reversals"]?.arrayValue?.first)
+            #expect(reversal["fan"]?.stringValue == Self.fans[1] && reversal["chargebacks"]?.intValue == 1, "\(reversal)")
+            #expect(reversal["gross_cents"]?.intValue == -1000 && reversal["fan_net_cents"]?.intValue == 0, "\(reversal)")
+            let text = try await runner.run(["stats"])
+            #expect(text.standardOutput.contains("refunds and chargebacks: 1, -$10.00 gross (netted above)"), "\(text)")
+            let store = try await setup.drop.store()
+            let item = try #require(try await store.items(drop: nil).first { ($0.croppedName ?? $0.originalName) == first })
+            await store.close()
+            #expect(item.timesPurchased == 2 && item.revenueCents == 800)
+
+            let suggest = try await runner.run(["suggest", "--fan", Self.fans[1]])
+            #expect(suggest.standardOutput.contains("note: this fan charged back a purchase on"), "\(suggest)")
+
+            // A list send leaves such fans out when asked: in the dry run, on Fanvue, and in the ledger.
+            let dry = try await runner.run(["send", second, "--to", "subscribers", "--price", "12", "--skip-chargebacks", "--dry-run", "--json"])
+            let excluded = try JSONValue.parse(dry.standardOutput)["audience"]?["excluded"]?.arrayValue ?? []
+            #expect(excluded.count == 1 && excluded.first?["fan"]?.stringValue == Self.fans[1], "\(dry)")
+            #expect(excluded.first?["reason"]?.stringValue?.hasPrefix("left out: charged back a purchase on") == true)
+            let sent = try await runner.run(["send", second, "--to", "subscribers", "--price", "12", "--skip-chargebacks"])
+            #expect(sent.exitCode == 0, "\(sent)")
+            #expect(fake.massMessages.last?["recipientCount"]?.intValue == Self.fans.count - 1)
+            #expect(fake.customLists.values.contains([Self.fans[1]]), "\(fake.customLists)")
+            let secondMedia = try #require(setup.media[second])
+            #expect(!setup.messages(to: Self.fans[1]).contains { ($0["mediaUuids"]?.arrayValue ?? []).contains(.string(secondMedia)) })
+            #expect(try await setup.sends(to: Self.fans[1]).count == 1, "only the first item")
+        }
+    }
 }

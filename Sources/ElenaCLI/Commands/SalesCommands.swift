@@ -141,11 +141,14 @@ struct SuggestCommand: AsyncParsableCommand {
         let (store, _) = try await Wiring.openLibraryStore(options, readOnly: true)
         let suggestions: [Suggestions.Suggestion]
         let items: [ItemRecord]
+        let chargeback: Date?
         do {
             items = try await store.items(drop: nil)
             let sends = try await store.allSends()
+            let purchases = try await store.purchases()
+            chargeback = SalesReport.chargebacks(purchases)[fan.lowercased()]
             let report = SalesReport.build(
-                items: items, sends: sends, purchases: try await store.purchases(), shares: try await store.purchaseShares())
+                items: items, sends: sends, purchases: purchases, shares: try await store.purchaseShares())
             suggestions = Suggestions.rank(
                 fan: fan.lowercased(), items: items, sends: sends, posts: try await store.allPosts(), report: report,
                 limit: limit)
@@ -158,6 +161,7 @@ struct SuggestCommand: AsyncParsableCommand {
             print(
                 JSONValue.object([
                     "fan": .string(fan.lowercased()),
+                    "chargeback_at": chargeback.map { .string(Timestamp.format($0)) } ?? .null,
                     "suggestions": .array(
                         suggestions.map { suggestion in
                             .object([
@@ -173,6 +177,11 @@ struct SuggestCommand: AsyncParsableCommand {
                         }),
                 ]).pretty(), terminator: "")
             return
+        }
+        if let chargeback {
+            print(
+                "note: this fan charged back a purchase on \(Timestamp.format(chargeback).prefix(10)) "
+                    + "(send --skip-chargebacks leaves such fans out of list sends)")
         }
         guard !suggestions.isEmpty else {
             let uploaded = items.filter { $0.fanvueMediaUUID != nil }.count

@@ -28,6 +28,7 @@ struct SendCommand: AsyncParsableCommand {
             --dry-run shows who would get what, who is left out and why, and how many requests it takes.
 
             --at schedules a list's mass message (`elena-run unsend` takes it back before or after it goes out).
+            --skip-chargebacks leaves out every fan who charged back a purchase (as `elena-run sync` found them).
 
             Examples:
               elena-run send 3fa2c1 9be004 --to 2b0e6c1e-0a4f-4c36-9c8e-5d1f8d3a7e21 --price 9.99
@@ -55,6 +56,9 @@ struct SendCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Do not read the fans' chats on Fanvue first: trust the ledger as it is.")
     var offline = false
+
+    @Flag(name: .long, help: "Leave out fans who charged back a purchase (as of the last sync).")
+    var skipChargebacks = false
 
     @Flag(name: .long, help: "Show who would get what; send nothing, change nothing.")
     var dryRun = false
@@ -177,10 +181,18 @@ struct SendCommand: AsyncParsableCommand {
         let text = Disclosure.apply(text, disclosure: PublishSpec.defaultDisclosure)
         let sender = Sender(store: store, locks: SQLRunStore.workLocks(for: url), now: { Date() })
         let context = SendContext(account: nil, drop: nil, via: "send")
+        var leaveOut: [String: String] = [:]
+        if skipChargebacks {
+            for (fan, date) in SalesReport.chargebacks(try await store.purchases()) {
+                leaveOut[fan] = "left out: charged back a purchase on \(Timestamp.format(date).prefix(10))"
+            }
+        }
         if Self.isUUID(to) {
             let fan = to.lowercased()
             let results: [FanSendResult]
-            if dryRun {
+            if let reason = leaveOut[fan] {
+                results = [FanSendResult(fan: fan, sent: [], skipped: [], reason: reason)]
+            } else if dryRun {
                 let plan = try await sender.plan(items: items, fans: [fan])
                 results = plan.map { FanSendResult(fan: $0.fan, sent: $0.send, skipped: $0.skip, reason: $0.reason) }
             } else {
@@ -213,7 +225,8 @@ struct SendCommand: AsyncParsableCommand {
             if dryRun {
                 let account = try await api.account
                 let members = try await api.members(of: list)
-                let plan = try await sender.audience(items, list: list, members: members, account: account, api: api, allLists: lists)
+                let plan = try await sender.audience(
+                    items, list: list, members: members, account: account, api: api, allLists: lists, leaveOut: leaveOut)
                 let stale =
                     offline
                     ? []
@@ -238,7 +251,7 @@ struct SendCommand: AsyncParsableCommand {
                 let store = store
                 results = try await sender.send(
                     items, toList: list, text: text, priceCents: priceCents, at: scheduledAt, context: context, api: api,
-                    allLists: lists,
+                    allLists: lists, leaveOut: leaveOut,
                     before: { members in if !offline { try await reconcile(members, store: store, api: api) } },
                     progress: { done, total in
                         if !json && total >= 20 && done % 20 == 0 { print("  \(done)/\(total) fans…") }
@@ -341,6 +354,7 @@ struct SendCommand: AsyncParsableCommand {
                 print("skipped \(result.fan): \(result.reason ?? "already has") (\(result.skipped.map(\.name).joined(separator: ", ")))")
             }
             if let error = result.error { print("failed \(result.fan): \(error)") }
+            if result.sent.isEmpty && result.skipped.isEmpty, let reason = result.reason { print("skipped \(result.fan): \(reason)") }
         }
         let fans = Set(results.filter { !$0.sent.isEmpty }.map(\.fan)).count
         print(

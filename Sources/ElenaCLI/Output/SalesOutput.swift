@@ -70,6 +70,14 @@ enum SalesOutput {
                 "not tied to items: \(report.unattributedPurchases) purchase\(report.unattributedPurchases == 1 ? "" : "s"), "
                     + "\(Money.describe(report.unattributedGrossCents)) gross (subscriptions, tips…)")
         }
+        if !report.reversals.isEmpty {
+            let count = report.reversals.reduce(0) { $0 + $1.refunds + $1.chargebacks }
+            let gross = report.reversals.reduce(0) { $0 + $1.grossCents }
+            let charged = report.reversals.filter { $0.chargebacks > 0 }
+            parts.append(
+                "refunds and chargebacks: \(count), \(Money.describe(gross)) gross (netted above)"
+                    + (charged.isEmpty ? "" : "; fans with a chargeback: " + charged.map { "\($0.fan.prefix(8)) (net \(Money.describe($0.fanNetCents)))" }.joined(separator: ", ")))
+        }
         if report.items.isEmpty && total.sends == 0 {
             parts.append("nothing sent or sold yet: send items (elena-run send) and run elena-run sync")
             return parts.joined(separator: "\n")
@@ -101,6 +109,14 @@ enum SalesOutput {
             "items": .array(report.items.map(json)), "tags": .array(report.tags.map(json)),
             "drops": .array(report.drops.map(json)), "prices": .array(report.prices.map(json)),
             "paths": .array(report.paths.map(json)), "campaigns": .array(campaigns.map(json)),
+            "reversals": .array(
+                report.reversals.map { reversal in
+                    .object([
+                        "fan": .string(reversal.fan), "refunds": .int(reversal.refunds), "chargebacks": .int(reversal.chargebacks),
+                        "gross_cents": .int(reversal.grossCents), "fan_net_cents": .int(reversal.fanNetCents),
+                        "last_at": .string(Timestamp.format(reversal.lastAt)),
+                    ])
+                }),
         ]).pretty()
     }
 

@@ -261,6 +261,8 @@ package protocol FanvueSales: FanvuePublishing {
     func sendMassMessage(_ request: MassMessageRequest) async throws -> (id: String, recipients: Int)
     /// One page of earnings, newest first, from `since` on; `cursor` nil for the first page.
     func earnings(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?)
+    /// One page of refunds and chargebacks (negative amounts; `source` is `refund` or `chargeback`), like `earnings`.
+    func spending(since: Date?, cursor: String?) async throws -> (purchases: [PurchaseRecord], next: String?)
     /// Every subscriber.
     func subscribers() async throws -> [FanRecord]
     /// The newest messages in the chat with a fan (up to `limit`).

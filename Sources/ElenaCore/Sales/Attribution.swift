@@ -66,7 +66,8 @@ package enum Attribution {
                 result.shares.append(
                     PurchaseShare(
                         transactionID: purchase.transactionID, itemID: item, grossCents: gross[index], netCents: net[index]))
-                if viaMessage, let fan = purchase.fan {
+                // A refund or chargeback (negative) nets the revenue; it does not make a send bought.
+                if viaMessage, purchase.grossCents > 0, let fan = purchase.fan {
                     result.purchasedSends.append(PurchasedSend(fan: fan, item: item, at: purchase.at))
                 }
             }

@@ -43,6 +43,30 @@ package struct SalesReport: Sendable, Hashable {
     /// Purchases tied to no item, and their gross.
     package var unattributedPurchases: Int
     package var unattributedGrossCents: Int
+    /// Refunds and chargebacks, per fan (already netted in every figure above).
+    package var reversals: [Reversal] = []
+
+    /// The refunds and chargebacks of one fan.
+    package struct Reversal: Sendable, Hashable {
+        package var fan: String
+        package var refunds: Int
+        package var chargebacks: Int
+        /// Their gross, negative.
+        package var grossCents: Int
+        /// The fan's net over every purchase, reversals included.
+        package var fanNetCents: Int
+        package var lastAt: Date
+    }
+
+    /// The fans with a chargeback, with the date of the last one: `send --skip-chargebacks` leaves them out.
+    package static func chargebacks(_ purchases: [PurchaseRecord]) -> [String: Date] {
+        var result: [String: Date] = [:]
+        for purchase in purchases where purchase.source == "chargeback" {
+            guard let fan = purchase.fan else { continue }
+            result[fan] = max(result[fan] ?? .distantPast, purchase.at)
+        }
+        return result
+    }
 
     /// How people read a send's path.
     package static let pathLabels = [
@@ -114,7 +138,7 @@ package struct SalesReport: Sendable, Hashable {
                 price = purchase?.postUUID != nil ? "post" : "other"
             }
             let add = { (row: inout Row) in
-                row.purchases += 1
+                if share.grossCents > 0 { row.purchases += 1 }  // a refund or chargeback nets the money only
                 row.grossCents += share.grossCents
                 row.netCents += share.netCents
             }
@@ -130,10 +154,25 @@ package struct SalesReport: Sendable, Hashable {
         func ordered(_ rows: some Collection<Row>) -> [Row] {
             rows.sorted { ($0.netCents, $0.purchases, $0.sends, $1.key) > ($1.netCents, $1.purchases, $1.sends, $0.key) }
         }
-        return SalesReport(
+        var reversals: [String: Reversal] = [:]
+        var fanNet: [String: Int] = [:]
+        for purchase in purchases {
+            guard let fan = purchase.fan else { continue }
+            fanNet[fan, default: 0] += purchase.netCents
+            guard purchase.source == "refund" || purchase.source == "chargeback" else { continue }
+            var entry = reversals[fan] ?? Reversal(fan: fan, refunds: 0, chargebacks: 0, grossCents: 0, fanNetCents: 0, lastAt: purchase.at)
+            if purchase.source == "refund" { entry.refunds += 1 } else { entry.chargebacks += 1 }
+            entry.grossCents += purchase.grossCents
+            entry.lastAt = max(entry.lastAt, purchase.at)
+            reversals[fan] = entry
+        }
+        for fan in reversals.keys { reversals[fan]?.fanNetCents = fanNet[fan] ?? 0 }
+        var report = SalesReport(
             items: ordered(itemRows.values), tags: ordered(tagRows.values), drops: ordered(dropRows.values),
             prices: ordered(priceRows.values), paths: ordered(pathRows.values), total: total, unattributedPurchases: unattributed.count,
             unattributedGrossCents: unattributed.reduce(0) { $0 + $1.grossCents })
+        report.reversals = reversals.values.sorted { ($0.lastAt, $0.fan) > ($1.lastAt, $1.fan) }
+        return report
     }
 }
 
