@@ -393,9 +393,25 @@ package struct PostStage: Stage {
 
     package func run(_ context: NodeContext) async throws -> StageOutcome {
         guard let spec = context.plan.manifest.publish.post else { return .skipped("no post in the manifest") }
-        let uploaded = try uploadedItems(context).sorted { $0.item.name < $1.item.name }
+        var uploaded = try uploadedItems(context).sorted { $0.item.name < $1.item.name }
         guard !uploaded.isEmpty else { return .skipped("no approved media to post") }
         let store = try services.fanvueStore
+        let api = try fanvue(services)
+        let account = try await api.account
+        let text = Self.text(context.plan)
+        // The items an earlier post of this drop already shows stay out: when an upload failed, the post went out
+        // with the others, and the next run posts only what was missing, never a picture twice.
+        let earlier = try await postedItems(drop: context.plan.drop, account: account, text: text, uploaded: uploaded, api: api)
+        if !earlier.items.isEmpty {
+            uploaded = uploaded.filter { !earlier.items.contains($0.item.id) }
+            if uploaded.isEmpty {
+                let uuids = earlier.posts.sorted()
+                return .done(
+                    NodeOutput(
+                        digest: Digest.of("post:" + uuids.joined(separator: ",")),
+                        summary: .object(["post": .string(uuids.last ?? ""), "posts": .array(uuids.map(JSONValue.string))])))
+            }
+        }
         let sold = try await store.ppvSends(items: uploaded.map(\.item.id))
         if !spec.allowPPVItems, !sold.isEmpty {
             let names = uploaded.filter { sold[$0.item.id] != nil }.map(\.item.name)
@@ -403,18 +419,44 @@ package struct PostStage: Stage {
                 "refusing to post \(names.count) item\(names.count == 1 ? "" : "s") already sent or sold as pay-per-view "
                     + "(\(names.joined(separator: ", "))) to the feed; set publish.post.allow_ppv_items: true to allow it")
         }
-        let api = try fanvue(services)
-        let account = try await api.account
         let media = uploaded.map(\.media)
-        let text = Self.text(context.plan)
         let requestKey = "post:\(account):\(context.plan.drop):\(Digest.of(media.joined(separator: ",") + "\n" + text).prefix(24))"
         let publishAt = spec.at.flatMap(Timestamp.parse)
         // Two runners sharing the database make one post: the second waits, then finds it recorded.
+        let remaining = uploaded
         return try await context.environment.locks.withLock(requestKey) {
             try await self.post(
-                uploaded, spec: spec, text: text, requestKey: requestKey, account: account, publishAt: publishAt,
+                remaining, spec: spec, text: text, requestKey: requestKey, account: account, publishAt: publishAt,
                 api: api, context: context)
         }
+    }
+
+    /// The items the drop's earlier posts show, and those posts. A post a run started but never heard back about is
+    /// looked for on Fanvue first (by its text and media), and counts only if it is there.
+    func postedItems(
+        drop: String, account: String, text: String, uploaded: [(item: PlannedItem, media: String)], api: any FanvuePublishing
+    ) async throws -> (items: Set<Digest>, posts: [String]) {
+        let store = try services.fanvueStore
+        let mediaByItem = Dictionary(uploaded.map { ($0.item.id, $0.media) }, uniquingKeysWith: { first, _ in first })
+        var items: Set<Digest> = []
+        var posts: [String] = []
+        for post in try await store.allPosts() where post.drop == drop && (post.account ?? account) == account {
+            var uuid = post.uuid
+            if uuid == nil, let key = post.requestKey {
+                let media = post.items.compactMap { mediaByItem[$0] }
+                guard media.count == post.items.count, let found = try await api.findPost(text: text, mediaUUIDs: media) else {
+                    continue
+                }
+                try await store.savePost(
+                    requestKey: key, account: account, drop: drop, audience: post.audience, priceCents: post.priceCents,
+                    text: text, publishAt: nil, allowPPV: true, uuid: found, items: post.items, at: Date())
+                uuid = found
+            }
+            guard let uuid, !uuid.isEmpty else { continue }
+            items.formUnion(post.items)
+            posts.append(uuid)
+        }
+        return (items, posts)
     }
 
     /// Creates the post (or finds the one an earlier run made), under its lock.

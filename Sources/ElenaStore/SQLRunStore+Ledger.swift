@@ -34,7 +34,7 @@ extension SQLRunStore {
 
     package func allPosts() async throws -> [PostRecord] {
         let posts = try await database.query(
-            "SELECT id, post_uuid, drop_name, audience, price_cents, created_at FROM posts ORDER BY id")
+            "SELECT id, post_uuid, drop_name, audience, price_cents, created_at, request_key, account FROM posts ORDER BY id")
         let links = try await database.query("SELECT post_id, item_id FROM post_items")
         var items: [Int: [Digest]] = [:]
         for row in links {
@@ -46,7 +46,8 @@ extension SQLRunStore {
             PostRecord(
                 uuid: row.string("post_uuid"), drop: row.string("drop_name"), audience: row.string("audience") ?? "",
                 priceCents: row.int("price_cents"), items: (items[row.int("id") ?? -1] ?? []).sorted { $0.hex < $1.hex },
-                createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0))
+                createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0), requestKey: row.string("request_key"),
+                account: row.string("account"))
         }
     }
 

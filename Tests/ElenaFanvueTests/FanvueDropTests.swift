@@ -136,6 +136,30 @@ import Testing
         }
     }
 
+    /// An upload Fanvue refused leaves the drop's post to the items that made it; the next run, once the last item
+    /// is up, posts only that one: no picture is in the feed twice.
+    @Test func aPostAfterAFailedUploadNeverRepeatsAnItem() async throws {
+        let harness = try await FanvueHarness.start()
+        try await withCleanup({ await harness.stop() }) {
+            let drop = try FanvueDrop.make(harness, images: 3, extra: "  post: {audience: subscribers}\n")
+            _ = try await drop.run()
+            try drop.approveAll()
+            harness.fake.failNext(1, status: 400, pathPrefix: "/media/uploads", method: "POST")
+            let partial = try await drop.run()
+            #expect(partial.failures.count == 1, "\(partial.failures)")
+            let again = try await drop.run()
+            #expect(again.failureCount == 0, "\(again.failures)")
+            let ready = harness.fake.media.filter { $0.status == .ready }.map(\.uuid)
+            #expect(ready.count == 3)
+            let posted = harness.fake.posts.flatMap { $0["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+            #expect(posted.count == Set(posted).count, "no media in two posts: \(harness.fake.posts)")
+            #expect(Set(posted) == Set(ready), "every item is in the feed")
+            let third = try await drop.run()
+            #expect(third.failureCount == 0 && harness.fake.posts.count == Set(harness.fake.posts.map { $0["uuid"] }).count)
+            #expect(harness.fake.posts.flatMap { $0["mediaUuids"]?.arrayValue ?? [] }.count == 3, "a rerun posts nothing")
+        }
+    }
+
     @Test func aFeedPostOfMediaSoldAsPPVIsRefusedWithoutAnAPICall() async throws {
         let harness = try await FanvueHarness.start()
         try await withCleanup({ await harness.stop() }) {

@@ -76,9 +76,17 @@ package struct PostRecord: Sendable, Hashable {
     package var priceCents: Int?
     package var items: [Digest]
     package var createdAt: Date
+    /// What makes creating it idempotent (elena-run's posts).
+    package var requestKey: String?
+    package var account: String?
 
     /// Creates a record.
-    package init(uuid: String?, drop: String?, audience: String, priceCents: Int?, items: [Digest], createdAt: Date) {
+    package init(
+        uuid: String?, drop: String?, audience: String, priceCents: Int?, items: [Digest], createdAt: Date,
+        requestKey: String? = nil, account: String? = nil
+    ) {
+        self.requestKey = requestKey
+        self.account = account
         self.uuid = uuid
         self.drop = drop
         self.audience = audience
