@@ -85,6 +85,16 @@ extension FanvueClient: FanvueHistory, FanvueAudiences {
         }
     }
 
+    package func feedPosts() async throws -> [FeedPost] {
+        try await allPages("/posts").compactMap { entry in
+            guard let uuid = entry["uuid"]?.stringValue else { return nil }
+            return FeedPost(
+                uuid: uuid, mediaUUIDs: entry["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                priceCents: entry["price"]?.intValue, audience: entry["audience"]?.stringValue,
+                publishAt: entry["publishAt"]?.stringValue.flatMap(Timestamp.parse))
+        }
+    }
+
     package func createCustomList(name: String) async throws -> FanList? {
         do {
             let answer = try await call(.POST, "/chats/lists/custom", json: .object(["name": .string(name)]), safety: .creates)

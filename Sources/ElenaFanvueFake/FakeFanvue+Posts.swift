@@ -1,10 +1,11 @@
 import ElenaFakeServer
-import ElenaCore
+package import ElenaCore
 import Foundation
 import Hummingbird
 import NIOCore
 
-/// `POST /posts`, `GET /posts`, `GET /posts/{uuid}` (`fanvue-api.md` §4.1).
+/// `POST /posts`, `GET /posts`, `GET/PATCH/DELETE /posts/{uuid}` (`fanvue-api.md` §4.1, §9.4), and posts made or
+/// edited by hand in Fanvue's own pages.
 extension FakeFanvue {
     static let audiences: Set<String> = ["subscribers", "followers-and-subscribers"]
 
@@ -12,6 +13,8 @@ extension FakeFanvue {
         router.post("/posts") { _, context in try self.createPost(context) }
         router.get("/posts") { request, context in try self.listPosts(request, context) }
         router.get("/posts/:uuid") { _, context in try self.getPost(context) }
+        router.patch("/posts/:uuid") { _, context in try self.editPost(context) }
+        router.delete("/posts/:uuid") { _, context in try self.deletePost(context) }
     }
 
     /// Text, media and price shared by posts and messages.
@@ -138,11 +141,87 @@ extension FakeFanvue {
         ])
     }
 
+    /// `GET /posts?page&size&includeUnpublished` (default true): newest first; deleted posts are not listed.
     func listPosts(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
         try require("read:post", in: context)
         let (page, size) = try FakeHTTP.page(request)
-        let items = state.withLock { $0.posts.reversed().map(Self.postItem) }
+        let unpublished = FakeHTTP.form(request.uri.query ?? "")["includeUnpublished"] != "false"
+        let items = state.withLock { state in
+            state.posts.reversed().filter { post in
+                post["deletedAt"] == nil && (unpublished || FakeHTTP.present(post["publishAt"]) == nil)
+            }.map(Self.postItem)
+        }
         return FakeHTTP.json(200, FakeHTTP.paged(items, page: page, size: size))
+    }
+
+    /// `PATCH /posts/{uuid}`: every field optional and nullable (`price: null` makes it free, `mediaUuids` replaces the
+    /// media, `publishAt: null` publishes now) → 200 with the post.
+    func editPost(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("write:post", in: context)
+        let uuid = context.parameters.get("uuid") ?? ""
+        guard FakeHTTP.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
+        let body = try FakeHTTP.object(context.body)
+        var errors: [String] = []
+        _ = Self.content(body, minimumText: 0, errors: &errors)
+        guard errors.isEmpty else { throw .validation(errors) }
+        let edited = try state.withLock { state throws(FakeHTTPError) -> JSONValue in
+            guard let index = state.posts.firstIndex(where: { $0["uuid"]?.stringValue == uuid && $0["deletedAt"] == nil }) else {
+                throw .message(404, "Post not found")
+            }
+            state.posts[index] = Self.edit(state.posts[index], body)
+            return state.posts[index]
+        }
+        return FakeHTTP.json(200, Self.postItem(edited))
+    }
+
+    /// `post` with the members of `changes` that are present in it set (a null clears).
+    static func edit(_ post: JSONValue, _ changes: JSONValue) -> JSONValue {
+        guard case .object(let members) = changes else { return post }
+        var set: [String: JSONValue] = [:]
+        for member in members where ["text", "price", "mediaUuids", "publishAt", "expiresAt", "audience"].contains(member.key) {
+            set[member.key] = member.value
+        }
+        return post.setting(set)
+    }
+
+    /// `DELETE /posts/{uuid}`: a soft delete → 204.
+    func deletePost(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("write:post", in: context)
+        let uuid = context.parameters.get("uuid") ?? ""
+        let now = configuration.time.now
+        try state.withLock { state throws(FakeHTTPError) in
+            guard let index = state.posts.firstIndex(where: { $0["uuid"]?.stringValue == uuid && $0["deletedAt"] == nil }) else {
+                throw .message(404, "Post not found")
+            }
+            state.posts[index] = state.posts[index].setting(["deletedAt": FakeHTTP.time(now)])
+        }
+        return FakeHTTP.respond(204, "", type: "application/json")
+    }
+
+    /// The creator edits a post by hand in Fanvue's pages (no API call recorded): `changes` as a PATCH body.
+    package func editPostByHand(_ uuid: String, _ changes: JSONValue) {
+        state.withLock { state in
+            guard let index = state.posts.firstIndex(where: { $0["uuid"]?.stringValue == uuid }) else { return }
+            state.posts[index] = Self.edit(state.posts[index], changes)
+        }
+    }
+
+    /// The creator posts by hand in Fanvue's pages; returns the post's uuid.
+    @discardableResult
+    package func postByHand(mediaUUIDs: [String], priceCents: Int? = nil, audience: String = "subscribers", text: String = "by hand")
+        -> String
+    {
+        let uuid = FakeRandom.uuid()
+        let now = configuration.time.now
+        state.withLock { state in
+            state.posts.append(
+                .object([
+                    "uuid": .string(uuid), "createdAt": FakeHTTP.time(now), "text": .string(text),
+                    "price": priceCents.map(JSONValue.int) ?? .null, "audience": .string(audience),
+                    "mediaUuids": .array(mediaUUIDs.map(JSONValue.string)),
+                ]))
+        }
+        return uuid
     }
 
     func getPost(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {

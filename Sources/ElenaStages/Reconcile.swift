@@ -16,6 +16,9 @@ package struct ReconcileSummary: Sendable, Hashable {
     /// Media uploaded outside elena-run: tied to an item by their bytes, or not (yet).
     package var externalTied = 0
     package var externalUntied = 0
+    /// Posts read, and the posts that break the feed guard (edited or made by hand in Fanvue), one line each.
+    package var postsRead = 0
+    package var postFindings: [String] = []
 
     /// Creates an empty summary.
     package init() {}
@@ -28,7 +31,7 @@ package struct ReconcileSummary: Sendable, Hashable {
 /// path, so the guards count it like elena-run's own. Each batch of chats is saved with its cursors in one
 /// transaction: a killed reconcile resumes where it stopped, and a second one reads only what is new.
 package struct Reconciler: Sendable {
-    package let store: any HistoryLedger & LedgerStore
+    package let store: any RunStore
     package let api: any FanvueHistory
     package let now: @Sendable () -> Date
     /// Progress lines.
@@ -41,7 +44,7 @@ package struct Reconciler: Sendable {
 
     /// Creates a reconciler.
     package init(
-        store: any HistoryLedger & LedgerStore, api: any FanvueHistory, now: @escaping @Sendable () -> Date,
+        store: any RunStore, api: any FanvueHistory, now: @escaping @Sendable () -> Date,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.store = store
@@ -115,6 +118,7 @@ package struct Reconciler: Sendable {
         summary.recorded = wired.recorded
         summary.confirmed = wired.confirmed
         if fans == nil && freshness == nil {
+            try await checkPosts(account: account, summary: &summary)
             // Every chat was read as of `started`: a fan with none had nothing from the creator then.
             try await store.setSyncValue(Self.everyChatKey(account), Timestamp.format(started), at: now())
         }
@@ -145,6 +149,55 @@ package struct Reconciler: Sendable {
             }
         }
         return ChatHistory(fan: fan, entries: entries, newestMessage: first.messages.first?.uuid)
+    }
+
+    /// The feed guard against Fanvue as it is: a post edited by hand (media or price no longer what elena-run
+    /// posted) or made by hand that shows an item sold as pay-per-view is reported, not changed (it is the creator's
+    /// post). An unedited post of elena-run's passed the guard when it was made.
+    func checkPosts(account: String, summary: inout ReconcileSummary) async throws {
+        progress("reading the posts…")
+        let posts = try await api.feedPosts()
+        summary.postsRead = posts.count
+        let media = try await store.placedMedia(account: account)
+        let ours = Dictionary(
+            try await store.allPosts().compactMap { post in post.uuid.map { ($0, post) } }, uniquingKeysWith: { first, _ in first })
+        var findings: [(post: FeedPost, items: [Digest], how: String)] = []
+        for post in posts {
+            let items = Array(Set(post.mediaUUIDs.compactMap { media[$0] })).sorted { $0.hex < $1.hex }
+            guard !items.isEmpty else { continue }
+            if let original = ours[post.uuid] {
+                var edits: [String] = []
+                if Set(original.items) != Set(items) { edits.append("its pictures changed") }
+                if original.priceCents != nil && post.priceCents == nil { edits.append("made free") }
+                guard !edits.isEmpty else { continue }
+                findings.append((post, items, "elena-run's post of drop \(original.drop ?? "?"), edited in Fanvue: " + edits.joined(separator: ", ")))
+            } else {
+                findings.append((post, items, "made by hand in Fanvue"))
+            }
+        }
+        guard !findings.isEmpty else { return }
+        var priced: [Digest: Int] = [:]
+        for send in try await store.sends(items: Array(Set(findings.flatMap(\.items)))) where send.isPPV {
+            priced[send.itemID, default: 0] += 1
+        }
+        for finding in findings {
+            let sold = finding.items.filter { priced[$0] != nil }
+            guard !sold.isEmpty else { continue }
+            var names: [String] = []
+            for item in sold {
+                let record = try await store.item(idPrefix: item.hex).first
+                names.append("\(record.map { $0.croppedName ?? $0.originalName } ?? String(item.hex.prefix(10))) (pay-per-view to \(priced[item] ?? 0) fan\(priced[item] == 1 ? "" : "s"))")
+            }
+            let shown = finding.post.priceCents == nil ? "for free" : "for \(Money.describe(finding.post.priceCents))"
+            let line =
+                "post \(finding.post.uuid.prefix(8)) (\(finding.how)) shows \(names.joined(separator: ", ")) in the feed \(shown): "
+                + "edit or delete it in Fanvue (elena-run does not change the creator's posts)"
+            summary.postFindings.append(line)
+        }
+        if !summary.postFindings.isEmpty {
+            try await store.append(
+                summary.postFindings.map { EventRecord(kind: "fanvue.feed_guard", drop: nil, message: $0, at: now()) })
+        }
     }
 
     /// Media in the chats that elena-run did not upload: downloaded once, and tied to the item with the same bytes.

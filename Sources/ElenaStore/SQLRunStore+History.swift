@@ -61,6 +61,16 @@ extension SQLRunStore: HistoryLedger {
         ).compactMap { $0.string("media_uuid") }
     }
 
+    package func placedMedia(account: String) async throws -> [String: Digest] {
+        var result: [String: Digest] = [:]
+        for row in try await database.query("SELECT media_uuid, item_id FROM \(Self.placedMedia) p", [.text(account), .text(account)]) {
+            if let media = row.string("media_uuid"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) {
+                result[media] = item
+            }
+        }
+        return result
+    }
+
     package func item(publishedDigest digest: Digest) async throws -> Digest? {
         // The bytes elena-run uploaded, a crop as it left the machine, or the original itself.
         try await database.query(

@@ -279,4 +279,43 @@ import Testing
             #expect(try await setup.sends(to: Self.fans[1]).count == 1, "only the first item")
         }
     }
+
+    /// A post edited by hand in Fanvue into showing a pay-per-view item for free, or made by hand with one, is
+    /// reported by reconcile and left as it is.
+    @Test(arguments: TestBackend.available)
+    func aPostEditedByHandIntoBreakingTheFeedGuardIsReported(backend: TestBackend) async throws {
+        let setup = try await Self.setUp(backend)
+        try await withCleanup({ await setup.stop() }) {
+            let fake = setup.harness.fake
+            let runner = setup.runner
+            let names = setup.media.keys.sorted()
+            let first = names[0]
+            // The drop posts both pictures as a locked post, then one of them is sold as pay-per-view.
+            var drop = setup.drop
+            drop.manifestText += "\n  post: {audience: subscribers, price: 8.00}\n"
+            #expect(try await drop.run().failureCount == 0)
+            let ours = try #require(fake.posts.first?["uuid"]?.stringValue)
+            #expect(try await runner.run(["send", first, "--to", Self.fans[0], "--price", "10"]).exitCode == 0)
+
+            let clean = try JSONValue.parse(try await runner.run(["reconcile", "--json"]).standardOutput)
+            #expect(clean["posts_read"]?.intValue == 1 && clean["feed_guard"]?.arrayValue?.isEmpty == true, "\(clean)")
+
+            // By hand in Fanvue: the locked post made free, and a new free post of the same picture.
+            fake.editPostByHand(ours, .object(["price": .null]))
+            let mine = fake.postByHand(mediaUUIDs: [try #require(setup.media[first])])
+            let mark = fake.calls.count
+            let reconcile = try await runner.run(["reconcile", "--json"])
+            #expect(reconcile.exitCode == 0, "\(reconcile)")
+            let findings = try JSONValue.parse(reconcile.standardOutput)["feed_guard"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(findings.count == 2, "\(findings)")
+            #expect(
+                findings.contains {
+                    $0.hasPrefix("post \(ours.prefix(8)) (elena-run's post of drop fv, edited in Fanvue: made free) shows \(first) (pay-per-view to 1 fan) in the feed for free")
+                }, "\(findings)")
+            #expect(findings.contains { $0.hasPrefix("post \(mine.prefix(8)) (made by hand in Fanvue) shows \(first)") }, "\(findings)")
+            #expect(setup.harness.writes(since: mark).filter { $0.path.hasPrefix("/posts") }.isEmpty, "the creator's posts are left alone")
+            let text = try await runner.run(["reconcile"])
+            #expect(text.standardOutput.contains("2 posts read; 2 break the feed guard"), "\(text)")
+        }
+    }
 }

@@ -17,7 +17,9 @@ struct ReconcileCommand: AsyncParsableCommand {
             guard counts them like elena-run's own sends: `send` and a drop's `message` skip those fans and say
             why ("had it: sent by hand on 2026-11-30"). A media uploaded outside elena-run is downloaded once and
             tied to the item with the same bytes; one that matches no item is recorded as external. A claim left
-            by an interrupted send that the chat shows went out is confirmed. Nothing is sent.
+            by an interrupted send that the chat shows went out is confirmed. The posts are read too: one edited
+            by hand in Fanvue (made free, pictures changed) or made by hand that shows an item sold as
+            pay-per-view is reported (the creator's post is not changed). Nothing is sent.
 
             `send` and a drop's `message` run the same reading, for the fans they reach, when the ledger has not
             seen those chats for 15 minutes (`send --offline`, or `reconcile: false` in the manifest's message,
@@ -68,6 +70,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                     "media_seen": .int(summary.mediaSeen),
                     "sends_recorded": .int(summary.recorded), "claims_confirmed": .int(summary.confirmed),
                     "external_media_tied": .int(summary.externalTied), "external_media_unknown": .int(summary.externalUntied),
+                    "posts_read": .int(summary.postsRead), "feed_guard": .array(summary.postFindings.map(JSONValue.string)),
                     "requests": .int(requests), "downloads": .int(downloads),
                     "seconds": .double((seconds * 100).rounded() / 100),
                 ]).pretty(), terminator: "")
@@ -85,6 +88,10 @@ struct ReconcileCommand: AsyncParsableCommand {
             lines.append(
                 "  \(summary.externalTied + summary.externalUntied) media uploaded outside elena-run: \(summary.externalTied) tied to "
                     + "items by their bytes, \(summary.externalUntied) not in the library")
+        }
+        if summary.postsRead > 0 || !summary.postFindings.isEmpty {
+            lines.append("  \(summary.postsRead) post\(summary.postsRead == 1 ? "" : "s") read; \(summary.postFindings.count) break\(summary.postFindings.count == 1 ? "s" : "") the feed guard")
+            lines += summary.postFindings.map { "  ! " + $0 }
         }
         lines.append(
             String(format: "  %d request%@ to Fanvue (%d download%@) in %.1f s", requests, requests == 1 ? "" : "s", downloads,

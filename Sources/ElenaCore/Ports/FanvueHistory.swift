@@ -107,6 +107,25 @@ package struct MassMessageRequest: Sendable, Hashable {
     }
 }
 
+/// A post as Fanvue shows it now (scheduled ones included).
+package struct FeedPost: Sendable, Hashable {
+    package var uuid: String
+    package var mediaUUIDs: [String]
+    /// Nil: free to everyone in the audience.
+    package var priceCents: Int?
+    package var audience: String?
+    package var publishAt: Date?
+
+    /// Creates a post.
+    package init(uuid: String, mediaUUIDs: [String], priceCents: Int?, audience: String?, publishAt: Date?) {
+        self.uuid = uuid
+        self.mediaUUIDs = mediaUUIDs
+        self.priceCents = priceCents
+        self.audience = audience
+        self.publishAt = publishAt
+    }
+}
+
 /// What reconciling the ledger with Fanvue's own history reads (`fanvue-api.md` §9.3). `FanvueClient` implements
 /// it; tests run it against the fake server.
 package protocol FanvueHistory: Sendable {
@@ -122,6 +141,8 @@ package protocol FanvueHistory: Sendable {
     func download(media: String) async throws -> Data?
     /// Every mass message with its status and results, newest first.
     func massMessages() async throws -> [CampaignState]
+    /// Every post, scheduled ones included, newest first.
+    func feedPosts() async throws -> [FeedPost]
 }
 
 /// What sending to an exact audience needs beyond `FanvueSales`: custom lists and the mass-message lifecycle
@@ -252,6 +273,8 @@ package protocol HistoryLedger: Sendable {
     func saveChatHistory(account: String, _ chats: [ChatHistory], at: Date) async throws
     /// Media in the chats that the ledger cannot place: neither uploaded by elena-run nor recorded as external.
     func unplacedChatMedia(account: String) async throws -> [String]
+    /// Which item each Fanvue media of the account is: elena-run's uploads and external media tied to items.
+    func placedMedia(account: String) async throws -> [String: Digest]
     /// The item whose published bytes have this digest (what elena-run uploads), if any.
     func item(publishedDigest: Digest) async throws -> Digest?
     /// Records a media uploaded outside elena-run, tied to an item when its bytes are known.
