@@ -34,14 +34,14 @@ package struct DropServices: Sendable {
     /// Absolute outbox folder of the folder target.
     package var outbox: String
     /// The Fanvue API (nil unless the manifest publishes to fanvue and a login is saved).
-    package var fanvue: (any FanvuePublishing)?
+    package var fanvue: (any FanvueAudiences)?
     /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
     package var fanvueTarget: String
 
     /// Services.
     package init(
         store: (any LibraryLedger)?, fanvueStore: (any RunStore)? = nil, codec: any ImageCodec, detector: (any FaceDetector)? = nil, limits: DecodeLimits = .standard, outbox: String,
-        fanvue: (any FanvuePublishing)? = nil, fanvueTarget: String = ""
+        fanvue: (any FanvueAudiences)? = nil, fanvueTarget: String = ""
     ) {
         self.library = store
         self.fanvueLedger = fanvueStore

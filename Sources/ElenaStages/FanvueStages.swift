@@ -3,7 +3,7 @@ package import ElenaEngine
 import Foundation
 
 /// The Fanvue API, or a clear error when the run has none.
-func fanvue(_ services: DropServices) throws -> any FanvuePublishing {
+func fanvue(_ services: DropServices) throws -> any FanvueAudiences {
     guard let fanvue = services.fanvue else {
         throw StageError(
             "publishing to Fanvue needs the app's settings (FANVUE_CLIENT_ID, FANVUE_CLIENT_SECRET) and a login: "
@@ -499,8 +499,9 @@ package struct PostStage: Stage {
     }
 }
 
-/// `message` (drop level, fanvue target): the drop's approved media as a pay-per-view message to each listed fan.
-/// An item is never sent twice to one fan: sends are claimed in the ledger (whose unique constraint decides) before
+/// `message` (drop level, fanvue target): the drop's approved media as a pay-per-view message to each listed fan
+/// (many fans: one mass message to a custom list of exactly them; `at:` schedules it). An item is never sent twice
+/// to one fan: sends are claimed in the ledger (whose unique constraint decides) before
 /// the message goes out, and a claim left unconfirmed by a killed run is checked on Fanvue before sending again.
 package struct MessageStage: Stage {
     package let name = StageName.message
@@ -515,11 +516,13 @@ package struct MessageStage: Stage {
 
     package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let message = plan.manifest.publish.message else { return .null }
-        return .object([
-            "to": .array(message.to.map(JSONValue.string)),
-            "text": .string(Self.text(plan)),
-            "price": (message.priceCents ?? plan.manifest.publish.priceCents).map(JSONValue.int) ?? .null,
-        ])
+        var members: [JSONValue.Member] = [
+            .init("to", .array(message.to.map(JSONValue.string))),
+            .init("text", .string(Self.text(plan))),
+            .init("price", (message.priceCents ?? plan.manifest.publish.priceCents).map(JSONValue.int) ?? .null),
+        ]
+        if let at = message.at { members.append(.init("at", .string(at))) }  // only when set: other keys stay
+        return .object(members)
     }
 
     static func text(_ plan: DropPlan) -> String {
@@ -537,31 +540,29 @@ package struct MessageStage: Stage {
         let items = uploaded.map { SendableItem(id: $0.item.id, name: $0.item.name, media: $0.media) }
         let store = try services.fanvueStore
         let sender = Sender(store: store, locks: context.environment.locks, now: context.environment.now)
-        if spec.reconcile, let history = api as? any FanvueHistory {
-            // What the creator sent these fans by hand counts: their chats are read first unless read lately.
-            let fans = try await sender.lacking(items, fans: spec.to.map { $0.lowercased() })
-            if !fans.isEmpty {
-                _ = try await Reconciler(store: store, api: history, now: context.environment.now)
-                    .run(fans: fans, freshness: Reconciler.freshness)
-            }
-        }
-        var sent: [String] = []
-        var skipped = 0
-        var refused: [String] = []
-        for fan in spec.to {
-            let result = try await sender.send(
-                items, to: fan, text: text, priceCents: price,
-                context: SendContext(account: nil, drop: context.plan.drop, via: "manifest"), api: api)
-            skipped += result.skipped.count
-            if let uuid = result.messageUUID { sent.append(uuid) }
-            if let error = result.error { refused.append("fan \(fan): \(error)") }
-        }
+        let now = context.environment.now
+        // Many fans may get one mass message through a custom list of exactly them; a few get one message each.
+        let results = try await sender.send(
+            items, toFans: spec.to.map { $0.lowercased() }, text: text, priceCents: price, at: spec.at.flatMap(Timestamp.parse),
+            context: SendContext(account: nil, drop: context.plan.drop, via: "manifest"), api: api,
+            before: { fans in
+                // What the creator sent these fans by hand counts: their chats are read first unless read lately.
+                guard spec.reconcile, !fans.isEmpty else { return }
+                _ = try await Reconciler(store: store, api: api, now: now).run(fans: fans, freshness: Reconciler.freshness)
+            })
+        let sent = results.compactMap(\.messageUUID)
+        let massMessages = Array(Set(results.compactMap(\.massMessageID))).sorted()
+        let skipped = results.reduce(0) { $0 + $1.skipped.count }
+        let refused = results.compactMap { result in result.error.map { "fan \(result.fan): \($0)" } }
         if !refused.isEmpty {
             throw StageError("Fanvue refused \(refused.count) message\(refused.count == 1 ? "" : "s") (\(refused.joined(separator: "; "))); the next run tries those fans again")
         }
+        var summary: [JSONValue.Member] = [
+            .init("messages", .array(sent.map(JSONValue.string))), .init("skipped_already_sent", .int(skipped)),
+        ]
+        if !massMessages.isEmpty { summary.append(.init("mass_messages", .array(massMessages.map(JSONValue.string)))) }
         return .done(
             NodeOutput(
-                digest: Digest.of("messages:" + sent.joined(separator: ",")),
-                summary: .object(["messages": .array(sent.map(JSONValue.string)), "skipped_already_sent": .int(skipped)])))
+                digest: Digest.of("messages:" + (sent + massMessages).joined(separator: ",")), summary: .object(summary)))
     }
 }

@@ -222,7 +222,7 @@ package struct Reconciler: Sendable {
 
 extension Optional {
     /// `flatMap` with an async transform.
-    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+    package func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
     }

@@ -318,4 +318,47 @@ import Testing
             #expect(text.standardOutput.contains("2 posts read; 2 break the feed guard"), "\(text)")
         }
     }
+
+    /// A set of fans elena-run chose (send --to with several, a drop's message.to) gets one mass message through a
+    /// custom list of exactly those who lack the item, when that is cheaper than one message each; `at:` schedules it.
+    @Test(arguments: TestBackend.available)
+    func aSetOfFansGetsOneMassMessageThroughAListOfExactlyThem(backend: TestBackend) async throws {
+        let setup = try await Self.setUp(backend)
+        try await withCleanup({ await setup.stop() }) {
+            let fake = setup.harness.fake
+            let runner = setup.runner
+            let names = setup.media.keys.sorted()
+            let (first, second) = (names[0], names[1])
+            let chosen = Array(Self.fans[10...15])
+            fake.sendByHand(to: chosen[2], mediaUUIDs: [try #require(setup.media[first])])
+
+            let sent = try await runner.run(["send", first, "--to", chosen.joined(separator: ","), "--price", "12"])
+            #expect(sent.exitCode == 0, "\(sent)")
+            #expect(sent.standardOutput.contains("skipped \(chosen[2]): had it: sent by hand on"), "the send read their chats first: \(sent)")
+            #expect(fake.massMessages.count == 1 && fake.messages.filter { $0["massMessageId"] == nil }.count == 1, "one mass message, and only the hand send one to one")
+            let included = try #require(fake.massMessages.first?["includedLists"]?["customListUuids"]?.arrayValue?.first?.stringValue)
+            let audience = try #require(fake.customLists.first { $0.key.hasPrefix("elena-run: audience") })
+            #expect(Set(audience.value) == Set(chosen).subtracting([chosen[2]]), "exactly the fans who lack it: \(audience)")
+            #expect(!included.isEmpty && fake.massMessages.first?["recipientCount"]?.intValue == 5)
+            for fan in chosen { #expect(setup.messages(to: fan).count == 1, "\(fan) has it once") }
+
+            // A drop's message to four fans, scheduled: one mass message Fanvue holds until its time.
+            var drop = setup.drop
+            let later = Timestamp.format(Date().addingTimeInterval(7200))
+            let four = Array(Self.fans[20...23])
+            drop.manifestText += "\n  message: {to: [\(four.joined(separator: ", "))], price: 9.00, at: \"\(later)\"}\n"
+            let report = try await drop.run()
+            #expect(report.failureCount == 0, "\(report.failures)")
+            let scheduled = try #require(fake.massMessages.last)
+            #expect(scheduled["status"]?.stringValue == "SCHEDULED" && scheduled["scheduledAt"]?.stringValue == later, "\(scheduled)")
+            #expect(four.allSatisfy { setup.messages(to: $0).isEmpty }, "nothing delivered before its time")
+            let store = try await drop.store()
+            let campaigns = try await store.campaigns(account: nil)
+            let claims = try await store.allSends().filter { four.contains($0.fan) }
+            await store.close()
+            #expect(campaigns.first?.status == "SCHEDULED" && campaigns.first?.intended == 4)
+            #expect(claims.count == 8 && claims.allSatisfy { $0.via == "manifest" && $0.campaignID == campaigns.first?.id }, "two items to four fans")
+            _ = second
+        }
+    }
 }

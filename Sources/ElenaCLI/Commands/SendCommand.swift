@@ -76,9 +76,10 @@ struct SendCommand: AsyncParsableCommand {
                 throw ValidationError("--at must be a time such as 2026-12-24T18:00:00Z, not '\(at)'")
             }
             if date <= Date() { throw ValidationError("--at must be in the future, not \(at)") }
-            if Self.isUUID(to) {
-                throw ValidationError("--at schedules a mass message: give a list to --to (Fanvue cannot schedule a one-to-one message)")
-            }
+        }
+        let parts = to.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if parts.count > 1, let bad = parts.first(where: { !Self.isUUID($0) }) {
+            throw ValidationError("--to with commas takes fan uuids only; '\(bad)' is not one")
         }
         if let price {
             guard let cents = Money.parse(price) else { throw ValidationError("--price must be an amount in dollars such as 9.99, not '\(price)'") }
@@ -187,8 +188,11 @@ struct SendCommand: AsyncParsableCommand {
                 leaveOut[fan] = "left out: charged back a purchase on \(Timestamp.format(date).prefix(10))"
             }
         }
-        if Self.isUUID(to) {
-            let fan = to.lowercased()
+        let fans = to.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let scheduledAt = at.flatMap(Timestamp.parse)
+        if fans.count == 1, Self.isUUID(fans[0]), scheduledAt == nil {
+            // One fan, now: one message, or nothing when the fan has it all (not one call to Fanvue then).
+            let fan = fans[0]
             let results: [FanSendResult]
             if let reason = leaveOut[fan] {
                 results = [FanSendResult(fan: fan, sent: [], skipped: [], reason: reason)]
@@ -210,34 +214,49 @@ struct SendCommand: AsyncParsableCommand {
             if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
             return
         }
-        let api = try Wiring.fanvueClient(for: "send to a list")
-        let lists: [FanList]
-        do {
-            lists = try await api.lists()
-        } catch {
-            throw CLIError.failure("cannot read the lists on Fanvue: \(error)")
+        let api = try Wiring.fanvueClient(for: "send to several fans")
+        var list: FanList?
+        var lists: [FanList] = []
+        if !Self.isUUID(fans[0]) {
+            do {
+                lists = try await api.lists()
+            } catch {
+                throw CLIError.failure("cannot read the lists on Fanvue: \(error)")
+            }
+            list = try Self.list(named: to, in: lists)
         }
-        let list = try Self.list(named: to, in: lists)
-        let scheduledAt = at.flatMap(Timestamp.parse)
+        let audienceName = list?.name ?? "\(fans.count) fan\(fans.count == 1 ? "" : "s")"
         let results: [FanSendResult]
         var audience: AudienceReport?
         do {
             if dryRun {
                 let account = try await api.account
-                let members = try await api.members(of: list)
-                let plan = try await sender.audience(
-                    items, list: list, members: members, account: account, api: api, allLists: lists, leaveOut: leaveOut)
+                let members = try await list.asyncFlatMap { try await api.members(of: $0) } ?? fans
+                let plan =
+                    if let list {
+                        try await sender.audience(
+                            items, list: list, members: members, account: account, api: api, allLists: lists,
+                            leaveOut: leaveOut, scheduled: scheduledAt != nil)
+                    } else {
+                        try await sender.audience(
+                            items, fans: members, account: account, api: api, leaveOut: leaveOut, scheduled: scheduledAt != nil)
+                    }
                 let stale =
                     offline
                     ? []
                     : try await Reconciler(store: store, api: api, now: { Date() })
-                        .stale(try await sender.lacking(items, fans: members), account: account, freshness: Reconciler.freshness)
-                let pending = try await store.campaigns(account: account).contains {
-                    $0.status == "PENDING" && $0.list.id == list.id && Set($0.mediaUUIDs) == Set(items.map(\.media))
+                        .stale(
+                            try await sender.lacking(items, fans: members.filter { leaveOut[$0] == nil }), account: account,
+                            freshness: Reconciler.freshness)
+                let media = Set(items.map(\.media))
+                let pending = try await store.campaigns(account: account).contains { (campaign: CampaignRecord) -> Bool in
+                    guard campaign.status == "PENDING" && Set(campaign.mediaUUIDs) == media else { return false }
+                    if let list { return campaign.list.id == list.id }
+                    return campaign.list.name.hasPrefix("elena-run: audience")
                 }
                 audience = AudienceReport(
                     plan: plan, stale: stale.count,
-                    reads: Self.reads(plan: plan, lists: lists, stale: stale.count, pendingCampaign: pending))
+                    reads: Self.reads(plan: plan, lists: list == nil ? nil : lists, stale: stale.count, pendingCampaign: pending))
                 results =
                     (plan.oneToOne
                         ? plan.recipients.map { FanSendResult(fan: $0, sent: items, skipped: []) }
@@ -249,20 +268,28 @@ struct SendCommand: AsyncParsableCommand {
                     }
             } else {
                 let store = store
-                results = try await sender.send(
-                    items, toList: list, text: text, priceCents: priceCents, at: scheduledAt, context: context, api: api,
-                    allLists: lists, leaveOut: leaveOut,
-                    before: { members in if !offline { try await reconcile(members, store: store, api: api) } },
-                    progress: { done, total in
-                        if !json && total >= 20 && done % 20 == 0 { print("  \(done)/\(total) fans…") }
-                    })
+                let before: @Sendable ([String]) async throws -> Void = { fans in
+                    if !offline { try await reconcile(fans, store: store, api: api) }
+                }
+                let progress: @Sendable (Int, Int) -> Void = { done, total in
+                    if !json && total >= 20 && done % 20 == 0 { print("  \(done)/\(total) fans…") }
+                }
+                if let list {
+                    results = try await sender.send(
+                        items, toList: list, text: text, priceCents: priceCents, at: scheduledAt, context: context, api: api,
+                        allLists: lists, leaveOut: leaveOut, before: before, progress: progress)
+                } else {
+                    results = try await sender.send(
+                        items, toFans: fans, text: text, priceCents: priceCents, at: scheduledAt, context: context, api: api,
+                        leaveOut: leaveOut, before: before, progress: progress)
+                }
             }
         } catch let error as CLIError {
             throw error
         } catch {
-            throw CLIError.failure("sending to the list \(list.name) failed: \(error)")
+            throw CLIError.failure("sending to \(audienceName) failed: \(error)")
         }
-        report(results, priceCents: priceCents, listName: list.name, audience: audience)
+        report(results, priceCents: priceCents, listName: list?.name, audience: audience)
         if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
     }
 
@@ -291,18 +318,21 @@ struct SendCommand: AsyncParsableCommand {
             "'\(name)' is neither a fan uuid nor a list; lists on Fanvue: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
     }
 
-    /// The reads a list send makes: who the account is, the lists, the members, the stale chats (50 a call), a
-    /// pending campaign's check, and the exclusion list's members.
-    static func reads(plan: AudiencePlan, lists: [FanList], stale: Int, pendingCampaign: Bool) -> Int {
+    /// The reads a send to many fans makes: who the account is, the lists and the list's members (a list), the stale
+    /// chats (50 a call), a pending campaign's check, its custom lists' members, and the chats of fans with a claim a
+    /// dead run left unconfirmed. `lists` is nil for a set of fans (their custom list is looked up among the lists
+    /// only when a mass message may be cheaper).
+    static func reads(plan: AudiencePlan, lists: [FanList]?, stale: Int, pendingCampaign: Bool) -> Int {
         func pages(_ count: Int, _ size: Int = 50) -> Int { max(1, (count + size - 1) / size) }
-        let custom = lists.filter { $0.kind == .custom }.count
-        var reads = 1 + 1 + pages(custom) + pages(plan.members)
+        var reads = 1
+        if let lists {
+            reads += 1 + pages(lists.filter { $0.kind == .custom }.count) + pages(plan.members)
+        } else if plan.included != nil {
+            reads += 2  // the smart lists and the first page of custom lists
+        }
         reads += (stale + Reconciler.chatsPerCall - 1) / Reconciler.chatsPerCall
         if pendingCampaign { reads += 1 }
-        if plan.exclusionList != nil && !plan.excluded.isEmpty && !plan.recipients.isEmpty {
-            reads += pages(plan.exclusionMembers?.count ?? 0)
-        }
-        // A claim a dead run left unconfirmed is looked for in the fan's chat before anything is sent again.
+        if !plan.oneToOne || plan.list != nil { reads += plan.reads }
         reads += plan.excluded.filter { entry in entry.send.contains { entry.has.contains($0) } }.count
         return reads
     }
@@ -363,24 +393,29 @@ struct SendCommand: AsyncParsableCommand {
                 + (at.map { " · scheduled for \($0)" } ?? ""))
     }
 
-    /// The dry run's account of a list send: who is reached, who is left out, what it costs.
+    /// The dry run's account of a send to many fans: who is reached, who is left out, what it costs.
     static func describe(_ audience: AudienceReport) {
         let plan = audience.plan
-        print("list \(plan.list.name): \(plan.members) member\(plan.members == 1 ? "" : "s")")
+        if let list = plan.list {
+            print("list \(list.name): \(plan.members) member\(plan.members == 1 ? "" : "s")")
+        } else {
+            print("\(plan.audienceName)")
+        }
         if plan.oneToOne {
-            print("  \(plan.recipients.count) get a one-to-one message (cheaper than a mass message with its exclusion list)")
+            print("  \(plan.recipients.count) get a one-to-one message (cheaper than a mass message and its list calls)")
         } else if !plan.recipients.isEmpty {
-            print("  \(plan.recipients.count) get one mass message")
+            let through = plan.included.map { ", through the custom list \"\($0.name)\" (\($0.existing == nil ? "to be created" : "exists on Fanvue"))" } ?? ""
+            print("  \(plan.recipients.count) get one mass message\(through)")
         }
         if !plan.excluded.isEmpty {
-            let list = plan.exclusionList == nil ? "to be created" : "exists on Fanvue"
-            print("  \(plan.excluded.count) left out, through the custom list \"\(plan.exclusionListName)\" (\(list)):")
+            let through = plan.exclusion.map { ", through the custom list \"\($0.name)\" (\($0.existing == nil ? "to be created" : "exists on Fanvue"))" } ?? ""
+            print("  \(plan.excluded.count) left out\(through):")
         }
         let writes = plan.writes
         let mass = plan.massRequests
         var parts: [String] = []
         if !plan.recipients.isEmpty && !plan.oneToOne {
-            if mass.create > 0 { parts.append("1 new list") }
+            if mass.create > 0 { parts.append("\(mass.create) new list\(mass.create == 1 ? "" : "s")") }
             if mass.add > 0 { parts.append("\(mass.add) member call\(mass.add == 1 ? "" : "s")") }
             if mass.remove > 0 { parts.append("\(mass.remove) member removal\(mass.remove == 1 ? "" : "s")") }
             parts.append("1 mass message")
@@ -392,21 +427,23 @@ struct SendCommand: AsyncParsableCommand {
                 + (plan.recipients.count > 1 && !plan.oneToOne ? "; one-to-one messages would take \(plan.recipients.count)" : ""))
         if audience.stale > 0 {
             print(
-                "  \(audience.stale) member\(audience.stale == 1 ? "'s chat was" : "s' chats were") not read in the last 15 minutes: "
+                "  \(audience.stale) fan\(audience.stale == 1 ? "'s chat was" : "s' chats were") not read in the last 15 minutes: "
                     + "the send reads \(audience.stale == 1 ? "it" : "them") first (counted above; run `elena-run reconcile` for an exact plan)")
         }
     }
 
     static func json(_ audience: AudienceReport) -> JSONValue {
         let plan = audience.plan
+        let managed = plan.included ?? plan.exclusion
         return .object([
             "members": .int(plan.members),
             "recipients": .int(plan.recipients.count),
             "one_to_one": .bool(plan.oneToOne),
             "excluded": .array(
                 plan.excluded.map { .object(["fan": .string($0.fan), "reason": .string($0.reason)]) }),
-            "exclusion_list": .string(plan.exclusionListName),
-            "exclusion_list_exists": .bool(plan.exclusionList != nil),
+            "custom_list": managed.map { .string($0.name) } ?? .null,
+            "custom_list_role": .string(plan.included != nil ? "included" : plan.exclusion != nil ? "excluded" : "none"),
+            "custom_list_exists": .bool(managed?.existing != nil),
             "stale_chats": .int(audience.stale),
             "requests": .object([
                 "reads": .int(audience.reads), "writes": .int(plan.writes), "total": .int(audience.reads + plan.writes),

@@ -260,13 +260,16 @@ package struct MessageSpec: Sendable, Hashable {
     package var priceCents: Int?
     /// Read the fans' chats on Fanvue before sending (default), so sends made by hand count.
     package var reconcile: Bool
+    /// When to send (ISO 8601; nil: now): a scheduled mass message.
+    package var at: String?
 
     /// Creates a message spec.
-    package init(to: [String], text: String? = nil, priceCents: Int? = nil, reconcile: Bool = true) {
+    package init(to: [String], text: String? = nil, priceCents: Int? = nil, reconcile: Bool = true, at: String? = nil) {
         self.to = to
         self.text = text
         self.priceCents = priceCents
         self.reconcile = reconcile
+        self.at = at
     }
 }
 

@@ -130,7 +130,7 @@ package enum ManifestDecoder {
                 MessageSpec(
                     to: node["to"]?.strings ?? [], text: node["text"]?.string,
                     priceCents: cents(node["price"], path: "publish.message.price", diagnostics: &diagnostics),
-                    reconcile: node["reconcile"]?.bool ?? true)
+                    reconcile: node["reconcile"]?.bool ?? true, at: node["at"]?.string)
             })
         if publish.to == .folder, publish.post != nil || publish.message != nil {
             diagnostics.append(

@@ -204,6 +204,9 @@ package enum ManifestSchema {
                                                 Property("text", caption, "message text (default: the caption)"),
                                                 Property("price", price, "price in USD (default: publish.price), at least 3.00"),
                                                 Property(
+                                                    "at", .string(StringRule(format: "date-time")),
+                                                    "schedule, e.g. 2026-12-01T18:00:00Z (default: now): one mass message"),
+                                                Property(
                                                     "reconcile", .boolean, default: .bool(true),
                                                     "read these fans' chats on Fanvue first, so what the creator sent by hand counts"),
                                             ])), "pay-per-view messages (fanvue target)"),
