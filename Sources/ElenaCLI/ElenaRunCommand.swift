@@ -25,7 +25,7 @@ package struct ElenaRunCommand: AsyncParsableCommand {
         version: "elena-run 0.1.0",
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self, AuthCommand.self,
-            SendCommand.self, UnsendCommand.self, ReconcileCommand.self, SyncCommand.self, StatsCommand.self, SuggestCommand.self, DoctorCommand.self,
+            SendCommand.self, UnsendCommand.self, RescheduleCommand.self, ReconcileCommand.self, SyncCommand.self, StatsCommand.self, SuggestCommand.self, DoctorCommand.self,
             SchemaCommand.self, WatchCommand.self, GCCommand.self,
         ],
         defaultSubcommand: RunCommand.self

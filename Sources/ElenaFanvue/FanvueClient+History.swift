@@ -120,6 +120,14 @@ extension FanvueClient: FanvueHistory, FanvueAudiences {
             .DELETE, "/chats/lists/custom/\(Self.percentEncodePath(list.id))/members/\(Self.percentEncodePath(fan))")
     }
 
+    package func updateMassMessage(_ id: String, at: Date?, priceCents: Int??, text: String?) async throws {
+        var members: [JSONValue.Member] = []
+        if let at { members.append(.init("scheduledAt", .string(Timestamp.format(at)))) }
+        if let priceCents { members.append(.init("price", priceCents.map(JSONValue.int) ?? .null)) }
+        if let text { members.append(.init("text", .string(text))) }
+        _ = try await call(.PATCH, "/chats/mass-messages/\(Self.percentEncodePath(id))", json: .object(members))
+    }
+
     package func unsendMassMessage(_ id: String) async throws {
         _ = try await call(.DELETE, "/chats/mass-messages/\(Self.percentEncodePath(id))")
     }

@@ -46,13 +46,13 @@ extension FakeFanvue {
         return FakeHTTP.json(200, FakeHTTP.paged(items, page: page, size: size))
     }
 
-    /// `PATCH /chats/mass-messages/{uuid}`: only a scheduled one; every field optional → 204.
+    /// `PATCH /chats/mass-messages/{uuid}`: only a scheduled one; every field optional, the result validated as a
+    /// whole (a price still needs media) → 204.
     func updateMassMessage(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
         try require("write:chat", in: context)
         let id = context.parameters.get("messageUuid") ?? ""
         let body = try FakeHTTP.object(context.body)
         var errors: [String] = []
-        let content = Self.content(body, minimumText: 1, errors: &errors)
         let scheduled = Self.time(body, "scheduledAt", future: true, now: configuration.time.now, errors: &errors)
         guard errors.isEmpty else { throw .validation(errors) }
         let now = configuration.time.now
@@ -65,11 +65,13 @@ extension FakeFanvue {
                 throw .message(400, "Only scheduled mass messages can be updated")
             }
             var changes: [String: JSONValue] = [:]
-            if body["text"] != nil { changes["text"] = content.text.map(JSONValue.string) ?? .null }
-            if body["mediaUuids"] != nil { changes["mediaUuids"] = .array(content.mediaUuids.map(JSONValue.string)) }
-            if body["price"] != nil { changes["price"] = content.price.map(JSONValue.int) ?? .null }
+            for key in ["text", "mediaUuids", "price"] { if let value = body[key] { changes[key] = value } }
             if let scheduled { changes["scheduledAt"] = FakeHTTP.time(scheduled) }
-            state.massMessages[index] = state.massMessages[index].setting(changes)
+            let merged = state.massMessages[index].setting(changes)
+            var errors: [String] = []
+            _ = Self.content(merged, minimumText: 1, errors: &errors)
+            guard errors.isEmpty else { throw .validation(errors) }
+            state.massMessages[index] = merged
         }
         return FakeHTTP.respond(204, "", type: "application/json")
     }

@@ -248,6 +248,20 @@ extension SQLRunStore: HistoryLedger {
         ])
     }
 
+    package func updateCampaign(id: String, scheduledAt: Date?, priceCents: Int??, text: String?, at date: Date) async throws {
+        var statements: [SQLStatement] = []
+        if let scheduledAt {
+            statements.append(SQLStatement("UPDATE campaigns SET scheduled_at = ? WHERE id = ?", [.date(scheduledAt), .text(id)]))
+        }
+        if let text { statements.append(SQLStatement("UPDATE campaigns SET text = ? WHERE id = ?", [.text(text), .text(id)])) }
+        if let priceCents {
+            statements.append(SQLStatement("UPDATE campaigns SET price_cents = ? WHERE id = ?", [.int(priceCents), .text(id)]))
+            statements.append(SQLStatement("UPDATE sends SET price_cents = ? WHERE campaign_id = ?", [.int(priceCents), .text(id)]))
+        }
+        statements.append(SQLStatement("UPDATE campaigns SET updated_at = ? WHERE id = ?", [.date(date), .text(id)]))
+        try await write(statements)
+    }
+
     package func releaseCampaignSends(id: String) async throws -> Int {
         // The copies the chats showed (read before Fanvue took them back) go too, or reconcile would record them again.
         let media =

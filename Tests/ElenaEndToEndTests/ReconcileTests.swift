@@ -184,6 +184,15 @@ import Testing
             #expect(try await setup.sends(to: Self.fans[0]).count == 1)
             let campaign = try #require(listed.first?["id"]?.stringValue)
 
+            // Changed before it goes out: Fanvue's copy (PATCH) and the ledger (campaign and claims) agree.
+            let evening = Timestamp.format(Date().addingTimeInterval(7200))
+            let moved = try await runner.run(["reschedule", String(campaign.prefix(8)), "--at", evening, "--price", "15"])
+            #expect(moved.exitCode == 0, "\(moved)")
+            #expect(moved.standardOutput.contains("now goes out at \(evening), costs $15.00"), "\(moved)")
+            #expect(fake.massMessages.first?["scheduledAt"]?.stringValue == evening && fake.massMessages.first?["price"]?.intValue == 1500)
+            #expect(try await setup.sends(to: Self.fans[0]).first?.priceCents == 1500)
+            #expect(try await campaigns().first?["price_cents"]?.intValue == 1500)
+
             // Unsent before it went out: Fanvue drops it, the claims go, the same item can be sent again.
             let unsend = try await runner.run(["unsend", String(campaign.prefix(8))])
             #expect(unsend.exitCode == 0, "\(unsend)")
@@ -200,6 +209,8 @@ import Testing
             #expect(now.exitCode == 0, "\(now)")
             let moderatedID = try #require(fake.massMessages.last?["id"]?.stringValue)
             #expect(try await setup.sends(to: Self.fans[0]).first?.massMessageID == moderatedID)
+            let late = try await runner.run(["reschedule", moderatedID, "--price", "20"])
+            #expect(late.exitCode == 1 && late.standardError.contains("only a scheduled mass message can be changed"), "\(late)")
             fake.setMassMessageStatus(moderatedID, "MODERATED")
             let sync = try await runner.run(["sync"])
             #expect(sync.exitCode == 0, "\(sync)")

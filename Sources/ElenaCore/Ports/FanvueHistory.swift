@@ -156,6 +156,8 @@ package protocol FanvueAudiences: FanvueSales, FanvueHistory {
     func removeMember(_ fan: String, from list: FanList) async throws
     /// Unsends a mass message (buyers keep it).
     func unsendMassMessage(_ id: String) async throws
+    /// Changes a scheduled mass message (only those can be): its time, price (`.some(nil)`: free) or text.
+    func updateMassMessage(_ id: String, at: Date?, priceCents: Int??, text: String?) async throws
 }
 
 /// What one chat showed when it was read: the media the creator sent since the last read, and its newest message.
@@ -292,6 +294,8 @@ package protocol HistoryLedger: Sendable {
         async throws
     /// Records Fanvue's id and status for a campaign, and its sends' mass message, in one transaction.
     func confirmCampaign(id: String, massMessageID: String, status: String, recipients: Int?, at: Date) async throws
+    /// Records a change to a scheduled campaign: its time, price or text; its claims take the new price.
+    func updateCampaign(id: String, scheduledAt: Date?, priceCents: Int??, text: String?, at: Date) async throws
     /// Gives back the claims of a campaign that reached nobody (or was unsent), except those of fans who bought
     /// it; returns how many were released.
     func releaseCampaignSends(id: String) async throws -> Int
