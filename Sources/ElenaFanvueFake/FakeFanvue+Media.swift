@@ -15,6 +15,30 @@ extension FakeFanvue {
         router.get("/media/uploads/:uploadId/parts/:partNumber/url") { _, context in try self.partURL(context) }
         router.patch("/media/uploads/:uploadId") { _, context in try self.completeUpload(context) }
         router.get("/media/:uuid") { request, context in try self.getMedia(request, context) }
+        router.get("/media") { request, context in try self.listMedia(request, context) }
+    }
+
+    /// `GET /media?page&size&purchasedBy=<fan>`: the ready media, newest first; with `purchasedBy`, only those the fan
+    /// bought, each with `purchasedByFan: true`.
+    func listMedia(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:media", in: context)
+        let (page, size) = try FakeHTTP.page(request)
+        let fan = FakeHTTP.form(request.uri.query ?? "")["purchasedBy"]
+        if let fan, !FakeHTTP.isUUID(fan) { throw .message(400, "Invalid UUID: \(fan)") }
+        let items = state.withLock { state in
+            state.mediaOrder.reversed().compactMap { uuid -> JSONValue? in
+                guard let info = state.media[uuid]?.info, info.status == .ready else { return nil }
+                if let fan, !state.purchased(media: uuid, by: fan) { return nil }
+                var members: [JSONValue.Member] = [
+                    .init("uuid", .string(uuid)), .init("status", .string(info.status.rawValue)),
+                    .init("name", .string(info.name)), .init("mediaType", .string(info.mediaType)),
+                    .init("createdAt", FakeHTTP.time(info.createdAt)),
+                ]
+                if fan != nil { members.append(.init("purchasedByFan", .bool(true))) }
+                return .object(members)
+            }
+        }
+        return FakeHTTP.json(200, FakeHTTP.paged(items, page: page, size: size))
     }
 
     /// `POST /media/uploads {name, filename, mediaType}` → `{mediaUuid, uploadId}`.

@@ -267,4 +267,60 @@ import Testing
             #expect(window.json?["data"]?.arrayValue?.compactMap { $0["gross"]?.intValue } == [300, 200])
         }
     }
+
+    /// The fake refuses what Fanvue's spec refuses (`fanvue-api.md` §9): smart lists are a closed set, custom list
+    /// names are unique, members go 100 a call and are read at the list itself, only a scheduled mass message can be
+    /// changed, a batch reads at most 50 chats.
+    @Test func listsMassMessagesAndHistoryFollowTheSpec() async throws {
+        try await FakeFanvueHarness.with(Self.small) { h in
+            let fans = (1...3).map { String(format: "1e0e0000-0000-4000-8000-%012d", $0) }
+            h.fake.seedSubscribers(fans.map { .object(["uuid": .string($0), "handle": .string("f")]) })
+            let smart = try await h.api(.GET, "/chats/lists/smart")
+            #expect(smart.json?.arrayValue?.compactMap { $0["uuid"]?.stringValue }.contains("all_fans") == false)
+            #expect(try await h.api(.GET, "/chats/lists/smart/top_spenders").status == 400)
+            let unknown = try await h.api(
+                .POST, "/chats/mass-messages",
+                json: .object(["includedLists": .object(["smartListUuids": Self.ids(["all_fans"])]), "text": .string("hi")]))
+            #expect(unknown.status == 400 && unknown.text.contains("smart list id must be one of subscribers"), "\(unknown.text)")
+
+            let made = try await h.api(.POST, "/chats/lists/custom", json: .object(["name": .string("had it")]))
+            #expect(made.status == 201)
+            let list = try #require(made.json?["uuid"]?.stringValue)
+            #expect(try await h.api(.POST, "/chats/lists/custom", json: .object(["name": .string("had it")])).status == 409)
+            let tooMany = (0...100).map { JSONValue.string(String(format: "2e0e0000-0000-4000-8000-%012d", $0)) }
+            #expect(try await h.api(.POST, "/chats/lists/custom/\(list)/members", json: .object(["userUuids": .array(tooMany)])).status == 400)
+            let add = try await h.api(.POST, "/chats/lists/custom/\(list)/members", json: .object(["userUuids": Self.ids([fans[0]])]))
+            #expect(add.json?["added"] == .int(1) && add.json?["skipped"] == .int(0))
+            let again = try await h.api(.POST, "/chats/lists/custom/\(list)/members", json: .object(["userUuids": Self.ids([fans[0]])]))
+            #expect(again.json?["added"] == .int(0) && again.json?["skipped"] == .int(1), "repeating an add changes nothing")
+            let members = try await h.api(.GET, "/chats/lists/custom/\(list)")
+            #expect(members.json?["data"]?.arrayValue?.compactMap { $0["uuid"]?.stringValue } == [fans[0]])
+            #expect(try await h.api(.GET, "/chats/lists/custom/\(list)/members").status == 404, "the spec has no such route")
+
+            // excludedLists is honoured; a sent mass message cannot be changed, a scheduled one can; DELETE unsends.
+            let sent = try await h.api(
+                .POST, "/chats/mass-messages",
+                json: .object([
+                    "includedLists": .object(["smartListUuids": Self.ids(["subscribers"])]),
+                    "excludedLists": .object(["customListUuids": Self.ids([list])]), "text": .string("hi"),
+                ]))
+            #expect(sent.json?["recipientCount"] == .int(2))
+            let id = try #require(sent.json?["id"]?.stringValue)
+            #expect(try await h.api(.PATCH, "/chats/mass-messages/\(id)", json: .object(["text": .string("new")])).status == 400)
+            let listed = try await h.api(.GET, "/chats/mass-messages")
+            #expect(listed.json?["data"]?.arrayValue?.first?["status"] == .string("SENT"))
+            #expect(try await h.api(.DELETE, "/chats/mass-messages/\(id)").status == 204)
+            let gone = try await h.api(.GET, "/chats/mass-messages?includeDeleted=true")
+            #expect(gone.json?["data"]?.arrayValue?.first?["status"] == .string("UNSENT"))
+
+            // History: at most 50 chats a batch; what a fan bought is listed by purchasedBy.
+            let batch = (0...50).map { JSONValue.string(String(format: "3e0e0000-0000-4000-8000-%012d", $0)) }
+            #expect(try await h.api(.POST, "/chats/messages/batch", json: .object(["userUuids": .array(batch)])).status == 400)
+            let read = try await h.api(.POST, "/chats/messages/batch", json: .object(["userUuids": Self.ids([fans[1], "nobody"])]))
+            #expect(read.json?["byChat"]?[fans[1]]?["messages"]?.arrayValue?.isEmpty == true)
+            #expect(read.json?["byChat"]?["nobody"]?["error"] == .string("not_found"))
+            let bought = try await h.api(.GET, "/media?purchasedBy=\(fans[1])")
+            #expect(bought.status == 200 && bought.json?["data"]?.arrayValue?.isEmpty == true)
+        }
+    }
 }
