@@ -61,6 +61,42 @@ package struct FanvueHarness {
     }
 }
 
+/// How a run started by `killSomewhere` ended.
+package enum KillOutcome: Sendable {
+    /// Killed with SIGKILL (`bySignal` false if it had ended in the very instant).
+    case killed(bySignal: Bool)
+    /// It ended by itself first, with this exit code and log.
+    case finished(code: Int32, log: String)
+}
+
+extension FanvueHarness {
+    /// Starts the binary with `arguments` and kills it with SIGKILL at a random point: three times in four after 1 to
+    /// `maxCalls` more calls reach the fake (the kill lands inside the work, often between the fake acting and its
+    /// answer), otherwise after a random pause of up to `maxPause` seconds (anywhere: opening the database,
+    /// planning, mid-request).
+    package func killSomewhere(
+        _ arguments: [String], runner: CommandLineRunner, log: String, maxCalls: Int, maxPause: Double,
+        random: inout SeededRandom
+    ) async throws -> KillOutcome {
+        let before = fake.calls.count
+        let byCalls = Int.random(in: 0..<4, using: &random) != 0
+        let calls = Int.random(in: 1...maxCalls, using: &random)
+        let pause = Double.random(in: 0...(byCalls ? 0.02 : maxPause), using: &random)
+        let process = try runner.start(arguments, logPath: log)
+        if byCalls {
+            let deadline = Date().addingTimeInterval(60)
+            while process.isRunning && fake.calls.count - before < calls && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
+        guard process.isRunning else { return .finished(code: await process.wait(), log: process.log) }
+        process.kill()
+        await process.wait()
+        return .killed(bySignal: process.wasKilled)
+    }
+}
+
 /// A drop of synthetic images published to the fake Fanvue, run in-process.
 package struct FanvueDrop {
     package let harness: FanvueHarness
@@ -128,6 +164,49 @@ package struct FanvueDrop {
     }
 
     package var databaseURL: DatabaseURL { database ?? DatabaseURL(sqlitePath: layout.defaultDatabase) }
+}
+
+/// A drop published to the fake Fanvue (approved and uploaded) on a test database, and a runner of the `elena-run`
+/// binary on that library and ledger: where the tests of `send`, `sync` and `reconcile` start.
+package struct PublishedDrop {
+    package let harness: FanvueHarness
+    package let drop: FanvueDrop
+    package let database: TestDatabase
+    package let runner: CommandLineRunner
+
+    /// Starts the fake, makes a drop of `images` with the manifest lines `extra`, runs it to the review gate,
+    /// approves everything and runs it again.
+    package static func start(_ backend: TestBackend, images: Int, extra: String = "") async throws -> PublishedDrop {
+        let harness = try await FanvueHarness.start()
+        let database = try await TestDatabase.make(backend)
+        var drop = try FanvueDrop.make(harness, images: images, extra: extra)
+        drop.database = database.url
+        _ = try await drop.run()
+        try drop.approveAll()
+        let report = try await drop.run()
+        guard report.failureCount == 0 else { throw StoreError("the drop failed: \(report.failures)") }
+        let runner = CommandLineRunner(
+            environment: drop.processEnvironment(database: database.urlText), workingDirectory: harness.folder.path)
+        return PublishedDrop(harness: harness, drop: drop, database: database, runner: runner)
+    }
+
+    package func stop() async {
+        await database.remove()
+        await harness.stop()
+    }
+
+    /// The messages the fake holds in the chat with `fan`.
+    package func messages(to fan: String) -> [JSONValue] {
+        harness.fake.messages.filter { $0["fanUuid"]?.stringValue == fan }
+    }
+
+    /// The sends the ledger holds for `fan`.
+    package func sends(to fan: String) async throws -> [SendRecord] {
+        let store = try await drop.store()
+        let sends = try await store.allSends().filter { $0.fan == fan }
+        await store.close()
+        return sends
+    }
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (for a redirect URI the login can bind).

@@ -207,21 +207,16 @@ extension Sender {
         before: @escaping @Sendable ([String]) async throws -> Void = { _ in },
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> [FanSendResult] {
-        let account = try await api.account
         var context = context
-        context.account = account
         context.listName = list.name
-        let scoped = context
-        let members = try await api.members(of: list)
-        guard !members.isEmpty else { return [] }
-        return try await locks.withLocks(members.map { SendLocks.key(account: account, fan: $0) }) {
-            try await before(try await self.lacking(items, fans: members.filter { leaveOut[$0] == nil }))
-            try await self.resumeCampaigns(items, account: account, api: api) { $0.list.id == list.id }
-            let plan = try await self.audience(
+        return try await sendToMany(
+            items, fans: try await api.members(of: list), text: text, priceCents: priceCents, at: scheduledAt,
+            context: context, api: api, leaveOut: leaveOut, before: before, progress: progress,
+            resuming: { $0.list.id == list.id }
+        ) { members, account in
+            try await self.audience(
                 items, list: list, members: members, account: account, api: api, allLists: allLists, leaveOut: leaveOut,
                 scheduled: scheduledAt != nil)
-            return try await self.carryOut(
-                plan, text: text, priceCents: priceCents, at: scheduledAt, context: scoped, api: api, progress: progress)
         }
     }
 
@@ -233,20 +228,37 @@ extension Sender {
         before: @escaping @Sendable ([String]) async throws -> Void = { _ in },
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> [FanSendResult] {
+        var seen: Set<String> = []
+        return try await sendToMany(
+            items, fans: fans.filter { seen.insert($0).inserted }, text: text, priceCents: priceCents, at: scheduledAt,
+            context: context, api: api, leaveOut: leaveOut, before: before, progress: progress,
+            resuming: { $0.list.name.hasPrefix("elena-run: audience") }
+        ) { fans, account in
+            try await self.audience(
+                items, fans: fans, account: account, api: api, leaveOut: leaveOut, scheduled: scheduledAt != nil)
+        }
+    }
+
+    /// The body of both: under every fan's lock, read the chats of those who lack an item (`before`), finish a
+    /// campaign a run left pending (`resuming` picks those of this audience), plan, and carry the plan out.
+    private func sendToMany(
+        _ items: [SendableItem], fans: [String], text: String?, priceCents: Int?, at scheduledAt: Date?,
+        context: SendContext, api: any FanvueAudiences, leaveOut: [String: String],
+        before: @escaping @Sendable ([String]) async throws -> Void, progress: @escaping @Sendable (Int, Int) -> Void,
+        resuming: @escaping @Sendable (CampaignRecord) -> Bool,
+        plan: @escaping @Sendable ([String], String) async throws -> AudiencePlan
+    ) async throws -> [FanSendResult] {
+        guard !fans.isEmpty else { return [] }
         let account = try await api.account
         var context = context
         context.account = account
         let scoped = context
-        var seen: Set<String> = []
-        let fans = fans.filter { seen.insert($0).inserted }
-        guard !fans.isEmpty else { return [] }
         return try await locks.withLocks(fans.map { SendLocks.key(account: account, fan: $0) }) {
             try await before(try await self.lacking(items, fans: fans.filter { leaveOut[$0] == nil }))
-            try await self.resumeCampaigns(items, account: account, api: api) { $0.list.name.hasPrefix("elena-run: audience") }
-            let plan = try await self.audience(
-                items, fans: fans, account: account, api: api, leaveOut: leaveOut, scheduled: scheduledAt != nil)
+            try await self.resumeCampaigns(items, account: account, api: api, matches: resuming)
             return try await self.carryOut(
-                plan, text: text, priceCents: priceCents, at: scheduledAt, context: scoped, api: api, progress: progress)
+                try await plan(fans, account), text: text, priceCents: priceCents, at: scheduledAt, context: scoped, api: api,
+                progress: progress)
         }
     }
 
@@ -291,7 +303,7 @@ extension Sender {
     /// Fanvue lists a mass message with the same media made since, it went out and is confirmed; otherwise nothing
     /// went out and its claims are given back, so the plan that follows sends to those fans again.
     func resumeCampaigns(
-        _ items: [SendableItem], account: String, api: any FanvueAudiences, matches: @escaping (CampaignRecord) -> Bool
+        _ items: [SendableItem], account: String, api: any FanvueAudiences, matches: @escaping @Sendable (CampaignRecord) -> Bool
     ) async throws {
         let media = Set(items.map(\.media))
         let pending = { (campaign: CampaignRecord) in

@@ -54,12 +54,6 @@ struct BenchFanvue: AsyncParsableCommand {
 
     func measure(_ fake: FakeFanvue, settings: FakeFanvue.Configuration, folder: TemporaryDirectory) async throws {
         _ = try SourceFixtures.writeImages(into: folder, count: images, width: 640, height: 960)
-        let issued = fake.issueTokens(scopes: FanvueConfiguration.defaultScopes)
-        try TokenStore(configFolder: folder("config")).save(
-            TokenSet(
-                accessToken: issued.access, refreshToken: issued.refresh,
-                expiresAt: Date().addingTimeInterval(Double(issued.expiresIn)),
-                scope: FanvueConfiguration.defaultScopes.joined(separator: " "), tokenType: "Bearer", obtainedAt: Date()))
         try folder.write(
             """
             version: 1
@@ -73,22 +67,11 @@ struct BenchFanvue: AsyncParsableCommand {
               price: 12.00
               caption: "New set"
             """, to: "drop.yaml")
-        let runner = CommandLineRunner(
-            executable: binary,
-            environment: [
-                "FANVUE_CLIENT_ID": settings.clientID, "FANVUE_CLIENT_SECRET": settings.clientSecret,
-                "FANVUE_API_URL": fake.baseURL, "FANVUE_AUTH_URL": fake.baseURL,
-                "FANVUE_REDIRECT_URI": settings.redirectURIs[0], "ELENA_CONFIG_DIR": folder("config"),
-            ],
-            workingDirectory: folder.path)
+        let runner = try BenchLogin.runner(fake, settings: settings, folder: folder, binary: binary)
 
         let first = try await runner.run(["drop.yaml", "--quiet", "--jobs", String(jobs)])
         guard first.exitCode == 3 else { throw ValidationError("the first run should stop at the review gate:\n\(first)") }
-        let review = folder("library/3_review/bench-fanvue")
-        try FileManager.default.createDirectory(atPath: folder("library/4_approved"), withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: review) {
-            try FileManager.default.moveItem(atPath: review + "/" + name, toPath: folder("library/4_approved/" + name))
-        }
+        try BenchLogin.approveAll(drop: "bench-fanvue", library: folder("library"))
         let start = Date()
         let second = try await runner.run(["drop.yaml", "--quiet", "--jobs", String(jobs)])
         let elapsed = Date().timeIntervalSince(start)

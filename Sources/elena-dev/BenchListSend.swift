@@ -45,12 +45,6 @@ struct BenchListSend: AsyncParsableCommand {
 
     func measure(_ fake: FakeFanvue, settings: FakeFanvue.Configuration, folder: TemporaryDirectory) async throws {
         _ = try SourceFixtures.writeImages(into: folder, count: 1)
-        let issued = fake.issueTokens(scopes: FanvueConfiguration.defaultScopes)
-        try TokenStore(configFolder: folder("config")).save(
-            TokenSet(
-                accessToken: issued.access, refreshToken: issued.refresh,
-                expiresAt: Date().addingTimeInterval(Double(issued.expiresIn)),
-                scope: FanvueConfiguration.defaultScopes.joined(separator: " "), tokenType: "Bearer", obtainedAt: Date()))
         try folder.write(
             """
             version: 1
@@ -60,23 +54,12 @@ struct BenchListSend: AsyncParsableCommand {
             crop: {strategy: top_fraction}
             publish: {to: fanvue, vault: elena-ppv, price: 12.00, caption: "New set"}
             """, to: "drop.yaml")
-        let runner = CommandLineRunner(
-            executable: binary,
-            environment: [
-                "FANVUE_CLIENT_ID": settings.clientID, "FANVUE_CLIENT_SECRET": settings.clientSecret,
-                "FANVUE_API_URL": fake.baseURL, "FANVUE_AUTH_URL": fake.baseURL,
-                "FANVUE_REDIRECT_URI": settings.redirectURIs[0], "ELENA_CONFIG_DIR": folder("config"),
-                "ELENA_LIBRARY": folder("library"),
-            ],
-            workingDirectory: folder.path)
+        let runner = try BenchLogin.runner(
+            fake, settings: settings, folder: folder, binary: binary, environment: ["ELENA_LIBRARY": folder("library")])
         guard try await runner.run(["drop.yaml", "--quiet"]).exitCode == 3 else {
             throw ValidationError("the first run should stop at the review gate")
         }
-        let review = folder("library/3_review/bench-list")
-        try FileManager.default.createDirectory(atPath: folder("library/4_approved"), withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: review) {
-            try FileManager.default.moveItem(atPath: review + "/" + name, toPath: folder("library/4_approved/" + name))
-        }
+        try BenchLogin.approveAll(drop: "bench-list", library: folder("library"))
         let published = try await runner.run(["drop.yaml", "--quiet"])
         guard published.exitCode == 0, let media = fake.media.first?.uuid else {
             throw ValidationError("the publishing run failed:\n\(published)")

@@ -40,7 +40,7 @@ import Testing
                       post: {audience: subscribers, price: 15.00, allow_ppv_items: true}
                       message: {to: [\(Self.fans.joined(separator: ", "))]}
                     """)
-            var environment = drop.processEnvironment(database: url)
+            let environment = drop.processEnvironment(database: url)
             let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
             let first = try await runner.run(["drop.yaml"])
             #expect(first.exitCode == 3, "the first run stops at the review gate\n\(first)")

@@ -82,7 +82,7 @@ import Testing
                       tags: [dress, red]
                       message: {to: [7c1b1c1e-1111-4aaa-8bbb-000000000001], price: 20.00}
                     """)
-            var environment = drop.processEnvironment()
+            let environment = drop.processEnvironment()
             let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
             let first = try await runner.run(["drop.yaml"])
             #expect(first.exitCode == 3, "\(first)")
@@ -143,7 +143,7 @@ import Testing
         let harness = try await FanvueHarness.start()
         try await withCleanup({ await harness.stop() }) {
             let drop = try FanvueDrop.make(harness, images: 3)
-            var environment = drop.processEnvironment()
+            let environment = drop.processEnvironment()
             let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
             #expect(try await runner.run(["drop.yaml"]).exitCode == 3)
             try drop.approveAll()

@@ -17,10 +17,7 @@ import Testing
 
     @Test(arguments: TestBackend.available)
     func killedAtRandomPointsDuringAThirtyImageUploadItNeitherLosesNorDuplicates(_ backend: TestBackend) async throws {
-        let seed =
-            ProcessInfo.processInfo.environment["ELENA_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...999_999)
-        print("crash campaign on \(backend): seed \(seed) (replay with ELENA_CRASH_SEED=\(seed))")
-        var random = SeededRandom(seed: seed)
+        var (seed, random) = SeededRandom.campaign("crash campaign on \(backend)")
         let harness = try await FanvueHarness.start {
             $0.rateLimit = 100_000  // this test is about kills; pacing has its own tests
             $0.answerDelay = 0.015  // the fake has acted but the answer is not out yet: a kill lands in between
@@ -29,7 +26,7 @@ import Testing
         let database = try await TestDatabase.make(backend)
         try await withCleanup({ await harness.stop(); await database.remove() }) {
             let drop = try FanvueDrop.make(harness, images: Self.images)
-            var environment = drop.processEnvironment(database: backend == .postgres ? database.urlText : nil)
+            let environment = drop.processEnvironment(database: backend == .postgres ? database.urlText : nil)
             let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
             let log = harness.folder("runs.log")
 
@@ -46,27 +43,16 @@ import Testing
             var attempt = 0
             while kills < Self.kills && attempt < 4 * Self.kills {
                 attempt += 1
-                let before = harness.fake.calls.count
-                let byCalls = Int.random(in: 0..<4, using: &random) != 0
-                let calls = Int.random(in: 1...6, using: &random)
-                let pause = Double.random(in: 0...(byCalls ? 0.02 : 0.6), using: &random)
-                let process = try runner.start(["drop.yaml"], logPath: log)
-                if byCalls {
-                    let deadline = Date().addingTimeInterval(60)
-                    while process.isRunning && harness.fake.calls.count - before < calls && Date() < deadline {
-                        try await Task.sleep(for: .milliseconds(1))
+                let outcome = try await harness.killSomewhere(
+                    ["drop.yaml"], runner: runner, log: log, maxCalls: 6, maxPause: 0.6, random: &random)
+                guard case .killed(let bySignal) = outcome else {
+                    if case .finished(let code, let log) = outcome {
+                        #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(log)")
                     }
-                }
-                try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
-                guard process.isRunning else {
-                    let code = await process.wait()
-                    #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(process.log)")
                     finishedEarly = true
                     break
                 }
-                process.kill()
-                await process.wait()
-                #expect(process.wasKilled)
+                #expect(bySignal)
                 kills += 1
                 readyAtKill.append(harness.fake.media.filter { $0.status == .ready }.count)
             }

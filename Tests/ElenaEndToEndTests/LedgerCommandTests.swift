@@ -15,47 +15,13 @@ import Testing
     static let fans = (1...9).map { "7c1b1c1e-1111-4aaa-8bbb-00000000000\($0)" }
 
     /// A drop of three approved images uploaded to the fake, with a manifest message to fans[0].
-    struct Setup {
-        let harness: FanvueHarness
-        let drop: FanvueDrop
-        let database: TestDatabase
-        let runner: CommandLineRunner
-
-        func stop() async {
-            await database.remove()
-            await harness.stop()
-        }
-
-        func messages(to fan: String) -> [JSONValue] {
-            harness.fake.messages.filter { $0["fanUuid"]?.stringValue == fan }
-        }
-
-        func sends(to fan: String) async throws -> [SendRecord] {
-            let store = try await drop.store()
-            let sends = try await store.allSends().filter { $0.fan == fan }
-            await store.close()
-            return sends
-        }
-    }
-
-    static func setUp(_ backend: TestBackend) async throws -> Setup {
-        let harness = try await FanvueHarness.start()
-        let database = try await TestDatabase.make(backend)
-        var drop = try FanvueDrop.make(
-            harness, images: 3,
+    static func setUp(_ backend: TestBackend) async throws -> PublishedDrop {
+        try await PublishedDrop.start(
+            backend, images: 3,
             extra: """
                   tags: [red, dress]
                   message: {to: [\(fans[0])], price: 10.00}
                 """)
-        drop.database = database.url
-        _ = try await drop.run()
-        try drop.approveAll()
-        let report = try await drop.run()
-        #expect(report.failureCount == 0, "\(report.failures)")
-        var environment = drop.processEnvironment(database: database.urlText)
-        return Setup(
-            harness: harness, drop: drop, database: database,
-            runner: CommandLineRunner(environment: environment, workingDirectory: harness.folder.path))
     }
 
     @Test(arguments: TestBackend.available + TestBackend.pooled)
@@ -240,7 +206,7 @@ import Testing
         var drop = try FanvueDrop.make(
             harness, images: 6, extra: "  message: {to: [\(Self.fans[0]), \(Self.fans[1])], price: 10.00}\n")
         drop.database = database.url
-        var environment = drop.processEnvironment(database: database.urlText)
+        let environment = drop.processEnvironment(database: database.urlText)
         let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
         let review = try await runner.run(["drop.yaml"])
         #expect(review.exitCode == 3, "\(review)")

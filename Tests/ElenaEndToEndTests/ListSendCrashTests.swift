@@ -17,39 +17,21 @@ import Testing
     /// Fans per item who got it by hand before.
     static let byHand = 10
 
-    /// Starts `arguments` and kills it after 1 to 8 more calls reach the fake, or after a random pause; returns
-    /// false when the run ended by itself first.
+    /// Kills `arguments` somewhere (see `FanvueHarness.killSomewhere`); false when the run ended by itself first.
     static func killSomewhere(
-        _ arguments: [String], runner: CommandLineRunner, fake: FakeFanvue, log: String, random: inout SeededRandom
+        _ arguments: [String], runner: CommandLineRunner, harness: FanvueHarness, log: String, random: inout SeededRandom
     ) async throws -> Bool {
-        let before = fake.calls.count
-        let byCalls = Int.random(in: 0..<4, using: &random) != 0
-        let calls = Int.random(in: 1...8, using: &random)
-        let pause = Double.random(in: 0...(byCalls ? 0.02 : 0.4), using: &random)
-        let process = try runner.start(arguments, logPath: log)
-        if byCalls {
-            let deadline = Date().addingTimeInterval(60)
-            while process.isRunning && fake.calls.count - before < calls && Date() < deadline {
-                try await Task.sleep(for: .milliseconds(1))
-            }
-        }
-        try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
-        guard process.isRunning else {
-            let code = await process.wait()
-            #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(process.log)")
+        let outcome = try await harness.killSomewhere(arguments, runner: runner, log: log, maxCalls: 8, maxPause: 0.4, random: &random)
+        if case .finished(let code, let log) = outcome {
+            #expect(code == 0, "a run that was not killed ended with exit \(code)\n\(log)")
             return false
         }
-        process.kill()
-        await process.wait()
         return true
     }
 
     @Test(arguments: TestBackend.available)
     func killedDuringReconcileAndListSendsNobodyGetsAnItemTwice(_ backend: TestBackend) async throws {
-        let seed =
-            ProcessInfo.processInfo.environment["ELENA_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...999_999)
-        print("list-send crash campaign on \(backend): seed \(seed) (replay with ELENA_CRASH_SEED=\(seed))")
-        var random = SeededRandom(seed: seed)
+        var (seed, random) = SeededRandom.campaign("list-send crash campaign on \(backend)")
         let harness = try await FanvueHarness.start {
             $0.rateLimit = 100_000
             $0.answerDelay = 0.01  // the fake has acted but the answer is not out yet: a kill lands in between
@@ -76,7 +58,7 @@ import Testing
 
             // Reconcile, killed again and again, then to the end: every hand send recorded once.
             var kills = 0
-            while kills < 6, try await Self.killSomewhere(["reconcile"], runner: runner, fake: fake, log: log, random: &random) {
+            while kills < 6, try await Self.killSomewhere(["reconcile"], runner: runner, harness: harness, log: log, random: &random) {
                 kills += 1
             }
             let reconciled = try await runner.run(["reconcile", "--json"])
@@ -90,7 +72,7 @@ import Testing
             for item in items {
                 let arguments = ["send", item.id.hex, "--to", "subscribers", "--price", "12"]
                 var itemKills = 0
-                while itemKills < 5, try await Self.killSomewhere(arguments, runner: runner, fake: fake, log: log, random: &random) {
+                while itemKills < 5, try await Self.killSomewhere(arguments, runner: runner, harness: harness, log: log, random: &random) {
                     itemKills += 1
                 }
                 kills += itemKills

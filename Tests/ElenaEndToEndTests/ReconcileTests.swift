@@ -15,50 +15,29 @@ import Testing
     /// 40 subscribers.
     static let fans = (1...40).map { String(format: "7c1b1c1e-2222-4aaa-8bbb-%012d", $0) }
 
+    /// A published drop and the items' Fanvue media by name.
     struct Setup {
-        let harness: FanvueHarness
-        let drop: FanvueDrop
-        let database: TestDatabase
-        let runner: CommandLineRunner
-        /// The items uploaded, by name, with their Fanvue media.
+        let published: PublishedDrop
         let media: [String: String]
 
-        func stop() async {
-            await database.remove()
-            await harness.stop()
-        }
-
-        func messages(to fan: String) -> [JSONValue] {
-            harness.fake.messages.filter { $0["fanUuid"]?.stringValue == fan }
-        }
-
-        func sends(to fan: String) async throws -> [SendRecord] {
-            let store = try await drop.store()
-            let sends = try await store.allSends().filter { $0.fan == fan }
-            await store.close()
-            return sends
-        }
+        var harness: FanvueHarness { published.harness }
+        var drop: FanvueDrop { published.drop }
+        var runner: CommandLineRunner { published.runner }
+        func stop() async { await published.stop() }
+        func messages(to fan: String) -> [JSONValue] { published.messages(to: fan) }
+        func sends(to fan: String) async throws -> [SendRecord] { try await published.sends(to: fan) }
     }
 
     /// A drop of two approved images uploaded to the fake (no message), and 40 subscribers.
     static func setUp(_ backend: TestBackend) async throws -> Setup {
-        let harness = try await FanvueHarness.start()
-        let database = try await TestDatabase.make(backend)
-        var drop = try FanvueDrop.make(harness, images: 2, extra: "  tags: [red]")
-        drop.database = database.url
-        _ = try await drop.run()
-        try drop.approveAll()
-        let report = try await drop.run()
-        #expect(report.failureCount == 0, "\(report.failures)")
-        let store = try await drop.store()
+        let published = try await PublishedDrop.start(backend, images: 2, extra: "  tags: [red]")
+        let store = try await published.drop.store()
         let items = try await store.items(drop: nil)
         await store.close()
         var media: [String: String] = [:]
         for item in items { media[item.croppedName ?? item.originalName] = item.fanvueMediaUUID }
-        harness.fake.seedSubscribers(fans.map { .object(["uuid": .string($0), "handle": .string("fan")]) })
-        let runner = CommandLineRunner(
-            environment: drop.processEnvironment(database: database.urlText), workingDirectory: harness.folder.path)
-        return Setup(harness: harness, drop: drop, database: database, runner: runner, media: media)
+        published.harness.fake.seedSubscribers(fans.map { .object(["uuid": .string($0), "handle": .string("fan")]) })
+        return Setup(published: published, media: media)
     }
 
     @Test(arguments: TestBackend.available)

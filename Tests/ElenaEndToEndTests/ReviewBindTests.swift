@@ -40,7 +40,7 @@ import Testing
         try await withCleanup({ await harness.stop() }) {
             let drop = try FanvueDrop.make(harness, images: 2)
             do {
-                var environment = drop.processEnvironment()
+                let environment = drop.processEnvironment()
                 let runner = CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
                 #expect(try await runner.run(["drop.yaml"]).exitCode == 3)
                 let log = harness.folder("review.log")
