@@ -38,18 +38,9 @@ struct BenchFanvue: AsyncParsableCommand {
         settings.rateWindow = window
         settings.readyAfterPolls = 0
         settings.readyAfterSeconds = processing
-        let fake = FakeFanvue(configuration: settings)
-        try await fake.start()
-        let folder = try TemporaryDirectory("elena-bench-fanvue")
-        do {
+        try await BenchLogin.withFake(settings, folder: "elena-bench-fanvue") { fake, folder in
             try await measure(fake, settings: settings, folder: folder)
-        } catch {
-            await fake.stop()
-            folder.remove()
-            throw error
         }
-        await fake.stop()
-        folder.remove()
     }
 
     func measure(_ fake: FakeFanvue, settings: FakeFanvue.Configuration, folder: TemporaryDirectory) async throws {

@@ -29,18 +29,9 @@ struct BenchListSend: AsyncParsableCommand {
         settings.rateLimit = 100_000
         settings.readyAfterPolls = 0
         settings.readyAfterSeconds = 0
-        let fake = FakeFanvue(configuration: settings)
-        try await fake.start()
-        let folder = try TemporaryDirectory("elena-bench-list")
-        do {
+        try await BenchLogin.withFake(settings, folder: "elena-bench-list") { fake, folder in
             try await measure(fake, settings: settings, folder: folder)
-        } catch {
-            await fake.stop()
-            folder.remove()
-            throw error
         }
-        await fake.stop()
-        folder.remove()
     }
 
     func measure(_ fake: FakeFanvue, settings: FakeFanvue.Configuration, folder: TemporaryDirectory) async throws {

@@ -25,6 +25,25 @@ enum BenchLogin {
         return CommandLineRunner(executable: binary, environment: environment, workingDirectory: folder.path)
     }
 
+    /// Runs `body` with the fake started on `settings` and a temporary folder, and stops and removes both after.
+    static func withFake(
+        _ settings: FakeFanvue.Configuration, folder label: String,
+        _ body: (FakeFanvue, TemporaryDirectory) async throws -> Void
+    ) async throws {
+        let fake = FakeFanvue(configuration: settings)
+        try await fake.start()
+        let folder = try TemporaryDirectory(label)
+        do {
+            try await body(fake, folder)
+        } catch {
+            await fake.stop()
+            folder.remove()
+            throw error
+        }
+        await fake.stop()
+        folder.remove()
+    }
+
     /// Approves every crop waiting in `library`'s review folder of `drop`, as a person would.
     static func approveAll(drop: String, library: String) throws {
         let review = library + "/3_review/" + drop

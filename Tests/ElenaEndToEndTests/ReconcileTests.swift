@@ -21,6 +21,10 @@ import Testing
         let media: [String: String]
 
         var harness: FanvueHarness { published.harness }
+        var fake: FakeFanvue { published.harness.fake }
+        /// The two pictures' names (their crops'), in order.
+        var first: String { media.keys.sorted()[0] }
+        var second: String { media.keys.sorted()[1] }
         var drop: FanvueDrop { published.drop }
         var runner: CommandLineRunner { published.runner }
         func stop() async { await published.stop() }
@@ -44,10 +48,7 @@ import Testing
     func aSendByHandCountsAndTheListGetsOneExactMassMessage(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         try await withCleanup({ await setup.stop() }) {
-            let fake = setup.harness.fake
-            let runner = setup.runner
-            let names = setup.media.keys.sorted()
-            let (first, second) = (names[0], names[1])
+            let (fake, runner, first) = (setup.fake, setup.runner, setup.first)
             let firstMedia = try #require(setup.media[first])
             // By hand in Fanvue's chat page: fans[3] gets the first picture; fans[5] gets the same bytes uploaded by
             // hand (a media elena-run never saw); fans[7] gets an unrelated upload.
@@ -134,7 +135,6 @@ import Testing
             #expect(paths.first { $0["key"]?.stringValue == "manual" }?["sends"]?.intValue == 1, "the priced one of the two: \(paths)")
             #expect(paths.first { $0["key"]?.stringValue == "send" }?["sends"]?.intValue == 38, "\(paths)")
             #expect(stats["campaigns"]?.arrayValue?.first?["reached"]?.intValue == 38)
-            _ = second
         }
     }
 
@@ -143,10 +143,7 @@ import Testing
     func aMassMessageHasALifeAfterThe201(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         try await withCleanup({ await setup.stop() }) {
-            let fake = setup.harness.fake
-            let runner = setup.runner
-            let names = setup.media.keys.sorted()
-            let (first, second) = (names[0], names[1])
+            let (fake, runner, first, second) = (setup.fake, setup.runner, setup.first, setup.second)
             func campaigns() async throws -> [JSONValue] {
                 try JSONValue.parse(try await runner.run(["stats", "--json"]).standardOutput)["campaigns"]?.arrayValue ?? []
             }
@@ -225,10 +222,7 @@ import Testing
     func aChargebackIsNettedAndMarksTheFan(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         try await withCleanup({ await setup.stop() }) {
-            let fake = setup.harness.fake
-            let runner = setup.runner
-            let names = setup.media.keys.sorted()
-            let (first, second) = (names[0], names[1])
+            let (fake, runner, first, second) = (setup.fake, setup.runner, setup.first, setup.second)
             for fan in [Self.fans[1], Self.fans[2]] {
                 let sent = try await runner.run(["send", first, "--to", fan, "--price", "10"])
                 #expect(sent.exitCode == 0, "\(sent)")
@@ -276,10 +270,7 @@ import Testing
     func aPostEditedByHandIntoBreakingTheFeedGuardIsReported(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         try await withCleanup({ await setup.stop() }) {
-            let fake = setup.harness.fake
-            let runner = setup.runner
-            let names = setup.media.keys.sorted()
-            let first = names[0]
+            let (fake, runner, first) = (setup.fake, setup.runner, setup.first)
             // The drop posts both pictures as a locked post, then one of them is sold as pay-per-view.
             var drop = setup.drop
             drop.manifestText += "\n  post: {audience: subscribers, price: 8.00}\n"
@@ -315,10 +306,7 @@ import Testing
     func aSetOfFansGetsOneMassMessageThroughAListOfExactlyThem(backend: TestBackend) async throws {
         let setup = try await Self.setUp(backend)
         try await withCleanup({ await setup.stop() }) {
-            let fake = setup.harness.fake
-            let runner = setup.runner
-            let names = setup.media.keys.sorted()
-            let (first, second) = (names[0], names[1])
+            let (fake, runner, first) = (setup.fake, setup.runner, setup.first)
             let chosen = Array(Self.fans[10...15])
             fake.sendByHand(to: chosen[2], mediaUUIDs: [try #require(setup.media[first])])
 
@@ -348,7 +336,6 @@ import Testing
             await store.close()
             #expect(campaigns.first?.status == "SCHEDULED" && campaigns.first?.intended == 4)
             #expect(claims.count == 8 && claims.allSatisfy { $0.via == "manifest" && $0.campaignID == campaigns.first?.id }, "two items to four fans")
-            _ = second
         }
     }
 }
