@@ -66,6 +66,7 @@ enum DropExecution {
         }
         let detector = try Wiring.faceDetector(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
         let fanvue = try Wiring.fanvue(for: loaded.manifest, dryRun: dryRun, reporter: reporter)
+        let persona = try Wiring.persona(for: loaded, layout: layout, detector: detector, dryRun: dryRun, reporter: reporter)
         /// One run (or dry run) against the ledger; nil when a dry run read the ledger in place and another run
         /// wrote it meanwhile (what was read may mix two states).
         func attempt(inPlace: Bool) async throws -> RunReport? {
@@ -84,6 +85,8 @@ enum DropExecution {
                 services: DropServices(
                     store: store, fanvueStore: store, codec: OpenCVCodec(), detector: detector, outbox: outbox,
                     fanvue: fanvue.client, fanvueTarget: fanvue.target))
+            session.services.identifier = persona?.identifier
+            session.services.persona = persona?.profile
             session.uploadStage = Wiring.uploadStage
             session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }
             session.notReady = notReady

@@ -222,7 +222,7 @@ enum Wiring {
             let searched = MediaPipeFaceDetector.candidateFolders(
                 environment: environment, executable: CommandLine.arguments.first ?? "")
             let message =
-                "the face strategies (no_face, lips_only) need the face models, which are not installed; "
+                "the face strategies (no_face, lips_only, auto) need the face models, which are not installed; "
                 + "run 'make models' (or scripts/install-models DIR and set ELENA_MODELS_DIR). Looked in: "
                 + searched.joined(separator: ", ")
             if dryRun {
@@ -236,6 +236,42 @@ enum Wiring {
             return try MediaPipeFaceDetector(modelsFolder: folder)
         } catch {
             throw CLIError.cannotStart("\(error)")
+        }
+    }
+}
+
+extension Wiring {
+    /// Whether any item of the manifest crops by the persona (`auto`).
+    static func decidesByPersona(_ manifest: Manifest) -> Bool {
+        manifest.crop.strategy == .auto || manifest.items.contains { $0.crop.strategy == .auto }
+    }
+
+    /// The identity model and the persona enrolled from the manifest's references, when some item crops by `auto`.
+    /// - Throws: `CLIError.cannotStart` when the identity model is missing or altered, `CLIError.usage` when the
+    ///   references cannot be enrolled (unreadable, fewer than two agreeing).
+    static func persona(
+        for loaded: LoadedManifest, layout: LibraryLayout, detector: (any FaceDetector)?, dryRun: Bool, reporter: any RunReporter
+    ) throws -> (identifier: any FaceIdentifier, profile: PersonaProfile)? {
+        guard decidesByPersona(loaded.manifest), let spec = loaded.manifest.persona, let detector else { return nil }
+        let identifier: SFaceIdentifier
+        do {
+            // The detector was found, so the models folder was too.
+            identifier = try SFaceIdentifier(modelsFolder: modelsFolder ?? "")
+        } catch {
+            if dryRun {
+                reporter.note("note: \(error)")
+                return nil
+            }
+            throw CLIError.cannotStart("\(error)")
+        }
+        do {
+            let profile = try PersonaEnrolment(
+                codec: OpenCVCodec(), detector: detector, identifier: identifier,
+                cacheFolder: layout.absolute(".elena-cache")
+            ).enrol(spec, relativeTo: loaded.folder, home: home)
+            return (identifier, profile)
+        } catch let error as PersonaError {
+            throw CLIError.usage("\(loaded.path): \(error.description)")
         }
     }
 }

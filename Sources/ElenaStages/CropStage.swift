@@ -18,12 +18,40 @@ package struct CropStage: Stage {
 
     package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item else { return .null }
-        return JSONCoding.value(item.crop)
+        guard item.crop.strategy == .auto else { return JSONCoding.value(item.crop) }
+        // auto decides by the persona: its centroid and thresholds are part of the key (only for auto, so other
+        // strategies' keys stay as they were).
+        return .object([
+            "crop": JSONCoding.value(item.crop),
+            "persona": services.persona.map { persona in
+                .object([
+                    "centroid": .string(persona.digest), "keep_above": .double(persona.keepAbove),
+                    "lips_above": .double(persona.lipsAbove),
+                ])
+            } ?? .null,
+        ])
     }
 
     package func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item, let line = item.lineOverride else { return .null }
         return .object(["line": .double(line)])
+    }
+
+    /// For `auto`: each face's score against the persona (the cosine of its embedding and her centroid).
+    func identity(_ item: PlannedItem, _ detection: Detection) throws -> IdentityRecord? {
+        guard item.crop.strategy == .auto else { return nil }
+        guard let persona = services.persona else {
+            throw StageError("strategy auto needs a persona: add 'persona: {references: [...]}' to the manifest")
+        }
+        let scores = try detection.faces.map { face -> Double in
+            guard let embedding = face.embedding else {
+                throw StageError("internal error: a face without its identity measure under auto (a bug)")
+            }
+            return persona.score(embedding)
+        }
+        return IdentityRecord(
+            scores: scores.map { ($0 * 10_000).rounded() / 10_000 }, keepAbove: persona.keepAbove,
+            lipsAbove: persona.lipsAbove, model: persona.model, persona: persona.digest)
     }
 
     package func run(_ context: NodeContext) async throws -> StageOutcome {
@@ -34,8 +62,9 @@ package struct CropStage: Stage {
         let decision: CropDecision
         do {
             decision = try CropGeometry.decide(
-                size: image.size, faces: detection.faces, spec: item.crop, lineOverride: item.lineOverride)
-        } catch {
+                size: image.size, faces: detection.faces, spec: item.crop, lineOverride: item.lineOverride,
+                identity: try identity(item, detection))
+        } catch let error as CropGeometryError {
             throw StageError(error.description)
         }
         var data: Data

@@ -18,7 +18,11 @@ package struct DetectStage: Stage {
 
     package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let item, item.crop.strategy.needsFaces else { return .object(["detector": .string("none")]) }
-        return .object(["detector": .string(detectorIdentity ?? "missing")])
+        guard item.crop.strategy == .auto else { return .object(["detector": .string(detectorIdentity ?? "missing")]) }
+        // auto also measures each face against the persona: the identity model is part of the key.
+        return .object([
+            "detector": .string(detectorIdentity ?? "missing"), "identity": .string(services.identifier?.identity ?? "missing"),
+        ])
     }
 
     package var resolvesBeforeCache: Bool { true }
@@ -53,7 +57,19 @@ package struct DetectStage: Stage {
                         + "run 'make models' (or use strategy keep/top_fraction)")
             }
             let image = try DecodedSource.image(context, services: services)
-            let faces = try detector.detect(in: image)
+            var faces = try detector.detect(in: image)
+            if item.crop.strategy == .auto {
+                guard let identifier = services.identifier else {
+                    throw StageError(
+                        "strategy auto needs the identity model (face_recognition_sface.onnx), which is not installed; run 'make models'")
+                }
+                // Each face's embedding is recorded with the detection: a change of the persona or its thresholds
+                // re-decides the crop without measuring the faces again.
+                for index in faces.indices {
+                    faces[index].embedding = try identifier.embed(faces[index], in: image).map { ($0 * 1e6).rounded() / 1e6 }
+                }
+            }
+            for index in faces.indices { faces[index].alignment = nil }  // used to measure, not recorded
             detection = Detection(detector: detector.identity, imageSize: image.size, faces: faces)
         }
         let summary = JSONCoding.value(detection)

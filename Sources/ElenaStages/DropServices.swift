@@ -37,6 +37,10 @@ package struct DropServices: Sendable {
     package var fanvue: (any FanvueAudiences)?
     /// Identifies the Fanvue target in cache keys (API URL and client id), so a change of target uploads anew.
     package var fanvueTarget: String
+    /// Measures whose each face is (nil when the identity model is not installed: `auto` then fails clearly).
+    package var identifier: (any FaceIdentifier)?
+    /// The persona enrolled from the manifest's references (nil without `persona:`).
+    package var persona: PersonaProfile?
 
     /// Services.
     package init(

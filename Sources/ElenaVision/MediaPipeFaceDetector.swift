@@ -109,6 +109,10 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         /// Eye corners, averaged into eye centres.
         static let rightEye = [33, 133]
         static let leftEye = [362, 263]
+        /// The nose tip and the mouth corners (image left, image right): with the eye centres, the five points a
+        /// face is aligned on for identity (`identity-model.md`).
+        static let noseTip = 1
+        static let mouthCorners = [61, 291]
     }
 
     static func face(_ raw: cvision_face) -> Face {
@@ -132,7 +136,8 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         return Face(
             box: box, confidence: Double(min(raw.score, raw.presence)), jaw: pick(Mesh.jaw), nose: pick(Mesh.nose),
             upperLip: pick(Mesh.upperLip), mouth: pick(Mesh.mouth), lowerLip: pick(Mesh.lowerLip),
-            eyes: [centre(Mesh.rightEye), centre(Mesh.leftEye)], roll: Double(raw.roll_degrees))
+            eyes: [centre(Mesh.rightEye), centre(Mesh.leftEye)], roll: Double(raw.roll_degrees),
+            alignment: [centre(Mesh.rightEye), centre(Mesh.leftEye), points[Mesh.noseTip]] + pick(Mesh.mouthCorners))
     }
 
     /// Where the models are looked for: `$ELENA_MODELS_DIR`, `~/.local/share/elena-run/models`, then the

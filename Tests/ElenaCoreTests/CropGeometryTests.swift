@@ -302,11 +302,27 @@ import Testing
                 margin: Double.random(in: 0.001...0.2, using: &random),
                 aspect: aspects.randomElement(using: &random) ?? nil,
                 minHeight: Bool.random(using: &random) ? Int.random(in: 1...3000, using: &random) : nil)
-            let context = "round \(round): \(width)x\(height) \(spec) faces \(faces.map(\.box))"
+            // auto: a random score per face against the persona.
+            let identity =
+                spec.strategy == .auto
+                ? IdentityRecord(
+                    scores: faces.map { _ in Double.random(in: 0...1, using: &random) }, keepAbove: 0.55, lipsAbove: 0.363,
+                    model: "test", persona: "test")
+                : nil
+            let context = "round \(round): \(width)x\(height) \(spec) faces \(faces.map(\.box)) scores \(identity?.scores ?? [])"
+            // The faces auto must cut away whatever it keeps: every face but the main one that is not hers (the main
+            // face: the best-scoring one when it is close to hers, else the largest).
+            let largestIndex = faces.indices.max { faces[$0].area < faces[$1].area }
+            let bestIndex = identity.flatMap { identity in faces.indices.max { identity.scores[$0] < identity.scores[$1] } }
+            let mainIndex = bestIndex.flatMap { index in (identity?.scores[index] ?? 0) >= 0.363 ? index : nil } ?? largestIndex
+            let strangers = faces.indices.filter { index in
+                identity.map { index != mainIndex && $0.scores[index] < $0.keepAbove } ?? (index != mainIndex)
+            }.map { faces[$0] }
 
             let decision: CropDecision
             do {
-                decision = try CropGeometry.decide(size: PixelSize(width: width, height: height), faces: faces, spec: spec)
+                decision = try CropGeometry.decide(
+                    size: PixelSize(width: width, height: height), faces: faces, spec: spec, identity: identity)
             } catch {
                 thrown += 1
                 // Only a face strategy can push the line off the bottom, and only when there is a face.
@@ -325,8 +341,15 @@ import Testing
             #expect(rect.x + rect.width <= width && rect.y + rect.height <= height, "\(context)")
             // Nothing above the line.
             #expect(rect.y == decision.line, "\(context)")
+            if decision.flags.contains(.identityConflict) { #expect(decision.applied == .noFace, "\(context)") }
             switch decision.applied {
+            case .keep where spec.strategy == .auto && !faces.isEmpty:
+                // Her face whole, every stranger's cut away.
+                let main = try #require(mainIndex.map { faces[$0] })
+                #expect(Double(decision.line) <= main.box.y.rounded(.up) + 1, "\(context): her face stays")
+                for other in strangers { #expect(Double(rect.y) > other.bottom, "\(context): a stranger must go") }
             case .keep: #expect(decision.line == 0, "\(context)")
+            case .auto: Issue.record("auto is never the strategy applied: \(context)")
             case .topFraction: #expect(Double(rect.y) >= spec.topFraction * h, "\(context)")
             case .noFace:
                 for face in faces {
@@ -334,9 +357,9 @@ import Testing
                     #expect(Double(rect.y) >= face.bottom + spec.margin * h, "\(context)")
                 }
             case .lipsOnly:
-                let main = try #require(faces.max { $0.area < $1.area })
+                let main = try #require(spec.strategy == .auto ? mainIndex.map { faces[$0] } : faces.max { $0.area < $1.area })
                 if let nose = main.noseBottom { #expect(Double(rect.y) > nose, "\(context): the nose must go") }
-                for other in faces where other != main {
+                for other in strangers {
                     #expect(Double(rect.y) > other.bottom, "\(context): every other face must go")
                 }
             }

@@ -30,7 +30,7 @@ import Testing
         let error = try #require(throws: ManifestError.self) { try ManifestDecoder.decode(text, file: "d.yaml") }
         #expect(
             error.description == """
-                d.yaml:6:13: error: 'crop.strategy' must be 'no_face', 'lips_only', 'keep' or 'top_fraction', not 'no_fase' (did you mean 'no_face'?)
+                d.yaml:6:13: error: 'crop.strategy' must be 'no_face', 'lips_only', 'keep', 'top_fraction' or 'auto', not 'no_fase' (did you mean 'no_face'?)
                       strategy: no_fase
                                 ^
                 d.yaml:9:10: error: 'publish.price' is 2, below the minimum of 3 (Fanvue's minimum price is 3.00 USD)

@@ -32,9 +32,9 @@ import Testing
         let document = try JSONValue.parse(try Self.committed())
         var objectsSeen = 0
         try Self.walk(document, ManifestSchema.root, path: "$", objectsSeen: &objectsSeen)
-        // root, source, generate, generate.inputs, generate.seeds, generate.loras[], crop, publish, publish.post,
-        // publish.message, items[], items[].crop
-        #expect(objectsSeen == 12)
+        // root, source, generate, generate.inputs, generate.seeds, generate.loras[], crop, persona, publish,
+        // publish.post, publish.message, items[], items[].crop
+        #expect(objectsSeen == 13)
     }
 
     static func walk(_ json: JSONValue, _ schema: Schema, path: String, objectsSeen: inout Int) throws {

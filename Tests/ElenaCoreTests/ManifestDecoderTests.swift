@@ -204,7 +204,7 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
         BadManifest(
             name: "unknown top-level key", text: minimal(inserting: ["colour: red"], after: 2),
             keyPath: "colour", line: 3, column: 1,
-            message: "unknown key 'colour' at the top level; valid keys are version, drop, library, source, generate, crop, publish, items"),
+            message: "unknown key 'colour' at the top level; valid keys are version, drop, library, source, generate, crop, persona, publish, items"),
         BadManifest(
             name: "misspelt top-level key", text: minimal(inserting: ["librari: ~/lib"], after: 2),
             keyPath: "librari", line: 3, column: 1, message: "unknown key 'librari' at the top level",
@@ -232,7 +232,7 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
         BadManifest(
             name: "bad enum value", text: minimal(replacing: 6, with: ["  strategy: no_fase"]),
             keyPath: "crop.strategy", line: 6, column: 13,
-            message: "'crop.strategy' must be 'no_face', 'lips_only', 'keep' or 'top_fraction', not 'no_fase'",
+            message: "'crop.strategy' must be 'no_face', 'lips_only', 'keep', 'top_fraction' or 'auto', not 'no_fase'",
             hint: "did you mean 'no_face'?"),
         BadManifest(
             name: "bad publish target", text: minimal(replacing: 8, with: ["  to: fanveu"]),

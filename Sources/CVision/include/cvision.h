@@ -180,6 +180,28 @@ int32_t cvision_detector_detect(cvision_detector *detector, const cvision_image 
                                 const cvision_detect_options *options, cvision_face *faces, int32_t capacity,
                                 int32_t *count, cvision_status *status);
 
+/* ---------------------------------------------------------------------------
+ * Face identity: OpenCV Zoo's SFace (face_recognition_sface.onnx, installed by scripts/install-models) through
+ * cv::FaceRecognizerSF. A face is aligned on five points and becomes a 128-float embedding, L2-normalised: the
+ * cosine of two faces is the dot product of their embeddings (the same person scores about 0.7, others about 0.2). */
+
+typedef struct cvision_identifier cvision_identifier;
+
+enum { CVISION_EMBEDDING = 128 };
+
+/* Loads the model. On failure *out is NULL (CVISION_ERR_DECODE for a missing or wrong file). Thread-safe: calls
+ * on one identifier are serialized inside. */
+int32_t cvision_identifier_create(const char *model_onnx, cvision_identifier **out, cvision_status *status);
+
+/* Destroy an identifier. NULL is allowed. */
+void cvision_identifier_destroy(cvision_identifier *identifier);
+
+/* The embedding of the face whose five points (x, y in image pixels, in this order: the eye on the image's left,
+ * the eye on the image's right, the nose tip, the mouth corner on the image's left, the one on the image's right)
+ * are given, in an image as cvision_decode returns it. */
+int32_t cvision_identifier_embed(cvision_identifier *identifier, const cvision_image *image, const float points[10],
+                                 float embedding[CVISION_EMBEDDING], cvision_status *status);
+
 /* cv::setNumThreads(threads) for the whole process (OpenCV's own global setting; < 0 means OpenCV's
  * default). The tool runs one image per core and calls it with 1. */
 void cvision_set_threads(int32_t threads);

@@ -174,6 +174,18 @@ struct StatusCommand: AsyncParsableCommand {
             }
             row("crop", text)
         }
+        if let identity = crop?.output.value["decision"]?["identity"], let scores = identity["scores"]?.arrayValue?.compactMap(\.doubleValue) {
+            // auto: each face's score against the persona, and the thresholds it was decided by.
+            let keep = identity["keepAbove"]?.doubleValue ?? 0
+            let lips = identity["lipsAbove"]?.doubleValue ?? 0
+            let described = scores.map { score in
+                String(format: "%.3f", score) + (score >= keep ? " (hers)" : score >= lips ? " (close)" : "")
+            }
+            row(
+                "identity",
+                "face scores " + described.joined(separator: ", ") + " against the persona; kept from "
+                    + "\(NumberText.format(keep)), lips only from \(NumberText.format(lips))")
+        }
         let detector = crop?.output.value["detector"]?.stringValue
         if let detect = runs.last(where: { $0.stage == .detect && $0.status == .succeeded && $0.output.value["detector"]?.stringValue == detector }),
             let detectorName = detector, detectorName != "none"

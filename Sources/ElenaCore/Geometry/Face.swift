@@ -19,12 +19,20 @@ package struct Face: Sendable, Hashable, Codable {
     package var eyes: [Point]
     /// Roll angle in degrees, 0 for an upright face.
     package var roll: Double
+    /// The five points a face is aligned on to measure whose it is (eye on the image's left, eye on its right, nose
+    /// tip, mouth corner on the left, on the right). Used while detecting; never recorded.
+    package var alignment: [Point]?
+    /// How this face measures for identity (L2-normalised), when the crop decides by the persona (`auto`).
+    package var embedding: [Float]?
 
     /// Creates a face.
     package init(
         box: Box, confidence: Double, jaw: [Point] = [], nose: [Point] = [], upperLip: [Point] = [],
-        mouth: [Point] = [], lowerLip: [Point] = [], eyes: [Point] = [], roll: Double = 0
+        mouth: [Point] = [], lowerLip: [Point] = [], eyes: [Point] = [], roll: Double = 0, alignment: [Point]? = nil,
+        embedding: [Float]? = nil
     ) {
+        self.alignment = alignment
+        self.embedding = embedding
         self.box = box
         self.confidence = confidence
         self.jaw = jaw

@@ -16,16 +16,19 @@ package struct Manifest: Sendable, Hashable {
     package var items: [ItemOverride]
     /// Images to generate with ComfyUI into the source folder before ingesting (nil: the folder is filled by hand).
     package var generate: GenerateSpec?
+    /// The persona, for `crop.strategy: auto`.
+    package var persona: PersonaSpec?
     /// Where each key path is written, for errors found after decoding (for example a missing folder).
     package var locations: [String: SourceLocation]
 
     /// Creates a manifest.
     package init(
         version: Int = 1, drop: String, library: String? = nil, source: SourceSpec, crop: CropSpec,
-        publish: PublishSpec, items: [ItemOverride] = [], generate: GenerateSpec? = nil,
+        publish: PublishSpec, items: [ItemOverride] = [], generate: GenerateSpec? = nil, persona: PersonaSpec? = nil,
         locations: [String: SourceLocation] = [:]
     ) {
         self.generate = generate
+        self.persona = persona
         self.version = version
         self.drop = drop
         self.library = library
@@ -70,9 +73,33 @@ package enum CropStrategy: String, Sendable, Hashable, CaseIterable, Codable {
     case keep
     /// Cut a fixed fraction off the top.
     case topFraction = "top_fraction"
+    /// Per image, by how much the main face is the persona's: keep it, keep only the lips, or cut it
+    /// (`persona:` sets the references and thresholds); any other face is cut away.
+    case auto
 
     /// Whether the strategy needs face detection.
-    package var needsFaces: Bool { self == .noFace || self == .lipsOnly }
+    package var needsFaces: Bool { self == .noFace || self == .lipsOnly || self == .auto }
+}
+
+/// `persona:`: reference photos of the persona and the scores at which a face is hers.
+package struct PersonaSpec: Sendable, Hashable {
+    /// Reference photos (paths relative to the manifest's folder).
+    package var references: [String]
+    /// A main face scoring at least this is the persona's: it is kept.
+    package var keepAbove: Double
+    /// At least this (and below `keepAbove`): close; only the lips stay.
+    package var lipsAbove: Double
+
+    /// The defaults (`identity-model.md`): 0.55, and OpenCV Zoo's own same-identity threshold for SFace.
+    package static let defaultKeepAbove = 0.55
+    package static let defaultLipsAbove = 0.363
+
+    /// Creates a persona.
+    package init(references: [String], keepAbove: Double = defaultKeepAbove, lipsAbove: Double = defaultLipsAbove) {
+        self.references = references
+        self.keepAbove = keepAbove
+        self.lipsAbove = lipsAbove
+    }
 }
 
 /// What happens when a face strategy finds no face.

@@ -178,6 +178,25 @@ package enum ManifestDecoder {
         }
 
         let generate = root["generate"].map { generateSpec($0, diagnostics: &diagnostics) }
+        let persona = root["persona"].map { node in
+            PersonaSpec(
+                references: node["references"]?.strings ?? [],
+                keepAbove: node["keep_above"]?.double ?? PersonaSpec.defaultKeepAbove,
+                lipsAbove: node["lips_above"]?.double ?? PersonaSpec.defaultLipsAbove)
+        }
+        if let persona, persona.lipsAbove > persona.keepAbove {
+            diagnostics.append(
+                Diagnostic(
+                    at: root["persona"]?.location(ofKey: "lips_above"), key: "persona.lips_above",
+                    "'persona.lips_above' (\(persona.lipsAbove)) must not be above 'persona.keep_above' (\(persona.keepAbove))"))
+        }
+        let wantsAuto = crop.strategy == .auto || overrides.contains { $0.crop.strategy == .auto }
+        if wantsAuto && persona == nil {
+            diagnostics.append(
+                Diagnostic(
+                    at: root["crop"]?.location(ofKey: "strategy") ?? root.location(ofKey: "crop"), key: "crop.strategy",
+                    "strategy 'auto' decides by the persona's face: add 'persona: {references: [her-1.jpg, her-2.jpg]}'"))
+        }
 
         return Manifest(
             version: root["version"]?.int ?? 1,
@@ -188,6 +207,7 @@ package enum ManifestDecoder {
             publish: publish,
             items: overrides,
             generate: generate,
+            persona: persona,
             locations: locations)
     }
 }

@@ -150,6 +150,24 @@ package enum ManifestSchema {
                     "make the images with ComfyUI first; they are downloaded into source.dir and ingested from there"),
                 Property("crop", .object(crop(requireStrategy: true)), required: true, "how every image is cropped"),
                 Property(
+                    "persona",
+                    .object(
+                        ObjectSchema(
+                            "The persona's face, for crop.strategy auto: reference photos and the scores at which a face is hers.",
+                            [
+                                Property(
+                                    "references", .array(of: .string(StringRule(minLength: 1)), minItems: 2, uniqueItems: true),
+                                    required: true,
+                                    "photos of the persona's face (paths relative to the manifest); at least two that agree"),
+                                Property(
+                                    "keep_above", .number(NumberRange(min: 0, max: 1)), default: .number(PersonaSpec.defaultKeepAbove),
+                                    "a main face scoring at least this is hers: it is kept"),
+                                Property(
+                                    "lips_above", .number(NumberRange(min: 0, max: 1)), default: .number(PersonaSpec.defaultLipsAbove),
+                                    "at least this (below keep_above): close, only the lips stay; below: the face is cut"),
+                            ])),
+                    "who the persona is (needed by crop.strategy auto)"),
+                Property(
                     "publish",
                     .object(
                         ObjectSchema(

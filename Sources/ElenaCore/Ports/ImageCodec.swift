@@ -83,3 +83,11 @@ package protocol FaceDetector: Sendable {
     /// Finds faces in an oriented image; coordinates are in that image's pixels.
     func detect(in image: any DecodedImage) throws -> [Face]
 }
+
+/// Measures whose a face is: an embedding per face (L2-normalised, so the cosine of two faces is their dot product).
+package protocol FaceIdentifier: Sendable {
+    /// The model's identity, part of the cache key of what it measures.
+    var identity: String { get }
+    /// The embedding of `face` (which carries its five alignment points) in `image`.
+    func embed(_ face: Face, in image: any DecodedImage) throws -> [Float]
+}
