@@ -20,7 +20,7 @@ help:
 	@echo "  make help        this list (the default)"
 	@echo "  make deps        install missing system packages (scripts/install-deps)"
 	@echo "  make build       deps + swift build (.build/debug/elena-run, .build/debug/elena-dev)"
-	@echo "  make models      install the face models into .build/models (needed by no_face / lips_only)"
+	@echo "  make models      install the face models into .build/models (needed by no_face / lips_only / auto)"
 	@echo "  make check-leaks valgrind over the C shim (codec and detector) and 1,000 crops with bounded memory"
 	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
 	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"

@@ -94,6 +94,38 @@ import Testing
         }
     }
 
+    /// The persona of `auto` for these photos: someone who is in none of them (enrolled from two photos of one
+    /// person, scripts/fetch-identity-faces).
+    static let stranger: Result<(SFaceIdentifier, PersonaProfile), any Error> = Result {
+        guard let photos = environment["ELENA_TEST_IDENTITY"], let models = environment["ELENA_MODELS_DIR"] else {
+            throw StageError("ELENA_TEST_IDENTITY and ELENA_MODELS_DIR must be set: run scripts/fetch-identity-faces")
+        }
+        let identifier = try SFaceIdentifier(modelsFolder: models)
+        let cache = try TemporaryDirectory("elena-persona")
+        defer { cache.remove() }
+        let profile = try PersonaEnrolment(
+            codec: OpenCVCodec(), detector: try detector.get(), identifier: identifier, cacheFolder: cache.path
+        ).enrol(PersonaSpec(references: [photos + "/obama.jpg", photos + "/obama2.jpg"]), relativeTo: "/", home: "/root")
+        return (identifier, profile)
+    }
+
+    /// Under `auto`, faces that are not the persona's are cut exactly as `no_face` cuts them.
+    @Test(arguments: labels.filter { $0.expect == "faces" })
+    func autoCutsFacesThatAreNotThePersonasLikeNoFace(label: Label) throws {
+        let (size, faces) = try detect(label)
+        let (identifier, persona) = try Self.stranger.get()
+        let folder = try #require(Self.facesFolder)
+        let data = try #require(FileManager.default.contents(atPath: folder + "/" + label.file))
+        let image = try OpenCVCodec().decode(data, header: try ImageHeader.read(data), limits: .standard)
+        let scores = try faces.map { persona.score(try identifier.embed($0, in: image)) }
+        #expect(scores.allSatisfy { $0 < persona.lipsAbove }, "\(label.file): nobody here is the persona: \(scores)")
+        let identity = IdentityRecord(
+            scores: scores, keepAbove: persona.keepAbove, lipsAbove: persona.lipsAbove, model: persona.model, persona: persona.digest)
+        let auto = try CropGeometry.decide(size: size, faces: faces, spec: CropSpec(strategy: .auto, margin: 0.02), identity: identity)
+        let noFace = try CropGeometry.decide(size: size, faces: faces, spec: CropSpec(strategy: .noFace, margin: 0.02))
+        #expect(auto.applied == .noFace && auto.line == noFace.line && auto.rect == noFace.rect, "\(label.file)")
+    }
+
     @Test(arguments: labels.filter { $0.expect == "faces" && $0.faces.count == 1 })
     func lipsOnlyCutsBetweenNoseAndLowerLip(label: Label) throws {
         let (size, faces) = try detect(label)
