@@ -181,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "elena-dev",
             dependencies: [
-                "ElenaCore", "ElenaVision", "ElenaTestKit", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake", "ElenaComfyFake",
+                "ElenaCore", "ElenaStages", "ElenaVision", "ElenaTestKit", "ElenaTestSupport", "ElenaFanvue", "ElenaFanvueFake", "ElenaComfyFake",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ElenaCore
+import ElenaStages
 import ElenaVision
 import Foundation
 
@@ -26,6 +27,9 @@ struct BenchCrop: ParsableCommand {
 
     @Flag(help: "Print the detection time of each image.")
     var verbose = false
+
+    @Option(help: "A reference photo of a persona (twice or more): also measure strategy auto, scoring every face.")
+    var persona: [String] = []
 
     func run() throws {
         MediaPipeFaceDetector.setOpenCVThreads(1)
@@ -70,6 +74,37 @@ struct BenchCrop: ParsableCommand {
             let decision = try CropGeometry.decide(size: image.size, faces: faces, spec: spec)
             _ = try image.encode(decision.rect, format: .jpeg, quality: 92)
         }
+        // auto: every face measured against the persona, beside the same run's no_face figure.
+        var auto: Double?
+        var embeddings: [Double] = []
+        if !persona.isEmpty {
+            let identifier = try SFaceIdentifier(modelsFolder: models)
+            let cache = NSTemporaryDirectory() + "elena-bench-persona-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: cache) }
+            let profile = try PersonaEnrolment(codec: codec, detector: detector, identifier: identifier, cacheFolder: cache)
+                .enrol(PersonaSpec(references: persona), relativeTo: FileManager.default.currentDirectoryPath, home: NSHomeDirectory())
+            let autoSpec = CropSpec(strategy: .auto)
+            auto = try measure { index in
+                let (data, header) = inputs[index]
+                let image = try codec.decode(data, header: header, limits: .standard)
+                let faces = try detector.detect(in: image)
+                let scores = try faces.map { profile.score(try identifier.embed($0, in: image)) }
+                let identity = IdentityRecord(
+                    scores: scores, keepAbove: profile.keepAbove, lipsAbove: profile.lipsAbove, model: profile.model,
+                    persona: profile.digest)
+                let decision = try CropGeometry.decide(size: image.size, faces: faces, spec: autoSpec, identity: identity)
+                _ = try image.encode(decision.rect, format: .jpeg, quality: 92)
+            }
+            for (data, header) in inputs {
+                let image = try codec.decode(data, header: header, limits: .standard)
+                for face in try detector.detect(in: image) {
+                    let start = ContinuousClock.now
+                    _ = try identifier.embed(face, in: image)
+                    let elapsed = ContinuousClock.now - start
+                    embeddings.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+                }
+            }
+        }
         var detections: [Double] = []
         for (file, (data, header)) in zip(files, inputs) {
             let image = try codec.decode(data, header: header, limits: .standard)
@@ -90,6 +125,11 @@ struct BenchCrop: ParsableCommand {
         print(String(format: "crop_images_per_second %.2f", crop))
         print(String(format: "detection_median_ms %.2f", median))
         print(String(format: "detection_mean_ms %.2f", mean))
+        if let auto {
+            print(String(format: "auto_images_per_second %.2f", auto))
+            embeddings.sort()
+            if !embeddings.isEmpty { print(String(format: "identity_per_face_median_ms %.2f", embeddings[embeddings.count / 2])) }
+        }
         print("images \(inputs.count) rounds \(rounds) workers \(workers) strategy \(spec.strategy.rawValue)")
     }
 }
