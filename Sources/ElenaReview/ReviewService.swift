@@ -131,6 +131,19 @@ package actor ReviewService {
         add("price", price.map { JSONValue.double(Double($0) / 100) })
         add("vault", vault.map(JSONValue.string))
         add("lineage", entry.item.lineage)
+        if let identity = decision?["identity"], let scores = identity["scores"]?.arrayValue?.compactMap(\.doubleValue) {
+            // auto: the main face's score against the persona, and what it led to.
+            let keep = identity["keepAbove"]?.doubleValue ?? 1
+            let lips = identity["lipsAbove"]?.doubleValue ?? 1
+            let best = scores.max() ?? 0
+            add(
+                "identity",
+                .object([
+                    "score": .double(best), "scores": .array(scores.map(JSONValue.double)), "keep_above": .double(keep),
+                    "lips_above": .double(lips),
+                    "verdict": .string(best >= keep ? "hers" : best >= lips ? "close" : "not hers"),
+                ]))
+        }
         add("thumb", .string("/thumbs/\(id).jpg?v=\(version)"))
         add("cut", .string("/thumbs/\(id).cut.jpg?v=\(version)"))
         add("original", .string("/images/\(id)/original.jpg"))

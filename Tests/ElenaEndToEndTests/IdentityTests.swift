@@ -1,7 +1,10 @@
+import AsyncHTTPClient
 import ElenaCore
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 
 /// `crop.strategy: auto` through the `elena-run` binary on real photographs (scripts/fetch-identity-faces: three
@@ -91,6 +94,30 @@ import Testing
         #expect(below["flags"]?.arrayValue?.contains(.string("identity_conflict")) == true, "\(below)")
         let text = try await runner.run(["status", "drop.yaml", "--item", "person-above-stranger.jpg"])
         #expect(text.standardOutput.contains("identity"), "status names the scores: \(text)")
+
+        // The review page shows each item's score and what it is, and counts the persona's filters.
+        let server = try runner.start(["review", "drop.yaml", "--no-browser", "--no-run"], logPath: folder("review.log"))
+        defer { server.kill() }
+        var url: String?
+        let deadline = Date().addingTimeInterval(30)
+        while url == nil, server.isRunning, Date() < deadline {
+            url = server.log.split(separator: "\n").first { $0.hasPrefix("Review page: ") }.map { String($0.dropFirst(13)) }
+            if url == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let page = try #require(url.flatMap { URLComponents(string: $0) }, "no URL printed:\n\(server.log)")
+        let token = try #require(page.queryItems?.first { $0.name == "token" }?.value)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(page.port ?? 0)/api/items?limit=100")
+        request.headers.add(name: "X-Review-Token", value: token)
+        let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await answer.body.collect(upTo: 1 << 22)
+        let queue = try JSONValue.parse(String(buffer: body))
+        let byName = Dictionary(
+            (queue["items"]?.arrayValue ?? []).compactMap { item in item["name"]?.stringValue.map { ($0, item) } },
+            uniquingKeysWith: { first, _ in first })
+        #expect(byName["obama3.jpg"]?["identity"]?["verdict"]?.stringValue == "hers", "\(byName["obama3.jpg"] ?? .null)")
+        #expect(byName["biden.jpg"]?["identity"]?["verdict"]?.stringValue == "not hers")
+        #expect((byName["obama3.jpg"]?["identity"]?["score"]?.doubleValue ?? 0) >= 0.55)
+        server.kill()
 
         // A stricter threshold re-decides the crops, not the faces: no detection runs again.
         let manifest = try String(contentsOfFile: folder("drop.yaml"), encoding: .utf8)

@@ -18,6 +18,8 @@
     small_crop: 'Small crop',
     lips_uncertain: 'Lips uncertain',
     human_override: 'Recropped by hand',
+    identity_uncertain: 'Close call (persona)',
+    identity_conflict: 'Another face below hers',
   };
   const isWarning = (flag) => flag !== 'human_override'; // a hand-made cut is information, not a warning
   const FILTERS = {
@@ -26,6 +28,9 @@
     approved: (it) => it.decision === 'approved',
     rejected: (it) => it.decision === 'rejected',
     all: () => true,
+    // auto (crop by the persona's face): faces kept as hers, and scores within 0.05 of a threshold.
+    kept: (it) => it.identity?.verdict === 'hers' && it.strategy === 'keep',
+    close: (it) => it.flags.includes('identity_uncertain'),
   };
   const FILTER_KEYS = ['waiting', 'flagged', 'approved', 'rejected', 'all'];
   const DECISION_WORDS = { approved: 'Approved', rejected: 'Rejected', pending: 'Back to waiting' };
@@ -43,6 +48,7 @@
     version: null,         // the queue's version the page holds (null: load it again)
     loaded: false,
     showCut: false,        // `o`: the grid shows the originals with the cut line instead of the crops
+    byScore: false,        // the grid sorted by the persona's score (auto)
   };
   const cards = new Map(); // id → {el, sig, filled}
 
@@ -171,12 +177,14 @@
   function detectorText(it) {
     if (!it.detector || it.detector === 'none') return `no detector · ${it.strategy}`;
     const faces = it.faces === 0 ? 'no face' : it.faces === 1 ? '1 face' : `${it.faces} faces`;
-    return `${faces} · ${it.strategy}`;
+    return `${faces} · ${it.strategy}${identityText(it)}`;
   }
+  // auto: the main face's score against the persona and what it is, e.g. " · persona 0.80 (hers)".
+  const identityText = (it) => (it.identity ? ` · persona ${it.identity.score.toFixed(2)} (${it.identity.verdict})` : '');
   const flagsHTML = (it) =>
     it.flags.map((f) => `<li class="flag${isWarning(f) ? '' : ' note'}">${esc(FLAG_LABELS[f] || f)}</li>`).join('');
   const metaText = (it) => [money(it.price), it.vault, (it.tags || []).join(', ')].filter(Boolean).join(' · ');
-  const cardSig = (it) => [it.name, it.decision, it.status, it.folder, it.crop_digest, it.flags.join(), metaText(it), it.faces, it.strategy, state.showCut].join('|');
+  const cardSig = (it) => [it.name, it.decision, it.status, it.folder, it.crop_digest, it.flags.join(), metaText(it), it.faces, it.strategy, identityText(it), state.showCut].join('|');
   // The grid shows the crop (the bytes that would be published); the original with the cut line is a hover or
   // the `o` key away.
   const thumbURL = (it, cut) => imageURL(cut ? it.cut : it.thumb, it.crop_digest);
@@ -271,7 +279,12 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
     const firstRender = !state.loaded;
     state.loaded = true;
     const match = FILTERS[state.filter];
-    const view = state.items.filter((it) => match(it) || state.keep.has(it.id)).map((it) => it.id);
+    let shown = state.items.filter((it) => match(it) || state.keep.has(it.id));
+    // Sorted by the persona's score (highest first) when asked, or in the persona's own filters.
+    if (state.byScore || state.filter === 'kept' || state.filter === 'close') {
+      shown = [...shown].sort((a, b) => (b.identity?.score ?? -2) - (a.identity?.score ?? -2));
+    }
+    const view = shown.map((it) => it.id);
     for (const [id, { el }] of cards) if (!state.byId.has(id)) { nearby.unobserve(el); cards.delete(id); }
     for (const id of [...state.selected]) if (!state.byId.has(id)) state.selected.delete(id);
 
@@ -326,7 +339,11 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
     const text = `<strong>${pendingCount}</strong> left to review <span class="of">of ${total}</span>` +
       `<span class="sep">·</span>${c.approved ?? 0} approved<span class="sep">·</span>${c.rejected ?? 0} rejected`;
     if (text !== lastCounter) { $('counter').innerHTML = text; lastCounter = text; } // unchanged: no re-announcement
-    for (const key of FILTER_KEYS) {
+    // The persona's filters show only for a drop that crops by her face (auto).
+    const persona = state.items.some((it) => it.identity);
+    const personaBar = document.querySelector('.filters .persona');
+    if (personaBar && personaBar.hidden === persona) personaBar.hidden = !persona;
+    for (const key of persona ? [...FILTER_KEYS, 'kept', 'close'] : FILTER_KEYS) {
       const n = state.items.filter(FILTERS[key]).length;
       const slot = document.querySelector(`[data-count="${key}"]`);
       if (slot.textContent !== String(n)) slot.textContent = String(n);
@@ -806,6 +823,11 @@ ${l.negative ? `<details><summary>Negative prompt</summary><p class="prompt">${e
     document.addEventListener('keydown', onKey);
 
     for (const b of document.querySelectorAll('[data-filter]')) b.addEventListener('click', () => setFilter(b.dataset.filter));
+    $('by-score')?.addEventListener('click', () => {
+      state.byScore = !state.byScore;
+      $('by-score').setAttribute('aria-pressed', String(state.byScore));
+      render();
+    });
     $('bulk').addEventListener('click', (ev) => {
       const what = ev.target.closest('[data-bulk]')?.dataset.bulk;
       if (!what) return;
