@@ -51,14 +51,41 @@ enum Wiring {
         } catch {
             throw CLIError.usage("\(argument): cannot read the manifest (\(error.localizedDescription))")
         }
+        let shared = try sharedPersona()
         do {
-            let (manifest, warnings) = try ManifestDecoder.decode(text, file: argument)
+            let (manifest, warnings) = try ManifestDecoder.decode(text, file: argument, sharedPersona: shared)
             return LoadedManifest(
                 manifest: manifest, displayPath: argument, path: path, folder: PathText.directory(of: path),
                 warnings: warnings)
         } catch {
             throw CLIError.manifest(error)
         }
+    }
+
+    /// The persona every drop shares: `<config>/persona.yaml` (`references: [...]`, relative to that folder,
+    /// `keep_above`, `lips_above`), or nil. A manifest's own `persona:` wins.
+    static func sharedPersona() throws -> PersonaSpec? {
+        let path = configFolder + "/persona.yaml"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let mapping: [String: Any]
+        do {
+            guard let loaded = try Yams.load(yaml: text) as? [String: Any] else {
+                throw CLIError.usage("\(path): expected references: [photos], keep_above and lips_above")
+            }
+            mapping = (loaded["persona"] as? [String: Any]) ?? loaded
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError.usage("\(path): cannot read it as YAML (\(error))")
+        }
+        guard let references = mapping["references"] as? [String], references.count >= 2 else {
+            throw CLIError.usage("\(path): 'references' must list at least two photos of the persona")
+        }
+        func number(_ key: String) -> Double? { (mapping[key] as? Double) ?? (mapping[key] as? Int).map(Double.init) }
+        return PersonaSpec(
+            references: references.map { PathText.resolve($0, relativeTo: configFolder, home: home) },
+            keepAbove: number("keep_above") ?? PersonaSpec.defaultKeepAbove,
+            lipsAbove: number("lips_above") ?? PersonaSpec.defaultLipsAbove)
     }
 
     /// The library folder: --library, else $ELENA_LIBRARY, else the manifest's `library:`, else the default.

@@ -42,8 +42,8 @@ import Testing
     }
 
     /// The crop decision the ledger holds for a source file.
-    static func decision(_ file: String, _ runner: CommandLineRunner) async throws -> JSONValue {
-        let status = try await runner.run(["status", "drop.yaml", "--item", file, "--json"])
+    static func decision(_ file: String, _ runner: CommandLineRunner, manifest: String = "drop.yaml") async throws -> JSONValue {
+        let status = try await runner.run(["status", manifest, "--item", file, "--json"])
         #expect(status.exitCode == 0, "\(status)")
         let runs = try JSONValue.parse(status.standardOutput)["runs"]?.arrayValue ?? []
         return try #require(runs.last { $0["stage"]?.stringValue == "crop" }?["output"]?["decision"], "\(status)")
@@ -146,5 +146,35 @@ import Testing
         #expect(refused.standardError.contains("only 0 of 2 persona references agree; at least 2 are needed"), "\(refused)")
         let run = try await lonelyRunner.run(["drop.yaml"])
         #expect(run.exitCode == 2 && run.standardError.contains("persona references agree"), "no drop scores with them: \(run)")
+    }
+
+    @Test(.enabled(if: runs, "needs ELENA_TEST_IDENTITY and ELENA_MODELS_DIR (make test sets them)"))
+    func aPersonaInTheConfigurationFolderServesEveryDropAndTheManifestsWins() async throws {
+        let photos = try #require(Self.photos)
+        let (folder, _) = try Self.drop(["obama3.jpg", "biden.jpg"])
+        defer { folder.remove() }
+        // The shared persona: the person, in the configuration folder.
+        try FileManager.default.createDirectory(atPath: folder("config"), withIntermediateDirectories: true)
+        for name in ["obama.jpg", "obama2.jpg"] {
+            try FileManager.default.copyItem(atPath: photos + "/" + name, toPath: folder("config/" + name))
+        }
+        try folder.write("references: [obama.jpg, obama2.jpg]\nkeep_above: 0.6\n", to: "config/persona.yaml")
+        let manifest = try String(contentsOfFile: folder("drop.yaml"), encoding: .utf8)
+        try folder.write(
+            manifest.split(separator: "\n").filter { !$0.hasPrefix("persona:") }.joined(separator: "\n"), to: "shared.yaml")
+        let runner = CommandLineRunner(environment: ["ELENA_CONFIG_DIR": folder("config")], workingDirectory: folder.path)
+        let check = try await runner.run(["persona", "check", "shared.yaml"])
+        #expect(check.exitCode == 0 && check.standardOutput.contains("faces are kept from 0.6"), "\(check)")
+        let run = try await runner.run(["shared.yaml"])
+        #expect(run.exitCode == 3, "\(run)")
+        let decision = try await Self.decision("obama3.jpg", CommandLineRunner(
+            environment: ["ELENA_CONFIG_DIR": folder("config")], workingDirectory: folder.path), manifest: "shared.yaml")
+        #expect(decision["applied"]?.stringValue == "keep" && decision["identity"]?["keepAbove"]?.doubleValue == 0.6, "\(decision)")
+        // The manifest's own persona wins (its default threshold, 0.55).
+        let own = try await runner.run(["persona", "check", "drop.yaml"])
+        #expect(own.standardOutput.contains("faces are kept from 0.55"), "\(own)")
+        // Without either, auto is refused and says where a persona goes.
+        let bare = try await CommandLineRunner(workingDirectory: folder.path).run(["shared.yaml"])
+        #expect(bare.exitCode == 2 && bare.standardError.contains("persona.yaml"), "\(bare)")
     }
 }

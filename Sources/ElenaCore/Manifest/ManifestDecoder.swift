@@ -6,13 +6,16 @@ package enum ManifestDecoder {
     ///   - file: the file name to show in errors.
     /// - Returns: the manifest and any warnings.
     /// - Throws: `ManifestError` with every error found.
-    package static func decode(_ text: String, file: String) throws(ManifestError) -> (Manifest, [Diagnostic]) {
+    ///   - sharedPersona: the persona of the configuration folder, used when the manifest has none.
+    package static func decode(_ text: String, file: String, sharedPersona: PersonaSpec? = nil) throws(ManifestError)
+        -> (Manifest, [Diagnostic])
+    {
         let (root, found) = SchemaValidator(schema: ManifestSchema.root, file: file).validate(text)
         var diagnostics = found
         guard let root else { throw ManifestError(diagnostics: diagnostics, source: text) }
         // The checks that need the whole manifest run even when the schema found errors, so every problem is
         // reported at once; the tree they read holds only the values that passed the schema.
-        let manifest = build(root, diagnostics: &diagnostics)
+        let manifest = build(root, sharedPersona: sharedPersona, diagnostics: &diagnostics)
         diagnostics.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
         if diagnostics.contains(where: { $0.severity == .error }) {
             throw ManifestError(diagnostics: diagnostics, source: text)
@@ -96,7 +99,7 @@ package enum ManifestDecoder {
         return spec
     }
 
-    private static func build(_ root: ConfigNode, diagnostics: inout [Diagnostic]) -> Manifest {
+    private static func build(_ root: ConfigNode, sharedPersona: PersonaSpec?, diagnostics: inout [Diagnostic]) -> Manifest {
         var locations: [String: SourceLocation] = [:]
         record(root, path: "", into: &locations)
 
@@ -178,12 +181,14 @@ package enum ManifestDecoder {
         }
 
         let generate = root["generate"].map { generateSpec($0, diagnostics: &diagnostics) }
-        let persona = root["persona"].map { node in
-            PersonaSpec(
-                references: node["references"]?.strings ?? [],
-                keepAbove: node["keep_above"]?.double ?? PersonaSpec.defaultKeepAbove,
-                lipsAbove: node["lips_above"]?.double ?? PersonaSpec.defaultLipsAbove)
-        }
+        // The manifest's persona wins over the configuration folder's.
+        let persona =
+            root["persona"].map { node in
+                PersonaSpec(
+                    references: node["references"]?.strings ?? [],
+                    keepAbove: node["keep_above"]?.double ?? PersonaSpec.defaultKeepAbove,
+                    lipsAbove: node["lips_above"]?.double ?? PersonaSpec.defaultLipsAbove)
+            } ?? sharedPersona
         if let persona, persona.lipsAbove > persona.keepAbove {
             diagnostics.append(
                 Diagnostic(
@@ -195,7 +200,8 @@ package enum ManifestDecoder {
             diagnostics.append(
                 Diagnostic(
                     at: root["crop"]?.location(ofKey: "strategy") ?? root.location(ofKey: "crop"), key: "crop.strategy",
-                    "strategy 'auto' decides by the persona's face: add 'persona: {references: [her-1.jpg, her-2.jpg]}'"))
+                    "strategy 'auto' decides by the persona's face: add 'persona: {references: [her-1.jpg, her-2.jpg]}' "
+                        + "(or share one in the configuration folder's persona.yaml)"))
         }
 
         return Manifest(
