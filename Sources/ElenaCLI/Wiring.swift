@@ -294,7 +294,7 @@ extension Wiring {
         do {
             let profile = try PersonaEnrolment(
                 codec: OpenCVCodec(), detector: detector, identifier: identifier,
-                cacheFolder: layout.absolute(".elena-cache")
+                cacheFolder: layout.absolute(".elena-cache"), writesCache: !dryRun
             ).enrol(spec, relativeTo: loaded.folder, home: home)
             return (identifier, profile)
         } catch let error as PersonaError {

@@ -62,13 +62,19 @@ package struct PersonaEnrolment: Sendable {
     package let identifier: any FaceIdentifier
     /// Where enrolments are cached (a folder in the library).
     package let cacheFolder: String
+    /// Whether a new enrolment is written to the cache (a dry run reads it, never writes).
+    package let writesCache: Bool
 
     /// Creates an enrolment.
-    package init(codec: any ImageCodec, detector: any FaceDetector, identifier: any FaceIdentifier, cacheFolder: String) {
+    package init(
+        codec: any ImageCodec, detector: any FaceDetector, identifier: any FaceIdentifier, cacheFolder: String,
+        writesCache: Bool = true
+    ) {
         self.codec = codec
         self.detector = detector
         self.identifier = identifier
         self.cacheFolder = cacheFolder
+        self.writesCache = writesCache
     }
 
     /// The persona of `spec`, its references resolved against `folder` (the manifest's).
@@ -84,7 +90,7 @@ package struct PersonaEnrolment: Sendable {
             profile = saved
         } else {
             profile = try measure(files)
-            if let data = try? JSONEncoder().encode(profile) {
+            if writesCache, let data = try? JSONEncoder().encode(profile) {
                 try? FileSystem.makeDirectory(cacheFolder)
                 try? FileSystem.writeAtomically(data, to: cached)
             }

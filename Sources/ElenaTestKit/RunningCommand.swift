@@ -98,6 +98,18 @@ package final class RunningCommand: @unchecked Sendable {
 
     /// Everything it printed so far.
     package var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The rest of the first line it printed that starts with `prefix` (waiting up to `timeout` seconds while it
+    /// runs), e.g. the URL after "Review page: ".
+    package func line(after prefix: String, timeout: TimeInterval = 30) async throws -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = log.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line.dropFirst(prefix.count)) }
+            guard isRunning else { return nil }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
 }
 
 extension CommandLineRunner {

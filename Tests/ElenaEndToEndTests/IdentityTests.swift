@@ -98,12 +98,7 @@ import Testing
         // The review page shows each item's score and what it is, and counts the persona's filters.
         let server = try runner.start(["review", "drop.yaml", "--no-browser", "--no-run"], logPath: folder("review.log"))
         defer { server.kill() }
-        var url: String?
-        let deadline = Date().addingTimeInterval(30)
-        while url == nil, server.isRunning, Date() < deadline {
-            url = server.log.split(separator: "\n").first { $0.hasPrefix("Review page: ") }.map { String($0.dropFirst(13)) }
-            if url == nil { try await Task.sleep(for: .milliseconds(20)) }
-        }
+        let url = try await server.line(after: "Review page: ")
         let page = try #require(url.flatMap { URLComponents(string: $0) }, "no URL printed:\n\(server.log)")
         let token = try #require(page.queryItems?.first { $0.name == "token" }?.value)
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(page.port ?? 0)/api/items?limit=100")

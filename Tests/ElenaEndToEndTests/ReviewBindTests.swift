@@ -46,12 +46,7 @@ import Testing
                 let log = harness.folder("review.log")
                 let server = try runner.start(["review", "drop.yaml", "--no-browser", "--no-run"], logPath: log)
                 defer { server.kill() }
-                var url: String?
-                let deadline = Date().addingTimeInterval(30)
-                while url == nil, server.isRunning, Date() < deadline {
-                    url = server.log.split(separator: "\n").first { $0.hasPrefix("Review page: ") }.map { String($0.dropFirst(13)) }
-                    if url == nil { try await Task.sleep(for: .milliseconds(20)) }
-                }
+                let url = try await server.line(after: "Review page: ")
                 let page = try #require(url, "no URL printed:\n\(server.log)")
                 let components = try #require(URLComponents(string: page))
                 #expect(components.host == "127.0.0.1")
