@@ -27,6 +27,43 @@ extension FakeFanvue {
         router.delete("/chats/mass-messages/:messageUuid") { _, context in try self.unsendMassMessage(context) }
         router.post("/chats/messages/batch") { _, context in try self.messagesBatch(context) }
         router.get("/chats") { request, context in try self.listChats(request, context) }
+        router.get("/chats/:userUuid/media") { request, context in try self.listChatMedia(request, context) }
+    }
+
+    /// `GET /chats/{userUuid}/media?cursor&limit` (limit 1–50, default 20): the media shared in the chat, newest first,
+    /// each `{uuid (the media), messageUuid, ownerUuid, sentAt, purchasedAt}`; `{data, nextCursor}`.
+    func listChatMedia(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
+        try require("read:chat", in: context)
+        let fan = try fanUUID(context)
+        let query = FakeHTTP.form(request.uri.query ?? "")
+        var limit = 20
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...50).contains(value) else { throw .validation(["limit must be an integer between 1 and 50"]) }
+            limit = value
+        }
+        var offset = 0
+        if let cursor = query["cursor"], !cursor.isEmpty {
+            guard cursor.hasPrefix("m"), let value = Int(cursor.dropFirst()), value >= 0 else { throw .validation(["cursor is not valid"]) }
+            offset = value
+        }
+        let now = configuration.time.now
+        let creator = configuration.userUUID
+        let items = state.withLock { state -> [JSONValue] in
+            state.deliverDueMassMessages(now: now)
+            return state.chat(with: fan).flatMap { message -> [JSONValue] in
+                let uuid = message["messageUuid"]?.stringValue ?? ""
+                let bought = state.earnings.first { $0["messageUuid"]?.stringValue == uuid }?["date"] ?? .null
+                return (message["mediaUuids"]?.arrayValue ?? []).map { media in
+                    .object([
+                        "uuid": media, "messageUuid": .string(uuid), "ownerUuid": .string(creator),
+                        "sentAt": message["sentAt"] ?? .null, "purchasedAt": bought,
+                    ])
+                }
+            }
+        }
+        let page = Array(items.dropFirst(offset).prefix(limit))
+        let next = offset + page.count < items.count ? JSONValue.string("m\(offset + page.count)") : .null
+        return FakeHTTP.json(200, .object(["data": .array(page), "nextCursor": next]))
     }
 
     // MARK: Routes

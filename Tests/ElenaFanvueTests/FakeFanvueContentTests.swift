@@ -319,6 +319,15 @@ import Testing
             let read = try await h.api(.POST, "/chats/messages/batch", json: .object(["userUuids": Self.ids([fans[1], "nobody"])]))
             #expect(read.json?["byChat"]?[fans[1]]?["messages"]?.arrayValue?.isEmpty == true)
             #expect(read.json?["byChat"]?["nobody"]?["error"] == .string("not_found"))
+            // The media shared in a chat, with their owner (the creator's own sends), cursor-paged.
+            let media = (1...3).map { _ in h.fake.uploadByHand([0x89, 0x50, 0x4E, 0x47]) }
+            h.fake.sendByHand(to: fans[2], mediaUUIDs: media)
+            let first = try await h.api(.GET, "/chats/\(fans[2])/media?limit=2")
+            #expect(first.json?["data"]?.arrayValue?.count == 2, "\(first.text)")
+            #expect(first.json?["data"]?.arrayValue?.first?["ownerUuid"]?.stringValue != nil)
+            let cursor = try #require(first.json?["nextCursor"]?.stringValue)
+            let rest = try await h.api(.GET, "/chats/\(fans[2])/media?limit=2&cursor=\(cursor)")
+            #expect(rest.json?["data"]?.arrayValue?.count == 1 && rest.json?["nextCursor"] == .null)
             let bought = try await h.api(.GET, "/media?purchasedBy=\(fans[1])")
             #expect(bought.status == 200 && bought.json?["data"]?.arrayValue?.isEmpty == true)
         }
