@@ -725,7 +725,9 @@ enum Assets {
         crop.alt = `Crop of ${it.name}, ${it.rect.width} × ${it.rect.height} px`;
         if (dragFraction == null) placeCut(it.line / it.height, it);
 
-        $('d-flags').innerHTML = flagsHTML(it);
+        $('d-flags').innerHTML = flagsHTML(it) + (it.identity
+          ? `<li class="flag note">Persona: ${it.identity.scores.map((x) => x.toFixed(3)).join(', ')} (kept from ${it.identity.keep_above}, lips only from ${it.identity.lips_above})</li>`
+          : '');
         const pct = (100 * it.line / it.height).toFixed(1);
         $('d-facts').innerHTML = facts([
           ['Detector', it.detector || 'none'],

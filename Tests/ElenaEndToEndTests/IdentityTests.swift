@@ -158,6 +158,9 @@ import Testing
         try folder.write(
             manifest.split(separator: "\n").filter { !$0.hasPrefix("persona:") }.joined(separator: "\n"), to: "shared.yaml")
         let runner = CommandLineRunner(environment: ["ELENA_CONFIG_DIR": folder("config")], workingDirectory: folder.path)
+        let doctor = try await runner.run(["doctor", "--offline"])
+        #expect(doctor.standardOutput.contains("ok   identity model: sface-2021dec"), "\(doctor)")
+        #expect(doctor.standardOutput.contains("ok   persona: 2 references in the configuration folder"), "\(doctor)")
         let check = try await runner.run(["persona", "check", "shared.yaml"])
         #expect(check.exitCode == 0 && check.standardOutput.contains("faces are kept from 0.6"), "\(check)")
         let run = try await runner.run(["shared.yaml"])

@@ -88,8 +88,25 @@ struct DoctorCommand: AsyncParsableCommand {
             } catch {
                 report(false, "face models", "\(error)")
             }
+            // The identity model: only crop.strategy auto needs it, so its absence is a note.
+            if FileManager.default.fileExists(atPath: folder + "/" + SFaceIdentifier.file) {
+                do {
+                    report(true, "identity model", try SFaceIdentifier(modelsFolder: folder).identity)
+                } catch {
+                    report(false, "identity model", "\(error)")
+                }
+            } else {
+                print("note identity model: not installed; crop.strategy auto needs it: run 'make models'")
+            }
+            do {
+                if let persona = try Wiring.sharedPersona() {
+                    print("ok   persona: \(persona.references.count) references in the configuration folder (persona.yaml)")
+                }
+            } catch {
+                report(false, "persona", "\(error)")
+            }
         } else {
-            print("note face models: not installed; the no_face and lips_only strategies need them: run 'make models'")
+            print("note face models: not installed; the no_face, lips_only and auto strategies need them: run 'make models'")
         }
         await checkFanvue(report)
         if failed { throw ExitCode(1) }
