@@ -1,5 +1,5 @@
 import Foundation
-package import ElenaCore
+import ElenaCore
 
 /// A failed Fanvue call: the HTTP status (when the server answered), Fanvue's own message, and which request it
 /// was ("POST /media/uploads"). Never the token, never a signed URL's signature.

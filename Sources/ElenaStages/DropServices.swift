@@ -1,6 +1,6 @@
 package import ElenaCore
-package import ElenaEngine
-package import Foundation
+import ElenaEngine
+import Foundation
 
 /// The domain's services and settings the stages use: the ledger, the image codec and its limits, the face
 /// detector, the folder target's outbox, Fanvue. Built by the CLI from flags and the environment, by tests with fakes; handed

@@ -1,6 +1,6 @@
 package import ElenaCore
 import ElenaEngine
-package import Foundation
+import Foundation
 
 /// The persona as the crop measures faces against her: the centroid of the references that agree, the thresholds,
 /// and what each reference contributed.

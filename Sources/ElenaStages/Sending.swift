@@ -1,5 +1,5 @@
 package import ElenaCore
-package import ElenaEngine
+import ElenaEngine
 package import Foundation
 
 /// An approved, uploaded item ready to send.

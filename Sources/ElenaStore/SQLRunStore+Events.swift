@@ -1,5 +1,5 @@
 package import ElenaCore
-package import Foundation
+import Foundation
 
 /// The append-only event log.
 extension SQLRunStore: EventLog {

@@ -1,5 +1,5 @@
 package import ElenaCore
-package import Foundation
+import Foundation
 
 /// What the folder target published where.
 extension SQLRunStore: PublicationLedger {

@@ -1,5 +1,5 @@
 package import ElenaCore
-package import Foundation
+import Foundation
 
 /// The run cache (stage runs by key) and the stat cache (file digests by path and stamp).
 extension SQLRunStore: RunCache, StatCache {

@@ -1,5 +1,5 @@
-package import ElenaCore
-package import Foundation
+import ElenaCore
+import Foundation
 
 /// The ledger on any `SQLDatabase`: SQLite by default, PostgreSQL for shared use. Every query is written once,
 /// in the SQL both understand.

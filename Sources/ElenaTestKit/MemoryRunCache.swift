@@ -1,5 +1,5 @@
 package import ElenaCore
-package import Foundation
+import Foundation
 
 /// The run cache in memory: the engine's only port, for tests of the runner and of stages that need no ledger.
 /// It keeps the contract `SQLRunStore` keeps (`RunCacheContractTests` runs the same cases on both): a record

@@ -1,4 +1,4 @@
-package import ElenaStore
+import ElenaStore
 import ElenaTestKit
 import Foundation
 

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// Items worth sending a fan next. Pure.
 package enum Suggestions {

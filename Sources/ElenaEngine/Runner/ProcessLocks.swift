@@ -1,4 +1,4 @@
-package import ElenaCore
+import ElenaCore
 
 /// Locks that exclude only within this process (tests that run stages in process; a single runner).
 package actor ProcessLocks: WorkLocks {

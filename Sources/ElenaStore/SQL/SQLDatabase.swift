@@ -1,4 +1,4 @@
-package import ElenaCore
+import ElenaCore
 import Foundation
 
 /// The SQL flavour of a connection.
