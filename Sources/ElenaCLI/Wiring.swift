@@ -34,6 +34,12 @@ enum Wiring {
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
+    /// The running binary's own file: what /proc/self/exe names (a name found on PATH, or a symlink to the
+    /// binary, is not where the binary and its models are), else argv[0].
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
+    }
+
     static var home: String { environment["HOME"] ?? NSHomeDirectory() }
 
     static var workingDirectory: String { FileManager.default.currentDirectoryPath }
@@ -236,7 +242,7 @@ enum Wiring {
 
     /// The folder holding the face models, if they are installed.
     static var modelsFolder: String? {
-        MediaPipeFaceDetector.locate(environment: environment, executable: CommandLine.arguments.first ?? "")
+        MediaPipeFaceDetector.locate(environment: environment, executable: executablePath)
     }
 
     /// The face detector, loaded only when the manifest uses a face strategy.
@@ -247,7 +253,7 @@ enum Wiring {
         guard needsFaces else { return nil }
         guard let folder = modelsFolder else {
             let searched = MediaPipeFaceDetector.candidateFolders(
-                environment: environment, executable: CommandLine.arguments.first ?? "")
+                environment: environment, executable: executablePath)
             let message =
                 "the face strategies (no_face, lips_only, auto) need the face models, which are not installed; "
                 + "run 'make models' (or scripts/install-models DIR and set ELENA_MODELS_DIR). Looked in: "

@@ -120,6 +120,29 @@ import Testing
         #expect(result.standardOutput == committed)
     }
 
+    /// Run by its name on PATH through a symlink (`ln -s .build/debug/elena-run ~/bin/`), the binary still finds the
+    /// models installed beside its build folder; a copy elsewhere says where it looked.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ELENA_REQUIRE_FACES"] == "1", "needs the face models (make test installs them)"))
+    func theBinaryFindsItsModelsThroughASymlinkOnThePath() async throws {
+        let folder = try TemporaryDirectory("elena-path")
+        defer { folder.remove() }
+        let binary = CommandLineRunner.locateBinary()
+        try FileManager.default.createDirectory(atPath: folder("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder("bin/elena-run"), withDestinationPath: binary)
+        let environment = [
+            "PATH": folder("bin") + ":/usr/bin:/bin", "ELENA_MODELS_DIR": "", "XDG_DATA_HOME": folder("data"),
+            "ELENA_LIBRARY": folder("library"), "ELENA_CONFIG_DIR": folder("config"),
+        ]
+        let linked = try await Subprocess.run("/bin/sh", ["-c", "elena-run doctor --offline"], environment: environment)
+        #expect(linked.output.contains("ok   face models: "), "\(linked.output)\n\(linked.error)")
+
+        try FileManager.default.removeItem(atPath: folder("bin/elena-run"))
+        try FileManager.default.copyItem(atPath: binary, toPath: folder("bin/elena-run"))
+        let copied = try await Subprocess.run("/bin/sh", ["-c", "elena-run doctor --offline"], environment: environment)
+        #expect(copied.output.contains("note face models: not installed"), "\(copied.output)")
+        #expect(copied.output.contains("looked in " + folder("data") + "/elena-run/models"), "\(copied.output)")
+    }
+
     @Test func doctorChecksOpenCVAndTheDatabase() async throws {
         let folder = try TemporaryDirectory("elena-doctor")
         defer { folder.remove() }

@@ -106,7 +106,10 @@ struct DoctorCommand: AsyncParsableCommand {
                 report(false, "persona", "\(error)")
             }
         } else {
-            print("note face models: not installed; the no_face, lips_only and auto strategies need them: run 'make models'")
+            let searched = MediaPipeFaceDetector.candidateFolders(environment: Wiring.environment, executable: Wiring.executablePath)
+            print(
+                "note face models: not installed; the no_face, lips_only and auto strategies need them: run 'make models' "
+                    + "(looked in " + searched.joined(separator: ", ") + ")")
         }
         await checkFanvue(report)
         if failed { throw ExitCode(1) }
