@@ -5,6 +5,7 @@ import ElenaStages
 import ElenaStore
 import ElenaVision
 import Foundation
+internal import ArgumentParser
 import Logging
 import Yams
 
@@ -48,8 +49,20 @@ enum Wiring {
     /// - Throws: `CLIError` with exit code 2 for a missing file or any manifest error.
     static func loadManifest(_ argument: String) throws -> LoadedManifest {
         let path = PathText.resolve(argument, relativeTo: workingDirectory, home: home)
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            // A mistyped command reads as a manifest name: say which command was meant.
+            let commands = ElenaRunCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
+            if !argument.contains("/"), !argument.contains("."), let command = Suggestion.closest(to: argument, in: commands) {
+                throw CLIError.usage("'\(argument)' is neither a command nor a manifest file; did you mean `elena-run \(command)`?")
+            }
             throw CLIError.usage("\(argument): no such manifest file")
+        }
+        if isFolder.boolValue {
+            let yamls = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+            throw CLIError.usage(
+                "\(argument) is a folder; give a manifest file"
+                    + (yamls.isEmpty ? " (a drop's .yaml, such as pipelines/demo.yaml)" : ": " + yamls.map { (argument.hasSuffix("/") ? argument : argument + "/") + $0 }.joined(separator: ", ")))
         }
         let text: String
         do {

@@ -81,10 +81,14 @@ package struct IngestStage: Stage {
             || header.width * header.height > limits.maxPixels
         {
             let megapixels = Double(header.width) * Double(header.height) / 1_000_000
-            throw StageError(
-                "image too large: \(header.width)x\(header.height) (\(NumberText.format((megapixels * 10).rounded() / 10)) "
-                    + "megapixels) is above the limit of \(limits.maxPixels / 1_000_000) megapixels and "
-                    + "\(limits.maxSide) px a side")
+            let side = max(header.width, header.height)
+            // Name the limit it breaks: a side above the side limit, else the pixel count.
+            let broken =
+                side > limits.maxSide
+                ? "its \(side) px side is above the limit of \(limits.maxSide) px"
+                : "its \(NumberText.format((megapixels * 10).rounded() / 10)) megapixels are above the limit of "
+                    + "\(limits.maxPixels / 1_000_000) megapixels"
+            throw StageError("image too large: \(header.width)x\(header.height): \(broken); export it smaller")
         }
         if header.animated {
             throw StageError(

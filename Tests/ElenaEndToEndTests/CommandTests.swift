@@ -25,6 +25,16 @@ import Testing
         let missing = try await runner.run(["no-such-manifest.yaml"])
         #expect(missing.exitCode == 2)
         #expect(missing.standardError.contains("no-such-manifest.yaml: no such manifest file"))
+        // A mistyped command, and a folder given for a manifest: one sentence each, with what to do.
+        let typo = try await runner.run(["stauts"])
+        #expect(typo.exitCode == 2 && typo.standardError.contains("did you mean `elena-run status`?"), "\(typo)")
+        let folder = try TemporaryDirectory("elena-folder-arg")
+        defer { folder.remove() }
+        try folder.write("version: 1\n", to: "drop.yaml")
+        let asFolder = try await CommandLineRunner(workingDirectory: folder.path).run([folder.path])
+        #expect(asFolder.exitCode == 2, "\(asFolder)")
+        #expect(asFolder.standardError.contains("is a folder; give a manifest file: \(folder.path)/drop.yaml"), "\(asFolder)")
+        #expect(!asFolder.standardError.contains("NSCocoaErrorDomain"), "\(asFolder)")
         // Item ids are hexadecimal: a path smuggled in as an id never reaches the file system.
         for arguments in [["status", "--item", "../../etc"], ["recrop", "../etc/passwd", "--line", "0.4"], ["send", "../x", "--to", "subscribers"]] {
             let traversal = try await runner.run(arguments)

@@ -105,7 +105,13 @@ import Testing
         let bomb =
             [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + be32(13) + Array("IHDR".utf8) + be32(60000) + be32(60000)
             + [8, 6, 0, 0, 0] + be32(Int(CRC32.checksum(Array("IHDR".utf8) + be32(60000) + be32(60000) + [8, 6, 0, 0, 0])))
-        try write("decompression-bomb.png", Data(bomb), .refused("image too large"))
+        try write(
+            "decompression-bomb.png", Data(bomb), .refused("image too large: 60000x60000: its 60000 px side is above the limit of 30000 px"))
+        // At the side limit but far above the pixel limit: the message names the limit it breaks.
+        let wide =
+            [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + be32(13) + Array("IHDR".utf8) + be32(30000) + be32(30000)
+            + [8, 6, 0, 0, 0] + be32(Int(CRC32.checksum(Array("IHDR".utf8) + be32(30000) + be32(30000) + [8, 6, 0, 0, 0])))
+        try write("many-megapixels.png", Data(wide), .refused("its 900 megapixels are above the limit of 100 megapixels"))
         let gif = Array("GIF89a".utf8) + le16(32) + le16(32) + [0, 0, 0] + [0x3B]
         try write("a-gif-named.png", Data(gif), .refused("GIF images are not supported"))
         // Animated PNG: an ordinary PNG with an animation control chunk (2 frames) before its image data.
