@@ -153,6 +153,37 @@ import Testing
         #expect(copied.output.contains("looked in " + folder("data") + "/elena-run/models"), "\(copied.output)")
     }
 
+    /// A rule of `items:` that matches no file is a warning with where it is and the nearest file names (the
+    /// README's own example once matched nothing on ComfyUI's real names).
+    @Test func anItemsRuleThatMatchesNoFileIsAWarning() async throws {
+        let folder = try TemporaryDirectory("elena-rules")
+        defer { folder.remove() }
+        try SourceFixtures.writeImages(into: folder, count: 2)
+        try folder.write(
+            """
+            version: 1
+            drop: rules
+            library: library
+            source: {dir: src}
+            crop: {strategy: top_fraction}
+            publish: {to: folder}
+            items:
+              - match: "ComfyUI_00001_*"
+                price: 20.00
+              - match: "ComfyUI_0004*"
+                price: 30.00
+            """, to: "drop.yaml")
+        let runner = CommandLineRunner(workingDirectory: folder.path)
+        let run = try await runner.run(["drop.yaml", "--dry-run"])
+        #expect(
+            run.standardOutput.contains(
+                "drop.yaml:10:12: warning: items[1].match 'ComfyUI_0004*' matches no file; nearest: ComfyUI_00001_.png"),
+            "\(run)")
+        #expect(!run.standardOutput.contains("items[0].match"), "the rule that matches is not warned about: \(run)")
+        let json = try JSONValue.parse(try await runner.run(["drop.yaml", "--dry-run", "--json"]).standardOutput)
+        #expect(json["unmatched_rules"]?.arrayValue?.first?["match"]?.stringValue == "ComfyUI_0004*")
+    }
+
     @Test func doctorChecksOpenCVAndTheDatabase() async throws {
         let folder = try TemporaryDirectory("elena-doctor")
         defer { folder.remove() }

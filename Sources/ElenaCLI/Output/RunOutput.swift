@@ -73,6 +73,7 @@ enum RunOutput {
         let duplicates = plan.items.reduce(0) { $0 + $1.duplicates.count }
         if duplicates > 0 { lines.append("\(duplicates) duplicate file\(duplicates == 1 ? "" : "s") (same bytes) counted once") }
         for (path, reason) in plan.skipped { lines.append("skipped \(path): \(reason)") }
+        for rule in plan.unmatchedRules { lines.append(rule.warning(in: plan.manifest)) }
         lines.append(contentsOf: otherDropLines(report))
         lines.append("")
         let rows = stageRows(report)
@@ -446,6 +447,13 @@ enum RunOutput {
             "database": .string(outcome.database.description),
             "outbox": .string(outcome.outbox),
             "stages": .object(stages),
+            "unmatched_rules": .array(
+                plan.unmatchedRules.map { rule in
+                    .object([
+                        "rule": .string("items[\(rule.index)]"), "match": .string(rule.pattern),
+                        "nearest": .array(rule.nearest.map(JSONValue.string)),
+                    ])
+                }),
             "generate": generationJSON(report.generation),
             "waiting_for_review": .array(waiting),
             "review": facts.json,

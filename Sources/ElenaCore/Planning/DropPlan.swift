@@ -99,6 +99,8 @@ package struct DropPlan: Sendable {
     package var items: [PlannedItem]
     /// Files left out, with the reason (`skip: true`).
     package var skipped: [(path: String, reason: String)]
+    /// `items:` rules that matched no source file (likely typos).
+    package var unmatchedRules: [UnmatchedRule] = []
     /// The stages the manifest includes, in pipeline order.
     package var stages: [StageName]
     /// The graph.

@@ -10,6 +10,7 @@ package enum Planner {
         var items: [PlannedItem] = []
         var indexByDigest: [Digest: Int] = [:]
         var skipped: [(path: String, reason: String)] = []
+        var used = Set<Int>()
 
         for file in files {
             if let existing = indexByDigest[file.digest] {
@@ -17,6 +18,7 @@ package enum Planner {
                 continue
             }
             let matched = manifest.items.indices.filter { matches(manifest.items[$0].match, file) }
+            used.formUnion(matched)
             if let skipIndex = matched.last(where: { manifest.items[$0].skip }) {
                 skipped.append((file.relativePath, "skip: true in items[\(skipIndex)] (\(manifest.items[skipIndex].match))"))
                 continue
@@ -41,13 +43,23 @@ package enum Planner {
                     overrides: matched))
         }
         assignStems(&items)
+        // A rule that matches no file is almost always a typo in its pattern (`ComfyUI_0004*` for ComfyUI_00004_.png).
+        let names = Array(Set(files.map(\.name))).sorted()
+        let unmatched = manifest.items.indices.filter { !used.contains($0) }.map { index in
+            let pattern = manifest.items[index].match.pattern
+            let nearest = names.map { ($0, Suggestion.editDistance(pattern.lowercased(), $0.lowercased())) }
+                .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(3).map(\.0)
+            return UnmatchedRule(index: index, pattern: pattern, nearest: nearest)
+        }
 
         let stages = pipeline.stages(for: manifest)
         let graph = graph(stages, itemCount: items.count)
         let order = try graph.topologicalOrder()
-        return DropPlan(
+        var plan = DropPlan(
             drop: manifest.drop, manifest: manifest, items: items, skipped: skipped, stages: stages.map(\.name),
             graph: graph, order: order)
+        plan.unmatchedRules = unmatched
+        return plan
     }
 
     /// The graph of `stages` (in pipeline order) over `itemCount` items. Nodes are added in the order work should
@@ -100,5 +112,19 @@ package enum Sanitize {
         var out = String(text.map { allowed.contains($0) ? $0 : "_" }.prefix(100))
         while out.hasPrefix(".") { out.removeFirst() }
         return out.isEmpty ? "image" : out
+    }
+}
+
+/// An `items:` rule whose pattern matched no source file, with the file names nearest to it.
+package struct UnmatchedRule: Sendable, Hashable {
+    package var index: Int
+    package var pattern: String
+    package var nearest: [String]
+
+    /// The warning line: where the rule is (from the manifest's recorded locations), and what it may have meant.
+    package func warning(in manifest: Manifest) -> String {
+        let place = manifest.locations["items[\(index)].match"].map { "\($0): " } ?? ""
+        return place + "warning: items[\(index)].match '\(pattern)' matches no file"
+            + (nearest.isEmpty ? "" : "; nearest: " + nearest.joined(separator: ", "))
     }
 }
