@@ -4,6 +4,7 @@ import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// The commands around a run: help, plan --graph, status, schema, doctor, argument errors.
@@ -182,6 +183,36 @@ import Testing
         #expect(!run.standardOutput.contains("items[0].match"), "the rule that matches is not warned about: \(run)")
         let json = try JSONValue.parse(try await runner.run(["drop.yaml", "--dry-run", "--json"]).standardOutput)
         #expect(json["unmatched_rules"]?.arrayValue?.first?["match"]?.stringValue == "ComfyUI_0004*")
+    }
+
+    /// A review port already in use is one sentence, said before the drop runs (it used to run the whole drop and
+    /// then print SwiftNIO's bind error).
+    @Test func aReviewPortInUseIsSaidBeforeTheDropRuns() async throws {
+        let folder = try TemporaryDirectory("elena-port")
+        defer { folder.remove() }
+        try SourceFixtures.writeImages(into: folder, count: 1)
+        try folder.write(
+            "version: 1\ndrop: port\nlibrary: library\nsource: {dir: src}\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n",
+            to: "drop.yaml")
+        // Something listening on a port of 127.0.0.1.
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && listen(socket, 1) == 0 && getsockname(socket, $0, &length) == 0
+            }
+        }
+        #expect(listening)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let result = try await CommandLineRunner(workingDirectory: folder.path).run(
+            ["review", "drop.yaml", "--port", String(port), "--no-browser"])
+        #expect(result.exitCode == 2, "\(result)")
+        #expect(result.standardError.contains("port \(port) on 127.0.0.1 is in use"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: folder("library")), "the drop did not run first")
     }
 
     @Test func doctorChecksOpenCVAndTheDatabase() async throws {

@@ -6,6 +6,7 @@ import ElenaStages
 import ElenaStore
 import ElenaVision
 import Foundation
+import Glibc
 
 /// `elena-run review <manifest>`: the review page on 127.0.0.1.
 struct ReviewCommand: AsyncParsableCommand {
@@ -23,8 +24,8 @@ struct ReviewCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
     var manifest: String
 
-    @Option(name: .long, help: ArgumentHelp("Port to listen on (default: a free one).", valueName: "port"))
-    var port = 0
+    @Option(name: .long, help: ArgumentHelp("Port to listen on on 127.0.0.1 (default: a free one).", valueName: "port"))
+    var port: Int?
 
     @Flag(name: .long, help: "Print the URL without opening a browser.")
     var noBrowser = false
@@ -35,12 +36,35 @@ struct ReviewCommand: AsyncParsableCommand {
     @OptionGroup var options: LibraryOptions
 
     func validate() throws {
-        if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+    }
+
+    /// Whether something already listens on 127.0.0.1:`port` (checked before the drop runs, not after).
+    static func portIsTaken(_ port: Int) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return bound != 0 && errno == EADDRINUSE
+    }
+
+    static func portInUse(_ port: Int) -> CLIError {
+        CLIError.usage(
+            "port \(port) on 127.0.0.1 is in use (another review page?): choose another with --port, or leave --port out "
+                + "for a free one")
     }
 
     func run() async throws {
         let options = options
         let manifest = manifest
+        let port = port ?? 0
+        if port != 0 && Self.portIsTaken(port) { throw Self.portInUse(port) }
         if !noRun {
             let reporter = TerminalReporter(quiet: false)
             let outcome = try await DropExecution.perform(
@@ -89,6 +113,7 @@ struct ReviewCommand: AsyncParsableCommand {
             }
         } catch {
             await store.close()
+            if port != 0 && "\(error)".contains("Address already in use") { throw Self.portInUse(port) }
             throw CLIError.failure("the review server stopped: \(error)")
         }
         await store.close()
