@@ -4,7 +4,6 @@ import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation
-import Glibc
 import Testing
 
 /// The commands around a run: help, plan --graph, status, schema, doctor, argument errors.
@@ -195,19 +194,9 @@ import Testing
             "version: 1\ndrop: port\nlibrary: library\nsource: {dir: src}\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n",
             to: "drop.yaml")
         // Something listening on a port of 127.0.0.1.
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && listen(socket, 1) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        #expect(listening)
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = try #require(listeningLoopbackSocket())
+        defer { closeSocket(listener.socket) }
+        let port = listener.port
         let result = try await CommandLineRunner(workingDirectory: folder.path).run(
             ["review", "drop.yaml", "--port", String(port), "--no-browser"])
         #expect(result.exitCode == 2, "\(result)")
