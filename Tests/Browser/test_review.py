@@ -346,7 +346,8 @@ def test_bulk_selection_reject_and_back_to_waiting(page):
     for it in (a, b):
         expect(card(page, it).locator(".status")).to_have_text(re.compile("rejected", re.I))
         decided(it, "rejected", "rejected")
-        assert item_row(it["id"])["status"] == "rejected"
+        # The item's row follows its decision in a write of its own: wait for it rather than read it once.
+        eventually(lambda: item_row(it["id"])["status"] == "rejected", what=f"item {it['id'][:8]}'s row says rejected")
     expect(page.locator("#bulk")).to_be_hidden()
 
     # Checkboxes, then the bulk bar's button.
