@@ -16,7 +16,7 @@ extension FakeFanvue {
 
     func fanUUID(_ context: FakeRequestContext) throws(FakeHTTPError) -> String {
         let fan = context.parameters.get("userUuid") ?? ""
-        guard FakeHTTP.isUUID(fan) else { throw .message(400, "Invalid UUID: \(fan)") }
+        guard UUIDText.isUUID(fan) else { throw .message(400, "Invalid UUID: \(fan)") }
         return fan
     }
 

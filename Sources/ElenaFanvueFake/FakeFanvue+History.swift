@@ -168,7 +168,7 @@ extension FakeFanvue {
             state.deliverDueMassMessages(now: now)
             return fans.map { fan -> JSONValue.Member in
                 let chat = state.chat(with: fan)
-                guard FakeHTTP.isUUID(fan), !chat.isEmpty || state.isFan(fan) else {
+                guard UUIDText.isUUID(fan), !chat.isEmpty || state.isFan(fan) else {
                     return .init(fan, .object(["error": .string("not_found")]))
                 }
                 let page = chat.prefix(limit).map { chatMessage($0, fan: fan, state: state) }

@@ -103,7 +103,7 @@ extension FakeFanvue {
 
     func customListIndex(_ context: FakeRequestContext, _ state: FakeState) throws(FakeHTTPError) -> Int {
         let id = context.parameters.get("listId") ?? ""
-        guard FakeHTTP.isUUID(id) else { throw .message(400, "Invalid UUID: \(id)") }
+        guard UUIDText.isUUID(id) else { throw .message(400, "Invalid UUID: \(id)") }
         guard let index = state.customLists.firstIndex(where: { $0.uuid == id }) else {
             throw .message(404, "Custom list not found: \(id)")
         }
@@ -129,7 +129,7 @@ extension FakeFanvue {
             throw .validation(["userUuids must be a list of 1 to \(Self.membersPerCall) user uuids"])
         }
         let fans = list.compactMap(\.stringValue)
-        guard fans.count == list.count, fans.allSatisfy(FakeHTTP.isUUID) else {
+        guard fans.count == list.count, fans.allSatisfy({ UUIDText.isUUID($0) }) else {
             throw .validation(["userUuids must be a list of 1 to \(Self.membersPerCall) user uuids"])
         }
         let (added, skipped) = try state.withLock { state throws(FakeHTTPError) -> (Int, Int) in

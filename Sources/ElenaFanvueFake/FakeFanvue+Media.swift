@@ -24,7 +24,7 @@ extension FakeFanvue {
         try require("read:media", in: context)
         let (page, size) = try FakeHTTP.page(request)
         let fan = FakeHTTP.form(request.uri.query ?? "")["purchasedBy"]
-        if let fan, !FakeHTTP.isUUID(fan) { throw .message(400, "Invalid UUID: \(fan)") }
+        if let fan, !UUIDText.isUUID(fan) { throw .message(400, "Invalid UUID: \(fan)") }
         let items = state.withLock { state in
             state.mediaOrder.reversed().compactMap { uuid -> JSONValue? in
                 guard let info = state.media[uuid]?.info, info.status == .ready else { return nil }
@@ -158,7 +158,7 @@ extension FakeFanvue {
     func getMedia(_ request: Request, _ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
         try require("read:media", in: context)
         let uuid = context.parameters.get("uuid") ?? ""
-        guard FakeHTTP.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
+        guard UUIDText.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
         let query = FakeHTTP.form(request.uri.query ?? "")
         let variants = (query["variants"] ?? "").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
@@ -169,7 +169,7 @@ extension FakeFanvue {
             ])
         }
         let fan = query["purchasedBy"]
-        if let fan, !FakeHTTP.isUUID(fan) { throw .message(400, "Invalid UUID: \(fan)") }
+        if let fan, !UUIDText.isUUID(fan) { throw .message(400, "Invalid UUID: \(fan)") }
         let (polls, seconds) = (configuration.readyAfterPolls, configuration.readyAfterSeconds)
         let found = state.withLock { state -> (Media, Bool)? in
             guard

@@ -40,7 +40,7 @@ extension FakeFanvue {
         switch FakeHTTP.present(body["mediaUuids"]) {
         case nil: break
         case .array(let list)?:
-            let ids = list.compactMap(\.stringValue).filter(FakeHTTP.isUUID)
+            let ids = list.compactMap(\.stringValue).filter { UUIDText.isUUID($0) }
             if ids.count == list.count {
                 content.mediaUuids = ids
             } else {
@@ -89,7 +89,7 @@ extension FakeFanvue {
         if let publishAt, let expiresAt, expiresAt <= publishAt { errors.append("expiresAt must be after publishAt") }
         var preview: String?
         if let value = FakeHTTP.present(body["mediaPreviewUuid"]) {
-            if let id = value.stringValue, FakeHTTP.isUUID(id) {
+            if let id = value.stringValue, UUIDText.isUUID(id) {
                 preview = id
             } else {
                 errors.append("mediaPreviewUuid must be a uuid")
@@ -159,7 +159,7 @@ extension FakeFanvue {
     func editPost(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
         try require("write:post", in: context)
         let uuid = context.parameters.get("uuid") ?? ""
-        guard FakeHTTP.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
+        guard UUIDText.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
         let body = try FakeHTTP.object(context.body)
         var errors: [String] = []
         _ = Self.content(body, minimumText: 0, errors: &errors)
@@ -227,7 +227,7 @@ extension FakeFanvue {
     func getPost(_ context: FakeRequestContext) throws(FakeHTTPError) -> Response {
         try require("read:post", in: context)
         let uuid = context.parameters.get("uuid") ?? ""
-        guard FakeHTTP.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
+        guard UUIDText.isUUID(uuid) else { throw .message(400, "Invalid UUID: \(uuid)") }
         guard let post = state.withLock({ $0.posts.first { $0["uuid"]?.stringValue == uuid } }) else {
             throw .message(404, "Post not found")
         }

@@ -120,7 +120,7 @@ extension FakeFanvue {
             throw .validation(["mediaUuids must be a list of 1 to 100 media uuids"])
         }
         let ids = try list.map { value throws(FakeHTTPError) -> String in
-            guard let id = value.stringValue, FakeHTTP.isUUID(id) else {
+            guard let id = value.stringValue, UUIDText.isUUID(id) else {
                 throw .message(400, "Invalid UUID: \(value.serialized())")
             }
             return id

@@ -102,13 +102,6 @@ enum FakeHTTP {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// Whether `text` is a UUID (8-4-4-4-12 hex digits).
-    static func isUUID(_ text: String) -> Bool {
-        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard groups.map(\.count) == [8, 4, 4, 4, 12] else { return false }
-        return groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
-    }
-
     /// The request body as a JSON object.
     /// - Throws: 400 `{errors}` when it is not a JSON object.
     static func object(_ body: ByteBuffer) throws(FakeHTTPError) -> JSONValue {

@@ -39,7 +39,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     @OptionGroup var options: LibraryOptions
 
     func validate() throws {
-        for uuid in fan where !SendCommand.isUUID(uuid) {
+        for uuid in fan where !UUIDText.isUUID(uuid) {
             throw ValidationError("--fan takes a fan's uuid, not '\(uuid)'")
         }
     }

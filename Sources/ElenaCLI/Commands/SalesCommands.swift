@@ -133,7 +133,7 @@ struct SuggestCommand: AsyncParsableCommand {
     @OptionGroup var options: LibraryOptions
 
     func validate() throws {
-        if !SendCommand.isUUID(fan) { throw ValidationError("--fan must be a fan's uuid, not '\(fan)'") }
+        if !UUIDText.isUUID(fan) { throw ValidationError("--fan must be a fan's uuid, not '\(fan)'") }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 

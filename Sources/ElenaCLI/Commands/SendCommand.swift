@@ -78,7 +78,7 @@ struct SendCommand: AsyncParsableCommand {
             if date <= Date() { throw ValidationError("--at must be in the future, not \(at)") }
         }
         let parts = to.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        if parts.count > 1, let bad = parts.first(where: { !Self.isUUID($0) }) {
+        if parts.count > 1, let bad = parts.first(where: { !UUIDText.isUUID($0) }) {
             throw ValidationError("--to with commas takes fan uuids only; '\(bad)' is not one")
         }
         if let price {
@@ -106,11 +106,6 @@ struct SendCommand: AsyncParsableCommand {
         case .ingested, .cropped, .inReview:
             return "waits for review: approve it, then run its drop (\(item.drop))"
         }
-    }
-
-    static func isUUID(_ text: String) -> Bool {
-        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
-        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
     }
 
     /// The items named, resolved against the ledger; unknown or not-yet-uploaded ones are errors naming them.
@@ -190,7 +185,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         let fans = to.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         let scheduledAt = at.flatMap(Timestamp.parse)
-        if fans.count == 1, Self.isUUID(fans[0]), scheduledAt == nil {
+        if fans.count == 1, UUIDText.isUUID(fans[0]), scheduledAt == nil {
             // One fan, now: one message, or nothing when the fan has it all (not one call to Fanvue then).
             let fan = fans[0]
             let results: [FanSendResult]
@@ -217,7 +212,7 @@ struct SendCommand: AsyncParsableCommand {
         let api = try Wiring.fanvueClient(for: "send to several fans")
         var list: FanList?
         var lists: [FanList] = []
-        if !Self.isUUID(fans[0]) {
+        if !UUIDText.isUUID(fans[0]) {
             do {
                 lists = try await api.lists()
             } catch {
@@ -250,7 +245,7 @@ struct SendCommand: AsyncParsableCommand {
                             freshness: Reconciler.freshness)
                 let media = Set(items.map(\.media))
                 let pending = try await store.campaigns(account: account).contains { (campaign: CampaignRecord) -> Bool in
-                    guard campaign.status == "PENDING" && Set(campaign.mediaUUIDs) == media else { return false }
+                    guard campaign.status == .pending && Set(campaign.mediaUUIDs) == media else { return false }
                     if let list { return campaign.list.id == list.id }
                     return campaign.list.name.hasPrefix("elena-run: audience")
                 }
