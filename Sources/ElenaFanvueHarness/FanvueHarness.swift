@@ -211,16 +211,6 @@ package struct PublishedDrop {
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (for a redirect URI the login can bind).
 package func freeLoopbackPort() throws -> Int {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-    }
-    guard bound else { throw StoreError("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard let port = LoopbackSocket.freePort() else { throw StoreError("no free port") }
+    return port
 }

@@ -144,26 +144,3 @@ package func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T
         Thread.detachNewThread { continuation.resume(returning: body()) }
     }
 }
-
-/// A socket listening on 127.0.0.1 on a free port, for tests of "the port is in use"; close it with `close(_:)`.
-package func listeningLoopbackSocket() -> (socket: Int32, port: Int)? {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socket >= 0 else { return nil }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let listening = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(socket, $0, length) == 0 && listen(socket, 1) == 0 && getsockname(socket, $0, &length) == 0
-        }
-    }
-    guard listening else {
-        Glibc.close(socket)
-        return nil
-    }
-    return (socket, Int(UInt16(bigEndian: address.sin_port)))
-}
-
-/// Closes a socket `listeningLoopbackSocket` opened.
-package func closeSocket(_ socket: Int32) { Glibc.close(socket) }

@@ -194,14 +194,14 @@ import Testing
             "version: 1\ndrop: port\nlibrary: library\nsource: {dir: src}\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n",
             to: "drop.yaml")
         // Something listening on a port of 127.0.0.1.
-        let listener = try #require(listeningLoopbackSocket())
-        defer { closeSocket(listener.socket) }
+        let listener = try LoopbackSocket.bind(listening: true).get()
         let port = listener.port
         let result = try await CommandLineRunner(workingDirectory: folder.path).run(
             ["review", "drop.yaml", "--port", String(port), "--no-browser"])
         #expect(result.exitCode == 2, "\(result)")
         #expect(result.standardError.contains("port \(port) on 127.0.0.1 is in use"), "\(result)")
         #expect(!FileManager.default.fileExists(atPath: folder("library")), "the drop did not run first")
+        withExtendedLifetime(listener) {}
     }
 
     @Test func doctorChecksOpenCVAndTheDatabase() async throws {

@@ -39,21 +39,6 @@ struct ReviewCommand: AsyncParsableCommand {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
     }
 
-    /// Whether something already listens on 127.0.0.1:`port` (checked before the drop runs, not after).
-    static func portIsTaken(_ port: Int) -> Bool {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { return false }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return bound != 0 && errno == EADDRINUSE
-    }
-
     static func portInUse(_ port: Int) -> CLIError {
         CLIError.usage(
             "port \(port) on 127.0.0.1 is in use (another review page?): choose another with --port, or leave --port out "
@@ -64,7 +49,7 @@ struct ReviewCommand: AsyncParsableCommand {
         let options = options
         let manifest = manifest
         let port = port ?? 0
-        if port != 0 && Self.portIsTaken(port) { throw Self.portInUse(port) }
+        if port != 0 && LoopbackSocket.isTaken(port) { throw Self.portInUse(port) }
         if !noRun {
             let reporter = TerminalReporter(quiet: false)
             let outcome = try await DropExecution.perform(
