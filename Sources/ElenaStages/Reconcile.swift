@@ -59,7 +59,12 @@ package struct Reconciler: Sendable {
     /// The fans among `fans` whose chats were not read within `freshness`. A fan with no chat read ever counts as
     /// read when every chat was read within `freshness` (the fan had none then).
     package func stale(_ fans: [String], account: String, freshness: TimeInterval) async throws -> [String] {
-        let cursors = try await store.chatCursors(account: account, fans: fans)
+        try await stale(fans, account: account, freshness: freshness, cursors: store.chatCursors(account: account, fans: fans))
+    }
+
+    private func stale(_ fans: [String], account: String, freshness: TimeInterval, cursors: [String: ChatCursor])
+        async throws -> [String]
+    {
         let limit = now().addingTimeInterval(-freshness)
         let everyChat = try await store.syncValue(Self.everyChatKey(account)).flatMap(Timestamp.parse)
         let noChatIsFresh = everyChat.map { $0 >= limit } ?? false
@@ -72,18 +77,21 @@ package struct Reconciler: Sendable {
         var summary = ReconcileSummary()
         var chosen: [String]
         let started = now()
-        var unchanged: [String] = []
+        var listed: [(fan: String, lastMessage: String?)]?
         if let fans {
             chosen = fans
         } else {
             progress("listing the chats…")
-            let chats = try await api.chats()
-            chosen = chats.map(\.fan)
-            // A chat whose newest message is the one the last read stopped at has nothing new.
-            let cursors = try await store.chatCursors(account: account, fans: chosen)
-            unchanged = chats.filter { chat in chat.lastMessage != nil && cursors[chat.fan]?.newestMessage == chat.lastMessage }
-                .map(\.fan)
+            listed = try await api.chats()
+            chosen = listed?.map(\.fan) ?? []
         }
+        // Read once: the chats listed unchanged are set aside below, and their cursors are the only ones written
+        // before the rest are read.
+        let cursors = try await store.chatCursors(account: account, fans: chosen)
+        // A chat whose newest message is the one the last read stopped at has nothing new.
+        let unchanged = (listed ?? []).filter { chat in
+            chat.lastMessage != nil && cursors[chat.fan]?.newestMessage == chat.lastMessage
+        }.map(\.fan)
         if !unchanged.isEmpty {
             // Read just now, as far as what matters: their cursors say so, so a send does not read them again.
             try await store.saveChatHistory(
@@ -93,11 +101,10 @@ package struct Reconciler: Sendable {
         summary.chatsFresh = unchanged.count
         chosen = chosen.filter { seen.insert($0).inserted }
         if let freshness {
-            let stale = try await self.stale(chosen, account: account, freshness: freshness)
+            let stale = try await self.stale(chosen, account: account, freshness: freshness, cursors: cursors)
             summary.chatsFresh += chosen.count - stale.count
             chosen = stale
         }
-        let cursors = try await store.chatCursors(account: account, fans: chosen)
         for start in stride(from: 0, to: chosen.count, by: Self.chatsPerCall) {
             let batch = Array(chosen[start..<min(chosen.count, start + Self.chatsPerCall)])
             let pages = try await api.recentMessages(fans: batch)
