@@ -76,7 +76,7 @@ extension FanvueClient: FanvueHistory, FanvueAudiences {
             guard let id = entry["uuid"]?.stringValue ?? entry["id"]?.stringValue, let status = entry["status"]?.stringValue
             else { return nil }
             return CampaignState(
-                id: id, status: status, mediaUUIDs: entry["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                id: id, status: CampaignStatus(rawValue: status), mediaUUIDs: entry["mediaUuids"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                 text: entry["text"]?.stringValue, priceCents: entry["price"]?.intValue,
                 createdAt: entry["createdAt"]?.stringValue.flatMap(Timestamp.parse),
                 scheduledAt: entry["scheduledAt"]?.stringValue.flatMap(Timestamp.parse),

@@ -307,7 +307,7 @@ extension Sender {
     ) async throws {
         let media = Set(items.map(\.media))
         let pending = { (campaign: CampaignRecord) in
-            campaign.status == "PENDING" && Set(campaign.mediaUUIDs) == media && matches(campaign)
+            campaign.status == .pending && Set(campaign.mediaUUIDs) == media && matches(campaign)
         }
         guard try await store.campaigns(account: account).contains(where: pending) else { return }
         _ = try await CampaignTracker(store: store, now: now).refresh(
@@ -327,7 +327,7 @@ extension Sender {
         let campaign = CampaignRecord(
             id: UUID().uuidString.lowercased(), account: account, list: target, exclusionList: excludedList?.id,
             excluded: plan.excluded.count, intended: plan.recipients.count, mediaUUIDs: plan.items.map(\.media),
-            text: text, priceCents: priceCents, scheduledAt: scheduledAt, massMessageID: nil, status: "PENDING",
+            text: text, priceCents: priceCents, scheduledAt: scheduledAt, massMessageID: nil, status: .pending,
             drop: context.drop, via: context.via, createdAt: now(), updatedAt: now())
         var claimContext = context
         claimContext.campaign = campaign.id
@@ -343,7 +343,7 @@ extension Sender {
         } catch let error as any RemoteError where error.statusCode != nil && (error.statusCode ?? 0) < 500 {
             _ = try await store.releaseCampaignSends(id: campaign.id)
             var refused = campaign
-            refused.status = "REFUSED"
+            refused.status = .refused
             try await store.saveCampaign(refused)
             throw StageError("Fanvue refused the mass message to \(plan.audienceName): \(error)")
         } catch {

@@ -5,7 +5,7 @@ package import Foundation
 package struct CampaignChange: Sendable, Hashable {
     package var campaign: CampaignRecord
     /// The status the ledger had before.
-    package var previous: String
+    package var previous: CampaignStatus
     /// Claims given back (nobody got it, or it was unsent and they had not bought it).
     package var released: Int
 
@@ -13,10 +13,10 @@ package struct CampaignChange: Sendable, Hashable {
     package var description: String {
         let name = "the mass message to \(campaign.list.name) (\(campaign.intended) fans, \(Timestamp.format(campaign.createdAt).prefix(10)))"
         switch campaign.status {
-        case "MODERATED": return "\(name) was held by Fanvue's moderation: nobody got it; \(released) claims given back"
-        case "FAILED": return "\(name) failed on Fanvue: nobody got it; \(released) claims given back"
-        case "UNSENT": return "\(name) was unsent: \(released) claims given back (buyers keep it)"
-        case "NOT_SENT": return "\(name) never went out (a run stopped before Fanvue had it): \(released) claims given back"
+        case .moderated: return "\(name) was held by Fanvue's moderation: nobody got it; \(released) claims given back"
+        case .failed: return "\(name) failed on Fanvue: nobody got it; \(released) claims given back"
+        case .unsent: return "\(name) was unsent: \(released) claims given back (buyers keep it)"
+        case .notSent: return "\(name) never went out (a run stopped before Fanvue had it): \(released) claims given back"
         default: return "\(name): \(previous) → \(campaign.status)"
         }
     }
@@ -36,9 +36,6 @@ package struct CampaignTracker: Sendable {
         self.now = now
     }
 
-    /// Statuses after which the campaign's claims are given back.
-    static let releasing: Set<String> = ["MODERATED", "FAILED", "UNSENT"]
-
     /// Applies Fanvue's `states` to the campaigns of `account` that `include` picks. A pending campaign Fanvue does
     /// not list is closed as never sent (its claims given back) only when `closeAbsent`.
     package func refresh(
@@ -55,7 +52,7 @@ package struct CampaignTracker: Sendable {
                 updated.viewCount = state.viewCount
                 updated.purchaseCount = state.purchaseCount
                 updated.revenueCents = state.revenueCents
-            } else if campaign.status == "PENDING" {
+            } else if campaign.status == .pending {
                 let media = Set(campaign.mediaUUIDs)
                 let found = states.first { state in
                     Set(state.mediaUUIDs) == media
@@ -69,7 +66,7 @@ package struct CampaignTracker: Sendable {
                     updated.status = found.status
                     updated.recipientCount = found.recipientCount
                 } else if closeAbsent {
-                    updated.status = "NOT_SENT"
+                    updated.status = .notSent
                 } else {
                     continue
                 }
@@ -77,8 +74,7 @@ package struct CampaignTracker: Sendable {
                 continue
             }
             var released = 0
-            let wasReleased = Self.releasing.contains(campaign.status) || campaign.status == "NOT_SENT"
-            if (Self.releasing.contains(updated.status) || updated.status == "NOT_SENT") && !wasReleased {
+            if updated.status.releasesClaims && !campaign.status.releasesClaims {
                 released = try await store.releaseCampaignSends(id: campaign.id)
             }
             if updated != campaign {

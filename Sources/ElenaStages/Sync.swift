@@ -137,8 +137,8 @@ package struct Syncer: Sendable {
                         EventRecord(
                             kind: "fanvue.campaign", drop: change.campaign.drop, message: change.description,
                             data: .object([
-                                "campaign": .string(change.campaign.id), "status": .string(change.campaign.status),
-                                "previous": .string(change.previous), "released": .int(change.released),
+                                "campaign": .string(change.campaign.id), "status": .string(change.campaign.status.rawValue),
+                                "previous": .string(change.previous.rawValue), "released": .int(change.released),
                             ]), at: now())
                     })
             }

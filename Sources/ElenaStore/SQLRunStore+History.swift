@@ -164,21 +164,16 @@ extension SQLRunStore: HistoryLedger {
             let listName = row.string("list_name") ?? listID
             return CampaignRecord(
                 id: id, account: account,
-                list: FanList(kind: Self.isUUID(listID) ? .custom : .smart, id: listID, name: listName, count: nil),
+                list: FanList(kind: UUIDText.isUUID(listID) ? .custom : .smart, id: listID, name: listName, count: nil),
                 exclusionList: row.string("exclusion_list"), excluded: row.int("excluded") ?? 0,
                 intended: row.int("intended") ?? 0, mediaUUIDs: media, text: row.string("text"),
                 priceCents: row.int("price_cents"), scheduledAt: row.date("scheduled_at"),
-                massMessageID: row.string("mass_message_id"), status: row.string("status") ?? "PENDING",
+                massMessageID: row.string("mass_message_id"), status: CampaignStatus(rawValue: row.string("status") ?? CampaignStatus.pending.rawValue),
                 recipientCount: row.int("recipient_count"), viewCount: row.int("view_count"),
                 purchaseCount: row.int("purchase_count"), revenueCents: row.int("revenue_cents"),
                 drop: row.string("drop_name"), via: row.string("via") ?? "send", createdAt: created,
                 updatedAt: row.date("updated_at") ?? created)
         }
-    }
-
-    static func isUUID(_ text: String) -> Bool {
-        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
-        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
     }
 
     package func saveCampaign(_ campaign: CampaignRecord) async throws {
@@ -200,7 +195,7 @@ extension SQLRunStore: HistoryLedger {
                     .text(campaign.id), .text(campaign.account), .text(campaign.list.id), .text(campaign.list.name),
                     .text(campaign.exclusionList), .int(campaign.excluded), .int(campaign.intended),
                     .text(Self.json(campaign.mediaUUIDs)), .text(campaign.text), .int(campaign.priceCents),
-                    .date(campaign.scheduledAt), .text(campaign.massMessageID), .text(campaign.status),
+                    .date(campaign.scheduledAt), .text(campaign.massMessageID), .text(campaign.status.rawValue),
                     .int(campaign.recipientCount), .int(campaign.viewCount), .int(campaign.purchaseCount),
                     .int(campaign.revenueCents), .text(campaign.drop), .text(campaign.via), .date(campaign.createdAt),
                     .date(campaign.updatedAt),
@@ -234,14 +229,14 @@ extension SQLRunStore: HistoryLedger {
         try await write(statements)
     }
 
-    package func confirmCampaign(id: String, massMessageID: String, status: String, recipients: Int?, at date: Date) async throws {
+    package func confirmCampaign(id: String, massMessageID: String, status: CampaignStatus, recipients: Int?, at date: Date) async throws {
         try await write([
             SQLStatement(
                 """
                 UPDATE campaigns SET mass_message_id = ?, status = ?, recipient_count = COALESCE(?, recipient_count),
                     updated_at = ?
                 WHERE id = ?
-                """, [.text(massMessageID), .text(status), .int(recipients), .date(date), .text(id)]),
+                """, [.text(massMessageID), .text(status.rawValue), .int(recipients), .date(date), .text(id)]),
             SQLStatement(
                 "UPDATE sends SET mass_message_id = ? WHERE campaign_id = ? AND mass_message_id IS NULL",
                 [.text(massMessageID), .text(id)]),

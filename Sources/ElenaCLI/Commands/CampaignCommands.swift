@@ -49,8 +49,8 @@ struct UnsendCommand: AsyncParsableCommand {
     private func unsend(store: SQLRunStore) async throws {
         let found = try await Self.campaign(campaign, in: store)
         let name = "the mass message to \(found.list.name) (\(found.intended) fans)"
-        if ["UNSENT", "NOT_SENT", "MODERATED", "FAILED", "REFUSED"].contains(found.status) {
-            throw CLIError.failure("nothing to unsend: \(name) is \(found.status.lowercased().replacingOccurrences(of: "_", with: " "))")
+        if found.status.isClosed {
+            throw CLIError.failure("nothing to unsend: \(name) is \(found.status.words)")
         }
         guard let id = found.massMessageID else {
             throw CLIError.failure(
@@ -71,7 +71,7 @@ struct UnsendCommand: AsyncParsableCommand {
         }
         _ = try await store.releaseCampaignSends(id: found.id)
         var closed = found
-        closed.status = "UNSENT"
+        closed.status = .unsent
         closed.updatedAt = Date()
         try await store.saveCampaign(closed)
         try await store.append([
@@ -159,9 +159,9 @@ struct RescheduleCommand: AsyncParsableCommand {
         let (store, _) = try await Wiring.openLibraryStore(options, readOnly: false)
         do {
             let found = try await UnsendCommand.campaign(campaign, in: store)
-            guard found.status == "SCHEDULED", let id = found.massMessageID else {
+            guard found.status == .scheduled, let id = found.massMessageID else {
                 throw CLIError.failure(
-                    "only a scheduled mass message can be changed; the one to \(found.list.name) is \(found.status.lowercased())")
+                    "only a scheduled mass message can be changed; the one to \(found.list.name) is \(found.status.words)")
             }
             let api = try Wiring.fanvueClient(for: "reschedule")
             let when = at.flatMap(Timestamp.parse)

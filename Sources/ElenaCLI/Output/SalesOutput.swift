@@ -35,7 +35,7 @@ enum SalesOutput {
         var lines = [["campaign", "list", "status", "fans", "reached", "views", "bought", "revenue"]]
         for campaign in shown {
             lines.append([
-                String(campaign.id.prefix(8)), campaign.list.name, campaign.status.lowercased(), "\(campaign.intended)",
+                String(campaign.id.prefix(8)), campaign.list.name, campaign.status.rawValue.lowercased(), "\(campaign.intended)",
                 campaign.recipientCount.map(String.init) ?? "?", campaign.viewCount.map(String.init) ?? "?",
                 campaign.purchaseCount.map(String.init) ?? "?", campaign.revenueCents.map { Money.describe($0) } ?? "?",
             ])
@@ -47,7 +47,7 @@ enum SalesOutput {
     static func json(_ campaign: CampaignRecord) -> JSONValue {
         .object([
             "id": .string(campaign.id), "mass_message": campaign.massMessageID.map(JSONValue.string) ?? .null,
-            "list": .string(campaign.list.name), "status": .string(campaign.status), "fans": .int(campaign.intended),
+            "list": .string(campaign.list.name), "status": .string(campaign.status.rawValue), "fans": .int(campaign.intended),
             "excluded": .int(campaign.excluded), "reached": campaign.recipientCount.map(JSONValue.int) ?? .null,
             "views": campaign.viewCount.map(JSONValue.int) ?? .null,
             "purchases": campaign.purchaseCount.map(JSONValue.int) ?? .null,

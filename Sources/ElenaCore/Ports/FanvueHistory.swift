@@ -44,11 +44,45 @@ package struct ChatPage: Sendable, Hashable {
     }
 }
 
+/// Where a campaign (a mass message) stands: Fanvue's six statuses, and the ledger's own three for what Fanvue
+/// never had. An open set: a status Fanvue adds later is kept as it came.
+package struct CampaignStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    package var rawValue: String
+
+    package init(rawValue: String) { self.rawValue = rawValue }
+    package init(stringLiteral value: String) { self.rawValue = value }
+
+    /// The ledger's: claims made, the mass message not acknowledged yet.
+    package static let pending = CampaignStatus(rawValue: "PENDING")
+    /// The ledger's: a run stopped before Fanvue had it (Fanvue does not list it).
+    package static let notSent = CampaignStatus(rawValue: "NOT_SENT")
+    /// The ledger's: Fanvue refused the request.
+    package static let refused = CampaignStatus(rawValue: "REFUSED")
+    package static let scheduled = CampaignStatus(rawValue: "SCHEDULED")
+    package static let sending = CampaignStatus(rawValue: "SENDING")
+    package static let sent = CampaignStatus(rawValue: "SENT")
+    package static let unsent = CampaignStatus(rawValue: "UNSENT")
+    /// Fanvue's moderation held it: nobody got it.
+    package static let moderated = CampaignStatus(rawValue: "MODERATED")
+    package static let failed = CampaignStatus(rawValue: "FAILED")
+
+    /// Nobody got it: Fanvue's moderation held it or it failed.
+    package var reachedNobody: Bool { self == .moderated || self == .failed }
+    /// Its claims are given back (to all but buyers): it reached nobody, was unsent, or never went out.
+    package var releasesClaims: Bool { reachedNobody || self == .unsent || self == .notSent }
+    /// Nothing more can happen to it (nothing to unsend or reschedule).
+    package var isClosed: Bool { releasesClaims || self == .refused }
+
+    /// `not sent` for `NOT_SENT`: for sentences.
+    package var words: String { rawValue.lowercased().replacingOccurrences(of: "_", with: " ") }
+    package var description: String { rawValue }
+}
+
 /// A mass message as Fanvue reports it after the 201.
 package struct CampaignState: Sendable, Hashable {
     package var id: String
     /// `SENT`, `UNSENT`, `SENDING`, `FAILED`, `MODERATED` or `SCHEDULED`.
-    package var status: String
+    package var status: CampaignStatus
     package var mediaUUIDs: [String]
     package var text: String?
     package var priceCents: Int?
@@ -62,7 +96,7 @@ package struct CampaignState: Sendable, Hashable {
 
     /// Creates a state.
     package init(
-        id: String, status: String, mediaUUIDs: [String], text: String?, priceCents: Int?, createdAt: Date?,
+        id: String, status: CampaignStatus, mediaUUIDs: [String], text: String?, priceCents: Int?, createdAt: Date?,
         scheduledAt: Date?, recipientCount: Int, viewCount: Int, purchaseCount: Int, revenueCents: Int
     ) {
         self.id = id
@@ -79,7 +113,7 @@ package struct CampaignState: Sendable, Hashable {
     }
 
     /// Nobody got it: Fanvue's moderation held it or it failed.
-    package var reachedNobody: Bool { status == "MODERATED" || status == "FAILED" }
+    package var reachedNobody: Bool { status.reachedNobody }
 }
 
 /// One mass message to send: to a list, leaving out the members of other lists, now or at a time.
@@ -226,7 +260,7 @@ package struct CampaignRecord: Sendable, Hashable {
     /// Fanvue's id, once the mass message was accepted.
     package var massMessageID: String?
     /// `PENDING` (claims made, not sent yet), then Fanvue's status (`SENT`, `SCHEDULED`, `MODERATED`…).
-    package var status: String
+    package var status: CampaignStatus
     package var recipientCount: Int?
     package var viewCount: Int?
     package var purchaseCount: Int?
@@ -240,7 +274,7 @@ package struct CampaignRecord: Sendable, Hashable {
     package init(
         id: String, account: String, list: FanList, exclusionList: String?, excluded: Int, intended: Int,
         mediaUUIDs: [String], text: String?, priceCents: Int?, scheduledAt: Date?, massMessageID: String?,
-        status: String, recipientCount: Int? = nil, viewCount: Int? = nil, purchaseCount: Int? = nil,
+        status: CampaignStatus, recipientCount: Int? = nil, viewCount: Int? = nil, purchaseCount: Int? = nil,
         revenueCents: Int? = nil, drop: String?, via: String, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
@@ -293,7 +327,7 @@ package protocol HistoryLedger: Sendable {
     func claimCampaign(_ campaign: CampaignRecord, fans: [String], items: [Digest], priceCents: Int?, context: SendContext)
         async throws
     /// Records Fanvue's id and status for a campaign, and its sends' mass message, in one transaction.
-    func confirmCampaign(id: String, massMessageID: String, status: String, recipients: Int?, at: Date) async throws
+    func confirmCampaign(id: String, massMessageID: String, status: CampaignStatus, recipients: Int?, at: Date) async throws
     /// Records a change to a scheduled campaign: its time, price or text; its claims take the new price.
     func updateCampaign(id: String, scheduledAt: Date?, priceCents: Int??, text: String?, at: Date) async throws
     /// Gives back the claims of a campaign that reached nobody (or was unsent), except those of fans who bought
