@@ -140,9 +140,10 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
             alignment: [centre(Mesh.rightEye), centre(Mesh.leftEye), points[Mesh.noseTip]] + pick(Mesh.mouthCorners))
     }
 
-    /// Where the models are looked for: `$ELENA_MODELS_DIR`, `~/.local/share/elena-run/models`, then the
-    /// `models` folder next to the build directory of the running binary (`.build/models`, where
-    /// `make models` installs them).
+    /// Where the models are looked for: `$ELENA_MODELS_DIR`, `~/.local/share/elena-run/models`, the prefix the
+    /// running binary is installed under (`<prefix>/bin/elena-run` → `<prefix>/share/elena-run/models`, where
+    /// `make install PREFIX=…` puts them), then the `models` folder next to its build directory (`.build/models`,
+    /// where `make models` installs them). Symbolic links to the binary are followed.
     package static func candidateFolders(environment: [String: String], executable: String) -> [String] {
         var folders: [String] = []
         if let explicit = environment["ELENA_MODELS_DIR"], !explicit.isEmpty { folders.append(explicit) }
@@ -150,6 +151,8 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/share"
         folders.append(data + "/elena-run/models")
         let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        let installed = binary.deletingLastPathComponent().appendingPathComponent("share/elena-run/models").path
+        if !folders.contains(installed) { folders.append(installed) }
         folders.append(binary.deletingLastPathComponent().appendingPathComponent("models").path)
         folders.append(binary.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models").path)
         return folders
