@@ -13,7 +13,7 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo bench examples schema clean-demo models check-leaks fuzz crash model
+.PHONY: help deps build test demo demo-photos install uninstall bench examples schema clean-demo models check-leaks fuzz crash model
 
 help:
 	@echo "elena-run make targets:"
@@ -24,7 +24,10 @@ help:
 	@echo "  make check-leaks valgrind over the C shim (codec and detector) and 1,000 crops with bounded memory"
 	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
 	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"
-	@echo "  make demo        build, then run $(DEMO_MANIFEST) into $(DEMO_LIBRARY)/ (stops at the review gate)"
+	@echo "  make demo        build, install the models, fetch the demo photographs, then run $(DEMO_MANIFEST) into"
+	@echo "                   $(DEMO_LIBRARY)/ (stops at the review gate; a few minutes on a fresh machine)"
+	@echo "  make install     release build into $$(PREFIX)/bin with the models, completions and man page (PREFIX=$(PREFIX))"
+	@echo "  make uninstall   remove what make install put under $(PREFIX)"
 	@echo "  make bench       release build + benchmarks: no-op rerun on 10,000 images, crop speed, review page, Fanvue requests,"
 	@echo "                   a library of 100,000 items (one part: make bench BENCH=\"library\"; parts: noop crop review fanvue library)"
 	@echo "  make examples    regenerate examples/demo/images with elena-dev"
@@ -51,19 +54,43 @@ test:
 	@scripts/install-deps --test
 	@scripts/run-tests $(TEST_ARGS)
 
+# The real photographs of the demo: public-domain samples from the pinned scikit-image wheel (the ones the tests
+# use, made by scripts/fetch-test-faces), copied into examples/demo/photos/ (ignored by git).
+DEMO_PHOTOS := astronaut_portrait.png astronaut_two_faces.png camera_portrait.jpg astronaut_rot_p15.png \
+	astronaut_exif6.jpg no_face_coffee.png
+demo-photos: deps
+	@scripts/fetch-test-faces .build/test-faces
+	@mkdir -p examples/demo/photos
+	@for f in $(DEMO_PHOTOS); do cp -p .build/test-faces/$$f examples/demo/photos/$$f; done
+
 # elena-run exits 3 when it stopped at the human review gate with nothing failed: expected for the demo.
 # ELENA_LIBRARY and DATABASE_URL would override the manifest: the demo never touches a real library or database.
-demo: deps build
+demo: deps build models demo-photos
+	@echo; echo "make demo: running $(DEMO_MANIFEST) (real photographs and stylised ComfyUI images; faces cut away)"; echo
 	@rc=0; env -u ELENA_LIBRARY -u DATABASE_URL .build/debug/elena-run $(DEMO_MANIFEST) || rc=$$?; \
 	if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then echo "make demo: elena-run failed (exit $$rc)" >&2; exit $$rc; fi; \
 	echo; \
 	if [ $$rc -eq 3 ]; then echo "Stopped at the review gate (exit 3): that is expected, nothing failed."; \
 	else echo "Done (exit 0): nothing is waiting for review."; fi; \
 	echo "Results are in the library folder $(DEMO_LIBRARY)/:"; \
-	echo "  look at     $(DEMO_LIBRARY)/3_review/$(DEMO_DROP)/   (the crops waiting for your review)"; \
+	echo "  look at     $(DEMO_LIBRARY)/3_review/$(DEMO_DROP)/   (the crops waiting for your review: the faces are cut away)"; \
 	echo "  move into   $(DEMO_LIBRARY)/4_approved/   to publish,  or  $(DEMO_LIBRARY)/rejected/   to drop"; \
 	echo "  published   $(DEMO_LIBRARY)/outbox/$(DEMO_DROP)/   (images + .json sidecars)"; \
-	echo "After moving files, run 'make demo' again to publish the approved ones."
+	echo "Review them in your browser (approve, reject, undo) with one command:"; \
+	echo "  $(CURDIR)/.build/debug/elena-run review $(DEMO_MANIFEST)"; \
+	echo "then run 'make demo' again to publish the approved ones. The binary is .build/debug/elena-run;"; \
+	echo "'make install' puts it on your PATH (in ~/.local/bin) with the models, completions and a man page."
+
+# make install: the release binary, the face models, completions for bash, zsh and fish, and a man page, under
+# PREFIX (default ~/.local: the binary in ~/.local/bin, the models in ~/.local/share/elena-run/models). make
+# uninstall removes exactly those files (scripts/install-elena-run lists them); libraries and ledgers stay.
+PREFIX ?= $(HOME)/.local
+install: deps models
+	swift build -c release --product elena-run
+	@scripts/install-elena-run "$(PREFIX)" .build/release/elena-run
+
+uninstall:
+	@scripts/install-elena-run --uninstall "$(PREFIX)"
 
 bench: deps
 	@scripts/bench $(BENCH)
@@ -78,7 +105,7 @@ schema: build
 	scripts/embed-migrations
 
 clean-demo:
-	rm -rf $(DEMO_LIBRARY)
+	rm -rf $(DEMO_LIBRARY) examples/demo/photos
 
 # Leaks and growth: valgrind over the native shim tests (about 5 minutes), then 1,000 crops in one process.
 check-leaks: models

@@ -3,7 +3,7 @@
 #   Tests/Browser/run.sh              against the real server: needs .build/debug/elena-run (swift build)
 #   Tests/Browser/run.sh --assets-from-disk   the page from Sources/ElenaReview/Assets, not the binary's copy
 #   Tests/Browser/run.sh -k undo      other arguments go to pytest
-# It copies the demo images into a temporary folder, runs the demo drop into a temporary library (it stops at the
+# It copies the demo images into a temporary folder, runs a drop of them into a temporary library (it stops at the
 # review gate: exit 3), starts `elena-run review <manifest> --no-browser --port 0` in the background, reads the URL
 # it prints, runs the tests, and always stops the server and deletes the folder (KEEP=1 keeps it to look at).
 # Screenshots go to .build/review-screenshots/. Needs scripts/install-deps --test (chromium, the test venv).
@@ -80,13 +80,18 @@ if [ "$snapshot_ok" != 1 ]; then
   exit 1
 fi
 binary=$tmp/elena-run
-# The demo manifest, pointed at a copy of the demo images and at the temporary library.
+# A drop of the bundled demo images (a copy) into the temporary library, cut by a fixed fraction: no models needed.
 cp -R examples/demo/images "$tmp/images"
-sed -e "s|^library:.*|library: $library|" -e "s|^  dir:.*|  dir: $tmp/images|" pipelines/demo.yaml >"$manifest"
-if ! grep -q "^library: $library\$" "$manifest" || ! grep -q "^  dir: $tmp/images\$" "$manifest"; then
-  echo "run.sh: could not point $manifest at the temporary library and images (pipelines/demo.yaml changed?)" >&2
-  exit 1
-fi
+cat >"$manifest" <<MANIFEST
+version: 1
+drop: demo
+library: $library
+source: {dir: $tmp/images, include: ["*.png", "*.jpg"]}
+crop: {strategy: top_fraction, top_fraction: 0.30, aspect: "4:5", min_height: 700}
+publish: {to: folder, vault: elena-ppv, price: 12.00, tags: [dress, portrait], caption: "New set, just for you"}
+items:
+  - {match: "ComfyUI_00004*", price: 20.00, tags: [dress, portrait, premium]}
+MANIFEST
 rc=0
 "$binary" "$manifest" >"$tmp/run.log" 2>&1 </dev/null || rc=$?
 if [ "$rc" != 3 ]; then
