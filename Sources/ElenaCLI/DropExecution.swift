@@ -33,14 +33,13 @@ struct OnlineCheck {
 /// Runs or plans one manifest with the real services.
 enum DropExecution {
     static func perform(
-        manifestArgument: String, options: LibraryOptions, dryRun: Bool, online: Bool = false, reporter: any RunReporter,
+        manifestArgument: String, options: any LibraryLocating, jobs: Int? = nil, dryRun: Bool, online: Bool = false,
+        reporter: any RunReporter,
         notReady: Set<String> = [], generate: Bool = true, sameDrop: Bool = false
     ) async throws -> DropOutcome {
-        options.applyVerbosity()
         let loaded = try Wiring.loadManifest(manifestArgument)
         for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
-        let database = try Wiring.databaseURL(option: options.database, layout: layout)
+        let (layout, database) = try options.locate(manifest: loaded)
         let outbox = DropSession.outbox(
             for: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home, layout: layout)
 
@@ -80,7 +79,7 @@ enum DropExecution {
             var session = DropSession(
                 manifest: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home,
                 environment: RunEnvironment(
-                    layout: layout, cache: store, dryRun: dryRun, concurrency: Wiring.concurrency(options.jobs),
+                    layout: layout, cache: store, dryRun: dryRun, concurrency: Wiring.concurrency(jobs),
                     reporter: reporter, locks: SQLRunStore.workLocks(for: database), logger: Wiring.logger("elena.run")),
                 services: DropServices(
                     store: store, fanvueStore: store, codec: OpenCVCodec(), detector: detector, outbox: outbox,

@@ -8,18 +8,19 @@ package struct ElenaRunCommand: AsyncParsableCommand {
         abstract: "Take AI images from ComfyUI output to Fanvue, safely: crop the face, review, publish, track.",
         discussion: """
             A drop is a YAML manifest: where the images are, how to crop them, where they go.
-              elena-run pipelines/drop-03.yaml            run it (stops at the human review gate)
-              elena-run pipelines/drop-03.yaml --dry-run  show what would happen, change nothing
-              elena-run status pipelines/drop-03.yaml     what is done, what waits, what failed
-              elena-run watch pipelines/drop-03.yaml      run again as images and review decisions arrive
+              elena-run pipelines/drop-03.yaml            run it (stops for review)
+              elena-run pipelines/drop-03.yaml --dry-run  show what would happen
+              elena-run review pipelines/drop-03.yaml     decide in the browser
+              elena-run status pipelines/drop-03.yaml     what is done, what waits
+              elena-run watch pipelines/drop-03.yaml      run as images arrive
 
-            Selling: `send` items to a fan or a list (never twice to anyone),
-            `sync` purchases from Fanvue, `stats` on what sells,
+            Selling: `send` items to a fan or a list (never twice to anyone), \
+            `sync` purchases from Fanvue, `stats` on what sells, \
             `suggest --fan <uuid>` what to send a fan next.
 
-            Exit codes, the same for run, --dry-run, plan and status <manifest> (a dry run and
-            status exit with the code the run would): 0 done, 1 some items failed,
-            2 bad manifest or arguments, 3 stopped at the review gate with nothing failed,
+            Exit codes, the same for run, --dry-run, plan and status <manifest> (a dry run and \
+            status exit with the code the run would): 0 done, 1 some items failed, \
+            2 bad manifest or arguments, 3 stopped at the review gate with nothing failed, \
             4 could not start (face models, database or library missing), 130 interrupted (Ctrl-C).
             """,
         version: "elena-run 0.1.0",

@@ -235,9 +235,8 @@ enum Wiring {
     }
 
     /// Opens the library's store for a command without a manifest.
-    static func openLibraryStore(_ options: LibraryOptions, readOnly: Bool) async throws -> (SQLRunStore, DatabaseURL) {
-        let layout = LibraryLayout(root: libraryRoot(option: options.library, manifest: nil))
-        let url = try databaseURL(option: options.database, layout: layout)
+    static func openLibraryStore(_ options: any LibraryLocating, readOnly: Bool) async throws -> (SQLRunStore, DatabaseURL) {
+        let (_, url) = try options.locate(manifest: nil)
         if case .sqlite(let path) = url.kind, !FileManager.default.fileExists(atPath: path) {
             throw CLIError.failure(
                 "no ledger at \(path): run a drop first (elena-run pipelines/<drop>.yaml), or give --library / --database")

@@ -54,4 +54,62 @@ import Testing
             }
         }
     }
+
+    /// Every command's path (`auth login`…; the empty path is `elena-run` itself), from the binary's own description
+    /// of its commands.
+    static func commandPaths() async throws -> [[String]] {
+        let dump = try await CommandLineRunner(workingDirectory: NSTemporaryDirectory()).run(["--experimental-dump-help"])
+        var paths: [[String]] = []
+        func walk(_ command: JSONValue, _ path: [String]) {
+            if path != ["help"] { paths.append(path) }
+            for sub in command["subcommands"]?.arrayValue ?? [] {
+                if let name = sub["commandName"]?.stringValue { walk(sub, path + [name]) }
+            }
+        }
+        walk(try #require(JSONValue.parse(dump.standardOutput)["command"], "\(dump)"), [])
+        return paths
+    }
+
+    /// Every command's `--help`, rendered at 80 columns as a terminal of that width shows it: no line runs past 80
+    /// columns (but the usage line, which argument-parser never wraps); the text above the usage has no line break
+    /// in the middle of a sentence (it collides with the automatic wrapping, "review⏎gate"); every command shows an
+    /// example that fits on one line; `--jobs` is offered only where images are worked on, and `--library`'s help
+    /// speaks of the manifest's `library:` only where there is a manifest.
+    @Test func everyCommandsHelpReadsWellAt80Columns() async throws {
+        let paths = try await Self.commandPaths()
+        #expect(paths.count >= 20 && paths.contains(["auth", "login"]), "\(paths)")
+        let narrow = CommandLineRunner(environment: ["COLUMNS": "80"], workingDirectory: NSTemporaryDirectory())
+        let wide = CommandLineRunner(environment: ["COLUMNS": "5000"], workingDirectory: NSTemporaryDirectory())
+        for path in paths {
+            let name = path.isEmpty ? "(no command)" : path.joined(separator: " ")
+            let shown = try await narrow.run(["help"] + path)
+            #expect(shown.exitCode == 0, "\(name): \(shown)")
+            for line in shown.standardOutput.split(separator: "\n") where line.count > 80 && !line.hasPrefix("USAGE:") {
+                Issue.record("elena-run \(name) --help: a line of \(line.count) columns at 80: \(line)")
+            }
+            // The text above the usage, as written (a width that wraps nothing).
+            let full = try await wide.run(["help"] + path).standardOutput
+            let top = full.components(separatedBy: "\nUSAGE:").first ?? ""
+            let lines = top.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for (index, line) in lines.enumerated() where index + 1 < lines.count {
+                let next = lines[index + 1]
+                let prose = { (text: String) in !text.isEmpty && !text.hasPrefix(" ") }
+                if prose(line) && prose(next), let last = line.last, !".:!?".contains(last) {
+                    Issue.record("elena-run \(name) --help breaks a sentence: '\(line)' ⏎ '\(next)'")
+                }
+            }
+            let examples = lines.filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("elena-run ") }
+            #expect(!examples.isEmpty, "elena-run \(name) --help shows no example:\n\(top)")
+            for example in examples where example.count > 80 {
+                Issue.record("elena-run \(name) --help: an example wider than 80 columns (wrapped there): \(example)")
+            }
+            let usage = full.components(separatedBy: "\nUSAGE:").dropFirst().first?.prefix { $0 != "\n" } ?? ""
+            let worksOnImages = [["run"], ["review"], ["watch"]].contains(path)
+            #expect(full.contains("--jobs") == worksOnImages, "elena-run \(name): --jobs offered: \(full.contains("--jobs"))")
+            if !usage.contains("<manifest>") {
+                #expect(!full.contains("manifest's `library:`"), "elena-run \(name) takes no manifest:\n\(full)")
+            }
+        }
+    }
 }
+

@@ -9,12 +9,17 @@ struct AuthCommand: AsyncParsableCommand {
         commandName: "auth",
         abstract: "Log in to Fanvue, see the login, or forget it.",
         discussion: """
-            Settings (environment, or the same names in $ELENA_CONFIG_DIR/config.yaml, default ~/.config/elena-run):
-              FANVUE_CLIENT_ID, FANVUE_CLIENT_SECRET   your Fanvue app (https://fanvue.com/developers/apps)
-              FANVUE_REDIRECT_URI   default http://127.0.0.1:8723/callback (register it in the app; login listens there)
-              FANVUE_API_URL        default https://api.fanvue.com
-              FANVUE_AUTH_URL       default https://auth.fanvue.com
-            The tokens are kept in <config>/fanvue-token.json with mode 0600 and are never printed.
+            Settings come from the environment, or the same names in $ELENA_CONFIG_DIR/config.yaml (default \
+            ~/.config/elena-run). FANVUE_CLIENT_ID and FANVUE_CLIENT_SECRET are your Fanvue app's \
+            (https://fanvue.com/developers/apps). FANVUE_REDIRECT_URI defaults to \
+            http://127.0.0.1:8723/callback: register it in the app, as login listens there. FANVUE_API_URL and \
+            FANVUE_AUTH_URL default to https://api.fanvue.com and https://auth.fanvue.com. The tokens are kept in \
+            <config>/fanvue-token.json with mode 0600 and are never printed.
+
+            Examples:
+              elena-run auth login
+              elena-run auth status
+              elena-run auth logout
             """,
         subcommands: [Login.self, Status.self, Logout.self])
 
@@ -29,7 +34,13 @@ struct AuthCommand: AsyncParsableCommand {
     struct Login: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Log in: opens the browser on Fanvue's consent page and waits for the redirect.",
-            discussion: "With --no-browser the URL to open is printed alone on one line, and the command waits.")
+            discussion: """
+                With --no-browser the URL to open is printed alone on one line, and the command waits.
+
+                Examples:
+                  elena-run auth login
+                  elena-run auth login --no-browser
+                """)
 
         @Flag(name: .long, help: "Print the authorize URL instead of opening a browser.")
         var noBrowser = false
@@ -72,7 +83,12 @@ struct AuthCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the saved login (never the tokens) and check it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the saved login (never the tokens) and check it.",
+            discussion: """
+                Example:
+                  elena-run auth status
+                """)
 
         @Flag(name: .long, help: "Do not call Fanvue.")
         var offline = false
@@ -108,7 +124,12 @@ struct AuthCommand: AsyncParsableCommand {
     }
 
     struct Logout: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Forget the saved login (deletes the token file).")
+        static let configuration = CommandConfiguration(
+            abstract: "Forget the saved login (deletes the token file).",
+            discussion: """
+                Example:
+                  elena-run auth logout
+                """)
 
         func run() async throws {
             let store = TokenStore(configFolder: Wiring.configFolder)

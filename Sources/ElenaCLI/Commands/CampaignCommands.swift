@@ -11,9 +11,9 @@ struct UnsendCommand: AsyncParsableCommand {
         commandName: "unsend",
         abstract: "Take back a mass message elena-run sent or scheduled; fans who bought it keep it.",
         discussion: """
-            Names a campaign by its id or Fanvue's mass message id (or a unique prefix of 6+ characters), as
-            `elena-run stats` lists them. Fanvue takes the message out of the chats of everyone who did not buy
-            it (a scheduled one never goes out); the ledger gives back those fans' claims, so a later send may
+            Names a campaign by its id or Fanvue's mass message id (or a unique prefix of 6+ characters), as \
+            `elena-run stats` lists them. Fanvue takes the message out of the chats of everyone who did not buy \
+            it (a scheduled one never goes out); the ledger gives back those fans' claims, so a later send may \
             reach them again, and keeps the buyers'. Only mass messages can be unsent.
 
             Example:
@@ -118,7 +118,7 @@ struct RescheduleCommand: AsyncParsableCommand {
         commandName: "reschedule",
         abstract: "Change a scheduled mass message before it goes out: its time, price or text.",
         discussion: """
-            Names a campaign as `unsend` does. Only a mass message that has not gone out can be changed (Fanvue's
+            Names a campaign as `unsend` does. Only a mass message that has not gone out can be changed (Fanvue's \
             rule); the ledger records the change, and its fans' claims take the new price.
 
             Example:

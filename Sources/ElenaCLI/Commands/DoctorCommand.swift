@@ -12,8 +12,12 @@ struct DoctorCommand: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check OpenCV, the library, the database, the configuration folder, the face models and the Fanvue login.",
         discussion: """
-            Exit code 0 when everything required works, 1 otherwise. Each line says what to do about a problem.
+            Exit code 0 when everything required works, 1 otherwise. Each line says what to do about a problem. \
             The Fanvue login is checked with one read-only request (GET /users/me) unless --offline.
+
+            Examples:
+              elena-run doctor
+              elena-run doctor --offline --library ~/elena-content-pipeline
             """)
 
     @Flag(name: .long, help: "Do not call Fanvue to check the login.")

@@ -17,10 +17,12 @@ struct GCCommand: AsyncParsableCommand {
               - the stat cache's entry for a source file that is gone.
             Everything else is kept: items, review decisions, publications, uploads, sends, posts, sales and the \
             event log (append-only: what the guarantees rest on), and every step whose file is still there (an \
-            earlier setting's crop is a cache hit when the manifest goes back to it).
+            earlier setting's crop is a cache hit when the manifest goes back to it). SQLite reuses the space \
+            freed; the file itself does not shrink (`sqlite3 elena.db VACUUM` does that).
+
+            Examples:
               elena-run gc --dry-run      what would go, and the ledger's size per item
               elena-run gc                remove it
-            SQLite reuses the space freed; the file itself does not shrink (`sqlite3 elena.db VACUUM` does that).
             """)
 
     @Flag(name: .long, help: "Say what would be removed, remove nothing.")
@@ -29,9 +31,7 @@ struct GCCommand: AsyncParsableCommand {
     @OptionGroup var options: LibraryOptions
 
     func run() async throws {
-        options.applyVerbosity()
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: nil))
-        let url = try Wiring.databaseURL(option: options.database, layout: layout)
+        let (layout, url) = try options.locate(manifest: nil)
         let store = try await Wiring.openStore(url, readOnly: dryRun)
         do {
             try await collect(store, layout: layout)

@@ -10,6 +10,10 @@ struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Check the persona's reference photos before crop.strategy auto scores faces against them.",
+        discussion: """
+            Example:
+              elena-run persona check pipelines/drop-03.yaml
+            """,
         subcommands: [PersonaCheckCommand.self])
 }
 
@@ -18,18 +22,18 @@ struct PersonaCheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Measure the persona's references, name one that disagrees, and (optionally) score a folder.",
         discussion: """
-            Each reference photo in the manifest's `persona:` is measured with the identity model (SFace) and
-            compared with the others: a reference that disagrees (another person, sunglasses, a profile) is named
-            and left out, and faces cannot be scored with fewer than two agreeing references (exit 2). The result
-            is cached in the library by the photos' and the model's digests, so a drop computes it once. The
+            Each reference photo in the manifest's `persona:` is measured with the identity model (SFace) and \
+            compared with the others: a reference that disagrees (another person, sunglasses, a profile) is named \
+            and left out, and faces cannot be scored with fewer than two agreeing references (exit 2). The result \
+            is cached in the library by the photos' and the model's digests, so a drop computes it once. The \
             photos never leave the machine and never enter a crop.
 
-            --calibrate FOLDER scores every face in the images of a folder (your real generated output) and
+            --calibrate FOLDER scores every face in the images of a folder (your real generated output) and \
             prints how they spread around keep_above and lips_above: the middle band is to be set from that.
 
             Examples:
               elena-run persona check pipelines/drop-03.yaml
-              elena-run persona check pipelines/drop-03.yaml --calibrate ~/ComfyUI/output/elena
+              elena-run persona check drop-03.yaml --calibrate ~/ComfyUI/output/elena
             """)
 
     @Argument(help: ArgumentHelp("The drop manifest with a persona: section.", valueName: "manifest"))
@@ -41,7 +45,7 @@ struct PersonaCheckCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @OptionGroup var options: LibraryOptions
+    @OptionGroup var options: DropOptions
 
     func run() async throws {
         let loaded = try Wiring.loadManifest(manifest)

@@ -11,18 +11,18 @@ struct ReconcileCommand: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Bring the ledger in line with what Fanvue holds: the media the creator sent in every chat, by any path.",
         discussion: """
-            Reads the creator's chats on Fanvue (50 a request, only what is new since the last read) and records
-            every picture the creator sent that the ledger does not know: sent by hand in Fanvue's own pages
-            (path `manual`), or by Fanvue's mass messages and automations (path `fanvue`). From then on every
-            guard counts them like elena-run's own sends: `send` and a drop's `message` skip those fans and say
-            why ("had it: sent by hand on 2026-11-30"). A media uploaded outside elena-run is downloaded once and
-            tied to the item with the same bytes; one that matches no item is recorded as external. A claim left
-            by an interrupted send that the chat shows went out is confirmed. The posts are read too: one edited
-            by hand in Fanvue (made free, pictures changed) or made by hand that shows an item sold as
+            Reads the creator's chats on Fanvue (50 a request, only what is new since the last read) and records \
+            every picture the creator sent that the ledger does not know: sent by hand in Fanvue's own pages \
+            (path `manual`), or by Fanvue's mass messages and automations (path `fanvue`). From then on every \
+            guard counts them like elena-run's own sends: `send` and a drop's `message` skip those fans and say \
+            why ("had it: sent by hand on 2026-11-30"). A media uploaded outside elena-run is downloaded once and \
+            tied to the item with the same bytes; one that matches no item is recorded as external. A claim left \
+            by an interrupted send that the chat shows went out is confirmed. The posts are read too: one edited \
+            by hand in Fanvue (made free, pictures changed) or made by hand that shows an item sold as \
             pay-per-view is reported (the creator's post is not changed). Nothing is sent.
 
-            `send` and a drop's `message` run the same reading, for the fans they reach, when the ledger has not
-            seen those chats for 15 minutes (`send --offline`, or `reconcile: false` in the manifest's message,
+            `send` and a drop's `message` run the same reading, for the fans they reach, when the ledger has not \
+            seen those chats for 15 minutes (`send --offline`, or `reconcile: false` in the manifest's message, \
             turns that off). A killed reconcile resumes where it stopped.
 
             Examples:

@@ -10,12 +10,15 @@ struct RecropCommand: AsyncParsableCommand {
         commandName: "recrop",
         abstract: "Set an item's cut line by hand (a fraction of its height); later runs keep it.",
         discussion: """
-            Non-destructive: the earlier crop stays in 2_cropped/, and the new one goes to 3_review/ for a decision.
-              elena-run recrop 1cc63154 --line 0.42                      record it; the next run recrops
-              elena-run recrop 1cc63154 --line 0.42 pipelines/drop.yaml  record it and run the drop now
-              elena-run recrop 1cc63154 --clear                          back to the manifest's strategy
-              elena-run recrop ComfyUI_00004_.png --line 0.4             an item named by its file (or a crop's)
-            Find item ids with `elena-run status <manifest> --json` or `elena-run status --item <prefix>`.
+            Non-destructive: the earlier crop stays in 2_cropped/, and the new one goes to 3_review/ for a decision. \
+            An item is named by its id, as `elena-run status --item <prefix>` shows it, or by a file name (the \
+            original's or a crop's).
+
+            Examples:
+              elena-run recrop 1cc63154 --line 0.42              the next run recrops
+              elena-run recrop 1cc63154 --line 0.42 drop.yaml    and run the drop now
+              elena-run recrop 1cc63154 --clear                  the manifest's cut again
+              elena-run recrop ComfyUI_00004_.png --line 0.4     named by its file
             """)
 
     @Argument(help: ArgumentHelp("The item: its id (or a unique prefix of at least 6 characters) or a file name.", valueName: "item"))
@@ -30,7 +33,7 @@ struct RecropCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Remove the override: the manifest's strategy applies again.")
     var clear = false
 
-    @OptionGroup var options: LibraryOptions
+    @OptionGroup var options: DropOptions
 
     func validate() throws {
         _ = try ItemLookup.reference(item)
@@ -45,8 +48,7 @@ struct RecropCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try manifest.map(Wiring.loadManifest)
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
-        let url = try Wiring.databaseURL(option: options.database, layout: layout)
+        let (layout, url) = try options.locate(manifest: loaded)
         let store = try await Wiring.openStore(url, readOnly: false)
         let record: ItemRecord
         do {

@@ -14,11 +14,15 @@ struct ReviewCommand: AsyncParsableCommand {
         commandName: "review",
         abstract: "Open the review page: approve, reject, retag, reprice and recrop a drop's crops in the browser.",
         discussion: """
-            Runs the drop first (so new images reach review), then serves a page on 127.0.0.1 only, at a URL with a
-            random token that it prints (and opens in the browser unless --no-browser). Decisions are saved at once
-            and the review folders are moved to match; moving files in the folders works at the same time.
-            Keys: a approve, r reject, arrows or j/k move, t tags, u undo, ? help. Ctrl-C stops the server; then
+            Runs the drop first (so new images reach review), then serves a page on 127.0.0.1 only, at a URL with a \
+            random token that it prints (and opens in the browser unless --no-browser). Decisions are saved at once \
+            and the review folders are moved to match; moving files in the folders works at the same time. \
+            Keys: a approve, r reject, arrows or j/k move, t tags, u undo, ? help. Ctrl-C stops the server; then \
             run the manifest again to publish what was approved.
+
+            Examples:
+              elena-run review pipelines/drop-03.yaml
+              elena-run review pipelines/drop-03.yaml --no-run --port 8080 --no-browser
             """)
 
     @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
@@ -33,7 +37,8 @@ struct ReviewCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the review page without running the drop first.")
     var noRun = false
 
-    @OptionGroup var options: LibraryOptions
+    @OptionGroup var options: DropOptions
+    @OptionGroup var work: JobsOptions
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
@@ -53,15 +58,14 @@ struct ReviewCommand: AsyncParsableCommand {
         if !noRun {
             let reporter = TerminalReporter(quiet: false)
             let outcome = try await DropExecution.perform(
-                manifestArgument: manifest, options: options, dryRun: false, reporter: reporter)
+                manifestArgument: manifest, options: options, jobs: work.jobs, dryRun: false, reporter: reporter)
             reporter.finish()
             let waiting = outcome.report.waitingItems.count
             FileHandle.standardOutput.write(
                 Data("drop \(outcome.report.plan.drop): \(outcome.report.plan.items.count) items, \(waiting) waiting for review\n".utf8))
         }
         let loaded = try Wiring.loadManifest(manifest)
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
-        let database = try Wiring.databaseURL(option: options.database, layout: layout)
+        let (layout, database) = try options.locate(manifest: loaded)
         let store = try await Wiring.openStore(database, readOnly: false)
         let publish = loaded.manifest.publish
         let service = ReviewService(
@@ -79,7 +83,8 @@ struct ReviewCommand: AsyncParsableCommand {
                         data: .object(["line": .double(line)]), at: Date())
                 ])
                 _ = try await DropExecution.perform(
-                    manifestArgument: manifest, options: options, dryRun: false, reporter: SilentReporter())
+                    manifestArgument: manifest, options: options, jobs: work.jobs, dryRun: false,
+                    reporter: SilentReporter())
             })
         let server = ReviewServer(service: service, layout: layout, codec: OpenCVCodec())
         let token = server.token

@@ -12,10 +12,14 @@ struct SyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Pull purchases and subscribers from Fanvue and credit each sale to the items it paid for.",
         discussion: """
-            Reads Fanvue's earnings (all pages), ties each purchase to items through the message or post that
-            was bought (for a mass message, by reading that fan's chat), marks the sends bought, and recomputes
-            each item's times purchased and revenue (net). Running it twice changes nothing.
+            Reads Fanvue's earnings (all pages), ties each purchase to items through the message or post that \
+            was bought (for a mass message, by reading that fan's chat), marks the sends bought, and recomputes \
+            each item's times purchased and revenue (net). Running it twice changes nothing. \
             Then `elena-run stats` and `elena-run suggest --fan <uuid>` use what it found.
+
+            Examples:
+              elena-run sync
+              elena-run sync --json
             """)
 
     @Flag(name: .long, help: "Print JSON.")
@@ -60,10 +64,12 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Revenue, sends, purchases and conversion per item, tag, drop and price point.",
         discussion: """
-            From the ledger as of the last `elena-run sync`. Conversion is bought sends over pay-per-view sends;
-            revenue is net (what Fanvue pays out), with gross beside it. Sends are also shown by path (a drop's
-            message, `send`, by hand in Fanvue as `reconcile` found them), and each mass message (campaign) with
+            From the ledger as of the last `elena-run sync`. Conversion is bought sends over pay-per-view sends; \
+            revenue is net (what Fanvue pays out), with gross beside it. Sends are also shown by path (a drop's \
+            message, `send`, by hand in Fanvue as `reconcile` found them), and each mass message (campaign) with \
             its status, reach, views, purchases and revenue as Fanvue reported them at the last sync.
+
+            Examples:
               elena-run stats                      tables
               elena-run stats --json               everything as JSON
               elena-run stats --html report.html   a page with charts
@@ -115,10 +121,13 @@ struct SuggestCommand: AsyncParsableCommand {
         commandName: "suggest",
         abstract: "Approved pay-per-view items a fan never received, best sellers first, with a price to ask.",
         discussion: """
-            Ranks items that are on Fanvue, were never sent to this fan and never posted to the feed by expected
-            net per send: the item's conversion (pulled toward its tags' while it has few sends) times the
-            price. The price is the item's own, or, for an item without one or without sales yet, the price
-            point that earned most per send. Then: elena-run send <id> --to <fan> --price <amount>.
+            Ranks items that are on Fanvue, were never sent to this fan and never posted to the feed by expected \
+            net per send: the item's conversion (pulled toward its tags' while it has few sends) times the \
+            price. The price is the item's own, or, for an item without one or without sales yet, the price \
+            point that earned most per send. Then send it with `elena-run send <id> --to <fan> --price <amount>`.
+
+            Example:
+              elena-run suggest --fan 2b0e6c1e-0a4f-4c36-9c8e-5d1f8d3a7e21
             """)
 
     @Option(name: .long, help: ArgumentHelp("The fan's uuid.", valueName: "uuid"))

@@ -12,26 +12,26 @@ struct SendCommand: AsyncParsableCommand {
         commandName: "send",
         abstract: "Send approved items as a pay-per-view message to a fan or a list, never twice to anyone.",
         discussion: """
-            Items: item ids (or unique prefixes of at least 6 characters, as `status` shows them), file names
-            (the original's, ComfyUI_00004_.png, or a crop's), drop:NAME (every uploaded item of a drop) or tag:NAME. Only items a person approved and that were uploaded to
+            Items: item ids (or unique prefixes of at least 6 characters, as `status` shows them), file names \
+            (the original's, ComfyUI_00004_.png, or a crop's), drop:NAME (every uploaded item of a drop) or tag:NAME. Only items a person approved and that were uploaded to \
             Fanvue can be sent.
 
-            --to takes a fan's uuid (one message to that fan) or a list: a smart list (subscribers, followers,
-            auto_renewing… as Fanvue lists them) or a custom list's name or uuid. The members who have none of the
-            items get one mass message; the members who have some are left out of it through a custom list
-            elena-run keeps on Fanvue ("elena-run: already have (…)"), and get a message with only what they lack.
+            --to takes a fan's uuid (one message to that fan) or a list: a smart list (subscribers, followers, \
+            auto_renewing… as Fanvue lists them) or a custom list's name or uuid. The members who have none of the \
+            items get one mass message; the members who have some are left out of it through a custom list \
+            elena-run keeps on Fanvue ("elena-run: already have (…)"), and get a message with only what they lack. \
             When one-to-one messages take fewer requests than that, they are used instead.
 
-            Every fan who already has an item is skipped and told why, by any path: a drop's message, an earlier
-            send, another runner, or a message the creator sent by hand in Fanvue (the chats of the fans concerned
-            are read first when the ledger has not seen them for 15 minutes; --offline skips that).
+            Every fan who already has an item is skipped and told why, by any path: a drop's message, an earlier \
+            send, another runner, or a message the creator sent by hand in Fanvue (the chats of the fans concerned \
+            are read first when the ledger has not seen them for 15 minutes; --offline skips that). \
             --dry-run shows who would get what, who is left out and why, and how many requests it takes.
 
-            --at schedules a list's mass message (`elena-run unsend` takes it back before or after it goes out).
+            --at schedules a list's mass message (`elena-run unsend` takes it back before or after it goes out). \
             --skip-chargebacks leaves out every fan who charged back a purchase (as `elena-run sync` found them).
 
             Examples:
-              elena-run send 3fa2c1 9be004 --to 2b0e6c1e-0a4f-4c36-9c8e-5d1f8d3a7e21 --price 9.99
+              elena-run send 3fa2c1 --to 2b0e6c1e-0a4f-4c36-9c8e-5d1f8d3a7e21 --price 9.99
               elena-run send drop:drop-03 --to subscribers --price 12 --dry-run
               elena-run send tag:red --to VIP --price 15 --at 2026-12-24T18:00:00Z
             """)

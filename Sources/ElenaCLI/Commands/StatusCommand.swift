@@ -10,11 +10,14 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show where things stand: per stage and state, what waits for review, what failed.",
         discussion: """
-            With a manifest: the drop's nodes per stage and state (computed without changing anything).
-            Without one: every drop in the library's ledger, with item counts per status.
-            With --item: one item, named by its id or a file name (the original's or a crop's): where it stands,
+            With a manifest: the drop's nodes per stage and state (computed without changing anything). \
+            Without one: every drop in the library's ledger, with item counts per status. \
+            With --item: one item, named by its id or a file name (the original's or a crop's): where it stands, \
             the cut and why, its faces, flags, lineage and steps; --json prints the whole record.
+
+            Examples:
               elena-run status pipelines/drop-03.yaml
+              elena-run status
               elena-run status --item ComfyUI_00004_.png
             """)
 
@@ -29,7 +32,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @OptionGroup var options: LibraryOptions
+    @OptionGroup var options: DropOptions
 
     func validate() throws {
         if let item { _ = try ItemLookup.reference(item) }
@@ -54,8 +57,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     private func openStore(manifest loaded: LoadedManifest?) async throws -> (SQLRunStore, LibraryLayout) {
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
-        let url = try Wiring.databaseURL(option: options.database, layout: layout)
+        let (layout, url) = try options.locate(manifest: loaded)
         return (try await Wiring.openStore(url, readOnly: true), layout)
     }
 

@@ -23,6 +23,10 @@ struct WatchCommand: AsyncParsableCommand {
             start.
 
             Ctrl-C stops watching after the run in progress.
+
+            Examples:
+              elena-run watch pipelines/drop-03.yaml
+              elena-run watch pipelines/drop-03.yaml --settle 5
             """)
 
     @Argument(help: ArgumentHelp("The drop's YAML manifest.", valueName: "manifest"))
@@ -34,7 +38,8 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between looks at the folders.", valueName: "seconds"))
     var interval: Double = 0.5
 
-    @OptionGroup var options: LibraryOptions
+    @OptionGroup var options: DropOptions
+    @OptionGroup var work: JobsOptions
 
     func validate() throws {
         guard settle >= 0, settle <= 3600 else { throw ValidationError("--settle must be between 0 and 3600 seconds") }
@@ -84,7 +89,8 @@ struct WatchCommand: AsyncParsableCommand {
         let reporter = TerminalReporter(quiet: true)
         do {
             let outcome = try await DropExecution.perform(
-                manifestArgument: manifest, options: options, dryRun: false, reporter: reporter, notReady: notReady,
+                manifestArgument: manifest, options: options, jobs: work.jobs, dryRun: false, reporter: reporter,
+                notReady: notReady,
                 generate: generate)
             let report = outcome.report
             let ran = report.ranCount
