@@ -111,5 +111,31 @@ import Testing
             }
         }
     }
+
+    /// `doctor`'s database line is a sentence with what to do: a port where nothing listens, a database that does
+    /// not exist on a real server, a URL of another kind (it once printed SwiftNIO's dump, then "error: " twice).
+    @Test func doctorSaysWhatToDoAboutTheDatabase() async throws {
+        let folder = try TemporaryDirectory("elena-doctor-db")
+        defer { folder.remove() }
+        let runner = CommandLineRunner(environment: ["ELENA_LIBRARY": folder("lib")], workingDirectory: folder.path)
+        let port = try #require(LoopbackSocket.freePort())
+        let refused = try await runner.run(["doctor", "--offline", "--database", "postgres://u:secret@127.0.0.1:\(port)/db"])
+        #expect(refused.exitCode == 1, "\(refused)")
+        #expect(refused.standardOutput.contains(
+            "FAIL database: cannot connect to postgres://u@127.0.0.1:\(port)/db: the server refuses connections; is PostgreSQL running"),
+            "\(refused)")
+        #expect(!refused.standardOutput.contains("secret"))
+        let scheme = try await runner.run(["doctor", "--offline", "--database", "mysql://x"])
+        #expect(scheme.standardOutput.contains("FAIL database: --database / DATABASE_URL: unsupported database URL scheme"), "\(scheme)")
+        if let server = Self.environment["ELENA_POSTGRES_URL"], let slash = server.range(of: "/", options: .backwards) {
+            let missing = server[..<slash.lowerBound] + "/no_such_database?sslmode=disable"
+            let result = try await runner.run(["doctor", "--offline", "--database", String(missing)])
+            #expect(result.standardOutput.contains(
+                "database \"no_such_database\" does not exist (SQLSTATE 3D000); create that database, or correct its name"),
+                "\(result)")
+        } else {
+            #expect(Self.environment["ELENA_REQUIRE_POSTGRES"] != "1", "ELENA_POSTGRES_URL is required")
+        }
+    }
 }
 

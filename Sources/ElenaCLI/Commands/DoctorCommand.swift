@@ -72,6 +72,11 @@ struct DoctorCommand: AsyncParsableCommand {
                         "\(url) at schema \(version)\(version < latest ? " (will be upgraded to \(latest) on the next run)" : "")")
                 }
             }
+        } catch let error as CLIError {
+            switch error {
+            case .usage(let message), .failure(let message), .cannotStart(let message): report(false, "database", message)
+            default: report(false, "database", "\(error)")
+            }
         } catch {
             report(false, "database", "\(error)")
         }

@@ -89,7 +89,8 @@ package actor PostgresDatabase: SQLDatabase {
         do {
             connection = try await openConnection(url, logger: logger)
         } catch {
-            throw StoreError("cannot connect to \(url): \(Self.describe(error))")
+            let advice = Self.advice(error).map { "; " + $0 } ?? ""
+            throw StoreError("cannot connect to \(url): \(Self.describe(error))\(advice)")
         }
         return PostgresDatabase(url: url, connection: connection, logger: logger, resilience: resilience)
     }
@@ -149,6 +150,25 @@ package actor PostgresDatabase: SQLDatabase {
             return describe(error.closureError ?? error.commitError ?? error.beginError ?? error)
         }
         return "\(error)"
+    }
+
+    /// What to do about a first connection that failed, when the cause says it.
+    static func advice(_ error: any Error) -> String? {
+        if let psql = error as? PSQLError, psql.code == .server, let state = psql.serverInfo?[.sqlState] {
+            switch state {
+            case "28P01", "28000": return "check the user name and password in --database or DATABASE_URL"
+            case "3D000": return "create that database, or correct its name at the end of the URL"
+            default: return nil
+            }
+        }
+        switch connectionWords(error) {
+        case "the server refuses connections":
+            return "is PostgreSQL running at that host and port? (without --database and DATABASE_URL the "
+                + "ledger is the library's SQLite file)"
+        case "the server cannot be reached", "the server does not answer":
+            return "check the host name and port in the URL, and the network"
+        default: return nil
+        }
     }
 
     /// `?` placeholders become `$1`, `$2`… (outside quoted text).
