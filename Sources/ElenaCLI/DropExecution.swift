@@ -38,7 +38,9 @@ enum DropExecution {
         notReady: Set<String> = [], generate: Bool = true, sameDrop: Bool = false
     ) async throws -> DropOutcome {
         let loaded = try Wiring.loadManifest(manifestArgument)
-        for warning in loaded.warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
+        for warning in loaded.warnings {
+            FileHandle.standardError.write(Data((warning.rendered(source: loaded.text) + "\n").utf8))
+        }
         let (layout, database) = try options.locate(manifest: loaded)
         let outbox = DropSession.outbox(
             for: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home, layout: layout)
@@ -47,7 +49,7 @@ enum DropExecution {
         do {
             try DropSession.checkSource(sourceFolder, manifest: loaded.manifest)
         } catch {
-            throw CLIError.manifest(ManifestError(diagnostics: [error.diagnostic], source: nil))
+            throw CLIError.manifest(ManifestError(diagnostics: [error.diagnostic], source: loaded.text))
         }
         if !dryRun {
             do {

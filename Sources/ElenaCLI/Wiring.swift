@@ -19,6 +19,8 @@ struct LoadedManifest {
     /// Absolute folder of the manifest.
     var folder: String
     var warnings: [Diagnostic]
+    /// The manifest's text, for the source line and caret under a later error.
+    var text: String
 }
 
 /// Builds the real services from flags and the environment: the one place that knows every module.
@@ -75,7 +77,7 @@ enum Wiring {
             let (manifest, warnings) = try ManifestDecoder.decode(text, file: argument, sharedPersona: shared)
             return LoadedManifest(
                 manifest: manifest, displayPath: argument, path: path, folder: PathText.directory(of: path),
-                warnings: warnings)
+                warnings: warnings, text: text)
         } catch {
             throw CLIError.manifest(error)
         }

@@ -137,5 +137,21 @@ import Testing
             #expect(Self.environment["ELENA_REQUIRE_POSTGRES"] != "1", "ELENA_POSTGRES_URL is required")
         }
     }
+
+    /// A `source.dir` that is not there is shown like every other manifest error: the line and a caret under the
+    /// value (it was the one error without them).
+    @Test func aMissingSourceFolderIsShownWithItsLineAndCaret() async throws {
+        let folder = try TemporaryDirectory("elena-source-dir")
+        defer { folder.remove() }
+        try folder.write(
+            "version: 1\ndrop: x\nlibrary: lib\nsource:\n  dir: nosuch\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n",
+            to: "drop.yaml")
+        let result = try await CommandLineRunner(workingDirectory: folder.path).run(["drop.yaml"])
+        #expect(result.exitCode == 2, "\(result)")
+        #expect(
+            result.standardError.contains(
+                "drop.yaml:5:8: error: 'source.dir' names a folder that does not exist: \(folder("nosuch"))\n      dir: nosuch\n           ^"),
+            "\(result)")
+    }
 }
 
