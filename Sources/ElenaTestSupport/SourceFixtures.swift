@@ -24,6 +24,31 @@ package enum SourceFixtures {
         return names
     }
 
+    /// A sound PNG carrying a colour profile (iCCP) libpng complains about as it decodes ("iCCP: too short"): the
+    /// kind of file that printed a libpng warning without its name.
+    package static func pngWithBrokenColourProfile(seed: UInt64 = 79) throws -> Data {
+        let png = try SyntheticImage(width: 120, height: 180, seed: seed).encoded(.png)
+        let profile = [UInt8](repeating: 0, count: 20)
+        // zlib with one stored block: header, final-block flag, LEN, NLEN, the bytes, Adler-32.
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        for byte in profile {
+            a = (a + UInt32(byte)) % 65521
+            b = (b + a) % 65521
+        }
+        let adler = b << 16 | a
+        var zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(profile.count & 0xFF), UInt8(profile.count >> 8)]
+        zlib += [UInt8(~profile.count & 0xFF), UInt8((~profile.count >> 8) & 0xFF)] + profile
+        zlib += [UInt8(adler >> 24), UInt8((adler >> 16) & 0xFF), UInt8((adler >> 8) & 0xFF), UInt8(adler & 0xFF)]
+        let body = Array("iCCP".utf8) + Array("icc".utf8) + [0, 0] + zlib
+        let length = UInt32(body.count - 4)
+        let crc = CRC32.checksum(body)
+        var chunk: [UInt8] = [24, 16, 8, 0].map { UInt8((length >> $0) & 0xFF) } + body
+        chunk += [24, 16, 8, 0].map { UInt8((crc >> $0) & 0xFF) }
+        // After the signature (8 bytes) and IHDR (25 bytes).
+        return png.prefix(33) + Data(chunk) + png.dropFirst(33)
+    }
+
     /// A PNG cut in half (header intact, data truncated).
     package static func truncatedPNG(seed: UInt64 = 77) throws -> Data {
         let data = try SyntheticImage(width: 120, height: 180, seed: seed).encoded(.png)

@@ -40,9 +40,11 @@ package struct OpenCVCodec: ImageCodec {
         {
             throw ImageCodecError(.undecodable, problem)
         }
+        // Nor does it see the chunks it would complain about on stderr without the file's name (a bad colour profile).
+        let pixels = header.format == .png ? PNGChunks.pixelsOnly(data) ?? data : data
         var status = cvision_status()
         var image: OpaquePointer?
-        let code = data.withUnsafeBytes { raw in
+        let code = pixels.withUnsafeBytes { raw in
             cvision_decode(
                 raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(header.orientation),
                 Int64(limits.maxPixels), &image, &status)

@@ -1,5 +1,6 @@
 import ElenaCore
 import ElenaTestKit
+import ElenaTestSupport
 import Foundation
 import Testing
 
@@ -152,6 +153,21 @@ import Testing
             result.standardError.contains(
                 "drop.yaml:5:8: error: 'source.dir' names a folder that does not exist: \(folder("nosuch"))\n      dir: nosuch\n           ^"),
             "\(result)")
+    }
+
+    /// A PNG whose colour profile libpng dislikes is cropped like any other, and nothing of libpng's reaches the
+    /// terminal (it printed "libpng warning: iCCP: …" without saying which file).
+    @Test func aPNGWithABadColourProfilePrintsNoLibpngWarning() async throws {
+        let folder = try TemporaryDirectory("elena-iccp")
+        defer { folder.remove() }
+        try folder.write(try SourceFixtures.pngWithBrokenColourProfile(), to: "src/profile.png")
+        try folder.write(
+            "version: 1\ndrop: x\nlibrary: lib\nsource: {dir: src}\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n",
+            to: "drop.yaml")
+        let result = try await CommandLineRunner(workingDirectory: folder.path).run(["drop.yaml"])
+        #expect(result.exitCode == 3, "\(result)")
+        #expect(!result.standardError.contains("libpng"), "\(result.standardError)")
+        #expect(result.standardOutput.contains("1 item waits for review"), "\(result)")
     }
 }
 

@@ -69,6 +69,37 @@ package enum PNGChunks {
         }
     }
 
+    /// The chunks a PNG's pixels need: the rest (a colour profile, gamma, text, dates) elena-run never reads.
+    static let pixelChunks: Set<String> = ["IHDR", "PLTE", "tRNS", "IDAT", "IEND"]
+
+    /// The PNG with only the chunks its pixels need, or nil when it has nothing else (a file `structuralProblem`
+    /// passed). libpng checks the other chunks as it decodes and prints what it dislikes on standard error without
+    /// naming the file ("libpng warning: iCCP: known incorrect sRGB profile"); elena-run uses none of them, so the
+    /// decoder is given the pixels alone and nothing is printed. The pixels decode the same.
+    package static func pixelsOnly(_ data: Data) -> Data? {
+        data.withUnsafeBytes { bytes -> Data? in
+            guard bytes.count >= 8 else { return nil }
+            var keep: [Range<Int>] = []
+            var dropped = false
+            var index = 8
+            while index + 12 <= bytes.count {
+                let length = Int(UInt32(bytes[index]) << 24 | UInt32(bytes[index + 1]) << 16 | UInt32(bytes[index + 2]) << 8
+                    | UInt32(bytes[index + 3]))
+                let end = index + 12 + length
+                guard end <= bytes.count else { return nil }
+                let type = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(index + 4)..<(index + 8)]), as: UTF8.self)
+                if pixelChunks.contains(type) { keep.append(index..<end) } else { dropped = true }
+                if type == "IEND" { break }
+                index = end
+            }
+            guard dropped else { return nil }
+            var out = Data(capacity: keep.reduce(8) { $0 + $1.count })
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<8]))
+            for range in keep { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range])) }
+            return out
+        }
+    }
+
     /// The text chunks of a PNG file (tEXt, zTXt, iTXt), in file order.
     package static func texts(_ data: Data) -> [TextEntry] {
         let bytes = [UInt8](data)
