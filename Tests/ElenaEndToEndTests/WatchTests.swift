@@ -14,6 +14,24 @@ import Testing
         while !condition() && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
     }
 
+    /// Files that were already there, untouched for minutes, are run by the first run: its line does not call them
+    /// "still being written" (it did, for every file, until they had been watched for --settle seconds).
+    @Test func filesUntouchedForMinutesAreRunAtOnce() async throws {
+        try await withDrop(.sqlite, images: 3) { drop in
+            let old = Date().addingTimeInterval(-600)
+            for name in try FileManager.default.contentsOfDirectory(atPath: drop.folder("src")).map({ "src/" + $0 }) + ["drop.yaml"] {
+                try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: drop.folder(name))
+            }
+            let watch = try drop.runner.start(
+                ["watch", "drop.yaml", "--settle", "30", "--interval", "0.1"], logPath: drop.folder("watch.log"))
+            try await Self.eventually { watch.log.contains("] run: ") }
+            let first = watch.log.components(separatedBy: "\n").first { $0.contains("] run: ") } ?? ""
+            #expect(first.contains("run: 3 items") && !first.contains("still being written"), "\(watch.log)")
+            watch.interrupt()
+            #expect(await watch.wait() == 0, "\(watch.log)")
+        }
+    }
+
     @Test func watchPicksUpFilesOnlyOnceCompleteAndDecisionsAsTheyAreMade() async throws {
         try await withDrop(.sqlite, images: 1) { drop in
             let review = { drop.files("3_review/\(drop.drop)") }

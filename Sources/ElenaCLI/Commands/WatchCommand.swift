@@ -64,14 +64,15 @@ struct WatchCommand: AsyncParsableCommand {
             let seen = Self.look(folders, manifest: loaded.path)
             let elapsed = ContinuousClock.now - start
             let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            var waiting = tracker.observe(seen.stamps, at: now)
+            var waiting = tracker.observe(seen.stamps, at: now, wallClock: Date().timeIntervalSince1970)
             // A file open for writing waits, however long it stays unchanged. Only files that are new or changed
             // since the last run can start one, so /proc is read only when there are some.
             let candidates = seen.stamps.filter { lastRun?[$0.key] != $0.value }
             let writing = candidates.isEmpty ? [] : OpenWriters.paths(under: folders)
             for (path, real) in seen.realPaths where writing.contains(real) { waiting.insert(path) }
             let ready = seen.stamps.filter { !waiting.contains($0.key) }
-            if ready != lastRun {
+            // A manifest being saved is never read half-written: the run waits until it is complete.
+            if ready != lastRun && !waiting.contains(loaded.path) {
                 await runOnce(notReady: waiting, generate: rounds == 0)
                 rounds += 1
                 // What the run itself wrote (review copies) is not news.
