@@ -169,5 +169,36 @@ import Testing
         #expect(!result.standardError.contains("libpng"), "\(result.standardError)")
         #expect(result.standardOutput.contains("1 item waits for review"), "\(result)")
     }
+
+    /// On a pipe, progress counts images (it counted steps: "1/1001" for 200 images) in a line per tenth; `--quiet`
+    /// prints one line and nothing else; the duplicates line names the files.
+    @Test func progressCountsImagesAndQuietIsOneLine() async throws {
+        let folder = try TemporaryDirectory("elena-progress")
+        defer { folder.remove() }
+        let names = try SourceFixtures.writeImages(into: folder, count: 20)
+        try FileManager.default.copyItem(atPath: folder("src/" + names[0]), toPath: folder("src/extra_copy.png"))
+        try folder.write(
+            "version: 1\ndrop: p\nlibrary: lib\nsource: {dir: src}\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n",
+            to: "drop.yaml")
+        let runner = CommandLineRunner(workingDirectory: folder.path)
+        let run = try await runner.run(["drop.yaml", "--jobs", "1"])
+        #expect(run.exitCode == 3, "\(run)")
+        let lines = run.standardError.split(separator: "\n").filter { $0.hasPrefix("progress: ") }
+        #expect((5...10).contains(lines.count), "a line per tenth of the images: \(run.standardError)")
+        for line in lines {
+            #expect(line.contains("/20 images (") && line.contains("0%)") && !line.contains("step"), "\(line)")
+        }
+        #expect(lines.last?.hasPrefix("progress: 20/20 images (100%)") == true, "\(lines)")
+        #expect(
+            run.standardOutput.contains("1 duplicate file (same bytes) counted once: extra_copy.png (= \(names[0]))"),
+            "\(run.standardOutput)")
+
+        try FileManager.default.removeItem(atPath: folder("lib"))
+        let quiet = try await runner.run(["drop.yaml", "--quiet"])
+        #expect(quiet.exitCode == 3, "\(quiet)")
+        #expect(quiet.standardError.isEmpty, "\(quiet.standardError)")
+        let said = quiet.standardOutput.split(separator: "\n")
+        #expect(said.count == 1 && said[0].hasPrefix("drop p: 20 items, ") && said[0].hasSuffix(", 20 waiting for review"), "\(said)")
+    }
 }
 

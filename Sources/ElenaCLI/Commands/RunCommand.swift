@@ -39,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON on standard output.")
     var json = false
 
-    @Flag(name: .shortAndLong, help: "No progress line.")
+    @Flag(name: .shortAndLong, help: "Print only errors and one line at the end (no progress, no summary).")
     var quiet = false
 
     @Flag(
@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
             manifestArgument: manifest, options: options, jobs: work.jobs, dryRun: dryRun, online: online,
             reporter: reporter, sameDrop: sameDrop)
         reporter.finish()
-        print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
+        print(json ? RunOutput.json(outcome) : quiet ? RunOutput.line(outcome, manifest: manifest) : RunOutput.text(outcome))
         let code = outcome.report.exitCode
         if code != 0 { throw ExitCode(code) }
     }

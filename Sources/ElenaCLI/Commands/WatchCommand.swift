@@ -93,14 +93,8 @@ struct WatchCommand: AsyncParsableCommand {
                 manifestArgument: manifest, options: options, jobs: work.jobs, dryRun: false, reporter: reporter,
                 notReady: notReady,
                 generate: generate)
-            let report = outcome.report
-            let ran = report.ranCount
-            var parts = ["\(report.plan.items.count) item\(report.plan.items.count == 1 ? "" : "s")", "\(ran) step\(ran == 1 ? "" : "s") ran"]
-            if let generation = report.generation, generation.generated > 0 { parts.append("\(generation.generated) generated") }
-            if !report.waitingItems.isEmpty { parts.append("\(report.waitingItems.count) waiting for review") }
-            if report.failureCount > 0 { parts.append("\(report.failureCount) failed (elena-run status \(manifest))") }
-            if !notReady.isEmpty { parts.append("\(notReady.count) file\(notReady.count == 1 ? "" : "s") still being written") }
-            say("run: " + parts.joined(separator: ", "))
+            let writing = notReady.isEmpty ? [] : ["\(notReady.count) file\(notReady.count == 1 ? "" : "s") still being written"]
+            say("run: " + RunOutput.tally(outcome, manifest: manifest, extra: writing))
         } catch let error as CLIError {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             say("run failed; watching on (fix the problem and save, or Ctrl-C)")

@@ -52,6 +52,34 @@ enum RunOutput {
         }.joined(separator: ", ")
     }
 
+    /// `2 duplicate files (same bytes) counted once: extra/a_copy.png (= a.png), …`: the first three named.
+    static func duplicatesLine(_ plan: DropPlan) -> String? {
+        let pairs = plan.items.flatMap { item in item.duplicates.map { ($0, item.source.relativePath) } }
+        guard !pairs.isEmpty else { return nil }
+        let shown = pairs.prefix(3).map { "\($0.0) (= \($0.1))" }.joined(separator: ", ")
+        let more = pairs.count > 3 ? " and \(pairs.count - 3) more" : ""
+        return "\(pairs.count) duplicate file\(pairs.count == 1 ? "" : "s") (same bytes) counted once: \(shown)\(more)"
+    }
+
+    /// The whole outcome on one line, for `run --quiet`:
+    /// `drop demo: 17 items, 51 steps ran, 17 waiting for review, 1 failed (elena-run status drop.yaml)`.
+    static func line(_ outcome: DropOutcome, manifest: String) -> String {
+        "drop \(outcome.report.plan.drop): " + tally(outcome, manifest: manifest)
+    }
+
+    /// What a run did, in a few words: `17 items, 51 steps ran, 17 waiting for review` (each run of `watch`).
+    static func tally(_ outcome: DropOutcome, manifest: String, extra: [String] = []) -> String {
+        let report = outcome.report
+        let items = report.plan.items.count
+        let ran = report.ranCount
+        var parts = ["\(items) item\(items == 1 ? "" : "s")", "\(ran) step\(ran == 1 ? "" : "s") ran"]
+        if let generation = report.generation, generation.generated > 0 { parts.append("\(generation.generated) generated") }
+        if !report.waitingItems.isEmpty { parts.append("\(report.waitingItems.count) waiting for review") }
+        if report.failureCount > 0 { parts.append("\(report.failureCount) failed (elena-run status \(manifest))") }
+        if let reason = report.stopped { parts.append("stopped early: \(reason)") }
+        return (parts + extra).joined(separator: ", ")
+    }
+
     /// The human summary.
     static func text(_ outcome: DropOutcome) -> String {
         let report = outcome.report
@@ -70,8 +98,7 @@ enum RunOutput {
         lines.append(
             "drop \(drop): \(plan.items.count) item\(plan.items.count == 1 ? "" : "s") from \(outcome.sourceFolder)")
         lines.append("library \(outcome.layout.root) · database \(outcome.database)")
-        let duplicates = plan.items.reduce(0) { $0 + $1.duplicates.count }
-        if duplicates > 0 { lines.append("\(duplicates) duplicate file\(duplicates == 1 ? "" : "s") (same bytes) counted once") }
+        if let line = duplicatesLine(plan) { lines.append(line) }
         for (path, reason) in plan.skipped { lines.append("skipped \(path): \(reason)") }
         for rule in plan.unmatchedRules { lines.append(rule.warning(in: plan.manifest)) }
         lines.append(contentsOf: otherDropLines(report))

@@ -17,11 +17,11 @@ final class TerminalReporter: RunReporter, Sendable {
         screen = Locked(Screen(interactive: interactive, quiet: quiet))
     }
 
-    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {
+    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, progress: RunProgress) {
         let failed: Bool
         if case .failed = state { failed = true } else { failed = false }
         if screen.withLock({ $0.quiet }) && !failed { return }
-        screen.withLock { $0.finished(node, subject: subject(), state: state, done: done, total: total) }
+        screen.withLock { $0.finished(node, subject: subject(), state: state, progress: progress) }
     }
 
     func generating(_ progress: GenerationProgress) { screen.withLock { $0.generating(progress) } }
@@ -50,6 +50,8 @@ private struct Screen {
     let interactive: Bool
     let quiet: Bool
     var lastDraw = ContinuousClock.now
+    /// When the first step settled: the rate counts from there.
+    var started: ContinuousClock.Instant?
     var lastPlainPercent = 0
     var drawn = false
     var workDone = 0
@@ -74,7 +76,7 @@ private struct Screen {
         }
     }
 
-    mutating func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {
+    mutating func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, progress: RunProgress) {
         if case .failed(let message) = state, stopReason == nil {
             let seen = errorCounts[message, default: 0] + 1
             errorCounts[message] = seen
@@ -87,24 +89,34 @@ private struct Screen {
             }
         }
         if case .ran = state { workDone += 1 }
-        guard !quiet else { return }
+        guard !quiet, progress.imagesTotal > 0 else { return }
+        let now = ContinuousClock.now
+        let started = self.started ?? now
+        self.started = started
+        let elapsed = Double((now - started).components.attoseconds) / 1e18 + Double((now - started).components.seconds)
         if interactive {
-            let now = ContinuousClock.now
-            if now - lastDraw > .milliseconds(80) || done == total {
+            if now - lastDraw > .milliseconds(80) || progress.steps == progress.stepsTotal {
                 lastDraw = now
-                let width = 24
-                let filled = total > 0 ? width * done / total : width
-                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                write("\r\u{1B}[K[\(bar)] \(done)/\(total) \(node.stage.rawValue) \(subject())")
+                let line = ProgressText.bar(
+                    progress, elapsed: elapsed, stage: node.stage.rawValue, subject: subject(), width: Self.terminalWidth())
+                write("\r\u{1B}[K" + line)
                 drawn = true
             }
-        } else if workDone > 0, total >= 200 {
-            let percent = done * 100 / max(1, total)
-            if percent >= lastPlainPercent + 20 {
-                lastPlainPercent = percent - percent % 20
-                write("progress: \(done)/\(total) steps (\(lastPlainPercent)%)\n")
+        } else if workDone > 0, progress.imagesTotal >= 20 {
+            // On a pipe or in a log: a line per tenth of the images, only when something ran (a no-op rerun is quiet).
+            let percent = progress.images * 100 / progress.imagesTotal
+            if percent >= lastPlainPercent + 10 {
+                lastPlainPercent = percent - percent % 10
+                write(ProgressText.plainLine(progress, elapsed: elapsed) + "\n")
             }
         }
+    }
+
+    /// The terminal's width in columns (80 when it cannot be told).
+    static func terminalWidth() -> Int {
+        var size = winsize()
+        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
     }
 
     mutating func generating(_ progress: GenerationProgress) {
@@ -126,5 +138,49 @@ private struct Screen {
             lastGenerationLine = progress.done
             write("generate: \(progress.done)/\(progress.total) prompts done\n")
         }
+    }
+}
+
+/// The words of the progress display, apart from the terminal: images (not steps), the rate and the time left.
+enum ProgressText {
+    /// Images a second, once there is something to measure.
+    static func rate(_ progress: RunProgress, elapsed: Double) -> Double? {
+        guard progress.images > 0, elapsed >= 0.5 else { return nil }
+        return Double(progress.images) / elapsed
+    }
+
+    /// `0:07`, `3:12`, `1:02:03`.
+    static func duration(_ seconds: Double) -> String {
+        let total = max(0, Int(seconds.rounded()))
+        let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
+        return hours > 0
+            ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%d:%02d", minutes, secs)
+    }
+
+    /// `3.4/s, about 0:41 left` (the rate and what is left), or nil before there is a rate.
+    static func pace(_ progress: RunProgress, elapsed: Double) -> String? {
+        guard let rate = rate(progress, elapsed: elapsed) else { return nil }
+        let figure = rate >= 10 ? String(format: "%.0f", rate) : String(format: "%.1f", rate)
+        let left = Double(progress.imagesTotal - progress.images) / rate
+        return progress.images < progress.imagesTotal ? "\(figure)/s, about \(duration(left)) left" : "\(figure)/s"
+    }
+
+    /// The terminal's line: `[########........] 37/200 images  3.4/s, about 0:41 left  crop ComfyUI_00012_.png`,
+    /// cut to fit `width` columns.
+    static func bar(_ progress: RunProgress, elapsed: Double, stage: String, subject: String, width: Int) -> String {
+        let cells = 20
+        let filled = cells * progress.images / max(1, progress.imagesTotal)
+        var line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: cells - filled) + "] "
+        line += "\(progress.images)/\(progress.imagesTotal) image\(progress.imagesTotal == 1 ? "" : "s")"
+        if let pace = pace(progress, elapsed: elapsed) { line += "  " + pace }
+        line += "  \(stage) \(subject)"
+        return line.count < width ? line : String(line.prefix(max(10, width - 2))) + "…"
+    }
+
+    /// The line on a pipe: `progress: 40/200 images (20%), 3.4/s, about 0:47 left`.
+    static func plainLine(_ progress: RunProgress, elapsed: Double) -> String {
+        let percent = progress.images * 100 / max(1, progress.imagesTotal)
+        let pace = pace(progress, elapsed: elapsed).map { ", " + $0 } ?? ""
+        return "progress: \(progress.images)/\(progress.imagesTotal) images (\(percent)%)\(pace)"
     }
 }

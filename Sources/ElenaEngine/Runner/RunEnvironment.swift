@@ -44,7 +44,7 @@ package struct RunEnvironment: Sendable {
 /// Receives progress while a run goes on.
 package protocol RunReporter: Sendable {
     /// A node finished (in any state). `subject` is the item's file (or the drop) it worked on.
-    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int)
+    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, progress: RunProgress)
     /// A message worth a line of its own (warnings, notes).
     func note(_ text: String)
     /// Generation moved on: a prompt's step, or a prompt finished.
@@ -59,6 +59,23 @@ extension RunReporter {
     package func generating(_ progress: GenerationProgress) {}
 
     package func stopping(_ reason: String) { note("stopping: \(reason); no new work is started") }
+}
+
+/// How far a run is, in the units people count: images (an image is done once every step of it settled), and
+/// the steps behind them.
+package struct RunProgress: Sendable, Hashable {
+    package var images: Int
+    package var imagesTotal: Int
+    package var steps: Int
+    package var stepsTotal: Int
+
+    /// Creates one.
+    package init(images: Int, imagesTotal: Int, steps: Int, stepsTotal: Int) {
+        self.images = images
+        self.imagesTotal = imagesTotal
+        self.steps = steps
+        self.stepsTotal = stepsTotal
+    }
 }
 
 /// Where the generation of a drop stands, for progress bars.
@@ -98,6 +115,6 @@ package struct GenerationProgress: Sendable, Hashable {
 package struct SilentReporter: RunReporter {
     /// Creates it.
     package init() {}
-    package func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, done: Int, total: Int) {}
+    package func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, progress: RunProgress) {}
     package func note(_ text: String) {}
 }

@@ -74,6 +74,7 @@ package struct Runner: Sendable {
         var sharedMemo: [MemoKey: String] = [:]
         var pendingRecords: [StageRecord] = []
         var done = 0
+        var imagesDone = 0
         let limit = max(1, environment.concurrency)
         var stopped: String?
         var stoppedBy: Set<NodeID> = []
@@ -103,11 +104,16 @@ package struct Runner: Sendable {
             states[index] = state
             if let record { pendingRecords.append(record) }
             done += 1
-            environment.reporter.finished(node, subject: plan.subject(node), state: state, done: done, total: count)
             if let item = node.item {
                 openNodesPerItem[item] -= 1
-                if openNodesPerItem[item] == 0 { workspaces[item] = nil }
+                if openNodesPerItem[item] == 0 {
+                    workspaces[item] = nil
+                    imagesDone += 1
+                }
             }
+            environment.reporter.finished(
+                node, subject: plan.subject(node), state: state,
+                progress: RunProgress(images: imagesDone, imagesTotal: plan.items.count, steps: done, stepsTotal: count))
             for dependent in graph.dependentIndices[index] {
                 remaining[dependent] -= 1
                 if remaining[dependent] == 0 { ready.insert(dependent) }
