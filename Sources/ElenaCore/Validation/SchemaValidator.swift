@@ -187,6 +187,7 @@ package struct SchemaValidator: Sendable {
     ) -> ConfigNode {
         var entries: [ConfigNode.Entry] = []
         var seen: [String: SourceLocation] = [:]
+        var suggested: Set<String> = []
         for (keyNode, valueNode) in mapping {
             let keyLocation = location(keyNode)
             guard case .scalar(let keyScalar) = keyNode else {
@@ -202,7 +203,9 @@ package struct SchemaValidator: Sendable {
             }
             seen[key] = keyLocation
             guard let property = object.property(key) else {
-                let hint = Suggestion.closest(to: key, in: object.keys).map { "did you mean '\($0)'?" }
+                let closest = Suggestion.closest(to: key, in: object.keys)
+                if let closest { suggested.insert(closest) }
+                let hint = closest.map { "did you mean '\($0)'?" }
                 let where_ = path.isEmpty ? "at the top level" : "in '\(path)'"
                 diagnostics.append(
                     Diagnostic(
@@ -220,7 +223,10 @@ package struct SchemaValidator: Sendable {
                 entries.append(ConfigNode.Entry(key: key, keyLocation: keyLocation, node: value))
             }
         }
-        for property in object.properties where property.required && seen[property.name] == nil {
+        // A required key an unknown key was taken for ('stratgy' for 'strategy') is said once, by that key's error.
+        for property in object.properties where property.required && seen[property.name] == nil
+            && !suggested.contains(property.name)
+        {
             let keyPath = path.isEmpty ? property.name : "\(path).\(property.name)"
             // Point at the mapping's own key (`crop:`), where the missing key belongs.
             diagnostics.append(
