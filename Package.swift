@@ -235,7 +235,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The commands in-process: exit codes and what they leave on disk.
-        .testTarget(name: "ElenaCLITests", dependencies: ["ElenaCLI", "ElenaTestKit", "ElenaTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ElenaCLITests", dependencies: ["ElenaCLI", "ElenaCore", "ElenaTestKit", "ElenaTestSupport"], swiftSettings: strict),
         // The built `elena-run` binary on bundled examples, against SQLite and PostgreSQL, the fake ComfyUI and the
         // fake Fanvue.
         .testTarget(

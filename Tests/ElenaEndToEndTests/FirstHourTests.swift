@@ -200,5 +200,35 @@ import Testing
         let said = quiet.standardOutput.split(separator: "\n")
         #expect(said.count == 1 && said[0].hasPrefix("drop p: 20 items, ") && said[0].hasSuffix(", 20 waiting for review"), "\(said)")
     }
+
+    /// Every command line the README shows that works without Fanvue runs through the binary, as written, in a
+    /// home of its own: the tour's manifest in pipelines/, its `~/ComfyUI/output/elena` filled with images. Each
+    /// exits 0 or 3 (stopped at the review gate); what needs Fanvue (or serves until stopped) is only parsed, by
+    /// ReadmeTests.
+    @Test(.enabled(if: faces, "needs ELENA_MODELS_DIR (make test sets it): the tour crops by no_face"))
+    func theReadmesOfflineCommandsRunAsWritten() async throws {
+        let root = CommandLineRunner.repositoryRoot()
+        let readme = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+        let tour = try #require(
+            ReadmeText.blocks(readme).first { $0.language == "yaml" && $0.text.hasPrefix("# pipelines/drop-03.yaml") }?.text)
+        let folder = try TemporaryDirectory("elena-readme")
+        defer { folder.remove() }
+        try folder.write(tour, to: "work/pipelines/drop-03.yaml")
+        try SourceFixtures.writeImages(into: folder, subfolder: "home/ComfyUI/output/elena", count: 5)
+        let runner = CommandLineRunner(
+            environment: ["HOME": folder("home"), "ELENA_CONFIG_DIR": folder("home/.config/elena-run")],
+            workingDirectory: folder("work"))
+        let needsFanvue: Set<String> = ["send", "unsend", "reschedule", "reconcile", "sync", "auth", "review", "watch"]
+        var ran = 0
+        for command in ReadmeText.commands(readme) {
+            let arguments = Array(command.dropFirst())
+            if let verb = arguments.first, needsFanvue.contains(verb) { continue }
+            let result = try await runner.run(arguments)
+            ran += 1
+            #expect([0, 3].contains(result.exitCode), "README: `\(command.joined(separator: " "))`: \(result)")
+        }
+        #expect(ran >= 5, "the tour's dry runs, plans and run, stats and suggest")
+        #expect(FileManager.default.fileExists(atPath: folder("home/elena-content-pipeline/3_review/drop-03")))
+    }
 }
 

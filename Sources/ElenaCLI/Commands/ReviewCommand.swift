@@ -17,7 +17,8 @@ struct ReviewCommand: AsyncParsableCommand {
             Runs the drop first (so new images reach review), then serves a page on 127.0.0.1 only, at a URL with a \
             random token that it prints (and opens in the browser unless --no-browser). Decisions are saved at once \
             and the review folders are moved to match; moving files in the folders works at the same time. \
-            Keys: a approve, r reject, arrows or j/k move, t tags, u undo, ? help. Ctrl-C stops the server; then \
+            Keys: a approve, r reject, w back to waiting, arrows or j/k move, t tags, o originals with the cut, \
+            u undo, x or space select, 1-5 filters, ? help. Ctrl-C stops the server; then \
             run the manifest again to publish what was approved.
 
             Examples:
