@@ -28,18 +28,7 @@ package enum SourceFixtures {
     /// kind of file that printed a libpng warning without its name.
     package static func pngWithBrokenColourProfile(seed: UInt64 = 79) throws -> Data {
         let png = try SyntheticImage(width: 120, height: 180, seed: seed).encoded(.png)
-        let profile = [UInt8](repeating: 0, count: 20)
-        // zlib with one stored block: header, final-block flag, LEN, NLEN, the bytes, Adler-32.
-        var a: UInt32 = 1
-        var b: UInt32 = 0
-        for byte in profile {
-            a = (a + UInt32(byte)) % 65521
-            b = (b + a) % 65521
-        }
-        let adler = b << 16 | a
-        var zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(profile.count & 0xFF), UInt8(profile.count >> 8)]
-        zlib += [UInt8(~profile.count & 0xFF), UInt8((~profile.count >> 8) & 0xFF)] + profile
-        zlib += [UInt8(adler >> 24), UInt8((adler >> 16) & 0xFF), UInt8((adler >> 8) & 0xFF), UInt8(adler & 0xFF)]
+        let zlib = storedZlib([UInt8](repeating: 0, count: 20))
         let body = Array("iCCP".utf8) + Array("icc".utf8) + [0, 0] + zlib
         let length = UInt32(body.count - 4)
         let crc = CRC32.checksum(body)
@@ -47,6 +36,21 @@ package enum SourceFixtures {
         chunk += [24, 16, 8, 0].map { UInt8((crc >> $0) & 0xFF) }
         // After the signature (8 bytes) and IHDR (25 bytes).
         return png.prefix(33) + Data(chunk) + png.dropFirst(33)
+    }
+
+    /// `bytes` as a zlib stream of one stored (uncompressed) block: header, final-block flag, LEN, NLEN, the bytes,
+    /// Adler-32.
+    package static func storedZlib(_ bytes: [UInt8]) -> [UInt8] {
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        for byte in bytes {
+            a = (a + UInt32(byte)) % 65521
+            b = (b + a) % 65521
+        }
+        let adler = b << 16 | a
+        var stream: [UInt8] = [0x78, 0x01, 0x01, UInt8(bytes.count & 0xFF), UInt8(bytes.count >> 8)]
+        stream += [UInt8(~bytes.count & 0xFF), UInt8((~bytes.count >> 8) & 0xFF)] + bytes
+        return stream + [UInt8(adler >> 24), UInt8((adler >> 16) & 0xFF), UInt8((adler >> 8) & 0xFF), UInt8(adler & 0xFF)]
     }
 
     /// A PNG cut in half (header intact, data truncated).

@@ -95,18 +95,8 @@ import Testing
     }
 
     @Test func compressedTextChunksInflate() throws {
-        // A zlib stream with one stored block: header, BFINAL=1/BTYPE=00, LEN, NLEN, data, Adler-32.
         let text = Array(#"{"3":{"class_type":"KSampler","inputs":{"seed":42}}}"#.utf8)
-        var stream: [UInt8] = [0x78, 0x01, 0x01, UInt8(text.count & 0xFF), UInt8(text.count >> 8)]
-        stream += [UInt8(~text.count & 0xFF), UInt8((~text.count >> 8) & 0xFF)] + text
-        var a: UInt32 = 1
-        var b: UInt32 = 0
-        for byte in text {
-            a = (a + UInt32(byte)) % 65521
-            b = (b + a) % 65521
-        }
-        let adler = b << 16 | a
-        stream += [UInt8(adler >> 24), UInt8(adler >> 16 & 0xFF), UInt8(adler >> 8 & 0xFF), UInt8(adler & 0xFF)]
+        let stream = SourceFixtures.storedZlib(text)
         #expect(try codec.inflate(Data(stream), maxOutput: 1000) == Data(text))
         #expect(throws: ImageCodecError.self) { _ = try codec.inflate(Data(stream), maxOutput: 10) }
         #expect(throws: ImageCodecError.self) { _ = try codec.inflate(Data([0x78, 0x01, 0xFF, 0x00]), maxOutput: 1000) }
