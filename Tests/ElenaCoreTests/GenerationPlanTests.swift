@@ -87,6 +87,10 @@ import Testing
         #expect(message(workflow: "not json")?.contains("'generate.workflow' (wf.json) is not JSON") == true)
         #expect(message(workflow: Self.workflow.replacingOccurrences(of: "SaveImage", with: "PreviewImage"))?
             .contains("has no SaveImage node") == true)
+        // A link to a node the workflow lacks (ComfyUI answers it with a KeyError blamed on another input).
+        #expect(message(workflow: Self.workflow.replacingOccurrences(of: "\"images\": [\"3\", 0]", with: "\"images\": [\"99\", 0]"))
+            == "m.yaml:5:13: error: 'generate.workflow' (wf.json): node 9 (SaveImage), input images links to node 99, which "
+            + "the workflow does not have (export the workflow again from ComfyUI (Workflow > Export (API)))")
     }
 
     @Test func valuesWithoutTheirInputAreRefusedWhenDecoding() throws {

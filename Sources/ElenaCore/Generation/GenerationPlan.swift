@@ -54,6 +54,9 @@ package struct GenerationPlan: Sendable, Hashable {
     ///   - workflowPath: the file, for messages.
     ///   - manifest: the manifest (its drop name and key locations).
     /// - Throws: `ManifestError` pointing at the manifest key the workflow does not fit.
+    /// Node ids in ComfyUI's order: numerically where they are numbers.
+    static func nodeOrder(_ a: String, _ b: String) -> Bool { a.count != b.count ? a.count < b.count : a < b }
+
     package static func make(_ spec: GenerateSpec, workflow: String, workflowPath: String, manifest: Manifest)
         throws(ManifestError) -> GenerationPlan
     {
@@ -89,6 +92,20 @@ package struct GenerationPlan: Sendable, Hashable {
         guard nodes.values.contains(where: { $0["class_type"]?.stringValue == "SaveImage" }) else {
             throw fail("workflow", "'generate.workflow' (\(workflowPath)) has no SaveImage node: nothing would be saved")
         }
+        // A link to a node the workflow does not have: ComfyUI reports it as a KeyError blamed on the linking input.
+        for id in nodes.keys.sorted(by: Self.nodeOrder) {
+            guard let node = nodes[id], case .object(let inputs) = node["inputs"] else { continue }
+            for input in inputs {
+                guard let link = input.value.arrayValue, link.count == 2, let source = link[0].stringValue,
+                    link[1].intValue != nil, nodes[source] == nil
+                else { continue }
+                throw fail(
+                    "workflow",
+                    "'generate.workflow' (\(workflowPath)): node \(id) (\(node["class_type"]?.stringValue ?? "?")), input "
+                        + "\(input.key) links to node \(source), which the workflow does not have",
+                    hint: "export the workflow again from ComfyUI (Workflow > Export (API))")
+            }
+        }
 
         // Every named input must be a literal input of an existing node.
         var targets: [(key: String, target: NodeInput)] = [("inputs.prompt", spec.promptInput), ("inputs.seed", spec.seedInput)]
@@ -97,7 +114,7 @@ package struct GenerationPlan: Sendable, Hashable {
         for (index, lora) in spec.loras.enumerated() { targets.append(("loras[\(index)].input", lora.input)) }
         for (key, target) in targets {
             guard let node = nodes[target.node] else {
-                let known = nodes.keys.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
+                let known = nodes.keys.sorted(by: Self.nodeOrder)
                 throw fail(key, "'generate.\(key)' names node \(target.node), which the workflow does not have (its nodes: \(known.joined(separator: ", ")))")
             }
             let classType = node["class_type"]?.stringValue ?? ""
