@@ -106,36 +106,63 @@ package struct ComfyClient: ComfyGenerating {
         throw ComfyError(description: "\(classType) has no list input named \(input)")
     }
 
-    package func queue(_ graph: JSONValue, clientID: String) async throws -> String {
+    package func queue(_ graph: JSONValue, clientID: String) async throws -> ComfyQueued {
         let answer = try await call(.POST, "/prompt", json: .object(["prompt": graph, "client_id": .string(clientID)]))
         if answer.status == 400 { throw Self.validationError(answer.json) }
         try expectOK(answer, "POST /prompt")
         guard let id = answer.json?["prompt_id"]?.stringValue else {
             throw ComfyError(description: "ComfyUI accepted the prompt without a prompt_id")
         }
-        return id
+        // A 200 with node_errors: some outputs failed validation and will not run; the others will.
+        let leftOut = Self.validationError(answer.json, accepted: true)
+        return ComfyQueued(promptID: id, leftOut: leftOut.nodeErrors.isEmpty ? nil : leftOut)
     }
 
-    /// Reads a 400 body: `error` is an object (or, from older builds, a string); `node_errors` an object (or `[]`).
-    static func validationError(_ body: JSONValue?) -> ComfyValidationError {
+    /// Reads a refusal (a 400 body, or the `node_errors` of a 200): `error` is an object (or, from older builds, a
+    /// string); `node_errors` an object (or `[]`). ComfyUI's texts are put on one line; an unknown node class gets
+    /// the node id ComfyUI gives only in `details` ("Node ID '#6'"); a link to a node the graph lacks, which ComfyUI
+    /// reports as a KeyError while validating another input, is said as what it is.
+    /// - Parameter accepted: the prompt was queued anyway (a 200): the outputs named are the ones left out.
+    package static func validationError(_ body: JSONValue?, accepted: Bool = false) -> ComfyValidationError {
         let error = body?["error"]
         let type = error?["type"]?.stringValue ?? "invalid_prompt"
-        let message = error?["message"]?.stringValue ?? error?.stringValue ?? "the workflow is not valid"
+        let message = comfyLine(error?["message"]?.stringValue ?? error?.stringValue ?? "the workflow is not valid")
         var problems: [ComfyNodeError] = []
+        var dropped: Set<String> = []
         if case .object(let nodes) = body?["node_errors"] {
             for node in nodes {
                 let classType = node.value["class_type"]?.stringValue
+                for output in node.value["dependent_outputs"]?.arrayValue ?? [] { output.stringValue.map { _ = dropped.insert($0) } }
                 for entry in node.value["errors"]?.arrayValue ?? [] {
+                    let extra = entry["extra_info"]
+                    var text = [entry["message"]?.stringValue, entry["details"]?.stringValue]
+                        .compactMap { $0.map(comfyLine) }.filter { !$0.isEmpty }.joined(separator: ": ")
+                    if entry["type"]?.stringValue == "exception_during_inner_validation",
+                        extra?["exception_type"]?.stringValue == "KeyError",
+                        let missing = extra?["exception_message"]?.stringValue.map(comfyLine)?.trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+                    {
+                        text = "a link of the workflow points at node \(missing), which the workflow does not have"
+                    }
                     problems.append(
                         ComfyNodeError(
-                            node: node.key, classType: classType, input: entry["extra_info"]?["input_name"]?.stringValue,
-                            type: entry["type"]?.stringValue ?? "error",
-                            message: [entry["message"]?.stringValue, entry["details"]?.stringValue]
-                                .compactMap { $0?.isEmpty == false ? $0 : nil }.joined(separator: ": ")))
+                            node: node.key, classType: classType, input: extra?["input_name"]?.stringValue,
+                            type: entry["type"]?.stringValue ?? "error", message: text))
                 }
             }
         }
-        return ComfyValidationError(type: type, message: message, nodeErrors: problems.sorted { $0.node < $1.node })
+        // "Cannot execute because node NoSuchNode does not exist." with details "Node ID '#6'".
+        if problems.isEmpty, let details = error?["details"]?.stringValue, let range = details.range(of: "Node ID '#") {
+            let node = String(details[range.upperBound...].prefix { $0 != "'" })
+            let words = message.split(separator: " ")
+            let classType = words.firstIndex(of: "node").flatMap { $0 + 1 < words.count ? String(words[$0 + 1]) : nil }
+            problems.append(
+                ComfyNodeError(
+                    node: node, classType: classType, input: nil, type: type,
+                    message: "this server has no node type \(classType ?? "of that name") (a custom node not installed?)"))
+        }
+        return ComfyValidationError(
+            type: type, message: message, nodeErrors: problems.sorted { ($0.node.count, $0.node) < ($1.node.count, $1.node) },
+            droppedOutputs: accepted ? dropped.sorted { ($0.count, $0) < ($1.count, $1) } : [])
     }
 
     package func state(of promptID: String) async throws -> ComfyRunState {
@@ -152,7 +179,7 @@ package struct ComfyClient: ComfyGenerating {
                 case "execution_error":
                     reason =
                         "node \(data["node_id"]?.stringValue ?? "?") (\(data["node_type"]?.stringValue ?? "?")) failed: "
-                        + (data["exception_message"]?.stringValue ?? "an error")
+                        + comfyLine(data["exception_message"]?.stringValue ?? "an error")
                 case "execution_interrupted": reason = "the run was interrupted"
                 default: break
                 }
@@ -237,7 +264,7 @@ package struct ComfyClient: ComfyGenerating {
         case "execution_error":
             let node = data?["node_id"]?.stringValue ?? "?"
             let type = data?["node_type"]?.stringValue ?? "?"
-            let reason = data?["exception_message"]?.stringValue ?? "an error"
+            let reason = comfyLine(data?["exception_message"]?.stringValue ?? "an error")
             return .failed(promptID: prompt, message: "node \(node) (\(type)) failed: \(reason)")
         case "execution_interrupted":
             return .failed(promptID: prompt, message: "the run was interrupted")

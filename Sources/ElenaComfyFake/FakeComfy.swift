@@ -294,11 +294,13 @@ package final class FakeComfy: Sendable {
                     "node_errors": .object([:]),
                 ]))
         }
-        func refuse(_ type: String, _ message: String, _ nodeErrors: [JSONValue.Member] = []) -> Response {
+        func refuse(_ type: String, _ message: String, _ nodeErrors: [JSONValue.Member] = [], details: String = "") -> Response {
             Self.json(
                 .badRequest,
                 .object([
-                    "error": .object(["type": .string(type), "message": .string(message), "details": .string(""), "extra_info": .object([:])]),
+                    "error": .object([
+                        "type": .string(type), "message": .string(message), "details": .string(details), "extra_info": .object([:]),
+                    ]),
                     "node_errors": .object(nodeErrors),
                 ]))
         }
@@ -306,7 +308,9 @@ package final class FakeComfy: Sendable {
         for node in nodes {
             let classType = node.value["class_type"]?.stringValue ?? ""
             guard Self.known.contains(classType) else {
-                return refuse("invalid_prompt", "Cannot execute because node \(classType) does not exist.")
+                // As ComfyUI 0.3.64: the node id only in `details`.
+                return refuse(
+                    "invalid_prompt", "Cannot execute because node \(classType) does not exist.", details: "Node ID '#\(node.key)'")
             }
         }
         guard nodes.contains(where: { $0.value["class_type"]?.stringValue == "SaveImage" }) else {
@@ -319,7 +323,16 @@ package final class FakeComfy: Sendable {
             if case .object(let inputs) = node.value["inputs"] {
                 for input in inputs {
                     if let link = input.value.arrayValue, link.count == 2, let source = link[0].stringValue, !ids.contains(source) {
-                        errors.append(Self.nodeError("bad_linked_input", "Bad linked input, must be a length-2 list of [string, int]", input: input.key))
+                        // As ComfyUI 0.3.64: a KeyError raised while validating the input that links there.
+                        errors.append(
+                            .object([
+                                "type": .string("exception_during_inner_validation"),
+                                "message": .string("Exception when validating inner node"), "details": .string("'\(source)'"),
+                                "extra_info": .object([
+                                    "input_name": .string(input.key), "exception_message": .string("'\(source)'"),
+                                    "exception_type": .string("KeyError"),
+                                ]),
+                            ]))
                     }
                 }
             }
@@ -341,6 +354,23 @@ package final class FakeComfy: Sendable {
                         .object(["errors": .array(errors), "dependent_outputs": .array([]), "class_type": .string(classType)])))
             }
         }
+        // Each output node runs when every node it depends on is valid; ComfyUI refuses the prompt (400) only when
+        // no output is left, and otherwise answers 200, runs the valid outputs and names the rest in node_errors.
+        func upstream(_ id: String) -> Set<String> {
+            var seen: Set<String> = [id]
+            var stack = [id]
+            while let next = stack.popLast() {
+                guard case .object(let inputs) = nodes.first(where: { $0.key == next })?.value["inputs"] else { continue }
+                for input in inputs {
+                    if let link = input.value.arrayValue, link.count == 2, let source = link[0].stringValue, ids.contains(source),
+                        seen.insert(source).inserted
+                    {
+                        stack.append(source)
+                    }
+                }
+            }
+            return seen
+        }
         let refusal = state.withLock { state -> (input: String, message: String)? in
             guard let first = state.refusals.first, nodes.contains(where: { $0.value["inputs"]?[first.input] != nil }) else { return nil }
             return state.refusals.removeFirst()
@@ -354,7 +384,21 @@ package final class FakeComfy: Sendable {
                         "dependent_outputs": .array([]), "class_type": node.value["class_type"] ?? .null,
                     ])))
         }
-        if !nodeErrors.isEmpty { return refuse("prompt_outputs_failed_validation", "Prompt outputs failed validation", nodeErrors) }
+        let broken = Set(nodeErrors.map(\.key))
+        let outputs = nodes.filter { $0.value["class_type"]?.stringValue == "SaveImage" }.map(\.key)
+        let dependsOn = Dictionary(uniqueKeysWithValues: outputs.map { ($0, upstream($0)) })
+        let valid = Set(outputs.filter { dependsOn[$0]?.isDisjoint(with: broken) ?? true })
+        nodeErrors = nodeErrors.map { member in
+            var entry = member.value
+            let dependents = outputs.filter { !valid.contains($0) && dependsOn[$0]?.contains(member.key) == true }
+            if case .object(var fields) = entry {
+                fields.removeAll { $0.key == "dependent_outputs" }
+                fields.append(.init("dependent_outputs", .array(dependents.map(JSONValue.string))))
+                entry = .object(fields)
+            }
+            return .init(member.key, entry)
+        }
+        if valid.isEmpty { return refuse("prompt_outputs_failed_validation", "Prompt outputs failed validation", nodeErrors) }
         let id = UUID().uuidString.lowercased()
         let client = body?["client_id"]?.stringValue
         state.withLock {
@@ -368,15 +412,15 @@ package final class FakeComfy: Sendable {
             let previous = state.lastRun
             state.lastRun = Task {
                 await previous?.value
-                await self.run(id, graph: graph)
+                await self.run(id, graph: graph, outputs: valid)
             }
         }
-        return Self.json(.ok, .object(["prompt_id": .string(id), "number": .int(acceptedPrompts), "node_errors": .object([:])]))
+        return Self.json(.ok, .object(["prompt_id": .string(id), "number": .int(acceptedPrompts), "node_errors": .object(nodeErrors)]))
     }
 
     /// Runs a queued prompt: waits, emits the event sequence, writes the images (or fails as injected) and records
     /// the history before the final `executing` with a null node, as ComfyUI does.
-    func run(_ id: String, graph: JSONValue) async {
+    func run(_ id: String, graph: JSONValue, outputs valid: Set<String>) async {
         defer { state.withLock { $0.settled += 1 } }
         while state.withLock({ $0.held }) { try? await Task.sleep(nanoseconds: 10_000_000) }
         let (stillQueued, failure, drop) = state.withLock { state -> (Bool, String?, Bool) in
@@ -405,7 +449,8 @@ package final class FakeComfy: Sendable {
             if let failure {
                 let error = JSONValue.object([
                     "prompt_id": prompt, "node_id": .string(node.key), "node_type": .string("KSampler"), "executed": .array([]),
-                    "exception_message": .string(failure), "exception_type": .string("RuntimeError"), "timestamp": now(),
+                    // ComfyUI's message ends in a newline.
+                    "exception_message": .string(failure + "\n"), "exception_type": .string("RuntimeError"), "timestamp": now(),
                 ])
                 messages.append(.array([.string("execution_error"), error]))
                 record(id, graph: graph, outputs: [], status: "error", messages: messages)
@@ -426,7 +471,7 @@ package final class FakeComfy: Sendable {
         let height = min(768, latent?["height"]?.intValue ?? 768)
         let batch = max(1, latent?["batch_size"]?.intValue ?? 1)
         let seed = sampler?.value["inputs"]?["seed"]?.intValue ?? 0
-        for save in nodes where save.value["class_type"]?.stringValue == "SaveImage" {
+        for save in nodes where save.value["class_type"]?.stringValue == "SaveImage" && valid.contains(save.key) {
             emit(id, "executing", .object(["node": .string(save.key), "display_node": .string(save.key), "prompt_id": prompt]))
             let prefix = save.value["inputs"]?["filename_prefix"]?.stringValue ?? "ComfyUI"
             let subfolder = prefix.contains("/") ? String(prefix[..<(prefix.lastIndex(of: "/") ?? prefix.endIndex)]) : ""

@@ -86,7 +86,7 @@ package struct Generator: Sendable {
         // A moment for the socket to open, so the first prompt's events are not missed (polling covers them anyway).
         for _ in 0..<40 where await !follower.settled { try? await Task.sleep(nanoseconds: 25_000_000) }
 
-        var queued: [(job: GenerationJob, promptID: String)] = []
+        var queued: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?)] = []
         var finished = 0
         func fail(_ job: GenerationJob, _ message: String, at started: Date) async throws {
             reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
@@ -105,8 +105,8 @@ package struct Generator: Sendable {
                     // cancel it (a request cut short would leave a prompt nobody knows about).
                     let client = client
                     let graph = job.graph
-                    let id = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
-                    queued.append((job, id))
+                    let answer = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
+                    queued.append((job, answer.promptID, answer.leftOut))
                 } catch let error as ComfyValidationError {
                     try await fail(job, error.description, at: started)
                 } catch {
@@ -115,7 +115,7 @@ package struct Generator: Sendable {
                     try await fail(job, "\(error)", at: started)
                 }
             }
-            for (job, promptID) in queued {
+            for (job, promptID, leftOut) in queued {
                 let started = environment.now()
                 let progress = { (step: (value: Int, max: Int)?) in
                     reporter.generating(GenerationProgress(done: finished, total: queued.count, current: job.label, step: step))
@@ -127,6 +127,17 @@ package struct Generator: Sendable {
                 case .succeeded(let images):
                     do {
                         let names = try await download(images)
+                        if let leftOut {
+                            // What the valid outputs saved is kept and ingested; the prompt is a failure until the
+                            // workflow is fixed, so the next run queues it again and the user sees why each time.
+                            summary.images += names
+                            let kept = names.isEmpty ? "" : names.count == 1
+                                ? " (the image of the other outputs was downloaded)"
+                                : " (the \(names.count) images of the other outputs were downloaded)"
+                            try await fail(job, leftOut.description + kept, at: started)
+                            progress(nil)
+                            continue
+                        }
                         try await environment.cache.record([
                             record(
                                 job, status: .succeeded,
@@ -143,7 +154,7 @@ package struct Generator: Sendable {
                         try await fail(job, "\(error)", at: started)
                     }
                 case .failed(let message):
-                    try await fail(job, message, at: started)
+                    try await fail(job, message + (leftOut.map { "; " + $0.description } ?? ""), at: started)
                 case .pending:
                     await cancel([promptID])
                     try await fail(job, "no result after \(spec.timeoutSeconds) s (the prompt was cancelled; raise generate.timeout?)", at: started)

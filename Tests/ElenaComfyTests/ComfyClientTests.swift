@@ -48,7 +48,7 @@ import Testing
             #expect(try await client.allowedValues(classType: "LoraLoader", input: "lora_name") == ["elena-face.safetensors"])
 
             let graph = Self.workflow(seed: 7, batch: 2)
-            let id = try await client.queue(graph, clientID: "elena-run-test")
+            let id = try await client.queue(graph, clientID: "elena-run-test").promptID
             guard case .succeeded(let images) = try await Self.waitForEnd(client, id) else {
                 Issue.record("the run did not succeed")
                 return
@@ -69,7 +69,7 @@ import Testing
             }
             #expect(Set(nodes.map(\.key)) == ["3", "4", "5", "6", "7", "8", "9", "10"])
             // The next run continues the counter.
-            let next = try await client.queue(Self.workflow(seed: 8), clientID: "elena-run-test")
+            let next = try await client.queue(Self.workflow(seed: 8), clientID: "elena-run-test").promptID
             guard case .succeeded(let more) = try await Self.waitForEnd(client, next) else {
                 Issue.record("the second run did not succeed")
                 return
@@ -82,10 +82,10 @@ import Testing
     @Test func aRefusedWorkflowNamesTheNodeAndTheInput() async throws {
         try await Self.withFake { fake, client, _ in
             let error = await #expect(throws: ComfyValidationError.self) {
-                _ = try await client.queue(Self.workflow(checkpoint: "missing.safetensors", lora: "gone.safetensors", seed: -1), clientID: "t")
+                _ = try await client.queue(Self.workflow(checkpoint: "missing.safetensors", lora: "gone.safetensors", seed: -1), clientID: "t").promptID
             }
             #expect(error?.type == "prompt_outputs_failed_validation")
-            #expect(error?.nodeErrors.map(\.node) == ["10", "3", "4"])
+            #expect(error?.nodeErrors.map(\.node) == ["3", "4", "10"], "in the workflow's (numeric) order")
             let checkpoint = error?.nodeErrors.first { $0.node == "4" }
             #expect(checkpoint?.input == "ckpt_name" && checkpoint?.type == "value_not_in_list")
             #expect(error?.description.contains("node 4 (CheckpointLoaderSimple), input ckpt_name: Value not in list") == true, "\(String(describing: error))")
@@ -97,7 +97,7 @@ import Testing
                 nodes.removeAll { $0.key == "9" }
                 noOutput = .object(nodes)
             }
-            let none = await #expect(throws: ComfyValidationError.self) { _ = try await client.queue(noOutput, clientID: "t") }
+            let none = await #expect(throws: ComfyValidationError.self) { _ = try await client.queue(noOutput, clientID: "t").promptID }
             #expect(none?.type == "prompt_no_outputs")
         }
     }
@@ -105,11 +105,11 @@ import Testing
     @Test func aRunThatFailsReportsTheNodeAndItsMessage() async throws {
         try await Self.withFake { fake, client, _ in
             fake.failNextRun("CUDA out of memory")
-            let id = try await client.queue(Self.workflow(), clientID: "t")
+            let id = try await client.queue(Self.workflow(), clientID: "t").promptID
             let state = try await Self.waitForEnd(client, id)
             #expect(state == .failed("node 3 (KSampler) failed: CUDA out of memory"))
             // The next one runs.
-            let next = try await client.queue(Self.workflow(seed: 9), clientID: "t")
+            let next = try await client.queue(Self.workflow(seed: 9), clientID: "t").promptID
             guard case .succeeded = try await Self.waitForEnd(client, next) else {
                 Issue.record("the run after a failure did not succeed")
                 return
@@ -120,7 +120,7 @@ import Testing
     @Test func cancelledPromptsNeverRun() async throws {
         try await Self.withFake { fake, client, folder in
             fake.holdRuns()
-            let ids = [try await client.queue(Self.workflow(seed: 1), clientID: "t"), try await client.queue(Self.workflow(seed: 2), clientID: "t")]
+            let ids = [try await client.queue(Self.workflow(seed: 1), clientID: "t").promptID, try await client.queue(Self.workflow(seed: 2), clientID: "t").promptID]
             try await client.cancel(ids)
             #expect(fake.cancelled == ids)
             fake.releaseRuns()
@@ -147,7 +147,7 @@ import Testing
         try await Self.withFake { fake, client, _ in
             var iterator = client.events(clientID: "mine").makeAsyncIterator()
             #expect(await iterator.next() == .connected)
-            let id = try await client.queue(Self.workflow(), clientID: "mine")
+            let id = try await client.queue(Self.workflow(), clientID: "mine").promptID
             let seen = await Self.events(until: id, from: &iterator)
             #expect(seen.first == .executing(promptID: id, node: "4") || seen.contains(.executing(promptID: id, node: "3")), "\(seen)")
             let steps = seen.filter { if case .progress = $0 { true } else { false } }
@@ -160,14 +160,14 @@ import Testing
             #expect(images.count == 1)
 
             fake.failNextRun("CUDA out of memory")
-            let failing = try await client.queue(Self.workflow(seed: 5), clientID: "mine")
+            let failing = try await client.queue(Self.workflow(seed: 5), clientID: "mine").promptID
             let failed = await Self.events(until: failing, from: &iterator)
             #expect(failed.contains(.failed(promptID: failing, message: "node 3 (KSampler) failed: CUDA out of memory")), "\(failed)")
             #expect(failed.last == .finished(promptID: failing), "the null node comes after a failure too")
 
             // A connection dropped mid-run ends the stream with .closed; the prompt still finishes (in /history).
             fake.dropSocketsAtNextRunStart()
-            let orphan = try await client.queue(Self.workflow(seed: 6), clientID: "mine")
+            let orphan = try await client.queue(Self.workflow(seed: 6), clientID: "mine").promptID
             let cut = await Self.events(until: orphan, from: &iterator)
             guard case .closed? = cut.last else {
                 Issue.record("the stream did not report the dropped socket: \(cut)")

@@ -145,6 +145,7 @@ import Testing
                     "error: generate prompt 2, seed 100 (\"elena, crashes the sampler\"): node 3 (KSampler) failed: CUDA out of memory"),
                 "\(run)")
             #expect(run.standardOutput.contains("generate  1 generated (1 image), 2 failed"), "\(run)")
+            #expect(!run.standardError.contains("\n\n") && !run.standardOutput.contains("memory\n\n"), "ComfyUI's trailing newline is gone")
             #expect(run.standardOutput.contains("2 failed:"), "\(run)")
             #expect(fixture.sources.count == 1)
             #expect(fixture.inReview.count == 1, "the image that was made went on through the drop")
@@ -159,6 +160,37 @@ import Testing
             #expect(retry.standardOutput.contains("generate  2 generated (2 images), 1 cached"), "\(retry)")
             #expect(fixture.fake.acceptedPrompts == 4, "1 + 1 accepted, then 2; the refused one was never accepted")
             #expect(fixture.inReview.count == 3)
+        }
+    }
+
+    /// ComfyUI answers 200 when at least one output node is valid, runs those and names the rest in node_errors:
+    /// the run says which output was left out and why (it reported "1 generated" with that branch's images silently
+    /// missing), keeps what the valid output saved, and counts the prompt as failed until the workflow is fixed.
+    @Test func anOutputComfyUILeavesOutIsReportedAndTheOthersAreKept() async throws {
+        try await Self.withFixture { fixture in
+            guard case .object(var nodes) = FakeComfy.sampleWorkflow() else { return }
+            nodes.append(.init("13", .object(["class_type": .string("KSampler"), "inputs": .object([
+                "seed": .int(-1), "steps": .int(4), "model": .array([.string("10"), .int(0)]),
+                "positive": .array([.string("6"), .int(0)]), "negative": .array([.string("7"), .int(0)]),
+                "latent_image": .array([.string("5"), .int(0)]),
+            ])])))
+            nodes.append(.init("14", .object(["class_type": .string("VAEDecode"), "inputs": .object([
+                "samples": .array([.string("13"), .int(0)]), "vae": .array([.string("4"), .int(2)]),
+            ])])))
+            nodes.append(.init("15", .object(["class_type": .string("SaveImage"), "inputs": .object([
+                "filename_prefix": .string("other"), "images": .array([.string("14"), .int(0)]),
+            ])])))
+            try fixture.folder.write(JSONValue.object(nodes).pretty(), to: "workflows/portrait.api.json")
+            try fixture.writeManifest(prompts: ["elena, two outputs"])
+            let run = try await fixture.elena(["drop.yaml"])
+            #expect(run.exitCode == 1, "\(run)")
+            #expect(
+                run.standardError.contains(
+                    "error: generate prompt 1, seed 100 (\"elena, two outputs\"): ComfyUI left out output node 15 of the "
+                        + "workflow (it runs the others); node 13 (KSampler), input seed: Value -1 smaller than min of 0"),
+                "\(run)")
+            #expect(run.standardError.contains("(the image of the other outputs was downloaded)"), "\(run)")
+            #expect(fixture.sources.count == 1 && fixture.inReview.count == 1, "node 9's image went on through the drop")
         }
     }
 

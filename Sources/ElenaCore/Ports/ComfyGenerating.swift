@@ -49,22 +49,50 @@ package struct ComfyNodeError: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A prompt ComfyUI accepted. When some of its output nodes failed validation, ComfyUI still answers 200, runs
+/// the valid outputs and names the others in `node_errors`: `leftOut` holds those problems.
+package struct ComfyQueued: Sendable, Hashable {
+    package var promptID: String
+    /// The problems of the output nodes ComfyUI will not run (nil: it runs every output).
+    package var leftOut: ComfyValidationError?
+
+    /// Creates one.
+    package init(promptID: String, leftOut: ComfyValidationError? = nil) {
+        self.promptID = promptID
+        self.leftOut = leftOut
+    }
+}
+
+/// Text from ComfyUI on one line: its messages end in a newline and may hold several.
+package func comfyLine(_ text: String) -> String {
+    text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        .joined(separator: " ")
+}
+
 /// ComfyUI refused a graph (HTTP 400): its overall message and every node problem.
 package struct ComfyValidationError: Error, Sendable, Hashable, CustomStringConvertible {
     package var type: String
     package var message: String
     package var nodeErrors: [ComfyNodeError]
+    /// The output nodes left out because of these errors (`dependent_outputs`), when ComfyUI ran the others.
+    package var droppedOutputs: [String]
 
     /// Creates the error.
-    package init(type: String, message: String, nodeErrors: [ComfyNodeError]) {
+    package init(type: String, message: String, nodeErrors: [ComfyNodeError], droppedOutputs: [String] = []) {
         self.type = type
         self.message = message
         self.nodeErrors = nodeErrors
+        self.droppedOutputs = droppedOutputs
     }
 
     package var description: String {
         let nodes = nodeErrors.map(\.description)
-        return "ComfyUI refused the workflow: \(message) (\(type))" + (nodes.isEmpty ? "" : "; " + nodes.joined(separator: "; "))
+        let problems = nodes.isEmpty ? "" : "; " + nodes.joined(separator: "; ")
+        if !droppedOutputs.isEmpty {
+            let outputs = droppedOutputs.count == 1 ? "output node \(droppedOutputs[0])" : "output nodes " + droppedOutputs.joined(separator: ", ")
+            return "ComfyUI left out \(outputs) of the workflow (it runs the others)" + problems
+        }
+        return "ComfyUI refused the workflow: \(message) (\(type))" + problems
     }
 }
 
@@ -91,8 +119,9 @@ package protocol ComfyGenerating: Sendable {
     func systemStats() async throws -> JSONValue
     /// The values a combo input accepts (for example every checkpoint for `CheckpointLoaderSimple.ckpt_name`).
     func allowedValues(classType: String, input: String) async throws -> [String]
-    /// Queues an API-format graph; returns the prompt id. Throws `ComfyValidationError` for a refused graph.
-    func queue(_ graph: JSONValue, clientID: String) async throws -> String
+    /// Queues an API-format graph; returns the prompt id, and the outputs ComfyUI left out (it answers 200 and runs
+    /// the rest). Throws `ComfyValidationError` for a refused graph.
+    func queue(_ graph: JSONValue, clientID: String) async throws -> ComfyQueued
     /// Where a prompt stands (from `/history`).
     func state(of promptID: String) async throws -> ComfyRunState
     /// The bytes of a saved image, unchanged (its PNG text chunks included).
