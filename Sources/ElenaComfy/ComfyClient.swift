@@ -72,7 +72,8 @@ package struct ComfyClient: ComfyGenerating {
             return answer
         } catch {
             logger.debug("comfyui: \(method.rawValue) \(path) -> no answer after \(elapsed()) ms: \(error)")
-            throw ComfyError(description: "ComfyUI at \(baseURL) did not answer \(method.rawValue) \(path): \(error)")
+            throw ComfyUnreachable(
+                description: "ComfyUI at \(baseURL) did not answer \(method.rawValue) \(path): \(TransportWords.describe(error))")
         }
     }
 

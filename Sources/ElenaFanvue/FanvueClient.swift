@@ -134,17 +134,9 @@ package final class FanvueClient: FanvuePublishing {
         }
     }
 
-    static func isConnectionRefused(_ error: any Error) -> Bool {
-        let text = "\(error)".lowercased()
-        return text.contains("connection refused") || text.contains("connectTimeout".lowercased())
-    }
+    static func isConnectionRefused(_ error: any Error) -> Bool { TransportWords.isRefused(error) }
 
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            return "\(error)".replacingOccurrences(of: "HTTPClientError.", with: "")
-        }
-        return "\(error)"
-    }
+    static func describe(_ error: any Error) -> String { TransportWords.describe(error) }
 
     // MARK: FanvuePublishing
 

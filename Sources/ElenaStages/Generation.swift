@@ -32,6 +32,9 @@ package struct Generator: Sendable {
     package var drop: String
     /// How often `/history` is read when the socket is down (and, as a safety net, 40 times rarer when it is up).
     package var pollSeconds = 0.25
+    /// How long a ComfyUI that stopped answering mid-run is waited for before its unfinished prompts fail for this
+    /// run: 60 seconds, or `$ELENA_COMFY_WAIT`.
+    package var lostWindow = ProcessInfo.processInfo.environment["ELENA_COMFY_WAIT"].flatMap(Double.init) ?? 60
 
     /// Creates a generator.
     package init(plan: GenerationPlan, spec: GenerateSpec, client: any ComfyGenerating, sourceFolder: String, drop: String) {
@@ -87,6 +90,7 @@ package struct Generator: Sendable {
         for _ in 0..<40 where await !follower.settled { try? await Task.sleep(nanoseconds: 25_000_000) }
 
         var queued: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?)] = []
+        let server = ServerWatch(name: spec.server, window: lostWindow, say: { reporter.note($0) })
         var finished = 0
         func fail(_ job: GenerationJob, _ message: String, at started: Date) async throws {
             reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
@@ -121,12 +125,23 @@ package struct Generator: Sendable {
                     reporter.generating(GenerationProgress(done: finished, total: queued.count, current: job.label, step: step))
                 }
                 progress(nil)
-                let outcome = try await follow(promptID, follower: follower, deadline: Double(spec.timeoutSeconds), progress: progress)
+                let outcome: ComfyRunState
+                do {
+                    outcome = try await follow(
+                        promptID, follower: follower, deadline: Double(spec.timeoutSeconds), server: server, progress: progress)
+                } catch let gone as ComfyServerGone {
+                    // This prompt and every one after it: failed for this run; what finished is kept and goes on.
+                    for (rest, _, _) in queued.dropFirst(finished) {
+                        try await fail(rest, gone.description + "; the next run queues it again", at: started)
+                    }
+                    finished = queued.count
+                    break
+                }
                 finished += 1
                 switch outcome {
                 case .succeeded(let images):
                     do {
-                        let names = try await download(images)
+                        let names = try await server.reachable { try await download(images) }
                         if let leftOut {
                             // What the valid outputs saved is kept and ingested; the prompt is a failure until the
                             // workflow is fixed, so the next run queues it again and the user sees why each time.
@@ -200,7 +215,8 @@ package struct Generator: Sendable {
     /// Waits until the prompt is done: woken by the socket's `executing`-null (then `/history` says how it ended),
     /// reading `/history` every `pollSeconds` while the socket is down, and every few seconds anyway.
     func follow(
-        _ promptID: String, follower: Follower, deadline: Double, progress: ((value: Int, max: Int)?) -> Void
+        _ promptID: String, follower: Follower, deadline: Double, server: ServerWatch,
+        progress: ((value: Int, max: Int)?) -> Void
     ) async throws -> ComfyRunState {
         let start = ContinuousClock.now
         var lastPoll = ContinuousClock.now
@@ -215,7 +231,8 @@ package struct Generator: Sendable {
             let interval = seen.socketUp ? pollSeconds * 40 : pollSeconds
             if seen.finished || ContinuousClock.now - lastPoll >= .seconds(interval) {
                 lastPoll = ContinuousClock.now
-                let state = try await client.state(of: promptID)
+                let client = client
+                let state = try await server.reachable { try await client.state(of: promptID) }
                 if state != .pending { return state }
                 if seen.finished, let message = seen.failure { return .failed(message) }
             }
@@ -272,6 +289,56 @@ package struct Generator: Sendable {
 /// Generation could not go on: no client was given, or an image could not be downloaded or placed.
 struct GenerationError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// ComfyUI stopped answering and did not come back within the wait.
+struct ComfyServerGone: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Whether the server answers: a request that finds it gone waits for it, trying again with capped backoff
+/// (said once on the terminal), for up to `window` seconds in all; past that, this and every later request fails
+/// at once with `ComfyServerGone`.
+actor ServerWatch {
+    let name: String
+    let window: Double
+    let say: @Sendable (String) -> Void
+    private var gone: String?
+
+    init(name: String, window: Double, say: @escaping @Sendable (String) -> Void) {
+        self.name = name
+        self.window = window
+        self.say = say
+    }
+
+    /// Runs `body` (an idempotent request), waiting out a server that does not answer.
+    func reachable<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if let gone { throw ComfyServerGone(description: gone) }
+        var waited = 0.0
+        var delay = 0.25
+        var lost: String?
+        while true {
+            do {
+                let value = try await body()
+                if lost != nil { say("ComfyUI at \(name) answers again; going on") }
+                return value
+            } catch let error as ComfyUnreachable {
+                if lost == nil {
+                    lost = error.description
+                    say("ComfyUI at \(name) stopped answering (\(error.description)); waiting up to \(Int(window)) s for it")
+                }
+                guard waited < window else {
+                    let reason = "ComfyUI at \(name) stopped answering and did not come back within \(Int(window)) s"
+                    gone = reason
+                    throw ComfyServerGone(description: reason)
+                }
+                let pause = min(delay, window - waited)
+                try await Task.sleep(nanoseconds: UInt64(max(0.01, pause) * 1_000_000_000))
+                waited += pause
+                delay = min(delay * 2, 5)
+            }
+        }
+    }
 }
 
 /// What the websocket has said so far, per prompt.

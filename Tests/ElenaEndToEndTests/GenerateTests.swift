@@ -194,6 +194,47 @@ import Testing
         }
     }
 
+    /// ComfyUI goes away mid-run: the run says so and waits for it (bounded: ELENA_COMFY_WAIT), then fails only
+    /// the prompts that had not finished, ingests and crops what was downloaded and prints the summary (it stopped
+    /// the whole drop with a raw "(errno: 111)" line); the next run, with the server back, queues only the rest.
+    @Test func aServerLostMidRunFailsOnlyItsUnfinishedPromptsAndTheDropGoesOn() async throws {
+        let folder = try TemporaryDirectory("elena-generate-lost")
+        defer { folder.remove() }
+        var configuration = FakeComfy.Configuration(outputFolder: folder("comfy-output"))
+        configuration.runSeconds = 1.5
+        let fake = FakeComfy(configuration: configuration)
+        try await fake.start()
+        try folder.write(FakeComfy.sampleWorkflow().pretty(), to: "workflows/portrait.api.json")
+        let fixture = Fixture(folder: folder, fake: fake)
+        try fixture.writeManifest(prompts: ["elena, a", "elena, b", "elena, c"])
+        let runner = CommandLineRunner(
+            environment: ["ELENA_LIBRARY": folder("library"), "ELENA_CONFIG_DIR": folder("config"), "ELENA_COMFY_WAIT": "2"],
+            workingDirectory: folder.path)
+        let command = try runner.start(["drop.yaml"], logPath: folder("run.log"))
+        let deadline = Date().addingTimeInterval(60)
+        while fixture.sources.isEmpty && Date() < deadline && command.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        let url = fake.baseURL
+        await fake.stop()
+        let code = await command.wait()
+        #expect(code == 1, "\(command.log)")
+        #expect(command.log.contains("ComfyUI at \(url) stopped answering ("), "\(command.log)")
+        #expect(command.log.contains("waiting up to 2 s for it"), "\(command.log)")
+        #expect(command.log.contains("generate  1 generated (1 image), 2 failed"), "the summary: \(command.log)")
+        #expect(!command.log.contains("errno"), "\(command.log)")
+        #expect(fixture.inReview.count == 1, "the image made before went on through the drop")
+
+        // The server is back on the same port: the next run queues only the two that did not finish.
+        var again = configuration
+        again.port = Int(url.split(separator: ":").last ?? "") ?? 0
+        let back = FakeComfy(configuration: again)
+        try await back.start()
+        let retry = try await runner.run(["drop.yaml"])
+        await back.stop()
+        #expect(retry.exitCode == 3, "\(retry)")
+        #expect(retry.standardOutput.contains("generate  2 generated (2 images), 1 cached"), "\(retry)")
+        #expect(back.acceptedPrompts == 2)
+    }
+
     @Test func aDroppedOrRefusedSocketFallsBackToPollingHistory() async throws {
         try await Self.withFixture { fixture in
             try fixture.writeManifest(prompts: ["elena, one", "elena, two"])

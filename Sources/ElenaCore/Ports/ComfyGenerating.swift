@@ -63,6 +63,15 @@ package struct ComfyQueued: Sendable, Hashable {
     }
 }
 
+/// ComfyUI did not answer at all (refused, reset, timed out): the server is down or unreachable, as opposed to an
+/// answer saying something is wrong.
+package struct ComfyUnreachable: Error, Sendable, CustomStringConvertible {
+    package var description: String
+
+    /// Creates one.
+    package init(description: String) { self.description = description }
+}
+
 /// Text from ComfyUI on one line: its messages end in a newline and may hold several.
 package func comfyLine(_ text: String) -> String {
     text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
