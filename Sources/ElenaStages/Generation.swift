@@ -92,8 +92,15 @@ package struct Generator: Sendable {
         var queued: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?)] = []
         let server = ServerWatch(name: spec.server, window: lostWindow, say: { reporter.note($0) })
         var finished = 0
+        var said: [String: Int] = [:]
         func fail(_ job: GenerationJob, _ message: String, at started: Date) async throws {
-            reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
+            // The same error for many prompts (a refusal, a server gone): twice, then once that more follow.
+            said[message, default: 0] += 1
+            if said[message, default: 0] <= 2 {
+                reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
+            } else if said[message] == 3 {
+                reporter.note("error: more prompts fail with the same error; the summary lists them")
+            }
             summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
             try await environment.cache.record([
                 record(job, status: .failed, output: .object(["prompt": .string(job.prompt), "seed": .int(job.seed)]),

@@ -235,6 +235,38 @@ import Testing
         #expect(back.acceptedPrompts == 2)
     }
 
+    /// The same refusal for every prompt is said twice as it happens, then once that more follow, and once in the
+    /// summary with the prompts it hit (it was repeated for every prompt × seed and again in the summary).
+    @Test func theSameRefusalForEveryPromptIsSaidOnce() async throws {
+        try await Self.withFixture { fixture in
+            guard case .object(var nodes) = FakeComfy.sampleWorkflow() else { return }
+            nodes.append(.init("13", .object(["class_type": .string("KSampler"), "inputs": .object([
+                "seed": .int(-1), "steps": .int(4), "model": .array([.string("10"), .int(0)]),
+                "positive": .array([.string("6"), .int(0)]), "negative": .array([.string("7"), .int(0)]),
+                "latent_image": .array([.string("5"), .int(0)]),
+            ])])))
+            nodes = nodes.map { member in
+                guard member.key == "8" else { return member }
+                return .init("8", .object(["class_type": .string("VAEDecode"), "inputs": .object([
+                    "samples": .array([.string("13"), .int(0)]), "vae": .array([.string("4"), .int(2)]),
+                ])]))
+            }
+            try fixture.folder.write(JSONValue.object(nodes).pretty(), to: "workflows/portrait.api.json")
+            try fixture.writeManifest(prompts: ["elena, a", "elena, b"], seeds: (100, 2))
+            let run = try await fixture.elena(["drop.yaml"])
+            #expect(run.exitCode == 1, "\(run)")
+            let refusal = "ComfyUI refused the workflow: Prompt outputs failed validation"
+            #expect(run.standardError.components(separatedBy: refusal).count - 1 == 2, "said twice as it happens: \(run)")
+            #expect(run.standardError.contains("error: more prompts fail with the same error; the summary lists them"), "\(run)")
+            #expect(run.standardOutput.contains("4 failed:"), "\(run)")
+            #expect(
+                run.standardOutput.contains(
+                    "  generate, 4 prompts (prompt 1, seed 100; prompt 1, seed 101; prompt 2, seed 100 and 1 more): \(refusal)"),
+                "\(run)")
+            #expect(run.standardOutput.components(separatedBy: refusal).count - 1 == 1, "once in the summary: \(run)")
+        }
+    }
+
     @Test func aDroppedOrRefusedSocketFallsBackToPollingHistory() async throws {
         try await Self.withFixture { fixture in
             try fixture.writeManifest(prompts: ["elena, one", "elena, two"])
@@ -264,6 +296,7 @@ import Testing
                     "error: generate: checkpoint 'elena-v9.safetensors' is not installed on ComfyUI at \(fixture.fake.baseURL) (installed: elena-base.safetensors)"),
                 "\(missing)")
             #expect(fixture.fake.acceptedPrompts == 0)
+            #expect(missing.standardOutput.contains("1 failed:\n  generate, 1 prompt not made: checkpoint"), "\(missing)")
 
             try fixture.writeManifest(prompts: ["elena"], server: "http://127.0.0.1:9")
             let down = try await fixture.elena(["drop.yaml"])

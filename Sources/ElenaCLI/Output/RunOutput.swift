@@ -148,9 +148,27 @@ enum RunOutput {
                 report.dryRun && !report.failures.isEmpty
                     ? "\(report.failureCount) failed (steps as of the last run; the next run retries them):"
                     : "\(report.failureCount) failed:")
-            if let error = report.generation?.error { lines.append("  generate: \(error)") }
+            if let generation = report.generation, let error = generation.error {
+                let count = generation.failureCount
+                lines.append("  generate, \(count) prompt\(count == 1 ? "" : "s") not made: \(error)")
+            }
+            // The same refusal for many prompts is said once, with the prompts it hit.
+            var byMessage: [(message: String, failures: [GenerationSummary.Failure])] = []
             for failure in report.generation?.failures ?? [] {
-                lines.append("  generate \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))): \(failure.message)")
+                if let index = byMessage.firstIndex(where: { $0.message == failure.message }) {
+                    byMessage[index].failures.append(failure)
+                } else {
+                    byMessage.append((failure.message, [failure]))
+                }
+            }
+            for group in byMessage {
+                if group.failures.count == 1, let failure = group.failures.first {
+                    lines.append("  generate \(failure.label) (\(GenerationSummary.excerpt(failure.prompt))): \(failure.message)")
+                } else {
+                    let shown = group.failures.prefix(3).map(\.label).joined(separator: "; ")
+                    let more = group.failures.count > 3 ? " and \(group.failures.count - 3) more" : ""
+                    lines.append("  generate, \(group.failures.count) prompts (\(shown)\(more)): \(group.message)")
+                }
             }
             // The same error for many items (no login, a server down) is said once, with the items it hit.
             var groups: [(stage: StageName, message: String, subjects: [String])] = []
