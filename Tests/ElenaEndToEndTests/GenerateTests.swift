@@ -267,6 +267,35 @@ import Testing
         }
     }
 
+    /// The downloads of a published pair are deleted and made again by a restarted ComfyUI (same bytes, a new
+    /// counter in the name): the item stays one outbox image with one sidecar naming it (a sidecar once appeared
+    /// under the new name for an image that was never written).
+    @Test func regeneratedBytesUnderANewNameStayOnePublishedImage() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.writeManifest(prompts: ["elena, once"])
+            #expect(try await fixture.elena(["drop.yaml"]).exitCode == 3)
+            let library = fixture.folder("library")
+            for name in fixture.inReview {
+                try FileManager.default.createDirectory(atPath: library + "/4_approved", withIntermediateDirectories: true)
+                try FileManager.default.moveItem(atPath: library + "/3_review/gen/" + name, toPath: library + "/4_approved/" + name)
+            }
+            #expect(try await fixture.elena(["drop.yaml"]).exitCode == 0)
+            let first = fixture.folder.files(under: "library/outbox/gen").sorted()
+            #expect(first.count == 2, "\(first)")
+
+            for name in fixture.sources { try FileManager.default.removeItem(atPath: fixture.folder("src/" + name)) }
+            let again = try await fixture.elena(["drop.yaml"])
+            #expect(again.standardOutput.contains("generate  1 generated (1 image)"), "made again: \(again)")
+            #expect(fixture.sources.count == 1 && !first.contains { $0.hasPrefix(fixture.sources[0].split(separator: "/").last.map(String.init) ?? "") },
+                    "under a new name: \(fixture.sources)")
+            let outbox = fixture.folder.files(under: "library/outbox/gen").sorted()
+            #expect(outbox == first, "one image, one sidecar: \(outbox)")
+            let image = try #require(outbox.first { !$0.hasSuffix(".json") })
+            let sidecar = try JSONValue.parse(String(contentsOfFile: fixture.folder("library/outbox/gen/" + image + ".json"), encoding: .utf8))
+            #expect(sidecar["file"]?.stringValue == image)
+        }
+    }
+
     @Test func aDroppedOrRefusedSocketFallsBackToPollingHistory() async throws {
         try await Self.withFixture { fixture in
             try fixture.writeManifest(prompts: ["elena, one", "elena, two"])
