@@ -72,6 +72,8 @@ package final class FakeComfy: Sendable {
     /// Node types the fake knows.
     static let known: Set<String> = [
         "CheckpointLoaderSimple", "LoraLoader", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
+        // The model-free graph of the recordings (Tests/Fixtures/comfyui-0.3.64): noise on a plain image.
+        "EmptyImage", "ImageAddNoise", "PrimitiveStringMultiline", "PreviewAny",
     ]
 
     /// Creates a fake (call `start()`).

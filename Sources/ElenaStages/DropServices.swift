@@ -41,6 +41,9 @@ package struct DropServices: Sendable {
     package var identifier: (any FaceIdentifier)?
     /// The persona enrolled from the manifest's references (nil without `persona:`).
     package var persona: PersonaProfile?
+    /// What `generate:` set for each image it downloaded, by the image's path in the source folder: part of its
+    /// lineage (and of its ingest step's key).
+    package var generated: [String: GeneratedFacts] = [:]
 
     /// Services.
     package init(

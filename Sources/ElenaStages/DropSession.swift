@@ -110,6 +110,22 @@ package struct DropSession: Sendable {
             environment: environment, cacheIndex: try await services.store.cacheRecords(keys: plan.jobs.map(\.key)))
     }
 
+    /// What `generate:` set for each image it made, by the image's path in the source folder (from the generate
+    /// steps' records: every image of each (prompt, seed) made, in this run or before).
+    func generatedFacts() async throws -> [String: GeneratedFacts] {
+        guard let spec = manifest.generate, let plan = try generationPlan() else { return [:] }
+        let records = try await services.store.cacheRecords(keys: plan.jobs.map(\.key))
+        var facts: [String: GeneratedFacts] = [:]
+        for job in plan.jobs {
+            guard let record = records[job.key], record.status == .succeeded,
+                let promptID = record.output.value["prompt_id"]?.stringValue
+            else { continue }
+            let made = GeneratedFacts(job: job, spec: spec, promptID: promptID)
+            for image in record.output.value["images"]?.arrayValue?.compactMap(\.stringValue) ?? [] { facts[image] = made }
+        }
+        return facts
+    }
+
     /// Discovers, plans and runs (or, in a dry run, plans without side effects). Generation runs first, unless the
     /// caller ran `generate()` already and passes its summary.
     package func run(generation: GenerationSummary? = nil) async throws -> RunReport {
@@ -118,6 +134,8 @@ package struct DropSession: Sendable {
         try checkSource()
         var generation = generation
         if generation == nil { generation = try await generate() }
+        var services = self.services
+        services.generated = try await generatedFacts()
         let store = try services.store
         var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         discovery.notReady = notReady
@@ -135,7 +153,7 @@ package struct DropSession: Sendable {
             try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
         var plan = try Planner.plan(
-            manifest, files: found.files.filter { elsewhere[$0.digest] == nil }, pipeline: pipeline().shape)
+            manifest, files: found.files.filter { elsewhere[$0.digest] == nil }, pipeline: pipeline(services: services).shape)
         let ids = plan.items.map(\.id)
         plan = plan.applying(
             ItemOverrides(lines: try await store.lineOverrides(items: ids), publish: try await store.publishOverrides(items: ids)))
@@ -173,7 +191,7 @@ package struct DropSession: Sendable {
         }
         let gate = ReviewGateStage(reviews: reviews, index: folders)
         let started = environment.now()
-        var report = await Runner(pipeline(gate: gate)).run(
+        var report = await Runner(pipeline(gate: gate, services: services)).run(
             plan, environment: environment, cacheIndex: cacheIndex, failedBefore: failedBefore)
         profile.lap("run graph")
         report.unreadable = found.unreadable
@@ -199,8 +217,8 @@ package struct DropSession: Sendable {
 extension DropSession {
     /// The product's pipeline with this session's instances (and any added stages). Its shape does not depend on
     /// the gate given, so the plan may be made before the gate has read the reviews.
-    func pipeline(gate: ReviewGateStage = ReviewGateStage()) -> Pipeline {
-        var pipeline = ElenaPipeline.pipeline(services: services, gate: gate, upload: uploadStage)
+    func pipeline(gate: ReviewGateStage = ReviewGateStage(), services: DropServices? = nil) -> Pipeline {
+        var pipeline = ElenaPipeline.pipeline(services: services ?? self.services, gate: gate, upload: uploadStage)
         for (stage, entry) in addedStages { pipeline = pipeline.inserting(entry, after: stage) }
         return pipeline
     }

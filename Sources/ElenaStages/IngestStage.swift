@@ -21,7 +21,9 @@ package struct IngestStage: Stage {
 
     package func itemParameters(for item: PlannedItem?) -> JSONValue {
         guard let item else { return .null }
-        return .string(item.stem)
+        // An image generate: made: what it set is part of the lineage this step records.
+        guard let facts = services.generated[item.source.relativePath] else { return .string(item.stem) }
+        return .object(["stem": .string(item.stem), "generated": facts.json])
     }
 
     package func run(_ context: NodeContext) async throws -> StageOutcome {
@@ -45,7 +47,10 @@ package struct IngestStage: Stage {
             throw StageError(error.description)
         }
         try Self.check(header, limits: services.limits)
-        let lineage = Self.lineage(data, header: header, codec: services.codec)
+        var lineage = Self.lineage(data, header: header, codec: services.codec)
+        if let facts = services.generated[item.source.relativePath] {
+            lineage = (lineage ?? ComfyLineage()).completed(with: facts)
+        }
 
         let raw = environment.layout.raw(drop: context.plan.drop, stem: item.stem, sourceName: item.name)
         let rawAbsolute = environment.layout.absolute(raw)

@@ -184,7 +184,9 @@ import Testing
 
     @Test func aServerThatIsNotThereIsAClearError() async throws {
         let client = ComfyClient(baseURL: "http://127.0.0.1:9", timeout: 2)
-        let error = await #expect(throws: ComfyError.self) { _ = try await client.systemStats() }
-        #expect(error?.description.contains("ComfyUI at http://127.0.0.1:9 did not answer GET /system_stats") == true)
+        let error = await #expect(throws: ComfyUnreachable.self) { _ = try await client.systemStats() }
+        #expect(
+            error?.description == "ComfyUI at http://127.0.0.1:9 did not answer GET /system_stats: the connection was refused (is it running?)",
+            "\(String(describing: error))")
     }
 }

@@ -15,7 +15,7 @@ import Testing
         #expect(lineage.sampler == "dpmpp_2m")
         #expect(lineage.scheduler == "karras")
         #expect(lineage.denoise == 1.0)
-        #expect(lineage.checkpoint == "bigLust_v16.safetensors")
+        #expect(lineage.checkpoint == "bigLust_v16", "named like the LoRAs, without the extension")
         #expect(lineage.loras.map(\.name) == ["elena_body_v3", "film_grain"])
         #expect(lineage.loras.map(\.strengthModel) == [0.8, 0.35])
         #expect(lineage.loras.map(\.strengthClip) == [0.7, 0.35])
@@ -78,7 +78,7 @@ import Testing
         #expect(lineage.cfg == nil)
         #expect(lineage.positive == "a woman reading by the window")
         #expect(lineage.negative == nil)
-        #expect(lineage.checkpoint == "flux1-dev.safetensors")
+        #expect(lineage.checkpoint == "flux1-dev")
         #expect(lineage.loras.map(\.name) == ["elena_face"])
         #expect(lineage.loras.first?.strengthModel == 0.6)
         #expect(lineage.loras.first?.strengthClip == nil)
@@ -106,7 +106,7 @@ import Testing
         #expect(lineage.negative == "negative words")
         #expect(lineage.cfg == 7)
         #expect(lineage.denoise == 0.55)
-        #expect(lineage.checkpoint == "model.ckpt")
+        #expect(lineage.checkpoint == "model")
         #expect(lineage.loras.isEmpty)
         #expect(lineage.filenamePrefix == nil, "no SaveImage node")
         #expect(lineage.width == nil)
@@ -118,7 +118,7 @@ import Testing
              "2": {"class_type": "KSampler", "inputs": {"model": [1, 0], "seed": 5}}}
             """#
         let lineage = try #require(ComfyLineage.parse(prompt: graph))
-        #expect(lineage.checkpoint == "m.safetensors")
+        #expect(lineage.checkpoint == "m")
         #expect(lineage.seed == 5)
     }
 

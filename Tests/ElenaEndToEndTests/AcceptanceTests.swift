@@ -151,7 +151,7 @@ import Testing
             #expect(result.exitCode == 2, "\(result)")
             #expect(result.standardError.contains("drop.yaml:6:3: error: unknown key 'stratgy' in 'crop'"), "\(result)")
             #expect(result.standardError.contains("did you mean 'strategy'?"))
-            #expect(result.standardError.contains("drop.yaml:5:1: error: missing required key 'crop.strategy'"), "\(result)")
+            #expect(!result.standardError.contains("missing required key 'crop.strategy'"), "one error for one typo: \(result)")
             #expect(!FileManager.default.fileExists(atPath: drop.library), "nothing is created for a bad manifest")
         }
     }

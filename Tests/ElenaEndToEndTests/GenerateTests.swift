@@ -104,7 +104,7 @@ import Testing
                 let seed = try #require(lineage?["seed"]?.intValue, "\(detail)")
                 let prompt = try #require(lineage?["positive"]?.stringValue, "\(detail)")
                 #expect([100, 101].contains(seed))
-                #expect(lineage?["checkpoint"]?.stringValue == "elena-base.safetensors")
+                #expect(lineage?["checkpoint"]?.stringValue == "elena-base", "named like the LoRAs")
                 #expect(lineage?["loras"]?.arrayValue?.first?["strengthModel"]?.doubleValue == 0.65, "\(detail)")
                 seen.insert("\(prompt)|\(seed)")
             }
@@ -293,6 +293,45 @@ import Testing
             let image = try #require(outbox.first { !$0.hasSuffix(".json") })
             let sidecar = try JSONValue.parse(String(contentsOfFile: fixture.folder("library/outbox/gen/" + image + ".json"), encoding: .utf8))
             #expect(sidecar["file"]?.stringValue == image)
+        }
+    }
+
+    /// A graph without a sampler (the real server's model-free one: noise on a plain image): the lineage still has
+    /// what generate: set (prompt, seed, prompt id, server), and status --item lists the generate step among the
+    /// item's steps (it showed only filenamePrefix).
+    @Test func theLineageHasWhatGenerateSetWhateverTheGraph() async throws {
+        try await Self.withFixture { fixture in
+            let noise = """
+                {"1": {"class_type": "EmptyImage", "inputs": {"width": 512, "height": 768, "batch_size": 1, "color": 8421504}},
+                 "2": {"class_type": "ImageAddNoise", "inputs": {"image": ["1", 0], "seed": 4242, "strength": 0.35}},
+                 "3": {"class_type": "SaveImage", "inputs": {"filename_prefix": "wscap", "images": ["2", 0]}},
+                 "4": {"class_type": "PrimitiveStringMultiline", "inputs": {"value": "ws capture"}},
+                 "5": {"class_type": "PreviewAny", "inputs": {"source": ["4", 0]}}}
+                """
+            try fixture.folder.write(noise, to: "workflows/portrait.api.json")
+            try fixture.folder.write(
+                """
+                version: 1
+                drop: gen
+                source: {dir: src}
+                generate:
+                  server: \(fixture.fake.baseURL)
+                  workflow: workflows/portrait.api.json
+                  inputs: {prompt: 4.value, seed: 2.seed}
+                  prompts: ["elena, noise"]
+                  seeds: {from: 7, count: 1}
+                crop: {strategy: top_fraction}
+                publish: {to: folder}
+                """, to: "drop.yaml")
+            let run = try await fixture.elena(["drop.yaml"])
+            #expect(run.exitCode == 3, "\(run)")
+            let name = try #require(fixture.sources.first)
+            let status = try await fixture.elena(["status", "drop.yaml", "--item", String(name.split(separator: "/").last ?? "")])
+            #expect(status.exitCode == 0, "\(status)")
+            let text = status.standardOutput
+            #expect(text.contains("positive elena, noise") && text.contains("seed 7"), "\(text)")
+            #expect(text.contains("server \(fixture.fake.baseURL)") && text.contains("promptID "), "\(text)")
+            #expect(text.range(of: #"  generate  succeeded"#, options: .regularExpression) != nil, "the generate step is listed: \(text)")
         }
     }
 

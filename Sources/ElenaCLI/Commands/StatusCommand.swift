@@ -108,7 +108,10 @@ struct StatusCommand: AsyncParsableCommand {
         let sends: [SendRecord]
         do {
             item = try await ItemLookup.one(reference, in: store, storeName: store.displayName)
-            runs = try await store.runs(itemID: item.id)
+            // The generate step that made it, when a drop's generate: did, comes first.
+            let made = item.lineage?["generateStep"]?.stringValue.flatMap(Digest.init(hex:)).map(CacheKey.init(trusted:))
+            let generated = made == nil ? [] : Array(try await store.cacheRecords(keys: made.map { [$0] } ?? []).values)
+            runs = generated + (try await store.runs(itemID: item.id))
             reviews = try await store.reviews(drop: item.drop).filter { $0.itemID == item.id }
             sends = try await store.sends(items: [item.id])
         } catch {

@@ -181,3 +181,57 @@ package struct GenerationPlan: Sendable, Hashable {
         graph[index].value = .object(node)
     }
 }
+
+/// What `generate:` set for the images of one (prompt, seed): recorded with them, and part of their lineage.
+package struct GeneratedFacts: Sendable, Hashable {
+    package var promptID: String
+    package var prompt: String
+    package var seed: Int
+    package var server: String
+    package var checkpoint: String?
+    package var loras: [ComfyLineage.LoRA]
+    /// The generate step's key (its record).
+    package var step: String
+
+    /// Creates facts.
+    package init(
+        promptID: String, prompt: String, seed: Int, server: String, checkpoint: String?, loras: [ComfyLineage.LoRA],
+        step: String
+    ) {
+        self.step = step
+        self.promptID = promptID
+        self.prompt = prompt
+        self.seed = seed
+        self.server = server
+        self.checkpoint = checkpoint
+        self.loras = loras
+    }
+
+    /// As a cache key's part.
+    package var json: JSONValue {
+        .object([
+            "prompt_id": .string(promptID), "prompt": .string(prompt), "seed": .int(seed), "server": .string(server),
+            "step": .string(step),
+            "checkpoint": checkpoint.map(JSONValue.string) ?? .null,
+            "loras": .array(loras.map { .object(["name": .string($0.name), "strength_model": $0.strengthModel.map(JSONValue.double) ?? .null]) }),
+        ])
+    }
+}
+
+extension GeneratedFacts {
+    /// The facts of a job as queued: its prompt and seed, and the checkpoint and each LoRA as set in its graph.
+    package init(job: GenerationJob, spec: GenerateSpec, promptID: String) {
+        let graph = job.graph
+        let checkpoint = spec.checkpointInput.flatMap { graph[$0.node]?["inputs"]?[$0.input]?.stringValue }
+        let loras = spec.loras.compactMap { setting -> ComfyLineage.LoRA? in
+            guard let name = graph[setting.input.node]?["inputs"]?["lora_name"]?.stringValue else { return nil }
+            let strength = graph[setting.input.node]?["inputs"]?[setting.input.input]?.doubleValue ?? setting.strength
+            return setting.input.input == "strength_clip"
+                ? ComfyLineage.LoRA(name: name, strengthModel: nil, strengthClip: strength)
+                : ComfyLineage.LoRA(name: name, strengthModel: strength, strengthClip: nil)
+        }
+        self.init(
+            promptID: promptID, prompt: job.prompt, seed: job.seed, server: spec.server, checkpoint: checkpoint, loras: loras,
+            step: job.key.description)
+    }
+}

@@ -25,6 +25,12 @@ package struct ComfyLineage: Sendable, Hashable, Codable {
     package var filenamePrefix: String?
     /// Whether a `workflow` chunk (the editor's graph) was present too.
     package var hasWorkflow: Bool
+    /// The ComfyUI prompt that made it, when elena-run's `generate:` queued it.
+    package var promptID: String?
+    /// The ComfyUI server that made it, when elena-run's `generate:` queued it.
+    package var server: String?
+    /// The key of the `generate` step that made it (its record in the ledger).
+    package var generateStep: String?
 
     /// An empty lineage.
     package init() {
@@ -33,7 +39,30 @@ package struct ComfyLineage: Sendable, Hashable, Codable {
     }
 
     /// Whether anything was found.
-    package var isEmpty: Bool { seed == nil && positive == nil && checkpoint == nil && loras.isEmpty }
+    package var isEmpty: Bool { seed == nil && positive == nil && checkpoint == nil && loras.isEmpty && promptID == nil }
+
+    /// What a drop's `generate:` set for an image it queued: the prompt, the seed, the checkpoint and the LoRAs'
+    /// strengths as queued, the prompt id and the server. They complete what the graph shows (a graph without a
+    /// sampler shows none of them) and win over it: they are what was asked for.
+    package func completed(with generated: GeneratedFacts) -> ComfyLineage {
+        var lineage = self
+        lineage.positive = generated.prompt
+        lineage.seed = generated.seed
+        lineage.promptID = generated.promptID
+        lineage.server = generated.server
+        lineage.generateStep = generated.step
+        if let checkpoint = generated.checkpoint { lineage.checkpoint = ComfyLineage.modelName(checkpoint) }
+        for lora in generated.loras {
+            if let index = lineage.loras.firstIndex(where: { $0.name == ComfyLineage.modelName(lora.name) }) {
+                lineage.loras[index].strengthModel = lora.strengthModel ?? lineage.loras[index].strengthModel
+                lineage.loras[index].strengthClip = lora.strengthClip ?? lineage.loras[index].strengthClip
+            } else {
+                lineage.loras.append(
+                    LoRA(name: ComfyLineage.modelName(lora.name), strengthModel: lora.strengthModel, strengthClip: lora.strengthClip))
+            }
+        }
+        return lineage
+    }
 
     static let samplerTypes: Set<String> = ["KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"]
 
@@ -153,7 +182,8 @@ package struct ComfyLineage: Sendable, Hashable, Codable {
                                 strengthClip: literal(id, "strength_clip")?.doubleValue))
                     }
                 } else if let checkpoint = literal(id, "ckpt_name")?.stringValue ?? literal(id, "unet_name")?.stringValue {
-                    lineage.checkpoint = checkpoint
+                    // Named like the LoRAs: without the file's extension.
+                    lineage.checkpoint = ComfyLineage.modelName(checkpoint)
                     break
                 }
                 current = link(inputs(id)?["model"])
@@ -170,6 +200,9 @@ package struct ComfyLineage: Sendable, Hashable, Codable {
             return lineage
         }
     }
+
+    /// `elena_body_v3.safetensors` → `elena_body_v3`.
+    package static func displayName(_ file: String) -> String { modelName(file) }
 
     /// `elena_body_v3.safetensors` → `elena_body_v3`.
     static func modelName(_ file: String) -> String {
