@@ -251,7 +251,7 @@ package struct ComfyClient: ComfyGenerating {
     }
 
     /// Reads one text frame `{"type": …, "data": {…}}`; nil for the messages generation does not follow.
-    static func event(_ text: String) -> ComfyEvent? {
+    package static func event(_ text: String) -> ComfyEvent? {
         guard let message = try? JSONValue.parse(text), let type = message["type"]?.stringValue else { return nil }
         let data = message["data"]
         guard let prompt = data?["prompt_id"]?.stringValue else { return nil }
