@@ -222,7 +222,10 @@ let package = Package(
         // The ComfyUI client against the fake ComfyUI over real HTTP.
         .testTarget(
             name: "ElenaComfyTests",
-            dependencies: ["ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestKit", "ElenaTestSupport"],
+            dependencies: [
+                "ElenaCore", "ElenaComfy", "ElenaComfyFake", "ElenaTestKit", "ElenaTestSupport",
+                .product(name: "WSClient", package: "swift-websocket"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         // The pipeline's declaration as the planner lays it out. Pure: no files, no database.
         .testTarget(

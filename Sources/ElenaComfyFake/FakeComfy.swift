@@ -48,6 +48,9 @@ package final class FakeComfy: Sendable {
         var cancelled: [String] = []
         var failures: [String] = []
         var counters: [String: Int] = [:]
+        /// The outputs of every graph run to success, by its text: the same graph again is all cached (ComfyUI
+        /// keeps its nodes' results) and answers with the same files.
+        var ranGraphs: [String: [JSONValue.Member]] = [:]
         var prompts = 0
         var held = false
         var settled = 0
@@ -408,6 +411,8 @@ package final class FakeComfy: Sendable {
             $0.prompts += 1
             if let client { $0.clients[id] = client }
         }
+        // ComfyUI 0.3.64 sends the queue's status twice for a queued prompt.
+        emitQueueStatus()
         emitQueueStatus()
         let graph = JSONValue.object(nodes)
         state.withLock { state in
@@ -433,78 +438,167 @@ package final class FakeComfy: Sendable {
         guard stillQueued, case .object(let nodes) = graph else { return }
         let prompt = JSONValue.string(id)
         func now() -> JSONValue { .int(Int(configuration.time.now.timeIntervalSince1970 * 1000)) }
+        let signature = graph.serialized()
+        let cachedOutputs = state.withLock { $0.ranGraphs[signature] }
         emit(id, "execution_start", .object(["prompt_id": prompt, "timestamp": now()]))
-        emit(id, "execution_cached", .object(["nodes": .array([]), "prompt_id": prompt, "timestamp": now()]))
+        let cachedNodes = cachedOutputs == nil ? [] : nodes.map { JSONValue.string($0.key) }
+        emit(id, "execution_cached", .object(["nodes": .array(cachedNodes), "prompt_id": prompt, "timestamp": now()]))
         if drop {
             state.withLock { state in
                 for socket in state.sockets.values { socket.send.yield(nil) }
             }
         }
-        let sampler = nodes.first { $0.value["class_type"]?.stringValue == "KSampler" }
-        let steps = max(1, min(5, sampler?.value["inputs"]?["steps"]?.intValue ?? 4))
+        // progress_state, as ComfyUI 0.3.64 sends it on every node's start, step and end: every node so far.
+        var progressNodes: [JSONValue.Member] = []
+        func progressState(_ node: String, _ state: String, value: Int = 0, max: Int = 1) {
+            let entry = JSONValue.object([
+                "value": .int(value), "max": .int(max), "state": .string(state), "node_id": .string(node),
+                "prompt_id": prompt, "display_node_id": .string(node), "parent_node_id": .null, "real_node_id": .string(node),
+            ])
+            if let index = progressNodes.firstIndex(where: { $0.key == node }) {
+                progressNodes[index] = .init(node, entry)
+            } else {
+                progressNodes.append(.init(node, entry))
+            }
+            emit(id, "progress_state", .object(["prompt_id": prompt, "nodes": .object(progressNodes)]))
+        }
         var messages: [JSONValue] = [
             .array([.string("execution_start"), .object(["prompt_id": prompt, "timestamp": now()])])
         ]
-        for node in nodes where node.value["class_type"]?.stringValue != "SaveImage" {
-            emit(id, "executing", .object(["node": .string(node.key), "display_node": .string(node.key), "prompt_id": prompt]))
-            guard node.key == sampler?.key else { continue }
-            if let failure {
-                let error = JSONValue.object([
-                    "prompt_id": prompt, "node_id": .string(node.key), "node_type": .string("KSampler"), "executed": .array([]),
-                    // ComfyUI's message ends in a newline.
-                    "exception_message": .string(failure + "\n"), "exception_type": .string("RuntimeError"), "timestamp": now(),
-                ])
-                messages.append(.array([.string("execution_error"), error]))
-                record(id, graph: graph, outputs: [], status: "error", messages: messages)
-                emit(id, "execution_error", error)
-                emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
-                emitQueueStatus()
-                return
-            }
-            for step in 1...steps {
-                await configuration.time.pause(configuration.runSeconds / Double(steps))
-                emit(id, "progress", .object(["value": .int(step), "max": .int(steps), "prompt_id": prompt, "node": .string(node.key)]))
-            }
+        func finish(_ outputs: [JSONValue.Member]) {
+            messages.append(.array([.string("execution_success"), .object(["prompt_id": prompt, "timestamp": now()])]))
+            record(id, graph: graph, outputs: outputs, status: "success", messages: messages)
+            state.withLock { $0.ranGraphs[signature] = outputs }
+            emit(id, "execution_success", .object(["prompt_id": prompt, "timestamp": now()]))
+            emitQueueStatus()
+            emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
         }
-        guard state.withLock({ $0.queued.contains(id) }) else { return }
-        var outputs: [JSONValue.Member] = []
-        let latent = nodes.first { $0.value["class_type"]?.stringValue == "EmptyLatentImage" }?.value["inputs"]
+        if let cachedOutputs {
+            // Every node cached: the outputs are announced (no `executing`), with the files made before.
+            for output in cachedOutputs {
+                emit(id, "executed", .object(["node": .string(output.key), "display_node": .string(output.key), "output": output.value, "prompt_id": prompt]))
+                progressState(output.key, "finished", value: 1)
+            }
+            finish(cachedOutputs)
+            return
+        }
+        let sampler = nodes.first { $0.value["class_type"]?.stringValue == "KSampler" }
+        let steps = max(1, min(5, sampler?.value["inputs"]?["steps"]?.intValue ?? 4))
+        let latent = nodes.first {
+            ["EmptyLatentImage", "EmptyImage"].contains($0.value["class_type"]?.stringValue ?? "")
+        }?.value["inputs"]
         let width = min(512, latent?["width"]?.intValue ?? 512)
         let height = min(768, latent?["height"]?.intValue ?? 768)
         let batch = max(1, latent?["batch_size"]?.intValue ?? 1)
-        let seed = sampler?.value["inputs"]?["seed"]?.intValue ?? 0
-        for save in nodes where save.value["class_type"]?.stringValue == "SaveImage" && valid.contains(save.key) {
-            emit(id, "executing", .object(["node": .string(save.key), "display_node": .string(save.key), "prompt_id": prompt]))
-            let prefix = save.value["inputs"]?["filename_prefix"]?.stringValue ?? "ComfyUI"
-            let subfolder = prefix.contains("/") ? String(prefix[..<(prefix.lastIndex(of: "/") ?? prefix.endIndex)]) : ""
-            let stem = prefix.split(separator: "/").last.map(String.init) ?? "ComfyUI"
-            var images: [JSONValue] = []
-            for index in 0..<batch {
-                let counter = state.withLock { state -> Int in
-                    state.counters[prefix, default: 0] += 1
-                    return state.counters[prefix] ?? 1
+        let seed = sampler?.value["inputs"]?["seed"]?.intValue
+            ?? nodes.first { $0.value["class_type"]?.stringValue == "ImageAddNoise" }?.value["inputs"]?["seed"]?.intValue ?? 0
+        var outputs: [JSONValue.Member] = []
+        for key in Self.executionOrder(nodes, outputs: valid) {
+            guard let node = nodes.first(where: { $0.key == key }) else { continue }
+            let classType = node.value["class_type"]?.stringValue ?? ""
+            if classType == "SaveImage" { guard state.withLock({ $0.queued.contains(id) }) else { return } }
+            progressState(node.key, "running")
+            emit(id, "executing", .object(["node": .string(node.key), "display_node": .string(node.key), "prompt_id": prompt]))
+            var output: JSONValue?
+            switch classType {
+            case "KSampler" where node.key == sampler?.key:
+                if let failure {
+                    let error = JSONValue.object([
+                        "prompt_id": prompt, "node_id": .string(node.key), "node_type": .string("KSampler"), "executed": .array([]),
+                        // ComfyUI's message ends in a newline.
+                        "exception_message": .string(failure + "\n"), "exception_type": .string("RuntimeError"), "timestamp": now(),
+                    ])
+                    messages.append(.array([.string("execution_error"), error]))
+                    record(id, graph: graph, outputs: [], status: "error", messages: messages)
+                    emit(id, "execution_error", error)
+                    emitQueueStatus()
+                    emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
+                    return
                 }
-                let name = String(format: "%@_%05d_.png", stem, counter)
-                let folder = configuration.outputFolder + (subfolder.isEmpty ? "" : "/" + subfolder)
-                let imageSeed = UInt64(max(0, seed + index))
-                // Encoding is CPU work: off the cooperative pool, which the servers and clients of the tests share.
-                let file = await offCooperativePool {
-                    ComfyMetadata.png(
-                        (try? SyntheticImage(width: width, height: height, seed: imageSeed).encoded(.png)) ?? Data(),
-                        prompt: graph.serialized())
+                for step in 1...steps {
+                    await configuration.time.pause(configuration.runSeconds / Double(steps))
+                    emit(id, "progress", .object(["value": .int(step), "max": .int(steps), "prompt_id": prompt, "node": .string(node.key)]))
+                    progressState(node.key, "running", value: step, max: steps)
                 }
-                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try? file.write(to: URL(fileURLWithPath: folder + "/" + name))
-                images.append(.object(["filename": .string(name), "subfolder": .string(subfolder), "type": .string("output")]))
+            case "PreviewAny":
+                // A text output (PreviewAny shows a value): an `executed` without images.
+                output = .object(["text": .array([.string(node.value["inputs"]?["source"].map { $0.serialized() } ?? "")])])
+            case "SaveImage":
+                let prefix = node.value["inputs"]?["filename_prefix"]?.stringValue ?? "ComfyUI"
+                let subfolder = prefix.contains("/") ? String(prefix[..<(prefix.lastIndex(of: "/") ?? prefix.endIndex)]) : ""
+                let stem = prefix.split(separator: "/").last.map(String.init) ?? "ComfyUI"
+                var images: [JSONValue] = []
+                for index in 0..<batch {
+                    let folder = configuration.outputFolder + (subfolder.isEmpty ? "" : "/" + subfolder)
+                    // As ComfyUI: the counter goes on from the files already in the folder (a restarted server too).
+                    let highest = Self.highestCounter(stem: stem, in: folder)
+                    let counter = state.withLock { state -> Int in
+                        state.counters[prefix] = max(state.counters[prefix] ?? 0, highest) + 1
+                        return state.counters[prefix] ?? 1
+                    }
+                    let name = String(format: "%@_%05d_.png", stem, counter)
+                    let imageSeed = UInt64(max(0, seed + index))
+                    // Encoding is CPU work: off the cooperative pool, which the servers and clients of the tests share.
+                    let file = await offCooperativePool {
+                        ComfyMetadata.png(
+                            (try? SyntheticImage(width: width, height: height, seed: imageSeed).encoded(.png)) ?? Data(),
+                            prompt: graph.serialized())
+                    }
+                    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    try? file.write(to: URL(fileURLWithPath: folder + "/" + name))
+                    images.append(.object(["filename": .string(name), "subfolder": .string(subfolder), "type": .string("output")]))
+                }
+                output = .object(["images": .array(images)])
+            default:
+                break
             }
-            outputs.append(.init(save.key, .object(["images": .array(images)])))
-            emit(id, "executed", .object(["node": .string(save.key), "display_node": .string(save.key), "output": .object(["images": .array(images)]), "prompt_id": prompt]))
+            if let output {
+                outputs.append(.init(node.key, output))
+                emit(id, "executed", .object(["node": .string(node.key), "display_node": .string(node.key), "output": output, "prompt_id": prompt]))
+            }
+            progressState(node.key, "finished", value: 1)
         }
-        messages.append(.array([.string("execution_success"), .object(["prompt_id": prompt, "timestamp": now()])]))
-        record(id, graph: graph, outputs: outputs, status: "success", messages: messages)
-        emit(id, "execution_success", .object(["prompt_id": prompt, "timestamp": now()]))
-        emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
-        emitQueueStatus()
+        guard state.withLock({ $0.queued.contains(id) }) else { return }
+        finish(outputs)
+    }
+
+    /// The order ComfyUI 0.3.64 runs a graph in: the output nodes (SaveImage that validated, PreviewAny) by how
+    /// many nodes each needs, fewest first, each after what it depends on; nodes no output needs do not run.
+    static func executionOrder(_ nodes: [JSONValue.Member], outputs valid: Set<String>) -> [String] {
+        let byKey = Dictionary(nodes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        func dependencies(_ key: String) -> [String] {
+            guard case .object(let inputs)? = byKey[key]?["inputs"] else { return [] }
+            return inputs.compactMap { input in
+                guard let link = input.value.arrayValue, link.count == 2, let source = link[0].stringValue, byKey[source] != nil
+                else { return nil }
+                return source
+            }
+        }
+        func needed(_ key: String, _ seen: inout [String]) {
+            guard !seen.contains(key) else { return }
+            for dependency in dependencies(key) { needed(dependency, &seen) }
+            seen.append(key)
+        }
+        let outputs = nodes.filter { member in
+            let type = member.value["class_type"]?.stringValue
+            return (type == "SaveImage" && valid.contains(member.key)) || type == "PreviewAny"
+        }.map { key -> (key: String, size: Int) in
+            var chain: [String] = []
+            needed(key.key, &chain)
+            return (key.key, chain.count)
+        }.sorted { ($0.size, $0.key.count, $0.key) < ($1.size, $1.key.count, $1.key) }
+        var order: [String] = []
+        for output in outputs { needed(output.key, &order) }
+        return order
+    }
+
+    /// The highest `<stem>_NNNNN_` counter among a folder's files (0 when none).
+    static func highestCounter(stem: String, in folder: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.compactMap { name -> Int? in
+            guard name.hasPrefix(stem + "_") else { return nil }
+            return Int(name.dropFirst(stem.count + 1).prefix { $0.isNumber })
+        }.max() ?? 0
     }
 
     /// Moves a prompt from the queue into `/history`.

@@ -284,6 +284,13 @@ import Testing
             #expect(first.count == 2, "\(first)")
 
             for name in fixture.sources { try FileManager.default.removeItem(atPath: fixture.folder("src/" + name)) }
+            // ComfyUI restarted (its cache gone; its counter goes on from the files in its output folder).
+            let url = fixture.fake.baseURL
+            await fixture.fake.stop()
+            var configuration = FakeComfy.Configuration(outputFolder: fixture.folder("comfy-output"))
+            configuration.port = Int(url.split(separator: ":").last ?? "") ?? 0
+            let restarted = FakeComfy(configuration: configuration)
+            try await restarted.start()
             let again = try await fixture.elena(["drop.yaml"])
             #expect(again.standardOutput.contains("generate  1 generated (1 image)"), "made again: \(again)")
             #expect(fixture.sources.count == 1 && !first.contains { $0.hasPrefix(fixture.sources[0].split(separator: "/").last.map(String.init) ?? "") },
@@ -293,6 +300,7 @@ import Testing
             let image = try #require(outbox.first { !$0.hasSuffix(".json") })
             let sidecar = try JSONValue.parse(String(contentsOfFile: fixture.folder("library/outbox/gen/" + image + ".json"), encoding: .utf8))
             #expect(sidecar["file"]?.stringValue == image)
+            await restarted.stop()
         }
     }
 

@@ -1,0 +1,63 @@
+import ElenaComfy
+import ElenaComfyFake
+import ElenaCore
+import ElenaTestKit
+import Foundation
+import Logging
+import Testing
+import WSClient
+
+/// The fake ComfyUI sends what the real one does: the recorded graph queued on the fake gives the same websocket
+/// message types in the same order as the recording of the real server (Tests/Fixtures/comfyui-0.3.64), run once
+/// and queued again (all cached), so the two cannot drift apart silently.
+@Suite struct FakeTranscriptTests {
+    static func fixture(_ file: String) throws -> String {
+        try String(contentsOfFile: CommandLineRunner.repositoryRoot() + "/Tests/Fixtures/comfyui-0.3.64/" + file, encoding: .utf8)
+    }
+
+    /// The message types of a recording from its first queued prompt on (text frames; the connect status first).
+    static func recordedTypes(_ file: String) throws -> [String] {
+        try fixture(file).split(separator: "\n").compactMap { line in
+            let entry = try JSONValue.parse(String(line))
+            return entry["kind"]?.stringValue == "text" ? entry["msg"]?["type"]?.stringValue : nil
+        }
+    }
+
+    /// The message types the fake sends to one client while `body` runs (the connect status first).
+    static func fakeTypes(_ fake: FakeComfy, until done: @escaping @Sendable ([String]) -> Bool, _ body: @Sendable () async throws -> Void)
+        async throws -> [String]
+    {
+        let types = Locked<[String]>([])
+        let url = fake.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/ws?clientId=transcript"
+        let listener = Task {
+            try await WebSocketClient.connect(url: url, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                inbound, _, _ in
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message, let type = try? JSONValue.parse(text)["type"]?.stringValue else { continue }
+                    let all = types.withLock { $0.append(type); return $0 }
+                    if done(all) { return }
+                }
+            }
+        }
+        while types.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await body()
+        let deadline = Date().addingTimeInterval(20)
+        while !done(types.withLock { $0 }) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        listener.cancel()
+        return types.withLock { $0 }
+    }
+
+    @Test func theRecordedGraphGivesTheRecordedMessagesRunAndCached() async throws {
+        try await ComfyClientTests.withFake { fake, client, _ in
+            let graph = try JSONValue.parse(Self.fixture("g_noise.json"))
+            let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
+            for recording in ["cap_noise.jsonl", "cap_noise_cached.jsonl"] {
+                let seen = try await Self.fakeTypes(fake, until: finished) {
+                    _ = try await client.queue(graph, clientID: "transcript")
+                }
+                let recorded = try Self.recordedTypes(recording)
+                #expect(seen == recorded, "\(recording):\n  fake:     \(seen)\n  recorded: \(recorded)")
+            }
+        }
+    }
+}
