@@ -26,6 +26,9 @@ package final class FakeComfy: Sendable {
         package var loras = ["elena-face.safetensors"]
         /// How long a run takes.
         package var runSeconds = 0.05
+        /// Sends a binary preview frame (type 1, a JPEG's first bytes) at every sampler step, as ComfyUI does with
+        /// `--preview-method`.
+        package var previews = false
         /// Where SaveImage writes.
         package var outputFolder: String
         /// The port to listen on (0: any free port).
@@ -48,6 +51,10 @@ package final class FakeComfy: Sendable {
         var cancelled: [String] = []
         var failures: [String] = []
         var counters: [String: Int] = [:]
+        /// The prompt running now, and the node it is at.
+        var running: (prompt: String, node: String)?
+        /// Prompts `POST /interrupt` stopped (they end at their next node or step).
+        var interrupts: Set<String> = []
         /// The outputs of every graph run to success, by its text: the same graph again is all cached (ComfyUI
         /// keeps its nodes' results) and answers with the same files.
         var ranGraphs: [String: [JSONValue.Member]] = [:]
@@ -57,7 +64,7 @@ package final class FakeComfy: Sendable {
         /// The client id each prompt was queued with (events go only to that client's sockets).
         var clients: [String: String] = [:]
         /// Open sockets: id, client id, and where their frames go (nil closes the connection abruptly).
-        var sockets: [Int: (client: String, send: AsyncStream<String?>.Continuation)] = [:]
+        var sockets: [Int: (client: String, send: AsyncStream<SocketFrame?>.Continuation)] = [:]
         var nextSocket = 0
         var socketsOpened = 0
         var dropAtNextStart = false
@@ -224,14 +231,22 @@ package final class FakeComfy: Sendable {
             }
             return Response(status: .ok)
         }
-        router.post("/interrupt") { _, _ in Response(status: .ok) }
+        // Stops the running prompt (the one named, or whichever runs): it ends with execution_interrupted.
+        router.post("/interrupt") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let named = (try? JSONValue.parse(String(buffer: body)))?["prompt_id"]?.stringValue
+            self.state.withLock { state in
+                if let running = state.running?.prompt, named == nil || named == running { state.interrupts.insert(running) }
+            }
+            return Response(status: .ok)
+        }
         return router
     }
 
     /// One websocket: a `status` message with the session id first, then every event for `client`, until the client
     /// goes or a fault drops the connection.
     func serveSocket(client: String, channel: any Channel, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let (frames, continuation) = AsyncStream.makeStream(of: String?.self)
+        let (frames, continuation) = AsyncStream.makeStream(of: SocketFrame?.self)
         let id = state.withLock { state -> Int in
             state.nextSocket += 1
             state.socketsOpened += 1
@@ -242,9 +257,21 @@ package final class FakeComfy: Sendable {
         let queued = state.withLock { $0.queued.count }
         let status = Self.message("status", .object(["status": .object(["exec_info": .object(["queue_remaining": .int(queued)])]), "sid": .string(client)]))
         guard (try? await outbound.write(.text(status))) != nil else { return }
+        // Reconnected while its prompt runs: ComfyUI says which node runs now, without a prompt id.
+        if let running = state.withLock({ state in state.running.flatMap { state.clients[$0.prompt] == client ? $0 : nil } }) {
+            continuation.yield(.text(Self.message("executing", .object(["node": .string(running.node), "display_node": .string(running.node)]))))
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                do { for try await _ in inbound {} } catch {}
+                do {
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        // ComfyUI answers a client's feature_flags with its own (and only then sends them).
+                        guard case .text(let text) = message, (try? JSONValue.parse(text))?["type"]?.stringValue == "feature_flags"
+                        else { continue }
+                        continuation.yield(
+                            .text(Self.message("feature_flags", .object(["supports_preview_metadata": .bool(true), "max_upload_size": .int(104_857_600)]))))
+                    }
+                } catch {}
             }
             group.addTask {
                 for await frame in frames {
@@ -253,7 +280,10 @@ package final class FakeComfy: Sendable {
                         try? await channel.close()
                         return
                     }
-                    guard (try? await outbound.write(.text(frame))) != nil else { return }
+                    switch frame {
+                    case .text(let text): guard (try? await outbound.write(.text(text))) != nil else { return }
+                    case .binary(let bytes): guard (try? await outbound.write(.binary(ByteBuffer(bytes: bytes)))) != nil else { return }
+                    }
                 }
             }
             _ = await group.next()
@@ -268,7 +298,7 @@ package final class FakeComfy: Sendable {
 
     /// Sends an event to the sockets of the prompt's client (every socket for `status`).
     func emit(_ promptID: String?, _ type: String, _ data: JSONValue) {
-        let frame = Self.message(type, data)
+        let frame = SocketFrame.text(Self.message(type, data))
         state.withLock { state in
             let client = promptID.flatMap { state.clients[$0] }
             for socket in state.sockets.values where promptID == nil || socket.client == client {
@@ -448,6 +478,26 @@ package final class FakeComfy: Sendable {
                 for socket in state.sockets.values { socket.send.yield(nil) }
             }
         }
+        state.withLock { $0.running = (id, "") }
+        defer { state.withLock { $0.running = nil } }
+        var executed: [String] = []
+        /// Stopped by `POST /interrupt`: ends as ComfyUI does (execution_interrupted, the history entry, the queue's
+        /// status, the final executing).
+        func interrupted(at node: String, type: String) -> Bool {
+            guard state.withLock({ $0.interrupts.remove(id) != nil }) else { return false }
+            let data = JSONValue.object([
+                "prompt_id": prompt, "node_id": .string(node), "node_type": .string(type),
+                "executed": .array(executed.reversed().map(JSONValue.string)), "timestamp": now(),
+            ])
+            record(id, graph: graph, outputs: [], status: "error", messages: [
+                .array([.string("execution_start"), .object(["prompt_id": prompt, "timestamp": now()])]),
+                .array([.string("execution_interrupted"), data]),
+            ])
+            emit(id, "execution_interrupted", data)
+            emitQueueStatus()
+            emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
+            return true
+        }
         // progress_state, as ComfyUI 0.3.64 sends it on every node's start, step and end: every node so far.
         var progressNodes: [JSONValue.Member] = []
         func progressState(_ node: String, _ state: String, value: Int = 0, max: Int = 1) {
@@ -497,6 +547,8 @@ package final class FakeComfy: Sendable {
             guard let node = nodes.first(where: { $0.key == key }) else { continue }
             let classType = node.value["class_type"]?.stringValue ?? ""
             if classType == "SaveImage" { guard state.withLock({ $0.queued.contains(id) }) else { return } }
+            if interrupted(at: node.key, type: classType) { return }
+            state.withLock { $0.running = (id, node.key) }
             progressState(node.key, "running")
             emit(id, "executing", .object(["node": .string(node.key), "display_node": .string(node.key), "prompt_id": prompt]))
             var output: JSONValue?
@@ -517,8 +569,16 @@ package final class FakeComfy: Sendable {
                 }
                 for step in 1...steps {
                     await configuration.time.pause(configuration.runSeconds / Double(steps))
+                    if interrupted(at: node.key, type: classType) { return }
                     emit(id, "progress", .object(["value": .int(step), "max": .int(steps), "prompt_id": prompt, "node": .string(node.key)]))
                     progressState(node.key, "running", value: step, max: steps)
+                    if configuration.previews {
+                        // Type 1 (a preview image), then a JPEG's first bytes: the client has no use for it.
+                        let frame = SocketFrame.binary([0, 0, 0, 1, 0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0, count: 64))
+                        state.withLock { state in
+                            for socket in state.sockets.values where socket.client == state.clients[id] { socket.send.yield(frame) }
+                        }
+                    }
                 }
             case "PreviewAny":
                 // A text output (PreviewAny shows a value): an `executed` without images.
@@ -557,6 +617,7 @@ package final class FakeComfy: Sendable {
                 emit(id, "executed", .object(["node": .string(node.key), "display_node": .string(node.key), "output": output, "prompt_id": prompt]))
             }
             progressState(node.key, "finished", value: 1)
+            executed.append(node.key)
         }
         guard state.withLock({ $0.queued.contains(id) }) else { return }
         finish(outputs)
@@ -661,3 +722,10 @@ package final class FakeComfy: Sendable {
         ])
     }
 }
+
+/// A websocket frame the fake sends: JSON text, or a binary preview.
+enum SocketFrame: Sendable {
+    case text(String)
+    case binary([UInt8])
+}
+

@@ -132,6 +132,34 @@ import Testing
         }
     }
 
+    /// Cancelling a prompt while it samples (binary previews on the socket, as with --preview-method): ComfyUI
+    /// interrupts it; the socket says so, then the null node; /history records it as interrupted.
+    @Test func aPromptCancelledWhileSamplingEndsInterrupted() async throws {
+        let folder = try TemporaryDirectory("elena-comfy-interrupt")
+        defer { folder.remove() }
+        var configuration = FakeComfy.Configuration(outputFolder: folder("output"))
+        configuration.runSeconds = 5
+        configuration.previews = true
+        let fake = FakeComfy(configuration: configuration)
+        try await fake.start()
+        let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
+        var iterator = client.events(clientID: "mine").makeAsyncIterator()
+        #expect(await iterator.next() == .connected)
+        let id = try await client.queue(Self.workflow(), clientID: "mine").promptID
+        var seen: [ComfyEvent] = []
+        while let event = await iterator.next() {
+            seen.append(event)
+            if case .progress = event { break }
+        }
+        try await client.cancel([id])
+        seen += await Self.events(until: id, from: &iterator)
+        let state = try await client.state(of: id)
+        await fake.stop()
+        #expect(seen.contains(.failed(promptID: id, message: "the run was interrupted")), "\(seen)")
+        #expect(seen.last == .finished(promptID: id), "\(seen)")
+        #expect(state == .failed("the run was interrupted"))
+    }
+
     /// Collects a prompt's events until its `executing`-null (or the socket's end).
     static func events(until id: String, from iterator: inout AsyncStream<ComfyEvent>.Iterator) async -> [ComfyEvent] {
         var seen: [ComfyEvent] = []
