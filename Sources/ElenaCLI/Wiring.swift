@@ -70,7 +70,11 @@ enum Wiring {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw CLIError.usage("\(argument): cannot read the manifest (\(error.localizedDescription))")
+            let data = FileManager.default.contents(atPath: path)
+            throw CLIError.usage(
+                data == nil
+                    ? "\(argument): cannot read the manifest (no permission to read it)"
+                    : "\(argument): the manifest is not UTF-8 text (a binary file, or saved as UTF-16?): save it as UTF-8")
         }
         let shared = try sharedPersona()
         do {

@@ -41,13 +41,18 @@ package struct LoopbackListener: Sendable {
             waiting?.resume(with: value)
         }
 
+        /// The code; a cancelled wait ends at once (the login's timeout, a listener that could not start).
         func wait() async throws -> String {
-            try await withCheckedThrowingContinuation { continuation in
-                let known = state.withLock { state -> Result<String, any Error>? in
-                    if state.result == nil { state.continuation = continuation }
-                    return state.result
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let known = state.withLock { state -> Result<String, any Error>? in
+                        if state.result == nil { state.continuation = continuation }
+                        return state.result
+                    }
+                    if let known { continuation.resume(with: known) }
                 }
-                if let known { continuation.resume(with: known) }
+            } onCancel: {
+                resolve(.failure(CancellationError()))
             }
         }
     }
@@ -69,7 +74,9 @@ package struct LoopbackListener: Sendable {
             let page: String
             let result: Result<String, any Error>
             if let error = query.get("error") {
-                result = .failure(Failure(description: "Fanvue refused the login: \(error) \(query.get("error_description") ?? "")"))
+                // The description comes form-encoded ("The+resource+owner+denied+the+request").
+                let reason = (query.get("error_description") ?? "").replacingOccurrences(of: "+", with: " ")
+                result = .failure(Failure(description: "Fanvue refused the login (\(error))" + (reason.isEmpty ? "" : ": \(reason)")))
                 page = "Login refused. You can close this tab."
             } else if query.get("state") != expected {
                 result = .failure(Failure(description: "the redirect's state did not match: the login was not started here"))
@@ -100,7 +107,13 @@ package struct LoopbackListener: Sendable {
             logger: Logger(label: "elena.fanvue.login", factory: { _ in SwiftLogNoOpLogHandler() }))
         return try await withThrowingTaskGroup(of: String?.self) { group in
             group.addTask {
-                try await application.run()
+                do {
+                    try await application.run()
+                } catch {
+                    throw Failure(
+                        description: "cannot listen on 127.0.0.1:\(port) for Fanvue's redirect (FANVUE_REDIRECT_URI): "
+                            + TransportWords.describe(error))
+                }
                 return nil
             }
             group.addTask { try await outcome.wait() }

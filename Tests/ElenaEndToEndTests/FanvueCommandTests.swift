@@ -14,6 +14,34 @@ import Testing
 /// The `elena-run` binary against the fake Fanvue: `auth login --no-browser` end to end, the dry run's plan of
 /// Fanvue work (and `--online`, which may only read), and a run without a login.
 @Suite struct FanvueCommandTests {
+    /// `auth login` ends when its time is up, and when it cannot listen for the redirect (the port taken) says so
+    /// at once (it waited forever in both cases: the wait for the code ignored the cancellation).
+    @Test func authLoginEndsOnItsTimeoutAndOnABusyPort() async throws {
+        let busy = try LoopbackSocket.bind(listening: true).get()
+        let free = try freeLoopbackPort()
+        let harness = try await FanvueHarness.start {
+            $0.redirectURIs = ["http://127.0.0.1:\(busy.port)/callback", "http://127.0.0.1:\(free)/callback"]
+        }
+        try await withCleanup({ await harness.stop() }) {
+            var environment = harness.processEnvironment
+            environment["ELENA_CONFIG_DIR"] = harness.folder("fresh-config")
+            environment["FANVUE_REDIRECT_URI"] = "http://127.0.0.1:\(free)/callback"
+            let waited = try await CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+                .run(["auth", "login", "--no-browser", "--timeout", "1"])
+            #expect(waited.exitCode == 1, "\(waited)")
+            #expect(waited.standardError.contains("no redirect arrived within 1 s"), "\(waited)")
+
+            environment["FANVUE_REDIRECT_URI"] = "http://127.0.0.1:\(busy.port)/callback"
+            let taken = try await CommandLineRunner(environment: environment, workingDirectory: harness.folder.path)
+                .run(["auth", "login", "--no-browser", "--timeout", "60"])
+            #expect(taken.exitCode == 1, "\(taken)")
+            #expect(
+                taken.standardError.contains("cannot listen on 127.0.0.1:\(busy.port) for Fanvue's redirect (FANVUE_REDIRECT_URI): the port is in use"),
+                "\(taken)")
+        }
+        withExtendedLifetime(busy) {}
+    }
+
     @Test func authLoginWithoutABrowserThenStatusAndLogout() async throws {
         let port = try freeLoopbackPort()
         let redirect = "http://127.0.0.1:\(port)/callback"

@@ -55,7 +55,13 @@ struct ReviewCommand: AsyncParsableCommand {
         let options = options
         let manifest = manifest
         let port = port ?? 0
-        if port != 0 && LoopbackSocket.isTaken(port) { throw Self.portInUse(port) }
+        if port != 0, case .failure(let problem) = LoopbackSocket.bind(port: port) {
+            if problem.code == EACCES {
+                throw CLIError.usage(
+                    "port \(port) needs root (ports below 1024 do): choose one above 1024 with --port, or leave --port out")
+            }
+            if problem.code == EADDRINUSE { throw Self.portInUse(port) }
+        }
         if !noRun {
             let reporter = TerminalReporter(quiet: false)
             let outcome = try await DropExecution.perform(
@@ -105,7 +111,7 @@ struct ReviewCommand: AsyncParsableCommand {
         } catch {
             await store.close()
             if port != 0 && "\(error)".contains("Address already in use") { throw Self.portInUse(port) }
-            throw CLIError.failure("the review server stopped: \(error)")
+            throw CLIError.failure("the review server stopped: \(TransportWords.describe(error))")
         }
         await store.close()
         print("Review server stopped. Run `elena-run \(manifest)` to publish what was approved.")

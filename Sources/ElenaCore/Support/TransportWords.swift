@@ -10,13 +10,18 @@ package enum TransportWords {
         let lowered = text.lowercased()
         let rules: [(needles: [String], words: String)] = [
             (["connection refused", "errno: 111"], "the connection was refused (is it running?)"),
+            (["address already in use", "errno: 98"], "the port is in use (another program listens there)"),
+            (["permission denied", "errno: 13"], "permission denied (ports below 1024 need root)"),
             (["connection reset", "errno: 104", "remoteconnectionclosed", "broken pipe", "errno: 32"],
              "the connection was closed by the other side"),
             (["connecttimeout", "errno: 110"], "no connection within the time limit"),
             (["readtimeout", "deadlineexceeded", "deadline exceeded"], "no answer within the time limit"),
             (["no route to host", "errno: 113", "network is unreachable", "errno: 101"], "the host cannot be reached"),
-            (["nodename nor servname", "name or service not known", "lookup", "resolution"], "the host name is not known"),
-            (["tlshandshake", "certificate", "ssl"], "the secure connection failed"),
+            (["nodename nor servname", "name or service not known", "unknownhost", "lookup", "resolution"],
+             "the host name is not known"),
+            (["wrong_version_number"], "the secure connection failed (is the server speaking plain http://?)"),
+            (["handshakefailed", "tlshandshake", "certificate", "sslerror", "boringssl"], "the secure connection failed"),
+            (["emptyscheme", "unsupportedscheme", "emptyhost"], "the URL is not valid (it needs http:// or https:// and a host)"),
         ]
         for rule in rules where rule.needles.contains(where: { lowered.contains($0) }) { return rule.words }
         return text.replacingOccurrences(of: "HTTPClientError.", with: "")

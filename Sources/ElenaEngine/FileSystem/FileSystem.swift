@@ -141,6 +141,25 @@ package enum FileSystem {
         return builder.finalize()
     }
 
+    /// Why a folder cannot be made, in words: a file in the way (named), no permission (whose folder), else the
+    /// system's words for the error (never Foundation's "The operation could not be completed").
+    static func folderProblem(_ path: String, code: Int32?) -> String {
+        var prefix = path
+        while !prefix.isEmpty && prefix != "/" {
+            var info = stat()
+            if lstat(prefix, &info) == 0 {
+                if info.st_mode & S_IFMT != S_IFDIR { return "\(prefix) is a file, not a folder: move it away or choose another path" }
+                break
+            }
+            prefix = (prefix as NSString).deletingLastPathComponent
+        }
+        if code == EACCES || code == EPERM {
+            return "no permission to write in \(prefix): choose a folder you own, or change its permissions"
+        }
+        if code == EROFS { return "\(prefix) is on a read-only file system" }
+        return code.map { String(cString: strerror($0)) } ?? "the system refused"
+    }
+
     /// Creates a folder and its parents.
     package static func makeDirectory(_ path: String) throws(FileSystemError) {
         if isDirectory(path) { return }
@@ -150,8 +169,7 @@ package enum FileSystem {
             // Foundation wraps the system's errno; keep it, so a full or read-only disk is recognised.
             let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
             let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying?.code ?? 0) : nil
-            throw FileSystemError(
-                operation: "create folder", path: path, reason: "\(error.localizedDescription)", code: code)
+            throw FileSystemError(operation: "create folder", path: path, reason: Self.folderProblem(path, code: code), code: code)
         }
     }
 

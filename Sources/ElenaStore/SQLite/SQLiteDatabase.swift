@@ -226,9 +226,23 @@ package final class SQLiteDatabase: SQLDatabase {
         return StoreError("\(doing): \(describe(error))")
     }
 
+    /// SQLite's answer in words, with what to do for the ones a person can fix.
     static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError { return error.message ?? "SQLite error \(error.resultCode.rawValue)" }
-        return error.localizedDescription
+        guard let error = error as? DatabaseError else { return "\(error)" }
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_NOTADB:
+            return "it is not an SQLite database (is --database or DATABASE_URL pointing at another file?)"
+        case .SQLITE_CORRUPT:
+            return "the file is damaged (database disk image is malformed); restore it from a backup, or move it away "
+                + "and run again to start a new ledger"
+        case .SQLITE_READONLY:
+            return "it is read-only for you (its file or folder belongs to another user): fix the permissions, or use "
+                + "another --library"
+        case .SQLITE_CANTOPEN:
+            return "it cannot be opened (a folder, a missing folder on the way, or no permission to create it)"
+        default:
+            return error.message ?? "SQLite error \(error.resultCode.rawValue)"
+        }
     }
 
     private static func arguments(_ binds: [SQLValue]) -> StatementArguments {
