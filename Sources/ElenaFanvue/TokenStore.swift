@@ -50,10 +50,20 @@ package struct TokenStore: Sendable {
                 .authentication, message: String(format: "%@ is readable by others (mode %o); run chmod 600 on it or log in again", path, mode),
                 request: "token file")
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FanvueError(
+                .authentication, message: "cannot read the Fanvue login file \(path) (no permission, or not a file)",
+                request: "token file")
+        }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
-        return try decoder.decode(TokenSet.self, from: data)
+        do {
+            return try decoder.decode(TokenSet.self, from: data)
+        } catch {
+            throw FanvueError(
+                .authentication, message: "the Fanvue login file \(path) is damaged (not the file elena-run saves)",
+                request: "token file")
+        }
     }
 
     /// Saves atomically with mode 0600 (the folder is created with 0700).

@@ -333,10 +333,12 @@ struct BadManifest: Sendable, CustomTestStringConvertible {
             keyPath: "", line: 1, column: 1, message: "the manifest must be a mapping of keys, found a list"),
         BadManifest(
             name: "YAML with a tab for indentation", text: minimal(replacing: 4, with: ["\tdir: ~/in"]),
-            keyPath: "", line: 4, column: 1, message: "invalid YAML: found character that cannot start any token"),
+            keyPath: "", line: 4, column: 1, message: "invalid YAML: found character that cannot start any token",
+            hint: "a value starting with @, ` or a tab must be quoted, and indentation uses spaces"),
         BadManifest(
             name: "YAML with an unclosed flow list", text: minimal(inserting: ["  tags: [lingerie, mirror"], after: 8),
-            keyPath: "", line: 10, column: 1, message: "invalid YAML: did not find expected ',' or ']'"),
+            keyPath: "", line: 10, column: 1, message: "invalid YAML: did not find expected ',' or ']'",
+            hint: "inside { } or [ ], a value holding ':' or ',' must be quoted, e.g. {caption: \"New: set\"}"),
     ]
 
     @Test(arguments: badManifests)

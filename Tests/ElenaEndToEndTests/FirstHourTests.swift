@@ -230,5 +230,28 @@ import Testing
         #expect(ran >= 5, "the tour's dry runs, plans and run, stats and suggest")
         #expect(FileManager.default.fileExists(atPath: folder("home/elena-content-pipeline/3_review/drop-03")))
     }
+
+    /// The YAML mistakes people make say what to do (the parser names only its rule), and a damaged Fanvue login
+    /// file is a sentence (it printed "DecodingError.dataCorrupted: Data was corrupted…").
+    @Test func yamlMistakesAndADamagedLoginSayWhatToDo() async throws {
+        let folder = try TemporaryDirectory("elena-yaml")
+        defer { folder.remove() }
+        let runner = CommandLineRunner(
+            environment: ["ELENA_CONFIG_DIR": folder("config"), "FANVUE_CLIENT_ID": "id", "FANVUE_CLIENT_SECRET": "secret"],
+            workingDirectory: folder.path)
+        try folder.write("version: 1\ndrop: x\nsource: {dir: .}\ncrop: {strategy: keep}\npublish:\n  to: folder\n  caption: New: set\n", to: "colon.yaml")
+        let colon = try await runner.run(["colon.yaml", "--library", folder("lib")])
+        #expect(colon.exitCode == 2 && colon.standardError.contains("(a value holding ': ' must be quoted, e.g. caption: \"New: set\")"), "\(colon)")
+        try folder.write("version: 1\ndrop: x\nsource:\n\tdir: .\n", to: "tab.yaml")
+        let tab = try await runner.run(["tab.yaml", "--library", folder("lib")])
+        #expect(tab.exitCode == 2 && tab.standardError.contains("indentation uses spaces"), "\(tab)")
+
+        try folder.write("garbage", to: "config/fanvue-token.json")
+        chmod(folder("config/fanvue-token.json"), 0o600)
+        let status = try await runner.run(["auth", "status", "--offline"])
+        #expect(status.exitCode == 1, "\(status)")
+        #expect(status.standardError.contains("the Fanvue login file \(folder("config/fanvue-token.json")) is damaged"), "\(status)")
+        #expect(!status.standardError.contains("DecodingError"), "\(status)")
+    }
 }
 

@@ -53,12 +53,27 @@ package struct SchemaValidator: Sendable {
             .composer(_, let problem, let mark, _):
             return Diagnostic(
                 at: SourceLocation(file: file, line: mark.line, column: mark.column), key: "",
-                "invalid YAML: \(problem)")
+                "invalid YAML: \(problem)", hint: Self.yamlHint(problem))
         case .reader(let problem, _, _, _):
             return Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), key: "", "cannot read YAML: \(problem)")
         default:
             return Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), key: "", "invalid YAML: \(error)")
         }
+    }
+
+    /// What to do about the YAML mistakes people make (the parser's words name only the rule).
+    static func yamlHint(_ problem: String) -> String? {
+        if problem.contains("tab") { return "YAML is indented with spaces, never tabs: replace the tabs with spaces" }
+        if problem.contains("mapping values are not allowed") {
+            return "a value holding ': ' must be quoted, e.g. caption: \"New: set\""
+        }
+        if problem.contains("did not find expected ',' or '}'") || problem.contains("did not find expected ',' or ']'") {
+            return "inside { } or [ ], a value holding ':' or ',' must be quoted, e.g. {caption: \"New: set\"}"
+        }
+        if problem.contains("cannot start any token") {
+            return "a value starting with @, ` or a tab must be quoted, and indentation uses spaces"
+        }
+        return nil
     }
 
     /// YAML refuses a mapping with a repeated key before any tree exists; find the repetition in the text
