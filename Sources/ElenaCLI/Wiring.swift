@@ -101,7 +101,7 @@ enum Wiring {
         } catch let error as CLIError {
             throw error
         } catch {
-            throw CLIError.usage("\(path): cannot read it as YAML (\(error))")
+            throw CLIError.usage(yamlProblem(error, path: path))
         }
         guard let references = mapping["references"] as? [String], references.count >= 2 else {
             throw CLIError.usage("\(path): 'references' must list at least two photos of the persona")
@@ -159,6 +159,12 @@ enum Wiring {
         return PathText.resolve(configured, relativeTo: workingDirectory, home: home)
     }
 
+    /// A YAML file of the configuration folder that does not parse, on one line: where, what, and what to do.
+    static func yamlProblem(_ error: any Error, path: String) -> String {
+        guard let diagnostic = SchemaValidator.yamlDiagnostic(of: error, file: path) else { return "\(path): cannot read it as YAML" }
+        return diagnostic.description.replacingOccurrences(of: ": error: ", with: ": ")
+    }
+
     /// The Fanvue settings: each of FANVUE_CLIENT_ID, FANVUE_CLIENT_SECRET, FANVUE_REDIRECT_URI, FANVUE_API_URL and
     /// FANVUE_AUTH_URL from the environment, else from `<config>/config.yaml` (same names). Nil without a client id.
     static func fanvueConfiguration() throws -> FanvueConfiguration? {
@@ -170,7 +176,7 @@ enum Wiring {
                     for (key, value) in mapping { file[key] = "\(value)" }
                 }
             } catch {
-                throw CLIError.usage("\(path): cannot read it as YAML (\(error))")
+                throw CLIError.usage(yamlProblem(error, path: path))
             }
         }
         func value(_ name: String) -> String? {
@@ -341,9 +347,17 @@ enum CLIError: Error, CustomStringConvertible {
     /// Stopped by Ctrl-C after cleaning up: exit 130, as a shell reports a SIGINT.
     case interrupted(String)
 
+    /// The sentence alone, without `error: ` (for a line of `doctor`, say).
+    var message: String {
+        switch self {
+        case .usage(let message), .failure(let message), .cannotStart(let message), .interrupted(let message): return message
+        case .manifest(let error): return error.description
+        }
+    }
+
     var description: String {
         switch self {
-        case .usage(let message), .failure(let message), .cannotStart(let message): return "error: \(message)"
+        case .usage, .failure, .cannotStart: return "error: \(message)"
         case .interrupted(let message): return message
         case .manifest(let error): return error.description
         }

@@ -252,6 +252,35 @@ import Testing
         #expect(status.exitCode == 1, "\(status)")
         #expect(status.standardError.contains("the Fanvue login file \(folder("config/fanvue-token.json")) is damaged"), "\(status)")
         #expect(!status.standardError.contains("DecodingError"), "\(status)")
+
+        // The configuration folder's YAML: one line, located, with what to do (doctor printed "error:" and a dump).
+        try folder.write("FANVUE_CLIENT_ID: x\n\tFANVUE_CLIENT_SECRET: y\n", to: "config/config.yaml")
+        let doctor = try await runner.run(["doctor", "--offline", "--library", folder("lib")])
+        #expect(
+            doctor.standardOutput.contains(
+                "FAIL fanvue: \(folder("config/config.yaml")):2:1: invalid YAML: found a tab character that violates indentation (YAML is indented with spaces"),
+            "\(doctor)")
+    }
+
+    /// Output that cannot be written is an error, not a silent success (`schema > /dev/full` exited 0), and
+    /// `stats --html` writes only a regular file in a folder that exists (it replaced /dev/full with a file).
+    @Test func outputThatCannotBeWrittenIsAnError() async throws {
+        let binary = CommandLineRunner.locateBinary()
+        let full = try await Subprocess.run("/bin/sh", ["-c", "'\(binary)' schema > /dev/full"])
+        #expect(full.status != 0, "\(full)")
+        #expect(full.error.contains("could not write the output to standard output"), "\(full.error)")
+
+        let folder = try TemporaryDirectory("elena-html")
+        defer { folder.remove() }
+        let runner = CommandLineRunner(environment: ["ELENA_LIBRARY": folder("lib")], workingDirectory: folder.path)
+        try SourceFixtures.writeImages(into: folder, count: 1)
+        try folder.write("version: 1\ndrop: h\nsource: {dir: src}\ncrop: {strategy: top_fraction}\npublish: {to: folder}\n", to: "drop.yaml")
+        _ = try await runner.run(["drop.yaml"])
+        let device = try await runner.run(["stats", "--html", "/dev/null"])
+        #expect(device.exitCode == 2 && device.standardError.contains("is not a regular file"), "\(device)")
+        let nowhere = try await runner.run(["stats", "--html", folder("missing/report.html")])
+        #expect(nowhere.exitCode == 2 && nowhere.standardError.contains("does not exist"), "\(nowhere)")
+        #expect(!FileManager.default.fileExists(atPath: folder("missing")))
     }
 }
 

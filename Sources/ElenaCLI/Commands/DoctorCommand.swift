@@ -73,10 +73,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 }
             }
         } catch let error as CLIError {
-            switch error {
-            case .usage(let message), .failure(let message), .cannotStart(let message): report(false, "database", message)
-            default: report(false, "database", "\(error)")
-            }
+            report(false, "database", error.message)
         } catch {
             report(false, "database", "\(error)")
         }
@@ -129,6 +126,9 @@ struct DoctorCommand: AsyncParsableCommand {
         let configuration: FanvueConfiguration?
         do {
             configuration = try Wiring.fanvueConfiguration()
+        } catch let error as CLIError {
+            report(false, "fanvue", error.message)
+            return
         } catch {
             report(false, "fanvue", "\(error)")
             return

@@ -102,6 +102,14 @@ struct StatsCommand: AsyncParsableCommand {
         await store.close()
         if let html {
             let path = PathText.resolve(html, relativeTo: Wiring.workingDirectory, home: Wiring.home)
+            // A report goes into a folder that exists, and replaces only a regular file (never a device or a folder).
+            if !FileSystem.isDirectory(PathText.directory(of: path)) {
+                throw CLIError.usage("--html \(html): the folder \(PathText.directory(of: path)) does not exist")
+            }
+            var info = stat()
+            if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+                throw CLIError.usage("--html \(html): \(path) exists and is not a regular file; name a new .html file")
+            }
             do {
                 try FileSystem.writeAtomically(Data(SalesOutput.html(report).utf8), to: path)
             } catch {

@@ -47,7 +47,15 @@ package struct SchemaValidator: Sendable {
         return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
-    private func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
+    private func yamlDiagnostic(_ error: YamlError) -> Diagnostic { Self.yamlDiagnostic(error, file: file) }
+
+    /// A YAML parser's error as a located diagnostic with what to do (for any YAML file elena-run reads); nil for
+    /// an error that is not the parser's.
+    package static func yamlDiagnostic(of error: any Error, file: String) -> Diagnostic? {
+        (error as? YamlError).map { yamlDiagnostic($0, file: file) }
+    }
+
+    static func yamlDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
