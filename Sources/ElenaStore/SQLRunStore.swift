@@ -58,7 +58,7 @@ package final class SQLRunStore: StoreConnection {
                     if version < Migrator.latestVersion {
                         throw StoreError(
                             "the database at \(url) has not been set up for this version of elena-run; "
-                                + "run once without --dry-run (or `elena-run doctor`) to create its tables")
+                                + "run a drop once without --dry-run to create its tables")
                     }
                 } else {
                     try await Migrator.migrate(database)

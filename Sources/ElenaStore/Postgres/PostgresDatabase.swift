@@ -135,6 +135,9 @@ package actor PostgresDatabase: SQLDatabase {
 
     static func describe(_ error: any Error) -> String {
         if let words = connectionWords(error) { return words }
+        if "\(error)".contains("sslUnsupported") {
+            return "the server does not offer TLS: remove sslmode=require from the URL, or turn TLS on at the server"
+        }
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
