@@ -163,17 +163,20 @@ import Testing
         }
     }
 
+    /// A second sampler (node 13) of the sample workflow that fails validation (seed -1): a broken branch.
+    static let brokenSampler = JSONValue.Member("13", .object(["class_type": .string("KSampler"), "inputs": .object([
+        "seed": .int(-1), "steps": .int(4), "model": .array([.string("10"), .int(0)]),
+        "positive": .array([.string("6"), .int(0)]), "negative": .array([.string("7"), .int(0)]),
+        "latent_image": .array([.string("5"), .int(0)]),
+    ])]))
+
     /// ComfyUI answers 200 when at least one output node is valid, runs those and names the rest in node_errors:
     /// the run says which output was left out and why (it reported "1 generated" with that branch's images silently
     /// missing), keeps what the valid output saved, and counts the prompt as failed until the workflow is fixed.
     @Test func anOutputComfyUILeavesOutIsReportedAndTheOthersAreKept() async throws {
         try await Self.withFixture { fixture in
             guard case .object(var nodes) = FakeComfy.sampleWorkflow() else { return }
-            nodes.append(.init("13", .object(["class_type": .string("KSampler"), "inputs": .object([
-                "seed": .int(-1), "steps": .int(4), "model": .array([.string("10"), .int(0)]),
-                "positive": .array([.string("6"), .int(0)]), "negative": .array([.string("7"), .int(0)]),
-                "latent_image": .array([.string("5"), .int(0)]),
-            ])])))
+            nodes.append(Self.brokenSampler)
             nodes.append(.init("14", .object(["class_type": .string("VAEDecode"), "inputs": .object([
                 "samples": .array([.string("13"), .int(0)]), "vae": .array([.string("4"), .int(2)]),
             ])])))
@@ -240,11 +243,7 @@ import Testing
     @Test func theSameRefusalForEveryPromptIsSaidOnce() async throws {
         try await Self.withFixture { fixture in
             guard case .object(var nodes) = FakeComfy.sampleWorkflow() else { return }
-            nodes.append(.init("13", .object(["class_type": .string("KSampler"), "inputs": .object([
-                "seed": .int(-1), "steps": .int(4), "model": .array([.string("10"), .int(0)]),
-                "positive": .array([.string("6"), .int(0)]), "negative": .array([.string("7"), .int(0)]),
-                "latent_image": .array([.string("5"), .int(0)]),
-            ])])))
+            nodes.append(Self.brokenSampler)
             nodes = nodes.map { member in
                 guard member.key == "8" else { return member }
                 return .init("8", .object(["class_type": .string("VAEDecode"), "inputs": .object([
