@@ -60,4 +60,23 @@ import WSClient
             }
         }
     }
+
+    /// The sampler graph: the fake takes at most five steps where the recording took 28, so the comparison leaves out
+    /// progress_state and counts a run of `progress` once; every other message matches type for type.
+    @Test func theRecordedSamplerGraphGivesTheRecordedMessages() async throws {
+        try await ComfyClientTests.withFake { fake, client, _ in
+            let graph = try JSONValue.parse(Self.fixture("g_ksampler.json"))
+            let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
+            let seen = try await Self.fakeTypes(fake, until: finished) { _ = try await client.queue(graph, clientID: "transcript") }
+            func steps(_ types: [String]) -> [String] {
+                types.filter { $0 != "progress_state" }.reduce(into: [String]()) { kept, type in
+                    if !(type == "progress" && kept.last == "progress") { kept.append(type) }
+                }
+            }
+            let recorded = try Self.recordedTypes("cap_ksampler.jsonl")
+            #expect(steps(seen) == steps(recorded), "\n  fake:     \(steps(seen))\n  recorded: \(steps(recorded))")
+            #expect(seen.contains("progress_state") && seen.contains("progress"))
+        }
+    }
 }
+
