@@ -74,8 +74,19 @@ struct AuthCommand: AsyncParsableCommand {
             do {
                 tokens = try await oauth.exchange(code: code, pkce: pkce)
                 try TokenStore(configFolder: Wiring.configFolder).save(tokens)
-            } catch {
+            } catch let error as FanvueError where error.kind == .authentication {
+                // Not "run auth login": that is what is running. The exchange itself was refused.
+                throw CLIError.failure(
+                    "login failed: Fanvue refused the authorization code (\(error.message)); check FANVUE_CLIENT_SECRET "
+                        + "and FANVUE_REDIRECT_URI against your app, then try again")
+            } catch let error as FanvueError {
                 throw CLIError.failure("login failed: \(error)")
+            } catch {
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                let reason = underlying.map { String(cString: strerror(Int32($0.code))) } ?? "the system refused"
+                throw CLIError.failure(
+                    "login failed: the login worked but cannot be saved in \(Wiring.configFolder) (\(reason)); "
+                        + "make that folder writable, or set ELENA_CONFIG_DIR to one that is")
             }
             let path = TokenStore(configFolder: Wiring.configFolder).path
             FileHandle.standardError.write(Data("Logged in to Fanvue. Token saved to \(path) (mode 600); \(tokens.summary).\n".utf8))
