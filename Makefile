@@ -29,7 +29,7 @@ help:
 	@echo "  make install     release build into $$(PREFIX)/bin with the models, completions and man page (PREFIX=$(PREFIX))"
 	@echo "  make uninstall   remove what make install put under $(PREFIX)"
 	@echo "  make bench       release build + benchmarks: no-op rerun on 10,000 images, crop speed, review page, Fanvue requests,"
-	@echo "                   a library of 100,000 items (one part: make bench BENCH=\"library\"; parts: noop crop review fanvue library)"
+	@echo "                   a library of 100,000 items (one part: make bench BENCH=\"library\"; parts: noop crop review fanvue library comfy)"
 	@echo "  make examples    regenerate examples/demo/images with elena-dev"
 	@echo "  make schema      regenerate schema/manifest.schema.json and the embedded SQL migrations"
 	@echo "  make clean-demo  delete the demo library ($(DEMO_LIBRARY)/)"

@@ -89,7 +89,7 @@ enum DropExecution {
             session.services.identifier = persona?.identifier
             session.services.persona = persona?.profile
             session.uploadStage = Wiring.uploadStage
-            session.comfy = loaded.manifest.generate.map { ComfyClient(baseURL: $0.server, logger: Wiring.logger("elena.comfy")) }
+            session.comfy = { server in ComfyClient(baseURL: server, logger: Wiring.logger("elena.comfy")) }
             session.notReady = notReady
             session.generates = generate
             let report: RunReport

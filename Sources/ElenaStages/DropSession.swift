@@ -24,8 +24,8 @@ package struct DropSession: Sendable {
     package var services: DropServices
     /// The upload stage (its part size and polling are tuned by the caller).
     package var uploadStage = UploadStage()
-    /// ComfyUI, for a manifest with `generate:` (a dry run never calls it).
-    package var comfy: (any ComfyGenerating)?
+    /// Makes the ComfyUI client of a server, for a manifest with `generate:` (a dry run never calls it).
+    package var comfy: (@Sendable (String) -> any ComfyGenerating)?
     /// Source files to leave for a later run because they are still being written (`watch`).
     package var notReady: Set<String> = []
     /// Whether `run` runs the `generate:` section (`watch` runs it once, then only picks files up).
@@ -105,7 +105,9 @@ package struct DropSession: Sendable {
         guard generates, let spec = manifest.generate, let plan = try generationPlan() else { return nil }
         guard let client = comfy else { throw GenerationError(description: "no ComfyUI client was given for generate:") }
         if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
-        let generator = Generator(plan: plan, spec: spec, client: client, sourceFolder: sourceFolder, drop: manifest.drop)
+        let generator = Generator(
+            plan: plan, spec: spec, clients: spec.servers.map { ($0, client($0)) }, sourceFolder: sourceFolder,
+            drop: manifest.drop)
         return try await generator.run(
             environment: environment, cacheIndex: try await services.store.cacheRecords(keys: plan.jobs.map(\.key)))
     }
@@ -120,7 +122,8 @@ package struct DropSession: Sendable {
             guard let record = records[job.key], record.status == .succeeded,
                 let promptID = record.output.value["prompt_id"]?.stringValue
             else { continue }
-            let made = GeneratedFacts(job: job, spec: spec, promptID: promptID)
+            var made = GeneratedFacts(job: job, spec: spec, promptID: promptID)
+            if let server = record.output.value["server"]?.stringValue { made.server = server }
             for image in record.output.value["images"]?.arrayValue?.compactMap(\.stringValue) ?? [] { facts[image] = made }
         }
         return facts

@@ -24,8 +24,8 @@ package struct Generator: Sendable {
     package var plan: GenerationPlan
     /// The manifest's section.
     package var spec: GenerateSpec
-    /// ComfyUI.
-    package var client: any ComfyGenerating
+    /// One ComfyUI client per server of the pool (`generate.servers`, in order; one without a pool).
+    package var clients: [(server: String, client: any ComfyGenerating)]
     /// Where images are downloaded (the manifest's `source.dir`).
     package var sourceFolder: String
     /// The drop, for the records.
@@ -37,10 +37,13 @@ package struct Generator: Sendable {
     package var lostWindow = ProcessInfo.processInfo.environment["ELENA_COMFY_WAIT"].flatMap(Double.init) ?? 60
 
     /// Creates a generator.
-    package init(plan: GenerationPlan, spec: GenerateSpec, client: any ComfyGenerating, sourceFolder: String, drop: String) {
+    package init(
+        plan: GenerationPlan, spec: GenerateSpec, clients: [(server: String, client: any ComfyGenerating)], sourceFolder: String,
+        drop: String
+    ) {
         self.plan = plan
         self.spec = spec
-        self.client = client
+        self.clients = clients
         self.sourceFolder = sourceFolder
         self.drop = drop
     }
@@ -72,12 +75,76 @@ package struct Generator: Sendable {
         }
         guard !pending.isEmpty else { return summary }
 
-        if let problem = await preflight() {
+        // Every server is checked; one that fails is left out (said once), and the pool goes on with the others.
+        var healthy: [(server: String, client: any ComfyGenerating)] = []
+        var problems: [String] = []
+        for entry in clients {
+            if let problem = await preflight(entry.server, entry.client) {
+                problems.append(problem)
+                if clients.count > 1 { reporter.note("generate: ComfyUI at \(entry.server) is left out: \(problem)") }
+            } else {
+                healthy.append(entry)
+            }
+        }
+        guard !healthy.isEmpty else {
+            let problem = problems.count == 1 ? problems[0] : "no ComfyUI server of the pool can take the prompts: " + problems.joined(separator: "; ")
             reporter.note("error: generate: \(problem)")
             summary.error = problem
             return summary
         }
 
+        let board = JobBoard(pending)
+        let tally = Tally(summary: summary, reporter: reporter, total: pending.count)
+        // One server takes every prompt at once (ComfyUI queues them); a pool keeps two on each, so a faster server,
+        // emptying its queue sooner, takes more.
+        let depth = healthy.count == 1 ? Int.max : 2
+        let pool = healthy.count > 1
+        var interrupted: (cancelled: Int, finished: Int)?
+        var failure: (any Error)?
+        await withTaskGroup(of: WorkerEnd.self) { group in
+            for entry in healthy {
+                group.addTask {
+                    await work(
+                        entry.server, entry.client, board: board, tally: tally, depth: depth, pool: pool, environment: environment)
+                }
+            }
+            for await end in group {
+                switch end {
+                case .interrupted(let cancelled, let finished):
+                    interrupted = ((interrupted?.cancelled ?? 0) + cancelled, (interrupted?.finished ?? 0) + finished)
+                case .failed(let error):
+                    failure = failure ?? error
+                    group.cancelAll()
+                case .done, .gone:
+                    break
+                }
+            }
+        }
+        if let failure { throw failure }
+        if let interrupted { throw GenerationInterrupted(cancelled: interrupted.cancelled, finished: interrupted.finished) }
+        // Prompts no server could finish (every one went away): failed for this run.
+        for (job, reason) in await board.leftOver() {
+            try await tally.fail(job, reason + "; the next run queues it again", at: environment.now(), generator: self, environment: environment)
+        }
+        return await tally.summary
+    }
+
+    /// How a server's worker ended.
+    enum WorkerEnd: Sendable {
+        case done
+        case gone
+        case interrupted(cancelled: Int, finished: Int)
+        /// Something that stops the run itself (the ledger gone): the others stop too, and it is thrown.
+        case failed(any Error)
+    }
+
+    /// One server's share: takes prompts from the board (up to `depth` queued at once), follows them, downloads and
+    /// records. When the server goes away, its unfinished prompts go back on the board for the others.
+    func work(
+        _ server: String, _ client: any ComfyGenerating, board: JobBoard, tally: Tally, depth: Int, pool: Bool,
+        environment: RunEnvironment
+    ) async -> WorkerEnd {
+        let reporter = environment.reporter
         let follower = Follower()
         let clientID = UUID().uuidString.lowercased()
         let events = client.events(clientID: clientID)
@@ -88,76 +155,75 @@ package struct Generator: Sendable {
         defer { listener.cancel() }
         // A moment for the socket to open, so the first prompt's events are not missed (polling covers them anyway).
         for _ in 0..<40 where await !follower.settled { try? await Task.sleep(nanoseconds: 25_000_000) }
-
-        var queued: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?)] = []
-        let server = ServerWatch(name: spec.server, window: lostWindow, say: { reporter.note($0) })
+        let watch = ServerWatch(name: server, window: lostWindow, say: { reporter.note($0) })
+        var open: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?, started: Date)] = []
         var finished = 0
-        var said: [String: Int] = [:]
-        func fail(_ job: GenerationJob, _ message: String, at started: Date) async throws {
-            // The same error for many prompts (a refusal, a server gone): twice, then once that more follow.
-            said[message, default: 0] += 1
-            if said[message, default: 0] <= 2 {
-                reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
-            } else if said[message] == 3 {
-                reporter.note("error: more prompts fail with the same error; the summary lists them")
-            }
-            summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
-            try await environment.cache.record([
-                record(job, status: .failed, output: .object(["prompt": .string(job.prompt), "seed": .int(job.seed)]),
-                       error: message, started: started, environment: environment)
-            ])
+        func giveBack(_ reason: String, also job: GenerationJob? = nil) async {
+            for job in open.map(\.job) + (job.map { [$0] } ?? []) { await board.giveBack(job, reason: reason) }
+            open.removeAll()
         }
         do {
-            for job in pending {
+            while true {
                 try Task.checkCancellation()
-                let started = environment.now()
-                do {
-                    // Not cancelled half-way: once ComfyUI took the prompt, its id must come back so Ctrl-C can
-                    // cancel it (a request cut short would leave a prompt nobody knows about).
-                    let client = client
-                    let graph = job.graph
-                    let answer = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
-                    queued.append((job, answer.promptID, answer.leftOut))
-                } catch let error as ComfyValidationError {
-                    try await fail(job, error.description, at: started)
-                } catch {
-                    // Interrupted while queueing: not this prompt's failure.
-                    if Task.isCancelled { throw CancellationError() }
-                    try await fail(job, "\(error)", at: started)
+                while open.count < depth, let job = await board.next() {
+                    let started = environment.now()
+                    do {
+                        // Not cancelled half-way: once ComfyUI took the prompt, its id must come back so Ctrl-C can
+                        // cancel it (a request cut short would leave a prompt nobody knows about).
+                        let graph = job.graph
+                        let answer = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
+                        open.append((job, answer.promptID, answer.leftOut, started))
+                    } catch let error as ComfyValidationError {
+                        try await tally.fail(job, error.description, at: started, generator: self, environment: environment)
+                    } catch is ComfyUnreachable {
+                        // The server went away before taking it: waited for like any other request; back in time, the
+                        // prompt is queued again, else it goes to another server (or fails at the end).
+                        do {
+                            _ = try await watch.reachable { try await client.systemStats() }
+                            await board.giveBack(job, reason: "ComfyUI at \(server) did not take it")
+                        } catch let gone as ComfyServerGone {
+                            await giveBack(gone.description, also: job)
+                            if pool { reporter.note("generate: the prompts of \(server) go to the other servers") }
+                            return .gone
+                        }
+                    } catch {
+                        // Interrupted while queueing: not this prompt's failure.
+                        if Task.isCancelled { throw CancellationError() }
+                        try await tally.fail(job, "\(error)", at: started, generator: self, environment: environment)
+                    }
                 }
-            }
-            for (job, promptID, leftOut) in queued {
-                let started = environment.now()
+                guard let (job, promptID, leftOut, started) = open.first else { return .done }
+                let label = pool ? "\(job.label) on \(server)" : job.label
                 let progress = { (step: (value: Int, max: Int)?) in
-                    reporter.generating(GenerationProgress(done: finished, total: queued.count, current: job.label, step: step))
+                    Task { await tally.progress(label, step: step) }
+                    return
                 }
                 progress(nil)
                 let outcome: ComfyRunState
                 do {
                     outcome = try await follow(
-                        promptID, follower: follower, deadline: Double(spec.timeoutSeconds), server: server, progress: progress)
+                        promptID, client: client, follower: follower, deadline: Double(spec.timeoutSeconds), server: watch,
+                        progress: progress)
                 } catch let gone as ComfyServerGone {
-                    // This prompt and every one after it: failed for this run; what finished is kept and goes on.
-                    for (rest, _, _) in queued.dropFirst(finished) {
-                        try await fail(rest, gone.description + "; the next run queues it again", at: started)
-                    }
-                    finished = queued.count
-                    break
+                    await giveBack(gone.description)
+                    if pool { reporter.note("generate: the prompts of \(server) go to the other servers") }
+                    return .gone
                 }
+                open.removeFirst()
                 finished += 1
+                await tally.finishedOne()
                 switch outcome {
                 case .succeeded(let images):
                     do {
-                        let names = try await server.reachable { try await download(images) }
+                        let names = try await watch.reachable { try await download(images, from: client) }
                         if let leftOut {
                             // What the valid outputs saved is kept and ingested; the prompt is a failure until the
                             // workflow is fixed, so the next run queues it again and the user sees why each time.
-                            summary.images += names
                             let kept = names.isEmpty ? "" : names.count == 1
                                 ? " (the image of the other outputs was downloaded)"
                                 : " (the \(names.count) images of the other outputs were downloaded)"
-                            try await fail(job, leftOut.description + kept, at: started)
-                            progress(nil)
+                            await tally.downloaded(names)
+                            try await tally.fail(job, leftOut.description + kept, at: started, generator: self, environment: environment)
                             continue
                         }
                         try await environment.cache.record([
@@ -165,39 +231,44 @@ package struct Generator: Sendable {
                                 job, status: .succeeded,
                                 output: .object([
                                     "prompt_id": .string(promptID), "prompt": .string(job.prompt), "seed": .int(job.seed),
-                                    "images": .array(names.map(JSONValue.string)),
+                                    "images": .array(names.map(JSONValue.string)), "server": .string(server),
                                 ]), error: nil, started: started, environment: environment)
                         ])
-                        summary.generated += 1
-                        summary.images += names
+                        await tally.generated(names)
+                    } catch let gone as ComfyServerGone {
+                        await giveBack(gone.description, also: job)
+                        if pool { reporter.note("generate: the prompts of \(server) go to the other servers") }
+                        return .gone
                     } catch {
                         // Interrupted while downloading: the next run queues this pair again.
                         if Task.isCancelled { throw CancellationError() }
-                        try await fail(job, "\(error)", at: started)
+                        try await tally.fail(job, "\(error)", at: started, generator: self, environment: environment)
                     }
                 case .failed(let message):
-                    try await fail(job, message + (leftOut.map { "; " + $0.description } ?? ""), at: started)
+                    try await tally.fail(
+                        job, message + (leftOut.map { "; " + $0.description } ?? ""), at: started, generator: self,
+                        environment: environment)
                 case .pending:
-                    await cancel([promptID])
-                    try await fail(job, "no result after \(spec.timeoutSeconds) s (the prompt was cancelled; raise generate.timeout?)", at: started)
+                    await cancel([promptID], on: client)
+                    try await tally.fail(
+                        job, "no result after \(spec.timeoutSeconds) s (the prompt was cancelled; raise generate.timeout?)",
+                        at: started, generator: self, environment: environment)
                 }
-                progress(nil)
             }
         } catch {
-            guard error is CancellationError || Task.isCancelled else { throw error }
-            let open = queued.dropFirst(finished).map(\.promptID)
-            await cancel(open)
-            throw GenerationInterrupted(cancelled: open.count, finished: finished)
+            // Ctrl-C, or the ledger gone: this server's prompts are cancelled on it either way.
+            await cancel(open.map(\.promptID), on: client)
+            guard error is CancellationError || Task.isCancelled else { return .failed(error) }
+            return .interrupted(cancelled: open.count, finished: finished)
         }
-        return summary
     }
 
     /// Checks the server answers and has every model the graphs name; the problem, or nil.
-    func preflight() async -> String? {
+    func preflight(_ server: String, _ client: any ComfyGenerating) async -> String? {
         do {
             _ = try await client.systemStats()
         } catch {
-            return "ComfyUI does not answer at \(spec.server): \(error)"
+            return "ComfyUI does not answer at \(server): \(error)"
         }
         var installed: [String: [String]] = [:]
         for model in plan.models {
@@ -212,7 +283,7 @@ package struct Generator: Sendable {
             let names = installed[loader] ?? []
             guard names.contains(model.value) else {
                 let shown = names.prefix(12).joined(separator: ", ")
-                return "\(model) is not installed on ComfyUI at \(spec.server) (installed: \(names.isEmpty ? "none" : shown)"
+                return "\(model) is not installed on ComfyUI at \(server) (installed: \(names.isEmpty ? "none" : shown)"
                     + "\(names.count > 12 ? ", …" : ""))"
             }
         }
@@ -222,7 +293,7 @@ package struct Generator: Sendable {
     /// Waits until the prompt is done: woken by the socket's `executing`-null (then `/history` says how it ended),
     /// reading `/history` every `pollSeconds` while the socket is down, and every few seconds anyway.
     func follow(
-        _ promptID: String, follower: Follower, deadline: Double, server: ServerWatch,
+        _ promptID: String, client: any ComfyGenerating, follower: Follower, deadline: Double, server: ServerWatch,
         progress: ((value: Int, max: Int)?) -> Void
     ) async throws -> ComfyRunState {
         let start = ContinuousClock.now
@@ -238,7 +309,6 @@ package struct Generator: Sendable {
             let interval = seen.socketUp ? pollSeconds * 40 : pollSeconds
             if seen.finished || ContinuousClock.now - lastPoll >= .seconds(interval) {
                 lastPoll = ContinuousClock.now
-                let client = client
                 let state = try await server.reachable { try await client.state(of: promptID) }
                 if state != .pending { return state }
                 if seen.finished, let message = seen.failure { return .failed(message) }
@@ -250,7 +320,7 @@ package struct Generator: Sendable {
 
     /// Downloads images into the source folder, byte for byte, keeping ComfyUI's names (and sub-folders). A file
     /// already there with the same bytes is left alone; a different one is never overwritten.
-    func download(_ images: [ComfyImage]) async throws -> [String] {
+    func download(_ images: [ComfyImage], from client: any ComfyGenerating) async throws -> [String] {
         var names: [String] = []
         for image in images where image.type == "output" {
             let data = try await client.image(image)
@@ -274,9 +344,8 @@ package struct Generator: Sendable {
     }
 
     /// Cancels prompts on ComfyUI, even from a cancelled task.
-    func cancel(_ promptIDs: [String]) async {
+    func cancel(_ promptIDs: [String], on client: any ComfyGenerating) async {
         guard !promptIDs.isEmpty else { return }
-        let client = client
         await Task.detached { try? await client.cancel(promptIDs) }.value
     }
 
@@ -296,6 +365,80 @@ package struct Generator: Sendable {
 /// Generation could not go on: no client was given, or an image could not be downloaded or placed.
 struct GenerationError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// The prompts still to make, shared by the servers of a pool: each is handed to one server at a time; one whose
+/// server went away comes back for another (at most twice), and what nobody could make is left over at the end.
+actor JobBoard {
+    private var waiting: [GenerationJob]
+    private var attempts: [CacheKey: Int] = [:]
+    private var reasons: [CacheKey: String] = [:]
+    private var abandoned: [(GenerationJob, String)] = []
+
+    init(_ jobs: [GenerationJob]) { waiting = jobs }
+
+    func next() -> GenerationJob? { waiting.isEmpty ? nil : waiting.removeFirst() }
+
+    /// A job its server could not finish: back for another server, unless it was tried three times.
+    func giveBack(_ job: GenerationJob, reason: String) {
+        attempts[job.key, default: 0] += 1
+        reasons[job.key] = reason
+        if attempts[job.key, default: 0] >= 3 { abandoned.append((job, reason)) } else { waiting.append(job) }
+    }
+
+    /// What no server could make, with why.
+    func leftOver() -> [(GenerationJob, String)] {
+        let rest = waiting.map { ($0, reasons[$0.key] ?? "no ComfyUI server was left to make it") }
+        waiting.removeAll()
+        return abandoned + rest
+    }
+}
+
+/// The generation's summary as the servers' workers fill it in, and its lines on the terminal.
+actor Tally {
+    private(set) var summary: GenerationSummary
+    private let reporter: any RunReporter
+    private let total: Int
+    private var done = 0
+    private var said: [String: Int] = [:]
+
+    init(summary: GenerationSummary, reporter: any RunReporter, total: Int) {
+        self.summary = summary
+        self.reporter = reporter
+        self.total = total
+    }
+
+    func finishedOne() { done += 1 }
+
+    func progress(_ label: String, step: (value: Int, max: Int)?) {
+        reporter.generating(GenerationProgress(done: done, total: total, current: label, step: step))
+    }
+
+    func generated(_ names: [String]) {
+        summary.generated += 1
+        summary.images += names
+    }
+
+    func downloaded(_ names: [String]) { summary.images += names }
+
+    /// A prompt that gave no images (or not all): said (the same error twice, then once that more follow),
+    /// counted and recorded, so the next run tries it again.
+    func fail(_ job: GenerationJob, _ message: String, at started: Date, generator: Generator, environment: RunEnvironment)
+        async throws
+    {
+        said[message, default: 0] += 1
+        if said[message, default: 0] <= 2 {
+            reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
+        } else if said[message] == 3 {
+            reporter.note("error: more prompts fail with the same error; the summary lists them")
+        }
+        summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
+        try await environment.cache.record([
+            generator.record(
+                job, status: .failed, output: .object(["prompt": .string(job.prompt), "seed": .int(job.seed)]),
+                error: message, started: started, environment: environment)
+        ])
+    }
 }
 
 /// ComfyUI stopped answering and did not come back within the wait.

@@ -66,6 +66,21 @@ import Testing
         #expect(try Self.plan(workflow: prefixed).jobs.map(\.key) != keys)
     }
 
+    /// `servers:` lists a pool; `server:` is a pool of one; both at once, or a server twice, is an error.
+    @Test func serversMakeAPool() throws {
+        let pool = Self.manifest.replacingOccurrences(
+            of: "  workflow: wf.json", with: "  servers: [http://gpu1:8188, http://gpu2:8188]\n  workflow: wf.json")
+        #expect(try ManifestDecoder.decode(pool, file: "m.yaml").0.generate?.servers == ["http://gpu1:8188", "http://gpu2:8188"])
+        #expect(try ManifestDecoder.decode(Self.manifest, file: "m.yaml").0.generate?.servers == [GenerateSpec.defaultServer])
+        let both = pool.replacingOccurrences(of: "  workflow: wf.json", with: "  server: http://gpu3:8188\n  workflow: wf.json")
+        let error = try #require(throws: ManifestError.self) { try ManifestDecoder.decode(both, file: "m.yaml") }
+        #expect(error.description.contains("give 'generate.server' or 'generate.servers', not both"), "\(error)")
+        let twice = Self.manifest.replacingOccurrences(
+            of: "  workflow: wf.json", with: "  servers: [http://gpu1:8188, http://gpu1:8188]\n  workflow: wf.json")
+        let repeated = try #require(throws: ManifestError.self) { try ManifestDecoder.decode(twice, file: "m.yaml") }
+        #expect(repeated.description.contains("'generate.servers' names a server twice"), "\(repeated)")
+    }
+
     @Test func aWorkflowThatDoesNotFitIsALocatedError() throws {
         func message(_ manifestText: String = Self.manifest, workflow: String = Self.workflow) -> String? {
             do {

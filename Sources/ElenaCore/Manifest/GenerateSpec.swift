@@ -40,8 +40,10 @@ package struct LoRAStrength: Sendable, Hashable {
 /// The `generate:` section: ComfyUI makes the drop's images from a workflow, a list of prompts and a seed range.
 /// Every (prompt, seed) pair is one cached node; its images are downloaded into the source folder.
 package struct GenerateSpec: Sendable, Hashable {
-    /// ComfyUI's address.
-    package var server: String
+    /// The ComfyUI servers, driven as one pool (`servers:`, or the one `server:`); at least one.
+    package var servers: [String]
+    /// The first server (the only one without a pool).
+    package var server: String { servers.first ?? GenerateSpec.defaultServer }
     /// The workflow file in API format, as written (relative to the manifest's folder).
     package var workflow: String
     /// The input that takes each prompt's text.
@@ -74,12 +76,12 @@ package struct GenerateSpec: Sendable, Hashable {
 
     /// Creates a section.
     package init(
-        server: String = GenerateSpec.defaultServer, workflow: String, promptInput: NodeInput, seedInput: NodeInput,
+        servers: [String] = [GenerateSpec.defaultServer], workflow: String, promptInput: NodeInput, seedInput: NodeInput,
         batchInput: NodeInput? = nil, checkpointInput: NodeInput? = nil, prompts: [String], seedFrom: Int = 1,
         seedCount: Int = 1, batch: Int? = nil, checkpoint: String? = nil, loras: [LoRAStrength] = [],
         timeoutSeconds: Int = GenerateSpec.defaultTimeout
     ) {
-        self.server = server
+        self.servers = servers.isEmpty ? [GenerateSpec.defaultServer] : servers
         self.workflow = workflow
         self.promptInput = promptInput
         self.seedInput = seedInput

@@ -74,7 +74,7 @@ package enum ManifestDecoder {
         let inputs = node["inputs"]
         func input(_ key: String) -> NodeInput? { inputs?[key]?.string.flatMap(NodeInput.init) }
         let spec = GenerateSpec(
-            server: node["server"]?.string ?? GenerateSpec.defaultServer,
+            servers: node["servers"]?.strings ?? [node["server"]?.string ?? GenerateSpec.defaultServer],
             workflow: node["workflow"]?.string ?? "",
             promptInput: input("prompt") ?? NodeInput(node: "", input: ""),
             seedInput: input("seed") ?? NodeInput(node: "", input: ""),
@@ -88,6 +88,17 @@ package enum ManifestDecoder {
                 return LoRAStrength(input: target, strength: strength)
             },
             timeoutSeconds: node["timeout"]?.int ?? GenerateSpec.defaultTimeout)
+        if node["server"] != nil, node["servers"] != nil {
+            diagnostics.append(
+                Diagnostic(
+                    at: node.location(ofKey: "servers"), key: "generate.servers",
+                    "give 'generate.server' or 'generate.servers', not both: put every address in servers"))
+        }
+        let servers = node["servers"]?.strings ?? []
+        if Set(servers).count != servers.count {
+            diagnostics.append(
+                Diagnostic(at: node.location(ofKey: "servers"), key: "generate.servers", "'generate.servers' names a server twice"))
+        }
         for (value, key, inputKey) in [("batch", "batch", "batch"), ("checkpoint", "checkpoint", "checkpoint")]
         where node[value] != nil && inputs?[inputKey] == nil {
             diagnostics.append(

@@ -20,7 +20,13 @@ package enum ManifestSchema {
         [
             Property(
                 "server", .string(StringRule(pattern: "https?://[^\\s]+", meaning: "an http:// or https:// address")),
-                default: .string(GenerateSpec.defaultServer), "ComfyUI's address"),
+                default: .string(GenerateSpec.defaultServer), "ComfyUI's address (or servers: for several)"),
+            Property(
+                "servers",
+                .array(
+                    of: .string(StringRule(pattern: "https?://[^\\s]+", meaning: "an http:// or https:// address")),
+                    minItems: 1),
+                "several ComfyUI servers driven as one pool: each prompt goes to the one with the shortest queue"),
             Property(
                 "workflow", .string(StringRule(minLength: 1)), required: true,
                 "the workflow in API format (in ComfyUI: Workflow > Export (API)), relative to the manifest's folder"),

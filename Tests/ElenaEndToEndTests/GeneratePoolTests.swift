@@ -1,0 +1,123 @@
+import ElenaComfyFake
+import ElenaCore
+import ElenaTestKit
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// `generate.servers`: several fake ComfyUI servers of different speeds driven as one pool by the binary.
+@Suite struct GeneratePoolTests {
+    /// Starts fakes taking `seconds` a prompt each (and `loras` installed), writes a drop of `prompts` × `seeds`
+    /// over all of them, runs `body`, and stops them.
+    static func withPool(
+        _ seconds: [Double], loras: [[String]]? = nil, prompts: Int = 4, seeds: Int = 3,
+        _ body: (TemporaryDirectory, [FakeComfy], CommandLineRunner) async throws -> Void
+    ) async throws {
+        let folder = try TemporaryDirectory("elena-pool")
+        defer { folder.remove() }
+        var fakes: [FakeComfy] = []
+        for (index, time) in seconds.enumerated() {
+            var configuration = FakeComfy.Configuration(outputFolder: folder("comfy-\(index)"))
+            configuration.runSeconds = time
+            if let loras { configuration.loras = loras[index] }
+            let fake = FakeComfy(configuration: configuration)
+            try await fake.start()
+            fakes.append(fake)
+        }
+        try folder.write(FakeComfy.sampleWorkflow().pretty(), to: "workflows/portrait.api.json")
+        let list = (1...prompts).map { "    - \"elena, pose \($0)\"" }.joined(separator: "\n")
+        try folder.write(
+            """
+            version: 1
+            drop: pool
+            source: {dir: src}
+            generate:
+              servers: [\(fakes.map(\.baseURL).joined(separator: ", "))]
+              workflow: workflows/portrait.api.json
+              inputs: {prompt: 6.text, seed: 3.seed}
+              prompts:
+            \(list)
+              seeds: {from: 100, count: \(seeds)}
+              loras:
+                - {input: 10.strength_model, strength: 0.65}
+            crop: {strategy: top_fraction}
+            publish: {to: folder}
+            """, to: "drop.yaml")
+        let runner = CommandLineRunner(
+            environment: ["ELENA_LIBRARY": folder("library"), "ELENA_CONFIG_DIR": folder("config"), "ELENA_COMFY_WAIT": "1"],
+            workingDirectory: folder.path)
+        do {
+            try await body(folder, fakes, runner)
+        } catch {
+            for fake in fakes { await fake.stop() }
+            throw error
+        }
+        for fake in fakes { await fake.stop() }
+    }
+
+    static func sources(_ folder: TemporaryDirectory) -> [String] { folder.files(under: "src").filter { $0.hasSuffix(".png") } }
+
+    /// Twelve prompts over three servers: each made once, and the fastest server made the most.
+    @Test func thePoolMakesEachPromptOnceAndAFasterServerTakesMore() async throws {
+        try await Self.withPool([0.05, 0.3, 0.9]) { folder, fakes, runner in
+            let run = try await runner.run(["drop.yaml"])
+            #expect(run.exitCode == 3, "\(run)")
+            #expect(run.standardOutput.contains("generate  12 generated (12 images)"), "\(run)")
+            let taken = fakes.map(\.acceptedPrompts)
+            #expect(taken.reduce(0, +) == 12, "each prompt queued once: \(taken)")
+            #expect(taken[0] > taken[2], "the fastest server took more: \(taken)")
+            #expect(Self.sources(folder).count == 12)
+            // Which server made an image is in its lineage, not in its key: a rerun queues nothing.
+            let again = try await runner.run(["drop.yaml"])
+            #expect(again.standardOutput.contains("12 cached"), "\(again)")
+            #expect(fakes.map(\.acceptedPrompts).reduce(0, +) == 12)
+        }
+    }
+
+    /// A server missing a LoRA is left out with one line; the others make everything.
+    @Test func aServerMissingALoRAIsLeftOut() async throws {
+        try await Self.withPool([0.05, 0.05], loras: [["elena-face.safetensors"], []], prompts: 2, seeds: 2) { folder, fakes, runner in
+            let run = try await runner.run(["drop.yaml"])
+            #expect(run.exitCode == 3, "\(run)")
+            #expect(
+                run.standardError.contains("generate: ComfyUI at \(fakes[1].baseURL) is left out: LoRA 'elena-face.safetensors' is not installed"),
+                "\(run)")
+            #expect(fakes[1].acceptedPrompts == 0 && fakes[0].acceptedPrompts == 4)
+            #expect(Self.sources(folder).count == 4)
+        }
+    }
+
+    /// A server that goes away mid-run: its unfinished prompts go to the others, and the drop completes with every
+    /// prompt made once.
+    @Test func aServerLostMidRunHandsItsPromptsToTheOthers() async throws {
+        try await Self.withPool([0.3, 0.3, 0.3]) { folder, fakes, runner in
+            let command = try runner.start(["drop.yaml"], logPath: folder("run.log"))
+            let deadline = Date().addingTimeInterval(60)
+            while fakes[1].acceptedPrompts == 0 && Date() < deadline && command.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+            await fakes[1].stop()
+            let code = await command.wait()
+            #expect(code == 3, "\(command.log)")
+            #expect(command.log.contains("ComfyUI at \(fakes[1].baseURL) stopped answering"), "\(command.log)")
+            #expect(command.log.contains("generate  12 generated (12 images)"), "\(command.log)")
+            let made = Set(Self.sources(folder).map { $0.split(separator: "_").dropLast(2).joined(separator: "_") })
+            #expect(made.count == 12, "every (prompt, seed) was made: \(made.count)")
+        }
+    }
+
+    /// Ctrl-C cancels what the run queued on every server of the pool.
+    @Test func ctrlCEmptiesEveryServersQueue() async throws {
+        try await Self.withPool([0.05, 0.05], prompts: 3, seeds: 2) { folder, fakes, runner in
+            for fake in fakes { fake.holdRuns() }
+            let command = try runner.start(["drop.yaml"], logPath: folder("run.log"))
+            let deadline = Date().addingTimeInterval(60)
+            while fakes.contains(where: { $0.acceptedPrompts < 2 }) && Date() < deadline && command.isRunning {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            command.interrupt()
+            #expect(await command.wait() == 130, "\(command.log)")
+            for fake in fakes {
+                #expect(fake.queued.isEmpty && fake.cancelled.count == fake.acceptedPrompts, "\(fake.baseURL): \(fake.cancelled)")
+            }
+        }
+    }
+}
