@@ -94,7 +94,7 @@ package struct Generator: Sendable {
         }
 
         let board = JobBoard(pending)
-        let tally = Tally(summary: summary, reporter: reporter, total: pending.count)
+        let tally = Tally(summary: summary, reporter: reporter, total: pending.count, servers: healthy.map(\.server))
         // One server takes every prompt at once (ComfyUI queues them); a pool keeps two on each, so a faster server,
         // emptying its queue sooner, takes more.
         let depth = healthy.count == 1 ? Int.max : 2
@@ -104,8 +104,11 @@ package struct Generator: Sendable {
         await withTaskGroup(of: WorkerEnd.self) { group in
             for entry in healthy {
                 group.addTask {
-                    await work(
+                    let end = await work(
                         entry.server, entry.client, board: board, tally: tally, depth: depth, pool: pool, environment: environment)
+                    if case .gone = end { await tally.serverEnded(entry.server, gone: true) }
+                    if case .done = end { await tally.serverEnded(entry.server, gone: false) }
+                    return end
                 }
             }
             for await end in group {
@@ -195,7 +198,7 @@ package struct Generator: Sendable {
                 guard let (job, promptID, leftOut, started) = open.first else { return .done }
                 let label = pool ? "\(job.label) on \(server)" : job.label
                 let progress = { (step: (value: Int, max: Int)?) in
-                    Task { await tally.progress(label, step: step) }
+                    Task { await tally.progress(label, step: step, server: server, prompt: job.label) }
                     return
                 }
                 progress(nil)
@@ -211,7 +214,7 @@ package struct Generator: Sendable {
                 }
                 open.removeFirst()
                 finished += 1
-                await tally.finishedOne()
+                await tally.finishedOne(label)
                 switch outcome {
                 case .succeeded(let images):
                     do {
@@ -401,17 +404,34 @@ actor Tally {
     private let total: Int
     private var done = 0
     private var said: [String: Int] = [:]
+    /// What each server of a pool does now (empty for one server).
+    private var servers: [GenerationProgress.ServerState]
 
-    init(summary: GenerationSummary, reporter: any RunReporter, total: Int) {
+    init(summary: GenerationSummary, reporter: any RunReporter, total: Int, servers: [String] = []) {
         self.summary = summary
         self.reporter = reporter
         self.total = total
+        self.servers = servers.count > 1 ? servers.map { .init(server: $0, doing: "starting") } : []
     }
 
-    func finishedOne() { done += 1 }
+    /// A prompt came back (in any way): counted, and said (on a pipe, a line naming it).
+    func finishedOne(_ label: String) {
+        done += 1
+        reporter.generating(GenerationProgress(done: done, total: total, current: label, servers: servers))
+    }
 
-    func progress(_ label: String, step: (value: Int, max: Int)?) {
-        reporter.generating(GenerationProgress(done: done, total: total, current: label, step: step))
+    func progress(_ label: String, step: (value: Int, max: Int)?, server: String? = nil, prompt: String? = nil) {
+        if let server, let index = servers.firstIndex(where: { $0.server == server }) {
+            servers[index].doing = (prompt ?? label) + (step.map { " step \($0.value)/\($0.max)" } ?? "")
+        }
+        reporter.generating(GenerationProgress(done: done, total: total, current: label, step: step, servers: servers))
+    }
+
+    /// A server of the pool has nothing more to do, or went away.
+    func serverEnded(_ server: String, gone: Bool) {
+        guard let index = servers.firstIndex(where: { $0.server == server }) else { return }
+        servers[index].doing = gone ? "gone (its prompts went to the others)" : "done"
+        reporter.generating(GenerationProgress(done: done, total: total, current: "", servers: servers))
     }
 
     func generated(_ names: [String]) {

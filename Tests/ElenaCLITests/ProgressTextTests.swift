@@ -26,3 +26,23 @@ import Testing
             == "progress: 20/20 images (100%), 5.0/s")
     }
 }
+
+/// A pool's progress on a terminal: the count, then a line per server.
+@Suite struct PoolProgressTests {
+    @Test func oneLinePerServer() {
+        let progress = GenerationProgress(
+            done: 5, total: 12, current: "prompt 3, seed 1 on http://gpu2:8188",
+            servers: [
+                .init(server: "http://gpu1:8188", doing: "prompt 4, seed 1 step 7/20"),
+                .init(server: "http://gpu2:8188", doing: "prompt 6, seed 1"),
+                .init(server: "http://gpu10:8188", doing: "gone (its prompts went to the others)"),
+            ])
+        #expect(
+            ProgressText.poolLines(progress) == [
+                "[########............] 5/12 prompts generated on 3 servers",
+                "  http://gpu1:8188   prompt 4, seed 1 step 7/20",
+                "  http://gpu2:8188   prompt 6, seed 1",
+                "  http://gpu10:8188  gone (its prompts went to the others)",
+            ])
+    }
+}

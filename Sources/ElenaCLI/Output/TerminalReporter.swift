@@ -54,6 +54,8 @@ private struct Screen {
     var started: ContinuousClock.Instant?
     var lastPlainPercent = 0
     var drawn = false
+    /// How many lines the progress took when last drawn.
+    var drawnLines = 1
     var workDone = 0
     var lastGenerationLine = 0
     /// How often each error message was seen: after the second, the same message is not repeated per item.
@@ -71,8 +73,10 @@ private struct Screen {
 
     mutating func clearLine() {
         if drawn {
-            write("\r\u{1B}[K")
+            // The progress may take several lines (a pool of servers): each is cleared, from the last one up.
+            write("\r\u{1B}[K" + String(repeating: "\u{1B}[1A\r\u{1B}[K", count: max(0, drawnLines - 1)))
             drawn = false
+            drawnLines = 1
         }
     }
 
@@ -125,7 +129,14 @@ private struct Screen {
             let filled = total > 0 ? width * min(done, total) / total : 0
             return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
         }
-        if interactive {
+        if interactive && !progress.servers.isEmpty {
+            // A pool: the count, then one line per server with what it does.
+            let lines = ProgressText.poolLines(progress)
+            clearLine()
+            write(lines.joined(separator: "\n"))
+            drawnLines = lines.count
+            drawn = true
+        } else if interactive {
             var line = "\r\u{1B}[K\(bar(progress.done, progress.total, width: 24)) \(progress.done)/\(progress.total) generate"
             if progress.done < progress.total {
                 line += " \(progress.current)"
@@ -136,7 +147,7 @@ private struct Screen {
         } else if progress.step == nil, progress.done > 0, progress.done != lastGenerationLine {
             // On a pipe: one line per finished prompt.
             lastGenerationLine = progress.done
-            write("generate: \(progress.done)/\(progress.total) prompts done\n")
+            write("generate: \(progress.done)/\(progress.total) prompts done" + (progress.servers.isEmpty ? "" : " (\(progress.current))") + "\n")
         }
     }
 }
@@ -175,6 +186,16 @@ enum ProgressText {
         if let pace = pace(progress, elapsed: elapsed) { line += "  " + pace }
         line += "  \(stage) \(subject)"
         return line.count < width ? line : String(line.prefix(max(10, width - 2))) + "…"
+    }
+
+    /// A pool's progress on a terminal: the count, then one line per server with what it does.
+    static func poolLines(_ progress: GenerationProgress) -> [String] {
+        let cells = 20
+        let filled = cells * min(progress.done, progress.total) / max(1, progress.total)
+        let width = progress.servers.map(\.server.count).max() ?? 0
+        return ["[" + String(repeating: "#", count: filled) + String(repeating: ".", count: cells - filled) + "] "
+            + "\(progress.done)/\(progress.total) prompts generated on \(progress.servers.count) servers"]
+            + progress.servers.map { "  " + $0.server.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.doing }
     }
 
     /// The line on a pipe: `progress: 40/200 images (20%), 3.4/s, about 0:47 left`.

@@ -88,18 +88,33 @@ package struct GenerationProgress: Sendable, Hashable {
     package var current: String
     /// The current prompt's step and step count (sampler steps), when ComfyUI reported one.
     package var step: (value: Int, max: Int)?
+    /// With a pool of servers: what each one does now (`prompt 2, seed 1001 step 4/20`, `waiting`, `gone`), in order.
+    package var servers: [ServerState]
+
+    /// One server of a pool and what it does.
+    package struct ServerState: Sendable, Hashable {
+        package var server: String
+        package var doing: String
+
+        /// Creates one.
+        package init(server: String, doing: String) {
+            self.server = server
+            self.doing = doing
+        }
+    }
 
     /// Creates a progress value.
-    package init(done: Int, total: Int, current: String, step: (value: Int, max: Int)? = nil) {
+    package init(done: Int, total: Int, current: String, step: (value: Int, max: Int)? = nil, servers: [ServerState] = []) {
         self.done = done
         self.total = total
         self.current = current
         self.step = step
+        self.servers = servers
     }
 
     package static func == (lhs: GenerationProgress, rhs: GenerationProgress) -> Bool {
         lhs.done == rhs.done && lhs.total == rhs.total && lhs.current == rhs.current
-            && lhs.step?.value == rhs.step?.value && lhs.step?.max == rhs.step?.max
+            && lhs.step?.value == rhs.step?.value && lhs.step?.max == rhs.step?.max && lhs.servers == rhs.servers
     }
 
     package func hash(into hasher: inout Hasher) {
@@ -108,6 +123,7 @@ package struct GenerationProgress: Sendable, Hashable {
         hasher.combine(current)
         hasher.combine(step?.value)
         hasher.combine(step?.max)
+        hasher.combine(servers)
     }
 }
 
