@@ -166,6 +166,12 @@ package struct ComfyClient: ComfyGenerating {
             droppedOutputs: accepted ? dropped.sorted { ($0.count, $0) < ($1.count, $1) } : [])
     }
 
+    package func queueRemaining() async throws -> Int {
+        let answer = try await call(.GET, "/prompt")
+        try expectOK(answer, "GET /prompt")
+        return answer.json?["exec_info"]?["queue_remaining"]?.intValue ?? 0
+    }
+
     package func state(of promptID: String) async throws -> ComfyRunState {
         let answer = try await call(.GET, "/history/" + Self.encode(promptID))
         try expectOK(answer, "GET /history/\(promptID)")

@@ -199,6 +199,11 @@ package final class FakeComfy: Sendable {
             await self.configuration.time.pause(delay)
             return response
         }
+        // The queue's length, running prompt included (every client's), as ComfyUI answers it.
+        router.get("/prompt") { _, _ in
+            let remaining = self.state.withLock { $0.queued.count }
+            return Self.json(.ok, .object(["exec_info": .object(["queue_remaining": .int(remaining)])]))
+        }
         router.get("/history/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             self.state.withLock { $0.historyReads += 1 }

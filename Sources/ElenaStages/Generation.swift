@@ -132,6 +132,14 @@ package struct Generator: Sendable {
         return await tally.summary
     }
 
+    /// Whether a server of a pool can take one more prompt: its queue (every client's prompts) is shorter than the
+    /// depth. Without a limit (one server), or when the server does not say, it can.
+    func roomOnServer(_ client: any ComfyGenerating, open: Int, depth: Int) async -> Bool {
+        guard depth != Int.max, open > 0 else { return true }
+        guard let remaining = try? await client.queueRemaining() else { return true }
+        return max(remaining, open) < depth
+    }
+
     /// How a server's worker ended.
     enum WorkerEnd: Sendable {
         case done
@@ -168,7 +176,10 @@ package struct Generator: Sendable {
         do {
             while true {
                 try Task.checkCancellation()
-                while open.count < depth, let job = await board.next() {
+                // A pool reads the server's own queue (other clients' prompts count too) before taking one more.
+                while open.count < depth, await roomOnServer(client, open: open.count, depth: depth),
+                    let job = await board.next()
+                {
                     let started = environment.now()
                     do {
                         // Not cancelled half-way: once ComfyUI took the prompt, its id must come back so Ctrl-C can

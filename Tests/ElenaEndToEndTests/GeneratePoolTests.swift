@@ -1,8 +1,11 @@
+import AsyncHTTPClient
 import ElenaComfyFake
 import ElenaCore
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 
 /// `generate.servers`: several fake ComfyUI servers of different speeds driven as one pool by the binary.
@@ -71,6 +74,26 @@ import Testing
             let again = try await runner.run(["drop.yaml"])
             #expect(again.standardOutput.contains("12 cached"), "\(again)")
             #expect(fakes.map(\.acceptedPrompts).reduce(0, +) == 12)
+        }
+    }
+
+    /// A server already busy with another client's prompts (its GET /prompt says so) takes fewer of the run's:
+    /// the pool reads each server's own queue, not only what it queued there itself.
+    @Test func aServerBusyWithOthersPromptsTakesFewer() async throws {
+        try await Self.withPool([0.3, 0.3], prompts: 4, seeds: 2) { folder, fakes, runner in
+            for seed in 1...8 {
+                var request = HTTPClientRequest(url: fakes[0].baseURL + "/prompt")
+                request.method = .POST
+                let graph = FakeComfy.sampleWorkflow(seed: seed).serialized()
+                request.body = .bytes(ByteBuffer(string: "{\"prompt\": \(graph), \"client_id\": \"someone-else\"}"))
+                let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                #expect(answer.status == .ok)
+            }
+            let run = try await runner.run(["drop.yaml"])
+            #expect(run.exitCode == 3, "\(run)")
+            // The busy server takes one (none is left idle) and no second while its queue is long; the idle one the rest.
+            let ours = (busy: fakes[0].acceptedPrompts - 8, idle: fakes[1].acceptedPrompts)
+            #expect(ours.busy == 1 && ours.idle == 7, "\(ours)")
         }
     }
 

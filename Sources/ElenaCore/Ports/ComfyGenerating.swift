@@ -131,6 +131,8 @@ package protocol ComfyGenerating: Sendable {
     /// Queues an API-format graph; returns the prompt id, and the outputs ComfyUI left out (it answers 200 and runs
     /// the rest). Throws `ComfyValidationError` for a refused graph.
     func queue(_ graph: JSONValue, clientID: String) async throws -> ComfyQueued
+    /// How many prompts the server has queued or running, every client's (`GET /prompt`).
+    func queueRemaining() async throws -> Int
     /// Where a prompt stands (from `/history`).
     func state(of promptID: String) async throws -> ComfyRunState
     /// The bytes of a saved image, unchanged (its PNG text chunks included).
