@@ -169,8 +169,9 @@ package struct Generator: Sendable {
         let watch = ServerWatch(name: server, window: lostWindow, say: { reporter.note($0) })
         var open: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?, started: Date)] = []
         var finished = 0
-        func giveBack(_ reason: String, also job: GenerationJob? = nil) async {
-            for job in open.map(\.job) + (job.map { [$0] } ?? []) { await board.giveBack(job, reason: reason) }
+        func giveBack(_ reason: String, also job: GenerationJob? = nil, settled: Bool = false) async {
+            for job in open.map(\.job) { await board.giveBack(job, reason: reason) }
+            if let job { await board.giveBack(job, reason: reason, settled: settled) }
             open.removeAll()
         }
         do {
@@ -188,6 +189,7 @@ package struct Generator: Sendable {
                         let answer = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
                         open.append((job, answer.promptID, answer.leftOut, started))
                     } catch let error as ComfyValidationError {
+                        await board.settle()
                         try await tally.fail(job, error.description, at: started, generator: self, environment: environment)
                     } catch is ComfyUnreachable {
                         // The server went away before taking it: waited for like any other request; back in time, the
@@ -202,11 +204,20 @@ package struct Generator: Sendable {
                         }
                     } catch {
                         // Interrupted while queueing: not this prompt's failure.
-                        if Task.isCancelled { throw CancellationError() }
+                        if Task.isCancelled {
+                            await board.giveBack(job, reason: "interrupted")
+                            throw CancellationError()
+                        }
+                        await board.settle()
                         try await tally.fail(job, "\(error)", at: started, generator: self, environment: environment)
                     }
                 }
-                guard let (job, promptID, leftOut, started) = open.first else { return .done }
+                guard let (job, promptID, leftOut, started) = open.first else {
+                    // Done here, unless a prompt still out on another server comes back for this one.
+                    if await board.drained { return .done }
+                    try await Task.sleep(nanoseconds: 50_000_000)
+                    continue
+                }
                 let label = pool ? "\(job.label) on \(server)" : job.label
                 let progress = { (step: (value: Int, max: Int)?) in
                     Task { await tally.progress(label, step: step, server: server, prompt: job.label) }
@@ -225,6 +236,7 @@ package struct Generator: Sendable {
                 }
                 open.removeFirst()
                 finished += 1
+                await board.settle()
                 await tally.finishedOne(label)
                 switch outcome {
                 case .succeeded(let images):
@@ -250,7 +262,7 @@ package struct Generator: Sendable {
                         ])
                         await tally.generated(names)
                     } catch let gone as ComfyServerGone {
-                        await giveBack(gone.description, also: job)
+                        await giveBack(gone.description, also: job, settled: true)
                         if pool { reporter.note("generate: the prompts of \(server) go to the other servers") }
                         return .gone
                     } catch {
@@ -385,16 +397,30 @@ struct GenerationError: Error, CustomStringConvertible {
 /// server went away comes back for another (at most twice), and what nobody could make is left over at the end.
 actor JobBoard {
     private var waiting: [GenerationJob]
+    /// Jobs handed out and not yet settled (made, failed, or given back).
+    private var outstanding = 0
     private var attempts: [CacheKey: Int] = [:]
     private var reasons: [CacheKey: String] = [:]
     private var abandoned: [(GenerationJob, String)] = []
 
     init(_ jobs: [GenerationJob]) { waiting = jobs }
 
-    func next() -> GenerationJob? { waiting.isEmpty ? nil : waiting.removeFirst() }
+    func next() -> GenerationJob? {
+        guard !waiting.isEmpty else { return nil }
+        outstanding += 1
+        return waiting.removeFirst()
+    }
 
-    /// A job its server could not finish: back for another server, unless it was tried three times.
-    func giveBack(_ job: GenerationJob, reason: String) {
+    /// A job handed out is made or failed for good.
+    func settle() { outstanding -= 1 }
+
+    /// Nothing waits and nothing is out: no job can come back for another server.
+    var drained: Bool { waiting.isEmpty && outstanding == 0 }
+
+    /// A job its server could not finish: back for another server, unless it was tried three times. `settled`: it
+    /// was counted as settled already (it failed while being downloaded).
+    func giveBack(_ job: GenerationJob, reason: String, settled: Bool = false) {
+        if !settled { outstanding -= 1 }
         attempts[job.key, default: 0] += 1
         reasons[job.key] = reason
         if attempts[job.key, default: 0] >= 3 { abandoned.append((job, reason)) } else { waiting.append(job) }

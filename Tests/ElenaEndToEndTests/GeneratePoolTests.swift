@@ -127,6 +127,23 @@ import Testing
         }
     }
 
+    /// The fast server has made its share and has nothing left when the slow one goes away holding two prompts:
+    /// it stays for them and makes them (it used to stop when the board was empty, and they failed).
+    @Test func aServerThatRanOutOfWorkTakesThePromptsOfOneThatGoesAway() async throws {
+        try await Self.withPool([0.05, 3.0], prompts: 2, seeds: 2) { folder, fakes, runner in
+            let command = try runner.start(["drop.yaml"], logPath: folder("run.log"))
+            let deadline = Date().addingTimeInterval(60)
+            while (fakes[1].acceptedPrompts < 2 || Self.sources(folder).count < 2) && Date() < deadline && command.isRunning {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(fakes[1].acceptedPrompts == 2 && fakes[0].acceptedPrompts == 2, "\(command.log)")
+            await fakes[1].stop()
+            #expect(await command.wait() == 3, "\(command.log)")
+            #expect(command.log.contains("generate  4 generated (4 images)"), "\(command.log)")
+            #expect(fakes[0].acceptedPrompts == 4, "the fast server made the two the slow one held")
+        }
+    }
+
     /// Ctrl-C cancels what the run queued on every server of the pool.
     @Test func ctrlCEmptiesEveryServersQueue() async throws {
         try await Self.withPool([0.05, 0.05], prompts: 3, seeds: 2) { folder, fakes, runner in
