@@ -15,11 +15,21 @@ import WSClient
         try String(contentsOfFile: CommandLineRunner.repositoryRoot() + "/Tests/Fixtures/comfyui-0.3.64/" + file, encoding: .utf8)
     }
 
-    /// The message types of a recording from its first queued prompt on (text frames; the connect status first).
+    /// The message types of a recording (text frames, and `binary` for a preview frame; the connect status first).
     static func recordedTypes(_ file: String) throws -> [String] {
         try fixture(file).split(separator: "\n").compactMap { line in
             let entry = try JSONValue.parse(String(line))
+            if entry["kind"]?.stringValue == "binary" { return "binary" }
             return entry["kind"]?.stringValue == "text" ? entry["msg"]?["type"]?.stringValue : nil
+        }
+    }
+
+    /// Sampler steps as a comparable shape: progress_state left out, a run of steps (progress and preview frames)
+    /// counted once, since the fake takes at most five steps.
+    static func steps(_ types: [String]) -> [String] {
+        types.filter { $0 != "progress_state" }.reduce(into: [String]()) { kept, type in
+            let step = type == "progress" || type == "binary"
+            if !(step && (kept.last == "steps")) { kept.append(step ? "steps" : type) }
         }
     }
 
@@ -33,6 +43,10 @@ import WSClient
             try await WebSocketClient.connect(url: url, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) {
                 inbound, _, _ in
                 for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .binary = message {
+                        types.withLock { $0.append("binary") }
+                        continue
+                    }
                     guard case .text(let text) = message, let type = try? JSONValue.parse(text)["type"]?.stringValue else { continue }
                     let all = types.withLock { $0.append(type); return $0 }
                     if done(all) { return }
@@ -68,15 +82,28 @@ import WSClient
             let graph = try JSONValue.parse(Self.fixture("g_ksampler.json"))
             let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
             let seen = try await Self.fakeTypes(fake, until: finished) { _ = try await client.queue(graph, clientID: "transcript") }
-            func steps(_ types: [String]) -> [String] {
-                types.filter { $0 != "progress_state" }.reduce(into: [String]()) { kept, type in
-                    if !(type == "progress" && kept.last == "progress") { kept.append(type) }
-                }
-            }
             let recorded = try Self.recordedTypes("cap_ksampler.jsonl")
-            #expect(steps(seen) == steps(recorded), "\n  fake:     \(steps(seen))\n  recorded: \(steps(recorded))")
+            #expect(Self.steps(seen) == Self.steps(recorded), "\n  fake:     \(Self.steps(seen))\n  recorded: \(Self.steps(recorded))")
             #expect(seen.contains("progress_state") && seen.contains("progress"))
         }
+    }
+
+    /// With previews (`--preview-method`): binary frames among the steps, as the recording has them.
+    @Test func theRecordedPreviewRunGivesTheRecordedMessages() async throws {
+        let folder = try TemporaryDirectory("elena-comfy-previews")
+        defer { folder.remove() }
+        var configuration = FakeComfy.Configuration(outputFolder: folder("output"))
+        configuration.previews = true
+        let fake = FakeComfy(configuration: configuration)
+        try await fake.start()
+        let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
+        let graph = try JSONValue.parse(Self.fixture("g_ksampler_preview.json"))
+        let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
+        let seen = try await Self.fakeTypes(fake, until: finished) { _ = try await client.queue(graph, clientID: "transcript") }
+        await fake.stop()
+        let recorded = try Self.recordedTypes("cap_ksampler_preview.jsonl")
+        #expect(Self.steps(seen) == Self.steps(recorded), "\n  fake:     \(Self.steps(seen))\n  recorded: \(Self.steps(recorded))")
+        #expect(seen.contains("binary") && recorded.contains("binary"))
     }
 }
 
