@@ -83,7 +83,7 @@ package final class FakeComfy: Sendable {
     static let known: Set<String> = [
         "CheckpointLoaderSimple", "LoraLoader", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
         // The model-free graph of the recordings (Tests/Fixtures/comfyui-0.3.64): noise on a plain image.
-        "EmptyImage", "ImageAddNoise", "PrimitiveStringMultiline", "PreviewAny",
+        "EmptyImage", "ImageAddNoise", "PrimitiveStringMultiline", "PreviewAny", "ImageToMask", "MaskToImage",
     ]
 
     /// Creates a fake (call `start()`).
@@ -503,6 +503,20 @@ package final class FakeComfy: Sendable {
             emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
             return true
         }
+        /// A node raising at run time: execution_error (its message ending in a newline, as ComfyUI's does), the
+        /// history entry, the queue's status, the final executing.
+        func fail(_ node: String, _ nodeType: String, _ message: String, type: String) {
+            let error = JSONValue.object([
+                "prompt_id": prompt, "node_id": .string(node), "node_type": .string(nodeType),
+                "executed": .array(executed.reversed().map(JSONValue.string)),
+                "exception_message": .string(message + "\n"), "exception_type": .string(type), "timestamp": now(),
+            ])
+            messages.append(.array([.string("execution_error"), error]))
+            record(id, graph: graph, outputs: [], status: "error", messages: messages)
+            emit(id, "execution_error", error)
+            emitQueueStatus()
+            emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
+        }
         // progress_state, as ComfyUI 0.3.64 sends it on every node's start, step and end: every node so far.
         var progressNodes: [JSONValue.Member] = []
         func progressState(_ node: String, _ state: String, value: Int = 0, max: Int = 1) {
@@ -558,18 +572,13 @@ package final class FakeComfy: Sendable {
             emit(id, "executing", .object(["node": .string(node.key), "display_node": .string(node.key), "prompt_id": prompt]))
             var output: JSONValue?
             switch classType {
+            case "ImageToMask" where node.value["inputs"]?["channel"]?.stringValue == "alpha":
+                // As ComfyUI: the images here have no alpha channel (the recording's runtime error).
+                fail(node.key, classType, "index 3 is out of bounds for dimension 3 with size 3", type: "IndexError")
+                return
             case "KSampler" where node.key == sampler?.key:
                 if let failure {
-                    let error = JSONValue.object([
-                        "prompt_id": prompt, "node_id": .string(node.key), "node_type": .string("KSampler"), "executed": .array([]),
-                        // ComfyUI's message ends in a newline.
-                        "exception_message": .string(failure + "\n"), "exception_type": .string("RuntimeError"), "timestamp": now(),
-                    ])
-                    messages.append(.array([.string("execution_error"), error]))
-                    record(id, graph: graph, outputs: [], status: "error", messages: messages)
-                    emit(id, "execution_error", error)
-                    emitQueueStatus()
-                    emit(id, "executing", .object(["node": .null, "prompt_id": prompt]))
+                    fail(node.key, classType, failure, type: "RuntimeError")
                     return
                 }
                 for step in 1...steps {

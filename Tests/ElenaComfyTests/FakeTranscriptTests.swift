@@ -34,14 +34,16 @@ import WSClient
     }
 
     /// The message types the fake sends to one client while `body` runs (the connect status first).
-    static func fakeTypes(_ fake: FakeComfy, until done: @escaping @Sendable ([String]) -> Bool, _ body: @Sendable () async throws -> Void)
-        async throws -> [String]
-    {
+    static func fakeTypes(
+        _ fake: FakeComfy, hello: String? = nil, until done: @escaping @Sendable ([String]) -> Bool,
+        _ body: @Sendable (_ seen: @Sendable () -> [String]) async throws -> Void
+    ) async throws -> [String] {
         let types = Locked<[String]>([])
         let url = fake.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/ws?clientId=transcript"
         let listener = Task {
             try await WebSocketClient.connect(url: url, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) {
-                inbound, _, _ in
+                inbound, outbound, _ in
+                if let hello { try await outbound.write(.text(hello)) }
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     if case .binary = message {
                         types.withLock { $0.append("binary") }
@@ -53,8 +55,8 @@ import WSClient
                 }
             }
         }
-        while types.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
-        try await body()
+        while types.withLock({ $0.count < (hello == nil ? 1 : 2) }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await body { types.withLock { $0 } }
         let deadline = Date().addingTimeInterval(20)
         while !done(types.withLock { $0 }) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         listener.cancel()
@@ -66,7 +68,7 @@ import WSClient
             let graph = try JSONValue.parse(Self.fixture("g_noise.json"))
             let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
             for recording in ["cap_noise.jsonl", "cap_noise_cached.jsonl"] {
-                let seen = try await Self.fakeTypes(fake, until: finished) {
+                let seen = try await Self.fakeTypes(fake, until: finished) { _ in
                     _ = try await client.queue(graph, clientID: "transcript")
                 }
                 let recorded = try Self.recordedTypes(recording)
@@ -81,7 +83,7 @@ import WSClient
         try await ComfyClientTests.withFake { fake, client, _ in
             let graph = try JSONValue.parse(Self.fixture("g_ksampler.json"))
             let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
-            let seen = try await Self.fakeTypes(fake, until: finished) { _ = try await client.queue(graph, clientID: "transcript") }
+            let seen = try await Self.fakeTypes(fake, until: finished) { _ in _ = try await client.queue(graph, clientID: "transcript") }
             let recorded = try Self.recordedTypes("cap_ksampler.jsonl")
             #expect(Self.steps(seen) == Self.steps(recorded), "\n  fake:     \(Self.steps(seen))\n  recorded: \(Self.steps(recorded))")
             #expect(seen.contains("progress_state") && seen.contains("progress"))
@@ -99,11 +101,62 @@ import WSClient
         let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
         let graph = try JSONValue.parse(Self.fixture("g_ksampler_preview.json"))
         let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
-        let seen = try await Self.fakeTypes(fake, until: finished) { _ = try await client.queue(graph, clientID: "transcript") }
+        let seen = try await Self.fakeTypes(fake, until: finished) { _ in _ = try await client.queue(graph, clientID: "transcript") }
         await fake.stop()
         let recorded = try Self.recordedTypes("cap_ksampler_preview.jsonl")
         #expect(Self.steps(seen) == Self.steps(recorded), "\n  fake:     \(Self.steps(seen))\n  recorded: \(Self.steps(recorded))")
         #expect(seen.contains("binary") && recorded.contains("binary"))
+    }
+
+    /// Interrupted while sampling, by a client that announced its feature flags: the recording's shape (ComfyUI ran
+    /// fewer nodes there, having cached the others, so a run of `executing` counts once).
+    @Test func theRecordedInterruptGivesTheRecordedMessages() async throws {
+        let folder = try TemporaryDirectory("elena-comfy-interrupt-shape")
+        defer { folder.remove() }
+        var configuration = FakeComfy.Configuration(outputFolder: folder("output"))
+        configuration.runSeconds = 4
+        let fake = FakeComfy(configuration: configuration)
+        try await fake.start()
+        let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
+        let graph = try JSONValue.parse(Self.fixture("g_ksampler_int.json"))
+        let hello = #"{"type": "feature_flags", "data": {"supports_preview_metadata": true}}"#
+        let ended = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_interrupted") }
+        let seen = try await Self.fakeTypes(fake, hello: hello, until: ended) { seen in
+            let id = try await client.queue(graph, clientID: "transcript").promptID
+            let deadline = Date().addingTimeInterval(20)
+            while !seen().contains("progress") && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await client.cancel([id])
+        }
+        await fake.stop()
+        func shape(_ types: [String]) -> [String] {
+            Self.steps(types).reduce(into: [String]()) { kept, type in
+                if !(type == "executing" && kept.last == "executing") { kept.append(type) }
+            }
+        }
+        let recorded = try Self.recordedTypes("cap_ksampler_interrupt.jsonl")
+        #expect(shape(seen) == shape(recorded), "\n  fake:     \(shape(seen))\n  recorded: \(shape(recorded))")
+    }
+
+    /// A node failing at run time (ImageToMask asked for an alpha channel the image has not): the recording's shape,
+    /// and the client's one-line failure naming the node.
+    @Test func theRecordedRuntimeErrorGivesTheRecordedMessages() async throws {
+        try await ComfyClientTests.withFake { fake, client, _ in
+            let graph = try JSONValue.parse(Self.fixture("g_runtime_error.json"))
+            let ended = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_error") }
+            let id = Locked("")
+            let seen = try await Self.fakeTypes(fake, until: ended) { _ in
+                let queued = try await client.queue(graph, clientID: "transcript").promptID
+                id.withLock { $0 = queued }
+            }
+            func shape(_ types: [String]) -> [String] {
+                types.filter { $0 != "progress_state" }.reduce(into: [String]()) { kept, type in
+                    if !(type == "executing" && kept.last == "executing") { kept.append(type) }
+                }
+            }
+            let recorded = try Self.recordedTypes("cap_runtime_error.jsonl")
+            #expect(shape(seen) == shape(recorded), "\n  fake:     \(shape(seen))\n  recorded: \(shape(recorded))")
+            #expect(try await client.state(of: id.withLock { $0 }) == .failed("node 6 (ImageToMask) failed: index 3 is out of bounds for dimension 3 with size 3"))
+        }
     }
 }
 
