@@ -83,7 +83,8 @@ package final class FakeComfy: Sendable {
     static let known: Set<String> = [
         "CheckpointLoaderSimple", "LoraLoader", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
         // The model-free graph of the recordings (Tests/Fixtures/comfyui-0.3.64): noise on a plain image.
-        "EmptyImage", "ImageAddNoise", "PrimitiveStringMultiline", "PreviewAny", "ImageToMask", "MaskToImage",
+        "EmptyImage", "ImageAddNoise", "PrimitiveStringMultiline", "PreviewAny", "ImageToMask", "MaskToImage", "ImageBlur",
+        "ImageSharpen",
     ]
 
     /// Creates a fake (call `start()`).

@@ -63,6 +63,17 @@ import WSClient
         return types.withLock { $0 }
     }
 
+    /// The slow graph (blur and sharpen on a batch of four, an unused primitive): exactly the recorded messages.
+    @Test func theRecordedSlowGraphGivesTheRecordedMessages() async throws {
+        try await ComfyClientTests.withFake { fake, client, _ in
+            let graph = try JSONValue.parse(Self.fixture("g_slow.json"))
+            let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
+            let seen = try await Self.fakeTypes(fake, until: finished) { _ in _ = try await client.queue(graph, clientID: "transcript") }
+            let recorded = try Self.recordedTypes("cap_slow.jsonl")
+            #expect(seen == recorded, "\n  fake:     \(seen)\n  recorded: \(recorded)")
+        }
+    }
+
     @Test func theRecordedGraphGivesTheRecordedMessagesRunAndCached() async throws {
         try await ComfyClientTests.withFake { fake, client, _ in
             let graph = try JSONValue.parse(Self.fixture("g_noise.json"))
