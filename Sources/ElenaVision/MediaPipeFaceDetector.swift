@@ -35,7 +35,11 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         for (file, expected) in Self.pinned {
             let path = folder + "/" + file
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw ModelError(description: "face model \(path) is missing; run 'make models' (scripts/install-models)")
+                // There but unreadable (no permission, a folder in its place) is not "missing".
+                throw ModelError(
+                    description: FileManager.default.fileExists(atPath: path)
+                        ? "face model \(path) cannot be read (no permission, or not a file); reinstall with 'make models'"
+                        : "face model \(path) is missing; run 'make models' (scripts/install-models)")
             }
             let actual = Digest.of(data).hex
             guard actual == expected else {
