@@ -692,6 +692,46 @@ package final class FakeComfy: Sendable {
         }
     }
 
+    /// A fake started on a free port: `seconds` a prompt, binary previews when `previews`, and the same port as a
+    /// server that went away when `port` is given.
+    package static func started(
+        outputFolder: String, seconds: Double = 0.05, previews: Bool = false, loras: [String]? = nil, port: Int = 0
+    ) async throws -> FakeComfy {
+        var configuration = Configuration(outputFolder: outputFolder)
+        configuration.runSeconds = seconds
+        configuration.previews = previews
+        configuration.port = port
+        if let loras { configuration.loras = loras }
+        let fake = FakeComfy(configuration: configuration)
+        try await fake.start()
+        return fake
+    }
+
+    /// A drop generating `prompts` prompts × `seeds` seeds with the sample workflow (in
+    /// `workflows/portrait.api.json` beside it) on `servers`, cropped by a fixed fraction into a folder outbox.
+    package static func poolManifest(drop: String, servers: [String], prompts: Int, seeds: Int = 1, library: String? = nil)
+        -> String
+    {
+        let list = (1...prompts).map { "    - \"elena, pose \($0)\"" }.joined(separator: "\n")
+        return """
+            version: 1
+            drop: \(drop)
+            \(library.map { "library: \($0)" } ?? "")
+            source: {dir: src}
+            generate:
+              servers: [\(servers.joined(separator: ", "))]
+              workflow: workflows/portrait.api.json
+              inputs: {prompt: 6.text, seed: 3.seed}
+              prompts:
+            \(list)
+              seeds: {from: 100, count: \(seeds)}
+              loras:
+                - {input: 10.strength_model, strength: 0.65}
+            crop: {strategy: top_fraction}
+            publish: {to: folder}
+            """
+    }
+
     /// A text-to-image workflow in API format, as ComfyUI's "Save (API)" writes it.
     package static func sampleWorkflow(checkpoint: String = "elena-base.safetensors", lora: String = "elena-face.safetensors", seed: Int = 42, batch: Int = 1)
         -> JSONValue

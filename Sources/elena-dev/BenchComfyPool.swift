@@ -40,31 +40,13 @@ struct BenchComfyPool: AsyncParsableCommand {
         defer { folder.remove() }
         var fakes: [FakeComfy] = []
         for index in 0..<servers {
-            var configuration = FakeComfy.Configuration(outputFolder: folder("comfy-\(index)"))
-            configuration.runSeconds = seconds
-            let fake = FakeComfy(configuration: configuration)
-            try await fake.start()
-            fakes.append(fake)
+            fakes.append(try await FakeComfy.started(outputFolder: folder("comfy-\(index)"), seconds: seconds))
         }
         defer { for fake in fakes { Task { await fake.stop() } } }
         try folder.write(FakeComfy.sampleWorkflow().pretty(), to: "workflows/portrait.api.json")
-        let list = (1...prompts).map { "    - \"elena, bench pose \($0)\"" }.joined(separator: "\n")
         try folder.write(
-            """
-            version: 1
-            drop: bench-pool
-            library: \(folder("library"))
-            source: {dir: src}
-            generate:
-              servers: [\(fakes.map(\.baseURL).joined(separator: ", "))]
-              workflow: workflows/portrait.api.json
-              inputs: {prompt: 6.text, seed: 3.seed}
-              prompts:
-            \(list)
-              seeds: {from: 1, count: 1}
-            crop: {strategy: top_fraction}
-            publish: {to: folder}
-            """, to: "drop.yaml")
+            FakeComfy.poolManifest(drop: "bench-pool", servers: fakes.map(\.baseURL), prompts: prompts, library: folder("library")),
+            to: "drop.yaml")
         let runner = CommandLineRunner(executable: binary, workingDirectory: folder.path)
         let started = Date()
         let command = try runner.start(["drop.yaml", "--quiet"], logPath: folder("run.log"))

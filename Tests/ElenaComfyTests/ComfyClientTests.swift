@@ -137,11 +137,7 @@ import Testing
     @Test func aPromptCancelledWhileSamplingEndsInterrupted() async throws {
         let folder = try TemporaryDirectory("elena-comfy-interrupt")
         defer { folder.remove() }
-        var configuration = FakeComfy.Configuration(outputFolder: folder("output"))
-        configuration.runSeconds = 5
-        configuration.previews = true
-        let fake = FakeComfy(configuration: configuration)
-        try await fake.start()
+        let fake = try await FakeComfy.started(outputFolder: folder("output"), seconds: 5, previews: true)
         let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
         var iterator = client.events(clientID: "mine").makeAsyncIterator()
         #expect(await iterator.next() == .connected)

@@ -105,10 +105,7 @@ import WSClient
     @Test func theRecordedPreviewRunGivesTheRecordedMessages() async throws {
         let folder = try TemporaryDirectory("elena-comfy-previews")
         defer { folder.remove() }
-        var configuration = FakeComfy.Configuration(outputFolder: folder("output"))
-        configuration.previews = true
-        let fake = FakeComfy(configuration: configuration)
-        try await fake.start()
+        let fake = try await FakeComfy.started(outputFolder: folder("output"), previews: true)
         let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
         let graph = try JSONValue.parse(Self.fixture("g_ksampler_preview.json"))
         let finished = { @Sendable (types: [String]) in types.last == "executing" && types.contains("execution_success") }
@@ -124,10 +121,7 @@ import WSClient
     @Test func theRecordedInterruptGivesTheRecordedMessages() async throws {
         let folder = try TemporaryDirectory("elena-comfy-interrupt-shape")
         defer { folder.remove() }
-        var configuration = FakeComfy.Configuration(outputFolder: folder("output"))
-        configuration.runSeconds = 4
-        let fake = FakeComfy(configuration: configuration)
-        try await fake.start()
+        let fake = try await FakeComfy.started(outputFolder: folder("output"), seconds: 4)
         let client = ComfyClient(baseURL: fake.baseURL, timeout: 60)
         let graph = try JSONValue.parse(Self.fixture("g_ksampler_int.json"))
         let hello = #"{"type": "feature_flags", "data": {"supports_preview_metadata": true}}"#

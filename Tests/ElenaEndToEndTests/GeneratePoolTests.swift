@@ -20,32 +20,10 @@ import Testing
         defer { folder.remove() }
         var fakes: [FakeComfy] = []
         for (index, time) in seconds.enumerated() {
-            var configuration = FakeComfy.Configuration(outputFolder: folder("comfy-\(index)"))
-            configuration.runSeconds = time
-            if let loras { configuration.loras = loras[index] }
-            let fake = FakeComfy(configuration: configuration)
-            try await fake.start()
-            fakes.append(fake)
+            fakes.append(try await FakeComfy.started(outputFolder: folder("comfy-\(index)"), seconds: time, loras: loras?[index]))
         }
         try folder.write(FakeComfy.sampleWorkflow().pretty(), to: "workflows/portrait.api.json")
-        let list = (1...prompts).map { "    - \"elena, pose \($0)\"" }.joined(separator: "\n")
-        try folder.write(
-            """
-            version: 1
-            drop: pool
-            source: {dir: src}
-            generate:
-              servers: [\(fakes.map(\.baseURL).joined(separator: ", "))]
-              workflow: workflows/portrait.api.json
-              inputs: {prompt: 6.text, seed: 3.seed}
-              prompts:
-            \(list)
-              seeds: {from: 100, count: \(seeds)}
-              loras:
-                - {input: 10.strength_model, strength: 0.65}
-            crop: {strategy: top_fraction}
-            publish: {to: folder}
-            """, to: "drop.yaml")
+        try folder.write(FakeComfy.poolManifest(drop: "pool", servers: fakes.map(\.baseURL), prompts: prompts, seeds: seeds), to: "drop.yaml")
         let runner = CommandLineRunner(
             environment: ["ELENA_LIBRARY": folder("library"), "ELENA_CONFIG_DIR": folder("config"), "ELENA_COMFY_WAIT": "1"],
             workingDirectory: folder.path)

@@ -203,10 +203,7 @@ import Testing
     @Test func aServerLostMidRunFailsOnlyItsUnfinishedPromptsAndTheDropGoesOn() async throws {
         let folder = try TemporaryDirectory("elena-generate-lost")
         defer { folder.remove() }
-        var configuration = FakeComfy.Configuration(outputFolder: folder("comfy-output"))
-        configuration.runSeconds = 1.5
-        let fake = FakeComfy(configuration: configuration)
-        try await fake.start()
+        let fake = try await FakeComfy.started(outputFolder: folder("comfy-output"), seconds: 1.5)
         try folder.write(FakeComfy.sampleWorkflow().pretty(), to: "workflows/portrait.api.json")
         let fixture = Fixture(folder: folder, fake: fake)
         try fixture.writeManifest(prompts: ["elena, a", "elena, b", "elena, c"])
@@ -227,10 +224,8 @@ import Testing
         #expect(fixture.inReview.count == 1, "the image made before went on through the drop")
 
         // The server is back on the same port: the next run queues only the two that did not finish.
-        var again = configuration
-        again.port = Int(url.split(separator: ":").last ?? "") ?? 0
-        let back = FakeComfy(configuration: again)
-        try await back.start()
+        let back = try await FakeComfy.started(
+            outputFolder: folder("comfy-output"), seconds: 1.5, port: Int(url.split(separator: ":").last ?? "") ?? 0)
         let retry = try await runner.run(["drop.yaml"])
         await back.stop()
         #expect(retry.exitCode == 3, "\(retry)")
@@ -286,10 +281,8 @@ import Testing
             // ComfyUI restarted (its cache gone; its counter goes on from the files in its output folder).
             let url = fixture.fake.baseURL
             await fixture.fake.stop()
-            var configuration = FakeComfy.Configuration(outputFolder: fixture.folder("comfy-output"))
-            configuration.port = Int(url.split(separator: ":").last ?? "") ?? 0
-            let restarted = FakeComfy(configuration: configuration)
-            try await restarted.start()
+            let restarted = try await FakeComfy.started(
+                outputFolder: fixture.folder("comfy-output"), port: Int(url.split(separator: ":").last ?? "") ?? 0)
             let again = try await fixture.elena(["drop.yaml"])
             #expect(again.standardOutput.contains("generate  1 generated (1 image)"), "made again: \(again)")
             #expect(fixture.sources.count == 1 && !first.contains { $0.hasPrefix(fixture.sources[0].split(separator: "/").last.map(String.init) ?? "") },
