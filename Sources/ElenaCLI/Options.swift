@@ -41,11 +41,15 @@ extension LibraryLocating {
         setenv("ELENA_LOG", "debug", 0)
     }
 
-    /// The library's folders and its ledger's database, from the options, the environment and the manifest's
-    /// `library:`; `--verbose` takes effect first.
+    /// The library's folders, from the option, the environment and the manifest's `library:`.
+    func layout(manifest: LoadedManifest?) -> LibraryLayout {
+        LibraryLayout(root: Wiring.libraryRoot(option: library, manifest: manifest))
+    }
+
+    /// The library's folders and its ledger's database; `--verbose` takes effect first.
     func locate(manifest: LoadedManifest?) throws -> (layout: LibraryLayout, database: DatabaseURL) {
         applyVerbosity()
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: library, manifest: manifest))
+        let layout = layout(manifest: manifest)
         return (layout, try Wiring.databaseURL(option: database, layout: layout))
     }
 }

@@ -93,14 +93,14 @@ package final class FanvueClient: FanvuePublishing {
                 answer = Answer(status: Int(response.status.code), headers: response.headers, body: text)
                 logger.debug("fanvue: \(label) -> \(answer.status) in \(Self.milliseconds(since: started)) ms (attempt \(attempt))")
             } catch {
-                logger.debug("fanvue: \(label) -> no answer after \(Self.milliseconds(since: started)) ms (attempt \(attempt)): \(Self.describe(error))")
-                let refused = Self.isConnectionRefused(error)
+                logger.debug("fanvue: \(label) -> no answer after \(Self.milliseconds(since: started)) ms (attempt \(attempt)): \(TransportWords.describe(error))")
+                let refused = TransportWords.isRefused(error)
                 if (safety == .idempotent || refused), attempt < configuration.retry.maxAttempts {
                     await counter.countRetry()
                     try await Task.sleep(for: .milliseconds(Int(configuration.retry.delay(afterAttempt: attempt) * 1000)))
                     continue
                 }
-                throw FanvueError(.connection, message: Self.describe(error), request: label)
+                throw FanvueError(.connection, message: TransportWords.describe(error), request: label)
             }
             await limiter.update(
                 remaining: answer.headers.first(name: "X-RateLimit-Remaining").flatMap { Int($0) },
@@ -134,9 +134,6 @@ package final class FanvueClient: FanvuePublishing {
         }
     }
 
-    static func isConnectionRefused(_ error: any Error) -> Bool { TransportWords.isRefused(error) }
-
-    static func describe(_ error: any Error) -> String { TransportWords.describe(error) }
 
     // MARK: FanvuePublishing
 
@@ -226,7 +223,7 @@ package final class FanvueClient: FanvuePublishing {
                     try await Task.sleep(for: .milliseconds(Int(configuration.retry.delay(afterAttempt: attempt) * 1000)))
                     continue
                 }
-                throw FanvueError(.connection, message: Self.describe(error), request: label)
+                throw FanvueError(.connection, message: TransportWords.describe(error), request: label)
             }
         }
     }

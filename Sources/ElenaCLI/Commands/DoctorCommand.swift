@@ -43,7 +43,7 @@ struct DoctorCommand: AsyncParsableCommand {
             report(false, "opencv", "\(error) — install libopencv-dev (make deps)")
         }
 
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: nil))
+        let layout = options.layout(manifest: nil)
         if FileSystem.isDirectory(layout.root) {
             let writable = FileManager.default.isWritableFile(atPath: layout.root)
             report(writable, "library", "\(layout.root)\(writable ? "" : " is not writable")")

@@ -64,7 +64,7 @@ struct PersonaCheckCommand: AsyncParsableCommand {
         } catch {
             throw CLIError.cannotStart("\(error)")
         }
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
+        let layout = options.layout(manifest: loaded)
         let enrolment = PersonaEnrolment(
             codec: OpenCVCodec(), detector: detector, identifier: identifier, cacheFolder: layout.absolute(".elena-cache"))
         let profile: PersonaProfile

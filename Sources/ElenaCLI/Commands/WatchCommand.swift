@@ -51,7 +51,7 @@ struct WatchCommand: AsyncParsableCommand {
         let interrupts = Interrupts.hold { stopped.withLock { $0 = true } }
         defer { Interrupts.release(interrupts) }
         let loaded = try Wiring.loadManifest(manifest)
-        let layout = LibraryLayout(root: Wiring.libraryRoot(option: options.library, manifest: loaded))
+        let layout = options.layout(manifest: loaded)
         let source = DropSession.sourceFolder(for: loaded.manifest, manifestFolder: loaded.folder, home: Wiring.home)
         let folders = [source] + ReviewFolder.allCases.map { layout.absolute($0.rawValue) }
         say("watching \(source) and the review folders in \(layout.root) (Ctrl-C stops)")

@@ -39,12 +39,6 @@ package final class LoopbackSocket: Sendable {
         self.port = port
     }
 
-    /// Whether something already holds 127.0.0.1:`port`.
-    package static func isTaken(_ port: Int) -> Bool {
-        if case .failure(let error) = bind(port: port) { return error.code == EADDRINUSE }
-        return false
-    }
-
     /// A port nothing holds right now (the socket is closed again; a caller binds it soon after).
     package static func freePort() -> Int? {
         try? bind().get().port

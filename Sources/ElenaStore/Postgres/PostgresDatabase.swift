@@ -135,7 +135,7 @@ package actor PostgresDatabase: SQLDatabase {
 
     static func describe(_ error: any Error) -> String {
         if let words = connectionWords(error) { return words }
-        if "\(error)".contains("sslUnsupported") {
+        if let psql = error as? PSQLError, psql.code == .sslUnsupported {
             return "the server does not offer TLS: remove sslmode=require from the URL, or turn TLS on at the server"
         }
         if let error = error as? PSQLError {
@@ -165,10 +165,10 @@ package actor PostgresDatabase: SQLDatabase {
             }
         }
         switch connectionWords(error) {
-        case "the server refuses connections":
+        case Words.refused:
             return "is PostgreSQL running at that host and port? (without --database and DATABASE_URL the "
                 + "ledger is the library's SQLite file)"
-        case "the server cannot be reached", "the server does not answer":
+        case Words.unreachable, Words.silent:
             return "check the host name and port in the URL, and the network"
         default: return nil
         }
@@ -479,6 +479,13 @@ package actor PostgresDatabase: SQLDatabase {
     static func seconds(_ duration: Duration) -> String { LedgerUnavailable.seconds(duration) }
 
     /// A failure to reach the server in words (no errno dump, no type names), or nil when it is something else.
+    /// The words of the connection failures `advice` has something to say about.
+    enum Words {
+        static let refused = "the server refuses connections"
+        static let unreachable = "the server cannot be reached"
+        static let silent = "the server does not answer"
+    }
+
     static func connectionWords(_ error: any Error) -> String? {
         var error = error
         if let psql = error as? PSQLError {
@@ -498,19 +505,19 @@ package actor PostgresDatabase: SQLDatabase {
             error = underlying
         }
         if let connect = error as? NIOConnectionError {
-            guard let first = connect.connectionErrors.first else { return "the server cannot be reached" }
+            guard let first = connect.connectionErrors.first else { return Words.unreachable }
             error = first.error
         }
         if let io = error as? IOError {
             switch io.errnoCode {
-            case ECONNREFUSED: return "the server refuses connections"
+            case ECONNREFUSED: return Words.refused
             case ECONNRESET, EPIPE: return "the server closed the connection"
-            case ETIMEDOUT: return "the server does not answer"
-            case EHOSTUNREACH, ENETUNREACH: return "the server cannot be reached"
+            case ETIMEDOUT: return Words.silent
+            case EHOSTUNREACH, ENETUNREACH: return Words.unreachable
             default: return "the connection failed (\(String(cString: strerror(io.errnoCode))))"
             }
         }
-        if case ChannelError.connectTimeout = error { return "the server does not answer" }
+        if case ChannelError.connectTimeout = error { return Words.silent }
         if error is ChannelError { return "the connection failed" }
         return nil
     }
