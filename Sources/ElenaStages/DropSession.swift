@@ -98,33 +98,97 @@ package struct DropSession: Sendable {
         return try GenerationPlan.make(spec, workflow: text, workflowPath: spec.workflow, manifest: manifest)
     }
 
-    /// Runs the `generate:` section: queues on ComfyUI every (prompt, seed) not already recorded and downloads the
-    /// images into the source folder. A dry run only counts. Nil when the manifest has no `generate:`.
+    /// Runs the `generate:` section as the pipeline's job nodes, one per (prompt, seed), through the runner: a pair
+    /// recorded with its images still in the source folder is a cache hit; the others are queued on ComfyUI and their
+    /// images downloaded into the source folder. A dry run only plans. Nil when the manifest has no `generate:`.
     /// - Throws: `ManifestError` for a workflow that does not fit, `GenerationInterrupted` when cancelled.
     package func generate() async throws -> GenerationSummary? {
         guard generates, let spec = manifest.generate, let plan = try generationPlan() else { return nil }
         guard let client = comfy else { throw GenerationError(description: "no ComfyUI client was given for generate:") }
         if !environment.dryRun { try FileSystem.makeDirectory(sourceFolder) }
+        let tally = Tally(jobs: plan.jobs.count, reporter: environment.reporter)
+        let board = JobBoard(tally: tally)
+        var stage = GenerateStage()
+        stage.jobs = plan.jobs
+        stage.sourceFolder = sourceFolder
+        stage.board = board
+        let pipeline = pipeline(generate: stage)
+        let sourcePlan = Planner.sourcePlan(manifest, jobs: plan.jobs.map(\.planned), pipeline: pipeline.shape)
+        let store = try services.store
+        let cacheIndex = try await store.cacheRecords(keys: plan.jobs.map(\.key))
+        // A dry run reports a pair that failed last time as failed, with that error.
+        var failedBefore: [CacheKey: StageRecord] = [:]
+        if environment.dryRun {
+            for record in try await store.failures(drop: manifest.drop) where record.stage == .generate {
+                failedBefore[record.key] = record
+            }
+        }
+        // The generator says its own progress and errors; every pair may be out at once (the servers' queues pace them).
+        var nodes = environment
+        nodes.reporter = GeneratorSpeaks(environment.reporter)
+        nodes.concurrency = max(1, plan.jobs.count)
         let generator = Generator(
-            plan: plan, spec: spec, clients: spec.servers.map { ($0, client($0)) }, sourceFolder: sourceFolder,
-            drop: manifest.drop)
-        return try await generator.run(
-            environment: environment, cacheIndex: try await services.store.cacheRecords(keys: plan.jobs.map(\.key)))
+            plan: plan, spec: spec, clients: spec.servers.map { ($0, client($0)) }, sourceFolder: sourceFolder)
+        let runner = Runner(pipeline)
+        let (environment, nodeEnvironment, failed) = (self.environment, nodes, failedBefore)
+        let report = await withTaskGroup(of: Void.self) { group in
+            if !environment.dryRun {
+                group.addTask { await generator.serve(board: board, tally: tally, environment: environment) }
+            }
+            // The nodes run where Ctrl-C does not reach them: the generator answers each (an interrupted pair as not
+            // queued), and what finished is recorded before this returns.
+            let report = await Task.detached {
+                await runner.run(sourcePlan, environment: nodeEnvironment, cacheIndex: cacheIndex, failedBefore: failed)
+            }.value
+            await board.close()
+            return report
+        }
+        if let interrupted = await tally.interrupted {
+            throw GenerationInterrupted(cancelled: interrupted.cancelled, finished: interrupted.finished)
+        }
+        if let stopped = report.stopped { throw GenerationError(description: stopped) }
+        var summary = await tally.summary
+        for (node, state) in report.states {
+            guard let index = node.job else { continue }
+            let job = plan.jobs[index]
+            switch state {
+            case .cached(let output):
+                summary.cached += 1
+                summary.facts.merge(Self.facts(of: job, spec: spec, output: output.summary.value)) { first, _ in first }
+            case .ran(let output):
+                summary.facts.merge(Self.facts(of: job, spec: spec, output: output.summary.value)) { first, _ in first }
+            case .planned:
+                summary.planned += 1
+            case .failed(let message) where environment.dryRun:
+                summary.planned += 1
+                summary.previousFailures.append(.init(label: job.label, prompt: job.prompt, message: message))
+            default:
+                break
+            }
+        }
+        return summary
+    }
+
+    /// What `generate:` set for each image of a pair, by the image's path in the source folder, from the output
+    /// its generate step recorded.
+    static func facts(of job: GenerationJob, spec: GenerateSpec, output: JSONValue) -> [String: GeneratedFacts] {
+        guard let promptID = output["prompt_id"]?.stringValue else { return [:] }
+        var made = GeneratedFacts(job: job, spec: spec, promptID: promptID)
+        if let server = output["server"]?.stringValue { made.server = server }
+        var facts: [String: GeneratedFacts] = [:]
+        for image in output["images"]?.arrayValue?.compactMap(\.stringValue) ?? [] { facts[image] = made }
+        return facts
     }
 
     /// What `generate:` set for each image it made, by the image's path in the source folder (from the generate
-    /// steps' records: every image of each (prompt, seed) made, in this run or before).
+    /// steps' records: every image of each (prompt, seed) made before), for a run that does not generate (`watch`).
     func generatedFacts() async throws -> [String: GeneratedFacts] {
         guard let spec = manifest.generate, let plan = try generationPlan() else { return [:] }
         let records = try await services.store.cacheRecords(keys: plan.jobs.map(\.key))
         var facts: [String: GeneratedFacts] = [:]
         for job in plan.jobs {
-            guard let record = records[job.key], record.status == .succeeded,
-                let promptID = record.output.value["prompt_id"]?.stringValue
-            else { continue }
-            var made = GeneratedFacts(job: job, spec: spec, promptID: promptID)
-            if let server = record.output.value["server"]?.stringValue { made.server = server }
-            for image in record.output.value["images"]?.arrayValue?.compactMap(\.stringValue) ?? [] { facts[image] = made }
+            guard let record = records[job.key], record.status == .succeeded else { continue }
+            facts.merge(Self.facts(of: job, spec: spec, output: record.output.value)) { first, _ in first }
         }
         return facts
     }
@@ -138,7 +202,11 @@ package struct DropSession: Sendable {
         var generation = generation
         if generation == nil { generation = try await generate() }
         var services = self.services
-        services.generated = try await generatedFacts()
+        if let generation {
+            services.generated = generation.facts
+        } else {
+            services.generated = try await generatedFacts()
+        }
         let store = try services.store
         var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         discovery.notReady = notReady
@@ -220,8 +288,11 @@ package struct DropSession: Sendable {
 extension DropSession {
     /// The product's pipeline with this session's instances (and any added stages). Its shape does not depend on
     /// the gate given, so the plan may be made before the gate has read the reviews.
-    func pipeline(gate: ReviewGateStage = ReviewGateStage(), services: DropServices? = nil) -> Pipeline {
-        var pipeline = ElenaPipeline.pipeline(services: services ?? self.services, gate: gate, upload: uploadStage)
+    func pipeline(
+        gate: ReviewGateStage = ReviewGateStage(), generate: GenerateStage = GenerateStage(), services: DropServices? = nil
+    ) -> Pipeline {
+        var pipeline = ElenaPipeline.pipeline(
+            services: services ?? self.services, generate: generate, gate: gate, upload: uploadStage)
         for (stage, entry) in addedStages { pipeline = pipeline.inserting(entry, after: stage) }
         return pipeline
     }
@@ -265,6 +336,17 @@ extension DropSession {
         let digest = parts[parts.count - 2].utf8
         return digest.count == 8 && digest.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } && !parts[0].isEmpty
     }
+}
+
+/// The generator's own lines (its progress, each failed pair said once or twice) stand for its nodes: their
+/// `finished` calls are not said again.
+struct GeneratorSpeaks: RunReporter {
+    let base: any RunReporter
+    init(_ base: any RunReporter) { self.base = base }
+    func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, progress: RunProgress) {}
+    func note(_ text: String) { base.note(text) }
+    func generating(_ progress: GenerationProgress) { base.generating(progress) }
+    func stopping(_ reason: String) { base.stopping(reason) }
 }
 
 /// Wall-clock time per phase and the memory the process holds after it, printed with ELENA_PROFILE=1 (for

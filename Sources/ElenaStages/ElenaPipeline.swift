@@ -7,6 +7,7 @@ package import ElenaEngine
 /// entry here plus its own file.
 ///
 /// ```
+/// generate (one node per prompt and seed, before discovery: its images are the source files)
 /// outbox ─────────────────────────────────────────┐
 /// ingest → detect → crop → review ─┬→ publish ←───┘              (folder)
 ///                                  ├→ vault ─┐
@@ -16,7 +17,7 @@ package enum ElenaPipeline {
     /// The stages over `services`, given the instances whose state the caller keeps (the review gate's notes, the
     /// upload's tuning).
     package static func pipeline(
-        services: DropServices, gate: ReviewGateStage = ReviewGateStage(),
+        services: DropServices, generate: GenerateStage = GenerateStage(), gate: ReviewGateStage = ReviewGateStage(),
         upload: UploadStage = UploadStage()
     ) -> Pipeline {
         var (gate, upload) = (gate, upload)
@@ -25,6 +26,8 @@ package enum ElenaPipeline {
         let folder: @Sendable (Manifest) -> Bool = { $0.publish.to == .folder }
         let fanvue: @Sendable (Manifest) -> Bool = { $0.publish.to == .fanvue }
         return Pipeline([
+            // Before discovery: one node per (prompt, seed); the images it downloads are the drop's sources.
+            .job(generate) { $0.generate != nil },
             .drop(OutboxStage(services: services), when: folder),
             // The vault folders are made only once a person approved something: nothing reaches Fanvue before review.
             .drop(VaultStage(services: services), collects: [.review], policy: .available, when: fanvue),

@@ -15,10 +15,63 @@ package struct GenerationInterrupted: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs a drop's `generate:` section: every (prompt, seed) whose images are not already recorded is queued on
-/// ComfyUI, followed over the websocket (or through `/history` when the socket fails), and its images are downloaded
-/// unchanged (with their `prompt` chunk, the lineage ingest reads) into the source folder. Each pair is recorded in
-/// the run cache under its key, so a rerun queues nothing it already has.
+/// Generation as a stage of the pipeline: one node per (prompt, seed) of `generate:`, before discovery. The runner
+/// keys each node by the graph it queues (the job's key), so a pair whose images are recorded and still in the source
+/// folder is a cache hit and is never queued again; the node of a pair to make hands its job to this run's
+/// `Generator`, which queues it on a server of the pool and answers with the record's output or the failure.
+package struct GenerateStage: Stage {
+    package let name = StageName.generate
+    package let version = 1
+    /// The jobs of the run's source plan, in the same order (`Planner.sourcePlan`).
+    package var jobs: [GenerationJob] = []
+    /// Where the images go (the manifest's `source.dir`).
+    package var sourceFolder = ""
+    /// The board the run's generator serves (nil when planning only).
+    var board: JobBoard?
+
+    /// A stage with no jobs (the pipeline's shape).
+    package init() {}
+
+    package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+
+    /// A recorded pair is intact while every image it made is still in the source folder.
+    package func isIntact(_ output: NodeOutput, environment: RunEnvironment) -> Bool {
+        guard let files = output.summary.value["images"]?.arrayValue?.compactMap(\.stringValue), !files.isEmpty else {
+            return false
+        }
+        return files.allSatisfy { FileSystem.exists(sourceFolder + "/" + $0) }
+    }
+
+    package func run(_ context: NodeContext) async throws -> StageOutcome {
+        guard let index = context.node.job, jobs.indices.contains(index), let board else {
+            throw StageError("internal error: a generate node without its job (a bug)")
+        }
+        let job = jobs[index]
+        // The runner keys the node as generation always keyed the pair: a record made before is found.
+        guard context.key == job.key else {
+            throw StageError("internal error: the generate node's key is not its job's (a bug)")
+        }
+        switch await board.make(job) {
+        case .made(let output): return .done(NodeOutput(digest: Digest.of(JSONText(output).text), summary: output))
+        case .failed(let message): throw StageError(message)
+        case .notQueued(let reason): return .skipped(reason)
+        }
+    }
+}
+
+/// How one job handed to the generator ended.
+enum JobResult: Sendable {
+    /// Its images are in the source folder: the record's output (prompt id, prompt, seed, images, server).
+    case made(JSONValue)
+    /// It gave no images, or not all (recorded as failed; the next run queues it again).
+    case failed(String)
+    /// It was not queued (no server could take prompts, or the run was interrupted): not a failure of the pair.
+    case notQueued(String)
+}
+
+/// Serves a drop's `generate:` jobs as their nodes hand them in: each is queued on a ComfyUI server of the pool,
+/// followed over the websocket (or through `/history` when the socket fails), and its images are downloaded
+/// unchanged (with their `prompt` chunk, the lineage ingest reads) into the source folder.
 package struct Generator: Sendable {
     /// The jobs and the models they need.
     package var plan: GenerationPlan
@@ -28,8 +81,6 @@ package struct Generator: Sendable {
     package var clients: [(server: String, client: any ComfyGenerating)]
     /// Where images are downloaded (the manifest's `source.dir`).
     package var sourceFolder: String
-    /// The drop, for the records.
-    package var drop: String
     /// How often `/history` is read when the socket is down (and, as a safety net, 40 times rarer when it is up).
     package var pollSeconds = 0.25
     /// How long a ComfyUI that stopped answering mid-run is waited for before its unfinished prompts fail for this
@@ -38,43 +89,24 @@ package struct Generator: Sendable {
 
     /// Creates a generator.
     package init(
-        plan: GenerationPlan, spec: GenerateSpec, clients: [(server: String, client: any ComfyGenerating)], sourceFolder: String,
-        drop: String
+        plan: GenerationPlan, spec: GenerateSpec, clients: [(server: String, client: any ComfyGenerating)], sourceFolder: String
     ) {
         self.plan = plan
         self.spec = spec
         self.clients = clients
         self.sourceFolder = sourceFolder
-        self.drop = drop
     }
 
-    /// The images a successful record lists, when they are all still in the source folder.
-    func cachedImages(_ record: StageRecord?) -> [String]? {
-        guard let record, record.status == .succeeded,
-            let files = record.output.value["images"]?.arrayValue?.compactMap(\.stringValue), !files.isEmpty,
-            files.allSatisfy({ FileSystem.exists(sourceFolder + "/" + $0) })
-        else { return nil }
-        return files
-    }
-
-    /// Generates what is missing.
-    /// - Throws: `GenerationInterrupted` when the task is cancelled (after cancelling its prompts on ComfyUI).
-    package func run(environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord]) async throws -> GenerationSummary {
-        let pending = plan.jobs.filter { cachedImages(cacheIndex[$0.key]) == nil }
-        var summary = GenerationSummary(jobs: plan.jobs.count, cached: plan.jobs.count - pending.count)
+    /// Serves the board until it is closed and nothing is left on it: checks the servers when the first job comes,
+    /// then runs one worker per healthy server. Cancelled (Ctrl-C), it cancels the prompts it queued and answers
+    /// every job still waiting as not queued; `tally.interrupted` says how many.
+    func serve(board: JobBoard, tally: Tally, environment: RunEnvironment) async {
         let reporter = environment.reporter
-        if environment.dryRun {
-            summary.planned = pending.count
-            let failed = Dictionary(
-                try await environment.cache.failures(drop: drop).filter { $0.stage == .generate }.map { ($0.key, $0) },
-                uniquingKeysWith: { first, _ in first })
-            summary.previousFailures = pending.compactMap { job in
-                failed[job.key].map { .init(label: job.label, prompt: job.prompt, message: $0.error ?? "failed") }
-            }
-            return summary
+        guard await board.waitForFirst() else {
+            if Task.isCancelled { await tally.interrupt(cancelled: 0, finished: 0) }
+            await board.end(.notQueued("interrupted"))
+            return
         }
-        guard !pending.isEmpty else { return summary }
-
         // Every server is checked; one that fails is left out (said once), and the pool goes on with the others.
         var healthy: [(server: String, client: any ComfyGenerating)] = []
         var problems: [String] = []
@@ -89,18 +121,16 @@ package struct Generator: Sendable {
         guard !healthy.isEmpty else {
             let problem = problems.count == 1 ? problems[0] : "no ComfyUI server of the pool can take the prompts: " + problems.joined(separator: "; ")
             reporter.note("error: generate: \(problem)")
-            summary.error = problem
-            return summary
+            await tally.unavailable(problem)
+            await board.end(.notQueued(problem))
+            return
         }
-
-        let board = JobBoard(pending)
-        let tally = Tally(summary: summary, reporter: reporter, total: pending.count, servers: healthy.map(\.server))
+        await tally.start(servers: healthy.map(\.server))
         // One server takes every prompt at once (ComfyUI queues them); a pool keeps two on each, so a faster server,
         // emptying its queue sooner, takes more.
         let depth = healthy.count == 1 ? Int.max : 2
         let pool = healthy.count > 1
         var interrupted: (cancelled: Int, finished: Int)?
-        var failure: (any Error)?
         await withTaskGroup(of: WorkerEnd.self) { group in
             for entry in healthy {
                 group.addTask {
@@ -112,24 +142,23 @@ package struct Generator: Sendable {
                 }
             }
             for await end in group {
-                switch end {
-                case .interrupted(let cancelled, let finished):
+                if case .interrupted(let cancelled, let finished) = end {
                     interrupted = ((interrupted?.cancelled ?? 0) + cancelled, (interrupted?.finished ?? 0) + finished)
-                case .failed(let error):
-                    failure = failure ?? error
-                    group.cancelAll()
-                case .done, .gone:
-                    break
                 }
             }
         }
-        if let failure { throw failure }
-        if let interrupted { throw GenerationInterrupted(cancelled: interrupted.cancelled, finished: interrupted.finished) }
+        if let interrupted {
+            await tally.interrupt(cancelled: interrupted.cancelled, finished: interrupted.finished)
+            await board.end(.notQueued("interrupted"))
+            return
+        }
         // Prompts no server could finish (every one went away): failed for this run.
         for (job, reason) in await board.leftOver() {
-            try await tally.fail(job, reason + "; the next run queues it again", at: environment.now(), generator: self, environment: environment)
+            let message = reason + "; the next run queues it again"
+            await tally.fail(job, message)
+            await board.answer(job, .failed(message))
         }
-        return await tally.summary
+        await board.end(.failed("no ComfyUI server was left to make it; the next run queues it again"))
     }
 
     /// Whether a server of a pool can take one more prompt: its queue (every client's prompts) is shorter than the
@@ -145,8 +174,6 @@ package struct Generator: Sendable {
         case done
         case gone
         case interrupted(cancelled: Int, finished: Int)
-        /// Something that stops the run itself (the ledger gone): the others stop too, and it is thrown.
-        case failed(any Error)
     }
 
     /// One server's share: takes prompts from the board (up to `depth` queued at once), follows them, downloads and
@@ -167,8 +194,13 @@ package struct Generator: Sendable {
         // A moment for the socket to open, so the first prompt's events are not missed (polling covers them anyway).
         for _ in 0..<40 where await !follower.settled { try? await Task.sleep(nanoseconds: 25_000_000) }
         let watch = ServerWatch(name: server, window: lostWindow, say: { reporter.note($0) })
-        var open: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?, started: Date)] = []
+        var open: [(job: GenerationJob, promptID: String, leftOut: ComfyValidationError?)] = []
         var finished = 0
+        /// A pair that gave no images (or not all): said, counted, and answered (its node records the failure).
+        func fail(_ job: GenerationJob, _ message: String) async {
+            await tally.fail(job, message)
+            await board.answer(job, .failed(message))
+        }
         func giveBack(_ reason: String, also job: GenerationJob? = nil, settled: Bool = false) async {
             for job in open.map(\.job) { await board.giveBack(job, reason: reason) }
             if let job { await board.giveBack(job, reason: reason, settled: settled) }
@@ -181,16 +213,15 @@ package struct Generator: Sendable {
                 while open.count < depth, await roomOnServer(client, open: open.count, depth: depth),
                     let job = await board.next()
                 {
-                    let started = environment.now()
                     do {
                         // Not cancelled half-way: once ComfyUI took the prompt, its id must come back so Ctrl-C can
                         // cancel it (a request cut short would leave a prompt nobody knows about).
                         let graph = job.graph
                         let answer = try await Task.detached { try await client.queue(graph, clientID: clientID) }.value
-                        open.append((job, answer.promptID, answer.leftOut, started))
+                        open.append((job, answer.promptID, answer.leftOut))
                     } catch let error as ComfyValidationError {
                         await board.settle()
-                        try await tally.fail(job, error.description, at: started, generator: self, environment: environment)
+                        await fail(job, error.description)
                     } catch is ComfyUnreachable {
                         // The server went away before taking it: waited for like any other request; back in time, the
                         // prompt is queued again, else it goes to another server (or fails at the end).
@@ -209,10 +240,10 @@ package struct Generator: Sendable {
                             throw CancellationError()
                         }
                         await board.settle()
-                        try await tally.fail(job, "\(error)", at: started, generator: self, environment: environment)
+                        await fail(job, "\(error)")
                     }
                 }
-                guard let (job, promptID, leftOut, started) = open.first else {
+                guard let (job, promptID, leftOut) = open.first else {
                     // Done here, unless a prompt still out on another server comes back for this one.
                     if await board.drained { return .done }
                     try await Task.sleep(nanoseconds: 50_000_000)
@@ -249,18 +280,17 @@ package struct Generator: Sendable {
                                 ? " (the image of the other outputs was downloaded)"
                                 : " (the \(names.count) images of the other outputs were downloaded)"
                             await tally.downloaded(names)
-                            try await tally.fail(job, leftOut.description + kept, at: started, generator: self, environment: environment)
+                            await fail(job, leftOut.description + kept)
                             continue
                         }
-                        try await environment.cache.record([
-                            record(
-                                job, status: .succeeded,
-                                output: .object([
+                        await tally.generated(names)
+                        await board.answer(
+                            job,
+                            .made(
+                                .object([
                                     "prompt_id": .string(promptID), "prompt": .string(job.prompt), "seed": .int(job.seed),
                                     "images": .array(names.map(JSONValue.string)), "server": .string(server),
-                                ]), error: nil, started: started, environment: environment)
-                        ])
-                        await tally.generated(names)
+                                ])))
                     } catch let gone as ComfyServerGone {
                         await giveBack(gone.description, also: job, settled: true)
                         if pool { reporter.note("generate: the prompts of \(server) go to the other servers") }
@@ -268,23 +298,18 @@ package struct Generator: Sendable {
                     } catch {
                         // Interrupted while downloading: the next run queues this pair again.
                         if Task.isCancelled { throw CancellationError() }
-                        try await tally.fail(job, "\(error)", at: started, generator: self, environment: environment)
+                        await fail(job, "\(error)")
                     }
                 case .failed(let message):
-                    try await tally.fail(
-                        job, message + (leftOut.map { "; " + $0.description } ?? ""), at: started, generator: self,
-                        environment: environment)
+                    await fail(job, message + (leftOut.map { "; " + $0.description } ?? ""))
                 case .pending:
                     await cancel([promptID], on: client)
-                    try await tally.fail(
-                        job, "no result after \(spec.timeoutSeconds) s (the prompt was cancelled; raise generate.timeout?)",
-                        at: started, generator: self, environment: environment)
+                    await fail(job, "no result after \(spec.timeoutSeconds) s (the prompt was cancelled; raise generate.timeout?)")
                 }
             }
         } catch {
-            // Ctrl-C, or the ledger gone: this server's prompts are cancelled on it either way.
+            // Ctrl-C: this server's prompts are cancelled on it.
             await cancel(open.map(\.promptID), on: client)
-            guard error is CancellationError || Task.isCancelled else { return .failed(error) }
             return .interrupted(cancelled: open.count, finished: finished)
         }
     }
@@ -374,18 +399,6 @@ package struct Generator: Sendable {
         guard !promptIDs.isEmpty else { return }
         await Task.detached { try? await client.cancel(promptIDs) }.value
     }
-
-    func record(
-        _ job: GenerationJob, status: StageRecord.Status, output: JSONValue, error: String?, started: Date,
-        environment: RunEnvironment
-    ) -> StageRecord {
-        let text = JSONText(output)
-        return StageRecord(
-            key: job.key, stage: .generate, itemID: nil, drop: drop, status: status,
-            outputDigest: status == .succeeded ? Digest.of(text.text) : nil, artifactPath: nil, artifactStamp: nil,
-            output: text, error: error, startedAt: started,
-            durationMilliseconds: Int(environment.now().timeIntervalSince(started) * 1000))
-    }
 }
 
 /// Generation could not go on: no client was given, or an image could not be downloaded or placed.
@@ -393,17 +406,61 @@ struct GenerationError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// The prompts still to make, shared by the servers of a pool: each is handed to one server at a time; one whose
-/// server went away comes back for another (at most twice), and what nobody could make is left over at the end.
+/// The prompts to make, handed in by their nodes and shared by the servers of a pool: each is handed to one server
+/// at a time; one whose server went away comes back for another (at most twice), and what nobody could make is left
+/// over at the end. Every job handed in is answered once: made, failed, or not queued.
 actor JobBoard {
-    private var waiting: [GenerationJob]
+    private var waiting: [GenerationJob] = []
     /// Jobs handed out and not yet settled (made, failed, or given back).
     private var outstanding = 0
     private var attempts: [CacheKey: Int] = [:]
     private var reasons: [CacheKey: String] = [:]
     private var abandoned: [(GenerationJob, String)] = []
+    /// The nodes waiting for their job's answer.
+    private var answers: [CacheKey: CheckedContinuation<JobResult, Never>] = [:]
+    /// No job comes any more (every node settled).
+    private var closed = false
+    /// The generator stopped serving: a job handed in now gets this answer at once.
+    private var ended: JobResult?
+    private let tally: Tally
 
-    init(_ jobs: [GenerationJob]) { waiting = jobs }
+    init(tally: Tally) { self.tally = tally }
+
+    /// Hands a job in and waits for its answer.
+    func make(_ job: GenerationJob) async -> JobResult {
+        if let ended { return ended }
+        await tally.expect()
+        if let ended { return ended }
+        return await withCheckedContinuation { continuation in
+            answers[job.key] = continuation
+            waiting.append(job)
+        }
+    }
+
+    /// Answers a job's node.
+    func answer(_ job: GenerationJob, _ result: JobResult) {
+        answers.removeValue(forKey: job.key)?.resume(returning: result)
+    }
+
+    /// The generator stops: every job not answered yet, and every one handed in later, gets `result`.
+    func end(_ result: JobResult) {
+        ended = ended ?? result
+        waiting.removeAll()
+        for continuation in answers.values { continuation.resume(returning: result) }
+        answers.removeAll()
+    }
+
+    /// Every node settled: once nothing is left, the workers end.
+    func close() { closed = true }
+
+    /// Waits for the first job; false when the board closed (or the task was cancelled) before any came.
+    func waitForFirst() async -> Bool {
+        while waiting.isEmpty {
+            if closed || Task.isCancelled { return false }
+            try? await Task.sleep(nanoseconds: 5_000_000)
+        }
+        return true
+    }
 
     func next() -> GenerationJob? {
         guard !waiting.isEmpty else { return nil }
@@ -414,8 +471,8 @@ actor JobBoard {
     /// A job handed out is made or failed for good.
     func settle() { outstanding -= 1 }
 
-    /// Nothing waits and nothing is out: no job can come back for another server.
-    var drained: Bool { waiting.isEmpty && outstanding == 0 }
+    /// No job can come any more, nothing waits and nothing is out: no job can come back for another server.
+    var drained: Bool { closed && waiting.isEmpty && outstanding == 0 }
 
     /// A job its server could not finish: back for another server, unless it was tried three times. `settled`: it
     /// was counted as settled already (it failed while being downloaded).
@@ -430,26 +487,43 @@ actor JobBoard {
     func leftOver() -> [(GenerationJob, String)] {
         let rest = waiting.map { ($0, reasons[$0.key] ?? "no ComfyUI server was left to make it") }
         waiting.removeAll()
-        return abandoned + rest
+        let left = abandoned + rest
+        abandoned.removeAll()
+        return left
     }
 }
 
 /// The generation's summary as the servers' workers fill it in, and its lines on the terminal.
 actor Tally {
     private(set) var summary: GenerationSummary
+    /// Set when the run was interrupted: prompts cancelled on ComfyUI, and those finished before.
+    private(set) var interrupted: (cancelled: Int, finished: Int)?
     private let reporter: any RunReporter
-    private let total: Int
+    /// The jobs handed in (the nodes that had work).
+    private var total = 0
     private var done = 0
     private var said: [String: Int] = [:]
     /// What each server of a pool does now (empty for one server).
-    private var servers: [GenerationProgress.ServerState]
+    private var servers: [GenerationProgress.ServerState] = []
 
-    init(summary: GenerationSummary, reporter: any RunReporter, total: Int, servers: [String] = []) {
-        self.summary = summary
+    init(jobs: Int, reporter: any RunReporter) {
+        self.summary = GenerationSummary(jobs: jobs)
         self.reporter = reporter
-        self.total = total
+    }
+
+    /// One more job was handed in.
+    func expect() { total += 1 }
+
+    /// The servers that passed the check start (a pool's are shown one line each).
+    func start(servers: [String]) {
         self.servers = servers.count > 1 ? servers.map { .init(server: $0, doing: "starting") } : []
     }
+
+    /// No server could take prompts: nothing was queued.
+    func unavailable(_ problem: String) { summary.error = problem }
+
+    /// The run was interrupted.
+    func interrupt(cancelled: Int, finished: Int) { interrupted = (cancelled, finished) }
 
     /// A prompt came back (in any way): counted, and said (on a pipe, a line naming it).
     func finishedOne(_ label: String) {
@@ -478,11 +552,9 @@ actor Tally {
 
     func downloaded(_ names: [String]) { summary.images += names }
 
-    /// A prompt that gave no images (or not all): said (the same error twice, then once that more follow),
-    /// counted and recorded, so the next run tries it again.
-    func fail(_ job: GenerationJob, _ message: String, at started: Date, generator: Generator, environment: RunEnvironment)
-        async throws
-    {
+    /// A prompt that gave no images (or not all): said (the same error twice, then once that more follow) and
+    /// counted; its node records it, so the next run tries it again.
+    func fail(_ job: GenerationJob, _ message: String) {
         said[message, default: 0] += 1
         if said[message, default: 0] <= 2 {
             reporter.note("error: generate \(job.label) (\(GenerationSummary.excerpt(job.prompt))): \(message)")
@@ -490,11 +562,6 @@ actor Tally {
             reporter.note("error: more prompts fail with the same error; the summary lists them")
         }
         summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
-        try await environment.cache.record([
-            generator.record(
-                job, status: .failed, output: .object(["prompt": .string(job.prompt), "seed": .int(job.seed)]),
-                error: message, started: started, environment: environment)
-        ])
     }
 }
 

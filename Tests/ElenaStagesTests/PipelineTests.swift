@@ -140,7 +140,8 @@ import Testing
 
     @Test func theShapeNamesEveryStageOnceInPipelineOrder() {
         let names = ElenaPipeline.shape.stages.map(\.name)
-        #expect(names == [.outbox, .vault, .ingest, .detect, .crop, .review, .publish, .upload, .attach, .post, .message])
+        #expect(names == [.generate, .outbox, .vault, .ingest, .detect, .crop, .review, .publish, .upload, .attach, .post, .message])
+        #expect(ElenaPipeline.shape.stages.filter { $0.level == .job }.map(\.name) == [.generate])
         #expect(ElenaPipeline.shape.stages.filter { $0.level == .drop }.map(\.name) == [.outbox, .vault, .attach, .post, .message])
     }
 }

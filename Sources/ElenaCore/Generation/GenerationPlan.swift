@@ -11,11 +11,16 @@ package struct GenerationJob: Sendable, Hashable {
     package var seed: Int
     /// The graph to queue: the workflow with the inputs set and every SaveImage prefix set to `filenamePrefix`.
     package var graph: JSONValue
+    /// What `key` is made of: the graph before the prefix (the parameters of the job's node).
+    package var keyParameters: JSONValue
     /// `<drop>_<key prefix>`: ComfyUI saves `<prefix>_00001_.png`, …
     package var filenamePrefix: String
 
     /// `prompt 2, seed 1001`.
     package var label: String { "prompt \(promptNumber), seed \(seed)" }
+
+    /// The job as its node plans it.
+    package var planned: PlannedJob { PlannedJob(parameters: keyParameters, label: label) }
 }
 
 /// A model file a workflow names, to check on the server before queueing.
@@ -139,7 +144,8 @@ package struct GenerationPlan: Sendable, Hashable {
                 for lora in spec.loras { settings.append((lora.input, .double(lora.strength))) }
                 var graph = members
                 for (target, value) in settings { set(&graph, target, value) }
-                let key = CacheKey(stage: "generate", version: 1, parameters: JSONValue.object(graph).serialized(canonical: true), inputs: [])
+                let keyParameters = JSONValue.object(graph)
+                let key = CacheKey(stage: "generate", version: 1, parameters: keyParameters.serialized(canonical: true), inputs: [])
                 let prefix = "\(manifest.drop)_\(key.digest.hexPrefix(12))"
                 for index in graph.indices where graph[index].value["class_type"]?.stringValue == "SaveImage" {
                     set(&graph, NodeInput(node: graph[index].key, input: "filename_prefix"), .string(prefix))
@@ -147,7 +153,7 @@ package struct GenerationPlan: Sendable, Hashable {
                 jobs.append(
                     GenerationJob(
                         key: key, promptNumber: promptIndex + 1, prompt: prompt, seed: seed, graph: .object(graph),
-                        filenamePrefix: prefix))
+                        keyParameters: keyParameters, filenamePrefix: prefix))
             }
         }
 

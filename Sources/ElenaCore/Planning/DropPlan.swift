@@ -89,6 +89,21 @@ package struct ItemOverrides: Sendable, Hashable {
     package var isEmpty: Bool { lines.isEmpty && publish.isEmpty }
 }
 
+/// One job of a drop's source plan (a (prompt, seed) of `generate:`): what its cache key is made of, and how people
+/// name it.
+package struct PlannedJob: Sendable, Hashable {
+    /// The parameters its key is made of (generation: the graph queued on ComfyUI, canonical).
+    package var parameters: JSONValue
+    /// `prompt 2, seed 1001`.
+    package var label: String
+
+    /// Creates a job.
+    package init(parameters: JSONValue, label: String) {
+        self.parameters = parameters
+        self.label = label
+    }
+}
+
 /// Everything a run of one manifest would do: the items and the graph of nodes.
 package struct DropPlan: Sendable {
     /// The drop's name.
@@ -97,6 +112,8 @@ package struct DropPlan: Sendable {
     package var manifest: Manifest
     /// Items in source order.
     package var items: [PlannedItem]
+    /// The jobs of a source plan (`Planner.sourcePlan`); empty in an item plan.
+    package var jobs: [PlannedJob] = []
     /// Files left out, with the reason (`skip: true`).
     package var skipped: [(path: String, reason: String)]
     /// `items:` rules that matched no source file (likely typos).
@@ -126,14 +143,20 @@ package struct DropPlan: Sendable {
 
     /// What a node works on: the item's file name, or `drop <name>`.
     package func subject(_ node: NodeID) -> String {
-        guard let index = node.item else { return "drop \(drop)" }
-        return items[index].source.relativePath
+        switch node.unit {
+        case .drop: return "drop \(drop)"
+        case .item(let index): return items[index].source.relativePath
+        case .job(let index): return jobs[index].label
+        }
     }
 
     /// A label for a node, e.g. `crop ComfyUI_00001_.png`.
     package func label(_ node: NodeID) -> String {
-        guard let index = node.item else { return "\(node.stage.rawValue) (\(drop))" }
-        return "\(node.stage.rawValue) \(items[index].name)"
+        switch node.unit {
+        case .drop: return "\(node.stage.rawValue) (\(drop))"
+        case .item(let index): return "\(node.stage.rawValue) \(items[index].name)"
+        case .job(let index): return "\(node.stage.rawValue) \(jobs[index].label)"
+        }
     }
 
     /// The graph in Graphviz dot syntax.
@@ -153,7 +176,11 @@ package struct DropPlan: Sendable {
     }
 
     private func id(_ node: NodeID) -> String {
-        node.item.map { "\(node.stage.rawValue):\(items[$0].id.prefix(12))" } ?? node.stage.rawValue
+        switch node.unit {
+        case .drop: return node.stage.rawValue
+        case .item(let index): return "\(node.stage.rawValue):\(items[index].id.prefix(12))"
+        case .job(let index): return "\(node.stage.rawValue)#\(index)"
+        }
     }
 
     private func escape(_ text: String) -> String {

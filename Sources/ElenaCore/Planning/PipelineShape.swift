@@ -4,6 +4,9 @@ package enum StageLevel: Sendable, Hashable {
     case item
     /// One node for the whole drop.
     case drop
+    /// One node per job of the drop's source plan, before discovery: what the jobs make are the drop's source
+    /// files (generation's (prompt, seed)s). Planned by `Planner.sourcePlan`, not with the items.
+    case job
 }
 
 /// How a drop-level node treats the item nodes it collects that did not finish.

@@ -52,13 +52,29 @@ package enum Planner {
             return UnmatchedRule(index: index, pattern: pattern, nearest: nearest)
         }
 
-        let stages = pipeline.stages(for: manifest)
+        let stages = pipeline.stages(for: manifest).filter { $0.level != .job }
         let graph = graph(stages, itemCount: items.count)
         let order = try graph.topologicalOrder()
         var plan = DropPlan(
             drop: manifest.drop, manifest: manifest, items: items, skipped: skipped, stages: stages.map(\.name),
             graph: graph, order: order)
         plan.unmatchedRules = unmatched
+        return plan
+    }
+
+    /// Plans what comes before discovery: one node per job for each job stage the manifest includes (generation's
+    /// (prompt, seed)s). The jobs' own parameters make their cache keys; they depend on nothing.
+    package static func sourcePlan(_ manifest: Manifest, jobs: [PlannedJob], pipeline: PipelineShape) -> DropPlan {
+        let stages = pipeline.stages(for: manifest).filter { $0.level == .job }
+        var graph = Graph<NodeID>()
+        graph.reserveCapacity(jobs.count * stages.count)
+        for stage in stages {
+            for index in jobs.indices { graph.add(NodeID(stage.name, job: index)) }
+        }
+        var plan = DropPlan(
+            drop: manifest.drop, manifest: manifest, items: [], skipped: [], stages: stages.map(\.name), graph: graph,
+            order: graph.nodes)
+        plan.jobs = jobs
         return plan
     }
 

@@ -13,7 +13,8 @@ package struct StageName: RawRepresentable, Sendable, Hashable, Codable, CustomS
 
     package var description: String { rawValue }
 
-    /// Before discovery: one (prompt, seed) of `generate:` queued on ComfyUI, its images downloaded into the source.
+    /// Before discovery, one node per job: one (prompt, seed) of `generate:` queued on ComfyUI, its images
+    /// downloaded into the source folder.
     package static let generate = StageName("generate")
     /// Drop-level: make sure the outbox folder exists (folder target).
     package static let outbox = StageName("outbox")
@@ -39,19 +40,54 @@ package struct StageName: RawRepresentable, Sendable, Hashable, Codable, CustomS
     package static let message = StageName("message")
 }
 
-/// One node of the graph: a stage applied to one item (or to the whole drop). The order in which nodes start is
-/// the order the planner adds them (see `Planner.plan`), not a property of the node.
+/// What one node works on: the whole drop, one item, or one job of the drop's source plan (generation's
+/// (prompt, seed)s, before discovery). One payload, so a node stays as small as an item index.
+package enum NodeUnit: Sendable, Hashable {
+    /// A drop-level node.
+    case drop
+    /// The item at this index of the plan's items.
+    case item(Int)
+    /// The job at this index of the plan's jobs.
+    case job(Int)
+}
+
+/// One node of the graph: a stage applied to one item, one job, or the whole drop. The order in which nodes start
+/// is the order the planner adds them (see `Planner.plan`), not a property of the node.
 package struct NodeID: Sendable, Hashable, CustomStringConvertible {
     /// The stage.
     package var stage: StageName
-    /// The item's index in the plan, or nil for a drop-level node.
-    package var item: Int?
+    /// What it works on.
+    package var unit: NodeUnit
 
-    /// Creates a node id.
+    /// Creates a node id for an item (or, with nil, the drop).
     package init(_ stage: StageName, item: Int?) {
         self.stage = stage
-        self.item = item
+        self.unit = item.map(NodeUnit.item) ?? .drop
     }
 
-    package var description: String { item.map { "\(stage.rawValue)[\($0)]" } ?? stage.rawValue }
+    /// Creates a node id for a job of the source plan.
+    package init(_ stage: StageName, job: Int) {
+        self.stage = stage
+        self.unit = .job(job)
+    }
+
+    /// The item's index in the plan, for an item node.
+    package var item: Int? {
+        if case .item(let index) = unit { return index }
+        return nil
+    }
+
+    /// The job's index in the plan, for a job node.
+    package var job: Int? {
+        if case .job(let index) = unit { return index }
+        return nil
+    }
+
+    package var description: String {
+        switch unit {
+        case .drop: return stage.rawValue
+        case .item(let index): return "\(stage.rawValue)[\(index)]"
+        case .job(let index): return "\(stage.rawValue)#\(index)"
+        }
+    }
 }

@@ -19,6 +19,11 @@ package struct Pipeline: Sendable {
             Entry(declaration: StageDeclaration(stage.name, level: .item, reads: reads, after: after, when: included), stage: stage)
         }
 
+        /// A job stage: one node per job of the drop's source plan, before discovery (generation).
+        package static func job(_ stage: any Stage, when included: @escaping @Sendable (Manifest) -> Bool) -> Entry {
+            Entry(declaration: StageDeclaration(stage.name, level: .job, when: included), stage: stage)
+        }
+
         /// A drop stage collecting every item's `collects` nodes under `policy`, after the drop stages `after`.
         package static func drop(
             _ stage: any Stage, collects: [StageName] = [], after: [StageName] = [], policy: InputPolicy = .all,

@@ -145,6 +145,9 @@ package struct GenerationSummary: Sendable, Hashable {
     package var error: String?
     /// Dry runs: pairs still to queue whose last attempt failed, with that error.
     package var previousFailures: [Failure] = []
+    /// What `generate:` set for each image of the pairs made (in this run or before), by the image's path in the
+    /// source folder: their lineage.
+    package var facts: [String: GeneratedFacts] = [:]
 
     /// Creates a summary.
     package init(

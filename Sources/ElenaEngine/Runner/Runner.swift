@@ -85,8 +85,14 @@ package struct Runner: Sendable {
             environment.reporter.stopping(reason)
         }
 
+        // Records are written in batches, and at least every half second: a slow step (a generated image) is in
+        // the ledger soon after it finished, whatever happens to the process next.
+        var lastFlush = ContinuousClock.now
         func flush(force: Bool) async {
-            guard !environment.dryRun, !pendingRecords.isEmpty, force || pendingRecords.count >= 64 else { return }
+            guard !environment.dryRun, !pendingRecords.isEmpty,
+                force || pendingRecords.count >= 64 || ContinuousClock.now - lastFlush >= .milliseconds(500)
+            else { return }
+            lastFlush = ContinuousClock.now
             let batch = pendingRecords
             pendingRecords.removeAll(keepingCapacity: true)
             do {
@@ -177,17 +183,23 @@ package struct Runner: Sendable {
             if policy == .available, collected.isEmpty, let gate = awaiting { return .finished(.blocked(.awaiting(gate))) }
 
             let item = node.item.map { plan.items[$0] }
-            let memoKey = MemoKey(
-                stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
-            let shared: String
-            if let known = sharedMemo[memoKey] {
-                shared = known
+            let parameters: String
+            if let job = node.job {
+                // A job's key is its own parameters (generation: the graph it queues).
+                parameters = plan.jobs[job].parameters.serialized(canonical: true)
             } else {
-                shared = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
-                sharedMemo[memoKey] = shared
+                let memoKey = MemoKey(
+                    stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
+                let shared: String
+                if let known = sharedMemo[memoKey] {
+                    shared = known
+                } else {
+                    shared = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
+                    sharedMemo[memoKey] = shared
+                }
+                let specific = stage.itemParameters(for: item)
+                parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
             }
-            let specific = stage.itemParameters(for: item)
-            let parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
             // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
             var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }
             if let item { keyInputs.append((name: "source", digest: item.id)) }
@@ -212,10 +224,13 @@ package struct Runner: Sendable {
                 let output = NodeOutput(
                     digest: record.outputDigest ?? key.digest, artifactPath: record.artifactPath,
                     artifactStamp: record.artifactStamp, summaryText: record.output)
-                guard let path = record.artifactPath else { return .finished(.cached(output)) }
-                let stamp = FileSystem.stamp(environment.layout.absolute(path))
-                if stamp != nil, stamp == record.artifactStamp { return .finished(.cached(output)) }
-                if stamp != nil { verify = record }
+                if let path = record.artifactPath {
+                    let stamp = FileSystem.stamp(environment.layout.absolute(path))
+                    if stamp != nil, stamp == record.artifactStamp { return .finished(.cached(output)) }
+                    if stamp != nil { verify = record }
+                } else if stage.isIntact(output, environment: environment) {
+                    return .finished(.cached(output))
+                }
             }
             if stage.isCacheable, verify == nil, environment.dryRun {
                 if let failed = failedBefore[key] { return .finished(.failed(failed.error ?? "failed")) }

@@ -117,6 +117,8 @@ package struct NodeContext: Sendable {
 
     /// The item, for item-level nodes.
     package var item: PlannedItem? { node.item.map { plan.items[$0] } }
+    /// The job, for job nodes.
+    package var job: PlannedJob? { node.job.map { plan.jobs[$0] } }
 
     /// The values the collected nodes of `stage` handed on, with their items.
     /// - Throws: `StageError` when one is of another type (a bug, as for `input(_:as:)`).
@@ -185,6 +187,9 @@ package protocol Stage: Sendable {
     /// The value a recorded output stands for (what `run` puts in `NodeOutput.value`), read back from its summary.
     /// Nil for stages that hand on no value. Throwing makes the record a cache miss: the node runs again.
     func value(fromRecorded output: NodeOutput) throws -> (any Sendable)?
+    /// Whether what a recorded output with no artifact made is still there (generation: its images in the source
+    /// folder). False makes the record a cache miss. A recorded artifact is checked by the runner itself.
+    func isIntact(_ output: NodeOutput, environment: RunEnvironment) -> Bool
 }
 
 extension Stage {
@@ -194,6 +199,7 @@ extension Stage {
     package func resolve(_ context: NodeContext) -> StageOutcome? { nil }
     package var resolvesBeforeCache: Bool { false }
     package func value(fromRecorded output: NodeOutput) throws -> (any Sendable)? { nil }
+    package func isIntact(_ output: NodeOutput, environment: RunEnvironment) -> Bool { true }
 }
 
 /// A failure inside a stage, naming what went wrong in one sentence (shown per item).
