@@ -15,8 +15,8 @@ package struct DropServices: Sendable {
         }
     }
     private let library: (any LibraryLedger)?
-    /// The whole ledger, what reached Fanvue included: the Fanvue stages' (nil unless the drop publishes to Fanvue
-    /// with a database behind it).
+    /// The whole ledger, what reached Fanvue included: the Fanvue stages' (nil unless the drop publishes to Fanvue;
+    /// the database, or in tests a `MemoryLedger`).
     /// - Throws: `StageError` when there is none.
     package var fanvueStore: any RunStore {
         get throws {

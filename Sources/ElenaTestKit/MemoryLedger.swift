@@ -1,11 +1,15 @@
 package import ElenaCore
 package import Foundation
 
-/// The ledger a drop needs whatever its target (`LibraryLedger`), in memory: a folder drop runs on it with no
-/// database. It keeps the contract `SQLRunStore` keeps (`StoreContractTests` runs the role cases on both);
-/// what reached Fanvue is not here (the Fanvue stages take the whole ledger, a database).
-package final class MemoryLedger: LibraryLedger {
-    private struct State {
+/// The whole ledger (`RunStore`) in memory: a drop runs on it with no database, whatever its target. It keeps the
+/// contract `SQLRunStore` keeps, schema constraints included (`StoreContractTests` and `LedgerStoreTests` run the
+/// role cases on both). The library roles are in this file; what reached Fanvue and the sales side are in
+/// MemoryLedger+Fanvue.swift (`FanvueLedger`), Fanvue's own history and the campaigns in MemoryLedger+History.swift
+/// (`HistoryLedger`): with those extensions it is a whole `RunStore`.
+/// Every method runs under one lock, so each call is one transaction, as each call is on the database.
+package final class MemoryLedger: StoreConnection, LibraryLedger {
+    /// Every table, as the schema has them.
+    struct State {
         var stat: [String: StatEntry] = [:]
         var items: [Digest: ItemRecord] = [:]
         /// Drop → item → the source path it was found at.
@@ -16,21 +20,35 @@ package final class MemoryLedger: LibraryLedger {
         var publishOverrides: [Digest: PublishOverride] = [:]
         var publications: [PublicationKey: PublicationRecord] = [:]
         var events: [EventRecord] = []
+        /// Uploads, vault folders, posts, sends, purchases, fans, sync values (MemoryLedger+Fanvue.swift).
+        var fanvue = FanvueTables()
+        /// Chats as read, external media, campaigns (MemoryLedger+History.swift).
+        var history = HistoryTables()
     }
-    private struct ReviewKey: Hashable {
+    /// A review's key: the item and its crop.
+    struct ReviewKey: Hashable {
         var item: Digest
         var crop: Digest
     }
-    private struct PublicationKey: Hashable {
+    /// A publication's key: the unique constraint of `publications`.
+    struct PublicationKey: Hashable {
         var target: String
         var destination: String
         var digest: Digest
     }
-    private let state = Locked(State())
+    /// Every table, behind the one lock.
+    let state = Locked(State())
     private let runs = MemoryRunCache()
 
     /// An empty ledger.
     package init() {}
+
+    // MARK: The connection
+
+    package var displayName: String { "memory" }
+    /// Never: the in-memory ledger has no read-only mode (a dry run on it is the caller's to keep from writing).
+    package var isReadOnly: Bool { false }
+    package func close() async {}
 
     // MARK: Run cache (a failed run marks its item failed, as the database does in the same transaction)
 

@@ -1,14 +1,16 @@
 package import Foundation
 
 // The database behind a library, cut by role: each consumer asks for the roles it uses, and a test can give a stage
-// an in-memory implementation of one role (see ElenaTestKit's `MemoryRunCache`) instead of a database. `SQLRunStore`
-// implements every role, on SQLite and PostgreSQL, one file per role.
+// an in-memory implementation instead of a database (ElenaTestKit's `MemoryRunCache` for the run cache alone,
+// `MemoryLedger` for every role). `SQLRunStore` implements every role, on SQLite and PostgreSQL, one file per role.
 
-/// The database behind a library, every role at once (what a run opens).
+/// The database behind a library, every role at once (what a run opens). `MemoryLedger` (ElenaTestKit) is one in
+/// memory, keeping the same contract: a drop to any target, and `send`, `sync` and `reconcile`, run on it without a
+/// database.
 package typealias RunStore = StoreConnection & LibraryLedger & FanvueLedger & HistoryLedger
 
 /// What a drop needs of the ledger whatever its target: the run and stat caches, items, reviews, publications and
-/// events. A folder drop needs nothing else, so `MemoryLedger` (ElenaTestKit) can run one without a database.
+/// events. A folder drop needs nothing else.
 package typealias LibraryLedger = RunCache & StatCache & ItemCatalog & ReviewLedger & PublicationLedger & EventLog
 
 /// The connection itself.
