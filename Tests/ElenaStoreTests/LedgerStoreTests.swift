@@ -5,13 +5,13 @@ import ElenaTestSupport
 import Foundation
 import Testing
 
-/// The ledger's guards and sales tables, on a real SQLite file and a real PostgreSQL database.
+/// The ledger's guards and sales tables, in memory, on a real SQLite file and a real PostgreSQL database.
 @Suite struct LedgerStoreTests {
     static let now = Date(timeIntervalSince1970: 1_790_000_000)
     static let fan = "7c1b1c1e-1111-4aaa-8bbb-000000000001"
     static let other = "7c1b1c1e-1111-4aaa-8bbb-000000000002"
 
-    func items(_ store: SQLRunStore, _ names: [String]) async throws -> [Digest] {
+    func items(_ store: any RunStore, _ names: [String]) async throws -> [Digest] {
         let records = names.map { name in
             ItemRecord(
                 id: Digest.of(name), drop: "d1", originalName: name, originalPath: "/src/\(name)", rawPath: nil,
@@ -21,39 +21,57 @@ import Testing
         return records.map(\.id)
     }
 
-    @Test(arguments: TestBackend.available + TestBackend.pooled)
-    func theSchemaKeepsOneSendPerItemAndFan(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available + LedgerKind.pooled)
+    func theSchemaKeepsOneSendPerItemAndFan(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let ids = try await items(store, ["a.png", "b.png"])
             let context = SendContext(account: "acct", drop: "d1", via: "send")
             let first = try await store.claimSends(fan: Self.fan, items: ids, priceCents: 900, context: context, at: Self.now)
             #expect(first == ids)
             let second = try await store.claimSends(fan: Self.fan, items: ids, priceCents: 900, context: context, at: Self.now)
             #expect(second.isEmpty, "already claimed: the unique constraint decides")
-            // Even a raw INSERT that skips the code is refused by the schema.
-            await #expect(throws: (any Error).self) {
-                try await store.database.execute(
-                    "INSERT INTO sends (item_id, fan_uuid, sent_at) VALUES (?, ?, ?)", [.text(ids[0].hex), .text(Self.fan), .date(Self.now)])
-            }
+            let claimedOnly: [Digest: String?] = [ids[0]: .none, ids[1]: .none]
+            #expect(try await store.sends(fan: Self.fan) == claimedOnly, "claimed, no message yet")
             try await store.confirmSends(fan: Self.fan, items: ids, messageUUID: "m-1", massMessageID: nil)
             let sends = try await store.allSends()
             #expect(sends.count == 2)
             #expect(sends.allSatisfy { $0.messageUUID == "m-1" && $0.via == "send" && $0.drop == "d1" && $0.priceCents == 900 })
+            #expect(try await store.sends(fan: Self.fan) == [ids[0]: "m-1", ids[1]: "m-1"])
             // A refused message gives back only unconfirmed claims.
             _ = try await store.claimSends(fan: Self.other, items: ids, priceCents: 900, context: context, at: Self.now)
             try await store.releaseSends(fan: Self.other, items: ids)
             try await store.releaseSends(fan: Self.fan, items: ids)
             #expect(try await store.allSends().map(\.fan) == [Self.fan, Self.fan])
+            #expect(try await store.sends(fan: Self.other).isEmpty)
+            // Given back, they can be claimed again.
+            #expect(try await store.claimSends(fan: Self.other, items: ids, priceCents: nil, context: context, at: Self.now) == ids)
         }
     }
 
+    /// Even a raw INSERT that skips the code is refused by the schema (the database's own guard; the in-memory
+    /// ledger has no SQL to skip it with).
     @Test(arguments: TestBackend.available + TestBackend.pooled)
-    func theSchemaRefusesAFeedPostOfAnItemSoldAsPayPerView(backend: TestBackend) async throws {
+    func aRawInsertOfASecondSendIsRefusedByTheSchema(backend: TestBackend) async throws {
         try await TestDatabase.withStore(backend) { store, _ in
+            let ids = try await items(store, ["a.png"])
+            _ = try await store.claimSends(
+                fan: Self.fan, items: ids, priceCents: 900, context: SendContext(account: "acct", drop: "d1", via: "send"),
+                at: Self.now)
+            await #expect(throws: (any Error).self) {
+                try await store.database.execute(
+                    "INSERT INTO sends (item_id, fan_uuid, sent_at) VALUES (?, ?, ?)", [.text(ids[0].hex), .text(Self.fan), .date(Self.now)])
+            }
+        }
+    }
+
+    @Test(arguments: LedgerKind.available + LedgerKind.pooled)
+    func theSchemaRefusesAFeedPostOfAnItemSoldAsPayPerView(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let ids = try await items(store, ["sold.png", "fresh.png"])
             _ = try await store.claimSends(
                 fan: Self.fan, items: [ids[0]], priceCents: 900, context: SendContext(account: "a", drop: nil, via: "send"),
                 at: Self.now)
+            #expect(try await store.ppvSends(items: ids) == [ids[0]: 1])
             await #expect(throws: (any Error).self, "the trigger refuses the sold item") {
                 try await store.savePost(
                     requestKey: "k1", account: "a", drop: "d1", audience: "subscribers", priceCents: nil, text: "t",
@@ -72,9 +90,9 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.available + TestBackend.pooled)
-    func purchasesAreSavedOnceAndItemTotalsRecomputed(backend: TestBackend) async throws {
-        try await TestDatabase.withStore(backend) { store, _ in
+    @Test(arguments: LedgerKind.available + LedgerKind.pooled)
+    func purchasesAreSavedOnceAndItemTotalsRecomputed(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
             let ids = try await items(store, ["a.png", "b.png"])
             _ = try await store.claimSends(
                 fan: Self.fan, items: ids, priceCents: 1000, context: SendContext(account: "a", drop: "d1", via: "send"),
@@ -93,7 +111,7 @@ import Testing
                 let saved = try await store.items(drop: nil)
                 #expect(saved.map(\.timesPurchased) == [1, 1], "round \(round)")
                 #expect(saved.map(\.revenueCents).reduce(0, +) == 801, "net revenue, round \(round)")
-                #expect(try await store.purchases().count == 1)
+                #expect(try await store.purchases() == [purchase])
                 #expect(try await store.purchaseShares().count == 2)
                 #expect(try await store.allSends().allSatisfy { $0.purchasedAt == Self.now })
             }
@@ -104,6 +122,7 @@ import Testing
             try await store.setSyncValue("k", "v1", at: Self.now)
             try await store.setSyncValue("k", "v2", at: Self.now)
             #expect(try await store.syncValue("k") == "v2")
+            #expect(try await store.syncValue("missing") == nil)
         }
     }
 

@@ -11,7 +11,7 @@ import Testing
     static func with(_ kind: LedgerKind, _ body: (any RunCache) async throws -> Void) async throws {
         switch kind {
         case .memory: try await body(MemoryRunCache())
-        case .sqlite, .postgres: try await LedgerKind.with(kind) { try await body($0) }
+        case .sqlite, .postgres, .pooler: try await LedgerKind.with(kind) { try await body($0) }
         }
     }
 
