@@ -106,6 +106,8 @@ package struct FanvueDrop {
     package var upload = UploadStage(firstPoll: 0.02, longestPoll: 0.2)
     /// The ledger (nil: the library's SQLite file).
     package var database: DatabaseURL?
+    /// The ledger in memory instead of any database (kept across runs; `database` is then unused).
+    package var memory: MemoryLedger?
     /// The Fanvue client (nil: the harness's).
     package var client: FanvueClient?
 
@@ -136,10 +138,18 @@ package struct FanvueDrop {
         return FanvueDrop(harness: harness, layout: LibraryLayout(root: harness.folder("library")), manifestText: text)
     }
 
+    /// Runs the drop in-process on its ledger: `memory` when set, else the database.
     package func run() async throws -> RunReport {
         let (manifest, _) = try ManifestDecoder.decode(manifestText, file: "drop.yaml")
         try FileSystem.makeDirectory(layout.root)
+        if let memory { return try await session(manifest, store: memory).run() }
         let store = try await SQLRunStore.open(databaseURL, readOnly: false)
+        let prepared = session(manifest, store: store)
+        return try await withCleanup({ await store.close() }) { try await prepared.run() }
+    }
+
+    /// The drop's session on `store`, every role of it.
+    func session(_ manifest: Manifest, store: any RunStore) -> DropSession {
         var session = DropSession(
             manifest: manifest, manifestFolder: harness.folder.path, home: "/root",
             environment: RunEnvironment(layout: layout, cache: store, dryRun: false, concurrency: 2, reporter: SilentReporter()),
@@ -147,8 +157,7 @@ package struct FanvueDrop {
                 store: store, fanvueStore: store, codec: OpenCVCodec(), outbox: layout.defaultOutbox(drop: "fv"), fanvue: client ?? harness.client,
                 fanvueTarget: harness.configuration.apiURL))
         session.uploadStage = upload
-        let prepared = session
-        return try await withCleanup({ await store.close() }) { try await prepared.run() }
+        return session
     }
 
     /// Approves every waiting crop by moving its copy, as a person would.
