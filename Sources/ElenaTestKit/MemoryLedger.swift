@@ -7,6 +7,11 @@ package import Foundation
 /// MemoryLedger+Fanvue.swift (`FanvueLedger`), Fanvue's own history and the campaigns in MemoryLedger+History.swift
 /// (`HistoryLedger`): with those extensions it is a whole `RunStore`.
 /// Every method runs under one lock, so each call is one transaction, as each call is on the database.
+/// What it does not mirror: dates are kept as given (the database keeps milliseconds); there is no read-only mode
+/// (a store opened for a dry run refuses writes); columns no method reads back are not kept (when a purchase was
+/// synced, when a vault media was attached, a fan's update time); where the SQL leaves an order or a choice to the
+/// database (ties in time, two items for one media), it is fixed here and said where it happens; text is ordered as
+/// SQLite orders it (by code point), which a PostgreSQL collation may not.
 package final class MemoryLedger: StoreConnection, LibraryLedger {
     /// Every table, as the schema has them.
     struct State {
