@@ -148,15 +148,18 @@ package struct DropSession: Sendable {
         }
         if let stopped = report.stopped { throw GenerationError(description: stopped) }
         var summary = await tally.summary
+        summary.pairs = plan.jobs.map { GenerationSummary.Pair(label: $0.label, images: []) }
         for (node, state) in report.states {
             guard let index = node.job else { continue }
             let job = plan.jobs[index]
+            if let output = state.output {
+                let facts = Self.facts(of: job, spec: spec, output: output.summary.value)
+                summary.facts.merge(facts) { first, _ in first }
+                summary.pairs[index].images = facts.keys.sorted()
+            }
             switch state {
-            case .cached(let output):
+            case .cached:
                 summary.cached += 1
-                summary.facts.merge(Self.facts(of: job, spec: spec, output: output.summary.value)) { first, _ in first }
-            case .ran(let output):
-                summary.facts.merge(Self.facts(of: job, spec: spec, output: output.summary.value)) { first, _ in first }
             case .planned:
                 summary.planned += 1
             case .failed(let message) where environment.dryRun:

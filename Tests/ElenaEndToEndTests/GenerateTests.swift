@@ -118,6 +118,14 @@ import Testing
             #expect(fixture.fake.socketsOpened == 1, "nor opens a socket")
             #expect(fixture.sources.count == 8)
 
+            // The pairs are nodes of the plan like the others: `plan --graph` draws each, feeding the items it made.
+            let graph = try await fixture.elena(["plan", "drop.yaml", "--graph"]).standardOutput.split(separator: "\n")
+            #expect(graph.filter { $0.contains("[label=\"generate prompt ") }.count == 4, "\(graph)")
+            let fed = graph.filter { $0.hasPrefix("  \"generate#") && $0.contains(" -> ") }
+            #expect(fed.count == 8 && fed.allSatisfy { $0.contains(" -> \"ingest:") }, "\(fed)")
+            #expect(Set(fed.map { $0.split(separator: " ")[0] }).count == 4, "two images from each pair")
+            #expect(fixture.fake.acceptedPrompts == 4, "planning queues nothing")
+
             // One more prompt: only it is queued.
             try fixture.writeManifest(
                 prompts: ["elena on a balcony, red dress", "elena by the pool, white bikini", "elena in the snow"], seeds: (100, 2), batch: 2)

@@ -98,7 +98,8 @@ struct PlanCommand: AsyncParsableCommand {
         let outcome = try await DropExecution.perform(
             manifestArgument: manifest, options: options, dryRun: true, online: online, reporter: reporter)
         if graph {
-            print(outcome.report.plan.dot(), terminator: "")
+            let pairs = outcome.report.generation?.pairs ?? []
+            print(outcome.report.plan.dot(sources: pairs.map { ($0.label, $0.images) }), terminator: "")
         } else {
             print(json ? RunOutput.json(outcome) : RunOutput.text(outcome))
         }

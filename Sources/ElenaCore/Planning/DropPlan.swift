@@ -159,9 +159,25 @@ package struct DropPlan: Sendable {
         }
     }
 
-    /// The graph in Graphviz dot syntax.
-    package func dot() -> String {
+    /// The graph in Graphviz dot syntax. `sources` draws the job nodes that run before discovery (generation's
+    /// pairs), each with an edge to the items made of the files it made (`files`: paths relative to the source).
+    package func dot(sources: [(label: String, files: [String])] = []) -> String {
         var lines = ["digraph \"\(escape(drop))\" {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
+        if !sources.isEmpty {
+            var itemByPath: [String: Int] = [:]
+            for (index, item) in items.enumerated() {
+                for path in [item.source.relativePath] + item.duplicates { itemByPath[path] = index }
+            }
+            let firstStage = graph.nodes.first { $0.item != nil }?.stage
+            for (index, source) in sources.enumerated() {
+                lines.append("  \"generate#\(index)\" [label=\"\(escape("generate " + source.label))\"];")
+                let fed = Set(source.files.compactMap { itemByPath[$0] }).sorted()
+                for item in fed {
+                    guard let stage = firstStage else { break }
+                    lines.append("  \"generate#\(index)\" -> \"\(escape(id(NodeID(stage, item: item))))\";")
+                }
+            }
+        }
         for node in order {
             lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")
         }

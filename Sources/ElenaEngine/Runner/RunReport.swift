@@ -148,6 +148,23 @@ package struct GenerationSummary: Sendable, Hashable {
     /// What `generate:` set for each image of the pairs made (in this run or before), by the image's path in the
     /// source folder: their lineage.
     package var facts: [String: GeneratedFacts] = [:]
+    /// Every pair in the manifest's order, with the images it made (none yet, when it is still to make): the
+    /// generate nodes `plan --graph` draws.
+    package var pairs: [Pair] = []
+
+    /// One (prompt, seed) and the images it made.
+    package struct Pair: Sendable, Hashable {
+        /// `prompt 2, seed 1001`.
+        package var label: String
+        /// Paths relative to the source folder.
+        package var images: [String]
+
+        /// Creates a pair.
+        package init(label: String, images: [String]) {
+            self.label = label
+            self.images = images
+        }
+    }
 
     /// Creates a summary.
     package init(
