@@ -47,7 +47,8 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
             linkerSettings: [
                 .linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_imgcodecs"),
-                .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_objdetect"), .linkedLibrary("XNNPACK"),
+                .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_img_hash"),
+                .linkedLibrary("XNNPACK"),
                 .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]),
         // The ImageCodec port implemented over CVision; the only Swift code that touches unsafe pointers.

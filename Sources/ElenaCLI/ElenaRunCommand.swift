@@ -27,7 +27,7 @@ package struct ElenaRunCommand: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ReviewCommand.self, RecropCommand.self, AuthCommand.self,
             SendCommand.self, UnsendCommand.self, RescheduleCommand.self, ReconcileCommand.self, SyncCommand.self, StatsCommand.self, SuggestCommand.self, DoctorCommand.self,
-            SchemaCommand.self, WatchCommand.self, GCCommand.self, PersonaCommand.self,
+            SchemaCommand.self, WatchCommand.self, GCCommand.self, PersonaCommand.self, FindCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

@@ -140,9 +140,7 @@ extension Sender {
     func split(_ items: [SendableItem], fans: [String], leaveOut: [String: String]) async throws
         -> (recipients: [String], excluded: [AudiencePlan.Excluded])
     {
-        let existing = try await store.sends(items: items.map(\.id))
-        var byFan: [String: [Digest: SendRecord]] = [:]
-        for send in existing { byFan[send.fan, default: [:]][send.itemID] = send }
+        let holdings = try await holdings(of: items.map(\.id))
         var recipients: [String] = []
         var excluded: [AudiencePlan.Excluded] = []
         for fan in fans {
@@ -150,16 +148,19 @@ extension Sender {
                 excluded.append(AudiencePlan.Excluded(fan: fan, has: [], reason: reason, send: []))
                 continue
             }
-            guard let owned = byFan[fan], !owned.isEmpty else {
+            let held = items.map { holdings.held($0.id, by: fan) }
+            guard held.contains(where: { $0 != nil }) else {
                 recipients.append(fan)
                 continue
             }
-            let has = items.filter { owned[$0.id] != nil }
-            let lacking = items.filter { owned[$0.id] == nil }
-            let unconfirmed = items.filter { owned[$0.id].map { !$0.isConfirmed } ?? false }
-            let first = has.compactMap { owned[$0.id] }.min { $0.sentAt < $1.sentAt }
+            let has = zip(items, held).filter { $1 != nil }.map(\.0)
+            let lacking = zip(items, held).filter { $1 == nil }.map(\.0)
+            let unconfirmed = zip(items, held).filter { item, held in
+                held.map { $0.send.itemID == item.id && !$0.send.isConfirmed } ?? false
+            }.map(\.0)
+            let first = held.compactMap { $0 }.min { $0.send.sentAt < $1.send.sentAt }
             excluded.append(
-                AudiencePlan.Excluded(fan: fan, has: has, reason: first.map(Self.reason) ?? "had it", send: lacking + unconfirmed))
+                AudiencePlan.Excluded(fan: fan, has: has, reason: first?.reason ?? "had it", send: lacking + unconfirmed))
         }
         return (recipients, excluded)
     }

@@ -74,7 +74,7 @@ package struct CropStage: Stage {
             throw StageError("cannot encode the crop: \(error.message)")
         }
         if item.crop.markAI { data = AIMarking.marked(data) }
-        context.workspace?.clear()
+        // The decoded picture stays in the workspace for the fingerprint, which frees it.
         let digest = Digest.of(data)
         let relative = environment.layout.cropped(
             drop: context.plan.drop, stem: item.stem, digest: digest, format: item.crop.format)

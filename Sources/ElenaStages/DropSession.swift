@@ -278,7 +278,7 @@ package struct DropSession: Sendable {
         profile.lap("report (\(report.ignored.count) ignored)")
         if !environment.dryRun {
             do {
-                try await recordOutcome(report, found: found, started: started, profile: &profile)
+                try await recordOutcome(&report, found: found, started: started, profile: &profile)
             } catch let error as any RunStopping where error.stopReason != nil {
                 // The ledger went away at the end: the item rows catch up on the next run (they are derived).
                 report.stopped = report.stopped ?? error.stopReason
@@ -302,13 +302,15 @@ extension DropSession {
 
     /// The item rows follow the outputs the manifest implies now, cache hits included; then the run's event.
     private func recordOutcome(
-        _ report: RunReport, found: SourceDiscovery.Result, started: Date, profile: inout PhaseClock
+        _ report: inout RunReport, found: SourceDiscovery.Result, started: Date, profile: inout PhaseClock
     ) async throws {
         let store = try services.store
         let plan = report.plan
         let rows = try await store.rowFields(drop: manifest.drop)
         profile.lap("load item rows (\(rows.count))")
-        let updates = ItemProjection.updates(report, rows: rows)
+        let lookalikes = try await Self.lookalikes(report, store: store)
+        report.warnings += lookalikes.sentences
+        let updates = ItemProjection.updates(report, rows: rows, lookalikes: Set(lookalikes.items))
         if !updates.isEmpty { try await store.updateItems(updates, at: environment.now()) }
         profile.lap("project items (\(updates.count) changed)")
         try await store.append([
@@ -324,6 +326,35 @@ extension DropSession {
                 ]), at: environment.now())
         ])
         profile.lap("record run")
+    }
+
+    /// The items waiting for review that show a picture already approved or published (in any drop, other than
+    /// themselves), with a sentence for each naming the other: a person should see it before approving.
+    static func lookalikes(_ report: RunReport, store: any LibraryLedger) async throws -> (items: [Digest], sentences: [String]) {
+        var waiting: [(id: Digest, prints: ItemFingerprints)] = []
+        for index in report.plan.items.indices {
+            guard case .waiting? = report.states[NodeID(.review, item: index)],
+                let output = report.states[NodeID(.fingerprint, item: index)]?.output,
+                let prints = output.value as? ItemFingerprints ?? FingerprintStage.prints(in: output.summary)
+            else { continue }
+            waiting.append((report.plan.items[index].id, prints))
+        }
+        guard !waiting.isEmpty else { return ([], []) }
+        let decided = try await store.decidedFingerprints()
+        guard !decided.isEmpty else { return ([], []) }
+        let byID = Dictionary(decided.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let matches = NearDuplicates.matches(waiting, in: decided.map { (id: $0.id, prints: $0.prints) })
+        let names = Dictionary(report.plan.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        var items: [Digest] = []
+        var sentences: [String] = []
+        for entry in waiting {
+            guard let nearest = matches[entry.id]?.first, let other = byID[nearest.id] else { continue }
+            items.append(entry.id)
+            sentences.append(
+                "\(names[entry.id] ?? entry.id.hex) looks like \(other.name) (drop \(other.drop), \(other.status.rawValue)): "
+                    + "flagged near_duplicate")
+        }
+        return (items, sentences)
     }
 
     /// Files in the review folders that are not review copies (named `<name>.<8 hex digits>.<jpg|png>`): a run

@@ -10,6 +10,7 @@ package import ElenaEngine
 /// generate (one node per prompt and seed, before discovery: its images are the source files)
 /// outbox ─────────────────────────────────────────┐
 /// ingest → detect → crop → review ─┬→ publish ←───┘              (folder)
+///                      └→ fingerprint ──→ similar (the drop's near-duplicate groups)
 ///                                  ├→ vault ─┐
 ///                                  └→ upload ┴→ attach → post, message   (fanvue)
 /// ```
@@ -34,7 +35,9 @@ package enum ElenaPipeline {
             .item(IngestStage(services: services)),
             .item(DetectStage(services: services), reads: [.ingest]),
             .item(CropStage(services: services), reads: [.ingest, .detect]),
+            .item(FingerprintStage(services: services), reads: [.ingest, .crop]),
             .item(gate, reads: [.crop]),
+            .drop(SimilarStage(), collects: [.fingerprint], policy: .available),
             .item(PublishFolderStage(services: services), reads: [.review], after: [.outbox], when: folder),
             .item(upload, reads: [.review], when: fanvue),
             .drop(AttachStage(services: services), collects: [.upload], after: [.vault], policy: .available, when: fanvue),

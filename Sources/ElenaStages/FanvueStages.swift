@@ -419,6 +419,21 @@ package struct PostStage: Stage {
                 "refusing to post \(names.count) item\(names.count == 1 ? "" : "s") already sent or sold as pay-per-view "
                     + "(\(names.joined(separator: ", "))) to the feed; set publish.post.allow_ppv_items: true to allow it")
         }
+        // Nor a picture that looks like one sold as pay-per-view (a neighbouring seed, a recut, a re-saved copy).
+        if !spec.allowPPVItems, !context.plan.manifest.publish.allowSimilar {
+            let lookalikes = try await Sender(store: store, locks: context.environment.locks, now: context.environment.now)
+                .lookalikes(of: uploaded.map(\.item.id))
+            let soldLookalikes = try await store.ppvSends(items: Array(Set(lookalikes.values.flatMap { $0.map(\.id) })))
+            let clashes = uploaded.compactMap { entry in
+                lookalikes[entry.item.id]?.first { soldLookalikes[$0.id] != nil }.map { "\(entry.item.name) looks like \($0.name)" }
+            }
+            if !clashes.isEmpty {
+                throw StageError(
+                    "refusing to post \(clashes.count) item\(clashes.count == 1 ? "" : "s") to the feed that "
+                        + "\(clashes.count == 1 ? "is a near-duplicate" : "are near-duplicates") of pictures sold as pay-per-view "
+                        + "(\(clashes.joined(separator: "; "))); set publish.allow_similar: true to allow it")
+            }
+        }
         let media = uploaded.map(\.media)
         let requestKey = "post:\(account):\(context.plan.drop):\(Digest.of(media.joined(separator: ",") + "\n" + text).prefix(24))"
         let publishAt = spec.at.flatMap(Timestamp.parse)
@@ -539,7 +554,9 @@ package struct MessageStage: Stage {
         let text = Self.text(context.plan)
         let items = uploaded.map { SendableItem(id: $0.item.id, name: $0.item.name, media: $0.media) }
         let store = try services.fanvueStore
-        let sender = Sender(store: store, locks: context.environment.locks, now: context.environment.now)
+        let sender = Sender(
+            store: store, locks: context.environment.locks, now: context.environment.now,
+            allowSimilar: context.plan.manifest.publish.allowSimilar)
         let now = context.environment.now
         // Many fans may get one mass message through a custom list of exactly them; a few get one message each.
         let results = try await sender.send(

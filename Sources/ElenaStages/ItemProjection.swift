@@ -16,10 +16,11 @@ package enum ItemProjection {
         package var status: ItemStatus?
         package var publish: ItemPublish?
         package var caption: String?
+        package var fingerprints: ItemFingerprints?
     }
 
     /// What the run says about item `index` (nil fields: the run settled nothing about them).
-    package static func fields(of report: RunReport, item index: Int) -> Fields {
+    package static func fields(of report: RunReport, item index: Int, lookalike: Bool = false) -> Fields {
         let plan = report.plan
         let item = plan.items[index]
         var fields = Fields()
@@ -27,12 +28,15 @@ package enum ItemProjection {
             fields.publish = item.publish
             fields.caption = Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure)
         }
+        if let output = report.states[NodeID(.fingerprint, item: index)]?.output {
+            fields.fingerprints = output.value as? ItemFingerprints ?? FingerprintStage.prints(in: output.summary)
+        }
         guard let crop = report.states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
             return fields
         }
         fields.croppedName = PathText.lastComponent(path)
         fields.croppedDigest = crop.digest
-        fields.flags = cropFlags(crop)
+        fields.flags = cropFlags(crop) + (lookalike ? [CropFlag.nearDuplicate.rawValue] : [])
         let publication: StageName = plan.manifest.publish.to == .fanvue ? .upload : .publish
         switch report.states[NodeID(.review, item: index)] {
         case .waiting?, .planned?: fields.status = .inReview
@@ -51,12 +55,15 @@ package enum ItemProjection {
 
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
     /// - Parameter rows: the drop's item rows as stored.
-    package static func updates(_ report: RunReport, rows: [Digest: ItemRowFields]) -> [(Digest, ItemUpdate)] {
+    /// - Parameter lookalikes: items that show a picture already approved or published (flagged `near_duplicate`).
+    package static func updates(
+        _ report: RunReport, rows: [Digest: ItemRowFields], lookalikes: Set<Digest> = []
+    ) -> [(Digest, ItemUpdate)] {
         var updates: [(Digest, ItemUpdate)] = []
         for index in report.plan.items.indices {
             let id = report.plan.items[index].id
             guard let row = rows[id] else { continue }
-            let fields = fields(of: report, item: index)
+            let fields = fields(of: report, item: index, lookalike: lookalikes.contains(id))
             var update = ItemUpdate()
             var changed = false
             if let name = fields.croppedName, name != row.croppedName { update.croppedName = name; changed = true }
@@ -71,6 +78,7 @@ package enum ItemProjection {
                 if let price = publish.priceCents, price != row.priceCents { update.priceCents = price; changed = true }
                 if let caption = fields.caption, caption != row.description { update.description = caption; changed = true }
             }
+            if let prints = fields.fingerprints, prints != row.fingerprints { update.fingerprints = prints; changed = true }
             if fields.croppedDigest != nil, row.error != nil { update.error = .some(nil); changed = true }
             if changed { updates.append((id, update)) }
         }

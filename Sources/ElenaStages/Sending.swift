@@ -56,12 +56,70 @@ package struct Sender: Sendable {
     package let store: any RunStore
     package let locks: any WorkLocks
     package let now: @Sendable () -> Date
+    /// Whether a fan may get a picture they have a near-duplicate of (`send --allow-similar`, a drop's
+    /// `publish.message.allow_similar`); never the same item twice either way.
+    package var allowSimilar = false
+    /// The near-duplicates found for a set of items, kept for the sender's life: a message to a thousand fans
+    /// compares the pictures once, not once per fan.
+    private let lookalikeMemo = Locked<[Set<Digest>: [Digest: [(id: Digest, name: String)]]]>([:])
 
     /// Creates a sender.
-    package init(store: any RunStore, locks: any WorkLocks, now: @escaping @Sendable () -> Date) {
+    package init(store: any RunStore, locks: any WorkLocks, now: @escaping @Sendable () -> Date, allowSimilar: Bool = false) {
         self.store = store
         self.locks = locks
         self.now = now
+        self.allowSimilar = allowSimilar
+    }
+
+    /// What fans have of some items: a send of the item itself, or (unless `allowSimilar`) of another item that shows
+    /// the same picture. Read from the ledger alone, before any network call.
+    package struct Holdings: Sendable {
+        /// For each item, the other items of the library that show the same picture, with their names.
+        var similar: [Digest: [(id: Digest, name: String)]]
+        /// Sends of the items and of their near-duplicates, by fan and item.
+        var sends: [String: [Digest: SendRecord]]
+
+        /// The send that makes `fan` have `item`, and why in words (the item's own send first).
+        package func held(_ item: Digest, by fan: String) -> (send: SendRecord, reason: String)? {
+            let owned = sends[fan] ?? [:]
+            if let own = owned[item] { return (own, Sender.reason(own)) }
+            for other in similar[item] ?? [] {
+                if let send = owned[other.id] {
+                    return (send, "has a near-duplicate (\(other.name), sent \(Timestamp.format(send.sentAt).prefix(10)))")
+                }
+            }
+            return nil
+        }
+
+        /// The fans with any send of these items or their near-duplicates.
+        var fans: Set<String> { Set(sends.keys) }
+    }
+
+    /// For each of `items`, the other items of the library that show the same picture (none when `allowSimilar`).
+    package func lookalikes(of items: [Digest]) async throws -> [Digest: [(id: Digest, name: String)]] {
+        guard !allowSimilar else { return [:] }
+        let key = Set(items)
+        if let known = lookalikeMemo.withLock({ $0[key] }) { return known }
+        let library = try await store.fingerprints(items: nil)
+        let candidates = items.compactMap { id in library[id].map { (id: id, prints: $0) } }
+        let near = NearDuplicates.matches(candidates, in: library.map { (id: $0.key, prints: $0.value) })
+        var names: [Digest: String] = [:]
+        for id in Set(near.values.flatMap { $0.map(\.id) }) {
+            names[id] = try await store.item(idPrefix: id.hex).first?.originalName ?? String(id.hex.prefix(12))
+        }
+        var similar: [Digest: [(id: Digest, name: String)]] = [:]
+        for (id, matches) in near { similar[id] = matches.map { ($0.id, names[$0.id] ?? "") } }
+        lookalikeMemo.withLock { $0[key] = similar }
+        return similar
+    }
+
+    /// The holdings of `items`: their sends, and those of the items that look like them.
+    package func holdings(of items: [Digest]) async throws -> Holdings {
+        let similar = try await lookalikes(of: items)
+        let wanted = Array(Set(items + similar.values.flatMap { $0.map(\.id) }))
+        var sends: [String: [Digest: SendRecord]] = [:]
+        for send in try await store.sends(items: wanted) { sends[send.fan, default: [:]][send.itemID] = send }
+        return Holdings(similar: similar, sends: sends)
     }
 
     /// Which of `items` each fan still lacks, from the ledger alone (no network): the dry run and the fast path.
@@ -70,15 +128,16 @@ package struct Sender: Sendable {
     package func plan(items: [SendableItem], fans: [String]) async throws
         -> [(fan: String, send: [SendableItem], skip: [SendableItem], unconfirmed: [SendableItem], reason: String?)]
     {
-        let existing = try await store.sends(items: items.map(\.id))
-        var had: [String: [Digest: SendRecord]] = [:]
-        for send in existing { had[send.fan, default: [:]][send.itemID] = send }
+        let holdings = try await holdings(of: items.map(\.id))
         return fans.map { fan in
-            let owned = had[fan] ?? [:]
-            let first = owned.values.min { $0.sentAt < $1.sentAt }
+            let held = items.map { holdings.held($0.id, by: fan) }
+            let first = held.compactMap { $0 }.min { $0.send.sentAt < $1.send.sentAt }
+            let unconfirmed = zip(items, held).filter { item, held in
+                held.map { $0.send.itemID == item.id && !$0.send.isConfirmed } ?? false
+            }.map(\.0)
             return (
-                fan, items.filter { owned[$0.id] == nil }, items.filter { owned[$0.id] != nil },
-                items.filter { owned[$0.id].map { !$0.isConfirmed } ?? false }, first.map(Self.reason)
+                fan, zip(items, held).filter { $1 == nil }.map(\.0), zip(items, held).filter { $1 != nil }.map(\.0),
+                unconfirmed, first?.reason
             )
         }
     }
@@ -117,7 +176,11 @@ package struct Sender: Sendable {
         api: any FanvuePublishing
     ) async throws -> FanSendResult {
         let already = try await store.sends(fan: fan)
-        let fresh = items.filter { already[$0.id] == nil }
+        // Under the lock, again: an item the fan has a near-duplicate of is not sent (unless allowed).
+        let lookalikes = try await lookalikes(of: items.map(\.id))
+        let fresh = items.filter { item in
+            already[item.id] == nil && !(lookalikes[item.id] ?? []).contains { already[$0.id] != nil }
+        }
         let claimed = Set(try await store.claimSends(fan: fan, items: fresh.map(\.id), priceCents: priceCents, context: context, at: now()))
         // Claimed by a run that died before it heard back (under the lock nobody else can be sending them).
         let unconfirmed = items.filter { item in

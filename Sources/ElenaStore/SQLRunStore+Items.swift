@@ -79,6 +79,10 @@ extension SQLRunStore: ItemCatalog {
             if let value = update.priceCents { set("price_cents", .int(Int64(value))) }
             if let value = update.flags { set("flags", .json(Self.json(value))) }
             if let value = update.error { set("error", .text(value)) }
+            if let value = update.fingerprints {
+                set("fingerprint", .text(value.picture.description))
+                set("crop_fingerprint", value.crop.map { .text($0.description) } ?? .null)
+            }
             guard !sets.isEmpty else { continue }
             set("updated_at", .date(date))
             binds.append(.text(id.hex))
@@ -90,8 +94,14 @@ extension SQLRunStore: ItemCatalog {
     static let itemColumns = """
         id, drop_name, original_name, original_path, raw_path, cropped_name, cropped_digest, status, fanvue_media_uuid,
         vault, category, tags, description, price_cents, times_purchased, revenue_cents, width, height, lineage, flags,
-        error, created_at, updated_at
+        error, created_at, updated_at, fingerprint, crop_fingerprint
         """
+
+    /// An item's fingerprints as its row keeps them (nil before its first fingerprint step).
+    static func fingerprints(_ row: SQLRow) -> ItemFingerprints? {
+        guard let picture = row.string("fingerprint").flatMap(PictureFingerprint.init(text:)) else { return nil }
+        return ItemFingerprints(picture: picture, crop: row.string("crop_fingerprint").flatMap(PictureFingerprint.init(text:)))
+    }
 
     static func item(_ row: SQLRow) -> ItemRecord? {
         guard let id = row.string("id").flatMap({ Digest(hex: $0) }) else { return nil }
@@ -106,7 +116,7 @@ extension SQLRunStore: ItemCatalog {
             revenueCents: row.int("revenue_cents") ?? 0, width: row.int("width"), height: row.int("height"),
             lineage: row.string("lineage").flatMap { try? JSONValue.parse($0) }, flags: strings(row.string("flags")),
             error: row.string("error"), createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
-            updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0))
+            updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0), fingerprints: fingerprints(row))
     }
 
     package func items(drop: String?) async throws -> [ItemRecord] {
@@ -127,7 +137,8 @@ extension SQLRunStore: ItemCatalog {
         let pairs = try await database.query(
             SQLStatement(
                 """
-                SELECT id, cropped_name, cropped_digest, flags, status, vault, category, tags, price_cents, description, error
+                SELECT id, cropped_name, cropped_digest, flags, status, vault, category, tags, price_cents, description, error,
+                       fingerprint, crop_fingerprint
                 FROM items WHERE id IN (SELECT item_id FROM drop_items WHERE drop_name = ?)
                 """, [.text(drop)])
         ) { row -> (Digest, ItemRowFields)? in
@@ -139,10 +150,43 @@ extension SQLRunStore: ItemCatalog {
                     flags: Self.strings(row.string("flags")),
                     status: row.string("status").flatMap(ItemStatus.init(rawValue:)) ?? .ingested, vault: row.string("vault"),
                     category: row.string("category"), tags: Self.strings(row.string("tags")), priceCents: row.int("price_cents"),
-                    description: row.string("description"), error: row.string("error"))
+                    description: row.string("description"), error: row.string("error"), fingerprints: Self.fingerprints(row))
             )
         }
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+    }
+
+    package func fingerprints(items ids: [Digest]?) async throws -> [Digest: ItemFingerprints] {
+        let map: @Sendable (SQLRow) -> (Digest, ItemFingerprints)? = { row in
+            guard let id = row.string("id").flatMap({ Digest(hex: $0) }), let prints = Self.fingerprints(row) else { return nil }
+            return (id, prints)
+        }
+        let pairs: [(Digest, ItemFingerprints)]
+        if let ids {
+            pairs = try await rows(
+                of: ids, table: "items", columns: "id, fingerprint, crop_fingerprint", idColumn: "id",
+                condition: "fingerprint IS NOT NULL", limit: ids.count, map: map)
+        } else {
+            pairs = try await database.query(
+                SQLStatement("SELECT id, fingerprint, crop_fingerprint FROM items WHERE fingerprint IS NOT NULL"), map: map)
+        }
+        return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+    }
+
+    package func decidedFingerprints() async throws -> [DecidedPicture] {
+        try await database.query(
+            SQLStatement(
+                """
+                SELECT id, original_name, drop_name, status, fingerprint, crop_fingerprint FROM items
+                WHERE status IN ('approved', 'published') AND fingerprint IS NOT NULL
+                """)
+        ) { row in
+            guard let id = row.string("id").flatMap({ Digest(hex: $0) }), let prints = Self.fingerprints(row),
+                let status = row.string("status").flatMap(ItemStatus.init(rawValue:))
+            else { return nil }
+            return DecidedPicture(
+                id: id, name: row.string("original_name") ?? "", drop: row.string("drop_name") ?? "", status: status, prints: prints)
+        }
     }
 
     package func item(idPrefix: String) async throws -> [ItemRecord] {

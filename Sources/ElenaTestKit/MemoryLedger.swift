@@ -153,6 +153,7 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
                     item[keyPath: path] = value
                     touched = true
                 }
+                fill(update.fingerprints, \.fingerprints)
                 set(update.status, \.status)
                 fill(update.rawPath, \.rawPath)
                 fill(update.croppedName, \.croppedName)
@@ -196,6 +197,23 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
             let reviewed = Set(state.reviews.values.filter { $0.fileName == name }.map(\.itemID))
             let found = state.items.values.filter { $0.originalName == name || $0.croppedName == name || reviewed.contains($0.id) }
             return Array(found.sorted { ($0.drop, $0.originalName) < ($1.drop, $1.originalName) }.prefix(20))
+        }
+    }
+
+    package func fingerprints(items ids: [Digest]?) async throws -> [Digest: ItemFingerprints] {
+        state.withLock { state in
+            let chosen = ids.map { $0.compactMap { state.items[$0] } } ?? Array(state.items.values)
+            return Dictionary(chosen.compactMap { item in item.fingerprints.map { (item.id, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    package func decidedFingerprints() async throws -> [DecidedPicture] {
+        state.withLock { state in
+            state.items.values.filter { $0.status == .approved || $0.status == .published }.compactMap { item in
+                item.fingerprints.map {
+                    DecidedPicture(id: item.id, name: item.originalName, drop: item.drop, status: item.status, prints: $0)
+                }
+            }
         }
     }
 

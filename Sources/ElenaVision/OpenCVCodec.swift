@@ -123,6 +123,35 @@ final class OpenCVImage: DecodedImage, @unchecked Sendable {
         return OpenCVImage(handle: image)
     }
 
+    func fingerprint(_ kind: FingerprintKind, of rect: PixelRect?) throws -> Fingerprint {
+        let code: Int32
+        switch kind {
+        case .phash: code = Int32(CVISION_HASH_PHASH)
+        case .average: code = Int32(CVISION_HASH_AVERAGE)
+        case .blockMean: code = Int32(CVISION_HASH_BLOCK_MEAN)
+        case .marrHildreth: code = Int32(CVISION_HASH_MARR_HILDRETH)
+        case .chroma: code = Int32(CVISION_HASH_CHROMA)
+        }
+        var status = cvision_status()
+        var bytes = [UInt8](repeating: 0, count: 72)
+        var length = 0
+        let result = bytes.withUnsafeMutableBufferPointer {
+            cvision_fingerprint(
+                handle, code, Int32(rect?.x ?? 0), Int32(rect?.y ?? 0), Int32(rect?.width ?? 0), Int32(rect?.height ?? 0),
+                $0.baseAddress, $0.count, &length, &status)
+        }
+        guard result == CVISION_OK, length == kind.bits / 8 else { throw OpenCVCodec.error(status) }
+        return Fingerprint(kind: kind, bytes: Array(bytes.prefix(length)))
+    }
+
+    func edited(contrast: Double, brightness: Double, mirror: Bool, caption: String?) throws -> any DecodedImage {
+        var status = cvision_status()
+        var image: OpaquePointer?
+        let code = cvision_edit(handle, contrast, brightness, mirror ? 1 : 0, caption, &image, &status)
+        guard code == CVISION_OK, let image else { throw OpenCVCodec.error(status) }
+        return OpenCVImage(handle: image)
+    }
+
     /// Runs `body` with the shim handle (for the face detector).
     func withHandle<R>(_ body: (OpaquePointer) throws -> R) rethrows -> R { try body(handle) }
 

@@ -178,7 +178,7 @@ import Testing
             let recrop = try await drop.elena(["recrop", String(id.prefix(8)), "--line", "0.5", "drop.yaml"])
             #expect(recrop.exitCode == 3, "\(recrop)")
             #expect(recrop.standardOutput.contains("ComfyUI_00002_.png: cut at 0.5 of the height (human override)"))
-            #expect(recrop.standardOutput.contains("crop     1 ran, 2 cached"), "\(recrop)")
+            #expect(recrop.standardOutput.contains("crop         1 ran, 2 cached"), "\(recrop)")
             #expect(drop.files("2_cropped/\(drop.drop)").count == 4, "the earlier crop is kept")
 
             let detail = try await drop.elena(["status", "--item", String(id.prefix(8)), "--json"])

@@ -47,7 +47,7 @@ struct CacheKeyFixtureTests {
         return try #require(try JSONValue.parse(result.output)["hashed"]?.intValue, "no run.finished event: \(result.output)")
     }
 
-    @Test("a library made by main at 6dd1f43 is up to date for this build: nothing runs, and a second run hashes nothing")
+    @Test("a library made by main at 6dd1f43 is up to date for this build: only stages added since run, once, and a second run hashes nothing")
     func olderLibraryIsUpToDate() async throws {
         try await Self.restore()
         defer { try? FileManager.default.removeItem(atPath: Self.root) }
@@ -82,7 +82,13 @@ struct CacheKeyFixtureTests {
             for pass in 1...2 {
                 let result = try await runner.run([manifest, "--json"])
                 #expect(result.exitCode == 3, "\(manifest), run \(pass): \(result)")
-                #expect(try Self.stageCounts(result) == expected, "\(manifest), run \(pass): \(result.standardOutput)")
+                // The stages added since (the fingerprints and the drop's groups) run once on the older library;
+                // every other stage's key is the one that build wrote.
+                let items = expected["ingest"]?["cached"] ?? 0
+                var counts = try Self.stageCounts(result)
+                #expect(counts.removeValue(forKey: "fingerprint") == [pass == 1 ? "ran" : "cached": items], "\(manifest), run \(pass)")
+                #expect(counts.removeValue(forKey: "similar") == [pass == 1 ? "ran" : "cached": 1], "\(manifest), run \(pass)")
+                #expect(counts == expected, "\(manifest), run \(pass): \(result.standardOutput)")
                 // The restored copies are new files (new inode numbers): the first run hashes the sources once.
                 if pass == 2 { #expect(try await Self.hashed(drop: drop) == 0, "\(manifest): the second run hashed files") }
             }

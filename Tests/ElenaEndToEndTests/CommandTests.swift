@@ -50,8 +50,9 @@ import Testing
             #expect(result.exitCode == 3, "\(result)")
             #expect(result.standardOutput.hasPrefix("digraph \"drop-t\" {"))
             let edges = result.standardOutput.split(separator: "\n").filter { $0.contains("->") }
-            // Per item: ingest→detect, ingest→crop, detect→crop, crop→review, review→publish; plus outbox→publish.
-            #expect(edges.count == 2 * 5 + 2, "\(result)")
+            // Per item: ingest→detect, ingest→crop, detect→crop, ingest→fingerprint, crop→fingerprint, crop→review,
+            // review→publish, outbox→publish, fingerprint→similar.
+            #expect(edges.count == 2 * 9, "\(result)")
             #expect(result.standardOutput.contains("\"outbox\" -> \"publish:"))
             #expect(drop.files("").isEmpty, "plan creates nothing")
         }

@@ -43,7 +43,7 @@ import Testing
         try await Self.withPool([0.05, 0.3, 0.9]) { folder, fakes, runner in
             let run = try await runner.run(["drop.yaml"])
             #expect(run.exitCode == 3, "\(run)")
-            #expect(run.standardOutput.contains("generate  12 generated (12 images)"), "\(run)")
+            #expect(run.standardOutput.contains("generate     12 generated (12 images)"), "\(run)")
             let taken = fakes.map(\.acceptedPrompts)
             #expect(taken.reduce(0, +) == 12, "each prompt queued once: \(taken)")
             #expect(taken[0] > taken[2], "the fastest server took more: \(taken)")
@@ -99,7 +99,7 @@ import Testing
             let code = await command.wait()
             #expect(code == 3, "\(command.log)")
             #expect(command.log.contains("ComfyUI at \(fakes[1].baseURL) stopped answering"), "\(command.log)")
-            #expect(command.log.contains("generate  12 generated (12 images)"), "\(command.log)")
+            #expect(command.log.contains("generate     12 generated (12 images)"), "\(command.log)")
             let made = Set(Self.sources(folder).map { $0.split(separator: "_").dropLast(2).joined(separator: "_") })
             #expect(made.count == 12, "every (prompt, seed) was made: \(made.count)")
         }
@@ -117,7 +117,7 @@ import Testing
             #expect(fakes[1].acceptedPrompts == 2 && fakes[0].acceptedPrompts == 2, "\(command.log)")
             await fakes[1].stop()
             #expect(await command.wait() == 3, "\(command.log)")
-            #expect(command.log.contains("generate  4 generated (4 images)"), "\(command.log)")
+            #expect(command.log.contains("generate     4 generated (4 images)"), "\(command.log)")
             #expect(fakes[0].acceptedPrompts == 4, "the fast server made the two the slow one held")
         }
     }

@@ -85,7 +85,7 @@ import Testing
 
             let first = try await fixture.elena(["drop.yaml"])
             #expect(first.exitCode == 3, "stops at the review gate: \(first)")
-            #expect(first.standardOutput.contains("generate  4 generated (8 images)"), "\(first)")
+            #expect(first.standardOutput.contains("generate     4 generated (8 images)"), "\(first)")
             #expect(fixture.fake.acceptedPrompts == 4)
             // Followed over the websocket: one socket, and /history read once per prompt (after its last event).
             #expect(fixture.fake.socketsOpened == 1)
@@ -113,7 +113,7 @@ import Testing
 
             let again = try await fixture.elena(["drop.yaml"])
             #expect(again.exitCode == 3, "\(again)")
-            #expect(again.standardOutput.contains("generate  4 cached (up to date)"), "\(again)")
+            #expect(again.standardOutput.contains("generate     4 cached (up to date)"), "\(again)")
             #expect(fixture.fake.acceptedPrompts == 4, "a rerun queues nothing")
             #expect(fixture.fake.socketsOpened == 1, "nor opens a socket")
             #expect(fixture.sources.count == 8)
@@ -130,7 +130,7 @@ import Testing
             try fixture.writeManifest(
                 prompts: ["elena on a balcony, red dress", "elena by the pool, white bikini", "elena in the snow"], seeds: (100, 2), batch: 2)
             let more = try await fixture.elena(["drop.yaml"])
-            #expect(more.standardOutput.contains("generate  2 generated (4 images), 4 cached"), "\(more)")
+            #expect(more.standardOutput.contains("generate     2 generated (4 images), 4 cached"), "\(more)")
             #expect(fixture.fake.acceptedPrompts == 6)
             #expect(fixture.inReview.count == 12)
         }
@@ -152,7 +152,7 @@ import Testing
                 run.standardError.contains(
                     "error: generate prompt 2, seed 100 (\"elena, crashes the sampler\"): node 3 (KSampler) failed: CUDA out of memory"),
                 "\(run)")
-            #expect(run.standardOutput.contains("generate  1 generated (1 image), 2 failed"), "\(run)")
+            #expect(run.standardOutput.contains("generate     1 generated (1 image), 2 failed"), "\(run)")
             #expect(!run.standardError.contains("\n\n") && !run.standardOutput.contains("memory\n\n"), "ComfyUI's trailing newline is gone")
             #expect(run.standardOutput.contains("2 failed:"), "\(run)")
             #expect(fixture.sources.count == 1)
@@ -165,7 +165,7 @@ import Testing
             // The next run retries only the two that failed.
             let retry = try await fixture.elena(["drop.yaml"])
             #expect(retry.exitCode == 3, "\(retry)")
-            #expect(retry.standardOutput.contains("generate  2 generated (2 images), 1 cached"), "\(retry)")
+            #expect(retry.standardOutput.contains("generate     2 generated (2 images), 1 cached"), "\(retry)")
             #expect(fixture.fake.acceptedPrompts == 4, "1 + 1 accepted, then 2; the refused one was never accepted")
             #expect(fixture.inReview.count == 3)
         }
@@ -227,7 +227,7 @@ import Testing
         #expect(code == 1, "\(command.log)")
         #expect(command.log.contains("ComfyUI at \(url) stopped answering ("), "\(command.log)")
         #expect(command.log.contains("waiting up to 2 s for it"), "\(command.log)")
-        #expect(command.log.contains("generate  1 generated (1 image), 2 failed"), "the summary: \(command.log)")
+        #expect(command.log.contains("generate     1 generated (1 image), 2 failed"), "the summary: \(command.log)")
         #expect(!command.log.contains("errno"), "\(command.log)")
         #expect(fixture.inReview.count == 1, "the image made before went on through the drop")
 
@@ -237,7 +237,7 @@ import Testing
         let retry = try await runner.run(["drop.yaml"])
         await back.stop()
         #expect(retry.exitCode == 3, "\(retry)")
-        #expect(retry.standardOutput.contains("generate  2 generated (2 images), 1 cached"), "\(retry)")
+        #expect(retry.standardOutput.contains("generate     2 generated (2 images), 1 cached"), "\(retry)")
         #expect(back.acceptedPrompts == 2)
     }
 
@@ -292,7 +292,7 @@ import Testing
             let restarted = try await FakeComfy.started(
                 outputFolder: fixture.folder("comfy-output"), port: Int(url.split(separator: ":").last ?? "") ?? 0)
             let again = try await fixture.elena(["drop.yaml"])
-            #expect(again.standardOutput.contains("generate  1 generated (1 image)"), "made again: \(again)")
+            #expect(again.standardOutput.contains("generate     1 generated (1 image)"), "made again: \(again)")
             #expect(fixture.sources.count == 1 && !first.contains { $0.hasPrefix(fixture.sources[0].split(separator: "/").last.map(String.init) ?? "") },
                     "under a new name: \(fixture.sources)")
             let outbox = fixture.folder.files(under: "library/outbox/gen").sorted()
@@ -349,14 +349,14 @@ import Testing
             fixture.fake.dropSocketsAtNextRunStart()
             let dropped = try await fixture.elena(["drop.yaml"])
             #expect(dropped.exitCode == 3, "\(dropped)")
-            #expect(dropped.standardOutput.contains("generate  2 generated (2 images)"), "\(dropped)")
+            #expect(dropped.standardOutput.contains("generate     2 generated (2 images)"), "\(dropped)")
             #expect(fixture.fake.socketsOpened == 1)
 
             try fixture.writeManifest(prompts: ["elena, one", "elena, two", "elena, three"])
             fixture.fake.refuseSockets()
             let refused = try await fixture.elena(["drop.yaml"])
             #expect(refused.exitCode == 3, "\(refused)")
-            #expect(refused.standardOutput.contains("generate  1 generated (1 image), 2 cached"), "\(refused)")
+            #expect(refused.standardOutput.contains("generate     1 generated (1 image), 2 cached"), "\(refused)")
             #expect(fixture.fake.socketsOpened == 1, "no second socket was accepted")
             #expect(fixture.inReview.count == 3)
         }

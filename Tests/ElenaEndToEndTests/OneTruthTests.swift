@@ -272,7 +272,7 @@ struct TestFailure: Error, CustomStringConvertible {
             let second = try await drop.run()
             #expect(second.exitCode == 3, "\(second)")
             let out = second.standardOutput
-            #expect(out.contains("  review   1 published, 1 rejected, 2 waiting"), "\(out)")
+            #expect(out.contains("  review       1 published, 1 rejected, 2 waiting"), "\(out)")
             #expect(out.contains(": approved (found in 4_approved/)"), "\(out)")
             #expect(out.contains(": rejected (found in rejected/)"), "\(out)")
             #expect(out.contains("\(deleted): its review copy was missing; put back in 3_review/drop-t/"), "\(out)")
@@ -286,7 +286,7 @@ struct TestFailure: Error, CustomStringConvertible {
             let third = try await drop.run()
             #expect(third.standardOutput.contains("\(name): decision taken back (found in 3_review/)"), "\(third)")
             #expect(!third.standardOutput.contains("Nothing to redo"), "\(third)")
-            #expect(third.standardOutput.contains("  review   1 published, 3 waiting"), "\(third)")
+            #expect(third.standardOutput.contains("  review       1 published, 3 waiting"), "\(third)")
             let fourth = try await drop.run()
             #expect(fourth.standardOutput.contains("Nothing to redo"), "\(fourth)")
         }

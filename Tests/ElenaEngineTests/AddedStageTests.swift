@@ -17,7 +17,8 @@ import Testing
         let first = try await harness.run(adding: added)
         #expect(first.count(StageName("tally"), "ran") == 3)
         #expect(tally.runs.withLock { $0 } == 3)
-        #expect(first.plan.stages == [.outbox, .ingest, .detect, .crop, StageName("tally"), .review, .publish])
+        #expect(
+            first.plan.stages == [.outbox, .ingest, .detect, .crop, StageName("tally"), .fingerprint, .review, .similar, .publish])
         #expect(first.count(.crop, "ran") == 3, "the stages around it run as before")
         #expect(first.waitingItems.count == 3)
 
@@ -36,6 +37,6 @@ import Testing
         // Without it, the rest of the pipeline is still up to date: its keys do not depend on a stage added beside it.
         let without = try await harness.run()
         #expect(without.count(.crop, "cached") == 3)
-        #expect(without.plan.stages == [.outbox, .ingest, .detect, .crop, .review, .publish])
+        #expect(without.plan.stages == [.outbox, .ingest, .detect, .crop, .fingerprint, .review, .similar, .publish])
     }
 }

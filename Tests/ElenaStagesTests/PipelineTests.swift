@@ -26,16 +26,20 @@ import Testing
     @Test func edgesFollowTheStageInputs() throws {
         let plan = try Self.plan(try Self.manifest(), files: Self.files)
         let outbox = NodeID(.outbox, item: nil)
-        #expect(plan.graph.nodes.count == plan.items.count * 5 + 1)
-        #expect(plan.stages == [.outbox, .ingest, .detect, .crop, .review, .publish])
+        #expect(plan.graph.nodes.count == plan.items.count * 6 + 2, "six nodes per item, plus outbox and similar")
+        #expect(plan.stages == [.outbox, .ingest, .detect, .crop, .fingerprint, .review, .similar, .publish])
         for index in plan.items.indices {
             func node(_ stage: StageName) -> NodeID { NodeID(stage, item: index) }
             #expect(plan.graph.dependencies(of: node(.ingest)).isEmpty)
             #expect(plan.graph.dependencies(of: node(.detect)) == [node(.ingest)])
             #expect(Set(plan.graph.dependencies(of: node(.crop))) == [node(.ingest), node(.detect)])
+            #expect(Set(plan.graph.dependencies(of: node(.fingerprint))) == [node(.ingest), node(.crop)])
             #expect(plan.graph.dependencies(of: node(.review)) == [node(.crop)])
             #expect(Set(plan.graph.dependencies(of: node(.publish))) == [node(.review), outbox])
         }
+        #expect(
+            Set(plan.graph.dependencies(of: NodeID(.similar, item: nil)))
+                == Set(plan.items.indices.map { NodeID(.fingerprint, item: $0) }), "the groups compare every item's fingerprints")
         #expect(plan.graph.dependencies(of: outbox).isEmpty)
         #expect(plan.graph.dependents(of: outbox).count == plan.items.count)
     }
@@ -44,8 +48,8 @@ import Testing
         let plan = try Self.plan(try Self.manifest(to: "fanvue"), files: Self.files)
         let vault = NodeID(.vault, item: nil)
         let attach = NodeID(.attach, item: nil)
-        #expect(plan.graph.nodes.count == plan.items.count * 5 + 2, "per item five nodes, plus vault and attach")
-        #expect(plan.stages == [.vault, .ingest, .detect, .crop, .review, .upload, .attach])
+        #expect(plan.graph.nodes.count == plan.items.count * 6 + 3, "per item six nodes, plus vault, similar and attach")
+        #expect(plan.stages == [.vault, .ingest, .detect, .crop, .fingerprint, .review, .similar, .upload, .attach])
         #expect(!plan.graph.nodes.contains(NodeID(.outbox, item: nil)))
         #expect(!plan.graph.nodes.contains(NodeID(.publish, item: 0)))
         for index in plan.items.indices {
@@ -63,7 +67,7 @@ import Testing
             to: "fanvue", extra: ["  post: {audience: subscribers, text: hi, allow_ppv_items: true}",
                 "  message: {text: hi, to: [0b0e7c1e-4b39-4c4e-9f55-3d9d4b6a1a01]}",])
         let plan = try Self.plan(manifest, files: Self.files)
-        #expect(plan.stages == [.vault, .ingest, .detect, .crop, .review, .upload, .attach, .post, .message])
+        #expect(plan.stages == [.vault, .ingest, .detect, .crop, .fingerprint, .review, .similar, .upload, .attach, .post, .message])
         let uploads = plan.items.indices.map { NodeID(.upload, item: $0) }
         for stage in [StageName.post, .message] {
             #expect(Set(plan.graph.dependencies(of: NodeID(stage, item: nil))) == Set([NodeID(.attach, item: nil)] + uploads))
@@ -91,17 +95,17 @@ import Testing
 
     @Test func nodesAreAddedDropLevelFeedersFirstThenItemByItemThenCollectors() throws {
         let plan = try Self.plan(try Self.manifest(to: "fanvue"), files: Array(Self.files.prefix(2)))
-        let item = [StageName.ingest, .detect, .crop, .review, .upload]
+        let item = [StageName.ingest, .detect, .crop, .fingerprint, .review, .upload]
         #expect(
             plan.graph.nodes
                 == [NodeID(.vault, item: nil)] + item.map { NodeID($0, item: 0) } + item.map { NodeID($0, item: 1) }
-                + [NodeID(.attach, item: nil)])
+                + [NodeID(.similar, item: nil), NodeID(.attach, item: nil)])
     }
 
-    @Test func emptyDropPlansOnlyTheOutbox() throws {
+    @Test func emptyDropPlansOnlyTheDropLevelNodes() throws {
         let plan = try Self.plan(try Self.manifest(), files: [])
         #expect(plan.items.isEmpty)
-        #expect(plan.order == [NodeID(.outbox, item: nil)])
+        #expect(plan.order == [NodeID(.outbox, item: nil), NodeID(.similar, item: nil)])
     }
 
     @Test func labelsAndSubjects() throws {
@@ -128,7 +132,7 @@ import Testing
                 #expect(lines.contains("  \"\(id(dependency))\" -> \"\(id(node))\";"), "\(dependency) -> \(node)")
             }
         }
-        #expect(lines.filter { $0.contains(" -> ") }.count == plan.items.count * 6)
+        #expect(lines.filter { $0.contains(" -> ") }.count == plan.items.count * 9)
         #expect(lines.contains("  \"outbox\" -> \"publish:\(plan.items[0].id.prefix(12))\";"))
         #expect(lines.contains("  \"ingest:\(plan.items[0].id.prefix(12))\" -> \"crop:\(plan.items[0].id.prefix(12))\";"))
     }
@@ -140,8 +144,9 @@ import Testing
 
     @Test func theShapeNamesEveryStageOnceInPipelineOrder() {
         let names = ElenaPipeline.shape.stages.map(\.name)
-        #expect(names == [.generate, .outbox, .vault, .ingest, .detect, .crop, .review, .publish, .upload, .attach, .post, .message])
+        #expect(
+            names == [.generate, .outbox, .vault, .ingest, .detect, .crop, .fingerprint, .review, .similar, .publish, .upload, .attach, .post, .message])
         #expect(ElenaPipeline.shape.stages.filter { $0.level == .job }.map(\.name) == [.generate])
-        #expect(ElenaPipeline.shape.stages.filter { $0.level == .drop }.map(\.name) == [.outbox, .vault, .attach, .post, .message])
+        #expect(ElenaPipeline.shape.stages.filter { $0.level == .drop }.map(\.name) == [.outbox, .vault, .similar, .attach, .post, .message])
     }
 }

@@ -105,6 +105,29 @@ uint32_t cvision_crc32(uint32_t crc, const uint8_t *data, size_t length);
 void cvision_buffer_free(cvision_buffer *buffer);
 
 /* ---------------------------------------------------------------------------
+ * Perceptual fingerprints (OpenCV contrib's img_hash): the picture, not the bytes. */
+
+enum {
+    CVISION_HASH_PHASH = 0,
+    CVISION_HASH_AVERAGE = 1,
+    CVISION_HASH_BLOCK_MEAN = 2,
+    CVISION_HASH_MARR_HILDRETH = 3,
+    CVISION_HASH_CHROMA = 4
+};
+
+/* The fingerprint of an image, or of the rectangle (x, y, w, h) of it when w or h is > 0 (it must lie inside):
+ * PHash and AverageHash 8 bytes, BlockMeanHash (mode 0) 32, MarrHildrethHash 72 (compared by Hamming distance);
+ * CHROMA the CIELAB a and b of a 4x4 grid of the picture, 32 bytes (compared by the sum of their differences).
+ * Written to out (capacity bytes, 72 is always enough); *length receives its size. */
+int32_t cvision_fingerprint(const cvision_image *image, int32_t kind, int32_t x, int32_t y, int32_t w, int32_t h,
+                            uint8_t *out, size_t capacity, size_t *length, cvision_status *status);
+
+/* A NEW image: each sample times contrast plus brightness (saturated), mirrored left to right when mirror != 0, and
+ * with caption (may be NULL or empty) written in white across its lower part. For measuring fingerprints. */
+int32_t cvision_edit(const cvision_image *image, double contrast, double brightness, int32_t mirror, const char *caption,
+                     cvision_image **out, cvision_status *status);
+
+/* ---------------------------------------------------------------------------
  * Face detection: MediaPipe BlazeFace short-range + Face Mesh (468 points), as
  * ONNX files installed by scripts/install-models, run by XNNPACK (single thread) or
  * OpenCV's dnn module. See README.md for the pipeline. */

@@ -24,7 +24,9 @@ struct SendCommand: AsyncParsableCommand {
 
             Every fan who already has an item is skipped and told why, by any path: a drop's message, an earlier \
             send, another runner, or a message the creator sent by hand in Fanvue (the chats of the fans concerned \
-            are read first when the ledger has not seen them for 15 minutes; --offline skips that). \
+            are read first when the ledger has not seen them for 15 minutes; --offline skips that). A fan who has a \
+            near-duplicate of an item (the same picture in another file: a neighbouring seed, a recut, a re-saved \
+            copy) is skipped for it too, unless --allow-similar. \
             --dry-run shows who would get what, who is left out and why, and how many requests it takes.
 
             --at schedules a list's mass message (`elena-run unsend` takes it back before or after it goes out). \
@@ -56,6 +58,11 @@ struct SendCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Do not read the fans' chats on Fanvue first: trust the ledger as it is.")
     var offline = false
+
+    @Flag(
+        name: .long,
+        help: "Also send a fan a picture they have a near-duplicate of (a neighbouring seed, a recut, a re-saved copy); never the same item twice.")
+    var allowSimilar = false
 
     @Flag(name: .long, help: "Leave out fans who charged back a purchase (as of the last sync).")
     var skipChargebacks = false
@@ -175,7 +182,7 @@ struct SendCommand: AsyncParsableCommand {
             priceCents = max(300, prices.reduce(0, +))
         }
         let text = Disclosure.apply(text, disclosure: PublishSpec.defaultDisclosure)
-        let sender = Sender(store: store, locks: SQLRunStore.workLocks(for: url), now: { Date() })
+        let sender = Sender(store: store, locks: SQLRunStore.workLocks(for: url), now: { Date() }, allowSimilar: allowSimilar)
         let context = SendContext(account: nil, drop: nil, via: "send")
         var leaveOut: [String: String] = [:]
         if skipChargebacks {

@@ -129,6 +129,14 @@ enum RunOutput {
         if !facts.byHand.isEmpty {
             lines.append("\(facts.byHand.count) recropped by hand: \(DropFacts.names(facts.byHand))")
         }
+        let similar = SimilarStage.waitingGroups(report)
+        if !similar.isEmpty || !report.warnings.isEmpty {
+            lines.append("")
+            for warning in report.warnings { lines.append(warning) }
+            for group in similar {
+                lines.append("\(group.count) near-identical, one picture: \(group.joined(separator: ", ")); keep the best, reject the rest")
+            }
+        }
         if !report.notes.isEmpty {
             lines.append("")
             lines.append("Review changes recorded by this run:")
@@ -507,6 +515,8 @@ enum RunOutput {
                 report.inOtherDrops.map {
                     .object(["file": .string($0.path), "drop": .string($0.drop), "status": .string($0.status)])
                 }),
+            "near_identical": .array(SimilarStage.waitingGroups(report).map { .array($0.map(JSONValue.string)) }),
+            "warnings": .array(report.warnings.map(JSONValue.string)),
             "notes": .array(report.notes.map(JSONValue.string)),
             "ignored": .array(report.ignored.map(JSONValue.string)),
             "failures": .array(failures),

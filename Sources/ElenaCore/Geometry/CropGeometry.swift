@@ -16,6 +16,9 @@ package enum CropFlag: String, Sendable, Hashable, Codable, CaseIterable {
     case identityUncertain = "identity_uncertain"
     /// `auto`: another face could not be cut away without cutting the persona's: the persona's face went too.
     case identityConflict = "identity_conflict"
+    /// The picture looks like one already approved or published, in this drop or another (set by the run after the
+    /// crop, from the fingerprints; the run summary names the other item).
+    case nearDuplicate = "near_duplicate"
 }
 
 /// What `auto` measured: each face's score against the persona, the thresholds and the model.

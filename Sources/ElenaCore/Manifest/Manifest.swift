@@ -231,6 +231,9 @@ package struct PublishSpec: Sendable, Hashable {
     package var post: PostSpec?
     /// Pay-per-view messages of the drop's approved media to listed fans (fanvue target).
     package var message: MessageSpec?
+    /// Whether this drop may send a fan, or post to the feed, a picture that is a near-duplicate of one the fan has
+    /// (or of one sold as pay-per-view). The same item is never sent twice either way.
+    package var allowSimilar = false
 
     /// The default AI-content disclosure.
     package static let defaultDisclosure = "#AIgenerated"

@@ -125,7 +125,7 @@ package enum ManifestDecoder {
         let crop = cropOverride(root["crop"]).applied(to: CropSpec(strategy: strategy))
 
         let publishNode = root["publish"]
-        let publish = PublishSpec(
+        var publish = PublishSpec(
             to: publishNode?["to"]?.string.flatMap(PublishTarget.init(rawValue:)) ?? .folder,
             outbox: publishNode?["outbox"]?.string,
             vault: publishNode?["vault"]?.string,
@@ -146,6 +146,7 @@ package enum ManifestDecoder {
                     priceCents: cents(node["price"], path: "publish.message.price", diagnostics: &diagnostics),
                     reconcile: node["reconcile"]?.bool ?? true, at: node["at"]?.string)
             })
+        publish.allowSimilar = publishNode?["allow_similar"]?.bool ?? false
         if publish.to == .folder, publish.post != nil || publish.message != nil {
             diagnostics.append(
                 Diagnostic(

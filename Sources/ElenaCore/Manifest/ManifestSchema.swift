@@ -234,6 +234,9 @@ package enum ManifestSchema {
                                                     "reconcile", .boolean, default: .bool(true),
                                                     "read these fans' chats on Fanvue first, so what the creator sent by hand counts"),
                                             ])), "pay-per-view messages (fanvue target)"),
+                                Property(
+                                    "allow_similar", .boolean, default: .bool(false),
+                                    "let this drop send a fan (or post) a near-duplicate of a picture the fan has (or of one sold as pay-per-view); never the same item twice"),
                             ])), required: true, "where approved crops go"),
                 Property(
                     "items",

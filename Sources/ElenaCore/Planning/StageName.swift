@@ -26,6 +26,10 @@ package struct StageName: RawRepresentable, Sendable, Hashable, Codable, CustomS
     package static let detect = StageName("detect")
     /// Decide the cut and write the metadata-free crop into `2_cropped/`.
     package static let crop = StageName("crop")
+    /// The picture's and the crop's perceptual fingerprints (near-duplicates).
+    package static let fingerprint = StageName("fingerprint")
+    /// Drop-level: which items of the drop show one picture (near-duplicate groups).
+    package static let similar = StageName("similar")
     /// The human gate: a crop passes only once approved.
     package static let review = StageName("review")
     /// Hand an approved crop to the folder target.

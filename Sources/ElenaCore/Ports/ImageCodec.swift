@@ -33,9 +33,17 @@ package protocol DecodedImage: AnyObject, Sendable {
     func resized(to size: PixelSize, smooth: Bool) throws -> any DecodedImage
     /// A copy with the rows above `line` dimmed and a visible cut line (review overlays).
     func withCutLine(at line: Int) throws -> any DecodedImage
+    /// The perceptual fingerprint of the picture, or of the rectangle `rect` of it (a crop, without encoding it).
+    func fingerprint(_ kind: FingerprintKind, of rect: PixelRect?) throws -> Fingerprint
+    /// An edited copy: every sample times `contrast` plus `brightness`, mirrored left to right, with a caption
+    /// written across the lower part (what a repost or a screenshot does to a picture; the fingerprint measurement).
+    func edited(contrast: Double, brightness: Double, mirror: Bool, caption: String?) throws -> any DecodedImage
 }
 
 extension DecodedImage {
+    /// The perceptual fingerprint of the whole picture.
+    package func fingerprint(_ kind: FingerprintKind) throws -> Fingerprint { try fingerprint(kind, of: nil) }
+
     /// The image's size.
     package var size: PixelSize { PixelSize(width: width, height: height) }
 }

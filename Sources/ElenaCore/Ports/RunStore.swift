@@ -66,6 +66,10 @@ package protocol ItemCatalog: Sendable {
     func item(idPrefix: String) async throws -> [ItemRecord]
     /// Items a file name names: the original's name, or the name of any of its crops and review copies.
     func items(named name: String) async throws -> [ItemRecord]
+    /// The fingerprints of the items among `ids` that have them (of every such item in the library when nil).
+    func fingerprints(items ids: [Digest]?) async throws -> [Digest: ItemFingerprints]
+    /// The items a person approved (or that were published), in any drop, that have fingerprints.
+    func decidedFingerprints() async throws -> [DecidedPicture]
     /// Items among `ids` that belong to a drop other than `drop`: a picture is reviewed and published with the
     /// first drop that took it.
     func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord]
@@ -149,6 +153,24 @@ extension RunCache {
     package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: StageRecord] {
         let dropStages = Set(plan.graph.nodes.filter { $0.item == nil }.map(\.stage)).sorted { $0.rawValue < $1.rawValue }
         return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
+    }
+}
+
+/// An approved or published item, as near-duplicates are checked against it.
+package struct DecidedPicture: Sendable, Hashable {
+    package var id: Digest
+    package var name: String
+    package var drop: String
+    package var status: ItemStatus
+    package var prints: ItemFingerprints
+
+    /// Creates one.
+    package init(id: Digest, name: String, drop: String, status: ItemStatus, prints: ItemFingerprints) {
+        self.id = id
+        self.name = name
+        self.drop = drop
+        self.status = status
+        self.prints = prints
     }
 }
 

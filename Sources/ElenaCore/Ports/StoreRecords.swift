@@ -104,12 +104,16 @@ package struct ItemRowFields: Sendable, Hashable {
     package var priceCents: Int?
     package var description: String?
     package var error: String?
+    /// The picture's and the crop's fingerprints (nil before the item's first fingerprint step).
+    package var fingerprints: ItemFingerprints?
 
     /// Every field.
     package init(
         croppedName: String?, croppedDigest: Digest?, flags: [String], status: ItemStatus, vault: String?,
-        category: String?, tags: [String], priceCents: Int?, description: String?, error: String?
+        category: String?, tags: [String], priceCents: Int?, description: String?, error: String?,
+        fingerprints: ItemFingerprints? = nil
     ) {
+        self.fingerprints = fingerprints
         self.croppedName = croppedName
         self.croppedDigest = croppedDigest
         self.flags = flags
@@ -127,7 +131,7 @@ package struct ItemRowFields: Sendable, Hashable {
         self.init(
             croppedName: row.croppedName, croppedDigest: row.croppedDigest, flags: row.flags, status: row.status,
             vault: row.vault, category: row.category, tags: row.tags, priceCents: row.priceCents,
-            description: row.description, error: row.error)
+            description: row.description, error: row.error, fingerprints: row.fingerprints)
     }
 }
 
@@ -162,6 +166,8 @@ package struct ItemRecord: Sendable, Hashable {
     package var error: String?
     package var createdAt: Date
     package var updatedAt: Date
+    /// The picture's and the crop's fingerprints (nil before the item's first fingerprint step).
+    package var fingerprints: ItemFingerprints?
 
     /// Creates an item row.
     package init(
@@ -170,8 +176,9 @@ package struct ItemRecord: Sendable, Hashable {
         vault: String? = nil, category: String? = nil, tags: [String] = [], description: String? = nil,
         priceCents: Int? = nil, timesPurchased: Int = 0, revenueCents: Int = 0, width: Int? = nil,
         height: Int? = nil, lineage: JSONValue? = nil, flags: [String] = [], error: String? = nil,
-        createdAt: Date, updatedAt: Date
+        createdAt: Date, updatedAt: Date, fingerprints: ItemFingerprints? = nil
     ) {
+        self.fingerprints = fingerprints
         self.id = id
         self.drop = drop
         self.originalName = originalName
@@ -212,13 +219,16 @@ package struct ItemUpdate: Sendable, Hashable {
     package var flags: [String]?
     /// `.some(nil)` clears the error.
     package var error: String??
+    /// New fingerprints (both columns).
+    package var fingerprints: ItemFingerprints?
 
     /// No changes.
     package init(
         status: ItemStatus? = nil, rawPath: String? = nil, croppedName: String? = nil, croppedDigest: Digest? = nil,
         vault: String? = nil, category: String? = nil, tags: [String]? = nil, description: String? = nil,
-        priceCents: Int? = nil, flags: [String]? = nil, error: String?? = nil
+        priceCents: Int? = nil, flags: [String]? = nil, error: String?? = nil, fingerprints: ItemFingerprints? = nil
     ) {
+        self.fingerprints = fingerprints
         self.status = status
         self.rawPath = rawPath
         self.croppedName = croppedName

@@ -46,6 +46,9 @@ package struct RunReport: Sendable {
     package var generation: GenerationSummary?
     /// Changes the run made that no node state shows (a decision recorded, a copy restored), one sentence each.
     package var notes: [String] = []
+    /// What a person should know before deciding (a picture that looks like one already approved), one sentence
+    /// each.
+    package var warnings: [String] = []
     /// Files the run saw and deliberately left alone, with why, one sentence each.
     package var ignored: [String] = []
     /// Source files whose bytes belong to another drop (reviewed and published there, not in this one), with that

@@ -1,0 +1,90 @@
+/// Which perceptual hash a fingerprint is (OpenCV's img_hash): each survives different edits (see the README's
+/// near-duplicates table, measured by `elena-dev fingerprints`).
+package enum FingerprintKind: String, Sendable, Hashable, CaseIterable, Codable {
+    /// A 32x32 DCT's low frequencies against their median: 64 bits.
+    case phash
+    /// An 8x8 mean: 64 bits.
+    case average
+    /// 16x16 block means of a 256x256 resize: 256 bits.
+    case blockMean = "block_mean"
+    /// Marr-Hildreth edges: 576 bits.
+    case marrHildreth = "marr_hildreth"
+    /// The colour of a 4x4 grid (CIELAB a and b, lightness left out): 32 bytes, compared by the sum of their
+    /// differences.
+    case chroma
+
+    /// The fingerprint's size in bits.
+    package var bits: Int {
+        switch self {
+        case .phash, .average: return 64
+        case .blockMean: return 256
+        case .marrHildreth: return 576
+        case .chroma: return 256
+        }
+    }
+
+    /// Whether two fingerprints of this kind are compared bit by bit (the others by Euclidean distance).
+    package var isBinary: Bool { self != .chroma }
+}
+
+/// What a picture looks like, in a few bytes: two fingerprints of the same kind a few bits apart are the same picture
+/// (resized, re-encoded, slightly cropped, captioned), whatever their bytes.
+package struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
+    /// The hash.
+    package var kind: FingerprintKind
+    /// Its bits, as img_hash writes them.
+    package var bytes: [UInt8]
+
+    /// A fingerprint of `kind` with these bytes.
+    package init(kind: FingerprintKind, bytes: [UInt8]) {
+        self.kind = kind
+        self.bytes = bytes
+    }
+
+    /// Reads the hex text `description` writes; nil for anything else (or a length that is not the kind's).
+    package init?(kind: FingerprintKind, hex: String) {
+        let utf8 = Array(hex.utf8)
+        guard utf8.count == kind.bits / 4 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            default: return nil
+            }
+        }
+        var index = 0
+        while index < utf8.count {
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.init(kind: kind, bytes: bytes)
+    }
+
+    /// Lowercase hex, as the ledger keeps it.
+    package var description: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// How far apart two fingerprints of one kind are: the bits that differ, or for the chroma grid the sum of the
+    /// differences of its 32 values (nil for fingerprints of different kinds or sizes).
+    package func distance(to other: Fingerprint) -> Int? {
+        if kind == .chroma {
+            guard other.kind == .chroma, bytes.count == other.bytes.count else { return nil }
+            return zip(bytes, other.bytes).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }
+        }
+        guard kind == other.kind, bytes.count == other.bytes.count else { return nil }
+        var bits = 0
+        for index in bytes.indices { bits += (bytes[index] ^ other.bytes[index]).nonzeroBitCount }
+        return bits
+    }
+}

@@ -1,0 +1,143 @@
+/// What one picture looks like: its structure (pHash, 64 bits: brightness, re-encoding and resizing barely move it)
+/// and its colours (a 4x4 chroma grid: the colours pHash, which works on grey, does not see). Two pictures are one
+/// when both are close (`NearDuplicates`).
+package struct PictureFingerprint: Sendable, Hashable, CustomStringConvertible {
+    /// pHash.
+    package var structure: Fingerprint
+    /// The chroma grid.
+    package var colour: Fingerprint
+
+    /// Creates one.
+    package init(structure: Fingerprint, colour: Fingerprint) {
+        self.structure = structure
+        self.colour = colour
+    }
+
+    /// Reads `<16 hex digits>-<64 hex digits>`, as the ledger keeps it.
+    package init?(text: String) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 2, let structure = Fingerprint(kind: .phash, hex: String(parts[0])),
+            let colour = Fingerprint(kind: .chroma, hex: String(parts[1]))
+        else { return nil }
+        self.init(structure: structure, colour: colour)
+    }
+
+    /// `<pHash hex>-<chroma hex>`.
+    package var description: String { "\(structure)-\(colour)" }
+
+    /// The structure's distance in bits when the colours are close enough to be one picture; nil when they are not.
+    package func distance(to other: PictureFingerprint) -> Int? {
+        guard let colours = colour.distance(to: other.colour), colours <= NearDuplicates.colourLimit else { return nil }
+        return structure.distance(to: other.structure)
+    }
+}
+
+/// An item's fingerprints: of its picture as generated, and of the crop that leaves the machine (nil until it is
+/// cut).
+package struct ItemFingerprints: Sendable, Hashable {
+    /// The whole picture (the source file).
+    package var picture: PictureFingerprint
+    /// The crop (the part of the picture that is published).
+    package var crop: PictureFingerprint?
+
+    /// Creates fingerprints.
+    package init(picture: PictureFingerprint, crop: PictureFingerprint?) {
+        self.picture = picture
+        self.crop = crop
+    }
+}
+
+/// When two pictures are one: the thresholds, chosen from `elena-dev fingerprints` (the README's near-duplicates
+/// table), and the pure decisions built on them. Pure.
+package enum NearDuplicates {
+    /// The structure hash.
+    package static let kind = FingerprintKind.phash
+    /// Two pictures whose structures are at most this many bits apart (of 64)…
+    package static let threshold = 10
+    /// …and whose chroma grids differ by at most this much (a sum over 32 values) are one picture.
+    package static let colourLimit = 200
+
+    /// The fingerprint of a decoded picture, or of the rectangle `rect` of it.
+    package static func fingerprint(of image: any DecodedImage, in rect: PixelRect? = nil) throws -> PictureFingerprint {
+        PictureFingerprint(structure: try image.fingerprint(kind, of: rect), colour: try image.fingerprint(.chroma, of: rect))
+    }
+
+    /// How far apart two items' pictures are (the structure's bits): the closer of picture to picture and crop to
+    /// crop; nil when neither pair is one picture by its colours.
+    package static func distance(_ a: ItemFingerprints, _ b: ItemFingerprints) -> Int? {
+        let pictures = a.picture.distance(to: b.picture)
+        let crops = a.crop.flatMap { crop in b.crop.flatMap { crop.distance(to: $0) } }
+        return [pictures, crops].compactMap { $0 }.min()
+    }
+
+    /// Whether two items show the same picture.
+    package static func areNear(_ a: ItemFingerprints, _ b: ItemFingerprints) -> Bool {
+        distance(a, b).map { $0 <= threshold } ?? false
+    }
+
+    /// How far a picture (any copy of it: a screenshot, a download; given as it is and mirrored) is from an item:
+    /// the closest of its distances to the item's picture and to its crop.
+    package static func distance(of copy: [PictureFingerprint], to item: ItemFingerprints) -> Int? {
+        copy.flatMap { print in [item.picture.distance(to: print), item.crop.flatMap { $0.distance(to: print) }] }
+            .compactMap { $0 }.min()
+    }
+
+    /// The items of `items` that show the same picture, in groups of two or more (each in the order given; groups
+    /// by their first member): two items are grouped when a chain of near pairs joins them.
+    package static func groups<ID: Hashable>(_ items: [(id: ID, prints: ItemFingerprints)]) -> [[ID]] {
+        var parent = Array(items.indices)
+        func root(_ index: Int) -> Int {
+            var index = index
+            while parent[index] != index {
+                parent[index] = parent[parent[index]]
+                index = parent[index]
+            }
+            return index
+        }
+        // Every pair is compared; the structures first, as integers (a drop of 10,000 items is 50 million pairs),
+        // the colours only for the pairs whose structures are close.
+        let pictures = items.map { Packed($0.prints.picture.structure)?.bits }
+        let crops = items.map { $0.prints.crop.flatMap { Packed($0.structure)?.bits } }
+        for a in items.indices {
+            for b in (a + 1)..<max(a + 1, items.count) {
+                var close = false
+                if let pa = pictures[a], let pb = pictures[b] { close = (pa ^ pb).nonzeroBitCount <= threshold }
+                if !close, let ca = crops[a], let cb = crops[b] { close = (ca ^ cb).nonzeroBitCount <= threshold }
+                if (close || pictures[a] == nil || pictures[b] == nil) && areNear(items[a].prints, items[b].prints) {
+                    let (ra, rb) = (root(a), root(b))
+                    if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+                }
+            }
+        }
+        var members: [Int: [Int]] = [:]
+        for index in items.indices { members[root(index), default: []].append(index) }
+        return members.values.filter { $0.count > 1 }.sorted { $0[0] < $1[0] }.map { $0.map { items[$0].id } }
+    }
+
+    /// A 64-bit fingerprint as an integer (nil for other sizes).
+    struct Packed {
+        var bits: UInt64
+
+        init?(_ print: Fingerprint) {
+            guard print.bytes.count == 8 else { return nil }
+            bits = print.bytes.reduce(0) { $0 << 8 | UInt64($1) }
+        }
+    }
+
+    /// For each of `candidates`, the items of `others` (another set, or the library) that show the same picture,
+    /// nearest first. A candidate is never its own near-duplicate.
+    package static func matches<ID: Hashable>(
+        _ candidates: [(id: ID, prints: ItemFingerprints)], in others: [(id: ID, prints: ItemFingerprints)]
+    ) -> [ID: [(id: ID, distance: Int)]] {
+        var found: [ID: [(id: ID, distance: Int)]] = [:]
+        for candidate in candidates {
+            let near = others.compactMap { other -> (id: ID, distance: Int)? in
+                guard other.id != candidate.id, let distance = distance(candidate.prints, other.prints), distance <= threshold
+                else { return nil }
+                return (other.id, distance)
+            }
+            if !near.isEmpty { found[candidate.id] = near.sorted { $0.distance < $1.distance } }
+        }
+        return found
+    }
+}

@@ -1,0 +1,1 @@
+../../sql/postgres/0009_fingerprints.sql
