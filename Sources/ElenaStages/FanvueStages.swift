@@ -379,11 +379,13 @@ package struct PostStage: Stage {
 
     package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue {
         guard let post = plan.manifest.publish.post else { return .null }
-        return .object([
-            "audience": .string(post.audience), "text": .string(Self.text(plan)),
-            "price": post.priceCents.map(JSONValue.int) ?? .null, "at": post.at.map(JSONValue.string) ?? .null,
-            "allow_ppv": .bool(post.allowPPVItems),
-        ])
+        var members: [JSONValue.Member] = [
+            .init("audience", .string(post.audience)), .init("text", .string(Self.text(plan))),
+            .init("price", post.priceCents.map(JSONValue.int) ?? .null), .init("at", post.at.map(JSONValue.string) ?? .null),
+            .init("allow_ppv", .bool(post.allowPPVItems)),
+        ]
+        if plan.manifest.publish.allowSimilar { members.append(.init("allow_similar", .bool(true))) }  // only when set
+        return .object(members)
     }
 
     static func text(_ plan: DropPlan) -> String {
@@ -537,6 +539,8 @@ package struct MessageStage: Stage {
             .init("price", (message.priceCents ?? plan.manifest.publish.priceCents).map(JSONValue.int) ?? .null),
         ]
         if let at = message.at { members.append(.init("at", .string(at))) }  // only when set: other keys stay
+        // Allowing near-duplicates changes who gets what: the message is looked at again (only when set: other keys stay).
+        if plan.manifest.publish.allowSimilar { members.append(.init("allow_similar", .bool(true))) }
         return .object(members)
     }
 

@@ -16,3 +16,35 @@ package enum ElenaTestSupportCodec {
             .encode(PixelRect(x: 0, y: 0, width: width, height: height), format: .jpeg, quality: quality)
     }
 }
+
+/// Copies of a picture as it meets them on its way (a repost, a download, a screenshot): other bytes, the same
+/// picture. And the real photographs `make test` fetches, to make them from.
+package enum PictureCopies {
+    /// `data` decoded, scaled by `scale`, edited, and encoded again as JPEG at `quality`.
+    package static func copy(
+        of data: Data, scale: Double = 1, quality: Int = 80, mirror: Bool = false, caption: String? = nil, brightness: Double = 0
+    ) throws -> Data {
+        let codec = OpenCVCodec()
+        var image = try codec.decode(data, header: try ImageHeader.read(data), limits: .standard)
+        if scale != 1 {
+            image = try image.resized(
+                to: PixelSize(width: Int(Double(image.width) * scale), height: Int(Double(image.height) * scale)), smooth: scale < 1)
+        }
+        if mirror || caption != nil || brightness != 0 {
+            image = try image.edited(contrast: 1, brightness: brightness, mirror: mirror, caption: caption)
+        }
+        return try image.encode(PixelRect(x: 0, y: 0, width: image.width, height: image.height), format: .jpeg, quality: quality)
+    }
+
+    /// The public-domain photographs `make test` fetches (scikit-image's samples, `ELENA_TEST_FACES/sources`), by
+    /// name; nil when they are not there.
+    package static func photograph(_ name: String) -> Data? {
+        guard let folder = ProcessInfo.processInfo.environment["ELENA_TEST_FACES"] else { return nil }
+        return FileManager.default.contents(atPath: folder + "/sources/" + name)
+    }
+
+    /// Whether the photographs are there (with ELENA_REQUIRE_FACES=1, a test that needs them fails without them).
+    package static var photographsAvailable: Bool { photograph("astronaut.png") != nil }
+    /// Whether their absence is a failure.
+    package static var photographsRequired: Bool { ProcessInfo.processInfo.environment["ELENA_REQUIRE_FACES"] == "1" }
+}

@@ -10,7 +10,7 @@ struct ElenaDev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "elena-dev",
         abstract: "Developer tools for elena-run (examples, benchmark data).",
-        subcommands: [Examples.self, BenchData.self, BenchCrop.self, MemoryCheck.self, BenchFanvue.self, BenchListSend.self, BenchComfyPool.self, FakeComfyUI.self, MeasureFingerprints.self])
+        subcommands: [Examples.self, BenchData.self, BenchCrop.self, MemoryCheck.self, BenchFanvue.self, BenchListSend.self, BenchComfyPool.self, FakeComfyUI.self, MeasureFingerprints.self, BenchFind.self])
 }
 
 /// `elena-dev examples <folder>`: the dozen images bundled in examples/demo/images.

@@ -85,7 +85,7 @@ struct FindCommand: AsyncParsableCommand {
         func text(image: String) -> String {
             guard let best = matches.first else {
                 let closest = nearest.map {
-                    " (the closest, \($0.item.originalName) in drop \($0.item.drop), is \($0.distance) bits away)"
+                    " (the closest, \($0.item.originalName) in drop \($0.item.drop), is \($0.distance) bits away in structure)"
                 } ?? ""
                 return "\(image): no item of the library shows this picture\(closest); two copies of one picture are at most "
                     + "\(NearDuplicates.threshold) of \(NearDuplicates.kind.bits) bits apart"
@@ -154,20 +154,28 @@ struct FindCommand: AsyncParsableCommand {
 
     /// Every item within the threshold of the copy (nearest first), and the sends of each.
     static func find(_ copy: [PictureFingerprint], in store: any RunStore) async throws -> Answer {
-        let library = try await store.fingerprints(items: nil)
-        var near: [(Digest, Int)] = []
+        let library = try await store.fingerprints(items: nil).map { (id: $0.key, prints: $0.value) }
+        let near = NearDuplicates.nearest(to: copy, in: library).map { ($0.id, $0.distance) }
+        // Nothing near: the closest by structure alone, to say how far the library is.
         var nearest: (Digest, Int)?
-        for (id, prints) in library {
-            guard let distance = NearDuplicates.distance(of: copy, to: prints) else { continue }
-            if distance <= NearDuplicates.threshold { near.append((id, distance)) }
-            if nearest.map({ distance < $0.1 }) ?? true { nearest = (id, distance) }
+        if near.isEmpty {
+            for (id, prints) in library {
+                let bits = copy.flatMap { print in
+                    [prints.picture.structure.distance(to: print.structure), prints.crop?.structure.distance(to: print.structure)]
+                }.compactMap { $0 }.min()
+                if let bits, nearest.map({ bits < $0.1 }) ?? true { nearest = (id, bits) }
+            }
         }
-        near.sort { ($0.1, $0.0.hex) < ($1.1, $1.0.hex) }
         let sends = Dictionary(grouping: try await store.sends(items: near.map(\.0)), by: \.itemID)
         var matches: [Match] = []
         for (id, distance) in near {
             guard let item = try await store.item(idPrefix: id.hex).first else { continue }
             matches.append(Match(item: item, distance: distance, sends: sends[id, default: []].sorted { $0.sentAt < $1.sentAt }))
+        }
+        // Nearest first; between equally near copies, the one that went furthest (published, then approved…).
+        let rank: [ItemStatus: Int] = [.published: 0, .approved: 1, .inReview: 2, .cropped: 3, .ingested: 4, .rejected: 5, .failed: 6]
+        matches.sort {
+            ($0.distance, rank[$0.item.status] ?? 9, $0.item.originalName) < ($1.distance, rank[$1.item.status] ?? 9, $1.item.originalName)
         }
         var answer = Answer(matches: matches, nearest: nil, fans: [:])
         if matches.isEmpty, let (id, distance) = nearest, let item = try await store.item(idPrefix: id.hex).first {

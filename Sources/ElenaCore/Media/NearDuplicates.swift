@@ -125,19 +125,58 @@ package enum NearDuplicates {
     }
 
     /// For each of `candidates`, the items of `others` (another set, or the library) that show the same picture,
-    /// nearest first. A candidate is never its own near-duplicate.
+    /// nearest first. A candidate is never its own near-duplicate. The structures are compared as integers first;
+    /// only the few pairs close in structure have their colours compared.
     package static func matches<ID: Hashable>(
         _ candidates: [(id: ID, prints: ItemFingerprints)], in others: [(id: ID, prints: ItemFingerprints)]
     ) -> [ID: [(id: ID, distance: Int)]] {
+        let index = Index(others)
         var found: [ID: [(id: ID, distance: Int)]] = [:]
         for candidate in candidates {
-            let near = others.compactMap { other -> (id: ID, distance: Int)? in
+            let prints = [candidate.prints.picture] + (candidate.prints.crop.map { [$0] } ?? [])
+            let near = index.near(prints) { other in
                 guard other.id != candidate.id, let distance = distance(candidate.prints, other.prints), distance <= threshold
                 else { return nil }
-                return (other.id, distance)
+                return distance
             }
-            if !near.isEmpty { found[candidate.id] = near.sorted { $0.distance < $1.distance } }
+            if !near.isEmpty { found[candidate.id] = near }
         }
         return found
+    }
+
+    /// The items of `library` a copy of a picture (given as it is and mirrored) shows, nearest first.
+    package static func nearest<ID: Hashable>(
+        to copy: [PictureFingerprint], in library: [(id: ID, prints: ItemFingerprints)]
+    ) -> [(id: ID, distance: Int)] {
+        Index(library).near(copy) { other in distance(of: copy, to: other.prints).flatMap { $0 <= threshold ? $0 : nil } }
+    }
+
+    /// A library's structures as integers, for scanning: one XOR and a bit count per fingerprint.
+    struct Index<ID: Hashable> {
+        let items: [(id: ID, prints: ItemFingerprints)]
+        let pictures: [UInt64?]
+        let crops: [UInt64?]
+
+        init(_ items: [(id: ID, prints: ItemFingerprints)]) {
+            self.items = items
+            pictures = items.map { Packed($0.prints.picture.structure)?.bits }
+            crops = items.map { $0.prints.crop.flatMap { Packed($0.structure)?.bits } }
+        }
+
+        /// The items whose picture or crop structure is within the threshold of one of `prints` (or that cannot be
+        /// compared as integers), then judged by `judge` (nil: not near), nearest first.
+        func near(_ prints: [PictureFingerprint], judge: ((id: ID, prints: ItemFingerprints)) -> Int?) -> [(id: ID, distance: Int)] {
+            let wanted = prints.map { Packed($0.structure)?.bits }
+            var found: [(id: ID, distance: Int)] = []
+            for position in items.indices {
+                var close = wanted.contains(nil) || pictures[position] == nil
+                for bits in wanted.compactMap({ $0 }) where !close {
+                    if let picture = pictures[position], (picture ^ bits).nonzeroBitCount <= threshold { close = true }
+                    if let crop = crops[position], (crop ^ bits).nonzeroBitCount <= threshold { close = true }
+                }
+                if close, let distance = judge(items[position]) { found.append((items[position].id, distance)) }
+            }
+            return found.sorted { $0.distance < $1.distance }
+        }
     }
 }

@@ -1,0 +1,64 @@
+import ElenaCore
+import Testing
+
+/// When two pictures are one: the structure (pHash bits) and the colours (the chroma grid) must both be close.
+@Suite struct NearDuplicatesTests {
+    /// A picture fingerprint whose structure is `bits` (as an integer) and whose chroma grid is 32 times `chroma`.
+    static func picture(_ bits: UInt64, chroma: UInt8 = 128) -> PictureFingerprint {
+        PictureFingerprint(
+            structure: Fingerprint(kind: .phash, bytes: (0..<8).map { UInt8(truncatingIfNeeded: bits >> (56 - 8 * $0)) }),
+            colour: Fingerprint(kind: .chroma, bytes: Array(repeating: chroma, count: 32)))
+    }
+
+    static func item(_ bits: UInt64, chroma: UInt8 = 128, crop: UInt64? = nil) -> ItemFingerprints {
+        ItemFingerprints(picture: picture(bits, chroma: chroma), crop: crop.map { picture($0, chroma: chroma) })
+    }
+
+    @Test func theLedgersTextReadsBack() throws {
+        let print = Self.picture(0x0123_4567_89ab_cdef, chroma: 0x7f)
+        #expect(print.description == "0123456789abcdef-" + String(repeating: "7f", count: 32))
+        #expect(PictureFingerprint(text: print.description) == print)
+        #expect(PictureFingerprint(text: "0123456789abcdef") == nil, "no colours")
+        #expect(PictureFingerprint(text: "0123456789abcdeg-" + String(repeating: "7f", count: 32)) == nil, "not hex")
+        #expect(PictureFingerprint(text: "0123456789abcd-" + String(repeating: "7f", count: 32)) == nil, "too short")
+    }
+
+    @Test func bothTheStructureAndTheColoursMustBeClose() {
+        let base = Self.item(0)
+        // Ten bits apart, same colours: one picture; eleven: two.
+        #expect(NearDuplicates.areNear(base, Self.item(0x3ff)))
+        #expect(NearDuplicates.distance(base, Self.item(0x3ff)) == 10)
+        #expect(!NearDuplicates.areNear(base, Self.item(0x7ff)))
+        // The same structure in other colours (a dress in another colour, one pose): two pictures.
+        #expect(NearDuplicates.distance(base, Self.item(0, chroma: 128 + 7)) == nil, "32 x 7 = 224 > 200")
+        #expect(NearDuplicates.areNear(base, Self.item(0, chroma: 128 + 6)), "32 x 6 = 192 <= 200")
+        // The crops count too: two pictures whose crops are one.
+        #expect(NearDuplicates.areNear(Self.item(0, crop: 0xffff), Self.item(UInt64.max, crop: 0xfff)))
+    }
+
+    @Test func groupsJoinChainsAndLeaveLoneItemsOut() {
+        let items: [(id: String, prints: ItemFingerprints)] = [
+            ("a", Self.item(0)), ("lone", Self.item(0xffff_ffff_0000_0000)), ("b", Self.item(0x1f)),
+            ("c", Self.item(0x1f | 0x3e0)), ("other colours", Self.item(0, chroma: 200)),
+        ]
+        // a~b (5 bits), b~c (5 bits), a and c 10 apart; "lone" is far; "other colours" has a's structure only.
+        #expect(NearDuplicates.groups(items) == [["a", "b", "c"]])
+        #expect(NearDuplicates.groups(Array(items.prefix(2))).isEmpty)
+    }
+
+    @Test func matchesAreNearestFirstAndNeverTheItemItself() {
+        let library: [(id: String, prints: ItemFingerprints)] = [
+            ("same", Self.item(0xff)), ("far", Self.item(0xffff)), ("close", Self.item(0x1)), ("twin", Self.item(0x3)),
+        ]
+        let found = NearDuplicates.matches([("twin", Self.item(0x3))], in: library)
+        #expect(found["twin"]?.map(\.id) == ["close", "same"])
+        #expect(found["twin"]?.map(\.distance) == [1, 6])
+        #expect(NearDuplicates.matches([("x", Self.item(0xffff_0000_0000))], in: library).isEmpty)
+    }
+
+    @Test func aCopyIsMeasuredAgainstThePictureAndTheCrop() {
+        let item = Self.item(0xf0f0, crop: 0x0f0f_0000)
+        #expect(NearDuplicates.distance(of: [Self.picture(0x0f0f_0001)], to: item) == 1, "the crop")
+        #expect(NearDuplicates.distance(of: [Self.picture(UInt64.max), Self.picture(0xf0f0)], to: item) == 0, "its mirror")
+    }
+}

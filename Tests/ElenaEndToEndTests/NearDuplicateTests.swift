@@ -1,0 +1,107 @@
+import ElenaCore
+import ElenaTestKit
+import ElenaTestSupport
+import Foundation
+import Testing
+
+/// One picture, many files, through the binary on real photographs: the run groups them, flags a picture that looks
+/// like one already published, and `find` names where a copy comes from. The photographs are scikit-image's
+/// public-domain samples `make test` fetches (ELENA_TEST_FACES); with ELENA_REQUIRE_FACES=1 their absence fails.
+@Suite struct NearDuplicateTests {
+    /// A folder drop of `files` (name → bytes) in its own library.
+    static func drop(_ folder: TemporaryDirectory, name: String, files: [String: Data]) throws {
+        for (file, data) in files { _ = try folder.write(data, to: "\(name)/\(file)") }
+        _ = try folder.write(
+            """
+            version: 1
+            drop: \(name)
+            source: {dir: \(name)}
+            crop: {strategy: top_fraction, top_fraction: 0.3}
+            publish: {to: folder}
+            """, to: "\(name).yaml")
+    }
+
+    static func photographs() throws -> (astronaut: Data, camera: Data, coffee: Data)? {
+        guard let astronaut = PictureCopies.photograph("astronaut.png"), let camera = PictureCopies.photograph("camera.png"),
+            let coffee = PictureCopies.photograph("coffee.png")
+        else {
+            #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
+            return nil
+        }
+        return (astronaut, camera, coffee)
+    }
+
+    @Test func copiesOfOnePictureAreGroupedFlaggedAndFound() async throws {
+        guard let photos = try Self.photographs() else { return }
+        let folder = try TemporaryDirectory("elena-near")
+        defer { folder.remove() }
+        let runner = CommandLineRunner(environment: ["ELENA_LIBRARY": folder("library")], workingDirectory: folder.path)
+        // One drop with a photograph, a re-saved copy of it (other bytes, the same picture) and another photograph.
+        try Self.drop(
+            folder, name: "first",
+            files: [
+                "astronaut.png": photos.astronaut, "astronaut-resaved.jpg": try PictureCopies.copy(of: photos.astronaut, quality: 70),
+                "camera.png": photos.camera,
+            ])
+        let first = try await runner.run(["first.yaml"])
+        #expect(first.exitCode == 3, "\(first)")
+        #expect(first.standardOutput.contains("fingerprint  3 ran"), "\(first)")
+        #expect(
+            first.standardOutput.contains(
+                "2 near-identical, one picture: astronaut-resaved.jpg, astronaut.png; keep the best, reject the rest"),
+            "\(first)")
+        #expect(!first.standardOutput.contains("camera.png;"), "another photograph is not in the group")
+        let rerun = try await runner.run(["first.yaml"])
+        #expect(rerun.standardOutput.contains("similar      1 cached"), "the groups are compared once: \(rerun)")
+        #expect(rerun.standardOutput.contains("2 near-identical, one picture"), "and named on every run until decided")
+
+        // The photograph is published; a later drop brings a brighter, smaller copy of it: flagged, the other named.
+        let review = folder("library/3_review/first")
+        for name in try FileManager.default.contentsOfDirectory(atPath: review) {
+            let target = name.hasPrefix("astronaut.") ? "4_approved" : "rejected"
+            try FileManager.default.createDirectory(atPath: folder("library/\(target)"), withIntermediateDirectories: true)
+            try FileManager.default.moveItem(atPath: review + "/" + name, toPath: folder("library/\(target)/\(name)"))
+        }
+        #expect(try await runner.run(["first.yaml"]).exitCode == 0)
+        try Self.drop(
+            folder, name: "second",
+            files: [
+                "astronaut-small.jpg": try PictureCopies.copy(of: photos.astronaut, scale: 0.6, quality: 85, brightness: 20),
+                "coffee.png": photos.coffee,
+            ])
+        let second = try await runner.run(["second.yaml"])
+        #expect(second.exitCode == 3, "\(second)")
+        #expect(
+            second.standardOutput.contains(
+                "astronaut-small.jpg looks like astronaut.png (drop first, published): flagged near_duplicate"), "\(second)")
+        #expect(!second.standardOutput.contains("coffee.png looks like"), "\(second)")
+        let small = Digest.of(try Data(contentsOf: URL(fileURLWithPath: folder("second/astronaut-small.jpg")))).hex
+        let status = try await runner.run(["status", "--item", String(small.prefix(12)), "--json"])
+        #expect(
+            try JSONValue.parse(status.standardOutput)["flags"]?.arrayValue?.contains(.string("near_duplicate")) == true,
+            "the flag is in the ledger: \(status)")
+
+        // `find`: a screenshot-like copy (smaller, captioned, JPEG), and a mirrored one, name the published item.
+        let leak = try folder.write(
+            try PictureCopies.copy(of: photos.astronaut, scale: 0.8, quality: 70, caption: "elena 3:41 PM"), to: "leak.jpg")
+        let found = try await runner.run(["find", leak])
+        #expect(found.exitCode == 0, "\(found)")
+        #expect(found.standardOutput.hasPrefix("\(leak) is astronaut.png (item "), "\(found)")
+        #expect(found.standardOutput.contains("in drop first, published"), "\(found)")
+        #expect(found.standardOutput.contains("also near: astronaut-small.jpg"), "the later copy is named too: \(found)")
+        #expect(found.standardOutput.contains("No fan has received it or a near-duplicate of it."), "\(found)")
+        let mirrored = try folder.write(try PictureCopies.copy(of: photos.astronaut, mirror: true), to: "mirrored.jpg")
+        #expect(try await runner.run(["find", mirrored]).standardOutput.contains("is astronaut.png (item "))
+        let json = try JSONValue.parse(try await runner.run(["find", leak, "--json"]).standardOutput)
+        #expect(json["matches"]?.arrayValue?.first?["name"]?.stringValue == "astronaut.png", "\(json)")
+
+        // A picture that is in no drop: exit 1, and the closest is said.
+        let stranger = try folder.write(try PictureCopies.copy(of: try #require(PictureCopies.photograph("chelsea.png"))), to: "cat.jpg")
+        let none = try await runner.run(["find", stranger])
+        #expect(none.exitCode == 1, "\(none)")
+        #expect(none.standardOutput.contains("no item of the library shows this picture"), "\(none)")
+        let broken = try folder.write(Data("not a picture".utf8), to: "broken.jpg")
+        let unreadable = try await runner.run(["find", broken])
+        #expect(unreadable.exitCode != 0 && unreadable.standardError.contains("broken.jpg"), "\(unreadable)")
+    }
+}
