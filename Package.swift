@@ -214,7 +214,7 @@ let package = Package(
             name: "ElenaFanvueTests",
             dependencies: [
                 "ElenaCore", "ElenaFanvue", "ElenaFanvueFake", "ElenaFanvueHarness", "ElenaFakeServer", "ElenaTestKit", "ElenaTestSupport", "ElenaEngine", "ElenaStages",
-                "ElenaStore",
+                "ElenaStore", "ElenaVision",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -562,6 +562,7 @@ package struct MessageStage: Stage {
             store: store, locks: context.environment.locks, now: context.environment.now,
             allowSimilar: context.plan.manifest.publish.allowSimilar)
         let now = context.environment.now
+        let codec = services.codec
         // Many fans may get one mass message through a custom list of exactly them; a few get one message each.
         let results = try await sender.send(
             items, toFans: spec.to.map { $0.lowercased() }, text: text, priceCents: price, at: spec.at.flatMap(Timestamp.parse),
@@ -569,7 +570,8 @@ package struct MessageStage: Stage {
             before: { fans in
                 // What the creator sent these fans by hand counts: their chats are read first unless read lately.
                 guard spec.reconcile, !fans.isEmpty else { return }
-                _ = try await Reconciler(store: store, api: api, now: now).run(fans: fans, freshness: Reconciler.freshness)
+                _ = try await Reconciler(store: store, api: api, now: now, codec: codec)
+                    .run(fans: fans, freshness: Reconciler.freshness)
             })
         let sent = results.compactMap(\.messageUUID)
         let massMessages = Array(Set(results.compactMap(\.massMessageID))).sorted()

@@ -36,6 +36,9 @@ package struct Reconciler: Sendable {
     package let now: @Sendable () -> Date
     /// Progress lines.
     package let progress: @Sendable (String) -> Void
+    /// Decodes media uploaded outside elena-run, so one whose bytes match no item (Fanvue re-encodes, a creator
+    /// re-saves) is tied to the item whose picture it shows. Nil: tied by their bytes only.
+    package var codec: (any ImageCodec)?
 
     /// Chats per batch call (Fanvue's maximum).
     package static let chatsPerCall = 50
@@ -45,8 +48,9 @@ package struct Reconciler: Sendable {
     /// Creates a reconciler.
     package init(
         store: any RunStore, api: any FanvueHistory, now: @escaping @Sendable () -> Date,
-        progress: @escaping @Sendable (String) -> Void = { _ in }
+        progress: @escaping @Sendable (String) -> Void = { _ in }, codec: (any ImageCodec)? = nil
     ) {
+        self.codec = codec
         self.store = store
         self.api = api
         self.now = now
@@ -207,23 +211,39 @@ package struct Reconciler: Sendable {
         }
     }
 
-    /// Media in the chats that elena-run did not upload: downloaded once, and tied to the item with the same bytes.
+    /// Media in the chats that elena-run did not upload: downloaded once, and tied to the item with the same bytes,
+    /// or else (with a codec) to the item whose picture it shows.
     func placeExternalMedia(account: String, summary: inout ReconcileSummary) async throws {
         let unplaced = try await store.unplacedChatMedia(account: account)
+        var library: [(id: Digest, prints: ItemFingerprints)]?
         for (index, media) in unplaced.enumerated() {
-            var digest: Digest?
+            var bytes: Data?
             do {
-                digest = try await api.download(media: media).map { Digest.of($0) }
+                bytes = try await api.download(media: media)
             } catch let error as any RemoteError where error.statusCode == 404 {
-                digest = nil  // gone or not ours: recorded as unknown bytes
+                bytes = nil  // gone or not ours: recorded as unknown bytes
             }
-            let item = try await digest.asyncFlatMap { try await store.item(publishedDigest: $0) }
+            let digest = bytes.map { Digest.of($0) }
+            var item = try await digest.asyncFlatMap { try await store.item(publishedDigest: $0) }
+            if item == nil, let codec, let bytes, let picture = Self.fingerprint(bytes, codec: codec) {
+                if library == nil { library = try await store.fingerprints(items: nil).map { (id: $0.key, prints: $0.value) } }
+                item = NearDuplicates.nearest(to: [picture], in: library ?? []).first?.id
+            }
             try await store.saveExternalMedia(account: account, media: media, sha256: digest, item: item, at: now())
             if item != nil { summary.externalTied += 1 } else { summary.externalUntied += 1 }
             if unplaced.count >= 20 && (index + 1) % 20 == 0 {
                 progress("looked at \(index + 1)/\(unplaced.count) media uploaded outside elena-run…")
             }
         }
+    }
+}
+
+extension Reconciler {
+    /// The picture's fingerprint, or nil for bytes that are not a picture the codec reads.
+    static func fingerprint(_ bytes: Data, codec: any ImageCodec) -> PictureFingerprint? {
+        guard let header = try? ImageHeader.read(bytes), let image = try? codec.decode(bytes, header: header, limits: .standard)
+        else { return nil }
+        return try? NearDuplicates.fingerprint(of: image)
     }
 }
 

@@ -3,6 +3,7 @@ import ElenaCore
 import ElenaFanvue
 import ElenaStages
 import ElenaStore
+import ElenaVision
 import Foundation
 
 /// `elena-run reconcile`.
@@ -52,7 +53,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         do {
             summary = try await Reconciler(
                 store: store, api: api, now: { Date() },
-                progress: { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+                progress: { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } },
+                codec: OpenCVCodec()
             ).run(fans: fan.isEmpty ? nil : fan.map { $0.lowercased() })
         } catch {
             await store.close()

@@ -4,6 +4,7 @@ import ElenaEngine
 import ElenaFanvue
 import ElenaStages
 import ElenaStore
+import ElenaVision
 import Foundation
 
 /// `elena-run send <items…> --to <fan | list>`.
@@ -300,7 +301,7 @@ struct SendCommand: AsyncParsableCommand {
         guard !offline, !fans.isEmpty else { return }
         let reconciler = Reconciler(
             store: store, api: api, now: { Date() },
-            progress: { line in if !json { print("  \(line)") } })
+            progress: { line in if !json { print("  \(line)") } }, codec: OpenCVCodec())
         let summary = try await reconciler.run(fans: fans, freshness: Reconciler.freshness)
         if !json && summary.chatsRead > 0 {
             print(
