@@ -331,6 +331,9 @@ extension DropSession {
     /// The items waiting for review that show a picture already approved or published (in any drop, other than
     /// themselves), with a sentence for each naming the other: a person should see it before approving.
     static func lookalikes(_ report: RunReport, store: any LibraryLedger) async throws -> (items: [Digest], sentences: [String]) {
+        // Nothing approved or published anywhere: nothing to look like (and no item's fingerprints to read).
+        let decided = try await store.decidedFingerprints()
+        guard !decided.isEmpty else { return ([], []) }
         var waiting: [(id: Digest, prints: ItemFingerprints)] = []
         for index in report.plan.items.indices {
             guard case .waiting? = report.states[NodeID(.review, item: index)],
@@ -340,8 +343,6 @@ extension DropSession {
             waiting.append((report.plan.items[index].id, prints))
         }
         guard !waiting.isEmpty else { return ([], []) }
-        let decided = try await store.decidedFingerprints()
-        guard !decided.isEmpty else { return ([], []) }
         let byID = Dictionary(decided.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let matches = NearDuplicates.matches(waiting, in: decided.map { (id: $0.id, prints: $0.prints) })
         let names = Dictionary(report.plan.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
