@@ -48,6 +48,31 @@ package actor ReviewService {
     /// What the page shows of each entry, in order, and the version of the whole, as of the last refresh.
     private var shown: [(id: Digest, json: JSONValue)] = []
     private var version = ""
+    /// The near-duplicate groups of the queue, by member: every member of a group maps to the whole group (in the
+    /// queue's order). Absent: the item shows a picture no other item of the queue shows.
+    private var groups: [Digest: [Digest]] = [:]
+    /// The fingerprints the groups were computed from, in the queue's order: a refresh that finds the same ones
+    /// (every poll, while no picture changed) keeps the groups instead of comparing every pair again.
+    private var groupedPrints: [ItemPrint] = []
+    /// For the items of the queue flagged `near_duplicate`: the approved or published item (any drop) each looks
+    /// like, the nearest.
+    private var lookalikes: [Digest: DecidedPicture] = [:]
+    /// What the look-alikes were found from: the flagged items' fingerprints and the statuses of the queue's items
+    /// (a decision on the page changes the second). While both hold, a refresh (every poll) keeps the look-alikes
+    /// instead of reading every approved and published picture of the library again.
+    private var lookalikesFrom: LookalikeInputs?
+
+    /// What the look-alikes depend on, as far as this server sees.
+    struct LookalikeInputs: Equatable {
+        var flagged: [ItemPrint]
+        var statuses: [ItemStatus]
+    }
+
+    /// An item's fingerprints as the groups compare them.
+    struct ItemPrint: Equatable {
+        var id: Digest
+        var prints: ItemFingerprints
+    }
 
     /// Creates the service.
     /// - Parameters:
@@ -95,8 +120,40 @@ package actor ReviewService {
         }
         entries = fresh
         self.order = order
+        try await findNearDuplicates()
         shown = order.compactMap { id in fresh[id].map { (id, json($0)) } }
         version = Self.version(shown.map(\.json))
+    }
+
+    /// Groups the queue's near-identical pictures (`NearDuplicates.groups`, every pair: once per queue load, and
+    /// only when a fingerprint changed), and names the approved or published item each item flagged
+    /// `near_duplicate` looks like (`NearDuplicates.matches` against the ledger's decided pictures, read only when
+    /// some item of the queue carries the flag, and again only when the flagged items or the queue's statuses
+    /// changed).
+    private func findNearDuplicates() async throws {
+        let prints = order.compactMap { id in entries[id]?.item.fingerprints.map { ItemPrint(id: id, prints: $0) } }
+        if prints != groupedPrints {
+            var byMember: [Digest: [Digest]] = [:]
+            for group in NearDuplicates.groups(prints.map { (id: $0.id, prints: $0.prints) }) {
+                for member in group { byMember[member] = group }
+            }
+            groups = byMember
+            groupedPrints = prints
+        }
+        let flagged = prints.filter { entries[$0.id]?.item.flags.contains(CropFlag.nearDuplicate.rawValue) == true }
+        let inputs = LookalikeInputs(flagged: flagged, statuses: order.compactMap { entries[$0]?.item.status })
+        guard inputs != lookalikesFrom else { return }
+        guard !flagged.isEmpty else {
+            lookalikes = [:]
+            lookalikesFrom = inputs
+            return
+        }
+        let decided = try await store.decidedFingerprints()
+        let byID = Dictionary(decided.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let matches = NearDuplicates.matches(
+            flagged.map { (id: $0.id, prints: $0.prints) }, in: decided.map { (id: $0.id, prints: $0.prints) })
+        lookalikes = matches.compactMapValues { near in near.first.flatMap { byID[$0.id] } }
+        lookalikesFrom = inputs
     }
 
     /// The JSON of one entry, as API.md describes.
@@ -115,7 +172,7 @@ package actor ReviewService {
         add("name", .string(entry.item.originalName))
         add("decision", .string(entry.state.decision.rawValue))
         add("status", .string(entry.item.status.rawValue))
-        add("flags", decision?["flags"] ?? .array([]))
+        add("flags", .array(Self.flags(of: entry).map(JSONValue.string)))
         add("strategy", decision?["applied"])
         add("reason", decision?["reason"])
         add("detector", summary["detector"])
@@ -131,6 +188,26 @@ package actor ReviewService {
         add("price", price.map { JSONValue.double(Double($0) / 100) })
         add("vault", vault.map(JSONValue.string))
         add("lineage", entry.item.lineage)
+        if let group = groups[entry.item.id] {
+            add(
+                "group",
+                .object([
+                    "id": .string(group[0].hex), "size": .int(group.count),
+                    "members": .array(group.map { .string($0.hex) }),
+                ]))
+        } else {
+            add("group", nil)
+        }
+        if let other = lookalikes[entry.item.id] {
+            add(
+                "looks_like",
+                .object([
+                    "id": .string(other.id.hex), "name": .string(other.name), "drop": .string(other.drop),
+                    "status": .string(other.status.rawValue),
+                ]))
+        } else {
+            add("looks_like", nil)
+        }
         if let identity = decision?["identity"], let scores = identity["scores"]?.arrayValue?.compactMap(\.doubleValue) {
             // auto: the main face's score against the persona, and what it led to.
             let keep = identity["keepAbove"]?.doubleValue ?? 1
@@ -149,6 +226,14 @@ package actor ReviewService {
         add("original", .string("/images/\(id)/original.jpg"))
         add("crop", .string("/images/\(id)/crop.jpg?v=\(version)"))
         return .object(members)
+    }
+
+    /// An entry's flags: those its crop recorded, and `near_duplicate` when the run flagged the item (it looks like
+    /// a picture already approved or published; the item's row carries it, not the crop).
+    static func flags(of entry: Entry) -> [String] {
+        let flags = CropDecision.recordedFlags(in: entry.crop.output)
+        let nearDuplicate = CropFlag.nearDuplicate.rawValue
+        return entry.item.flags.contains(nearDuplicate) && !flags.contains(nearDuplicate) ? flags + [nearDuplicate] : flags
     }
 
     static let countOrder = ["total", "pending", "approved", "rejected", "flagged"]
@@ -181,7 +266,7 @@ package actor ReviewService {
             guard let entry = entries[id] else { continue }
             counts[entry.state.decision.rawValue, default: 0] += 1
             // A hand recrop is a human choice, not a warning: it does not count as flagged.
-            let flags = CropDecision.recordedFlags(in: entry.crop.output)
+            let flags = Self.flags(of: entry)
             if flags.contains(where: { $0 != CropFlag.humanOverride.rawValue }) { counts["flagged", default: 0] += 1 }
         }
         return .object(Self.countOrder.map { JSONValue.Member($0, .int(counts[$0] ?? 0)) })

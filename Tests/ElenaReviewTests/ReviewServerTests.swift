@@ -23,10 +23,16 @@ import Testing
         let store: SQLRunStore
         let server: ReviewServer
         let manifest: Manifest
+        /// Runs the drop again (what `elena-run <manifest>` does between two sessions of the page).
+        let rerun: @Sendable () async throws -> RunReport
 
-        static func make(images: Int = 4) async throws -> Fixture {
+        /// - Parameter prepare: writes more source files into `src/` before the first run.
+        static func make(
+            images: Int = 4, prepare: (TemporaryDirectory) throws -> Void = { _ in }
+        ) async throws -> Fixture {
             let folder = try TemporaryDirectory("elena-review")
             try SourceFixtures.writeImages(into: folder, count: images)
+            try prepare(folder)
             let (manifest, _) = try ManifestDecoder.decode(
                 """
                 version: 1
@@ -57,7 +63,8 @@ import Testing
                 })
             return Fixture(
                 folder: folder, layout: layout, store: store,
-                server: ReviewServer(service: service, layout: layout, codec: OpenCVCodec()), manifest: manifest)
+                server: ReviewServer(service: service, layout: layout, codec: OpenCVCodec()), manifest: manifest,
+                rerun: runDrop)
         }
 
         func remove() async {
@@ -74,8 +81,11 @@ import Testing
         }
     }
 
-    func withFixture(images: Int = 4, _ body: @escaping @Sendable (Fixture, any TestClientProtocol) async throws -> Void) async throws {
-        let fixture = try await Fixture.make(images: images)
+    func withFixture(
+        images: Int = 4, prepare: (TemporaryDirectory) throws -> Void = { _ in },
+        _ body: @escaping @Sendable (Fixture, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let fixture = try await Fixture.make(images: images, prepare: prepare)
         do {
             try await Application(router: fixture.server.router()).test(.router) { client in try await body(fixture, client) }
         } catch {
@@ -308,6 +318,57 @@ import Testing
                 let header = try ImageHeader.read(Data(response.body.readableBytesView))
                 #expect(header.height == 120)
             }
+        }
+    }
+
+    /// Two items that are one picture (the first image re-encoded as a JPEG at another quality and resized: other
+    /// bytes, another item) and one that is not: the queue groups the two, in its own order, and not the third; the
+    /// answer to a decision carries the groups too. Once the first is approved and published, a run flags its copy
+    /// `near_duplicate`, and the queue names the picture it looks like.
+    @Test func nearIdenticalPicturesAreGroupedAndACopyOfAPublishedOneSaysWhichItLooksLike() async throws {
+        try await withFixture(
+            images: 2,
+            prepare: { folder in
+                let original = try OpenCVCodec.image(
+                    bgr: SyntheticImage(width: 160, height: 240, seed: 1000).pixels(), width: 160, height: 240)
+                let smaller = try original.resized(to: PixelSize(width: 128, height: 192), smooth: true)
+                _ = try folder.write(
+                    try smaller.encode(PixelRect(x: 0, y: 0, width: 128, height: 192), format: .jpeg, quality: 70),
+                    to: "src/copy_of_first.jpg")
+            }
+        ) { fixture, client in
+            let queue = try await items(client, fixture)
+            #expect(queue.compactMap { $0["name"]?.stringValue } == ["ComfyUI_00001_.png", "ComfyUI_00002_.png", "copy_of_first.jpg"])
+            let (first, other, copy) = (queue[0], queue[1], queue[2])
+            let firstID = try #require(first["id"]?.stringValue)
+            let copyID = try #require(copy["id"]?.stringValue)
+            let group = JSONValue.object([
+                "id": .string(firstID), "size": .int(2), "members": .array([.string(firstID), .string(copyID)]),
+            ])
+            #expect(first["group"] == group)
+            #expect(copy["group"] == group, "every member carries the same group, the first member's id naming it")
+            #expect(other["group"] == .null, "another picture is in no group")
+            #expect(queue.allSatisfy { $0["looks_like"] == .null }, "nothing is approved or published yet")
+
+            // Every answer that carries items carries their groups.
+            let answer = try Self.json(
+                try await post(
+                    client, fixture, "/api/decisions", .object(["items": .array([.string(firstID)]), "decision": .string("approved")])))
+            #expect(answer["items"]?.arrayValue?.first?["group"] == group)
+
+            // The next run publishes the first; its copy, still waiting, is flagged and names it.
+            _ = try await fixture.rerun()
+            let after = try await items(client, fixture)
+            let flagged = try #require(after.first { $0["id"]?.stringValue == copyID })
+            #expect(flagged["flags"]?.arrayValue?.contains(.string("near_duplicate")) == true)
+            #expect(
+                flagged["looks_like"]
+                    == .object([
+                        "id": .string(firstID), "name": .string("ComfyUI_00001_.png"), "drop": .string("rv"),
+                        "status": .string("published"),
+                    ]))
+            #expect(after.filter { $0["id"]?.stringValue != copyID }.allSatisfy { $0["looks_like"] == .null })
+            #expect(flagged["group"] == group, "the group holds whatever the members' decisions")
         }
     }
 
