@@ -82,6 +82,23 @@ fi
 binary=$tmp/elena-run
 # A drop of the bundled demo images (a copy) into the temporary library, cut by a fixed fraction: no models needed.
 cp -R examples/demo/images "$tmp/images"
+# One picture twice: ComfyUI_00006_.png re-encoded (its pixels recompressed at another zlib level, its ComfyUI text
+# dropped: other bytes, so another item), named to sort last so the other tests' items keep their places. The review
+# page groups the two (test_near_identical_pictures_are_shown_together_and_g_keeps_one).
+"$python" - "$tmp/images/ComfyUI_00006_.png" "$tmp/images/retake_ComfyUI_00006_.png" <<'PY' || exit 1
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+chunks, at = [], 8
+while at < len(data):
+    length, kind = struct.unpack(">I4s", data[at:at + 8])
+    chunks.append((kind, data[at + 8:at + 8 + length]))
+    at += 12 + length
+chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+pixels = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", dict(chunks)[b"IHDR"]) + chunk(b"IDAT", zlib.compress(pixels, 1))
+open(sys.argv[2], "wb").write(out + chunk(b"IEND", b""))
+PY
 cat >"$manifest" <<MANIFEST
 version: 1
 drop: demo

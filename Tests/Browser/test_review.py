@@ -500,6 +500,65 @@ def test_drag_the_cut_line_recrops(page):
     assert after["crop_digest"][:16] in card(page, after).locator("img").get_attribute("src")
 
 
+def test_near_identical_pictures_are_shown_together_and_g_keeps_one(page):
+    """run.sh adds a re-encoded copy of ComfyUI_00006_.png (named to sort last): the API groups the two, the grid
+    shows them side by side under the group's badge, and g on the copy keeps it and rejects the original (in the
+    ledger, through the decision endpoint, and in rejected/)."""
+    q = queue()
+    grouped = [it for it in q["items"] if it["group"]]
+    assert sorted(it["name"] for it in grouped) == ["ComfyUI_00006_.png", "retake_ComfyUI_00006_.png"], grouped
+    original, copy = make_pending(*sorted(grouped, key=lambda it: it["name"]))
+    assert original["group"] == copy["group"] == {"id": original["id"], "size": 2, "members": [original["id"], copy["id"]]}
+    order = [it["id"] for it in q["items"]]
+    assert order.index(copy["id"]) > order.index(original["id"]) + 1, "apart in the queue's order"
+
+    open_review(page)
+    view = page.evaluate("[...document.querySelectorAll('#grid .card')].map(c => c.dataset.id)")
+    at = view.index(original["id"])
+    assert view[at + 1] == copy["id"], "the copy is shown right after its original"
+    assert [i for i in view if i not in (original["id"], copy["id"])] == [i for i in order if i not in (original["id"], copy["id"])]
+    for number, it in enumerate((original, copy), 1):
+        expect(card(page, it).locator(".group")).to_contain_text(f"{number} of 2 near-identical: keep the best, reject the rest")
+    expect(card(page, q["items"][0]).locator(".group")).to_have_count(0)
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_contain_text("keep the focused one and reject the rest of its group")
+    page.keyboard.press("Escape")
+    shot(page, "grid-near-identical")
+
+    focus_card(page, copy)
+    with page.expect_response(lambda r: r.url.endswith("/api/decisions") and r.request.method == "POST") as answer:
+        page.keyboard.press("g")
+    assert answer.value.request.post_data_json == {"items": [original["id"]], "decision": "rejected"}
+    expect(card(page, original).locator(".status")).to_have_text(re.compile("rejected", re.I))
+    row = decided(original, "rejected", "rejected")
+    assert row["decided_by"] == "page", dict(row)
+    assert review_row(copy["id"], copy["crop_digest"])["decision"] == "pending", "the kept one keeps its decision"
+    assert where_is(copy["file"]) == "3_review"
+    assert (fresh(original)["decision"], fresh(copy)["decision"]) == ("rejected", "pending")
+    expect(card(page, copy).locator(".status")).to_have_text(re.compile("waiting", re.I))
+    assert active_id(page) == copy["id"], "the focus stays on the kept one (a approves it next)"
+    expect(page.locator("#toast-text")).to_contain_text("Kept retake_ComfyUI_00006_.png; rejected 1 near-identical")
+
+
+def test_a_near_duplicate_says_which_picture_it_looks_like(page):
+    """An item flagged near_duplicate names the approved or published picture it looks like, on its card and in the
+    detail view (the queue is the server's, with one item given the flag and its look-alike as API.md shows)."""
+    q = queue()
+    target = q["items"][2]
+    marked = dict(q)
+    marked["items"] = [dict(it, flags=it["flags"] + ["near_duplicate"],
+                            looks_like={"id": "f" * 64, "name": "ComfyUI_00003_.png", "drop": "drop-02", "status": "published"})
+                       if it["id"] == target["id"] else it for it in q["items"]]
+    body = json.dumps(marked)
+    page.route("**/api/items*", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
+    open_review(page)
+    expect(card(page, target).locator(".looks")).to_have_text("Looks like ComfyUI_00003_.png (drop drop-02, published)")
+    expect(card(page, target).locator(".flags")).to_contain_text("Near-duplicate")
+    expect(card(page, q["items"][3]).locator(".looks")).to_have_count(0)
+    card(page, target).locator(".thumb").click()
+    expect(page.locator("#d-facts")).to_contain_text("ComfyUI_00003_.png (drop drop-02, published)")
+
+
 def test_token_csrf_and_paths(page):
     """403 without the token or with a wrong CSRF value; no path ever reaches the database's bytes; 400/404 rules."""
     target = items()[6]

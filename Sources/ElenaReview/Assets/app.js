@@ -20,6 +20,7 @@
     human_override: 'Recropped by hand',
     identity_uncertain: 'Close call (persona)',
     identity_conflict: 'Another face below hers',
+    near_duplicate: 'Near-duplicate of an approved image',
   };
   const isWarning = (flag) => flag !== 'human_override'; // a hand-made cut is information, not a warning
   const FILTERS = {
@@ -184,7 +185,14 @@
   const flagsHTML = (it) =>
     it.flags.map((f) => `<li class="flag${isWarning(f) ? '' : ' note'}">${esc(FLAG_LABELS[f] || f)}</li>`).join('');
   const metaText = (it) => [money(it.price), it.vault, (it.tags || []).join(', ')].filter(Boolean).join(' · ');
-  const cardSig = (it) => [it.name, it.decision, it.status, it.folder, it.crop_digest, it.flags.join(), metaText(it), it.faces, it.strategy, identityText(it), state.showCut].join('|');
+  // Near-identical pictures of this drop (`group`, shown together) and the approved or published picture an item
+  // flagged near_duplicate looks like (`looks_like`).
+  const groupText = (it) => (it.group
+    ? `${it.group.members.indexOf(it.id) + 1} of ${it.group.size} near-identical: keep the best, reject the rest`
+    : '');
+  const looksLikeText = (it) => (it.looks_like
+    ? `Looks like ${it.looks_like.name} (drop ${it.looks_like.drop}, ${it.looks_like.status})` : '');
+  const cardSig = (it) => [it.name, it.decision, it.status, it.folder, it.crop_digest, it.flags.join(), metaText(it), it.faces, it.strategy, identityText(it), groupText(it), looksLikeText(it), state.showCut].join('|');
   // The grid shows the crop (the bytes that would be published); the original with the cut line is a hover or
   // the `o` key away.
   const thumbURL = (it, cut) => imageURL(cut ? it.cut : it.thumb, it.crop_digest);
@@ -198,9 +206,11 @@
 <button type="button" class="thumb" data-act="open" tabindex="-1" aria-label="Open ${esc(it.name)}">
 <img src="${esc(thumbURL(it, state.showCut))}" data-crop="${esc(thumbURL(it, false))}" data-cut="${esc(thumbURL(it, true))}" alt="" loading="lazy" decoding="async" width="320" height="${state.showCut ? h : hc}"></button>
 <div class="info">
+${it.group ? `<p class="group" title="Press g to keep this one and reject the others">${esc(groupText(it))} <kbd>g</kbd></p>` : ''}
 <p class="name" title="${esc(it.name)}">${esc(it.name)}</p>
 <p class="det" title="${esc(it.reason)}">${esc(detectorText(it))}</p>
 ${flags ? `<ul class="flags">${flags}</ul>` : ''}
+${it.looks_like ? `<p class="looks" title="${esc(looksLikeText(it))}">${esc(looksLikeText(it))}</p>` : ''}
 <p class="md">${esc(metaText(it)) || '&nbsp;'}</p>
 </div>
 <div class="card-actions"><button type="button" class="ok" data-act="approved" tabindex="-1">Approve</button><button type="button" class="bad" data-act="rejected" tabindex="-1">Reject</button></div>`;
@@ -208,7 +218,8 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
 
   function cardLabel(it) {
     const flags = it.flags.filter(isWarning).map((f) => FLAG_LABELS[f] || f);
-    return `${it.name}, ${statusWord(it).toLowerCase()}${flags.length ? `, flagged: ${flags.join(', ').toLowerCase()}` : ''}`;
+    const group = it.group ? `, ${it.group.members.indexOf(it.id) + 1} of ${it.group.size} near-identical` : '';
+    return `${it.name}, ${statusWord(it).toLowerCase()}${flags.length ? `, flagged: ${flags.join(', ').toLowerCase()}` : ''}${group}`;
   }
 
   // Cards start as empty shells (a focusable <li> with its label); their content is written when they come near
@@ -237,6 +248,7 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
       entry.sig = sig;
       entry.el.setAttribute('aria-label', cardLabel(it));
       entry.el.dataset.state = statusClass(it);
+      entry.el.classList.toggle('in-group', !!it.group);
       if (entry.filled) fill(it.id, true);
     }
     return entry.el;
@@ -284,6 +296,7 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
     if (state.byScore || state.filter === 'kept' || state.filter === 'close') {
       shown = [...shown].sort((a, b) => (b.identity?.score ?? -2) - (a.identity?.score ?? -2));
     }
+    shown = together(shown);
     const view = shown.map((it) => it.id);
     for (const [id, { el }] of cards) if (!state.byId.has(id)) { nearby.unobserve(el); cards.delete(id); }
     for (const id of [...state.selected]) if (!state.byId.has(id)) state.selected.delete(id);
@@ -329,6 +342,25 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
       // Two frames later the first cards are painted: the figure the grid speed check prints.
       requestAnimationFrame(() => requestAnimationFrame(() => { window.reviewTimings.firstCard = performance.now(); }));
     }
+  }
+
+  // The members of a near-identical group side by side: each group where its first shown member is, its shown
+  // members in the order they came (the queue's, or the score's); the other items keep their places.
+  function together(list) {
+    const members = new Map();
+    for (const it of list) {
+      if (!it.group) continue;
+      const group = members.get(it.group.id);
+      if (group) group.push(it); else members.set(it.group.id, [it]);
+    }
+    if (![...members.values()].some((m) => m.length > 1)) return list;
+    const out = [];
+    for (const it of list) {
+      if (!it.group) { out.push(it); continue; }
+      const group = members.get(it.group.id);
+      if (group) { out.push(...group); members.delete(it.group.id); }
+    }
+    return out;
   }
 
   let lastCounter = '';
@@ -413,7 +445,7 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
   }
 
   // ---------------------------------------------------------------- actions
-  async function decide(ids, decision, { advance = false } = {}) {
+  async function decide(ids, decision, { advance = false, quiet = false } = {}) {
     if (!ids.length) return;
     const names = ids.length === 1 ? state.byId.get(ids[0])?.name : `${ids.length} images`;
     ids.forEach((id) => state.keep.add(id));
@@ -423,7 +455,23 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
     // Shown at once; the server's answer (or, if it fails, the next refresh) says what it became.
     merge(ids.map((id) => state.byId.get(id)).filter(Boolean).map((it) => ({ ...it, decision })));
     const data = await change('/api/decisions', { items: ids, decision });
-    if (data) toast(`${DECISION_WORDS[decision]}: ${names}`);
+    if (data && !quiet) toast(`${DECISION_WORDS[decision]}: ${names}`);
+    return data;
+  }
+
+  // `g`: keeps the focused image (the best of its near-identical group) and rejects the rest of its group, through
+  // the same decision request as `r`. The kept one keeps its decision (a rejected one goes back to waiting) and the
+  // focus, so `a` approves it next.
+  async function keepBest() {
+    const id = state.detail ?? state.active;
+    const it = id ? state.byId.get(id) : null;
+    if (!it) return;
+    if (!it.group) { toast(`${it.name} has no near-identical image in this drop`, false); return; }
+    const rest = it.group.members.filter((m) => m !== id && state.byId.has(m) && state.byId.get(m).decision !== 'rejected');
+    if (it.decision === 'rejected') await decide([id], 'pending');
+    if (!rest.length) { toast(`The others near-identical to ${it.name} are rejected already`, false); return; }
+    const data = await decide(rest, 'rejected', { quiet: true });
+    if (data) toast(`Kept ${it.name}; rejected ${rest.length} near-identical`);
   }
 
   // After a single decision, go to the next image still waiting (or simply the next one).
@@ -565,6 +613,8 @@ ${flags ? `<ul class="flags">${flags}</ul>` : ''}
       ['Cut line', `${it.line} px from the top (${pct} %)`],
       ['Crop', `${it.rect.width} × ${it.rect.height} px of ${it.width} × ${it.height}`],
       ['File', `${it.folder}/…/${it.file}`],
+      ['Near-identical', it.group ? `${it.group.size} in this drop: ${it.group.members.map((m) => state.byId.get(m)?.name ?? m.slice(0, 12)).join(', ')} (g keeps this one, rejects the others)` : ''],
+      ['Looks like', it.looks_like ? `${it.looks_like.name} (drop ${it.looks_like.drop}, ${it.looks_like.status})` : ''],
     ]);
     $('d-meta').innerHTML = facts([
       ['Tags', (it.tags || []).join(', ') || '—'],
@@ -751,6 +801,7 @@ ${l.negative ? `<details><summary>Negative prompt</summary><p class="prompt">${e
       case 'a': case 'A': decide(targets(), 'approved', { advance: true }); break;
       case 'r': case 'R': decide(targets(), 'rejected', { advance: true }); break;
       case 'w': case 'W': decide(targets(), 'pending'); break;
+      case 'g': case 'G': keepBest(); break;
       case 'u': case 'U': undo(); break;
       case 't': case 'T': openMeta(targets()); break;
       case 'o': case 'O':
