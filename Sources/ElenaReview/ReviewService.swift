@@ -134,7 +134,8 @@ package actor ReviewService {
         let prints = order.compactMap { id in entries[id]?.item.fingerprints.map { ItemPrint(id: id, prints: $0) } }
         if prints != groupedPrints {
             var byMember: [Digest: [Digest]] = [:]
-            for group in NearDuplicates.groups(prints.map { (id: $0.id, prints: $0.prints) }) {
+            for group in NearDuplicates.groups(prints.map { (id: $0.id, prints: $0.prints) })
+            where group.count <= NearDuplicates.largestGroup {
                 for member in group { byMember[member] = group }
             }
             groups = byMember

@@ -351,9 +351,13 @@ extension DropSession {
         for entry in waiting {
             guard let nearest = matches[entry.id]?.first, let other = byID[nearest.id] else { continue }
             items.append(entry.id)
+            guard sentences.count < 20 else { continue }
             sentences.append(
                 "\(names[entry.id] ?? entry.id.hex) looks like \(other.name) (drop \(other.drop), \(other.status.rawValue)): "
                     + "flagged near_duplicate")
+        }
+        if items.count > sentences.count {
+            sentences.append("\(items.count - sentences.count) more look like pictures already approved or published: flagged near_duplicate")
         }
         return (items, sentences)
     }

@@ -16,7 +16,19 @@ package enum ItemProjection {
         package var status: ItemStatus?
         package var publish: ItemPublish?
         package var caption: String?
-        package var fingerprints: ItemFingerprints?
+        /// The fingerprints' texts as the ledger keeps them (read from a cached step's summary without parsing it all).
+        package var fingerprints: (picture: String, crop: String?)?
+
+        package static func == (lhs: Fields, rhs: Fields) -> Bool {
+            lhs.croppedName == rhs.croppedName && lhs.croppedDigest == rhs.croppedDigest && lhs.flags == rhs.flags
+                && lhs.status == rhs.status && lhs.publish == rhs.publish && lhs.caption == rhs.caption
+                && lhs.fingerprints?.picture == rhs.fingerprints?.picture && lhs.fingerprints?.crop == rhs.fingerprints?.crop
+        }
+
+        package func hash(into hasher: inout Hasher) {
+            hasher.combine(croppedDigest)
+            hasher.combine(fingerprints?.picture)
+        }
     }
 
     /// What the run says about item `index` (nil fields: the run settled nothing about them).
@@ -29,7 +41,11 @@ package enum ItemProjection {
             fields.caption = Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure)
         }
         if let output = report.states[NodeID(.fingerprint, item: index)]?.output {
-            fields.fingerprints = output.value as? ItemFingerprints ?? FingerprintStage.prints(in: output.summary)
+            if let prints = output.value as? ItemFingerprints {
+                fields.fingerprints = (prints.picture.description, prints.crop?.description)
+            } else if let picture = JSONValue.parse(output.summary.text, at: ["picture"])?.stringValue {
+                fields.fingerprints = (picture, JSONValue.parse(output.summary.text, at: ["crop"])?.stringValue)
+            }
         }
         guard let crop = report.states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
             return fields
@@ -78,7 +94,12 @@ package enum ItemProjection {
                 if let price = publish.priceCents, price != row.priceCents { update.priceCents = price; changed = true }
                 if let caption = fields.caption, caption != row.description { update.description = caption; changed = true }
             }
-            if let prints = fields.fingerprints, prints != row.fingerprints { update.fingerprints = prints; changed = true }
+            if let texts = fields.fingerprints, texts.picture != row.fingerprint || texts.crop != row.cropFingerprint,
+                let picture = PictureFingerprint(text: texts.picture)
+            {
+                update.fingerprints = ItemFingerprints(picture: picture, crop: texts.crop.flatMap(PictureFingerprint.init(text:)))
+                changed = true
+            }
             if fields.croppedDigest != nil, row.error != nil { update.error = .some(nil); changed = true }
             if changed { updates.append((id, update)) }
         }

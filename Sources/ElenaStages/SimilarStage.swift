@@ -46,8 +46,18 @@ package struct SimilarStage: Stage {
 
 extension SimilarStage {
     /// The drop's near-duplicate groups with at least one picture still waiting for review, by file name (in the
-    /// plan's order): what the run summary names, one line each.
+    /// plan's order): what the run summary names, one line each. Groups larger than `NearDuplicates.largestGroup`
+    /// are left out (`oversizedGroups` says them).
     package static func waitingGroups(_ report: RunReport) -> [[String]] {
+        allWaitingGroups(report).filter { $0.count <= NearDuplicates.largestGroup }
+    }
+
+    /// The sizes of the groups too large to be copies of one picture, that still wait for review.
+    package static func oversizedGroups(_ report: RunReport) -> [Int] {
+        allWaitingGroups(report).map(\.count).filter { $0 > NearDuplicates.largestGroup }
+    }
+
+    static func allWaitingGroups(_ report: RunReport) -> [[String]] {
         guard let output = report.states[NodeID(.similar, item: nil)]?.output,
             let groups = output.value as? [[Digest]] ?? groups(in: output.summary)
         else { return [] }

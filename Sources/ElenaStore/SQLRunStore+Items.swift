@@ -150,7 +150,8 @@ extension SQLRunStore: ItemCatalog {
                     flags: Self.strings(row.string("flags")),
                     status: row.string("status").flatMap(ItemStatus.init(rawValue:)) ?? .ingested, vault: row.string("vault"),
                     category: row.string("category"), tags: Self.strings(row.string("tags")), priceCents: row.int("price_cents"),
-                    description: row.string("description"), error: row.string("error"), fingerprints: Self.fingerprints(row))
+                    description: row.string("description"), error: row.string("error"), fingerprint: row.string("fingerprint"),
+                    cropFingerprint: row.string("crop_fingerprint"))
             )
         }
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })

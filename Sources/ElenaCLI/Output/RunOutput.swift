@@ -130,9 +130,15 @@ enum RunOutput {
             lines.append("\(facts.byHand.count) recropped by hand: \(DropFacts.names(facts.byHand))")
         }
         let similar = SimilarStage.waitingGroups(report)
-        if !similar.isEmpty || !report.warnings.isEmpty {
+        let oversized = SimilarStage.oversizedGroups(report)
+        if !similar.isEmpty || !report.warnings.isEmpty || !oversized.isEmpty {
             lines.append("")
             for warning in report.warnings { lines.append(warning) }
+            for size in oversized {
+                lines.append(
+                    "\(size) pictures look alike to their fingerprints, too many to be copies of one another (flat or tiny "
+                        + "images?): not shown as a group")
+            }
             for group in similar {
                 lines.append("\(group.count) near-identical, one picture: \(group.joined(separator: ", ")); keep the best, reject the rest")
             }

@@ -56,6 +56,9 @@ package enum NearDuplicates {
     package static let threshold = 10
     /// …and whose chroma grids differ by at most this much (a sum over 32 values) are one picture.
     package static let colourLimit = 200
+    /// A group larger than this is not copies of one picture but pictures the fingerprint cannot tell apart (flat or
+    /// tiny images): it is said once, not shown as a group ("keep the best, reject the rest" means nothing there).
+    package static let largestGroup = 50
 
     /// The fingerprint of a decoded picture, or of the rectangle `rect` of it.
     package static func fingerprint(of image: any DecodedImage, in rect: PixelRect? = nil) throws -> PictureFingerprint {
@@ -83,7 +86,9 @@ package enum NearDuplicates {
     }
 
     /// The items of `items` that show the same picture, in groups of two or more (each in the order given; groups
-    /// by their first member): two items are grouped when a chain of near pairs joins them.
+    /// by their first member): two items are grouped when a chain of near pairs joins them. Items with the very same
+    /// fingerprints are joined first (a drop of re-saved copies, or of flat images the fingerprint cannot tell
+    /// apart, costs one comparison per distinct picture); the distinct ones are compared pair by pair, as integers.
     package static func groups<ID: Hashable>(_ items: [(id: ID, prints: ItemFingerprints)]) -> [[ID]] {
         var parent = Array(items.indices)
         func root(_ index: Int) -> Int {
@@ -94,19 +99,30 @@ package enum NearDuplicates {
             }
             return index
         }
-        // Every pair is compared; the structures first, as integers (a drop of 10,000 items is 50 million pairs),
-        // the colours only for the pairs whose structures are close.
-        let pictures = items.map { Packed($0.prints.picture.structure)?.bits }
-        let crops = items.map { $0.prints.crop.flatMap { Packed($0.structure)?.bits } }
-        for a in items.indices {
-            for b in (a + 1)..<max(a + 1, items.count) {
-                var close = false
-                if let pa = pictures[a], let pb = pictures[b] { close = (pa ^ pb).nonzeroBitCount <= threshold }
-                if !close, let ca = crops[a], let cb = crops[b] { close = (ca ^ cb).nonzeroBitCount <= threshold }
-                if (close || pictures[a] == nil || pictures[b] == nil) && areNear(items[a].prints, items[b].prints) {
-                    let (ra, rb) = (root(a), root(b))
-                    if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+        func join(_ a: Int, _ b: Int) {
+            let (ra, rb) = (root(a), root(b))
+            if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+        }
+        var first: [ItemFingerprints: Int] = [:]
+        var distinct: [Int] = []
+        for index in items.indices {
+            if let same = first[items[index].prints] {
+                join(same, index)
+            } else {
+                first[items[index].prints] = index
+                distinct.append(index)
+            }
+        }
+        let packed = distinct.map { PackedItem(items[$0].prints) }
+        for a in packed.indices {
+            for b in (a + 1)..<max(a + 1, packed.count) where root(distinct[a]) != root(distinct[b]) {
+                let near: Bool
+                if let pa = packed[a], let pb = packed[b] {
+                    near = pa.isNear(pb)
+                } else {
+                    near = areNear(items[distinct[a]].prints, items[distinct[b]].prints)
                 }
+                if near { join(distinct[a], distinct[b]) }
             }
         }
         var members: [Int: [Int]] = [:]
@@ -121,6 +137,38 @@ package enum NearDuplicates {
         init?(_ print: Fingerprint) {
             guard print.bytes.count == 8 else { return nil }
             bits = print.bytes.reduce(0) { $0 << 8 | UInt64($1) }
+        }
+    }
+
+    /// An item's fingerprints as integers and a vector of colours: one pair is compared in a few instructions.
+    struct PackedItem {
+        var picture: (UInt64, SIMD32<UInt8>)
+        var crop: (UInt64, SIMD32<UInt8>)?
+
+        init?(_ prints: ItemFingerprints) {
+            func pack(_ print: PictureFingerprint) -> (UInt64, SIMD32<UInt8>)? {
+                guard let structure = Packed(print.structure), print.colour.bytes.count == 32 else { return nil }
+                return (structure.bits, SIMD32<UInt8>(print.colour.bytes))
+            }
+            guard let picture = pack(prints.picture) else { return nil }
+            self.picture = picture
+            if let crop = prints.crop {
+                guard let packed = pack(crop) else { return nil }
+                self.crop = packed
+            }
+        }
+
+        static func near(_ a: (UInt64, SIMD32<UInt8>), _ b: (UInt64, SIMD32<UInt8>)) -> Bool {
+            guard (a.0 ^ b.0).nonzeroBitCount <= threshold else { return false }
+            let difference = pointwiseMax(a.1, b.1) &- pointwiseMin(a.1, b.1)
+            return Int(SIMD32<UInt16>(truncatingIfNeeded: difference).wrappedSum()) <= colourLimit
+        }
+
+        /// The same rule as `NearDuplicates.areNear`: picture to picture, or crop to crop.
+        func isNear(_ other: PackedItem) -> Bool {
+            if Self.near(picture, other.picture) { return true }
+            if let crop, let otherCrop = other.crop { return Self.near(crop, otherCrop) }
+            return false
         }
     }
 

@@ -104,16 +104,20 @@ package struct ItemRowFields: Sendable, Hashable {
     package var priceCents: Int?
     package var description: String?
     package var error: String?
-    /// The picture's and the crop's fingerprints (nil before the item's first fingerprint step).
-    package var fingerprints: ItemFingerprints?
+    /// The picture's fingerprint as stored (its text: a run compares it without reading it), nil before the item's
+    /// first fingerprint step.
+    package var fingerprint: String?
+    /// The crop's, as stored.
+    package var cropFingerprint: String?
 
     /// Every field.
     package init(
         croppedName: String?, croppedDigest: Digest?, flags: [String], status: ItemStatus, vault: String?,
         category: String?, tags: [String], priceCents: Int?, description: String?, error: String?,
-        fingerprints: ItemFingerprints? = nil
+        fingerprint: String? = nil, cropFingerprint: String? = nil
     ) {
-        self.fingerprints = fingerprints
+        self.fingerprint = fingerprint
+        self.cropFingerprint = cropFingerprint
         self.croppedName = croppedName
         self.croppedDigest = croppedDigest
         self.flags = flags
@@ -131,7 +135,8 @@ package struct ItemRowFields: Sendable, Hashable {
         self.init(
             croppedName: row.croppedName, croppedDigest: row.croppedDigest, flags: row.flags, status: row.status,
             vault: row.vault, category: row.category, tags: row.tags, priceCents: row.priceCents,
-            description: row.description, error: row.error, fingerprints: row.fingerprints)
+            description: row.description, error: row.error, fingerprint: row.fingerprints?.picture.description,
+            cropFingerprint: row.fingerprints?.crop?.description)
     }
 }
 
