@@ -193,7 +193,6 @@ enum Assets {
         human_override: 'Recropped by hand',
         identity_uncertain: 'Close call (persona)',
         identity_conflict: 'Another face below hers',
-        near_duplicate: 'Near-duplicate of an approved image',
       };
       const isWarning = (flag) => flag !== 'human_override'; // a hand-made cut is information, not a warning
       const FILTERS = {
@@ -359,7 +358,7 @@ enum Assets {
         it.flags.map((f) => `<li class="flag${isWarning(f) ? '' : ' note'}">${esc(FLAG_LABELS[f] || f)}</li>`).join('');
       const metaText = (it) => [money(it.price), it.vault, (it.tags || []).join(', ')].filter(Boolean).join(' · ');
       // Near-identical pictures of this drop (`group`, shown together) and the approved or published picture an item
-      // flagged near_duplicate looks like (`looks_like`).
+      // a run found an item to look like (`looks_like`).
       const groupText = (it) => (it.group
         ? `${it.group.members.indexOf(it.id) + 1} of ${it.group.size} near-identical: keep the best, reject the rest`
         : '');

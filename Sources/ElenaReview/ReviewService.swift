@@ -173,7 +173,7 @@ package actor ReviewService {
         add("name", .string(entry.item.originalName))
         add("decision", .string(entry.state.decision.rawValue))
         add("status", .string(entry.item.status.rawValue))
-        add("flags", .array(Self.flags(of: entry).map(JSONValue.string)))
+        add("flags", decision?["flags"] ?? .array([]))
         add("strategy", decision?["applied"])
         add("reason", decision?["reason"])
         add("detector", summary["detector"])
@@ -229,14 +229,6 @@ package actor ReviewService {
         return .object(members)
     }
 
-    /// An entry's flags: those its crop recorded, and `near_duplicate` when the run flagged the item (it looks like
-    /// a picture already approved or published; the item's row carries it, not the crop).
-    static func flags(of entry: Entry) -> [String] {
-        let flags = CropDecision.recordedFlags(in: entry.crop.output)
-        let nearDuplicate = CropFlag.nearDuplicate.rawValue
-        return entry.item.flags.contains(nearDuplicate) && !flags.contains(nearDuplicate) ? flags + [nearDuplicate] : flags
-    }
-
     static let countOrder = ["total", "pending", "approved", "rejected", "flagged"]
 
     /// `GET /api/items`: the counts, the queue's version, and the items from `offset` (`limit` of them, all when
@@ -267,7 +259,7 @@ package actor ReviewService {
             guard let entry = entries[id] else { continue }
             counts[entry.state.decision.rawValue, default: 0] += 1
             // A hand recrop is a human choice, not a warning: it does not count as flagged.
-            let flags = Self.flags(of: entry)
+            let flags = CropDecision.recordedFlags(in: entry.crop.output)
             if flags.contains(where: { $0 != CropFlag.humanOverride.rawValue }) { counts["flagged", default: 0] += 1 }
         }
         return .object(Self.countOrder.map { JSONValue.Member($0, .int(counts[$0] ?? 0)) })

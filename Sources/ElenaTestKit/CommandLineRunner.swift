@@ -71,7 +71,7 @@ package struct CommandLineRunner: Sendable {
             group.enter()  // the process
             process.terminationHandler = { _ in group.leave() }
             do {
-                try process.run()
+                try ProcessSpawning.start(process)
             } catch {
                 continuation.resume(throwing: error)
                 return

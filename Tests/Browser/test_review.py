@@ -541,19 +541,17 @@ def test_near_identical_pictures_are_shown_together_and_g_keeps_one(page):
 
 
 def test_a_near_duplicate_says_which_picture_it_looks_like(page):
-    """An item flagged near_duplicate names the approved or published picture it looks like, on its card and in the
-    detail view (the queue is the server's, with one item given the flag and its look-alike as API.md shows)."""
+    """An item a run found to look like an approved or published picture names it, on its card and in the detail view
+    (the queue is the server's, with one item given its look-alike as API.md shows)."""
     q = queue()
     target = q["items"][2]
     marked = dict(q)
-    marked["items"] = [dict(it, flags=it["flags"] + ["near_duplicate"],
-                            looks_like={"id": "f" * 64, "name": "ComfyUI_00003_.png", "drop": "drop-02", "status": "published"})
+    marked["items"] = [dict(it, looks_like={"id": "f" * 64, "name": "ComfyUI_00003_.png", "drop": "drop-02", "status": "published"})
                        if it["id"] == target["id"] else it for it in q["items"]]
     body = json.dumps(marked)
     page.route("**/api/items*", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
     open_review(page)
     expect(card(page, target).locator(".looks")).to_have_text("Looks like ComfyUI_00003_.png (drop drop-02, published)")
-    expect(card(page, target).locator(".flags")).to_contain_text("Near-duplicate")
     expect(card(page, q["items"][3]).locator(".looks")).to_have_count(0)
     card(page, target).locator(".thumb").click()
     expect(page.locator("#d-facts")).to_contain_text("ComfyUI_00003_.png (drop drop-02, published)")

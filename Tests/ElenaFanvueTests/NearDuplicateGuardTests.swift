@@ -102,9 +102,11 @@ import Testing
         }
     }
 
-    /// A picture the creator sent by hand as a re-saved copy (bytes elena-run never uploaded) is tied by `reconcile` to
-    /// the item it shows, so the guard counts it; tied by bytes only (no codec), it stays unknown.
-    @Test func aCopySentByHandIsTiedToItsItemByItsPicture() async throws {
+    /// A published photograph, and a smaller JPEG of its crop the creator uploaded and sent to the fan by hand in
+    /// Fanvue (bytes elena-run never uploaded); `body` reconciles with or without a codec.
+    static func withACopySentByHand(
+        _ body: (MemoryLedger, FanvueHarness, ItemRecord) async throws -> Void
+    ) async throws {
         guard let photo = PictureCopies.photograph("coffee.png") else {
             #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
             return
@@ -120,42 +122,31 @@ import Testing
             #expect(try await drop.run().failureCount == 0)
             let item = try #require(try await ledger.items(drop: "fv").first)
             let media = try #require(item.fanvueMediaUUID)
-            // By hand in Fanvue: the uploaded crop, saved again as a smaller JPEG and uploaded, sent to the fan.
             let uploaded = try #require(harness.fake.uploadedBytes(media))
             let copy = harness.fake.uploadByHand(Array(try PictureCopies.copy(of: Data(uploaded), scale: 0.7, quality: 70)), filename: "coffee.jpg")
             harness.fake.sendByHand(to: Self.fan, mediaUUIDs: [copy], priceCents: 900)
+            try await body(ledger, harness, item)
+        }
+    }
 
+    /// `reconcile` ties the copy to the item it shows, by its picture, so the guard counts it.
+    @Test func aCopySentByHandIsTiedToItsItemByItsPicture() async throws {
+        try await Self.withACopySentByHand { ledger, harness, item in
             let summary = try await Reconciler(store: ledger, api: harness.client, now: { Date() }, codec: OpenCVCodec())
                 .run(fans: [Self.fan])
             #expect(summary.externalTied == 1 && summary.externalUntied == 0, "\(summary)")
             let sends = try await ledger.sends(items: [item.id])
             #expect(sends.map(\.fan) == [Self.fan] && sends.first?.via == "manual", "\(sends)")
             let sender = Sender(store: ledger, locks: ProcessLocks(), now: { Date() })
-            let plan = try #require(try await sender.plan(items: [SendableItem(id: item.id, name: item.originalName, media: media)], fans: [Self.fan]).first)
+            let sendable = SendableItem(id: item.id, name: item.originalName, media: item.fanvueMediaUUID ?? "")
+            let plan = try #require(try await sender.plan(items: [sendable], fans: [Self.fan]).first)
             #expect(plan.send.isEmpty && plan.reason?.hasPrefix("had it: sent by hand on ") == true, "\(plan.reason ?? "no reason")")
         }
     }
 
-    /// The control: without a codec, the copy's bytes match no item and it stays unknown.
+    /// The control: by its bytes alone (no codec), the copy matches no item and stays unknown.
     @Test func withoutItsPictureACopyIsUnknown() async throws {
-        guard let photo = PictureCopies.photograph("coffee.png") else {
-            #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
-            return
-        }
-        let harness = try await FanvueHarness.start()
-        try await withCleanup({ await harness.stop() }) {
-            var drop = try FanvueDrop.make(harness, images: 0)
-            let ledger = MemoryLedger()
-            drop.memory = ledger
-            _ = try harness.folder.write(photo, to: "src/coffee.png")
-            _ = try await drop.run()
-            try drop.approveAll()
-            #expect(try await drop.run().failureCount == 0)
-            let item = try #require(try await ledger.items(drop: "fv").first)
-            let media = try #require(item.fanvueMediaUUID)
-            let uploaded = try #require(harness.fake.uploadedBytes(media))
-            let copy = harness.fake.uploadByHand(Array(try PictureCopies.copy(of: Data(uploaded), scale: 0.7, quality: 70)), filename: "coffee.jpg")
-            harness.fake.sendByHand(to: Self.fan, mediaUUIDs: [copy], priceCents: 900)
+        try await Self.withACopySentByHand { ledger, harness, item in
             let summary = try await Reconciler(store: ledger, api: harness.client, now: { Date() }).run(fans: [Self.fan])
             #expect(summary.externalTied == 0 && summary.externalUntied == 1, "\(summary)")
             #expect(try await ledger.sends(items: [item.id]).isEmpty)
