@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import Foundation
 
 /// A TCP socket bound to 127.0.0.1: the one place that asks the system whether a local port is free (the review
 /// page checks its port before a drop runs; tests hold a port busy or pick a free one).
@@ -39,9 +40,22 @@ package final class LoopbackSocket: Sendable {
         self.port = port
     }
 
-    /// A port nothing holds right now (the socket is closed again; a caller binds it soon after).
+    /// A port nothing holds right now (the socket is closed again; a caller binds it soon after). It is taken below
+    /// the system's ephemeral range, which a server asking for port 0 is given from: between this answer and the
+    /// caller's bind, another program starting a server cannot be handed the same port (a test that printed "the
+    /// port is in use" did exactly that).
     package static func freePort() -> Int? {
-        try? bind().get().port
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .map { $0.split(whereSeparator: \.isWhitespace).compactMap { Int($0) } } ?? []
+        let ephemeralStart = range.first ?? 32768
+        if ephemeralStart > 11000 {
+            var random = SystemRandomNumberGenerator()
+            for _ in 0..<64 {
+                let port = Int.random(in: 10000..<(ephemeralStart - 1), using: &random)
+                if let socket = try? bind(port: port).get() { return socket.port }
+            }
+        }
+        return try? bind().get().port
     }
 
     deinit { Glibc.close(descriptor) }
