@@ -51,51 +51,22 @@ package struct CommandLineRunner: Sendable {
         self.workingDirectory = workingDirectory
     }
 
-    /// Runs `elena-run arguments…` to completion. The waiting happens on Dispatch threads, never on Swift's
-    /// cooperative pool: a test blocked on a child process must not starve the other tests running beside it.
+    /// Runs `elena-run arguments…` to completion: started with posix_spawn (Foundation's `Process.run()` on Linux
+    /// reads past the end of a directory entry when it lists /proc/self/fd, and crashed the test process now and
+    /// then: swiftlang/swift-corelibs-foundation#5472), its output through files, waited for without blocking a
+    /// thread of Swift's cooperative pool.
     package func run(_ arguments: [String]) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        process.environment = childEnvironment
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = FileHandle.nullDevice
-        let outData = Locked(Data())
-        let errData = Locked(Data())
-        let group = DispatchGroup()
-        return try await withCheckedThrowingContinuation { continuation in
-            group.enter()  // the process
-            process.terminationHandler = { _ in group.leave() }
-            do {
-                try ProcessSpawning.start(process)
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            group.enter()
-            DispatchQueue.global().async {
-                let read = output.fileHandleForReading.readDataToEndOfFile()
-                outData.withLock { $0 = read }
-                group.leave()
-            }
-            group.enter()
-            DispatchQueue.global().async {
-                let read = error.fileHandleForReading.readDataToEndOfFile()
-                errData.withLock { $0 = read }
-                group.leave()
-            }
-            group.notify(queue: .global()) {
-                continuation.resume(
-                    returning: Result(
-                        exitCode: process.terminationStatus,
-                        standardOutput: String(decoding: outData.withLock { $0 }, as: UTF8.self),
-                        standardError: String(decoding: errData.withLock { $0 }, as: UTF8.self)))
-            }
+        let folder = NSTemporaryDirectory() + "elena-command-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let pid = try Subprocess.start(
+            executable, arguments, environment: childEnvironment, replacingEnvironment: true, directory: workingDirectory,
+            output: folder + "/out", error: folder + "/err")
+        let status = await Subprocess.wait(pid)
+        func read(_ name: String) -> String {
+            (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))).map { String(decoding: $0, as: UTF8.self) } ?? ""
         }
+        return Result(exitCode: status, standardOutput: read("out"), standardError: read("err"))
     }
 
     /// The child's environment: the current one without DATABASE_URL/ELENA_LIBRARY/ELENA_CONFIG_DIR, plus ours.

@@ -3,32 +3,45 @@ package import Foundation
 import Glibc
 
 /// An `elena-run` process started in the background, so a test can kill it at a moment of its choosing.
-/// Its output goes to a log file (a pipe nobody reads could block the process).
-package final class RunningCommand: @unchecked Sendable {
-    // Unchecked only for `process`, touched through Foundation's thread-safe Process API alone.
-    private let process: Process
-    /// The exit status once known, and who waits for it.
-    private let state = Locked<(exit: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+/// Its output goes to a log file (a pipe nobody reads could block the process). Started with posix_spawn and reaped
+/// by a watcher polling `waitpid` (see `CommandLineRunner.run` for why not Foundation's `Process`).
+package final class RunningCommand: Sendable {
+    /// The exit status once known (the exit code, or the signal that ended it), whether a signal ended it, and who
+    /// waits for it.
+    private let state = Locked<(exit: Int32?, signalled: Bool, waiters: [CheckedContinuation<Int32, Never>])>((nil, false, []))
     /// Where standard output and standard error go.
     package let logPath: String
+    /// The process id.
+    package let pid: Int32
 
-    init(process: Process, logPath: String) {
-        self.process = process
+    init(pid: Int32, logPath: String) {
+        self.pid = pid
         self.logPath = logPath
+        Thread.detachNewThread { [self] in self.reap() }
     }
 
-    /// Called by the process's termination handler.
-    func exited(_ status: Int32) {
+    /// Waits for the child on a thread of its own (never on Swift's cooperative pool) and records how it ended.
+    private func reap() {
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, 0)
+            if reaped == pid { break }
+            if reaped == -1 && errno != EINTR { break }
+        }
+        let signal = status & 0x7f
+        exited(signal == 0 ? (status >> 8) & 0xff : signal, signalled: signal != 0)
+    }
+
+    /// Records the exit and wakes who waits.
+    func exited(_ status: Int32, signalled: Bool) {
         let waiting = state.withLock { state in
             state.exit = status
+            state.signalled = signalled
             defer { state.waiters = [] }
             return state.waiters
         }
         for waiter in waiting { waiter.resume(returning: status) }
     }
-
-    /// The process id.
-    package var pid: Int32 { process.processIdentifier }
 
     /// Whether the process has not exited yet.
     package var isRunning: Bool {
@@ -37,18 +50,18 @@ package final class RunningCommand: @unchecked Sendable {
 
     /// Sends SIGKILL: no handler runs, nothing is flushed, as when the machine loses power mid-run.
     package func kill() {
-        if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        if isRunning { Glibc.kill(pid, SIGKILL) }
     }
 
     /// Freezes the process (SIGSTOP) until `resume`: a fault made meanwhile lands at exactly this point of its work,
     /// however busy the machine is.
     package func pause() {
-        if isRunning { Foundation.kill(process.processIdentifier, SIGSTOP) }
+        if isRunning { Glibc.kill(pid, SIGSTOP) }
     }
 
     /// Lets a paused process go on (SIGCONT).
     package func resume() {
-        if isRunning { Foundation.kill(process.processIdentifier, SIGCONT) }
+        if isRunning { Glibc.kill(pid, SIGCONT) }
     }
 
     /// Runs `fault` while the process is paused, and lets it go on afterwards even when `fault` throws (a process
@@ -67,7 +80,7 @@ package final class RunningCommand: @unchecked Sendable {
 
     /// Sends SIGTERM, as `kill`, a service manager or a container's stop does.
     package func terminate() {
-        if isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
+        if isRunning { Glibc.kill(pid, SIGTERM) }
     }
 
     /// Waits for the process to end, at most `seconds`; nil when it still runs then.
@@ -79,7 +92,7 @@ package final class RunningCommand: @unchecked Sendable {
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     package func interrupt() {
-        if isRunning { Foundation.kill(process.processIdentifier, SIGINT) }
+        if isRunning { Glibc.kill(pid, SIGINT) }
     }
 
     /// Waits (without blocking a thread) for the process to end; its exit code, or the signal that ended it.
@@ -95,7 +108,7 @@ package final class RunningCommand: @unchecked Sendable {
     }
 
     /// Whether the process ended by a signal rather than by exiting.
-    package var wasKilled: Bool { !isRunning && process.terminationReason == .uncaughtSignal }
+    package var wasKilled: Bool { state.withLock { $0.exit != nil && $0.signalled } }
 
     /// Everything it printed so far.
     package var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -116,24 +129,10 @@ package final class RunningCommand: @unchecked Sendable {
 extension CommandLineRunner {
     /// Starts `elena-run arguments…` in the background, its output appended to `logPath`.
     package func start(_ arguments: [String], logPath: String) throws -> RunningCommand {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        process.environment = childEnvironment
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        let command = RunningCommand(process: process, logPath: logPath)
-        process.terminationHandler = { finished in command.exited(finished.terminationStatus) }
-        try ProcessSpawning.start(process)
-        try? log.close()
-        return command
+        let pid = try Subprocess.start(
+            executable, arguments, environment: childEnvironment, replacingEnvironment: true, directory: workingDirectory,
+            output: logPath, error: logPath, append: true)
+        return RunningCommand(pid: pid, logPath: logPath)
     }
 }
 
@@ -145,14 +144,3 @@ package func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T
     }
 }
 
-/// Starts child processes one at a time. Foundation's `Process.run()` on Linux crashed twice in a full local test
-/// run (a bad read in its `memcpy` while many tests started processes at once; the same crash in two different
-/// tests, never in the code under test): the spawn itself is serialised, the children still run side by side.
-package enum ProcessSpawning {
-    private static let lock = Locked(())
-
-    /// Runs `process` (throws what `Process.run()` throws).
-    package static func start(_ process: Process) throws {
-        try lock.withLock { (_: inout Void) throws in try process.run() }
-    }
-}

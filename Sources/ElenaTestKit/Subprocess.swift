@@ -18,20 +18,36 @@ package enum Subprocess {
 
     /// Starts `command arguments…` with the current environment plus `environment`, standard input from /dev/null
     /// and its output into the files named (created or truncated); returns its process id without waiting.
+    /// - Parameters:
+    ///   - replacingEnvironment: when true, `environment` is the child's whole environment.
+    ///   - directory: the child's working directory (nil: this process's).
+    ///   - append: output and error are appended to (not truncated).
     package static func start(
-        _ command: String, _ arguments: [String], environment: [String: String] = [:], output: String = "/dev/null",
-        error: String = "/dev/null"
+        _ command: String, _ arguments: [String], environment: [String: String] = [:], replacingEnvironment: Bool = false,
+        directory: String? = nil, output: String = "/dev/null", error: String = "/dev/null", append: Bool = false
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, error, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([command] + arguments).map { strdup($0) } + [nil]
+        posix_spawn_file_actions_addopen(&actions, 1, output, mode, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, error, mode, 0o600)
+        // The child gets none of this process's other descriptors (the tests' servers' sockets, database files).
+        _ = addCloseFrom.map { $0(&actions, 3) }
+        var argvList = [command] + arguments
+        if let directory {
+            if let addChdir {
+                _ = addChdir(&actions, directory)
+            } else {
+                argvList = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + argvList
+            }
+        }
+        let program = argvList[0]
+        let argv = argvList.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let variables =
-            ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let base = replacingEnvironment ? [:] : ProcessInfo.processInfo.environment
+        let variables = base.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in variables { free(pointer) } }
         // The child starts with no signal blocked and default handlers: a test's threads block every signal, and a
         // daemon started with that mask (pgbouncer, by scripts/postgres) could never be stopped with SIGTERM.
@@ -46,13 +62,24 @@ package enum Subprocess {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, command, &actions, &attributes, argv, variables)
+        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, variables)
         guard spawned == 0 else {
             throw CocoaError(
                 .fileReadUnknown,
                 userInfo: [NSLocalizedDescriptionKey: "cannot start \(command): \(String(cString: strerror(spawned)))"])
         }
         return pid
+    }
+
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+    /// glibc's (2.29 and 2.34) `posix_spawn_file_actions_addchdir_np` and `…_addclosefrom_np`, which Swift's Glibc
+    /// module does not declare: looked up once.
+    private static let addChdir: AddChdir? = dlsym(nil, "posix_spawn_file_actions_addchdir_np").map {
+        unsafeBitCast($0, to: AddChdir.self)
+    }
+    private static let addCloseFrom: AddCloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: AddCloseFrom.self)
     }
 
     /// Waits for a child `start` began to end, without blocking a thread; its exit status.

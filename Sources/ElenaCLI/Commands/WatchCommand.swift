@@ -75,9 +75,15 @@ struct WatchCommand: AsyncParsableCommand {
             if ready != lastRun && !waiting.contains(loaded.path) {
                 await runOnce(notReady: waiting, generate: rounds == 0)
                 rounds += 1
-                // What the run itself wrote (review copies) is not news.
+                // What the run itself wrote (review copies, uploaded copies) is not news; anything else that changed
+                // while it ran (a decision moved into 4_approved, a new source file, the manifest) is, and starts
+                // the next run: it was not there when this run read the folders.
                 let after = Self.look(folders, manifest: loaded.path)
-                lastRun = after.stamps.filter { !waiting.contains($0.key) }
+                let written = [ReviewFolder.review, .uploaded].map { layout.absolute($0.rawValue) + "/" }
+                let byTheRun = { (path: String) in written.contains { path.hasPrefix($0) } }
+                var next = after.stamps.filter { !waiting.contains($0.key) && byTheRun($0.key) }
+                for (path, stamp) in ready where !byTheRun(path) { next[path] = stamp }
+                lastRun = next
                 _ = tracker.observe(after.stamps, at: now)
             }
             try? await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
