@@ -149,11 +149,8 @@ package actor ReviewService {
             lookalikesFrom = inputs
             return
         }
-        let decided = try await store.decidedFingerprints()
-        let byID = Dictionary(decided.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let matches = NearDuplicates.matches(
-            flagged.map { (id: $0.id, prints: $0.prints) }, in: decided.map { (id: $0.id, prints: $0.prints) })
-        lookalikes = matches.compactMapValues { near in near.first.flatMap { byID[$0.id] } }
+        lookalikes = NearDuplicates.lookalikes(
+            of: flagged.map { (id: $0.id, prints: $0.prints) }, among: try await store.decidedFingerprints())
         lookalikesFrom = inputs
     }
 

@@ -337,19 +337,16 @@ extension DropSession {
         var waiting: [(id: Digest, prints: ItemFingerprints)] = []
         for index in report.plan.items.indices {
             guard case .waiting? = report.states[NodeID(.review, item: index)],
-                let output = report.states[NodeID(.fingerprint, item: index)]?.output,
-                let prints = output.value as? ItemFingerprints ?? FingerprintStage.prints(in: output.summary)
+                let prints = report.states[NodeID(.fingerprint, item: index)]?.output.flatMap(FingerprintStage.prints(of:))
             else { continue }
             waiting.append((report.plan.items[index].id, prints))
         }
-        guard !waiting.isEmpty else { return ([], []) }
-        let byID = Dictionary(decided.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let matches = NearDuplicates.matches(waiting, in: decided.map { (id: $0.id, prints: $0.prints) })
+        let lookalikes = NearDuplicates.lookalikes(of: waiting, among: decided)
         let names = Dictionary(report.plan.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         var items: [Digest] = []
         var sentences: [String] = []
         for entry in waiting {
-            guard let nearest = matches[entry.id]?.first, let other = byID[nearest.id] else { continue }
+            guard let other = lookalikes[entry.id] else { continue }
             items.append(entry.id)
             guard sentences.count < 20 else { continue }
             sentences.append(

@@ -52,6 +52,19 @@ package struct FingerprintStage: Stage {
         .object(["picture": .string(prints.picture.description), "crop": prints.crop.map { .string($0.description) } ?? .null])
     }
 
+    /// The fingerprints a finished step handed on: its value when it ran now, else read back from its summary.
+    package static func prints(of output: NodeOutput) -> ItemFingerprints? {
+        output.value as? ItemFingerprints ?? prints(in: output.summary)
+    }
+
+    /// The fingerprints' texts as the ledger keeps them, without reading them (a run compares these with the
+    /// item rows for every item: a cached step's summary is not parsed whole).
+    package static func texts(of output: NodeOutput) -> (picture: String, crop: String?)? {
+        if let prints = output.value as? ItemFingerprints { return (prints.picture.description, prints.crop?.description) }
+        guard let picture = JSONValue.parse(output.summary.text, at: ["picture"])?.stringValue else { return nil }
+        return (picture, JSONValue.parse(output.summary.text, at: ["crop"])?.stringValue)
+    }
+
     /// The fingerprints a recorded summary holds (nil when it does not read).
     package static func prints(in summary: JSONText) -> ItemFingerprints? {
         let value = summary.value

@@ -40,13 +40,7 @@ package enum ItemProjection {
             fields.publish = item.publish
             fields.caption = Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure)
         }
-        if let output = report.states[NodeID(.fingerprint, item: index)]?.output {
-            if let prints = output.value as? ItemFingerprints {
-                fields.fingerprints = (prints.picture.description, prints.crop?.description)
-            } else if let picture = JSONValue.parse(output.summary.text, at: ["picture"])?.stringValue {
-                fields.fingerprints = (picture, JSONValue.parse(output.summary.text, at: ["crop"])?.stringValue)
-            }
-        }
+        fields.fingerprints = report.states[NodeID(.fingerprint, item: index)]?.output.flatMap(FingerprintStage.texts(of:))
         guard let crop = report.states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
             return fields
         }

@@ -192,6 +192,18 @@ package enum NearDuplicates {
         return found
     }
 
+    /// For each of `items` that looks like a picture already approved or published (any of `decided`, never
+    /// itself), the nearest such picture: what the run flags `near_duplicate` and the review page names.
+    package static func lookalikes(
+        of items: [(id: Digest, prints: ItemFingerprints)], among decided: [DecidedPicture]
+    ) -> [Digest: DecidedPicture] {
+        guard !items.isEmpty, !decided.isEmpty else { return [:] }
+        let byID = Dictionary(decided.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return matches(items, in: decided.map { (id: $0.id, prints: $0.prints) }).compactMapValues { near in
+            near.first.flatMap { byID[$0.id] }
+        }
+    }
+
     /// The items of `library` a copy of a picture (given as it is and mirrored) shows, nearest first.
     package static func nearest<ID: Hashable>(
         to copy: [PictureFingerprint], in library: [(id: ID, prints: ItemFingerprints)]
