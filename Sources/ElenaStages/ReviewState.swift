@@ -135,7 +135,7 @@ package struct ReviewState: Sendable {
     /// - Parameters:
     ///   - cropPath: library-relative path of the crop (copied when the review copy is missing).
     ///   - itemName: for messages.
-    package func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any ReviewLedger & ItemCatalog & EventLog, now: Date) async throws {
+    package func apply(cropPath: String, itemName: String, layout: LibraryLayout, store: any ReviewLedger, now: Date) async throws {
         for path in stale { try FileSystem.remove(layout.absolute(path)) }
         if let place {
             if let from = place.from {
@@ -145,15 +145,12 @@ package struct ReviewState: Sendable {
             }
         }
         var events: [EventRecord] = []
-        if let save {
-            try await store.saveReviews([save])
-            if save.decision != record?.decision || record == nil {
-                events.append(
-                    EventRecord(
-                        kind: "review.\(save.decision.rawValue)", drop: drop, itemID: itemID, stage: .review,
-                        message: "\(itemName): \(save.decision.rawValue) (\(save.decidedBy ?? "queued")) as \(save.fileName)",
-                        data: .object(["crop": .string(cropDigest.hex), "folder": .string(save.folder.rawValue)]), at: now))
-            }
+        if let save, save.decision != record?.decision || record == nil {
+            events.append(
+                EventRecord(
+                    kind: "review.\(save.decision.rawValue)", drop: drop, itemID: itemID, stage: .review,
+                    message: "\(itemName): \(save.decision.rawValue) (\(save.decidedBy ?? "queued")) as \(save.fileName)",
+                    data: .object(["crop": .string(cropDigest.hex), "folder": .string(save.folder.rawValue)]), at: now))
         }
         if !stale.isEmpty {
             events.append(
@@ -162,9 +159,9 @@ package struct ReviewState: Sendable {
                     message: "\(itemName): a new crop replaced \(stale.count) older review cop\(stale.count == 1 ? "y" : "ies")",
                     data: .array(stale.map(JSONValue.string)), at: now))
         }
-        if !events.isEmpty { try await store.append(events) }
         // A copy put back in place (a crop flipped back to a version already decided) changes the item's status
         // as much as a new decision does.
+        var updates: [(Digest, ItemUpdate)] = []
         if save != nil || place != nil {
             let status: ItemStatus =
                 switch decision {
@@ -172,7 +169,10 @@ package struct ReviewState: Sendable {
                 case .rejected: .rejected
                 case .approved: folder == .uploaded ? .published : .approved
                 }
-            try await store.updateItems([(itemID, ItemUpdate(status: status, error: .some(nil)))], at: now)
+            updates.append((itemID, ItemUpdate(status: status, error: .some(nil))))
         }
+        // One transaction: whoever reads the decision reads the item's new status with it.
+        guard save != nil || !events.isEmpty || !updates.isEmpty else { return }
+        try await store.recordReviews(save.map { [$0] } ?? [], items: updates, events: events, at: now)
     }
 }

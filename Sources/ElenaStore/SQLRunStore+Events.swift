@@ -4,15 +4,18 @@ import Foundation
 /// The append-only event log.
 extension SQLRunStore: EventLog {
     package func append(_ events: [EventRecord]) async throws {
-        try await write(
-            events.map { event in
-                SQLStatement(
-                    "INSERT INTO events (at, kind, drop_name, item_id, stage, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        .date(event.at), .text(event.kind), .text(event.drop), .text(event.itemID?.hex),
-                        .text(event.stage?.rawValue), .text(event.message), .json(event.data?.serialized()),
-                    ])
-            })
+        try await write(Self.eventStatements(events))
+    }
+
+    static func eventStatements(_ events: [EventRecord]) -> [SQLStatement] {
+        events.map { event in
+            SQLStatement(
+                "INSERT INTO events (at, kind, drop_name, item_id, stage, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .date(event.at), .text(event.kind), .text(event.drop), .text(event.itemID?.hex),
+                    .text(event.stage?.rawValue), .text(event.message), .json(event.data?.serialized()),
+                ])
+        }
     }
 
     package func events(drop: String?, limit: Int) async throws -> [EventRecord] {

@@ -60,6 +60,10 @@ extension SQLRunStore: ItemCatalog {
     }
 
     package func updateItems(_ updates: [(Digest, ItemUpdate)], at date: Date) async throws {
+        try await write(Self.itemStatements(updates, at: date))
+    }
+
+    static func itemStatements(_ updates: [(Digest, ItemUpdate)], at date: Date) -> [SQLStatement] {
         var statements: [SQLStatement] = []
         for (id, update) in updates {
             var sets: [String] = []
@@ -88,7 +92,7 @@ extension SQLRunStore: ItemCatalog {
             binds.append(.text(id.hex))
             statements.append(SQLStatement("UPDATE items SET \(sets.joined(separator: ", ")) WHERE id = ?", binds))
         }
-        try await write(statements)
+        return statements
     }
 
     static let itemColumns = """

@@ -23,24 +23,33 @@ extension SQLRunStore: ReviewLedger {
     }
 
     package func saveReviews(_ reviews: [ReviewRecord]) async throws {
-        let now = Date()
+        try await write(Self.reviewStatements(reviews, at: Date()))
+    }
+
+    package func recordReviews(
+        _ reviews: [ReviewRecord], items: [(Digest, ItemUpdate)], events: [EventRecord], at date: Date
+    ) async throws {
         try await write(
-            reviews.map { review in
-                SQLStatement(
-                    """
-                    INSERT INTO reviews (item_id, crop_digest, drop_name, decision, file_name, folder, decided_by,
-                        decided_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (item_id, crop_digest) DO UPDATE SET decision = excluded.decision,
-                        file_name = excluded.file_name, folder = excluded.folder, decided_by = excluded.decided_by,
-                        decided_at = excluded.decided_at, updated_at = excluded.updated_at
-                    """,
-                    [
-                        .text(review.itemID.hex), .text(review.cropDigest.hex), .text(review.drop),
-                        .text(review.decision.rawValue), .text(review.fileName), .text(review.folder.rawValue),
-                        .text(review.decidedBy), .date(review.decidedAt), .date(now),
-                    ])
-            })
+            Self.reviewStatements(reviews, at: Date()) + Self.itemStatements(items, at: date) + Self.eventStatements(events))
+    }
+
+    static func reviewStatements(_ reviews: [ReviewRecord], at now: Date) -> [SQLStatement] {
+        reviews.map { review in
+            SQLStatement(
+                """
+                INSERT INTO reviews (item_id, crop_digest, drop_name, decision, file_name, folder, decided_by,
+                    decided_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (item_id, crop_digest) DO UPDATE SET decision = excluded.decision,
+                    file_name = excluded.file_name, folder = excluded.folder, decided_by = excluded.decided_by,
+                    decided_at = excluded.decided_at, updated_at = excluded.updated_at
+                """,
+                [
+                    .text(review.itemID.hex), .text(review.cropDigest.hex), .text(review.drop),
+                    .text(review.decision.rawValue), .text(review.fileName), .text(review.folder.rawValue),
+                    .text(review.decidedBy), .date(review.decidedAt), .date(now),
+                ])
+        }
     }
 
     package func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws {

@@ -137,38 +137,41 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
     }
 
     package func updateItems(_ updates: [(Digest, ItemUpdate)], at date: Date) async throws {
-        state.withLock { state in
-            for (id, update) in updates {
-                guard var item = state.items[id] else { continue }
-                var touched = false
-                /// A field the update sets when it holds a value (nil: left as it is).
-                func set<Value>(_ value: Value?, _ path: WritableKeyPath<ItemRecord, Value>) {
-                    guard let value else { return }
-                    item[keyPath: path] = value
-                    touched = true
-                }
-                /// The same for a field that may be empty: an update never empties it (except `error`, below).
-                func fill<Value>(_ value: Value?, _ path: WritableKeyPath<ItemRecord, Value?>) {
-                    guard let value else { return }
-                    item[keyPath: path] = value
-                    touched = true
-                }
-                fill(update.fingerprints, \.fingerprints)
-                set(update.status, \.status)
-                fill(update.rawPath, \.rawPath)
-                fill(update.croppedName, \.croppedName)
-                fill(update.croppedDigest, \.croppedDigest)
-                fill(update.vault, \.vault)
-                fill(update.category, \.category)
-                set(update.tags, \.tags)
-                fill(update.description, \.description)
-                fill(update.priceCents, \.priceCents)
-                set(update.flags, \.flags)
-                set(update.error, \.error)  // String??: .some(nil) clears it
-                // As the database: a change of anything stamps the row.
-                if touched { item.updatedAt = date }
-                state.items[id] = item
+        state.withLock { Self.update(&$0, updates, at: date) }
+    }
+
+    /// `updateItems` inside the lock.
+    static func update(_ state: inout State, _ updates: [(Digest, ItemUpdate)], at date: Date) {
+        for (id, update) in updates {
+            guard var item = state.items[id] else { continue }
+            var touched = false
+            /// A field the update sets when it holds a value (nil: left as it is).
+            func set<Value>(_ value: Value?, _ path: WritableKeyPath<ItemRecord, Value>) {
+                guard let value else { return }
+                item[keyPath: path] = value
+                touched = true
             }
+            /// The same for a field that may be empty: an update never empties it (except `error`, below).
+            func fill<Value>(_ value: Value?, _ path: WritableKeyPath<ItemRecord, Value?>) {
+                guard let value else { return }
+                item[keyPath: path] = value
+                touched = true
+            }
+            fill(update.fingerprints, \.fingerprints)
+            set(update.status, \.status)
+            fill(update.rawPath, \.rawPath)
+            fill(update.croppedName, \.croppedName)
+            fill(update.croppedDigest, \.croppedDigest)
+            fill(update.vault, \.vault)
+            fill(update.category, \.category)
+            set(update.tags, \.tags)
+            fill(update.description, \.description)
+            fill(update.priceCents, \.priceCents)
+            set(update.flags, \.flags)
+            set(update.error, \.error)  // String??: .some(nil) clears it
+            // As the database: a change of anything stamps the row.
+            if touched { item.updatedAt = date }
+            state.items[id] = item
         }
     }
 
@@ -248,6 +251,17 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
     package func saveReviews(_ reviews: [ReviewRecord]) async throws {
         state.withLock { state in
             for review in reviews { state.reviews[ReviewKey(item: review.itemID, crop: review.cropDigest)] = review }
+        }
+    }
+
+    package func recordReviews(
+        _ reviews: [ReviewRecord], items: [(Digest, ItemUpdate)], events: [EventRecord], at date: Date
+    ) async throws {
+        try state.withLock { state in
+            try Self.requireItems(reviews.map(\.itemID), in: state, table: "reviews")
+            for review in reviews { state.reviews[ReviewKey(item: review.itemID, crop: review.cropDigest)] = review }
+            Self.update(&state, items, at: date)
+            state.events += events
         }
     }
 

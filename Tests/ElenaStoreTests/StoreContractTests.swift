@@ -209,6 +209,36 @@ import Testing
     }
 
     @Test(arguments: LedgerKind.available)
+    func aReviewOutcomeLandsWholeOrNotAtAll(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let photo = item("r.png")
+            try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/r.png"])
+            let crop = Digest.of("crop")
+            let approved = ReviewRecord(
+                itemID: photo.id, cropDigest: crop, drop: "d1", decision: .approved, fileName: "r.abcd.jpg",
+                folder: .approved, decidedBy: "page", decidedAt: Self.now)
+            let told = EventRecord(kind: "review.approved", drop: "d1", itemID: photo.id, message: "r.png: approved", at: Self.now)
+            // A record of an item the ledger lacks breaks the foreign key: the other item's status and the event
+            // are not written either.
+            var stray = approved
+            stray.itemID = Digest.of("no such item")
+            await #expect(throws: (any Error).self) {
+                try await store.recordReviews(
+                    [approved, stray], items: [(photo.id, ItemUpdate(status: .approved))], events: [told], at: Self.now)
+            }
+            #expect(try await store.reviews(drop: "d1").isEmpty)
+            #expect(try await store.items(drop: "d1").first?.status == .ingested)
+            #expect(try await store.events(drop: "d1", limit: 10).isEmpty)
+
+            try await store.recordReviews(
+                [approved], items: [(photo.id, ItemUpdate(status: .approved))], events: [told], at: Self.now)
+            #expect(try await store.reviews(drop: "d1").map(\.decision) == [.approved])
+            #expect(try await store.items(drop: "d1").first?.status == .approved)
+            #expect(try await store.events(drop: "d1", limit: 10).map(\.message) == ["r.png: approved"])
+        }
+    }
+
+    @Test(arguments: LedgerKind.available)
     func theSameBytesArePublishedOncePerDestination(kind: LedgerKind) async throws {
         try await LedgerKind.with(kind) { store in
             let photo = item("d.png")

@@ -90,6 +90,11 @@ package protocol ReviewLedger: Sendable {
     func reviews(drop: String) async throws -> [ReviewRecord]
     /// Inserts or replaces review records (keyed by item and crop digest).
     func saveReviews(_ reviews: [ReviewRecord]) async throws
+    /// Records a review outcome whole, in one transaction: the review records, the items' updates (their status)
+    /// and the events that tell it. Nobody reads a decision whose item still shows its old status, and a failure
+    /// leaves none of it.
+    func recordReviews(_ reviews: [ReviewRecord], items: [(Digest, ItemUpdate)], events: [EventRecord], at: Foundation.Date)
+        async throws
     /// Records that a review copy now lives in `folder` (the decision is unchanged).
     func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws
 
