@@ -35,7 +35,11 @@ package enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 2, error, mode, 0o600)
         // The child gets none of this process's other descriptors (the tests' servers' sockets, database files).
         _ = addCloseFrom.map { $0(&actions, 3) }
-        var argvList = [command] + arguments
+        // A relative path names a program from here, as Foundation's Process took it: the child's chdir below must
+        // not move it (glibc applies the file actions before it looks for the program).
+        let path = command.contains("/") && !command.hasPrefix("/")
+            ? FileManager.default.currentDirectoryPath + "/" + command : command
+        var argvList = [path] + arguments
         if let directory {
             if let addChdir {
                 _ = addChdir(&actions, directory)
