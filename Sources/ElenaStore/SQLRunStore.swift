@@ -39,7 +39,7 @@ package final class SQLRunStore: StoreConnection {
             }
             let database = readOnly ? try SQLiteDatabase.openSnapshot(of: path) : try SQLiteDatabase.open(path: path)
             do {
-                try await Migrator.migrate(database)
+                if try await !Migrator.migrate(database).isEmpty { database.schemaChanged() }
             } catch {
                 await database.close()
                 throw error

@@ -345,6 +345,12 @@ package final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    /// Closes the reading connections, so the next reads plan their queries on the schema as it is now: a reader
+    /// opened before a migration added an index went on scanning the table the index was for.
+    package func schemaChanged() {
+        (writer as? DatabasePool)?.invalidateReadOnlyConnections()
+    }
+
     package func close() async {
         // Fold the write-ahead log back into the database file, so the file alone holds everything.
         if case .file = access {

@@ -1,0 +1,1 @@
+../../sql/postgres/0010_decided_items.sql
