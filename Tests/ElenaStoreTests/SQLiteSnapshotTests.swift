@@ -87,16 +87,21 @@ import Testing
         defer { folder.remove() }
         let url = DatabaseURL(sqlitePath: folder("elena.db"))
         let store = try await SQLRunStore.open(url, readOnly: false)
-        // Undo the latest migration (0009_fingerprints) by hand: the file is as the version before left it.
-        for statement in ["ALTER TABLE items DROP COLUMN fingerprint", "ALTER TABLE items DROP COLUMN crop_fingerprint"] {
+        // Undo the latest two migrations (0009_fingerprints, 0010_decided_items) by hand: the file is as version 8
+        // left it.
+        for statement in [
+            "DROP INDEX items_decided", "ALTER TABLE items DROP COLUMN fingerprint", "ALTER TABLE items DROP COLUMN crop_fingerprint",
+        ] {
             try await store.database.execute(statement)
         }
+        try await store.database.execute("DELETE FROM schema_migrations WHERE version = ?", [.int(Int64(Migrator.latestVersion - 1))])
         try await store.database.execute("DELETE FROM schema_migrations WHERE version = ?", [.int(Int64(Migrator.latestVersion))])
         await store.close()
         let before = try contents(folder)
         let snapshot = try await SQLRunStore.open(url, readOnly: true)
         #expect(try await Migrator.currentVersion(snapshot.database) == Migrator.latestVersion)
         #expect(try await snapshot.fingerprints(items: nil).isEmpty, "items are read with their fingerprint columns")
+        #expect(try await snapshot.decidedFingerprints().isEmpty)
         #expect(try await snapshot.items(drop: nil).isEmpty)
         await snapshot.close()
         #expect(try contents(folder) == before)
