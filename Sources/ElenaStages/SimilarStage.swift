@@ -45,30 +45,36 @@ package struct SimilarStage: Stage {
 }
 
 extension SimilarStage {
-    /// The drop's near-duplicate groups with at least one picture still waiting for review, by file name (in the
-    /// plan's order): what the run summary names, one line each. Groups larger than `NearDuplicates.largestGroup`
-    /// are left out (`oversizedGroups` says them).
-    package static func waitingGroups(_ report: RunReport) -> [[String]] {
-        allWaitingGroups(report).filter { $0.count <= NearDuplicates.largestGroup }
+    /// The drop's near-duplicate groups with at least one picture still waiting for review.
+    package struct WaitingGroups: Sendable, Equatable {
+        /// By file name, in the plan's order: what the run summary names, one line each.
+        package var shown: [[String]] = []
+        /// The sizes of the groups larger than `NearDuplicates.largestGroup`: too many to be copies of one picture,
+        /// said once each.
+        package var oversized: [Int] = []
     }
 
-    /// The sizes of the groups too large to be copies of one picture, that still wait for review.
-    package static func oversizedGroups(_ report: RunReport) -> [Int] {
-        allWaitingGroups(report).map(\.count).filter { $0 > NearDuplicates.largestGroup }
-    }
-
-    static func allWaitingGroups(_ report: RunReport) -> [[String]] {
+    /// The groups of the run's similar step that still wait for review (read once for the whole summary).
+    package static func waitingGroups(_ report: RunReport) -> WaitingGroups {
         guard let output = report.states[NodeID(.similar, item: nil)]?.output,
             let groups = output.value as? [[Digest]] ?? groups(in: output.summary)
-        else { return [] }
+        else { return WaitingGroups() }
         let index = Dictionary(report.plan.items.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
-        return groups.compactMap { group in
+        var result = WaitingGroups()
+        for group in groups {
             let members = group.compactMap { index[$0] }.sorted()
-            let waiting = members.contains { member in
-                if case .waiting? = report.states[NodeID(.review, item: member)] { return true }
-                return false
+            guard members.count > 1,
+                members.contains(where: { member in
+                    if case .waiting? = report.states[NodeID(.review, item: member)] { return true }
+                    return false
+                })
+            else { continue }
+            if members.count > NearDuplicates.largestGroup {
+                result.oversized.append(members.count)
+            } else {
+                result.shown.append(members.map { report.plan.items[$0].name })
             }
-            return waiting && members.count > 1 ? members.map { report.plan.items[$0].name } : nil
         }
+        return result
     }
 }

@@ -129,8 +129,8 @@ enum RunOutput {
         if !facts.byHand.isEmpty {
             lines.append("\(facts.byHand.count) recropped by hand: \(DropFacts.names(facts.byHand))")
         }
-        let similar = SimilarStage.waitingGroups(report)
-        let oversized = SimilarStage.oversizedGroups(report)
+        let groups = SimilarStage.waitingGroups(report)
+        let (similar, oversized) = (groups.shown, groups.oversized)
         if !similar.isEmpty || !report.warnings.isEmpty || !oversized.isEmpty {
             lines.append("")
             for warning in report.warnings { lines.append(warning) }
@@ -521,7 +521,7 @@ enum RunOutput {
                 report.inOtherDrops.map {
                     .object(["file": .string($0.path), "drop": .string($0.drop), "status": .string($0.status)])
                 }),
-            "near_identical": .array(SimilarStage.waitingGroups(report).map { .array($0.map(JSONValue.string)) }),
+            "near_identical": .array(SimilarStage.waitingGroups(report).shown.map { .array($0.map(JSONValue.string)) }),
             "warnings": .array(report.warnings.map(JSONValue.string)),
             "notes": .array(report.notes.map(JSONValue.string)),
             "ignored": .array(report.ignored.map(JSONValue.string)),
