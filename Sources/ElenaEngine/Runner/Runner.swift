@@ -65,7 +65,7 @@ package struct Runner: Sendable {
         let graph = plan.graph
         let count = graph.nodes.count
         var states = [NodeState?](repeating: nil, count: count)
-        var remaining = graph.dependencyIndices.map(\.count)
+        var remaining = (0..<count).map { graph.dependencyCount(of: $0) }
         var ready = MinHeap((0..<count).filter { remaining[$0] == 0 })
         // An item's scratch memory goes once its last node is settled.
         var openNodesPerItem = [Int](repeating: 0, count: plan.items.count)
@@ -120,7 +120,7 @@ package struct Runner: Sendable {
             environment.reporter.finished(
                 node, subject: plan.subject(node), state: state,
                 progress: RunProgress(images: imagesDone, imagesTotal: plan.items.count, steps: done, stepsTotal: count))
-            for dependent in graph.dependentIndices[index] {
+            for dependent in graph.dependentIndices(of: index) {
                 remaining[dependent] -= 1
                 if remaining[dependent] == 0 { ready.insert(dependent) }
             }
@@ -148,7 +148,7 @@ package struct Runner: Sendable {
             var pending = false
             // The gate some collected item still waits at (a person has not decided yet).
             var awaiting: StageName?
-            for dependency in graph.dependencyIndices[index] {
+            for dependency in graph.dependencyIndices(of: index) {
                 let dependencyStage = graph.nodes[dependency].stage
                 if policy != .all, let item = graph.nodes[dependency].item {
                     // A collector takes what finished; with `.decided` it waits while a gate is still open.
