@@ -41,14 +41,15 @@ extension LibraryLocating {
         setenv("ELENA_LOG", "debug", 0)
     }
 
-    /// The library's folders, from the option, the environment and the manifest's `library:`.
+    /// The library's folders, from the option, the environment and the manifest's `library:`; `--verbose` takes
+    /// effect first (every command that opens a library comes here, `doctor`, `watch` and `persona` included).
     func layout(manifest: LoadedManifest?) -> LibraryLayout {
-        LibraryLayout(root: Wiring.libraryRoot(option: library, manifest: manifest))
+        applyVerbosity()
+        return LibraryLayout(root: Wiring.libraryRoot(option: library, manifest: manifest))
     }
 
-    /// The library's folders and its ledger's database; `--verbose` takes effect first.
+    /// The library's folders and its ledger's database.
     func locate(manifest: LoadedManifest?) throws -> (layout: LibraryLayout, database: DatabaseURL) {
-        applyVerbosity()
         let layout = layout(manifest: manifest)
         return (layout, try Wiring.databaseURL(option: database, layout: layout))
     }

@@ -17,6 +17,24 @@ import Testing
         #expect(result.standardOutput.count > 200)
     }
 
+    /// `--verbose` works on every command that opens a library: `doctor` (like `watch` and `persona`) took the
+    /// library's folders by another way and printed nothing more.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
+    func doctorVerboseTracesTheLedger() async throws {
+        let database = try await TestDatabase.make(.postgres)
+        try await withCleanup({ await database.remove() }) {
+            let folder = try TemporaryDirectory("elena-doctor-verbose")
+            defer { folder.remove() }
+            let runner = CommandLineRunner(workingDirectory: folder.path)
+            let arguments = ["doctor", "--offline", "--library", folder("library"), "--database", database.urlText]
+            let quiet = try await runner.run(arguments)
+            #expect(!quiet.standardError.contains("db: >"), "\(quiet)")
+            let verbose = try await runner.run(arguments + ["--verbose"])
+            #expect(verbose.standardError.contains("db: > SELECT"), "\(verbose)")
+            #expect(verbose.standardOutput.contains("database"), "\(verbose)")
+        }
+    }
+
     @Test func badArgumentsExitTwo() async throws {
         let runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
         let result = try await runner.run(["run", "x.yaml", "--jobs", "0"])
