@@ -250,11 +250,11 @@ package struct Generator: Sendable {
                     continue
                 }
                 let label = pool ? "\(job.label) on \(server)" : job.label
-                let progress = { (step: (value: Int, max: Int)?) in
-                    Task { await tally.progress(label, step: step, server: server, prompt: job.label) }
-                    return
+                // Awaited, so the terminal shows the steps in the order they came.
+                let progress = { (step: (value: Int, max: Int)?) async in
+                    await tally.progress(label, step: step, server: server, prompt: job.label)
                 }
-                progress(nil)
+                await progress(nil)
                 let outcome: ComfyRunState
                 do {
                     outcome = try await follow(
@@ -345,7 +345,7 @@ package struct Generator: Sendable {
     /// reading `/history` every `pollSeconds` while the socket is down, and every few seconds anyway.
     func follow(
         _ promptID: String, client: any ComfyGenerating, follower: Follower, deadline: Double, server: ServerWatch,
-        progress: ((value: Int, max: Int)?) -> Void
+        progress: ((value: Int, max: Int)?) async -> Void
     ) async throws -> ComfyRunState {
         let start = ContinuousClock.now
         var lastPoll = ContinuousClock.now
@@ -355,7 +355,7 @@ package struct Generator: Sendable {
             let seen = await follower.status(of: promptID)
             if let step = seen.step, step != lastStep ?? (-1, -1) {
                 lastStep = step
-                progress(step)
+                await progress(step)
             }
             let interval = seen.socketUp ? pollSeconds * 40 : pollSeconds
             if seen.finished || ContinuousClock.now - lastPoll >= .seconds(interval) {
