@@ -15,22 +15,26 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     ///   - parameters: canonical JSON of the resolved parameters (see `JSONValue.serialized(canonical:)`).
     ///   - inputs: named input digests (order does not matter).
     package init(stage: String, version: Int, parameters: String, inputs: [(name: String, digest: Digest)]) {
-        var hasher = SHA256()
+        // The parts are laid out in one buffer and hashed at once (a run of 100,000 items makes half a million keys;
+        // a hasher fed part by part spent more on the calls than on the hashing). The bytes are the same as ever.
+        var message: [UInt8] = []
+        message.reserveCapacity(96 + parameters.utf8.count + inputs.count * (48 + 32))
         func add(_ text: String) {
-            var length = UInt64(text.utf8.count).bigEndian
-            withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
-            var text = text
-            text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+            let length = UInt64(text.utf8.count).bigEndian
+            withUnsafeBytes(of: length) { message.append(contentsOf: $0) }
+            message.append(contentsOf: text.utf8)
         }
         add("elena-run/cache-key/2")
         add(stage)
         add(String(version))
         add(parameters)
-        for input in inputs.sorted(by: { $0.name < $1.name }) {
+        // Most nodes give their few inputs already in order: no sorted copy for them.
+        let ordered = zip(inputs, inputs.dropFirst()).allSatisfy { $0.name <= $1.name }
+        for input in ordered ? inputs : inputs.sorted(by: { $0.name < $1.name }) {
             add(input.name)
-            input.digest.feed(&hasher)
+            input.digest.append(to: &message)
         }
-        digest = Digest(bytes: hasher.finalize())
+        digest = Digest(bytes: SHA256.hash(data: message))
     }
 
     /// Wraps a digest read back from the store.

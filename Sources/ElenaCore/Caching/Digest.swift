@@ -40,9 +40,28 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
 
     /// Wraps 32 raw bytes.
     init<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (index, byte) in bytes.prefix(32).enumerated() { words[index / 8] = words[index / 8] << 8 | UInt64(byte) }
-        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for (index, byte) in bytes.prefix(32).enumerated() {
+            switch index / 8 {
+            case 0: words.0 = words.0 << 8 | UInt64(byte)
+            case 1: words.1 = words.1 << 8 | UInt64(byte)
+            case 2: words.2 = words.2 << 8 | UInt64(byte)
+            default: words.3 = words.3 << 8 | UInt64(byte)
+            }
+        }
+        (a, b, c, d) = words
+    }
+
+    /// A SHA-256 digest from swift-crypto, read as four big-endian words (no copy through a sequence).
+    init(bytes digest: SHA256Digest) {
+        (a, b, c, d) = digest.withUnsafeBytes { raw in
+            (
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            )
+        }
     }
 
     /// The digest of some bytes.
@@ -69,12 +88,12 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         }
     }
 
-    /// Feeds the 32 raw bytes to a hasher (big-endian, as they appear in the hex text).
-    func feed(_ hasher: inout SHA256) {
-        for word in [a, b, c, d] {
-            var bigEndian = word.bigEndian
-            withUnsafeBytes(of: &bigEndian) { hasher.update(bufferPointer: $0) }
-        }
+    /// Appends the 32 raw bytes (big-endian, as they appear in the hex text).
+    func append(to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: a.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: b.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: c.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: d.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// The first `count` hex characters, for file names and display.
