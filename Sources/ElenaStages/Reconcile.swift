@@ -241,9 +241,7 @@ package struct Reconciler: Sendable {
 extension Reconciler {
     /// The picture's fingerprint, or nil for bytes that are not a picture the codec reads.
     static func fingerprint(_ bytes: Data, codec: any ImageCodec) -> PictureFingerprint? {
-        guard let header = try? ImageHeader.read(bytes), let image = try? codec.decode(bytes, header: header, limits: .standard)
-        else { return nil }
-        return try? NearDuplicates.fingerprint(of: image)
+        (try? NearDuplicates.fingerprints(of: bytes, codec: codec))?.first
     }
 }
 

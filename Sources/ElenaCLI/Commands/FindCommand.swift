@@ -55,12 +55,7 @@ struct FindCommand: AsyncParsableCommand {
             throw CLIError.failure("cannot read \(path): \(error)")
         }
         do {
-            let header = try ImageHeader.read(data)
-            let picture = try OpenCVCodec().decode(data, header: header, limits: .standard)
-            return [
-                try NearDuplicates.fingerprint(of: picture),
-                try NearDuplicates.fingerprint(of: picture.edited(contrast: 1, brightness: 0, mirror: true, caption: nil)),
-            ]
+            return try NearDuplicates.fingerprints(of: data, codec: OpenCVCodec(), mirrored: true)
         } catch let error as ImageHeaderError {
             throw CLIError.failure("\(path): \(error.description)")
         } catch let error as ImageCodecError {

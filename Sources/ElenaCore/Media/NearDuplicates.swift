@@ -1,3 +1,5 @@
+package import Foundation
+
 /// What one picture looks like: its structure (pHash, 64 bits: brightness, re-encoding and resizing barely move it)
 /// and its colours (a 4x4 chroma grid: the colours pHash, which works on grey, does not see). Two pictures are one
 /// when both are close (`NearDuplicates`).
@@ -63,6 +65,18 @@ package enum NearDuplicates {
     /// The fingerprint of a decoded picture, or of the rectangle `rect` of it.
     package static func fingerprint(of image: any DecodedImage, in rect: PixelRect? = nil) throws -> PictureFingerprint {
         PictureFingerprint(structure: try image.fingerprint(kind, of: rect), colour: try image.fingerprint(.chroma, of: rect))
+    }
+
+    /// The fingerprint of a picture given as its file's bytes (a copy found elsewhere: a download, a screenshot, a
+    /// chat's media), and with `mirrored` also that of its mirror image.
+    /// - Throws: `ImageHeaderError` or `ImageCodecError` for bytes that are not a picture the codec reads.
+    package static func fingerprints(of bytes: Data, codec: any ImageCodec, mirrored: Bool = false) throws -> [PictureFingerprint] {
+        let picture = try codec.decode(bytes, header: try ImageHeader.read(bytes), limits: .standard)
+        var prints = [try fingerprint(of: picture)]
+        if mirrored {
+            prints.append(try fingerprint(of: picture.edited(contrast: 1, brightness: 0, mirror: true, caption: nil)))
+        }
+        return prints
     }
 
     /// How far apart two items' pictures are (the structure's bits): the closer of picture to picture and crop to
