@@ -7,8 +7,7 @@ import Testing
 /// What a new user meets in the first hour, through the built binary.
 @Suite struct FirstHourTests {
     static let environment = ProcessInfo.processInfo.environment
-    static let faces = environment["ELENA_REQUIRE_FACES"] == "1"
-        || (environment["ELENA_TEST_FACES"] != nil && environment["ELENA_MODELS_DIR"] != nil)
+    static let faces = TestPhotos.facesRun
 
     /// `make demo` runs `pipelines/demo.yaml` as committed on the bundled stylised images and the photographs the
     /// Makefile's DEMO_PHOTOS names (copied from the test photos): every face is cut away, the picture with no face
@@ -16,7 +15,7 @@ import Testing
     @Test(.enabled(if: faces, "needs ELENA_TEST_FACES and ELENA_MODELS_DIR (make test sets them)"))
     func theDemoCutsTheFacesOffRealPhotographs() async throws {
         let root = CommandLineRunner.repositoryRoot()
-        let photos = try #require(Self.environment["ELENA_TEST_FACES"], "run scripts/fetch-test-faces")
+        let photos = try TestPhotos.faces()
         let makefile = try String(contentsOfFile: root + "/Makefile", encoding: .utf8)
         let listed = try #require(makefile.range(of: "DEMO_PHOTOS := "), "the Makefile names the demo's photographs")
         // The value runs on over lines that end in a backslash.

@@ -14,15 +14,13 @@ import Testing
 /// while the person stays, and the person above a stranger is flagged and cut. `make test` sets
 /// ELENA_TEST_IDENTITY and ELENA_MODELS_DIR; with ELENA_REQUIRE_FACES=1 their absence is a failure.
 @Suite struct IdentityTests {
-    static let environment = ProcessInfo.processInfo.environment
-    static let photos = environment["ELENA_TEST_IDENTITY"]
-    static let runs = environment["ELENA_REQUIRE_FACES"] == "1" || (photos != nil && environment["ELENA_MODELS_DIR"] != nil)
+    static let runs = TestPhotos.identityRun
 
     /// A folder with the persona's references in refs/ and `sources` in src/, and a manifest cropping by `auto`.
     static func drop(_ sources: [String], references: [String] = ["obama.jpg", "obama2.jpg"], persona extra: String = "")
         throws -> (TemporaryDirectory, CommandLineRunner)
     {
-        let photos = try #require(Self.photos, "ELENA_TEST_IDENTITY is not set: run scripts/fetch-identity-faces")
+        let photos = try TestPhotos.identity()
         let folder = try TemporaryDirectory("elena-identity")
         for (name, subfolder) in references.map({ ($0, "refs") }) + sources.map({ ($0, "src") }) {
             try FileManager.default.createDirectory(atPath: folder(subfolder), withIntermediateDirectories: true)
@@ -145,7 +143,7 @@ import Testing
 
     @Test(.enabled(if: runs, "needs ELENA_TEST_IDENTITY and ELENA_MODELS_DIR (make test sets them)"))
     func aPersonaInTheConfigurationFolderServesEveryDropAndTheManifestsWins() async throws {
-        let photos = try #require(Self.photos)
+        let photos = try TestPhotos.identity()
         let (folder, _) = try Self.drop(["obama3.jpg", "biden.jpg"])
         defer { folder.remove() }
         // The shared persona: the person, in the configuration folder.

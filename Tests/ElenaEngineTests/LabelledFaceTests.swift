@@ -97,9 +97,7 @@ import Testing
     /// The persona of `auto` for these photos: someone who is in none of them (enrolled from two photos of one
     /// person, scripts/fetch-identity-faces).
     static let stranger: Result<(SFaceIdentifier, PersonaProfile), any Error> = Result {
-        guard let photos = environment["ELENA_TEST_IDENTITY"], let models = environment["ELENA_MODELS_DIR"] else {
-            throw StageError("ELENA_TEST_IDENTITY and ELENA_MODELS_DIR must be set: run scripts/fetch-identity-faces")
-        }
+        let (photos, models) = (try TestPhotos.identity(), try TestPhotos.models())
         let identifier = try SFaceIdentifier(modelsFolder: models)
         let cache = try TemporaryDirectory("elena-persona")
         defer { cache.remove() }

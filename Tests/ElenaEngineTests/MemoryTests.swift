@@ -10,17 +10,10 @@ import Testing
 @Suite struct MemoryTests {
     /// Run when the models and photos are there, or required (then their absence fails): otherwise skipped, and
     /// reported as skipped.
-    static let runs: Bool = {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["ELENA_REQUIRE_FACES"] == "1"
-            || (environment["ELENA_MODELS_DIR"] != nil && environment["ELENA_TEST_FACES"] != nil)
-    }()
-
-    @Test(.enabled(if: runs, "needs ELENA_MODELS_DIR and ELENA_TEST_FACES (make test sets them)"))
+    @Test(.enabled(if: TestPhotos.facesRun, "needs ELENA_MODELS_DIR and ELENA_TEST_FACES (make test sets them)"))
     func aThousandCropsKeepResidentMemoryBounded() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let models = try #require(environment["ELENA_MODELS_DIR"], "ELENA_MODELS_DIR is not set")
-        let faces = try #require(environment["ELENA_TEST_FACES"], "ELENA_TEST_FACES is not set")
+        let models = try TestPhotos.models()
+        let faces = try TestPhotos.faces()
         let tool = PathText.directory(of: CommandLineRunner.locateBinary()) + "/elena-dev"
         var runner = CommandLineRunner(workingDirectory: NSTemporaryDirectory())
         runner.executable = tool
