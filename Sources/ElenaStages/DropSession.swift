@@ -115,7 +115,7 @@ package struct DropSession: Sendable {
         let pipeline = pipeline(generate: stage)
         let sourcePlan = Planner.sourcePlan(manifest, jobs: plan.jobs.map(\.planned), pipeline: pipeline.shape)
         let store = try services.store
-        let cacheIndex = try await store.cacheRecords(keys: plan.jobs.map(\.key))
+        let cacheIndex = try await store.cacheRecords(keys: plan.jobs.map(\.key)).mapValues(CachedStep.init)
         // A dry run reports a pair that failed last time as failed, with that error.
         var failedBefore: [CacheKey: StageRecord] = [:]
         if environment.dryRun {

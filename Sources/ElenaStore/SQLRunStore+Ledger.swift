@@ -218,8 +218,9 @@ extension SQLRunStore {
             : try await database.query(SQLStatement("SELECT COUNT(*) AS n FROM \(table)\(filter)", binds)).first?.int("n") ?? 0
         if candidates <= limit {
             let wanted = Set(items.map(\.hex))
-            return try await database.query(SQLStatement("SELECT \(columns) FROM \(table)\(filter)", binds)) { row in
-                guard let id = row.string(idColumn), wanted.contains(id) else { return nil }
+            // The id is read under its own name: `columns` need not hold it.
+            return try await database.query(SQLStatement("SELECT \(idColumn) AS wanted_id, \(columns) FROM \(table)\(filter)", binds)) { row in
+                guard let id = row.string("wanted_id"), wanted.contains(id) else { return nil }
                 return map(row)
             }
         }

@@ -21,34 +21,52 @@ extension SQLRunStore: RunCache, StatCache {
             durationMilliseconds: row.int("duration_ms") ?? 0)
     }
 
-    /// Only what a cache hit needs: this runs on every start and reads one row per finished step of the drop.
-    private static let hitColumns = """
-        cache_key, stage, item_id, drop_name, output_digest, artifact_path, artifact_size, artifact_mtime_ns,
-        artifact_inode, output
+    /// Every column of a run (`record`).
+    private static let recordColumns = """
+        cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size, artifact_mtime_ns,
+        artifact_inode, output, error, started_at, duration_ms
         """
 
-    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
+    /// Only what a cache hit needs: this runs on every start and reads one row per finished step of the drop.
+    private static let hitColumns = "cache_key, output_digest, artifact_path, artifact_size, artifact_mtime_ns, artifact_inode, output"
+
+    /// A row of `hitColumns`.
+    static func hit(_ row: SQLRow) -> (CacheKey, CachedStep)? {
+        guard let key = row.string("cache_key").flatMap({ Digest(hex: $0) }) else { return nil }
+        var stamp: FileStamp?
+        if let size = row.int64("artifact_size"), let mtime = row.int64("artifact_mtime_ns"), let inode = row.int64("artifact_inode") {
+            stamp = FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode)
+        }
+        return (
+            CacheKey(trusted: key),
+            CachedStep(
+                outputDigest: row.string("output_digest").flatMap { Digest(hex: $0) }, artifactPath: row.string("artifact_path"),
+                artifactStamp: stamp, output: JSONText(text: row.string("output") ?? "null"))
+        )
+    }
+
+    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep] {
         // About two finished steps per item: a drop that holds most of the library reads the table in one pass.
-        var records = try await rows(
+        var hits = try await rows(
             of: items, table: "stage_runs", columns: Self.hitColumns, idColumn: "item_id", condition: "status = 'succeeded'",
-            limit: items.count * 4, map: Self.record)
+            limit: items.count * 4, map: Self.hit)
         if !dropStages.isEmpty {
-            records += try await database.query(
+            hits += try await database.query(
                 SQLStatement(
                     """
                     SELECT \(Self.hitColumns) FROM stage_runs
                     WHERE item_id IS NULL AND stage IN (\(Self.placeholders(dropStages.count))) AND status = 'succeeded'
-                    """, dropStages.map { SQLValue.text($0.rawValue) }), map: Self.record)
+                    """, dropStages.map { SQLValue.text($0.rawValue) }), map: Self.hit)
         }
-        var index: [CacheKey: StageRecord] = [:]
-        index.reserveCapacity(records.count)
-        for record in records { index[record.key] = record }
+        var index: [CacheKey: CachedStep] = [:]
+        index.reserveCapacity(hits.count)
+        for (key, step) in hits { index[key] = step }
         return index
     }
 
     package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {
         let records = try await rows(
-            of: keys.map(\.digest), table: "stage_runs", columns: Self.hitColumns, idColumn: "cache_key",
+            of: keys.map(\.digest), table: "stage_runs", columns: Self.recordColumns, idColumn: "cache_key",
             condition: "status = 'succeeded'", limit: keys.count, map: Self.record)
         return Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -56,9 +74,7 @@ extension SQLRunStore: RunCache, StatCache {
     package func failures(drop: String) async throws -> [StageRecord] {
         let rows = try await database.query(
             """
-            SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
-                   artifact_mtime_ns, artifact_inode, output, error, started_at, duration_ms
-            FROM stage_runs WHERE status = 'failed' AND drop_name = ? ORDER BY started_at
+            SELECT \(Self.recordColumns) FROM stage_runs WHERE status = 'failed' AND drop_name = ? ORDER BY started_at
             """, [.text(drop)])
         return rows.compactMap(Self.record)
     }
@@ -66,9 +82,7 @@ extension SQLRunStore: RunCache, StatCache {
     package func runs(itemID: Digest) async throws -> [StageRecord] {
         let rows = try await database.query(
             """
-            SELECT cache_key, stage, item_id, drop_name, status, output_digest, artifact_path, artifact_size,
-                   artifact_mtime_ns, artifact_inode, output, error, started_at, duration_ms
-            FROM stage_runs WHERE item_id = ? ORDER BY started_at
+            SELECT \(Self.recordColumns) FROM stage_runs WHERE item_id = ? ORDER BY started_at
             """, [.text(itemID.hex)])
         return rows.compactMap(Self.record)
     }

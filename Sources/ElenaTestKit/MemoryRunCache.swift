@@ -10,7 +10,7 @@ package final class MemoryRunCache: RunCache {
     /// An empty cache.
     package init() {}
 
-    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord] {
+    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep] {
         let items = Set(items)
         let stages = Set(dropStages)
         return records.withLock { records in
@@ -18,7 +18,7 @@ package final class MemoryRunCache: RunCache {
                 guard record.status == .succeeded else { return false }
                 if let item = record.itemID { return items.contains(item) }
                 return stages.contains(record.stage)
-            }
+            }.mapValues(CachedStep.init)
         }
     }
 

@@ -118,7 +118,8 @@ import Testing
         #expect(producer.runs.withLock { $0 } == 1)
 
         // The producer's record no longer reads (written by another version): it runs again, never a default.
-        let key = try #require(index.first { $0.value.stage == StageName("produce") }?.key)
+        let records = try await cache.cacheRecords(keys: Array(index.keys))
+        let key = try #require(records.first { $0.value.stage == StageName("produce") }?.key)
         index[key]?.output = JSONText(text: #"{"old":true}"#)
         let third = Consumer(setting: 3)
         let recomputed = await Runner(pipeline(third)).run(plan, environment: environment, cacheIndex: index)

@@ -66,7 +66,9 @@ import Testing
             #expect(summary["decision"]?["flags"]?.arrayValue == [], "no fallback: \(summary)")
         }
         // The fresh detections replaced the unreadable records.
-        let detections = try await harness.withStore { try await $0.cacheIndex(for: second.plan) }.values.filter { $0.stage == .detect }
+        let detections = try await harness.withStore { store in
+            try await store.cacheRecords(keys: Array(try await store.cacheIndex(for: second.plan).keys))
+        }.values.filter { $0.stage == .detect }
         #expect(detections.count == 2)
         #expect(detections.allSatisfy { $0.output.value["faces"]?.arrayValue?.count == 1 })
     }

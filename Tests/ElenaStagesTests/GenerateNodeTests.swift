@@ -79,7 +79,7 @@ import Testing
             environment: RunEnvironment(
                 layout: LibraryLayout(root: folder("library")), cache: cache, dryRun: true, concurrency: 4,
                 reporter: SilentReporter()),
-            cacheIndex: try await cache.cacheRecords(keys: generation.jobs.map(\.key)), failedBefore: failed)
+            cacheIndex: try await cache.cacheRecords(keys: generation.jobs.map(\.key)).mapValues(CachedStep.init), failedBefore: failed)
         let words = (0..<4).map { report.states[NodeID(.generate, job: $0)]?.word }
         #expect(words == ["cached", "planned", "failed", "planned"])
         #expect(report.states[NodeID(.generate, job: 0)]?.output?.summary.value["prompt_id"]?.stringValue == "p0")

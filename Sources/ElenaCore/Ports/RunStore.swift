@@ -31,7 +31,7 @@ package protocol RunCache: Sendable {
     /// The successful stage runs a drop's graph can hit, by key: every run of the `items` given (an item node's key
     /// includes the item's own digest, so no run of another item can match it), and every run of `dropStages`
     /// that belongs to no item (a drop-level node's key names the items it collects).
-    func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: StageRecord]
+    func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep]
     /// The successful runs recorded under `keys` (work whose keys are known before it runs: generation's jobs).
     func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord]
     /// Records finished stage runs (success replaces an earlier failure of the same key).
@@ -155,7 +155,7 @@ package protocol EventLog: Sendable {
 
 extension RunCache {
     /// The runs a plan's graph can hit: its items' runs and those of its drop-level stages.
-    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: StageRecord] {
+    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
         let dropStages = Set(plan.graph.nodes.filter { $0.item == nil }.map(\.stage)).sorted { $0.rawValue < $1.rawValue }
         return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
     }

@@ -20,7 +20,7 @@ package struct Runner: Sendable {
     private struct Work: Sendable {
         var context: NodeContext
         var stage: any Stage
-        var verify: StageRecord?
+        var verify: CachedStep?
         var index: Int
         var recompute: [Work] = []
     }
@@ -52,12 +52,12 @@ package struct Runner: Sendable {
     /// - Parameters:
     ///   - plan: the drop's plan.
     ///   - environment: services and options.
-    ///   - cacheIndex: successful stage runs by key, loaded once from the store.
+    ///   - cacheIndex: what the successful stage runs left, by key, loaded once from the store.
     ///   - failedBefore: failed stage runs by key: a dry run reports a node that would run again with the same key
     ///     as failed with last time's message instead of planned (a real run retries it).
     /// - Returns: every node's state.
     package func run(
-        _ plan: DropPlan, environment: RunEnvironment, cacheIndex: [CacheKey: StageRecord],
+        _ plan: DropPlan, environment: RunEnvironment, cacheIndex: [CacheKey: CachedStep],
         failedBefore: [CacheKey: StageRecord] = [:]
     ) async -> RunReport {
         // All scheduling state lives in arrays indexed like the graph's nodes: a no-op rerun of 10,000 items
@@ -219,7 +219,7 @@ package struct Runner: Sendable {
                 return .finished(Self.state(outcome, ran: false))
             }
 
-            var verify: StageRecord?
+            var verify: CachedStep?
             if !recomputing, stage.isCacheable, let record = cacheIndex[key] {
                 let output = NodeOutput(
                     digest: record.outputDigest ?? key.digest, artifactPath: record.artifactPath,
@@ -352,27 +352,30 @@ package struct Runner: Sendable {
         return finished
     }
 
-    private static func run(_ context: NodeContext, stage: any Stage, verify: StageRecord?, index: Int) async -> Finished {
+    private static func run(_ context: NodeContext, stage: any Stage, verify: CachedStep?, index: Int) async -> Finished {
         let environment = context.environment
         let started = environment.now()
         let clock = ContinuousClock.now
-        if let record = verify, let path = record.artifactPath {
-            // The artifact's stamp changed: trust it only if its bytes still hash to the recorded digest.
-            let absolute = environment.layout.absolute(path)
-            if let digest = try? FileSystem.digest(absolute), digest == record.outputDigest {
-                let output = NodeOutput(
-                    digest: digest, artifactPath: path, artifactStamp: FileSystem.stamp(absolute), summaryText: record.output)
-                var refreshed = record
-                refreshed.artifactStamp = output.artifactStamp
-                return Finished(index: index, state: .cached(output), record: environment.dryRun ? nil : refreshed)
-            }
-            if environment.dryRun { return Finished(index: index, state: .planned, record: nil) }
-        }
         let item = context.item?.id
         let drop = context.plan.drop
         func milliseconds() -> Int {
             let elapsed = ContinuousClock.now - clock
             return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        }
+        if let hit = verify, let path = hit.artifactPath {
+            // The artifact's stamp changed: trust it only if its bytes still hash to the recorded digest. The record
+            // is written again with the new stamp, as a run of the step now (its check is the work done).
+            let absolute = environment.layout.absolute(path)
+            if let digest = try? FileSystem.digest(absolute), digest == hit.outputDigest {
+                let output = NodeOutput(
+                    digest: digest, artifactPath: path, artifactStamp: FileSystem.stamp(absolute), summaryText: hit.output)
+                let refreshed = StageRecord(
+                    key: context.key, stage: stage.name, itemID: item, drop: drop, status: .succeeded, outputDigest: digest,
+                    artifactPath: path, artifactStamp: output.artifactStamp, output: hit.output, error: nil, startedAt: started,
+                    durationMilliseconds: milliseconds())
+                return Finished(index: index, state: .cached(output), record: environment.dryRun ? nil : refreshed)
+            }
+            if environment.dryRun { return Finished(index: index, state: .planned, record: nil) }
         }
         let label = context.plan.label(context.node)
         do {
