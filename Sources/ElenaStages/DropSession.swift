@@ -231,7 +231,7 @@ package struct DropSession: Sendable {
         let ids = plan.items.map(\.id)
         plan = plan.applying(
             ItemOverrides(lines: try await store.lineOverrides(items: ids), publish: try await store.publishOverrides(items: ids)))
-        profile.lap("plan (\(plan.order.count) nodes)")
+        profile.lap("plan (\(plan.graph.nodes.count) nodes)")
 
         if !environment.dryRun {
             for folder in [ReviewFolder.review, .approved, .rejected] {

@@ -133,4 +133,19 @@ import Testing
         #expect(plan.items[1].stem == "my_photo__1_-" + Digest.of("my_photo__1_.jpg").prefix(8))
         #expect(plan.items[2].stem == "_")
     }
+
+    /// Stages wired in a circle are refused, named by stage, however many items the drop holds (the check is on the
+    /// stages, which is where any cycle of the nodes would come from).
+    @Test func stagesWiredInACircleAreRefused() throws {
+        let shape = PipelineShape([
+            StageDeclaration(StageName("a"), level: .item, reads: [StageName("c")]),
+            StageDeclaration(StageName("b"), level: .item, reads: [StageName("a")]),
+            StageDeclaration(StageName("c"), level: .item, reads: [StageName("b")]),
+        ])
+        let error = try #require(throws: Graph<StageName>.CycleError.self) {
+            try Planner.plan(try Self.manifest(), files: [Self.file("x.png")], pipeline: shape)
+        }
+        #expect(Set(error.path) == [StageName("a"), StageName("b"), StageName("c")])
+        #expect(error.path.first == error.path.last)
+    }
 }

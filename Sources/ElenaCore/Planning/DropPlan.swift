@@ -122,8 +122,9 @@ package struct DropPlan: Sendable {
     package var stages: [StageName]
     /// The graph.
     package var graph: Graph<NodeID>
-    /// Nodes in a stable topological order.
-    package var order: [NodeID]
+    /// Nodes in a stable topological order, worked out when asked for (the runner needs none: it starts nodes as
+    /// their inputs finish). The planner checked the stages' wiring has no cycle, so the nodes have none.
+    package var order: [NodeID] { (try? graph.topologicalOrder()) ?? graph.nodes }
 
     /// The plan with what a person set per item after the manifest (a cut line, vault, price, tags) applied over
     /// the manifest's: the one way such settings reach the stages.
@@ -178,6 +179,7 @@ package struct DropPlan: Sendable {
                 }
             }
         }
+        let order = self.order
         for node in order {
             lines.append("  \"\(escape(id(node)))\" [label=\"\(escape(label(node)))\"];")
         }

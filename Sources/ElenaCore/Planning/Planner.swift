@@ -53,11 +53,14 @@ package enum Planner {
         }
 
         let stages = pipeline.stages(for: manifest).filter { $0.level != .job }
-        let graph = graph(stages, itemCount: items.count)
-        let order = try graph.topologicalOrder()
+        // Every edge between nodes is an edge between their stages: the stages without a cycle, the nodes have none
+        // (checked on a handful of stages, not on 600,000 nodes).
+        var wiring = Graph<StageName>()
+        for stage in stages { wiring.add(stage.name, dependsOn: stage.reads + stage.after) }
+        _ = try wiring.topologicalOrder()
         var plan = DropPlan(
             drop: manifest.drop, manifest: manifest, items: items, skipped: skipped, stages: stages.map(\.name),
-            graph: graph, order: order)
+            graph: graph(stages, itemCount: items.count))
         plan.unmatchedRules = unmatched
         return plan
     }
@@ -72,8 +75,7 @@ package enum Planner {
             for index in jobs.indices { graph.add(NodeID(stage.name, job: index)) }
         }
         var plan = DropPlan(
-            drop: manifest.drop, manifest: manifest, items: [], skipped: [], stages: stages.map(\.name), graph: graph,
-            order: graph.nodes)
+            drop: manifest.drop, manifest: manifest, items: [], skipped: [], stages: stages.map(\.name), graph: graph)
         plan.jobs = jobs
         return plan
     }
