@@ -38,20 +38,6 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         return (a, b, c, d)
     }
 
-    /// Wraps 32 raw bytes.
-    init<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for (index, byte) in bytes.prefix(32).enumerated() {
-            switch index / 8 {
-            case 0: words.0 = words.0 << 8 | UInt64(byte)
-            case 1: words.1 = words.1 << 8 | UInt64(byte)
-            case 2: words.2 = words.2 << 8 | UInt64(byte)
-            default: words.3 = words.3 << 8 | UInt64(byte)
-            }
-        }
-        (a, b, c, d) = words
-    }
-
     /// A SHA-256 digest from swift-crypto, read as four big-endian words (no copy through a sequence).
     init(bytes digest: SHA256Digest) {
         (a, b, c, d) = digest.withUnsafeBytes { raw in

@@ -35,7 +35,6 @@ package struct StatEntry: Sendable, Hashable {
     }
 }
 
-/// The outcome of one node's work, as recorded in `stage_runs`: the run cache.
 /// What a cache hit needs of a successful stage run, and no more: its output, and its file with the file's stamp
 /// when it was written. A drop of 100,000 items holds 300,000 of these while it runs (a `StageRecord` is 2.5 times
 /// the size, and reading its other columns costs as much again).
@@ -65,6 +64,7 @@ package struct CachedStep: Sendable, Hashable {
     }
 }
 
+/// The outcome of one node's work, as recorded in `stage_runs`: the run cache.
 package struct StageRecord: Sendable, Hashable {
     /// Succeeded or failed.
     package enum Status: String, Sendable, Hashable {
