@@ -28,7 +28,8 @@ extension SQLRunStore: RunCache, StatCache {
         """
 
     /// Only what a cache hit needs: this runs on every start and reads one row per finished step of the drop.
-    private static let hitColumns = "cache_key, output_digest, artifact_path, artifact_size, artifact_mtime_ns, artifact_inode, output"
+    private static let hitColumns =
+        "cache_key, output_digest, artifact_path, artifact_size, artifact_mtime_ns, artifact_inode, output"
 
     /// A row of `hitColumns`.
     static func hit(_ row: SQLRow) -> (CacheKey, CachedStep)? {
@@ -121,10 +122,25 @@ extension SQLRunStore: RunCache, StatCache {
         try await write(statements)
     }
 
+    /// The stat cache's entries under `prefix`. On SQLite the paths are also bounded as a range of the primary key,
+    /// so a drop reads its own folder's entries through the index, not the library's 100,000 (PostgreSQL's
+    /// collation need not order paths byte by byte: there the prefix alone says it).
+    package static func statEntriesQuery(prefix: String, dialect: SQLDialect) -> SQLStatement {
+        var sql = "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, CAST(? AS INTEGER)) = ?"
+        var binds: [SQLValue] = [.int(Int64(prefix.count)), .text(prefix)]
+        // Past every path that starts with the prefix: its last byte one higher (an ASCII byte, as the `/` that ends
+        // a folder's prefix).
+        var bytes = Array(prefix.utf8)
+        if dialect == .sqlite, let last = bytes.last, last < 0x7F {
+            bytes[bytes.count - 1] = last + 1
+            sql += " AND path >= ? AND path < ?"
+            binds += [.text(prefix), .text(String(decoding: bytes, as: UTF8.self))]
+        }
+        return SQLStatement(sql, binds)
+    }
+
     package func statEntries(prefix: String) async throws -> [String: StatEntry] {
-        let rows = try await database.query(
-            "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, CAST(? AS INTEGER)) = ?",
-            [.int(Int64(prefix.count)), .text(prefix)])
+        let rows = try await database.query(Self.statEntriesQuery(prefix: prefix, dialect: database.dialect))
         var entries: [String: StatEntry] = [:]
         entries.reserveCapacity(rows.count)
         for row in rows {

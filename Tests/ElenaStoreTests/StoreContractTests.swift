@@ -42,6 +42,17 @@ import Testing
         }
     }
 
+    /// Every run reads the stat cache of its source folder: on SQLite through the primary key's index, not a scan of
+    /// the library's entries (35 ms of a 500-item drop's no-op in a library of 100,000).
+    @Test func aFoldersStatEntriesAreReadThroughTheIndex() async throws {
+        try await TestDatabase.withStore(.sqlite) { store, _ in
+            let query = SQLRunStore.statEntriesQuery(prefix: "/a/src/", dialect: .sqlite)
+            let plan = try await store.database.query(SQLStatement("EXPLAIN QUERY PLAN " + query.sql, query.binds))
+            let steps = plan.compactMap { $0.string("detail") }
+            #expect(steps.contains { $0.hasPrefix("SEARCH file_stats USING INDEX") }, "the query plan: \(steps)")
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func aDatabaseNewerThanTheBinaryIsRefused(backend: TestBackend) async throws {
         try await TestDatabase.withStore(backend) { store, database in
@@ -103,6 +114,8 @@ import Testing
             ])
             let entries = try await store.statEntries(prefix: "/a/src/")
             #expect(Array(entries.keys) == ["/a/src/x.png"])
+            #expect(try await store.statEntries(prefix: "/a/").count == 2)
+            #expect(try await store.statEntries(prefix: "/a/src/x.png").count == 1, "a prefix ending in any character")
             #expect(entries["/a/src/x.png"]?.stamp == stamp)
             // Saving again replaces the entry.
             let newer = FileStamp(size: 6, mtimeNanoseconds: 1, inode: 2)
