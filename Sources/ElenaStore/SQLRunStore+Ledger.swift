@@ -219,7 +219,8 @@ extension SQLRunStore {
         if candidates <= limit {
             let wanted = Set(items.map(\.hex))
             // The id is read under its own name: `columns` need not hold it.
-            return try await database.query(SQLStatement("SELECT \(idColumn) AS wanted_id, \(columns) FROM \(table)\(filter)", binds)) { row in
+            let statement = SQLStatement("SELECT \(idColumn) AS wanted_id, \(columns) FROM \(table)\(filter)", binds)
+            return try await database.query(statement) { row in
                 guard let id = row.string("wanted_id"), wanted.contains(id) else { return nil }
                 return map(row)
             }

@@ -15,7 +15,9 @@ package enum TestPhotos {
     package static let required = environment["ELENA_REQUIRE_FACES"] == "1"
 
     /// Whether a test of the labelled photographs and the models runs.
-    package static var facesRun: Bool { required || (environment["ELENA_TEST_FACES"] != nil && environment["ELENA_MODELS_DIR"] != nil) }
+    package static var facesRun: Bool {
+        required || (environment["ELENA_TEST_FACES"] != nil && environment["ELENA_MODELS_DIR"] != nil)
+    }
     /// Whether a test of the persona's photographs and the models runs.
     package static var identityRun: Bool {
         required || (environment["ELENA_TEST_IDENTITY"] != nil && environment["ELENA_MODELS_DIR"] != nil)
@@ -29,7 +31,9 @@ package enum TestPhotos {
     package static func models() throws -> String { try folder("ELENA_MODELS_DIR", "run make models") }
 
     private static func folder(_ variable: String, _ fix: String) throws -> String {
-        guard let value = environment[variable], !value.isEmpty else { throw Missing(description: "\(variable) is not set: \(fix)") }
+        guard let value = environment[variable], !value.isEmpty else {
+            throw Missing(description: "\(variable) is not set: \(fix)")
+        }
         return value
     }
 }

@@ -70,7 +70,9 @@ package enum NearDuplicates {
     /// The fingerprint of a picture given as its file's bytes (a copy found elsewhere: a download, a screenshot, a
     /// chat's media), and with `mirrored` also that of its mirror image.
     /// - Throws: `ImageHeaderError` or `ImageCodecError` for bytes that are not a picture the codec reads.
-    package static func fingerprints(of bytes: Data, codec: any ImageCodec, mirrored: Bool = false) throws -> [PictureFingerprint] {
+    package static func fingerprints(
+        of bytes: Data, codec: any ImageCodec, mirrored: Bool = false
+    ) throws -> [PictureFingerprint] {
         let picture = try codec.decode(bytes, header: try ImageHeader.read(bytes), limits: .standard)
         var prints = [try fingerprint(of: picture)]
         if mirrored {
