@@ -32,13 +32,22 @@ package enum ItemProjection {
     }
 
     /// What the run says about item `index` (nil fields: the run settled nothing about them).
-    package static func fields(of report: RunReport, item index: Int, lookalike: Bool = false) -> Fields {
+    package static func fields(
+        of report: RunReport, item index: Int, lookalike: Bool = false, captions: inout [String?: String]
+    ) -> Fields {
         let plan = report.plan
         let item = plan.items[index]
         var fields = Fields()
         if case let output? = report.states[NodeID(.ingest, item: index)]?.output, output.digest == item.id {
             fields.publish = item.publish
-            fields.caption = Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure)
+            // Most items share the drop's caption: the disclosure is added to each caption once.
+            if let known = captions[item.publish.caption] {
+                fields.caption = known
+            } else {
+                let caption = Disclosure.apply(item.publish.caption, disclosure: plan.manifest.publish.disclosure)
+                captions[item.publish.caption] = caption
+                fields.caption = caption
+            }
         }
         fields.fingerprints = report.states[NodeID(.fingerprint, item: index)]?.output.flatMap(FingerprintStage.texts(of:))
         guard let crop = report.states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
@@ -70,10 +79,11 @@ package enum ItemProjection {
         _ report: RunReport, rows: [Digest: ItemRowFields], lookalikes: Set<Digest> = []
     ) -> [(Digest, ItemUpdate)] {
         var updates: [(Digest, ItemUpdate)] = []
+        var captions: [String?: String] = [:]
         for index in report.plan.items.indices {
             let id = report.plan.items[index].id
             guard let row = rows[id] else { continue }
-            let fields = fields(of: report, item: index, lookalike: lookalikes.contains(id))
+            let fields = fields(of: report, item: index, lookalike: lookalikes.contains(id), captions: &captions)
             var update = ItemUpdate()
             var changed = false
             if let name = fields.croppedName, name != row.croppedName { update.croppedName = name; changed = true }
