@@ -15,7 +15,18 @@ package struct NodeOutput: Sendable, Hashable {
     package var summary: JSONText
     /// The value the stage hands on (a `Detection`), when it has one. Set when the stage runs; read back from
     /// `summary` by `Stage.value(fromRecorded:)` on a cache hit whose dependent has work to do.
-    package var value: (any Sendable)?
+    package var value: (any Sendable)? {
+        get { boxed?.value }
+        set { boxed = newValue.map(Boxed.init) }
+    }
+    /// Kept behind one reference: most outputs of a rerun (cache hits) have none, and a run holds one output per
+    /// node (600,000 for a drop of 100,000 items), so the 40 bytes of an inline value cost more than the box.
+    private var boxed: Boxed?
+
+    private final class Boxed: Sendable {
+        let value: any Sendable
+        init(_ value: any Sendable) { self.value = value }
+    }
 
     /// Creates an output.
     package init(
