@@ -485,7 +485,7 @@ enum RunOutput {
                 "item": .string(path), "stage": .string("discover"), "error": .string(reason), "when": .string("this run"),
             ])
         }
-        let waiting = report.waitingItems.map { JSONValue.string($0.source.relativePath) }
+        let waiting: [JSONValue] = report.waitingItems.map { JSONValue.string($0.source.relativePath) }
         let planned = plannedFiles(outcome).map { file in
             JSONValue.object([
                 "file": .string(file.file),

@@ -47,7 +47,9 @@ package struct RunReport: Sendable {
     /// Failed nodes with their messages, in plan order (read once: a drop of 100,000 items has 500,000 nodes).
     package private(set) var failures: [(node: NodeID, message: String)] = []
     /// Items a gate holds for a person's decision.
-    package private(set) var waitingItems: [PlannedItem] = []
+    package var waitingItems: LazyMapCollection<[Int], PlannedItem> { waitingIndices.lazy.map { plan.items[$0] } }
+    /// Their indices in the plan, in plan order (the items themselves are not copied: a drop of 100,000 waits whole).
+    private var waitingIndices: [Int] = []
     /// How many nodes did their work in this run (not cached, not planned).
     package private(set) var ranCount = 0
     /// Whether nothing was changed (a dry run).
@@ -90,7 +92,7 @@ package struct RunReport: Sendable {
             }
         }
         if !failed.isEmpty { failures = plan.order.compactMap { node in failed[node].map { (node, $0) } } }
-        waitingItems = waiting.sorted().map { plan.items[$0] }
+        waitingIndices = waiting.sorted()
     }
 
     /// Count of nodes per stage and state word, stages in pipeline order.
