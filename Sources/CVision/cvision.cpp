@@ -5,6 +5,7 @@
 // C++ exception into a status code and message; nothing throws across the C ABI.
 
 #include "cvision.h"
+#include "cvision_detail.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -392,8 +393,8 @@ cvision_buffer inflate_bytes(const uint8_t *data, size_t length, size_t max_outp
 
 }  // namespace
 
-// Shared with cvision_face.cpp, which declares the same three functions (a signature mismatch fails to
-// link). They give the detector the same error model and access to an image's pixels without a copy.
+// Declared in cvision_detail.hpp for the shim's other files (the detector, the fingerprints, the identity model):
+// the same error model and access to an image's pixels without a copy.
 namespace cvision_detail {
 
 const cv::Mat &image_mat(const cvision_image &image) { return image.mat; }

@@ -24,6 +24,7 @@
 //   accept   final presence >= min_presence.
 
 #include "cvision.h"
+#include "cvision_detail.hpp"
 #include "cvision_net.hpp"
 
 #include <opencv2/core.hpp>
@@ -38,13 +39,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-// Defined in cvision.cpp.
-namespace cvision_detail {
-const cv::Mat &image_mat(const cvision_image &image);
-[[noreturn]] void fail(int32_t code, const std::string &message);
-int32_t guarded(cvision_status *status, const std::function<void()> &body) noexcept;
-}  // namespace cvision_detail
 
 namespace {
 

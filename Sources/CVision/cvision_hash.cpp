@@ -7,6 +7,7 @@
 // does not see, compared by the sum of their differences.
 
 #include "cvision.h"
+#include "cvision_detail.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/img_hash.hpp>
@@ -15,13 +16,6 @@
 #include <cstring>
 #include <functional>
 #include <string>
-
-// Defined in cvision.cpp.
-namespace cvision_detail {
-const cv::Mat &image_mat(const cvision_image &image);
-[[noreturn]] void fail(int32_t code, const std::string &message);
-int32_t guarded(cvision_status *status, const std::function<void()> &body) noexcept;
-}  // namespace cvision_detail
 
 namespace {
 

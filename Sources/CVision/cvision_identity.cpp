@@ -5,6 +5,7 @@
 // embedding is L2-normalised here, so the cosine of two faces is their dot product.
 
 #include "cvision.h"
+#include "cvision_detail.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/objdetect/face.hpp>
@@ -14,13 +15,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-
-// Defined in cvision.cpp.
-namespace cvision_detail {
-const cv::Mat &image_mat(const cvision_image &image);
-[[noreturn]] void fail(int32_t code, const std::string &message);
-int32_t guarded(cvision_status *status, const std::function<void()> &body) noexcept;
-}  // namespace cvision_detail
 
 struct cvision_identifier {
     cv::Ptr<cv::FaceRecognizerSF> recognizer;
