@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// The photographs and face models some tests need. `make test` fetches and installs them and sets ELENA_TEST_FACES
 /// (the labelled photographs), ELENA_TEST_IDENTITY (the persona's photographs), ELENA_MODELS_DIR and
@@ -21,6 +21,18 @@ package enum TestPhotos {
     /// Whether a test of the persona's photographs and the models runs.
     package static var identityRun: Bool {
         required || (environment["ELENA_TEST_IDENTITY"] != nil && environment["ELENA_MODELS_DIR"] != nil)
+    }
+
+    /// Whether a test of the public-domain photographs (`ELENA_TEST_FACES/sources`) runs.
+    package static var photographsRun: Bool { required || environment["ELENA_TEST_FACES"] != nil }
+
+    /// One of those photographs (scikit-image's samples), by name.
+    package static func photograph(_ name: String) throws -> Data {
+        let path = try faces() + "/sources/" + name
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Missing(description: "\(path) is not there: run scripts/fetch-test-faces")
+        }
+        return data
     }
 
     /// The labelled photographs' folder.

@@ -35,16 +35,4 @@ package enum PictureCopies {
         }
         return try image.encode(PixelRect(x: 0, y: 0, width: image.width, height: image.height), format: .jpeg, quality: quality)
     }
-
-    /// The public-domain photographs `make test` fetches (scikit-image's samples, `ELENA_TEST_FACES/sources`), by
-    /// name; nil when they are not there.
-    package static func photograph(_ name: String) -> Data? {
-        guard let folder = ProcessInfo.processInfo.environment["ELENA_TEST_FACES"] else { return nil }
-        return FileManager.default.contents(atPath: folder + "/sources/" + name)
-    }
-
-    /// Whether the photographs are there (with ELENA_REQUIRE_FACES=1, a test that needs them fails without them).
-    package static var photographsAvailable: Bool { photograph("astronaut.png") != nil }
-    /// Whether their absence is a failure.
-    package static var photographsRequired: Bool { ProcessInfo.processInfo.environment["ELENA_REQUIRE_FACES"] == "1" }
 }

@@ -21,18 +21,13 @@ import Testing
             """, to: "\(name).yaml")
     }
 
-    static func photographs() throws -> (astronaut: Data, camera: Data, coffee: Data)? {
-        guard let astronaut = PictureCopies.photograph("astronaut.png"), let camera = PictureCopies.photograph("camera.png"),
-            let coffee = PictureCopies.photograph("coffee.png")
-        else {
-            #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
-            return nil
-        }
-        return (astronaut, camera, coffee)
+    static func photographs() throws -> (astronaut: Data, camera: Data, coffee: Data) {
+        (try TestPhotos.photograph("astronaut.png"), try TestPhotos.photograph("camera.png"), try TestPhotos.photograph("coffee.png"))
     }
 
-    @Test func copiesOfOnePictureAreGroupedFlaggedAndFound() async throws {
-        guard let photos = try Self.photographs() else { return }
+    @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
+    func copiesOfOnePictureAreGroupedFlaggedAndFound() async throws {
+        let photos = try Self.photographs()
         let folder = try TemporaryDirectory("elena-near")
         defer { folder.remove() }
         let runner = CommandLineRunner(environment: ["ELENA_LIBRARY": folder("library")], workingDirectory: folder.path)
@@ -96,7 +91,7 @@ import Testing
         #expect(json["matches"]?.arrayValue?.first?["name"]?.stringValue == "astronaut.png", "\(json)")
 
         // A picture that is in no drop: exit 1, and the closest is said.
-        let stranger = try folder.write(try PictureCopies.copy(of: try #require(PictureCopies.photograph("chelsea.png"))), to: "cat.jpg")
+        let stranger = try folder.write(try PictureCopies.copy(of: try TestPhotos.photograph("chelsea.png")), to: "cat.jpg")
         let none = try await runner.run(["find", stranger])
         #expect(none.exitCode == 1, "\(none)")
         #expect(none.standardOutput.contains("no item of the library shows this picture"), "\(none)")

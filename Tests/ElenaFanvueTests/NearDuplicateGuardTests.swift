@@ -15,11 +15,9 @@ import Testing
 @Suite struct NearDuplicateGuardTests {
     static let fan = "7c1b1c1e-3333-4aaa-8bbb-000000000001"
 
-    @Test func aFanIsNotSentACopyOfAPictureTheyHaveUnlessTheDropAllowsIt() async throws {
-        guard let photo = PictureCopies.photograph("astronaut.png") else {
-            #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
-            return
-        }
+    @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
+    func aFanIsNotSentACopyOfAPictureTheyHaveUnlessTheDropAllowsIt() async throws {
+        let photo = try TestPhotos.photograph("astronaut.png")
         let harness = try await FanvueHarness.start()
         try await withCleanup({ await harness.stop() }) {
             var drop = try FanvueDrop.make(harness, images: 0, extra: "  message: {to: [\(Self.fan)]}\n")
@@ -67,11 +65,9 @@ import Testing
         }
     }
 
-    @Test func theFeedNeverShowsACopyOfAPictureSoldAsPayPerView() async throws {
-        guard let photo = PictureCopies.photograph("camera.png") else {
-            #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
-            return
-        }
+    @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
+    func theFeedNeverShowsACopyOfAPictureSoldAsPayPerView() async throws {
+        let photo = try TestPhotos.photograph("camera.png")
         let harness = try await FanvueHarness.start()
         try await withCleanup({ await harness.stop() }) {
             var sold = try FanvueDrop.make(harness, images: 0, extra: "  message: {to: [\(Self.fan)]}\n")
@@ -107,10 +103,7 @@ import Testing
     static func withACopySentByHand(
         _ body: (MemoryLedger, FanvueHarness, ItemRecord) async throws -> Void
     ) async throws {
-        guard let photo = PictureCopies.photograph("coffee.png") else {
-            #expect(!PictureCopies.photographsRequired, "ELENA_TEST_FACES has no photographs: run scripts/fetch-test-faces")
-            return
-        }
+        let photo = try TestPhotos.photograph("coffee.png")
         let harness = try await FanvueHarness.start()
         try await withCleanup({ await harness.stop() }) {
             var drop = try FanvueDrop.make(harness, images: 0)
@@ -130,7 +123,8 @@ import Testing
     }
 
     /// `reconcile` ties the copy to the item it shows, by its picture, so the guard counts it.
-    @Test func aCopySentByHandIsTiedToItsItemByItsPicture() async throws {
+    @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
+    func aCopySentByHandIsTiedToItsItemByItsPicture() async throws {
         try await Self.withACopySentByHand { ledger, harness, item in
             let summary = try await Reconciler(store: ledger, api: harness.client, now: { Date() }, codec: OpenCVCodec())
                 .run(fans: [Self.fan])
@@ -145,7 +139,8 @@ import Testing
     }
 
     /// The control: by its bytes alone (no codec), the copy matches no item and stays unknown.
-    @Test func withoutItsPictureACopyIsUnknown() async throws {
+    @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
+    func withoutItsPictureACopyIsUnknown() async throws {
         try await Self.withACopySentByHand { ledger, harness, item in
             let summary = try await Reconciler(store: ledger, api: harness.client, now: { Date() }).run(fans: [Self.fan])
             #expect(summary.externalTied == 0 && summary.externalUntied == 1, "\(summary)")
