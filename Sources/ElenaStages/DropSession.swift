@@ -377,11 +377,16 @@ extension DropSession {
             .map(\.path).sorted().map { "ignored \($0): not a review copy (those are named <name>.<8 hex digits>.jpg or .png)" }
     }
 
-    static func isReviewCopyName(_ name: String) -> Bool {
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count >= 3, let ext = parts.last, ext == "jpg" || ext == "png" else { return false }
-        let digest = parts[parts.count - 2].utf8
-        return digest.count == 8 && digest.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } && !parts[0].isEmpty
+    package static func isReviewCopyName(_ name: String) -> Bool {
+        // Read as bytes (every byte the pattern names is ASCII): a drop of 100,000 items has as many copies.
+        let bytes = Array(name.utf8)
+        let dot = UInt8(ascii: ".")
+        guard bytes.count >= 14, bytes[0] != dot, bytes[bytes.count - 4] == dot, bytes[bytes.count - 13] == dot else {
+            return false
+        }
+        let ext = bytes[(bytes.count - 3)...]
+        guard ext.elementsEqual("jpg".utf8) || ext.elementsEqual("png".utf8) else { return false }
+        return bytes[(bytes.count - 12)..<(bytes.count - 4)].allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }
 

@@ -29,12 +29,14 @@ import Testing
         #expect(PathText.resolve("~/x", relativeTo: "/", home: "/home/elena/") == "/home/elena/x")
     }
 
-    @Test(arguments: [("/a/b/c.yaml", "/a/b"), ("/c.yaml", "/"), ("c.yaml", "."), ("a/b", "a")])
+    @Test(arguments: [("/a/b/c.yaml", "/a/b"), ("/c.yaml", "/"), ("c.yaml", "."), ("a/b", "a"), ("/já/中文/x", "/já/中文")])
     func directory(path: String, expected: String) {
         #expect(PathText.directory(of: path) == expected)
     }
 
-    @Test(arguments: [("/a/b/c.png", "c.png"), ("c.png", "c.png"), ("a/b/", "")])
+    @Test(arguments: [
+        ("/a/b/c.png", "c.png"), ("c.png", "c.png"), ("a/b/", ""), ("/já/中文/café 😀.png", "café 😀.png"), ("/é/\u{301}x", "\u{301}x"),
+    ])
     func lastComponent(path: String, expected: String) {
         #expect(PathText.lastComponent(path) == expected)
     }

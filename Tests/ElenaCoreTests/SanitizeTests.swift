@@ -10,6 +10,8 @@ import Testing
         ("a/b\\c:d", "a_b_c_d"),
         ("café", "caf_"),
         ("👩‍👩‍👧", "_"),  // one character, one underscore
+        ("a\r\nb", "a_b"),  // "\r\n" is one character too, though both its bytes are ASCII
+        ("x\ty", "x_y"),
         ("..hidden", "hidden"),
         (".", "image"),
         ("...", "image"),

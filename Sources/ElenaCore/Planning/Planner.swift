@@ -127,9 +127,26 @@ package enum Sanitize {
     private static let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
     package static func stem(_ text: String) -> String {
+        // Most names are plain ASCII: mapped byte by byte, not character by character (a drop of 100,000 names
+        // each of its files). "\r\n" is one character, so a name holding a carriage return goes the general way.
+        if text.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) {
+            var out = text.utf8.prefix(100).map { isAllowed($0) ? $0 : UInt8(ascii: "_") }
+            out.removeSubrange(..<(out.firstIndex { $0 != UInt8(ascii: ".") } ?? out.endIndex))
+            return out.isEmpty ? "image" : String(decoding: out, as: UTF8.self)
+        }
         var out = String(text.map { allowed.contains($0) ? $0 : "_" }.prefix(100))
         while out.hasPrefix(".") { out.removeFirst() }
         return out.isEmpty ? "image" : out
+    }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+            return true
+        default:
+            return false
+        }
     }
 }
 

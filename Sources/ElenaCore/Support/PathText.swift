@@ -32,15 +32,18 @@ package enum PathText {
 
     /// The folder part of a path (`/a/b/c.yaml` → `/a/b`).
     package static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
+        // `/` is one byte that never occurs inside another character's UTF-8: found among the bytes, not by walking
+        // characters (a drop of 100,000 files asks this for every file).
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
         if slash == path.startIndex { return "/" }
-        return String(path[..<slash])
+        return String(path.utf8[..<slash]) ?? String(path[..<slash])
     }
 
     /// The last component (`/a/b/c.png` → `c.png`).
     package static func lastComponent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        let after = path.utf8.index(after: slash)
+        return String(path.utf8[after...]) ?? String(path[after...])
     }
 
     /// Splits `name.ext` into (`name`, `ext`); the extension is empty when there is none.
