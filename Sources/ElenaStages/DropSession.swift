@@ -226,12 +226,7 @@ package struct DropSession: Sendable {
         let elsewhere = Dictionary(
             try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
-        var plan = try Planner.plan(
-            manifest, files: found.files.filter { elsewhere[$0.digest] == nil }, pipeline: pipeline(services: services).shape)
-        let ids = plan.items.map(\.id)
-        plan = plan.applying(
-            ItemOverrides(lines: try await store.lineOverrides(items: ids), publish: try await store.publishOverrides(items: ids)))
-        profile.lap("plan (\(plan.graph.nodes.count) nodes)")
+        let files = found.files.filter { elsewhere[$0.digest] == nil }
 
         if !environment.dryRun {
             for folder in [ReviewFolder.review, .approved, .rejected] {
@@ -243,8 +238,20 @@ package struct DropSession: Sendable {
                 FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute(top))
             }
             FileSystem.removeAbandonedTemporaries(in: services.outbox)
-            if !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
         }
+        // What the graph's run reads besides the plan (the run cache, the reviews, the review folders, what people
+        // set per item) is read while the plan is made: the store reads on its own threads, the folders are listed
+        // on the other core, and planning a drop of 100,000 items is work of its own.
+        let shape = pipeline(services: services).shape
+        async let reads = readForRun(
+            items: Array(Set(files.map(\.digest))),
+            dropStages: shape.stages(for: manifest).filter { $0.level == .drop }.map(\.name), store: store)
+        var plan = try Planner.plan(manifest, files: files, pipeline: shape)
+        let inputs = try await reads
+        plan = plan.applying(inputs.overrides)
+        profile.lap("plan (\(plan.graph.nodes.count) nodes; read meanwhile: \(inputs.summary))")
+
+        if !environment.dryRun, !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
         for (path, reason) in found.unreadable {
             // A name with a newline or a control character is shown escaped, on one line.
             let shown = path.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }
@@ -253,7 +260,8 @@ package struct DropSession: Sendable {
         }
 
         let started = environment.now()
-        var report = try await runGraph(plan, services: services, profile: &profile)
+        var report = await runGraph(plan, inputs: inputs, services: services)
+        profile.lap("run graph")
         report.unreadable = found.unreadable
         report.generation = generation
         report.inOtherDrops = found.files.compactMap { file in
@@ -272,29 +280,52 @@ package struct DropSession: Sendable {
     }
 }
 
+/// What a graph's run reads before it starts, besides the plan.
+struct RunInputs: Sendable {
+    /// The successful stage runs the plan's nodes can hit, by key.
+    var cacheIndex: [CacheKey: CachedStep]
+    /// The drop's review records.
+    var reviews: [ReviewRecord]
+    /// The review folders as listed.
+    var folders: ReviewFolderIndex
+    /// A dry run's failed stage runs by key: a node that would run again with the same key is reported as failed
+    /// with last time's message instead of planned (a real run retries it).
+    var failedBefore: [CacheKey: StageRecord]
+    /// Cut lines, vault, price and tags people set per item.
+    var overrides: ItemOverrides
+
+    /// What was read, for the profile.
+    var summary: String {
+        "\(cacheIndex.count) cached steps, \(reviews.count) reviews, \(folders.files.count) review files"
+    }
+}
+
 extension DropSession {
-    /// Reads what the graph's run needs (the run cache, the reviews, the review folders) and runs it: what it read
-    /// is let go when it returns, before the run's outcome is recorded (a drop of 100,000 items reads 300,000
-    /// finished steps).
-    private func runGraph(_ plan: DropPlan, services: DropServices, profile: inout PhaseClock) async throws -> RunReport {
-        let store = try services.store
-        let cacheIndex = try await store.cacheIndex(for: plan)
-        profile.lap("load run cache (\(cacheIndex.count))")
-        let reviews = try await store.reviews(drop: manifest.drop)
-        profile.lap("load reviews (\(reviews.count))")
+    /// Reads what the graph's run needs (the run cache, the reviews, the review folders, the items' overrides),
+    /// each read beside the others. `items` may hold more than the plan will (a file a rule skips): the extra
+    /// entries are never looked up. What was read is let go when the run returns, before its outcome is recorded
+    /// (a drop of 100,000 items reads 300,000 finished steps).
+    private func readForRun(items: [Digest], dropStages: [StageName], store: any LibraryLedger) async throws -> RunInputs {
+        async let cacheIndex = store.cacheIndex(items: items, dropStages: dropStages.sorted { $0.rawValue < $1.rawValue })
+        async let reviews = store.reviews(drop: manifest.drop)
+        async let lines = store.lineOverrides(items: items)
+        async let publish = store.publishOverrides(items: items)
+        async let failures = environment.dryRun ? store.failures(drop: manifest.drop) : []
         let folders = try await ReviewFolderIndex.scan(environment.layout, drop: manifest.drop, catalog: store)
-        profile.lap("scan review folders (\(folders.files.count))")
-        // A dry run reports what failed last time and would be retried, instead of "would run".
         var failedBefore: [CacheKey: StageRecord] = [:]
-        if environment.dryRun {
-            for record in try await store.failures(drop: manifest.drop) { failedBefore[record.key] = record }
-        }
-        let gate = ReviewGateStage(reviews: reviews, index: folders)
+        for record in try await failures { failedBefore[record.key] = record }
+        return RunInputs(
+            cacheIndex: try await cacheIndex, reviews: try await reviews, folders: folders, failedBefore: failedBefore,
+            overrides: ItemOverrides(lines: try await lines, publish: try await publish))
+    }
+
+    /// Runs the graph with what was read for it.
+    private func runGraph(_ plan: DropPlan, inputs: consuming RunInputs, services: DropServices) async -> RunReport {
+        let gate = ReviewGateStage(reviews: inputs.reviews, index: inputs.folders)
         var report = await Runner(pipeline(gate: gate, services: services)).run(
-            plan, environment: environment, cacheIndex: cacheIndex, failedBefore: failedBefore)
-        profile.lap("run graph")
+            plan, environment: environment, cacheIndex: inputs.cacheIndex, failedBefore: inputs.failedBefore)
         report.notes = gate.notes.withLock { $0 }.sorted { $0.item < $1.item }.map(\.text)
-        report.ignored = Self.strayFiles(folders)
+        report.ignored = Self.strayFiles(inputs.folders)
         return report
     }
 }
