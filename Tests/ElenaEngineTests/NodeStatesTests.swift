@@ -2,16 +2,19 @@ import ElenaCore
 import ElenaEngine
 import Testing
 
-/// A run's states are found by node whatever the graph's layout: by arithmetic when items are laid out one after
-/// another with their stages in one order (as the planner does), by the graph's index otherwise.
+/// A run's states are found by node through the graph's arithmetic: every node of every part of the layout (drop
+/// nodes before and after the units, items, jobs), and nothing for a node the graph does not hold.
 @Suite struct NodeStatesTests {
-    /// Each node's state names its own index, so a lookup that lands on another node is seen.
-    static func states(of graph: Graph<NodeID>) -> NodeStates {
-        NodeStates(graph: graph, slots: graph.nodes.indices.map { .failed("node \($0)") })
-    }
+    static let stages = [
+        StageDeclaration(.outbox, level: .drop),
+        StageDeclaration(.ingest, level: .item),
+        StageDeclaration(.crop, level: .item, reads: [.ingest]),
+        StageDeclaration(.similar, level: .drop, reads: [.crop], policy: .available),
+    ]
 
-    static func expectEveryNodeFound(_ graph: Graph<NodeID>) {
-        let states = states(of: graph)
+    static func expectEveryNodeFound(_ graph: PlanGraph, absent: [NodeID]) {
+        // Each node's state names its own index, so a lookup that lands on another node is seen.
+        let states = NodeStates(graph: graph, slots: graph.nodes.indices.map { .failed("node \($0)") })
         for (index, node) in graph.nodes.enumerated() {
             guard case .failed(let text)? = states[node] else {
                 Issue.record("\(node) has no state")
@@ -19,30 +22,26 @@ import Testing
             }
             #expect(text == "node \(index)", "\(node)")
         }
-        #expect(states[NodeID(.crop, item: 99)] == nil, "a node the graph does not hold has no state")
+        for node in absent { #expect(states[node] == nil, "\(node) is not in the graph, so it has no state") }
     }
 
-    @Test func itemsLaidOutOneAfterAnother() {
-        var graph = Graph<NodeID>()
-        graph.add(NodeID(.outbox, item: nil))
-        for item in 0..<4 {
-            graph.add(NodeID(.ingest, item: item))
-            graph.add(NodeID(.crop, item: item), dependsOn: [NodeID(.ingest, item: item)])
-        }
-        graph.add(NodeID(.similar, item: nil), dependsOn: (0..<4).map { NodeID(.crop, item: $0) })
-        Self.expectEveryNodeFound(graph)
+    @Test func itemsAndDropNodes() {
+        let graph = PlanGraph(Self.stages, unitCount: 4)
+        #expect(graph.nodes.count == 10)
+        Self.expectEveryNodeFound(
+            graph, absent: [NodeID(.crop, item: 4), NodeID(.crop, item: -1), NodeID(.review, item: 0), NodeID(.crop, job: 0),
+                NodeID(.vault, item: nil)])
     }
 
-    @Test func itemsInAnyOtherLayout() {
-        var graph = Graph<NodeID>()
-        // Item 1 first, item 0 with one stage fewer, stages in another order for item 2, a drop node between.
-        graph.add(NodeID(.ingest, item: 1))
-        graph.add(NodeID(.crop, item: 1))
-        graph.add(NodeID(.ingest, item: 0))
-        graph.add(NodeID(.outbox, item: nil))
-        graph.add(NodeID(.crop, item: 2))
-        graph.add(NodeID(.ingest, item: 2))
-        graph.add(NodeID(.crop, item: 0), dependsOn: [NodeID(.ingest, item: 0)])
-        Self.expectEveryNodeFound(graph)
+    @Test func jobs() {
+        let graph = PlanGraph([StageDeclaration(.generate, level: .job)], unitCount: 3, unitsAreJobs: true)
+        #expect(Array(graph.nodes) == (0..<3).map { NodeID(.generate, job: $0) })
+        Self.expectEveryNodeFound(graph, absent: [NodeID(.generate, item: 0), NodeID(.generate, job: 3)])
+    }
+
+    @Test func noUnits() {
+        let graph = PlanGraph(Self.stages, unitCount: 0)
+        #expect(Array(graph.nodes) == [NodeID(.outbox, item: nil), NodeID(.similar, item: nil)])
+        Self.expectEveryNodeFound(graph, absent: [NodeID(.ingest, item: 0)])
     }
 }

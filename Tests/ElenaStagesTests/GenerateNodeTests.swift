@@ -36,7 +36,7 @@ import Testing
     @Test func eachPromptAndSeedIsANodeBeforeDiscoveryAndNoneAmongTheItems() throws {
         let (manifest, generation) = try Self.plans()
         let source = Planner.sourcePlan(manifest, jobs: generation.jobs.map(\.planned), pipeline: ElenaPipeline.shape)
-        #expect(source.graph.nodes == (0..<4).map { NodeID(.generate, job: $0) })
+        #expect(Array(source.graph.nodes) == (0..<4).map { NodeID(.generate, job: $0) })
         #expect(source.graph.nodes.allSatisfy { source.graph.dependencies(of: $0).isEmpty })
         #expect(source.stages == [.generate])
         #expect(source.label(NodeID(.generate, job: 3)) == "generate prompt 2, seed 8")

@@ -93,11 +93,52 @@ import Testing
         #expect(ingests == Array(plan.items.indices))
     }
 
+    /// The graph as it was stored before it was laid out by rule: every node and edge added one by one.
+    static func storedGraph(_ stages: [StageDeclaration], itemCount: Int) -> Graph<NodeID> {
+        let names = Set(stages.map(\.name))
+        let firstItemStage = stages.firstIndex { $0.level == .item } ?? stages.count
+        var graph = Graph<NodeID>()
+        func dropNodes(_ after: [StageName]) -> [NodeID] { after.filter(names.contains).map { NodeID($0, item: nil) } }
+        for stage in stages[..<firstItemStage] where stage.level == .drop { graph.add(NodeID(stage.name, item: nil)) }
+        for index in 0..<itemCount {
+            for stage in stages where stage.level == .item {
+                graph.add(NodeID(stage.name, item: index), dependsOn: stage.reads.map { NodeID($0, item: index) } + dropNodes(stage.after))
+            }
+        }
+        for stage in stages where stage.level == .drop {
+            let collected = (0..<itemCount).flatMap { index in stage.reads.map { NodeID($0, item: index) } }
+            graph.add(NodeID(stage.name, item: nil), dependsOn: dropNodes(stage.after) + collected)
+        }
+        return graph
+    }
+
+    @Test(arguments: [
+        ("folder", [String]()),
+        ("fanvue", ["  post: {audience: subscribers, text: hi, allow_ppv_items: true}", "  message: {text: hi, to: [0b0e7c1e-4b39-4c4e-9f55-3d9d4b6a1a01]}"]),
+    ])
+    func theGraphLaidOutByRuleIsTheGraphStoredEdgeByEdge(target: String, extra: [String]) throws {
+        let manifest = try Self.manifest(to: target, extra: extra)
+        for count in [0, 1, 3] {
+            let plan = try Self.plan(manifest, files: Array(Self.files.prefix(count)))
+            let stored = Self.storedGraph(ElenaPipeline.shape.stages(for: manifest), itemCount: count)
+            #expect(Array(plan.graph.nodes) == stored.nodes, "nodes in the same order")
+            for (index, node) in stored.nodes.enumerated() {
+                #expect(plan.graph.index(of: node) == index)
+                // The order of a node's inputs makes a collector's cache key: it must not change.
+                #expect(plan.graph.dependencies(of: node) == stored.dependencies(of: node), "\(node)")
+                #expect(plan.graph.dependencyCount(of: index) == stored.dependencyCount(of: index), "\(node)")
+                #expect(Set(plan.graph.dependents(of: node)) == Set(stored.dependents(of: node)), "\(node)")
+                #expect(plan.graph.dependents(of: node).count == stored.dependents(of: node).count, "\(node)")
+            }
+            #expect(plan.order == (try stored.topologicalOrder()))
+        }
+    }
+
     @Test func nodesAreAddedDropLevelFeedersFirstThenItemByItemThenCollectors() throws {
         let plan = try Self.plan(try Self.manifest(to: "fanvue"), files: Array(Self.files.prefix(2)))
         let item = [StageName.ingest, .detect, .crop, .fingerprint, .review, .upload]
         #expect(
-            plan.graph.nodes
+            Array(plan.graph.nodes)
                 == [NodeID(.vault, item: nil)] + item.map { NodeID($0, item: 0) } + item.map { NodeID($0, item: 1) }
                 + [NodeID(.similar, item: nil), NodeID(.attach, item: nil)])
     }

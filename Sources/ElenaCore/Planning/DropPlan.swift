@@ -121,10 +121,10 @@ package struct DropPlan: Sendable {
     /// The stages the manifest includes, in pipeline order.
     package var stages: [StageName]
     /// The graph.
-    package var graph: Graph<NodeID>
+    package var graph: PlanGraph
     /// Nodes in a stable topological order, worked out when asked for (the runner needs none: it starts nodes as
     /// their inputs finish). The planner checked the stages' wiring has no cycle, so the nodes have none.
-    package var order: [NodeID] { (try? graph.topologicalOrder()) ?? graph.nodes }
+    package var order: [NodeID] { graph.topologicalOrder() }
 
     /// The plan with what a person set per item after the manifest (a cut line, vault, price, tags) applied over
     /// the manifest's: the one way such settings reach the stages.
@@ -185,7 +185,7 @@ package struct DropPlan: Sendable {
         }
         for node in order {
             let dependencies = graph.dependencies(of: node)
-            for dependency in dependencies.sorted(by: { graph.indices[$0, default: 0] < graph.indices[$1, default: 0] }) {
+            for dependency in dependencies.sorted(by: { graph.index(of: $0) ?? 0 < graph.index(of: $1) ?? 0 }) {
                 lines.append("  \"\(escape(id(dependency)))\" -> \"\(escape(id(node)))\";")
             }
         }

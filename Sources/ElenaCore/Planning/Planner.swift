@@ -60,7 +60,7 @@ package enum Planner {
         _ = try wiring.topologicalOrder()
         var plan = DropPlan(
             drop: manifest.drop, manifest: manifest, items: items, skipped: skipped, stages: stages.map(\.name),
-            graph: graph(stages, itemCount: items.count))
+            graph: PlanGraph(stages, unitCount: items.count))
         plan.unmatchedRules = unmatched
         return plan
     }
@@ -69,38 +69,11 @@ package enum Planner {
     /// (prompt, seed)s). The jobs' own parameters make their cache keys; they depend on nothing.
     package static func sourcePlan(_ manifest: Manifest, jobs: [PlannedJob], pipeline: PipelineShape) -> DropPlan {
         let stages = pipeline.stages(for: manifest).filter { $0.level == .job }
-        var graph = Graph<NodeID>()
-        graph.reserveCapacity(jobs.count * stages.count)
-        for stage in stages {
-            for index in jobs.indices { graph.add(NodeID(stage.name, job: index)) }
-        }
         var plan = DropPlan(
-            drop: manifest.drop, manifest: manifest, items: [], skipped: [], stages: stages.map(\.name), graph: graph)
+            drop: manifest.drop, manifest: manifest, items: [], skipped: [], stages: stages.map(\.name),
+            graph: PlanGraph(stages, unitCount: jobs.count, unitsAreJobs: true))
         plan.jobs = jobs
         return plan
-    }
-
-    /// The graph of `stages` (in pipeline order) over `itemCount` items. Nodes are added in the order work should
-    /// start: drop stages declared before the first item stage, then each item's chain, then the other drop stages.
-    static func graph(_ stages: [StageDeclaration], itemCount: Int) -> Graph<NodeID> {
-        let names = Set(stages.map(\.name))
-        let firstItemStage = stages.firstIndex { $0.level == .item } ?? stages.count
-        let itemStages = stages.filter { $0.level == .item }
-        var graph = Graph<NodeID>()
-        graph.reserveCapacity(itemCount * itemStages.count + stages.count)
-        func dropNodes(_ after: [StageName]) -> [NodeID] { after.filter(names.contains).map { NodeID($0, item: nil) } }
-        for stage in stages[..<firstItemStage] where stage.level == .drop { graph.add(NodeID(stage.name, item: nil)) }
-        for index in 0..<itemCount {
-            for stage in itemStages {
-                let prerequisites = stage.reads.map { NodeID($0, item: index) } + dropNodes(stage.after)
-                graph.add(NodeID(stage.name, item: index), dependsOn: prerequisites)
-            }
-        }
-        for stage in stages where stage.level == .drop {
-            let collected = (0..<itemCount).flatMap { index in stage.reads.map { NodeID($0, item: index) } }
-            graph.add(NodeID(stage.name, item: nil), dependsOn: dropNodes(stage.after) + collected)
-        }
-        return graph
     }
 
     /// A pattern with a `/` matches the relative path; otherwise the file name.

@@ -156,7 +156,7 @@ package protocol EventLog: Sendable {
 extension RunCache {
     /// The runs a plan's graph can hit: its items' runs and those of its drop-level stages.
     package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
-        let dropStages = Set(plan.graph.nodes.filter { $0.item == nil }.map(\.stage)).sorted { $0.rawValue < $1.rawValue }
+        let dropStages = (plan.graph.head + plan.graph.tail).sorted { $0.rawValue < $1.rawValue }
         return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
     }
 }

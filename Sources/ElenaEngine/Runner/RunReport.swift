@@ -1,32 +1,20 @@
 package import ElenaCore
 
-/// Every node's final state, looked up by node: kept in the graph's node order and found through the graph's own
-/// index, so a drop of 100,000 items (500,000 nodes) is not copied into a second table keyed by node.
+/// Every node's final state, looked up by node: kept in the graph's node order and found by the graph's
+/// arithmetic, so a drop of 100,000 items (600,000 nodes) is not copied into a second table keyed by node.
 package struct NodeStates: Sendable, Sequence {
-    private let graph: Graph<NodeID>
+    private let graph: PlanGraph
     private let slots: [NodeState?]
-    /// Where the item nodes sit when they are laid out item by item, each item's stages in one order (as the
-    /// planner lays them out): the first one's index and that order. An item node is then found by arithmetic,
-    /// checked against the graph, instead of by hashing it (a summary of 100,000 items asks half a million times).
-    private let firstItemNode: Int
-    private let itemStages: [StageName]
 
     /// The states `slots` holds, in the order of `graph.nodes` (nil: the node was not settled).
-    package init(graph: Graph<NodeID>, slots: [NodeState?]) {
+    package init(graph: PlanGraph, slots: [NodeState?]) {
         self.graph = graph
         self.slots = slots
-        let first = graph.nodes.firstIndex { $0.item == 0 } ?? graph.nodes.count
-        firstItemNode = first
-        itemStages = graph.nodes[first...].prefix { $0.item == 0 }.map(\.stage)
     }
 
     /// A node's state (nil when it is not in the graph or was not settled).
     package subscript(node: NodeID) -> NodeState? {
-        if let item = node.item, let position = itemStages.firstIndex(of: node.stage) {
-            let index = firstItemNode + item * itemStages.count + position
-            if index < slots.count, graph.nodes[index] == node { return slots[index] }
-        }
-        guard let index = graph.indices[node], index < slots.count else { return nil }
+        guard let index = graph.index(of: node), index < slots.count else { return nil }
         return slots[index]
     }
 

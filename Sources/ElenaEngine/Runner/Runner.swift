@@ -106,7 +106,7 @@ package struct Runner: Sendable {
         }
 
         func complete(_ index: Int, _ state: NodeState, record: StageRecord?) {
-            let node = graph.nodes[index]
+            let node = graph.node(at: index)
             states[index] = state
             if let record { pendingRecords.append(record) }
             done += 1
@@ -136,7 +136,7 @@ package struct Runner: Sendable {
 
         /// What to do with a ready node; `recomputing` skips the cache (its record no longer reads).
         func prepare(_ index: Int, recomputing: Bool = false) -> Preparation {
-            let node = graph.nodes[index]
+            let node = graph.node(at: index)
             guard let entry = stages[node.stage] else {
                 return .finished(.failed("internal error: no stage '\(node.stage.rawValue)' is registered (a bug)"))
             }
@@ -149,8 +149,8 @@ package struct Runner: Sendable {
             // The gate some collected item still waits at (a person has not decided yet).
             var awaiting: StageName?
             for dependency in graph.dependencyIndices(of: index) {
-                let dependencyStage = graph.nodes[dependency].stage
-                if policy != .all, let item = graph.nodes[dependency].item {
+                let dependencyStage = graph.node(at: dependency).stage
+                if policy != .all, let item = graph.node(at: dependency).item {
                     // A collector takes what finished; with `.decided` it waits while a gate is still open.
                     var gate: StageName?
                     switch states[dependency] {
@@ -244,7 +244,7 @@ package struct Runner: Sendable {
             /// The input's output with its value read back; nil when the record no longer reads (it runs again).
             func readBack(_ output: NodeOutput, of dependency: Int) -> NodeOutput? {
                 guard output.value == nil, case .cached? = states[dependency],
-                    let inputStage = stages[graph.nodes[dependency].stage]?.stage
+                    let inputStage = stages[graph.node(at: dependency).stage]?.stage
                 else { return output }
                 do {
                     guard let value = try inputStage.value(fromRecorded: output) else { return output }
@@ -297,7 +297,7 @@ package struct Runner: Sendable {
                 }
                 if let reason = finished.stop {
                     stop(reason)
-                    stoppedBy.insert(graph.nodes[finished.index])
+                    stoppedBy.insert(graph.node(at: finished.index))
                 }
                 complete(finished.index, finished.state, record: finished.record)
                 await flush(force: false)
