@@ -32,6 +32,8 @@ package struct DropSession: Sendable {
     package var generates = true
     /// Stages added to the product's pipeline, each right after the stage named (a test's stand-in stage).
     package var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
+    /// How many items' rows the end of a run reads and compares at a time (each part one query by the items' ids).
+    package var rowPart = 1_000
 
     /// Creates a session.
     package init(
@@ -348,13 +350,36 @@ extension DropSession {
     ) async throws {
         let store = try services.store
         let plan = report.plan
-        let rows = try await store.rowFields(drop: manifest.drop)
-        profile.lap("load item rows (\(rows.count))")
         let lookalikes = try await Self.lookalikes(report, store: store)
         report.warnings += lookalikes.sentences
-        let updates = ItemProjection.updates(report, rows: rows, lookalikes: Set(lookalikes.items))
-        if !updates.isEmpty { try await store.updateItems(updates, at: environment.now()) }
-        profile.lap("project items (\(updates.count) changed)")
+        // The rows are read a part at a time, the next part while this one is compared and written: the memory
+        // follows the part, not the drop, and the reading happens on the store's threads meanwhile.
+        let parts = stride(from: 0, to: plan.items.count, by: rowPart).map { $0..<min(plan.items.count, $0 + rowPart) }
+        let drop = manifest.drop
+        func read(_ part: Range<Int>) -> Task<[Digest: ItemRowFields], any Error> {
+            let ids = plan.items[part].map(\.id)
+            return Task { try await store.rowFields(drop: drop, items: ids) }
+        }
+        var next = parts.first.map(read)
+        let flagged = Set(lookalikes.items)
+        var changed = 0
+        for (position, part) in parts.enumerated() {
+            guard let reading = next else { break }
+            let rows = try await reading.value
+            next = position + 1 < parts.count ? read(parts[position + 1]) : nil
+            let updates = ItemProjection.updates(report, items: part, rows: rows, lookalikes: flagged)
+            if !updates.isEmpty {
+                do {
+                    try await store.updateItems(updates, at: environment.now())
+                } catch {
+                    // No read is left running against a store that failed.
+                    _ = try? await next?.value
+                    throw error
+                }
+            }
+            changed += updates.count
+        }
+        profile.lap("project items (\(changed) changed)")
         try await store.append([
             EventRecord(
                 kind: "run.finished", drop: manifest.drop,

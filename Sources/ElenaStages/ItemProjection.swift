@@ -73,14 +73,15 @@ package enum ItemProjection {
     }
 
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
-    /// - Parameter rows: the drop's item rows as stored.
+    /// - Parameter items: which of the plan's items (all by default).
+    /// - Parameter rows: their rows as stored.
     /// - Parameter lookalikes: items that show a picture already approved or published (flagged `near_duplicate`).
     package static func updates(
-        _ report: RunReport, rows: [Digest: ItemRowFields], lookalikes: Set<Digest> = []
+        _ report: RunReport, items: Range<Int>? = nil, rows: [Digest: ItemRowFields], lookalikes: Set<Digest> = []
     ) -> [(Digest, ItemUpdate)] {
         var updates: [(Digest, ItemUpdate)] = []
         var captions: [String?: String] = [:]
-        for index in report.plan.items.indices {
+        for index in items ?? report.plan.items.indices {
             let id = report.plan.items[index].id
             guard let row = rows[id] else { continue }
             let fields = fields(of: report, item: index, lookalike: lookalikes.contains(id), captions: &captions)

@@ -137,14 +137,15 @@ extension SQLRunStore: ItemCatalog {
         return rows.compactMap(Self.item)
     }
 
-    package func rowFields(drop: String) async throws -> [Digest: ItemRowFields] {
-        let pairs = try await database.query(
-            SQLStatement(
-                """
-                SELECT id, cropped_name, cropped_digest, flags, status, vault, category, tags, price_cents, description, error,
-                       fingerprint, crop_fingerprint
-                FROM items WHERE id IN (SELECT item_id FROM drop_items WHERE drop_name = ?)
-                """, [.text(drop)])
+    package func rowFields(drop: String, items ids: [Digest]) async throws -> [Digest: ItemRowFields] {
+        let pairs = try await rows(
+            of: ids, table: "items",
+            columns: """
+                id, cropped_name, cropped_digest, flags, status, vault, category, tags, price_cents, description, error,
+                fingerprint, crop_fingerprint
+                """, idColumn: "id",
+            condition: "EXISTS (SELECT 1 FROM drop_items WHERE drop_items.drop_name = ? AND drop_items.item_id = items.id)",
+            binds: [.text(drop)], limit: ids.count
         ) { row -> (Digest, ItemRowFields)? in
             guard let id = row.string("id").flatMap({ Digest(hex: $0) }) else { return nil }
             return (

@@ -175,8 +175,10 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
         }
     }
 
-    package func rowFields(drop: String) async throws -> [Digest: ItemRowFields] {
-        Dictionary(uniqueKeysWithValues: try await items(drop: drop).map { ($0.id, ItemRowFields($0)) })
+    package func rowFields(drop: String, items ids: [Digest]) async throws -> [Digest: ItemRowFields] {
+        let wanted = Set(ids)
+        return Dictionary(
+            uniqueKeysWithValues: try await items(drop: drop).filter { wanted.contains($0.id) }.map { ($0.id, ItemRowFields($0)) })
     }
 
     package func items(drop: String?) async throws -> [ItemRecord] {

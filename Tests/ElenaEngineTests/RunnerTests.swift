@@ -24,6 +24,25 @@ import Testing
         #expect(events.last?.data?["hashed"]?.intValue == 0, "unchanged files are recognised by their stamp")
     }
 
+    /// The end of a run reads and updates the item rows a part at a time: every part's rows follow the run.
+    @Test func theItemRowsFollowTheRunPartByPart() async throws {
+        var harness = try SessionHarness(images: 5)
+        defer { harness.folder.remove() }
+        harness.rowPart = 2
+        _ = try await harness.run()
+        var rows = try await harness.withStore { try await $0.items(drop: "eng") }
+        #expect(rows.count == 5 && rows.allSatisfy { $0.status == .inReview }, "\(rows.map(\.status))")
+        // The last three in plan order: the second part and the third (of one item) change, the first does not.
+        let approved = harness.reviewFiles(.review).sorted().suffix(3)
+        for file in approved { try harness.move("3_review/" + file, to: "4_approved/" + PathText.lastComponent(file)) }
+        let report = try await harness.run()
+        #expect(report.exitCode == 3)
+        rows = try await harness.withStore { try await $0.items(drop: "eng") }
+        let published = Set(rows.filter { $0.status == .published }.map(\.originalName))
+        #expect(published == Set(report.plan.items.suffix(3).map(\.name)), "\(rows.map { ($0.originalName, $0.status) })")
+        #expect(rows.filter { $0.status == .inReview }.count == 2)
+    }
+
     @Test func changingOneFileRedoesOnlyThatItem() async throws {
         let harness = try SessionHarness(images: 3)
         defer { harness.folder.remove() }

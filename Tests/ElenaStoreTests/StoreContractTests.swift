@@ -147,8 +147,9 @@ import Testing
             #expect(stored.flags == ["small_crop"])
             #expect(stored.lineage?["seed"]?.intValue == 7)
             // The fields a run projects, read alone, are the row's.
-            #expect(try await store.rowFields(drop: "d2") == [photo.id: ItemRowFields(stored)])
-            #expect(try await store.rowFields(drop: "d3").isEmpty)
+            #expect(try await store.rowFields(drop: "d2", items: [photo.id]) == [photo.id: ItemRowFields(stored)])
+            #expect(try await store.rowFields(drop: "d2", items: [Digest.of("another")]).isEmpty, "only the items asked for")
+            #expect(try await store.rowFields(drop: "d3", items: [photo.id]).isEmpty, "only the drop's items")
             #expect(abs(stored.updatedAt.timeIntervalSince(Self.now.addingTimeInterval(60))) < 0.01)
             #expect(try await store.item(idPrefix: "zz").isEmpty)
         }

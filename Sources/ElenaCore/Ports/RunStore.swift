@@ -60,8 +60,9 @@ package protocol ItemCatalog: Sendable {
     func updateItems(_ updates: [(Digest, ItemUpdate)], at: Foundation.Date) async throws
     /// Items of a drop (or every item when `drop` is nil).
     func items(drop: String?) async throws -> [ItemRecord]
-    /// The fields a run projects onto the rows of a drop's items, by item.
-    func rowFields(drop: String) async throws -> [Digest: ItemRowFields]
+    /// The fields a run projects onto the rows of a drop's items, by item: those among `items` that are the
+    /// drop's (a run reads its items a part at a time).
+    func rowFields(drop: String, items: [Digest]) async throws -> [Digest: ItemRowFields]
     /// One item by id or unique id prefix.
     func item(idPrefix: String) async throws -> [ItemRecord]
     /// Items a file name names: the original's name, or the name of any of its crops and review copies.
