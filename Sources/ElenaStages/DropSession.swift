@@ -34,6 +34,8 @@ package struct DropSession: Sendable {
     package var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
     /// How many items' rows the end of a run reads and compares at a time (each part one query by the items' ids).
     package var rowPart = 1_000
+    /// How many items' finished steps the runner reads from the run cache at a time.
+    package var cacheReadPart = 1_500
 
     /// Creates a session.
     package init(
@@ -241,13 +243,12 @@ package struct DropSession: Sendable {
             }
             FileSystem.removeAbandonedTemporaries(in: services.outbox)
         }
-        // What the graph's run reads besides the plan (the run cache, the reviews, the review folders, what people
-        // set per item) is read while the plan is made: the store reads on its own threads, the folders are listed
-        // on the other core, and planning a drop of 100,000 items is work of its own.
+        // What the graph's run reads besides the plan and the run cache (the reviews, the review folders, what
+        // people set per item) is read while the plan is made: the store reads on its own threads, the folders are
+        // listed on the other core, and planning a drop of 100,000 items is work of its own. The run cache is read
+        // by the runner, a part of the items at a time.
         let shape = pipeline(services: services).shape
-        async let reads = readForRun(
-            items: Array(Set(files.map(\.digest))),
-            dropStages: shape.stages(for: manifest).filter { $0.level == .drop }.map(\.name), store: store)
+        async let reads = readForRun(items: Array(Set(files.map(\.digest))), store: store)
         var plan = try Planner.plan(manifest, files: files, pipeline: shape)
         let inputs = try await reads
         plan = plan.applying(inputs.overrides)
@@ -262,7 +263,7 @@ package struct DropSession: Sendable {
         }
 
         let started = environment.now()
-        var report = await runGraph(plan, inputs: inputs, services: services)
+        var report = try await runGraph(plan, inputs: inputs, services: services)
         profile.lap("run graph")
         report.unreadable = found.unreadable
         report.generation = generation
@@ -282,10 +283,8 @@ package struct DropSession: Sendable {
     }
 }
 
-/// What a graph's run reads before it starts, besides the plan.
+/// What a graph's run reads before it starts, besides the plan and the run cache.
 struct RunInputs: Sendable {
-    /// The successful stage runs the plan's nodes can hit, by key.
-    var cacheIndex: [CacheKey: CachedStep]
     /// The drop's review records.
     var reviews: [ReviewRecord]
     /// The review folders as listed.
@@ -298,17 +297,15 @@ struct RunInputs: Sendable {
 
     /// What was read, for the profile.
     var summary: String {
-        "\(cacheIndex.count) cached steps, \(reviews.count) reviews, \(folders.files.count) review files"
+        "\(reviews.count) reviews, \(folders.files.count) review files"
     }
 }
 
 extension DropSession {
-    /// Reads what the graph's run needs (the run cache, the reviews, the review folders, the items' overrides),
+    /// Reads what the graph's run needs before it starts (the reviews, the review folders, the items' overrides),
     /// each read beside the others. `items` may hold more than the plan will (a file a rule skips): the extra
-    /// entries are never looked up. What was read is let go when the run returns, before its outcome is recorded
-    /// (a drop of 100,000 items reads 300,000 finished steps).
-    private func readForRun(items: [Digest], dropStages: [StageName], store: any LibraryLedger) async throws -> RunInputs {
-        async let cacheIndex = store.cacheIndex(items: items, dropStages: dropStages.sorted { $0.rawValue < $1.rawValue })
+    /// entries are never looked up. What was read is let go when the run returns, before its outcome is recorded.
+    private func readForRun(items: [Digest], store: any LibraryLedger) async throws -> RunInputs {
         async let reviews = store.reviews(drop: manifest.drop)
         async let lines = store.lineOverrides(items: items)
         async let publish = store.publishOverrides(items: items)
@@ -317,15 +314,16 @@ extension DropSession {
         var failedBefore: [CacheKey: StageRecord] = [:]
         for record in try await failures { failedBefore[record.key] = record }
         return RunInputs(
-            cacheIndex: try await cacheIndex, reviews: try await reviews, folders: folders, failedBefore: failedBefore,
+            reviews: try await reviews, folders: folders, failedBefore: failedBefore,
             overrides: ItemOverrides(lines: try await lines, publish: try await publish))
     }
 
     /// Runs the graph with what was read for it.
-    private func runGraph(_ plan: DropPlan, inputs: consuming RunInputs, services: DropServices) async -> RunReport {
+    private func runGraph(_ plan: DropPlan, inputs: consuming RunInputs, services: DropServices) async throws -> RunReport {
         let gate = ReviewGateStage(reviews: inputs.reviews, index: inputs.folders)
         var report = await Runner(pipeline(gate: gate, services: services)).run(
-            plan, environment: environment, cacheIndex: inputs.cacheIndex, failedBefore: inputs.failedBefore)
+            plan, environment: environment, cache: .store(try services.store, partSize: cacheReadPart),
+            failedBefore: inputs.failedBefore)
         report.notes = gate.notes.withLock { $0 }.sorted { $0.item < $1.item }.map(\.text)
         report.ignored = Self.strayFiles(inputs.folders)
         return report

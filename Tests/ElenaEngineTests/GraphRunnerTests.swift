@@ -18,6 +18,74 @@ import Testing
         }
     }
 
+    /// What a reader was asked for, in order.
+    actor Asked {
+        var parts: [[Digest]] = []
+        var dropStages: [[StageName]] = []
+        func note(_ items: [Digest], _ stages: [StageName]) {
+            if items.isEmpty { dropStages.append(stages) } else { parts.append(items) }
+        }
+    }
+
+    /// The runner reads the run cache a part of the items at a time (and the drop-level steps once): every part
+    /// is asked for once, in order, and a rerun finds every step through its part.
+    @Test func theRunCacheIsReadAPartOfTheItemsAtATime() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let cache = MemoryRunCache()
+        let manifest = Manifest(
+            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+        let files = (0..<5).map { "\($0).png" }.map { SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0)) }
+        let pipeline = Pipeline([
+            .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)), .item(Recorder(name: .crop), reads: [.ingest]),
+            .item(Recorder(name: .publish), reads: [.crop], after: [.outbox]),
+        ])
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
+        let environment = RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 2, reporter: SilentReporter())
+        let asked = Asked()
+        let reader = RunCacheReader(partSize: 2) { items, stages in
+            await asked.note(items, stages)
+            return try await cache.cacheIndex(items: items, dropStages: stages)
+        }
+        let first = await Runner(pipeline).run(plan, environment: environment, cache: reader)
+        #expect(first.count(.crop, "ran") == 5 && first.count(.outbox, "ran") == 1)
+        let again = await Runner(pipeline).run(plan, environment: environment, cache: reader)
+        for stage in [StageName.outbox, .ingest, .crop, .publish] {
+            #expect(again.count(stage, "cached") == (stage == .outbox ? 1 : 5), "\(stage): \(again.counts)")
+        }
+        let ids = plan.items.map(\.id)
+        let parts = [Array(ids[0..<2]), Array(ids[2..<4]), Array(ids[4..<5])]
+        #expect(await asked.parts == parts + parts, "each part once per run, in order")
+        #expect(await asked.dropStages == [[.outbox], [.outbox]])
+    }
+
+    /// A part that cannot be read stops the run (its steps would otherwise be done again), as a ledger that goes
+    /// away does; what was read before is settled from the cache.
+    @Test func aPartThatCannotBeReadStopsTheRun() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let cache = MemoryRunCache()
+        let manifest = Manifest(
+            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+        let files = (0..<4).map { "\($0).png" }.map { SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0)) }
+        let pipeline = Pipeline([.item(Recorder(name: .ingest)), .item(Recorder(name: .crop), reads: [.ingest])])
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
+        let environment = RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 1, reporter: SilentReporter())
+        _ = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
+        let secondPart = Set(plan.items[2...].map(\.id))
+        let reader = RunCacheReader(partSize: 2) { items, stages in
+            if items.contains(where: secondPart.contains) { throw StageError("the database went away") }
+            return try await cache.cacheIndex(items: items, dropStages: stages)
+        }
+        let report = await Runner(pipeline).run(plan, environment: environment, cache: reader)
+        #expect(report.stopped == "the run cache could not be read: the database went away")
+        #expect(report.count(.crop, "cached") == 2, "\(report.counts)")
+        #expect(report.count(.crop, "ran") == 0, "nothing is done again for want of its record")
+        #expect(report.count(.ingest, "blocked") == 2)
+    }
+
     @Test func aFailureBlocksOnlyItsItem() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }

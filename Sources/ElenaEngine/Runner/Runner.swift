@@ -2,6 +2,36 @@ package import ElenaCore
 import Foundation
 import Logging
 
+/// Reads the successful stage runs a runner may hit: `read(items, dropStages)` gives those of the items given and
+/// of the drop-level stages named; the runner asks for the drop's stages once, then for its items a part of
+/// `partSize` at a time.
+package struct RunCacheReader: Sendable {
+    /// How many items' steps are read at once.
+    package var partSize: Int
+    /// Reads the steps of `items` and of the drop-level stages named.
+    package var read: @Sendable (_ items: [Digest], _ dropStages: [StageName]) async throws -> [CacheKey: CachedStep]
+
+    /// A reader.
+    package init(
+        partSize: Int, read: @escaping @Sendable (_ items: [Digest], _ dropStages: [StageName]) async throws -> [CacheKey: CachedStep]
+    ) {
+        self.partSize = partSize
+        self.read = read
+    }
+
+    /// Every step read beforehand: each ask is answered by the same index (held once, not copied).
+    package static func whole(_ index: [CacheKey: CachedStep]) -> RunCacheReader {
+        RunCacheReader(partSize: .max / 2) { _, _ in index }
+    }
+
+    /// Reads from a store's run cache.
+    package static func store(_ cache: any RunCache, partSize: Int = 1_500) -> RunCacheReader {
+        RunCacheReader(partSize: partSize) { items, dropStages in
+            try await cache.cacheIndex(items: items, dropStages: dropStages.sorted { $0.rawValue < $1.rawValue })
+        }
+    }
+}
+
 /// Runs a plan's graph: every ready node whose key has no successful record does its work, up to
 /// `concurrency` at a time, items started in order so one item's chain finishes before many others begin.
 /// Cache hits, blocked and skipped nodes are settled inline without spawning work.
@@ -48,16 +78,26 @@ package struct Runner: Sendable {
         var recomputed: [Finished] = []
     }
 
-    /// Runs (or, with `environment.dryRun`, plans) every node.
+    /// Runs (or, with `environment.dryRun`, plans) every node, with the successful stage runs read beforehand.
     /// - Parameters:
     ///   - plan: the drop's plan.
     ///   - environment: services and options.
-    ///   - cacheIndex: what the successful stage runs left, by key, loaded once from the store.
+    ///   - cacheIndex: what the successful stage runs left, by key.
     ///   - failedBefore: failed stage runs by key: a dry run reports a node that would run again with the same key
     ///     as failed with last time's message instead of planned (a real run retries it).
     /// - Returns: every node's state.
     package func run(
         _ plan: DropPlan, environment: RunEnvironment, cacheIndex: [CacheKey: CachedStep],
+        failedBefore: [CacheKey: StageRecord] = [:]
+    ) async -> RunReport {
+        await run(plan, environment: environment, cache: .whole(cacheIndex), failedBefore: failedBefore)
+    }
+
+    /// Runs (or plans) every node, reading the successful stage runs as it goes: the drop-level nodes' first, then
+    /// the items' a part at a time, the next part while this one is settled. A part is let go once its items are
+    /// settled, so a drop of 100,000 items never holds its 300,000 finished steps at once.
+    package func run(
+        _ plan: DropPlan, environment: RunEnvironment, cache reader: RunCacheReader,
         failedBefore: [CacheKey: StageRecord] = [:]
     ) async -> RunReport {
         // All scheduling state lives in arrays indexed like the graph's nodes: a no-op rerun of 10,000 items
@@ -83,6 +123,46 @@ package struct Runner: Sendable {
             guard stopped == nil else { return }
             stopped = reason
             environment.reporter.stopping(reason)
+        }
+
+        // The run cache: the drop-level nodes' steps, and the items' a part at a time.
+        func reading(_ error: any Error) -> String {
+            (error as? any RunStopping)?.stopReason ?? "the run cache could not be read: \(error)"
+        }
+        var dropSteps: [CacheKey: CachedStep] = [:]
+        do {
+            dropSteps = try await reader.read([], graph.head + graph.tail)
+        } catch {
+            stop(reading(error))
+        }
+        let partSize = max(1, reader.partSize)
+        let partCount = (plan.items.count + partSize - 1) / partSize
+        var loadedParts: [Int: [CacheKey: CachedStep]] = [:]
+        var readingParts: [Int: Task<[CacheKey: CachedStep], any Error>] = [:]
+        var openItemsPerPart = (0..<partCount).map { min(partSize, plan.items.count - $0 * partSize) }
+        func startReading(_ part: Int) {
+            guard part < partCount, loadedParts[part] == nil, readingParts[part] == nil else { return }
+            let ids = plan.items[(part * partSize)..<min(plan.items.count, (part + 1) * partSize)].map(\.id)
+            readingParts[part] = Task { try await reader.read(ids, []) }
+        }
+        /// Makes sure the steps of the item's part are at hand (and the next part's on their way).
+        func load(item: Int) async {
+            let part = item / partSize
+            guard loadedParts[part] == nil else { return }
+            startReading(part)
+            do {
+                loadedParts[part] = try await readingParts[part]?.value ?? [:]
+            } catch {
+                // Without its steps a part would be done again: the run stops instead (as when the ledger goes).
+                loadedParts[part] = [:]
+                stop(reading(error))
+            }
+            readingParts[part] = nil
+            if stopped == nil { startReading(part + 1) }
+        }
+        func cached(_ key: CacheKey, item: Int?) -> CachedStep? {
+            guard let item else { return dropSteps[key] }
+            return loadedParts[item / partSize]?[key]
         }
 
         // Records are written in batches, and at least every half second: a slow step (a generated image) is in
@@ -115,6 +195,8 @@ package struct Runner: Sendable {
                 if openNodesPerItem[item] == 0 {
                     workspaces[item] = nil
                     imagesDone += 1
+                    openItemsPerPart[item / partSize] -= 1
+                    if openItemsPerPart[item / partSize] == 0 { loadedParts[item / partSize] = nil }
                 }
             }
             environment.reporter.finished(
@@ -220,7 +302,7 @@ package struct Runner: Sendable {
             }
 
             var verify: CachedStep?
-            if !recomputing, stage.isCacheable, let record = cacheIndex[key] {
+            if !recomputing, stage.isCacheable, let record = cached(key, item: node.item) {
                 let output = NodeOutput(
                     digest: record.outputDigest ?? key.digest, artifactPath: record.artifactPath,
                     artifactStamp: record.artifactStamp, summaryText: record.output)
@@ -278,6 +360,7 @@ package struct Runner: Sendable {
             var running = 0
             while true {
                 while running < limit, let index = ready.popMin() {
+                    if let item = graph.node(at: index).item { await load(item: item) }
                     switch prepare(index) {
                     case .finished(let state):
                         complete(index, state, record: nil)
@@ -304,6 +387,7 @@ package struct Runner: Sendable {
             }
         }
         await flush(force: true)
+        for task in readingParts.values { _ = try? await task.value }
         var report = RunReport(plan: plan, states: NodeStates(graph: graph, slots: states), dryRun: environment.dryRun)
         report.stopped = stopped
         report.stoppedBy = stoppedBy
