@@ -68,6 +68,12 @@ package struct Runner: Sendable {
         var item: Digest?
     }
 
+    /// A finished step as read from the run cache, with its file's stamp as found then (nil: no file, or none).
+    private struct Hit: Sendable {
+        var step: CachedStep
+        var stamp: FileStamp?
+    }
+
     private struct Finished: Sendable {
         var index: Int
         var state: NodeState
@@ -129,21 +135,27 @@ package struct Runner: Sendable {
         func reading(_ error: any Error) -> String {
             (error as? any RunStopping)?.stopReason ?? "the run cache could not be read: \(error)"
         }
-        var dropSteps: [CacheKey: CachedStep] = [:]
+        // Each step comes with its file's stamp, taken where the part was read (on the other core): the check that
+        // the file is the one recorded is the same, made a moment earlier.
+        let layout = environment.layout
+        @Sendable func hits(_ steps: [CacheKey: CachedStep]) -> [CacheKey: Hit] {
+            steps.mapValues { step in Hit(step: step, stamp: step.artifactPath.flatMap { FileSystem.stamp(layout.absolute($0)) }) }
+        }
+        var dropSteps: [CacheKey: Hit] = [:]
         do {
-            dropSteps = try await reader.read([], graph.head + graph.tail)
+            dropSteps = hits(try await reader.read([], graph.head + graph.tail))
         } catch {
             stop(reading(error))
         }
         let partSize = max(1, reader.partSize)
         let partCount = (plan.items.count + partSize - 1) / partSize
-        var loadedParts: [Int: [CacheKey: CachedStep]] = [:]
-        var readingParts: [Int: Task<[CacheKey: CachedStep], any Error>] = [:]
+        var loadedParts: [Int: [CacheKey: Hit]] = [:]
+        var readingParts: [Int: Task<[CacheKey: Hit], any Error>] = [:]
         var openItemsPerPart = (0..<partCount).map { min(partSize, plan.items.count - $0 * partSize) }
         func startReading(_ part: Int) {
             guard part < partCount, loadedParts[part] == nil, readingParts[part] == nil else { return }
             let ids = plan.items[(part * partSize)..<min(plan.items.count, (part + 1) * partSize)].map(\.id)
-            readingParts[part] = Task { try await reader.read(ids, []) }
+            readingParts[part] = Task { hits(try await reader.read(ids, [])) }
         }
         /// Makes sure the steps of the item's part are at hand (and the next part's on their way).
         func load(item: Int) async {
@@ -160,7 +172,7 @@ package struct Runner: Sendable {
             readingParts[part] = nil
             if stopped == nil { startReading(part + 1) }
         }
-        func cached(_ key: CacheKey, item: Int?) -> CachedStep? {
+        func cached(_ key: CacheKey, item: Int?) -> Hit? {
             guard let item else { return dropSteps[key] }
             return loadedParts[item / partSize]?[key]
         }
@@ -302,12 +314,13 @@ package struct Runner: Sendable {
             }
 
             var verify: CachedStep?
-            if !recomputing, stage.isCacheable, let record = cached(key, item: node.item) {
+            if !recomputing, stage.isCacheable, let hit = cached(key, item: node.item) {
+                let record = hit.step
                 let output = NodeOutput(
                     digest: record.outputDigest ?? key.digest, artifactPath: record.artifactPath,
                     artifactStamp: record.artifactStamp, summaryText: record.output)
-                if let path = record.artifactPath {
-                    let stamp = FileSystem.stamp(environment.layout.absolute(path))
+                if record.artifactPath != nil {
+                    let stamp = hit.stamp
                     if stamp != nil, stamp == record.artifactStamp { return .finished(.cached(output)) }
                     if stamp != nil { verify = record }
                 } else if stage.isIntact(output, environment: environment) {
