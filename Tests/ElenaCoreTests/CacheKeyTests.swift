@@ -56,6 +56,23 @@ import Testing
         #expect(forwards == backwards)
     }
 
+    /// Every order of five inputs (a collector's, a crop's with its source) gives the key of the sorted order.
+    @Test func everyOrderOfSeveralInputsGivesOneKey() {
+        let inputs = ["source", "ingest", "detect", "crop:ab", "crop:aa"].map { (name: $0, digest: Digest.of($0)) }
+        let sorted = Self.key(inputs: inputs.sorted { $0.name < $1.name })
+        func permutations(_ items: [(name: String, digest: Digest)]) -> [[(name: String, digest: Digest)]] {
+            guard items.count > 1 else { return [items] }
+            return items.indices.flatMap { index in
+                var rest = items
+                let first = rest.remove(at: index)
+                return permutations(rest).map { [first] + $0 }
+            }
+        }
+        let all = permutations(inputs)
+        #expect(all.count == 120)
+        for order in all { #expect(Self.key(inputs: order) == sorted, "\(order.map(\.name))") }
+    }
+
     @Test func everyPartChangesTheKey() {
         let base = Self.key()
         let changed = [
