@@ -28,10 +28,13 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         add(stage)
         add(String(version))
         add(parameters)
-        // Most nodes give a few inputs, most already in order: no sorted copy for those, and an insertion sort (stable,
-        // like the sort it replaces) for the others, cheaper than a general sort's set-up for three or four.
+        // Most nodes give a few inputs, many already in order: no sorted copy for those, an insertion sort (stable,
+        // like the general sort) for a few out of order, cheaper than a general sort's set-up for three or four; a
+        // collector's hundred thousand take the general sort.
         var ordered = inputs
-        if !zip(inputs, inputs.dropFirst()).allSatisfy({ $0.name <= $1.name }) {
+        if ordered.count > 8 {
+            ordered.sort { $0.name < $1.name }
+        } else if !zip(inputs, inputs.dropFirst()).allSatisfy({ $0.name <= $1.name }) {
             for next in 1..<ordered.count {
                 var position = next
                 while position > 0, ordered[position].name < ordered[position - 1].name {

@@ -19,7 +19,7 @@ package struct RunCacheReader: Sendable {
         self.read = read
     }
 
-    /// Every step read beforehand: each ask is answered by the same index (held once, not copied).
+    /// Every step read beforehand: each ask is answered by the whole index (tests, and the jobs of a source plan).
     package static func whole(_ index: [CacheKey: CachedStep]) -> RunCacheReader {
         RunCacheReader(partSize: .max / 2) { _, _ in index }
     }
