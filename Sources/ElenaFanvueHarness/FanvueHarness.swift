@@ -27,7 +27,10 @@ package struct FanvueHarness {
         let configuration = FanvueConfiguration(
             clientID: settings.clientID, clientSecret: settings.clientSecret, redirectURI: settings.redirectURIs[0],
             apiURL: fake.baseURL, authURL: fake.baseURL,
-            retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.02, maxDelay: 2), requestTimeout: 10)
+            // The product's own request timeout: under a fully loaded test run (every suite at once on two cores) an
+            // answer of the in-process fake took over 10 s, and a request that creates something is never retried.
+            // A test of timeouts sets its own.
+            retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.02, maxDelay: 2), requestTimeout: 60)
         let issued = fake.issueTokens(scopes: allScopes)
         let store = TokenStore(configFolder: folder("config"))
         try store.save(

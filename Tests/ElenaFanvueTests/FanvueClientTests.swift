@@ -195,7 +195,7 @@ import Testing
                 _ = try await harness.client.createPost(
                     PostRequest(audience: "subscribers", text: "hi", mediaUUIDs: [], priceCents: 500, publishAt: nil))
             }
-            #expect(error?.statusCode == 400)
+            #expect(error?.statusCode == 400, "\(String(describing: error))")
             #expect(error?.request == "POST /posts")
             #expect(error?.description.contains("Fanvue answered 400 to POST /posts") == true)
             #expect(error?.description.contains(token) == false)
