@@ -48,7 +48,7 @@ struct RecropCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try manifest.map(Wiring.loadManifest)
-        let (layout, url) = try options.locate(manifest: loaded)
+        let (_, url) = try options.locate(manifest: loaded)
         let store = try await Wiring.openStore(url, readOnly: false)
         let record: ItemRecord
         do {

@@ -1,7 +1,8 @@
 /// A drop's graph, laid out by rule instead of stored edge by edge. Every unit (an item, or a job of a source plan)
 /// runs the same stages wired the same way, so the graph is its stages' wiring repeated: the node at an index and
 /// the nodes it depends on are worked out when asked for. A drop of 100,000 items has 600,000 nodes and a million
-/// edges; stored, they cost more memory and time than everything else the plan holds.
+/// edges; stored, with a dictionary of the nodes, they took about as much memory as the plan's items and most of
+/// the planning time.
 ///
 /// Nodes are numbered in the order work should start: the drop stages declared before the first unit stage (they
 /// feed the units), then each unit's stages, unit by unit, in pipeline order, then the other drop stages.
