@@ -142,21 +142,12 @@ package struct Graph<Node: Hashable & Sendable>: Sendable {
     /// Kahn's algorithm over indices; ready nodes are taken lowest index first, so the result is stable.
     /// - Throws: `CycleError` naming the nodes on a cycle.
     package func topologicalOrder() throws(CycleError) -> [Node] {
-        var remaining = prerequisites.count
-        var ready = MinHeap(remaining.indices.filter { remaining[$0] == 0 })
-        var order: [Node] = []
-        order.reserveCapacity(nodes.count)
-        while let index = ready.popMin() {
-            order.append(nodes[index])
-            for dependent in dependentIndices(of: index) {
-                remaining[dependent] -= 1
-                if remaining[dependent] == 0 { ready.insert(dependent) }
-            }
-        }
+        let (order, remaining) = kahnOrder(
+            count: nodes.count, prerequisiteCount: { Int(prerequisites.count[$0]) }, dependents: dependentIndices(of:))
         if order.count < nodes.count {
             throw CycleError(path: findCycle(among: Set(remaining.indices.filter { remaining[$0] > 0 })))
         }
-        return order
+        return order.map { nodes[$0] }
     }
 
     private func findCycle(among candidates: Set<Int>) -> [Node] {
@@ -172,4 +163,24 @@ package struct Graph<Node: Hashable & Sendable>: Sendable {
         }
         return path.map { nodes[$0] }
     }
+}
+
+/// Kahn's algorithm over nodes numbered `0..<count`, the ready ones taken lowest index first, so the order is stable:
+/// the indices in order, and how many prerequisites each node still waits for (above zero only on or behind a cycle,
+/// whose nodes the order leaves out).
+func kahnOrder<Dependents: Sequence<Int>>(
+    count: Int, prerequisiteCount: (Int) -> Int, dependents: (Int) -> Dependents
+) -> (order: [Int], remaining: [Int]) {
+    var remaining = (0..<count).map(prerequisiteCount)
+    var ready = MinHeap((0..<count).filter { remaining[$0] == 0 })
+    var order: [Int] = []
+    order.reserveCapacity(count)
+    while let index = ready.popMin() {
+        order.append(index)
+        for dependent in dependents(index) {
+            remaining[dependent] -= 1
+            if remaining[dependent] == 0 { ready.insert(dependent) }
+        }
+    }
+    return (order, remaining)
 }

@@ -76,30 +76,32 @@ package struct PlanGraph: Sendable {
         let unitPosition = Dictionary(unit.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         let headCount = head.count
         let tailStart = self.tailStart
-        var dropIndex: [StageName: Int] = [:]
-        for (slot, stage) in drops.enumerated() where dropIndex[stage.name] == nil {
-            dropIndex[stage.name] = slot < headCount ? slot : tailStart + slot - headCount
+        // A drop stage's slot (head, then tail) and its node's index, each way.
+        func dropIndex(ofSlot slot: Int) -> Int { slot < headCount ? slot : tailStart + slot - headCount }
+        func dropSlot(of index: Int) -> Int { index < headCount ? index : index - tailStart + headCount }
+        var indexOfDrop: [StageName: Int] = [:]
+        for (slot, stage) in drops.enumerated() where indexOfDrop[stage.name] == nil {
+            indexOfDrop[stage.name] = dropIndex(ofSlot: slot)
         }
         func unique(_ values: [Int]) -> [Int] {
             var seen = Set<Int>()
             return values.filter { seen.insert($0).inserted }
         }
         let reads = unit.map { stage in unique(stage.reads.compactMap { unitPosition[$0] }) }
-        let waitsFor = unit.map { stage in unique(stage.after.compactMap { dropIndex[$0] }) }
-        let dropWaitsFor = drops.map { stage in unique(stage.after.compactMap { dropIndex[$0] }) }
+        let waitsFor = unit.map { stage in unique(stage.after.compactMap { indexOfDrop[$0] }) }
+        let dropWaitsFor = drops.map { stage in unique(stage.after.compactMap { indexOfDrop[$0] }) }
         let dropCollects = drops.map { stage in unique(stage.reads.compactMap { unitPosition[$0] }) }
 
         var readBy = [[Int]](repeating: [], count: unit.count)
         var collectedBy = [[Int]](repeating: [], count: unit.count)
         var byDrops = [[Int]](repeating: [], count: drops.count)
         var byUnits = [[Int]](repeating: [], count: drops.count)
-        func dropSlot(of index: Int) -> Int { index < headCount ? index : index - tailStart + headCount }
         for (position, read) in reads.enumerated() {
             for other in read { readBy[other].append(position) }
             for index in waitsFor[position] { byUnits[dropSlot(of: index)].append(position) }
         }
         for slot in drops.indices {
-            let index = slot < headCount ? slot : tailStart + slot - headCount
+            let index = dropIndex(ofSlot: slot)
             for position in dropCollects[slot] { collectedBy[position].append(index) }
             for other in dropWaitsFor[slot] { byDrops[dropSlot(of: other)].append(index) }
         }
@@ -108,7 +110,6 @@ package struct PlanGraph: Sendable {
             waitsFor: waitsFor, readBy: readBy, collectedBy: collectedBy, dropWaitsFor: dropWaitsFor,
             dropCollects: dropCollects, dropWaitedOnByDrops: byDrops, dropWaitedOnByUnits: byUnits)
     }
-
 
     /// Where a node index lies: a drop stage's slot (head, then tail) or a unit and its stage's position.
     private enum Place {
@@ -195,19 +196,8 @@ package struct PlanGraph: Sendable {
     /// The nodes in a stable topological order (Kahn's algorithm, lowest index first among the ready). The stages'
     /// wiring is checked for a cycle when planning, so the nodes have none; a node on one would be left out.
     package func topologicalOrder() -> [NodeID] {
-        let count = nodes.count
-        var remaining = (0..<count).map { dependencyCount(of: $0) }
-        var ready = MinHeap((0..<count).filter { remaining[$0] == 0 })
-        var order: [NodeID] = []
-        order.reserveCapacity(count)
-        while let index = ready.popMin() {
-            order.append(node(at: index))
-            for dependent in dependentIndices(of: index) {
-                remaining[dependent] -= 1
-                if remaining[dependent] == 0 { ready.insert(dependent) }
-            }
-        }
-        return order
+        kahnOrder(count: nodes.count, prerequisiteCount: dependencyCount(of:), dependents: dependentIndices(of:)).order
+            .map(node(at:))
     }
 
     /// The nodes, by index.
