@@ -18,6 +18,21 @@ import Testing
         }
     }
 
+    static let manifest = Manifest(
+        drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
+
+    /// Source files of these names, each with bytes of its own.
+    static func files(_ names: [String]) -> [SourceFile] {
+        names.map { SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0)) }
+    }
+
+    /// A run in a library of its own under `folder`, recording in `cache`.
+    static func environment(_ folder: TemporaryDirectory, cache: MemoryRunCache, concurrency: Int) -> RunEnvironment {
+        RunEnvironment(
+            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: concurrency,
+            reporter: SilentReporter())
+    }
+
     /// What a reader was asked for, in order.
     actor Asked {
         var parts: [[Digest]] = []
@@ -33,16 +48,12 @@ import Testing
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
         let cache = MemoryRunCache()
-        let manifest = Manifest(
-            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
-        let files = (0..<5).map { "\($0).png" }.map { SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0)) }
         let pipeline = Pipeline([
             .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)), .item(Recorder(name: .crop), reads: [.ingest]),
             .item(Recorder(name: .publish), reads: [.crop], after: [.outbox]),
         ])
-        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
-        let environment = RunEnvironment(
-            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 2, reporter: SilentReporter())
+        let plan = try Planner.plan(Self.manifest, files: Self.files((0..<5).map { "\($0).png" }), pipeline: pipeline.shape)
+        let environment = Self.environment(folder, cache: cache, concurrency: 2)
         let asked = Asked()
         let reader = RunCacheReader(partSize: 2) { items, stages in
             await asked.note(items, stages)
@@ -66,13 +77,9 @@ import Testing
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
         let cache = MemoryRunCache()
-        let manifest = Manifest(
-            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
-        let files = (0..<4).map { "\($0).png" }.map { SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0)) }
         let pipeline = Pipeline([.item(Recorder(name: .ingest)), .item(Recorder(name: .crop), reads: [.ingest])])
-        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
-        let environment = RunEnvironment(
-            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 1, reporter: SilentReporter())
+        let plan = try Planner.plan(Self.manifest, files: Self.files((0..<4).map { "\($0).png" }), pipeline: pipeline.shape)
+        let environment = Self.environment(folder, cache: cache, concurrency: 1)
         _ = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
         let secondPart = Set(plan.items[2...].map(\.id))
         let reader = RunCacheReader(partSize: 2) { items, stages in
@@ -90,21 +97,14 @@ import Testing
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
         let cache = MemoryRunCache()
-        let manifest = Manifest(
-            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
-        let files = ["a.png", "b.png", "c.png"].map {
-            SourceFile(path: "/x/" + $0, relativePath: $0, size: 1, digest: Digest.of($0))
-        }
         // A pipeline of stand-ins, declared here: the engine knows no stage of the product.
         let pipeline = Pipeline([
             .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)), .item(Recorder(name: .detect), reads: [.ingest]),
             .item(Recorder(name: .crop, failOn: "b.png"), reads: [.ingest, .detect]),
             .item(Recorder(name: .review), reads: [.crop]), .item(Recorder(name: .publish), reads: [.review], after: [.outbox]),
         ])
-        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline.shape)
-        let environment = RunEnvironment(
-            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 2,
-            reporter: SilentReporter())
+        let plan = try Planner.plan(Self.manifest, files: Self.files(["a.png", "b.png", "c.png"]), pipeline: pipeline.shape)
+        let environment = Self.environment(folder, cache: cache, concurrency: 2)
         let report = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
         let b = try #require(plan.items.firstIndex { $0.name == "b.png" })
         guard case .failed(let message)? = report.states[NodeID(.crop, item: b)] else {
@@ -162,18 +162,13 @@ import Testing
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
         let cache = MemoryRunCache()
-        let manifest = Manifest(
-            drop: "g", source: SourceSpec(dir: "."), crop: CropSpec(strategy: .keep), publish: PublishSpec(to: .folder))
-        let files = [SourceFile(path: "/x/abc.png", relativePath: "abc.png", size: 1, digest: Digest.of("abc"))]
-        let environment = RunEnvironment(
-            layout: LibraryLayout(root: folder("lib")), cache: cache, dryRun: false, concurrency: 1,
-            reporter: SilentReporter())
+        let environment = Self.environment(folder, cache: cache, concurrency: 1)
         let producer = Producer()
         func pipeline(_ consumer: Consumer) -> Pipeline {
             Pipeline([.item(producer), .item(consumer, reads: [StageName("produce")])])
         }
         let first = Consumer(setting: 1)
-        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline(first).shape)
+        let plan = try Planner.plan(Self.manifest, files: Self.files(["abc.png"]), pipeline: pipeline(first).shape)
         _ = await Runner(pipeline(first)).run(plan, environment: environment, cacheIndex: [:])
         #expect(first.seen.withLock { $0 } == [7])
 
