@@ -3,6 +3,7 @@ package import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The OAuth redirect target: a one-shot HTTP listener on 127.0.0.1 at the redirect URI's port and path. It checks
 /// `state` (a mismatch is refused, as a forged redirect would be) and hands back the authorization code.
@@ -105,27 +106,47 @@ package struct LoopbackListener: Sendable {
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { _ in Task { await ready() } },
             logger: Logger(label: "elena.fanvue.login", factory: { _ in SwiftLogNoOpLogHandler() }))
-        return try await withThrowingTaskGroup(of: String?.self) { group in
+        // The listener is stopped by a graceful shutdown, never by cancelling it: cancelling a server traps in NIO
+        // ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#2637) when a connection has just been
+        // accepted and not yet handed over, as a browser's second connection (a favicon) at the redirect would be.
+        let server = ServiceGroup(
+            services: [application], logger: Logger(label: "elena.fanvue.login", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let serving = Task { try await server.run() }
+        let first = await withTaskGroup(of: Result<String, any Error>?.self) { group -> Result<String, any Error> in
             group.addTask {
                 do {
-                    try await application.run()
+                    try await serving.value
+                    return .failure(Failure(description: "the login listener stopped"))
                 } catch {
-                    throw Failure(
-                        description: "cannot listen on 127.0.0.1:\(port) for Fanvue's redirect (FANVUE_REDIRECT_URI): "
-                            + TransportWords.describe(error))
+                    return .failure(
+                        Failure(
+                            description: "cannot listen on 127.0.0.1:\(port) for Fanvue's redirect (FANVUE_REDIRECT_URI): "
+                                + TransportWords.describe(error)))
                 }
-                return nil
             }
-            group.addTask { try await outcome.wait() }
             group.addTask {
-                try await Task.sleep(for: .seconds(timeout))
-                throw Failure(description: "no redirect arrived within \(Int(timeout)) s")
+                do { return .success(try await outcome.wait()) } catch { return .failure(error) }
             }
-            defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if let code = next { return code }
+            group.addTask {
+                // A cancelled sleep (the code came first) decides nothing.
+                guard (try? await Task.sleep(for: .seconds(timeout))) != nil else { return nil }
+                return .failure(Failure(description: "no redirect arrived within \(Int(timeout)) s"))
             }
-            throw Failure(description: "the login listener stopped")
+            var first: Result<String, any Error>?
+            while first == nil, let next = await group.next() { first = next }
+            // The waits end at once; the task waiting for the server ends once its graceful shutdown has (the page
+            // was sent with `Connection: close`, idle connections are closed). Should a browser hold a connection
+            // open regardless, the server is cancelled five seconds on, long after its listener closed.
+            await server.triggerGracefulShutdown()
+            let backstop = Task {
+                guard (try? await Task.sleep(for: .seconds(5))) != nil else { return }
+                serving.cancel()
+            }
+            group.cancelAll()
+            while await group.next() != nil {}
+            backstop.cancel()
+            return first ?? .failure(Failure(description: "the login listener stopped"))
         }
+        return try first.get()
     }
 }
