@@ -153,10 +153,12 @@ package final class FakeComfy: Sendable {
         }
     }
 
-    /// Stops the server.
+    /// Stops the server: its websockets are dropped first (as a ComfyUI that goes away drops them), so the graceful
+    /// shutdown does not wait for them.
     package func stop() async {
         let running = state.withLock { state -> LoopbackServer.Running? in
             defer { state.server = nil }
+            for socket in state.sockets.values { socket.send.yield(nil) }
             return state.server
         }
         await running?.stop()
