@@ -53,7 +53,9 @@ import Testing
             let url = oauth.authorizeURL(state: state, pkce: pkce)
             #expect(url.contains("code_challenge_method=S256") && url.contains("code_challenge=\(pkce.challenge)"))
             let listener = LoopbackListener(redirectURI: redirect, state: state)
-            let code = try await listener.waitForCode(timeout: 30) {
+            // 120 s: under a fully loaded test run the browser's three tries (10 s each) at the in-process fake took
+            // longer than 30 s (seen with two busy loops beside the tests).
+            let code = try await listener.waitForCode(timeout: 120) {
                 // The "browser": opens the authorize URL and follows the redirect to the listener (retrying, as a
                 // browser would, a connection a loaded machine was too slow for).
                 for _ in 0..<3 {
@@ -78,7 +80,7 @@ import Testing
         let port = try freeLoopbackPort()
         let listener = LoopbackListener(redirectURI: "http://127.0.0.1:\(port)/callback", state: "expected")
         let error = await #expect(throws: LoopbackListener.Failure.self) {
-            _ = try await listener.waitForCode(timeout: 30) {
+            _ = try await listener.waitForCode(timeout: 120) {
                 // A browser retries a connection that failed; so does this one (a loaded machine may be slow).
                 for _ in 0..<3 {
                     let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/callback?code=abc&state=forged")
