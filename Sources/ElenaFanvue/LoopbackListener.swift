@@ -136,10 +136,11 @@ package struct LoopbackListener: Sendable {
             while first == nil, let next = await group.next() { first = next }
             // The waits end at once; the task waiting for the server ends once its graceful shutdown has (the page
             // was sent with `Connection: close`, idle connections are closed). Should a browser hold a connection
-            // open regardless, the server is cancelled five seconds on, long after its listener closed.
+            // open regardless, the server is cancelled a minute on: every connection accepted before the listener
+            // closed has been handed over by then (five seconds were not enough on a machine loaded to the full).
             await server.triggerGracefulShutdown()
             let backstop = Task {
-                guard (try? await Task.sleep(for: .seconds(5))) != nil else { return }
+                guard (try? await Task.sleep(for: .seconds(60))) != nil else { return }
                 serving.cancel()
             }
             group.cancelAll()
