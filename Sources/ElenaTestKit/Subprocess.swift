@@ -66,7 +66,16 @@ package enum Subprocess {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, variables)
+        var spawned = posix_spawn(&pid, program, &actions, &attributes, argv, variables)
+        // A program written a moment ago (a test copies the binary into a folder of its own) can still be open for
+        // writing in a child another thread started meanwhile, until that child closes what it inherited: its exec
+        // fails with ETXTBSY ("Text file busy") for that moment. It is tried again, as Go's os/exec does.
+        var tries = 1
+        while spawned == ETXTBSY && tries < 40 {
+            usleep(50_000)
+            spawned = posix_spawn(&pid, program, &actions, &attributes, argv, variables)
+            tries += 1
+        }
         guard spawned == 0 else {
             throw CocoaError(
                 .fileReadUnknown,
