@@ -32,9 +32,8 @@ package struct DropSession: Sendable {
     package var generates = true
     /// Stages added to the product's pipeline, each right after the stage named (a test's stand-in stage).
     package var addedStages: [(after: StageName, entry: Pipeline.Entry)] = []
-    /// How many items' rows the end of a run reads and compares at a time (each part one query by the items' ids).
-    package var rowPart = 1_000
-    /// How many items' finished steps the runner reads from the run cache at a time.
+    /// How many items the runner takes at a time: their finished steps are read from the run cache together, and
+    /// once they are settled their rows are read, compared and written together (one query each by the items' ids).
     package var cacheReadPart = 1_500
 
     /// Creates a session.
@@ -263,17 +262,20 @@ package struct DropSession: Sendable {
         }
 
         let started = environment.now()
-        var report = try await runGraph(plan, inputs: inputs, services: services)
-        profile.lap("run graph")
+        // The item rows follow the run a part of the items at a time, as the runner settles each part.
+        let projector =
+            environment.dryRun ? nil : ItemRowProjector(store: store, drop: manifest.drop, plan: plan, now: environment.now)
+        var report = try await runGraph(plan, inputs: inputs, services: services, settled: projector.map { $0.add })
+        profile.lap("run graph (item rows projected meanwhile)")
         report.unreadable = found.unreadable
         report.generation = generation
         report.inOtherDrops = found.files.compactMap { file in
             elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
         }
         profile.lap("report (\(report.ignored.count) ignored)")
-        if !environment.dryRun {
+        if let projector {
             do {
-                try await recordOutcome(&report, hashed: found.hashed, started: started, profile: &profile)
+                try await recordOutcome(&report, projector: projector, hashed: found.hashed, started: started, profile: &profile)
             } catch let error as any RunStopping where error.stopReason != nil {
                 // The ledger went away at the end: the item rows catch up on the next run (they are derived).
                 report.stopped = report.stopped ?? error.stopReason
@@ -319,11 +321,13 @@ extension DropSession {
     }
 
     /// Runs the graph with what was read for it.
-    private func runGraph(_ plan: DropPlan, inputs: consuming RunInputs, services: DropServices) async throws -> RunReport {
+    private func runGraph(
+        _ plan: DropPlan, inputs: consuming RunInputs, services: DropServices, settled: (@Sendable (SettledItems) -> Void)?
+    ) async throws -> RunReport {
         let gate = ReviewGateStage(reviews: inputs.reviews, index: inputs.folders)
         var report = await Runner(pipeline(gate: gate, services: services)).run(
             plan, environment: environment, cache: .store(try services.store, partSize: cacheReadPart),
-            failedBefore: inputs.failedBefore)
+            failedBefore: inputs.failedBefore, settled: settled)
         report.notes = gate.notes.withLock { $0 }.sorted { $0.item < $1.item }.map(\.text)
         report.ignored = Self.strayFiles(inputs.folders)
         return report
@@ -344,39 +348,18 @@ extension DropSession {
 
     /// The item rows follow the outputs the manifest implies now, cache hits included; then the run's event.
     private func recordOutcome(
-        _ report: inout RunReport, hashed: Int, started: Date, profile: inout PhaseClock
+        _ report: inout RunReport, projector: ItemRowProjector, hashed: Int, started: Date, profile: inout PhaseClock
     ) async throws {
         let store = try services.store
         let plan = report.plan
+        // The parts' rows were brought in line while the run went on; what is left is the flags of the items waiting
+        // for review, now that the lookalikes among them can be known.
+        let projected = try await projector.finish()
         let lookalikes = try await Self.lookalikes(report, store: store)
         report.warnings += lookalikes.sentences
-        // The rows are read a part at a time, the next part while this one is compared and written: the memory
-        // follows the part, not the drop, and the reading happens on the store's threads meanwhile.
-        let parts = stride(from: 0, to: plan.items.count, by: rowPart).map { $0..<min(plan.items.count, $0 + rowPart) }
-        let drop = manifest.drop
-        func read(_ part: Range<Int>) -> Task<[Digest: ItemRowFields], any Error> {
-            let ids = plan.items[part].map(\.id)
-            return Task { try await store.rowFields(drop: drop, items: ids) }
-        }
-        var next = parts.first.map(read)
-        let flagged = Set(lookalikes.items)
-        var changed = 0
-        for (position, part) in parts.enumerated() {
-            guard let reading = next else { break }
-            let rows = try await reading.value
-            next = position + 1 < parts.count ? read(parts[position + 1]) : nil
-            let updates = ItemProjection.updates(report, items: part, rows: rows, lookalikes: flagged)
-            if !updates.isEmpty {
-                do {
-                    try await store.updateItems(updates, at: environment.now())
-                } catch {
-                    // No read is left running against a store that failed.
-                    _ = try? await next?.value
-                    throw error
-                }
-            }
-            changed += updates.count
-        }
+        let flags = ItemProjection.flagUpdates(projected.waiting, lookalikes: Set(lookalikes.items))
+        if !flags.isEmpty { try await store.updateItems(flags, at: environment.now()) }
+        let changed = projected.changed + flags.count
         profile.lap("project items (\(changed) changed)")
         try await store.append([
             EventRecord(

@@ -33,12 +33,11 @@ package enum ItemProjection {
 
     /// What the run says about item `index` (nil fields: the run settled nothing about them).
     package static func fields(
-        of report: RunReport, item index: Int, lookalike: Bool = false, captions: inout [String?: String]
+        of plan: DropPlan, states: some NodeStateLookup, item index: Int, captions: inout [String?: String]
     ) -> Fields {
-        let plan = report.plan
         let item = plan.items[index]
         var fields = Fields()
-        if case let output? = report.states[NodeID(.ingest, item: index)]?.output, output.digest == item.id {
+        if case let output? = states[NodeID(.ingest, item: index)]?.output, output.digest == item.id {
             fields.publish = item.publish
             // Most items share the drop's caption: the disclosure is added to each caption once.
             if let known = captions[item.publish.caption] {
@@ -49,19 +48,19 @@ package enum ItemProjection {
                 fields.caption = caption
             }
         }
-        fields.fingerprints = report.states[NodeID(.fingerprint, item: index)]?.output.flatMap(FingerprintStage.texts(of:))
-        guard let crop = report.states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
+        fields.fingerprints = states[NodeID(.fingerprint, item: index)]?.output.flatMap(FingerprintStage.texts(of:))
+        guard let crop = states[NodeID(.crop, item: index)]?.output, let path = crop.artifactPath else {
             return fields
         }
         fields.croppedName = PathText.lastComponent(path)
         fields.croppedDigest = crop.digest
-        fields.flags = cropFlags(crop) + (lookalike ? [CropFlag.nearDuplicate.rawValue] : [])
+        fields.flags = cropFlags(crop)
         let publication: StageName = plan.manifest.publish.to == .fanvue ? .upload : .publish
-        switch report.states[NodeID(.review, item: index)] {
+        switch states[NodeID(.review, item: index)] {
         case .waiting?, .planned?: fields.status = .inReview
         case .skipped?: fields.status = .rejected
         case .ran?, .cached?:
-            fields.status = report.states[NodeID(publication, item: index)]?.output != nil ? .published : .approved
+            fields.status = states[NodeID(publication, item: index)]?.output != nil ? .published : .approved
         default: break
         }
         return fields
@@ -72,24 +71,44 @@ package enum ItemProjection {
         CropDecision.recordedFlags(in: output.summary)
     }
 
+    /// The flags an item waiting for review has without `near_duplicate`, and the flags its row holds: whether it
+    /// looks like a picture already decided is known only once the whole run is settled.
+    package struct WaitingFlags: Sendable {
+        /// The item's index in the plan, and its id.
+        package var item: Int
+        package var id: Digest
+        package var flags: [String]
+        package var stored: [String]?
+    }
+
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
-    /// - Parameter items: which of the plan's items (all by default).
+    /// - Parameter items: which of the plan's items.
     /// - Parameter rows: their rows as stored.
-    /// - Parameter lookalikes: items that show a picture already approved or published (flagged `near_duplicate`).
+    /// - Returns: the changes, and the flags of the items waiting for review: whether one shows a picture already
+    ///   approved or published (flagged `near_duplicate`) is known once the whole run is settled, so their flags
+    ///   are left out of the changes and handed back for `flagUpdates`.
     package static func updates(
-        _ report: RunReport, items: Range<Int>? = nil, rows: [Digest: ItemRowFields], lookalikes: Set<Digest> = []
-    ) -> [(Digest, ItemUpdate)] {
+        _ plan: DropPlan, states: some NodeStateLookup, items: Range<Int>, rows: [Digest: ItemRowFields]
+    ) -> (updates: [(Digest, ItemUpdate)], waiting: [WaitingFlags]) {
         var updates: [(Digest, ItemUpdate)] = []
+        var waiting: [WaitingFlags] = []
         var captions: [String?: String] = [:]
-        for index in items ?? report.plan.items.indices {
-            let id = report.plan.items[index].id
+        for index in items {
+            let id = plan.items[index].id
             guard let row = rows[id] else { continue }
-            let fields = fields(of: report, item: index, lookalike: lookalikes.contains(id), captions: &captions)
+            let fields = fields(of: plan, states: states, item: index, captions: &captions)
             var update = ItemUpdate()
             var changed = false
             if let name = fields.croppedName, name != row.croppedName { update.croppedName = name; changed = true }
             if let digest = fields.croppedDigest, digest != row.croppedDigest { update.croppedDigest = digest; changed = true }
-            if let flags = fields.flags, flags != row.flags { update.flags = flags; changed = true }
+            if let flags = fields.flags {
+                if case .waiting? = states[NodeID(.review, item: index)] {
+                    waiting.append(WaitingFlags(item: index, id: id, flags: flags, stored: row.flags))
+                } else if flags != row.flags {
+                    update.flags = flags
+                    changed = true
+                }
+            }
             if let status = fields.status, status != row.status { update.status = status; changed = true }
             if let publish = fields.publish {
                 // An update can set a column but not clear it: a value the manifest no longer names stays.
@@ -108,6 +127,17 @@ package enum ItemProjection {
             if fields.croppedDigest != nil, row.error != nil { update.error = .some(nil); changed = true }
             if changed { updates.append((id, update)) }
         }
-        return updates
+        return (updates, waiting)
+    }
+
+    /// The flag changes of items that waited for review, once the lookalikes among them are known.
+    package static func flagUpdates(_ waiting: [WaitingFlags], lookalikes: Set<Digest>) -> [(Digest, ItemUpdate)] {
+        waiting.compactMap { entry in
+            let flags = entry.flags + (lookalikes.contains(entry.id) ? [CropFlag.nearDuplicate.rawValue] : [])
+            guard flags != entry.stored else { return nil }
+            var update = ItemUpdate()
+            update.flags = flags
+            return (entry.id, update)
+        }
     }
 }

@@ -24,11 +24,12 @@ import Testing
         #expect(events.last?.data?["hashed"]?.intValue == 0, "unchanged files are recognised by their stamp")
     }
 
-    /// The end of a run reads and updates the item rows a part at a time: every part's rows follow the run.
+    /// The item rows are read and updated a part at a time as the run settles each part: every part's rows follow
+    /// the run.
     @Test func theItemRowsFollowTheRunPartByPart() async throws {
         var harness = try SessionHarness(images: 5)
         defer { harness.folder.remove() }
-        harness.rowPart = 2
+        harness.part = 2
         _ = try await harness.run()
         var rows = try await harness.withStore { try await $0.items(drop: "eng") }
         #expect(rows.count == 5 && rows.allSatisfy { $0.status == .inReview }, "\(rows.map(\.status))")
@@ -41,6 +42,51 @@ import Testing
         let published = Set(rows.filter { $0.status == .published }.map(\.originalName))
         #expect(published == Set(report.plan.items.suffix(3).map(\.name)), "\(rows.map { ($0.originalName, $0.status) })")
         #expect(rows.filter { $0.status == .inReview }.count == 2)
+    }
+
+    /// A stand-in stage that, on the last item's turn, looks at the ledger's item rows until `look` is satisfied
+    /// (or 20 s have passed), and keeps what it found.
+    struct RowWatcher: Stage {
+        let name = StageName("watch-rows")
+        let version = 1
+        let lastItem: Int
+        let look: @Sendable () async -> Bool
+        let found = Locked<Bool?>(nil)
+
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            if context.node.item == lastItem {
+                var satisfied = await look()
+                for _ in 0..<200 where !satisfied {
+                    try await Task.sleep(for: .milliseconds(100))
+                    satisfied = await look()
+                }
+                found.withLock { $0 = satisfied }
+            }
+            let crop = context.inputs[.crop]?.digest.hex ?? ""
+            return .done(NodeOutput(digest: Digest.of("watch-rows:" + crop), summary: .object(["crop": .string(crop)])))
+        }
+    }
+
+    /// The rows of a part of the items are brought in line as soon as the part is settled, while the run goes on
+    /// with the next ones (not all after the run): with parts of two and one step at a time, the first four items
+    /// are settled when the last one's turn comes, and their rows already name their crops (which only the
+    /// projection of the run's states writes; the gate sets the status on its own).
+    @Test func aPartsRowsAreBroughtInLineWhileTheRunGoesOn() async throws {
+        var harness = try SessionHarness(images: 5)
+        defer { harness.folder.remove() }
+        harness.part = 2
+        let reader = harness
+        let watcher = RowWatcher(lastItem: 4) {
+            let rows = (try? await reader.withStore { try await $0.items(drop: "eng") }) ?? []
+            return rows.filter { $0.croppedName != nil }.count >= 4
+        }
+        let report = try await harness.run(concurrency: 1, adding: [(.crop, .item(watcher, reads: [.crop]))])
+        #expect(report.count(StageName("watch-rows"), "ran") == 5)
+        #expect(watcher.found.withLock { $0 } == true, "the first two parts' rows did not name their crops while the run went on")
+        let rows = try await harness.withStore { try await $0.items(drop: "eng") }
+        #expect(rows.count == 5 && rows.allSatisfy { $0.croppedName != nil && $0.status == .inReview }, "\(rows.map(\.status))")
     }
 
     @Test func changingOneFileRedoesOnlyThatItem() async throws {

@@ -14,8 +14,8 @@ struct SessionHarness {
     var manifestText: String
     /// The ledger in memory instead of the library's SQLite file (kept across runs).
     var memory: MemoryLedger?
-    /// How many items' rows a run projects at a time (the session's default when nil).
-    var rowPart: Int?
+    /// How many items a run takes at a time: their run cache read, their rows projected (the session's default when nil).
+    var part: Int?
 
     init(images: Int, manifest: String? = nil) throws {
         folder = try TemporaryDirectory("elena-engine")
@@ -51,7 +51,7 @@ struct SessionHarness {
             var session = DropSession(
                 manifest: manifest, manifestFolder: folder.path, home: "/root", environment: environment, services: services)
             session.addedStages = addedStages
-            if let rowPart { session.rowPart = rowPart }
+            if let part { session.cacheReadPart = part }
             return session
         }
         if let memory { return try await session(memory).run() }

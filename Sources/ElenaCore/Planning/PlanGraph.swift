@@ -138,6 +138,12 @@ package struct PlanGraph: Sendable {
         }
     }
 
+    /// The indices of the nodes of `units` (contiguous: a unit's nodes follow one another, unit after unit).
+    package func nodeIndices(ofUnits units: Range<Int>) -> Range<Int> {
+        let width = wiring.unitStages.count
+        return (firstUnitNode + units.lowerBound * width)..<(firstUnitNode + units.upperBound * width)
+    }
+
     /// A node's index, worked out from its stage and unit; nil when the graph has no such node.
     package func index(of node: NodeID) -> Int? {
         let unit: Int

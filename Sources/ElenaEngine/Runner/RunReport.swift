@@ -26,6 +26,38 @@ package struct NodeStates: Sendable, Sequence {
     }
 }
 
+/// Where nodes' states are looked up: a whole run's (`NodeStates`) or some items' (`SettledItems`).
+package protocol NodeStateLookup: Sendable {
+    /// A node's state (nil when it is not there or was not settled).
+    subscript(node: NodeID) -> NodeState? { get }
+}
+
+extension NodeStates: NodeStateLookup {}
+
+/// The states of the nodes of some items of a run, once every one of them is settled: what the runner hands on a
+/// part of the items at a time, while it settles the rest.
+package struct SettledItems: NodeStateLookup {
+    /// The items (plan indices).
+    package let items: Range<Int>
+    private let graph: PlanGraph
+    private let first: Int
+    private let slots: [NodeState?]
+
+    /// The states of `items`' nodes, copied from the run's `states` (indexed like the graph's nodes).
+    package init(items: Range<Int>, graph: PlanGraph, states: [NodeState?]) {
+        let nodes = graph.nodeIndices(ofUnits: items)
+        self.items = items
+        self.graph = graph
+        self.first = nodes.lowerBound
+        self.slots = Array(states[nodes])
+    }
+
+    package subscript(node: NodeID) -> NodeState? {
+        guard let index = graph.index(of: node), index >= first, index - first < slots.count else { return nil }
+        return slots[index - first]
+    }
+}
+
 /// What a run (or a dry run) did to every node of a plan.
 package struct RunReport: Sendable {
     /// The plan that was run.

@@ -102,9 +102,12 @@ package struct Runner: Sendable {
     /// Runs (or plans) every node, reading the successful stage runs as it goes: the drop-level nodes' first, then
     /// the items' a part at a time, the next part while this one is settled. A part is let go once its items are
     /// settled, so a drop of 100,000 items never holds its 300,000 finished steps at once.
+    /// - Parameter settled: given each part's items as soon as all their nodes are settled (in plan order), and an
+    ///   item again should a later node make one of its nodes again (a collector whose input no longer read), so
+    ///   what follows from an item's states can be worked out while the runner settles the rest.
     package func run(
         _ plan: DropPlan, environment: RunEnvironment, cache reader: RunCacheReader,
-        failedBefore: [CacheKey: StageRecord] = [:]
+        failedBefore: [CacheKey: StageRecord] = [:], settled: (@Sendable (SettledItems) -> Void)? = nil
     ) async -> RunReport {
         // All scheduling state lives in arrays indexed like the graph's nodes: a no-op rerun of 10,000 items
         // settles 50,000 nodes, so per-node hashing and allocation matter.
@@ -207,8 +210,13 @@ package struct Runner: Sendable {
                 if openNodesPerItem[item] == 0 {
                     workspaces[item] = nil
                     imagesDone += 1
-                    openItemsPerPart[item / partSize] -= 1
-                    if openItemsPerPart[item / partSize] == 0 { loadedParts[item / partSize] = nil }
+                    let part = item / partSize
+                    openItemsPerPart[part] -= 1
+                    if openItemsPerPart[part] == 0 {
+                        loadedParts[part] = nil
+                        let items = (part * partSize)..<min(plan.items.count, (part + 1) * partSize)
+                        settled?(SettledItems(items: items, graph: graph, states: states))
+                    }
                 }
             }
             environment.reporter.finished(
@@ -390,6 +398,10 @@ package struct Runner: Sendable {
                 for again in finished.recomputed {
                     states[again.index] = again.state
                     if let record = again.record { pendingRecords.append(record) }
+                    // An item already handed on changed: it is handed on again.
+                    if let item = graph.node(at: again.index).item, openItemsPerPart[item / partSize] == 0 {
+                        settled?(SettledItems(items: item..<(item + 1), graph: graph, states: states))
+                    }
                 }
                 if let reason = finished.stop {
                     stop(reason)
