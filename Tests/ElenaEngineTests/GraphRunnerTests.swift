@@ -194,5 +194,43 @@ import Testing
         let stored = try await cache.cacheIndex(for: plan)[key]
         #expect(stored?.output.value["n"]?.intValue == 7)
     }
-}
+    /// Collects every item's number (a drop-level stage), read back from the producers' records.
+    struct Collector: Stage {
+        let name = StageName("collect")
+        var version: Int { 1 }
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            let numbers = try context.collected(StageName("produce"), as: Int.self).map(\.value)
+            return .done(NodeOutput(digest: Digest.of("sum\(numbers.reduce(0, +))")))
+        }
+    }
 
+    /// An item's part is handed on once its nodes are settled; when a collector later finds that item's record no
+    /// longer reads and makes it again, the item is handed on again with what it is now.
+    @Test func anItemMadeAgainForACollectorIsHandedOnAgain() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let cache = MemoryRunCache()
+        let environment = Self.environment(folder, cache: cache, concurrency: 1)
+        let producer = Producer()
+        let pipeline = Pipeline([.item(producer), .drop(Collector(), collects: [StageName("produce")])])
+        let plan = try Planner.plan(Self.manifest, files: Self.files(["abc.png"]), pipeline: pipeline.shape)
+        _ = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
+        var index = try await cache.cacheIndex(for: plan)
+        let records = try await cache.cacheRecords(keys: Array(index.keys))
+        let key = try #require(records.first { $0.value.stage == StageName("produce") }?.key)
+        index[key]?.output = JSONText(text: #"{"old":true}"#)
+        // The collector's own record goes too, so it runs and reads the producer's number.
+        for (other, record) in records where record.stage == StageName("collect") { index[other] = nil }
+
+        let handedOn = Locked<[(items: Range<Int>, produce: String?)]>([])
+        let report = await Runner(pipeline).run(plan, environment: environment, cache: .whole(index)) { part in
+            handedOn.withLock { $0.append((part.items, part[NodeID(StageName("produce"), item: 0)]?.word)) }
+        }
+        #expect(report.count(StageName("produce"), "ran") == 1)
+        #expect(report.count(StageName("collect"), "ran") == 1)
+        let seen = handedOn.withLock { $0 }
+        #expect(seen.map(\.items) == [0..<1, 0..<1], "\(seen)")
+        #expect(seen.map(\.produce) == ["cached", "ran"], "\(seen)")
+    }
+}

@@ -102,9 +102,9 @@ package struct Runner: Sendable {
     /// Runs (or plans) every node, reading the successful stage runs as it goes: the drop-level nodes' first, then
     /// the items' a part at a time, the next part while this one is settled. A part is let go once its items are
     /// settled, so a drop of 100,000 items never holds its 300,000 finished steps at once.
-    /// - Parameter settled: given each part's items as soon as all their nodes are settled (in plan order), and an
-    ///   item again should a later node make one of its nodes again (a collector whose input no longer read), so
-    ///   what follows from an item's states can be worked out while the runner settles the rest.
+    /// - Parameter settled: given each part's items as soon as all their nodes are settled (in the order the parts
+    ///   are), and an item again should a later node make one of its nodes again (a collector whose input no longer
+    ///   read), so what follows from an item's states can be worked out while the runner settles the rest.
     package func run(
         _ plan: DropPlan, environment: RunEnvironment, cache reader: RunCacheReader,
         failedBefore: [CacheKey: StageRecord] = [:], settled: (@Sendable (SettledItems) -> Void)? = nil
