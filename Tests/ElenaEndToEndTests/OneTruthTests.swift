@@ -29,7 +29,14 @@ struct ReviewPage {
             server.kill()
             throw TestFailure("the review page printed no URL:\n\(server.log)")
         }
-        let html = String(decoding: try await get(page), as: UTF8.self)
+        let html: String
+        do {
+            html = String(decoding: try await get(page), as: UTF8.self)
+        } catch {
+            // A server whose page could not be read is not left running after the test.
+            server.kill()
+            throw error
+        }
         guard let range = html.range(of: "name=\"csrf-token\" content=\""),
             let end = html[range.upperBound...].firstIndex(of: "\"")
         else {
@@ -567,7 +574,13 @@ struct TestFailure: Error, CustomStringConvertible {
             let id = try Self.itemID(drop, "ComfyUI_00001_.png")
             #expect(try await Self.ledger(drop, id)["flags"] == .array([]))
             let page = try await ReviewPage.open(drop)
-            let listed = try await page.items()
+            let listed: [JSONValue]
+            do {
+                listed = try await page.items()
+            } catch {
+                await page.close()
+                throw error
+            }
             await page.close()
             #expect(listed.first?["flags"] == .array([]), "\(String(describing: listed.first?["flags"]))")
         }
