@@ -154,10 +154,12 @@ package struct Runner: Sendable {
         let partCount = (plan.items.count + partSize - 1) / partSize
         var loadedParts: [Int: [CacheKey: Hit]] = [:]
         var readingParts: [Int: Task<[CacheKey: Hit], any Error>] = [:]
-        var openItemsPerPart = (0..<partCount).map { min(partSize, plan.items.count - $0 * partSize) }
+        /// The items (plan indices) of a part.
+        func items(ofPart part: Int) -> Range<Int> { (part * partSize)..<min(plan.items.count, (part + 1) * partSize) }
+        var openItemsPerPart = (0..<partCount).map { items(ofPart: $0).count }
         func startReading(_ part: Int) {
             guard part < partCount, loadedParts[part] == nil, readingParts[part] == nil else { return }
-            let ids = plan.items[(part * partSize)..<min(plan.items.count, (part + 1) * partSize)].map(\.id)
+            let ids = plan.items[items(ofPart: part)].map(\.id)
             readingParts[part] = Task { hits(try await reader.read(ids, [])) }
         }
         /// Makes sure the steps of the item's part are at hand (and the next part's on their way).
@@ -214,8 +216,7 @@ package struct Runner: Sendable {
                     openItemsPerPart[part] -= 1
                     if openItemsPerPart[part] == 0 {
                         loadedParts[part] = nil
-                        let items = (part * partSize)..<min(plan.items.count, (part + 1) * partSize)
-                        settled?(SettledItems(items: items, graph: graph, states: states))
+                        settled?(SettledItems(items: items(ofPart: part), graph: graph, states: states))
                     }
                 }
             }
