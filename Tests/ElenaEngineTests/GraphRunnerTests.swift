@@ -181,9 +181,7 @@ import Testing
         #expect(producer.runs.withLock { $0 } == 1)
 
         // The producer's record no longer reads (written by another version): it runs again, never a default.
-        let records = try await cache.cacheRecords(keys: Array(index.keys))
-        let key = try #require(records.first { $0.value.stage == StageName("produce") }?.key)
-        index[key]?.output = JSONText(text: #"{"old":true}"#)
+        let (key, _) = try await Self.spoilProducerRecord(in: &index, cache: cache)
         let third = Consumer(setting: 3)
         let recomputed = await Runner(pipeline(third)).run(plan, environment: environment, cacheIndex: index)
         #expect(producer.runs.withLock { $0 } == 2, "the producer ran again")
@@ -194,6 +192,18 @@ import Testing
         let stored = try await cache.cacheIndex(for: plan)[key]
         #expect(stored?.output.value["n"]?.intValue == 7)
     }
+
+    /// Rewrites the producer's record in `index` as another version would have left it (no `n`: it no longer reads);
+    /// its key, and every record the index held.
+    static func spoilProducerRecord(
+        in index: inout [CacheKey: CachedStep], cache: MemoryRunCache
+    ) async throws -> (key: CacheKey, records: [CacheKey: StageRecord]) {
+        let records = try await cache.cacheRecords(keys: Array(index.keys))
+        let key = try #require(records.first { $0.value.stage == StageName("produce") }?.key)
+        index[key]?.output = JSONText(text: #"{"old":true}"#)
+        return (key, records)
+    }
+
     /// Collects every item's number (a drop-level stage), read back from the producers' records.
     struct Collector: Stage {
         let name = StageName("collect")
@@ -217,9 +227,7 @@ import Testing
         let plan = try Planner.plan(Self.manifest, files: Self.files(["abc.png"]), pipeline: pipeline.shape)
         _ = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
         var index = try await cache.cacheIndex(for: plan)
-        let records = try await cache.cacheRecords(keys: Array(index.keys))
-        let key = try #require(records.first { $0.value.stage == StageName("produce") }?.key)
-        index[key]?.output = JSONText(text: #"{"old":true}"#)
+        let (_, records) = try await Self.spoilProducerRecord(in: &index, cache: cache)
         // The collector's own record goes too, so it runs and reads the producer's number.
         for (other, record) in records where record.stage == StageName("collect") { index[other] = nil }
 
