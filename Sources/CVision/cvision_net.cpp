@@ -283,9 +283,85 @@ constexpr int64_t kMaxStep = 16;
 constexpr size_t kMaxElements = size_t(1) << 25;
 constexpr size_t kMaxTotalElements = size_t(1) << 28;
 
+// BatchNormalization as a per-channel affine y = x * scale + shift, from its four constants (gamma, beta, mean,
+// variance) and epsilon. False when they are not float constants of `channels` values each.
+bool batch_norm_affine(const OnnxGraph &g, const OnnxNode &n, size_t channels, std::vector<float> &scale,
+                       std::vector<float> &shift) {
+    if (n.inputs.size() != 5) return false;
+    const OnnxTensor *c[4];
+    for (int i = 0; i < 4; ++i) {
+        auto it = g.constants.find(n.inputs[1 + i]);
+        if (it == g.constants.end() || it->second.type != 1 || it->second.count() != channels) return false;
+        c[i] = &it->second;
+    }
+    auto eps = n.attributes.find("epsilon");
+    const double epsilon = eps == n.attributes.end() ? 1e-5 : eps->second.f;
+    scale.resize(channels);
+    shift.resize(channels);
+    for (size_t k = 0; k < channels; ++k) {
+        const double s = double(c[0]->floats[k]) / std::sqrt(double(c[3]->floats[k]) + epsilon);
+        scale[k] = float(s);
+        shift[k] = float(double(c[1]->floats[k]) - double(c[2]->floats[k]) * s);
+    }
+    return true;
+}
+
+// Folds each BatchNormalization that follows a Conv (as that Conv's only reader) into the Conv's weights and
+// bias, as inference engines do: the network computes the same function with one layer less. Batch
+// normalizations that follow anything else stay, and run as a per-channel multiply and add.
+OnnxGraph fold_batch_norms(OnnxGraph g) {
+    std::map<std::string, int> readers;
+    std::map<std::string, size_t> producer;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        for (const std::string &in : g.nodes[i].inputs) ++readers[in];
+        if (g.nodes[i].outputs.size() == 1) producer[g.nodes[i].outputs[0]] = i;
+    }
+    for (const std::string &out : g.outputs) ++readers[out];  // a graph output is never folded away
+    std::vector<bool> folded(g.nodes.size(), false);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const OnnxNode &bn = g.nodes[i];
+        if (bn.op != "BatchNormalization" || bn.inputs.empty() || bn.outputs.size() != 1) continue;
+        auto p = producer.find(bn.inputs[0]);
+        if (p == producer.end() || readers[bn.inputs[0]] != 1) continue;
+        OnnxNode &conv = g.nodes[p->second];
+        if (conv.op != "Conv" || conv.inputs.size() < 2) continue;
+        auto w = g.constants.find(conv.inputs[1]);
+        if (w == g.constants.end() || w->second.type != 1 || w->second.dims.size() != 4) continue;
+        const size_t out_c = size_t(w->second.dims[0]);
+        std::vector<float> scale, shift, bias(out_c, 0.0f);
+        if (!batch_norm_affine(g, bn, out_c, scale, shift)) continue;
+        if (conv.inputs.size() >= 3 && !conv.inputs[2].empty()) {
+            auto b = g.constants.find(conv.inputs[2]);
+            if (b == g.constants.end() || b->second.type != 1 || b->second.count() != out_c) continue;
+            bias = b->second.floats;
+        }
+        OnnxTensor weight = w->second, folded_bias;
+        const size_t per_output = weight.count() / out_c;
+        for (size_t o = 0; o < out_c; ++o) {
+            for (size_t k = 0; k < per_output; ++k) weight.floats[o * per_output + k] *= scale[o];
+            bias[o] = bias[o] * scale[o] + shift[o];
+        }
+        folded_bias.type = 1;
+        folded_bias.dims = {int64_t(out_c)};
+        folded_bias.floats = std::move(bias);
+        const std::string name = bn.outputs[0];
+        g.constants[name + "/folded_weight"] = std::move(weight);
+        g.constants[name + "/folded_bias"] = std::move(folded_bias);
+        conv.inputs = {conv.inputs[0], name + "/folded_weight", name + "/folded_bias"};
+        conv.outputs[0] = name;
+        folded[i] = true;
+    }
+    std::vector<OnnxNode> kept;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (!folded[i]) kept.push_back(std::move(g.nodes[i]));
+    g.nodes = std::move(kept);
+    return g;
+}
+
 // A value while the graph is rebuilt: its NHWC shape, and what it is in XNNPACK.
 struct Value {
     std::vector<size_t> shape;        // NHWC for 4-D values
+    std::vector<size_t> unflattened;  // a Flatten's output: the NHWC shape it was (its element order is NHWC's)
     uint32_t id = XNN_INVALID_VALUE_ID;  // tensor id, when it is a real tensor
     std::string source;               // the real tensor this value is (itself, or what a Transpose views)
     std::vector<std::string> parts;   // a flattened view or concatenation: the real values it is made of
@@ -476,6 +552,10 @@ private:
             });
         }
         if (n.op == "MaxPool") return max_pool(n);
+        if (n.op == "BatchNormalization") return batch_norm(g, n);
+        if (n.op == "Sub" || n.op == "Mul") return scalar_arithmetic(g, n);
+        if (n.op == "Flatten") return flatten(n);
+        if (n.op == "Gemm") return gemm(g, n);
         if (n.op == "Transpose") {
             // NCHW -> NHWC is what every value already is here.
             if (attribute_ints(n, "perm", {}) != std::vector<int64_t>{0, 2, 3, 1}) unsupported(n, "only perm 0,2,3,1");
@@ -621,6 +701,91 @@ private:
         });
     }
 
+    // What fold_batch_norms left: x * scale + shift per channel (the last axis), as a multiply and an add.
+    void batch_norm(const OnnxGraph &g, const OnnxNode &n) {
+        const Value &in = value(n, 0);
+        const size_t channels = in.shape.back();
+        std::vector<float> scale, shift;
+        if (!batch_norm_affine(g, n, channels, scale, shift)) unsupported(n, "parameters are not constants per channel");
+        const std::vector<size_t> shape = in.shape;
+        const uint32_t x = in.id;
+        const float inf = std::numeric_limits<float>::infinity();
+        uint32_t scaled = XNN_INVALID_VALUE_ID, scale_id = 0, shift_id = 0;
+        if (!plan_) {
+            scale_id = tensor({channels}, keep(std::move(scale)));
+            shift_id = tensor({channels}, keep(std::move(shift)));
+            scaled = tensor(shape, nullptr);
+            check_xnn(xnn_define_multiply2(subgraph_, -inf, inf, x, scale_id, scaled, 0), n.op + " " + n.name);
+        }
+        define(n, shape, false, [&](uint32_t y) { return xnn_define_add2(subgraph_, -inf, inf, scaled, shift_id, y, 0); });
+    }
+
+    // Sub and Mul by a constant number (the identity model's input scaling).
+    void scalar_arithmetic(const OnnxGraph &g, const OnnxNode &n) {
+        const Value &in = value(n, 0);
+        const OnnxTensor &c = constant(g, n, 1);
+        if (c.count() != 1) unsupported(n, "only a single constant number is supported as the second operand");
+        const std::vector<size_t> shape = in.shape;
+        const uint32_t x = in.id;
+        const bool subtract = n.op == "Sub";
+        uint32_t c_id = plan_ ? 0 : tensor({1}, keep(c.floats));
+        const float inf = std::numeric_limits<float>::infinity();
+        define(n, shape, false, [&](uint32_t y) {
+            return subtract ? xnn_define_subtract(subgraph_, -inf, inf, x, c_id, y, 0)
+                            : xnn_define_multiply2(subgraph_, -inf, inf, x, c_id, y, 0);
+        });
+    }
+
+    // Flatten of a 4-D value into 1 x (everything): its elements stay in NHWC order, which the Gemm reading it
+    // accounts for (ONNX flattens NCHW).
+    void flatten(const OnnxNode &n) {
+        const Value &in = value(n, 0);
+        if (attribute(n, "axis", 1) != 1 || in.shape.size() != 4 || in.shape[0] != 1) unsupported(n, "only 1 x H x W x C at axis 1");
+        const std::vector<size_t> from = in.shape, shape{1, elements(in.shape)};
+        const uint32_t x = in.id;
+        define(n, shape, false, [&](uint32_t y) { return xnn_define_static_reshape(subgraph_, 2, shape.data(), x, y, 0); });
+        values_[n.outputs[0]].unflattened = from;
+    }
+
+    // Gemm of a 1 x K value with constant weights: a fully connected layer.
+    void gemm(const OnnxGraph &g, const OnnxNode &n) {
+        const Value &in = value(n, 0);
+        const OnnxTensor &w = constant(g, n, 1);
+        if (in.shape.size() != 2 || in.shape[0] != 1) unsupported(n, "only a 1 x K input");
+        auto attr_f = [&](const char *name) {
+            auto it = n.attributes.find(name);
+            return it == n.attributes.end() ? 1.0f : it->second.f;
+        };
+        if (attr_f("alpha") != 1.0f || attr_f("beta") != 1.0f || attribute(n, "transA", 0) != 0) unsupported(n, "alpha, beta or transA");
+        const bool transposed = attribute(n, "transB", 0) != 0;
+        const size_t k = in.shape[1];
+        if (w.dims.size() != 2 || size_t(w.dims[transposed ? 1 : 0]) != k) unsupported(n, "weights do not match the input");
+        const size_t outputs = size_t(w.dims[transposed ? 0 : 1]);
+        std::vector<float> bias(outputs, 0.0f);
+        if (n.inputs.size() >= 3 && !n.inputs[2].empty()) {
+            const OnnxTensor &b = constant(g, n, 2);
+            if (b.count() != outputs) unsupported(n, "bias size");
+            bias = b.floats;
+        }
+        const std::vector<size_t> shape{1, outputs}, from = in.unflattened;
+        const uint32_t x = in.id;
+        if (plan_) return define(n, shape, false, [](uint32_t) { return xnn_status_success; });
+        // XNNPACK wants [outputs][K]. A flattened input is in NHWC order: column (y*W + x)*C + c takes ONNX's
+        // column c*H*W + y*W + x.
+        std::vector<float> filter(outputs * k);
+        const size_t hw = from.size() == 4 ? from[1] * from[2] : 1, channels = from.size() == 4 ? from[3] : k;
+        for (size_t o = 0; o < outputs; ++o)
+            for (size_t j = 0; j < k; ++j) {
+                const size_t source = from.size() == 4 ? (j % channels) * hw + j / channels : j;
+                filter[o * k + j] = transposed ? w.floats[o * k + source] : w.floats[source * outputs + o];
+            }
+        const uint32_t filter_id = tensor({outputs, k}, keep(std::move(filter)));
+        const uint32_t bias_id = tensor({outputs}, keep(std::move(bias)));
+        const float inf = std::numeric_limits<float>::infinity();
+        define(n, shape, false,
+               [&](uint32_t y) { return xnn_define_fully_connected(subgraph_, -inf, inf, x, filter_id, bias_id, y, 0); });
+    }
+
     void max_pool(const OnnxNode &n) {
         const Value &in = value(n, 0);
         const std::vector<int64_t> kernel = attribute_ints(n, "kernel_shape", {});
@@ -738,7 +903,17 @@ Model::Model(const std::string &path, const std::string &what, Engine engine)
     buffer << file.rdbuf();
     bytes_ = buffer.str();
     if (bytes_.empty()) fail(CVISION_ERR_DECODE, "cannot load the " + what + " model " + path + ": the file is empty");
-    graph_ = std::make_shared<const OnnxGraph>(parse_onnx(bytes_, what + " (" + path + ")"));
+    OnnxGraph graph = parse_onnx(bytes_, what + " (" + path + ")");
+    // Each engine keeps only what its networks are made from: XNNPACK the graph, OpenCV the file's bytes (and the
+    // outputs' names). The identity model is 38 MB either way.
+    if (engine == Engine::xnnpack) {
+        graph = fold_batch_norms(std::move(graph));
+        std::string().swap(bytes_);
+    } else {
+        graph.nodes.clear();
+        graph.constants.clear();
+    }
+    graph_ = std::make_shared<const OnnxGraph>(std::move(graph));
 }
 
 std::unique_ptr<Network> Model::compile(int height, int width) const {

@@ -1,13 +1,16 @@
-// cvision_net.hpp - the two ways the face detector runs its networks (private to the shim).
+// cvision_net.hpp - the two ways the shim runs its networks (the face detector, the mesh, the identity model;
+// private to the shim).
 //
 // A Network is one model compiled for one input size. Input: 1 x height x width x 3 floats, RGB interleaved
-// (NHWC), already normalized. Outputs: the model's graph outputs in order, each flattened in TFLite's
+// (NHWC), as the model wants them. Outputs: the model's graph outputs in order, each flattened in TFLite's
 // (NHWC) order, which is also the order of the ONNX outputs these models have.
 //
-//   XNNPACK  (default) the ONNX file is read by a small protobuf reader (parse_onnx), the graph is rebuilt
-//            as an XNNPACK subgraph in NHWC and run single-threaded. About 3x faster than OpenCV here.
-//   OpenCV   cv::dnn::readNetFromONNX, backend OPENCV, target CPU: the reference the native test compares
-//            XNNPACK's outputs against.
+//   XNNPACK  the ONNX file is read by a small protobuf reader (parse_onnx), batch normalizations that follow a
+//            convolution are folded into it, and the graph is rebuilt as an XNNPACK subgraph in NHWC and run
+//            single-threaded. About 3x faster than OpenCV for the detector's and the mesh's small networks; about
+//            10 % slower for the identity model's large 1x1 convolutions.
+//   OpenCV   cv::dnn::readNetFromONNX, backend OPENCV, target CPU: the identity model's engine, and the reference
+//            the native test compares XNNPACK's outputs against.
 //
 // Both fail through cvision_detail::fail (CVISION_ERR_DECODE) on a file that is not such a model.
 

@@ -3,17 +3,19 @@ package import ElenaCore
 import Foundation
 
 /// `FaceIdentifier` over OpenCV Zoo's SFace (`face_recognition_sface.onnx`, converted and installed by
-/// `scripts/install-models`, pinned by SHA-256), run through the shim's `cv::FaceRecognizerSF`: a face aligned on its
-/// five points becomes a 128-float embedding, L2-normalised.
+/// `scripts/install-models`, pinned by SHA-256), run by the shim on OpenCV's dnn module (measured faster than
+/// XNNPACK for this network): a face aligned on its five points becomes a 128-float embedding, L2-normalised.
 package final class SFaceIdentifier: FaceIdentifier, @unchecked Sendable {
-    // Unchecked for the handle: the shim serializes calls on one identifier itself.
+    // Unchecked for the handle: the shim gives concurrent calls on one identifier a network each.
     private let handle: OpaquePointer
 
     /// The model file and its pinned digest (the same as models/SHA256SUMS).
     package static let file = "face_recognition_sface.onnx"
     package static let pinned = "a20a3350dc0450d9bf85cad1b2950e48cd75b38a692c433876a7b9ebd2e23bc7"
 
-    package let identity = "sface-2021dec onnx(a20a3350) opencv-4.6 facemesh-5-points"
+    /// The model, the engine and the alignment: recorded with every decision and part of the cache keys, so a
+    /// change of engine scores the faces again.
+    package let identity: String
 
     /// Loads the model from `folder`, checking its digest.
     /// - Throws: `MediaPipeFaceDetector.ModelError` naming the missing or altered file and what to run.
@@ -34,6 +36,8 @@ package final class SFaceIdentifier: FaceIdentifier, @unchecked Sendable {
             throw OpenCVCodec.error(status)
         }
         handle = created
+        let engine = cvision_identifier_engine(created) == Int32(CVISION_ENGINE_OPENCV) ? "opencv-dnn-4.6" : "xnnpack"
+        identity = "sface-2021dec onnx(a20a3350) \(engine) facemesh-5-points"
     }
 
     deinit { cvision_identifier_destroy(handle) }

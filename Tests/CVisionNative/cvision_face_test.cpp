@@ -14,6 +14,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect/face.hpp>
 #include <opencv2/core/utils/logger.hpp>
 
 #include <algorithm>
@@ -24,7 +25,9 @@
 #include <cstring>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -437,6 +440,129 @@ void test_engines(Detector &xnnpack) {
     CHECK(bad == CVISION_ERR_ARGUMENT && det == nullptr, "unknown engine: %d", bad);
 }
 
+// The five points identity aligns on, from the mesh (as ElenaVision's Face.alignment takes them).
+std::vector<float> five_points(const cvision_face &f) {
+    const auto mid = [&](int a, int b) { return (landmark(f, a) + landmark(f, b)) * 0.5f; };
+    const cv::Point2f p[5] = {mid(33, 133), mid(362, 263), landmark(f, 1), landmark(f, 61), landmark(f, 291)};
+    std::vector<float> out;
+    for (const cv::Point2f &q : p) {
+        out.push_back(q.x);
+        out.push_back(q.y);
+    }
+    return out;
+}
+
+struct Identifier {
+    cvision_identifier *ptr = nullptr;
+    explicit Identifier(int32_t engine) {
+        cvision_status st;
+        const std::string path = g_models + "/face_recognition_sface.onnx";
+        if (cvision_identifier_create_engine(path.c_str(), engine, &ptr, &st) != CVISION_OK) {
+            std::fprintf(stderr, "cvision_identifier_create_engine: %s\n", st.message);
+            std::exit(2);
+        }
+    }
+    Identifier(const Identifier &) = delete;
+    Identifier &operator=(const Identifier &) = delete;
+    ~Identifier() { cvision_identifier_destroy(ptr); }
+    std::vector<float> embed(const Image &img, const std::vector<float> &points) {
+        std::vector<float> e(CVISION_EMBEDDING, 0.0f);
+        cvision_status st;
+        const int32_t rc = cvision_identifier_embed(ptr, img.ptr, points.data(), e.data(), &st);
+        CHECK(rc == CVISION_OK, "embed returned %d: %s", rc, st.message);
+        return e;
+    }
+};
+
+double dot(const std::vector<float> &a, const std::vector<float> &b) {
+    double d = 0;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) d += double(a[i]) * b[i];
+    return d;
+}
+
+// Identity on XNNPACK (the default) against OpenCV's dnn module and against cv::FaceRecognizerSF (alignCrop and
+// feature), which is what elena-run used before: the same aligned pixels (within two levels: alignCrop computes
+// the same transform another way, and its last digits differ) and the same embeddings, on every variant's faces. Concurrent callers get the same
+// answers as one caller. Wrong arguments are refused.
+void test_identity(Detector &d) {
+    Identifier xnnpack(CVISION_ENGINE_XNNPACK), opencv(CVISION_ENGINE_OPENCV);
+    CHECK(cvision_identifier_engine(xnnpack.ptr) == CVISION_ENGINE_XNNPACK &&
+              cvision_identifier_engine(opencv.ptr) == CVISION_ENGINE_OPENCV && cvision_identifier_engine(nullptr) == -1,
+          "cvision_identifier_engine");
+    cv::Ptr<cv::FaceRecognizerSF> reference = cv::FaceRecognizerSF::create(g_models + "/face_recognition_sface.onnx", "");
+    double worst_engines = 1.0, worst_reference = 1.0;
+    int worst_pixel = 0, faces = 0;
+    struct Job {
+        const Image *img;
+        std::vector<float> points, expected;
+    };
+    std::vector<std::unique_ptr<Image>> images;
+    std::vector<Job> jobs;
+    for (const Variant &v : make_variants()) {
+        images.push_back(std::make_unique<Image>(v.bgr));
+        const Image &img = *images.back();
+        for (const cvision_face &f : detect(d, v.bgr)) {
+            const std::vector<float> points = five_points(f);
+            const std::vector<float> a = xnnpack.embed(img, points), b = opencv.embed(img, points);
+            cv::Mat row(1, 15, CV_32F, cv::Scalar(0)), aligned, feature;
+            for (int i = 0; i < 10; ++i) row.at<float>(0, 4 + i) = points[i];
+            reference->alignCrop(v.bgr, row, aligned);
+            reference->feature(aligned, feature);
+            std::vector<float> c(feature.ptr<float>(), feature.ptr<float>() + CVISION_EMBEDDING);
+            const double norm = std::sqrt(dot(c, c));
+            for (float &x : c) x = float(x / norm);
+            cv::Mat ours(CVISION_ALIGNED_SIDE, CVISION_ALIGNED_SIDE, CV_8UC3);
+            cvision_status st;
+            CHECK(cvision_identifier_align(img.ptr, points.data(), ours.data, &st) == CVISION_OK, "align: %s", st.message);
+            cv::Mat difference;
+            cv::absdiff(ours, aligned, difference);
+            double most = 0;
+            cv::minMaxLoc(difference.reshape(1), nullptr, &most);
+            worst_pixel = std::max(worst_pixel, int(most));
+            worst_engines = std::min(worst_engines, dot(a, b));
+            worst_reference = std::min(worst_reference, dot(a, c));
+            jobs.push_back({&img, points, a});
+            ++faces;
+        }
+    }
+    std::printf("identity: %d faces, cosine XNNPACK-OpenCV at least %.6f, XNNPACK-FaceRecognizerSF at least %.6f, "
+                "aligned pixels differ by at most %d\n", faces, worst_engines, worst_reference, worst_pixel);
+    CHECK(faces >= 5, "identity: only %d faces", faces);
+    CHECK(worst_engines > 0.9999, "XNNPACK and OpenCV embeddings differ: cosine %.6f", worst_engines);
+    CHECK(worst_reference > 0.999, "XNNPACK and FaceRecognizerSF embeddings differ: cosine %.6f", worst_reference);
+    CHECK(worst_pixel <= 2, "aligned faces differ from alignCrop's by %d levels", worst_pixel);
+
+    // Two threads at once, each through every face three times: each answer is the one a single caller got.
+    int wrong[2] = {0, 0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t)
+        threads.emplace_back([&, t] {
+            for (int round = 0; round < 3; ++round)
+                for (const Job &job : jobs) {
+                    std::vector<float> e(CVISION_EMBEDDING);
+                    cvision_status st;
+                    if (cvision_identifier_embed(xnnpack.ptr, job.img->ptr, job.points.data(), e.data(), &st) != CVISION_OK ||
+                        e != job.expected)
+                        ++wrong[t];
+                }
+        });
+    for (std::thread &t : threads) t.join();
+    CHECK(wrong[0] == 0 && wrong[1] == 0, "concurrent embeddings differ: %d and %d", wrong[0], wrong[1]);
+
+    cvision_identifier *id = nullptr;
+    cvision_status st;
+    const std::string path = g_models + "/face_recognition_sface.onnx";
+    CHECK(cvision_identifier_create_engine(path.c_str(), 7, &id, &st) == CVISION_ERR_ARGUMENT && id == nullptr,
+          "unknown engine");
+    const std::string detector = g_models + "/face_detection_short_range.onnx";
+    CHECK(cvision_identifier_create(detector.c_str(), &id, &st) == CVISION_ERR_DECODE && id == nullptr,
+          "the face detector taken for the identity model: %s", st.message);
+    const std::vector<float> same(10, 50.0f);
+    std::vector<float> e(CVISION_EMBEDDING);
+    CHECK(cvision_identifier_embed(xnnpack.ptr, jobs[0].img->ptr, same.data(), e.data(), &st) == CVISION_ERR_ARGUMENT,
+          "five points in one place");
+}
+
 // A detector keeps networks for at most 500,000 input pixels: images of many sizes that all need the search
 // make it drop and rebuild networks, and the answers stay the same.
 void test_network_reuse(Detector &d) {
@@ -605,6 +731,20 @@ void bench() {
         std::printf("%-8s JPEG q92: decode+encode %.2f ms | decode+detect+crop below the chin+encode %.2f ms | throughput "
                     "ratio %.2f\n", name, floor, with, floor / with);
     }
+    // Identity: one face aligned and measured, on each engine (the tool uses the faster; see cvision_identity.cpp).
+    for (const Variant &v : variants) {
+        if (v.name != "full") continue;
+        const std::vector<cvision_face> found = detect(d, v.bgr);
+        if (found.empty()) break;
+        const std::vector<float> points = five_points(found[0]);
+        Image img(v.bgr);
+        std::vector<float> e(CVISION_EMBEDDING);
+        for (int32_t engine : {CVISION_ENGINE_OPENCV, CVISION_ENGINE_XNNPACK}) {
+            Identifier id(engine);
+            const double each = median_ms(31, [&] { cvision_identifier_embed(id.ptr, img.ptr, points.data(), e.data(), nullptr); });
+            std::printf("identity, one face: %-7s %.2f ms\n", engine == CVISION_ENGINE_OPENCV ? "OpenCV" : "XNNPACK", each);
+        }
+    }
 }
 
 }  // namespace
@@ -630,6 +770,7 @@ int main(int argc, char **argv) {
     Detector d;
     test_variants(d);
     test_engines(d);
+    test_identity(d);
     test_network_reuse(d);
     test_damaged_models(g_overlays);
     test_two_faces(d);

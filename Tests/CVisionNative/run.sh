@@ -24,11 +24,11 @@ PHOTOS="astronaut.png camera.png coffee.png rocket.jpg chelsea.png motorcycle_le
 cd "$ROOT"
 CXXFLAGS="-O2 -g -std=c++17 -Wall -Wextra -I Sources/CVision/include $(pkg-config --cflags opencv4)"
 LIBS="$(pkg-config --libs opencv4) -lXNNPACK -lz"  # opencv_dnn: the reference engine; XNNPACK: the default one
-for src in Sources/CVision/cvision.cpp Sources/CVision/cvision_face.cpp Sources/CVision/cvision_net.cpp; do
+for src in Sources/CVision/cvision.cpp Sources/CVision/cvision_face.cpp Sources/CVision/cvision_net.cpp Sources/CVision/cvision_identity.cpp; do
     g++ $CXXFLAGS -c "$src" -o "$WORK/$(basename "$src" .cpp).o"
 done
 g++ $CXXFLAGS Tests/CVisionNative/cvision_test.cpp "$WORK/cvision.o" "$WORK/cvision_face.o" "$WORK/cvision_net.o" -o "$WORK/cvision_test" $LIBS
-g++ $CXXFLAGS Tests/CVisionNative/cvision_face_test.cpp "$WORK/cvision.o" "$WORK/cvision_face.o" "$WORK/cvision_net.o" \
+g++ $CXXFLAGS Tests/CVisionNative/cvision_face_test.cpp "$WORK/cvision.o" "$WORK/cvision_face.o" "$WORK/cvision_net.o" "$WORK/cvision_identity.o" \
     -o "$WORK/cvision_face_test" $LIBS
 
 # Models and photos.

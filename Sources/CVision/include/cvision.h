@@ -204,17 +204,27 @@ int32_t cvision_detector_detect(cvision_detector *detector, const cvision_image 
                                 int32_t *count, cvision_status *status);
 
 /* ---------------------------------------------------------------------------
- * Face identity: OpenCV Zoo's SFace (face_recognition_sface.onnx, installed by scripts/install-models) through
- * cv::FaceRecognizerSF. A face is aligned on five points and becomes a 128-float embedding, L2-normalised: the
- * cosine of two faces is the dot product of their embeddings (the same person scores about 0.7, others about 0.2). */
+ * Face identity: OpenCV Zoo's SFace (face_recognition_sface.onnx, installed by scripts/install-models). A face is
+ * aligned on five points (the similarity cv::FaceRecognizerSF::alignCrop uses) and becomes a 128-float
+ * embedding, L2-normalised: the cosine of two faces is the dot product of their embeddings (the same person
+ * scores about 0.7, others about 0.2). The network runs on OpenCV's dnn module, or on XNNPACK (measured slower for
+ * this network here: see cvision_identity.cpp). */
 
 typedef struct cvision_identifier cvision_identifier;
 
-enum { CVISION_EMBEDDING = 128 };
+enum { CVISION_EMBEDDING = 128, CVISION_ALIGNED_SIDE = 112 };
 
-/* Loads the model. On failure *out is NULL (CVISION_ERR_DECODE for a missing or wrong file). Thread-safe: calls
- * on one identifier are serialized inside. */
+/* Loads the model and runs it once, on OpenCV's dnn module. On failure
+ * *out is NULL (CVISION_ERR_DECODE for a missing or wrong file). Thread-safe: concurrent calls on one identifier
+ * each run their own copy of the network (made on first need and kept). */
 int32_t cvision_identifier_create(const char *model_onnx, cvision_identifier **out, cvision_status *status);
+
+/* The same with a chosen engine (CVISION_ENGINE_*; anything else is CVISION_ERR_ARGUMENT). */
+int32_t cvision_identifier_create_engine(const char *model_onnx, int32_t engine, cvision_identifier **out,
+                                         cvision_status *status);
+
+/* The engine an identifier runs its network on (CVISION_ENGINE_*); -1 for NULL. */
+int32_t cvision_identifier_engine(const cvision_identifier *identifier);
 
 /* Destroy an identifier. NULL is allowed. */
 void cvision_identifier_destroy(cvision_identifier *identifier);
@@ -224,6 +234,10 @@ void cvision_identifier_destroy(cvision_identifier *identifier);
  * are given, in an image as cvision_decode returns it. */
 int32_t cvision_identifier_embed(cvision_identifier *identifier, const cvision_image *image, const float points[10],
                                  float embedding[CVISION_EMBEDDING], cvision_status *status);
+
+/* The aligned face the embedding is computed from: 112 x 112 BGR pixels, rows of 336 bytes, into bgr112. */
+int32_t cvision_identifier_align(const cvision_image *image, const float points[10], uint8_t *bgr112,
+                                 cvision_status *status);
 
 /* cv::setNumThreads(threads) for the whole process (OpenCV's own global setting; < 0 means OpenCV's
  * default). The tool runs one image per core and calls it with 1. */
