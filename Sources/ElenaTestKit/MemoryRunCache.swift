@@ -49,3 +49,12 @@ package final class MemoryRunCache: RunCache {
         records.withLock { $0.values.filter(matching) }.sorted { $0.startedAt < $1.startedAt }
     }
 }
+
+extension RunCache {
+    /// Every run a plan's graph can hit at once: its items' runs and those of its drop-level stages (tests look
+    /// into the cache with it; the runner reads a part of the items at a time).
+    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
+        let dropStages = (plan.graph.head + plan.graph.tail).sorted { $0.rawValue < $1.rawValue }
+        return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
+    }
+}

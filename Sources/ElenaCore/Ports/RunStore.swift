@@ -154,14 +154,6 @@ package protocol EventLog: Sendable {
     func events(drop: String?, limit: Int) async throws -> [EventRecord]
 }
 
-extension RunCache {
-    /// The runs a plan's graph can hit: its items' runs and those of its drop-level stages.
-    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
-        let dropStages = (plan.graph.head + plan.graph.tail).sorted { $0.rawValue < $1.rawValue }
-        return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
-    }
-}
-
 /// An approved or published item, as near-duplicates are checked against it.
 package struct DecidedPicture: Sendable, Hashable {
     package var id: Digest
