@@ -19,11 +19,11 @@ import Testing
             let holder = Task {
                 try await locks.withLock("fan-1") {
                     inside.withLock { $0 = true }
-                    while !release.withLock { $0 } { try await Task.sleep(for: .milliseconds(10)) }
+                    while !release.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
                     return "held"
                 }
             }
-            while !inside.withLock { $0 } { try await Task.sleep(for: .milliseconds(5)) }
+            while !inside.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             // The holder's connection is cut while it works: the lock goes with it.
             try await server.cutConnections()
             let started = ContinuousClock.now
@@ -47,7 +47,7 @@ import Testing
                     return 1
                 }
             }
-            while !inside.withLock { $0 } { try await Task.sleep(for: .milliseconds(5)) }
+            while !inside.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             let waiter = Task { try await locks.withLock("fan-2") { 2 } }
             try await Task.sleep(for: .milliseconds(150))
             // A crash and restart: both connections die; the waiter reconnects and takes the lock.
