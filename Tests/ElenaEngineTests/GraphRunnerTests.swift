@@ -93,6 +93,50 @@ import Testing
         #expect(report.count(.ingest, "blocked") == 2)
     }
 
+    /// A stage that settles the nodes of items named "settled…" at once, and notes whose parameters a key asked.
+    struct Settling: Stage {
+        let name: StageName
+        let cacheable: Bool
+        let asked: Locked<[String]>
+        var version: Int { 1 }
+        var isCacheable: Bool { cacheable }
+        var resolvesBeforeCache: Bool { cacheable }
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+        func itemParameters(for item: PlannedItem?) -> JSONValue {
+            asked.withLock { $0.append(item?.name ?? "-") }
+            return .null
+        }
+        func resolve(_ context: NodeContext) -> StageOutcome? {
+            guard context.item?.name.hasPrefix("settled") == true else { return nil }
+            return .done(NodeOutput(digest: Digest.of("settled")))
+        }
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            .done(NodeOutput(digest: Digest.of("\(name.rawValue):\(context.key.digest.hex)")))
+        }
+    }
+
+    /// A node its stage settles at once (a cacheable stage that resolves before the cache, like detection a
+    /// strategy does not need, and a gate whose decision stands) works out no cache key: its parameters are never
+    /// asked. Nodes that work get their key (their stage reads it).
+    @Test func aNodeSettledAtOnceWorksOutNoKey() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let detectAsked = Locked<[String]>([]), reviewAsked = Locked<[String]>([])
+        let pipeline = Pipeline([
+            .item(Recorder(name: .ingest)),
+            .item(Settling(name: .detect, cacheable: true, asked: detectAsked), reads: [.ingest]),
+            .item(Settling(name: .review, cacheable: false, asked: reviewAsked), reads: [.detect]),
+        ])
+        let names = ["settled-1.png", "settled-2.png", "works.png"]
+        let plan = try Planner.plan(Self.manifest, files: Self.files(names), pipeline: pipeline.shape)
+        let report = await Runner(pipeline).run(
+            plan, environment: Self.environment(folder, cache: MemoryRunCache(), concurrency: 2), cacheIndex: [:])
+        #expect(report.count(.detect, "cached") == 2 && report.count(.detect, "ran") == 1, "\(report.counts)")
+        #expect(report.count(.review, "cached") == 2 && report.count(.review, "ran") == 1, "\(report.counts)")
+        #expect(detectAsked.withLock { $0 } == ["works.png"])
+        #expect(reviewAsked.withLock { $0 } == ["works.png"])
+    }
+
     @Test func aFailureBlocksOnlyItsItem() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }

@@ -286,47 +286,57 @@ package struct Runner: Sendable {
             if policy == .available, collected.isEmpty, let gate = awaiting { return .finished(.blocked(.awaiting(gate))) }
 
             let item = node.item.map { plan.items[$0] }
-            let parameters: String
-            if let job = node.job {
-                // A job's key is its own parameters (generation: the graph it queues).
-                parameters = plan.jobs[job].parameters.serialized(canonical: true)
-            } else {
-                let memoKey = MemoKey(
-                    stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
-                let shared: String
-                if let known = sharedMemo[memoKey] {
-                    shared = known
+            // The key is worked out only for a node that may hit the cache or work: one its stage settles at once
+            // (detection the strategy does not need, a gate whose decision stands; 200,000 of a 100,000-item drop's
+            // no-op rerun) needs none.
+            var workedOut: CacheKey?
+            func key() -> CacheKey {
+                if let workedOut { return workedOut }
+                let parameters: String
+                if let job = node.job {
+                    // A job's key is its own parameters (generation: the graph it queues).
+                    parameters = plan.jobs[job].parameters.serialized(canonical: true)
                 } else {
-                    shared = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
-                    sharedMemo[memoKey] = shared
+                    let memoKey = MemoKey(
+                        stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
+                    let shared: String
+                    if let known = sharedMemo[memoKey] {
+                        shared = known
+                    } else {
+                        shared = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
+                        sharedMemo[memoKey] = shared
+                    }
+                    let specific = stage.itemParameters(for: item)
+                    parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
                 }
-                let specific = stage.itemParameters(for: item)
-                parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
+                // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
+                var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }
+                if let item { keyInputs.append((name: "source", digest: item.id)) }
+                for entry in collected {
+                    keyInputs.append((name: "\(entry.stage.rawValue):\(plan.items[entry.item].id.hex)", digest: entry.output.digest))
+                }
+                let key = CacheKey(stage: stage.name.rawValue, version: stage.version, parameters: parameters, inputs: keyInputs)
+                workedOut = key
+                return key
             }
-            // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
-            var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }
-            if let item { keyInputs.append((name: "source", digest: item.id)) }
-            for entry in collected {
-                keyInputs.append((name: "\(entry.stage.rawValue):\(plan.items[entry.item].id.hex)", digest: entry.output.digest))
-            }
-            let key = CacheKey(stage: stage.name.rawValue, version: stage.version, parameters: parameters, inputs: keyInputs)
 
-            func context() -> NodeContext {
+            /// The node's context; `keyed: false` for `resolve`, which answers without the key.
+            func context(keyed: Bool = true) -> NodeContext {
                 var inputs: [StageName: NodeOutput] = [:]
                 for (stage, output, _) in upstream { inputs[stage] = output }
                 return NodeContext(
-                    node: node, plan: plan, inputs: inputs, key: key, environment: environment,
+                    node: node, plan: plan, inputs: inputs, key: keyed ? key() : nil, environment: environment,
                     workspace: workspace(for: node), collected: collected)
             }
-            if !recomputing, stage.resolvesBeforeCache, let outcome = stage.resolve(context()) {
+            if !recomputing, stage.resolvesBeforeCache, let outcome = stage.resolve(context(keyed: false)) {
                 return .finished(Self.state(outcome, ran: false))
             }
 
             var verify: CachedStep?
-            if !recomputing, stage.isCacheable, let hit = cached(key, item: node.item) {
+            if !recomputing, stage.isCacheable, let hit = cached(key(), item: node.item) {
                 let record = hit.step
                 let output = NodeOutput(
-                    digest: record.outputDigest ?? key.digest, artifactPath: record.artifactPath,
+                    digest: record.outputDigest ?? key().digest, artifactPath: record.artifactPath,
                     artifactStamp: record.artifactStamp, summaryText: record.output)
                 if record.artifactPath != nil {
                     let stamp = hit.stamp
@@ -337,7 +347,7 @@ package struct Runner: Sendable {
                 }
             }
             if stage.isCacheable, verify == nil, environment.dryRun {
-                if let failed = failedBefore[key] { return .finished(.failed(failed.error ?? "failed")) }
+                if let failed = failedBefore[key()] { return .finished(.failed(failed.error ?? "failed")) }
                 return .finished(.planned)
             }
 
@@ -373,8 +383,11 @@ package struct Runner: Sendable {
                 }
             }
             if unreadable && environment.dryRun { return .finished(.planned) }
-            let prepared = context()
-            if !stage.isCacheable, let outcome = stage.resolve(prepared) { return .finished(Self.state(outcome, ran: false)) }
+            var prepared = context(keyed: stage.isCacheable)
+            if !stage.isCacheable {
+                if let outcome = stage.resolve(prepared) { return .finished(Self.state(outcome, ran: false)) }
+                prepared.key = key()
+            }
             return .work(Work(context: prepared, stage: stage, verify: verify, index: index, recompute: recompute))
         }
 

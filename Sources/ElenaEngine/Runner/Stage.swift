@@ -117,8 +117,30 @@ package struct NodeContext: Sendable {
     package var plan: DropPlan
     /// Outputs of the nodes it depends on, by stage.
     package var inputs: [StageName: NodeOutput]
-    /// The node's cache key.
-    package var key: CacheKey
+    /// The node's cache key. Not worked out for `Stage.resolve`, which answers without it: reading it there is a
+    /// bug, and stops the process.
+    package var key: CacheKey {
+        get {
+            guard let workedOut else { preconditionFailure("internal error: a stage's resolve read the cache key (a bug)") }
+            return workedOut
+        }
+        set { workedOut = newValue }
+    }
+    private var workedOut: CacheKey?
+
+    /// A context; `key` nil for one given to `Stage.resolve`.
+    package init(
+        node: NodeID, plan: DropPlan, inputs: [StageName: NodeOutput], key: CacheKey?, environment: RunEnvironment,
+        workspace: ItemWorkspace?, collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
+    ) {
+        self.node = node
+        self.plan = plan
+        self.inputs = inputs
+        self.workedOut = key
+        self.environment = environment
+        self.workspace = workspace
+        self.collected = collected
+    }
     /// Shared services.
     package var environment: RunEnvironment
     /// Scratch memory shared by one item's nodes during this run (decoded images).
@@ -189,7 +211,7 @@ package protocol Stage: Sendable {
     var stateWhenInputPending: NodeState { get }
     /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled, detection that
     /// the strategy does not need). Called for every node of non-cacheable stages, and before the cache for
-    /// stages that set `resolvesBeforeCache`.
+    /// stages that set `resolvesBeforeCache`. The context has no cache key yet: the answer cannot depend on it.
     func resolve(_ context: NodeContext) -> StageOutcome?
     /// Whether `resolve` may settle nodes of this cacheable stage without a cache record.
     var resolvesBeforeCache: Bool { get }
