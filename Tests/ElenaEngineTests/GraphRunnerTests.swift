@@ -107,6 +107,7 @@ import Testing
             return .null
         }
         func resolve(_ context: NodeContext) -> StageOutcome? {
+            if context.workspace != nil { asked.withLock { $0.append("a workspace for \(context.item?.name ?? "-")") } }
             guard context.item?.name.hasPrefix("settled") == true else { return nil }
             return .done(NodeOutput(digest: Digest.of("settled")))
         }
@@ -117,7 +118,7 @@ import Testing
 
     /// A node its stage settles at once (a cacheable stage that resolves before the cache, like detection a
     /// strategy does not need, and a gate whose decision stands) works out no cache key: its parameters are never
-    /// asked. Nodes that work get their key (their stage reads it).
+    /// asked, and no workspace is made for it. Nodes that work get their key (their stage reads it).
     @Test func aNodeSettledAtOnceWorksOutNoKey() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }

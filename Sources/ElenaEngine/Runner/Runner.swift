@@ -320,15 +320,16 @@ package struct Runner: Sendable {
                 return key
             }
 
-            /// The node's context; `keyed: false` for `resolve`, which answers without the key.
-            func context(keyed: Bool = true) -> NodeContext {
+            /// The node's context; `working: false` for `resolve`, which answers without the key and the item's
+            /// scratch memory (neither is made for the nodes it settles).
+            func context(working: Bool = true) -> NodeContext {
                 var inputs: [StageName: NodeOutput] = [:]
                 for (stage, output, _) in upstream { inputs[stage] = output }
                 return NodeContext(
-                    node: node, plan: plan, inputs: inputs, key: keyed ? key() : nil, environment: environment,
-                    workspace: workspace(for: node), collected: collected)
+                    node: node, plan: plan, inputs: inputs, key: working ? key() : nil, environment: environment,
+                    workspace: working ? workspace(for: node) : nil, collected: collected)
             }
-            if !recomputing, stage.resolvesBeforeCache, let outcome = stage.resolve(context(keyed: false)) {
+            if !recomputing, stage.resolvesBeforeCache, let outcome = stage.resolve(context(working: false)) {
                 return .finished(Self.state(outcome, ran: false))
             }
 
@@ -383,10 +384,11 @@ package struct Runner: Sendable {
                 }
             }
             if unreadable && environment.dryRun { return .finished(.planned) }
-            var prepared = context(keyed: stage.isCacheable)
+            var prepared = context(working: stage.isCacheable)
             if !stage.isCacheable {
                 if let outcome = stage.resolve(prepared) { return .finished(Self.state(outcome, ran: false)) }
                 prepared.key = key()
+                prepared.workspace = workspace(for: node)
             }
             return .work(Work(context: prepared, stage: stage, verify: verify, index: index, recompute: recompute))
         }

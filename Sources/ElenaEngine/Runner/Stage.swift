@@ -211,7 +211,8 @@ package protocol Stage: Sendable {
     var stateWhenInputPending: NodeState { get }
     /// A quick, side-effect-free answer when no work is needed (gates whose decision is settled, detection that
     /// the strategy does not need). Called for every node of non-cacheable stages, and before the cache for
-    /// stages that set `resolvesBeforeCache`. The context has no cache key yet: the answer cannot depend on it.
+    /// stages that set `resolvesBeforeCache`. The context has no cache key yet (the answer cannot depend on it)
+    /// and no workspace.
     func resolve(_ context: NodeContext) -> StageOutcome?
     /// Whether `resolve` may settle nodes of this cacheable stage without a cache record.
     var resolvesBeforeCache: Bool { get }
