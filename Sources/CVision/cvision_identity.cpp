@@ -115,8 +115,8 @@ int32_t cvision_identifier_create_engine(const char *model_onnx, int32_t engine,
 }
 
 // OpenCV's dnn by default: unlike the detector's small networks, SFace is 1.15 billion multiply-adds of large 1x1
-// convolutions, where OpenCV 4.6 was measured faster than this XNNPACK (32 ms a face against 36 ms, one thread,
-// `Tests/CVisionNative/run.sh --bench`).
+// convolutions, where OpenCV 4.6 was measured faster than this XNNPACK (33.5 ms a face against 37.7 ms, one
+// thread, `Tests/CVisionNative/run.sh --bench`).
 int32_t cvision_identifier_create(const char *model_onnx, cvision_identifier **out, cvision_status *status) {
     return cvision_identifier_create_engine(model_onnx, CVISION_ENGINE_OPENCV, out, status);
 }

@@ -127,6 +127,12 @@ package struct NodeContext: Sendable {
         set { workedOut = newValue }
     }
     private var workedOut: CacheKey?
+    /// Shared services.
+    package var environment: RunEnvironment
+    /// Scratch memory shared by one item's nodes during this run (decoded images).
+    package var workspace: ItemWorkspace?
+    /// For collecting nodes: the outputs of the item nodes they depend on that finished, with the item's index.
+    package var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
 
     /// A context; `key` nil for one given to `Stage.resolve`.
     package init(
@@ -141,12 +147,6 @@ package struct NodeContext: Sendable {
         self.workspace = workspace
         self.collected = collected
     }
-    /// Shared services.
-    package var environment: RunEnvironment
-    /// Scratch memory shared by one item's nodes during this run (decoded images).
-    package var workspace: ItemWorkspace?
-    /// For collecting nodes: the outputs of the item nodes they depend on that finished, with the item's index.
-    package var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
 
     /// The item, for item-level nodes.
     package var item: PlannedItem? { node.item.map { plan.items[$0] } }
