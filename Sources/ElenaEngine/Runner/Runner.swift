@@ -285,13 +285,13 @@ package struct Runner: Sendable {
             // Nothing to collect yet, only items a person has still to decide: wait with them.
             if policy == .available, collected.isEmpty, let gate = awaiting { return .finished(.blocked(.awaiting(gate))) }
 
-            let item = node.item.map { plan.items[$0] }
             // The key is worked out only for a node that may hit the cache or work: one its stage settles at once
             // (detection the strategy does not need, a gate whose decision stands; 200,000 of a 100,000-item drop's
             // no-op rerun) needs none.
             var workedOut: CacheKey?
             func key() -> CacheKey {
                 if let workedOut { return workedOut }
+                let item = node.item.map { plan.items[$0] }
                 let parameters: String
                 if let job = node.job {
                     // A job's key is its own parameters (generation: the graph it queues).
