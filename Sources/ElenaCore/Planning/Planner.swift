@@ -78,18 +78,20 @@ package enum Planner {
 
     /// A pattern with a `/` matches the relative path; otherwise the file name.
     static func matches(_ glob: Glob, _ file: SourceFile) -> Bool {
-        glob.pattern.contains("/") ? glob.matches(file.relativePath) : glob.matches(file.name)
+        glob.spansFolders ? glob.matches(file.relativePath) : glob.matches(file.name)
     }
 
     /// Gives every item a file-name stem unique in the drop: the source name without extension, plus the
     /// first 8 digest characters when two items would share it.
     static func assignStems(_ items: inout [PlannedItem]) {
         var counts: [String: Int] = [:]
-        let bases = items.map { Sanitize.stem(PathText.splitExtension($0.source.name).stem) }
-        for base in bases { counts[base.lowercased(), default: 0] += 1 }
+        counts.reserveCapacity(items.count)
+        let bases = items.indices.map { Sanitize.stem(PathText.splitExtension(items[$0].source.name).stem) }
+        let folded = bases.map { $0.lowercased() }
+        for key in folded { counts[key, default: 0] += 1 }
         for index in items.indices {
             let base = bases[index]
-            items[index].stem = counts[base.lowercased(), default: 0] > 1 ? "\(base)-\(items[index].id.prefix(8))" : base
+            items[index].stem = counts[folded[index], default: 0] > 1 ? "\(base)-\(items[index].id.prefix(8))" : base
         }
     }
 }

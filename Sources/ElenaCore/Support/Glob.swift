@@ -5,12 +5,16 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
     private let characters: [Character]
     /// Whether letter case is ignored (file extensions like `.PNG` vs `.png`).
     package let caseInsensitive: Bool
+    /// Whether the pattern names folders (has a `/`): it is then matched against a whole relative path, else
+    /// against a file name.
+    package let spansFolders: Bool
 
     /// Creates a matcher.
     package init(_ pattern: String, caseInsensitive: Bool = false) {
         self.pattern = pattern
         self.caseInsensitive = caseInsensitive
         self.characters = Array(caseInsensitive ? pattern.lowercased() : pattern)
+        self.spansFolders = pattern.utf8.contains(UInt8(ascii: "/"))
     }
 
     /// The pattern.

@@ -39,7 +39,7 @@ package struct SourceDiscovery: Sendable {
 
     func selected(_ relativePath: String) -> Bool {
         let name = PathText.lastComponent(relativePath)
-        func hit(_ glob: Glob) -> Bool { glob.pattern.contains("/") ? glob.matches(relativePath) : glob.matches(name) }
+        func hit(_ glob: Glob) -> Bool { glob.spansFolders ? glob.matches(relativePath) : glob.matches(name) }
         return include.contains(where: hit) && !exclude.contains(where: hit)
     }
 
