@@ -177,9 +177,23 @@ package enum FileSystem {
     /// longer runs); a live writer's temporary file is left alone. Returns how many were deleted.
     @discardableResult
     package static func removeAbandonedTemporaries(in folder: String) -> Int {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        // A drop's folders hold a file per item: the entries are read as bytes and only a temporary's name becomes a
+        // string (Foundation's listing made 300,000 strings for a 100,000-item drop's no-op rerun, 0.15 s).
+        guard let directory = opendir(folder) else { return 0 }
+        defer { closedir(directory) }
+        let prefix = Array(".tmp-".utf8)
+        var names: [String] = []
+        while let item = readdir(directory) {
+            let name: String? = withUnsafePointer(to: item.pointee.d_name) {
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
+                    prefix.indices.allSatisfy { bytes[$0] == prefix[$0] }
+                        ? String(cString: UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self)) : nil
+                }
+            }
+            if let name { names.append(name) }
+        }
         var removed = 0
-        for name in names where name.hasPrefix(".tmp-") {
+        for name in names {
             let fields = name.dropFirst(5).split(separator: "-", maxSplits: 2)
             guard fields.count == 3, let pid = pid_t(fields[0]), pid > 0 else { continue }
             if kill(pid, 0) == -1 && errno == ESRCH, unlink(folder + "/" + name) == 0 { removed += 1 }
