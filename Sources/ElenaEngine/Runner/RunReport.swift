@@ -21,6 +21,9 @@ package struct NodeStates: Sendable, Sequence {
     /// Every settled state (read as it is walked, not copied).
     package var values: some Sequence<NodeState> { slots.lazy.compactMap { $0 } }
 
+    /// The node at `index` in the graph these states are of.
+    package func node(at index: Int) -> NodeID { graph.node(at: index) }
+
     /// Calls `body` with each settled state and its node's index in the graph, reading the states in place.
     package func forEachSettled(_ body: (_ index: Int, _ state: borrowing NodeState) -> Void) {
         for index in slots.indices {
@@ -116,8 +119,8 @@ package struct RunReport: Sendable {
         // state showed in a no-op rerun.
         states.forEachSettled { index, state in
             switch state {
-            case .failed(let message): failed[plan.graph.node(at: index)] = message
-            case .waiting: if let item = plan.graph.node(at: index).item { waiting[item] = true }
+            case .failed(let message): failed[states.node(at: index)] = message
+            case .waiting: if let item = states.node(at: index).item, waiting.indices.contains(item) { waiting[item] = true }
             case .ran: ran += 1
             default: break
             }
