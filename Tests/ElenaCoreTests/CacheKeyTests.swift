@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaTestKit
 import Foundation
 import Testing
 
@@ -101,6 +102,31 @@ import Testing
         #expect(Self.key(stage: "ab", parameters: "c") != Self.key(stage: "a", parameters: "bc"))
         #expect(Self.key(parameters: "ab", inputs: []) != Self.key(parameters: "a", inputs: []))
         #expect(Self.key(stage: "", parameters: "") != Self.key(stage: "1", version: 1, parameters: ""))
+    }
+
+    /// A collector's inputs given as (stage, item, digest) make the key their names `stage:<item hex>` make, in any
+    /// order and among plain names that sort before, between and after them.
+    @Test func collectedInputsGiveTheKeyTheirNamesGive() {
+        let items = (0..<40).map { Digest.of("item \($0)") }
+        let collected = items.enumerated().flatMap { index, item in
+            ["fingerprint", "crop"].map { CacheKey.Collected(stage: $0, item: item, digest: Digest.of("\($0) \(index)")) }
+        }
+        let plain = ["a", "crop", "crop:", "cropx", "fingerprint", "fingerprint:g", "source", "z"].map {
+            (name: $0, digest: Digest.of("plain \($0)"))
+        }
+        let named = collected.map { (name: "\($0.stage):\($0.item.hex)", digest: $0.digest) }
+        let expected = Self.key(stage: "similar", inputs: plain + named)
+        let prefix = CacheKey.Prefix(stage: "similar", version: 1, parameters: Self.parameters)
+        #expect(CacheKey(prefix: prefix, inputs: plain, collected: collected) == expected)
+        #expect(CacheKey(prefix: prefix, inputs: plain.reversed(), collected: collected.reversed()) == expected)
+        var shuffled = SeededRandom(seed: 7)
+        #expect(CacheKey(prefix: prefix, inputs: plain, collected: collected.shuffled(using: &shuffled)) == expected)
+        #expect(CacheKey(prefix: prefix, inputs: [], collected: collected) == Self.key(stage: "similar", inputs: named))
+        #expect(CacheKey(prefix: prefix, inputs: plain, collected: []) == Self.key(stage: "similar", inputs: plain))
+        // A different item or digest is a different key.
+        var changed = collected
+        changed[3].item = Digest.of("another item")
+        #expect(CacheKey(prefix: prefix, inputs: plain, collected: changed) != expected)
     }
 
     @Test func trustedKeyWrapsTheDigest() {

@@ -82,6 +82,20 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         withUnsafeBytes(of: d.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends the 64 lowercase hex characters as UTF-8 bytes (no string made).
+    func appendHex(to bytes: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { table in
+            func add(_ word: UInt64) {
+                for shift in stride(from: 60, through: 0, by: -4) { bytes.append(table[Int(word >> UInt64(shift) & 0xF)]) }
+            }
+            add(a)
+            add(b)
+            add(c)
+            add(d)
+        }
+    }
+
     /// The first `count` hex characters, for file names and display.
     package func prefix(_ count: Int = 12) -> String { hexPrefix(count) }
 

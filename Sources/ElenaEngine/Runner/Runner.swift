@@ -120,7 +120,8 @@ package struct Runner: Sendable {
         var openNodesPerItem = [Int](repeating: 0, count: plan.items.count)
         for node in graph.nodes { if let item = node.item { openNodesPerItem[item] += 1 } }
         var workspaces: [Int: ItemWorkspace] = [:]
-        var sharedMemo: [MemoKey: String] = [:]
+        /// Each stage's shared parameters per memo key, and the key's shared parts made of them.
+        var sharedMemo: [MemoKey: (parameters: String, prefix: CacheKey.Prefix)] = [:]
         var pendingRecords: [StageRecord] = []
         var done = 0
         var imagesDone = 0
@@ -292,30 +293,40 @@ package struct Runner: Sendable {
             func key() -> CacheKey {
                 if let workedOut { return workedOut }
                 let item = node.item.map { plan.items[$0] }
-                let parameters: String
+                let prefix: CacheKey.Prefix
                 if let job = node.job {
                     // A job's key is its own parameters (generation: the graph it queues).
-                    parameters = plan.jobs[job].parameters.serialized(canonical: true)
+                    prefix = CacheKey.Prefix(
+                        stage: stage.name.rawValue, version: stage.version,
+                        parameters: plan.jobs[job].parameters.serialized(canonical: true))
                 } else {
                     let memoKey = MemoKey(
                         stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
-                    let shared: String
+                    let shared: (parameters: String, prefix: CacheKey.Prefix)
                     if let known = sharedMemo[memoKey] {
                         shared = known
                     } else {
-                        shared = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
+                        let parameters = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
+                        shared = (parameters, CacheKey.Prefix(stage: stage.name.rawValue, version: stage.version, parameters: parameters))
                         sharedMemo[memoKey] = shared
                     }
                     let specific = stage.itemParameters(for: item)
-                    parameters = specific == .null ? shared : shared + "\n" + specific.serialized(canonical: true)
+                    prefix =
+                        specific == .null
+                        ? shared.prefix
+                        : CacheKey.Prefix(
+                            stage: stage.name.rawValue, version: stage.version,
+                            parameters: shared.parameters + "\n" + specific.serialized(canonical: true))
                 }
-                // An item node's inputs are its source bytes (the item's digest) and its upstream outputs.
+                // An item node's inputs are its source bytes (the item's digest) and its upstream outputs; a
+                // collector's are named by the items it collects.
                 var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }
                 if let item { keyInputs.append((name: "source", digest: item.id)) }
-                for entry in collected {
-                    keyInputs.append((name: "\(entry.stage.rawValue):\(plan.items[entry.item].id.hex)", digest: entry.output.digest))
-                }
-                let key = CacheKey(stage: stage.name.rawValue, version: stage.version, parameters: parameters, inputs: keyInputs)
+                let key = CacheKey(
+                    prefix: prefix, inputs: keyInputs,
+                    collected: collected.map {
+                        CacheKey.Collected(stage: $0.stage.rawValue, item: plan.items[$0.item].id, digest: $0.output.digest)
+                    })
                 workedOut = key
                 return key
             }
