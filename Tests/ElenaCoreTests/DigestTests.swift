@@ -32,6 +32,9 @@ import Testing
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0",  // 65
         "ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",  // not hex
         " a7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ag",  // not hex at the very end
+        "ba7816bf8f01cfea414140de5dae2223:00361a396177a9cb410ff61f20015ad",  // nor in the middle
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015\u{7F}d",
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a\u{E9}",  // 64 characters, 65 bytes
     ])
     func rejectsBadText(text: String) {

@@ -17,25 +17,33 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         (a, b, c, d) = words
     }
 
+    /// Each byte's value as a hex digit (either case), 0xFF for a byte that is not one.
+    private static let nibbles: [UInt8] = (0...255).map { byte in
+        switch byte {
+        case 48...57: UInt8(byte - 48)
+        case 97...102: UInt8(byte - 87)
+        case 65...70: UInt8(byte - 55)
+        default: 0xFF
+        }
+    }
+
     private static func words(hex bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
         guard bytes.count == 64 else { return nil }
-        func word(_ start: Int) -> UInt64? {
-            var value: UInt64 = 0
-            for index in start..<start + 16 {
-                let byte = bytes[index]
-                let nibble: UInt8
-                switch byte {
-                case 48...57: nibble = byte - 48
-                case 97...102: nibble = byte - 87
-                case 65...70: nibble = byte - 55
-                default: return nil
+        // A table lookup per character, and one check for them all (a library's run cache reads a million of these).
+        return nibbles.withUnsafeBufferPointer { table in
+            var invalid: UInt8 = 0
+            func word(_ start: Int) -> UInt64 {
+                var value: UInt64 = 0
+                for index in start..<start + 16 {
+                    let nibble = table[Int(bytes[index])]
+                    invalid |= nibble
+                    value = value << 4 | UInt64(nibble & 0xF)
                 }
-                value = value << 4 | UInt64(nibble)
+                return value
             }
-            return value
+            let words = (word(0), word(16), word(32), word(48))
+            return invalid & 0xF0 == 0 ? words : nil
         }
-        guard let a = word(0), let b = word(16), let c = word(32), let d = word(48) else { return nil }
-        return (a, b, c, d)
     }
 
     /// A SHA-256 digest from swift-crypto, read as four big-endian words (no copy through a sequence).
