@@ -216,14 +216,16 @@ package struct DropSession: Sendable {
         let store = try services.store
         var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
         discovery.notReady = notReady
-        let statCache = try await store.statEntries(prefix: sourceFolder + "/")
-        profile.lap("load stat cache (\(statCache.count))")
+        // The stat cache is read from the ledger (on its thread) while the folder is walked (on this one).
+        let statPrefix = sourceFolder + "/"
+        let statCacheRead = Task { try await store.statEntries(prefix: statPrefix) }
+        defer { statCacheRead.cancel() }
         // A drop that generates may not have its folder yet (a dry run creates nothing).
         let found =
             FileSystem.isDirectory(sourceFolder)
-            ? try await discovery.run(statCache: statCache, concurrency: environment.concurrency)
+            ? try await discovery.run(statCache: { try await statCacheRead.value }, concurrency: environment.concurrency)
             : SourceDiscovery.Result.empty
-        profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed)")
+        profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed; stat cache read meanwhile)")
         // A picture is reviewed and published with the first drop that took it: the same bytes in this drop are
         // left out, and the report says where they are.
         let elsewhere = Dictionary(

@@ -49,8 +49,19 @@ package struct SourceDiscovery: Sendable {
     ///   - concurrency: how many files to hash at once.
     /// - Throws: `FileSystemError` when the folder itself cannot be listed.
     package func run(statCache: [String: StatEntry], concurrency: Int) async throws -> Result {
+        try await run(statCache: { statCache }, concurrency: concurrency)
+    }
+
+    /// Walks the folder and resolves digests, with the stat cache read while the folder is walked.
+    /// - Parameters:
+    ///   - statCache: gives the known digests by absolute path; asked once the folder is walked (a library of
+    ///     100,000 items reads its stat cache from the ledger while the folder's 100,000 files are looked at).
+    ///   - concurrency: how many files to hash at once.
+    /// - Throws: `FileSystemError` when the folder itself cannot be listed; what `statCache` throws.
+    package func run(statCache read: () async throws -> [String: StatEntry], concurrency: Int) async throws -> Result {
         let survey = try FileSystem.survey(folder, recursive: recursive)
         let entries = survey.entries.filter { selected($0.relativePath) && !notReady.contains($0.path) }
+        let statCache = try await read()
         var digests: [Int: Digest] = [:]
         var toHash: [Int] = []
         for (index, entry) in entries.enumerated() {

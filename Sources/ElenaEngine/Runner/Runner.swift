@@ -143,7 +143,8 @@ package struct Runner: Sendable {
         // the file is the one recorded is the same, made a moment earlier.
         let layout = environment.layout
         @Sendable func hits(_ steps: [CacheKey: CachedStep]) -> [CacheKey: Hit] {
-            steps.mapValues { step in Hit(step: step, stamp: step.artifactPath.flatMap { FileSystem.stamp(layout.absolute($0)) }) }
+            let stamps = FileSystem.StampReader()
+            return steps.mapValues { step in Hit(step: step, stamp: step.artifactPath.flatMap { stamps.stamp(layout.absolute($0)) }) }
         }
         var dropSteps: [CacheKey: Hit] = [:]
         do {
