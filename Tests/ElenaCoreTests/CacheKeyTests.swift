@@ -123,6 +123,11 @@ import Testing
         #expect(CacheKey(prefix: prefix, inputs: plain, collected: collected.shuffled(using: &shuffled)) == expected)
         #expect(CacheKey(prefix: prefix, inputs: [], collected: collected) == Self.key(stage: "similar", inputs: named))
         #expect(CacheKey(prefix: prefix, inputs: plain, collected: []) == Self.key(stage: "similar", inputs: plain))
+        // A drop's worth of them (more than the buffer the hasher is fed from at once).
+        let many = (0..<3_000).map { CacheKey.Collected(stage: "fingerprint", item: Digest.of("many \($0)"), digest: Digest.of("\($0)")) }
+        #expect(
+            CacheKey(prefix: prefix, inputs: plain, collected: many)
+                == Self.key(stage: "similar", inputs: plain + many.map { (name: "fingerprint:\($0.item.hex)", digest: $0.digest) }))
         // A different item or digest is a different key.
         var changed = collected
         changed[3].item = Digest.of("another item")

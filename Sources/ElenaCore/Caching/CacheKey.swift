@@ -55,10 +55,18 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// with each collected input given as `(stage + ":" + item.hex, digest)`.
     package init(prefix: Prefix, inputs: [(name: String, digest: Digest)], collected: [Collected] = []) {
         // The parts are laid out in one buffer and hashed at once (a run of 100,000 items makes half a million keys;
-        // a hasher fed part by part spent more on the calls than on the hashing). The bytes are the same as ever.
+        // a hasher fed part by part spent more on the calls than on the hashing). The bytes are the same as ever. A
+        // collector's hundred thousand inputs go to the hasher a buffer at a time instead of being laid out whole.
+        let chunk = 1 << 16
         var message = prefix.bytes
-        message.reserveCapacity(
-            prefix.bytes.count + inputs.count * (48 + 32) + collected.reduce(0) { $0 + 8 + $1.stage.utf8.count + 1 + 64 + 32 })
+        message.reserveCapacity(min(chunk + 256, prefix.bytes.count + inputs.count * (48 + 32) + collected.count * 128))
+        var hasher: SHA256?
+        func spill() {
+            guard message.count >= chunk else { return }
+            if hasher == nil { hasher = SHA256() }
+            hasher?.update(data: message)
+            message.removeAll(keepingCapacity: true)
+        }
         // Most nodes give a few inputs, many already in order: no sorted copy for those, an insertion sort (stable,
         // like the general sort) for a few out of order, cheaper than a general sort's set-up for three or four.
         var ordered = inputs
@@ -74,27 +82,31 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
             }
         }
         // A collected input's name is its stage, a colon, then the item's hex id. Stage names hold no colon, so
-        // names order as (stage, item) do, and the digests order as their hex does: no name is made to sort them.
-        var gathered = collected
-        if !zip(gathered, gathered.dropFirst()).allSatisfy({ ($0.stage, $0.item) <= ($1.stage, $1.item) }) {
-            gathered.sort { ($0.stage, $0.item) < ($1.stage, $1.item) }
-        }
+        // names order as (stage, item) do, and the digests order as their hex does: no name is made to sort them,
+        // and only their positions are sorted.
+        func before(_ first: Collected, _ second: Collected) -> Bool { (first.stage, first.item) < (second.stage, second.item) }
+        let inOrder = zip(collected, collected.dropFirst()).allSatisfy { !before($1, $0) }
+        let order = inOrder ? [] : collected.indices.sorted { before(collected[$0], collected[$1]) }
         var next = 0
+        func appendCollected() {
+            Self.append(collected[inOrder ? next : order[next]], to: &message)
+            next += 1
+            spill()
+        }
         for input in ordered {
             // The collected inputs whose names come first (found by their bytes: the few plain names each compare
             // with at most the collected ones before them).
-            while next < gathered.count, Self.precedes(gathered[next], input.name) {
-                Self.append(gathered[next], to: &message)
-                next += 1
-            }
+            while next < collected.count, Self.precedes(collected[inOrder ? next : order[next]], input.name) { appendCollected() }
             Self.add(input.name, to: &message)
             input.digest.append(to: &message)
         }
-        while next < gathered.count {
-            Self.append(gathered[next], to: &message)
-            next += 1
+        while next < collected.count { appendCollected() }
+        if var hasher {
+            hasher.update(data: message)
+            digest = Digest(bytes: hasher.finalize())
+        } else {
+            digest = Digest(bytes: SHA256.hash(data: message))
         }
-        digest = Digest(bytes: SHA256.hash(data: message))
     }
 
     /// A text part: its UTF-8 length as a big-endian 64-bit number, then its bytes.

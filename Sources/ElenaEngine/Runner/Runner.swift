@@ -250,6 +250,13 @@ package struct Runner: Sendable {
             var upstream: [(stage: StageName, output: NodeOutput, index: Int)] = []
             var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
             var collectedIndices: [Int] = []
+            if policy != .all {
+                // A collector takes from every item: its arrays are made to size once (100,000 outputs at the end of
+                // a big drop's run, when the run holds the most).
+                let count = graph.dependencyCount(of: index)
+                collected.reserveCapacity(count)
+                collectedIndices.reserveCapacity(count)
+            }
             var pending = false
             // The gate some collected item still waits at (a person has not decided yet).
             var awaiting: StageName?
