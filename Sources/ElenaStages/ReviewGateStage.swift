@@ -11,8 +11,11 @@ package struct ReviewGateStage: Stage {
     package var isCacheable: Bool { false }
     package var stateWhenInputPending: NodeState { .waiting("a new crop will need review") }
 
-    /// Review records of the drop by item.
-    let reviews: [Digest: [ReviewRecord]]
+    /// Review records of the drop, in runs by item (the order within an item's run is not kept: at most one
+    /// record per crop), and where each item's run is: one array and a table of ranges, not an array per item
+    /// (a drop of 100,000 items waiting for review has 100,000 records).
+    private let reviews: [ReviewRecord]
+    private let reviewsByItem: [Digest: Range<Int>]
     /// The folders as scanned at the start of the run.
     let index: ReviewFolderIndex
     /// What the gate changed this run, one sentence each (decisions recorded, copies restored), in plan order.
@@ -21,9 +24,26 @@ package struct ReviewGateStage: Stage {
     package var services = DropServices.planningOnly
 
     /// Creates the gate with the state loaded for this run (none: a gate for the pipeline's shape alone).
-    package init(reviews: [ReviewRecord] = [], index: ReviewFolderIndex = ReviewFolderIndex(files: [:])) {
-        self.reviews = Dictionary(grouping: reviews, by: \.itemID)
+    package init(reviews records: consuming [ReviewRecord] = [], index: ReviewFolderIndex = ReviewFolderIndex(files: [:])) {
+        records.sort { $0.itemID < $1.itemID }
+        var ranges: [Digest: Range<Int>] = [:]
+        ranges.reserveCapacity(records.count)
+        var start = 0
+        while start < records.count {
+            var end = start + 1
+            while end < records.count, records[end].itemID == records[start].itemID { end += 1 }
+            ranges[records[start].itemID] = start..<end
+            start = end
+        }
+        self.reviews = records
+        self.reviewsByItem = ranges
         self.index = index
+    }
+
+    /// The item's review records in this drop.
+    func reviews(of item: Digest) -> ArraySlice<ReviewRecord> {
+        guard let range = reviewsByItem[item] else { return [] }
+        return reviews[range]
     }
 
     package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
@@ -33,7 +53,7 @@ package struct ReviewGateStage: Stage {
             throw StageError("internal error: review without a crop (a bug)")
         }
         let layout = context.environment.layout
-        let records = reviews[item.id] ?? []
+        let records = reviews(of: item.id)
         // A crop already queued keeps the name its copy was given, even when its source file was renamed since
         // (the same bytes under a new name would otherwise get a second copy beside the first).
         let fileName =

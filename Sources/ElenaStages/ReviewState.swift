@@ -77,7 +77,7 @@ package struct ReviewState: Sendable {
     ///   - index: the review folders as scanned.
     ///   - decidedBy: who a folder move is attributed to.
     package static func assess(
-        itemID: Digest, cropDigest: Digest, drop: String, fileName: String, records: [ReviewRecord],
+        itemID: Digest, cropDigest: Digest, drop: String, fileName: String, records: some Collection<ReviewRecord>,
         index: ReviewFolderIndex, layout: LibraryLayout, now: Date
     ) -> ReviewState {
         let record = records.first { $0.cropDigest == cropDigest }
