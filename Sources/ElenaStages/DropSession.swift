@@ -232,6 +232,12 @@ package struct DropSession: Sendable {
             try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
         let files = found.files.filter { elsewhere[$0.digest] == nil }
+        // What the report says of the files found is taken now: the list of them goes once the plan is made.
+        let inOtherDrops = found.files.compactMap { file in
+            elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
+        }
+        let (unreadable, hashed, newStatEntries) = (found.unreadable, found.hashed, found.newStatEntries)
+        _ = consume found
 
         if !environment.dryRun {
             for folder in [ReviewFolder.review, .approved, .rejected] {
@@ -255,8 +261,8 @@ package struct DropSession: Sendable {
         plan = plan.applying(inputs.overrides)
         profile.lap("plan (\(plan.graph.nodes.count) nodes; read meanwhile: \(inputs.summary))")
 
-        if !environment.dryRun, !found.newStatEntries.isEmpty { try await store.saveStatEntries(found.newStatEntries) }
-        for (path, reason) in found.unreadable {
+        if !environment.dryRun, !newStatEntries.isEmpty { try await store.saveStatEntries(newStatEntries) }
+        for (path, reason) in unreadable {
             // A name with a newline or a control character is shown escaped, on one line.
             let shown = path.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }
                 .joined()
@@ -269,15 +275,13 @@ package struct DropSession: Sendable {
             environment.dryRun ? nil : ItemRowProjector(store: store, drop: manifest.drop, plan: plan, now: environment.now)
         var report = try await runGraph(plan, inputs: inputs, services: services, settled: projector.map { $0.add })
         profile.lap("run graph (item rows projected meanwhile)")
-        report.unreadable = found.unreadable
+        report.unreadable = unreadable
         report.generation = generation
-        report.inOtherDrops = found.files.compactMap { file in
-            elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
-        }
+        report.inOtherDrops = inOtherDrops
         profile.lap("report (\(report.ignored.count) ignored)")
         if let projector {
             do {
-                try await recordOutcome(&report, projector: projector, hashed: found.hashed, started: started, profile: &profile)
+                try await recordOutcome(&report, projector: projector, hashed: hashed, started: started, profile: &profile)
             } catch let error as any RunStopping where error.stopReason != nil {
                 // The ledger went away at the end: the item rows catch up on the next run (they are derived).
                 report.stopped = report.stopped ?? error.stopReason
