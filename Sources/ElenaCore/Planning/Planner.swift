@@ -7,8 +7,12 @@ package enum Planner {
     ///   - pipeline: the stages and how they connect (`ElenaPipeline.shape` in ElenaStages).
     /// - Throws: `Graph.CycleError` only if the stage wiring itself is wrong (a bug).
     package static func plan(_ manifest: Manifest, files: [SourceFile], pipeline: PipelineShape) throws -> DropPlan {
+        // Made to size once: a drop of 100,000 files has nearly as many items, and a grown array keeps up to
+        // half again its size unused.
         var items: [PlannedItem] = []
+        items.reserveCapacity(files.count)
         var indexByDigest: [Digest: Int] = [:]
+        indexByDigest.reserveCapacity(files.count)
         var skipped: [(path: String, reason: String)] = []
         var used = Set<Int>()
 
@@ -44,8 +48,10 @@ package enum Planner {
         }
         assignStems(&items)
         // A rule that matches no file is almost always a typo in its pattern (`ComfyUI_0004*` for ComfyUI_00004_.png).
-        let names = Array(Set(files.map(\.name))).sorted()
-        let unmatched = manifest.items.indices.filter { !used.contains($0) }.map { index in
+        let unmatchedRules = manifest.items.indices.filter { !used.contains($0) }
+        // The names to suggest from, made only when some rule matched nothing.
+        let names = unmatchedRules.isEmpty ? [] : Array(Set(files.map(\.name))).sorted()
+        let unmatched = unmatchedRules.map { index in
             let pattern = manifest.items[index].match.pattern
             let nearest = names.map { ($0, Suggestion.editDistance(pattern.lowercased(), $0.lowercased())) }
                 .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(3).map(\.0)
