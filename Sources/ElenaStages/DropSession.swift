@@ -214,17 +214,7 @@ package struct DropSession: Sendable {
             services.generated = try await generatedFacts()
         }
         let store = try services.store
-        var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
-        discovery.notReady = notReady
-        // The stat cache is read from the ledger (on its thread) while the folder is walked (on this one).
-        let statPrefix = sourceFolder + "/"
-        let statCacheRead = Task { try await store.statEntries(prefix: statPrefix) }
-        defer { statCacheRead.cancel() }
-        // A drop that generates may not have its folder yet (a dry run creates nothing).
-        let found =
-            FileSystem.isDirectory(sourceFolder)
-            ? try await discovery.run(statCache: { try await statCacheRead.value }, concurrency: environment.concurrency)
-            : SourceDiscovery.Result.empty
+        let found = try await discover(store: store)
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed; stat cache read meanwhile)")
         // A picture is reviewed and published with the first drop that took it: the same bytes in this drop are
         // left out, and the report says where they are.
@@ -250,15 +240,8 @@ package struct DropSession: Sendable {
             }
             FileSystem.removeAbandonedTemporaries(in: services.outbox)
         }
-        // What the graph's run reads besides the plan and the run cache (the reviews, the review folders, what
-        // people set per item) is read while the plan is made: the store reads on its own threads, the folders are
-        // listed on the other core, and planning a drop of 100,000 items is work of its own. The run cache is read
-        // by the runner, a part of the items at a time.
-        let shape = pipeline(services: services).shape
-        async let reads = readForRun(items: Array(Set(files.map(\.digest))), store: store)
-        var plan = try Planner.plan(manifest, files: files, pipeline: shape)
-        let inputs = try await reads
-        plan = plan.applying(inputs.overrides)
+        // The plan, and what the graph's run reads besides it and the run cache, read while the plan is made.
+        let (plan, inputs) = try await plan(files, services: services, store: store)
         profile.lap("plan (\(plan.graph.nodes.count) nodes; read meanwhile: \(inputs.summary))")
 
         if !environment.dryRun, !newStatEntries.isEmpty { try await store.saveStatEntries(newStatEntries) }
@@ -273,7 +256,7 @@ package struct DropSession: Sendable {
         // The item rows follow the run a part of the items at a time, as the runner settles each part.
         let projector =
             environment.dryRun ? nil : ItemRowProjector(store: store, drop: manifest.drop, plan: plan, now: environment.now)
-        var report = try await runGraph(plan, inputs: inputs, services: services, settled: projector.map { $0.add })
+        var report = try await runGraph(plan, inputs: consume inputs, services: services, settled: projector.map { $0.add })
         profile.lap("run graph (item rows projected meanwhile)")
         report.unreadable = unreadable
         report.generation = generation
@@ -288,6 +271,40 @@ package struct DropSession: Sendable {
             }
         }
         return report
+    }
+}
+
+extension DropSession {
+    /// Plans the drop while what the graph's run reads besides the plan and the run cache (the reviews, the review
+    /// folders, what people set per item) is read: the store reads on its own threads, the folders are listed on
+    /// the other core, and planning a drop of 100,000 items is work of its own. The run cache is read by the
+    /// runner, a part of the items at a time. (A function of its own: a task started with `async let` keeps what
+    /// it returned until the scope that started it ends, and the run lets go of the reviews once the gate has them.)
+    private func plan(
+        _ files: [SourceFile], services: DropServices, store: any LibraryLedger
+    ) async throws -> (DropPlan, RunInputs) {
+        let shape = pipeline(services: services).shape
+        async let reads = readForRun(items: Array(Set(files.map(\.digest))), store: store)
+        let plan = try Planner.plan(manifest, files: files, pipeline: shape)
+        let inputs = try await reads
+        return (plan.applying(inputs.overrides), inputs)
+    }
+
+    /// Finds the source files, with the stat cache read from the ledger (on its thread) while the folder is walked
+    /// (on this one). The stat cache goes when this returns: it is as big as the folder.
+    private func discover(store: any LibraryLedger) async throws -> SourceDiscovery.Result {
+        // A drop that generates may not have its folder yet (a dry run creates nothing).
+        guard FileSystem.isDirectory(sourceFolder) else { return .empty }
+        var discovery = SourceDiscovery(folder: sourceFolder, source: manifest.source)
+        discovery.notReady = notReady
+        let prefix = sourceFolder + "/"
+        let statCache = Task { try await store.statEntries(prefix: prefix) }
+        do {
+            return try await discovery.run(statCache: { try await statCache.value }, concurrency: environment.concurrency)
+        } catch {
+            statCache.cancel()
+            throw error
+        }
     }
 }
 
