@@ -11,7 +11,8 @@ package struct ReviewFolderIndex: Sendable {
     /// sub-folders recursively, so files moved into sub-folders count, except the sub-folders of `otherDrops`:
     /// those hold other drops' copies, and a drop's run costs what the drop holds, not what the library holds.
     package static func scan(_ layout: LibraryLayout, drop: String, otherDrops: Set<String>) -> ReviewFolderIndex {
-        var files: [String: (ReviewFolder, String)] = [:]
+        // Of the type the index keeps (a dictionary of unlabelled pairs was copied whole into it).
+        var files: [String: (folder: ReviewFolder, path: String)] = [:]
         for folder in ReviewFolder.allCases {
             let found = FileSystem.listFiles(layout.absolute(folder.rawValue)) { relative in
                 relative == drop || relative.contains("/") || !otherDrops.contains(relative)
@@ -19,7 +20,7 @@ package struct ReviewFolderIndex: Sendable {
             for relativePath in found {
                 let name = PathText.lastComponent(relativePath)
                 // A file present in two folders at once: the decided one wins over 3_review.
-                if let existing = files[name], existing.0 != .review { continue }
+                if let existing = files[name], existing.folder != .review { continue }
                 files[name] = (folder, folder.rawValue + "/" + relativePath)
             }
         }
