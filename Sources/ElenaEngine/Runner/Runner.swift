@@ -100,7 +100,7 @@ package struct Runner: Sendable {
     }
 
     /// Runs (or plans) every node, reading the successful stage runs as it goes: the drop-level nodes' first, then
-    /// the items' a part at a time, the next part while this one is settled. A part is let go once its items are
+    /// the items' a part at a time, the next parts while this one is settled. A part is let go once its items are
     /// settled, so a drop of 100,000 items never holds its 300,000 finished steps at once.
     /// - Parameter settled: given each part's items as soon as all their nodes are settled (in the order the parts
     ///   are), and an item again should a later node make one of its nodes again (a collector whose input no longer
@@ -154,6 +154,9 @@ package struct Runner: Sendable {
         }
         let partSize = max(1, reader.partSize)
         let partCount = (plan.items.count + partSize - 1) / partSize
+        // Reading a part (its rows, then its files' stamps) takes longer than settling it: with one part read
+        // ahead the runner waited 0.4-0.5 s of a 100,000-item no-op rerun for its reads, with two 0.06-0.12 s.
+        let readAhead = 2
         var loadedParts: [Int: [CacheKey: Hit]] = [:]
         var readingParts: [Int: Task<[CacheKey: Hit], any Error>] = [:]
         /// The items (plan indices) of a part.
@@ -177,7 +180,7 @@ package struct Runner: Sendable {
                 stop(reading(error))
             }
             readingParts[part] = nil
-            if stopped == nil { startReading(part + 1) }
+            if stopped == nil { for next in part + 1...part + readAhead { startReading(next) } }
         }
         func cached(_ key: CacheKey, item: Int?) -> Hit? {
             guard let item else { return dropSteps[key] }
