@@ -67,7 +67,9 @@ package struct ReviewGateStage: Stage {
     func outcome(_ assessment: ReviewState, crop: NodeOutput) -> StageOutcome {
         switch assessment.decision {
         case .pending:
-            return .waiting("awaiting review: move \(assessment.fileName) to 4_approved/ or rejected/")
+            // One sentence for every crop (a drop of 100,000 waiting items held 100,000 copies of it, each with the
+            // file's name, which the run's summary gives from the plan).
+            return .waiting(Self.awaiting)
         case .rejected:
             return .skipped("rejected in review")
         case .approved:
@@ -83,6 +85,9 @@ package struct ReviewGateStage: Stage {
                     value: ApprovedCrop(copy: assessment.currentPath)))
         }
     }
+
+    /// What a crop still to be decided waits for.
+    static let awaiting = "awaiting review: move its copy from 3_review/ to 4_approved/ or rejected/"
 
     package func resolve(_ context: NodeContext) -> StageOutcome? {
         guard let crop = context.inputs[.crop], let assessment = try? assess(context), assessment.isSettled else {
