@@ -82,11 +82,21 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
             }
         }
         // A collected input's name is its stage, a colon, then the item's hex id. Stage names hold no colon, so
-        // names order as (stage, item) do, and the digests order as their hex does: no name is made to sort them,
-        // and only their positions are sorted.
-        func before(_ first: Collected, _ second: Collected) -> Bool { (first.stage, first.item) < (second.stage, second.item) }
-        let inOrder = zip(collected, collected.dropFirst()).allSatisfy { !before($1, $0) }
-        let order = inOrder ? [] : collected.indices.sorted { before(collected[$0], collected[$1]) }
+        // names order as (stage, item) do, and the digests order as their hex does: no name is made to sort them.
+        // Their positions are sorted (empty: already in order), by the stage's rank among the stages and the item,
+        // so the sort compares numbers and digests and copies no string (sorting a drop's 100,000 inputs
+        // themselves took a tenth of a second).
+        var order: [Int] = []
+        if !collected.isEmpty {
+            let stages = Set(collected.map(\.stage)).sorted()
+            let rank = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1, $0) })
+            var sortKeys = collected.indices.map { (rank: rank[collected[$0].stage] ?? 0, item: collected[$0].item, index: $0) }
+            if !zip(sortKeys, sortKeys.dropFirst()).allSatisfy({ ($0.rank, $0.item) <= ($1.rank, $1.item) }) {
+                sortKeys.sort { ($0.rank, $0.item) < ($1.rank, $1.item) }
+                order = sortKeys.map(\.index)
+            }
+        }
+        let inOrder = order.isEmpty
         var next = 0
         func appendCollected() {
             Self.append(collected[inOrder ? next : order[next]], to: &message)
