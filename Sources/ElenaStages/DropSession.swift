@@ -216,32 +216,9 @@ package struct DropSession: Sendable {
         let store = try services.store
         let found = try await discover(store: store)
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed; stat cache read meanwhile)")
-        // A picture is reviewed and published with the first drop that took it: the same bytes in this drop are
-        // left out, and the report says where they are.
-        let elsewhere = Dictionary(
-            try await store.items(Array(Set(found.files.map(\.digest))), ownedByOtherThan: manifest.drop).map { ($0.id, $0) },
-            uniquingKeysWith: { first, _ in first })
-        let files = found.files.filter { elsewhere[$0.digest] == nil }
-        // What the report says of the files found is taken now: the list of them goes once the plan is made.
-        let inOtherDrops = found.files.compactMap { file in
-            elsewhere[file.digest].map { (file.relativePath, $0.drop, $0.status.rawValue) }
-        }
         let (unreadable, hashed, newStatEntries) = (found.unreadable, found.hashed, found.newStatEntries)
-        _ = consume found
-
-        if !environment.dryRun {
-            for folder in [ReviewFolder.review, .approved, .rejected] {
-                try FileSystem.makeDirectory(environment.layout.absolute(folder.rawValue))
-            }
-            // Half-written files of a run that was killed (never renamed into place) go before anything else.
-            for top in LibraryLayout.topFolders {
-                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute("\(top)/\(manifest.drop)"))
-                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute(top))
-            }
-            FileSystem.removeAbandonedTemporaries(in: services.outbox)
-        }
         // The plan, and what the graph's run reads besides it and the run cache, read while the plan is made.
-        let (plan, inputs) = try await plan(files, services: services, store: store)
+        let (plan, inputs, inOtherDrops) = try await plan(consume found, services: services, store: store)
         profile.lap("plan (\(plan.graph.nodes.count) nodes; read meanwhile: \(inputs.summary))")
 
         if !environment.dryRun, !newStatEntries.isEmpty { try await store.saveStatEntries(newStatEntries) }
@@ -275,19 +252,42 @@ package struct DropSession: Sendable {
 }
 
 extension DropSession {
-    /// Plans the drop while what the graph's run reads besides the plan and the run cache (the reviews, the review
-    /// folders, what people set per item) is read: the store reads on its own threads, the folders are listed on
-    /// the other core, and planning a drop of 100,000 items is work of its own. The run cache is read by the
-    /// runner, a part of the items at a time. (A function of its own: a task started with `async let` keeps what
-    /// it returned until the scope that started it ends, and the run lets go of the reviews once the gate has them.)
+    /// Plans the drop from the files found, with what the graph's run reads besides the plan and the run cache (the
+    /// reviews, the review folders, what people set per item) read from the start, beside the query for the files
+    /// other drops own and the planning: the store reads on its own threads, the folders are listed on the other
+    /// core. The files other drops own are left out of the plan, and returned for the report. (A function of its
+    /// own: a task started with `async let` keeps what it returned until the scope that started it ends, and the
+    /// run lets go of the reviews once the gate has them.)
     private func plan(
-        _ files: [SourceFile], services: DropServices, store: any LibraryLedger
-    ) async throws -> (DropPlan, RunInputs) {
-        let shape = pipeline(services: services).shape
-        async let reads = readForRun(items: Array(Set(files.map(\.digest))), store: store)
-        let plan = try Planner.plan(manifest, files: files, pipeline: shape)
+        _ found: consuming SourceDiscovery.Result, services: DropServices, store: any LibraryLedger
+    ) async throws -> (DropPlan, RunInputs, inOtherDrops: [(path: String, drop: String, status: String)]) {
+        // Every file's digest: the reads may hold files the plan will not (the extra entries are never looked up).
+        let digests = Array(Set(found.files.map(\.digest)))
+        async let reads = readForRun(items: digests, store: store)
+        // A picture is reviewed and published with the first drop that took it: the same bytes in this drop are
+        // left out, and the report says where they are.
+        let elsewhere = Dictionary(
+            try await store.items(digests, ownedByOtherThan: manifest.drop).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let files = found.files.filter { elsewhere[$0.digest] == nil }
+        let inOtherDrops = found.files.compactMap { file in
+            elsewhere[file.digest].map { (path: file.relativePath, drop: $0.drop, status: $0.status.rawValue) }
+        }
+        _ = consume found
+        if !environment.dryRun {
+            // (The review folders' listing skips dot-files: the temporaries it may meet as they go are not taken.)
+            for folder in [ReviewFolder.review, .approved, .rejected] {
+                try FileSystem.makeDirectory(environment.layout.absolute(folder.rawValue))
+            }
+            // Half-written files of a run that was killed (never renamed into place) go before anything is written.
+            for top in LibraryLayout.topFolders {
+                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute("\(top)/\(manifest.drop)"))
+                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute(top))
+            }
+            FileSystem.removeAbandonedTemporaries(in: services.outbox)
+        }
+        let plan = try Planner.plan(manifest, files: files, pipeline: pipeline(services: services).shape)
         let inputs = try await reads
-        return (plan.applying(inputs.overrides), inputs)
+        return (plan.applying(inputs.overrides), inputs, inOtherDrops)
     }
 
     /// Finds the source files, with the stat cache read from the ledger (on its thread) while the folder is walked
