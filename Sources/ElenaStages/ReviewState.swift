@@ -17,6 +17,7 @@ package struct ReviewFolderIndex: Sendable {
             let found = FileSystem.listFiles(layout.absolute(folder.rawValue)) { relative in
                 relative == drop || relative.contains("/") || !otherDrops.contains(relative)
             }
+            files.reserveCapacity(files.count + found.count)
             for relativePath in found {
                 let name = PathText.lastComponent(relativePath)
                 // A file present in two folders at once: the decided one wins over 3_review.
