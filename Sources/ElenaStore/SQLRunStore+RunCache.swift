@@ -140,16 +140,16 @@ extension SQLRunStore: RunCache, StatCache {
     }
 
     package func statEntries(prefix: String) async throws -> [String: StatEntry] {
-        let rows = try await database.query(Self.statEntriesQuery(prefix: prefix, dialect: database.dialect))
-        var entries: [String: StatEntry] = [:]
-        entries.reserveCapacity(rows.count)
-        for row in rows {
+        // Mapped as the rows stream (a folder of 100,000 files has as many rows).
+        let found = try await database.query(Self.statEntriesQuery(prefix: prefix, dialect: database.dialect)) { row -> StatEntry? in
             guard let path = row.string("path"), let size = row.int64("size"), let mtime = row.int64("mtime_ns"),
                 let inode = row.int64("inode"), let digest = row.string("digest").flatMap({ Digest(hex: $0) })
-            else { continue }
-            entries[path] = StatEntry(
-                path: path, stamp: FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode), digest: digest)
+            else { return nil }
+            return StatEntry(path: path, stamp: FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode), digest: digest)
         }
+        var entries: [String: StatEntry] = [:]
+        entries.reserveCapacity(found.count)
+        for entry in found { entries[entry.path] = entry }
         return entries
     }
 
