@@ -8,6 +8,10 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
     /// Whether the pattern names folders (has a `/`): it is then matched against a whole relative path, else
     /// against a file name.
     package let spansFolders: Bool
+    /// For a pattern that is `*` and then plain ASCII text (`*.png`, the usual kind): that text's bytes, lowercased
+    /// when case is ignored. An ASCII name is then matched by its last bytes, with no copy of it made (discovery
+    /// matches every file of a folder of 100,000 against each pattern).
+    private let asciiSuffix: [UInt8]?
 
     /// Creates a matcher.
     package init(_ pattern: String, caseInsensitive: Bool = false) {
@@ -15,13 +19,28 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
         self.caseInsensitive = caseInsensitive
         self.characters = Array(caseInsensitive ? pattern.lowercased() : pattern)
         self.spansFolders = pattern.utf8.contains(UInt8(ascii: "/"))
+        let rest = pattern.utf8.dropFirst()
+        if pattern.utf8.first == UInt8(ascii: "*"), rest.allSatisfy({ $0 < 0x80 && !Array("*?[\\\r\n".utf8).contains($0) }) {
+            self.asciiSuffix = rest.map { caseInsensitive ? Self.lowercase($0) : $0 }
+        } else {
+            self.asciiSuffix = nil
+        }
     }
+
+    private static func lowercase(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte + 32 : byte }
 
     /// The pattern.
     package var description: String { pattern }
 
     /// Whether `name` matches the whole pattern.
     package func matches(_ name: String) -> Bool {
+        if let asciiSuffix, name.utf8.allSatisfy({ $0 < 0x80 }) {
+            // An ASCII name's characters are its bytes (a carriage return and line feed aside, which the suffix
+            // holds neither of), and lowercasing it changes A-Z alone.
+            let bytes = name.utf8
+            guard bytes.count >= asciiSuffix.count else { return false }
+            return zip(bytes.suffix(asciiSuffix.count), asciiSuffix).allSatisfy { (caseInsensitive ? Self.lowercase($0) : $0) == $1 }
+        }
         let text = Array(caseInsensitive ? name.lowercased() : name)
         return Self.match(characters[...], text[...])
     }
