@@ -105,6 +105,33 @@ import Testing
             vault: "elena-ppv", priceCents: 1200, tags: ["lingerie", "mirror"], caption: "base caption", category: nil))
     }
 
+    /// Items the same rules matched share their settings, yet each stays a value: what one item is given on its
+    /// own (a person's price in review) is that item's alone, and equal settings compare equal however they are held.
+    @Test func itemsTheSameRulesMatchedShareSettingsAndStayValues() throws {
+        let manifest = try Self.manifest()
+        let files = Self.files + [Self.file("other/second.png", bytes: "G")]
+        var plan = try Self.plan(manifest, files: files)
+        let plain = plan.items.indices.filter { plan.items[$0].overrides.isEmpty }
+        #expect(plain.count == 3, "other/photo.png, x/PHOTO.jpg, other/second.png")
+        #expect(plain.allSatisfy { plan.items[$0].crop == manifest.crop && plan.items[$0].publish.priceCents == 1200 })
+        let overrides = ItemOverrides(
+            lines: [:], publish: [plan.items[plain[0]].id: PublishOverride(vault: "own-vault", priceCents: 999, tags: nil)])
+        let applied = plan.applying(overrides)
+        #expect(applied.items[plain[0]].publish.vault == "own-vault" && applied.items[plain[0]].publish.priceCents == 999)
+        for index in plain.dropFirst() {
+            #expect(applied.items[index].publish.vault == "elena-ppv" && applied.items[index].publish.priceCents == 1200)
+        }
+        #expect(plan.items[plain[0]].publish.priceCents == 1200, "the plan it was applied to is unchanged")
+        plan.items[plain[1]].crop.margin = 0.3
+        #expect(plan.items[plain[1]].crop.margin == 0.3 && plan.items[plain[2]].crop.margin == manifest.crop.margin)
+        // Equal settings held apart are equal, and hash alike.
+        plan.items[plain[1]].crop.margin = manifest.crop.margin
+        var one = plan.items[plain[1]]
+        var other = plan.items[plain[2]]
+        (one.source, one.id, one.stem, other.stem) = (other.source, other.id, "", "")
+        #expect(one == other && one.hashValue == other.hashValue)
+    }
+
     @Test func aPatternWithASlashMatchesTheRelativePath() throws {
         let plan = try Self.plan(try Self.manifest(), files: Self.files)
         let sub = try #require(plan.items.first { $0.source.relativePath == "sub/photo.png" })

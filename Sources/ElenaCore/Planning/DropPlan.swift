@@ -57,9 +57,18 @@ package struct PlannedItem: Sendable, Hashable {
     /// A name stem unique within the drop, used for the files the item produces.
     package var stem: String
     /// Crop settings after overrides.
-    package var crop: CropSpec
+    package var crop: CropSpec {
+        get { settings.crop }
+        set { settings = Settings(crop: newValue, publish: settings.publish) }
+    }
     /// Publish metadata after overrides.
-    package var publish: ItemPublish
+    package var publish: ItemPublish {
+        get { settings.publish }
+        set { settings = Settings(crop: settings.crop, publish: newValue) }
+    }
+    /// Both, behind one reference that the items the same rules matched share: a drop of 100,000 items held as many
+    /// copies of the same settings inline (14 MB), and every copy of an item counted each string in them.
+    private var settings: Settings
     /// Indices of the `items:` overrides that matched, in order; items with the same list share parameters.
     package var overrides: [Int]
     /// Whether vault, price or tags were set for this item alone (in review), so its parameters are its own.
@@ -70,6 +79,34 @@ package struct PlannedItem: Sendable, Hashable {
 
     /// The file name shown to people.
     package var name: String { source.name }
+
+    /// An item with the settings it shares with others.
+    init(id: Digest, source: SourceFile, duplicates: [String], stem: String, settings: Settings, overrides: [Int]) {
+        self.id = id
+        self.source = source
+        self.duplicates = duplicates
+        self.stem = stem
+        self.settings = settings
+        self.overrides = overrides
+    }
+
+    /// Crop and publish settings as items share them; never changed in place (a change makes new ones).
+    final class Settings: Sendable, Hashable {
+        let crop: CropSpec
+        let publish: ItemPublish
+
+        init(crop: CropSpec, publish: ItemPublish) {
+            self.crop = crop
+            self.publish = publish
+        }
+
+        static func == (lhs: Settings, rhs: Settings) -> Bool { lhs === rhs || (lhs.crop == rhs.crop && lhs.publish == rhs.publish) }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(crop)
+            hasher.combine(publish)
+        }
+    }
 }
 
 /// What people set per item outside the manifest, kept in the ledger.

@@ -15,18 +15,9 @@ package enum Planner {
         indexByDigest.reserveCapacity(files.count)
         var skipped: [(path: String, reason: String)] = []
         var used = Set<Int>()
-
-        for file in files {
-            if let existing = indexByDigest[file.digest] {
-                items[existing].duplicates.append(file.relativePath)
-                continue
-            }
-            let matched = manifest.items.indices.filter { matches(manifest.items[$0].match, file) }
-            used.formUnion(matched)
-            if let skipIndex = matched.last(where: { manifest.items[$0].skip }) {
-                skipped.append((file.relativePath, "skip: true in items[\(skipIndex)] (\(manifest.items[skipIndex].match))"))
-                continue
-            }
+        var sharedSettings: [[Int]: PlannedItem.Settings] = [:]
+        /// The drop's crop and publish settings with the `items:` rules at `matched` applied, in order.
+        func settings(applying matched: [Int]) -> PlannedItem.Settings {
             var crop = manifest.crop
             var publish = ItemPublish(
                 vault: manifest.publish.vault, priceCents: manifest.publish.priceCents, tags: manifest.publish.tags,
@@ -40,11 +31,26 @@ package enum Planner {
                 if let caption = override.caption { publish.caption = caption }
                 if let category = override.category { publish.category = category }
             }
+            return PlannedItem.Settings(crop: crop, publish: publish)
+        }
+
+        for file in files {
+            if let existing = indexByDigest[file.digest] {
+                items[existing].duplicates.append(file.relativePath)
+                continue
+            }
+            let matched = manifest.items.indices.filter { matches(manifest.items[$0].match, file) }
+            used.formUnion(matched)
+            if let skipIndex = matched.last(where: { manifest.items[$0].skip }) {
+                skipped.append((file.relativePath, "skip: true in items[\(skipIndex)] (\(manifest.items[skipIndex].match))"))
+                continue
+            }
+            // The settings follow from the rules that matched: items the same rules matched share them.
+            let settings = sharedSettings[matched] ?? settings(applying: matched)
+            sharedSettings[matched] = settings
             indexByDigest[file.digest] = items.count
             items.append(
-                PlannedItem(
-                    id: file.digest, source: file, duplicates: [], stem: "", crop: crop, publish: publish,
-                    overrides: matched))
+                PlannedItem(id: file.digest, source: file, duplicates: [], stem: "", settings: settings, overrides: matched))
         }
         assignStems(&items)
         // A rule that matches no file is almost always a typo in its pattern (`ComfyUI_0004*` for ComfyUI_00004_.png).
