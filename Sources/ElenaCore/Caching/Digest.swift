@@ -73,10 +73,7 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         let length = max(0, min(64, count))
         return String(unsafeUninitializedCapacity: length) { buffer in
             digits.withUTF8Buffer { table in
-                for position in 0..<length {
-                    let word = position < 16 ? a : position < 32 ? b : position < 48 ? c : d
-                    buffer[position] = table[Int(word >> UInt64(60 - 4 * (position % 16)) & 0xF)]
-                }
+                for position in 0..<length { buffer[position] = hexDigit(position, table) }
             }
             return length
         }
@@ -94,14 +91,14 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
     func appendHex(to bytes: inout [UInt8]) {
         let digits: StaticString = "0123456789abcdef"
         digits.withUTF8Buffer { table in
-            func add(_ word: UInt64) {
-                for shift in stride(from: 60, through: 0, by: -4) { bytes.append(table[Int(word >> UInt64(shift) & 0xF)]) }
-            }
-            add(a)
-            add(b)
-            add(c)
-            add(d)
+            for position in 0..<64 { bytes.append(hexDigit(position, table)) }
         }
+    }
+
+    /// The hex character at `position` (0 to 63), from `table` (the 16 digits).
+    private func hexDigit(_ position: Int, _ table: UnsafeBufferPointer<UInt8>) -> UInt8 {
+        let word = position < 16 ? a : position < 32 ? b : position < 48 ? c : d
+        return table[Int(word >> UInt64(60 - 4 * (position % 16)) & 0xF)]
     }
 
     /// The first `count` hex characters, for file names and display.
