@@ -20,7 +20,8 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
         self.characters = Array(caseInsensitive ? pattern.lowercased() : pattern)
         self.spansFolders = pattern.utf8.contains(UInt8(ascii: "/"))
         let rest = pattern.utf8.dropFirst()
-        if pattern.utf8.first == UInt8(ascii: "*"), rest.allSatisfy({ $0 < 0x80 && !Array("*?[\\\r\n".utf8).contains($0) }) {
+        let special = Set("*?[\\\r\n".utf8)
+        if pattern.utf8.first == UInt8(ascii: "*"), rest.allSatisfy({ $0 < 0x80 && !special.contains($0) }) {
             self.asciiSuffix = rest.map { caseInsensitive ? Self.lowercase($0) : $0 }
         } else {
             self.asciiSuffix = nil
