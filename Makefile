@@ -81,12 +81,13 @@ demo: deps build models demo-photos
 	echo "then run 'make demo' again to publish the approved ones. The binary is .build/debug/elena-run;"; \
 	echo "'make install' puts it on your PATH (in ~/.local/bin) with the models, completions and a man page."
 
-# make install: the release binary, the face models, completions for bash, zsh and fish, and a man page, under
+# make install: the release binary and its image library (OpenCV, loaded when an image is read), the face models, completions for bash, zsh and fish, and a man page, under
 # PREFIX (default ~/.local: the binary in ~/.local/bin, the models in ~/.local/share/elena-run/models). make
 # uninstall removes exactly those files (scripts/install-elena-run lists them); libraries and ledgers stay.
 PREFIX ?= $(HOME)/.local
 install: deps models
 	swift build -c release --product elena-run
+	swift build -c release --product ElenaOpenCV
 	@scripts/install-elena-run "$(PREFIX)" .build/release/elena-run
 
 uninstall:

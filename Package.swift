@@ -12,7 +12,10 @@ let package = Package(
     name: "elena-run",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "elena-run", targets: ["elena-run"])
+        .executable(name: "elena-run", targets: ["elena-run"]),
+        // The CVision shim with OpenCV behind it, as the shared library the tool loads when it first needs an image
+        // (CVisionLoader): a run that touches no image never maps OpenCV's 150 libraries. Installed beside the binary.
+        .library(name: "ElenaOpenCV", type: .dynamic, targets: ["CVision"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
@@ -51,8 +54,14 @@ let package = Package(
                 .linkedLibrary("XNNPACK"),
                 .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]),
+        // The CVision interface as the tool links it: each function loads libElenaOpenCV.so (the product above) on
+        // first need. Only OpenCV's version header is read here; zlib answers the PNG chunk checksums.
+        .target(
+            name: "CVisionLoader",
+            cSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("z")]),
         // The ImageCodec port implemented over CVision; the only Swift code that touches unsafe pointers.
-        .target(name: "ElenaVision", dependencies: ["ElenaCore", "CVision"], swiftSettings: strict),
+        .target(name: "ElenaVision", dependencies: ["ElenaCore", "CVisionLoader"], swiftSettings: strict),
         // The RunStore port on SQLite (GRDB) and PostgreSQL (PostgresNIO), with the embedded migrations.
         .target(
             name: "ElenaStore",

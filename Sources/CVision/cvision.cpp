@@ -513,15 +513,3 @@ void cvision_buffer_free(cvision_buffer *buffer) {
 }
 
 }  // extern "C"
-
-extern "C" uint32_t cvision_crc32(uint32_t crc, const uint8_t *data, size_t length) {
-    if (data == nullptr) return crc;
-    uLong value = crc;
-    while (length > 0) {
-        const uInt chunk = length > 0x40000000u ? 0x40000000u : static_cast<uInt>(length);
-        value = crc32(value, data, chunk);
-        data += chunk;
-        length -= chunk;
-    }
-    return static_cast<uint32_t>(value);
-}

@@ -1,4 +1,4 @@
-internal import CVision
+internal import CVisionLoader
 package import ElenaCore
 import Foundation
 

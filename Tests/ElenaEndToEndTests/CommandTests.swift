@@ -223,6 +223,34 @@ import Testing
         withExtendedLifetime(listener) {}
     }
 
+    /// The image library (libElenaOpenCV.so, OpenCV behind it) is loaded only when an image is read: a rerun whose
+    /// steps are all cached runs without it, and a new image then fails with one line that says what is missing and
+    /// what to do, while the rest of the drop stays as it was; with the library back, the next run takes the image up.
+    @Test func aRunThatReadsNoImageNeedsNoImageLibrary() async throws {
+        try await withDrop(.sqlite, images: 3) { fixture in
+            let first = try await fixture.run()
+            #expect(first.exitCode == 3, "\(first)")
+            var without = fixture.runner
+            without.environment["ELENA_IMAGE_LIBRARY"] = fixture.folder("nowhere/libElenaOpenCV.so")
+            let rerun = try await without.run(["drop.yaml"])
+            #expect(rerun.exitCode == 3, "a rerun with every step cached reads no image: \(rerun)")
+
+            try SourceFixtures.writeImages(into: fixture.folder, subfolder: "more", count: 1, firstSeed: 4000)
+            try FileManager.default.moveItem(atPath: fixture.folder("more/ComfyUI_00001_.png"), toPath: fixture.folder("src/new.png"))
+            let missing = try await without.run(["drop.yaml"])
+            #expect(missing.exitCode == 1, "\(missing)")
+            let said = missing.standardOutput + missing.standardError
+            #expect(said.contains("new.png"), "the failure names the file: \(missing)")
+            #expect(said.contains("could not be loaded"), "\(missing)")
+            #expect(said.contains("set ELENA_IMAGE_LIBRARY"), "and says what to do: \(missing)")
+            #expect(fixture.files("3_review/" + fixture.drop).count == 3, "the three crops in review stay: \(fixture.files(""))")
+
+            let again = try await fixture.run()
+            #expect(again.exitCode == 3, "\(again)")
+            #expect(fixture.files("3_review/" + fixture.drop).count == 4, "\(fixture.files(""))")
+        }
+    }
+
     @Test func doctorChecksOpenCVAndTheDatabase() async throws {
         let folder = try TemporaryDirectory("elena-doctor")
         defer { folder.remove() }

@@ -20,7 +20,7 @@ rc=$?
 cat "$tmp/install.log"
 check "install exits 0" test "$rc" = 0
 check "it says the prefix's bin is not on PATH and how to add it" contains "$tmp/install.log" "export PATH=\"$prefix/bin:\$PATH\""
-for file in bin/elena-run share/elena-run/models/face_detection_short_range.onnx share/elena-run/models/face_landmark.onnx \
+for file in bin/elena-run lib/elena-run/libElenaOpenCV.so share/elena-run/models/face_detection_short_range.onnx share/elena-run/models/face_landmark.onnx \
   share/elena-run/models/face_recognition_sface.onnx share/elena-run/models/LICENSE.sface \
   share/bash-completion/completions/elena-run share/zsh/site-functions/_elena-run \
   share/fish/vendor_completions.d/elena-run.fish share/man/man1/elena-run.1; do
@@ -32,6 +32,7 @@ check "the binary is executable" test -x "$prefix/bin/elena-run"
 env -i HOME="$tmp/home" XDG_DATA_HOME="$tmp/data" PATH="$prefix/bin:/usr/bin:/bin" ELENA_LIBRARY="$tmp/library" \
   elena-run doctor --offline >"$tmp/doctor.log" 2>&1
 check "doctor from PATH finds the installed models" contains "$tmp/doctor.log" "ok   face models: $prefix/share/elena-run/models"
+check "doctor from PATH loads the installed image library (OpenCV)" contains "$tmp/doctor.log" "ok   opencv: opencv 4."
 
 check "the bash completion defines its function" bash -c "source '$prefix/share/bash-completion/completions/elena-run' && declare -F _elena-run >/dev/null"
 check "the bash completion offers the commands" contains "$prefix/share/bash-completion/completions/elena-run" "reconcile"

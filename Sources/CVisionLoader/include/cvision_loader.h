@@ -1,0 +1,29 @@
+/*
+ * cvision_loader.h - the CVision interface (../../CVision/include/cvision.h) as the tool links it: every function
+ * is answered by the shared library libElenaOpenCV.so (the CVision shim and OpenCV behind it), which is loaded the
+ * first time a function needs it. A run that decodes no image (a rerun whose steps are all cached, `status`,
+ * `--help`) never maps OpenCV and the 150 libraries it brings (about 55 MB resident and 0.08 s of loading).
+ * cvision_opencv_version and cvision_crc32 are answered here without loading it.
+ */
+#ifndef CVISION_LOADER_H
+#define CVISION_LOADER_H
+
+#include "../../CVision/include/cvision.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Why the image library could not be loaded (what was tried and the loader's error), or NULL when it is loaded
+ * or was not needed yet. A function that needs it and cannot have it fails with CVISION_ERR_INTERNAL and this
+ * text as its message. */
+const char *cvision_load_error(void);
+
+/* Whether the image library is loaded in this process (for tests and profiles: nothing loads it but a need). */
+int32_t cvision_is_loaded(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CVISION_LOADER_H */
