@@ -54,12 +54,20 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// Builds the key from its shared parts and its inputs: the same bytes as `init(stage:version:parameters:inputs:)`
     /// with each collected input given as `(stage + ":" + item.hex, digest)`.
     package init(prefix: Prefix, inputs: [(name: String, digest: Digest)], collected: [Collected] = []) {
+        self.init(prefix: prefix, inputs: inputs, collectedCount: collected.count) { collected[$0] }
+    }
+
+    /// The same, with the collected inputs read by position as the key is laid out (each a few times): a runner
+    /// reads them from its states in place, and a collector's 100,000 inputs are never copied out as values.
+    package init(
+        prefix: Prefix, inputs: [(name: String, digest: Digest)], collectedCount: Int, collected: (_ position: Int) -> Collected
+    ) {
         // The parts are laid out in one buffer and hashed at once (a run of 100,000 items makes half a million keys;
         // a hasher fed part by part spent more on the calls than on the hashing). The bytes are the same as ever. A
         // collector's hundred thousand inputs go to the hasher a buffer at a time instead of being laid out whole.
         let chunk = 1 << 16
         var message = prefix.bytes
-        message.reserveCapacity(min(chunk + 256, prefix.bytes.count + inputs.count * (48 + 32) + collected.count * 128))
+        message.reserveCapacity(min(chunk + 256, prefix.bytes.count + inputs.count * (48 + 32) + collectedCount * 128))
         var hasher: SHA256?
         func spill() {
             guard message.count >= chunk else { return }
@@ -87,10 +95,14 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         // so the sort compares numbers and digests and copies no string (sorting a drop's 100,000 inputs
         // themselves took a tenth of a second).
         var order: [Int] = []
-        if !collected.isEmpty {
-            let stages = Set(collected.map(\.stage)).sorted()
-            let rank = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1, $0) })
-            var sortKeys = collected.indices.map { (rank: rank[collected[$0].stage] ?? 0, item: collected[$0].item, index: $0) }
+        if collectedCount > 0 {
+            var stages: Set<String> = []
+            for position in 0..<collectedCount { stages.insert(collected(position).stage) }
+            let rank = Dictionary(uniqueKeysWithValues: stages.sorted().enumerated().map { ($1, $0) })
+            var sortKeys = (0..<collectedCount).map { position in
+                let input = collected(position)
+                return (rank: rank[input.stage] ?? 0, item: input.item, index: position)
+            }
             if !zip(sortKeys, sortKeys.dropFirst()).allSatisfy({ ($0.rank, $0.item) <= ($1.rank, $1.item) }) {
                 sortKeys.sort { ($0.rank, $0.item) < ($1.rank, $1.item) }
                 order = sortKeys.map(\.index)
@@ -98,19 +110,20 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         }
         let inOrder = order.isEmpty
         var next = 0
+        func nextCollected() -> Collected { collected(inOrder ? next : order[next]) }
         func appendCollected() {
-            Self.append(collected[inOrder ? next : order[next]], to: &message)
+            Self.append(nextCollected(), to: &message)
             next += 1
             spill()
         }
         for input in ordered {
             // The collected inputs whose names come first (found by their bytes: the few plain names each compare
             // with at most the collected ones before them).
-            while next < collected.count, Self.precedes(collected[inOrder ? next : order[next]], input.name) { appendCollected() }
+            while next < collectedCount, Self.precedes(nextCollected(), input.name) { appendCollected() }
             Self.add(input.name, to: &message)
             input.digest.append(to: &message)
         }
-        while next < collected.count { appendCollected() }
+        while next < collectedCount { appendCollected() }
         if var hasher {
             hasher.update(data: message)
             digest = Digest(bytes: hasher.finalize())

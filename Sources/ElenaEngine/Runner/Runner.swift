@@ -251,27 +251,27 @@ package struct Runner: Sendable {
             let stage = entry.stage
             let policy = entry.declaration.policy
             var upstream: [(stage: StageName, output: NodeOutput, index: Int)] = []
-            var collected: [(item: Int, stage: StageName, output: NodeOutput)] = []
+            // A collector takes from every item: what it collects is noted by node (100,000 at the end of a big
+            // drop's run, when the run holds the most), its key read from the states in place, and the outputs
+            // themselves copied out only for a node that works or resolves.
             var collectedIndices: [Int] = []
+            var collectedDigests: [Digest] = []
             if policy != .all {
-                // A collector takes from every item: its arrays are made to size once (100,000 outputs at the end of
-                // a big drop's run, when the run holds the most).
-                let count = graph.dependencyCount(of: index)
-                collected.reserveCapacity(count)
-                collectedIndices.reserveCapacity(count)
+                collectedIndices.reserveCapacity(graph.dependencyCount(of: index))
+                collectedDigests.reserveCapacity(graph.dependencyCount(of: index))
             }
             var pending = false
             // The gate some collected item still waits at (a person has not decided yet).
             var awaiting: StageName?
             for dependency in graph.dependencyIndices(of: index) {
                 let dependencyStage = graph.node(at: dependency).stage
-                if policy != .all, let item = graph.node(at: dependency).item {
+                if policy != .all, graph.node(at: dependency).item != nil {
                     // A collector takes what finished; with `.decided` it waits while a gate is still open.
                     var gate: StageName?
                     switch states[dependency] {
                     case .ran(let output)?, .cached(let output)?:
-                        collected.append((item, dependencyStage, output))
                         collectedIndices.append(dependency)
+                        collectedDigests.append(output.digest)
                     case .planned?: pending = true
                     case .waiting?: gate = dependencyStage
                     case .blocked(.awaiting(let open))?: gate = open
@@ -295,7 +295,7 @@ package struct Runner: Sendable {
             }
             if pending { return .finished(stage.stateWhenInputPending) }
             // Nothing to collect yet, only items a person has still to decide: wait with them.
-            if policy == .available, collected.isEmpty, let gate = awaiting { return .finished(.blocked(.awaiting(gate))) }
+            if policy == .available, collectedIndices.isEmpty, let gate = awaiting { return .finished(.blocked(.awaiting(gate))) }
 
             // The key is worked out only for a node that may hit the cache or work: one its stage settles at once
             // (detection the strategy does not need, a gate whose decision stands; 200,000 of a 100,000-item drop's
@@ -335,21 +335,37 @@ package struct Runner: Sendable {
                 if let item { keyInputs.append((name: "source", digest: item.id)) }
                 let key = CacheKey(
                     prefix: prefix, inputs: keyInputs,
-                    collected: collected.map {
-                        CacheKey.Collected(stage: $0.stage.rawValue, item: plan.items[$0.item].id, digest: $0.output.digest)
-                    })
+                    collectedCount: collectedIndices.count
+                ) { position in
+                    let node = graph.node(at: collectedIndices[position])
+                    return CacheKey.Collected(
+                        stage: node.stage.rawValue, item: plan.items[node.item ?? 0].id, digest: collectedDigests[position])
+                }
                 workedOut = key
                 return key
             }
 
             /// The node's context; `working: false` for `resolve`, which answers without the key and the item's
             /// scratch memory (neither is made for the nodes it settles).
+            var collected: [(item: Int, stage: StageName, output: NodeOutput)]?
+            /// The collected outputs, copied out of the states once.
+            func collectedOutputs() -> [(item: Int, stage: StageName, output: NodeOutput)] {
+                if let collected { return collected }
+                let outputs = collectedIndices.indices.map { position in
+                    let dependency = collectedIndices[position]
+                    let node = graph.node(at: dependency)
+                    let output = states[dependency]?.output ?? NodeOutput(digest: collectedDigests[position])
+                    return (item: node.item ?? 0, stage: node.stage, output: output)
+                }
+                collected = outputs
+                return outputs
+            }
             func context(working: Bool = true) -> NodeContext {
                 var inputs: [StageName: NodeOutput] = [:]
                 for (stage, output, _) in upstream { inputs[stage] = output }
                 return NodeContext(
                     node: node, plan: plan, inputs: inputs, key: working ? key() : nil, environment: environment,
-                    workspace: working ? workspace(for: node) : nil, collected: collected)
+                    workspace: working ? workspace(for: node) : nil, collected: collectedOutputs())
             }
             if !recomputing, stage.resolvesBeforeCache, let outcome = stage.resolve(context(working: false)) {
                 return .finished(Self.state(outcome, ran: false))
@@ -400,11 +416,11 @@ package struct Runner: Sendable {
             for position in upstream.indices {
                 if let read = readBack(upstream[position].output, of: upstream[position].index) { upstream[position].output = read }
             }
-            for position in collected.indices {
-                if let read = readBack(collected[position].output, of: collectedIndices[position]) {
-                    collected[position].output = read
-                }
+            var outputs = collectedOutputs()
+            for position in outputs.indices {
+                if let read = readBack(outputs[position].output, of: collectedIndices[position]) { outputs[position].output = read }
             }
+            collected = outputs
             if unreadable && environment.dryRun { return .finished(.planned) }
             var prepared = context(working: stage.isCacheable)
             if !stage.isCacheable {
