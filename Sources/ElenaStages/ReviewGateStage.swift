@@ -11,11 +11,10 @@ package struct ReviewGateStage: Stage {
     package var isCacheable: Bool { false }
     package var stateWhenInputPending: NodeState { .waiting("a new crop will need review") }
 
-    /// Review records of the drop, in runs by item (the order within an item's run is not kept: at most one
-    /// record per crop), and where each item's run is: one array and a table of ranges, not an array per item
-    /// (a drop of 100,000 items waiting for review has 100,000 records).
+    /// Review records of the drop, sorted by item (the order within an item's run is not kept: at most one record
+    /// per crop); an item's run is found by binary search: one array, with neither an array per item nor a table
+    /// of ranges (a drop of 100,000 items waiting for review has 100,000 records; the table alone took 8 MB).
     private let reviews: [ReviewRecord]
-    private let reviewsByItem: [Digest: Range<Int>]
     /// The folders as scanned at the start of the run.
     let index: ReviewFolderIndex
     /// What the gate changed this run, one sentence each (decisions recorded, copies restored), in plan order.
@@ -26,24 +25,22 @@ package struct ReviewGateStage: Stage {
     /// Creates the gate with the state loaded for this run (none: a gate for the pipeline's shape alone).
     package init(reviews records: consuming [ReviewRecord] = [], index: ReviewFolderIndex = ReviewFolderIndex(files: [:])) {
         records.sort { $0.itemID < $1.itemID }
-        var ranges: [Digest: Range<Int>] = [:]
-        ranges.reserveCapacity(records.count)
-        var start = 0
-        while start < records.count {
-            var end = start + 1
-            while end < records.count, records[end].itemID == records[start].itemID { end += 1 }
-            ranges[records[start].itemID] = start..<end
-            start = end
-        }
         self.reviews = records
-        self.reviewsByItem = ranges
         self.index = index
     }
 
     /// The item's review records in this drop.
-    func reviews(of item: Digest) -> ArraySlice<ReviewRecord> {
-        guard let range = reviewsByItem[item] else { return [] }
-        return reviews[range]
+    package func reviews(of item: Digest) -> ArraySlice<ReviewRecord> {
+        // The first record whose item is not before `item`, then the run of records of `item` from there.
+        var low = 0
+        var high = reviews.count
+        while low < high {
+            let middle = (low + high) / 2
+            if reviews[middle].itemID < item { low = middle + 1 } else { high = middle }
+        }
+        var end = low
+        while end < reviews.count, reviews[end].itemID == item { end += 1 }
+        return reviews[low..<end]
     }
 
     package func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
