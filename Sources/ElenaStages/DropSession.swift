@@ -345,7 +345,7 @@ extension DropSession {
 
     /// Runs the graph with what was read for it.
     private func runGraph(
-        _ plan: DropPlan, inputs: consuming RunInputs, services: DropServices, settled: (@Sendable (SettledItems) -> Void)?
+        _ plan: DropPlan, inputs: consuming RunInputs, services: DropServices, settled: (@Sendable (SettledItems) async -> Void)?
     ) async throws -> RunReport {
         // The gate keeps the reviews in its own order; the run's inputs let go of them (held twice, they were
         // 40 MB of a 100,000-item drop's run).

@@ -286,4 +286,39 @@ import Testing
         #expect(seen.map(\.items) == [0..<1, 0..<1], "\(seen)")
         #expect(seen.map(\.produce) == ["cached", "ran"], "\(seen)")
     }
+
+    /// A stage that counts the items it worked on.
+    struct Counter: Stage {
+        let name = StageName.ingest
+        let runs = Locked(0)
+        var version: Int { 1 }
+        func sharedParameters(for item: PlannedItem?, plan: DropPlan) -> JSONValue { .null }
+        func run(_ context: NodeContext) async throws -> StageOutcome {
+            runs.withLock { $0 += 1 }
+            return .done(NodeOutput(digest: Digest.of(context.item?.name ?? "-")))
+        }
+    }
+
+    /// The runner waits for whoever takes its settled parts before it settles more: a taker that falls behind holds
+    /// the run back instead of letting parts (each a copy of its nodes' states) pile up. While the taker holds part
+    /// k, no item of a later part has started.
+    @Test func theRunnerWaitsForTheTakerOfItsSettledParts() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let cache = MemoryRunCache()
+        let counter = Counter()
+        let pipeline = Pipeline([.item(counter)])
+        let plan = try Planner.plan(Self.manifest, files: Self.files((0..<6).map { "\($0).png" }), pipeline: pipeline.shape)
+        let reader = RunCacheReader(partSize: 2) { items, stages in try await cache.cacheIndex(items: items, dropStages: stages) }
+        let seen = Locked<[(part: Range<Int>, worked: Int)]>([])
+        let report = await Runner(pipeline).run(plan, environment: Self.environment(folder, cache: cache, concurrency: 1), cache: reader) {
+            part in
+            try? await Task.sleep(for: .milliseconds(30))
+            seen.withLock { $0.append((part.items, counter.runs.withLock { $0 })) }
+        }
+        #expect(report.count(.ingest, "ran") == 6)
+        let taken = seen.withLock { $0 }
+        #expect(taken.map(\.part) == [0..<2, 2..<4, 4..<6], "\(taken)")
+        #expect(taken.map(\.worked) == [2, 4, 6], "nothing of the next part worked while the taker held one: \(taken)")
+    }
 }

@@ -104,10 +104,12 @@ package struct Runner: Sendable {
     /// settled, so a drop of 100,000 items never holds its 300,000 finished steps at once.
     /// - Parameter settled: given each part's items as soon as all their nodes are settled (in the order the parts
     ///   are), and an item again should a later node make one of its nodes again (a collector whose input no longer
-    ///   read), so what follows from an item's states can be worked out while the runner settles the rest.
+    ///   read), so what follows from an item's states can be worked out while the runner settles the rest. The
+    ///   runner waits for it before settling more: a taker that falls behind holds it back rather than letting the
+    ///   parts it has yet to take pile up (each a copy of its nodes' states).
     package func run(
         _ plan: DropPlan, environment: RunEnvironment, cache reader: RunCacheReader,
-        failedBefore: [CacheKey: StageRecord] = [:], settled: (@Sendable (SettledItems) -> Void)? = nil
+        failedBefore: [CacheKey: StageRecord] = [:], settled: (@Sendable (SettledItems) async -> Void)? = nil
     ) async -> RunReport {
         // All scheduling state lives in arrays indexed like the graph's nodes: a no-op rerun of 10,000 items
         // settles 50,000 nodes, so per-node hashing and allocation matter.
@@ -123,6 +125,14 @@ package struct Runner: Sendable {
         /// Each stage's shared parameters per memo key, and the key's shared parts made of them.
         var sharedMemo: [MemoKey: (parameters: String, prefix: CacheKey.Prefix)] = [:]
         var pendingRecords: [StageRecord] = []
+        /// Settled parts (and items settled again) not yet handed to `settled`.
+        var handOff: [SettledItems] = []
+        func handOn() async {
+            guard !handOff.isEmpty, let settled else { return }
+            let parts = handOff
+            handOff.removeAll()
+            for part in parts { await settled(part) }
+        }
         var done = 0
         var imagesDone = 0
         let limit = max(1, environment.concurrency)
@@ -221,7 +231,7 @@ package struct Runner: Sendable {
                     openItemsPerPart[part] -= 1
                     if openItemsPerPart[part] == 0 {
                         loadedParts[part] = nil
-                        settled?(SettledItems(items: items(ofPart: part), graph: graph, states: states))
+                        if settled != nil { handOff.append(SettledItems(items: items(ofPart: part), graph: graph, states: states)) }
                     }
                 }
             }
@@ -439,8 +449,10 @@ package struct Runner: Sendable {
                     switch prepare(index) {
                     case .finished(let state):
                         complete(index, state, record: nil)
+                        if !handOff.isEmpty { await handOn() }
                     case .work where stopped != nil:
                         complete(index, .blocked(.notStarted), record: nil)
+                        if !handOff.isEmpty { await handOn() }
                     case .work(let work):
                         running += 1
                         group.addTask { await Self.work(work) }
@@ -453,8 +465,8 @@ package struct Runner: Sendable {
                     states[again.index] = again.state
                     if let record = again.record { pendingRecords.append(record) }
                     // An item already handed on changed: it is handed on again.
-                    if let item = graph.node(at: again.index).item, openItemsPerPart[item / partSize] == 0 {
-                        settled?(SettledItems(items: item..<(item + 1), graph: graph, states: states))
+                    if settled != nil, let item = graph.node(at: again.index).item, openItemsPerPart[item / partSize] == 0 {
+                        handOff.append(SettledItems(items: item..<(item + 1), graph: graph, states: states))
                     }
                 }
                 if let reason = finished.stop {
@@ -462,9 +474,11 @@ package struct Runner: Sendable {
                     stoppedBy.insert(graph.node(at: finished.index))
                 }
                 complete(finished.index, finished.state, record: finished.record)
+                if !handOff.isEmpty { await handOn() }
                 await flush(force: false)
             }
         }
+        await handOn()
         await flush(force: true)
         for task in readingParts.values { _ = try? await task.value }
         var report = RunReport(plan: plan, states: NodeStates(graph: graph, slots: states), dryRun: environment.dryRun)
