@@ -322,7 +322,7 @@ struct RunInputs: Sendable {
 
     /// What was read, for the profile.
     var summary: String {
-        "\(reviews.count) reviews, \(folders.files.count) review files"
+        "\(reviews.count) reviews, \(folders.count) review files"
     }
 }
 
@@ -438,7 +438,7 @@ extension DropSession {
     /// Files in the review folders that are not review copies (named `<name>.<8 hex digits>.<jpg|png>`): a run
     /// never takes them for a decision, and says so.
     static func strayFiles(_ index: ReviewFolderIndex) -> [String] {
-        index.files.values.filter { $0.folder != .uploaded && !isReviewCopyName(PathText.lastComponent($0.path)) }
+        index.locations.filter { $0.folder != .uploaded && !isReviewCopyName(PathText.lastComponent($0.path)) }
             .map(\.path).sorted().map { "ignored \($0): not a review copy (those are named <name>.<8 hex digits>.jpg or .png)" }
     }
 

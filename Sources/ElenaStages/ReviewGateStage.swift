@@ -23,7 +23,7 @@ package struct ReviewGateStage: Stage {
     package var services = DropServices.planningOnly
 
     /// Creates the gate with the state loaded for this run (none: a gate for the pipeline's shape alone).
-    package init(reviews records: consuming [ReviewRecord] = [], index: ReviewFolderIndex = ReviewFolderIndex(files: [:])) {
+    package init(reviews records: consuming [ReviewRecord] = [], index: ReviewFolderIndex = ReviewFolderIndex()) {
         records.sort { $0.itemID < $1.itemID }
         self.reviews = records
         self.index = index
