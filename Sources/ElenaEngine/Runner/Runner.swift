@@ -396,8 +396,8 @@ package struct Runner: Sendable {
             if !recomputing, stage.isCacheable, let hit = cached(key(), item: node.item) {
                 let record = hit.step
                 let output = NodeOutput(
-                    digest: record.outputDigest ?? key().digest, artifactPath: record.artifactPath,
-                    artifactStamp: record.artifactStamp, summaryText: record.output)
+                    digest: record.outputDigest ?? key().digest, artifactPath: record.artifactPath, artifactStamp: nil,
+                    summaryText: record.output)
                 if record.artifactPath != nil {
                     let stamp = hit.stamp
                     if stamp != nil, stamp == record.artifactStamp { return .finished(.cached(output)) }

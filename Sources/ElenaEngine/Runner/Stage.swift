@@ -4,28 +4,40 @@ import Foundation
 /// What a finished node hands to the nodes after it: a digest and a summary for the store, and the typed value the
 /// next stages read (never a round trip through JSON within a run).
 package struct NodeOutput: Sendable, Hashable {
+    /// A small summary, stored with the run and shown by `status`: the value's canonical JSON, the store's edge.
+    package var summary: JSONText
     /// The digest downstream cache keys use: the bytes written, or the canonical JSON of a decision.
     /// Equal digests mean downstream nodes need not run again (early cut-off).
     package var digest: Digest
     /// A library-relative file the next stage reads, if any (checked on every cache hit).
     package var artifactPath: String?
-    /// The artifact's stamp when written.
-    package var artifactStamp: FileStamp?
-    /// A small summary, stored with the run and shown by `status`: the value's canonical JSON, the store's edge.
-    package var summary: JSONText
+    /// The artifact's stamp when written: set on an output made in this run (what its record will hold); a cache
+    /// hit's is its record's, checked when the hit was read, and not kept.
+    package var artifactStamp: FileStamp? {
+        get { extras?.stamp }
+        set { extras = Extras(stamp: newValue, value: extras?.value) }
+    }
     /// The value the stage hands on (a `Detection`), when it has one. Set when the stage runs; read back from
     /// `summary` by `Stage.value(fromRecorded:)` on a cache hit whose dependent has work to do.
     package var value: (any Sendable)? {
-        get { boxed?.value }
-        set { boxed = newValue.map(Boxed.init) }
+        get { extras?.value }
+        set { extras = Extras(stamp: extras?.stamp, value: newValue) }
     }
-    /// Kept behind one reference: most outputs of a rerun (cache hits) have none, and a run holds one output per
-    /// node (600,000 for a drop of 100,000 items), so the 40 bytes of an inline value cost more than the box.
-    private var boxed: Boxed?
+    /// The stamp and the value, behind one reference: a run holds one output per node (600,000 for a drop of
+    /// 100,000 items), and the outputs of a rerun (cache hits) have neither, so the 32 bytes of an inline stamp and
+    /// a reference of its own each took more than the box (the states of a 100,000-item no-op rerun: 62 -> 48 MB).
+    private var extras: Extras?
 
-    private final class Boxed: Sendable {
-        let value: any Sendable
-        init(_ value: any Sendable) { self.value = value }
+    private final class Extras: Sendable {
+        let stamp: FileStamp?
+        let value: (any Sendable)?
+
+        /// nil when there is neither.
+        init?(stamp: FileStamp?, value: (any Sendable)?) {
+            guard stamp != nil || value != nil else { return nil }
+            self.stamp = stamp
+            self.value = value
+        }
     }
 
     /// Creates an output.
@@ -33,16 +45,18 @@ package struct NodeOutput: Sendable, Hashable {
         digest: Digest, artifactPath: String? = nil, artifactStamp: FileStamp? = nil, summary: JSONValue = .null,
         value: (any Sendable)? = nil
     ) {
-        self.init(digest: digest, artifactPath: artifactPath, artifactStamp: artifactStamp, summaryText: JSONText(summary))
-        self.value = value
+        self.summary = JSONText(summary)
+        self.digest = digest
+        self.artifactPath = artifactPath
+        self.extras = Extras(stamp: artifactStamp, value: value)
     }
 
     /// Creates an output with a summary kept as text.
     package init(digest: Digest, artifactPath: String?, artifactStamp: FileStamp?, summaryText: JSONText) {
+        self.summary = summaryText
         self.digest = digest
         self.artifactPath = artifactPath
-        self.artifactStamp = artifactStamp
-        self.summary = summaryText
+        self.extras = Extras(stamp: artifactStamp, value: nil)
     }
 
     /// Outputs are equal when what is stored is equal (the value is what the summary says).
