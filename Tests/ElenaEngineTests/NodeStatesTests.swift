@@ -44,4 +44,22 @@ import Testing
         #expect(Array(graph.nodes) == [NodeID(.outbox, item: nil), NodeID(.similar, item: nil)])
         Self.expectEveryNodeFound(graph, absent: [NodeID(.ingest, item: 0)])
     }
+
+    /// An output's stamp and value share one box: setting one keeps the other, and clearing both leaves an output
+    /// equal to one made without them.
+    @Test func anOutputsStampAndValueAreSetApart() {
+        let stamp = FileStamp(size: 10, mtimeNanoseconds: 20, inode: 30)
+        var output = NodeOutput(digest: Digest.of("x"), artifactPath: "a.png", artifactStamp: stamp, summary: .null, value: 3)
+        #expect(output.artifactStamp == stamp && output.value as? Int == 3)
+        output.value = nil
+        #expect(output.artifactStamp == stamp && output.value == nil)
+        output.value = "seven"
+        output.artifactStamp = nil
+        #expect(output.artifactStamp == nil && output.value as? String == "seven")
+        output.value = nil
+        #expect(output == NodeOutput(digest: Digest.of("x"), artifactPath: "a.png"))
+        var copy = output
+        copy.artifactStamp = stamp
+        #expect(output.artifactStamp == nil && copy.artifactStamp == stamp, "a copy is a value of its own")
+    }
 }
