@@ -55,11 +55,12 @@ let package = Package(
                 .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]),
         // The CVision interface as the tool links it: each function loads libElenaOpenCV.so (the product above) on
-        // first need. Only OpenCV's version header is read here; zlib answers the PNG chunk checksums.
+        // first need. Only OpenCV's version header is read here; zlib answers the PNG chunk checksums, and XNNPACK
+        // (small, without OpenCV) whether the face detector's engine runs on this CPU.
         .target(
             name: "CVisionLoader",
             cSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
-            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("z")]),
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("z"), .linkedLibrary("XNNPACK")]),
         // The ImageCodec port implemented over CVision; the only Swift code that touches unsafe pointers.
         .target(name: "ElenaVision", dependencies: ["ElenaCore", "CVisionLoader"], swiftSettings: strict),
         // The RunStore port on SQLite (GRDB) and PostgreSQL (PostgresNIO), with the embedded migrations.

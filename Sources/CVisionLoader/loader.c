@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include <opencv2/core/version.hpp> /* CV_VERSION: macros only, nothing to link */
+#include <xnnpack.h>
 
 #pragma GCC visibility push(hidden)
 #include "cvision_loader.h"
@@ -134,6 +135,11 @@ const char *cvision_load_error(void) { return atomic_load(&state) == -1 ? load_e
 int32_t cvision_is_loaded(void) { return loaded(); }
 
 const char *cvision_opencv_version(void) { return CV_VERSION; }
+
+int32_t cvision_xnnpack_available(void) {
+    /* What the library's xnnpack_available() asks, of the same process-wide XNNPACK (initialising is idempotent). */
+    return xnn_initialize(NULL) == xnn_status_success;
+}
 
 uint32_t cvision_crc32(uint32_t crc, const uint8_t *data, size_t length) {
     if (data == NULL) return crc;

@@ -49,28 +49,38 @@ package final class MediaPipeFaceDetector: FaceDetector, @unchecked Sendable {
         }
         detectorPath = folder + "/" + Self.detectorFile
         landmarkPath = folder + "/" + Self.landmarkFile
-        let first = try Self.makeHandle(detectorPath, landmarkPath)
-        idle.withLock { $0.append(first) }
-        // XNNPACK unless it does not run on this CPU (the shim then falls back to OpenCV's dnn module).
-        let engine = cvision_detector_engine(first) == Int32(CVISION_ENGINE_OPENCV) ? "opencv-dnn" : "xnnpack"
-        identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) \(engine) pipeline-2"
+        // XNNPACK unless it does not run on this CPU (the shim then falls back to OpenCV's dnn module). Known
+        // without loading the networks: they are loaded (with OpenCV, 70 MB and 0.15 s) when a face is first looked
+        // for, so a rerun whose detections are all cached never loads them.
+        engine = cvision_xnnpack_available() != 0 ? Int32(CVISION_ENGINE_XNNPACK) : Int32(CVISION_ENGINE_OPENCV)
+        let name = engine == Int32(CVISION_ENGINE_OPENCV) ? "opencv-dnn" : "xnnpack"
+        identity = "mediapipe-0.10.21 blazeface-short+facemesh-468 onnx(2d83bf71,7abd9342) \(name) pipeline-2"
+    }
+
+    /// The engine the identity names, which every handle must run on.
+    private let engine: Int32
+
+    /// Loads the networks now (and runs them once), rather than when a face is first looked for: what `doctor`
+    /// checks.
+    package func load() throws {
+        giveBack(try borrow())
     }
 
     deinit {
         for handle in idle.withLock({ $0 }) { cvision_detector_destroy(handle) }
     }
 
-    private static func makeHandle(_ detectorPath: String, _ landmarkPath: String) throws -> OpaquePointer {
+    private func makeHandle() throws -> OpaquePointer {
         var status = cvision_status()
         var handle: OpaquePointer?
-        let code = cvision_detector_create(detectorPath, landmarkPath, &handle, &status)
+        let code = cvision_detector_create_engine(detectorPath, landmarkPath, engine, &handle, &status)
         guard code == CVISION_OK, let handle else { throw OpenCVCodec.error(status) }
         return handle
     }
 
     private func borrow() throws -> OpaquePointer {
         if let handle = idle.withLock({ $0.popLast() }) { return handle }
-        return try Self.makeHandle(detectorPath, landmarkPath)
+        return try makeHandle()
     }
 
     private func giveBack(_ handle: OpaquePointer) {

@@ -251,6 +251,22 @@ import Testing
         }
     }
 
+    /// With a face strategy too: the face networks are loaded when a face is first looked for, so a rerun whose
+    /// detections are all cached loads neither them nor the image library.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ELENA_REQUIRE_FACES"] == "1", "needs the face models (make test installs them)"))
+    func aCachedRerunWithAFaceStrategyLoadsNoNetwork() async throws {
+        try await withDrop(.sqlite, images: 2) { fixture in
+            try fixture.writeManifest(strategy: "no_face")
+            let first = try await fixture.run()
+            #expect(first.exitCode == 3, "\(first)")
+            var without = fixture.runner
+            without.environment["ELENA_IMAGE_LIBRARY"] = fixture.folder("nowhere/libElenaOpenCV.so")
+            let rerun = try await without.run(["drop.yaml"])
+            #expect(rerun.exitCode == 3, "\(rerun)")
+            #expect(!(rerun.standardOutput + rerun.standardError).contains("could not be loaded"), "\(rerun)")
+        }
+    }
+
     @Test func doctorChecksOpenCVAndTheDatabase() async throws {
         let folder = try TemporaryDirectory("elena-doctor")
         defer { folder.remove() }

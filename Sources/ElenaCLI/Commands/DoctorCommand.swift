@@ -90,6 +90,7 @@ struct DoctorCommand: AsyncParsableCommand {
         if let folder = Wiring.modelsFolder {
             do {
                 let detector = try MediaPipeFaceDetector(modelsFolder: folder)
+                try detector.load()
                 report(true, "face models", "\(folder) (\(detector.identity))")
             } catch {
                 report(false, "face models", "\(error)")
