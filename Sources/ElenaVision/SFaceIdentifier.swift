@@ -6,8 +6,11 @@ import Foundation
 /// `scripts/install-models`, pinned by SHA-256), run by the shim on OpenCV's dnn module (measured faster than
 /// XNNPACK for this network): a face aligned on its five points becomes a 128-float embedding, L2-normalised.
 package final class SFaceIdentifier: FaceIdentifier, @unchecked Sendable {
-    // Unchecked for the handle: the shim gives concurrent calls on one identifier a network each.
-    private let handle: OpaquePointer
+    // Unchecked for the handle: the shim gives concurrent calls on one identifier a network each. Made when a
+    // face is first measured: a rerun whose decisions are all cached (the persona's references too) never loads the
+    // network nor OpenCV.
+    private let handle = Locked<OpaquePointer?>(nil)
+    private let path: String
 
     /// The model file and its pinned digest (the same as models/SHA256SUMS).
     package static let file = "face_recognition_sface.onnx"
@@ -30,17 +33,31 @@ package final class SFaceIdentifier: FaceIdentifier, @unchecked Sendable {
             throw MediaPipeFaceDetector.ModelError(
                 description: "the identity model \(path) has SHA-256 \(actual), expected \(Self.pinned); reinstall with 'make models'")
         }
-        var status = cvision_status()
-        var created: OpaquePointer?
-        guard cvision_identifier_create(path, &created, &status) == CVISION_OK, let created else {
-            throw OpenCVCodec.error(status)
-        }
-        handle = created
-        let engine = cvision_identifier_engine(created) == Int32(CVISION_ENGINE_OPENCV) ? "opencv-dnn-4.6" : "xnnpack"
-        identity = "sface-2021dec onnx(a20a3350) \(engine) facemesh-5-points"
+        self.path = path
+        // The network runs on OpenCV's dnn module (what cvision_identifier_create chooses, and what is asked for).
+        identity = "sface-2021dec onnx(a20a3350) opencv-dnn-4.6 facemesh-5-points"
     }
 
-    deinit { cvision_identifier_destroy(handle) }
+    deinit { handle.withLock { $0.map(cvision_identifier_destroy) } }
+
+    /// The network, loaded (and run once) on first need.
+    private func network() throws -> OpaquePointer {
+        try handle.withLock { handle in
+            if let handle { return handle }
+            var status = cvision_status()
+            var created: OpaquePointer?
+            guard cvision_identifier_create_engine(path, Int32(CVISION_ENGINE_OPENCV), &created, &status) == CVISION_OK,
+                let created
+            else {
+                throw OpenCVCodec.error(status)
+            }
+            handle = created
+            return created
+        }
+    }
+
+    /// Loads the network now, rather than when a face is first measured: what `doctor` checks.
+    package func load() throws { _ = try network() }
 
     package func embed(_ face: Face, in image: any DecodedImage) throws -> [Float] {
         guard let opencv = image as? OpenCVImage else {
@@ -51,6 +68,7 @@ package final class SFaceIdentifier: FaceIdentifier, @unchecked Sendable {
         }
         let flat = points.flatMap { [Float($0.x), Float($0.y)] }
         var embedding = [Float](repeating: 0, count: Int(CVISION_EMBEDDING))
+        let handle = try network()
         var status = cvision_status()
         let code = opencv.withHandle { imageHandle in
             flat.withUnsafeBufferPointer { pointsBuffer in

@@ -60,6 +60,12 @@ import Testing
 
         let run = try await runner.run(["drop.yaml"])
         #expect(run.exitCode == 3, "stops at the review gate: \(run)")
+        // Every decision and the persona's enrolment are cached now: a rerun loads neither network nor the image
+        // library (pointed nowhere here).
+        var without = runner
+        without.environment["ELENA_IMAGE_LIBRARY"] = folder("nowhere/libElenaOpenCV.so")
+        let rerun = try await without.run(["drop.yaml"])
+        #expect(rerun.exitCode == 3 && !(rerun.standardOutput + rerun.standardError).contains("could not be loaded"), "\(rerun)")
         for file in sources.prefix(5) {
             let decision = try await Self.decision(file, runner)
             #expect(decision["applied"]?.stringValue == "keep" && decision["line"]?.intValue == 0, "\(file): \(decision)")

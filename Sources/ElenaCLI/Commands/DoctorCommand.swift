@@ -98,7 +98,9 @@ struct DoctorCommand: AsyncParsableCommand {
             // The identity model: only crop.strategy auto needs it, so its absence is a note.
             if FileManager.default.fileExists(atPath: folder + "/" + SFaceIdentifier.file) {
                 do {
-                    report(true, "identity model", try SFaceIdentifier(modelsFolder: folder).identity)
+                    let identifier = try SFaceIdentifier(modelsFolder: folder)
+                    try identifier.load()
+                    report(true, "identity model", identifier.identity)
                 } catch {
                     report(false, "identity model", "\(error)")
                 }
