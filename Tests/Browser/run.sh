@@ -62,12 +62,15 @@ trap 'exit 143' TERM
 library=$tmp/library
 manifest=$tmp/demo.yaml
 
-# A snapshot of the binary, so a build relinking .build/debug/elena-run meanwhile cannot disturb the run: taken
-# once the file has not changed for 2 s, compared with the original and run once; retried for up to a minute.
+# A snapshot of the binary and the image library it loads from beside it (libElenaOpenCV.so), so a build relinking
+# them in .build/debug meanwhile cannot disturb the run: taken once the binary has not changed for 2 s, compared with
+# the originals and run once; retried for up to a minute.
+imagelib=$(dirname "$binary")/libElenaOpenCV.so
 snapshot_ok=0
 for _ in $(seq 30); do
   before=$(stat -c '%Y %s' "$binary" 2>/dev/null)
   if [ -n "$before" ] && [ $(( $(date +%s) - ${before%% *} )) -ge 2 ] && cp "$binary" "$tmp/elena-run" 2>/dev/null \
+    && cp "$imagelib" "$tmp/libElenaOpenCV.so" 2>/dev/null && cmp -s "$imagelib" "$tmp/libElenaOpenCV.so" \
     && [ "$(stat -c '%Y %s' "$binary" 2>/dev/null)" = "$before" ] && cmp -s "$binary" "$tmp/elena-run" \
     && "$tmp/elena-run" --version >/dev/null 2>&1 </dev/null; then
     snapshot_ok=1
@@ -76,7 +79,7 @@ for _ in $(seq 30); do
   sleep 2
 done
 if [ "$snapshot_ok" != 1 ]; then
-  echo "run.sh: $binary kept changing or does not run (a build in progress?)" >&2
+  echo "run.sh: $binary or $imagelib is missing, kept changing or does not run (a build in progress?)" >&2
   exit 1
 fi
 binary=$tmp/elena-run
