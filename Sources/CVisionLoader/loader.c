@@ -130,9 +130,24 @@ static int32_t unavailable(cvision_status *status) {
     return CVISION_ERR_INTERNAL;
 }
 
-const char *cvision_load_error(void) { return atomic_load(&state) == -1 ? load_error : NULL; }
+static void clear(cvision_buffer *buffer) {
+    if (buffer != NULL) {
+        buffer->data = NULL;
+        buffer->length = 0;
+    }
+}
 
-int32_t cvision_is_loaded(void) { return loaded(); }
+/* In a function with a `status`: when the library cannot be had, clears the outputs (`reset`) and returns the
+ * load error. */
+#define REQUIRE_LIBRARY(reset)                                                                                        \
+    do {                                                                                                              \
+        if (!ready()) {                                                                                               \
+            reset;                                                                                                    \
+            return unavailable(status);                                                                               \
+        }                                                                                                             \
+    } while (0)
+
+const char *cvision_load_error(void) { return atomic_load(&state) == -1 ? load_error : NULL; }
 
 const char *cvision_opencv_version(void) { return CV_VERSION; }
 
@@ -160,19 +175,13 @@ void cvision_set_threads(int32_t threads) {
 
 int32_t cvision_decode(const uint8_t *data, size_t length, int32_t exif_orientation, int64_t max_pixels,
                        cvision_image **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.decode(data, length, exif_orientation, max_pixels, out, status);
 }
 
 int32_t cvision_image_from_bgr(const uint8_t *pixels, int32_t width, int32_t height, int32_t stride,
                                cvision_image **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.image_from_bgr(pixels, width, height, stride, out, status);
 }
 
@@ -190,63 +199,45 @@ int32_t cvision_image_copy_bgr(const cvision_image *image, uint8_t *out, size_t 
 
 int32_t cvision_resize(const cvision_image *image, int32_t width, int32_t height, int32_t interpolation,
                        cvision_image **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.resize(image, width, height, interpolation, out, status);
 }
 
 int32_t cvision_encode(const cvision_image *image, int32_t x, int32_t y, int32_t w, int32_t h, int32_t format,
                        int32_t quality, cvision_buffer *out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = (cvision_buffer){NULL, 0};
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(clear(out));
     return library.encode(image, x, y, w, h, format, quality, out, status);
 }
 
 int32_t cvision_draw_cut(const cvision_image *image, int32_t y, double dim, uint8_t b, uint8_t g, uint8_t r,
                          cvision_image **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.draw_cut(image, y, dim, b, g, r, out, status);
 }
 
 int32_t cvision_inflate(const uint8_t *data, size_t length, size_t max_output, cvision_buffer *out,
                         cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = (cvision_buffer){NULL, 0};
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(clear(out));
     return library.inflate(data, length, max_output, out, status);
 }
 
 void cvision_buffer_free(cvision_buffer *buffer) {
     if (loaded()) {
         library.buffer_free(buffer);
-    } else if (buffer != NULL) {
-        *buffer = (cvision_buffer){NULL, 0};
+    } else {
+        clear(buffer);
     }
 }
 
 int32_t cvision_fingerprint(const cvision_image *image, int32_t kind, int32_t x, int32_t y, int32_t w, int32_t h,
                             uint8_t *out, size_t capacity, size_t *length, cvision_status *status) {
-    if (!ready()) {
-        if (length != NULL) *length = 0;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (length != NULL) *length = 0);
     return library.fingerprint(image, kind, x, y, w, h, out, capacity, length, status);
 }
 
 int32_t cvision_edit(const cvision_image *image, double contrast, double brightness, int32_t mirror, const char *caption,
                      cvision_image **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.edit(image, contrast, brightness, mirror, caption, out, status);
 }
 
@@ -261,19 +252,13 @@ void cvision_detect_options_default(cvision_detect_options *options) {
 
 int32_t cvision_detector_create(const char *detector_onnx, const char *landmark_onnx, cvision_detector **out,
                                 cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.detector_create(detector_onnx, landmark_onnx, out, status);
 }
 
 int32_t cvision_detector_create_engine(const char *detector_onnx, const char *landmark_onnx, int32_t engine,
                                        cvision_detector **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.detector_create_engine(detector_onnx, landmark_onnx, engine, out, status);
 }
 
@@ -288,27 +273,18 @@ void cvision_detector_destroy(cvision_detector *detector) {
 int32_t cvision_detector_detect(cvision_detector *detector, const cvision_image *image,
                                 const cvision_detect_options *options, cvision_face *faces, int32_t capacity,
                                 int32_t *count, cvision_status *status) {
-    if (!ready()) {
-        if (count != NULL) *count = 0;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (count != NULL) *count = 0);
     return library.detector_detect(detector, image, options, faces, capacity, count, status);
 }
 
 int32_t cvision_identifier_create(const char *model_onnx, cvision_identifier **out, cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.identifier_create(model_onnx, out, status);
 }
 
 int32_t cvision_identifier_create_engine(const char *model_onnx, int32_t engine, cvision_identifier **out,
                                          cvision_status *status) {
-    if (!ready()) {
-        if (out != NULL) *out = NULL;
-        return unavailable(status);
-    }
+    REQUIRE_LIBRARY(if (out != NULL) *out = NULL);
     return library.identifier_create_engine(model_onnx, engine, out, status);
 }
 

@@ -19,9 +19,6 @@ extern "C" {
  * text as its message. */
 const char *cvision_load_error(void);
 
-/* Whether the image library is loaded in this process (for tests and profiles: nothing loads it but a need). */
-int32_t cvision_is_loaded(void);
-
 /* Whether XNNPACK runs on this CPU: the engine cvision_detector_create picks (XNNPACK when it does, OpenCV's dnn
  * module otherwise), known without loading the image library (XNNPACK is linked here; the library uses the same
  * copy of it). */

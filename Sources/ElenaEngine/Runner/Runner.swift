@@ -366,10 +366,8 @@ package struct Runner: Sendable {
                 return key
             }
 
-            /// The node's context; `working: false` for `resolve`, which answers without the key and the item's
-            /// scratch memory (neither is made for the nodes it settles).
+            /// The collected outputs, copied out of the states once (for a node that resolves or works).
             var collected: [(item: Int, stage: StageName, output: NodeOutput)]?
-            /// The collected outputs, copied out of the states once.
             func collectedOutputs() -> [(item: Int, stage: StageName, output: NodeOutput)] {
                 if let collected { return collected }
                 let outputs = collectedIndices.indices.map { position in
@@ -381,6 +379,8 @@ package struct Runner: Sendable {
                 collected = outputs
                 return outputs
             }
+            /// The node's context; `working: false` for `resolve`, which answers without the key and the item's
+            /// scratch memory (neither is made for the nodes it settles).
             func context(working: Bool = true) -> NodeContext {
                 var inputs: [StageName: NodeOutput] = [:]
                 for (stage, output, _) in upstream { inputs[stage] = output }
