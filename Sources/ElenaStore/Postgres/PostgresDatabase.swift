@@ -252,15 +252,11 @@ package actor PostgresDatabase: SQLDatabase {
         defer { trace("<") }
         let rows = try await connection.query(Self.query(statement), logger: logger)
         var result: [SQLRow] = []
-        var columns: [String: Int]?
+        var names: [String]?
         for try await row in rows {
             let cells = Array(row)
-            if columns == nil {
-                var names: [String: Int] = [:]
-                for (index, cell) in cells.enumerated() { names[cell.columnName] = index }
-                columns = names
-            }
-            result.append(SQLRow(columns: columns ?? [:], values: cells.map(Self.value)))
+            if names == nil { names = cells.map(\.columnName) }
+            result.append(SQLRow(names: names ?? [], values: cells.map(Self.value)))
         }
         return result
     }

@@ -271,8 +271,7 @@ package final class SQLiteDatabase: SQLDatabase {
         try prepared.setArguments(Self.arguments(statement.binds))
         let handle = prepared.sqliteStatement
         let count = sqlite3_column_count(handle)
-        var columns: [String: Int] = [:]
-        for index in 0..<count { columns[String(cString: sqlite3_column_name(handle, index))] = Int(index) }
+        let names = (0..<count).map { String(cString: sqlite3_column_name(handle, $0)) }
         var rows: [T] = []
         // The cursor steps the statement; each row is read from the statement where it stands.
         let cursor = try Row.fetchCursor(prepared)
@@ -296,7 +295,7 @@ package final class SQLiteDatabase: SQLDatabase {
                     values.append(.text(String(decoding: buffer, as: UTF8.self)))
                 }
             }
-            if let mapped = map(SQLRow(columns: columns, values: values)) { rows.append(mapped) }
+            if let mapped = map(SQLRow(names: names, values: values)) { rows.append(mapped) }
         }
         return rows
     }
