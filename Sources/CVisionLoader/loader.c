@@ -147,8 +147,6 @@ static void clear(cvision_buffer *buffer) {
         }                                                                                                             \
     } while (0)
 
-const char *cvision_load_error(void) { return atomic_load(&state) == -1 ? load_error : NULL; }
-
 const char *cvision_opencv_version(void) { return CV_VERSION; }
 
 int32_t cvision_xnnpack_available(void) {
