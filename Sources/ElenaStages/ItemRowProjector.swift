@@ -15,13 +15,13 @@ final class ItemRowProjector: Sendable {
 
     /// How many parts may wait for their rows at once before the runner is held back: each holds a copy of its
     /// nodes' states (about 1 MB a part of 1,500 items), and the runner settles a 100,000-item drop's parts faster
-    /// than their rows are read and compared (a dozen piled up, 12 MB at the run's peak).
+    /// than their rows are read and compared (a dozen piled up, 12 MB at the run's peak). At least 2: the newest
+    /// part's work stays among those kept, and with it the chain a failure travels along.
     static let backlog = 3
 
     private struct State {
-        /// The last part's work: each part waits for the one before it.
-        var last: Task<Void, any Error>?
-        /// The parts' work not yet known to be finished, oldest first (at most `backlog`).
+        /// The parts' work not yet known to be finished, oldest first (at most `backlog`); each part waits for the
+        /// one before it, so the last holds the chain.
         var recent: [Task<Void, any Error>] = []
         var changed = 0
         /// The waiting items' flags, by item index (an item handed on again replaces its entry).
@@ -43,13 +43,12 @@ final class ItemRowProjector: Sendable {
         let oldest = state.withLock { state in state.recent.count >= Self.backlog ? state.recent.removeFirst() : nil }
         _ = try? await oldest?.value
         state.withLock { state in
-            let previous = state.last
-            let task = Task {
-                try await previous?.value
-                try await self.project(part)
-            }
-            state.last = task
-            state.recent.append(task)
+            let previous = state.recent.last
+            state.recent.append(
+                Task {
+                    try await previous?.value
+                    try await self.project(part)
+                })
         }
     }
 
@@ -67,7 +66,7 @@ final class ItemRowProjector: Sendable {
     /// Waits for every part taken; the rows changed and the waiting items' flags in plan order.
     /// - Throws: the first part's error that stopped the rest.
     func finish() async throws -> (changed: Int, waiting: [ItemProjection.WaitingFlags]) {
-        try await state.withLock { $0.last }?.value
+        try await state.withLock { $0.recent.last }?.value
         return state.withLock { state in (state.changed, state.waiting.compactMap { $0 }) }
     }
 }
