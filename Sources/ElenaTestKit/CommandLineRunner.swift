@@ -51,6 +51,14 @@ package struct CommandLineRunner: Sendable {
         self.workingDirectory = workingDirectory
     }
 
+    /// The same runner with its image library (libElenaOpenCV.so, OpenCV) looked for where there is none: a command
+    /// that needs an image fails with the loader's line, one that reads none runs as it would.
+    package var withoutImageLibrary: CommandLineRunner {
+        var runner = self
+        runner.environment["ELENA_IMAGE_LIBRARY"] = "/nonexistent/elena-run/libElenaOpenCV.so"
+        return runner
+    }
+
     /// Runs `elena-run arguments…` to completion: started with posix_spawn (Foundation's `Process.run()` on Linux
     /// reads past the end of a directory entry when it lists /proc/self/fd, and crashed the test process now and
     /// then: swiftlang/swift-corelibs-foundation#5472), its output through files, waited for without blocking a

@@ -230,8 +230,7 @@ import Testing
         try await withDrop(.sqlite, images: 3) { fixture in
             let first = try await fixture.run()
             #expect(first.exitCode == 3, "\(first)")
-            var without = fixture.runner
-            without.environment["ELENA_IMAGE_LIBRARY"] = fixture.folder("nowhere/libElenaOpenCV.so")
+            let without = fixture.runner.withoutImageLibrary
             let rerun = try await without.run(["drop.yaml"])
             #expect(rerun.exitCode == 3, "a rerun with every step cached reads no image: \(rerun)")
 
@@ -259,8 +258,7 @@ import Testing
             try fixture.writeManifest(strategy: "no_face")
             let first = try await fixture.run()
             #expect(first.exitCode == 3, "\(first)")
-            var without = fixture.runner
-            without.environment["ELENA_IMAGE_LIBRARY"] = fixture.folder("nowhere/libElenaOpenCV.so")
+            let without = fixture.runner.withoutImageLibrary
             let rerun = try await without.run(["drop.yaml"])
             #expect(rerun.exitCode == 3, "\(rerun)")
             #expect(!(rerun.standardOutput + rerun.standardError).contains("could not be loaded"), "\(rerun)")

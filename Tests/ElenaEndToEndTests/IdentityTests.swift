@@ -62,9 +62,7 @@ import Testing
         #expect(run.exitCode == 3, "stops at the review gate: \(run)")
         // Every decision and the persona's enrolment are cached now: a rerun loads neither network nor the image
         // library (pointed nowhere here).
-        var without = runner
-        without.environment["ELENA_IMAGE_LIBRARY"] = folder("nowhere/libElenaOpenCV.so")
-        let rerun = try await without.run(["drop.yaml"])
+        let rerun = try await runner.withoutImageLibrary.run(["drop.yaml"])
         #expect(rerun.exitCode == 3 && !(rerun.standardOutput + rerun.standardError).contains("could not be loaded"), "\(rerun)")
         for file in sources.prefix(5) {
             let decision = try await Self.decision(file, runner)
