@@ -30,7 +30,7 @@ extension SQLRunStore: EventLog {
         return rows.reversed().map { row in
             EventRecord(
                 kind: row.string("kind") ?? "", drop: row.string("drop_name"),
-                itemID: row.string("item_id").flatMap { Digest(hex: $0) },
+                itemID: row.digest("item_id"),
                 stage: row.string("stage").map(StageName.init(rawValue:)), message: row.string("message") ?? "",
                 data: row.string("data").flatMap { try? JSONValue.parse($0) },
                 at: row.date("at") ?? Date(timeIntervalSince1970: 0))

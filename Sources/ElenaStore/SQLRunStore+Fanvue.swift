@@ -10,7 +10,7 @@ extension SQLRunStore: FanvueLedger {
                    updated_at
             FROM uploads WHERE content_digest = ? AND account = ?
             """, [.text(contentDigest.hex), .text(account)])
-        guard let row = rows.first, let item = row.string("item_id").flatMap({ Digest(hex: $0) }),
+        guard let row = rows.first, let item = row.digest("item_id"),
             let status = row.string("status").flatMap(UploadRecord.Status.init(rawValue:))
         else { return nil }
         let parts = (row.string("parts").flatMap { try? JSONDecoder().decode([UploadRecord.Part].self, from: Data($0.utf8)) }) ?? []
@@ -109,7 +109,7 @@ extension SQLRunStore: FanvueLedger {
         let rows = try await database.query("SELECT item_id, COALESCE(message_uuid, mass_message_id) AS message_uuid FROM sends WHERE fan_uuid = ?", [.text(fan)])
         var result: [Digest: String?] = [:]
         for row in rows {
-            if let item = row.string("item_id").flatMap({ Digest(hex: $0) }) { result[item] = .some(row.string("message_uuid")) }
+            if let item = row.digest("item_id") { result[item] = .some(row.string("message_uuid")) }
         }
         return result
     }
@@ -165,7 +165,7 @@ extension SQLRunStore: FanvueLedger {
             items.map { .text($0.hex) })
         var result: [Digest: Int] = [:]
         for row in rows {
-            if let item = row.string("item_id").flatMap({ Digest(hex: $0) }) { result[item] = row.int("fans") ?? 0 }
+            if let item = row.digest("item_id") { result[item] = row.int("fans") ?? 0 }
         }
         return result
     }

@@ -64,7 +64,7 @@ extension SQLRunStore: HistoryLedger {
     package func placedMedia(account: String) async throws -> [String: Digest] {
         var result: [String: Digest] = [:]
         for row in try await database.query("SELECT media_uuid, item_id FROM \(Self.placedMedia) p", [.text(account), .text(account)]) {
-            if let media = row.string("media_uuid"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) {
+            if let media = row.string("media_uuid"), let item = row.digest("item_id") {
                 result[media] = item
             }
         }
@@ -78,7 +78,7 @@ extension SQLRunStore: HistoryLedger {
             SELECT item_id FROM uploads WHERE content_digest = ?
             UNION SELECT id AS item_id FROM items WHERE cropped_digest = ? OR id = ?
             """, [.text(digest.hex), .text(digest.hex), .text(digest.hex)]
-        ).first?.string("item_id").flatMap { Digest(hex: $0) }
+        ).first?.digest("item_id")
     }
 
     package func saveExternalMedia(account: String, media: String, sha256: Digest?, item: Digest?, at date: Date) async throws {

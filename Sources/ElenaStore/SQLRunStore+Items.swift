@@ -108,11 +108,11 @@ extension SQLRunStore: ItemCatalog {
     }
 
     static func item(_ row: SQLRow) -> ItemRecord? {
-        guard let id = row.string("id").flatMap({ Digest(hex: $0) }) else { return nil }
+        guard let id = row.digest("id") else { return nil }
         return ItemRecord(
             id: id, drop: row.string("drop_name") ?? "", originalName: row.string("original_name") ?? "",
             originalPath: row.string("original_path") ?? "", rawPath: row.string("raw_path"),
-            croppedName: row.string("cropped_name"), croppedDigest: row.string("cropped_digest").flatMap { Digest(hex: $0) },
+            croppedName: row.string("cropped_name"), croppedDigest: row.digest("cropped_digest"),
             status: row.string("status").flatMap(ItemStatus.init(rawValue:)) ?? .ingested,
             fanvueMediaUUID: row.string("fanvue_media_uuid"), vault: row.string("vault"),
             category: row.string("category"), tags: strings(row.string("tags")), description: row.string("description"),
@@ -147,11 +147,11 @@ extension SQLRunStore: ItemCatalog {
             condition: "EXISTS (SELECT 1 FROM drop_items WHERE drop_items.drop_name = ? AND drop_items.item_id = items.id)",
             binds: [.text(drop)], limit: ids.count
         ) { row -> (Digest, ItemRowFields)? in
-            guard let id = row.string("id").flatMap({ Digest(hex: $0) }) else { return nil }
+            guard let id = row.digest("id") else { return nil }
             return (
                 id,
                 ItemRowFields(
-                    croppedName: row.string("cropped_name"), croppedDigest: row.string("cropped_digest").flatMap { Digest(hex: $0) },
+                    croppedName: row.string("cropped_name"), croppedDigest: row.digest("cropped_digest"),
                     flags: Self.strings(row.string("flags")),
                     status: row.string("status").flatMap(ItemStatus.init(rawValue:)) ?? .ingested, vault: row.string("vault"),
                     category: row.string("category"), tags: Self.strings(row.string("tags")), priceCents: row.int("price_cents"),
@@ -164,7 +164,7 @@ extension SQLRunStore: ItemCatalog {
 
     package func fingerprints(items ids: [Digest]?) async throws -> [Digest: ItemFingerprints] {
         let map: @Sendable (SQLRow) -> (Digest, ItemFingerprints)? = { row in
-            guard let id = row.string("id").flatMap({ Digest(hex: $0) }), let prints = Self.fingerprints(row) else { return nil }
+            guard let id = row.digest("id"), let prints = Self.fingerprints(row) else { return nil }
             return (id, prints)
         }
         let pairs: [(Digest, ItemFingerprints)]
@@ -188,7 +188,7 @@ extension SQLRunStore: ItemCatalog {
 
     package func decidedFingerprints() async throws -> [DecidedPicture] {
         try await database.query(SQLStatement(Self.decidedFingerprintsQuery)) { row in
-            guard let id = row.string("id").flatMap({ Digest(hex: $0) }), let prints = Self.fingerprints(row),
+            guard let id = row.digest("id"), let prints = Self.fingerprints(row),
                 let status = row.string("status").flatMap(ItemStatus.init(rawValue:))
             else { return nil }
             return DecidedPicture(

@@ -4,7 +4,7 @@ package import Foundation
 /// The sales side of the ledger: sends, posts, purchases, fans and where `sync` stopped.
 extension SQLRunStore {
     static func sendRecord(_ row: SQLRow) -> SendRecord? {
-        guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }), let fan = row.string("fan_uuid") else {
+        guard let item = row.digest("item_id"), let fan = row.string("fan_uuid") else {
             return nil
         }
         return SendRecord(
@@ -38,7 +38,7 @@ extension SQLRunStore {
         let links = try await database.query("SELECT post_id, item_id FROM post_items")
         var items: [Int: [Digest]] = [:]
         for row in links {
-            if let post = row.int("post_id"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) {
+            if let post = row.int("post_id"), let item = row.digest("item_id") {
                 items[post, default: []].append(item)
             }
         }
@@ -55,7 +55,7 @@ extension SQLRunStore {
         let rows = try await database.query("SELECT media_uuid, item_id FROM uploads WHERE media_uuid IS NOT NULL")
         var result: [String: Digest] = [:]
         for row in rows {
-            if let media = row.string("media_uuid"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) {
+            if let media = row.string("media_uuid"), let item = row.digest("item_id") {
                 result[media] = item
             }
         }
@@ -84,7 +84,7 @@ extension SQLRunStore {
         let rows = try await database.query(
             "SELECT transaction_id, item_id, gross_cents, net_cents FROM purchase_items ORDER BY transaction_id, item_id")
         return rows.compactMap { row in
-            guard let id = row.string("transaction_id"), let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else {
+            guard let id = row.string("transaction_id"), let item = row.digest("item_id") else {
                 return nil
             }
             return PurchaseShare(
@@ -217,11 +217,11 @@ extension SQLRunStore {
             ? Int.max
             : try await database.query(SQLStatement("SELECT COUNT(*) AS n FROM \(table)\(filter)", binds)).first?.int("n") ?? 0
         if candidates <= limit {
-            let wanted = Set(items.map(\.hex))
+            let wanted = Set(items)
             // The id is read under its own name: `columns` need not hold it.
             let statement = SQLStatement("SELECT \(idColumn) AS wanted_id, \(columns) FROM \(table)\(filter)", binds)
             return try await database.query(statement) { row in
-                guard let id = row.string("wanted_id"), wanted.contains(id) else { return nil }
+                guard let id = row.digest("wanted_id"), wanted.contains(id) else { return nil }
                 return map(row)
             }
         }

@@ -38,7 +38,7 @@ extension SQLRunStore {
         try await database.query(
             SQLStatement("SELECT cache_key, artifact_path FROM stage_runs WHERE artifact_path IS NOT NULL")
         ) { row in
-            guard let key = row.string("cache_key").flatMap({ Digest(hex: $0) }), let path = row.string("artifact_path") else {
+            guard let key = row.digest("cache_key"), let path = row.string("artifact_path") else {
                 return nil
             }
             return (CacheKey(trusted: key), path)

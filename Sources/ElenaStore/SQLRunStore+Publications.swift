@@ -9,7 +9,7 @@ extension SQLRunStore: PublicationLedger {
             SELECT target, destination, content_digest, item_id, drop_name, reference, metadata, published_at
             FROM publications WHERE target = ? AND destination = ? AND content_digest = ?
             """, [.text(target), .text(destination), .text(digest.hex)])
-        guard let row = rows.first, let item = row.string("item_id").flatMap({ Digest(hex: $0) }) else { return nil }
+        guard let row = rows.first, let item = row.digest("item_id") else { return nil }
         return PublicationRecord(
             target: target, destination: destination, contentDigest: digest, itemID: item,
             drop: row.string("drop_name") ?? "", reference: row.string("reference"),

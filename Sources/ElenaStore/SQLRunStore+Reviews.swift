@@ -13,8 +13,8 @@ extension SQLRunStore: ReviewLedger {
                 FROM reviews WHERE drop_name = ?
                 """, [.text(drop)])
         ) { row in
-            guard let item = row.string("item_id").flatMap({ Digest(hex: $0) }),
-                let crop = row.string("crop_digest").flatMap({ Digest(hex: $0) }),
+            guard let item = row.digest("item_id"),
+                let crop = row.digest("crop_digest"),
                 let decision = row.string("decision").flatMap(ReviewDecision.init(rawValue:)),
                 let folder = row.string("folder").flatMap(ReviewFolder.init(rawValue:))
             else { return nil }
@@ -69,7 +69,7 @@ extension SQLRunStore: ReviewLedger {
         let pairs = try await rows(
             of: items, table: "crop_overrides", columns: "item_id, line_fraction", idColumn: "item_id", limit: items.count
         ) { row in
-            row.string("item_id").flatMap { Digest(hex: $0) }.flatMap { item in row.double("line_fraction").map { (item, $0) } }
+            row.digest("item_id").flatMap { item in row.double("line_fraction").map { (item, $0) } }
         }
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
     }
@@ -96,7 +96,7 @@ extension SQLRunStore: ReviewLedger {
             of: items, table: "publish_overrides", columns: "item_id, vault, price_cents, tags", idColumn: "item_id",
             limit: items.count
         ) { row in
-            row.string("item_id").flatMap { Digest(hex: $0) }.map { item in
+            row.digest("item_id").map { item in
                 (
                     item,
                     PublishOverride(

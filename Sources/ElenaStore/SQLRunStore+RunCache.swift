@@ -4,7 +4,7 @@ import Foundation
 /// The run cache (stage runs by key) and the stat cache (file digests by path and stamp).
 extension SQLRunStore: RunCache, StatCache {
     static func record(_ row: SQLRow) -> StageRecord? {
-        guard let keyText = row.string("cache_key"), let key = Digest(hex: keyText),
+        guard let key = row.digest("cache_key"),
             let stage = row.string("stage").map(StageName.init(rawValue:))
         else { return nil }
         var stamp: FileStamp?
@@ -12,9 +12,9 @@ extension SQLRunStore: RunCache, StatCache {
             stamp = FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode)
         }
         return StageRecord(
-            key: CacheKey(trusted: key), stage: stage, itemID: row.string("item_id").flatMap { Digest(hex: $0) },
+            key: CacheKey(trusted: key), stage: stage, itemID: row.digest("item_id"),
             drop: row.string("drop_name") ?? "", status: row.string("status") == "failed" ? .failed : .succeeded,
-            outputDigest: row.string("output_digest").flatMap { Digest(hex: $0) },
+            outputDigest: row.digest("output_digest"),
             artifactPath: row.string("artifact_path"), artifactStamp: stamp,
             output: JSONText(text: row.string("output") ?? "null"), error: row.string("error"),
             startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
@@ -33,7 +33,7 @@ extension SQLRunStore: RunCache, StatCache {
 
     /// A row of `hitColumns`.
     static func hit(_ row: SQLRow) -> (CacheKey, CachedStep)? {
-        guard let key = row.string("cache_key").flatMap({ Digest(hex: $0) }) else { return nil }
+        guard let key = row.digest("cache_key") else { return nil }
         var stamp: FileStamp?
         if let size = row.int64("artifact_size"), let mtime = row.int64("artifact_mtime_ns"), let inode = row.int64("artifact_inode") {
             stamp = FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode)
@@ -41,7 +41,7 @@ extension SQLRunStore: RunCache, StatCache {
         return (
             CacheKey(trusted: key),
             CachedStep(
-                outputDigest: row.string("output_digest").flatMap { Digest(hex: $0) }, artifactPath: row.string("artifact_path"),
+                outputDigest: row.digest("output_digest"), artifactPath: row.string("artifact_path"),
                 artifactStamp: stamp, output: JSONText(text: row.string("output") ?? "null"))
         )
     }
@@ -143,7 +143,7 @@ extension SQLRunStore: RunCache, StatCache {
         // Mapped as the rows stream (a folder of 100,000 files has as many rows).
         let found = try await database.query(Self.statEntriesQuery(prefix: prefix, dialect: database.dialect)) { row -> StatEntry? in
             guard let path = row.string("path"), let size = row.int64("size"), let mtime = row.int64("mtime_ns"),
-                let inode = row.int64("inode"), let digest = row.string("digest").flatMap({ Digest(hex: $0) })
+                let inode = row.int64("inode"), let digest = row.digest("digest")
             else { return nil }
             return StatEntry(path: path, stamp: FileStamp(size: size, mtimeNanoseconds: mtime, inode: inode), digest: digest)
         }

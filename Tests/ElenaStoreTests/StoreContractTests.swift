@@ -30,6 +30,29 @@ import Testing
         }
     }
 
+    /// A text column holding a digest's 64 lower-case hex characters is read as the digest (no string made), and
+    /// reads back as the same text; any other text, upper-case hex among it, stays text exactly as stored.
+    @Test(arguments: TestBackend.available)
+    func digestTextIsReadAsADigestAndBackAsTheSameText(backend: TestBackend) async throws {
+        try await TestDatabase.withStore(backend) { store, _ in
+            let digest = Digest.of("picture")
+            let texts = [digest.hex, digest.hex.uppercased(), String(digest.hex.dropLast()) + "g", digest.hex + "0"]
+            for (index, text) in texts.enumerated() {
+                try await store.database.execute(
+                    "INSERT INTO drops (name, manifest_path, first_run_at, last_run_at) VALUES (?, ?, ?, ?)",
+                    [.text("d\(index)"), .text(text), .date(Date(timeIntervalSince1970: 0)), .date(Date(timeIntervalSince1970: 0))])
+            }
+            let rows = try await store.database.query("SELECT name, manifest_path FROM drops ORDER BY name")
+            #expect(rows.map { $0.string("manifest_path") } == texts)
+            #expect(rows.map { $0.digest("manifest_path") } == [digest, digest, nil, nil])
+            #expect(rows.map { $0["manifest_path"] == .digest(digest) } == [true, false, false, false])
+            // A digest bound is stored as its hex text.
+            let bound = try await store.database.query("SELECT CAST(? AS TEXT) AS bound", [.digest(digest)])
+            #expect(bound.first?["bound"] == .digest(digest))
+            #expect(bound.first?.string("bound") == digest.hex)
+        }
+    }
+
     /// Every run of every drop reads the library's approved and published pictures: through an index, not a scan of
     /// every item (a 500-item drop in a library of 100,000 spent 160 ms of its 230 ms no-op on that scan).
     @Test func theDecidedPicturesAreReadThroughAnIndex() async throws {

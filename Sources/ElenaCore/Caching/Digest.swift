@@ -17,6 +17,13 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         (a, b, c, d) = words
     }
 
+    /// Parses the 64 lowercase hex characters `hex` would give back, and nothing else (not upper case): a database
+    /// reads a text column holding them as a digest, and its text must read back the same.
+    package init?(lowercaseHex bytes: UnsafeBufferPointer<UInt8>) {
+        guard let words = Self.words(hex: bytes, table: Self.lowercaseNibbles) else { return nil }
+        (a, b, c, d) = words
+    }
+
     /// Each byte's value as a hex digit (either case), 0xFF for a byte that is not one.
     private static let nibbles: [UInt8] = (0...255).map { byte in
         switch byte {
@@ -27,7 +34,10 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         }
     }
 
-    private static func words(hex bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
+    /// The same for lower-case digits only.
+    private static let lowercaseNibbles: [UInt8] = nibbles.enumerated().map { byte, nibble in (65...70).contains(byte) ? 0xFF : nibble }
+
+    private static func words(hex bytes: UnsafeBufferPointer<UInt8>, table nibbles: [UInt8] = nibbles) -> (UInt64, UInt64, UInt64, UInt64)? {
         guard bytes.count == 64 else { return nil }
         // A table lookup per character, and one check for them all (a library's run cache reads a million of these).
         return nibbles.withUnsafeBufferPointer { table in

@@ -208,6 +208,7 @@ package actor PostgresDatabase: SQLDatabase {
             case .date(let date): bindings.append(date)
             case .json(let text): bindings.append(JSONB(text: text))
             case .bool(let flag): bindings.append(flag)
+            case .digest(let digest): bindings.append(digest.hex)
             }
         }
         return PostgresQuery(unsafeSQL: numbered(statement.sql), binds: bindings)
@@ -232,6 +233,11 @@ package actor PostgresDatabase: SQLDatabase {
         case .json:
             return .json(bytes.readString(length: bytes.readableBytes) ?? "null")
         default:
+            if cell.dataType == .text || cell.dataType == .varchar, bytes.readableBytes == 64,
+                let digest = bytes.withUnsafeReadableBytes({ Digest(lowercaseHex: $0.bindMemory(to: UInt8.self)) })
+            {
+                return .digest(digest)
+            }
             if let text = try? cell.decode(String.self) { return .text(text) }
             return .text(bytes.readString(length: bytes.readableBytes) ?? "")
         }

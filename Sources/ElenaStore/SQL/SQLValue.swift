@@ -1,5 +1,5 @@
 package import Foundation
-import ElenaCore
+package import ElenaCore
 
 /// A value bound to, or read from, a SQL statement, in the small common subset both databases share.
 package enum SQLValue: Sendable, Hashable {
@@ -12,6 +12,10 @@ package enum SQLValue: Sendable, Hashable {
     /// JSON: `jsonb` in PostgreSQL, text in SQLite.
     case json(String)
     case bool(Bool)
+    /// A SHA-256 digest, bound as its 64 lower-case hex characters. Both databases read a text column holding
+    /// exactly those as one, with no string made (a ledger row holds up to three, and a big drop's start reads
+    /// 300,000 run-cache rows); `string` gives the same text back.
+    case digest(Digest)
 
     /// `.text`, or `.null` for nil.
     package static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
@@ -51,7 +55,17 @@ package struct SQLRow: Sendable {
         case .double(let number): return String(number)
         case .date(let date): return ISO8601.format(date)
         case .bool(let flag): return flag ? "true" : "false"
+        case .digest(let digest): return digest.hex
         case .null: return nil
+        }
+    }
+
+    /// A digest column (64 hex characters); nil when it holds anything else.
+    package func digest(_ name: String) -> Digest? {
+        switch self[name] {
+        case .digest(let digest): return digest
+        case .text(let text): return Digest(hex: text)
+        default: return nil
         }
     }
 

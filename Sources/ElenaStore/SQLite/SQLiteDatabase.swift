@@ -260,6 +260,7 @@ package final class SQLiteDatabase: SQLDatabase {
                 case .text(let text), .json(let text): return text
                 case .date(let date): return ISO8601.format(date)
                 case .bool(let flag): return flag ? Int64(1) : Int64(0)
+                case .digest(let digest): return digest.hex
                 }
             })
     }
@@ -292,7 +293,11 @@ package final class SQLiteDatabase: SQLDatabase {
                     }
                     let length = Int(sqlite3_column_bytes(handle, index))
                     let buffer = UnsafeRawBufferPointer(start: bytes, count: length).bindMemory(to: UInt8.self)
-                    values.append(.text(String(decoding: buffer, as: UTF8.self)))
+                    if length == 64, let digest = Digest(lowercaseHex: buffer) {
+                        values.append(.digest(digest))
+                    } else {
+                        values.append(.text(String(decoding: buffer, as: UTF8.self)))
+                    }
                 }
             }
             if let mapped = map(SQLRow(names: names, values: values)) { rows.append(mapped) }
