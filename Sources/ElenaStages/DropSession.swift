@@ -466,28 +466,41 @@ struct GeneratorSpeaks: RunReporter {
     func stopping(_ reason: String) { base.stopping(reason) }
 }
 
-/// Wall-clock time per phase and the memory the process holds after it, printed with ELENA_PROFILE=1 (for
-/// benchmarks and performance work).
+/// Wall-clock time per phase, the processor time the process spent in it (on every core: more than the wall time
+/// when both were busy) and the memory the process holds after it, printed with ELENA_PROFILE=1 (for benchmarks and
+/// performance work).
 struct PhaseClock {
     let enabled: Bool
     private var last = ContinuousClock.now
-    private var laps: [(String, Duration, Int)] = []
+    private var lastCPU = PhaseClock.processorTime()
+    private var laps: [(name: String, wall: Duration, cpu: Double, resident: Int)] = []
 
     init(enabled: Bool) { self.enabled = enabled }
 
     mutating func lap(_ name: String) {
         guard enabled else { return }
         let now = ContinuousClock.now
-        laps.append((name, now - last, Self.residentMegabytes()))
+        let cpu = Self.processorTime()
+        laps.append((name, now - last, cpu - lastCPU, Self.residentMegabytes()))
         last = now
+        lastCPU = cpu
     }
 
     func report(_ reporter: any RunReporter) {
         guard enabled else { return }
-        for (name, duration, resident) in laps {
-            let milliseconds = Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
-            reporter.note(String(format: "profile: %8.1f ms %6d MB  %@", milliseconds, resident, name))
+        for lap in laps {
+            let milliseconds = Double(lap.wall.components.attoseconds) / 1e15 + Double(lap.wall.components.seconds) * 1000
+            reporter.note(
+                String(format: "profile: %8.1f ms %8.1f ms cpu %6d MB  %@", milliseconds, lap.cpu * 1000, lap.resident, lap.name))
         }
+    }
+
+    /// The processor time the process has used so far (user and system, every thread), in seconds.
+    static func processorTime() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// The resident set now, from /proc (0 where there is none).
