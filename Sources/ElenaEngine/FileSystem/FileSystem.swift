@@ -212,6 +212,14 @@ package enum FileSystem {
         }
     }
 
+    /// The name of a directory entry as `readdir` gave it, read where it is. A record is only as long as its name
+    /// (`d_reclen`), not the 256 bytes `d_name` is declared with: copying the field read past the record's end, and
+    /// where the entry was the last before unmapped memory the process crashed (now and then, listing the folders of a
+    /// big drop).
+    package static func entryName(_ entry: UnsafePointer<dirent>) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(entry).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 0).assumingMemoryBound(to: CChar.self)
+    }
+
     /// Deletes the temporary files of `writeAtomically` left in `folder` by writers that were killed (their pid no
     /// longer runs); a live writer's temporary file is left alone. Returns how many were deleted.
     @discardableResult
@@ -223,13 +231,10 @@ package enum FileSystem {
         let prefix = Array(".tmp-".utf8)
         var names: [String] = []
         while let item = readdir(directory) {
-            let name: String? = withUnsafePointer(to: item.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
-                    prefix.indices.allSatisfy { bytes[$0] == prefix[$0] }
-                        ? String(cString: UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self)) : nil
-                }
-            }
-            if let name { names.append(name) }
+            let name = entryName(item)
+            // The look stops at the name's end: its terminating zero is no prefix byte.
+            let bytes = UnsafeRawPointer(name).assumingMemoryBound(to: UInt8.self)
+            if prefix.indices.allSatisfy({ bytes[$0] == prefix[$0] }) { names.append(String(cString: name)) }
         }
         var removed = 0
         for name in names {
@@ -356,9 +361,7 @@ package enum FileSystem {
             guard let directory = opendir(absoluteFolder) else { continue }
             defer { closedir(directory) }
             while let item = readdir(directory) {
-                let name = withUnsafePointer(to: item.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
+                let name = String(cString: entryName(item))
                 if name.hasPrefix(".") { continue }
                 let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
                 var type = Int32(item.pointee.d_type)
@@ -407,11 +410,8 @@ package enum FileSystem {
             }
             defer { closedir(directory) }
             while let item = readdir(directory) {
-                let raw = withUnsafePointer(to: item.pointee.d_name) {
-                    $0.withMemoryRebound(to: UInt8.self, capacity: 256) { pointer in
-                        Array(UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))))
-                    }
-                }
+                let entry = entryName(item)
+                let raw = Array(UnsafeRawBufferPointer(start: entry, count: strlen(entry)))
                 let name = String(decoding: raw, as: UTF8.self)
                 if name.hasPrefix(".") { continue }
                 let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
