@@ -36,7 +36,9 @@ import Testing
     func digestTextIsReadAsADigestAndBackAsTheSameText(backend: TestBackend) async throws {
         try await TestDatabase.withStore(backend) { store, _ in
             let digest = Digest.of("picture")
-            let texts = [digest.hex, digest.hex.uppercased(), String(digest.hex.dropLast()) + "g", digest.hex + "0"]
+            // The last: 64 decimal digits, hex as well, still read as the number they spell.
+            let number = String(repeating: "1", count: 64)
+            let texts = [digest.hex, digest.hex.uppercased(), String(digest.hex.dropLast()) + "g", digest.hex + "0", number]
             for (index, text) in texts.enumerated() {
                 try await store.database.execute(
                     "INSERT INTO drops (name, manifest_path, first_run_at, last_run_at) VALUES (?, ?, ?, ?)",
@@ -44,8 +46,9 @@ import Testing
             }
             let rows = try await store.database.query("SELECT name, manifest_path FROM drops ORDER BY name")
             #expect(rows.map { $0.string("manifest_path") } == texts)
-            #expect(rows.map { $0.digest("manifest_path") } == [digest, digest, nil, nil])
-            #expect(rows.map { $0["manifest_path"] == .digest(digest) } == [true, false, false, false])
+            #expect(rows.map { $0.digest("manifest_path") } == [digest, digest, nil, nil, Digest(hex: number)])
+            #expect(rows.map { $0["manifest_path"] == .digest(digest) } == [true, false, false, false, false])
+            #expect(rows.last?.double("manifest_path") == Double(number))
             // A digest bound is stored as its hex text.
             let bound = try await store.database.query("SELECT CAST(? AS TEXT) AS bound", [.digest(digest)])
             #expect(bound.first?["bound"] == .digest(digest))

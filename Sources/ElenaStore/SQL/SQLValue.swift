@@ -75,6 +75,7 @@ package struct SQLRow: Sendable {
         case .int(let number): return number
         case .double(let number): return Int64(number)
         case .text(let text): return Int64(text)
+        case .digest(let digest): return Int64(digest.hex)
         case .bool(let flag): return flag ? 1 : 0
         default: return nil
         }
@@ -89,6 +90,7 @@ package struct SQLRow: Sendable {
         case .double(let number): return number
         case .int(let number): return Double(number)
         case .text(let text): return Double(text)
+        case .digest(let digest): return Double(digest.hex)
         default: return nil
         }
     }
