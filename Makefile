@@ -13,7 +13,7 @@ DEMO_MANIFEST := pipelines/demo.yaml
 DEMO_LIBRARY := demo-library
 DEMO_DROP := demo
 
-.PHONY: help deps build test demo demo-photos install uninstall bench examples schema clean-demo models check-leaks fuzz crash model
+.PHONY: help deps build test demo demo-photos install uninstall bench examples schema clean-demo models check-leaks check-asan fuzz crash model
 
 help:
 	@echo "elena-run make targets:"
@@ -22,6 +22,7 @@ help:
 	@echo "  make build       deps + swift build (.build/debug/elena-run, .build/debug/elena-dev)"
 	@echo "  make models      install the face models into .build/models (needed by no_face / lips_only / auto)"
 	@echo "  make check-leaks valgrind over the C shim (codec and detector) and 1,000 crops with bounded memory"
+	@echo "  make check-asan  AddressSanitizer over the binary and its image library: a drop to publication, 3,000 images"
 	@echo "  make test        install-deps --test, then scripts/run-tests (throwaway PostgreSQL, swift test,"
 	@echo "                   native shim test, manifest lint); extra swift test args: TEST_ARGS='--filter X'"
 	@echo "  make demo        build, install the models, fetch the demo photographs, then run $(DEMO_MANIFEST) into"
@@ -114,6 +115,10 @@ check-leaks: models
 	sh Tests/CVisionNative/run.sh --valgrind
 	ELENA_MODELS_DIR=$(CURDIR)/.build/models ELENA_TEST_FACES=$(CURDIR)/.build/test-faces ELENA_REQUIRE_FACES=1 \
 		swift test --filter MemoryTests
+
+# AddressSanitizer over the binary and the image library, built in .build/asan (about 8 minutes the first time).
+check-asan: models
+	@scripts/check-asan
 
 # The manifest fuzzer for longer than `make test` runs it: FUZZ_ITERATIONS cases (seeded and printed; replay one
 # with ELENA_FUZZ_SEED=<seed>).
