@@ -49,7 +49,8 @@ package final class FakeComfy: Sendable {
         var history: [String: JSONValue] = [:]
         var queued: [String] = []
         var cancelled: [String] = []
-        var failures: [String] = []
+        /// Injected sampler failures, each for the next run whose graph has a text containing `match` (any run when nil).
+        var failures: [(message: String, match: String?)] = []
         var counters: [String: Int] = [:]
         /// The prompt running now, and the node it is at.
         var running: (prompt: String, node: String)?
@@ -70,7 +71,7 @@ package final class FakeComfy: Sendable {
         var dropAtNextStart = false
         var refuseSockets = false
         var historyReads = 0
-        var refusals: [(input: String, message: String)] = []
+        var refusals: [(input: String, message: String, match: String?)] = []
         var answerDelay = 0.0
         /// The run started last: runs go one at a time, in queue order, as on ComfyUI.
         var lastRun: Task<Void, Never>?
@@ -121,12 +122,17 @@ package final class FakeComfy: Sendable {
     /// learn the prompt's id to cancel it).
     package func delayPromptAnswers(by seconds: Double) { state.withLock { $0.answerDelay = seconds } }
 
-    /// The next prompt that has a node with this input is refused at validation, naming that node and input
-    /// (`custom_validation_failed`).
-    package func refuseNextPrompt(input: String, message: String) { state.withLock { $0.refusals.append((input, message)) } }
+    /// The next prompt that has a node with this input (whose text contains `whoseTextContains`, when given) is refused
+    /// at validation, naming that node and input (`custom_validation_failed`).
+    package func refuseNextPrompt(input: String, message: String, whoseTextContains match: String? = nil) {
+        state.withLock { $0.refusals.append((input, message, match)) }
+    }
 
-    /// The next run fails in its sampler with this message (`execution_error`).
-    package func failNextRun(_ message: String) { state.withLock { $0.failures.append(message) } }
+    /// The next run fails in its sampler with this message (`execution_error`); with `whoseTextContains`, the next run
+    /// of a graph with a string input containing it (a client may queue several prompts at once, in any order).
+    package func failNextRun(_ message: String, whoseTextContains match: String? = nil) {
+        state.withLock { $0.failures.append((message, match)) }
+    }
 
     /// Starts listening on a free port.
     package func start() async throws {
@@ -320,6 +326,16 @@ package final class FakeComfy: Sendable {
         emit(nil, "status", .object(["status": .object(["exec_info": .object(["queue_remaining": .int(remaining)])])]))
     }
 
+    /// Every string anywhere in a value (a graph's texts, file names and class names).
+    static func strings(in value: JSONValue) -> [String] {
+        switch value {
+        case .string(let text): return [text]
+        case .array(let values): return values.flatMap(strings(in:))
+        case .object(let members): return members.flatMap { strings(in: $0.value) }
+        default: return []
+        }
+    }
+
     static func nodeError(_ type: String, _ message: String, input: String) -> JSONValue {
         .object([
             "type": .string(type), "message": .string(message), "details": .string(input),
@@ -414,11 +430,15 @@ package final class FakeComfy: Sendable {
             }
             return seen
         }
-        let refusal = state.withLock { state -> (input: String, message: String)? in
-            guard let first = state.refusals.first, nodes.contains(where: { $0.value["inputs"]?[first.input] != nil }) else { return nil }
+        func refused(_ node: JSONValue.Member, _ refusal: (input: String, message: String, match: String?)) -> Bool {
+            guard let value = node.value["inputs"]?[refusal.input] else { return false }
+            return refusal.match.map { match in Self.strings(in: value).contains { $0.contains(match) } } ?? true
+        }
+        let refusal = state.withLock { state -> (input: String, message: String, match: String?)? in
+            guard let first = state.refusals.first, nodes.contains(where: { refused($0, first) }) else { return nil }
             return state.refusals.removeFirst()
         }
-        if let refusal, let node = nodes.first(where: { $0.value["inputs"]?[refusal.input] != nil }) {
+        if let refusal, let node = nodes.first(where: { refused($0, refusal) }) {
             nodeErrors.append(
                 .init(
                     node.key,
@@ -468,10 +488,12 @@ package final class FakeComfy: Sendable {
     func run(_ id: String, graph: JSONValue, outputs valid: Set<String>) async {
         defer { state.withLock { $0.settled += 1 } }
         while state.withLock({ $0.held }) { try? await Task.sleep(nanoseconds: 10_000_000) }
+        let texts = Self.strings(in: graph)
         let (stillQueued, failure, drop) = state.withLock { state -> (Bool, String?, Bool) in
             guard state.queued.contains(id) else { return (false, nil, false) }
             defer { state.dropAtNextStart = false }
-            return (true, state.failures.isEmpty ? nil : state.failures.removeFirst(), state.dropAtNextStart)
+            let index = state.failures.firstIndex { failure in failure.match.map { match in texts.contains { $0.contains(match) } } ?? true }
+            return (true, index.map { state.failures.remove(at: $0).message }, state.dropAtNextStart)
         }
         guard stillQueued, case .object(let nodes) = graph else { return }
         let prompt = JSONValue.string(id)

@@ -496,6 +496,8 @@ actor JobBoard {
 /// The generation's summary as the servers' workers fill it in, and its lines on the terminal.
 actor Tally {
     private(set) var summary: GenerationSummary
+    /// The (prompt number, seed) of each of `summary.failures`.
+    private var failedJobs: [(Int, Int)] = []
     /// Set when the run was interrupted: prompts cancelled on ComfyUI, and those finished before.
     private(set) var interrupted: (cancelled: Int, finished: Int)?
     private let reporter: any RunReporter
@@ -561,7 +563,10 @@ actor Tally {
         } else if said[message] == 3 {
             reporter.note("error: more prompts fail with the same error; the summary lists them")
         }
-        summary.failures.append(.init(label: job.label, prompt: job.prompt, message: message))
+        // Listed in the manifest's order (prompt, then seed), whatever order the prompts were queued and failed in.
+        let place = failedJobs.firstIndex { $0 > (job.promptNumber, job.seed) } ?? failedJobs.count
+        failedJobs.insert((job.promptNumber, job.seed), at: place)
+        summary.failures.insert(.init(label: job.label, prompt: job.prompt, message: message), at: place)
     }
 }
 

@@ -139,8 +139,9 @@ import Testing
     @Test func refusedAndFailingPromptsAreReportedOneByOneAndTheRestOfTheDropGoesOn() async throws {
         try await Self.withFixture { fixture in
             try fixture.writeManifest(prompts: ["elena, refused", "elena, crashes the sampler", "elena, fine"])
-            fixture.fake.refuseNextPrompt(input: "text", message: "prompt contains a banned word")
-            fixture.fake.failNextRun("CUDA out of memory")
+            // The three are handed to ComfyUI in whatever order their nodes start: each fault is for the prompt named.
+            fixture.fake.refuseNextPrompt(input: "text", message: "prompt contains a banned word", whoseTextContains: "refused")
+            fixture.fake.failNextRun("CUDA out of memory", whoseTextContains: "crashes the sampler")
             let run = try await fixture.elena(["drop.yaml"])
             #expect(run.exitCode == 1, "\(run)")
             #expect(
