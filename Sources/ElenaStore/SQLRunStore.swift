@@ -89,8 +89,9 @@ package final class SQLRunStore: StoreConnection {
 
     static func json(_ strings: [String]) -> String { JSONValue.array(strings.map(JSONValue.string)).serialized() }
 
+    /// A JSON array of strings as the ledger keeps them (flags, tags): most rows hold none, read without parsing.
     static func strings(_ text: String?) -> [String] {
-        guard let text, let value = try? JSONValue.parse(text), let array = value.arrayValue else { return [] }
+        guard let text, text != "[]", let value = try? JSONValue.parse(text), let array = value.arrayValue else { return [] }
         return array.compactMap(\.stringValue)
     }
 
