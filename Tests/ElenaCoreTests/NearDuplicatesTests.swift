@@ -21,6 +21,15 @@ import Testing
         #expect(PictureFingerprint(text: "0123456789abcdef") == nil, "no colours")
         #expect(PictureFingerprint(text: "0123456789abcdeg-" + String(repeating: "7f", count: 32)) == nil, "not hex")
         #expect(PictureFingerprint(text: "0123456789abcd-" + String(repeating: "7f", count: 32)) == nil, "too short")
+        let colours = String(repeating: "7f", count: 32)
+        #expect(PictureFingerprint(text: "0123456789abcdef-" + colours + "7f") == nil, "too long")
+        #expect(PictureFingerprint(text: "0123456789abcdef-" + colours.dropLast()) == nil, "an odd digit short")
+        #expect(PictureFingerprint(text: "0123456789abcdef--" + colours.dropFirst()) == nil, "two dashes")
+        #expect(PictureFingerprint(text: "0123456789ABCDEF-" + colours) == nil, "the ledger writes lowercase")
+        #expect(PictureFingerprint(text: "-0123456789abcdef-" + colours) == nil)
+        #expect(PictureFingerprint(text: "") == nil && PictureFingerprint(text: "-") == nil)
+        #expect(Fingerprint(kind: .phash, hex: "0123456789abcdef")?.bytes == [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef])
+        #expect(Fingerprint(kind: .phash, hex: "0123456789abcdez") == nil, "the last digit is read too")
     }
 
     @Test func bothTheStructureAndTheColoursMustBeClose() {
@@ -54,6 +63,20 @@ import Testing
         #expect(found["twin"]?.map(\.id) == ["close", "same"])
         #expect(found["twin"]?.map(\.distance) == [1, 6])
         #expect(NearDuplicates.matches([("x", Self.item(0xffff_0000_0000))], in: library).isEmpty)
+    }
+
+    /// The scan compares each wanted structure with every item's picture and crop: an item whose picture is far
+    /// but whose crop is the same is found, by the library's scan as by a copy's.
+    @Test func theScanFindsAnItemByItsCrop() {
+        let library: [(id: String, prints: ItemFingerprints)] = [
+            ("far", Self.item(0xffff_ffff_0000_0000, crop: 0xffff_0000_ffff_0000)),
+            ("by its crop", Self.item(0xffff_ffff_0000_0000, crop: 0x0f)),
+            ("no crop", Self.item(0xffff_ffff_0000_0000)),
+        ]
+        let found = NearDuplicates.matches([("new", Self.item(0x1234_0000_0000, crop: 0x0e))], in: library)
+        #expect(found["new"]?.map(\.id) == ["by its crop"] && found["new"]?.first?.distance == 1, "\(found)")
+        #expect(NearDuplicates.nearest(to: [Self.picture(0x0e)], in: library).map(\.id) == ["by its crop"])
+        #expect(NearDuplicates.nearest(to: [Self.picture(0x1234), Self.picture(0x0e)], in: library).map(\.id) == ["by its crop"])
     }
 
     @Test func aCopyIsMeasuredAgainstThePictureAndTheCrop() {
