@@ -29,6 +29,8 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
         var fanvue = FanvueTables()
         /// Chats as read, external media, campaigns (MemoryLedger+History.swift).
         var history = HistoryTables()
+        /// How many times the library's decided pictures were read (`decidedFingerprints`).
+        var decidedReads = 0
     }
     /// A review's key: the item and its crop.
     struct ReviewKey: Hashable {
@@ -212,9 +214,13 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
         }
     }
 
+    /// How many times the library's decided pictures were read: a read of every approved or published item.
+    package var decidedReads: Int { state.withLock { $0.decidedReads } }
+
     package func decidedFingerprints() async throws -> [DecidedPicture] {
         state.withLock { state in
-            state.items.values.filter { $0.status == .approved || $0.status == .published }.compactMap { item in
+            state.decidedReads += 1
+            return state.items.values.filter { $0.status == .approved || $0.status == .published }.compactMap { item in
                 item.fingerprints.map {
                     DecidedPicture(id: item.id, name: item.originalName, drop: item.drop, status: item.status, prints: $0)
                 }

@@ -34,4 +34,23 @@ import Testing
         #expect(third.exitCode == 0)
         #expect(third.count(.crop, "cached") == 3 && third.count(.publish, "cached") == 3, "a rerun does nothing")
     }
+
+    /// Whether an item waiting for review looks like a picture already approved or published is worked out against
+    /// every such picture of the library (100,000 rows in a library of that size): a run in which nothing waits
+    /// reads none of them.
+    @Test func theLibrarysDecidedPicturesAreReadOnlyWhenAnItemWaits() async throws {
+        var harness = try SessionHarness(images: 2)
+        defer { harness.folder.remove() }
+        let ledger = MemoryLedger()
+        harness.memory = ledger
+        #expect(try await harness.run().waitingItems.count == 2)
+        #expect(ledger.decidedReads == 1, "two items wait: they are compared with the decided pictures")
+        for file in harness.reviewFiles(.review) {
+            try harness.move("3_review/" + file, to: "4_approved/" + PathText.lastComponent(file))
+        }
+        #expect(try await harness.run().exitCode == 0)
+        #expect(try await harness.run().exitCode == 0)
+        #expect(ledger.decidedReads == 1, "nothing waited in the two runs since: nothing was read")
+        #expect(try await ledger.items(drop: "eng").allSatisfy { $0.status == .published })
+    }
 }
