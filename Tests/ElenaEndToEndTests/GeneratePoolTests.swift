@@ -112,14 +112,20 @@ import Testing
     /// it stays for them and makes them (it used to stop when the board was empty, and they failed).
     @Test func aServerThatRanOutOfWorkTakesThePromptsOfOneThatGoesAway() async throws {
         try await Self.withPool([0.05, 3.0], prompts: 2, seeds: 2) { folder, fakes, runner in
-            // The slow server never finishes what it holds (on a loaded machine, 3 s could see one through).
+            // The slow server never finishes what it holds (on a loaded machine, 3 s could see one through). The
+            // fast one holds its first two until the slow one has taken the other two: each takes two at most while
+            // they wait, whichever asks the board first (free, the fast one could make one and take a third first).
             fakes[1].holdRuns()
+            fakes[0].holdRuns()
             let command = try runner.start(["drop.yaml"], logPath: folder("run.log"))
             let deadline = Date().addingTimeInterval(60)
-            while (fakes[1].acceptedPrompts < 2 || Self.sources(folder).count < 2) && Date() < deadline && command.isRunning {
+            while (fakes[1].acceptedPrompts < 2 || fakes[0].acceptedPrompts < 2) && Date() < deadline && command.isRunning {
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(fakes[1].acceptedPrompts == 2 && fakes[0].acceptedPrompts == 2, "\(command.log)")
+            fakes[0].releaseRuns()
+            while Self.sources(folder).count < 2 && Date() < deadline && command.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(Self.sources(folder).count == 2, "the fast server made its two")
             await fakes[1].stop()
             #expect(await command.wait() == 3, "\(command.log)")
             #expect(command.log.contains("generate     4 generated (4 images)"), "\(command.log)")

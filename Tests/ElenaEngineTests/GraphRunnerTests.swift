@@ -43,7 +43,8 @@ import Testing
     }
 
     /// The runner reads the run cache a part of the items at a time (and the drop-level steps once): every part
-    /// is asked for once, in order, and a rerun finds every step through its part.
+    /// is asked for once, the first first (the next two are read ahead at once, in either order), and a rerun finds
+    /// every step through its part.
     @Test func theRunCacheIsReadAPartOfTheItemsAtATime() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
@@ -67,7 +68,11 @@ import Testing
         }
         let ids = plan.items.map(\.id)
         let parts = [Array(ids[0..<2]), Array(ids[2..<4]), Array(ids[4..<5])]
-        #expect(await asked.parts == parts + parts, "each part once per run, in order")
+        let asks = await asked.parts
+        #expect(asks.count == 6, "\(asks)")
+        for run in [asks.prefix(3), asks.dropFirst(3)] {
+            #expect(run.first == parts[0] && Set(run) == Set(parts) && run.count == 3, "each part once per run: \(asks)")
+        }
         #expect(await asked.dropStages == [[.outbox], [.outbox]])
     }
 
