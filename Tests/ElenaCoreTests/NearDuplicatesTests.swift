@@ -79,6 +79,18 @@ import Testing
         #expect(NearDuplicates.nearest(to: [Self.picture(0x1234), Self.picture(0x0e)], in: library).map(\.id) == ["by its crop"])
     }
 
+    /// Each waiting item is named with the nearest decided picture that shows it, never itself.
+    @Test func aLookalikeIsTheNearestDecidedPicture() {
+        func decided(_ name: String, _ bits: UInt64) -> DecidedPicture {
+            DecidedPicture(id: Digest.of(name), name: name, drop: "old", status: .published, prints: Self.item(bits))
+        }
+        let library = [decided("far", 0xffff), decided("six bits", 0x3f), decided("one bit", 0x1), decided("self", 0x0)]
+        let waiting = [(id: Digest.of("self"), prints: Self.item(0)), (id: Digest.of("alone"), prints: Self.item(0xffff_0000_0000))]
+        let found = NearDuplicates.lookalikes(of: waiting, among: library + [decided("one bit", 0x1)])
+        #expect(found.count == 1 && found[Digest.of("self")]?.name == "one bit", "\(found)")
+        #expect(NearDuplicates.lookalikes(of: waiting, among: []).isEmpty)
+    }
+
     @Test func aCopyIsMeasuredAgainstThePictureAndTheCrop() {
         let item = Self.item(0xf0f0, crop: 0x0f0f_0000)
         #expect(NearDuplicates.distance(of: [Self.picture(0x0f0f_0001)], to: item) == 1, "the crop")
