@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaTestKit
 import Testing
 
 /// When two pictures are one: the structure (pHash bits) and the colours (the chroma grid) must both be close.
@@ -89,6 +90,51 @@ import Testing
         let found = NearDuplicates.lookalikes(of: waiting, among: library + [decided("one bit", 0x1)])
         #expect(found.count == 1 && found[Digest.of("self")]?.name == "one bit", "\(found)")
         #expect(NearDuplicates.lookalikes(of: waiting, among: []).isEmpty)
+    }
+
+    /// Many candidates against a big set are looked up by their structures' blocks: `matches` finds exactly what
+    /// comparing every pair finds, in the same order. Planted copies a few bits away in the picture, the crop or
+    /// both (up to 12: some within the threshold, some not), an item whose structure is not 64 bits (always judged),
+    /// a candidate in the set (never its own near-duplicate), and a thousand strangers with or without a crop.
+    @Test func matchesThroughTheBlocksAreWhatEveryPairGives() {
+        var random = SeededRandom(seed: 24)
+        func flipped(_ bits: UInt64, _ count: Int) -> UInt64 {
+            var bits = bits
+            for bit in (0..<64).shuffled(using: &random).prefix(count) { bits ^= 1 << UInt64(bit) }
+            return bits
+        }
+        var library: [(id: Int, prints: ItemFingerprints)] = []
+        var candidates: [(id: Int, prints: ItemFingerprints)] = []
+        for id in 0..<60 {
+            let picture = random.next()
+            let crop = random.next()
+            candidates.append((id, Self.item(picture, crop: crop)))
+            library.append((1000 + id, Self.item(flipped(picture, Int.random(in: 0...12, using: &random)), crop: random.next())))
+            library.append((2000 + id, Self.item(random.next(), crop: flipped(crop, Int.random(in: 0...12, using: &random)))))
+            library.append((3000 + id, Self.item(flipped(picture, 10), crop: flipped(crop, 11))))
+        }
+        for id in 0..<1200 { library.append((10_000 + id, Self.item(random.next(), crop: id % 3 == 0 ? nil : random.next()))) }
+        let short = PictureFingerprint(structure: Fingerprint(kind: .phash, bytes: [1, 2, 3]), colour: Self.picture(0).colour)
+        library.append((99, ItemFingerprints(picture: short, crop: nil)))
+        library.append(candidates[0])
+        library.shuffle(using: &random)
+
+        let found = NearDuplicates.matches(candidates, in: library)
+        var expected: [Int: [(id: Int, distance: Int)]] = [:]
+        for candidate in candidates {
+            let near = library.compactMap { other -> (id: Int, distance: Int)? in
+                guard other.id != candidate.id, let distance = NearDuplicates.distance(candidate.prints, other.prints),
+                    distance <= NearDuplicates.threshold
+                else { return nil }
+                return (other.id, distance)
+            }
+            if !near.isEmpty { expected[candidate.id] = near.sorted { $0.distance < $1.distance } }
+        }
+        #expect(expected.count == 60 && found.count == 60, "each candidate has its copy 10 bits away")
+        for (id, near) in expected {
+            #expect(found[id]?.map(\.id) == near.map(\.id) && found[id]?.map(\.distance) == near.map(\.distance), "candidate \(id)")
+        }
+        #expect(expected.values.contains { $0.contains { $0.distance == 9 || $0.distance == 10 } }, "the edge of the threshold is tried")
     }
 
     @Test func aCopyIsMeasuredAgainstThePictureAndTheCrop() {

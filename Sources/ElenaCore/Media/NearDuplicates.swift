@@ -200,10 +200,13 @@ package enum NearDuplicates {
         _ candidates: [(id: ID, prints: ItemFingerprints)], in others: [(id: ID, prints: ItemFingerprints)]
     ) -> [ID: [(id: ID, distance: Int)]] {
         let index = Index(others)
+        // Many candidates against a big set (a drop's waiting items against a library's decided pictures): the
+        // structures are looked up by their blocks instead of each candidate scanning every item.
+        let blocks = candidates.count >= 2 && others.count >= 512 ? BlockIndexes(index) : nil
         var found: [ID: [(id: ID, distance: Int)]] = [:]
         for candidate in candidates {
             // Picture with picture, crop with crop: the pairs `distance` measures (not a picture with a crop).
-            let near = index.near(picture: candidate.prints.picture, crop: candidate.prints.crop) { other in
+            let near = index.near(picture: candidate.prints.picture, crop: candidate.prints.crop, blocks: blocks) { other in
                 guard other.id != candidate.id, let distance = distance(candidate.prints, other.prints), distance <= threshold
                 else { return nil }
                 return distance
@@ -276,9 +279,11 @@ package enum NearDuplicates {
 
         /// The items whose picture is within the threshold of `picture`, or whose crop is within it of `crop` (or
         /// that cannot be compared as integers), then judged by `judge`, nearest first: half the comparisons of
-        /// `near(_:judge:)` given both, for a judge that measures only those pairs.
+        /// `near(_:judge:)` given both, for a judge that measures only those pairs. With `blocks`, the same items
+        /// are found through them (in the same order) instead of by looking at every one.
         func near(
-            picture: PictureFingerprint, crop: PictureFingerprint?, judge: ((id: ID, prints: ItemFingerprints)) -> Int?
+            picture: PictureFingerprint, crop: PictureFingerprint?, blocks: BlockIndexes? = nil,
+            judge: ((id: ID, prints: ItemFingerprints)) -> Int?
         ) -> [(id: ID, distance: Int)] {
             let wantedPicture = Packed(picture.structure)?.bits
             let wantedCrop = crop.map { Packed($0.structure)?.bits }
@@ -287,6 +292,12 @@ package enum NearDuplicates {
             }
             let cropBits = wantedCrop ?? nil
             var found: [(id: ID, distance: Int)] = []
+            if let blocks {
+                for position in blocks.close(picture: wantedPicture, crop: cropBits) {
+                    if let distance = judge(items[position]) { found.append((items[position].id, distance)) }
+                }
+                return found.sorted { $0.distance < $1.distance }
+            }
             for position in items.indices {
                 var close = true
                 if let picture = pictures[position] {
@@ -296,6 +307,97 @@ package enum NearDuplicates {
                 if close, let distance = judge(items[position]) { found.append((items[position].id, distance)) }
             }
             return found.sorted { $0.distance < $1.distance }
+        }
+    }
+
+    /// An index's pictures and crops looked up by their structures' four 16-bit blocks (multi-index hashing): two
+    /// structures at most `threshold` bits apart are at most `threshold / 4` bits apart in one block at least (were
+    /// all four further apart, they would add up to more), so a structure's near ones are among the items whose
+    /// block holds one of the few values that close to its own (137 values a block), not anywhere in the library.
+    final class BlockIndexes {
+        static let radius = threshold / 4
+        /// The 16-bit values of at most `radius` bits set: XORed with a block, the values that close to it.
+        static let masks: [UInt16] = (0...UInt16.max).filter { $0.nonzeroBitCount <= radius }
+        let pictures: Blocks
+        let crops: Blocks
+        /// Items whose picture is not a 64-bit structure: always judged, as the scan does.
+        let unpacked: [Int]
+        /// Marks of the items already looked at for the current structure.
+        private var seen: [UInt32]
+        private var stamp: UInt32 = 0
+
+        init<ID: Hashable>(_ index: Index<ID>) {
+            pictures = Blocks(index.pictures)
+            // A crop is compared only for an item whose picture is a 64-bit structure (the others are judged anyway).
+            crops = Blocks(zip(index.pictures, index.crops).map { $0 == nil ? nil : $1 })
+            unpacked = index.pictures.indices.filter { index.pictures[$0] == nil }
+            seen = Array(repeating: 0, count: index.pictures.count)
+        }
+
+        /// The items whose picture is within the threshold of `picture` or whose crop is within it of `crop`, and
+        /// those whose picture is not a 64-bit structure, in the order of the index.
+        func close(picture: UInt64, crop: UInt64?) -> [Int] {
+            var found = unpacked
+            collect(picture, in: pictures, into: &found)
+            if let crop { collect(crop, in: crops, into: &found) }
+            found.sort()
+            var unique: [Int] = []
+            unique.reserveCapacity(found.count)
+            for position in found where unique.last != position { unique.append(position) }
+            return unique
+        }
+
+        private func collect(_ wanted: UInt64, in blocks: Blocks, into found: inout [Int]) {
+            stamp &+= 1
+            if stamp == 0 {
+                for index in seen.indices { seen[index] = 0 }
+                stamp = 1
+            }
+            for block in 0..<4 {
+                let value = UInt16(truncatingIfNeeded: wanted >> (16 * block))
+                let starts = blocks.starts[block]
+                let positions = blocks.positions[block]
+                for mask in Self.masks {
+                    let key = Int(value ^ mask)
+                    for slot in Int(starts[key])..<Int(starts[key + 1]) {
+                        let position = Int(positions[slot])
+                        guard seen[position] != stamp else { continue }
+                        seen[position] = stamp
+                        if let bits = blocks.values[position], (bits ^ wanted).nonzeroBitCount <= threshold { found.append(position) }
+                    }
+                }
+            }
+        }
+
+        /// One set of structures (nil: none, or not 64 bits), its positions grouped by each block's value.
+        struct Blocks {
+            let values: [UInt64?]
+            /// Per block: where the positions of each of the 65,536 values start in `positions` (one more entry: the end).
+            let starts: [[Int32]]
+            let positions: [[Int32]]
+
+            init(_ values: [UInt64?]) {
+                self.values = values
+                var starts: [[Int32]] = []
+                var positions: [[Int32]] = []
+                for block in 0..<4 {
+                    func key(_ bits: UInt64) -> Int { Int(UInt16(truncatingIfNeeded: bits >> (16 * block))) }
+                    var counts = [Int32](repeating: 0, count: 65_537)
+                    for bits in values { if let bits { counts[key(bits) + 1] += 1 } }
+                    for value in 0..<65_536 { counts[value + 1] += counts[value] }
+                    var next = counts
+                    var placed = [Int32](repeating: 0, count: Int(counts[65_536]))
+                    for (position, bits) in values.enumerated() {
+                        guard let bits else { continue }
+                        placed[Int(next[key(bits)])] = Int32(position)
+                        next[key(bits)] += 1
+                    }
+                    starts.append(counts)
+                    positions.append(placed)
+                }
+                self.starts = starts
+                self.positions = positions
+            }
         }
     }
 }
