@@ -205,12 +205,16 @@ package enum NearDuplicates {
         let blocks = candidates.count >= 2 && others.count >= 512 ? BlockIndexes(index) : nil
         var found: [ID: [(id: ID, distance: Int)]] = [:]
         for candidate in candidates {
-            // Picture with picture, crop with crop: the pairs `distance` measures (not a picture with a crop).
-            let near = index.near(picture: candidate.prints.picture, crop: candidate.prints.crop, blocks: blocks) { other in
+            func judge(_ other: (id: ID, prints: ItemFingerprints)) -> Int? {
                 guard other.id != candidate.id, let distance = distance(candidate.prints, other.prints), distance <= threshold
                 else { return nil }
                 return distance
             }
+            // Through the blocks: picture with picture, crop with crop, the pairs `distance` measures.
+            let prints = candidate.prints
+            let near =
+                blocks.flatMap { index.near(picture: prints.picture, crop: prints.crop, blocks: $0, judge: judge) }
+                ?? index.near([prints.picture] + (prints.crop.map { [$0] } ?? []), judge: judge)
             if !near.isEmpty { found[candidate.id] = near }
         }
         return found
@@ -277,34 +281,18 @@ package enum NearDuplicates {
             return found.sorted { $0.distance < $1.distance }
         }
 
-        /// The items whose picture is within the threshold of `picture`, or whose crop is within it of `crop` (or
-        /// that cannot be compared as integers), then judged by `judge`, nearest first: half the comparisons of
-        /// `near(_:judge:)` given both, for a judge that measures only those pairs. With `blocks`, the same items
-        /// are found through them (in the same order) instead of by looking at every one.
+        /// The items whose picture is within the threshold of `picture`, or whose crop is within it of `crop` (and
+        /// those that cannot be compared as integers), found through `blocks` in the order of the index, then judged
+        /// by `judge`, nearest first; nil when `picture` or `crop` is not a 64-bit structure (then `near(_:judge:)`).
         func near(
-            picture: PictureFingerprint, crop: PictureFingerprint?, blocks: BlockIndexes? = nil,
+            picture: PictureFingerprint, crop: PictureFingerprint?, blocks: BlockIndexes,
             judge: ((id: ID, prints: ItemFingerprints)) -> Int?
-        ) -> [(id: ID, distance: Int)] {
-            let wantedPicture = Packed(picture.structure)?.bits
+        ) -> [(id: ID, distance: Int)]? {
             let wantedCrop = crop.map { Packed($0.structure)?.bits }
-            guard let wantedPicture, wantedCrop != .some(nil) else {
-                return near([picture] + (crop.map { [$0] } ?? []), judge: judge)
-            }
-            let cropBits = wantedCrop ?? nil
+            guard let wantedPicture = Packed(picture.structure)?.bits, wantedCrop != .some(nil) else { return nil }
             var found: [(id: ID, distance: Int)] = []
-            if let blocks {
-                for position in blocks.close(picture: wantedPicture, crop: cropBits) {
-                    if let distance = judge(items[position]) { found.append((items[position].id, distance)) }
-                }
-                return found.sorted { $0.distance < $1.distance }
-            }
-            for position in items.indices {
-                var close = true
-                if let picture = pictures[position] {
-                    close = (picture ^ wantedPicture).nonzeroBitCount <= threshold
-                    if !close, let cropBits, let crop = crops[position] { close = (crop ^ cropBits).nonzeroBitCount <= threshold }
-                }
-                if close, let distance = judge(items[position]) { found.append((items[position].id, distance)) }
+            for position in blocks.close(picture: wantedPicture, crop: wantedCrop ?? nil) {
+                if let distance = judge(items[position]) { found.append((items[position].id, distance)) }
             }
             return found.sorted { $0.distance < $1.distance }
         }
