@@ -326,13 +326,15 @@ package final class FakeComfy: Sendable {
         emit(nil, "status", .object(["status": .object(["exec_info": .object(["queue_remaining": .int(remaining)])])]))
     }
 
-    /// Every string anywhere in a value (a graph's texts, file names and class names).
-    static func strings(in value: JSONValue) -> [String] {
+    /// Whether an injected fault is for this value: any fault without `match`, else one that some string anywhere in
+    /// the value (a graph's texts, file names, class names; an input's text) contains.
+    static func names(_ value: JSONValue, _ match: String?) -> Bool {
+        guard let match else { return true }
         switch value {
-        case .string(let text): return [text]
-        case .array(let values): return values.flatMap(strings(in:))
-        case .object(let members): return members.flatMap { strings(in: $0.value) }
-        default: return []
+        case .string(let text): return text.contains(match)
+        case .array(let values): return values.contains { names($0, match) }
+        case .object(let members): return members.contains { names($0.value, match) }
+        default: return false
         }
     }
 
@@ -432,7 +434,7 @@ package final class FakeComfy: Sendable {
         }
         func refused(_ node: JSONValue.Member, _ refusal: (input: String, message: String, match: String?)) -> Bool {
             guard let value = node.value["inputs"]?[refusal.input] else { return false }
-            return refusal.match.map { match in Self.strings(in: value).contains { $0.contains(match) } } ?? true
+            return Self.names(value, refusal.match)
         }
         let refusal = state.withLock { state -> (input: String, message: String, match: String?)? in
             guard let first = state.refusals.first, nodes.contains(where: { refused($0, first) }) else { return nil }
@@ -488,11 +490,10 @@ package final class FakeComfy: Sendable {
     func run(_ id: String, graph: JSONValue, outputs valid: Set<String>) async {
         defer { state.withLock { $0.settled += 1 } }
         while state.withLock({ $0.held }) { try? await Task.sleep(nanoseconds: 10_000_000) }
-        let texts = Self.strings(in: graph)
         let (stillQueued, failure, drop) = state.withLock { state -> (Bool, String?, Bool) in
             guard state.queued.contains(id) else { return (false, nil, false) }
             defer { state.dropAtNextStart = false }
-            let index = state.failures.firstIndex { failure in failure.match.map { match in texts.contains { $0.contains(match) } } ?? true }
+            let index = state.failures.firstIndex { Self.names(graph, $0.match) }
             return (true, index.map { state.failures.remove(at: $0).message }, state.dropAtNextStart)
         }
         guard stillQueued, case .object(let nodes) = graph else { return }
