@@ -149,8 +149,8 @@ package actor ReviewService {
             lookalikesFrom = inputs
             return
         }
-        lookalikes = NearDuplicates.lookalikes(
-            of: flagged.map { (id: $0.id, prints: $0.prints) }, among: try await store.decidedFingerprints())
+        lookalikes = try await store.lookalikes(
+            of: flagged.map { (id: $0.id, prints: $0.prints) }, among: try await store.decidedStructures())
         lookalikesFrom = inputs
     }
 

@@ -411,11 +411,11 @@ extension DropSession {
             if case .waiting? = report.states[NodeID(.review, item: index)] { true } else { false }
         }
         // Nothing waits: nothing to flag, and the library's decided pictures (every approved or published item of
-        // every drop: 100,000 rows in a library of that size, a quarter of a second) are not read. Nothing approved
-        // or published anywhere: nothing to look like, and the waiting items' fingerprints are not read either (0.2 s
-        // of a 100,000-item drop's no-op rerun).
+        // every drop: 100,000 rows in a library of that size) are not read. Nothing approved or published anywhere:
+        // nothing to look like, and the waiting items' fingerprints are not read either (0.2 s of a 100,000-item
+        // drop's no-op rerun).
         guard !waitingItems.isEmpty else { return ([], []) }
-        let decided = try await store.decidedFingerprints()
+        let decided = try await store.decidedStructures()
         guard !decided.isEmpty else { return ([], []) }
         var waiting: [(id: Digest, prints: ItemFingerprints)] = []
         for index in waitingItems {
@@ -423,7 +423,7 @@ extension DropSession {
             else { continue }
             waiting.append((report.plan.items[index].id, prints))
         }
-        let lookalikes = NearDuplicates.lookalikes(of: waiting, among: decided)
+        let lookalikes = try await store.lookalikes(of: waiting, among: decided)
         let names = Dictionary(report.plan.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         var items: [Digest] = []
         var sentences: [String] = []

@@ -179,15 +179,26 @@ extension SQLRunStore: ItemCatalog {
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
     }
 
-    /// Read by every run of every drop: through the partial index `items_decided` (migration 10), never a scan of
-    /// the library's items.
-    package static let decidedFingerprintsQuery = """
-        SELECT id, original_name, drop_name, status, fingerprint, crop_fingerprint FROM items
+    /// Read by every run of a drop whose items wait for review: two integers and the id of each decided item, from
+    /// the partial index `items_decided_structures` (migration 11), never a scan of the library's items or their texts.
+    package static let decidedStructuresQuery = """
+        SELECT id, structure, crop_structure FROM items
         WHERE status IN ('approved', 'published') AND fingerprint IS NOT NULL
         """
 
-    package func decidedFingerprints() async throws -> [DecidedPicture] {
-        try await database.query(SQLStatement(Self.decidedFingerprintsQuery)) { row in
+    package func decidedStructures() async throws -> [DecidedStructure] {
+        try await database.query(SQLStatement(Self.decidedStructuresQuery)) { row in
+            guard let id = row.digest("id") else { return nil }
+            func bits(_ column: String) -> UInt64? { row.int64(column).map { UInt64(bitPattern: $0) } }
+            return DecidedStructure(id: id, picture: bits("structure"), crop: bits("crop_structure"))
+        }
+    }
+
+    package func decidedPictures(_ ids: [Digest]) async throws -> [DecidedPicture] {
+        try await rows(
+            of: ids, table: "items", columns: "id, original_name, drop_name, status, fingerprint, crop_fingerprint", idColumn: "id",
+            condition: "status IN ('approved', 'published') AND fingerprint IS NOT NULL", limit: ids.count
+        ) { row in
             guard let id = row.digest("id"), let prints = Self.fingerprints(row),
                 let status = row.string("status").flatMap(ItemStatus.init(rawValue:))
             else { return nil }

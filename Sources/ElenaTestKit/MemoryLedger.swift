@@ -29,7 +29,7 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
         var fanvue = FanvueTables()
         /// Chats as read, external media, campaigns (MemoryLedger+History.swift).
         var history = HistoryTables()
-        /// How many times the library's decided pictures were read (`decidedFingerprints`).
+        /// How many times the library's decided pictures were read (`decidedStructures`).
         var decidedReads = 0
     }
     /// A review's key: the item and its crop.
@@ -217,14 +217,20 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
     /// How many times the library's decided pictures were read: a read of every approved or published item.
     package var decidedReads: Int { state.withLock { $0.decidedReads } }
 
-    package func decidedFingerprints() async throws -> [DecidedPicture] {
+    package func decidedStructures() async throws -> [DecidedStructure] {
         state.withLock { state in
             state.decidedReads += 1
-            return state.items.values.filter { $0.status == .approved || $0.status == .published }.compactMap { item in
-                item.fingerprints.map {
-                    DecidedPicture(id: item.id, name: item.originalName, drop: item.drop, status: item.status, prints: $0)
-                }
-            }
+            return Self.decided(state.items.values).map { DecidedStructure(id: $0.id, prints: $0.prints) }
+        }
+    }
+
+    package func decidedPictures(_ ids: [Digest]) async throws -> [DecidedPicture] {
+        state.withLock { state in Self.decided(ids.compactMap { state.items[$0] }) }
+    }
+
+    private static func decided(_ items: some Sequence<ItemRecord>) -> [DecidedPicture] {
+        items.filter { $0.status == .approved || $0.status == .published }.compactMap { item in
+            item.fingerprints.map { DecidedPicture(id: item.id, name: item.originalName, drop: item.drop, status: item.status, prints: $0) }
         }
     }
 

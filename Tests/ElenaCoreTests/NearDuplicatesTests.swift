@@ -96,6 +96,46 @@ import Testing
     /// comparing every pair finds, in the same order. Planted copies a few bits away in the picture, the crop or
     /// both (up to 12: some within the threshold, some not), an item whose structure is not 64 bits (always judged),
     /// a candidate in the set (never its own near-duplicate), and a thousand strangers with or without a crop.
+    /// A run reads only the decided pictures `candidates` names: every one that can be near a waiting item must be
+    /// among them (looked up one item at a time and, for many, through the blocks), and few others.
+    @Test func theCandidatesHoldEveryDecidedPictureThatCanBeNear() {
+        var random = SeededRandom(seed: 11)
+        func flipped(_ bits: UInt64, _ count: Int) -> UInt64 {
+            var bits = bits
+            for bit in (0..<64).shuffled(using: &random).prefix(count) { bits ^= 1 << UInt64(bit) }
+            return bits
+        }
+        var waiting: [ItemFingerprints] = []
+        var decided: [(id: Digest, prints: ItemFingerprints)] = []
+        for index in 0..<40 {
+            let (picture, crop) = (random.next(), random.next())
+            waiting.append(Self.item(picture, crop: crop))
+            decided.append((Digest.of("p\(index)"), Self.item(flipped(picture, Int.random(in: 0...10, using: &random)))))
+            decided.append((Digest.of("c\(index)"), Self.item(random.next(), crop: flipped(crop, Int.random(in: 0...10, using: &random)))))
+            decided.append((Digest.of("x\(index)"), Self.item(flipped(picture, 11), crop: flipped(crop, 11))))
+        }
+        for index in 0..<1000 { decided.append((Digest.of("s\(index)"), Self.item(random.next(), crop: random.next()))) }
+        let short = PictureFingerprint(structure: Fingerprint(kind: .phash, bytes: [1, 2, 3]), colour: Self.picture(0).colour)
+        decided.append((Digest.of("short"), ItemFingerprints(picture: short, crop: nil)))
+        decided.shuffle(using: &random)
+        let structures = decided.map { DecidedStructure(id: $0.id, prints: $0.prints) }
+        #expect(structures.last { $0.id == Digest.of("short") }?.picture == nil)
+
+        for asked in [Array(waiting.prefix(1)), waiting] {
+            let candidates = NearDuplicates.candidates(for: asked, among: structures)
+            let near = decided.filter { other in asked.contains { NearDuplicates.areNear($0, other.prints) } }.map(\.id)
+            #expect(near.count >= asked.count * 2, "each waiting item has two near pictures")
+            #expect(Set(near).isSubset(of: candidates), "asked about \(asked.count)")
+            #expect(candidates.contains(Digest.of("short")), "a structure that is not 64 bits is always looked at")
+            #expect(candidates.count == near.count + 1, "the others are not read: \(candidates.count) of \(decided.count)")
+            // In the order given.
+            #expect(candidates == structures.map(\.id).filter(Set(candidates).contains))
+        }
+        let unpacked = ItemFingerprints(picture: short, crop: nil)
+        #expect(NearDuplicates.candidates(for: [unpacked], among: structures).count == decided.count, "nothing to look up by")
+        #expect(NearDuplicates.candidates(for: [], among: structures).isEmpty)
+    }
+
     @Test func matchesThroughTheBlocksAreWhatEveryPairGives() {
         var random = SeededRandom(seed: 24)
         func flipped(_ bits: UInt64, _ count: Int) -> UInt64 {

@@ -87,21 +87,21 @@ import Testing
         defer { folder.remove() }
         let url = DatabaseURL(sqlitePath: folder("elena.db"))
         let store = try await SQLRunStore.open(url, readOnly: false)
-        // Undo the latest two migrations (0009_fingerprints, 0010_decided_items) by hand: the file is as version 8
-        // left it.
+        // Undo the latest three migrations (0009_fingerprints, 0010_decided_items, 0011_picture_structures) by hand:
+        // the file is as version 8 left it.
         for statement in [
-            "DROP INDEX items_decided", "ALTER TABLE items DROP COLUMN fingerprint", "ALTER TABLE items DROP COLUMN crop_fingerprint",
+            "DROP INDEX items_decided_structures", "ALTER TABLE items DROP COLUMN structure", "ALTER TABLE items DROP COLUMN crop_structure",
+            "ALTER TABLE items DROP COLUMN fingerprint", "ALTER TABLE items DROP COLUMN crop_fingerprint",
         ] {
             try await store.database.execute(statement)
         }
-        try await store.database.execute("DELETE FROM schema_migrations WHERE version = ?", [.int(Int64(Migrator.latestVersion - 1))])
-        try await store.database.execute("DELETE FROM schema_migrations WHERE version = ?", [.int(Int64(Migrator.latestVersion))])
+        try await store.database.execute("DELETE FROM schema_migrations WHERE version > 8")
         await store.close()
         let before = try contents(folder)
         let snapshot = try await SQLRunStore.open(url, readOnly: true)
         #expect(try await Migrator.currentVersion(snapshot.database) == Migrator.latestVersion)
         #expect(try await snapshot.fingerprints(items: nil).isEmpty, "items are read with their fingerprint columns")
-        #expect(try await snapshot.decidedFingerprints().isEmpty)
+        #expect(try await snapshot.decidedStructures().isEmpty)
         #expect(try await snapshot.items(drop: nil).isEmpty)
         await snapshot.close()
         #expect(try contents(folder) == before)

@@ -235,6 +235,41 @@ package enum NearDuplicates {
         return nearest.compactMapValues { byID[$0] }
     }
 
+    /// The decided pictures of `decided` (given by their structures) that may look like one of `items`: every one
+    /// whose picture's structure is within the threshold of an item's picture, or whose crop's is of its crop (those
+    /// are the pairs `distance` measures), and every one whose picture is not a 64-bit structure. A superset of what
+    /// `lookalikes` finds among them, in the order given.
+    package static func candidates(for items: [ItemFingerprints], among decided: [DecidedStructure]) -> [Digest] {
+        guard !items.isEmpty, !decided.isEmpty else { return [] }
+        let pictures = decided.map(\.picture)
+        let crops = decided.map { $0.picture == nil ? nil : $0.crop }
+        // Many items against a big library: looked up by their blocks, as `matches` does.
+        let blocks = items.count >= 2 && decided.count >= 512 ? BlockIndexes(pictures: pictures, crops: crops) : nil
+        var chosen = [Bool](repeating: false, count: decided.count)
+        for prints in items {
+            let crop = prints.crop.map { Packed($0.structure)?.bits }
+            guard let picture = Packed(prints.picture.structure)?.bits, crop != .some(nil) else {
+                // Not 64 bits: nothing to look up by; every one is looked at whole.
+                return decided.map(\.id)
+            }
+            if let blocks {
+                for position in blocks.close(picture: picture, crop: crop ?? nil) { chosen[position] = true }
+                continue
+            }
+            for position in decided.indices where !chosen[position] {
+                guard let bits = pictures[position] else {
+                    chosen[position] = true
+                    continue
+                }
+                if (bits ^ picture).nonzeroBitCount <= threshold { chosen[position] = true }
+                if let crop = crop ?? nil, let other = crops[position], (other ^ crop).nonzeroBitCount <= threshold {
+                    chosen[position] = true
+                }
+            }
+        }
+        return decided.indices.filter { chosen[$0] }.map { decided[$0].id }
+    }
+
     /// The items of `library` a copy of a picture (given as it is and mirrored) shows, nearest first.
     package static func nearest<ID: Hashable>(
         to copy: [PictureFingerprint], in library: [(id: ID, prints: ItemFingerprints)]
@@ -314,12 +349,17 @@ package enum NearDuplicates {
         private var seen: [UInt32]
         private var stamp: UInt32 = 0
 
-        init<ID: Hashable>(_ index: Index<ID>) {
-            pictures = Blocks(index.pictures)
+        convenience init<ID: Hashable>(_ index: Index<ID>) {
             // A crop is compared only for an item whose picture is a 64-bit structure (the others are judged anyway).
-            crops = Blocks(zip(index.pictures, index.crops).map { $0 == nil ? nil : $1 })
-            unpacked = index.pictures.indices.filter { index.pictures[$0] == nil }
-            seen = Array(repeating: 0, count: index.pictures.count)
+            self.init(pictures: index.pictures, crops: zip(index.pictures, index.crops).map { $0 == nil ? nil : $1 })
+        }
+
+        /// Pictures' structures and crops' by position (nil: not 64 bits; a crop's, or none).
+        init(pictures: [UInt64?], crops: [UInt64?]) {
+            self.pictures = Blocks(pictures)
+            self.crops = Blocks(crops)
+            unpacked = pictures.indices.filter { pictures[$0] == nil }
+            seen = Array(repeating: 0, count: pictures.count)
         }
 
         /// The items whose picture is within the threshold of `picture` or whose crop is within it of `crop`, and

@@ -69,8 +69,11 @@ package protocol ItemCatalog: Sendable {
     func items(named name: String) async throws -> [ItemRecord]
     /// The fingerprints of the items among `ids` that have them (of every such item in the library when nil).
     func fingerprints(items ids: [Digest]?) async throws -> [Digest: ItemFingerprints]
-    /// The items a person approved (or that were published), in any drop, that have fingerprints.
-    func decidedFingerprints() async throws -> [DecidedPicture]
+    /// The structures of the items a person approved (or that were published), in any drop, that have fingerprints:
+    /// two integers each, for finding which few of them may look like a picture (`lookalikes(of:among:)`).
+    func decidedStructures() async throws -> [DecidedStructure]
+    /// Those among `ids` that are approved or published and have fingerprints, whole.
+    func decidedPictures(_ ids: [Digest]) async throws -> [DecidedPicture]
     /// Items among `ids` that belong to a drop other than `drop`: a picture is reviewed and published with the
     /// first drop that took it.
     func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord]
@@ -169,6 +172,45 @@ package struct DecidedPicture: Sendable, Hashable {
         self.drop = drop
         self.status = status
         self.prints = prints
+    }
+}
+
+/// An approved or published item's structures (pHash) as integers: what is read of every such item in the library.
+package struct DecidedStructure: Sendable, Hashable {
+    package var id: Digest
+    /// Its picture's structure (nil when it is not 64 bits: then it is always looked at whole).
+    package var picture: UInt64?
+    /// Its crop's (nil when it has none, or not of 64 bits).
+    package var crop: UInt64?
+
+    /// Creates one.
+    package init(id: Digest, picture: UInt64?, crop: UInt64?) {
+        self.id = id
+        self.picture = picture
+        self.crop = crop
+    }
+
+    /// An item's, from its fingerprints.
+    package init(id: Digest, prints: ItemFingerprints) {
+        self.init(
+            id: id, picture: NearDuplicates.Packed(prints.picture.structure)?.bits,
+            crop: prints.crop.flatMap { NearDuplicates.Packed($0.structure)?.bits })
+    }
+}
+
+extension ItemCatalog {
+    /// For each of `items` that looks like a picture already approved or published (of `decided`, the library's:
+    /// `decidedStructures()`), the nearest such picture, as `NearDuplicates.lookalikes` finds it among all of them.
+    /// Only the few whose structure is close are read whole: in a library of 100,000 decided pictures, reading every
+    /// one's fingerprints and names took a 500-item drop's no-op rerun 0.28 s of its 0.47.
+    package func lookalikes(
+        of items: [(id: Digest, prints: ItemFingerprints)], among decided: [DecidedStructure]
+    ) async throws -> [Digest: DecidedPicture] {
+        let candidates = NearDuplicates.candidates(for: items.map(\.prints), among: decided)
+        guard !candidates.isEmpty else { return [:] }
+        let order = Dictionary(candidates.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let pictures = try await decidedPictures(candidates).sorted { order[$0.id, default: .max] < order[$1.id, default: .max] }
+        return NearDuplicates.lookalikes(of: items, among: pictures)
     }
 }
 

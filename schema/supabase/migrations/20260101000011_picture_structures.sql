@@ -1,0 +1,1 @@
+../../sql/postgres/0011_picture_structures.sql
