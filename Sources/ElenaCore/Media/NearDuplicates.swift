@@ -241,19 +241,25 @@ package enum NearDuplicates {
     /// `lookalikes` finds among them, in the order given.
     package static func candidates(for items: [ItemFingerprints], among decided: [DecidedStructure]) -> [Digest] {
         guard !items.isEmpty, !decided.isEmpty else { return [] }
-        let pictures = decided.map(\.picture)
-        let crops = decided.map { $0.picture == nil ? nil : $0.crop }
-        // Many items against a big library: looked up by their blocks, as `matches` does.
-        let blocks = items.count >= 2 && decided.count >= 512 ? BlockIndexes(pictures: pictures, crops: crops) : nil
-        var chosen = [Bool](repeating: false, count: decided.count)
+        // Each distinct pair of structures looked up once (a drop of re-saved copies, or of flat pictures, has few).
+        var wanted: [(picture: UInt64, crop: UInt64?)] = []
+        var seen = Set<[UInt64?]>()
         for prints in items {
             let crop = prints.crop.map { Packed($0.structure)?.bits }
             guard let picture = Packed(prints.picture.structure)?.bits, crop != .some(nil) else {
                 // Not 64 bits: nothing to look up by; every one is looked at whole.
                 return decided.map(\.id)
             }
+            if seen.insert([picture, crop ?? nil]).inserted { wanted.append((picture, crop ?? nil)) }
+        }
+        let pictures = decided.map(\.picture)
+        let crops = decided.map { $0.picture == nil ? nil : $0.crop }
+        // Many items against a big library: looked up by their blocks, as `matches` does.
+        let blocks = wanted.count >= 2 && decided.count >= 512 ? BlockIndexes(pictures: pictures, crops: crops) : nil
+        var chosen = [Bool](repeating: false, count: decided.count)
+        for (picture, crop) in wanted {
             if let blocks {
-                for position in blocks.close(picture: picture, crop: crop ?? nil) { chosen[position] = true }
+                for position in blocks.close(picture: picture, crop: crop) { chosen[position] = true }
                 continue
             }
             for position in decided.indices where !chosen[position] {
@@ -262,7 +268,7 @@ package enum NearDuplicates {
                     continue
                 }
                 if (bits ^ picture).nonzeroBitCount <= threshold { chosen[position] = true }
-                if let crop = crop ?? nil, let other = crops[position], (other ^ crop).nonzeroBitCount <= threshold {
+                if let crop, let other = crops[position], (other ^ crop).nonzeroBitCount <= threshold {
                     chosen[position] = true
                 }
             }
