@@ -81,11 +81,15 @@ struct BenchData: ParsableCommand {
     @Option(help: "Height of each image.")
     var height = 72
 
+    @Flag(help: "Pictures that look different, not one picture with a few pixels changed (for near-duplicate checks).")
+    var distinctPictures = false
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let base = SyntheticImage(width: width, height: height, seed: 7)
         var pixels = base.pixels()
         for index in 0..<count {
+            if distinctPictures { pixels = SyntheticImage(width: width, height: height, seed: UInt64(1_000 + index)).pixels() }
             // Distinct bytes per file: stamp the index into the first pixels.
             var value = index
             for byte in 0..<6 {
