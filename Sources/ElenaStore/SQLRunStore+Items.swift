@@ -195,12 +195,14 @@ extension SQLRunStore: ItemCatalog {
     }
 
     package func decidedPictures(_ ids: [Digest]) async throws -> [DecidedPicture] {
+        // Found by their ids, through the primary key. The status is judged here: as a condition of the query, SQLite
+        // chose to walk every decided item in `items_decided_structures` instead (25 ms for one id among 100,000).
         try await rows(
             of: ids, table: "items", columns: "id, original_name, drop_name, status, fingerprint, crop_fingerprint", idColumn: "id",
-            condition: "status IN ('approved', 'published') AND fingerprint IS NOT NULL", limit: ids.count
+            condition: "fingerprint IS NOT NULL", limit: ids.count
         ) { row in
             guard let id = row.digest("id"), let prints = Self.fingerprints(row),
-                let status = row.string("status").flatMap(ItemStatus.init(rawValue:))
+                let status = row.string("status").flatMap(ItemStatus.init(rawValue:)), status == .approved || status == .published
             else { return nil }
             return DecidedPicture(
                 id: id, name: row.string("original_name") ?? "", drop: row.string("drop_name") ?? "", status: status, prints: prints)
