@@ -252,10 +252,11 @@ package enum NearDuplicates {
             }
             if seen.insert([picture, crop ?? nil]).inserted { wanted.append((picture, crop ?? nil)) }
         }
-        let pictures = decided.map(\.picture)
-        let crops = decided.map { $0.picture == nil ? nil : $0.crop }
         // Many items against a big library: looked up by their blocks, as `matches` does.
-        let blocks = wanted.count >= 2 && decided.count >= 512 ? BlockIndexes(pictures: pictures, crops: crops) : nil
+        let blocks =
+            wanted.count >= 2 && decided.count >= 512
+            ? BlockIndexes(pictures: decided.lazy.map(\.picture), crops: decided.lazy.map { $0.picture == nil ? nil : $0.crop })
+            : nil
         var chosen = [Bool](repeating: false, count: decided.count)
         for (picture, crop) in wanted {
             if let blocks {
@@ -263,12 +264,12 @@ package enum NearDuplicates {
                 continue
             }
             for position in decided.indices where !chosen[position] {
-                guard let bits = pictures[position] else {
+                guard let bits = decided[position].picture else {
                     chosen[position] = true
                     continue
                 }
                 if (bits ^ picture).nonzeroBitCount <= threshold { chosen[position] = true }
-                if let crop, let other = crops[position], (other ^ crop).nonzeroBitCount <= threshold {
+                if let crop, let other = decided[position].crop, (other ^ crop).nonzeroBitCount <= threshold {
                     chosen[position] = true
                 }
             }
@@ -343,7 +344,7 @@ package enum NearDuplicates {
     /// structures at most `threshold` bits apart are at most `threshold / 4` bits apart in one block at least (were
     /// all four further apart, they would add up to more), so a structure's near ones are among the items whose
     /// block holds one of the few values that close to its own (137 values a block), not anywhere in the library.
-    final class BlockIndexes {
+    struct BlockIndexes {
         static let radius = threshold / 4
         /// The 16-bit values of at most `radius` bits set: XORed with a block, the values that close to it.
         static let masks: [UInt16] = (0...UInt16.max).filter { $0.nonzeroBitCount <= radius }
@@ -351,21 +352,17 @@ package enum NearDuplicates {
         let crops: Blocks
         /// Items whose picture is not a 64-bit structure: always judged, as the scan does.
         let unpacked: [Int]
-        /// Marks of the items already looked at for the current structure.
-        private var seen: [UInt32]
-        private var stamp: UInt32 = 0
 
-        convenience init<ID: Hashable>(_ index: Index<ID>) {
+        init<ID: Hashable>(_ index: Index<ID>) {
             // A crop is compared only for an item whose picture is a 64-bit structure (the others are judged anyway).
             self.init(pictures: index.pictures, crops: zip(index.pictures, index.crops).map { $0 == nil ? nil : $1 })
         }
 
         /// Pictures' structures and crops' by position (nil: not 64 bits; a crop's, or none).
-        init(pictures: [UInt64?], crops: [UInt64?]) {
+        init(pictures: some Collection<UInt64?>, crops: some Collection<UInt64?>) {
             self.pictures = Blocks(pictures)
             self.crops = Blocks(crops)
-            unpacked = pictures.indices.filter { pictures[$0] == nil }
-            seen = Array(repeating: 0, count: pictures.count)
+            unpacked = pictures.enumerated().filter { $0.element == nil }.map(\.offset)
         }
 
         /// The items whose picture is within the threshold of `picture` or whose crop is within it of `crop`, and
@@ -381,23 +378,21 @@ package enum NearDuplicates {
             return unique
         }
 
+        /// Appends the positions whose structure is within the threshold of `wanted` (one found through several blocks
+        /// is appended as often: `close` keeps one). A block's entries hold their structures, so the many that are not
+        /// close are passed over without a look elsewhere.
         private func collect(_ wanted: UInt64, in blocks: Blocks, into found: inout [Int]) {
-            stamp &+= 1
-            if stamp == 0 {
-                for index in seen.indices { seen[index] = 0 }
-                stamp = 1
-            }
             for block in 0..<4 {
                 let value = UInt16(truncatingIfNeeded: wanted >> (16 * block))
-                let starts = blocks.starts[block]
-                let positions = blocks.positions[block]
-                for mask in Self.masks {
-                    let key = Int(value ^ mask)
-                    for slot in Int(starts[key])..<Int(starts[key + 1]) {
-                        let position = Int(positions[slot])
-                        guard seen[position] != stamp else { continue }
-                        seen[position] = stamp
-                        if let bits = blocks.values[position], (bits ^ wanted).nonzeroBitCount <= threshold { found.append(position) }
+                blocks.starts[block].withUnsafeBufferPointer { starts in
+                    blocks.structures[block].withUnsafeBufferPointer { structures in
+                        for mask in Self.masks {
+                            let key = Int(value ^ mask)
+                            for slot in Int(starts[key])..<Int(starts[key + 1])
+                            where (structures[slot] ^ wanted).nonzeroBitCount <= threshold {
+                                found.append(Int(blocks.positions[block][slot]))
+                            }
+                        }
                     }
                 }
             }
@@ -405,15 +400,16 @@ package enum NearDuplicates {
 
         /// One set of structures (nil: none, or not 64 bits), its positions grouped by each block's value.
         struct Blocks {
-            let values: [UInt64?]
-            /// Per block: where the positions of each of the 65,536 values start in `positions` (one more entry: the end).
+            /// Per block: where the entries of each of the 65,536 values start (one more entry: the end).
             let starts: [[Int32]]
+            /// Per block, its entries: the position of each, and its whole structure.
             let positions: [[Int32]]
+            let structures: [[UInt64]]
 
-            init(_ values: [UInt64?]) {
-                self.values = values
+            init(_ values: some Collection<UInt64?>) {
                 var starts: [[Int32]] = []
                 var positions: [[Int32]] = []
+                var structures: [[UInt64]] = []
                 for block in 0..<4 {
                     func key(_ bits: UInt64) -> Int { Int(UInt16(truncatingIfNeeded: bits >> (16 * block))) }
                     var counts = [Int32](repeating: 0, count: 65_537)
@@ -421,16 +417,20 @@ package enum NearDuplicates {
                     for value in 0..<65_536 { counts[value + 1] += counts[value] }
                     var next = counts
                     var placed = [Int32](repeating: 0, count: Int(counts[65_536]))
+                    var placedBits = [UInt64](repeating: 0, count: Int(counts[65_536]))
                     for (position, bits) in values.enumerated() {
                         guard let bits else { continue }
                         placed[Int(next[key(bits)])] = Int32(position)
+                        placedBits[Int(next[key(bits)])] = bits
                         next[key(bits)] += 1
                     }
                     starts.append(counts)
                     positions.append(placed)
+                    structures.append(placedBits)
                 }
                 self.starts = starts
                 self.positions = positions
+                self.structures = structures
             }
         }
     }
