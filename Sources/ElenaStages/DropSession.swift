@@ -214,6 +214,12 @@ package struct DropSession: Sendable {
             services.generated = try await generatedFacts()
         }
         let store = try services.store
+        // Review copies wait in the drop's review folder: the items still waiting at the end of the run are compared
+        // with the library's decided pictures, which are read meanwhile, on the store's threads (`lookalikes`).
+        let reviewFolder = environment.layout.absolute("\(ReviewFolder.review.rawValue)/\(manifest.drop)")
+        let decided =
+            !environment.dryRun && FileSystem.holdsEntries(reviewFolder) ? Task { try await store.decidedStructures() } : nil
+        defer { decided?.cancel() }
         let found = try await discover(store: store)
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed; stat cache read meanwhile)")
         let (unreadable, hashed, newStatEntries) = (found.unreadable, found.hashed, found.newStatEntries)
@@ -241,7 +247,8 @@ package struct DropSession: Sendable {
         profile.lap("report (\(report.ignored.count) ignored)")
         if let projector {
             do {
-                try await recordOutcome(&report, projector: projector, hashed: hashed, started: started, profile: &profile)
+                try await recordOutcome(
+                    &report, projector: projector, decided: decided, hashed: hashed, started: started, profile: &profile)
             } catch let error as any RunStopping where error.stopReason != nil {
                 // The ledger went away at the end: the item rows catch up on the next run (they are derived).
                 report.stopped = report.stopped ?? error.stopReason
@@ -376,14 +383,18 @@ extension DropSession {
 
     /// The item rows follow the outputs the manifest implies now, cache hits included; then the run's event.
     private func recordOutcome(
-        _ report: inout RunReport, projector: ItemRowProjector, hashed: Int, started: Date, profile: inout PhaseClock
+        _ report: inout RunReport, projector: ItemRowProjector, decided: Task<[DecidedStructure], any Error>?, hashed: Int,
+        started: Date, profile: inout PhaseClock
     ) async throws {
         let store = try services.store
         let plan = report.plan
         // The parts' rows were brought in line while the run went on; what is left is the flags of the items waiting
-        // for review, now that the lookalikes among them can be known.
+        // for review, now that the lookalikes among them can be known. The decided pictures read as the run began are
+        // those of now when no step worked and no item row changed (no item of the drop was decided, undecided or
+        // published meanwhile); otherwise they are read again.
         let projected = try await projector.finish()
-        let lookalikes = try await Self.lookalikes(report, store: store)
+        let unchanged = report.ranCount == 0 && projected.changed == 0
+        let lookalikes = try await Self.lookalikes(report, store: store, decided: unchanged ? decided : nil)
         report.warnings += lookalikes.sentences
         let flags = ItemProjection.flagUpdates(projected.waiting, lookalikes: Set(lookalikes.items))
         if !flags.isEmpty { try await store.updateItems(flags, at: environment.now()) }
@@ -406,7 +417,10 @@ extension DropSession {
 
     /// The items waiting for review that show a picture already approved or published (in any drop, other than
     /// themselves), with a sentence for each naming the other: a person should see it before approving.
-    static func lookalikes(_ report: RunReport, store: any LibraryLedger) async throws -> (items: [Digest], sentences: [String]) {
+    /// `decided`: the decided pictures, when they were read already (the read failed: they are read again).
+    static func lookalikes(
+        _ report: RunReport, store: any LibraryLedger, decided early: Task<[DecidedStructure], any Error>? = nil
+    ) async throws -> (items: [Digest], sentences: [String]) {
         let waitingItems = report.plan.items.indices.filter { index in
             if case .waiting? = report.states[NodeID(.review, item: index)] { true } else { false }
         }
@@ -415,7 +429,12 @@ extension DropSession {
         // nothing to look like, and the waiting items' fingerprints are not read either (0.2 s of a 100,000-item
         // drop's no-op rerun).
         guard !waitingItems.isEmpty else { return ([], []) }
-        let decided = try await store.decidedStructures()
+        let decided: [DecidedStructure]
+        if let read = try? await early?.value {
+            decided = read
+        } else {
+            decided = try await store.decidedStructures()
+        }
         guard !decided.isEmpty else { return ([], []) }
         var waiting: [(id: Digest, prints: ItemFingerprints)] = []
         for index in waitingItems {
