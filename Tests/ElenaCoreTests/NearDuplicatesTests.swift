@@ -11,6 +11,13 @@ import Testing
             colour: Fingerprint(kind: .chroma, bytes: Array(repeating: chroma, count: 32)))
     }
 
+    /// `bits` with `count` of its bits, chosen at random, flipped.
+    static func flipped(_ bits: UInt64, _ count: Int, using random: inout SeededRandom) -> UInt64 {
+        var bits = bits
+        for bit in (0..<64).shuffled(using: &random).prefix(count) { bits ^= 1 << UInt64(bit) }
+        return bits
+    }
+
     static func item(_ bits: UInt64, chroma: UInt8 = 128, crop: UInt64? = nil) -> ItemFingerprints {
         ItemFingerprints(picture: picture(bits, chroma: chroma), crop: crop.map { picture($0, chroma: chroma) })
     }
@@ -92,19 +99,11 @@ import Testing
         #expect(NearDuplicates.lookalikes(of: waiting, among: []).isEmpty)
     }
 
-    /// Many candidates against a big set are looked up by their structures' blocks: `matches` finds exactly what
-    /// comparing every pair finds, in the same order. Planted copies a few bits away in the picture, the crop or
-    /// both (up to 12: some within the threshold, some not), an item whose structure is not 64 bits (always judged),
-    /// a candidate in the set (never its own near-duplicate), and a thousand strangers with or without a crop.
     /// A run reads only the decided pictures `candidates` names: every one that can be near a waiting item must be
     /// among them (looked up one item at a time and, for many, through the blocks), and few others.
     @Test func theCandidatesHoldEveryDecidedPictureThatCanBeNear() {
         var random = SeededRandom(seed: 11)
-        func flipped(_ bits: UInt64, _ count: Int) -> UInt64 {
-            var bits = bits
-            for bit in (0..<64).shuffled(using: &random).prefix(count) { bits ^= 1 << UInt64(bit) }
-            return bits
-        }
+        func flipped(_ bits: UInt64, _ count: Int) -> UInt64 { Self.flipped(bits, count, using: &random) }
         var waiting: [ItemFingerprints] = []
         var decided: [(id: Digest, prints: ItemFingerprints)] = []
         for index in 0..<40 {
@@ -136,13 +135,13 @@ import Testing
         #expect(NearDuplicates.candidates(for: [], among: structures).isEmpty)
     }
 
+    /// Many candidates against a big set are looked up by their structures' blocks: `matches` finds exactly what
+    /// comparing every pair finds, in the same order. Planted copies a few bits away in the picture, the crop or
+    /// both (up to 12: some within the threshold, some not), an item whose structure is not 64 bits (always judged),
+    /// a candidate in the set (never its own near-duplicate), and a thousand strangers with or without a crop.
     @Test func matchesThroughTheBlocksAreWhatEveryPairGives() {
         var random = SeededRandom(seed: 24)
-        func flipped(_ bits: UInt64, _ count: Int) -> UInt64 {
-            var bits = bits
-            for bit in (0..<64).shuffled(using: &random).prefix(count) { bits ^= 1 << UInt64(bit) }
-            return bits
-        }
+        func flipped(_ bits: UInt64, _ count: Int) -> UInt64 { Self.flipped(bits, count, using: &random) }
         var library: [(id: Int, prints: ItemFingerprints)] = []
         var candidates: [(id: Int, prints: ItemFingerprints)] = []
         for id in 0..<60 {

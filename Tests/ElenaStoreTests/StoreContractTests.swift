@@ -57,8 +57,9 @@ import Testing
     }
 
     /// Every run of a drop whose items wait reads the library's approved and published pictures' structures: from
-    /// an index, not a scan of every item (a 500-item drop in a library of 100,000 spent 160 ms of its 230 ms no-op on
-    /// that scan), and not worked out from the texts on each read (1.5 s).
+    /// their index, not a scan of every item (a 500-item drop in a library of 100,000 spent 160 ms of its 230 ms no-op
+    /// on that scan). (The index holds the integers too: worked out from the texts on each read, they cost 1.5 s,
+    /// which `make bench` shows, not this test.)
     @Test func theDecidedPicturesAreReadThroughAnIndex() async throws {
         // The store that ran the migration: its reading connections plan with the index too.
         try await TestDatabase.withStore(.sqlite) { store, _ in
