@@ -419,7 +419,7 @@ extension DropSession {
     /// themselves), with a sentence for each naming the other: a person should see it before approving.
     /// `decided`: the decided pictures, when they were read already (the read failed: they are read again).
     static func lookalikes(
-        _ report: RunReport, store: any LibraryLedger, decided early: Task<[DecidedStructure], any Error>? = nil
+        _ report: RunReport, store: any LibraryLedger, decided early: Task<[DecidedStructure], any Error>?
     ) async throws -> (items: [Digest], sentences: [String]) {
         let waitingItems = report.plan.items.indices.filter { index in
             if case .waiting? = report.states[NodeID(.review, item: index)] { true } else { false }

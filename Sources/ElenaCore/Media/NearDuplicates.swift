@@ -200,9 +200,7 @@ package enum NearDuplicates {
         _ candidates: [(id: ID, prints: ItemFingerprints)], in others: [(id: ID, prints: ItemFingerprints)]
     ) -> [ID: [(id: ID, distance: Int)]] {
         let index = Index(others)
-        // Many candidates against a big set (a drop's waiting items against a library's decided pictures): the
-        // structures are looked up by their blocks instead of each candidate scanning every item.
-        let blocks = candidates.count >= 2 && others.count >= 512 ? BlockIndexes(index) : nil
+        let blocks = blocksPay(lookups: candidates.count, among: others.count) ? BlockIndexes(index) : nil
         var found: [ID: [(id: ID, distance: Int)]] = [:]
         for candidate in candidates {
             func judge(_ other: (id: ID, prints: ItemFingerprints)) -> Int? {
@@ -210,10 +208,11 @@ package enum NearDuplicates {
                 else { return nil }
                 return distance
             }
-            // Through the blocks: picture with picture, crop with crop, the pairs `distance` measures.
+            // Picture with picture, crop with crop (the pairs `distance` measures); a candidate whose structures are
+            // not 64 bits has every item judged.
             let prints = candidate.prints
             let near =
-                blocks.flatMap { index.near(picture: prints.picture, crop: prints.crop, blocks: $0, judge: judge) }
+                packed(prints).map { index.near($0, blocks: blocks, judge: judge) }
                 ?? index.near([prints.picture] + (prints.crop.map { [$0] } ?? []), judge: judge)
             if !near.isEmpty { found[candidate.id] = near }
         }
@@ -245,37 +244,48 @@ package enum NearDuplicates {
         var wanted: [(picture: UInt64, crop: UInt64?)] = []
         var seen = Set<[UInt64?]>()
         for prints in items {
-            let crop = prints.crop.map { Packed($0.structure)?.bits }
-            guard let picture = Packed(prints.picture.structure)?.bits, crop != .some(nil) else {
-                // Not 64 bits: nothing to look up by; every one is looked at whole.
-                return decided.map(\.id)
-            }
-            if seen.insert([picture, crop ?? nil]).inserted { wanted.append((picture, crop ?? nil)) }
+            // Not 64 bits: nothing to look up by; every one is looked at whole.
+            guard let structures = packed(prints) else { return decided.map(\.id) }
+            if seen.insert([structures.picture, structures.crop]).inserted { wanted.append(structures) }
         }
-        // Many items against a big library: looked up by their blocks, as `matches` does.
         let blocks =
-            wanted.count >= 2 && decided.count >= 512
+            blocksPay(lookups: wanted.count, among: decided.count)
             ? BlockIndexes(pictures: decided.lazy.map(\.picture), crops: decided.lazy.map { $0.picture == nil ? nil : $0.crop })
             : nil
         var chosen = [Bool](repeating: false, count: decided.count)
-        for (picture, crop) in wanted {
+        for structures in wanted {
             if let blocks {
-                for position in blocks.close(picture: picture, crop: crop) { chosen[position] = true }
-                continue
-            }
-            for position in decided.indices where !chosen[position] {
-                guard let bits = decided[position].picture else {
-                    chosen[position] = true
-                    continue
-                }
-                if (bits ^ picture).nonzeroBitCount <= threshold { chosen[position] = true }
-                if let crop, let other = decided[position].crop, (other ^ crop).nonzeroBitCount <= threshold {
-                    chosen[position] = true
+                for position in blocks.close(picture: structures.picture, crop: structures.crop) { chosen[position] = true }
+            } else {
+                for position in decided.indices where !chosen[position] {
+                    chosen[position] = mayBeNear(picture: decided[position].picture, crop: decided[position].crop, structures)
                 }
             }
         }
         return decided.indices.filter { chosen[$0] }.map { decided[$0].id }
     }
+
+    /// An item's structures as integers, its picture's and its crop's (nil when it has no crop); nil when either is
+    /// not 64 bits.
+    static func packed(_ prints: ItemFingerprints) -> (picture: UInt64, crop: UInt64?)? {
+        let crop = prints.crop.map { Packed($0.structure)?.bits }
+        guard let picture = Packed(prints.picture.structure)?.bits, crop != .some(nil) else { return nil }
+        return (picture, crop ?? nil)
+    }
+
+    /// Whether an item whose structures are `picture` and `crop` may be near one whose structures are `wanted`: its
+    /// picture within the threshold of the picture, or its crop of the crop (the pairs `distance` measures); always
+    /// when its picture is not a 64-bit structure (nil), which only its fingerprints can tell.
+    static func mayBeNear(picture: UInt64?, crop: UInt64?, _ wanted: (picture: UInt64, crop: UInt64?)) -> Bool {
+        guard let picture else { return true }
+        if (picture ^ wanted.picture).nonzeroBitCount <= threshold { return true }
+        guard let crop, let wantedCrop = wanted.crop else { return false }
+        return (crop ^ wantedCrop).nonzeroBitCount <= threshold
+    }
+
+    /// Whether `lookups` structures are best found among `count` items through their blocks (`BlockIndexes`) rather
+    /// than by a scan each: many against a big set (a drop's waiting items against a library's decided pictures).
+    static func blocksPay(lookups: Int, among count: Int) -> Bool { lookups >= 2 && count >= 512 }
 
     /// The items of `library` a copy of a picture (given as it is and mirrored) shows, nearest first.
     package static func nearest<ID: Hashable>(
@@ -323,17 +333,16 @@ package enum NearDuplicates {
             return found.sorted { $0.distance < $1.distance }
         }
 
-        /// The items whose picture is within the threshold of `picture`, or whose crop is within it of `crop` (and
-        /// those that cannot be compared as integers), found through `blocks` in the order of the index, then judged
-        /// by `judge`, nearest first; nil when `picture` or `crop` is not a 64-bit structure (then `near(_:judge:)`).
+        /// The items that may be near an item of structures `wanted` (`mayBeNear`), found through `blocks` when
+        /// given, else by a scan, in the order of the index; then judged by `judge`, nearest first.
         func near(
-            picture: PictureFingerprint, crop: PictureFingerprint?, blocks: BlockIndexes,
-            judge: ((id: ID, prints: ItemFingerprints)) -> Int?
-        ) -> [(id: ID, distance: Int)]? {
-            let wantedCrop = crop.map { Packed($0.structure)?.bits }
-            guard let wantedPicture = Packed(picture.structure)?.bits, wantedCrop != .some(nil) else { return nil }
+            _ wanted: (picture: UInt64, crop: UInt64?), blocks: BlockIndexes?, judge: ((id: ID, prints: ItemFingerprints)) -> Int?
+        ) -> [(id: ID, distance: Int)] {
+            let positions =
+                blocks?.close(picture: wanted.picture, crop: wanted.crop)
+                ?? items.indices.filter { NearDuplicates.mayBeNear(picture: pictures[$0], crop: crops[$0], wanted) }
             var found: [(id: ID, distance: Int)] = []
-            for position in blocks.close(picture: wantedPicture, crop: wantedCrop ?? nil) {
+            for position in positions {
                 if let distance = judge(items[position]) { found.append((items[position].id, distance)) }
             }
             return found.sorted { $0.distance < $1.distance }
