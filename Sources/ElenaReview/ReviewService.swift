@@ -43,6 +43,9 @@ package actor ReviewService {
     let recropper: @Sendable (Digest, Double) async throws -> Void
     let now: @Sendable () -> Date
     private var undoStack: [Undo] = []
+    /// Whether a request holds the queue (`inTurn`), and the requests waiting for it, in the order they came.
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
     private var entries: [Digest: Entry] = [:]
     private var order: [Digest] = []
     /// What the page shows of each entry, in order, and the version of the whole, as of the last refresh.
@@ -233,6 +236,10 @@ package actor ReviewService {
     /// not carry 9 MB of items. A page asked for `at` the version held now is served as it is (the next pages of
     /// one load do not each read the ledger again; a change meanwhile shows in the next poll).
     func queue(offset: Int = 0, limit: Int? = nil, since: String? = nil, at held: String? = nil) async throws -> JSONValue {
+        try await inTurn { try await queueNow(offset: offset, limit: limit, since: since, at: held) }
+    }
+
+    private func queueNow(offset: Int, limit: Int?, since: String?, at held: String?) async throws -> JSONValue {
         if held == nil || held != version || shown.isEmpty { try await refresh() }
         var members: [JSONValue.Member] = [
             .init("drop", .string(drop)), .init("manifest", .string(manifestDisplay)), .init("counts", counts()),
@@ -289,7 +296,19 @@ package actor ReviewService {
 
     /// Loads the queue when it is empty (file routes may come before any /api/items).
     func ensureLoaded() async throws {
-        if order.isEmpty { try await refresh() }
+        guard order.isEmpty else { return }
+        try await inTurn { if order.isEmpty { try await refresh() } }
+    }
+
+    /// Runs one request that reads or changes the queue, after those that came before it have finished.
+    ///
+    /// The service is an actor, but an actor lets another call in at each `await`: an undo that came while a
+    /// decision waited for the store to confirm it found nothing to undo yet (the decision was in the ledger and
+    /// the folder already), and a poll between a change's two reads of the queue hid items from its answer.
+    private func inTurn<T>(_ body: () async throws -> T) async throws -> T {
+        if busy { await withCheckedContinuation { waiting.append($0) } } else { busy = true }
+        defer { if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() } }
+        return try await body()
     }
 
     // MARK: Decisions
@@ -302,6 +321,10 @@ package actor ReviewService {
 
     /// `POST /api/decisions`.
     func decide(_ ids: [String], _ decision: ReviewDecision) async throws -> JSONValue {
+        try await inTurn { try await decideNow(ids, decision) }
+    }
+
+    private func decideNow(_ ids: [String], _ decision: ReviewDecision) async throws -> JSONValue {
         try await refresh()
         let chosen = try Self.unique(ids.map(entry))
         var previous: [ReviewRecord] = []
@@ -348,6 +371,12 @@ package actor ReviewService {
 
     /// `POST /api/metadata`: vault, price and tags for a selection.
     func setMetadata(
+        _ ids: [String], tags: Change<[String]>, priceCents: Change<Int>, vault: Change<String>
+    ) async throws -> JSONValue {
+        try await inTurn { try await setMetadataNow(ids, tags: tags, priceCents: priceCents, vault: vault) }
+    }
+
+    private func setMetadataNow(
         _ ids: [String], tags: Change<[String]>, priceCents: Change<Int>, vault: Change<String>
     ) async throws -> JSONValue {
         try await refresh()
@@ -405,6 +434,10 @@ package actor ReviewService {
 
     /// `POST /api/undo`.
     func undo() async throws -> JSONValue {
+        try await inTurn { try await undoNow() }
+    }
+
+    private func undoNow() async throws -> JSONValue {
         guard let last = undoStack.popLast() else { return .object(["undone": .null, "items": .array([])]) }
         try await refresh()
         switch last {
@@ -443,6 +476,10 @@ package actor ReviewService {
 
     /// `POST /api/recrop`: a human cut line, applied now by the same crop code.
     func recrop(_ id: String, line: Double) async throws -> JSONValue {
+        try await inTurn { try await recropNow(id, line: line) }
+    }
+
+    private func recropNow(_ id: String, line: Double) async throws -> JSONValue {
         try await refresh()
         guard line >= 0, line < 0.95 else { throw ReviewError(400, "the cut line must be at least 0 and below 0.95 of the height") }
         let entry = try entry(id)

@@ -46,6 +46,9 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
     /// Every table, behind the one lock.
     let state = Locked(State())
     private let runs = MemoryRunCache()
+    /// Tests: awaited once `recordReviews` has committed, before it returns, as a slow database's answer comes
+    /// after its commit. A test holds a caller there to see what others can do meanwhile.
+    package let afterRecordingReviews = Locked<(@Sendable () async -> Void)?>(nil)
 
     /// An empty ledger.
     package init() {}
@@ -277,6 +280,7 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
             Self.update(&state, items, at: date)
             state.events += events
         }
+        if let pause = afterRecordingReviews.withLock({ $0 }) { await pause() }
     }
 
     package func setReviewFolder(itemID: Digest, cropDigest: Digest, folder: ReviewFolder) async throws {

@@ -20,15 +20,16 @@ import Testing
     struct Fixture {
         let folder: TemporaryDirectory
         let layout: LibraryLayout
-        let store: SQLRunStore
+        let store: any RunStore
         let server: ReviewServer
         let manifest: Manifest
         /// Runs the drop again (what `elena-run <manifest>` does between two sessions of the page).
         let rerun: @Sendable () async throws -> RunReport
 
         /// - Parameter prepare: writes more source files into `src/` before the first run.
+        /// - Parameter memory: the ledger, when not a SQLite file in the library.
         static func make(
-            images: Int = 4, prepare: (TemporaryDirectory) throws -> Void = { _ in }
+            images: Int = 4, prepare: (TemporaryDirectory) throws -> Void = { _ in }, memory: MemoryLedger? = nil
         ) async throws -> Fixture {
             let folder = try TemporaryDirectory("elena-review")
             try SourceFixtures.writeImages(into: folder, count: images)
@@ -43,7 +44,10 @@ import Testing
                 """, file: "rv.yaml")
             let layout = LibraryLayout(root: folder("library"))
             try FileSystem.makeDirectory(layout.root)
-            let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+            let store: any RunStore =
+                if let memory { memory } else {
+                    try await SQLRunStore.open(DatabaseURL(sqlitePath: layout.defaultDatabase), readOnly: false)
+                }
             @Sendable func runDrop() async throws -> RunReport {
                 try await DropSession(
                     manifest: manifest, manifestFolder: folder.path, home: "/root",
@@ -82,10 +86,10 @@ import Testing
     }
 
     func withFixture(
-        images: Int = 4, prepare: (TemporaryDirectory) throws -> Void = { _ in },
+        images: Int = 4, prepare: (TemporaryDirectory) throws -> Void = { _ in }, memory: MemoryLedger? = nil,
         _ body: @escaping @Sendable (Fixture, any TestClientProtocol) async throws -> Void
     ) async throws {
-        let fixture = try await Fixture.make(images: images, prepare: prepare)
+        let fixture = try await Fixture.make(images: images, prepare: prepare, memory: memory)
         do {
             try await Application(router: fixture.server.router()).test(.router) { client in try await body(fixture, client) }
         } catch {
@@ -180,6 +184,45 @@ import Testing
             #expect(fixture.folder.files(under: "library/3_review/rv").count == 4)
             let nothing = try await post(client, fixture, "/api/undo", .object([:]))
             #expect(try Self.json(nothing)["undone"] == .null)
+        }
+    }
+
+    /// The browser test `test_undo_restores_pending` failed once in CI: `u` pressed as soon as the ledger and the
+    /// folder showed the approval found nothing to undo, because the decision's request was still waiting for the
+    /// store's answer and had not yet put itself on the undo stack.
+    @Test func anUndoThatComesWhileTheDecisionWaitsForTheStoreUndoesIt() async throws {
+        let ledger = MemoryLedger()
+        try await withFixture(images: 2, memory: ledger) { fixture, client in
+            let id = try #require(try await items(client, fixture).first?["id"]?.stringValue)
+            let (committed, commit) = AsyncStream<Void>.makeStream()
+            let (released, release) = AsyncStream<Void>.makeStream()
+            let held = Locked(false)
+            ledger.afterRecordingReviews.withLock { hook in
+                hook = {
+                    guard held.withLock({ first in defer { first = true }; return !first }) else { return }
+                    commit.yield()
+                    for await _ in released { break }
+                }
+            }
+            let decision = Task {
+                try await post(client, fixture, "/api/decisions", .object(["items": .array([.string(id)]), "decision": .string("approved")]))
+            }
+            for await _ in committed { break }
+            #expect(try await fixture.store.reviews(drop: "rv").contains { $0.decision == .approved }, "the approval is in the ledger")
+            let undo = Task { try await post(client, fixture, "/api/undo", .object([:])) }
+            // The store answers the decision once the undo has answered, or after a second (the undo waits its turn).
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(1))
+                release.yield()
+            }
+            let undone = try Self.json(try await undo.value)
+            release.yield()
+            timer.cancel()
+            #expect(try await decision.value.status == .ok)
+            #expect(undone["undone"]?.stringValue == "approved 1 item")
+            #expect(try await fixture.store.reviews(drop: "rv").allSatisfy { $0.decision == .pending })
+            #expect(fixture.folder.files(under: "library/3_review/rv").count == 2)
+            #expect(fixture.folder.files(under: "library/4_approved/rv").isEmpty)
         }
     }
 
