@@ -214,12 +214,6 @@ package struct DropSession: Sendable {
             services.generated = try await generatedFacts()
         }
         let store = try services.store
-        // Review copies wait in the drop's review folder: the items still waiting at the end of the run are compared
-        // with the library's decided pictures, which are read meanwhile, on the store's threads (`lookalikes`).
-        let reviewFolder = environment.layout.absolute("\(ReviewFolder.review.rawValue)/\(manifest.drop)")
-        let decided =
-            !environment.dryRun && FileSystem.holdsEntries(reviewFolder) ? Task { try await store.decidedStructures() } : nil
-        defer { decided?.cancel() }
         let found = try await discover(store: store)
         profile.lap("discover (\(found.files.count) files, \(found.hashed) hashed; stat cache read meanwhile)")
         let (unreadable, hashed, newStatEntries) = (found.unreadable, found.hashed, found.newStatEntries)
@@ -247,8 +241,7 @@ package struct DropSession: Sendable {
         profile.lap("report (\(report.ignored.count) ignored)")
         if let projector {
             do {
-                try await recordOutcome(
-                    &report, projector: projector, decided: decided, hashed: hashed, started: started, profile: &profile)
+                try await recordOutcome(&report, projector: projector, hashed: hashed, started: started, profile: &profile)
             } catch let error as any RunStopping where error.stopReason != nil {
                 // The ledger went away at the end: the item rows catch up on the next run (they are derived).
                 report.stopped = report.stopped ?? error.stopReason
@@ -383,18 +376,15 @@ extension DropSession {
 
     /// The item rows follow the outputs the manifest implies now, cache hits included; then the run's event.
     private func recordOutcome(
-        _ report: inout RunReport, projector: ItemRowProjector, decided: Task<[DecidedStructure], any Error>?, hashed: Int,
+        _ report: inout RunReport, projector: ItemRowProjector, hashed: Int,
         started: Date, profile: inout PhaseClock
     ) async throws {
         let store = try services.store
         let plan = report.plan
         // The parts' rows were brought in line while the run went on; what is left is the flags of the items waiting
-        // for review, now that the lookalikes among them can be known. The decided pictures read as the run began are
-        // those of now when no step worked and no item row changed (no item of the drop was decided, undecided or
-        // published meanwhile); otherwise they are read again.
+        // for review, now that the lookalikes among them can be known.
         let projected = try await projector.finish()
-        let unchanged = report.ranCount == 0 && projected.changed == 0
-        let lookalikes = try await Self.lookalikes(report, store: store, decided: unchanged ? decided : nil)
+        let lookalikes = try await Self.lookalikes(report, drop: manifest.drop, store: store)
         report.warnings += lookalikes.sentences
         let flags = ItemProjection.flagUpdates(projected.waiting, lookalikes: Set(lookalikes.items))
         if !flags.isEmpty { try await store.updateItems(flags, at: environment.now()) }
@@ -417,25 +407,59 @@ extension DropSession {
 
     /// The items waiting for review that show a picture already approved or published (in any drop, other than
     /// themselves), with a sentence for each naming the other: a person should see it before approving.
-    /// `decided`: the decided pictures, when they were read already (the read failed: they are read again).
+    /// The drop's last look is what holds while the library's decided pictures (their version, which the database
+    /// keeps) and the drop's waiting items and their fingerprints are as it found them: a rerun in a library of 100,000
+    /// decided pictures then reads none of them. Otherwise they are looked at again, and the look is kept.
     static func lookalikes(
-        _ report: RunReport, store: any LibraryLedger, decided early: Task<[DecidedStructure], any Error>?
+        _ report: RunReport, drop: String, store: any LibraryLedger
     ) async throws -> (items: [Digest], sentences: [String]) {
         let waitingItems = report.plan.items.indices.filter { index in
             if case .waiting? = report.states[NodeID(.review, item: index)] { true } else { false }
         }
-        // Nothing waits: nothing to flag, and the library's decided pictures (every approved or published item of
-        // every drop: 100,000 rows in a library of that size) are not read. Nothing approved or published anywhere:
-        // nothing to look like, and the waiting items' fingerprints are not read either (0.2 s of a 100,000-item
-        // drop's no-op rerun).
+        // Nothing waits: nothing to flag, and nothing is read. Nothing approved or published anywhere: nothing to look
+        // like, and the waiting items' fingerprints are not read either (0.2 s of a 100,000-item drop's no-op rerun).
         guard !waitingItems.isEmpty else { return ([], []) }
-        let decided: [DecidedStructure]
-        if let read = try? await early?.value {
-            decided = read
-        } else {
-            decided = try await store.decidedStructures()
+        let state = try await store.lookalikeState(drop: drop)
+        guard state.anyDecided else { return ([], []) }
+        // What the look is made from, without reading the fingerprints: each waiting item, and the digest of its
+        // fingerprint step's output (which holds them).
+        var builder = DigestBuilder()
+        for index in waitingItems {
+            withUnsafeBytes(of: report.plan.items[index].id) { builder.update($0) }
+            if let output = report.states[NodeID(.fingerprint, item: index)]?.output?.digest {
+                withUnsafeBytes(of: output) { builder.update($0) }
+            } else {
+                withUnsafeBytes(of: UInt8(0)) { builder.update($0) }
+            }
         }
-        guard !decided.isEmpty else { return ([], []) }
+        let key = builder.finalize()
+        let found: [Lookalike]
+        if let last = state.last, last.decidedVersion == state.version, last.waiting == key {
+            found = last.found
+        } else {
+            found = try await look(report, waitingItems: waitingItems, store: store)
+            // Kept with the version read before the decided pictures were: a change made meanwhile makes the next
+            // run look again.
+            try await store.saveLookalikeCheck(LookalikeCheck(drop: drop, decidedVersion: state.version, waiting: key, found: found))
+        }
+        let names = Dictionary(report.plan.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        var sentences: [String] = []
+        for entry in found.prefix(20) {
+            sentences.append(
+                "\(names[entry.item] ?? entry.item.hex) looks like \(entry.name) (drop \(entry.drop), \(entry.status.rawValue)): "
+                    + "flagged near_duplicate")
+        }
+        if found.count > sentences.count {
+            sentences.append("\(found.count - sentences.count) more look like pictures already approved or published: flagged near_duplicate")
+        }
+        return (found.map(\.item), sentences)
+    }
+
+    /// Compares the waiting items with the library's decided pictures: the nearest of those each looks like, in the
+    /// order of the drop.
+    private static func look(_ report: RunReport, waitingItems: [Int], store: any LibraryLedger) async throws -> [Lookalike] {
+        let decided = try await store.decidedStructures()
+        guard !decided.isEmpty else { return [] }
         var waiting: [(id: Digest, prints: ItemFingerprints)] = []
         for index in waitingItems {
             guard let prints = report.states[NodeID(.fingerprint, item: index)]?.output.flatMap(FingerprintStage.prints(of:))
@@ -443,21 +467,7 @@ extension DropSession {
             waiting.append((report.plan.items[index].id, prints))
         }
         let lookalikes = try await store.lookalikes(of: waiting, among: decided)
-        let names = Dictionary(report.plan.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        var items: [Digest] = []
-        var sentences: [String] = []
-        for entry in waiting {
-            guard let other = lookalikes[entry.id] else { continue }
-            items.append(entry.id)
-            guard sentences.count < 20 else { continue }
-            sentences.append(
-                "\(names[entry.id] ?? entry.id.hex) looks like \(other.name) (drop \(other.drop), \(other.status.rawValue)): "
-                    + "flagged near_duplicate")
-        }
-        if items.count > sentences.count {
-            sentences.append("\(items.count - sentences.count) more look like pictures already approved or published: flagged near_duplicate")
-        }
-        return (items, sentences)
+        return waiting.compactMap { entry in lookalikes[entry.id].map { Lookalike(item: entry.id, other: $0) } }
     }
 
     /// Files in the review folders that are not review copies (named `<name>.<8 hex digits>.<jpg|png>`): a run

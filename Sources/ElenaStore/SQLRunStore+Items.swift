@@ -209,6 +209,41 @@ extension SQLRunStore: ItemCatalog {
         }
     }
 
+    package func lookalikeState(drop: String) async throws -> LookalikeState {
+        // One round trip: the version the triggers of migration 12 keep, whether any picture is decided (the first
+        // entry of `items_decided_structures`), and the drop's last look.
+        let rows = try await database.query(
+            """
+            SELECT v.value AS version,
+                CASE WHEN EXISTS (SELECT 1 FROM items WHERE status IN ('approved', 'published') AND fingerprint IS NOT NULL)
+                    THEN 1 ELSE 0 END AS any_decided,
+                c.decided_version, c.waiting, c.found
+            FROM ledger_versions v LEFT JOIN lookalike_checks c ON c.drop_name = ?
+            WHERE v.name = 'decided_pictures'
+            """, [.text(drop)])
+        guard let row = rows.first, let version = row.int64("version") else {
+            throw StoreError("the ledger has no version of its decided pictures (ledger_versions): is its schema whole?")
+        }
+        var last: LookalikeCheck?
+        if let checked = row.int64("decided_version"), let waiting = row.digest("waiting"),
+            let found = row.string("found").flatMap(LookalikeCheck.found(json:))
+        {
+            last = LookalikeCheck(drop: drop, decidedVersion: checked, waiting: waiting, found: found)
+        }
+        return LookalikeState(version: version, anyDecided: row.int64("any_decided") == 1, last: last)
+    }
+
+    package func saveLookalikeCheck(_ check: LookalikeCheck) async throws {
+        try await write([
+            SQLStatement(
+                """
+                INSERT INTO lookalike_checks (drop_name, decided_version, waiting, found) VALUES (?, ?, ?, ?)
+                ON CONFLICT (drop_name) DO UPDATE SET decided_version = excluded.decided_version,
+                    waiting = excluded.waiting, found = excluded.found
+                """, [.text(check.drop), .int(check.decidedVersion), .text(check.waiting.hex), .json(check.foundJSON)])
+        ])
+    }
+
     package func item(idPrefix: String) async throws -> [ItemRecord] {
         let prefix = idPrefix.lowercased()
         guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }

@@ -31,6 +31,8 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
         var history = HistoryTables()
         /// How many times the library's decided pictures were read (`decidedStructures`).
         var decidedReads = 0
+        /// Each drop's last look for lookalikes.
+        var lookalikeChecks: [String: LookalikeCheck] = [:]
     }
     /// A review's key: the item and its crop.
     struct ReviewKey: Hashable {
@@ -229,6 +231,22 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
 
     package func decidedPictures(_ ids: [Digest]) async throws -> [DecidedPicture] {
         state.withLock { state in Self.decided(ids.compactMap { state.items[$0] }) }
+    }
+
+    /// The version is worked out from the decided pictures themselves (what the database's triggers count changes
+    /// of): equal while they are, within this process.
+    package func lookalikeState(drop: String) async throws -> LookalikeState {
+        state.withLock { state in
+            let decided = Self.decided(state.items.values).sorted { $0.id < $1.id }
+            var hasher = Hasher()
+            hasher.combine(decided)
+            return LookalikeState(
+                version: Int64(hasher.finalize()), anyDecided: !decided.isEmpty, last: state.lookalikeChecks[drop])
+        }
+    }
+
+    package func saveLookalikeCheck(_ check: LookalikeCheck) async throws {
+        state.withLock { $0.lookalikeChecks[check.drop] = check }
     }
 
     private static func decided(_ items: some Sequence<ItemRecord>) -> [DecidedPicture] {

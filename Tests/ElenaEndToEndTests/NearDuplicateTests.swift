@@ -26,8 +26,7 @@ import Testing
     }
 
     /// Of two copies of one picture, a person approves one and leaves the other waiting: the run that publishes the
-    /// first flags the second. (A run reads the decided pictures as it begins, while copies wait for review; what it
-    /// read then is used only if no step worked and no item row changed.)
+    /// first flags the second, and so does the rerun that does nothing (from the drop's last look, which holds).
     @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
     func aCopyLeftWaitingLooksLikeItsTwinPublishedInTheSameRun() async throws {
         let photos = try Self.photographs()
@@ -50,11 +49,44 @@ import Testing
         #expect(
             second.standardOutput.contains(
                 "astronaut-resaved.jpg looks like astronaut.png (drop first, published): flagged near_duplicate"), "\(second)")
-        // And on the rerun that does nothing, from what it read as it began.
+        // And on the rerun that does nothing, from the last look.
         let third = try await runner.run(["first.yaml"])
         #expect(
             third.standardOutput.contains(
                 "astronaut-resaved.jpg looks like astronaut.png (drop first, published): flagged near_duplicate"), "\(third)")
+    }
+
+    /// A drop's copy waits for review while another drop's twin waits too; once the other drop publishes its twin,
+    /// the first drop's next run flags the copy, though nothing of that drop changed: the decided pictures did, and
+    /// the database says so (the version its triggers keep), so the last look no longer holds.
+    @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))
+    func aWaitingCopyIsFlaggedOnceAnotherDropPublishesItsTwin() async throws {
+        let photos = try Self.photographs()
+        let folder = try TemporaryDirectory("elena-near-other")
+        defer { folder.remove() }
+        let runner = CommandLineRunner(environment: ["ELENA_LIBRARY": folder("library")], workingDirectory: folder.path)
+        try Self.drop(folder, name: "first", files: ["astronaut.png": photos.astronaut])
+        try Self.drop(
+            folder, name: "second",
+            files: ["astronaut-resaved.jpg": try PictureCopies.copy(of: photos.astronaut, quality: 70), "camera.png": photos.camera])
+        #expect(try await runner.run(["first.yaml"]).exitCode == 3)
+        let before = try await runner.run(["second.yaml"])
+        #expect(before.exitCode == 3 && !before.standardOutput.contains("looks like"), "nothing decided yet: \(before)")
+        // Another drop's unrelated approval changes the version too: the second drop looks again, and finds nothing.
+        try Self.drop(folder, name: "third", files: ["coffee.png": photos.coffee])
+        #expect(try await runner.run(["third.yaml"]).exitCode == 3)
+        try FileManager.default.createDirectory(atPath: folder("library/4_approved"), withIntermediateDirectories: true)
+        for drop in ["third", "first"] {
+            let review = folder("library/3_review/\(drop)")
+            let name = try #require(try FileManager.default.contentsOfDirectory(atPath: review).first)
+            try FileManager.default.moveItem(atPath: review + "/" + name, toPath: folder("library/4_approved/\(name)"))
+            #expect(try await runner.run(["\(drop).yaml"]).exitCode == 0)
+            let rerun = try await runner.run(["second.yaml"])
+            #expect(rerun.exitCode == 3, "\(rerun)")
+            #expect(rerun.standardOutput.contains("crop         2 cached"), "nothing of the second drop changed: \(rerun)")
+            let flagged = "astronaut-resaved.jpg looks like astronaut.png (drop first, published): flagged near_duplicate"
+            #expect(rerun.standardOutput.contains(flagged) == (drop == "first"), "after \(drop) published: \(rerun)")
+        }
     }
 
     @Test(.enabled(if: TestPhotos.photographsRun, "needs ELENA_TEST_FACES (make test sets it)"))

@@ -36,21 +36,29 @@ import Testing
     }
 
     /// Whether an item waiting for review looks like a picture already approved or published is worked out against
-    /// every such picture of the library (100,000 rows in a library of that size): a run in which nothing waits
-    /// reads none of them.
-    @Test func theLibrarysDecidedPicturesAreReadOnlyWhenAnItemWaits() async throws {
-        var harness = try SessionHarness(images: 2)
+    /// every such picture of the library (100,000 rows in a library of that size). They are read only when an item
+    /// waits, something is decided, and either has changed since the drop's last look.
+    @Test func theLibrarysDecidedPicturesAreReadOnlyWhenTheLastLookNoLongerHolds() async throws {
+        var harness = try SessionHarness(images: 3)
         defer { harness.folder.remove() }
         let ledger = MemoryLedger()
         harness.memory = ledger
+        #expect(try await harness.run().waitingItems.count == 3)
+        #expect(ledger.decidedReads == 0, "three items wait, but nothing is decided anywhere: nothing was read")
+        let files = harness.reviewFiles(.review).sorted()
+        try harness.move("3_review/" + files[0], to: "4_approved/" + PathText.lastComponent(files[0]))
         #expect(try await harness.run().waitingItems.count == 2)
-        #expect(ledger.decidedReads == 1, "two items wait: they are compared with the decided pictures")
-        for file in harness.reviewFiles(.review) {
-            try harness.move("3_review/" + file, to: "4_approved/" + PathText.lastComponent(file))
-        }
+        #expect(ledger.decidedReads == 1, "one was approved and published: the two waiting are compared with it")
+        #expect(try await harness.run().waitingItems.count == 2)
+        #expect(try await harness.run().waitingItems.count == 2)
+        #expect(ledger.decidedReads == 1, "nothing changed in two runs: the last look holds")
+        try harness.move("3_review/" + files[1], to: "4_approved/" + PathText.lastComponent(files[1]))
+        #expect(try await harness.run().waitingItems.count == 1)
+        #expect(ledger.decidedReads == 2, "another was published: the one waiting is compared again")
+        try harness.move("3_review/" + files[2], to: "4_approved/" + PathText.lastComponent(files[2]))
         #expect(try await harness.run().exitCode == 0)
         #expect(try await harness.run().exitCode == 0)
-        #expect(ledger.decidedReads == 1, "nothing waited in the two runs since: nothing was read")
+        #expect(ledger.decidedReads == 2, "nothing waited in the two runs since: nothing was read")
         #expect(try await ledger.items(drop: "eng").allSatisfy { $0.status == .published })
     }
 }

@@ -183,6 +183,66 @@ import Testing
         }
     }
 
+    /// A drop's last look for lookalikes holds while the decided pictures' version is the same: the database changes it
+    /// with every change to them, whoever makes it, and with nothing else.
+    @Test(arguments: LedgerKind.available)
+    func theDecidedPicturesVersionChangesWhenTheyDoAndOnlyThen(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            func prints(_ seed: UInt8) -> ItemFingerprints {
+                func picture(_ seed: UInt8) -> PictureFingerprint {
+                    PictureFingerprint(
+                        structure: Fingerprint(kind: .phash, bytes: (0..<8).map { seed &+ UInt8($0) }),
+                        colour: Fingerprint(kind: .chroma, bytes: (0..<32).map { seed &* 3 &+ UInt8($0) }))
+                }
+                return ItemFingerprints(picture: picture(seed), crop: picture(seed &+ 100))
+            }
+            let (a, b) = (item("a.png", drop: "old"), item("b.png", drop: "old"))
+            let start = try await store.lookalikeState(drop: "new")
+            #expect(!start.anyDecided && start.last == nil)
+            try await store.upsertItems([a, b], sourcePaths: [:])
+            try await store.updateItems(
+                [(a.id, ItemUpdate(status: .inReview, fingerprints: prints(1))), (b.id, ItemUpdate(status: .inReview, fingerprints: prints(2)))],
+                at: Self.now)
+            #expect(try await store.lookalikeState(drop: "new") == start, "items waiting for review are not decided")
+
+            var version = start.version
+            /// Applies `change`, then says whether the version changed.
+            func changes(_ change: () async throws -> Void) async throws -> Bool {
+                try await change()
+                let now = try await store.lookalikeState(drop: "new").version
+                defer { version = now }
+                return now != version
+            }
+            #expect(try await changes { try await store.updateItems([(a.id, ItemUpdate(status: .approved))], at: Self.now) })
+            #expect(try await store.lookalikeState(drop: "new").anyDecided)
+            #expect(
+                try await !changes {
+                    try await store.updateItems(
+                        [(a.id, ItemUpdate(status: .approved, vault: "v2", tags: ["c"])), (b.id, ItemUpdate(status: .rejected, fingerprints: prints(3)))],
+                        at: Self.now)
+                }, "the same status again, what it does not show, an item not decided")
+            #expect(try await changes { try await store.updateItems([(a.id, ItemUpdate(fingerprints: prints(4)))], at: Self.now) }, "new fingerprints")
+            #expect(try await changes { try await store.updateItems([(a.id, ItemUpdate(status: .published))], at: Self.now) }, "published")
+            #expect(
+                try await changes { try await store.recordReviews([], items: [(b.id, ItemUpdate(status: .approved))], events: [], at: Self.now) },
+                "approved on the review page")
+            #expect(try await changes { try await store.updateItems([(a.id, ItemUpdate(status: .inReview))], at: Self.now) }, "undecided")
+
+            // A drop's look is kept, in place of its last; another drop's is its own.
+            let look = LookalikeCheck(
+                drop: "new", decidedVersion: version, waiting: Digest.of("waiting"),
+                found: [Lookalike(item: Digest.of("w"), other: b.id, name: "b.png", drop: "old", status: .approved)])
+            try await store.saveLookalikeCheck(look)
+            #expect(try await store.lookalikeState(drop: "new").last == look)
+            #expect(try await store.lookalikeState(drop: "other").last == nil)
+            var again = look
+            again.decidedVersion += 1
+            again.found = []
+            try await store.saveLookalikeCheck(again)
+            #expect(try await store.lookalikeState(drop: "new").last == again)
+        }
+    }
+
     /// A run reads two integers of each decided picture, worked out by the database from the fingerprint texts
     /// (migration 11), and only the close ones whole: it finds the very lookalikes that comparing with every decided
     /// picture finds.

@@ -74,6 +74,10 @@ package protocol ItemCatalog: Sendable {
     func decidedStructures() async throws -> [DecidedStructure]
     /// Those among `ids` that are approved or published and have fingerprints, whole.
     func decidedPictures(_ ids: [Digest]) async throws -> [DecidedPicture]
+    /// The version of the decided pictures as of now, whether there are any, and `drop`'s last look for lookalikes.
+    func lookalikeState(drop: String) async throws -> LookalikeState
+    /// Keeps a drop's look for lookalikes, in place of its last.
+    func saveLookalikeCheck(_ check: LookalikeCheck) async throws
     /// Items among `ids` that belong to a drop other than `drop`: a picture is reviewed and published with the
     /// first drop that took it.
     func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord]
@@ -172,6 +176,91 @@ package struct DecidedPicture: Sendable, Hashable {
         self.drop = drop
         self.status = status
         self.prints = prints
+    }
+}
+
+/// An item waiting for review that looks like a picture already approved or published: the nearest such picture.
+package struct Lookalike: Sendable, Hashable {
+    package var item: Digest
+    package var other: Digest
+    package var name: String
+    package var drop: String
+    package var status: ItemStatus
+
+    /// Creates one.
+    package init(item: Digest, other: Digest, name: String, drop: String, status: ItemStatus) {
+        self.item = item
+        self.other = other
+        self.name = name
+        self.drop = drop
+        self.status = status
+    }
+
+    /// `item`'s, looking like `other`.
+    package init(item: Digest, other: DecidedPicture) {
+        self.init(item: item, other: other.id, name: other.name, drop: other.drop, status: other.status)
+    }
+}
+
+/// A drop's look for lookalikes among the library's decided pictures, and what it was made from: while neither the
+/// decided pictures (their version) nor the drop's waiting items and their fingerprints (`waiting`, a digest) have
+/// changed, what it found holds.
+package struct LookalikeCheck: Sendable, Hashable {
+    package var drop: String
+    /// The version of the decided pictures read before they were (`LookalikeState.version`).
+    package var decidedVersion: Int64
+    package var waiting: Digest
+    package var found: [Lookalike]
+
+    /// Creates one.
+    package init(drop: String, decidedVersion: Int64, waiting: Digest, found: [Lookalike]) {
+        self.drop = drop
+        self.decidedVersion = decidedVersion
+        self.waiting = waiting
+        self.found = found
+    }
+
+    /// `found` as the ledger keeps it.
+    package var foundJSON: String {
+        let entries = found.map { entry in
+            JSONValue.object([
+                .init("item", .string(entry.item.hex)), .init("other", .string(entry.other.hex)), .init("name", .string(entry.name)),
+                .init("drop", .string(entry.drop)), .init("status", .string(entry.status.rawValue)),
+            ])
+        }
+        return JSONValue.array(entries).serialized()
+    }
+
+    /// What a kept `found` holds (nil when it does not read: then it is looked again).
+    package static func found(json text: String) -> [Lookalike]? {
+        guard let list = (try? JSONValue.parse(text))?.arrayValue else { return nil }
+        var found: [Lookalike] = []
+        for entry in list {
+            guard let item = entry["item"]?.stringValue.flatMap(Digest.init(hex:)),
+                let other = entry["other"]?.stringValue.flatMap(Digest.init(hex:)),
+                let name = entry["name"]?.stringValue, let drop = entry["drop"]?.stringValue,
+                let status = entry["status"]?.stringValue.flatMap(ItemStatus.init(rawValue:))
+            else { return nil }
+            found.append(Lookalike(item: item, other: other, name: name, drop: drop, status: status))
+        }
+        return found
+    }
+}
+
+/// The library's decided pictures as a run finds them before it looks for lookalikes.
+package struct LookalikeState: Sendable, Hashable {
+    /// Changes whenever a picture is decided or undecided, or a decided one changes (kept by the database).
+    package var version: Int64
+    /// Whether any item is approved or published and has fingerprints.
+    package var anyDecided: Bool
+    /// The drop's last look.
+    package var last: LookalikeCheck?
+
+    /// Creates one.
+    package init(version: Int64, anyDecided: Bool, last: LookalikeCheck?) {
+        self.version = version
+        self.anyDecided = anyDecided
+        self.last = last
     }
 }
 

@@ -220,17 +220,6 @@ package enum FileSystem {
         UnsafeRawPointer(entry).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 0).assumingMemoryBound(to: CChar.self)
     }
 
-    /// Whether `folder` holds anything other than dot-files (false when it cannot be read): one entry is read, not
-    /// the whole listing.
-    package static func holdsEntries(_ folder: String) -> Bool {
-        guard let directory = opendir(folder) else { return false }
-        defer { closedir(directory) }
-        while let item = readdir(directory) {
-            if UnsafeRawPointer(entryName(item)).load(as: UInt8.self) != UInt8(ascii: ".") { return true }
-        }
-        return false
-    }
-
     /// Deletes the temporary files of `writeAtomically` left in `folder` by writers that were killed (their pid no
     /// longer runs); a live writer's temporary file is left alone. Returns how many were deleted.
     @discardableResult

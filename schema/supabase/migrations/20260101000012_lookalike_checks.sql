@@ -1,0 +1,1 @@
+../../sql/postgres/0012_lookalike_checks.sql
