@@ -421,9 +421,10 @@ extension DropSession {
         guard !waitingItems.isEmpty else { return ([], []) }
         let state = try await store.lookalikeState(drop: drop)
         guard state.anyDecided else { return ([], []) }
-        // What the look is made from, without reading the fingerprints: each waiting item, and the digest of its
-        // fingerprint step's output (which holds them).
+        // What the look is made from, without reading the fingerprints: the rule, each waiting item, and the digest of
+        // its fingerprint step's output (which holds them).
         var builder = DigestBuilder()
+        builder.update(Data(NearDuplicates.rule.utf8))
         for index in waitingItems {
             withUnsafeBytes(of: report.plan.items[index].id) { builder.update($0) }
             if let output = report.states[NodeID(.fingerprint, item: index)]?.output?.digest {

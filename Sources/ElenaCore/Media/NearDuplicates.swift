@@ -66,6 +66,9 @@ package enum NearDuplicates {
     /// A group larger than this is not copies of one picture but pictures the fingerprint cannot tell apart (flat or
     /// tiny images): it is said once, not shown as a group ("keep the best, reject the rest" means nothing there).
     package static let largestGroup = 50
+    /// The rule in a few words: a finding kept under one rule does not hold under another (`LookalikeCheck`). Bump
+    /// the last number when the judgement changes in a way the thresholds do not show.
+    package static let rule = "\(kind.rawValue) \(threshold) \(colourLimit) 1"
 
     /// The fingerprint of a decoded picture, or of the rectangle `rect` of it.
     package static func fingerprint(of image: any DecodedImage, in rect: PixelRect? = nil) throws -> PictureFingerprint {
