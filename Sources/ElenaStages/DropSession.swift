@@ -426,11 +426,11 @@ extension DropSession {
         var builder = DigestBuilder()
         builder.update(Data(NearDuplicates.rule.utf8))
         for index in waitingItems {
-            withUnsafeBytes(of: report.plan.items[index].id) { builder.update($0) }
+            builder.update(report.plan.items[index].id)
             if let output = report.states[NodeID(.fingerprint, item: index)]?.output?.digest {
-                withUnsafeBytes(of: output) { builder.update($0) }
+                builder.update(output)
             } else {
-                withUnsafeBytes(of: UInt8(0)) { builder.update($0) }
+                builder.update(Data([0]))
             }
         }
         let key = builder.finalize()

@@ -85,4 +85,15 @@ import Testing
         #expect(raw.finalize() == Digest.of("abc"))
         #expect(DigestBuilder().finalize() == Digest.of(""))
     }
+
+    /// A digest goes into a builder as the 32 bytes its hex text spells, whatever the machine's byte order: a
+    /// digest of digests kept in a ledger reads the same on another machine.
+    @Test func aDigestAddsTheBytesItsHexSpells() throws {
+        let inner = Digest.of("elena")
+        var builder = DigestBuilder()
+        builder.update(inner)
+        let hex = Array(inner.hex.utf8)
+        let bytes = stride(from: 0, to: 64, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+        #expect(builder.finalize() == Digest.of(Data(bytes)))
+    }
 }

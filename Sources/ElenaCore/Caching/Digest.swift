@@ -150,6 +150,14 @@ package struct DigestBuilder {
     /// Adds raw bytes.
     package mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
 
+    /// Adds a digest's 32 bytes, in the order its hex text shows them (the same on every machine).
+    package mutating func update(_ digest: Digest) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        digest.append(to: &bytes)
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+    }
+
     /// The digest of everything added.
     package func finalize() -> Digest { Digest(bytes: hasher.finalize()) }
 }
