@@ -60,15 +60,16 @@ package actor ReviewService {
     /// For the items of the queue flagged `near_duplicate`: the approved or published item (any drop) each looks
     /// like, the nearest.
     private var lookalikes: [Digest: DecidedPicture] = [:]
-    /// What the look-alikes were found from: the flagged items' fingerprints and the statuses of the queue's items
-    /// (a decision on the page changes the second). While both hold, a refresh (every poll) keeps the look-alikes
-    /// instead of reading every approved and published picture of the library again.
+    /// What the look-alikes were found from: the flagged items' fingerprints and the version of the library's decided
+    /// pictures (which the database changes with every decision, here, in a run or in another drop). While both hold,
+    /// a refresh (every poll) keeps the look-alikes instead of reading every approved and published picture of the
+    /// library again.
     private var lookalikesFrom: LookalikeInputs?
 
-    /// What the look-alikes depend on, as far as this server sees.
+    /// What the look-alikes depend on.
     struct LookalikeInputs: Equatable {
         var flagged: [ItemPrint]
-        var statuses: [ItemStatus]
+        var decided: Int64?
     }
 
     /// An item's fingerprints as the groups compare them.
@@ -131,8 +132,8 @@ package actor ReviewService {
     /// Groups the queue's near-identical pictures (`NearDuplicates.groups`, every pair: once per queue load, and
     /// only when a fingerprint changed), and names the approved or published item each item flagged
     /// `near_duplicate` looks like (`NearDuplicates.matches` against the ledger's decided pictures, read only when
-    /// some item of the queue carries the flag, and again only when the flagged items or the queue's statuses
-    /// changed).
+    /// some item of the queue carries the flag, and again only when the flagged items or the decided pictures'
+    /// version changed).
     private func findNearDuplicates() async throws {
         let prints = order.compactMap { id in entries[id]?.item.fingerprints.map { ItemPrint(id: id, prints: $0) } }
         if prints != groupedPrints {
@@ -145,13 +146,13 @@ package actor ReviewService {
             groupedPrints = prints
         }
         let flagged = prints.filter { entries[$0.id]?.item.flags.contains(CropFlag.nearDuplicate.rawValue) == true }
-        let inputs = LookalikeInputs(flagged: flagged, statuses: order.compactMap { entries[$0]?.item.status })
-        guard inputs != lookalikesFrom else { return }
         guard !flagged.isEmpty else {
             lookalikes = [:]
-            lookalikesFrom = inputs
+            lookalikesFrom = LookalikeInputs(flagged: [], decided: nil)
             return
         }
+        let inputs = LookalikeInputs(flagged: flagged, decided: try await store.lookalikeState(drop: drop).version)
+        guard inputs != lookalikesFrom else { return }
         lookalikes = try await store.lookalikes(
             of: flagged.map { (id: $0.id, prints: $0.prints) }, among: try await store.decidedStructures())
         lookalikesFrom = inputs

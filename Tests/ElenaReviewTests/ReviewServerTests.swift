@@ -414,6 +414,23 @@ import Testing
                     ]))
             #expect(after.filter { $0["id"]?.stringValue != copyID }.allSatisfy { $0["looks_like"] == .null })
             #expect(flagged["group"] == group, "the group holds whatever the members' decisions")
+
+            // Another drop's picture, approved since, shows the copy exactly (nearer than the first): nothing of this
+            // queue changed, but the decided pictures did, and the next poll names it.
+            let copyDigest = try #require(Digest(hex: copyID))
+            let copyPrints = try #require(try await fixture.store.fingerprints(items: [copyDigest])[copyDigest])
+            let twin = ItemRecord(
+                id: Digest.of("twin"), drop: "elsewhere", originalName: "twin.png", originalPath: "/src/twin.png", status: .ingested,
+                createdAt: Date(), updatedAt: Date())
+            try await fixture.store.upsertItems([twin], sourcePaths: [:])
+            try await fixture.store.updateItems([(twin.id, ItemUpdate(status: .approved, fingerprints: copyPrints))], at: Date())
+            let later = try #require(try await items(client, fixture).first { $0["id"]?.stringValue == copyID })
+            #expect(
+                later["looks_like"]
+                    == .object([
+                        "id": .string(twin.id.hex), "name": .string("twin.png"), "drop": .string("elsewhere"),
+                        "status": .string("approved"),
+                    ]))
         }
     }
 
