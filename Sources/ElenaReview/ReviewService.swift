@@ -69,7 +69,7 @@ package actor ReviewService {
     /// What the look-alikes depend on.
     struct LookalikeInputs: Equatable {
         var flagged: [ItemPrint]
-        var decided: Int64?
+        var decided: Int64
     }
 
     /// An item's fingerprints as the groups compare them.
@@ -148,7 +148,7 @@ package actor ReviewService {
         let flagged = prints.filter { entries[$0.id]?.item.flags.contains(CropFlag.nearDuplicate.rawValue) == true }
         guard !flagged.isEmpty else {
             lookalikes = [:]
-            lookalikesFrom = LookalikeInputs(flagged: [], decided: nil)
+            lookalikesFrom = nil
             return
         }
         let inputs = LookalikeInputs(flagged: flagged, decided: try await store.lookalikeState(drop: drop).version)
