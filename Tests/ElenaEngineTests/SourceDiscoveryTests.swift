@@ -93,5 +93,23 @@ import Testing
         for path in ["missing", "one/missing", "nowhere/x", "one/two"] { #expect(reader.stamp(folder(path)) == nil, "\(path)") }
     }
 
+    /// Files of many folders of the same name length, read in turn and again: each folder's file gets its own stamp
+    /// (a folder forgotten by the reader's few recent ones is found again, not mistaken for another).
+    @Test func aStampReaderKeepsFoldersOfTheSameLengthApart() throws {
+        let folder = try TemporaryDirectory("elena-stamp-reader")
+        defer { folder.remove() }
+        let paths = (0..<7).map { "f\($0)/same.png" }
+        for (position, path) in paths.enumerated() {
+            try FileManager.default.createDirectory(atPath: folder("f\(position)"), withIntermediateDirectories: true)
+            try Data(repeating: 1, count: position + 1).write(to: URL(fileURLWithPath: folder(path)))
+        }
+        let reader = FileSystem.StampReader()
+        for path in paths + paths.reversed() + paths {
+            let stamp = reader.stamp(folder(path))
+            #expect(stamp != nil && stamp == FileSystem.stamp(folder(path)), "\(path)")
+        }
+        #expect(Set(paths.map { reader.stamp(folder($0))?.size }) == Set((1...7).map { Int64($0) }))
+    }
+
     private func realPath(_ path: String) -> String { FileSystem.realPath(path) ?? path }
 }
