@@ -135,6 +135,33 @@ import Testing
         }
     }
 
+    /// A crop written again with the same bytes (a copy put back: a new stamp) is a hit once its bytes are checked,
+    /// not redone; its record takes the new stamp, so the run after that needs no check.
+    @Test func aCropWrittenAgainWithTheSameBytesIsCheckedNotRedone() async throws {
+        let harness = try SessionHarness(images: 2)
+        defer { harness.folder.remove() }
+        let first = try await harness.run()
+        let crop = try #require(harness.folder.files(under: "library/2_cropped/eng").first)
+        let path = harness.layout.absolute("2_cropped/eng/" + crop)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let before = try #require(FileSystem.stamp(path))
+        try FileManager.default.removeItem(atPath: path)
+        usleep(10_000)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let after = try #require(FileSystem.stamp(path))
+        try #require(after != before, "the copy put back has a stamp of its own")
+        let report = try await harness.run()
+        #expect(report.count(.crop, "ran") == 0 && report.count(.crop, "cached") == 2)
+        let items = first.plan.items.map(\.id)
+        let stamps = try await harness.withStore { store in
+            try await store.cacheIndex(items: items, dropStages: []).values.compactMap { step in
+                step.artifactPath == "2_cropped/eng/" + crop ? step.artifactStamp : nil
+            }
+        }
+        #expect(stamps.contains(after), "the record holds the file's new stamp: \(stamps)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
     @Test func folderMovesAreDecisionsAndCanBeUndone() async throws {
         let harness = try SessionHarness(images: 2)
         defer { harness.folder.remove() }

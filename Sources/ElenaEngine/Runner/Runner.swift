@@ -68,10 +68,15 @@ package struct Runner: Sendable {
         var item: Digest?
     }
 
-    /// A finished step as read from the run cache, with its file's stamp as found then (nil: no file, or none).
-    private struct Hit: Sendable {
-        var step: CachedStep
-        var stamp: FileStamp?
+    /// A finished step as read from the run cache, its file's stamp already compared with the recorded one where
+    /// the part was read (a step whose recorded file is gone is no hit at all).
+    private enum Hit: Sendable {
+        /// Its file is the one recorded: the node is settled with this output.
+        case intact(NodeOutput)
+        /// It recorded no file: the node is settled with this output if its stage finds what it made intact.
+        case noFile(NodeOutput)
+        /// Its file's stamp changed: the node is settled only if the file's bytes still give the recorded digest.
+        case changed(CachedStep)
     }
 
     private struct Finished: Sendable {
@@ -155,17 +160,30 @@ package struct Runner: Sendable {
         // Equal short summaries of a part share one text: most of a drop's ingest summaries are the same few
         // (`{"format":"png","width":1024,...}`), and each read from the ledger is a string of its own, kept by the
         // node's state to the end of the run (10 MB of a 100,000-item drop's no-op rerun).
+        // The outputs are made here too, so settling a hit on the runner's side copies one value.
         @Sendable func hits(_ steps: [CacheKey: CachedStep]) -> [CacheKey: Hit] {
             let stamps = FileSystem.StampReader()
             var shared: Set<JSONText> = []
-            return steps.mapValues { step in
-                var step = step
-                if step.output.text.utf8.count <= 128 {
-                    let (inserted, known) = shared.insert(step.output)
-                    if !inserted { step.output = known }
+            var hits: [CacheKey: Hit] = [:]
+            hits.reserveCapacity(steps.count)
+            for (key, step) in steps {
+                var summary = step.output
+                if summary.text.utf8.count <= 128 {
+                    let (inserted, known) = shared.insert(summary)
+                    if !inserted { summary = known }
                 }
-                return Hit(step: step, stamp: step.artifactPath.flatMap { stamps.stamp(layout.absolute($0)) })
+                let output = NodeOutput(
+                    digest: step.outputDigest ?? key.digest, artifactPath: step.artifactPath, artifactStamp: nil,
+                    summaryText: summary)
+                guard let path = step.artifactPath else {
+                    hits[key] = .noFile(output)
+                    continue
+                }
+                // A recorded file that is gone makes no hit: the step is done again.
+                guard let stamp = stamps.stamp(layout.absolute(path)) else { continue }
+                hits[key] = stamp == step.artifactStamp ? .intact(output) : .changed(step)
             }
+            return hits
         }
         var dropSteps: [CacheKey: Hit] = [:]
         do {
@@ -394,16 +412,10 @@ package struct Runner: Sendable {
 
             var verify: CachedStep?
             if !recomputing, stage.isCacheable, let hit = cached(key(), item: node.item) {
-                let record = hit.step
-                let output = NodeOutput(
-                    digest: record.outputDigest ?? key().digest, artifactPath: record.artifactPath, artifactStamp: nil,
-                    summaryText: record.output)
-                if record.artifactPath != nil {
-                    let stamp = hit.stamp
-                    if stamp != nil, stamp == record.artifactStamp { return .finished(.cached(output)) }
-                    if stamp != nil { verify = record }
-                } else if stage.isIntact(output, environment: environment) {
-                    return .finished(.cached(output))
+                switch hit {
+                case .intact(let output): return .finished(.cached(output))
+                case .noFile(let output): if stage.isIntact(output, environment: environment) { return .finished(.cached(output)) }
+                case .changed(let record): verify = record
                 }
             }
             if stage.isCacheable, verify == nil, environment.dryRun {
