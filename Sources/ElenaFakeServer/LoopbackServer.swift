@@ -30,11 +30,14 @@ package enum LoopbackServer {
         /// within 30 seconds (by then the listener is long closed and every accepted connection handed over), and
         /// one that has not ended five seconds after that is left behind rather than hanging the test that stops it.
         /// A fake with open websockets closes them first (a graceful shutdown waits for them).
-        package func stop() async {
+        /// - Returns: whether the graceful shutdown ended it (false: it had to be cancelled, or was left behind).
+        @discardableResult
+        package func stop() async -> Bool {
             await group.triggerGracefulShutdown()
-            if await hasEnded(within: .seconds(30)) { return }
+            if await hasEnded(within: .seconds(30)) { return true }
             task.cancel()
             _ = await hasEnded(within: .seconds(5))
+            return false
         }
 
         private func hasEnded(within limit: Duration) async -> Bool {

@@ -87,12 +87,14 @@ package final class FakeFanvue: Sendable {
     }
 
     /// Stops the server and waits until it has closed.
-    package func stop() async {
+    /// - Returns: whether a graceful shutdown closed it (false: it had to be cancelled; see `LoopbackServer`).
+    @discardableResult
+    package func stop() async -> Bool {
         let running = state.withLock { state -> LoopbackServer.Running? in
             defer { state.server = nil }
             return state.server
         }
-        await running?.stop()
+        return await running?.stop() ?? true
     }
 
     /// The port listened on (0 before `start()`).

@@ -148,10 +148,11 @@ struct FakeFanvueHarness {
                 HTTPClientRequest(url: fake.baseURL + "/users/me"), timeout: .seconds(5))
             #expect(reply.status.code == 400)
             _ = try await reply.body.collect(upTo: 1 << 20)
-            let stopping = Date()
-            await fake.stop()
-            // (Bounded generously: the whole suite shares two cores; a hang on the idle connection would be far longer.)
-            #expect(Date().timeIntervalSince(stopping) < 10)
+            // Held up by the idle connection, the graceful shutdown would not end and the server would be cancelled
+            // after 30 s. What is checked is how it ended, not how long it took: under a loaded suite on two cores the
+            // same graceful stop once took 10.4 s against a bound of 10 s that this test used to assert.
+            let graceful = await fake.stop()
+            #expect(graceful, "the kept-alive idle connection held the graceful shutdown up; the server had to be cancelled")
             await #expect(throws: (any Error).self) {
                 _ = try await client.execute(
                     HTTPClientRequest(url: "http://127.0.0.1:\(port)/users/me"), timeout: .seconds(1))
