@@ -144,7 +144,7 @@ extension SQLRunStore: ItemCatalog {
                 id, cropped_name, cropped_digest, flags, status, vault, category, tags, price_cents, description, error,
                 fingerprint, crop_fingerprint
                 """, idColumn: "id",
-            condition: "EXISTS (SELECT 1 FROM drop_items WHERE drop_items.drop_name = ? AND drop_items.item_id = items.id)",
+            indexCondition: "EXISTS (SELECT 1 FROM drop_items WHERE drop_items.drop_name = ? AND drop_items.item_id = items.id)",
             binds: [.text(drop)], limit: ids.count
         ) { row -> (Digest, ItemRowFields)? in
             guard let id = row.digest("id") else { return nil }
