@@ -411,6 +411,35 @@ package enum FileSystem {
         try survey(folder, recursive: recursive).entries
     }
 
+    /// What `fstatat` told of a name (`error` 0), or its `errno`.
+    private struct Look {
+        var mode: mode_t = 0
+        var stamp = FileStamp(size: 0, mtimeNanoseconds: 0, inode: 0)
+        var error: Int32 = 0
+    }
+
+    /// `fstatat` (not following a symbolic link) of each of `names` in the open folder `folder`, in their order. A
+    /// folder of many files is looked at by as many threads as there are cores (up to 8): a big drop's discovery
+    /// makes 100,000 of these calls, and the kernel answers them side by side.
+    private static func lookUp(_ names: [String], in folder: Int32) -> [Look] {
+        var looks = [Look](repeating: Look(), count: names.count)
+        let threads = names.count < 4_096 ? 1 : max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        let share = (names.count + threads - 1) / threads
+        looks.withUnsafeMutableBufferPointer { looks in
+            // Each thread writes its own share of the slots.
+            nonisolated(unsafe) let slots = looks
+            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                for index in (thread * share)..<min(names.count, (thread + 1) * share) {
+                    var info = stat()
+                    slots[index] =
+                        fstatat(folder, names[index], &info, AT_SYMLINK_NOFOLLOW) == 0
+                        ? Look(mode: info.st_mode, stamp: stamp(of: info)) : Look(error: errno)
+                }
+            }
+        }
+        return looks
+    }
+
     /// Like `walk`, and also says what it could not take and why, instead of skipping it in silence: a sub-folder
     /// it cannot read, a name that is not UTF-8, a dangling symbolic link, a symbolic link to a file outside
     /// `folder` (never followed out). A symbolic link to a file inside `folder` is listed with the file's real path.
@@ -429,33 +458,39 @@ package enum FileSystem {
                 continue
             }
             defer { closedir(directory) }
+            var names: [String] = []
             while let item = readdir(directory) {
                 let entry = entryName(item)
                 let raw = Array(UnsafeRawBufferPointer(start: entry, count: strlen(entry)))
                 let name = String(decoding: raw, as: UTF8.self)
                 if name.hasPrefix(".") { continue }
-                let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
                 guard Array(name.utf8) == raw else {
+                    let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
                     problems.append((relative, "the file name is not valid UTF-8; rename the file"))
                     continue
                 }
+                names.append(name)
+            }
+            // One `fstatat` by name within the open folder for an ordinary file or folder (no path walked from the
+            // root, no second look); a symbolic link is then followed by its path.
+            let looks = lookUp(names, in: dirfd(directory))
+            for (name, look) in zip(names, looks) {
+                let relative = relativeFolder.isEmpty ? name : relativeFolder + "/" + name
                 let absolute = folder + "/" + relative
-                // One `fstatat` by name within the open folder for an ordinary file or folder (no path walked from
-                // the root, no second look); a symbolic link is then followed by its path.
-                var link = stat()
-                guard fstatat(dirfd(directory), name, &link, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    problems.append((relative, "cannot read it (\(String(cString: strerror(errno))))"))
+                guard look.error == 0 else {
+                    problems.append((relative, "cannot read it (\(String(cString: strerror(look.error))))"))
                     continue
                 }
-                let isLink = (link.st_mode & S_IFMT) == S_IFLNK
-                var info = link
+                let isLink = (look.mode & S_IFMT) == S_IFLNK
+                var kind = look.mode & S_IFMT
                 if isLink {
+                    var info = stat()
                     guard stat(absolute, &info) == 0 else {
                         problems.append((relative, "a symbolic link to a file that does not exist"))
                         continue
                     }
+                    kind = info.st_mode & S_IFMT
                 }
-                let kind = info.st_mode & S_IFMT
                 if kind == S_IFDIR {
                     if recursive, !isLink { pending.append(relative) }
                 } else if kind == S_IFREG {
@@ -466,7 +501,7 @@ package enum FileSystem {
                         }
                         if let stamp = stamp(target) { entries.append(Entry(path: target, relativePath: relative, stamp: stamp)) }
                     } else {
-                        entries.append(Entry(path: absolute, relativePath: relative, stamp: stamp(of: info)))
+                        entries.append(Entry(path: absolute, relativePath: relative, stamp: look.stamp))
                     }
                 } else {
                     // A pipe, socket or device: reading it could block forever or never end.
