@@ -278,14 +278,21 @@ extension DropSession {
             for folder in [ReviewFolder.review, .approved, .rejected] {
                 try FileSystem.makeDirectory(environment.layout.absolute(folder.rawValue))
             }
-            // Half-written files of a run that was killed (never renamed into place) go before anything is written.
-            for top in LibraryLayout.topFolders {
-                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute("\(top)/\(manifest.drop)"))
-                FileSystem.removeAbandonedTemporaries(in: environment.layout.absolute(top))
-            }
-            FileSystem.removeAbandonedTemporaries(in: services.outbox)
         }
+        // Half-written files of a run that was killed (never renamed into place) go before anything is written:
+        // looked for while the plan is made (a big drop's folders hold 100,000 files each), and done before it is
+        // handed on.
+        let (layout, drop, outbox, dryRun) = (environment.layout, manifest.drop, services.outbox, environment.dryRun)
+        async let cleared: Void = {
+            guard !dryRun else { return }
+            for top in LibraryLayout.topFolders {
+                FileSystem.removeAbandonedTemporaries(in: layout.absolute("\(top)/\(drop)"))
+                FileSystem.removeAbandonedTemporaries(in: layout.absolute(top))
+            }
+            FileSystem.removeAbandonedTemporaries(in: outbox)
+        }()
         let plan = try Planner.plan(manifest, files: files, pipeline: pipeline(services: services).shape)
+        await cleared
         let inputs = try await reads
         return (plan.applying(inputs.overrides), inputs, inOtherDrops)
     }
