@@ -255,7 +255,8 @@ extension SQLRunStore {
                     WHERE rowid IN (SELECT rowid FROM \(table) WHERE \(idColumn) IN (\(list))\(inner))\(outer)
                     """, [.text(json)] + binds), map: map)
         case .postgres:
-            // PostgreSQL reads an index's rows in table order itself (a bitmap heap scan).
+            // PostgreSQL keeps the plain form: its planner chooses how to visit the table (a bitmap heap scan, one
+            // of its plans, visits it in table order).
             let both = ([indexCondition, condition].compactMap { $0 } + ["\(idColumn) IN (\(list))"]).joined(separator: " AND ")
             return try await database.query(
                 SQLStatement("SELECT \(columns) FROM \(table) WHERE \(both)", binds + [.text(json)]), map: map)

@@ -16,6 +16,15 @@ package enum Subprocess {
         package var error: String
     }
 
+    /// The id of a process that ran and has ended (`/bin/true`, waited for): a pid no process holds now, like a
+    /// killed writer's in the name of the file it left.
+    package static func endedProcessID() throws -> pid_t {
+        let pid = try start("/bin/true", [])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return pid
+    }
+
     /// Starts `command arguments…` with the current environment plus `environment`, standard input from /dev/null
     /// and its output into the files named (created or truncated); returns its process id without waiting.
     /// - Parameters:

@@ -10,11 +10,7 @@ import Testing
     @Test func aRunDeletesTheHalfWrittenFilesOfKilledWritersAndADryRunDoesNot() async throws {
         try await withDrop(.sqlite, images: 2) { drop in
             _ = try await drop.run()
-            let finished = Process()
-            finished.executableURL = URL(fileURLWithPath: "/bin/true")
-            try finished.run()
-            finished.waitUntilExit()
-            let dead = finished.processIdentifier
+            let dead = try Subprocess.endedProcessID()
             let alive = ProcessInfo.processInfo.processIdentifier
             let abandoned = [
                 "1_raw/\(drop.drop)/.tmp-\(dead)-1-a.png", "2_cropped/\(drop.drop)/.tmp-\(dead)-2-a.jpg",

@@ -10,11 +10,7 @@ import Testing
     @Test func onlyTheLeftoversOfDeadWritersAreDeleted() throws {
         let folder = try TemporaryDirectory("elena-tmp")
         defer { folder.remove() }
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        let dead = finished.processIdentifier
+        let dead = try Subprocess.endedProcessID()
         let alive = ProcessInfo.processInfo.processIdentifier
         try folder.write("half", to: ".tmp-\(dead)-42-a.png")
         try folder.write("in flight", to: ".tmp-\(alive)-43-b.png")
