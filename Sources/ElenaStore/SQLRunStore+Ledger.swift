@@ -257,9 +257,9 @@ extension SQLRunStore {
         case .postgres:
             // PostgreSQL keeps the plain form: its planner chooses how to visit the table (a bitmap heap scan, one
             // of its plans, visits it in table order).
-            let both = ([indexCondition, condition].compactMap { $0 } + ["\(idColumn) IN (\(list))"]).joined(separator: " AND ")
+            let both = conditions.isEmpty ? "" : "\(conditions) AND "
             return try await database.query(
-                SQLStatement("SELECT \(columns) FROM \(table) WHERE \(both)", binds + [.text(json)]), map: map)
+                SQLStatement("SELECT \(columns) FROM \(table) WHERE \(both)\(idColumn) IN (\(list))", binds + [.text(json)]), map: map)
         }
     }
 
