@@ -244,6 +244,38 @@ extension SQLRunStore: ItemCatalog {
         ])
     }
 
+    package func itemRowState(drop: String) async throws -> ItemRowState {
+        // One round trip: the version the triggers of migration 13 keep, and the drop's last comparison.
+        let rows = try await database.query(
+            """
+            SELECT v.value AS version, c.rows_version, c.parts
+            FROM ledger_versions v LEFT JOIN item_row_checks c ON c.drop_name = ?
+            WHERE v.name = 'item_rows'
+            """, [.text(drop)])
+        guard let row = rows.first, let version = row.int64("version") else {
+            throw StoreError("the ledger has no version of its item rows (ledger_versions): is its schema whole?")
+        }
+        var last: ItemRowCheck?
+        if let checked = row.int64("rows_version"), let parts = row.string("parts").flatMap(ItemRowCheck.parts(json:)) {
+            last = ItemRowCheck(drop: drop, rowsVersion: checked, parts: parts)
+        }
+        return ItemRowState(version: version, last: last)
+    }
+
+    package func saveItemRowCheck(_ check: ItemRowCheck) async throws -> Bool {
+        // Kept only while the version is the one the comparison was made at, checked in the same statement: a row
+        // changed meanwhile (by anyone) leaves the last comparison, which no longer holds either, to be replaced.
+        let kept = try await writeQuery(
+            SQLStatement(
+                """
+                INSERT INTO item_row_checks (drop_name, rows_version, parts)
+                SELECT ?, ?, ? WHERE (SELECT value FROM ledger_versions WHERE name = 'item_rows') = ?
+                ON CONFLICT (drop_name) DO UPDATE SET rows_version = excluded.rows_version, parts = excluded.parts
+                RETURNING drop_name
+                """, [.text(check.drop), .int(check.rowsVersion), .json(check.partsJSON), .int(check.rowsVersion)]))
+        return !kept.isEmpty
+    }
+
     package func item(idPrefix: String) async throws -> [ItemRecord] {
         let prefix = idPrefix.lowercased()
         guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { return [] }

@@ -33,6 +33,13 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
         var decidedReads = 0
         /// Each drop's last look for lookalikes.
         var lookalikeChecks: [String: LookalikeCheck] = [:]
+        /// How many items' rows were read for comparison with a run (`rowFields`).
+        var rowFieldReads = 0
+        /// Each drop's last comparison of its item rows with a run.
+        var itemRowChecks: [String: ItemRowCheck] = [:]
+        /// The item rows' version, and what a run compares as it was when the version was last asked for.
+        var itemRowsVersion: Int64 = 0
+        var itemRowsSeen: Int?
     }
     /// A review's key: the item and its crop.
     struct ReviewKey: Hashable {
@@ -184,6 +191,7 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
 
     package func rowFields(drop: String, items ids: [Digest]) async throws -> [Digest: ItemRowFields] {
         let wanted = Set(ids)
+        state.withLock { $0.rowFieldReads += ids.count }
         return Dictionary(
             uniqueKeysWithValues: try await items(drop: drop).filter { wanted.contains($0.id) }.map { ($0.id, ItemRowFields($0)) })
     }
@@ -247,6 +255,41 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
 
     package func saveLookalikeCheck(_ check: LookalikeCheck) async throws {
         state.withLock { $0.lookalikeChecks[check.drop] = check }
+    }
+
+    /// How many items' rows were read for comparison with a run.
+    package var rowFieldReads: Int { state.withLock { $0.rowFieldReads } }
+
+    /// The version counts the changes to what a run compares (every row's fields, every drop's members) seen between
+    /// two asks, as the database's triggers count every change of it.
+    package func itemRowState(drop: String) async throws -> ItemRowState {
+        state.withLock { state in ItemRowState(version: Self.itemRowsVersion(&state), last: state.itemRowChecks[drop]) }
+    }
+
+    package func saveItemRowCheck(_ check: ItemRowCheck) async throws -> Bool {
+        state.withLock { state in
+            guard Self.itemRowsVersion(&state) == check.rowsVersion else { return false }
+            state.itemRowChecks[check.drop] = check
+            return true
+        }
+    }
+
+    private static func itemRowsVersion(_ state: inout State) -> Int64 {
+        var hasher = Hasher()
+        for item in state.items.values.sorted(by: { $0.id < $1.id }) {
+            hasher.combine(item.id)
+            hasher.combine(ItemRowFields(item))
+        }
+        for drop in state.members.keys.sorted() {
+            hasher.combine(drop)
+            hasher.combine(state.members[drop]?.keys.sorted())
+        }
+        let seen = hasher.finalize()
+        if seen != state.itemRowsSeen {
+            if state.itemRowsSeen != nil { state.itemRowsVersion += 1 }
+            state.itemRowsSeen = seen
+        }
+        return state.itemRowsVersion
     }
 
     private static func decided(_ items: some Sequence<ItemRecord>) -> [DecidedPicture] {

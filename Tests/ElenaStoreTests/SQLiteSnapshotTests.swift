@@ -87,9 +87,12 @@ import Testing
         defer { folder.remove() }
         let url = DatabaseURL(sqlitePath: folder("elena.db"))
         let store = try await SQLRunStore.open(url, readOnly: false)
-        // Undo the latest four migrations (0009_fingerprints, 0010_decided_items, 0011_picture_structures,
-        // 0012_lookalike_checks) by hand: the file is as version 8 left it.
+        // Undo the latest five migrations (0009_fingerprints, 0010_decided_items, 0011_picture_structures,
+        // 0012_lookalike_checks, 0013_item_row_checks) by hand: the file is as version 8 left it.
         for statement in [
+            "DROP TRIGGER items_rows_inserted", "DROP TRIGGER items_rows_updated", "DROP TRIGGER items_rows_deleted",
+            "DROP TRIGGER drop_items_rows_inserted", "DROP TRIGGER drop_items_rows_updated", "DROP TRIGGER drop_items_rows_deleted",
+            "DROP TABLE item_row_checks",
             "DROP TRIGGER items_decided_inserted", "DROP TRIGGER items_decided_updated", "DROP TRIGGER items_decided_deleted",
             "DROP TABLE lookalike_checks", "DROP TABLE ledger_versions",
             "DROP INDEX items_decided_structures", "ALTER TABLE items DROP COLUMN structure", "ALTER TABLE items DROP COLUMN crop_structure",
@@ -105,6 +108,7 @@ import Testing
         #expect(try await snapshot.fingerprints(items: nil).isEmpty, "items are read with their fingerprint columns")
         #expect(try await snapshot.decidedStructures().isEmpty)
         #expect(try await snapshot.lookalikeState(drop: "d") == LookalikeState(version: 0, anyDecided: false, last: nil))
+        #expect(try await snapshot.itemRowState(drop: "d") == ItemRowState(version: 0, last: nil))
         #expect(try await snapshot.items(drop: nil).isEmpty)
         await snapshot.close()
         #expect(try contents(folder) == before)

@@ -243,6 +243,56 @@ import Testing
         }
     }
 
+    /// A drop's last comparison of its item rows with a run holds while the rows' version is the one it was made at:
+    /// the database changes the version with every change to what a run compares (whoever makes it) and with nothing
+    /// else, and keeps a comparison only while the version is the one it was made at.
+    @Test(arguments: LedgerKind.available)
+    func theItemRowsVersionChangesWithWhatARunComparesAndOnlyThen(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let (a, b) = (item("a.png"), item("b.png"))
+            let start = try await store.itemRowState(drop: "d1")
+            #expect(start.last == nil)
+            var version = start.version
+            /// Applies `change`, then says whether the version changed.
+            func changes(_ change: () async throws -> Void) async throws -> Bool {
+                try await change()
+                let now = try await store.itemRowState(drop: "d1").version
+                defer { version = now }
+                return now != version
+            }
+            #expect(try await changes { try await store.upsertItems([a, b], sourcePaths: [a.id: "src/a.png", b.id: "src/b.png"]) })
+            var moved = a
+            moved.originalPath = "/elsewhere/a.png"
+            moved.width = 11
+            #expect(
+                try await !changes { try await store.upsertItems([moved], sourcePaths: [a.id: "src/moved/a.png"]) },
+                "the source's fields, in the same drop, are not compared")
+            #expect(try await changes { try await store.updateItems([(a.id, ItemUpdate(status: .inReview))], at: Self.now) })
+            #expect(
+                try await !changes {
+                    try await store.updateItems([(a.id, ItemUpdate(status: .inReview, vault: "v"))], at: Self.now.addingTimeInterval(9))
+                }, "the same values again")
+            #expect(try await changes { try await store.updateItems([(b.id, ItemUpdate(flags: ["near_duplicate"]))], at: Self.now) })
+            #expect(try await changes { try await store.updateItems([(b.id, ItemUpdate(priceCents: 900))], at: Self.now) })
+            #expect(try await changes { try await store.updateItems([(b.id, ItemUpdate(error: .some("crop: no")))], at: Self.now) })
+            var joining = a
+            joining.drop = "d2"
+            #expect(try await changes { try await store.upsertItems([joining], sourcePaths: [a.id: "src/a.png"]) }, "joined a drop")
+
+            // Kept at the version it was made at, a drop's own; not once a row changed since.
+            let check = ItemRowCheck(
+                drop: "d1", rowsVersion: version, parts: [Digest.of("part"): [a.id: ["near_duplicate"]], Digest.of("other"): [:]])
+            #expect(try await store.saveItemRowCheck(check))
+            #expect(try await store.itemRowState(drop: "d1") == ItemRowState(version: version, last: check))
+            #expect(try await store.itemRowState(drop: "d2").last == nil)
+            try await store.updateItems([(a.id, ItemUpdate(category: "c"))], at: Self.now)
+            var late = check
+            late.parts = [:]
+            #expect(try await !store.saveItemRowCheck(late), "a row changed since the version was read")
+            #expect(try await store.itemRowState(drop: "d1").last == check)
+        }
+    }
+
     /// A run reads two integers of each decided picture, worked out by the database from the fingerprint texts
     /// (migration 11), and only the close ones whole: it finds the very lookalikes that comparing with every decided
     /// picture finds.

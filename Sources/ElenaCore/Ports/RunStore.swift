@@ -78,6 +78,11 @@ package protocol ItemCatalog: Sendable {
     func lookalikeState(drop: String) async throws -> LookalikeState
     /// Keeps a drop's look for lookalikes, in place of its last.
     func saveLookalikeCheck(_ check: LookalikeCheck) async throws
+    /// The version of the item rows as of now, and `drop`'s last comparison of its rows with a run.
+    func itemRowState(drop: String) async throws -> ItemRowState
+    /// Keeps a drop's comparison, in place of its last, if the item rows' version is still `check.rowsVersion`.
+    /// - Returns: whether it was kept (false: a row changed since the version was read).
+    @discardableResult func saveItemRowCheck(_ check: ItemRowCheck) async throws -> Bool
     /// Items among `ids` that belong to a drop other than `drop`: a picture is reviewed and published with the
     /// first drop that took it.
     func items(_ ids: [Digest], ownedByOtherThan drop: String) async throws -> [ItemRecord]
@@ -244,6 +249,69 @@ package struct LookalikeCheck: Sendable, Hashable {
             found.append(Lookalike(item: item, other: other, name: name, drop: drop, status: status))
         }
         return found
+    }
+}
+
+/// A drop's last comparison of its item rows with a run, made while the rows' version was `rowsVersion` (kept by the
+/// database: it changes with every change to what a run compares). Each part it names was found in line: comparing
+/// the rows with what the run projected onto them changed nothing. While the version is the same, a part that projects
+/// the same (the same digest) is still in line, and its rows need not be read.
+package struct ItemRowCheck: Sendable, Hashable {
+    package var drop: String
+    package var rowsVersion: Int64
+    /// By the digest of a part (its items and what a run projected onto them): the flags the rows of its items
+    /// waiting for review hold, for those that hold other flags than the run gave them (the run adds
+    /// `near_duplicate` once the whole drop is settled).
+    package var parts: [Digest: [Digest: [String]]]
+
+    /// Creates one.
+    package init(drop: String, rowsVersion: Int64, parts: [Digest: [Digest: [String]]]) {
+        self.drop = drop
+        self.rowsVersion = rowsVersion
+        self.parts = parts
+    }
+
+    /// `parts` as the ledger keeps it: `{"<part>": {"<item>": [flags]}}`, keys in order.
+    package var partsJSON: String {
+        let entries = parts.map { part, flags in
+            JSONValue.Member(
+                part.hex,
+                .object(flags.map { JSONValue.Member($0.key.hex, .array($0.value.map { .string($0) })) }))
+        }
+        return JSONValue.object(entries).serialized(canonical: true)
+    }
+
+    /// What a kept `parts` holds (nil when it does not read: then every row is read and compared).
+    package static func parts(json text: String) -> [Digest: [Digest: [String]]]? {
+        guard case .object(let entries)? = try? JSONValue.parse(text) else { return nil }
+        var parts: [Digest: [Digest: [String]]] = [:]
+        for entry in entries {
+            guard let part = Digest(hex: entry.key), case .object(let items) = entry.value else { return nil }
+            var flags: [Digest: [String]] = [:]
+            for item in items {
+                guard let id = Digest(hex: item.key), let list = item.value.arrayValue else { return nil }
+                let strings = list.compactMap(\.stringValue)
+                guard strings.count == list.count else { return nil }
+                flags[id] = strings
+            }
+            parts[part] = flags
+        }
+        return parts
+    }
+}
+
+/// The item rows as a run finds them before it compares them.
+package struct ItemRowState: Sendable, Hashable {
+    /// Changes whenever an item row is added, removed or changed in what a run compares, or an item joins or leaves
+    /// a drop (kept by the database).
+    package var version: Int64
+    /// The drop's last comparison.
+    package var last: ItemRowCheck?
+
+    /// Creates one.
+    package init(version: Int64, last: ItemRowCheck?) {
+        self.version = version
+        self.last = last
     }
 }
 

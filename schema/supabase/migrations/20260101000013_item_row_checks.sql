@@ -1,0 +1,1 @@
+../../sql/postgres/0013_item_row_checks.sql
