@@ -230,9 +230,13 @@ package struct DropSession: Sendable {
         }
 
         let started = environment.now()
-        // The item rows follow the run a part of the items at a time, as the runner settles each part.
-        let projector =
-            environment.dryRun ? nil : ItemRowProjector(store: store, drop: manifest.drop, plan: plan, now: environment.now)
+        // The item rows follow the run a part of the items at a time, as the runner settles each part. Their version
+        // is read before any of them is.
+        var projector: ItemRowProjector?
+        if !environment.dryRun {
+            let rows = try await store.itemRowState(drop: manifest.drop)
+            projector = ItemRowProjector(store: store, drop: manifest.drop, plan: plan, rows: rows, now: environment.now)
+        }
         var report = try await runGraph(plan, inputs: consume inputs, services: services, settled: projector.map { $0.add })
         profile.lap("run graph (item rows projected meanwhile)")
         report.unreadable = unreadable
@@ -396,6 +400,12 @@ extension DropSession {
         let flags = ItemProjection.flagUpdates(projected.waiting, lookalikes: Set(lookalikes.items))
         if !flags.isEmpty { try await store.updateItems(flags, at: environment.now()) }
         let changed = projected.changed + flags.count
+        // A run that found every row in line keeps what it found, for the next to compare with instead of the rows
+        // (kept only if no row changed since their version was read, by this run or anyone).
+        if changed == 0, !projected.asKept, !projected.found.isEmpty {
+            let check = ItemRowCheck(drop: manifest.drop, rowsVersion: projector.rowsVersion, parts: projected.found)
+            try await store.saveItemRowCheck(check)
+        }
         profile.lap("project items (\(changed) changed)")
         try await store.append([
             EventRecord(

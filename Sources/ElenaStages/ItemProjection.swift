@@ -81,28 +81,97 @@ package enum ItemProjection {
         package var stored: [String]?
     }
 
+    /// What a run projects onto one item's row.
+    package struct Projected: Sendable {
+        /// The item's index in the plan.
+        package var index: Int
+        package var fields: Fields
+        /// Whether the item waits for review (its flags are settled once the whole run is).
+        package var waiting: Bool
+    }
+
+    /// What the run projects onto each of `items` (the plan's indices), in their order.
+    package static func projected(_ plan: DropPlan, states: some NodeStateLookup, items: Range<Int>) -> [Projected] {
+        var captions: [String?: String] = [:]
+        return items.map { index in
+            let waiting: Bool
+            if case .waiting? = states[NodeID(.review, item: index)] { waiting = true } else { waiting = false }
+            return Projected(index: index, fields: fields(of: plan, states: states, item: index, captions: &captions), waiting: waiting)
+        }
+    }
+
+    /// A digest of the items and everything `updates` compares their rows with: two parts with the same digest, compared
+    /// with the same rows, give the same changes.
+    package static func digest(_ plan: DropPlan, _ projected: [Projected]) -> Digest {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64 + projected.count * 512)
+        func add(_ text: String?) {
+            guard let text else { return bytes.append(0) }
+            bytes.append(1)
+            withUnsafeBytes(of: UInt64(text.utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: text.utf8)
+        }
+        func add(_ digest: Digest?) {
+            guard let digest else { return bytes.append(0) }
+            bytes.append(1)
+            digest.append(to: &bytes)
+        }
+        func add(_ list: [String]?) {
+            guard let list else { return bytes.append(0) }
+            bytes.append(1)
+            withUnsafeBytes(of: UInt64(list.count).bigEndian) { bytes.append(contentsOf: $0) }
+            for text in list { add(text) }
+        }
+        add("elena-run/item-rows/1")
+        for entry in projected {
+            let fields = entry.fields
+            add(plan.items[entry.index].id)
+            bytes.append(entry.waiting ? 1 : 0)
+            add(fields.croppedName)
+            add(fields.croppedDigest)
+            add(fields.flags)
+            add(fields.status?.rawValue)
+            if let publish = fields.publish {
+                bytes.append(1)
+                add(publish.vault)
+                add(publish.category)
+                add(publish.tags)
+                add(publish.priceCents.map { String($0) })
+                add(publish.caption)
+            } else {
+                bytes.append(0)
+            }
+            add(fields.caption)
+            add(fields.fingerprints?.picture)
+            add(fields.fingerprints?.crop)
+        }
+        var builder = DigestBuilder()
+        bytes.withUnsafeBytes { builder.update($0) }
+        return builder.finalize()
+    }
+
     /// The changes that bring the rows in line with the run: only fields that differ, only items that need any.
-    /// - Parameter items: which of the plan's items.
+    /// - Parameter projected: what the run projects onto some of the plan's items (`projected(_:states:items:)`).
     /// - Parameter rows: their rows as stored.
     /// - Returns: the changes, and the flags of the items waiting for review: whether one shows a picture already
     ///   approved or published (flagged `near_duplicate`) is known once the whole run is settled, so their flags
     ///   are left out of the changes and handed back for `flagUpdates`.
     package static func updates(
-        _ plan: DropPlan, states: some NodeStateLookup, items: Range<Int>, rows: [Digest: ItemRowFields]
+        _ plan: DropPlan, _ projected: [Projected], rows: [Digest: ItemRowFields]
     ) -> (updates: [(Digest, ItemUpdate)], waiting: [WaitingFlags]) {
         var updates: [(Digest, ItemUpdate)] = []
         var waiting: [WaitingFlags] = []
-        var captions: [String?: String] = [:]
-        for index in items {
+        for entry in projected {
+            let index = entry.index
             let id = plan.items[index].id
             guard let row = rows[id] else { continue }
-            let fields = fields(of: plan, states: states, item: index, captions: &captions)
+            let fields = entry.fields
             var update = ItemUpdate()
             var changed = false
             if let name = fields.croppedName, name != row.croppedName { update.croppedName = name; changed = true }
             if let digest = fields.croppedDigest, digest != row.croppedDigest { update.croppedDigest = digest; changed = true }
             if let flags = fields.flags {
-                if case .waiting? = states[NodeID(.review, item: index)] {
+                if entry.waiting {
                     waiting.append(WaitingFlags(item: index, id: id, flags: flags, stored: row.flags))
                 } else if flags != row.flags {
                     update.flags = flags

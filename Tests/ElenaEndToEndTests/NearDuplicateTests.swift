@@ -1,4 +1,5 @@
 import ElenaCore
+import ElenaStore
 import ElenaTestKit
 import ElenaTestSupport
 import Foundation
@@ -54,6 +55,27 @@ import Testing
         #expect(
             third.standardOutput.contains(
                 "astronaut-resaved.jpg looks like astronaut.png (drop first, published): flagged near_duplicate"), "\(third)")
+
+        // That rerun found the rows in line and kept it, with the flag the waiting copy's row holds beyond what the run
+        // gives it; the next rerun reads no row, and leaves the copy's row, flag and all, untouched.
+        func copyRow() async throws -> (row: ItemRecord?, check: ItemRowState) {
+            let store = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("library/elena.db")), readOnly: true)
+            let row = try await store.items(drop: "first").first { $0.originalName == "astronaut-resaved.jpg" }
+            let check = try await store.itemRowState(drop: "first")
+            await store.close()
+            return (row, check)
+        }
+        let before = try await copyRow()
+        let copy = try #require(before.row)
+        #expect(copy.flags.contains("near_duplicate") && copy.status == .inReview, "\(copy)")
+        let kept = try #require(before.check.last)
+        #expect(kept.rowsVersion == before.check.version)
+        #expect(kept.parts.values.contains { $0[copy.id]?.contains("near_duplicate") == true }, "\(kept)")
+        let fourth = try await runner.run(["first.yaml"])
+        #expect(fourth.exitCode == 3 && fourth.standardOutput.contains("flagged near_duplicate"), "\(fourth)")
+        let after = try await copyRow()
+        #expect(after.row == copy, "the copy's row is as it was, down to when it was last written")
+        #expect(after.check == before.check)
     }
 
     /// A drop's copy waits for review while another drop's twin waits too; once the other drop publishes its twin,

@@ -61,4 +61,41 @@ import Testing
         #expect(ledger.decidedReads == 2, "nothing waited in the two runs since: nothing was read")
         #expect(try await ledger.items(drop: "eng").allSatisfy { $0.status == .published })
     }
+
+    /// A run brings its items' rows in line with what it projects onto them. While the rows are as the drop's last
+    /// comparison found them (their version is the same) and a part projects what it did then, the part's rows are
+    /// not read: a no-op rerun reads none. A row changed by anyone, or a part that projects something else, is read
+    /// and brought in line.
+    @Test func aRerunReadsNoItemRowWhileTheRowsAreAsTheLastComparisonFoundThem() async throws {
+        var harness = try SessionHarness(images: 5)
+        defer { harness.folder.remove() }
+        harness.part = 2
+        let ledger = MemoryLedger()
+        harness.memory = ledger
+        // The first run writes the rows; the second finds them in line, and keeps that.
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(try await harness.run().waitingItems.count == 5)
+        let read = ledger.rowFieldReads
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(ledger.rowFieldReads == read, "nothing changed: no row was read")
+
+        // A row changed by hand: every part is read again, and the row brought back in line.
+        let rows = try await ledger.items(drop: "eng")
+        try await ledger.updateItems([(rows[0].id, ItemUpdate(status: .approved, vault: "elsewhere"))], at: Date())
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(ledger.rowFieldReads == read + 5, "a row changed: every part was read")
+        let restored = try #require(try await ledger.items(drop: "eng").first { $0.id == rows[0].id })
+        #expect(restored.status == .inReview && restored.vault == "v", "\(restored)")
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(ledger.rowFieldReads == read + 10, "the last run changed a row: what it found is not kept")
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(ledger.rowFieldReads == read + 10)
+
+        // A new price changes what every part projects: each is read, and each row takes it.
+        harness.manifestText = harness.manifestText.replacingOccurrences(of: "price: 5", with: "price: 7")
+        #expect(try await harness.run().waitingItems.count == 5)
+        #expect(ledger.rowFieldReads == read + 15)
+        #expect(try await ledger.items(drop: "eng").map(\.priceCents) == Array(repeating: 700, count: 5))
+    }
 }

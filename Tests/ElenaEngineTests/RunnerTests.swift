@@ -44,6 +44,30 @@ import Testing
         #expect(rows.filter { $0.status == .inReview }.count == 2)
     }
 
+    /// A rerun that finds the rows as the drop's last comparison left them reads none of them; a row changed behind
+    /// the runs' back, in the database itself, changes the rows' version (the database's own triggers): the next run
+    /// reads the rows and brings that one back in line.
+    @Test func aRowChangedInTheDatabaseIsBroughtBackInLineThoughTheLastComparisonFoundItInLine() async throws {
+        var harness = try SessionHarness(images: 5)
+        defer { harness.folder.remove() }
+        harness.part = 2
+        _ = try await harness.run()
+        #expect(try await harness.withStore { try await $0.itemRowState(drop: "eng").last } == nil, "the first run wrote the rows")
+        _ = try await harness.run()
+        let kept = try #require(try await harness.withStore { try await $0.itemRowState(drop: "eng") })
+        #expect(kept.last?.rowsVersion == kept.version && kept.last?.parts.count == 3, "\(kept)")
+
+        let item = try #require(try await harness.withStore { try await $0.items(drop: "eng") }.first)
+        try await harness.withStore { store in
+            try await store.database.execute(
+                "UPDATE items SET status = 'approved', description = 'by hand' WHERE id = ?", [.text(item.id.hex)])
+        }
+        #expect(try await harness.run().waitingItems.count == 5)
+        let rows = try await harness.withStore { try await $0.items(drop: "eng") }
+        let restored = try #require(rows.first { $0.id == item.id })
+        #expect(restored.status == .inReview && restored.description == item.description, "\(restored)")
+    }
+
     /// A stand-in stage that, on the last item's turn, looks at the ledger's item rows until `look` is satisfied
     /// (or 20 s have passed), and keeps what it found.
     struct RowWatcher: Stage {

@@ -90,7 +90,7 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
     }
 
     /// Appends the 32 raw bytes (big-endian, as they appear in the hex text).
-    func append(to bytes: inout [UInt8]) {
+    package func append(to bytes: inout [UInt8]) {
         withUnsafeBytes(of: a.bigEndian) { bytes.append(contentsOf: $0) }
         withUnsafeBytes(of: b.bigEndian) { bytes.append(contentsOf: $0) }
         withUnsafeBytes(of: c.bigEndian) { bytes.append(contentsOf: $0) }
