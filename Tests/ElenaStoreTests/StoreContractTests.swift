@@ -293,6 +293,28 @@ import Testing
         }
     }
 
+    /// A transaction that changes many rows changes the versions; PostgreSQL counts it once, at commit (counting each
+    /// row made every count walk past the transaction's earlier ones: 20,000 rows took 24 s to commit).
+    @Test(arguments: LedgerKind.available)
+    func aTransactionOfManyChangesIsCountedOnPostgreSQLOnce(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let items = (0..<2_000).map { item("many-\($0).png") }
+            try await store.upsertItems(items, sourcePaths: [:])
+            let prints = ItemFingerprints(
+                picture: PictureFingerprint(
+                    structure: Fingerprint(kind: .phash, bytes: Array(repeating: 7, count: 8)),
+                    colour: Fingerprint(kind: .chroma, bytes: Array(repeating: 9, count: 32))),
+                crop: nil)
+            let before = (try await store.itemRowState(drop: "d1").version, try await store.lookalikeState(drop: "d1").version)
+            try await store.updateItems(items.map { ($0.id, ItemUpdate(status: .approved, fingerprints: prints)) }, at: Self.now)
+            let after = (try await store.itemRowState(drop: "d1").version, try await store.lookalikeState(drop: "d1").version)
+            #expect(after.0 != before.0 && after.1 != before.1, "\(before) -> \(after)")
+            if kind == .postgres {
+                #expect(after.0 == before.0 + 1 && after.1 == before.1 + 1, "\(before) -> \(after)")
+            }
+        }
+    }
+
     /// A run reads two integers of each decided picture, worked out by the database from the fingerprint texts
     /// (migration 11), and only the close ones whole: it finds the very lookalikes that comparing with every decided
     /// picture finds.

@@ -1359,9 +1359,27 @@ enum EmbeddedMigrations {
             -- joins or leaves a drop: whoever wrote it, in the same transaction.
             INSERT INTO ledger_versions (name, value) VALUES ('item_rows', 0);
 
+            -- A transaction changes a counter once, however many rows it changes: every change of the counter's row within one
+            -- transaction is a version of that row the next change walks past, so counting each of 20,000 changed rows took 24 s
+            -- at commit (the same transaction's changes counted once: 0.09 s). The first trigger to fire in a transaction marks
+            -- it (a setting local to the transaction) and counts; the others see the mark. Migration 12's count of the decided
+            -- pictures is counted the same way from now on (approving 20,000 pictures at once took 7.5 s at commit).
             CREATE FUNCTION elena_item_rows_changed() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                UPDATE ledger_versions SET value = value + 1 WHERE name = 'item_rows';
+                IF current_setting('elena.item_rows_counted', true) IS DISTINCT FROM 'yes' THEN
+                    PERFORM set_config('elena.item_rows_counted', 'yes', true);
+                    UPDATE ledger_versions SET value = value + 1 WHERE name = 'item_rows';
+                END IF;
+                RETURN NULL;
+            END
+            $$;
+
+            CREATE OR REPLACE FUNCTION elena_decided_pictures_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF current_setting('elena.decided_pictures_counted', true) IS DISTINCT FROM 'yes' THEN
+                    PERFORM set_config('elena.decided_pictures_counted', 'yes', true);
+                    UPDATE ledger_versions SET value = value + 1 WHERE name = 'decided_pictures';
+                END IF;
                 RETURN NULL;
             END
             $$;
