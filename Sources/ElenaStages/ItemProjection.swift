@@ -88,6 +88,14 @@ package enum ItemProjection {
         package var fields: Fields
         /// Whether the item waits for review (its flags are settled once the whole run is).
         package var waiting: Bool
+
+        /// What is left to settle of a waiting item's flags: those the run gives it, and `stored`, those its row
+        /// holds. Nil for an item that does not wait for review, or whose crop the run did not settle: its flags
+        /// are compared at once.
+        package func waitingFlags(id: Digest, stored: [String]?) -> WaitingFlags? {
+            guard waiting, let flags = fields.flags else { return nil }
+            return WaitingFlags(item: index, id: id, flags: flags, stored: stored)
+        }
     }
 
     /// What the run projects onto each of `items` (the plan's indices), in their order.
@@ -101,15 +109,15 @@ package enum ItemProjection {
     }
 
     /// A digest of the items and everything `updates` compares their rows with: two parts with the same digest, compared
-    /// with the same rows, give the same changes.
+    /// with the same rows, give the same changes. Each value is marked present or absent, then laid out as
+    /// `DigestParts` says.
     package static func digest(_ plan: DropPlan, _ projected: [Projected]) -> Digest {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64 + projected.count * 512)
         func add(_ text: String?) {
             guard let text else { return bytes.append(0) }
             bytes.append(1)
-            withUnsafeBytes(of: UInt64(text.utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
-            bytes.append(contentsOf: text.utf8)
+            DigestParts.append(text, to: &bytes)
         }
         func add(_ digest: Digest?) {
             guard let digest else { return bytes.append(0) }
@@ -119,7 +127,7 @@ package enum ItemProjection {
         func add(_ list: [String]?) {
             guard let list else { return bytes.append(0) }
             bytes.append(1)
-            withUnsafeBytes(of: UInt64(list.count).bigEndian) { bytes.append(contentsOf: $0) }
+            DigestParts.append(count: list.count, to: &bytes)
             for text in list { add(text) }
         }
         add("elena-run/item-rows/1")
@@ -170,13 +178,11 @@ package enum ItemProjection {
             var changed = false
             if let name = fields.croppedName, name != row.croppedName { update.croppedName = name; changed = true }
             if let digest = fields.croppedDigest, digest != row.croppedDigest { update.croppedDigest = digest; changed = true }
-            if let flags = fields.flags {
-                if entry.waiting {
-                    waiting.append(WaitingFlags(item: index, id: id, flags: flags, stored: row.flags))
-                } else if flags != row.flags {
-                    update.flags = flags
-                    changed = true
-                }
+            if let flags = entry.waitingFlags(id: id, stored: row.flags) {
+                waiting.append(flags)
+            } else if let flags = fields.flags, flags != row.flags {
+                update.flags = flags
+                changed = true
             }
             if let status = fields.status, status != row.status { update.status = status; changed = true }
             if let publish = fields.publish {

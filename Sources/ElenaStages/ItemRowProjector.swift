@@ -79,10 +79,10 @@ final class ItemRowProjector: Sendable {
         if let stored = inLine[digest] {
             // The rows are as the last comparison found them, and it found these projections in line.
             updates = []
+            // Their rows hold the flags the run gives them, but for those the comparison noted.
             waiting = projected.compactMap { entry in
-                guard entry.waiting, let flags = entry.fields.flags else { return nil }
                 let id = plan.items[entry.index].id
-                return ItemProjection.WaitingFlags(item: entry.index, id: id, flags: flags, stored: stored[id] ?? flags)
+                return entry.waitingFlags(id: id, stored: stored[id] ?? entry.fields.flags)
             }
             found = stored
         } else {

@@ -132,17 +132,12 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// A text part: its UTF-8 length as a big-endian 64-bit number, then its bytes.
-    private static func add(_ text: String, to message: inout [UInt8]) {
-        let length = UInt64(text.utf8.count).bigEndian
-        withUnsafeBytes(of: length) { message.append(contentsOf: $0) }
-        message.append(contentsOf: text.utf8)
-    }
+    /// A text part (`DigestParts`).
+    private static func add(_ text: String, to message: inout [UInt8]) { DigestParts.append(text, to: &message) }
 
     /// A collected input: its name `stage:<item hex>` as a text part, then its digest.
     private static func append(_ input: Collected, to message: inout [UInt8]) {
-        let length = UInt64(input.stage.utf8.count + 1 + 64).bigEndian
-        withUnsafeBytes(of: length) { message.append(contentsOf: $0) }
+        DigestParts.append(count: input.stage.utf8.count + 1 + 64, to: &message)
         message.append(contentsOf: input.stage.utf8)
         message.append(UInt8(ascii: ":"))
         input.item.appendHex(to: &message)

@@ -160,3 +160,18 @@ package struct DigestBuilder {
     /// The digest of everything added.
     package func finalize() -> Digest { Digest(bytes: hasher.finalize()) }
 }
+
+/// How the project lays out the parts it hashes together (a cache key, a part's projected rows): a text part is its
+/// UTF-8 length as a big-endian 64-bit number, then its bytes, so no two different lists of parts give the same bytes.
+package enum DigestParts {
+    /// Appends a text part.
+    package static func append(_ text: String, to bytes: inout [UInt8]) {
+        append(count: text.utf8.count, to: &bytes)
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// Appends a length (of a text part that follows, or of a list), as a big-endian 64-bit number.
+    package static func append(count: Int, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: UInt64(count).bigEndian) { bytes.append(contentsOf: $0) }
+    }
+}
