@@ -36,15 +36,14 @@ import Testing
     /// What a reader was asked for, in order.
     actor Asked {
         var parts: [[Digest]] = []
-        var dropStages: [[StageName]] = []
-        func note(_ items: [Digest], _ stages: [StageName]) {
-            if items.isEmpty { dropStages.append(stages) } else { parts.append(items) }
-        }
+        var keys: [[CacheKey]] = []
+        func note(_ items: [Digest]) { parts.append(items) }
+        func note(_ keys: [CacheKey]) { self.keys.append(keys) }
     }
 
-    /// The runner reads the run cache a part of the items at a time (and the drop-level steps once): every part
-    /// is asked for once, the first first (the next two are read ahead at once, in either order), and a rerun finds
-    /// every step through its part.
+    /// The runner reads the run cache a part of the items at a time, and each drop-level step by its key: every
+    /// part is asked for once, the first first (the next two are read ahead at once, in either order), and a rerun
+    /// finds every step through its part or its key.
     @Test func theRunCacheIsReadAPartOfTheItemsAtATime() async throws {
         let folder = try TemporaryDirectory("elena-graph")
         defer { folder.remove() }
@@ -56,10 +55,16 @@ import Testing
         let plan = try Planner.plan(Self.manifest, files: Self.files((0..<5).map { "\($0).png" }), pipeline: pipeline.shape)
         let environment = Self.environment(folder, cache: cache, concurrency: 2)
         let asked = Asked()
-        let reader = RunCacheReader(partSize: 2) { items, stages in
-            await asked.note(items, stages)
-            return try await cache.cacheIndex(items: items, dropStages: stages)
-        }
+        let reader = RunCacheReader(
+            partSize: 2,
+            read: { items in
+                await asked.note(items)
+                return try await cache.cacheIndex(items: items, dropStages: [])
+            },
+            steps: { keys in
+                await asked.note(keys)
+                return try await RunCacheReader.store(cache).steps(keys)
+            })
         let first = await Runner(pipeline).run(plan, environment: environment, cache: reader)
         #expect(first.count(.crop, "ran") == 5 && first.count(.outbox, "ran") == 1)
         let again = await Runner(pipeline).run(plan, environment: environment, cache: reader)
@@ -73,7 +78,10 @@ import Testing
         for run in [asks.prefix(3), asks.dropFirst(3)] {
             #expect(run.first == parts[0] && Set(run) == Set(parts) && run.count == 3, "each part once per run: \(asks)")
         }
-        #expect(await asked.dropStages == [[.outbox], [.outbox]])
+        // The outbox step is asked for by its key, once a run: none was recorded before the first.
+        let outboxKeys = await asked.keys
+        let recorded = try await cache.runs(matching: { $0.stage == .outbox }).map(\.key)
+        #expect(outboxKeys.count == 2 && recorded.count == 1 && outboxKeys.allSatisfy { $0 == recorded }, "\(outboxKeys)")
     }
 
     /// A part that cannot be read stops the run (its steps would otherwise be done again), as a ledger that goes
@@ -87,10 +95,12 @@ import Testing
         let environment = Self.environment(folder, cache: cache, concurrency: 1)
         _ = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
         let secondPart = Set(plan.items[2...].map(\.id))
-        let reader = RunCacheReader(partSize: 2) { items, stages in
-            if items.contains(where: secondPart.contains) { throw StageError("the database went away") }
-            return try await cache.cacheIndex(items: items, dropStages: stages)
-        }
+        let reader = RunCacheReader(
+            partSize: 2,
+            read: { items in
+                if items.contains(where: secondPart.contains) { throw StageError("the database went away") }
+                return try await cache.cacheIndex(items: items, dropStages: [])
+            }, steps: RunCacheReader.store(cache).steps)
         let report = await Runner(pipeline).run(plan, environment: environment, cache: reader)
         #expect(report.stopped == "the run cache could not be read: the database went away")
         #expect(report.count(.crop, "cached") == 2, "\(report.counts)")
@@ -314,7 +324,7 @@ import Testing
         let counter = Counter()
         let pipeline = Pipeline([.item(counter)])
         let plan = try Planner.plan(Self.manifest, files: Self.files((0..<6).map { "\($0).png" }), pipeline: pipeline.shape)
-        let reader = RunCacheReader(partSize: 2) { items, stages in try await cache.cacheIndex(items: items, dropStages: stages) }
+        let reader = RunCacheReader.store(cache, partSize: 2)
         let seen = Locked<[(part: Range<Int>, worked: Int)]>([])
         let report = await Runner(pipeline).run(plan, environment: Self.environment(folder, cache: cache, concurrency: 1), cache: reader) {
             part in

@@ -2,33 +2,39 @@ package import ElenaCore
 import Foundation
 import Logging
 
-/// Reads the successful stage runs a runner may hit: `read(items, dropStages)` gives those of the items given and
-/// of the drop-level stages named; the runner asks for the drop's stages once, then for its items a part of
-/// `partSize` at a time.
+/// Reads the successful stage runs a runner may hit: `read(items)` gives those of the items given, a part of
+/// `partSize` at a time, and `steps(keys)` those recorded under the keys of drop-level nodes, asked for as each
+/// becomes ready (its key names what it collects, known only then).
 package struct RunCacheReader: Sendable {
     /// How many items' steps are read at once.
     package var partSize: Int
-    /// Reads the steps of `items` and of the drop-level stages named.
-    package var read: @Sendable (_ items: [Digest], _ dropStages: [StageName]) async throws -> [CacheKey: CachedStep]
+    /// Reads the steps of `items`.
+    package var read: @Sendable (_ items: [Digest]) async throws -> [CacheKey: CachedStep]
+    /// Reads the successful steps recorded under `keys`.
+    package var steps: @Sendable (_ keys: [CacheKey]) async throws -> [CacheKey: CachedStep]
 
     /// A reader.
     package init(
-        partSize: Int, read: @escaping @Sendable (_ items: [Digest], _ dropStages: [StageName]) async throws -> [CacheKey: CachedStep]
+        partSize: Int, read: @escaping @Sendable (_ items: [Digest]) async throws -> [CacheKey: CachedStep],
+        steps: @escaping @Sendable (_ keys: [CacheKey]) async throws -> [CacheKey: CachedStep]
     ) {
         self.partSize = partSize
         self.read = read
+        self.steps = steps
     }
 
     /// Every step read beforehand: each ask is answered by the whole index (tests, and the jobs of a source plan).
     package static func whole(_ index: [CacheKey: CachedStep]) -> RunCacheReader {
-        RunCacheReader(partSize: .max / 2) { _, _ in index }
+        RunCacheReader(partSize: .max / 2, read: { _ in index }, steps: { _ in index })
     }
 
-    /// Reads from a store's run cache.
+    /// Reads from a store's run cache. A drop-level step is read by its key: read by stage, every drop's steps of
+    /// that stage came with it, each earlier version of them too (a 100,000-item drop's `similar` step records
+    /// 3 MB, and every change of the drop's items records another).
     package static func store(_ cache: any RunCache, partSize: Int = 1_500) -> RunCacheReader {
-        RunCacheReader(partSize: partSize) { items, dropStages in
-            try await cache.cacheIndex(items: items, dropStages: dropStages.sorted { $0.rawValue < $1.rawValue })
-        }
+        RunCacheReader(
+            partSize: partSize, read: { items in try await cache.cacheIndex(items: items, dropStages: []) },
+            steps: { keys in try await cache.cacheRecords(keys: keys).mapValues(CachedStep.init) })
     }
 }
 
@@ -58,6 +64,8 @@ package struct Runner: Sendable {
     private enum Preparation {
         case finished(NodeState)
         case work(Work)
+        /// A drop-level node whose step under this key has not been read yet.
+        case lookUp(CacheKey)
     }
 
     /// Items with the same overrides share a stage's parameters.
@@ -185,11 +193,17 @@ package struct Runner: Sendable {
             }
             return hits
         }
+        // The drop-level nodes' steps, each read by its key as the node becomes ready (and the keys, worked out
+        // once: a collector's names every item it collects).
         var dropSteps: [CacheKey: Hit] = [:]
-        do {
-            dropSteps = hits(try await reader.read([], graph.head + graph.tail))
-        } catch {
-            stop(reading(error))
+        var dropKeys: [Int: CacheKey] = [:]
+        var lookedUp: Set<CacheKey> = []
+        func lookUp(_ key: CacheKey) async {
+            do {
+                dropSteps.merge(hits(try await reader.steps([key]))) { _, read in read }
+            } catch {
+                stop(reading(error))
+            }
         }
         let partSize = max(1, reader.partSize)
         let partCount = (plan.items.count + partSize - 1) / partSize
@@ -204,7 +218,7 @@ package struct Runner: Sendable {
         func startReading(_ part: Int) {
             guard part < partCount, loadedParts[part] == nil, readingParts[part] == nil else { return }
             let ids = plan.items[items(ofPart: part)].map(\.id)
-            readingParts[part] = Task { hits(try await reader.read(ids, [])) }
+            readingParts[part] = Task { hits(try await reader.read(ids)) }
         }
         /// Makes sure the steps of the item's part are at hand (and the next part's on their way).
         func load(item: Int) async {
@@ -339,7 +353,7 @@ package struct Runner: Sendable {
             // The key is worked out only for a node that may hit the cache or work: one its stage settles at once
             // (detection the strategy does not need, a gate whose decision stands; 200,000 of a 100,000-item drop's
             // no-op rerun) needs none.
-            var workedOut: CacheKey?
+            var workedOut: CacheKey? = node.item == nil ? dropKeys[index] : nil
             func key() -> CacheKey {
                 if let workedOut { return workedOut }
                 let item = node.item.map { plan.items[$0] }
@@ -381,6 +395,7 @@ package struct Runner: Sendable {
                         stage: node.stage.rawValue, item: plan.items[node.item ?? 0].id, digest: collectedDigests[position])
                 }
                 workedOut = key
+                if node.item == nil { dropKeys[index] = key }
                 return key
             }
 
@@ -411,6 +426,9 @@ package struct Runner: Sendable {
             }
 
             var verify: CachedStep?
+            if !recomputing, stage.isCacheable, node.item == nil, dropSteps[key()] == nil, !lookedUp.contains(key()) {
+                return .lookUp(key())
+            }
             if !recomputing, stage.isCacheable, let hit = cached(key(), item: node.item) {
                 switch hit {
                 case .intact(let output): return .finished(.cached(output))
@@ -469,7 +487,15 @@ package struct Runner: Sendable {
             while true {
                 while running < limit, let index = ready.popMin() {
                     if let item = graph.node(at: index).item { await load(item: item) }
-                    switch prepare(index) {
+                    var preparation = prepare(index)
+                    if case .lookUp(let key) = preparation {
+                        await lookUp(key)
+                        lookedUp.insert(key)
+                        preparation = prepare(index)
+                    }
+                    switch preparation {
+                    case .lookUp:
+                        complete(index, .failed("internal error: a step was looked up twice (a bug)"), record: nil)
                     case .finished(let state):
                         complete(index, state, record: nil)
                         if !handOff.isEmpty { await handOn() }
