@@ -122,18 +122,20 @@ extension SQLRunStore: RunCache, StatCache {
         try await write(statements)
     }
 
-    /// The stat cache's entries under `prefix`. On SQLite the paths are also bounded as a range of the primary key,
-    /// so a drop reads its own folder's entries through the index, not the library's 100,000 (PostgreSQL's
-    /// collation need not order paths byte by byte: there the prefix alone says it).
+    /// The stat cache's entries under `prefix`. The paths are also bounded as a range of an index in byte order, so
+    /// a drop reads its own folder's entries, not the library's 100,000: on SQLite the primary key's (text compares
+    /// by its bytes), on PostgreSQL migration 14's `file_stats_path_bytes` (under "C": the database's collation need
+    /// not order paths byte by byte).
     package static func statEntriesQuery(prefix: String, dialect: SQLDialect) -> SQLStatement {
         var sql = "SELECT path, size, mtime_ns, inode, digest FROM file_stats WHERE substr(path, 1, CAST(? AS INTEGER)) = ?"
         var binds: [SQLValue] = [.int(Int64(prefix.count)), .text(prefix)]
         // Past every path that starts with the prefix: its last byte one higher (an ASCII byte, as the `/` that ends
         // a folder's prefix).
         var bytes = Array(prefix.utf8)
-        if dialect == .sqlite, let last = bytes.last, last < 0x7F {
+        if let last = bytes.last, last < 0x7F {
             bytes[bytes.count - 1] = last + 1
-            sql += " AND path >= ? AND path < ?"
+            let path = dialect == .sqlite ? "path" : "path COLLATE \"C\""
+            sql += " AND \(path) >= ? AND \(path) < ?"
             binds += [.text(prefix), .text(String(decoding: bytes, as: UTF8.self))]
         }
         return SQLStatement(sql, binds)

@@ -1,0 +1,3 @@
+-- elena-run ledger, schema version 14 (SQLite): nothing to change.
+-- PostgreSQL gains an index of the stat cache's paths in byte order, so a folder's entries are one range of it. SQLite
+-- compares text by its bytes already: its primary key bounds the range (`SQLRunStore.statEntriesQuery`).

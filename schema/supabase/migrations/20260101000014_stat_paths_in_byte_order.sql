@@ -1,0 +1,1 @@
+../../sql/postgres/0014_stat_paths_in_byte_order.sql
