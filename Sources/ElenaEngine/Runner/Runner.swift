@@ -25,7 +25,9 @@ package struct RunCacheReader: Sendable {
 
     /// Every step read beforehand: each ask is answered by the whole index (tests, and the jobs of a source plan).
     package static func whole(_ index: [CacheKey: CachedStep]) -> RunCacheReader {
-        RunCacheReader(partSize: .max / 2, read: { _ in index }, steps: { _ in index })
+        RunCacheReader(
+            partSize: .max / 2, read: { _ in index },
+            steps: { keys in Dictionary(keys.compactMap { key in index[key].map { (key, $0) } }, uniquingKeysWith: { first, _ in first }) })
     }
 
     /// Reads from a store's run cache. A drop-level step is read by its key: read by stage, every drop's steps of
