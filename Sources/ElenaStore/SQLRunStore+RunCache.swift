@@ -46,19 +46,11 @@ extension SQLRunStore: RunCache, StatCache {
         )
     }
 
-    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep] {
+    package func cacheIndex(items: [Digest]) async throws -> [CacheKey: CachedStep] {
         // About two finished steps per item: a drop that holds most of the library reads the table in one pass.
-        var hits = try await rows(
+        let hits = try await rows(
             of: items, table: "stage_runs", columns: Self.hitColumns, idColumn: "item_id", condition: "status = 'succeeded'",
             limit: items.count * 4, map: Self.hit)
-        if !dropStages.isEmpty {
-            hits += try await database.query(
-                SQLStatement(
-                    """
-                    SELECT \(Self.hitColumns) FROM stage_runs
-                    WHERE item_id IS NULL AND stage IN (\(Self.placeholders(dropStages.count))) AND status = 'succeeded'
-                    """, dropStages.map { SQLValue.text($0.rawValue) }), map: Self.hit)
-        }
         var index: [CacheKey: CachedStep] = [:]
         index.reserveCapacity(hits.count)
         for (key, step) in hits { index[key] = step }

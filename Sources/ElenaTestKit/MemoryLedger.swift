@@ -71,8 +71,8 @@ package final class MemoryLedger: StoreConnection, LibraryLedger {
 
     // MARK: Run cache (a failed run marks its item failed, as the database does in the same transaction)
 
-    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep] {
-        try await runs.cacheIndex(items: items, dropStages: dropStages)
+    package func cacheIndex(items: [Digest]) async throws -> [CacheKey: CachedStep] {
+        try await runs.cacheIndex(items: items)
     }
 
     package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {

@@ -10,14 +10,12 @@ package final class MemoryRunCache: RunCache {
     /// An empty cache.
     package init() {}
 
-    package func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep] {
+    package func cacheIndex(items: [Digest]) async throws -> [CacheKey: CachedStep] {
         let items = Set(items)
-        let stages = Set(dropStages)
         return records.withLock { records in
             records.filter { _, record in
-                guard record.status == .succeeded else { return false }
-                if let item = record.itemID { return items.contains(item) }
-                return stages.contains(record.stage)
+                guard record.status == .succeeded, let item = record.itemID else { return false }
+                return items.contains(item)
             }.mapValues(CachedStep.init)
         }
     }
@@ -51,10 +49,22 @@ package final class MemoryRunCache: RunCache {
 }
 
 extension RunCache {
-    /// Every run a plan's graph can hit at once: its items' runs and those of its drop-level stages (tests look
-    /// into the cache with it; the runner reads a part of the items at a time).
+    /// Every run of a plan's items at once (tests look into the cache with it; the runner reads a part of the items
+    /// at a time).
     package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
-        let dropStages = (plan.graph.head + plan.graph.tail).sorted { $0.rawValue < $1.rawValue }
-        return try await cacheIndex(items: plan.items.map(\.id), dropStages: dropStages)
+        try await cacheIndex(items: plan.items.map(\.id))
+    }
+}
+
+extension MemoryRunCache {
+    /// Every run a plan's graph can hit at once: its items' runs and every successful run of its drop-level stages
+    /// (tests hand it to the runner whole).
+    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
+        let stages = Set(plan.graph.head + plan.graph.tail)
+        var index = try await cacheIndex(items: plan.items.map(\.id))
+        for record in try await runs(matching: { $0.itemID == nil && $0.status == .succeeded && stages.contains($0.stage) }) {
+            index[record.key] = CachedStep(record)
+        }
+        return index
     }
 }

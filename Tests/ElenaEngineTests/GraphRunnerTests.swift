@@ -59,7 +59,7 @@ import Testing
             partSize: 2,
             read: { items in
                 await asked.note(items)
-                return try await cache.cacheIndex(items: items, dropStages: [])
+                return try await cache.cacheIndex(items: items)
             },
             steps: { keys in
                 await asked.note(keys)
@@ -99,7 +99,7 @@ import Testing
             partSize: 2,
             read: { items in
                 if items.contains(where: secondPart.contains) { throw StageError("the database went away") }
-                return try await cache.cacheIndex(items: items, dropStages: [])
+                return try await cache.cacheIndex(items: items)
             }, steps: RunCacheReader.store(cache).steps)
         let report = await Runner(pipeline).run(plan, environment: environment, cache: reader)
         #expect(report.stopped == "the run cache could not be read: the database went away")

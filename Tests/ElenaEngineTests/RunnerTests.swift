@@ -178,7 +178,7 @@ import Testing
         #expect(report.count(.crop, "ran") == 0 && report.count(.crop, "cached") == 2)
         let items = first.plan.items.map(\.id)
         let stamps = try await harness.withStore { store in
-            try await store.cacheIndex(items: items, dropStages: []).values.compactMap { step in
+            try await store.cacheIndex(items: items).values.compactMap { step in
                 step.artifactPath == "2_cropped/eng/" + crop ? step.artifactStamp : nil
             }
         }

@@ -36,7 +36,7 @@ import Testing
             let elsewhere = Self.run("ingest", item: "b", drop: "d2", failed: true, at: 3)
             try await cache.record([crop, broken, ingest, elsewhere])
 
-            let index = try await cache.cacheIndex(items: [Digest.of("a")], dropStages: [])
+            let index = try await cache.cacheIndex(items: [Digest.of("a")])
             #expect(Set(index.keys) == [ingest.key, crop.key])
             let hit = try #require(index[crop.key])
             #expect(hit.outputDigest == crop.outputDigest && hit.artifactPath == crop.artifactPath)
@@ -58,13 +58,13 @@ import Testing
             fixed.outputDigest = Digest.of("second try")
             try await cache.record([fixed])
             #expect(try await cache.failures(drop: "d1").isEmpty)
-            #expect(try await cache.cacheIndex(items: [Digest.of("a")], dropStages: [])[failed.key]?.outputDigest == Digest.of("second try"))
+            #expect(try await cache.cacheIndex(items: [Digest.of("a")])[failed.key]?.outputDigest == Digest.of("second try"))
             #expect(try await cache.runs(itemID: Digest.of("a")).count == 1)
         }
     }
 
-    /// A drop's look-ups read what the drop can hit and nothing else: the runs of its items, the runs of its
-    /// drop-level stages (which belong to no item), and generation's jobs by key.
+    /// A drop's look-ups read what the drop can hit and nothing else: the runs of its items, and by key the steps
+    /// of its drop-level nodes (which belong to no item) and generation's jobs.
     @Test(arguments: LedgerKind.available)
     func lookUpsAreScopedToTheDrop(kind: LedgerKind) async throws {
         try await Self.with(kind) { cache in
@@ -77,11 +77,13 @@ import Testing
             let ingestOfB = Self.run("ingest", item: "b", drop: "d2", at: 4)
             try await cache.record([mine, other, outbox, generated, ingestOfB])
 
-            let index = try await cache.cacheIndex(items: [Digest.of("a")], dropStages: [.outbox])
-            #expect(Set(index.keys) == [mine.key, outbox.key])
-            #expect(index[outbox.key]?.outputDigest == outbox.outputDigest && index[outbox.key]?.output.value == outbox.output.value)
-            #expect(try await cache.cacheIndex(items: [], dropStages: []).isEmpty)
-            let both = try await cache.cacheIndex(items: [Digest.of("a"), Digest.of("b")], dropStages: [])
+            // An item's look-up gives its own runs; a drop-level run is found by its key alone.
+            let index = try await cache.cacheIndex(items: [Digest.of("a")])
+            #expect(Set(index.keys) == [mine.key])
+            let dropLevel = try await cache.cacheRecords(keys: [outbox.key])
+            #expect(dropLevel[outbox.key]?.outputDigest == outbox.outputDigest && dropLevel[outbox.key]?.output.value == outbox.output.value)
+            #expect(try await cache.cacheIndex(items: []).isEmpty)
+            let both = try await cache.cacheIndex(items: [Digest.of("a"), Digest.of("b")])
             #expect(Set(both.keys) == [mine.key, other.key, ingestOfB.key])
 
             let byKey = try await cache.cacheRecords(keys: [generated.key, other.key, CacheKey(trusted: Digest.of("none"))])
@@ -101,7 +103,7 @@ import Testing
                 (0..<3_000).filter { $0 % 3 != 0 }.map { Digest.of("i\($0)") },  // 2,000: most of the table
                 (0..<3_000).filter { $0 % 7 == 0 }.map { Digest.of("i\($0)") },  // 429: looked up
             ] {
-                let index = try await cache.cacheIndex(items: wanted, dropStages: [])
+                let index = try await cache.cacheIndex(items: wanted)
                 #expect(index.count == wanted.count)
                 let wantedSet = Set(wanted)
                 #expect(Set(index.keys) == Set(runs.filter { $0.itemID.map(wantedSet.contains) == true }.map(\.key)))

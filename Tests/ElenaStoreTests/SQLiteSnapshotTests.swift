@@ -33,7 +33,7 @@ import Testing
         let folder = try TemporaryDirectory("elena-snapshot")
         defer { folder.remove() }
         let snapshot = try await SQLRunStore.open(DatabaseURL(sqlitePath: folder("missing.db")), readOnly: true)
-        #expect(try await snapshot.cacheIndex(items: [Digest.of("a")], dropStages: [.outbox]).isEmpty)
+        #expect(try await snapshot.cacheIndex(items: [Digest.of("a")]).isEmpty)
         await snapshot.close()
         #expect(folder.files().isEmpty)
     }

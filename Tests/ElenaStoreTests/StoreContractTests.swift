@@ -125,7 +125,7 @@ import Testing
                 stage: .ingest, itemID: photo.id, drop: "d1", status: .failed, outputDigest: nil, artifactPath: nil,
                 artifactStamp: nil, output: .null, error: "not an image", startedAt: Self.now, durationMilliseconds: 1)
             try await store.record([ok, failed])
-            let index = try await store.cacheIndex(items: [photo.id], dropStages: [])
+            let index = try await store.cacheIndex(items: [photo.id])
             #expect(index.count == 1)
             let hit = try #require(index[ok.key])
             #expect(hit.outputDigest == Digest.of("out"))
@@ -143,7 +143,7 @@ import Testing
             fixed.error = nil
             fixed.outputDigest = photo.id
             try await store.record([fixed])
-            #expect(try await store.cacheIndex(items: [photo.id], dropStages: []).count == 2)
+            #expect(try await store.cacheIndex(items: [photo.id]).count == 2)
             #expect(try await store.failures(drop: "d1").isEmpty)
             #expect(try await store.runs(itemID: photo.id).count == 2)
         }

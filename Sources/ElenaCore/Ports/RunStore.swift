@@ -28,11 +28,11 @@ package protocol StoreConnection: Sendable {
 /// and records what finishes); `MemoryRunCache` in ElenaTestKit is the in-memory one engine tests use.
 /// Look-ups are scoped to what one drop can hit, so a drop costs what it holds, not what the library holds.
 package protocol RunCache: Sendable {
-    /// The successful stage runs a drop's graph can hit, by key: every run of the `items` given (an item node's key
-    /// includes the item's own digest, so no run of another item can match it), and every run of `dropStages`
-    /// that belongs to no item (a drop-level node's key names the items it collects).
-    func cacheIndex(items: [Digest], dropStages: [StageName]) async throws -> [CacheKey: CachedStep]
-    /// The successful runs recorded under `keys` (work whose keys are known before it runs: generation's jobs).
+    /// The successful runs of the `items` given, by key (an item node's key includes the item's own digest, so no
+    /// run of another item can match it).
+    func cacheIndex(items: [Digest]) async throws -> [CacheKey: CachedStep]
+    /// The successful runs recorded under `keys`: a drop-level node's (its key, known once the node is ready, names
+    /// the items it collects) and generation's jobs.
     func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord]
     /// Records finished stage runs (success replaces an earlier failure of the same key).
     func record(_ runs: [StageRecord]) async throws

@@ -35,7 +35,7 @@ package struct RunCacheReader: Sendable {
     /// 3 MB, and every change of the drop's items records another).
     package static func store(_ cache: any RunCache, partSize: Int = 1_500) -> RunCacheReader {
         RunCacheReader(
-            partSize: partSize, read: { items in try await cache.cacheIndex(items: items, dropStages: []) },
+            partSize: partSize, read: { items in try await cache.cacheIndex(items: items) },
             steps: { keys in try await cache.cacheRecords(keys: keys).mapValues(CachedStep.init) })
     }
 }
