@@ -108,6 +108,30 @@ import Testing
         #expect(report.count(.ingest, "blocked") == 2)
     }
 
+    /// A drop-level step that cannot be read stops the run as a part that cannot be read does: the node is not done
+    /// again for want of its record, nor is anything after it.
+    @Test func aDropLevelStepThatCannotBeReadStopsTheRun() async throws {
+        let folder = try TemporaryDirectory("elena-graph")
+        defer { folder.remove() }
+        let cache = MemoryRunCache()
+        let pipeline = Pipeline([
+            .drop(Recorder(name: .outbox)), .item(Recorder(name: .ingest)),
+            .item(Recorder(name: .publish), reads: [.ingest], after: [.outbox]),
+        ])
+        let plan = try Planner.plan(Self.manifest, files: Self.files(["a.png", "b.png"]), pipeline: pipeline.shape)
+        let environment = Self.environment(folder, cache: cache, concurrency: 1)
+        let first = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
+        #expect(first.count(.outbox, "ran") == 1 && first.count(.publish, "ran") == 2)
+        let reader = RunCacheReader(
+            partSize: 2, read: RunCacheReader.store(cache).read,
+            steps: { _ in throw StageError("the database went away") })
+        let report = await Runner(pipeline).run(plan, environment: environment, cache: reader)
+        #expect(report.stopped == "the run cache could not be read: the database went away")
+        #expect(report.count(.outbox, "ran") == 0 && report.count(.outbox, "blocked") == 1, "\(report.counts)")
+        #expect(report.count(.ingest, "cached") == 2, "what was read is settled from the cache: \(report.counts)")
+        #expect(report.count(.publish, "ran") == 0 && report.count(.publish, "blocked") == 2, "\(report.counts)")
+    }
+
     /// A stage that settles the nodes of items named "settled…" at once, and notes whose parameters a key asked.
     struct Settling: Stage {
         let name: StageName
