@@ -195,12 +195,13 @@ package struct Runner: Sendable {
             }
             return hits
         }
-        // The drop-level nodes' steps, each read by its key as the node becomes ready (and the keys, worked out
-        // once: a collector's names every item it collects).
+        // The drop-level nodes' steps, each read by its key as the node becomes ready (the keys looked up, found or
+        // not, and the keys worked out, once: a collector's names every item it collects).
         var dropSteps: [CacheKey: Hit] = [:]
-        var dropKeys: [Int: CacheKey] = [:]
         var lookedUp: Set<CacheKey> = []
+        var dropKeys: [Int: CacheKey] = [:]
         func lookUp(_ key: CacheKey) async {
+            lookedUp.insert(key)
             do {
                 dropSteps.merge(hits(try await reader.steps([key]))) { _, read in read }
             } catch {
@@ -428,7 +429,7 @@ package struct Runner: Sendable {
             }
 
             var verify: CachedStep?
-            if !recomputing, stage.isCacheable, node.item == nil, dropSteps[key()] == nil, !lookedUp.contains(key()) {
+            if !recomputing, stage.isCacheable, node.item == nil, !lookedUp.contains(key()) {
                 return .lookUp(key())
             }
             if !recomputing, stage.isCacheable, let hit = cached(key(), item: node.item) {
@@ -492,7 +493,6 @@ package struct Runner: Sendable {
                     var preparation = prepare(index)
                     if case .lookUp(let key) = preparation {
                         await lookUp(key)
-                        lookedUp.insert(key)
                         preparation = prepare(index)
                     }
                     switch preparation {
