@@ -147,20 +147,36 @@ extension SQLRunStore: RunCache, StatCache {
         return entries
     }
 
+    /// Saves the entries in one transaction, many to a statement: the first run of a 100,000-file drop saves as many
+    /// entries, and one statement each made 100,000 round trips to PostgreSQL (33-36 s here, now 200).
     package func saveStatEntries(_ entries: [StatEntry]) async throws {
         let now = Date()
-        try await write(
-            entries.map { entry in
+        // One entry per path (the last given): a statement may not upsert a row twice.
+        var latest: [String: Int] = [:]
+        for (position, entry) in entries.enumerated() { latest[entry.path] = position }
+        let unique = entries.indices.filter { latest[entries[$0].path] == $0 }.map { entries[$0] }
+        var statements: [SQLStatement] = []
+        for start in stride(from: 0, to: unique.count, by: Self.statEntriesPerStatement) {
+            let batch = unique[start..<min(unique.count, start + Self.statEntriesPerStatement)]
+            statements.append(
                 SQLStatement(
                     """
-                    INSERT INTO file_stats (path, size, mtime_ns, inode, digest, checked_at) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO file_stats (path, size, mtime_ns, inode, digest, checked_at) VALUES
+                    \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: batch.count).joined(separator: ", "))
                     ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                         inode = excluded.inode, digest = excluded.digest, checked_at = excluded.checked_at
                     """,
-                    [
-                        .text(entry.path), .int(entry.stamp.size), .int(entry.stamp.mtimeNanoseconds),
-                        .int(entry.stamp.inode), .text(entry.digest.hex), .date(now),
-                    ])
-            })
+                    batch.flatMap { entry -> [SQLValue] in
+                        [
+                            .text(entry.path), .int(entry.stamp.size), .int(entry.stamp.mtimeNanoseconds),
+                            .int(entry.stamp.inode), .text(entry.digest.hex), .date(now),
+                        ]
+                    }))
+        }
+        try await write(statements)
     }
+
+    /// Stat entries per statement: six values each, 3,000 in all, far under both dialects' limits on bound values
+    /// (SQLite 32,766, PostgreSQL 65,535).
+    package static let statEntriesPerStatement = 500
 }

@@ -169,6 +169,29 @@ import Testing
         }
     }
 
+    /// Many entries are saved many to a statement: every one arrives, across statements, and a path given twice
+    /// holds the last (one statement may not write a row twice).
+    @Test(arguments: LedgerKind.available)
+    func manyStatEntriesAreSavedEachOnceWithThePathGivenTwiceHoldingTheLast(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let count = SQLRunStore.statEntriesPerStatement * 2 + 3
+            var entries = (0..<count).map { index in
+                StatEntry(
+                    path: "/big/src/\(index).png", stamp: FileStamp(size: Int64(index), mtimeNanoseconds: 7, inode: Int64(index) + 1),
+                    digest: Digest.of("\(index)"))
+            }
+            // Given again in the same statement's share.
+            entries.insert(StatEntry(path: "/big/src/0.png", stamp: FileStamp(size: 99, mtimeNanoseconds: 8, inode: 1), digest: Digest.of("again")), at: 2)
+            try await store.saveStatEntries(entries)
+            let saved = try await store.statEntries(prefix: "/big/src/")
+            #expect(saved.count == count)
+            #expect(saved["/big/src/0.png"]?.digest == Digest.of("again") && saved["/big/src/0.png"]?.stamp.size == 99)
+            let last = count - 1
+            #expect(saved["/big/src/\(last).png"]?.digest == Digest.of("\(last)"))
+            #expect(saved["/big/src/\(last).png"]?.stamp == FileStamp(size: Int64(last), mtimeNanoseconds: 7, inode: Int64(last) + 1))
+        }
+    }
+
     @Test(arguments: LedgerKind.available)
     func itemsUpsertUpdateAndLookup(kind: LedgerKind) async throws {
         try await LedgerKind.with(kind) { store in
