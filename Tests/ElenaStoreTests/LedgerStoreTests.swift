@@ -220,32 +220,6 @@ extension LedgerStoreTests {
     }
 }
 
-extension LedgerStoreTests {
-    /// The limit per operation (`ELENA_DB_OPERATION_LIMIT`) is a silence: an operation counts as lost when nothing
-    /// answers it for that long, not when it takes that long. The first run of a 100,000-file drop saved its stat
-    /// cache in one transaction of 100,000 statements, 33-36 s here: each answered at once, and the run took the
-    /// transaction for a lost connection, ran it again twice, and stopped with "did not come back".
-    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL: ELENA_POSTGRES_URL (make test sets it)"))
-    func aLongOperationThatKeepsAnsweringIsNotALostConnectionButASilentOneIs() async throws {
-        let admin = try #require(ProcessInfo.processInfo.environment["ELENA_POSTGRES_URL"], "ELENA_POSTGRES_URL is not set")
-        let notices = Locked<[String]>([])
-        let resilience = PostgresDatabase.Resilience(
-            window: .seconds(2), operationLimit: .seconds(4), notice: { line in notices.withLock { $0.append(line) } })
-        let database = try await PostgresDatabase.connect(try DatabaseURL(parsing: admin), resilience: resilience)
-        // Six statements of a second: 6 s in all, each answered well within the 4 s limit (wide margins: the whole
-        // suite shares two cores with the server).
-        let started = ContinuousClock.now
-        try await database.transaction(Array(repeating: SQLStatement("SELECT pg_sleep(1)"), count: 6))
-        #expect(ContinuousClock.now - started >= .seconds(6), "the transaction ran as one, each statement once")
-        #expect(notices.withLock { $0 }.isEmpty, "no connection was lost: \(notices.withLock { $0 })")
-        // One statement silent for longer than the limit is still taken for a lost connection, and after the window
-        // the operation fails with the ledger unavailable.
-        await #expect(throws: LedgerUnavailable.self) { _ = try await database.query(SQLStatement("SELECT pg_sleep(6)")) }
-        #expect(notices.withLock { $0 }.first?.contains("no answer for 4.0 s") == true, "\(notices.withLock { $0 })")
-        await database.close()
-    }
-}
-
 actor LockLog {
     private(set) var inside = 0
     private(set) var maximumInside = 0

@@ -257,14 +257,18 @@ package actor PostgresDatabase: SQLDatabase {
         trace("> \(statement.sql.prefix(60).replacingOccurrences(of: "\n", with: " "))")
         defer { trace("<") }
         let rows = try await connection.query(Self.query(statement), logger: logger)
+        // Rows arriving are answers too: a long read (300,000 run-cache rows over a slow link) is not a silence. A
+        // beat is a clock read and a lock, small beside decoding the row.
+        let heartbeat = Self.answered
         var result: [SQLRow] = []
         var names: [String]?
         for try await row in rows {
+            heartbeat?.beat()
             let cells = Array(row)
             if names == nil { names = cells.map(\.columnName) }
             result.append(SQLRow(names: names ?? [], values: cells.map(Self.value)))
         }
-        Self.answered?.beat()
+        heartbeat?.beat()
         return result
     }
 
@@ -363,7 +367,7 @@ package actor PostgresDatabase: SQLDatabase {
     @TaskLocal private static var answered: Heartbeat?
 
     /// `body`'s result, or a `ConnectionLost` as soon as the connection closes or nothing answers `body` for `limit`
-    /// (from its start, or from the last statement it had answered), whichever comes first. A transaction of many
+    /// (from its start, or from the last statement or rows it had answered), whichever comes first. A transaction of many
     /// statements may take longer than `limit` as long as they keep being answered (the first run of a 100,000-file
     /// drop saved its stat cache in one transaction of 100,000 statements, 33-36 s here, and was taken for lost three
     /// times, then stopped). A body stuck on a dead connection is left behind rather than waited for.
@@ -575,11 +579,11 @@ private final class CloseWatch: Sendable {
     }
 }
 
-/// When an operation's statements were last answered (its start until the first answer).
+/// When an operation was last answered (a statement done, or rows of one received; its start until the first).
 private final class Heartbeat: Sendable {
     private let last = Locked(ContinuousClock.now)
 
-    /// A statement was answered.
+    /// An answer came.
     func beat() { last.withLock { $0 = .now } }
 
     /// How long since the last answer.
