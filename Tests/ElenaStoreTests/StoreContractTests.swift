@@ -175,20 +175,18 @@ import Testing
     func manyStatEntriesAreSavedEachOnceWithThePathGivenTwiceHoldingTheLast(kind: LedgerKind) async throws {
         try await LedgerKind.with(kind) { store in
             let count = SQLRunStore.statEntriesPerStatement * 2 + 3
-            var entries = (0..<count).map { index in
-                StatEntry(
-                    path: "/big/src/\(index).png", stamp: FileStamp(size: Int64(index), mtimeNanoseconds: 7, inode: Int64(index) + 1),
-                    digest: Digest.of("\(index)"))
-            }
+            func stamp(_ index: Int) -> FileStamp { FileStamp(size: Int64(index), mtimeNanoseconds: 7, inode: Int64(index) + 1) }
+            var entries = (0..<count).map { StatEntry(path: "/big/src/\($0).png", stamp: stamp($0), digest: Digest.of("\($0)")) }
             // Given again in the same statement's share.
-            entries.insert(StatEntry(path: "/big/src/0.png", stamp: FileStamp(size: 99, mtimeNanoseconds: 8, inode: 1), digest: Digest.of("again")), at: 2)
+            let again = StatEntry(path: "/big/src/0.png", stamp: FileStamp(size: 99, mtimeNanoseconds: 8, inode: 1), digest: Digest.of("again"))
+            entries.insert(again, at: 2)
             try await store.saveStatEntries(entries)
             let saved = try await store.statEntries(prefix: "/big/src/")
             #expect(saved.count == count)
-            #expect(saved["/big/src/0.png"]?.digest == Digest.of("again") && saved["/big/src/0.png"]?.stamp.size == 99)
+            #expect(saved["/big/src/0.png"]?.digest == again.digest && saved["/big/src/0.png"]?.stamp == again.stamp)
             let last = count - 1
             #expect(saved["/big/src/\(last).png"]?.digest == Digest.of("\(last)"))
-            #expect(saved["/big/src/\(last).png"]?.stamp == FileStamp(size: Int64(last), mtimeNanoseconds: 7, inode: Int64(last) + 1))
+            #expect(saved["/big/src/\(last).png"]?.stamp == stamp(last))
         }
     }
 
