@@ -208,8 +208,7 @@ extension SQLRunStore: HistoryLedger {
         var statements = [Self.campaignStatement(campaign)]
         // Many rows per statement: a list of thousands of fans is claimed in a few statements, not one per send.
         let pairs = fans.flatMap { fan in items.map { (fan, $0) } }
-        for start in stride(from: 0, to: pairs.count, by: 100) {
-            let chunk = pairs[start..<min(pairs.count, start + 100)]
+        for chunk in Self.chunks(pairs, size: 100) {
             var binds: [SQLValue] = []
             for (fan, item) in chunk {
                 binds += [
@@ -222,7 +221,7 @@ extension SQLRunStore: HistoryLedger {
                     """
                     INSERT INTO sends (item_id, fan_uuid, price_cents, sent_at, account, drop_name, via, list_name,
                         campaign_id)
-                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    VALUES \(Self.valueRows(chunk.count, width: 9))
                     ON CONFLICT (item_id, fan_uuid) DO NOTHING
                     """, binds))
         }

@@ -200,6 +200,11 @@ extension SQLRunStore {
 
     static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
+    /// The `VALUES` of a many-row insert: `count` rows of `width` placeholders, `(?, ?), (?, ?)`.
+    static func valueRows(_ count: Int, width: Int) -> String {
+        Array(repeating: "(\(placeholders(width)))", count: count).joined(separator: ", ")
+    }
+
     /// What `map` makes of the rows of `table` whose `idColumn` is one of `items` (and that meet `indexCondition` and
     /// `condition`, whose placeholders `binds` fill in that order; `indexCondition` is one the indexes answer without
     /// the row, checked first). Two ways, chosen by size: when the table holds no more candidates than `limit`,
@@ -263,7 +268,7 @@ extension SQLRunStore {
         }
     }
 
-    static func chunks(_ values: [String], size: Int = 400) -> [[String]] {
+    static func chunks<Value>(_ values: [Value], size: Int = 400) -> [[Value]] {
         stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min(values.count, $0 + size)]) }
     }
 }

@@ -155,14 +155,12 @@ extension SQLRunStore: RunCache, StatCache {
         var latest: [String: Int] = [:]
         for (position, entry) in entries.enumerated() { latest[entry.path] = position }
         let unique = entries.indices.filter { latest[entries[$0].path] == $0 }.map { entries[$0] }
-        var statements: [SQLStatement] = []
-        for start in stride(from: 0, to: unique.count, by: Self.statEntriesPerStatement) {
-            let batch = unique[start..<min(unique.count, start + Self.statEntriesPerStatement)]
-            statements.append(
+        try await write(
+            Self.chunks(unique, size: Self.statEntriesPerStatement).map { batch in
                 SQLStatement(
                     """
-                    INSERT INTO file_stats (path, size, mtime_ns, inode, digest, checked_at) VALUES
-                    \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: batch.count).joined(separator: ", "))
+                    INSERT INTO file_stats (path, size, mtime_ns, inode, digest, checked_at)
+                    VALUES \(Self.valueRows(batch.count, width: 6))
                     ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                         inode = excluded.inode, digest = excluded.digest, checked_at = excluded.checked_at
                     """,
@@ -171,9 +169,8 @@ extension SQLRunStore: RunCache, StatCache {
                             .text(entry.path), .int(entry.stamp.size), .int(entry.stamp.mtimeNanoseconds),
                             .int(entry.stamp.inode), .text(entry.digest.hex), .date(now),
                         ]
-                    }))
-        }
-        try await write(statements)
+                    })
+            })
     }
 
     /// Stat entries per statement: six values each, 3,000 in all, far under both dialects' limits on bound values
