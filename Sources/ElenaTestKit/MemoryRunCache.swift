@@ -58,8 +58,9 @@ extension RunCache {
 
 extension MemoryRunCache {
     /// Every run a plan's graph can hit at once: its items' runs and every successful run of its drop-level stages
-    /// (tests hand it to the runner whole).
-    package func cacheIndex(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
+    /// (tests hand it to the runner whole). A name of its own: `cacheIndex(for:)` of any run cache gives the items'
+    /// runs alone, and one name for both made the answer depend on the cache's static type.
+    package func cacheIndexWithDropSteps(for plan: DropPlan) async throws -> [CacheKey: CachedStep] {
         let stages = Set(plan.graph.head + plan.graph.tail)
         var index = try await cacheIndex(items: plan.items.map(\.id))
         for record in try await runs(matching: { $0.itemID == nil && $0.status == .succeeded && stages.contains($0.stage) }) {

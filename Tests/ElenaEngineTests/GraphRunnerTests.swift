@@ -205,7 +205,7 @@ import Testing
         #expect(report.count(.publish, "ran") == 2)
         #expect(report.exitCode == 1)
         // The successful runs were recorded: a second run finds them in the cache.
-        let index = try await cache.cacheIndex(for: plan)
+        let index = try await cache.cacheIndexWithDropSteps(for: plan)
         let again = await Runner(pipeline).run(plan, environment: environment, cacheIndex: index)
         #expect(again.count(.crop, "cached") == 2)
         #expect(again.count(.crop, "failed") == 1)
@@ -257,7 +257,7 @@ import Testing
         #expect(first.seen.withLock { $0 } == [7])
 
         // The consumer changes, the producer does not: its record is a hit, read back into the number.
-        var index = try await cache.cacheIndex(for: plan)
+        var index = try await cache.cacheIndexWithDropSteps(for: plan)
         let second = Consumer(setting: 2)
         let reread = await Runner(pipeline(second)).run(plan, environment: environment, cacheIndex: index)
         #expect(reread.count(StageName("produce"), "cached") == 1)
@@ -273,7 +273,7 @@ import Testing
         #expect(recomputed.count(StageName("consume"), "ran") == 1)
         #expect(third.seen.withLock { $0 } == [7])
         // And its fresh record replaced the unreadable one.
-        let stored = try await cache.cacheIndex(for: plan)[key]
+        let stored = try await cache.cacheIndexWithDropSteps(for: plan)[key]
         #expect(stored?.output.value["n"]?.intValue == 7)
     }
 
@@ -310,7 +310,7 @@ import Testing
         let pipeline = Pipeline([.item(producer), .drop(Collector(), collects: [StageName("produce")])])
         let plan = try Planner.plan(Self.manifest, files: Self.files(["abc.png"]), pipeline: pipeline.shape)
         _ = await Runner(pipeline).run(plan, environment: environment, cacheIndex: [:])
-        var index = try await cache.cacheIndex(for: plan)
+        var index = try await cache.cacheIndexWithDropSteps(for: plan)
         let (_, records) = try await Self.spoilProducerRecord(in: &index, cache: cache)
         // The collector's own record goes too, so it runs and reads the producer's number.
         for (other, record) in records where record.stage == StageName("collect") { index[other] = nil }
