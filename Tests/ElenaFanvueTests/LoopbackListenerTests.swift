@@ -30,7 +30,13 @@ struct LoopbackListenerTests {
                 Thread { while !done.raised.load(ordering: .acquiring) { Self.askForTheFavicon(port: port) } }.start()
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/callback?state=expected&code=round\(round)")
                 request.headers.add(name: "Connection", value: "close")
-                _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                // On a machine loaded to the full the redirect's own connection can fail too (CI saw one lost in 25
+                // rounds). The browser is then asked again, as a person reloads the page: the listener must still
+                // take it. One that stopped taking connections fails every try, and the test with it.
+                for _ in 0..<5 where !done.raised.load(ordering: .acquiring) {
+                    if (try? await HTTPClient.shared.execute(request, timeout: .seconds(10))) != nil { return }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
             }
             done.raised.store(true, ordering: .releasing)
             #expect(code == "round\(round)")
