@@ -149,6 +149,38 @@ import Testing
         }
     }
 
+    /// Many runs are recorded many to a statement: every one arrives, across statements; a key given twice holds
+    /// the last (one statement may not write a row twice), and each failure still marks its item.
+    @Test(arguments: LedgerKind.available)
+    func manyRunsAreRecordedEachOnceWithAKeyGivenTwiceHoldingTheLast(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let photo = item("many.png")
+            try await store.upsertItems([photo], sourcePaths: [photo.id: "/src/many.png"])
+            func run(_ index: Int, status: StageRecord.Status = .succeeded, error: String? = nil) -> StageRecord {
+                StageRecord(
+                    key: CacheKey(stage: "crop", version: 1, parameters: "{\"n\":\(index)}", inputs: [("raw", photo.id)]),
+                    stage: .crop, itemID: photo.id, drop: "d1", status: status,
+                    outputDigest: status == .succeeded ? Digest.of("out \(index)") : nil, artifactPath: nil, artifactStamp: nil,
+                    output: JSONText(.object(["n": .int(index)])), error: error, startedAt: Self.now, durationMilliseconds: index)
+            }
+            let count = SQLRunStore.stageRunsPerStatement * 2 + 3
+            var runs = (0..<count).map { run($0) }
+            // Key 0 again in the first statement's share, failed: the failure is what the key holds, and the item's.
+            runs.insert(run(0, status: .failed, error: "unreadable"), at: 2)
+            try await store.record(runs)
+            let index = try await store.cacheIndex(items: [photo.id])
+            #expect(index.count == count - 1)
+            #expect(index[run(0).key] == nil)
+            let last = count - 1
+            #expect(index[run(last).key]?.outputDigest == Digest.of("out \(last)"))
+            #expect(index[run(last).key]?.output.value["n"]?.intValue == last)
+            #expect(try await store.failures(drop: "d1").map(\.error) == ["unreadable"])
+            let stored = try await store.items(drop: "d1")
+            #expect(stored.first?.status == .failed)
+            #expect(stored.first?.error == "crop: unreadable")
+        }
+    }
+
     @Test(arguments: LedgerKind.available)
     func statCacheIsScopedByPrefix(kind: LedgerKind) async throws {
         try await LedgerKind.with(kind) { store in
