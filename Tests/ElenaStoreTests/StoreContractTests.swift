@@ -550,6 +550,14 @@ import Testing
             #expect(try await store.reviews(drop: "d1").isEmpty)
             #expect(try await store.items(drop: "d1").first?.status == .ingested)
             #expect(try await store.events(drop: "d1", limit: 10).isEmpty)
+            // The same with one record: a write PostgreSQL is sent as one statement (each part to its own table).
+            await #expect(throws: (any Error).self) {
+                try await store.recordReviews(
+                    [stray], items: [(photo.id, ItemUpdate(status: .approved))], events: [told], at: Self.now)
+            }
+            #expect(try await store.reviews(drop: "d1").isEmpty)
+            #expect(try await store.items(drop: "d1").first?.status == .ingested)
+            #expect(try await store.events(drop: "d1", limit: 10).isEmpty)
 
             try await store.recordReviews(
                 [approved], items: [(photo.id, ItemUpdate(status: .approved))], events: [told], at: Self.now)
