@@ -64,13 +64,14 @@ extension SQLRunStore: ItemCatalog {
     }
 
     static func itemStatements(_ updates: [(Digest, ItemUpdate)], at date: Date) -> [SQLStatement] {
-        var statements: [SQLStatement] = []
+        // Each update as the columns it sets and their values, the item's id first.
+        var rows: [(columns: [String], values: [SQLValue])] = []
         for (id, update) in updates {
-            var sets: [String] = []
-            var binds: [SQLValue] = []
+            var columns: [String] = []
+            var values: [SQLValue] = [.text(id.hex)]
             func set(_ column: String, _ value: SQLValue) {
-                sets.append("\(column) = ?")
-                binds.append(value)
+                columns.append(column)
+                values.append(value)
             }
             if let value = update.status { set("status", .text(value.rawValue)) }
             if let value = update.rawPath { set("raw_path", .text(value)) }
@@ -87,13 +88,43 @@ extension SQLRunStore: ItemCatalog {
                 set("fingerprint", .text(value.picture.description))
                 set("crop_fingerprint", value.crop.map { .text($0.description) } ?? .null)
             }
-            guard !sets.isEmpty else { continue }
-            set("updated_at", .date(date))
-            binds.append(.text(id.hex))
-            statements.append(SQLStatement("UPDATE items SET \(sets.joined(separator: ", ")) WHERE id = ?", binds))
+            if !columns.isEmpty { rows.append((columns, values)) }
         }
-        return statements
+        // Updates that set the same columns go many to a statement (a run's part of 1,500 items sets their crops: one
+        // statement a round trip, against a server 20 ms away). Only when every item comes once: two updates of one
+        // item in one statement would leave either.
+        let ids = rows.map { $0.values[0] }
+        guard Set(ids).count == ids.count else { return rows.map { single($0.columns, $0.values, at: date) } }
+        var groups: [[String]: [[SQLValue]]] = [:]
+        var order: [[String]] = []
+        for row in rows {
+            if groups[row.columns] == nil { order.append(row.columns) }
+            groups[row.columns, default: []].append(row.values)
+        }
+        return order.flatMap { columns -> [SQLStatement] in
+            let group = groups[columns] ?? []
+            guard group.count > 1 else { return group.map { single(columns, $0, at: date) } }
+            return chunks(group, size: itemUpdatesPerStatement).map { batch in
+                // A VALUES table's columns are column1, column2, … in both dialects: the id first, then each column.
+                let sets = columns.enumerated().map { "\($1) = v.column\($0 + 2)" } + ["updated_at = ?"]
+                return SQLStatement(
+                    """
+                    UPDATE items SET \(sets.joined(separator: ", "))
+                    FROM (VALUES \(valueRows(batch.count, width: columns.count + 1))) AS v WHERE items.id = v.column1
+                    """, [.date(date)] + batch.flatMap { $0 })
+            }
+        }
     }
+
+    /// One item's update: `columns` set to `values` (the id first).
+    private static func single(_ columns: [String], _ values: [SQLValue], at date: Date) -> SQLStatement {
+        let sets = columns.map { "\($0) = ?" } + ["updated_at = ?"]
+        return SQLStatement(
+            "UPDATE items SET \(sets.joined(separator: ", ")) WHERE id = ?", Array(values.dropFirst()) + [.date(date), values[0]])
+    }
+
+    /// Item updates per statement: at most 14 values each.
+    static let itemUpdatesPerStatement = 500
 
     static let itemColumns = """
         id, drop_name, original_name, original_path, raw_path, cropped_name, cropped_digest, status, fanvue_media_uuid,

@@ -222,6 +222,48 @@ import Testing
         }
     }
 
+    /// Updates that set the same columns go many to a statement: each lands on its own item, nulls and JSON included;
+    /// an item updated twice in one call keeps the later update.
+    @Test(arguments: LedgerKind.available)
+    func manyItemUpdatesLandEachOnItsOwnRow(kind: LedgerKind) async throws {
+        try await LedgerKind.with(kind) { store in
+            let items = (0..<4).map { item("u\($0).png") }
+            try await store.upsertItems(items, sourcePaths: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.originalPath) }))
+            func prints(_ seed: UInt8, crop: Bool) -> ItemFingerprints {
+                func picture(_ seed: UInt8) -> PictureFingerprint {
+                    PictureFingerprint(
+                        structure: Fingerprint(kind: .phash, bytes: (0..<8).map { seed &+ UInt8($0) }),
+                        colour: Fingerprint(kind: .chroma, bytes: (0..<32).map { seed &+ UInt8($0) }))
+                }
+                return ItemFingerprints(picture: picture(seed), crop: crop ? picture(seed &+ 100) : nil)
+            }
+            func cropped(_ index: Int, crop: Bool) -> ItemUpdate {
+                ItemUpdate(
+                    croppedName: "u\(index).jpg", croppedDigest: Digest.of("crop \(index)"), tags: ["t\(index)"],
+                    priceCents: 1_000 + index, flags: index == 0 ? [] : ["small_crop"], fingerprints: prints(UInt8(index), crop: crop))
+            }
+            // The first of the three alike has no crop fingerprint (a null in the statement's first row).
+            try await store.updateItems(
+                [
+                    (items[0].id, cropped(0, crop: false)), (items[1].id, ItemUpdate(status: .inReview)),
+                    (items[2].id, cropped(2, crop: true)), (items[3].id, cropped(3, crop: true)),
+                ], at: Self.now)
+            let stored = Dictionary(uniqueKeysWithValues: try await store.items(drop: "d1").map { ($0.id, $0) })
+            for index in [0, 2, 3] {
+                let row = try #require(stored[items[index].id])
+                #expect(row.croppedName == "u\(index).jpg" && row.croppedDigest == Digest.of("crop \(index)"))
+                #expect(row.tags == ["t\(index)"] && row.priceCents == 1_000 + index)
+                #expect(row.flags == (index == 0 ? [] : ["small_crop"]))
+                #expect(row.fingerprints == prints(UInt8(index), crop: index != 0))
+                #expect(row.status == .ingested)
+            }
+            #expect(stored[items[1].id]?.status == .inReview && stored[items[1].id]?.croppedName == nil)
+            // One item twice: the later update stays.
+            try await store.updateItems([(items[1].id, ItemUpdate(vault: "first")), (items[1].id, ItemUpdate(vault: "second"))], at: Self.now)
+            #expect(try await store.items(drop: "d1").first { $0.id == items[1].id }?.vault == "second")
+        }
+    }
+
     @Test(arguments: LedgerKind.available)
     func itemsUpsertUpdateAndLookup(kind: LedgerKind) async throws {
         try await LedgerKind.with(kind) { store in
