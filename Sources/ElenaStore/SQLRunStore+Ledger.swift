@@ -268,6 +268,14 @@ extension SQLRunStore {
         }
     }
 
+    /// `values` with one value per key, the last given, in the order those came: a statement may not upsert a row
+    /// twice, and the last is what statement after statement would have left.
+    static func lastOfEach<Value, Key: Hashable>(_ values: [Value], by key: (Value) -> Key) -> [Value] {
+        var latest: [Key: Int] = [:]
+        for (position, value) in values.enumerated() { latest[key(value)] = position }
+        return values.indices.filter { latest[key(values[$0])] == $0 }.map { values[$0] }
+    }
+
     static func chunks<Value>(_ values: [Value], size: Int = 400) -> [[Value]] {
         stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min(values.count, $0 + size)]) }
     }

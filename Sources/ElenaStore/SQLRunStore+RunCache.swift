@@ -82,12 +82,8 @@ extension SQLRunStore: RunCache, StatCache {
 
     package func record(_ runs: [StageRecord]) async throws {
         // Many runs to a statement: against a server 20 ms away, each statement is a round trip (a first run records
-        // three steps per item). One run per key, the last given, as one statement after another left it: a statement
-        // may not upsert a row twice.
-        var latest: [CacheKey: Int] = [:]
-        for (position, run) in runs.enumerated() { latest[run.key] = position }
-        let unique = runs.indices.filter { latest[runs[$0].key] == $0 }.map { runs[$0] }
-        var statements = Self.chunks(unique, size: Self.stageRunsPerStatement).map { batch in
+        // three steps per item). One run per key, the last given.
+        var statements = Self.chunks(Self.lastOfEach(runs, by: \.key), size: Self.stageRunsPerStatement).map { batch in
             SQLStatement(
                 """
                 INSERT INTO stage_runs (cache_key, stage, item_id, drop_name, status, output_digest, artifact_path,
@@ -162,12 +158,9 @@ extension SQLRunStore: RunCache, StatCache {
     /// entries, and one statement each made 100,000 round trips to PostgreSQL (33-36 s here, now 200).
     package func saveStatEntries(_ entries: [StatEntry]) async throws {
         let now = Date()
-        // One entry per path (the last given): a statement may not upsert a row twice.
-        var latest: [String: Int] = [:]
-        for (position, entry) in entries.enumerated() { latest[entry.path] = position }
-        let unique = entries.indices.filter { latest[entries[$0].path] == $0 }.map { entries[$0] }
+        // One entry per path, the last given.
         try await write(
-            Self.chunks(unique, size: Self.statEntriesPerStatement).map { batch in
+            Self.chunks(Self.lastOfEach(entries, by: \.path), size: Self.statEntriesPerStatement).map { batch in
                 SQLStatement(
                     """
                     INSERT INTO file_stats (path, size, mtime_ns, inode, digest, checked_at)
