@@ -17,6 +17,16 @@ import Testing
             lineage: .object(["seed": .int(7)]), createdAt: Self.now, updatedAt: Self.now)
     }
 
+    /// A picture's and its crop's fingerprints made from `seed` (the crop's from `seed + 100`), or the picture's alone.
+    func prints(_ seed: UInt8, crop: Bool = true) -> ItemFingerprints {
+        func picture(_ seed: UInt8) -> PictureFingerprint {
+            PictureFingerprint(
+                structure: Fingerprint(kind: .phash, bytes: (0..<8).map { seed &+ UInt8($0) }),
+                colour: Fingerprint(kind: .chroma, bytes: (0..<32).map { seed &* 3 &+ UInt8($0) }))
+        }
+        return ItemFingerprints(picture: picture(seed), crop: crop ? picture(seed &+ 100) : nil)
+    }
+
     @Test(arguments: TestBackend.available)
     func migrationsAreIdempotentAndRecorded(backend: TestBackend) async throws {
         try await TestDatabase.withStore(backend) { store, database in
@@ -229,14 +239,6 @@ import Testing
         try await LedgerKind.with(kind) { store in
             let items = (0..<4).map { item("u\($0).png") }
             try await store.upsertItems(items, sourcePaths: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.originalPath) }))
-            func prints(_ seed: UInt8, crop: Bool) -> ItemFingerprints {
-                func picture(_ seed: UInt8) -> PictureFingerprint {
-                    PictureFingerprint(
-                        structure: Fingerprint(kind: .phash, bytes: (0..<8).map { seed &+ UInt8($0) }),
-                        colour: Fingerprint(kind: .chroma, bytes: (0..<32).map { seed &+ UInt8($0) }))
-                }
-                return ItemFingerprints(picture: picture(seed), crop: crop ? picture(seed &+ 100) : nil)
-            }
             func cropped(_ index: Int, crop: Bool) -> ItemUpdate {
                 ItemUpdate(
                     croppedName: "u\(index).jpg", croppedDigest: Digest.of("crop \(index)"), tags: ["t\(index)"],
@@ -300,14 +302,6 @@ import Testing
     @Test(arguments: LedgerKind.available)
     func theDecidedPicturesVersionChangesWhenTheyDoAndOnlyThen(kind: LedgerKind) async throws {
         try await LedgerKind.with(kind) { store in
-            func prints(_ seed: UInt8) -> ItemFingerprints {
-                func picture(_ seed: UInt8) -> PictureFingerprint {
-                    PictureFingerprint(
-                        structure: Fingerprint(kind: .phash, bytes: (0..<8).map { seed &+ UInt8($0) }),
-                        colour: Fingerprint(kind: .chroma, bytes: (0..<32).map { seed &* 3 &+ UInt8($0) }))
-                }
-                return ItemFingerprints(picture: picture(seed), crop: picture(seed &+ 100))
-            }
             let (a, b) = (item("a.png", drop: "old"), item("b.png", drop: "old"))
             let start = try await store.lookalikeState(drop: "new")
             #expect(!start.anyDecided && start.last == nil)
