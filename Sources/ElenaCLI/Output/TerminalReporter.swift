@@ -11,16 +11,19 @@ import Foundation
 final class TerminalReporter: RunReporter, Sendable {
     /// What is on the screen and what was said: one writer at a time.
     private let screen: Locked<Screen>
+    /// Set once: read for every node (600,000 of a 100,000-item drop) without taking the screen's lock.
+    private let quiet: Bool
 
     init(quiet: Bool) {
         let interactive = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
         screen = Locked(Screen(interactive: interactive, quiet: quiet))
+        self.quiet = quiet
     }
 
     func finished(_ node: NodeID, subject: @autoclosure () -> String, state: NodeState, progress: RunProgress) {
         let failed: Bool
         if case .failed = state { failed = true } else { failed = false }
-        if screen.withLock({ $0.quiet }) && !failed { return }
+        if quiet && !failed { return }
         screen.withLock { $0.finished(node, subject: subject(), state: state, progress: progress) }
     }
 
