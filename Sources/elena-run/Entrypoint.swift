@@ -23,8 +23,12 @@ struct Entrypoint {
     /// Three glibc allocator settings, each left to the environment when it sets it:
     /// - glibc gives threads that allocate at once arenas of their own, up to eight per core, and memory freed in
     ///   one arena serves no other: the run's threads (the task pool's, the ledger's) kept that much more than they
-    ///   used. As many arenas as cores (`MALLOC_ARENA_MAX`): the 100,000-item no-op rerun peaked about 35 MB lower,
-    ///   no slower.
+    ///   used. As many arenas as cores: the 100,000-item no-op rerun peaked about 35 MB lower, no slower. One arena
+    ///   (`MALLOC_ARENA_MAX`): with two, which one served the end of a big run varied with the timing, and a runner
+    ///   a little faster per node (a lock fewer) made its dry run peak at 298-301 MB in 6 of 28 runs (at most
+    ///   283 MB in 61 runs of the binary before); with one, 243-247 MB in 14 runs, the no-op 252-260 MB instead of
+    ///   256-271 MB, no slower (20 and 14 alternating pairs). A first run of 24 pictures of 1024x1536 took no longer
+    ///   (1.07-1.27 s against 1.15-1.28 s); one of 500 tiny ones, where allocation weighs most, about 7% longer.
     /// - Blocks of 128 KB and more are mapped on their own and given back when freed (`MALLOC_MMAP_THRESHOLD_`):
     ///   glibc raises that threshold as such blocks are freed, and a run's big short-lived arrays (a part of the run
     ///   cache, the states handed on) then came from the heap, where they left holes. The same rerun's peak went
@@ -41,7 +45,7 @@ struct Entrypoint {
             let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
             if getenv("MALLOC_ARENA_MAX") == nil {
                 let arenaMax: Int32 = -8  // M_ARENA_MAX in <malloc.h>
-                _ = mallopt(arenaMax, Int32(max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+                _ = mallopt(arenaMax, 1)
             }
             if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
                 let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD in <malloc.h>
