@@ -138,6 +138,12 @@ package struct PlanGraph: Sendable {
         }
     }
 
+    /// The position of a unit's node among `unitStages`; nil for a drop node.
+    package func unitPosition(of index: Int) -> Int? {
+        guard index >= firstUnitNode, index < tailStart else { return nil }
+        return (index - firstUnitNode) % wiring.unitStages.count
+    }
+
     /// The indices of the nodes of `units` (contiguous: a unit's nodes follow one another, unit after unit).
     package func nodeIndices(ofUnits units: Range<Int>) -> Range<Int> {
         let width = wiring.unitStages.count

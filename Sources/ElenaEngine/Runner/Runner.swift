@@ -139,6 +139,10 @@ package struct Runner: Sendable {
         var workspaces: [Int: ItemWorkspace] = [:]
         /// Each stage's shared parameters per memo key, and the key's shared parts made of them.
         var sharedMemo: [MemoKey: (parameters: String, prefix: CacheKey.Prefix)] = [:]
+        /// The same for items without overrides or metadata of their own, by the stage's position in the unit.
+        var plainShared = [(parameters: String, prefix: CacheKey.Prefix)?](repeating: nil, count: graph.unitStages.count)
+        /// A key's named inputs, laid out in one buffer the run keeps (no array made for each of 300,000 keys).
+        var keyInputs: [(name: String, digest: Digest)] = []
         var pendingRecords: [StageRecord] = []
         /// Settled parts (and items settled again) not yet handed to `settled`.
         var handOff: [SettledItems] = []
@@ -298,14 +302,19 @@ package struct Runner: Sendable {
             return created
         }
 
+        // A unit node's stage and policy by its position in the unit, looked up once per stage rather than hashed
+        // and copied (with its declaration) for each of 600,000 nodes.
+        let unitStages = graph.unitStages.map { name in stages[name].map { (stage: $0.stage, policy: $0.declaration.policy) } }
+        func unitStage(_ index: Int) -> (stage: any Stage, policy: InputPolicy)? {
+            graph.unitPosition(of: index).flatMap { unitStages[$0] }
+        }
+
         /// What to do with a ready node; `recomputing` skips the cache (its record no longer reads).
         func prepare(_ index: Int, recomputing: Bool = false) -> Preparation {
             let node = graph.node(at: index)
-            guard let entry = stages[node.stage] else {
+            guard let (stage, policy) = unitStage(index) ?? stages[node.stage].map({ ($0.stage, $0.declaration.policy) }) else {
                 return .finished(.failed("internal error: no stage '\(node.stage.rawValue)' is registered (a bug)"))
             }
-            let stage = entry.stage
-            let policy = entry.declaration.policy
             var upstream: [(stage: StageName, output: NodeOutput, index: Int)] = []
             // A collector takes from every item: what it collects is noted by node (100,000 at the end of a big
             // drop's run, when the run holds the most), its key read from the states in place, and the outputs
@@ -367,15 +376,26 @@ package struct Runner: Sendable {
                         stage: stage.name.rawValue, version: stage.version,
                         parameters: plan.jobs[job].parameters.serialized(canonical: true))
                 } else {
-                    let memoKey = MemoKey(
-                        stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
+                    // Most items have no overrides of their own: their stage's shared parts are kept by position,
+                    // with no memo key hashed.
+                    let plain = item.map { $0.overrides.isEmpty && !$0.hasOwnMetadata } ?? false
+                    let position = plain ? graph.unitPosition(of: index) : nil
                     let shared: (parameters: String, prefix: CacheKey.Prefix)
-                    if let known = sharedMemo[memoKey] {
+                    if let position, let known = plainShared[position] {
                         shared = known
                     } else {
-                        let parameters = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
-                        shared = (parameters, CacheKey.Prefix(stage: stage.name.rawValue, version: stage.version, parameters: parameters))
-                        sharedMemo[memoKey] = shared
+                        let memoKey = MemoKey(
+                            stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
+                        if let known = sharedMemo[memoKey] {
+                            shared = known
+                        } else {
+                            let parameters = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
+                            shared = (
+                                parameters, CacheKey.Prefix(stage: stage.name.rawValue, version: stage.version, parameters: parameters)
+                            )
+                            sharedMemo[memoKey] = shared
+                        }
+                        if let position { plainShared[position] = shared }
                     }
                     let specific = stage.itemParameters(for: item)
                     prefix =
@@ -387,7 +407,8 @@ package struct Runner: Sendable {
                 }
                 // An item node's inputs are its source bytes (the item's digest) and its upstream outputs; a
                 // collector's are named by the items it collects.
-                var keyInputs = upstream.map { (name: $0.stage.rawValue, digest: $0.output.digest) }
+                keyInputs.removeAll(keepingCapacity: true)
+                for input in upstream { keyInputs.append((name: input.stage.rawValue, digest: input.output.digest)) }
                 if let item { keyInputs.append((name: "source", digest: item.id)) }
                 let key = CacheKey(
                     prefix: prefix, inputs: keyInputs,
@@ -489,7 +510,8 @@ package struct Runner: Sendable {
             var running = 0
             while true {
                 while running < limit, let index = ready.popMin() {
-                    if let item = graph.node(at: index).item { await load(item: item) }
+                    // (An async call per node costs a frame even when the part is at hand.)
+                    if let item = graph.node(at: index).item, loadedParts[item / partSize] == nil { await load(item: item) }
                     var preparation = prepare(index)
                     if case .lookUp(let key) = preparation {
                         await lookUp(key)
