@@ -25,7 +25,7 @@ struct Entrypoint {
     ///   one arena serves no other: the run's threads (the task pool's, the ledger's) kept that much more than they
     ///   used. As many arenas as cores: the 100,000-item no-op rerun peaked about 35 MB lower, no slower. One arena
     ///   (`MALLOC_ARENA_MAX`): with two, which one served the end of a big run varied with the timing, and a runner
-    ///   a little faster per node (a lock fewer) made its dry run peak at 298-301 MB in 6 of 28 runs (at most
+    ///   a little faster per node (a lock fewer) made its dry run peak at 298-302 MB in 6 of 28 runs (at most
     ///   283 MB in 61 runs of the binary before); with one, 243-247 MB in 14 runs, the no-op 252-260 MB instead of
     ///   256-271 MB, no slower (20 and 14 alternating pairs). A first run of 24 pictures of 1024x1536 took no longer
     ///   (1.07-1.27 s against 1.15-1.28 s); one of 500 tiny ones, where allocation weighs most, about 7% longer.
