@@ -305,14 +305,16 @@ package struct Runner: Sendable {
         // A unit node's stage and policy by its position in the unit, looked up once per stage rather than hashed
         // and copied (with its declaration) for each of 600,000 nodes.
         let unitStages = graph.unitStages.map { name in stages[name].map { (stage: $0.stage, policy: $0.declaration.policy) } }
-        func unitStage(_ index: Int) -> (stage: any Stage, policy: InputPolicy)? {
-            graph.unitPosition(of: index).flatMap { unitStages[$0] }
-        }
 
         /// What to do with a ready node; `recomputing` skips the cache (its record no longer reads).
         func prepare(_ index: Int, recomputing: Bool = false) -> Preparation {
             let node = graph.node(at: index)
-            guard let (stage, policy) = unitStage(index) ?? stages[node.stage].map({ ($0.stage, $0.declaration.policy) }) else {
+            /// The node's stage among a unit's (nil for a drop node).
+            let position = graph.unitPosition(of: index)
+            guard
+                let (stage, policy) = position.flatMap({ unitStages[$0] })
+                    ?? stages[node.stage].map({ ($0.stage, $0.declaration.policy) })
+            else {
                 return .finished(.failed("internal error: no stage '\(node.stage.rawValue)' is registered (a bug)"))
             }
             var upstream: [(stage: StageName, output: NodeOutput, index: Int)] = []
@@ -379,9 +381,9 @@ package struct Runner: Sendable {
                     // Most items have no overrides of their own: their stage's shared parts are kept by position,
                     // with no memo key hashed.
                     let plain = item.map { $0.overrides.isEmpty && !$0.hasOwnMetadata } ?? false
-                    let position = plain ? graph.unitPosition(of: index) : nil
+                    let slot = plain ? position : nil
                     let shared: (parameters: String, prefix: CacheKey.Prefix)
-                    if let position, let known = plainShared[position] {
+                    if let slot, let known = plainShared[slot] {
                         shared = known
                     } else {
                         let memoKey = MemoKey(
@@ -395,7 +397,7 @@ package struct Runner: Sendable {
                             )
                             sharedMemo[memoKey] = shared
                         }
-                        if let position { plainShared[position] = shared }
+                        if let slot { plainShared[slot] = shared }
                     }
                     let specific = stage.itemParameters(for: item)
                     prefix =
