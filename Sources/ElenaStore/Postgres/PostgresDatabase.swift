@@ -209,6 +209,7 @@ package actor PostgresDatabase: SQLDatabase {
             case .json(let text): bindings.append(JSONB(text: text))
             case .bool(let flag): bindings.append(flag)
             case .digest(let digest): bindings.append(digest.hex)
+            case .bytes(let bytes): bindings.append(ByteBuffer(bytes: bytes))
             }
         }
         return PostgresQuery(unsafeSQL: numbered(statement.sql), binds: bindings)
@@ -232,6 +233,11 @@ package actor PostgresDatabase: SQLDatabase {
             return .json(bytes.readString(length: bytes.readableBytes) ?? "null")
         case .json:
             return .json(bytes.readString(length: bytes.readableBytes) ?? "null")
+        case .bytea:
+            // Binary, as every statement's results are read (extended protocol); anything else reads as nothing (the
+            // only bytes stored, the run cache's compact parts, are then read from their rows).
+            guard cell.format == .binary else { return .null }
+            return .bytes(bytes.readBytes(length: bytes.readableBytes) ?? [])
         default:
             if cell.dataType == .text || cell.dataType == .varchar, bytes.readableBytes == 64,
                 let digest = bytes.withUnsafeReadableBytes({ Digest(lowercaseHex: $0.bindMemory(to: UInt8.self)) })

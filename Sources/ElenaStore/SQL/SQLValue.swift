@@ -16,6 +16,8 @@ package enum SQLValue: Sendable, Hashable {
     /// exactly those as one, with no string made (a ledger row holds up to three, and a big drop's start reads
     /// 300,000 run-cache rows); `string` gives the same text back.
     case digest(Digest)
+    /// Raw bytes: `bytea` in PostgreSQL, a blob in SQLite (only the run cache's compact parts are stored so).
+    case bytes([UInt8])
 
     /// `.text`, or `.null` for nil.
     package static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
@@ -56,8 +58,14 @@ package struct SQLRow: Sendable {
         case .date(let date): return ISO8601.format(date)
         case .bool(let flag): return flag ? "true" : "false"
         case .digest(let digest): return digest.hex
-        case .null: return nil
+        case .bytes, .null: return nil
         }
+    }
+
+    /// A bytes column; nil when it holds anything else.
+    package func bytes(_ name: String) -> [UInt8]? {
+        guard case .bytes(let bytes) = self[name] else { return nil }
+        return bytes
     }
 
     /// A digest column (64 hex characters); nil when it holds anything else.

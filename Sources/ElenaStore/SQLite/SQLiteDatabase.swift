@@ -261,6 +261,7 @@ package final class SQLiteDatabase: SQLDatabase {
                 case .date(let date): return ISO8601.format(date)
                 case .bool(let flag): return flag ? Int64(1) : Int64(0)
                 case .digest(let digest): return digest.hex
+                case .bytes(let bytes): return Data(bytes)
                 }
             })
     }
@@ -284,8 +285,13 @@ package final class SQLiteDatabase: SQLDatabase {
                 case SQLITE_NULL: values.append(.null)
                 case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(handle, index)))
                 case SQLITE_FLOAT: values.append(.double(sqlite3_column_double(handle, index)))
+                case SQLITE_BLOB:
+                    // The pointer first, then its length (as for text below); an empty blob has no pointer.
+                    let bytes = sqlite3_column_blob(handle, index)
+                    let length = Int(sqlite3_column_bytes(handle, index))
+                    values.append(.bytes(bytes.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []))
                 default:
-                    // Text, and a blob read as UTF-8 text (nothing the ledger writes is binary).
+                    // Text.
                     // The pointer first, then its length (SQLite's documented order).
                     guard let bytes = sqlite3_column_blob(handle, index) else {
                         values.append(.text(""))
