@@ -47,6 +47,17 @@ extension SQLRunStore: RunCache, StatCache {
     }
 
     package func cacheIndex(items: [Digest]) async throws -> [CacheKey: CachedStep] {
+        guard !items.isEmpty else { return [:] }
+        // The part's compact copy, if the stage runs are as they were when it was made (migration 15), with the
+        // version they are at: one statement, so both are read at the same moment.
+        let part = RunCachePart.key(items: items)
+        let found = try await database.query(
+            SQLStatement(
+                """
+                SELECT v.value AS runs_version, p.steps AS steps FROM ledger_versions v
+                LEFT JOIN run_cache_parts p ON p.part = ? AND p.runs_version = v.value WHERE v.name = 'stage_runs'
+                """, [.digest(part)]))
+        if let bytes = found.first?.bytes("steps"), let steps = RunCachePart.decode(bytes) { return steps }
         // About two finished steps per item: a drop that holds most of the library reads the table in one pass.
         let hits = try await rows(
             of: items, table: "stage_runs", columns: Self.hitColumns, idColumn: "item_id", condition: "status = 'succeeded'",
@@ -54,7 +65,26 @@ extension SQLRunStore: RunCache, StatCache {
         var index: [CacheKey: CachedStep] = [:]
         index.reserveCapacity(hits.count)
         for (key, step) in hits { index[key] = step }
+        if !isReadOnly, let version = found.first?.int64("runs_version") {
+            await keep(index, part: part, readAt: version)
+        }
         return index
+    }
+
+    /// Keeps a part's steps, read from its rows after the stage runs were at `version`, as its compact copy: only if
+    /// they still are (no run recorded between then and now), checked as it is written, and in place of every copy
+    /// made at another version (none of which can be read again: the version only grows). A copy that cannot be
+    /// written is no loss (the rows are read again next time).
+    private func keep(_ steps: [CacheKey: CachedStep], part: Digest, readAt version: Int64) async {
+        let current = "(SELECT value FROM ledger_versions WHERE name = 'stage_runs')"
+        try? await write([
+            SQLStatement("DELETE FROM run_cache_parts WHERE runs_version <> \(current)"),
+            SQLStatement(
+                """
+                INSERT INTO run_cache_parts (part, runs_version, steps) SELECT ?, ?, ? WHERE \(current) = ?
+                ON CONFLICT (part) DO UPDATE SET runs_version = excluded.runs_version, steps = excluded.steps
+                """, [.digest(part), .int(version), .bytes(RunCachePart.encode(steps)), .int(version)]),
+        ])
     }
 
     package func cacheRecords(keys: [CacheKey]) async throws -> [CacheKey: StageRecord] {

@@ -68,6 +68,18 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         }
     }
 
+    /// The digest whose 32 raw bytes (big-endian words, as `append(to:)` writes them) start at `offset` of `raw`,
+    /// which must hold them.
+    package init(raw: UnsafeRawBufferPointer, at offset: Int) {
+        precondition(offset >= 0 && offset + 32 <= raw.count, "a digest needs 32 bytes")
+        (a, b, c, d) = (
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)),
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)),
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self))
+        )
+    }
+
     /// The digest of some bytes.
     package static func of(_ data: Data) -> Digest { Digest(bytes: SHA256.hash(data: data)) }
 

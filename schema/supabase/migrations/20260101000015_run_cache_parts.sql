@@ -1,0 +1,1 @@
+../../sql/postgres/0015_run_cache_parts.sql
