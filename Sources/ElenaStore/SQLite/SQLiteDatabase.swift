@@ -368,6 +368,12 @@ package final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    /// Lets go of the pages the writing connection keeps (the file system still caches them): after writing something
+    /// big that this connection will not read back soon.
+    package func releaseWriterMemory() async {
+        _ = try? await writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA shrink_memory") }
+    }
+
     /// Closes the reading connections, so the next reads plan their queries on the schema as it is now: a reader
     /// opened before a migration added an index went on scanning the table the index was for.
     package func schemaChanged() {
