@@ -58,6 +58,29 @@ extension SQLRunStore {
         return removed
     }
 
+    /// How many compact copies of parts the run cache holds (migration 15), and how many of them were made before
+    /// its last change: those can never be read again.
+    package func runCacheCopies() async throws -> (all: Int, outdated: Int) {
+        let row = try await database.query(
+            """
+            SELECT COUNT(*) AS n, SUM(CASE WHEN p.runs_version <> v.value THEN 1 ELSE 0 END) AS outdated
+            FROM run_cache_parts p JOIN ledger_versions v ON v.name = 'stage_runs'
+            """
+        ).first
+        return (row?.int("n") ?? 0, row?.int("outdated") ?? 0)
+    }
+
+    /// Removes the run cache's copies made before its last change; returns how many there were.
+    package func removeOutdatedRunCacheCopies() async throws -> Int {
+        try await writeQuery(
+            SQLStatement(
+                """
+                DELETE FROM run_cache_parts WHERE runs_version <> (SELECT value FROM ledger_versions WHERE name = 'stage_runs')
+                RETURNING part
+                """)
+        ).count
+    }
+
     /// Every path the stat cache remembers.
     package func statPaths() async throws -> [String] {
         try await database.query(SQLStatement("SELECT path FROM file_stats")) { $0.string("path") }

@@ -14,7 +14,9 @@ struct GCCommand: AsyncParsableCommand {
             from it again:
               - a finished step whose output file is gone (2_cropped/, 1_raw/): a later run that needs it makes it \
             again, as it would anyway (a cache hit needs the file);
-              - the stat cache's entry for a source file that is gone.
+              - the stat cache's entry for a source file that is gone;
+              - the copies of the run cache made before it last changed (a run reads a copy of a part's steps only \
+            while nothing has changed since it was made, and makes them again).
             Everything else is kept: items, review decisions, publications, uploads, sends, posts, sales and the \
             event log (append-only: what the guarantees rest on), and every step whose file is still there (an \
             earlier setting's crop is a cache hit when the manifest goes back to it). SQLite reuses the space \
@@ -53,14 +55,24 @@ struct GCCommand: AsyncParsableCommand {
         let goneSteps = try await store.runArtifacts().filter { !FileSystem.exists(layout.absolute($0.path)) }.map(\.key)
         let goneStats = try await store.statPaths().filter { !FileSystem.exists($0) }
         let verb = dryRun ? "would remove" : "removed"
+        // Removing a step changes the run cache: every copy made before is outdated then.
+        let copies = try await store.runCacheCopies()
+        let outdated = goneSteps.isEmpty ? copies.outdated : copies.all
+        let copiesLine =
+            outdated > 0
+            ? "\(verb) \(outdated) cop\(outdated == 1 ? "y" : "ies") of the run cache made before it last changed (runs make them again)"
+            : nil
         if goneSteps.isEmpty && goneStats.isEmpty {
-            print("Nothing to remove: every recorded step's file and every remembered source file is there.")
+            if !dryRun, outdated > 0 { _ = try await store.removeOutdatedRunCacheCopies() }
+            if let copiesLine { print(copiesLine) }
+            print("Nothing \(outdated > 0 ? "else " : "")to remove: every recorded step's file and every remembered source file is there.")
             return
         }
         var removedSteps = goneSteps.count
         if !dryRun {
             removedSteps = try await store.removeRuns(goneSteps)
             try await store.removeStatEntries(goneStats)
+            _ = try await store.removeOutdatedRunCacheCopies()
             try await store.append([
                 EventRecord(
                     kind: "ledger.gc", drop: nil, message: "gc: removed \(removedSteps) finished steps and \(goneStats.count) stat entries of files that are gone",
@@ -69,6 +81,7 @@ struct GCCommand: AsyncParsableCommand {
         }
         print("\(verb) \(removedSteps) finished step\(removedSteps == 1 ? "" : "s") whose file is gone (a run that needs one makes it again)")
         print("\(verb) \(goneStats.count) stat cache entr\(goneStats.count == 1 ? "y" : "ies") of source files that are gone")
+        if let copiesLine { print(copiesLine) }
     }
 }
 
