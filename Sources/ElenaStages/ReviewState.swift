@@ -16,23 +16,45 @@ package struct ReviewFolderIndex: Sendable {
         var name: Substring { path[nameStart...] }
     }
 
-    /// One entry per name, sorted by name, found by binary search: a drop of 100,000 items has as many review
-    /// copies, and a table by name kept each name as a string of its own beside its path (25 MB, now 11 MB).
-    private var entries: [Entry]
+    /// One entry per name, sorted by name, found through `slots`: a drop of 100,000 items has as many review copies,
+    /// and a dictionary by name kept each name as a string of its own beside its path (25 MB, now 11 MB and 1 MB of
+    /// slots).
+    private var entries: [Entry] = []
+    /// The entries by their name's hash, open-addressed: each slot holds an entry's position plus one (0: empty),
+    /// twice as many slots as entries and a power of two. A look-up hashes the name once and mostly compares one
+    /// entry; a binary search compared 17 names for each of a 100,000-item drop's crops (4 bytes a slot).
+    private var slots: [Int32] = []
 
     /// An empty index.
-    package init() { entries = [] }
+    package init() {}
 
     /// The file of this name: where it is, and its library-relative path.
     package subscript(name: String) -> (folder: ReviewFolder, path: String)? {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].name < name { low = middle + 1 } else { high = middle }
+        guard !slots.isEmpty else { return nil }
+        let mask = slots.count - 1
+        // Hashed as a substring, as the entries' names were (equal text hashes alike either way).
+        var slot = name[...].hashValue & mask
+        while slots[slot] != 0 {
+            let position = Int(slots[slot]) - 1
+            if entries[position].name == name { return (entries[position].folder, entries[position].path) }
+            slot = (slot + 1) & mask
         }
-        guard low < entries.count, entries[low].name == name else { return nil }
-        return (entries[low].folder, entries[low].path)
+        return nil
+    }
+
+    /// The slots for `entries` (names unique).
+    private static func slots(for entries: [Entry]) -> [Int32] {
+        guard !entries.isEmpty else { return [] }
+        var count = 2
+        while count < entries.count * 2 { count <<= 1 }
+        var slots = [Int32](repeating: 0, count: count)
+        let mask = count - 1
+        for position in entries.indices {
+            var slot = entries[position].name.hashValue & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(position + 1)
+        }
+        return slots
     }
 
     /// How many files.
@@ -76,6 +98,7 @@ package struct ReviewFolderIndex: Sendable {
             start = end
         }
         var index = ReviewFolderIndex()
+        index.slots = slots(for: entries)
         index.entries = entries
         return index
     }
