@@ -134,8 +134,47 @@ import Testing
         #expect(CacheKey(prefix: prefix, inputs: plain, collected: changed) != expected)
     }
 
+    /// An item's own parameters given apart make the key of the shared parameters, a line break and its own, with or
+    /// without collected inputs, whatever the text (non-ASCII too, empty too).
+    @Test func anItemsOwnParametersGiveTheKeyOfTheJoinedParameters() {
+        let shared = #"{"légende":"Élena ✓","margin":0.02}"#
+        let prefix = CacheKey.Prefix(stage: "ingést", version: 3, parameters: shared)
+        let inputs = [(name: "source", digest: Self.raw), (name: "détection", digest: Self.detection)]
+        let collected = [CacheKey.Collected(stage: "crop", item: Digest.of("item"), digest: Digest.of("crop"))]
+        for own in [#""ComfyUI_00001_""#, #""stem – ünïcode""#, "", String(repeating: "x", count: 5_000)] {
+            let joined = CacheKey.Prefix(stage: "ingést", version: 3, parameters: shared + "\n" + own)
+            #expect(
+                CacheKey(prefix: prefix, own: own, inputs: inputs, collectedCount: 0) { collected[$0] }
+                    == CacheKey(stage: "ingést", version: 3, parameters: shared + "\n" + own, inputs: inputs))
+            #expect(
+                CacheKey(prefix: prefix, own: own, inputs: inputs, collectedCount: 1) { collected[$0] }
+                    == CacheKey(prefix: joined, inputs: inputs, collected: collected))
+            #expect(CacheKey(prefix: prefix, own: own, inputs: inputs, collectedCount: 0) { collected[$0] } != CacheKey(prefix: prefix, inputs: inputs))
+        }
+        // The layout itself, with text of several bytes a character: lengths count bytes.
+        var bytes = Data()
+        func add(_ text: String) {
+            withUnsafeBytes(of: UInt64(text.utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: Array(text.utf8))
+        }
+        for part in ["elena-run/cache-key/2", "ingést", "3", shared + "\n" + "ü"] { add(part) }
+        add("détection")
+        bytes.append(contentsOf: Self.detection.rawBytes)
+        add("source")
+        bytes.append(contentsOf: Self.raw.rawBytes)
+        #expect(CacheKey(prefix: prefix, own: "ü", inputs: inputs, collectedCount: 0) { collected[$0] }.digest == Digest.of(bytes))
+    }
+
     @Test func trustedKeyWrapsTheDigest() {
         let key = Self.key()
         #expect(CacheKey(trusted: key.digest) == key)
+    }
+}
+
+extension Digest {
+    /// The 32 raw bytes, read from the hex text (independently of how keys lay them out).
+    fileprivate var rawBytes: [UInt8] {
+        let hex = Array(self.hex.utf8)
+        return stride(from: 0, to: 64, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16) ?? 0 }
     }
 }

@@ -12,17 +12,36 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// name and version, its parameters), laid out once: a no-op rerun of 100,000 items makes 300,000 keys from a few
     /// sets of parameters.
     package struct Prefix: Sendable {
+        /// The format tag, the stage's name and its version, as text parts.
+        fileprivate let head: [UInt8]
+        /// The parameters' text (its part follows `head`).
+        fileprivate let parameters: String
+        /// `head` and the parameters' part.
         fileprivate let bytes: [UInt8]
 
         /// The shared parts of the keys of `stage` at `version` with `parameters` (see `CacheKey.init`).
         package init(stage: String, version: Int, parameters: String) {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(64 + stage.utf8.count + parameters.utf8.count)
-            CacheKey.add("elena-run/cache-key/2", to: &bytes)
-            CacheKey.add(stage, to: &bytes)
-            CacheKey.add(String(version), to: &bytes)
+            var head: [UInt8] = []
+            head.reserveCapacity(48 + stage.utf8.count)
+            CacheKey.add("elena-run/cache-key/2", to: &head)
+            CacheKey.add(stage, to: &head)
+            CacheKey.add(String(version), to: &head)
+            var bytes = head
             CacheKey.add(parameters, to: &bytes)
+            self.head = head
+            self.parameters = parameters
             self.bytes = bytes
+        }
+
+        /// The bytes with an item's own parameters after the shared ones (`parameters`, a line break, `own`).
+        fileprivate func bytes(own: String?) -> [UInt8] {
+            guard let own else { return bytes }
+            var bytes = head
+            DigestParts.append(count: parameters.utf8.count + 1 + own.utf8.count, to: &bytes)
+            bytes.append(contentsOf: parameters.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+            bytes.append(contentsOf: own.utf8)
+            return bytes
         }
     }
 
@@ -59,15 +78,13 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
 
     /// The same, with the collected inputs read by position as the key is laid out (each a few times): a runner
     /// reads them from its states in place, and a collector's 100,000 inputs are never copied out as values.
+    /// - Parameter own: an item's own parameters, laid out after the prefix's (its parameters' part is then the
+    ///   shared parameters, a line break and these): the key of `Prefix(stage:version:parameters:)` with those
+    ///   parameters, without making that prefix for each item.
     package init(
-        prefix: Prefix, inputs: [(name: String, digest: Digest)], collectedCount: Int, collected: (_ position: Int) -> Collected
+        prefix: Prefix, own: String? = nil, inputs: [(name: String, digest: Digest)], collectedCount: Int,
+        collected: (_ position: Int) -> Collected
     ) {
-        // The parts are laid out in one buffer and hashed at once (a run of 100,000 items makes half a million keys;
-        // a hasher fed part by part spent more on the calls than on the hashing). The bytes are the same as ever. A
-        // collector's hundred thousand inputs go to the hasher a buffer at a time instead of being laid out whole.
-        let chunk = 1 << 16
-        var message = prefix.bytes
-        message.reserveCapacity(min(chunk + 256, prefix.bytes.count + inputs.count * (48 + 32) + collectedCount * 128))
         var hasher: SHA256?
         func spill() {
             guard message.count >= chunk else { return }
@@ -89,6 +106,15 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
                 }
             }
         }
+        if collectedCount == 0 {
+            digest = Self.digest(prefix, own: own, ordered)
+            return
+        }
+        // The parts are laid out in one buffer and hashed at once. A collector's hundred thousand inputs go to the
+        // hasher a buffer at a time instead of being laid out whole.
+        let chunk = 1 << 16
+        var message = prefix.bytes(own: own)
+        message.reserveCapacity(min(chunk + 256, message.count + inputs.count * (48 + 32) + collectedCount * 128))
         // A collected input's name is its stage, a colon, then the item's hex id. Stage names hold no colon, so
         // names order as (stage, item) do, and the digests order as their hex does: no name is made to sort them.
         // Their positions are sorted (empty: already in order), by the stage's rank among the stages and the item,
@@ -129,6 +155,53 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
             digest = Digest(bytes: hasher.finalize())
         } else {
             digest = Digest(bytes: SHA256.hash(data: message))
+        }
+    }
+
+    /// A key without collected inputs (most keys: a no-op rerun of 100,000 items makes 200,000), laid out in one
+    /// buffer on the stack and hashed: the same bytes as the general layout, without the array, its copy of the
+    /// prefix, or a prefix made for an item's own parameters, which cost more than the hash.
+    private static func digest(_ prefix: Prefix, own: String?, _ inputs: [(name: String, digest: Digest)]) -> Digest {
+        let ownLength = own.map { prefix.parameters.utf8.count + 1 + $0.utf8.count }
+        var size = ownLength.map { prefix.head.count + 8 + $0 } ?? prefix.bytes.count
+        for input in inputs { size += 8 + input.name.utf8.count + 32 }
+        return withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buffer -> Digest in
+            var offset = 0
+            func copy(_ bytes: UnsafeRawBufferPointer) {
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+                (buffer.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
+                offset += bytes.count
+            }
+            func copy(_ text: String) {
+                // A native string's bytes lie together; any other's are copied out first.
+                if text.utf8.withContiguousStorageIfAvailable({ copy(UnsafeRawBufferPointer($0)) }) == nil {
+                    Array(text.utf8).withUnsafeBytes { copy($0) }
+                }
+            }
+            func count(_ value: Int) {
+                buffer.storeBytes(of: UInt64(value).bigEndian, toByteOffset: offset, as: UInt64.self)
+                offset += 8
+            }
+            if let own, let ownLength {
+                prefix.head.withUnsafeBytes { copy($0) }
+                count(ownLength)
+                copy(prefix.parameters)
+                buffer.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: offset, as: UInt8.self)
+                offset += 1
+                copy(own)
+            } else {
+                prefix.bytes.withUnsafeBytes { copy($0) }
+            }
+            for input in inputs {
+                count(input.name.utf8.count)
+                copy(input.name)
+                input.digest.store(to: buffer.baseAddress! + offset)
+                offset += 32
+            }
+            precondition(offset == size, "a cache key's bytes were miscounted (a bug)")
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
+            return Digest(bytes: hasher.finalize())
         }
     }
 

@@ -103,10 +103,15 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
 
     /// Appends the 32 raw bytes (big-endian, as they appear in the hex text).
     package func append(to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: a.bigEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: b.bigEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: c.bigEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: d.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: (a.bigEndian, b.bigEndian, c.bigEndian, d.bigEndian)) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Stores the 32 raw bytes at `pointer`, as `append(to:)` lays them out.
+    package func store(to pointer: UnsafeMutableRawPointer) {
+        pointer.storeBytes(of: a.bigEndian, toByteOffset: 0, as: UInt64.self)
+        pointer.storeBytes(of: b.bigEndian, toByteOffset: 8, as: UInt64.self)
+        pointer.storeBytes(of: c.bigEndian, toByteOffset: 16, as: UInt64.self)
+        pointer.storeBytes(of: d.bigEndian, toByteOffset: 24, as: UInt64.self)
     }
 
     /// Appends the 64 lowercase hex characters as UTF-8 bytes (no string made).

@@ -137,10 +137,10 @@ package struct Runner: Sendable {
         var openNodesPerItem = [Int](repeating: 0, count: plan.items.count)
         for node in graph.nodes { if let item = node.item { openNodesPerItem[item] += 1 } }
         var workspaces: [Int: ItemWorkspace] = [:]
-        /// Each stage's shared parameters per memo key, and the key's shared parts made of them.
-        var sharedMemo: [MemoKey: (parameters: String, prefix: CacheKey.Prefix)] = [:]
+        /// Each stage's shared parts of a key (its shared parameters among them) per memo key.
+        var sharedMemo: [MemoKey: CacheKey.Prefix] = [:]
         /// The same for items without overrides or metadata of their own, by the stage's position in the unit.
-        var plainShared = [(parameters: String, prefix: CacheKey.Prefix)?](repeating: nil, count: graph.unitStages.count)
+        var plainShared = [CacheKey.Prefix?](repeating: nil, count: graph.unitStages.count)
         /// A key's named inputs, laid out in one buffer the run keeps (no array made for each of 300,000 keys).
         var keyInputs: [(name: String, digest: Digest)] = []
         var pendingRecords: [StageRecord] = []
@@ -372,6 +372,8 @@ package struct Runner: Sendable {
                 if let workedOut { return workedOut }
                 let item = node.item.map { plan.items[$0] }
                 let prefix: CacheKey.Prefix
+                /// The item's own parameters, laid out after the shared ones.
+                var own: String?
                 if let job = node.job {
                     // A job's key is its own parameters (generation: the graph it queues).
                     prefix = CacheKey.Prefix(
@@ -382,30 +384,23 @@ package struct Runner: Sendable {
                     // with no memo key hashed.
                     let plain = item.map { $0.overrides.isEmpty && !$0.hasOwnMetadata } ?? false
                     let slot = plain ? position : nil
-                    let shared: (parameters: String, prefix: CacheKey.Prefix)
                     if let slot, let known = plainShared[slot] {
-                        shared = known
+                        prefix = known
                     } else {
                         let memoKey = MemoKey(
                             stage: node.stage, overrides: item?.overrides, item: item?.hasOwnMetadata == true ? item?.id : nil)
                         if let known = sharedMemo[memoKey] {
-                            shared = known
+                            prefix = known
                         } else {
-                            let parameters = stage.sharedParameters(for: item, plan: plan).serialized(canonical: true)
-                            shared = (
-                                parameters, CacheKey.Prefix(stage: stage.name.rawValue, version: stage.version, parameters: parameters)
-                            )
-                            sharedMemo[memoKey] = shared
+                            prefix = CacheKey.Prefix(
+                                stage: stage.name.rawValue, version: stage.version,
+                                parameters: stage.sharedParameters(for: item, plan: plan).serialized(canonical: true))
+                            sharedMemo[memoKey] = prefix
                         }
-                        if let slot { plainShared[slot] = shared }
+                        if let slot { plainShared[slot] = prefix }
                     }
                     let specific = stage.itemParameters(for: item)
-                    prefix =
-                        specific == .null
-                        ? shared.prefix
-                        : CacheKey.Prefix(
-                            stage: stage.name.rawValue, version: stage.version,
-                            parameters: shared.parameters + "\n" + specific.serialized(canonical: true))
+                    if specific != .null { own = specific.serialized(canonical: true) }
                 }
                 // An item node's inputs are its source bytes (the item's digest) and its upstream outputs; a
                 // collector's are named by the items it collects.
@@ -413,7 +408,7 @@ package struct Runner: Sendable {
                 for input in upstream { keyInputs.append((name: input.stage.rawValue, digest: input.output.digest)) }
                 if let item { keyInputs.append((name: "source", digest: item.id)) }
                 let key = CacheKey(
-                    prefix: prefix, inputs: keyInputs,
+                    prefix: prefix, own: own, inputs: keyInputs,
                     collectedCount: collectedIndices.count
                 ) { position in
                     let node = graph.node(at: collectedIndices[position])
