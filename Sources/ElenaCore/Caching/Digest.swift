@@ -80,6 +80,10 @@ package struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, 
         )
     }
 
+    /// Hashes the first of the four words alone: a digest's bits are spread evenly already, and a run hashes
+    /// hundreds of thousands (its run cache's look-ups, the stat cache's, the items'). Equality still compares all.
+    package func hash(into hasher: inout Hasher) { hasher.combine(a) }
+
     /// The digest of some bytes.
     package static func of(_ data: Data) -> Digest { Digest(bytes: SHA256.hash(data: data)) }
 

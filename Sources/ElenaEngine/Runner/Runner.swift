@@ -217,7 +217,8 @@ package struct Runner: Sendable {
         // Reading a part (its rows, then its files' stamps) takes longer than settling it: with one part read
         // ahead the runner waited 0.4-0.5 s of a 100,000-item no-op rerun for its reads, with two 0.06-0.12 s.
         let readAhead = 2
-        var loadedParts: [Int: [CacheKey: Hit]] = [:]
+        /// The parts' hits, by part (nil: not read, or let go).
+        var loadedParts = [[CacheKey: Hit]?](repeating: nil, count: partCount)
         var readingParts: [Int: Task<[CacheKey: Hit], any Error>] = [:]
         /// The items (plan indices) of a part.
         func items(ofPart part: Int) -> Range<Int> { (part * partSize)..<min(plan.items.count, (part + 1) * partSize) }
