@@ -86,7 +86,7 @@ extension SQLRunStore: RunCache, StatCache {
                 """, [.digest(part), .int(version), .bytes(RunCachePart.encode(steps)), .int(version)]),
         ])
         // The copy's pages would fill SQLite's writer cache (32 MB for a 100,000-item drop's copies), which the
-        // run does not read them back through: 288-291 MB at the peak of such a run instead of 256 MB.
+        // run does not read them back through: 287-292 MB at the peak of such a run instead of 253-260 MB.
         await (database as? SQLiteDatabase)?.releaseWriterMemory()
     }
 

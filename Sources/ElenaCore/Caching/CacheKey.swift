@@ -85,13 +85,6 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         prefix: Prefix, own: String? = nil, inputs: [(name: String, digest: Digest)], collectedCount: Int,
         collected: (_ position: Int) -> Collected
     ) {
-        var hasher: SHA256?
-        func spill() {
-            guard message.count >= chunk else { return }
-            if hasher == nil { hasher = SHA256() }
-            hasher?.update(data: message)
-            message.removeAll(keepingCapacity: true)
-        }
         // Most nodes give a few inputs, many already in order: no sorted copy for those, an insertion sort (stable,
         // like the general sort) for a few out of order, cheaper than a general sort's set-up for three or four.
         var ordered = inputs
@@ -115,24 +108,29 @@ package struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         let chunk = 1 << 16
         var message = prefix.bytes(own: own)
         message.reserveCapacity(min(chunk + 256, message.count + inputs.count * (48 + 32) + collectedCount * 128))
+        var hasher: SHA256?
+        func spill() {
+            guard message.count >= chunk else { return }
+            if hasher == nil { hasher = SHA256() }
+            hasher?.update(data: message)
+            message.removeAll(keepingCapacity: true)
+        }
         // A collected input's name is its stage, a colon, then the item's hex id. Stage names hold no colon, so
         // names order as (stage, item) do, and the digests order as their hex does: no name is made to sort them.
         // Their positions are sorted (empty: already in order), by the stage's rank among the stages and the item,
         // so the sort compares numbers and digests and copies no string (sorting a drop's 100,000 inputs
         // themselves took a tenth of a second).
         var order: [Int] = []
-        if collectedCount > 0 {
-            var stages: Set<String> = []
-            for position in 0..<collectedCount { stages.insert(collected(position).stage) }
-            let rank = Dictionary(uniqueKeysWithValues: stages.sorted().enumerated().map { ($1, $0) })
-            var sortKeys = (0..<collectedCount).map { position in
-                let input = collected(position)
-                return (rank: rank[input.stage] ?? 0, item: input.item, index: position)
-            }
-            if !zip(sortKeys, sortKeys.dropFirst()).allSatisfy({ ($0.rank, $0.item) <= ($1.rank, $1.item) }) {
-                sortKeys.sort { ($0.rank, $0.item) < ($1.rank, $1.item) }
-                order = sortKeys.map(\.index)
-            }
+        var stages: Set<String> = []
+        for position in 0..<collectedCount { stages.insert(collected(position).stage) }
+        let rank = Dictionary(uniqueKeysWithValues: stages.sorted().enumerated().map { ($1, $0) })
+        var sortKeys = (0..<collectedCount).map { position in
+            let input = collected(position)
+            return (rank: rank[input.stage] ?? 0, item: input.item, index: position)
+        }
+        if !zip(sortKeys, sortKeys.dropFirst()).allSatisfy({ ($0.rank, $0.item) <= ($1.rank, $1.item) }) {
+            sortKeys.sort { ($0.rank, $0.item) < ($1.rank, $1.item) }
+            order = sortKeys.map(\.index)
         }
         let inOrder = order.isEmpty
         var next = 0
